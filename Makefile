@@ -1,0 +1,81 @@
+# kwsq: every target sets itself up (venv + Debian tools) first; see README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_SYS ?= $(shell command -v python3.11 || command -v python3)
+VENV       := .venv
+PY         := $(VENV)/bin/python
+KWSQ       := $(VENV)/bin/kwsq
+STAMPS     := .stamps
+DATA       ?= data/kwsq_synth
+RUN        ?= demo
+PYTEST_ARGS ?=
+
+APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi \
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
+	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+
+.PHONY: help setup demo train convert bench test lint runtime clean distclean
+
+help:
+	@echo "make demo    set up, synthesize the embedded corpus, train, convert, verify, summarize"
+	@echo "make test    set up, then run the whole test suite"
+	@echo "make setup   only the set-up (.venv + Debian tools); idempotent"
+	@echo "make train RUN=name CONFIG=file.toml | convert RUN=name | bench | lint | runtime | clean"
+
+setup: $(STAMPS)/apt $(STAMPS)/venv
+
+$(STAMPS)/apt: Makefile
+	@mkdir -p $(STAMPS)
+	@if dpkg -s $(APT_PACKAGES) >/dev/null 2>&1; then \
+		echo "setup: Debian tools already installed"; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		echo "setup: installing Debian tools (about a minute)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null \
+		|| { echo "setup: apt-get install failed" >&2; exit 1; }; \
+	else \
+		echo "setup: kwsq needs these Debian packages; run as root or install them:" >&2; \
+		echo "  sudo apt-get install $(APT_PACKAGES)" >&2; exit 1; \
+	fi
+	@touch $@
+
+$(STAMPS)/venv: pyproject.toml
+	@mkdir -p $(STAMPS)
+	@test -x $(PY) || { echo "setup: creating $(VENV) with $(PYTHON_SYS)"; $(PYTHON_SYS) -m venv $(VENV); }
+	@echo "setup: installing kwsq and its pinned dependencies into $(VENV) (about a minute the first time)"
+	@$(PY) -m pip install -q --disable-pip-version-check -e '.[dev]' > $(STAMPS)/pip.log 2>&1 \
+		|| { cat $(STAMPS)/pip.log >&2; echo "setup: pip install failed (log above)" >&2; exit 1; }
+	@$(PY) -c "import pipeline, tensorflow, tf_keras, tensorflow_model_optimization, ai_edge_litert, tflite_micro" \
+		> $(STAMPS)/import.log 2>&1 \
+		|| { cat $(STAMPS)/import.log >&2; echo "setup: the Python environment is incomplete" >&2; exit 1; }
+	@touch $@
+
+runtime: setup
+	@$(MAKE) --no-print-directory -C tflm_port
+
+demo: setup
+	$(KWSQ) synth --out $(DATA) --size small
+	$(KWSQ) train --data $(DATA) --run runs/$(RUN) --preset demo
+	$(KWSQ) convert runs/$(RUN)
+
+train: setup
+	$(KWSQ) train --data $(DATA) --run runs/$(RUN) $(if $(CONFIG),--config $(CONFIG),--preset demo)
+
+convert: setup
+	$(KWSQ) convert runs/$(RUN)
+
+bench: setup
+	$(KWSQ) bench
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS) tests
+
+lint: setup
+	$(VENV)/bin/ruff check pipeline models quant_configs tests
+
+clean:
+	rm -rf runs .pytest_cache
+	-$(MAKE) --no-print-directory -C tflm_port clean 2>/dev/null
+
+distclean: clean
+	rm -rf $(VENV) $(STAMPS) data

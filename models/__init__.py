@@ -1,0 +1,35 @@
+"""Keyword-spotting model builders, one module per model, registered by name.
+
+Every builder takes the input shape (without batch) and the number of classes and
+returns an uncompiled tf_keras model (Keras 2: tfmot refuses Keras 3 models).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from collections.abc import Callable
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+# name -> module defining ``build(input_shape, num_classes, **params)`` and ``FEATURES``
+REGISTRY: dict[str, str] = {
+    "svd_dnn": "models.svd_dnn",
+}
+
+
+def names() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def module(name: str):
+    """The module of a registered model; raises KwsqError naming the known models."""
+    from pipeline.errors import KwsqError
+
+    if name not in REGISTRY:
+        raise KwsqError(f"unknown model '{name}'; known models: {', '.join(names())}")
+    return importlib.import_module(REGISTRY[name])
+
+
+def builder(name: str) -> Callable:
+    return module(name).build

@@ -1,0 +1,28 @@
+"""Seed 003's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
+
+Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values.
+Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
+low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
+raw features. About 50K parameters, which is what the paper calls its 50k model.
+"""
+
+from __future__ import annotations
+
+import tf_keras as keras
+
+# Feature front-end this model expects (recorded in every run's config).
+FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10}
+
+BOTTLENECK = 39
+HIDDEN = 128
+PAIRS = 3
+
+
+def build(input_shape: tuple[int, ...] = (620,), num_classes: int = 12) -> keras.Model:
+    inputs = keras.Input(shape=input_shape, name="features")
+    x = inputs if len(input_shape) == 1 else keras.layers.Flatten(name="flatten")(inputs)
+    for i in range(PAIRS):
+        x = keras.layers.Dense(BOTTLENECK, activation=None, name=f"bottleneck{i + 1}")(x)
+        x = keras.layers.Dense(HIDDEN, activation="sigmoid", name=f"hidden{i + 1}")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="svd_dnn")

@@ -1,0 +1,31 @@
+"""Named starting points for ``kwsq train`` (``--preset``), so ``make demo`` and the
+tests share one definition of what a demo run is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Values a preset may set; anything else comes from the model's FEATURES and defaults.
+PRESETS: dict[str, dict[str, Any]] = {
+    # make demo: the seed-003 SVD DNN, float pre-training then 8-bit QAT, on the small corpus.
+    "demo": {
+        "model": "svd_dnn",
+        "scheme": "int8",
+        "float_epochs": 30,
+        "qat_epochs": 6,
+        "learning_rate": 3e-3,
+        "qat_learning_rate": 5e-4,
+        "batch_size": 100,
+    },
+    # tests: the same pipeline in seconds on the tiny corpus.
+    "smoke": {
+        "model": "svd_dnn",
+        "scheme": "int8",
+        "float_epochs": 2,
+        "qat_epochs": 1,
+        "learning_rate": 3e-3,
+        "qat_learning_rate": 5e-4,
+        "batch_size": 32,
+        "calibration_batches": 2,
+    },
+}
