@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
-	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox
+	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox clang
 
 .PHONY: help setup demo train convert bench test lint runtime clean distclean
 
@@ -57,6 +57,7 @@ demo: setup
 	$(KWSQ) synth --out $(DATA) --size small
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) --preset demo
 	$(KWSQ) convert runs/$(RUN)
+	$(KWSQ) report runs/$(RUN)
 
 train: setup
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) $(if $(CONFIG),--config $(CONFIG),--preset demo)

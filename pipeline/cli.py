@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
+import tempfile
 
 from pipeline.errors import KwsqError
 
@@ -27,8 +29,35 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+# Commands whose work needs TensorFlow: it is imported up front with its C++ start-up
+# chatter (absl/CUDA-stub lines on stderr) swallowed, so an error stays one line.
+TENSORFLOW_COMMANDS = {"train", "convert", "verify", "eval"}
+
+
+def _import_quietly(names: list[str]) -> None:
+    """Import modules with file descriptor 2 captured; replay it only if the import fails."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            for name in names:
+                importlib.import_module(name)
+            if "tensorflow" in sys.modules:  # device discovery logs its CUDA probe once
+                sys.modules["tensorflow"].config.list_physical_devices()
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kwsq", description="kwsq: train, quantize, convert and run keyword-spotting models.")
+    parser = argparse.ArgumentParser(
+        prog="kwsq", description="kwsq: train, quantize, convert and run keyword-spotting models.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
@@ -41,8 +70,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = argv[0] if argv and argv[0] in COMMANDS else None
     if command is not None:
+        modules = [COMMANDS[command][0]]
+        if command in TENSORFLOW_COMMANDS:
+            modules.insert(0, "tensorflow")
         try:
-            importlib.import_module(COMMANDS[command][0])
+            _import_quietly(modules)
         except ModuleNotFoundError as exc:
             if exc.name == COMMANDS[command][0]:
                 print(f"kwsq: error: '{command}' is not available in this build", file=sys.stderr)

@@ -91,12 +91,12 @@ class Run:
 
     @property
     def float_model_path(self) -> Path:
-        return self.path / "float.h5"
+        return self.path / "float.keras"
 
     @property
     def model_path(self) -> Path:
         """The final trained model (QAT-wrapped unless the scheme is float)."""
-        return self.path / "model.h5"
+        return self.path / "model.keras"
 
     @property
     def tflite_path(self) -> Path:

@@ -145,14 +145,6 @@ def _compile(model, lr: float) -> None:
                   metrics=["accuracy"])
 
 
-def calibrate(model, dataset, batches: int) -> None:
-    """Let quantizers' activation ranges see data without changing any weight."""
-    for i, (x, _) in enumerate(dataset):
-        if i >= batches:
-            break
-        model(x, training=True)
-
-
 def accuracy(model, x, y, batch_size: int = 500) -> float:
     import numpy as np
 
@@ -257,7 +249,7 @@ def train(config: RunConfig, run: Run, log=print) -> dict[str, Any]:
             if config.naive and config.scheme != "float":
                 with strategy.scope():
                     naive = quant_configs.quantize_model(float_model, config.scheme, "all")
-                calibrate(naive, train_ds, config.calibration_batches)
+                quant_configs.calibrate(naive, train_ds.take(config.calibration_batches))
                 metrics["naive_test_accuracy"] = accuracy(naive, x_test, y_test)
                 log(f"{label} naive {config.scheme} (no QAT) test accuracy "
                     f"{metrics['naive_test_accuracy']:.4f}")
@@ -273,9 +265,13 @@ def train(config: RunConfig, run: Run, log=print) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     run_dir = Run(args.run)
-    if args.data and not Path(args.data).exists():
-        raise KwsqError(f"dataset path {args.data} does not exist "
-                        "(make one with: kwsq synth --out DIR)")
+    if args.data:
+        if not Path(args.data).exists():
+            raise KwsqError(f"dataset path {args.data} does not exist "
+                            "(make one with: kwsq synth --out DIR)")
+        from pipeline import data as data_mod
+
+        data_mod.check_layout(args.data)
     if run_dir.exists() and not args.fresh:
         config = run_dir.read_config()
         print(f"train: resuming {run_dir.path} from its config.toml (use --fresh to start over)")
@@ -285,9 +281,6 @@ def run(args: argparse.Namespace) -> int:
 
             shutil.rmtree(run_dir.path)
         config = resolve_config(args)
-        from pipeline import data as data_mod
-
-        data_mod.check_layout(config.data["path"])
         run_dir.write_config(config)
     t0 = time.monotonic()
     metrics = train(config, run_dir)
