@@ -178,7 +178,11 @@ def train(config: RunConfig, run: Run, log=print) -> dict[str, Any]:
     from pipeline import data as data_mod
     from pipeline.features import FeatureConfig, input_shape
 
+    import tensorflow as tf
+
+    # Same config + seed -> same weights: seeded RNGs and deterministic kernels.
     keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()
     data_cfg = data_mod.DataConfig.from_dict(config.data)
     feat_cfg = FeatureConfig.from_dict(config.features)
     data_mod.check_layout(data_cfg.path)
