@@ -14,6 +14,9 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # name -> module defining ``build(input_shape, num_classes, **params)`` and ``FEATURES``
 REGISTRY: dict[str, str] = {
+    "cnn": "models.cnn",
+    "dnn250k": "models.dnn250k",
+    "ds_cnn": "models.ds_cnn",
     "svd_dnn": "models.svd_dnn",
 }
 

@@ -1,0 +1,260 @@
+"""Feature front-end: log-mel filterbank energies (LFBE), MFCC and frame stacking.
+
+Every model input in kwsq comes from here, so a run's ``config.toml`` can record the
+whole front-end (``FeatureConfig.to_dict``) and the C runtime / streaming evaluator can
+reproduce it. Only ``tf.signal`` is used (tensorflow-io has no build for TF 2.21).
+
+Choices, all recorded in the config:
+
+* Frames: ``window_ms``/``hop_ms`` with no end padding, a periodic Hann window and an FFT
+  length of the next power of two. A 1 s clip at 25/10 ms gives 98 frames; MLPerf Tiny's
+  MFCC front-end (30/20 ms, 40 mel bins over 20-4000 Hz, ``log(mel + 1e-6)``, first 10
+  DCT-II coefficients) gives its 49x10 input: use :func:`mlperf_tiny_mfcc`.
+* LFBE are *energies*: mel filters over ``|STFT|^2`` (``power=2``); MFCC follow MLPerf Tiny
+  and use the magnitude (``power=1``).
+* Normalization: fixed constants ``(x - norm_offset) / norm_scale`` rather than dataset
+  statistics, so nothing besides the config has to ship with a model. The LFBE defaults map
+  the log energies of speech at ordinary levels to roughly [-1, 1] (silence near -1.5,
+  loud vowels near +1.5), a good range for sigmoid DNNs; MFCC are left raw (offset 0,
+  scale 1) like MLPerf Tiny.
+* Stacking (``left_context``/``right_context`` > 0): one window of ``L + R + 1`` frames taken
+  every ``stack_stride`` frames, flattened to ``(L + R + 1) * bins`` values. For a 1 s clip the
+  window is centred on the clip: with seed 003's L=20, R=10, a stride of 1 covers only 0.31 s
+  (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s), i.e. the whole word
+  wherever it sits in the clip. A streaming evaluator slides the same window frame by frame
+  over long audio (:func:`stack_frames`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline.errors import KwsqError
+
+KINDS = ("lfbe", "mfcc")
+
+# kind -> defaults for the fields left as None (resolved in __post_init__ and recorded).
+_KIND_DEFAULTS: dict[str, dict[str, float]] = {
+    "lfbe": {"lower_hz": 20.0, "upper_hz": 7600.0, "power": 2.0, "log_floor": 1e-6,
+             "norm_offset": -3.0, "norm_scale": 6.0},
+    "mfcc": {"lower_hz": 20.0, "upper_hz": 4000.0, "power": 1.0, "log_floor": 1e-6,
+             "norm_offset": 0.0, "norm_scale": 1.0},
+}
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """The whole feature front-end; ``to_dict`` is what a run records."""
+
+    kind: str = "lfbe"
+    num_bins: int = 40
+    window_ms: float = 25.0
+    hop_ms: float = 10.0
+    sample_rate: int = 16000
+    num_mfcc: int = 10
+    left_context: int = 0
+    right_context: int = 0
+    stack_stride: int = 1
+    fft_length: int | None = None  # None: next power of two >= window
+    lower_hz: float | None = None
+    upper_hz: float | None = None
+    power: float | None = None  # 2: energies (LFBE), 1: magnitudes (MLPerf Tiny MFCC)
+    log_floor: float | None = None  # log(mel + log_floor)
+    norm_offset: float | None = None
+    norm_scale: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise KwsqError(
+                f"unknown feature kind '{self.kind}'; expected one of {', '.join(KINDS)}"
+            )
+        for name, value in _KIND_DEFAULTS[self.kind].items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, float(value))
+        if self.fft_length is None:
+            object.__setattr__(self, "fft_length", 1 << (self.window_samples - 1).bit_length())
+        if self.num_bins < 1 or self.window_samples < 2 or self.hop_samples < 1:
+            raise KwsqError("feature config needs num_bins >= 1 and a window/hop of >= 1 sample")
+        if self.fft_length < self.window_samples:
+            raise KwsqError(f"fft_length {self.fft_length} is shorter than the window "
+                            f"({self.window_samples} samples)")
+        if not 0 <= self.lower_hz < self.upper_hz <= self.sample_rate / 2:
+            raise KwsqError(f"mel range {self.lower_hz}-{self.upper_hz} Hz is not inside "
+                            f"0-{self.sample_rate / 2} Hz")
+        if self.kind == "mfcc" and not 1 <= self.num_mfcc <= self.num_bins:
+            raise KwsqError(f"num_mfcc must be in 1..num_bins ({self.num_bins})")
+        if self.left_context < 0 or self.right_context < 0 or self.stack_stride < 1:
+            raise KwsqError("left/right context must be >= 0 and stack_stride >= 1")
+        if self.norm_scale == 0:
+            raise KwsqError("norm_scale must not be 0")
+
+    @property
+    def window_samples(self) -> int:
+        return int(round(self.window_ms * self.sample_rate / 1000))
+
+    @property
+    def hop_samples(self) -> int:
+        return int(round(self.hop_ms * self.sample_rate / 1000))
+
+    @property
+    def coefficients(self) -> int:
+        """Values per frame: mel bins (LFBE) or cepstral coefficients (MFCC)."""
+        return self.num_mfcc if self.kind == "mfcc" else self.num_bins
+
+    @property
+    def stacked(self) -> bool:
+        return self.left_context > 0 or self.right_context > 0
+
+    @property
+    def stack_span(self) -> int:
+        """Frames covered by one stacked window (first to last frame, inclusive)."""
+        return (self.left_context + self.right_context) * self.stack_stride + 1
+
+    def num_frames(self, samples: int) -> int:
+        if samples < self.window_samples:
+            return 0
+        return 1 + (samples - self.window_samples) // self.hop_samples
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise KwsqError(f"unknown feature settings: {', '.join(unknown)}")
+        return cls(**d)
+
+
+def mlperf_tiny_mfcc() -> FeatureConfig:
+    """MLPerf Tiny KWS front-end: 49 frames x 10 MFCC from 30 ms windows every 20 ms."""
+    return FeatureConfig(kind="mfcc", num_bins=40, window_ms=30.0, hop_ms=20.0, num_mfcc=10)
+
+
+def mel_matrix(cfg: FeatureConfig) -> tf.Tensor:
+    """[fft_length // 2 + 1, num_bins] HTK-mel triangular filters (tf.signal's definition)."""
+    return tf.signal.linear_to_mel_weight_matrix(
+        num_mel_bins=cfg.num_bins,
+        num_spectrogram_bins=cfg.fft_length // 2 + 1,
+        sample_rate=cfg.sample_rate,
+        lower_edge_hertz=cfg.lower_hz,
+        upper_edge_hertz=cfg.upper_hz,
+        dtype=tf.float32,
+    )
+
+
+def log_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` log mel (unnormalized)."""
+    audio = tf.convert_to_tensor(audio, dtype=tf.float32)
+    stft = tf.signal.stft(
+        audio,
+        frame_length=cfg.window_samples,
+        frame_step=cfg.hop_samples,
+        fft_length=cfg.fft_length,
+        window_fn=tf.signal.hann_window,
+        pad_end=False,
+    )
+    spectrum = tf.abs(stft)
+    if cfg.power != 1.0:
+        spectrum = tf.pow(spectrum, cfg.power)
+    mel = tf.tensordot(spectrum, mel_matrix(cfg), axes=1)
+    return tf.math.log(mel + cfg.log_floor)
+
+
+def frames(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """``[..., samples]`` -> normalized per-frame features ``[..., frames, coefficients]``."""
+    feats = log_mel(audio, cfg)
+    if cfg.kind == "mfcc":
+        feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[..., : cfg.num_mfcc]
+    return (feats - cfg.norm_offset) / cfg.norm_scale
+
+
+def stack_frames(feats: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """Every stacked window of a ``[..., frames, coeffs]`` sequence (streaming use).
+
+    Output ``[..., windows, (L + R + 1) * coeffs]``; window ``t`` is anchored at frame
+    ``t + L * stride`` and holds frames ``t, t + stride, ..., t + (L + R) * stride``.
+    """
+    feats = tf.convert_to_tensor(feats, dtype=tf.float32)
+    n = tf.shape(feats)[-2]
+    windows = n - (cfg.stack_span - 1)
+    offsets = tf.range(cfg.left_context + cfg.right_context + 1) * cfg.stack_stride
+    index = tf.range(tf.maximum(windows, 0))[:, None] + offsets[None, :]
+    stacked = tf.gather(feats, index, axis=-2)  # [..., windows, L+R+1, coeffs]
+    shape = tf.concat([tf.shape(stacked)[:-2], [-1]], axis=0)
+    return tf.reshape(stacked, shape)
+
+
+def clip_window_start(cfg: FeatureConfig, clip_samples: int = 16000) -> int:
+    """First frame of the stacked window used for a clip: the window is centred in the clip."""
+    n = cfg.num_frames(clip_samples)
+    if cfg.stack_span > n:
+        raise KwsqError(
+            f"a stacked window of {cfg.stack_span} frames (context {cfg.left_context}+"
+            f"{cfg.right_context}, stride {cfg.stack_stride}) does not fit the {n} frames "
+            f"of a {clip_samples}-sample clip"
+        )
+    return (n - cfg.stack_span) // 2
+
+
+def compute(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """Model input for ``[..., samples]`` clips.
+
+    Without context: ``[..., frames, coefficients]``. With context: the one stacked window
+    centred in the clip, flattened to ``[..., (L + R + 1) * coefficients]``.
+    """
+    audio = tf.convert_to_tensor(audio, dtype=tf.float32)
+    feats = frames(audio, cfg)
+    if not cfg.stacked:
+        return feats
+    samples = audio.shape[-1]
+    if samples is None:
+        raise KwsqError("stacked features need a static clip length")
+    start = clip_window_start(cfg, int(samples))
+    picked = feats[..., start : start + cfg.stack_span : cfg.stack_stride, :]
+    shape = tf.concat([tf.shape(picked)[:-2], [-1]], axis=0)
+    return tf.reshape(picked, shape)
+
+
+def input_shape(cfg: FeatureConfig, clip_samples: int = 16000) -> tuple[int, ...]:
+    """Shape of :func:`compute`'s output for one clip (no batch dimension)."""
+    if cfg.stacked:
+        clip_window_start(cfg, clip_samples)  # raises if the window does not fit
+        return ((cfg.left_context + cfg.right_context + 1) * cfg.coefficients,)
+    return (cfg.num_frames(clip_samples), cfg.coefficients)
+
+
+def compute_numpy(audio: np.ndarray, cfg: FeatureConfig, batch: int = 512) -> np.ndarray:
+    """:func:`compute` over a large ``[n, samples]`` array in batches, as float32 numpy."""
+    audio = np.asarray(audio, dtype=np.float32)
+    out = np.zeros((audio.shape[0],) + input_shape(cfg, audio.shape[-1]), np.float32)
+    fn = _compiled(cfg)
+    for i in range(0, audio.shape[0], batch):
+        part = audio[i : i + batch]
+        padded = np.zeros((batch, audio.shape[-1]), np.float32)  # one shape: one trace
+        padded[: part.shape[0]] = part
+        out[i : i + batch] = fn(tf.constant(padded)).numpy()[: part.shape[0]]
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _compiled(cfg: FeatureConfig) -> Any:
+    return tf.function(lambda a: compute(a, cfg))
+
+
+def seconds_per_stack(cfg: FeatureConfig) -> float:
+    """Audio duration one stacked window (or clip frame set) spans, for documentation."""
+    return ((cfg.stack_span - 1) * cfg.hop_samples + cfg.window_samples) / cfg.sample_rate
+
+
+__all__ = [
+    "FeatureConfig", "mlperf_tiny_mfcc", "log_mel", "frames", "stack_frames", "compute",
+    "compute_numpy", "input_shape", "mel_matrix", "clip_window_start", "seconds_per_stack",
+]

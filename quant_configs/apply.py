@@ -1,0 +1,228 @@
+"""Turn a float tf_keras model into a QAT model for a scheme and stage, and move float
+parameters between float and QAT models.
+
+One code path for every scheme: each layer gets a ``LayerQuantizeConfig`` filled from the
+scheme's table (``quant_configs.schemes``), tfmot's ``quantize_apply`` wraps the layers,
+the model-input quantizer is set from the scheme, the float weights are copied in, and any
+weight regularizer is attached with ``model.add_loss``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterable, Iterator
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_model_optimization as tfmot  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from pipeline.errors import KwsqError  # noqa: E402
+from quant_configs.configs import CONFIG_OBJECTS, TFMOT_QUANTIZERS, LayerQuantizeConfig  # noqa: E402
+from quant_configs.quantizers import (  # noqa: E402
+    CUSTOM_OBJECTS,
+    DynamicRangeQuantizer,
+    PowerOfTwoActivationQuantizer,
+    WeightQuantizer,
+)
+from quant_configs.schemes import Quant, Scheme, get_scheme  # noqa: E402
+
+_tfq = tfmot.quantization.keras
+
+# Layer kind -> the attribute holding its quantizable weight.
+WEIGHT_ATTRS = {"Dense": "kernel", "Conv2D": "kernel", "DepthwiseConv2D": "depthwise_kernel"}
+# Layer kinds whose result is a new value range (a "transient" in seed 002's words) and so
+# gets an output quantizer. Layers not listed (pooling, reshape, dropout...) keep their
+# input's scale, as in TFLite.
+OUTPUT_KINDS = {"BatchNormalization", "ReLU", "Add", "Activation", "Softmax"}
+
+
+def quantize_scope() -> contextlib.AbstractContextManager:
+    """Custom objects needed to deserialize (clone, load) our QAT models."""
+    return _tfq.quantize_scope({**CUSTOM_OBJECTS, **CONFIG_OBJECTS, **TFMOT_QUANTIZERS})
+
+
+def weight_quantizer(spec: Quant) -> WeightQuantizer:
+    return WeightQuantizer(
+        spec.bits,
+        per_channel=spec.per_channel,
+        squash=spec.kind in ("tanh", "fxp"),
+        power_of_two=spec.kind == "fxp",
+        regularization=spec.regularization,
+    )
+
+
+def activation_quantizer(spec: Quant, model_input: bool = False):
+    if spec.kind == "pow2":
+        return PowerOfTwoActivationQuantizer(spec.bits)
+    if spec.kind == "dynamic":
+        return DynamicRangeQuantizer(spec.bits)
+    if spec.kind == "minmax":
+        # tfmot's own choices: all-values range on the model input, moving average elsewhere.
+        cls = _tfq.quantizers.AllValuesQuantizer if model_input else (
+            _tfq.quantizers.MovingAverageQuantizer)
+        return cls(num_bits=spec.bits, per_axis=False, symmetric=False, narrow_range=False)
+    raise KwsqError(f"'{spec.kind}' is a weight quantizer kind, not an activation one")
+
+
+def layer_config(
+    scheme: Scheme, stage: str, layer: keras.layers.Layer, is_model_output: bool
+) -> LayerQuantizeConfig:
+    """The QuantizeConfig of one layer under a scheme and stage (possibly quantizing nothing)."""
+    kind = type(layer).__name__
+    weights = {}
+    rule = scheme.weight_rule(kind, layer.name)
+    if kind in WEIGHT_ATTRS and rule is not None:
+        weights[WEIGHT_ATTRS[kind]] = weight_quantizer(rule)
+    act = scheme.activations if stage == "all" else None
+    if act is None:
+        return LayerQuantizeConfig(weights)
+    if act.kind == "dynamic":
+        # Quantizes the next layer's input vector: the layer's final output.
+        if is_model_output or (kind not in WEIGHT_ATTRS and kind not in OUTPUT_KINDS):
+            return LayerQuantizeConfig(weights)
+        return LayerQuantizeConfig(weights, output=activation_quantizer(act))
+    if kind in WEIGHT_ATTRS or kind in ("Activation",):
+        return LayerQuantizeConfig(weights, activation=activation_quantizer(act))
+    if kind in OUTPUT_KINDS:
+        return LayerQuantizeConfig(weights, output=activation_quantizer(act))
+    return LayerQuantizeConfig(weights)
+
+
+def _fresh(layer: keras.layers.Layer) -> keras.layers.Layer:
+    return layer.__class__.from_config(layer.get_config())
+
+
+def _set_input_quantizer(model: keras.Model, quantizer) -> keras.Model:
+    """Rebuild ``model`` with ``quantizer`` (None: no quantization) on its input QuantizeLayer."""
+    config = model.get_config()
+    changed = []
+    for entry in config["layers"]:
+        if entry["class_name"] == "QuantizeLayer":
+            entry["config"]["quantizer"] = (
+                None if quantizer is None else keras.utils.serialize_keras_object(quantizer)
+            )
+            changed.append(entry["config"]["name"])
+    if not changed:
+        return model
+    with quantize_scope():
+        rebuilt = keras.Model.from_config(config)
+    for layer in rebuilt.layers:
+        if layer.name not in changed:
+            layer.set_weights(model.get_layer(layer.name).get_weights())
+    return rebuilt
+
+
+def attach_regularizers(model: keras.Model) -> None:
+    """Add every weight quantizer's regularization term (if any) to ``model.losses``."""
+    for wrapper in model.layers:
+        config = getattr(wrapper, "quantize_config", None)
+        if not isinstance(config, LayerQuantizeConfig):
+            continue
+        for attr, quantizer in config.weights.items():
+            if isinstance(quantizer, WeightQuantizer) and quantizer.regularization > 0:
+                var = float_params(wrapper)[attr]
+                model.add_loss(lambda q=quantizer, v=var: q.regularization_loss(v))
+
+
+def quantize_model(model: keras.Model, scheme: str, stage: str) -> keras.Model:
+    """Float model in, QAT-wrapped model (with the float weights) out.
+
+    ``stage`` is one of the scheme's stages: ``"weights"`` quantizes only weights, ``"all"``
+    everything the scheme quantizes. The float scheme returns ``model`` unchanged.
+    """
+    spec = get_scheme(scheme)
+    if not spec.stages:
+        return model
+    if stage not in spec.stages:
+        raise KwsqError(
+            f"scheme '{scheme}' has no stage '{stage}'; its stages: {', '.join(spec.stages)}"
+        )
+    output_layers = {t._keras_history.layer.name for t in tf.nest.flatten(model.outputs)}
+
+    def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = layer_config(spec, stage, layer, layer.name in output_layers)
+        return _tfq.quantize_annotate_layer(_fresh(layer), config)
+
+    with quantize_scope():
+        annotated = keras.models.clone_model(model, clone_function=annotate)
+        qat = _tfq.quantize_apply(annotated)
+    inputs = spec.inputs if stage == "all" else None
+    qat = _set_input_quantizer(
+        qat, None if inputs is None else activation_quantizer(inputs, model_input=True)
+    )
+    copy_float_weights(model, qat)
+    attach_regularizers(qat)
+    return qat
+
+
+# Variables of a layer that are float model parameters (not quantizer state).
+FLOAT_PARAMS = (
+    "kernel", "depthwise_kernel", "pointwise_kernel", "bias",
+    "gamma", "beta", "moving_mean", "moving_variance",
+)
+
+
+def _short(var: tf.Variable) -> str:
+    return var.name.split("/")[-1].split(":")[0]
+
+
+def base_layer(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """The float layer inside a tfmot wrapper (or the layer itself)."""
+    return getattr(layer, "layer", layer)
+
+
+def float_params(layer: keras.layers.Layer) -> dict[str, tf.Variable]:
+    """Float parameters by short name. Read from the wrapper, not the wrapped layer: after
+    quantize_apply the wrapped layer's kernel attribute is the fake-quantized tensor and
+    only the wrapper still tracks the kernel variable."""
+    return {_short(v): v for v in layer.weights if _short(v) in FLOAT_PARAMS}
+
+
+def _by_base_name(model: keras.Model) -> Iterator[tuple[str, keras.layers.Layer]]:
+    for layer in model.layers:
+        yield base_layer(layer).name, layer
+
+
+def copy_float_weights(src: keras.Model, dst: keras.Model) -> None:
+    """Copy float parameters (kernels, biases, batch-norm) from ``src`` to ``dst`` by layer name.
+
+    Either model may be float or QAT-wrapped. Every float parameter of ``dst`` must exist in
+    ``src`` with the same shape; otherwise a KwsqError names the layer.
+    """
+    source = dict(_by_base_name(src))
+    for name, layer in _by_base_name(dst):
+        params = float_params(layer)
+        if not params:
+            continue
+        if name not in source:
+            raise KwsqError(f"layer '{name}' of {dst.name} has no counterpart in {src.name}")
+        src_params = float_params(source[name])
+        for key, var in params.items():
+            if key not in src_params or tuple(src_params[key].shape) != tuple(var.shape):
+                raise KwsqError(f"layer '{name}': parameter '{key}' does not match in {src.name}")
+            var.assign(src_params[key])
+
+
+def calibrate(model: keras.Model, batches: Iterable) -> None:
+    """Set a QAT model's activation ranges from data without changing any float parameter.
+
+    Runs the forward pass in training mode (so range variables update) with batch-norm
+    frozen. Use it before evaluating a "naive" (not QAT-trained) quantized model.
+    """
+    frozen = []
+    for layer in model.layers:
+        inner = base_layer(layer)
+        if isinstance(inner, keras.layers.BatchNormalization) and inner.trainable:
+            inner.trainable = False
+            frozen.append(inner)
+    try:
+        for batch in batches:
+            x = batch[0] if isinstance(batch, tuple | list) else batch
+            model(x, training=True)
+    finally:
+        for inner in frozen:
+            inner.trainable = True
+

@@ -1,0 +1,77 @@
+"""The trained integer grid of every quantized kernel, for the converter's post-pass.
+
+TF's converter re-scales 5..8-bit grids to [-127, 127] and cannot express per-column Dense
+grids; the post-pass rewrites the stored weights from this description instead.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import numpy as np  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+from quant_configs.apply import base_layer, float_params  # noqa: E402
+from quant_configs.configs import LayerQuantizeConfig  # noqa: E402
+from quant_configs.quantizers import WeightQuantizer, max_level  # noqa: E402
+
+
+@dataclass(frozen=True)
+class WeightGrid:
+    """A kernel's grid: value = scale * integer, integer in [-max_level, max_level]
+    (1 bit: value = +-scale). ``scales`` has one entry per output channel (last kernel
+    axis) when ``per_channel``, else one entry."""
+
+    bits: int
+    scales: np.ndarray
+    per_channel: bool
+    power_of_two: bool
+    attribute: str = "kernel"
+
+    @property
+    def max_level(self) -> int:
+        return max_level(self.bits)
+
+    def integers(self, values: np.ndarray) -> np.ndarray:
+        """The integer codes of quantized ``values`` (rounded; 1 bit gives -1/+1)."""
+        q = np.round(values / self.scales)
+        return np.where(q >= 0, 1, -1) if self.bits == 1 else q.astype(np.int32)
+
+
+def weight_grids(model: keras.Model) -> dict[str, WeightGrid]:
+    """Layer name (the float model's name) -> grid of its quantized weight."""
+    grids = {}
+    for layer in model.layers:
+        config = getattr(layer, "quantize_config", None)
+        if not isinstance(config, LayerQuantizeConfig):
+            continue
+        params = float_params(layer)
+        for attr, quantizer in config.weights.items():
+            if not isinstance(quantizer, WeightQuantizer):
+                continue
+            t = quantizer.transform(params[attr])
+            grids[base_layer(layer).name] = WeightGrid(
+                bits=quantizer.bits,
+                scales=np.atleast_1d(quantizer.scale(t).numpy()).astype(np.float64),
+                per_channel=quantizer.per_channel,
+                power_of_two=quantizer.power_of_two,
+                attribute=attr,
+            )
+    return grids
+
+
+def quantized_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """Layer name -> the fake-quantized weight values the QAT model computes with."""
+    out = {}
+    for layer in model.layers:
+        config = getattr(layer, "quantize_config", None)
+        if not isinstance(config, LayerQuantizeConfig):
+            continue
+        params = float_params(layer)
+        for attr, quantizer in config.weights.items():
+            if isinstance(quantizer, WeightQuantizer):
+                out[base_layer(layer).name] = quantizer.quantize(params[attr]).numpy()
+    return out

@@ -1,0 +1,263 @@
+"""tfmot ``Quantizer`` classes for the papers' quantization schemes.
+
+Every quantizer emits a grid that lands exactly on TFLite's integer grid with zero point 0
+(symmetric, narrow range for weights), so the converter (or the flatbuffer post-pass) can
+store the trained values as integers without re-rounding.
+
+Weights (``WeightQuantizer``), with ``q = 2**(k-1) - 1`` the largest integer level:
+
+* linear (seed 003 ``w*``, seed 000 stage 2): ``s = max|w| / q``,
+  ``w_hat = s * clip(round(w / s), -q, q)``; per tensor, or per output
+  channel (the last kernel axis: Dense columns, Conv2D filters).
+* squashed (seed 000 stage 1, "tanh"; seed 002 "squashed weight distribution"):
+  ``t = tanh(w) / max|tanh(w)| * max|w|`` then the linear grid above on ``t``. Scaling by
+  ``max|w|`` (held constant for the gradient) keeps the layer's gain, so a float model
+  transfers smoothly (``t ~ w`` for small weights) and layers without batch-norm still work.
+* 1 bit: ``{-a, +a}`` with ``a = mean|t|`` (the least-squares binary scale), ``sign(0) = +1``.
+* power of two (seed 002 fixed point, Q-format): ``s = 2**ceil(log2(max|w| / q))``.
+
+Gradients are straight-through: d w_hat / d w = d t / d w (1 for linear) inside the range.
+
+Per-tensor grids (and per-channel grids on rank-4 kernels) use
+``tf.quantization.fake_quant_with_min_max_vars[_per_channel]`` with ``min = -q s, max = q s``
+and ``narrow_range=True`` -- the form TF 2.21's converter turns into INT8/packed INT4
+tensors. Per-column grids on Dense kernels do not convert as fake-quant ops, so they are
+computed with plain ops (the converter folds them into a float constant already on the
+grid; the post-pass restores the per-column scales from ``weight_grids``). One bit has no
+fake-quant op: its {-s, +s} values are passed through a 2-bit fake-quant on [-s, s].
+
+Activations:
+
+* ``PowerOfTwoActivationQuantizer`` (seed 002): symmetric signed k-bit Q-format, scale
+  ``2**ceil(log2(M / 2**(k-1)))`` with ``M`` a moving average of ``max|x|`` (decay 0.99),
+  full range ``[-2**(k-1), 2**(k-1) - 1]``, zero point 0.
+* ``DynamicRangeQuantizer`` (seeds 001/003): per frame (per example) asymmetric min-max
+  quantization ``s = (max - min) / (2**k - 1)``, ``z = round(-min / s)``,
+  ``x_hat = s * (clip(round(x / s) + z, 0, 2**k - 1) - z)``. Applied while training only:
+  at inference the TFLite hybrid kernels quantize each input row themselves, and an
+  integer-only graph has no ops to compute it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tensorflow as tf  # noqa: E402
+import tensorflow_model_optimization as tfmot  # noqa: E402
+
+Quantizer = tfmot.quantization.keras.quantizers.Quantizer
+
+_EPS = 1e-12
+
+
+def max_level(bits: int) -> int:
+    """Largest integer level of a symmetric narrow-range ``bits``-bit grid (1 bit: 1)."""
+    return max(1, 2 ** (bits - 1) - 1)
+
+
+def _pow2_ceil(x: tf.Tensor) -> tf.Tensor:
+    return tf.pow(2.0, tf.math.ceil(tf.math.log(tf.maximum(x, _EPS)) / math.log(2.0)))
+
+
+def _ste(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
+    """Forward ``x_hat``, backward identity to ``x``."""
+    return x + tf.stop_gradient(x_hat - x)
+
+
+class WeightQuantizer(Quantizer):
+    """Symmetric k-bit weight quantizer: linear, squashed (tanh), power-of-two scales.
+
+    ``regularization`` is the strength of the absolute-cosine regularizer (seed 002),
+    ``lambda * mean(1 - |cos(pi * t / s)|)`` over the (squashed) weights ``t``; it is zero at
+    every grid point and largest half-way between. It is attached to the model as a loss by
+    ``quant_configs.quantize_model`` (see ``regularization_loss``).
+    """
+
+    def __init__(
+        self,
+        bits: int,
+        per_channel: bool = False,
+        squash: bool = False,
+        power_of_two: bool = False,
+        regularization: float = 0.0,
+    ) -> None:
+        if not 1 <= bits <= 16:
+            raise ValueError(f"weight bits must be 1..16, got {bits}")
+        self.bits = int(bits)
+        self.per_channel = bool(per_channel)
+        self.squash = bool(squash)
+        self.power_of_two = bool(power_of_two)
+        self.regularization = float(regularization)
+
+    # -- the formula, shared by the forward pass, the regularizer and weight_grids --
+    def transform(self, w: tf.Tensor) -> tf.Tensor:
+        """The (squashed) weights the grid is applied to."""
+        if not self.squash:
+            return w
+        th = tf.tanh(w)
+        peak = tf.stop_gradient(tf.reduce_max(tf.abs(th)))
+        gain = tf.stop_gradient(tf.reduce_max(tf.abs(w)))
+        return th / tf.maximum(peak, _EPS) * gain
+
+    def scale(self, t: tf.Tensor) -> tf.Tensor:
+        """Grid step: a scalar, or one per output channel (last axis)."""
+        t = tf.stop_gradient(t)
+        if self.per_channel:
+            axes = list(range(len(t.shape) - 1))
+            peak = tf.reduce_max(tf.abs(t), axis=axes)
+        else:
+            peak = tf.reduce_max(tf.abs(t))
+        if self.bits == 1:
+            if self.per_channel:
+                return tf.reduce_mean(tf.abs(t), axis=axes)
+            return tf.reduce_mean(tf.abs(t))
+        s = tf.maximum(peak, _EPS) / max_level(self.bits)
+        return _pow2_ceil(s) if self.power_of_two else s
+
+    def quantize(self, w: tf.Tensor) -> tf.Tensor:
+        t = self.transform(w)
+        s = self.scale(t)
+        q = max_level(self.bits)
+        if self.per_channel and len(w.shape) == 2 and self.bits > 1:
+            return _ste(t, tf.clip_by_value(tf.round(t / s), -q, q) * s)
+        t_const = tf.stop_gradient(t)
+        if self.bits == 1:
+            # sign with sign(0) = +1, in arithmetic the converter can constant-fold (a
+            # boolean select is left in the graph), then a 2-bit fake-quant on [-s, s] so
+            # the converter stores the kernel as packed INT4 codes -1/+1 with scale s.
+            sign = tf.clip_by_value(2.0 * tf.math.floor(t_const / s) + 1.0, -1.0, 1.0)
+            fq = tf.quantization.fake_quant_with_min_max_vars(
+                sign * s, -s, s, num_bits=2, narrow_range=True
+            )
+        elif self.per_channel:
+            fq = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+                t_const, -q * s, q * s, num_bits=self.bits, narrow_range=True
+            )
+        else:
+            fq = tf.quantization.fake_quant_with_min_max_vars(
+                t_const, -q * s, q * s, num_bits=self.bits, narrow_range=True
+            )
+        # Straight-through for every weight: fake-quant's own gradient is zero for inputs an
+        # ulp outside [min, max], which hits the extreme weights. ``t - stop_gradient(t)``
+        # is exactly 0 forward, so the forward value stays the fake-quant output.
+        return fq + (t - t_const)
+
+    def regularization_loss(self, w: tf.Tensor) -> tf.Tensor:
+        t = self.transform(w)
+        distance = 1.0 - tf.abs(tf.cos(math.pi * t / self.scale(t)))
+        return self.regularization * tf.reduce_mean(distance)
+
+    # -- tfmot Quantizer interface --
+    def build(self, tensor_shape, name, layer):
+        return {}
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        return self.quantize(inputs)
+
+    def get_config(self) -> dict:
+        return {
+            "bits": self.bits,
+            "per_channel": self.per_channel,
+            "squash": self.squash,
+            "power_of_two": self.power_of_two,
+            "regularization": self.regularization,
+        }
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WeightQuantizer) and self.get_config() == other.get_config()
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+
+class PowerOfTwoActivationQuantizer(Quantizer):
+    """Signed k-bit fixed-point (Q-format) activations with a power-of-two scale."""
+
+    decay = 0.99
+
+    def __init__(self, bits: int) -> None:
+        if not 2 <= bits <= 16:
+            raise ValueError(f"activation bits must be 2..16, got {bits}")
+        self.bits = int(bits)
+
+    def build(self, tensor_shape, name, layer):
+        peak = layer.add_weight(
+            f"{name}_abs_max",
+            shape=(),
+            initializer=tf.keras.initializers.Constant(0.0),
+            trainable=False,
+        )
+        return {"abs_max": peak}
+
+    def scale(self, abs_max: tf.Tensor) -> tf.Tensor:
+        return _pow2_ceil(tf.maximum(abs_max, _EPS) / 2 ** (self.bits - 1))
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        peak_var = weights["abs_max"]
+        if training:
+            batch = tf.stop_gradient(tf.reduce_max(tf.abs(inputs)))
+            new = tf.where(
+                peak_var > 0, self.decay * peak_var + (1 - self.decay) * batch, batch
+            )
+            peak_var.assign(new)
+            peak = new
+        else:
+            peak = tf.identity(peak_var)
+        s = self.scale(peak)
+        half = 2 ** (self.bits - 1)
+        return tf.quantization.fake_quant_with_min_max_vars(
+            inputs, -half * s, (half - 1) * s, num_bits=self.bits, narrow_range=False
+        )
+
+    def get_config(self) -> dict:
+        return {"bits": self.bits}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PowerOfTwoActivationQuantizer) and self.bits == other.bits
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+
+class DynamicRangeQuantizer(Quantizer):
+    """Per-example (per-frame) asymmetric min-max quantization of a layer's input vector."""
+
+    def __init__(self, bits: int) -> None:
+        if not 2 <= bits <= 16:
+            raise ValueError(f"dynamic bits must be 2..16, got {bits}")
+        self.bits = int(bits)
+
+    def build(self, tensor_shape, name, layer):
+        return {}
+
+    def quantize(self, x: tf.Tensor) -> tf.Tensor:
+        axes = list(range(1, len(x.shape)))
+        lo = tf.stop_gradient(tf.minimum(tf.reduce_min(x, axis=axes, keepdims=True), 0.0))
+        hi = tf.stop_gradient(tf.maximum(tf.reduce_max(x, axis=axes, keepdims=True), 0.0))
+        levels = 2**self.bits - 1
+        s = tf.maximum(hi - lo, _EPS) / levels
+        z = tf.round(-lo / s)
+        q = tf.clip_by_value(tf.round(x / s) + z, 0.0, float(levels))
+        return _ste(x, (q - z) * s)
+
+    def __call__(self, inputs, training, weights, **kwargs):
+        return self.quantize(inputs) if training else inputs
+
+    def get_config(self) -> dict:
+        return {"bits": self.bits}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DynamicRangeQuantizer) and self.bits == other.bits
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+
+CUSTOM_OBJECTS = {
+    "WeightQuantizer": WeightQuantizer,
+    "PowerOfTwoActivationQuantizer": PowerOfTwoActivationQuantizer,
+    "DynamicRangeQuantizer": DynamicRangeQuantizer,
+}

@@ -1,0 +1,55 @@
+"""Save and reload QAT models so that the reloaded model gives identical outputs.
+
+Measured with tf_keras 2.21 + tfmot 0.8.1: the native ``.keras`` format round-trips every
+scheme. ``.h5`` fails to reload ("Weight count mismatch" on the input QuantizeLayer) and
+SavedModel cannot trace our quantizer objects, so only ``.keras`` is accepted. Loss terms
+added with ``model.add_loss`` (the absolute-cosine regularizer) are not serialized by
+Keras; ``load_model`` re-attaches them from the quantizers' configs.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+
+import tf_keras as keras  # noqa: E402
+
+from pipeline.atomic import atomic_path  # noqa: E402
+from pipeline.errors import KwsqError  # noqa: E402
+from quant_configs.apply import attach_regularizers, quantize_scope  # noqa: E402
+
+SUFFIX = ".keras"
+
+
+def _check(path: Path) -> Path:
+    if path.suffix != SUFFIX:
+        raise KwsqError(f"{path}: QAT models are saved as '{SUFFIX}' files (h5/SavedModel "
+                        "do not round-trip tfmot models)")
+    return path
+
+
+def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` (float or QAT) to ``path`` (must end in .keras), atomically."""
+    path = _check(Path(path))
+    # Keras picks the format from the suffix, so the temporary file keeps it.
+    with atomic_path(path) as tmp:
+        staged = tmp.with_name(tmp.name + SUFFIX)
+        try:
+            model.save(staged)
+            staged.replace(tmp)
+        finally:
+            staged.unlink(missing_ok=True)
+    return path
+
+
+def load_model(path: str | os.PathLike[str], compile: bool = False) -> keras.Model:
+    """Reload a model written by ``save_model``, with its regularizers re-attached."""
+    path = _check(Path(path))
+    if not path.is_file():
+        raise KwsqError(f"{path}: no such model file")
+    with quantize_scope():
+        model = keras.models.load_model(path, compile=compile)
+    attach_regularizers(model)
+    return model

@@ -1,0 +1,50 @@
+/*
+ * CONCATENATION along any axis (byte copies; see concat_common.h).
+ */
+#include "concat_common.h"
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    kwsq_tensor_int *out = kwsq_node_output(ip, n, 0);
+    if (out == NULL || n->num_inputs < 1) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: missing inputs or output");
+    }
+    int32_t axis = kwsq_opt_i32(ip, n, 0, 0);
+    if (kwsq_opt_i8(ip, n, 1, 0) != 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation not supported");
+    }
+    if (axis < 0) {
+        axis += out->v.num_dims;
+    }
+    if (axis < 0 || axis >= out->v.num_dims) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: axis out of range");
+    }
+    int64_t outer = 1;
+    for (int32_t i = 0; i < axis; ++i) {
+        outer *= out->v.dims[i];
+    }
+    for (int32_t i = 0; i < n->num_inputs; ++i) {
+        kwsq_tensor_int *t = kwsq_node_input(ip, n, i);
+        if (t == NULL || t->v.num_dims != out->v.num_dims) {
+            return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input %d rank differs", (int)i);
+        }
+        for (int32_t k = 0; k < out->v.num_dims; ++k) {
+            if (k != axis && t->v.dims[k] != out->v.dims[k]) {
+                return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input %d shape differs", (int)i);
+            }
+        }
+    }
+    kwsq_status st = concat_check_inputs(ip, n, out, outer);
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    concat_data *d = kwsq_alloc_persistent(ip, sizeof *d);
+    if (d == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    d->outer = outer;
+    n->data = d;
+    return KWSQ_OK;
+}
+
+const kwsq_kernel kwsq_kernel_concatenation = {2, 10, prepare, concat_eval};

@@ -1,0 +1,170 @@
+/*
+ * CONV_2D int8 (NHWC input, OHWI weights int8 or packed INT4, per-channel
+ * multipliers, grouped convolution), bit-exact with TFLite Micro's
+ * ConvPerChannel reference kernel.
+ */
+#include "kwsq_kernel_util.h"
+
+typedef struct {
+    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h;
+    int32_t input_offset, output_offset, act_min, act_max;
+    int32_t *mult;
+    int8_t *shift;
+    int32_t s4;
+    bool pot;
+} conv_data;
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
+    kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
+    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    kwsq_status st;
+    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
+        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+        return st;
+    }
+    if (filter == NULL || !filter->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
+        output->v.num_dims != 4) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 4-D weights");
+    }
+    if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported",
+                         kwsq_type_name(filter->v.type));
+    }
+    const int32_t out_ch = output->v.dims[3];
+    const int32_t in_ch = input->v.dims[3];
+    const int32_t filter_in = filter->v.dims[3];
+    if (filter->v.dims[0] != out_ch || filter_in <= 0 || in_ch % filter_in != 0 ||
+        out_ch % (in_ch / filter_in) != 0 || input->v.dims[0] != output->v.dims[0]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
+    }
+    if (filter->v.num_channels > 1 && filter->quant_dim != 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim 0");
+    }
+    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->is_const ||
+                         kwsq_num_elements(&bias->v) != out_ch)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
+    }
+    conv_data *d = kwsq_alloc_persistent(ip, sizeof *d);
+    if (d == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    n->data = d;
+    int32_t padding = kwsq_opt_i8(ip, n, 0, 0);
+    d->stride_w = kwsq_opt_i32(ip, n, 1, 0);
+    d->stride_h = kwsq_opt_i32(ip, n, 2, 0);
+    int32_t activation = kwsq_opt_i8(ip, n, 3, 0);
+    d->dil_w = kwsq_opt_i32(ip, n, 4, 1);
+    d->dil_h = kwsq_opt_i32(ip, n, 5, 1);
+    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    }
+    const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], d->stride_h, d->dil_h);
+    const int32_t out_w = kwsq_out_size(padding, input->v.dims[2], filter->v.dims[2], d->stride_w, d->dil_w);
+    if (out_h != output->v.dims[1] || out_w != output->v.dims[2]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
+                         (int)output->v.dims[1], (int)output->v.dims[2], (int)out_h, (int)out_w);
+    }
+    d->pad_h = kwsq_padding(d->stride_h, d->dil_h, input->v.dims[1], filter->v.dims[1], out_h);
+    d->pad_w = kwsq_padding(d->stride_w, d->dil_w, input->v.dims[2], filter->v.dims[2], out_w);
+    if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
+                                 &d->act_min, &d->act_max)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
+    }
+    d->input_offset = -input->v.zero_point;
+    d->output_offset = output->v.zero_point;
+    d->s4 = filter->v.type == KWSQ_INT4;
+    return kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &d->mult, &d->shift, &d->pot);
+}
+
+/* sum of w[i] * (x[i] + off): int8 weights, or packed int4 starting at element w0. */
+static int32_t dot_off_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t off)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        acc += (int32_t)w[i] * ((int32_t)x[i] + off);
+    }
+    return acc;
+}
+
+static int32_t dot_off_s4(const uint8_t *w, int32_t w0, const int8_t *x, int32_t n, int32_t off)
+{
+    int32_t acc = 0;
+    for (int32_t i = 0; i < n; ++i) {
+        acc += kwsq_int4_at(w, (int64_t)w0 + i) * ((int32_t)x[i] + off);
+    }
+    return acc;
+}
+
+static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const conv_data *d = n->data;
+    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
+    const kwsq_tensor *f = &kwsq_node_input(ip, n, 1)->v;
+    const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
+    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
+    const int8_t *x = in->data;
+    const uint8_t *w = f->data;
+    const int32_t *b = bias != NULL ? (const int32_t *)bias->v.data : NULL;
+    int8_t *y = out->data;
+    const int32_t batches = in->dims[0], in_h = in->dims[1], in_w = in->dims[2], in_ch = in->dims[3];
+    const int32_t f_h = f->dims[1], f_w = f->dims[2], f_in = f->dims[3];
+    const int32_t out_h = out->dims[1], out_w = out->dims[2], out_ch = out->dims[3];
+    const int32_t per_group = out_ch / (in_ch / f_in);
+    /* Without dilation or groups, one filter row is one contiguous input span. */
+    const bool span = d->dil_w == 1 && f_in == in_ch;
+    const int32_t off = d->input_offset;
+
+    for (int32_t bt = 0; bt < batches; ++bt) {
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * d->stride_h - d->pad_h;
+            int32_t fy0 = 0, fy1 = f_h;
+            while (fy0 < f_h && iy0 + d->dil_h * fy0 < 0) {
+                ++fy0;
+            }
+            while (fy1 > fy0 && iy0 + d->dil_h * (fy1 - 1) >= in_h) {
+                --fy1;
+            }
+            for (int32_t ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * d->stride_w - d->pad_w;
+                int32_t fx0 = 0, fx1 = f_w;
+                while (fx0 < f_w && ix0 + d->dil_w * fx0 < 0) {
+                    ++fx0;
+                }
+                while (fx1 > fx0 && ix0 + d->dil_w * (fx1 - 1) >= in_w) {
+                    --fx1;
+                }
+                int8_t *yp = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
+                for (int32_t oc = 0; oc < out_ch; ++oc) {
+                    const int32_t group_base = (oc / per_group) * f_in;
+                    int32_t acc = b != NULL ? b[oc] : 0;
+                    for (int32_t fy = fy0; fy < fy1; ++fy) {
+                        const int32_t iy = iy0 + d->dil_h * fy;
+                        const int8_t *xrow = x + ((int64_t)bt * in_h + iy) * in_w * in_ch;
+                        const int32_t wrow = ((oc * f_h + fy) * f_w) * f_in;
+                        if (span) {
+                            const int8_t *xs = xrow + (int64_t)(ix0 + fx0) * in_ch;
+                            const int32_t len = (fx1 - fx0) * in_ch;
+                            acc += d->s4 ? dot_off_s4(w, wrow + fx0 * f_in, xs, len, off)
+                                         : dot_off_s8((const int8_t *)w + wrow + fx0 * f_in, xs, len, off);
+                            continue;
+                        }
+                        for (int32_t fx = fx0; fx < fx1; ++fx) {
+                            const int8_t *xs = xrow + (int64_t)(ix0 + d->dil_w * fx) * in_ch + group_base;
+                            acc += d->s4 ? dot_off_s4(w, wrow + fx * f_in, xs, f_in, off)
+                                         : dot_off_s8((const int8_t *)w + wrow + fx * f_in, xs, f_in, off);
+                        }
+                    }
+                    acc = (d->pot ? kwsq_mbqm_pot(acc, d->shift[oc]) : kwsq_mbqm(acc, d->mult[oc], d->shift[oc])) +
+                          d->output_offset;
+                    yp[oc] = (int8_t)kwsq_clamp(acc, d->act_min, d->act_max);
+                }
+            }
+        }
+    }
+    return KWSQ_OK;
+}
+
+const kwsq_kernel kwsq_kernel_conv_2d = {3, 1, prepare, eval};

@@ -1,0 +1,67 @@
+/*
+ * RELU: int8 requantizes (input scale may differ from output scale) and
+ * clamps at the quantized zero, as TFLite Micro; float is max(0, x).
+ */
+#include <math.h>
+
+#include "kwsq_kernel_util.h"
+
+typedef struct {
+    int32_t count, in_offset, out_offset, mult, shift, act_min, act_max;
+} relu_data;
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    kwsq_status st;
+    if (input == NULL || output == NULL || kwsq_num_elements(&input->v) != kwsq_num_elements(&output->v)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output sizes differ");
+    }
+    relu_data *d = kwsq_alloc_persistent(ip, sizeof *d);
+    if (d == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    n->data = d;
+    d->count = (int32_t)kwsq_num_elements(&input->v);
+    if (input->v.type == KWSQ_FLOAT32) {
+        return kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1);
+    }
+    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
+        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+        return st;
+    }
+    int shift;
+    kwsq_quantize_multiplier((double)input->v.scale / (double)output->v.scale, &d->mult, &shift);
+    d->shift = shift;
+    int32_t lo = output->v.zero_point + (int32_t)roundf(0.0f / output->v.scale);
+    d->act_min = lo > -128 ? lo : -128;
+    d->act_max = 127;
+    d->in_offset = input->v.zero_point;
+    d->out_offset = output->v.zero_point;
+    return KWSQ_OK;
+}
+
+static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const relu_data *d = n->data;
+    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
+    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
+    if (in->type == KWSQ_FLOAT32) {
+        const float *x = in->data;
+        float *y = out->data;
+        for (int32_t i = 0; i < d->count; ++i) {
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        }
+        return KWSQ_OK;
+    }
+    const int8_t *x = in->data;
+    int8_t *y = out->data;
+    for (int32_t i = 0; i < d->count; ++i) {
+        int32_t v = d->out_offset + kwsq_mbqm((int32_t)x[i] - d->in_offset, d->mult, d->shift);
+        y[i] = (int8_t)kwsq_clamp(v, d->act_min, d->act_max);
+    }
+    return KWSQ_OK;
+}
+
+const kwsq_kernel kwsq_kernel_relu = {19, 0, prepare, eval};

@@ -1,0 +1,32 @@
+/*
+ * RESHAPE: the output shape is the one stored in the model (already resolved
+ * by the converter); the bytes are copied unchanged.
+ */
+#include <string.h>
+
+#include "kwsq_kernel_util.h"
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    if (input == NULL || output == NULL) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: missing input or output");
+    }
+    if (input->v.type != output->v.type || input->v.bytes != output->v.bytes) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output differ in type or size");
+    }
+    return KWSQ_OK;
+}
+
+static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    if (input->v.data != output->v.data) {
+        memmove(output->v.data, input->v.data, output->v.bytes);
+    }
+    return KWSQ_OK;
+}
+
+const kwsq_kernel kwsq_kernel_reshape = {22, 17, prepare, eval};

@@ -1,0 +1,752 @@
+/*
+ * The interpreter: parse and validate the model, prepare every operator
+ * (all checks and precomputation happen here, never in Eval), plan the arena
+ * and run the operators in order.
+ *
+ * Arena layout: [interpreter | tensors | nodes | per-op data ...][planned
+ * activations and scratch]. The first part grows by bump allocation during
+ * init; the planned part is laid out afterwards by a greedy planner that
+ * reuses space between tensors whose lifetimes do not overlap.
+ */
+#include <stdarg.h>
+#include <string.h>
+
+#include "kwsq_internal.h"
+
+#define ALIGN_PERSIST 8u
+#define ALIGN_PLAN 8u
+#define MAX_ELEMENTS (1LL << 30)
+
+static size_t align_up(size_t x, size_t a)
+{
+    return (x + a - 1u) & ~(a - 1u);
+}
+
+/* ---- error messages ----------------------------------------------------- */
+
+static void append(char *dst, size_t cap, size_t *len, const char *s)
+{
+    while (*s != '\0' && *len + 1 < cap) {
+        dst[(*len)++] = *s++;
+    }
+    dst[*len] = '\0';
+}
+
+static void append_int(char *dst, size_t cap, size_t *len, long long v)
+{
+    char tmp[24];
+    int n = 0;
+    unsigned long long u = v < 0 ? (unsigned long long)(-(v + 1)) + 1u : (unsigned long long)v;
+    do {
+        tmp[n++] = (char)('0' + (int)(u % 10u));
+        u /= 10u;
+    } while (u != 0 && n < 22);
+    if (v < 0) {
+        tmp[n++] = '-';
+    }
+    char out[24];
+    for (int i = 0; i < n; ++i) {
+        out[i] = tmp[n - 1 - i];
+    }
+    out[n] = '\0';
+    append(dst, cap, len, out);
+}
+
+static void vformat(char *dst, size_t cap, size_t *len, const char *fmt, va_list ap)
+{
+    for (const char *p = fmt; *p != '\0'; ++p) {
+        if (*p == '%' && p[1] == 's') {
+            const char *s = va_arg(ap, const char *);
+            append(dst, cap, len, s != NULL ? s : "(null)");
+            ++p;
+        } else if (*p == '%' && p[1] == 'd') {
+            append_int(dst, cap, len, va_arg(ap, int));
+            ++p;
+        } else if (*p == '%' && p[1] == 'u') {
+            append_int(dst, cap, len, (long long)va_arg(ap, unsigned long));
+            ++p;
+        } else {
+            char c[2] = {*p, '\0'};
+            append(dst, cap, len, c);
+        }
+    }
+}
+
+void kwsq_format(char *dst, size_t cap, const char *fmt, ...)
+{
+    size_t len = 0;
+    va_list ap;
+    if (cap == 0) {
+        return;
+    }
+    dst[0] = '\0';
+    va_start(ap, fmt);
+    vformat(dst, cap, &len, fmt, ap);
+    va_end(ap);
+}
+
+kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
+                      const char *fmt, ...)
+{
+    kwsq_error *err = ip != NULL ? ip->err : NULL;
+    if (err != NULL) {
+        size_t len = 0;
+        va_list ap;
+        err->message[0] = '\0';
+        if (n != NULL) {
+            append(err->message, sizeof err->message, &len, n->name);
+            append(err->message, sizeof err->message, &len, ": ");
+        }
+        va_start(ap, fmt);
+        vformat(err->message, sizeof err->message, &len, fmt, ap);
+        va_end(ap);
+    }
+    return status;
+}
+
+/* ---- services for kernels ----------------------------------------------- */
+
+void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
+{
+    size_t start = align_up(ip->persist_used, ALIGN_PERSIST);
+    if (start > ip->arena_len || bytes > ip->arena_len - start) {
+        /* Keep counting so the error can say how much would be needed. */
+        ip->persist_used = start + bytes;
+        return NULL;
+    }
+    ip->persist_used = start + bytes;
+    memset(ip->arena + start, 0, bytes);
+    return ip->arena + start;
+}
+
+int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes)
+{
+    int32_t slot;
+    for (slot = 0; slot < KWSQ_MAX_SCRATCH && n->scratch[slot] >= 0; ++slot) {
+    }
+    if (slot == KWSQ_MAX_SCRATCH || ip->num_scratch >= (int32_t)(sizeof ip->scratch_size / sizeof ip->scratch_size[0])) {
+        return -1;
+    }
+    int32_t idx = ip->num_scratch++;
+    ip->scratch_size[idx] = bytes;
+    ip->scratch_node[idx] = (int32_t)(n - ip->nodes);
+    ip->scratch_offset[idx] = 0;
+    n->scratch[slot] = idx;
+    return slot;
+}
+
+void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot)
+{
+    return ip->arena + ip->scratch_offset[n->scratch[slot]];
+}
+
+kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
+{
+    if (i < 0 || i >= n->num_inputs || n->inputs[i] < 0) {
+        return NULL;
+    }
+    return &ip->tensors[n->inputs[i]];
+}
+
+kwsq_tensor_int *kwsq_node_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
+{
+    if (i < 0 || i >= n->num_outputs || n->outputs[i] < 0) {
+        return NULL;
+    }
+    return &ip->tensors[n->outputs[i]];
+}
+
+int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def)
+{
+    int32_t v = def;
+    if (n->has_options && !kwsq_fb_i32(&ip->fb, &n->options, id, def, &v)) {
+        return def;
+    }
+    return v;
+}
+
+int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def)
+{
+    int32_t v = def;
+    if (n->has_options && !kwsq_fb_i8(&ip->fb, &n->options, id, def, &v)) {
+        return def;
+    }
+    return v;
+}
+
+float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, float def)
+{
+    float v = def;
+    if (n->has_options && !kwsq_fb_f32(&ip->fb, &n->options, id, def, &v)) {
+        return def;
+    }
+    return v;
+}
+
+bool kwsq_opt_i32_vec(const struct kwsq_interpreter *ip, const kwsq_node *n, int id,
+                      kwsq_fb_vec *out)
+{
+    out->pos = 0;
+    out->count = 0;
+    return !n->has_options || kwsq_fb_vector(&ip->fb, &n->options, id, 4, out);
+}
+
+/* ---- model parsing -------------------------------------------------------- */
+
+static kwsq_status model_error(kwsq_interpreter *ip, const char *what)
+{
+    return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %s", what);
+}
+
+static kwsq_status arena_error(kwsq_interpreter *ip, size_t need)
+{
+    return kwsq_fail(ip, NULL, KWSQ_ERR_ARENA, "arena too small: %u bytes given, at least %u needed",
+                     (unsigned long)ip->arena_len, (unsigned long)need);
+}
+
+/* Data of buffer `index`: *data NULL when the buffer is empty. */
+static bool buffer_data(kwsq_interpreter *ip, const kwsq_fb_vec *buffers, uint32_t index,
+                        const uint8_t **data, size_t *len)
+{
+    kwsq_fb_table b;
+    kwsq_fb_vec d;
+    uint64_t off = 0, size = 0;
+    *data = NULL;
+    *len = 0;
+    if (index >= buffers->count || !kwsq_fb_vec_table(&ip->fb, buffers, index, &b) ||
+        !kwsq_fb_vector(&ip->fb, &b, 0, 1, &d) || !kwsq_fb_u64(&ip->fb, &b, 1, 0, &off) ||
+        !kwsq_fb_u64(&ip->fb, &b, 2, 0, &size)) {
+        return false;
+    }
+    if (d.count > 0) {
+        *data = ip->fb.buf + d.pos;
+        *len = d.count;
+    } else if (off > 1) {
+        /* Large models keep buffers after the flatbuffer, addressed from file start. */
+        if (off > ip->fb.len || size > ip->fb.len - off) {
+            return false;
+        }
+        *data = ip->fb.buf + off;
+        *len = (size_t)size;
+    }
+    return true;
+}
+
+static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
+                                const kwsq_fb_vec *buffers, kwsq_tensor_int *out, int32_t index)
+{
+    kwsq_fb_vec shape, scales, zeros;
+    kwsq_fb_table q, sparsity;
+    bool has_q = false, has_sparsity = false;
+    int32_t type = 0, is_var = 0, qdim = 0;
+    uint32_t buffer = 0;
+    const uint8_t *data;
+    size_t data_len;
+
+    if (!kwsq_fb_vector(&ip->fb, t, 0, 4, &shape) || !kwsq_fb_i8(&ip->fb, t, 1, 0, &type) ||
+        !kwsq_fb_u32(&ip->fb, t, 2, 0, &buffer) || !kwsq_fb_subtable(&ip->fb, t, 4, &has_q, &q) ||
+        !kwsq_fb_u8(&ip->fb, t, 5, 0, &is_var) ||
+        !kwsq_fb_subtable(&ip->fb, t, 6, &has_sparsity, &sparsity)) {
+        return model_error(ip, "corrupt tensor table");
+    }
+    if (shape.count > KWSQ_MAX_DIMS) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d has %d dimensions (max %d)",
+                         (int)index, (int)shape.count, KWSQ_MAX_DIMS);
+    }
+    if (has_sparsity) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d is sparse (not supported)", (int)index);
+    }
+    if (is_var) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d is a variable tensor (not supported)",
+                         (int)index);
+    }
+    out->v.type = (kwsq_type)type;
+    out->v.num_dims = (int32_t)shape.count;
+    for (uint32_t i = 0; i < shape.count; ++i) {
+        int32_t d = (int32_t)kwsq_rd_u32(ip->fb.buf + shape.pos + 4u * i);
+        if (d < 0) {
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d has a dynamic dimension",
+                             (int)index);
+        }
+        out->v.dims[i] = d;
+    }
+    int64_t n = 1;
+    for (int32_t i = 0; i < out->v.num_dims; ++i) {
+        n *= out->v.dims[i];
+        if (n > MAX_ELEMENTS) {
+            return model_error(ip, "tensor too large");
+        }
+    }
+    size_t bits = kwsq_type_size_bits(out->v.type);
+    out->v.bytes = bits == 0 ? 0 : (size_t)((n * (int64_t)bits + 7) / 8);
+    out->first_use = -1;
+    out->last_use = -1;
+
+    if (has_q) {
+        if (!kwsq_fb_vector(&ip->fb, &q, 2, 4, &scales) || !kwsq_fb_vector(&ip->fb, &q, 3, 8, &zeros) ||
+            !kwsq_fb_i32(&ip->fb, &q, 6, 0, &qdim)) {
+            return model_error(ip, "corrupt quantization parameters");
+        }
+        if (scales.count > 0) {
+            if (zeros.count != 0 && zeros.count != scales.count) {
+                return model_error(ip, "scale and zero point counts differ");
+            }
+            if (scales.count > 1 && (qdim < 0 || qdim >= out->v.num_dims ||
+                                     (uint32_t)out->v.dims[qdim] != scales.count)) {
+                return model_error(ip, "per-channel scale count does not match the quantized dimension");
+            }
+            out->scales = ip->fb.buf + scales.pos;
+            out->zeros = zeros.count ? ip->fb.buf + zeros.pos : NULL;
+            out->quant_dim = qdim;
+            out->v.num_channels = (int32_t)scales.count;
+            out->v.scale = kwsq_rd_f32(out->scales);
+            out->v.zero_point = out->zeros ? (int32_t)kwsq_rd_i64(out->zeros) : 0;
+        }
+    }
+
+    if (!buffer_data(ip, buffers, buffer, &data, &data_len)) {
+        return model_error(ip, "corrupt or missing buffer");
+    }
+    if (data != NULL) {
+        if (bits == 0) {
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "constant tensor %d has type %s",
+                             (int)index, kwsq_type_name(out->v.type));
+        }
+        if (data_len < out->v.bytes) {
+            return model_error(ip, "constant buffer shorter than its tensor");
+        }
+        if (bits >= 16 && ((uintptr_t)data & 3u) != 0) {
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED,
+                             "constant tensor %d is not 4-byte aligned (load the model 16-byte aligned)",
+                             (int)index);
+        }
+        out->v.data = (void *)(uintptr_t)data;
+        out->is_const = 1;
+    }
+    return KWSQ_OK;
+}
+
+static kwsq_status read_index_vec(kwsq_interpreter *ip, const kwsq_fb_vec *v, int32_t **out,
+                                  int32_t *count, bool allow_absent)
+{
+    *count = (int32_t)v->count;
+    *out = kwsq_alloc_persistent(ip, 4u * (size_t)v->count + 4u);
+    if (*out == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    for (uint32_t i = 0; i < v->count; ++i) {
+        int32_t idx = (int32_t)kwsq_rd_u32(ip->fb.buf + v->pos + 4u * i);
+        if (idx < -1 || idx >= ip->num_tensors || (idx == -1 && !allow_absent)) {
+            return model_error(ip, "tensor index out of range");
+        }
+        (*out)[i] = idx;
+    }
+    return KWSQ_OK;
+}
+
+static kwsq_status parse_operator(kwsq_interpreter *ip, const kwsq_fb_vec *opcodes,
+                                  const kwsq_fb_table *op, kwsq_node *n)
+{
+    uint32_t opcode_index = 0;
+    kwsq_fb_table oc;
+    kwsq_fb_vec ins, outs;
+    int32_t deprecated = 0, builtin = 0, options_type = 0;
+    kwsq_status st;
+    bool has_custom = false;
+    kwsq_fb_vec custom_name;
+
+    if (!kwsq_fb_u32(&ip->fb, op, 0, 0, &opcode_index) || opcode_index >= opcodes->count ||
+        !kwsq_fb_vec_table(&ip->fb, opcodes, opcode_index, &oc) ||
+        !kwsq_fb_i8(&ip->fb, &oc, 0, 0, &deprecated) || !kwsq_fb_i32(&ip->fb, &oc, 3, 0, &builtin) ||
+        !kwsq_fb_vector(&ip->fb, &oc, 1, 1, &custom_name)) {
+        return model_error(ip, "corrupt operator code");
+    }
+    has_custom = custom_name.count > 0;
+    /* Extended builtin codes (>127) live in builtin_code; old files only fill the
+     * deprecated byte. The larger of the two is the real one. */
+    if (deprecated > builtin) {
+        builtin = deprecated;
+    }
+    n->name = kwsq_builtin_name(builtin);
+    n->scratch[0] = -1;
+    n->scratch[1] = -1;
+    if (builtin == 32 /* CUSTOM */) {
+        char name[48];
+        size_t len = custom_name.count < sizeof name - 1 ? custom_name.count : sizeof name - 1;
+        if (has_custom) {
+            memcpy(name, ip->fb.buf + custom_name.pos, len);
+        }
+        name[has_custom ? len : 0] = '\0';
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "custom op '%s' is not supported", name);
+    }
+    n->kernel = kwsq_find_kernel(builtin);
+    if (n->kernel == NULL) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "op not supported by kwsq (builtin code %d)",
+                         (int)builtin);
+    }
+    if (!kwsq_fb_vector(&ip->fb, op, 1, 4, &ins) || !kwsq_fb_vector(&ip->fb, op, 2, 4, &outs) ||
+        !kwsq_fb_u8(&ip->fb, op, 3, 0, &options_type) ||
+        !kwsq_fb_subtable(&ip->fb, op, 4, &n->has_options, &n->options)) {
+        return model_error(ip, "corrupt operator");
+    }
+    if (n->has_options && options_type != n->kernel->options_type) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: builtin options of type %d",
+                         (int)options_type);
+    }
+    st = read_index_vec(ip, &ins, &n->inputs, &n->num_inputs, true);
+    if (st == KWSQ_OK) {
+        st = read_index_vec(ip, &outs, &n->outputs, &n->num_outputs, false);
+    }
+    return st;
+}
+
+/* ---- planning ------------------------------------------------------------- */
+
+typedef struct {
+    size_t size;
+    int32_t first;
+    int32_t last;
+    size_t *offset;
+} plan_buf;
+
+static plan_buf plan_item(kwsq_interpreter *ip, int32_t i)
+{
+    plan_buf b;
+    if (i < ip->num_tensors) {
+        kwsq_tensor_int *t = &ip->tensors[i];
+        b.size = align_up(t->v.bytes, ALIGN_PLAN);
+        b.first = t->first_use;
+        b.last = t->last_use;
+        b.offset = &t->offset;
+    } else {
+        int32_t s = i - ip->num_tensors;
+        b.size = align_up(ip->scratch_size[s], ALIGN_PLAN);
+        b.first = ip->scratch_node[s];
+        b.last = ip->scratch_node[s];
+        b.offset = &ip->scratch_offset[s];
+    }
+    return b;
+}
+
+static bool is_planned(const kwsq_interpreter *ip, int32_t i)
+{
+    return i >= ip->num_tensors ||
+           (!ip->tensors[i].is_const && ip->tensors[i].first_use >= 0 && ip->tensors[i].v.bytes > 0);
+}
+
+/* Greedy by size: biggest first, each at the lowest offset that does not
+ * collide with an already placed buffer alive at the same time. */
+static kwsq_status plan(kwsq_interpreter *ip)
+{
+    int32_t total = ip->num_tensors + ip->num_scratch, count = 0;
+    int32_t *order = kwsq_alloc_persistent(ip, 4u * (size_t)total + 4u);
+    size_t end = 0;
+    if (order == NULL) {
+        return arena_error(ip, ip->persist_used);
+    }
+    for (int32_t i = 0; i < total; ++i) {
+        if (is_planned(ip, i)) {
+            size_t si = plan_item(ip, i).size;
+            int32_t k = count++;
+            while (k > 0 && plan_item(ip, order[k - 1]).size < si) {
+                order[k] = order[k - 1];
+                --k;
+            }
+            order[k] = i;
+        }
+    }
+    for (int32_t k = 0; k < count; ++k) {
+        plan_buf b = plan_item(ip, order[k]);
+        size_t cand = 0;
+        bool moved = true;
+        while (moved) {
+            moved = false;
+            for (int32_t j = 0; j < k; ++j) {
+                plan_buf p = plan_item(ip, order[j]);
+                bool time = !(p.last < b.first || b.last < p.first);
+                bool space = cand < *p.offset + p.size && *p.offset < cand + b.size;
+                if (time && space) {
+                    cand = *p.offset + p.size;
+                    moved = true;
+                }
+            }
+        }
+        *b.offset = cand;
+        if (cand + b.size > end) {
+            end = cand + b.size;
+        }
+    }
+    size_t base = align_up(ip->persist_used, 16u);
+    if (base > ip->arena_len || end > ip->arena_len - base) {
+        return arena_error(ip, base + end);
+    }
+    for (int32_t k = 0; k < count; ++k) {
+        *plan_item(ip, order[k]).offset += base;
+    }
+    for (int32_t i = 0; i < ip->num_tensors; ++i) {
+        if (is_planned(ip, i)) {
+            ip->tensors[i].v.data = ip->arena + ip->tensors[i].offset;
+        }
+    }
+    ip->used = base + end;
+    return KWSQ_OK;
+}
+
+/* ---- init ------------------------------------------------------------------ */
+
+static kwsq_status build(kwsq_interpreter *ip)
+{
+    kwsq_fb_table model, sg;
+    kwsq_fb_vec opcodes, subgraphs, buffers, tensors, inputs, outputs, operators;
+    uint32_t version = 0;
+    kwsq_status st;
+
+    if (ip->fb.len < 8 || !kwsq_fb_root(&ip->fb, &model)) {
+        return model_error(ip, "not a flatbuffer (bad root table)");
+    }
+    if (memcmp(ip->fb.buf + 4, "TFL3", 4) != 0) {
+        return model_error(ip, "missing TFL3 file identifier");
+    }
+    if (!kwsq_fb_u32(&ip->fb, &model, 0, 0, &version) || !kwsq_fb_vector(&ip->fb, &model, 1, 4, &opcodes) ||
+        !kwsq_fb_vector(&ip->fb, &model, 2, 4, &subgraphs) || !kwsq_fb_vector(&ip->fb, &model, 4, 4, &buffers)) {
+        return model_error(ip, "corrupt model table");
+    }
+    if (version != 3) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "schema version %d (only 3 is supported)",
+                         (int)version);
+    }
+    if (subgraphs.count < 1 || !kwsq_fb_vec_table(&ip->fb, &subgraphs, 0, &sg)) {
+        return model_error(ip, "no subgraph");
+    }
+    if (!kwsq_fb_vector(&ip->fb, &sg, 0, 4, &tensors) || !kwsq_fb_vector(&ip->fb, &sg, 1, 4, &inputs) ||
+        !kwsq_fb_vector(&ip->fb, &sg, 2, 4, &outputs) || !kwsq_fb_vector(&ip->fb, &sg, 3, 4, &operators)) {
+        return model_error(ip, "corrupt subgraph");
+    }
+    if (tensors.count > 4096 || operators.count > 4096) {
+        return model_error(ip, "too many tensors or operators");
+    }
+
+    ip->num_tensors = (int32_t)tensors.count;
+    ip->tensors = kwsq_alloc_persistent(ip, sizeof(kwsq_tensor_int) * tensors.count);
+    ip->num_nodes = (int32_t)operators.count;
+    ip->nodes = kwsq_alloc_persistent(ip, sizeof(kwsq_node) * operators.count);
+    if (ip->tensors == NULL || ip->nodes == NULL) {
+        return arena_error(ip, ip->persist_used);
+    }
+    for (uint32_t i = 0; i < tensors.count; ++i) {
+        kwsq_fb_table t;
+        if (!kwsq_fb_vec_table(&ip->fb, &tensors, i, &t)) {
+            return model_error(ip, "corrupt tensor");
+        }
+        st = parse_tensor(ip, &t, &buffers, &ip->tensors[i], (int32_t)i);
+        if (st != KWSQ_OK) {
+            return st;
+        }
+    }
+    st = read_index_vec(ip, &inputs, &ip->inputs, &ip->num_inputs, false);
+    if (st == KWSQ_OK) {
+        st = read_index_vec(ip, &outputs, &ip->outputs, &ip->num_outputs, false);
+    }
+    if (st != KWSQ_OK) {
+        return st == KWSQ_ERR_ARENA ? arena_error(ip, ip->persist_used) : st;
+    }
+    for (int32_t i = 0; i < ip->num_inputs; ++i) {
+        kwsq_tensor_int *t = &ip->tensors[ip->inputs[i]];
+        if (t->is_const) {
+            return model_error(ip, "a graph input is a constant");
+        }
+        if (kwsq_type_size_bits(t->v.type) == 0) {
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "input %d has type %s", (int)i,
+                             kwsq_type_name(t->v.type));
+        }
+        t->first_use = 0;
+        t->last_use = 0;
+    }
+
+    for (uint32_t i = 0; i < operators.count; ++i) {
+        kwsq_fb_table op;
+        kwsq_node *n = &ip->nodes[i];
+        if (!kwsq_fb_vec_table(&ip->fb, &operators, i, &op)) {
+            return model_error(ip, "corrupt operator");
+        }
+        st = parse_operator(ip, &opcodes, &op, n);
+        if (st != KWSQ_OK) {
+            return st == KWSQ_ERR_ARENA ? arena_error(ip, ip->persist_used) : st;
+        }
+        for (int32_t k = 0; k < n->num_inputs; ++k) {
+            kwsq_tensor_int *t = kwsq_node_input(ip, n, k);
+            if (t == NULL || t->is_const) {
+                continue;
+            }
+            if (t->first_use < 0) {
+                return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
+                                 "invalid model: input %d is read before any op writes it", (int)k);
+            }
+            t->last_use = (int32_t)i;
+        }
+        for (int32_t k = 0; k < n->num_outputs; ++k) {
+            kwsq_tensor_int *t = kwsq_node_output(ip, n, k);
+            if (t->is_const || t->first_use >= 0) {
+                return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
+                                 "invalid model: output %d is a constant or written twice", (int)k);
+            }
+            if (kwsq_type_size_bits(t->v.type) == 0) {
+                return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output type %s not supported",
+                                 kwsq_type_name(t->v.type));
+            }
+            t->first_use = (int32_t)i;
+            t->last_use = (int32_t)i;
+        }
+    }
+    for (int32_t i = 0; i < ip->num_outputs; ++i) {
+        kwsq_tensor_int *t = &ip->tensors[ip->outputs[i]];
+        if (t->first_use < 0 && !t->is_const) {
+            return model_error(ip, "a graph output is never written");
+        }
+        t->last_use = ip->num_nodes > 0 ? ip->num_nodes - 1 : 0;
+    }
+
+    for (int32_t i = 0; i < ip->num_nodes; ++i) {
+        kwsq_node *n = &ip->nodes[i];
+        size_t before = ip->persist_used;
+        st = n->kernel->prepare(ip, n);
+        if (ip->persist_used > ip->arena_len) {
+            (void)before;
+            return arena_error(ip, ip->persist_used);
+        }
+        if (st != KWSQ_OK) {
+            return st;
+        }
+    }
+    return plan(ip);
+}
+
+kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model_len,
+                      uint8_t *arena, size_t arena_len, kwsq_error *err)
+{
+    if (err != NULL) {
+        err->message[0] = '\0';
+    }
+    if (out == NULL) {
+        return KWSQ_ERR_ARGUMENT;
+    }
+    *out = NULL;
+    if (model == NULL || arena == NULL) {
+        if (err != NULL) {
+            kwsq_format(err->message, sizeof err->message, "NULL model or arena");
+        }
+        return KWSQ_ERR_ARGUMENT;
+    }
+    size_t pad = (size_t)((16u - ((uintptr_t)arena & 15u)) & 15u);
+    size_t need = pad + align_up(sizeof(kwsq_interpreter), ALIGN_PERSIST);
+    if (arena_len < need) {
+        if (err != NULL) {
+            kwsq_format(err->message, sizeof err->message,
+                        "arena too small: %u bytes given, at least %u needed", (unsigned long)arena_len,
+                        (unsigned long)need);
+        }
+        return KWSQ_ERR_ARENA;
+    }
+    kwsq_interpreter *ip = (kwsq_interpreter *)(void *)(arena + pad);
+    memset(ip, 0, sizeof *ip);
+    ip->fb.buf = model;
+    ip->fb.len = model_len;
+    ip->arena = arena + pad;
+    ip->arena_len = arena_len - pad;
+    ip->persist_used = align_up(sizeof(kwsq_interpreter), ALIGN_PERSIST);
+    ip->err = err;
+    kwsq_status st = build(ip);
+    if (st == KWSQ_ERR_ARENA && err != NULL && err->message[0] == '\0') {
+        arena_error(ip, ip->persist_used);
+    }
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    ip->used += pad;
+    ip->err = NULL;
+    *out = ip;
+    return KWSQ_OK;
+}
+
+kwsq_status kwsq_invoke_operator(kwsq_interpreter *ip, size_t i, kwsq_error *err)
+{
+    if (ip == NULL || i >= (size_t)ip->num_nodes) {
+        return KWSQ_ERR_ARGUMENT;
+    }
+    ip->err = err;
+    kwsq_node *n = &ip->nodes[i];
+    kwsq_status st = n->kernel->eval(ip, n);
+    ip->err = NULL;
+    return st;
+}
+
+kwsq_status kwsq_invoke(kwsq_interpreter *ip, kwsq_error *err)
+{
+    if (ip == NULL) {
+        return KWSQ_ERR_ARGUMENT;
+    }
+    for (int32_t i = 0; i < ip->num_nodes; ++i) {
+        kwsq_status st = kwsq_invoke_operator(ip, (size_t)i, err);
+        if (st != KWSQ_OK) {
+            return st;
+        }
+    }
+    return KWSQ_OK;
+}
+
+size_t kwsq_num_inputs(const kwsq_interpreter *ip)
+{
+    return ip ? (size_t)ip->num_inputs : 0;
+}
+
+size_t kwsq_num_outputs(const kwsq_interpreter *ip)
+{
+    return ip ? (size_t)ip->num_outputs : 0;
+}
+
+const kwsq_tensor *kwsq_input(const kwsq_interpreter *ip, size_t i)
+{
+    if (ip == NULL || i >= (size_t)ip->num_inputs) {
+        return NULL;
+    }
+    return &ip->tensors[ip->inputs[i]].v;
+}
+
+const kwsq_tensor *kwsq_output(const kwsq_interpreter *ip, size_t i)
+{
+    if (ip == NULL || i >= (size_t)ip->num_outputs) {
+        return NULL;
+    }
+    return &ip->tensors[ip->outputs[i]].v;
+}
+
+size_t kwsq_arena_used_bytes(const kwsq_interpreter *ip)
+{
+    return ip ? ip->used : 0;
+}
+
+size_t kwsq_num_operators(const kwsq_interpreter *ip)
+{
+    return ip ? (size_t)ip->num_nodes : 0;
+}
+
+const char *kwsq_operator_name(const kwsq_interpreter *ip, size_t i)
+{
+    if (ip == NULL || i >= (size_t)ip->num_nodes) {
+        return NULL;
+    }
+    return ip->nodes[i].name;
+}
+
+const char *kwsq_status_name(kwsq_status s)
+{
+    switch (s) {
+    case KWSQ_OK: return "ok";
+    case KWSQ_ERR_ARGUMENT: return "bad argument";
+    case KWSQ_ERR_MODEL: return "invalid model";
+    case KWSQ_ERR_UNSUPPORTED: return "unsupported";
+    case KWSQ_ERR_ARENA: return "arena too small";
+    case KWSQ_ERR_EVAL: return "evaluation failed";
+    }
+    return "unknown status";
+}

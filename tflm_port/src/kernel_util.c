@@ -1,0 +1,90 @@
+/*
+ * Preparation helpers shared by several kernels; see kwsq_kernel_util.h.
+ */
+#include "kwsq_kernel_util.h"
+
+kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
+                                  const kwsq_tensor_int *input, const kwsq_tensor_int *filter,
+                                  const kwsq_tensor_int *output, int32_t channels, int32_t **mult,
+                                  int8_t **shift, bool *pot)
+{
+    if (filter->v.num_channels > 1 && filter->v.num_channels != channels) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "filter has %d scales for %d output channels",
+                         (int)filter->v.num_channels, (int)channels);
+    }
+    *mult = kwsq_alloc_persistent(ip, 4u * (size_t)channels);
+    *shift = kwsq_alloc_persistent(ip, (size_t)channels);
+    if (*mult == NULL || *shift == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    *pot = true;
+    for (int32_t c = 0; c < channels; ++c) {
+        double filter_scale = (double)kwsq_channel_scale(filter, c);
+        double real = (double)input->v.scale * filter_scale / (double)output->v.scale;
+        int s;
+        kwsq_quantize_multiplier(real, &(*mult)[c], &s);
+        if (s < -31 || s > 31) {
+            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "requantization scale out of range");
+        }
+        (*shift)[c] = (int8_t)s;
+        *pot = *pot && (*mult)[c] == (1 << 30);
+    }
+    return KWSQ_OK;
+}
+
+int32_t kwsq_out_size(int32_t padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation)
+{
+    int32_t effective = (filter - 1) * dilation + 1;
+    if (stride <= 0) {
+        return 0;
+    }
+    if (padding == KWSQ_PADDING_SAME) {
+        return (in + stride - 1) / stride;
+    }
+    if (padding == KWSQ_PADDING_VALID) {
+        return (in + stride - effective) / stride;
+    }
+    return 0;
+}
+
+int32_t kwsq_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter, int32_t out)
+{
+    int32_t effective = (filter - 1) * dilation + 1;
+    int32_t total = (out - 1) * stride + effective - in;
+    return total > 0 ? total / 2 : 0;
+}
+
+kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
+                              const kwsq_tensor_int *t, const char *role, kwsq_type type,
+                              int32_t rank)
+{
+    if (t == NULL) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: missing %s tensor", role);
+    }
+    if (t->v.type != type) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s type %s not supported (expected %s)", role,
+                         kwsq_type_name(t->v.type), kwsq_type_name(type));
+    }
+    if (rank >= 0 && t->v.num_dims != rank) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s must have %d dimensions, has %d", role,
+                         (int)rank, (int)t->v.num_dims);
+    }
+    return KWSQ_OK;
+}
+
+kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
+                          const kwsq_tensor_int *t, const char *role)
+{
+    kwsq_status st = kwsq_check_tensor(ip, n, t, role, KWSQ_INT8, -1);
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    if (!(t->v.scale > 0.0f) || t->v.num_channels > 1) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s must be quantized per tensor with a positive scale",
+                         role);
+    }
+    if (t->v.zero_point < -128 || t->v.zero_point > 127) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: %s zero point out of int8 range", role);
+    }
+    return KWSQ_OK;
+}

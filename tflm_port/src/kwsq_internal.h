@@ -1,0 +1,153 @@
+/*
+ * kwsq runtime internals shared by the reader, the interpreter and the kernels.
+ * Kernels see the model only through these types: every offset into the
+ * flatbuffer has already been validated by the reader (fb.c).
+ */
+#ifndef KWSQ_INTERNAL_H
+#define KWSQ_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kwsq_rt.h"
+
+/* ---- flatbuffer reader (fb.c) ----------------------------------------- */
+
+typedef struct {
+    const uint8_t *buf;
+    size_t len;
+} kwsq_fb;
+
+/* A validated table: its position, its vtable and their sizes. */
+typedef struct {
+    size_t pos;
+    size_t vt;
+    uint16_t vt_size;
+    uint16_t tab_size;
+} kwsq_fb_table;
+
+/* A validated vector: first element position and element count. */
+typedef struct {
+    size_t pos;
+    uint32_t count;
+} kwsq_fb_vec;
+
+uint32_t kwsq_rd_u32(const uint8_t *p);
+uint16_t kwsq_rd_u16(const uint8_t *p);
+float kwsq_rd_f32(const uint8_t *p);
+int64_t kwsq_rd_i64(const uint8_t *p);
+
+bool kwsq_fb_root(const kwsq_fb *fb, kwsq_fb_table *root);
+bool kwsq_fb_table_at(const kwsq_fb *fb, size_t pos, kwsq_fb_table *t);
+/* Scalar fields: false when the field is present but out of bounds. */
+bool kwsq_fb_i32(const kwsq_fb *fb, const kwsq_fb_table *t, int id, int32_t def, int32_t *out);
+bool kwsq_fb_u32(const kwsq_fb *fb, const kwsq_fb_table *t, int id, uint32_t def, uint32_t *out);
+bool kwsq_fb_i8(const kwsq_fb *fb, const kwsq_fb_table *t, int id, int32_t def, int32_t *out);
+bool kwsq_fb_u8(const kwsq_fb *fb, const kwsq_fb_table *t, int id, int32_t def, int32_t *out);
+bool kwsq_fb_f32(const kwsq_fb *fb, const kwsq_fb_table *t, int id, float def, float *out);
+bool kwsq_fb_u64(const kwsq_fb *fb, const kwsq_fb_table *t, int id, uint64_t def, uint64_t *out);
+/* Reference fields. *present says whether the field exists; false = corrupt. */
+bool kwsq_fb_subtable(const kwsq_fb *fb, const kwsq_fb_table *t, int id, bool *present,
+                      kwsq_fb_table *out);
+bool kwsq_fb_vector(const kwsq_fb *fb, const kwsq_fb_table *t, int id, size_t elem_size,
+                    kwsq_fb_vec *out);
+bool kwsq_fb_vec_table(const kwsq_fb *fb, const kwsq_fb_vec *v, uint32_t i, kwsq_fb_table *out);
+
+/* ---- interpreter data ------------------------------------------------- */
+
+typedef struct {
+    kwsq_tensor v;          /* public view; v.data set after planning */
+    const uint8_t *scales;  /* float32 vector in the model (num_channels) or NULL */
+    const uint8_t *zeros;   /* int64 vector in the model or NULL */
+    int32_t quant_dim;
+    int32_t first_use;      /* op index; -1 = unused */
+    int32_t last_use;
+    size_t offset;          /* arena offset of planned tensors */
+    uint8_t is_const;
+} kwsq_tensor_int;
+
+struct kwsq_interpreter;
+struct kwsq_node;
+
+typedef kwsq_status (*kwsq_prepare_fn)(struct kwsq_interpreter *ip, struct kwsq_node *n);
+typedef kwsq_status (*kwsq_eval_fn)(struct kwsq_interpreter *ip, const struct kwsq_node *n);
+
+typedef struct {
+    int32_t builtin;        /* TFLite BuiltinOperator value */
+    int32_t options_type;   /* expected BuiltinOptions union type, 0 = none */
+    kwsq_prepare_fn prepare;
+    kwsq_eval_fn eval;
+} kwsq_kernel;
+
+#define KWSQ_MAX_SCRATCH 2
+
+typedef struct kwsq_node {
+    const kwsq_kernel *kernel;
+    const char *name;
+    int32_t *inputs;        /* -1 = optional input absent */
+    int32_t *outputs;
+    int32_t num_inputs;
+    int32_t num_outputs;
+    bool has_options;
+    kwsq_fb_table options;
+    void *data;             /* per-op data from Prepare (persistent) */
+    int32_t scratch[KWSQ_MAX_SCRATCH]; /* index into ip->scratch_*, -1 none */
+} kwsq_node;
+
+struct kwsq_interpreter {
+    kwsq_fb fb;
+    kwsq_tensor_int *tensors;
+    int32_t num_tensors;
+    kwsq_node *nodes;
+    int32_t num_nodes;
+    int32_t *inputs;
+    int32_t num_inputs;
+    int32_t *outputs;
+    int32_t num_outputs;
+    uint8_t *arena;         /* aligned start */
+    size_t arena_len;
+    size_t persist_used;    /* bytes from arena start: interpreter + per-op data */
+    size_t used;            /* persist_used + planned activations/scratch */
+    int32_t num_scratch;
+    size_t scratch_size[16];
+    int32_t scratch_node[16];
+    size_t scratch_offset[16];
+    kwsq_error *err;
+};
+
+/* ---- services for kernels (interpreter.c) ------------------------------ */
+
+/* Input/output i of a node; NULL if the optional input is absent. */
+kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i);
+kwsq_tensor_int *kwsq_node_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i);
+void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes);
+/* Ask for a scratch buffer alive only during this op; returns its slot or -1. */
+int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes);
+void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot);
+
+/* Sets ip->err to "<OP>: <fmt>" with %s, %d (int32_t via int) substitutions
+ * and returns `status`. */
+kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
+                      const char *fmt, ...);
+void kwsq_format(char *dst, size_t cap, const char *fmt, ...);
+
+/* Option field readers: fall back to `def` when the op has no options table. */
+int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def);
+int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def);
+float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, float def);
+bool kwsq_opt_i32_vec(const struct kwsq_interpreter *ip, const kwsq_node *n, int id,
+                      kwsq_fb_vec *out);
+
+const char *kwsq_builtin_name(int32_t code);
+const kwsq_kernel *kwsq_find_kernel(int32_t builtin);
+
+/* ---- tensor helpers (tensor_util.c) ------------------------------------ */
+
+size_t kwsq_type_size_bits(kwsq_type t);  /* 0 = unsupported */
+int64_t kwsq_num_elements(const kwsq_tensor *t);
+float kwsq_channel_scale(const kwsq_tensor_int *t, int32_t c);
+int32_t kwsq_channel_zero(const kwsq_tensor_int *t, int32_t c);
+bool kwsq_same_shape(const kwsq_tensor *a, const kwsq_tensor *b);
+
+#endif /* KWSQ_INTERNAL_H */

@@ -1,0 +1,35 @@
+/*
+ * Preparation helpers shared by several kernels (multipliers, padding), so
+ * every kernel derives them the same way TFLite Micro does.
+ */
+#ifndef KWSQ_KERNEL_UTIL_H
+#define KWSQ_KERNEL_UTIL_H
+
+#include "kwsq_internal.h"
+#include "kwsq_math.h"
+
+/* Schema enums used by several kernels. */
+#define KWSQ_PADDING_SAME 0
+#define KWSQ_PADDING_VALID 1
+
+/* Per-channel (or replicated per-tensor) requantization multipliers for
+ * input * filter -> output, as TFLM's PopulateConvolutionQuantizationParams;
+ * *pot is set when every ratio is a power of two (shift-only path). */
+kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
+                                  const kwsq_tensor_int *input, const kwsq_tensor_int *filter,
+                                  const kwsq_tensor_int *output, int32_t channels, int32_t **mult,
+                                  int8_t **shift, bool *pot);
+
+int32_t kwsq_out_size(int32_t padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation);
+/* ComputePaddingWithOffset: the leading padding. */
+int32_t kwsq_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter, int32_t out);
+
+/* Checks that a tensor exists, has the type and rank given (rank < 0: any). */
+kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
+                              const kwsq_tensor_int *t, const char *role, kwsq_type type,
+                              int32_t rank);
+/* Quantized int8 tensor with a per-tensor scale > 0. */
+kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
+                          const kwsq_tensor_int *t, const char *role);
+
+#endif /* KWSQ_KERNEL_UTIL_H */

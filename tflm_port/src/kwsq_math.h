@@ -1,0 +1,98 @@
+/*
+ * Fixed-point arithmetic with exactly TFLite Micro's rounding (the default,
+ * "double rounding" build): a saturating rounding doubling high multiply
+ * followed by a rounding right shift, plus the gemmlowp fixed-point
+ * exp / 1/(1+x) / logistic / tanh used by the int8 SOFTMAX, LOGISTIC and
+ * TANH kernels. Any change here breaks bit-exactness with tflite_micro.
+ */
+#ifndef KWSQ_MATH_H
+#define KWSQ_MATH_H
+
+#include <stdint.h>
+
+#include "kwsq_internal.h"
+
+static inline int32_t kwsq_srdhm(int32_t a, int32_t b)
+{
+    if (a == b && a == INT32_MIN) {
+        return INT32_MAX;
+    }
+    int64_t ab = (int64_t)a * (int64_t)b;
+    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
+    return (int32_t)((ab + nudge) / (1LL << 31));
+}
+
+static inline int32_t kwsq_rdbpot(int32_t x, int exponent)
+{
+    int32_t mask = (int32_t)((1LL << exponent) - 1);
+    int32_t remainder = x & mask;
+    int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+    return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
+/* MultiplyByQuantizedMultiplier: shift > 0 shifts left before the multiply. */
+static inline int32_t kwsq_mbqm(int32_t x, int32_t mult, int shift)
+{
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    return kwsq_rdbpot(kwsq_srdhm((int32_t)((uint32_t)x << left), mult), right);
+}
+
+/* kwsq_mbqm for mult == 1 << 30 (a power-of-two scale), without the 64-bit
+ * multiply: srdhm(a, 2^30) is a / 2 rounded half up, exactly. */
+static inline int32_t kwsq_mbqm_pot(int32_t x, int shift)
+{
+    int left = shift > 0 ? shift : 0;
+    int right = shift > 0 ? 0 : -shift;
+    int32_t a = (int32_t)((uint32_t)x << left);
+    if (a == INT32_MIN) {
+        return kwsq_mbqm(x, 1 << 30, shift);
+    }
+    return kwsq_rdbpot((a >> 1) + (a & 1), right);
+}
+
+/* gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent. */
+static inline int32_t kwsq_sat_shl(int32_t x, int exponent)
+{
+    int32_t threshold = (int32_t)((1LL << (31 - exponent)) - 1);
+    if (x > threshold) {
+        return INT32_MAX;
+    }
+    if (x < -threshold) {
+        return INT32_MIN;
+    }
+    return (int32_t)((uint32_t)x << exponent);
+}
+
+/* exp(a) for a <= 0; a has `int_bits` integer bits, result has 0. */
+int32_t kwsq_exp_on_negative_values(int32_t a, int int_bits);
+/* 1 / (1 + x) for x in [0, 1), Q0.31 in and out. */
+int32_t kwsq_one_over_one_plus_x(int32_t a);
+int32_t kwsq_fx_logistic(int32_t a, int int_bits);
+int32_t kwsq_fx_tanh(int32_t a, int int_bits);
+/* GetReciprocal as used by int8 SOFTMAX. */
+int32_t kwsq_get_reciprocal(int32_t x, int x_int_bits, int *num_bits_over_unit);
+
+/* QuantizeMultiplier: real = mult * 2^(shift - 31). */
+void kwsq_quantize_multiplier(double real, int32_t *mult, int *shift);
+/* The int8 activation clamp range for a fused activation (schema values). */
+bool kwsq_activation_range_q(int32_t activation, float scale, int32_t zero_point, int32_t qmin,
+                             int32_t qmax, int32_t *act_min, int32_t *act_max);
+void kwsq_activation_range_f(int32_t activation, float *act_min, float *act_max);
+/* CalculateInputRadius. */
+int32_t kwsq_input_radius(int int_bits, int left_shift, int total_bits);
+
+static inline int32_t kwsq_clamp(int32_t x, int32_t lo, int32_t hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* Element i of a packed INT4 tensor: low nibble first, sign-extended. */
+static inline int32_t kwsq_int4_at(const uint8_t *p, int64_t i)
+{
+    uint8_t b = p[i >> 1];
+    int32_t nib = (i & 1) ? (b >> 4) : (b & 0x0F);
+    return (nib ^ 8) - 8;
+}
+
+#endif /* KWSQ_MATH_H */
