@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10}
+FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10,
+            "stack_stride": 3}
 
 HIDDEN = 200
 LAYERS = 4

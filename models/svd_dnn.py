@@ -1,6 +1,7 @@
 """Seed 003's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
 
-Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values.
+Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values,
+taken every 3rd frame so the window spans the whole 1 s clip (pipeline/features.py).
 Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
 low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
 raw features. About 50K parameters, which is what the paper calls its 50k model.
@@ -11,7 +12,8 @@ from __future__ import annotations
 import tf_keras as keras
 
 # Feature front-end this model expects (recorded in every run's config).
-FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10}
+FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10,
+            "stack_stride": 3}
 
 BOTTLENECK = 39
 HIDDEN = 128

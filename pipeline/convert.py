@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -207,9 +208,18 @@ def convert_qat(qat_model, scheme: str, representative: np.ndarray, float_model=
             raise KwsqError(f"scheme {scheme} needs the float model graph for hybrid conversion")
         raw = convert_hybrid(float_graph_with(qat_model, float_model, layers))
     else:
-        with frozen_weights(qat_model, layers):
-            raw = convert_integer(qat_model, representative, float_io,
-                                  activation_bits(scheme))
+        if activation_bits(scheme) == 16:
+            # TFLite's 16x8 mode wants symmetric int16 activations (zero point 0), which
+            # min/max QAT ranges are not: calibrate the float graph holding the trained
+            # weights instead (16-bit steps make the range choice immaterial).
+            if float_model is None:
+                raise KwsqError(f"scheme {scheme} needs the float model graph for 16x8 "
+                                "conversion")
+            raw = convert_integer(float_graph_with(qat_model, float_model, layers),
+                                  representative, float_io, 16)
+        else:
+            with frozen_weights(qat_model, layers):
+                raw = convert_integer(qat_model, representative, float_io)
     model = tfs.load(raw)
     postpass.apply_grids(model, layers, hybrid=kind == "hybrid")
     return tfs.dump(model)
@@ -309,6 +319,16 @@ def float_model_of(run: Run, qat_model):
         num_classes=int(qat_model.output_shape[-1]), **cfg.model_params)
 
 
+def _check_writable(out: Path) -> None:
+    if out.is_dir():
+        raise KwsqError(f"output {out} is a directory")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise KwsqError(f"cannot write {out}: {parent} is not a writable directory")
+
+
 def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> dict[str, Any]:
     """Convert, post-pass, write .tflite + C array, size table and verification."""
     from pipeline import export_c
@@ -317,6 +337,7 @@ def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> d
     run.require_model()
     cfg = run.read_config()
     out = Path(options.out) if options.out else run.tflite_path
+    _check_writable(out)  # fail before minutes of conversion, not after
     qat_model = run.load_model()
     rep = representative_data(run, options.representative_samples)
     float_model = float_model_of(run, qat_model)

@@ -141,8 +141,11 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool) -> 
         # TFLite's integer conv kernels want one scale per output channel.
         scales = np.full(channels, scales[0], np.float32)
     old_wq = tfs.quant(weight)
-    tfs.set_tensor_values(model, weight,
-                          levels, tfs.TensorType.INT4 if layer.bits <= 4 else tfs.TensorType.INT8)
+    # LiteRT's hybrid (float-activation) kernels take INT4 weights only in
+    # FULLY_CONNECTED; hybrid convolutions keep a <=4-bit grid in INT8 storage.
+    packed = layer.bits <= 4 and (op_kind == "FULLY_CONNECTED" or not hybrid)
+    tfs.set_tensor_values(model, weight, levels,
+                          tfs.TensorType.INT4 if packed else tfs.TensorType.INT8)
     tfs.set_quant(weight, scales, np.zeros(scales.size, np.int64), axis if scales.size > 1 else 0)
 
     bias_index = inputs[2] if len(inputs) > 2 else -1
@@ -156,15 +159,18 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool) -> 
     bias = sg.tensors[bias_index]
     in_q = tfs.quant(sg.tensors[inputs[0]])
     bias_q = tfs.quant(bias)
-    if bias.type != tfs.TensorType.INT32 or in_q is None or bias_q is None or old_wq is None:
-        raise KwsqError(f"layer '{layer.name}': expected an int32 bias and quantized input in "
-                        f"the {op_kind} operator")
+    bias_types = (tfs.TensorType.INT32, tfs.TensorType.INT64)  # int64: 16x8 models
+    if bias.type not in bias_types or in_q is None or bias_q is None or old_wq is None:
+        raise KwsqError(f"layer '{layer.name}': expected an integer bias and quantized input "
+                        f"in the {op_kind} operator")
     real_bias = tfs.tensor_values(model, bias).astype(np.float64) * bias_q.scales.astype(
         np.float64)
     new_scales = np.float64(in_q.scales[0]) * scales.astype(np.float64)
     q_bias = np.round(real_bias / np.broadcast_to(new_scales, real_bias.shape))
-    q_bias = np.clip(q_bias, -(2**31 - 1), 2**31 - 1).astype(np.int32)
-    tfs.set_tensor_values(model, bias, q_bias, tfs.TensorType.INT32)
+    bits = 32 if bias.type == tfs.TensorType.INT32 else 64
+    limit = float(2 ** (bits - 1) - 1)
+    q_bias = np.clip(q_bias, -limit, limit).astype(np.int32 if bits == 32 else np.int64)
+    tfs.set_tensor_values(model, bias, q_bias, int(bias.type))
     tfs.set_quant(bias, new_scales.astype(np.float32), np.zeros(new_scales.size, np.int64),
                   0)
 

@@ -208,8 +208,13 @@ def _make(target: str, build_dir: Path, variables: dict[str, str], goal: str = "
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         log = proc.stderr + proc.stdout
-        if re.search(r"region `?(FLASH|RAM)'? overflowed|will not fit in region", log):
-            raise KwsqError(f"the firmware does not fit the {target} board's memory:\n{_tail(log)}")
+        overflow = [
+            line.split("ld: ")[-1]
+            for line in log.splitlines()
+            if "overflowed by" in line or "will not fit in region" in line
+        ]
+        if overflow:
+            raise KwsqError(f"the firmware does not fit the {target} board: " + "; ".join(overflow))
         raise KwsqError(f"building the {target} firmware failed:\n{_tail(log)}")
 
 

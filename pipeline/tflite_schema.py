@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import flatbuffers
 import numpy as np
+
 # LiteRT ships the same generated schema module as TensorFlow (a newer revision) and
 # imports in a fraction of the time, which keeps ``kwsq inspect`` quick.
 from ai_edge_litert import schema_py_generated as schema

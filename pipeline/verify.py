@@ -71,10 +71,12 @@ def io_spec(model_bytes: bytes) -> IOSpec:
 def quantize_input(x: np.ndarray, spec: IOSpec) -> np.ndarray:
     if spec.input_type == tfs.TensorType.FLOAT32:
         return x.astype(np.float32)
-    if spec.input_type != tfs.TensorType.INT8:
+    ranges = {tfs.TensorType.INT8: np.int8, tfs.TensorType.INT16: np.int16}
+    if spec.input_type not in ranges:
         raise KwsqError(f"unsupported model input type {tfs.TYPE_NAMES.get(spec.input_type)}")
+    info = np.iinfo(ranges[spec.input_type])
     q = np.round(x / spec.input_scale) + spec.input_zero_point
-    return np.clip(q, -128, 127).astype(np.int8)
+    return np.clip(q, info.min, info.max).astype(ranges[spec.input_type])
 
 
 def dequantize_output(y: np.ndarray, spec: IOSpec) -> np.ndarray:
@@ -94,13 +96,23 @@ def run_litert(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     inp = interp.get_input_details()[0]
     out = interp.get_output_details()[0]
     outputs = []
-    for start in range(0, len(x), CHUNK):
-        chunk = x[start : start + CHUNK]
-        interp.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
+    try:
+        for start in range(0, len(x), CHUNK):
+            chunk = x[start : start + CHUNK]
+            interp.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
+            interp.allocate_tensors()
+            interp.set_tensor(inp["index"], chunk)
+            interp.invoke()
+            outputs.append(interp.get_tensor(out["index"]).reshape(len(chunk), -1).copy())
+    except (RuntimeError, ValueError):
+        # Graphs with a batch size baked into RESHAPE shapes cannot be batched: one by one.
+        interp.resize_tensor_input(inp["index"], list(inp["shape"]))
         interp.allocate_tensors()
-        interp.set_tensor(inp["index"], chunk)
-        interp.invoke()
-        outputs.append(interp.get_tensor(out["index"]).copy())
+        outputs = []
+        for sample in x:
+            interp.set_tensor(inp["index"], sample.reshape(inp["shape"]))
+            interp.invoke()
+            outputs.append(interp.get_tensor(out["index"]).reshape(1, -1).copy())
     return np.concatenate(outputs).reshape(len(x), -1)
 
 
@@ -122,8 +134,11 @@ def run_tflm(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     return np.stack(outputs)
 
 
-def keras_outputs(model: Any, x: np.ndarray) -> np.ndarray:
-    return np.asarray(model.predict(x, batch_size=500, verbose=0)).reshape(len(x), -1)
+def keras_outputs(model: Any, x: np.ndarray, batch: int = 500) -> np.ndarray:
+    # A direct call, not predict(): no tf.function tracing, which costs more than the
+    # arithmetic for these small models.
+    outs = [np.asarray(model(x[i : i + batch], training=False)) for i in range(0, len(x), batch)]
+    return np.concatenate(outs).reshape(len(x), -1)
 
 
 @dataclass

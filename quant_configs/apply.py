@@ -18,6 +18,19 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 import tensorflow as tf  # noqa: E402
 import tensorflow_model_optimization as tfmot  # noqa: E402
 import tf_keras as keras  # noqa: E402
+from tensorflow_model_optimization.python.core.quantization.keras import (  # noqa: E402
+    quantize_layer,
+    quantize_layout_transform,
+)
+from tensorflow_model_optimization.python.core.quantization.keras import (  # noqa: E402
+    utils as _tfq_utils,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (  # noqa: E402, E501
+    model_transformer,
+)
+from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (  # noqa: E402, E501
+    transforms as _transforms,
+)
 
 from pipeline.errors import KwsqError  # noqa: E402
 from quant_configs.configs import CONFIG_OBJECTS, TFMOT_QUANTIZERS, LayerQuantizeConfig  # noqa: E402
@@ -30,6 +43,9 @@ from quant_configs.quantizers import (  # noqa: E402
 from quant_configs.schemes import Quant, Scheme, get_scheme  # noqa: E402
 
 _tfq = tfmot.quantization.keras
+_QuantizeLayer = quantize_layer.QuantizeLayer
+_QuantizeLayoutTransform = quantize_layout_transform.QuantizeLayoutTransform
+_ModelTransformer = model_transformer.ModelTransformer
 
 # Layer kind -> the attribute holding its quantizable weight.
 WEIGHT_ATTRS = {"Dense": "kernel", "Conv2D": "kernel", "DepthwiseConv2D": "depthwise_kernel"}
@@ -95,24 +111,63 @@ def _fresh(layer: keras.layers.Layer) -> keras.layers.Layer:
     return layer.__class__.from_config(layer.get_config())
 
 
-def _set_input_quantizer(model: keras.Model, quantizer) -> keras.Model:
-    """Rebuild ``model`` with ``quantizer`` (None: no quantization) on its input QuantizeLayer."""
-    config = model.get_config()
-    changed = []
-    for entry in config["layers"]:
-        if entry["class_name"] == "QuantizeLayer":
-            entry["config"]["quantizer"] = (
-                None if quantizer is None else keras.utils.serialize_keras_object(quantizer)
-            )
-            changed.append(entry["config"]["name"])
-    if not changed:
-        return model
-    with quantize_scope():
-        rebuilt = keras.Model.from_config(config)
-    for layer in rebuilt.layers:
-        if layer.name not in changed:
-            layer.set_weights(model.get_layer(layer.name).get_weights())
-    return rebuilt
+class _InputQuantize(_transforms.Transform):
+    """InputLayer -> InputLayer + QuantizeLayer(our quantizer): tfmot's InputLayerQuantize
+    with the quantizer chosen by the scheme instead of a fixed 8-bit one."""
+
+    def __init__(self, quantizer) -> None:
+        self.quantizer = quantizer
+
+    def pattern(self):
+        return _transforms.LayerPattern("InputLayer")
+
+    def replacement(self, match_layer):
+        layer = _QuantizeLayer(self.quantizer)
+        config = _tfq_utils.serialize_layer(layer, use_legacy_format=True)
+        config["name"] = layer.name
+        return _transforms.LayerNode(config, input_layers=[match_layer])
+
+    def custom_objects(self):
+        return {"QuantizeLayer": _QuantizeLayer, **CUSTOM_OBJECTS, **TFMOT_QUANTIZERS}
+
+
+class _Layout(_QuantizeLayoutTransform):
+    """Only the input quantizer: every other layer carries its own LayerQuantizeConfig, so
+    tfmot's batch-norm/activation rewrites (which skip custom configs anyway) are not run."""
+
+    def __init__(self, input_quantizer) -> None:
+        self.input_quantizer = input_quantizer
+
+    def apply(self, model, layer_quantize_map):
+        if self.input_quantizer is None:
+            return model, layer_quantize_map
+        return _ModelTransformer(
+            model, [_InputQuantize(self.input_quantizer)], set(layer_quantize_map),
+            layer_quantize_map,
+        ).transform()
+
+
+class _QuantizeScheme(_tfq.QuantizeScheme):
+    def __init__(self, input_quantizer) -> None:
+        self.input_quantizer = input_quantizer
+
+    def get_layout_transformer(self):
+        return _Layout(self.input_quantizer)
+
+    def get_quantize_registry(self):
+        return _tfq.default_8bit.Default8BitQuantizeRegistry()
+
+
+def drop_input_build_config(model: keras.Model) -> None:
+    """Make the model's QuantizeLayers reload from a .keras file.
+
+    tfmot's QuantizeLayer.build never sets ``built``; when the saved config carries a
+    ``build_config``, loading builds it once from that and again when the graph is rebuilt,
+    creating its range variables twice ("expected 5 variables, received 3"). Without a
+    build config the layer is built once, by the call."""
+    for layer in model.layers:
+        if isinstance(layer, _QuantizeLayer):
+            layer._build_input_shape = None
 
 
 def attach_regularizers(model: keras.Model) -> None:
@@ -146,13 +201,12 @@ def quantize_model(model: keras.Model, scheme: str, stage: str) -> keras.Model:
         config = layer_config(spec, stage, layer, layer.name in output_layers)
         return _tfq.quantize_annotate_layer(_fresh(layer), config)
 
+    inputs = spec.inputs if stage == "all" else None
+    input_quantizer = None if inputs is None else activation_quantizer(inputs, model_input=True)
     with quantize_scope():
         annotated = keras.models.clone_model(model, clone_function=annotate)
-        qat = _tfq.quantize_apply(annotated)
-    inputs = spec.inputs if stage == "all" else None
-    qat = _set_input_quantizer(
-        qat, None if inputs is None else activation_quantizer(inputs, model_input=True)
-    )
+        qat = _tfq.quantize_apply(annotated, scheme=_QuantizeScheme(input_quantizer))
+    drop_input_build_config(qat)
     copy_float_weights(model, qat)
     attach_regularizers(qat)
     return qat

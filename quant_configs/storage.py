@@ -18,7 +18,11 @@ import tf_keras as keras  # noqa: E402
 
 from pipeline.atomic import atomic_path  # noqa: E402
 from pipeline.errors import KwsqError  # noqa: E402
-from quant_configs.apply import attach_regularizers, quantize_scope  # noqa: E402
+from quant_configs.apply import (  # noqa: E402
+    attach_regularizers,
+    drop_input_build_config,
+    quantize_scope,
+)
 
 SUFFIX = ".keras"
 
@@ -30,14 +34,30 @@ def _check(path: Path) -> Path:
     return path
 
 
+def _rebuilt(model: keras.Model) -> keras.Model:
+    """``model`` rebuilt from its config, with its weights.
+
+    A model fresh from ``quantize_apply`` tracks its variables in a different structure
+    than the same model rebuilt from its config (which is what loading does), so saving it
+    directly gives a file that does not reload; saving the rebuilt copy does.
+    """
+    with quantize_scope():
+        clone = keras.Model.from_config(model.get_config())
+    for layer in clone.layers:
+        layer.set_weights(model.get_layer(layer.name).get_weights())
+    drop_input_build_config(clone)
+    return clone
+
+
 def save_model(model: keras.Model, path: str | os.PathLike[str]) -> Path:
     """Write ``model`` (float or QAT) to ``path`` (must end in .keras), atomically."""
     path = _check(Path(path))
+    clone = _rebuilt(model)
     # Keras picks the format from the suffix, so the temporary file keeps it.
     with atomic_path(path) as tmp:
         staged = tmp.with_name(tmp.name + SUFFIX)
         try:
-            model.save(staged)
+            clone.save(staged)
             staged.replace(tmp)
         finally:
             staged.unlink(missing_ok=True)
@@ -51,5 +71,6 @@ def load_model(path: str | os.PathLike[str], compile: bool = False) -> keras.Mod
         raise KwsqError(f"{path}: no such model file")
     with quantize_scope():
         model = keras.models.load_model(path, compile=compile)
+    drop_input_build_config(model)
     attach_regularizers(model)
     return model

@@ -70,7 +70,8 @@ def _convert(model, input_shape: tuple[int, ...], int8_io: bool, quantize: str =
             yield [rng.normal(0.0, 1.5, size=(1, *input_shape)).astype(np.float32)]
 
     conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if quantize != "none":
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
     if quantize == "int8":
         conv.representative_dataset = rep
         conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
@@ -80,7 +81,7 @@ def _convert(model, input_shape: tuple[int, ...], int8_io: bool, quantize: str =
     return conv.convert()
 
 
-def _build_int4(conv: bool) -> bytes:
+def _build_int4(conv: bool, depthwise: bool = False) -> bytes:
     """tfmot QAT with 4-bit symmetric narrow-range weights: the converter
     stores the weights as packed INT4 (DESIGN.md section 3)."""
     import tensorflow_model_optimization as tfmot
@@ -92,7 +93,7 @@ def _build_int4(conv: bool) -> bytes:
         def get_weights_and_quantizers(self, layer):
             q = qk.quantizers.LastValueQuantizer(
                 num_bits=4, symmetric=True, narrow_range=True, per_axis=conv)
-            return [(layer.kernel, q)]
+            return [(getattr(layer, self.attr), q)]
 
         def get_activations_and_quantizers(self, layer):
             q = qk.quantizers.MovingAverageQuantizer(
@@ -100,7 +101,7 @@ def _build_int4(conv: bool) -> bytes:
             return [(layer.activation, q)]
 
         def set_quantize_weights(self, layer, quantize_weights):
-            layer.kernel = quantize_weights[0]
+            setattr(layer, self.attr, quantize_weights[0])
 
         def set_quantize_activations(self, layer, quantize_activations):
             layer.activation = quantize_activations[0]
@@ -114,7 +115,14 @@ def _build_int4(conv: bool) -> bytes:
     keras.utils.set_random_seed(7)
     L = keras.layers
     ann = qk.quantize_annotate_layer
-    if conv:
+    W4.attr = "kernel"
+    if depthwise:
+        W4.attr = "depthwise_kernel"
+        shape = (7, 6, 3)
+        layers = [ann(L.DepthwiseConv2D(3, depth_multiplier=3, padding="same",
+                                        activation="relu"), W4()),
+                  ann(L.DepthwiseConv2D(3, strides=2, padding="valid"), W4())]
+    elif conv:
         shape = (6, 5, 3)
         layers = [ann(L.Conv2D(5, 3, padding="same", activation="relu"), W4()),
                   ann(L.Conv2D(4, 3, padding="valid"), W4())]
@@ -141,6 +149,34 @@ def _build(kind: str) -> bytes:
         x = L.Dense(12, activation="tanh")(x)
         out = L.Dense(6, activation="sigmoid")(x)
         return _convert(keras.Model(inp, out), (20,), int8_io=True)
+    if kind == "float_family":
+        inp = keras.Input((6, 5, 2), batch_size=1)
+        a = L.MaxPooling2D(2, padding="same")(inp)
+        b = L.AveragePooling2D(2, padding="same")(inp)
+        x = L.Concatenate()([L.Add()([a, b]), L.Multiply()([a, b])])
+        x = L.Reshape((3 * 3 * 4,))(x)
+        x = L.Dense(16, activation="relu")(x)
+        x = L.Dense(12, activation="tanh")(x)
+        x = L.Dense(8, activation="sigmoid")(x)
+        out = L.Softmax()(L.Dense(5)(x))
+        return _convert(keras.Model(inp, out), (6, 5, 2), int8_io=False, quantize="none")
+    if kind == "dynamic_batch":
+        # No fixed batch: the converter computes Reshape's shape at run time
+        # with SHAPE -> STRIDED_SLICE -> PACK.
+        inp = keras.Input((10, 6))
+        x = L.Reshape((60,))(inp)
+        x = L.ReLU(6.0)(L.Reshape((6, 10))(L.Dense(60)(x)))
+        out = L.Dense(4)(L.Reshape((60,))(x))
+        return _convert(keras.Model(inp, out), (10, 6), int8_io=True)
+    if kind == "requantize":
+        # Concatenating tensors with different scales makes the converter insert
+        # int8 -> int8 QUANTIZE ops; the standalone ReLU6 follows a reshape.
+        inp = keras.Input((12,), batch_size=1)
+        x = L.Dense(12)(inp)
+        x = L.Concatenate()([inp, L.Multiply()([x, x])])
+        x = L.ReLU(6.0)(L.Reshape((4, 6))(x))
+        out = L.Dense(3)(L.Flatten()(x))
+        return _convert(keras.Model(inp, out), (12,), int8_io=True)
     if kind == "dense_softmax_float_io":
         inp = keras.Input((20,), batch_size=1)
         x = L.Dense(10)(inp)
@@ -156,7 +192,9 @@ def _build(kind: str) -> bytes:
         s = L.Add()([a, b])
         m = L.Multiply()([a, b])
         c = L.Concatenate()([s, m])
+        # 1x1 conv and stride-1 depthwise conv: both run in place over their input.
         c = L.Conv2D(6, 1, strides=1, padding="same", activation="relu")(c)
+        c = L.DepthwiseConv2D(5, padding="same")(c)
         out = L.Dense(5)(L.Flatten()(c))
         return _convert(keras.Model(inp, out), (12, 10, 3), int8_io=True)
     if kind == "slice_pack":
@@ -167,10 +205,14 @@ def _build(kind: str) -> bytes:
         b = L.Lambda(lambda t: t[:, -5:-1, ::-1])(inp)
         x = L.Lambda(lambda t: tf.stack(t, axis=1))([a, b])
         x = L.ReLU()(x)
-        out = L.Lambda(lambda t: tf.nn.relu6(t[:, :, ::2, :] * 3.0))(x)
+        x = L.Lambda(lambda t: tf.nn.relu6(t[:, :, ::2, :] * 3.0))(x)
+        # Broadcast along the last axis and along the middle ones.
+        gain = np.linspace(-1.0, 2.0, 6).astype(np.float32)
+        bias = np.array([0.5, -0.75], dtype=np.float32).reshape(1, 2, 1)
+        out = L.Lambda(lambda t: t + tf.constant(bias) * t + tf.constant(gain))(x)
         return _convert(keras.Model(inp, out), (10, 6), int8_io=True)
-    if kind in ("dense_int4", "conv_int4"):
-        return _build_int4(kind == "conv_int4")
+    if kind in ("dense_int4", "conv_int4", "dw_int4"):
+        return _build_int4(kind != "dense_int4", depthwise=kind == "dw_int4")
     if kind == "hybrid_dense":
         inp = keras.Input((40,), batch_size=1)
         x = L.Dense(64, activation="relu")(inp)

@@ -25,9 +25,13 @@ CASES = {
     "dense_softmax_float_io": {"QUANTIZE", "FULLY_CONNECTED", "SOFTMAX", "DEQUANTIZE"},
     "conv_family": {"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD",
                     "MUL", "CONCATENATION", "RESHAPE"},
-    "slice_pack": {"STRIDED_SLICE", "PACK", "RELU", "MUL"},
+    "slice_pack": {"STRIDED_SLICE", "PACK", "RELU", "MUL", "ADD"},
+    "dynamic_batch": {"SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE", "FULLY_CONNECTED"},
+    "float_family": {"AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL", "CONCATENATION",
+                     "FULLY_CONNECTED", "TANH", "LOGISTIC", "SOFTMAX"},
     "dense_int4": {"FULLY_CONNECTED"},
     "conv_int4": {"CONV_2D"},
+    "dw_int4": {"DEPTHWISE_CONV_2D"},
 }
 
 
@@ -46,12 +50,17 @@ def test_converted_model_is_bit_exact_with_tflite_micro(converted, kind: str) ->
     assert len({o.tobytes() for o in ref}) > 1
 
 
-def test_hybrid_fully_connected_matches_litert_reference(converted) -> None:
+@pytest.mark.parametrize("asymmetric", [True, False])
+def test_hybrid_fully_connected_matches_litert_reference(converted, asymmetric: bool) -> None:
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     model = converted("hybrid_dense")
     ops, weight_types = _ops_and_weight_types(model)
     assert ops == {"FULLY_CONNECTED"} and weight_types == {ts.TensorType.INT8}
+    m = ts.load(model)
+    for op in m.subgraphs[0].operators:
+        op.builtinOptions.asymmetricQuantizeInputs = asymmetric
+    model = ts.dump(m)
     xs = random_inputs(model, 50, seed=3)
     assert xs[0].dtype == np.float32
     lite = Interpreter(model_content=model,

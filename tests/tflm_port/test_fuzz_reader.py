@@ -1,8 +1,10 @@
 """A bounded libFuzzer run over the runtime's flatbuffer reader and init.
 
 The reader is the runtime's only defence against a corrupt .tflite; a short,
-seeded fuzz run (mutations of the anchor models, AddressSanitizer and UBSan on)
-in every test run keeps it honest.  Longer runs: ``make -C tflm_port/fuzz run``.
+seeded fuzz run (mutations of the anchor models and of the small models
+conftest.py converts, which reach int4, hybrid and the other kernels;
+AddressSanitizer and UBSan on) in every test run keeps it honest.
+Longer runs: ``make -C tflm_port/fuzz run``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,9 @@ ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 # time cap only guards the suite's budget on a slow machine.
 FUZZ_SEED = 1
 FUZZ_RUNS = 3_000
-FUZZ_MAX_SECONDS = 40
+FUZZ_MAX_SECONDS = 30
+CONVERTED_SEEDS = ("dense_act", "dense_softmax_float_io", "conv_family", "slice_pack",
+                   "dense_int4", "conv_int4", "hybrid_dense")  # fmt: skip
 
 pytestmark = [
     pytest.mark.slow,
@@ -30,7 +34,7 @@ pytestmark = [
 ]
 
 
-def test_seeded_fuzz_run_finds_no_crash(tmp_path: Path) -> None:
+def test_seeded_fuzz_run_finds_no_crash(tmp_path: Path, converted) -> None:
     build = subprocess.run(["make", "--no-print-directory", "-C", str(PORT_DIR / "fuzz")],
                            capture_output=True, text=True)  # fmt: skip
     assert build.returncode == 0, build.stderr[-3000:]
@@ -40,6 +44,8 @@ def test_seeded_fuzz_run_finds_no_crash(tmp_path: Path) -> None:
     seeds.mkdir()
     for model in ANCHOR_DIR.glob("*.tflite"):
         shutil.copy(model, seeds / model.name)
+    for kind in CONVERTED_SEEDS:
+        (seeds / f"{kind}.tflite").write_bytes(converted(kind))
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     artifacts = tmp_path / "artifacts"

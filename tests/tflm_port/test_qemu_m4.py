@@ -159,6 +159,13 @@ def test_corrupt_model_is_a_clear_error_not_a_crash(tmp_path: Path) -> None:
 
 
 @needs_anchors
+def test_an_arena_too_small_is_a_clear_error() -> None:
+    model = ANCHOR_DIR / "micro_speech_quantized.tflite"
+    with pytest.raises(KwsqError, match="the 2048-byte arena is too small"):
+        run_on_target(model, None, "m4", arena_bytes=2048)
+
+
+@needs_anchors
 def test_inputs_of_the_wrong_type_are_refused() -> None:
     model = ANCHOR_DIR / "hello_world_int8.tflite"
     with pytest.raises(KwsqError, match="input 0: the model wants int8"):

@@ -75,7 +75,9 @@ typedef struct kwsq_interpreter kwsq_interpreter;
 kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model_len,
                       uint8_t *arena, size_t arena_len, kwsq_error *err);
 
-/* Run all operators once on the current input tensors. */
+/* Run all operators once on the current input tensors. Input memory is reused
+ * for activations once the graph has consumed it: write the inputs before
+ * every call. Output views stay valid (and unchanged) until the next call. */
 kwsq_status kwsq_invoke(kwsq_interpreter *ip, kwsq_error *err);
 
 size_t kwsq_num_inputs(const kwsq_interpreter *ip);
@@ -84,8 +86,9 @@ size_t kwsq_num_outputs(const kwsq_interpreter *ip);
 const kwsq_tensor *kwsq_input(const kwsq_interpreter *ip, size_t i);
 const kwsq_tensor *kwsq_output(const kwsq_interpreter *ip, size_t i);
 
-/* Bytes of the arena actually used (interpreter, per-op data, activations,
- * scratch, alignment). An arena of this size (same alignment) suffices. */
+/* Bytes of the arena actually used: interpreter, per-op data, and the larger
+ * of the load-time metadata and the planned activations + scratch. An arena of
+ * this size (with the same alignment modulo 16) suffices. */
 size_t kwsq_arena_used_bytes(const kwsq_interpreter *ip);
 
 /* Per-operator access, for profiling harnesses. */

@@ -4,9 +4,12 @@
  * and run the operators in order.
  *
  * Arena layout: [interpreter | tensors | nodes | per-op data ...][planned
- * activations and scratch]. The first part grows by bump allocation during
- * init; the planned part is laid out afterwards by a greedy planner that
- * reuses space between tensors whose lifetimes do not overlap.
+ * activations and scratch] ... [load-time metadata]. The first part grows by
+ * bump allocation during init; the metadata (quantization vectors, lifetimes,
+ * planner work space) grows down from the end and is dead once init returns,
+ * so the planned part may overlap it. The planner is greedy by size over
+ * tensor lifetimes; ops that can compute in place (kwsq_alias_output) share
+ * their input's memory.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -106,10 +109,27 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
 
 /* ---- services for kernels ----------------------------------------------- */
 
+/* Load-time-only memory from the far end of the arena (never freed by itself:
+ * the planned activations simply overwrite it after init). */
+static void *alloc_temp(struct kwsq_interpreter *ip, size_t bytes)
+{
+    size_t need = align_up(bytes, ALIGN_PERSIST);
+    size_t start = align_up(ip->persist_used, ALIGN_PERSIST);
+    if (start > ip->arena_len || need > ip->arena_len - start - ip->temp_used) {
+        ip->temp_used += need;
+        return NULL;
+    }
+    ip->temp_used += need;
+    uint8_t *p = ip->arena + ip->arena_len - ip->temp_used;
+    memset(p, 0, need);
+    return p;
+}
+
 void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
 {
     size_t start = align_up(ip->persist_used, ALIGN_PERSIST);
-    if (start > ip->arena_len || bytes > ip->arena_len - start) {
+    size_t limit = ip->arena_len - ip->temp_used;
+    if (start > limit || bytes > limit - start) {
         /* Keep counting so the error can say how much would be needed. */
         ip->persist_used = start + bytes;
         return NULL;
@@ -122,22 +142,61 @@ void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
 int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes)
 {
     int32_t slot;
-    for (slot = 0; slot < KWSQ_MAX_SCRATCH && n->scratch[slot] >= 0; ++slot) {
+    (void)ip;
+    for (slot = 0; slot < KWSQ_MAX_SCRATCH && n->scratch_size[slot] != 0; ++slot) {
     }
-    if (slot == KWSQ_MAX_SCRATCH || ip->num_scratch >= (int32_t)(sizeof ip->scratch_size / sizeof ip->scratch_size[0])) {
+    if (slot == KWSQ_MAX_SCRATCH || bytes == 0 || bytes > 0x7FFFFFFFu) {
         return -1;
     }
-    int32_t idx = ip->num_scratch++;
-    ip->scratch_size[idx] = bytes;
-    ip->scratch_node[idx] = (int32_t)(n - ip->nodes);
-    ip->scratch_offset[idx] = 0;
-    n->scratch[slot] = idx;
+    n->scratch_size[slot] = (uint32_t)bytes;
     return slot;
 }
 
 void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot)
 {
-    return ip->arena + ip->scratch_offset[n->scratch[slot]];
+    return ip->arena + n->scratch_offset[slot];
+}
+
+static bool is_graph_io(const kwsq_interpreter *ip, int32_t t)
+{
+    for (int32_t i = 0; i < ip->num_inputs; ++i) {
+        if (ip->inputs[i] == t) {
+            return true;
+        }
+    }
+    for (int32_t i = 0; i < ip->num_outputs; ++i) {
+        if (ip->outputs[i] == t) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i)
+{
+    if (in_i < 0 || in_i >= n->num_inputs || out_i < 0 || out_i >= n->num_outputs || n->inputs[in_i] < 0) {
+        return false;
+    }
+    const int32_t node = (int32_t)(n - ip->nodes);
+    const int32_t in_idx = n->inputs[in_i], out_idx = n->outputs[out_i];
+    kwsq_tensor_int *in = &ip->tensors[in_idx];
+    kwsq_tensor_int *out = &ip->tensors[out_idx];
+    const int32_t root_idx = in->m->alias >= 0 ? in->m->alias : in_idx;
+    kwsq_tensor_int *root = &ip->tensors[root_idx];
+    if (in->m->is_const || in->m->last_use != node || is_graph_io(ip, in_idx) || is_graph_io(ip, out_idx) ||
+        out->v.bytes > root->v.bytes || out->m->alias >= 0) {
+        return false;
+    }
+    for (int32_t k = 0; k < n->num_inputs; ++k) { /* the op must read that input only once */
+        if (k != in_i && n->inputs[k] == in_idx) {
+            return false;
+        }
+    }
+    out->m->alias = root_idx;
+    if (out->m->last_use > root->m->last_use) {
+        root->m->last_use = out->m->last_use;
+    }
+    return true;
 }
 
 kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
@@ -279,8 +338,9 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
     }
     size_t bits = kwsq_type_size_bits(out->v.type);
     out->v.bytes = bits == 0 ? 0 : (size_t)((n * (int64_t)bits + 7) / 8);
-    out->first_use = -1;
-    out->last_use = -1;
+    out->m->first_use = -1;
+    out->m->last_use = -1;
+    out->m->alias = -1;
 
     if (has_q) {
         if (!kwsq_fb_vector(&ip->fb, &q, 2, 4, &scales) || !kwsq_fb_vector(&ip->fb, &q, 3, 8, &zeros) ||
@@ -295,12 +355,12 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
                                      (uint32_t)out->v.dims[qdim] != scales.count)) {
                 return model_error(ip, "per-channel scale count does not match the quantized dimension");
             }
-            out->scales = ip->fb.buf + scales.pos;
-            out->zeros = zeros.count ? ip->fb.buf + zeros.pos : NULL;
-            out->quant_dim = qdim;
+            out->m->scales = ip->fb.buf + scales.pos;
+            out->m->zeros = zeros.count ? ip->fb.buf + zeros.pos : NULL;
+            out->m->quant_dim = qdim;
             out->v.num_channels = (int32_t)scales.count;
-            out->v.scale = kwsq_rd_f32(out->scales);
-            out->v.zero_point = out->zeros ? (int32_t)kwsq_rd_i64(out->zeros) : 0;
+            out->v.scale = kwsq_rd_f32(out->m->scales);
+            out->v.zero_point = out->m->zeros ? (int32_t)kwsq_rd_i64(out->m->zeros) : 0;
         }
     }
 
@@ -321,7 +381,7 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
                              (int)index);
         }
         out->v.data = (void *)(uintptr_t)data;
-        out->is_const = 1;
+        out->m->is_const = 1;
     }
     return KWSQ_OK;
 }
@@ -368,8 +428,6 @@ static kwsq_status parse_operator(kwsq_interpreter *ip, const kwsq_fb_vec *opcod
         builtin = deprecated;
     }
     n->name = kwsq_builtin_name(builtin);
-    n->scratch[0] = -1;
-    n->scratch[1] = -1;
     if (builtin == 32 /* CUSTOM */) {
         char name[48];
         size_t len = custom_name.count < sizeof name - 1 ? custom_name.count : sizeof name - 1;
@@ -406,8 +464,19 @@ typedef struct {
     size_t size;
     int32_t first;
     int32_t last;
-    size_t *offset;
+    size_t off;
 } plan_buf;
+
+/* Planner items: tensors first, then KWSQ_MAX_SCRATCH slots per node. */
+static void set_offset(kwsq_interpreter *ip, int32_t i, size_t offset)
+{
+    if (i < ip->num_tensors) {
+        ip->tensors[i].m->offset = offset;
+    } else {
+        int32_t s = i - ip->num_tensors;
+        ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_offset[s % KWSQ_MAX_SCRATCH] = (uint32_t)offset;
+    }
+}
 
 static plan_buf plan_item(kwsq_interpreter *ip, int32_t i)
 {
@@ -415,34 +484,38 @@ static plan_buf plan_item(kwsq_interpreter *ip, int32_t i)
     if (i < ip->num_tensors) {
         kwsq_tensor_int *t = &ip->tensors[i];
         b.size = align_up(t->v.bytes, ALIGN_PLAN);
-        b.first = t->first_use;
-        b.last = t->last_use;
-        b.offset = &t->offset;
+        b.first = t->m->first_use;
+        b.last = t->m->last_use;
+        b.off = t->m->offset;
     } else {
         int32_t s = i - ip->num_tensors;
-        b.size = align_up(ip->scratch_size[s], ALIGN_PLAN);
-        b.first = ip->scratch_node[s];
-        b.last = ip->scratch_node[s];
-        b.offset = &ip->scratch_offset[s];
+        b.size = align_up(ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH], ALIGN_PLAN);
+        b.first = s / KWSQ_MAX_SCRATCH;
+        b.last = s / KWSQ_MAX_SCRATCH;
+        b.off = ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_offset[s % KWSQ_MAX_SCRATCH];
     }
     return b;
 }
 
 static bool is_planned(const kwsq_interpreter *ip, int32_t i)
 {
-    return i >= ip->num_tensors ||
-           (!ip->tensors[i].is_const && ip->tensors[i].first_use >= 0 && ip->tensors[i].v.bytes > 0);
+    if (i >= ip->num_tensors) {
+        int32_t s = i - ip->num_tensors;
+        return ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH] != 0;
+    }
+    return (!ip->tensors[i].m->is_const && ip->tensors[i].m->first_use >= 0 &&
+                                    ip->tensors[i].v.bytes > 0 && ip->tensors[i].m->alias < 0);
 }
 
 /* Greedy by size: biggest first, each at the lowest offset that does not
  * collide with an already placed buffer alive at the same time. */
 static kwsq_status plan(kwsq_interpreter *ip)
 {
-    int32_t total = ip->num_tensors + ip->num_scratch, count = 0;
-    int32_t *order = kwsq_alloc_persistent(ip, 4u * (size_t)total + 4u);
+    int32_t total = ip->num_tensors + ip->num_nodes * KWSQ_MAX_SCRATCH, count = 0;
+    int32_t *order = alloc_temp(ip, 4u * (size_t)total + 4u);
     size_t end = 0;
     if (order == NULL) {
-        return arena_error(ip, ip->persist_used);
+        return arena_error(ip, ip->persist_used + ip->temp_used);
     }
     for (int32_t i = 0; i < total; ++i) {
         if (is_planned(ip, i)) {
@@ -464,14 +537,14 @@ static kwsq_status plan(kwsq_interpreter *ip)
             for (int32_t j = 0; j < k; ++j) {
                 plan_buf p = plan_item(ip, order[j]);
                 bool time = !(p.last < b.first || b.last < p.first);
-                bool space = cand < *p.offset + p.size && *p.offset < cand + b.size;
+                bool space = cand < p.off + p.size && p.off < cand + b.size;
                 if (time && space) {
-                    cand = *p.offset + p.size;
+                    cand = p.off + p.size;
                     moved = true;
                 }
             }
         }
-        *b.offset = cand;
+        set_offset(ip, order[k], cand);
         if (cand + b.size > end) {
             end = cand + b.size;
         }
@@ -481,14 +554,24 @@ static kwsq_status plan(kwsq_interpreter *ip)
         return arena_error(ip, base + end);
     }
     for (int32_t k = 0; k < count; ++k) {
-        *plan_item(ip, order[k]).offset += base;
+        set_offset(ip, order[k], plan_item(ip, order[k]).off + base);
     }
+    /* Init needed persistent + temporary bytes at its peak; running needs
+     * persistent + planned. The arena must hold the larger. */
+    size_t init_peak = align_up(ip->persist_used, ALIGN_PERSIST) + ip->temp_used;
+    ip->used = base + end > init_peak ? base + end : init_peak;
     for (int32_t i = 0; i < ip->num_tensors; ++i) {
-        if (is_planned(ip, i)) {
-            ip->tensors[i].v.data = ip->arena + ip->tensors[i].offset;
+        kwsq_tensor_int *t = &ip->tensors[i];
+        if (t->m->alias >= 0) {
+            t->m->offset = ip->tensors[t->m->alias].m->offset;
+        }
+        if (is_planned(ip, i) || t->m->alias >= 0) {
+            t->v.data = ip->arena + t->m->offset;
         }
     }
-    ip->used = base + end;
+    for (int32_t i = 0; i < ip->num_tensors; ++i) {
+        ip->tensors[i].m = NULL; /* the metadata is about to be overwritten */
+    }
     return KWSQ_OK;
 }
 
@@ -530,8 +613,12 @@ static kwsq_status build(kwsq_interpreter *ip)
     ip->tensors = kwsq_alloc_persistent(ip, sizeof(kwsq_tensor_int) * tensors.count);
     ip->num_nodes = (int32_t)operators.count;
     ip->nodes = kwsq_alloc_persistent(ip, sizeof(kwsq_node) * operators.count);
-    if (ip->tensors == NULL || ip->nodes == NULL) {
-        return arena_error(ip, ip->persist_used);
+    kwsq_tensor_meta *meta = alloc_temp(ip, sizeof(kwsq_tensor_meta) * tensors.count);
+    if (ip->tensors == NULL || ip->nodes == NULL || meta == NULL) {
+        return arena_error(ip, ip->persist_used + ip->temp_used);
+    }
+    for (uint32_t i = 0; i < tensors.count; ++i) {
+        ip->tensors[i].m = &meta[i];
     }
     for (uint32_t i = 0; i < tensors.count; ++i) {
         kwsq_fb_table t;
@@ -552,15 +639,15 @@ static kwsq_status build(kwsq_interpreter *ip)
     }
     for (int32_t i = 0; i < ip->num_inputs; ++i) {
         kwsq_tensor_int *t = &ip->tensors[ip->inputs[i]];
-        if (t->is_const) {
+        if (t->m->is_const) {
             return model_error(ip, "a graph input is a constant");
         }
         if (kwsq_type_size_bits(t->v.type) == 0) {
             return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "input %d has type %s", (int)i,
                              kwsq_type_name(t->v.type));
         }
-        t->first_use = 0;
-        t->last_use = 0;
+        t->m->first_use = 0;
+        t->m->last_use = 0;
     }
 
     for (uint32_t i = 0; i < operators.count; ++i) {
@@ -575,18 +662,18 @@ static kwsq_status build(kwsq_interpreter *ip)
         }
         for (int32_t k = 0; k < n->num_inputs; ++k) {
             kwsq_tensor_int *t = kwsq_node_input(ip, n, k);
-            if (t == NULL || t->is_const) {
+            if (t == NULL || t->m->is_const) {
                 continue;
             }
-            if (t->first_use < 0) {
+            if (t->m->first_use < 0) {
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
                                  "invalid model: input %d is read before any op writes it", (int)k);
             }
-            t->last_use = (int32_t)i;
+            t->m->last_use = (int32_t)i;
         }
         for (int32_t k = 0; k < n->num_outputs; ++k) {
             kwsq_tensor_int *t = kwsq_node_output(ip, n, k);
-            if (t->is_const || t->first_use >= 0) {
+            if (t->m->is_const || t->m->first_use >= 0) {
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
                                  "invalid model: output %d is a constant or written twice", (int)k);
             }
@@ -594,25 +681,23 @@ static kwsq_status build(kwsq_interpreter *ip)
                 return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output type %s not supported",
                                  kwsq_type_name(t->v.type));
             }
-            t->first_use = (int32_t)i;
-            t->last_use = (int32_t)i;
+            t->m->first_use = (int32_t)i;
+            t->m->last_use = (int32_t)i;
         }
     }
     for (int32_t i = 0; i < ip->num_outputs; ++i) {
         kwsq_tensor_int *t = &ip->tensors[ip->outputs[i]];
-        if (t->first_use < 0 && !t->is_const) {
+        if (t->m->first_use < 0 && !t->m->is_const) {
             return model_error(ip, "a graph output is never written");
         }
-        t->last_use = ip->num_nodes > 0 ? ip->num_nodes - 1 : 0;
+        t->m->last_use = ip->num_nodes > 0 ? ip->num_nodes - 1 : 0;
     }
 
     for (int32_t i = 0; i < ip->num_nodes; ++i) {
         kwsq_node *n = &ip->nodes[i];
-        size_t before = ip->persist_used;
         st = n->kernel->prepare(ip, n);
-        if (ip->persist_used > ip->arena_len) {
-            (void)before;
-            return arena_error(ip, ip->persist_used);
+        if (ip->persist_used > ip->arena_len - ip->temp_used) {
+            return arena_error(ip, ip->persist_used + ip->temp_used);
         }
         if (st != KWSQ_OK) {
             return st;

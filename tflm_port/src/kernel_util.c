@@ -32,26 +32,28 @@ kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *
     return KWSQ_OK;
 }
 
+/* 64-bit intermediates: a hostile model's strides and sizes must not overflow. */
 int32_t kwsq_out_size(int32_t padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation)
 {
-    int32_t effective = (filter - 1) * dilation + 1;
+    int64_t effective = ((int64_t)filter - 1) * dilation + 1;
+    int64_t out = 0;
     if (stride <= 0) {
         return 0;
     }
     if (padding == KWSQ_PADDING_SAME) {
-        return (in + stride - 1) / stride;
+        out = ((int64_t)in + stride - 1) / stride;
+    } else if (padding == KWSQ_PADDING_VALID) {
+        out = ((int64_t)in + stride - effective) / stride;
     }
-    if (padding == KWSQ_PADDING_VALID) {
-        return (in + stride - effective) / stride;
-    }
-    return 0;
+    return out < 0 || out > INT32_MAX ? -1 : (int32_t)out;
 }
 
 int32_t kwsq_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter, int32_t out)
 {
-    int32_t effective = (filter - 1) * dilation + 1;
-    int32_t total = (out - 1) * stride + effective - in;
-    return total > 0 ? total / 2 : 0;
+    int64_t effective = ((int64_t)filter - 1) * dilation + 1;
+    int64_t total = ((int64_t)out - 1) * stride + effective - in;
+    total = total > 0 ? total / 2 : 0;
+    return total > INT32_MAX / 2 ? INT32_MAX / 2 : (int32_t)total;
 }
 
 kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
@@ -79,7 +81,7 @@ kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
     if (st != KWSQ_OK) {
         return st;
     }
-    if (!(t->v.scale > 0.0f) || t->v.num_channels > 1) {
+    if (!(t->v.scale > 0.0f) || !(t->v.scale <= 3.4e38f) || t->v.num_channels > 1) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s must be quantized per tensor with a positive scale",
                          role);
     }

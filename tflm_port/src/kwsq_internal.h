@@ -56,15 +56,23 @@ bool kwsq_fb_vec_table(const kwsq_fb *fb, const kwsq_fb_vec *v, uint32_t i, kwsq
 
 /* ---- interpreter data ------------------------------------------------- */
 
+/* What only loading needs (Prepare and the planner). It lives in temporary
+ * arena space at the far end, which the activations reuse once init is done,
+ * so it costs no RAM at run time. */
 typedef struct {
-    kwsq_tensor v;          /* public view; v.data set after planning */
     const uint8_t *scales;  /* float32 vector in the model (num_channels) or NULL */
     const uint8_t *zeros;   /* int64 vector in the model or NULL */
     int32_t quant_dim;
     int32_t first_use;      /* op index; -1 = unused */
     int32_t last_use;
     size_t offset;          /* arena offset of planned tensors */
+    int32_t alias;          /* >= 0: shares the memory of this tensor (in-place op) */
     uint8_t is_const;
+} kwsq_tensor_meta;
+
+typedef struct {
+    kwsq_tensor v;          /* public view; v.data set after planning */
+    kwsq_tensor_meta *m;    /* valid during kwsq_init only (Prepare), NULL after */
 } kwsq_tensor_int;
 
 struct kwsq_interpreter;
@@ -92,7 +100,8 @@ typedef struct kwsq_node {
     bool has_options;
     kwsq_fb_table options;
     void *data;             /* per-op data from Prepare (persistent) */
-    int32_t scratch[KWSQ_MAX_SCRATCH]; /* index into ip->scratch_*, -1 none */
+    uint32_t scratch_size[KWSQ_MAX_SCRATCH];   /* 0 = slot unused */
+    uint32_t scratch_offset[KWSQ_MAX_SCRATCH]; /* arena offset after planning */
 } kwsq_node;
 
 struct kwsq_interpreter {
@@ -108,11 +117,8 @@ struct kwsq_interpreter {
     uint8_t *arena;         /* aligned start */
     size_t arena_len;
     size_t persist_used;    /* bytes from arena start: interpreter + per-op data */
+    size_t temp_used;       /* bytes from arena end: load-time metadata */
     size_t used;            /* persist_used + planned activations/scratch */
-    int32_t num_scratch;
-    size_t scratch_size[16];
-    int32_t scratch_node[16];
-    size_t scratch_offset[16];
     kwsq_error *err;
 };
 
@@ -125,6 +131,11 @@ void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes);
 /* Ask for a scratch buffer alive only during this op; returns its slot or -1. */
 int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes);
 void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot);
+/* Lets output `out_i` reuse the memory of input `in_i` when that input dies at
+ * this op and is neither a constant nor a graph input; true when granted. The
+ * kernel must then compute so that no input byte is overwritten before it is
+ * read. */
+bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i);
 
 /* Sets ip->err to "<OP>: <fmt>" with %s, %d (int32_t via int) substitutions
  * and returns `status`. */

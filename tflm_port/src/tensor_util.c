@@ -51,24 +51,24 @@ int64_t kwsq_num_elements(const kwsq_tensor *t)
 
 float kwsq_channel_scale(const kwsq_tensor_int *t, int32_t c)
 {
-    if (t->scales == NULL) {
+    if (t->m->scales == NULL) {
         return 0.0f;
     }
     if (t->v.num_channels <= 1) {
         c = 0;
     }
-    return kwsq_rd_f32(t->scales + 4 * (size_t)c);
+    return kwsq_rd_f32(t->m->scales + 4 * (size_t)c);
 }
 
 int32_t kwsq_channel_zero(const kwsq_tensor_int *t, int32_t c)
 {
-    if (t->zeros == NULL) {
+    if (t->m->zeros == NULL) {
         return 0;
     }
     if (t->v.num_channels <= 1) {
         c = 0;
     }
-    return (int32_t)kwsq_rd_i64(t->zeros + 8 * (size_t)c);
+    return (int32_t)kwsq_rd_i64(t->m->zeros + 8 * (size_t)c);
 }
 
 bool kwsq_same_shape(const kwsq_tensor *a, const kwsq_tensor *b)

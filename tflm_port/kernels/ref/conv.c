@@ -3,6 +3,8 @@
  * multipliers, grouped convolution), bit-exact with TFLite Micro's
  * ConvPerChannel reference kernel.
  */
+#include <string.h>
+
 #include "kwsq_kernel_util.h"
 
 typedef struct {
@@ -12,6 +14,7 @@ typedef struct {
     int8_t *shift;
     int32_t s4;
     bool pot;
+    bool inplace;           /* 1x1 conv writing over its input, pixel by pixel */
 } conv_data;
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
@@ -25,7 +28,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
         return st;
     }
-    if (filter == NULL || !filter->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
+    if (filter == NULL || !filter->m->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
         output->v.num_dims != 4) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 4-D weights");
     }
@@ -40,10 +43,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         out_ch % (in_ch / filter_in) != 0 || input->v.dims[0] != output->v.dims[0]) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
     }
-    if (filter->v.num_channels > 1 && filter->quant_dim != 0) {
+    if (filter->v.num_channels > 1 && filter->m->quant_dim != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim 0");
     }
-    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->is_const ||
+    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
                          kwsq_num_elements(&bias->v) != out_ch)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
     }
@@ -58,7 +61,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     int32_t activation = kwsq_opt_i8(ip, n, 3, 0);
     d->dil_w = kwsq_opt_i32(ip, n, 4, 1);
     d->dil_h = kwsq_opt_i32(ip, n, 5, 1);
-    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1) {
+    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1 ||
+        d->stride_w > 65536 || d->stride_h > 65536 ||
+        ((int64_t)filter->v.dims[1] - 1) * d->dil_h > 65536 ||
+        ((int64_t)filter->v.dims[2] - 1) * d->dil_w > 65536) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
     }
     const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], d->stride_h, d->dil_h);
@@ -76,6 +82,17 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->input_offset = -input->v.zero_point;
     d->output_offset = output->v.zero_point;
     d->s4 = filter->v.type == KWSQ_INT4;
+    /* A pointwise conv reads pixel p entirely before writing pixel p, and output
+     * pixel p lies at or before input pixel p: it can overwrite its input,
+     * with one output pixel of scratch. */
+    if (filter->v.dims[1] == 1 && filter->v.dims[2] == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+        filter_in == in_ch && out_h == input->v.dims[1] && out_w == input->v.dims[2] && out_ch <= in_ch &&
+        kwsq_alias_output(ip, n, 0, 0)) {
+        d->inplace = true;
+        if (kwsq_request_scratch(ip, n, (size_t)out_ch) < 0) {
+            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
+        }
+    }
     return kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &d->mult, &d->shift, &d->pot);
 }
 
@@ -116,6 +133,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     /* Without dilation or groups, one filter row is one contiguous input span. */
     const bool span = d->dil_w == 1 && f_in == in_ch;
     const int32_t off = d->input_offset;
+    int8_t *tmp = d->inplace ? kwsq_scratch(ip, n, 0) : NULL;
 
     for (int32_t bt = 0; bt < batches; ++bt) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
@@ -136,7 +154,8 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                 while (fx1 > fx0 && ix0 + d->dil_w * (fx1 - 1) >= in_w) {
                     --fx1;
                 }
-                int8_t *yp = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
+                int8_t *ydst = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
+                int8_t *yp = d->inplace ? tmp : ydst;
                 for (int32_t oc = 0; oc < out_ch; ++oc) {
                     const int32_t group_base = (oc / per_group) * f_in;
                     int32_t acc = b != NULL ? b[oc] : 0;
@@ -160,6 +179,9 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                     acc = (d->pot ? kwsq_mbqm_pot(acc, d->shift[oc]) : kwsq_mbqm(acc, d->mult[oc], d->shift[oc])) +
                           d->output_offset;
                     yp[oc] = (int8_t)kwsq_clamp(acc, d->act_min, d->act_max);
+                }
+                if (d->inplace) {
+                    memcpy(ydst, tmp, (size_t)out_ch);
                 }
             }
         }

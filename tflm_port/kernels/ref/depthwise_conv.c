@@ -3,6 +3,8 @@
  * any depth multiplier), bit-exact with TFLite Micro's
  * DepthwiseConvPerChannel reference kernel.
  */
+#include <string.h>
+
 #include "kwsq_kernel_util.h"
 
 typedef struct {
@@ -12,6 +14,7 @@ typedef struct {
     int8_t *shift;
     int32_t s4;
     bool pot;
+    int32_t ring_rows;      /* > 0: in place, keeping this many input rows aside */
 } dw_data;
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
@@ -25,7 +28,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
         return st;
     }
-    if (filter == NULL || !filter->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
+    if (filter == NULL || !filter->m->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
         output->v.num_dims != 4 || filter->v.dims[0] != 1) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 1xHxWxC weights");
     }
@@ -39,10 +42,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         input->v.dims[0] != output->v.dims[0]) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
     }
-    if (filter->v.num_channels > 1 && filter->quant_dim != 3) {
+    if (filter->v.num_channels > 1 && filter->m->quant_dim != 3) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim 3");
     }
-    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->is_const ||
+    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
                          kwsq_num_elements(&bias->v) != out_ch)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
     }
@@ -58,7 +61,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     int32_t activation = kwsq_opt_i8(ip, n, 4, 0);
     d->dil_w = kwsq_opt_i32(ip, n, 5, 1);
     d->dil_h = kwsq_opt_i32(ip, n, 6, 1);
-    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1) {
+    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1 ||
+        d->stride_w > 65536 || d->stride_h > 65536 ||
+        ((int64_t)filter->v.dims[1] - 1) * d->dil_h > 65536 ||
+        ((int64_t)filter->v.dims[2] - 1) * d->dil_w > 65536) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
     }
     const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], d->stride_h, d->dil_h);
@@ -76,6 +82,17 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->input_offset = -input->v.zero_point;
     d->output_offset = output->v.zero_point;
     d->s4 = filter->v.type == KWSQ_INT4;
+    /* Stride 1, same-size output, one output per input channel: output row y
+     * overwrites input row y, which rows up to y + pad_h still read, so rows
+     * y - pad_h .. y are kept in a ring of pad_h + 1 rows before being
+     * overwritten. */
+    if (d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->depth_mult == 1 &&
+        out_h == input->v.dims[1] && out_w == input->v.dims[2] && kwsq_alias_output(ip, n, 0, 0)) {
+        d->ring_rows = d->pad_h + 1;
+        if (kwsq_request_scratch(ip, n, (size_t)d->ring_rows * (size_t)out_w * (size_t)out_ch) < 0) {
+            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
+        }
+    }
     return kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &d->mult, &d->shift, &d->pot);
 }
 
@@ -101,10 +118,16 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     const int32_t dm = d->depth_mult;
     const int32_t off = d->input_offset;
     int32_t acc[DW_BLOCK];
+    int8_t *ring = d->ring_rows > 0 ? kwsq_scratch(ip, n, 0) : NULL;
+    const int32_t row_bytes = in_w * in_ch;
 
     for (int32_t bt = 0; bt < batches; ++bt) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
+            if (ring != NULL) {
+                memcpy(ring + (oy % d->ring_rows) * row_bytes, x + ((int64_t)bt * in_h + oy) * row_bytes,
+                       (size_t)row_bytes);
+            }
             int32_t fy0 = 0, fy1 = f_h;
             while (fy0 < f_h && iy0 + d->dil_h * fy0 < 0) {
                 ++fy0;
@@ -138,7 +161,10 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                             const int32_t iy = iy0 + d->dil_h * fy;
                             for (int32_t fx = fx0; fx < fx1; ++fx) {
                                 const int32_t ix = ix0 + d->dil_w * fx;
-                                const int8_t *xp = x + (((int64_t)bt * in_h + iy) * in_w + ix) * in_ch;
+                                const int8_t *xrow = ring != NULL && iy <= oy
+                                                         ? ring + (iy % d->ring_rows) * row_bytes
+                                                         : x + ((int64_t)bt * in_h + iy) * row_bytes;
+                                const int8_t *xp = xrow + ix * in_ch;
                                 const int32_t wtap = (fy * f_w + fx) * out_ch + oc0;
                                 int32_t k = 0;
                                 for (int32_t ic = ic0; ic < (dm <= DW_BLOCK ? ic1 : ic0 + 1); ++ic) {

@@ -62,7 +62,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (kwsq_opt_i8(ip, n, 1, 0) != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "shuffled weights format not supported");
     }
-    if (!filter->is_const || filter->v.num_dims != 2) {
+    if (!filter->m->is_const || filter->v.num_dims != 2) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights must be a constant 2-D tensor");
     }
     fc_data *d = kwsq_alloc_persistent(ip, sizeof *d);
@@ -81,7 +81,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input has %d elements, expected %d",
                          (int)kwsq_num_elements(&input->v), (int)(d->batches * d->accum));
     }
-    if (bias != NULL && (!bias->is_const || kwsq_num_elements(&bias->v) != d->out_depth)) {
+    if (bias != NULL && (!bias->m->is_const || kwsq_num_elements(&bias->v) != d->out_depth)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant with one value per output");
     }
 
@@ -101,7 +101,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
             return KWSQ_OK;
         }
         if (filter->v.type != KWSQ_INT8 || !(filter->v.scale > 0.0f) ||
-            (filter->v.num_channels > 1 && filter->quant_dim != 0)) {
+            (filter->v.num_channels > 1 && filter->m->quant_dim != 0)) {
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED,
                              "hybrid weights must be int8, quantized per tensor or per row");
         }
@@ -143,7 +143,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (bias != NULL && (st = kwsq_check_tensor(ip, n, bias, "bias", KWSQ_INT32, -1)) != KWSQ_OK) {
         return st;
     }
-    if (filter->v.num_channels > 1 && filter->quant_dim != 0) {
+    if (filter->v.num_channels > 1 && filter->m->quant_dim != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along rows");
     }
     for (int32_t c = 0; c < filter->v.num_channels; ++c) {

@@ -44,6 +44,9 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     int shift;
     double q = frexp(real, &shift);
     d->multiplier = (int32_t)round(q * (double)(1LL << 31));
+    if (shift < 0 || shift > 30) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input scale out of range");
+    }
     d->left_shift = shift;
     d->input_zero_point = input->v.zero_point;
     d->radius = kwsq_input_radius(INPUT_INT_BITS, shift, 31);
@@ -59,7 +62,14 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
         const float *x = input->v.data;
         float *y = output->v.data;
         for (int32_t i = 0; i < d->count; ++i) {
-            y[i] = 1.0f / (1.0f + expf(-x[i]));
+            /* TFLM's cut-offs: beyond them the float result is 1 or exp(x). */
+            if (x[i] > 16.619047164916992188f) {
+                y[i] = 1.0f;
+            } else if (x[i] < -9.0f) {
+                y[i] = expf(x[i]);
+            } else {
+                y[i] = 1.0f / (1.0f + expf(-x[i]));
+            }
         }
         return KWSQ_OK;
     }

@@ -48,7 +48,8 @@ static inline kwsq_status pool_prepare(struct kwsq_interpreter *ip, kwsq_node *n
     d->filter_w = kwsq_opt_i32(ip, n, 3, 0);
     d->filter_h = kwsq_opt_i32(ip, n, 4, 0);
     int32_t activation = kwsq_opt_i8(ip, n, 5, 0);
-    if (d->stride_w <= 0 || d->stride_h <= 0 || d->filter_w <= 0 || d->filter_h <= 0 || padding > 1) {
+    if (d->stride_w <= 0 || d->stride_h <= 0 || d->filter_w <= 0 || d->filter_h <= 0 || padding > 1 ||
+        d->stride_w > 65536 || d->stride_h > 65536 || d->filter_w > 65536 || d->filter_h > 65536) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, filter or padding");
     }
     const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], d->filter_h, d->stride_h, 1);

@@ -1,6 +1,7 @@
 /*
  * RESHAPE: the output shape is the one stored in the model (already resolved
- * by the converter); the bytes are copied unchanged.
+ * by the converter); the bytes are shared with the input when it dies here,
+ * copied otherwise.
  */
 #include <string.h>
 
@@ -16,6 +17,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (input->v.type != output->v.type || input->v.bytes != output->v.bytes) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output differ in type or size");
     }
+    /* Same bytes in the same order: share them when the input dies here. */
+    (void)kwsq_alias_output(ip, n, 0, 0);
     return KWSQ_OK;
 }
 

@@ -22,11 +22,10 @@ static int32_t clampi(int32_t x, int32_t lo, int32_t hi)
 
 static int64_t axis_count(int32_t start, int32_t stop, int32_t stride)
 {
-    int64_t c = 0;
-    for (int32_t i = start; stride > 0 ? i < stop : i > stop; i += stride) {
-        ++c;
+    if (stride > 0) {
+        return start < stop ? ((int64_t)stop - start + stride - 1) / stride : 0;
     }
-    return c;
+    return start > stop ? ((int64_t)start - stop - stride - 1) / -(int64_t)stride : 0;
 }
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
@@ -48,7 +47,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "type %s not supported", kwsq_type_name(in->v.type));
     }
     for (int32_t k = 0; k < 3; ++k) {
-        if (vec[k] == NULL || !vec[k]->is_const || vec[k]->v.type != KWSQ_INT32 ||
+        if (vec[k] == NULL || !vec[k]->m->is_const || vec[k]->v.type != KWSQ_INT32 ||
             kwsq_num_elements(&vec[k]->v) != d->rank) {
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "begin/end/strides must be constant int32 of the input rank");
         }
@@ -106,7 +105,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
     uint8_t *y = kwsq_node_output(ip, n, 0)->v.data;
     const uint8_t *x = in->data;
-    int32_t idx[KWSQ_MAX_DIMS];
+    int64_t idx[KWSQ_MAX_DIMS];
     int64_t stride_el[KWSQ_MAX_DIMS];
     int64_t s = 1;
     for (int32_t a = d->rank - 1; a >= 0; --a) {
@@ -120,7 +119,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     for (;;) {
         int64_t off = 0;
         for (int32_t a = 0; a < d->rank; ++a) {
-            off += (int64_t)idx[a] * stride_el[a];
+            off += idx[a] * stride_el[a];
         }
         memcpy(y, x + off * (int64_t)d->esize, d->esize);
         y += d->esize;

@@ -44,6 +44,9 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     int shift;
     double q = frexp(real, &shift);
     d->multiplier = (int32_t)round(q * (double)(1LL << 31));
+    if (shift < 0 || shift > 30) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input scale out of range");
+    }
     d->left_shift = shift;
     d->input_zero_point = input->v.zero_point;
     d->radius = kwsq_input_radius(INPUT_INT_BITS, shift, 31);
