@@ -80,11 +80,14 @@ def _tflite_layout(op: str, levels: np.ndarray, shape: tuple[int, ...]) -> np.nd
     return out if tuple(out.shape) == tuple(shape) else None
 
 
-def apply_grids(model, layers: dict[str, LayerWeights], hybrid: bool = False) -> list[str]:
+def apply_grids(model, layers: dict[str, LayerWeights], hybrid: bool = False,
+                check: bool = True) -> list[str]:
     """Rewrite the weight tensors of ``layers`` in ``model`` (a ModelT) in place.
 
     ``hybrid``: the model is a dynamic-range conversion (float activations); its
     FULLY_CONNECTED ops are switched to per-row asymmetric input quantization.
+    ``check``: refuse when the converter's weights are not the trained kernel up to
+    rounding (only the size table, which re-grids a float model on purpose, turns it off).
     Returns the names of the layers rewritten; raises KwsqError when a layer cannot be
     found among the weight operators or its operator cannot be rewritten.
     """
@@ -114,7 +117,7 @@ def apply_grids(model, layers: dict[str, LayerWeights], hybrid: bool = False) ->
                                 f"(supported: {', '.join(WEIGHT_OPS)})")
             if layer.name in done:
                 raise KwsqError(f"layer '{layer.name}' feeds more than one operator")
-            _rewrite(model, sg, op, name, layer, hybrid)
+            _rewrite(model, sg, op, name, layer, hybrid, check)
             done.append(layer.name)
     missing = sorted(set(layers) - set(done))
     if missing:
@@ -124,7 +127,36 @@ def apply_grids(model, layers: dict[str, LayerWeights], hybrid: bool = False) ->
     return done
 
 
-def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool) -> None:
+def _along(values: np.ndarray, ndim: int, axis: int) -> np.ndarray:
+    """Per-channel ``values`` shaped to broadcast along ``axis`` of an ``ndim`` tensor."""
+    shape = [1] * ndim
+    if values.size > 1:
+        shape[axis] = values.size
+    return values.reshape(shape)
+
+
+def _check_same_weights(model, weight, layer: LayerWeights, levels: np.ndarray,
+                        scales: np.ndarray, axis: int) -> None:
+    """The converter's weights must be the trained kernel up to rounding, else it folded
+    something into them (batch-norm in a float graph) and overwriting would be wrong."""
+    stored = tfs.tensor_values(model, weight).astype(np.float64)
+    q = tfs.quant(weight)
+    if q is None:
+        old, old_step = stored, 0.0
+    else:
+        old_step = _along(q.scales.astype(np.float64), stored.ndim, q.axis)
+        old = (stored - _along(q.zero_points.astype(np.float64), stored.ndim, q.axis)) * old_step
+    new_step = _along(scales.astype(np.float64), levels.ndim, axis)
+    new = levels.astype(np.float64) * new_step
+    limit = 0.5 * old_step + 0.5 * new_step + 1e-6 * (np.abs(new).max() + 1e-12)
+    if np.any(np.abs(old - new) > limit):
+        raise KwsqError(f"layer '{layer.name}': the converter's weights differ from the trained "
+                        "kernel (something, e.g. a batch-norm, was folded into them); the "
+                        "post-pass cannot restore the trained grid of this model")
+
+
+def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool,
+             check: bool) -> None:
     inputs = [int(i) for i in op.inputs]
     weight = sg.tensors[inputs[1]]
     shape = tuple(int(d) for d in weight.shape)
@@ -141,6 +173,8 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool) -> 
         # TFLite's integer conv kernels want one scale per output channel.
         scales = np.full(channels, scales[0], np.float32)
     old_wq = tfs.quant(weight)
+    if check:
+        _check_same_weights(model, weight, layer, levels, scales, axis)
     # LiteRT's hybrid (float-activation) kernels take INT4 weights only in
     # FULLY_CONNECTED; hybrid convolutions keep a <=4-bit grid in INT8 storage.
     packed = layer.bits <= 4 and (op_kind == "FULLY_CONNECTED" or not hybrid)

@@ -52,7 +52,10 @@ WEIGHT_ATTRS = {"Dense": "kernel", "Conv2D": "kernel", "DepthwiseConv2D": "depth
 # Layer kinds whose result is a new value range (a "transient" in seed 002's words) and so
 # gets an output quantizer. Layers not listed (pooling, reshape, dropout...) keep their
 # input's scale, as in TFLite.
-OUTPUT_KINDS = {"BatchNormalization", "ReLU", "Add", "Activation", "Softmax"}
+OUTPUT_KINDS = {"BatchNormalization", "ReLU", "Add", "Softmax"}
+# Layer kinds with an ``activation`` attribute, quantized the tfmot way (QuantizeAwareActivation:
+# after ReLU/linear, before sigmoid/softmax whose TFLite output ranges are fixed).
+ACTIVATION_KINDS = {*WEIGHT_ATTRS, "Activation"}
 
 
 def quantize_scope() -> contextlib.AbstractContextManager:
@@ -77,9 +80,11 @@ def activation_quantizer(spec: Quant, model_input: bool = False):
         return DynamicRangeQuantizer(spec.bits)
     if spec.kind == "minmax":
         # tfmot's own choices: all-values range on the model input, moving average elsewhere.
+        # Wider than 8 bits means TFLite's 16x8 mode: int16 symmetric, zero point 0.
         cls = _tfq.quantizers.AllValuesQuantizer if model_input else (
             _tfq.quantizers.MovingAverageQuantizer)
-        return cls(num_bits=spec.bits, per_axis=False, symmetric=False, narrow_range=False)
+        wide = spec.bits > 8
+        return cls(num_bits=spec.bits, per_axis=False, symmetric=wide, narrow_range=wide)
     raise KwsqError(f"'{spec.kind}' is a weight quantizer kind, not an activation one")
 
 
@@ -97,10 +102,10 @@ def layer_config(
         return LayerQuantizeConfig(weights)
     if act.kind == "dynamic":
         # Quantizes the next layer's input vector: the layer's final output.
-        if is_model_output or (kind not in WEIGHT_ATTRS and kind not in OUTPUT_KINDS):
+        if is_model_output or kind not in ACTIVATION_KINDS | OUTPUT_KINDS:
             return LayerQuantizeConfig(weights)
         return LayerQuantizeConfig(weights, output=activation_quantizer(act))
-    if kind in WEIGHT_ATTRS or kind in ("Activation",):
+    if kind in ACTIVATION_KINDS:
         return LayerQuantizeConfig(weights, activation=activation_quantizer(act))
     if kind in OUTPUT_KINDS:
         return LayerQuantizeConfig(weights, output=activation_quantizer(act))

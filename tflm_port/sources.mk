@@ -1,7 +1,9 @@
 # Runtime sources, shared by the host build (Makefile) and the firmware builds
-# (boards/). Paths are relative to tflm_port/. KWSQ_KERNEL_DIR picks the
-# kernel variant folder (ref, dsp, ...): same file names in every folder.
+# (boards/). Paths are relative to tflm_port/. KWSQ_KERNEL_DIR picks a kernel
+# variant folder (kernels/ref, kernels/dsp, ...) with the same file names as
+# kernels/ref; a kernel the variant folder lacks comes from kernels/ref.
 KWSQ_KERNEL_DIR ?= kernels/ref
+KWSQ_RT_ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 RT_CORE_SRCS := \
 	src/fb.c \
@@ -17,6 +19,6 @@ RT_KERNEL_NAMES := \
 	fully_connected logistic max_pool_2d mul pack quantize relu relu6 reshape \
 	shape softmax strided_slice tanh
 
-RT_KERNEL_SRCS := $(addprefix $(KWSQ_KERNEL_DIR)/,$(addsuffix .c,$(RT_KERNEL_NAMES)))
+RT_KERNEL_SRCS := $(foreach k,$(RT_KERNEL_NAMES),$(if $(wildcard $(KWSQ_RT_ROOT)/$(KWSQ_KERNEL_DIR)/$(k).c),$(KWSQ_KERNEL_DIR)/$(k).c,kernels/ref/$(k).c))
 RT_SRCS := $(RT_CORE_SRCS) $(RT_KERNEL_SRCS)
-RT_INCLUDES := -Iinclude -Isrc -I$(KWSQ_KERNEL_DIR)
+RT_INCLUDES := -Iinclude -Isrc -I$(KWSQ_KERNEL_DIR) -Ikernels/ref

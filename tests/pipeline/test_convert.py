@@ -40,14 +40,19 @@ def make_run(corpus: Path, root: Path, scheme: str = "int8", name: str = "r"):
     return run
 
 
+_CONVERTED: dict[Path, object] = {}  # one run per session, also for modules importing this
+
+
 @pytest.fixture(scope="session")
 def converted_run(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     """An int8 run converted with ``kwsq convert`` (size table skipped: tested apart)."""
     from pipeline.cli import main
 
-    run = make_run(tiny_corpus, tmp_path_factory.mktemp("runs"))
-    assert main(["convert", str(run.path), "--no-size-table"]) == 0
-    return run
+    if tiny_corpus not in _CONVERTED:
+        run = make_run(tiny_corpus, tmp_path_factory.mktemp("runs"))
+        assert main(["convert", str(run.path), "--no-size-table"]) == 0
+        _CONVERTED[tiny_corpus] = run
+    return _CONVERTED[tiny_corpus]
 
 
 def test_convert_writes_tflite_c_array_and_metrics(converted_run) -> None:
@@ -119,9 +124,10 @@ def test_convert_to_unwritable_path_leaves_no_file(
 def test_atomic_write_failure_leaves_no_partial_file(tmp_path: Path) -> None:
     from pipeline import export_c
 
+    (tmp_path / "f.txt").write_text("a file, not a folder")
     with pytest.raises(KwsqError):
         export_c.write_c_array(b"\x00" * 64, tmp_path / "f.txt" / "model.h")
-    assert [p.name for p in tmp_path.iterdir()] == []
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
 
 
 def test_postpass_refuses_an_operator_it_cannot_rewrite() -> None:
@@ -136,8 +142,10 @@ def test_postpass_refuses_an_operator_it_cannot_rewrite() -> None:
     rep = np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype(np.float32)
     fb = tfs.load(convert.convert_integer(model, rep))
     grids = convert.naive_layers(model, {"up": 4})
-    with pytest.raises(KwsqError, match="TRANSPOSE_CONV.*cannot rewrite"):
-        postpass.apply_grids(fb, grids)
+    # Conv2DTranspose becomes TRANSPOSE_CONV with its kernel behind other operators
+    with pytest.raises(KwsqError, match="became a [A-Z_0-9]+ operator, which the post-pass "
+                                        "cannot rewrite"):
+        postpass.apply_grids(fb, grids, check=False)
 
 
 def test_postpass_refuses_weights_off_their_grid() -> None:

@@ -168,9 +168,8 @@ def _build(kind: str) -> bytes:
         x = L.ReLU(6.0)(L.Reshape((6, 10))(L.Dense(60)(x)))
         out = L.Dense(4)(L.Reshape((60,))(x))
         return _convert(keras.Model(inp, out), (10, 6), int8_io=True)
-    if kind == "requantize":
-        # Concatenating tensors with different scales makes the converter insert
-        # int8 -> int8 QUANTIZE ops; the standalone ReLU6 follows a reshape.
+    if kind == "concat_relu6":
+        # A ReLU6 after a reshape cannot be fused: a standalone int8 RELU6.
         inp = keras.Input((12,), batch_size=1)
         x = L.Dense(12)(inp)
         x = L.Concatenate()([inp, L.Multiply()([x, x])])
