@@ -46,20 +46,13 @@ from pipeline import features
 from pipeline.atomic import atomic_path, write_text
 from pipeline.audio import SAMPLE_RATE, read_wav
 from pipeline.errors import KwsqError
+from pipeline.gsc import COMMANDS, NOISE_DIR, WORDS
 
 SPLITS = ("training", "validation", "testing")
 LABEL_MODES = ("12", "35", "wake")
-COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-WORDS = (
-    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
-    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
-    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up", "visual",
-    "wow", "yes", "zero",
-)
 SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 OTHER = "_other_"
-NOISE_DIR = "_background_noise_"
 CACHE_VERSION = 1
 
 

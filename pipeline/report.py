@@ -37,14 +37,17 @@ def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         rows.append((f"QAT {scheme} accuracy (Keras)", _pct(metrics["qat_test_accuracy"])))
     if tfl:
         rows += [
-            (f"{scheme} .tflite accuracy (LiteRT)", _pct(tfl.get("litert_test_accuracy",
-                                                                 tfl.get("int8_test_accuracy")))),
-            (f"{scheme} .tflite accuracy (TFLite Micro)", _pct(tfl.get("tflm_test_accuracy"))),
+            (f"{scheme} .tflite accuracy (LiteRT)", _pct(tfl.get("litert_accuracy"))),
+            (f"{scheme} .tflite accuracy (TFLite Micro)", _pct(tfl.get("tflm_accuracy"))),
             ("argmax agreement Keras vs LiteRT", _pct(tfl.get("litert_agreement"))),
             ("argmax agreement Keras vs TFLite Micro", _pct(tfl.get("tflm_agreement"))),
-            ("max |LiteRT - TFLM| (LSB)", str(tfl.get("max_lsb_litert_vs_tflm", "-"))),
+            ("argmax agreement LiteRT vs TFLite Micro", _pct(tfl.get("litert_tflm_agreement"))),
+            ("max output difference LiteRT vs TFLM (LSB)",
+             str(tfl.get("litert_tflm_max_lsb", "-"))),
             (".tflite bytes", str(tfl.get("model_bytes", "-"))),
         ]
+        if "relative_size" in tfl:
+            rows.append(("size relative to float .tflite", f"{tfl['relative_size']:.2f}"))
     return rows
 
 

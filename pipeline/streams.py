@@ -24,8 +24,8 @@ import numpy as np
 from pipeline.atomic import write_text
 from pipeline.audio import SAMPLE_RATE, read_wav, word_bounds, write_wav
 from pipeline.errors import KwsqError
+from pipeline.gsc import COMMANDS, NOISE_DIR
 
-COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 STREAM_DIR = "streams"
 MAX_FILE_MINUTES = 5.0
 GAP_SECONDS = (1.0, 4.0)  # silence between the end of a word and the next word
@@ -127,12 +127,12 @@ def make_streams(root: str | Path, seed: int = 0, minutes: float = 30.0,
     for rel in sorted(test):
         clips.setdefault(rel.split("/")[0], []).append(rel)
     noises = []
-    for p in sorted((root / "_background_noise_").glob("*.wav")):
+    for p in sorted((root / NOISE_DIR).glob("*.wav")):
         audio, rate = read_wav(p)
         if rate == SAMPLE_RATE and audio.size >= SAMPLE_RATE:
             noises.append(audio)
     if not noises:
-        raise KwsqError(f"no 16 kHz noise files in {root}/_background_noise_")
+        raise KwsqError(f"no 16 kHz noise files in {root}/{NOISE_DIR}")
     families = _speaker_families(root)
     files = max(1, math.ceil(minutes / MAX_FILE_MINUTES))
     seconds = round(minutes * 60 / files, 3)

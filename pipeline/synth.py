@@ -36,17 +36,10 @@ from pipeline import voices
 from pipeline.atomic import write_text
 from pipeline.audio import colored_noise, read_wav, word_bounds, write_wav
 from pipeline.errors import KwsqError
+from pipeline.gsc import COMMANDS, NOISE_DIR, WORDS
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE
-COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
-WORDS = (
-    "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",
-    "four", "go", "happy", "house", "learn", "left", "marvin", "nine", "no", "off", "on",
-    "one", "right", "seven", "sheila", "six", "stop", "three", "tree", "two", "up", "visual",
-    "wow", "yes", "zero",
-)
-NOISE_DIR = "_background_noise_"
 MANIFEST = "kwsq_synth.json"
 SPEAKERS_FILE = "speakers.csv"
 VALIDATION_FRACTION = 0.1

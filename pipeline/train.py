@@ -77,6 +77,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
         except ValueError as exc:
             raise KwsqError(f"{path} is not valid TOML: {exc}") from exc
     s.update({k: v for k, v in file_cfg.items() if k not in ("stages", "data", "features")})
+    s.setdefault("data", {})
     cli = {
         "model": args.model, "scheme": args.scheme, "float_epochs": args.float_epochs,
         "qat_epochs": args.qat_epochs, "batch_size": args.batch_size, "seed": args.seed,
@@ -88,7 +89,7 @@ def resolve_config(args: argparse.Namespace) -> RunConfig:
     model_module = models.module(s["model"])
     features = FeatureConfig.from_dict({**getattr(model_module, "FEATURES", {}),
                                         **file_cfg.get("features", {})}).to_dict()
-    data = {**file_cfg.get("data", {})}
+    data = {**s.get("data", {}), **file_cfg.get("data", {})}
     data["path"] = str(Path(args.data or data.get("path") or "data/kwsq_synth"))
     if args.label_mode:
         data["label_mode"] = args.label_mode

@@ -173,3 +173,26 @@ def test_size_table_shrinks_with_bits_like_seed_003(converted_run) -> None:
     assert rel["16bit"] > rel["8bit"] > rel["4-8bit"] > rel["4bit"]
     assert rel["4bit"] <= 0.20  # seed 003 Table 1: 0.20
     assert 0.45 <= rel["16bit"] <= 0.55  # float16 weights: half of float32
+
+
+def test_hybrid_conversion_refuses_a_batch_norm_folded_into_a_trained_kernel() -> None:
+    import tf_keras as keras
+
+    import quant_configs
+    from pipeline import convert
+
+    def build():
+        inp = keras.Input((8, 4, 1))
+        x = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inp)
+        x = keras.layers.BatchNormalization(name="bn")(x)
+        x = keras.layers.Flatten(name="flat")(x)
+        return keras.Model(inp, keras.layers.Dense(3, name="fc")(x))
+
+    float_model = build()
+    bn = float_model.get_layer("bn")
+    bn.set_weights([np.full(4, 3.0, np.float32), np.zeros(4, np.float32),
+                    np.zeros(4, np.float32), np.ones(4, np.float32)])  # gain 3: folding shows
+    qat = quant_configs.quantize_model(float_model, "dyn-w8", "all")
+    rep = np.random.default_rng(0).normal(size=(8, 8, 4, 1)).astype(np.float32)
+    with pytest.raises(KwsqError, match="'conv'.*folded"):
+        convert.convert_qat(qat, "dyn-w8", rep, build())
