@@ -172,14 +172,13 @@ def _save_weights(model, dest: Path) -> None:
 
 
 def train(config: RunConfig, run: Run, log=print) -> dict[str, Any]:
+    import tensorflow as tf
     import tf_keras as keras
 
     import models
     import quant_configs
     from pipeline import data as data_mod
     from pipeline.features import FeatureConfig, input_shape
-
-    import tensorflow as tf
 
     # Same config + seed -> same weights: seeded RNGs and deterministic kernels.
     keras.utils.set_random_seed(config.seed)
