@@ -360,7 +360,8 @@ def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> d
         log(format_size_table(table))
         log(f"  this run ({cfg.scheme}): {len(data)} bytes, "
             f"{metrics['relative_size']:.2f} of float")
-    run.update_metrics({"tflite": metrics})
+    if out.resolve() == run.tflite_path.resolve():  # another --out is not the run's model
+        run.update_metrics({"tflite": metrics})
     if options.verify:
         from pipeline.verify import verify_run
 

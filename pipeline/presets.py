@@ -11,11 +11,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "demo": {
         "model": "svd_dnn",
         "scheme": "int8",
-        "float_epochs": 30,
+        "float_epochs": 40,
         "qat_epochs": 6,
         "learning_rate": 3e-3,
         "qat_learning_rate": 5e-4,
         "batch_size": 100,
+        # Milder noise than the loader's default (80% of clips at 0-30 dB SNR): on the small
+        # corpus the 50K sigmoid DNN underfits that (48.5% vs 53.5% test after 30 epochs).
+        "data": {"noise_prob": 0.5, "snr_min_db": 5.0},
     },
     # tests: the same pipeline in seconds on the tiny corpus.
     "smoke": {

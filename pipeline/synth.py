@@ -44,7 +44,8 @@ MANIFEST = "kwsq_synth.json"
 SPEAKERS_FILE = "speakers.csv"
 VALIDATION_FRACTION = 0.1
 TESTING_FRACTION = 0.1
-CORPUS_VERSION = 1  # bump when a change makes different audio for the same settings
+CORPUS_VERSION = 2  # bump when a change makes different audio for the same settings
+TRIM_REL = 0.01  # a render's word spans the samples above 1 % of its peak (-40 dB)
 MAX_WORD_SECONDS = 0.92  # longer renders are compressed in time so the word fits the clip
 
 
@@ -141,11 +142,13 @@ def speaker_render(raw: Path, s: voices.Speaker) -> np.ndarray:
     else:  # only a rate change: numpy, one process spawn less per clip
         audio, rate = read_wav(raw)
         audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
-    lo, hi = word_bounds(audio)
+    # renders are noise-free: a -40 dB threshold keeps weak consonants (the f of "off",
+    # the p release of "stop"), which -30 dB cut off
+    lo, hi = word_bounds(audio, rel=TRIM_REL)
     limit = int(MAX_WORD_SECONDS * SAMPLE_RATE / 1.03)  # room for the slowest repetition
     if hi - lo > limit:  # too slow a speaker for a 1 s clip: compress it in time
         audio = _sox_float(raw, effects + ["tempo", "-s", f"{(hi - lo) / limit * 1.02:.4f}"])
-        lo, hi = word_bounds(audio)
+        lo, hi = word_bounds(audio, rel=TRIM_REL)
     return audio[lo:hi][:limit]
 
 

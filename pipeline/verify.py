@@ -262,7 +262,8 @@ def split_arrays(run: Run, split: str, max_samples: int = 0) -> tuple[np.ndarray
 
 def verify_run(run: Run, tflite_path: Path | None = None, max_samples: int = 0,
                log=print, keras_model: Any = None) -> dict[str, Any]:
-    """Compare the run's .tflite with its Keras model and record the figures in metrics.json."""
+    """Compare a .tflite with the run's Keras model; the run's own model.tflite's figures
+    are recorded in metrics.json under ``"tflite"`` (another file's are only returned)."""
     run.require_model()
     path = Path(tflite_path) if tflite_path else run.tflite_path
     if not path.is_file():
@@ -276,9 +277,10 @@ def verify_run(run: Run, tflite_path: Path | None = None, max_samples: int = 0,
     # the accuracy of the integer model as a microcontroller computes it (TFLM), else LiteRT
     result["int8_test_accuracy"] = (result["tflm_accuracy"] if result["tflm_accuracy"]
                                     is not None else result["litert_accuracy"])
-    metrics = run.read_metrics().get("tflite", {})
-    metrics.update(result)
-    run.update_metrics({"tflite": metrics})
+    if path.resolve() == run.tflite_path.resolve():  # only the run's own model is recorded
+        metrics = run.read_metrics().get("tflite", {})
+        metrics.update(result)
+        run.update_metrics({"tflite": metrics})
     log(format_comparison(result))
     return result
 

@@ -80,11 +80,9 @@ def activation_quantizer(spec: Quant, model_input: bool = False):
         return DynamicRangeQuantizer(spec.bits)
     if spec.kind == "minmax":
         # tfmot's own choices: all-values range on the model input, moving average elsewhere.
-        # Wider than 8 bits means TFLite's 16x8 mode: int16 symmetric, zero point 0.
         cls = _tfq.quantizers.AllValuesQuantizer if model_input else (
             _tfq.quantizers.MovingAverageQuantizer)
-        wide = spec.bits > 8
-        return cls(num_bits=spec.bits, per_axis=False, symmetric=wide, narrow_range=wide)
+        return cls(num_bits=spec.bits, per_axis=False, symmetric=False, narrow_range=False)
     raise KwsqError(f"'{spec.kind}' is a weight quantizer kind, not an activation one")
 
 

@@ -15,6 +15,11 @@ Weights (``WeightQuantizer``), with ``q = 2**(k-1) - 1`` the largest integer lev
   transfers smoothly (``t ~ w`` for small weights) and layers without batch-norm still work.
 * 1 bit: ``{-a, +a}`` with ``a = mean|t|`` (the least-squares binary scale), ``sign(0) = +1``.
 * power of two (seed 002 fixed point, Q-format): ``s = 2**ceil(log2(max|w| / q))``.
+* per column (seeds 001/003 "dynamic" weights): the linear grid per output column. The
+  papers use each column's [min, max]; TFLite weights need zero point 0, so the column's
+  range here is the symmetric [-max|w|, max|w|].
+* absolute-cosine regularizer (seed 002): ``R = lambda * mean(1 - |cos(pi * t / s)|)``,
+  zero on every grid point ``t = n s`` and largest half-way between, added to the loss.
 
 Gradients are straight-through: d w_hat / d w = d t / d w (1 for linear) inside the range.
 
@@ -32,7 +37,8 @@ Activations:
   ``2**ceil(log2(M / 2**(k-1)))`` with ``M`` a moving average of ``max|x|`` (decay 0.99),
   full range ``[-2**(k-1), 2**(k-1) - 1]``, zero point 0.
 * ``DynamicRangeQuantizer`` (seeds 001/003): per frame (per example) asymmetric min-max
-  quantization ``s = (max - min) / (2**k - 1)``, ``z = round(-min / s)``,
+  quantization over ``[min(x_min, 0), max(x_max, 0)]`` (0 exactly representable, as in
+  TFLite's hybrid kernels), ``s = (max - min) / (2**k - 1)``, ``z = round(-min / s)``,
   ``x_hat = s * (clip(round(x / s) + z, 0, 2**k - 1) - z)``. Applied while training only:
   at inference the TFLite hybrid kernels quantize each input row themselves, and an
   integer-only graph has no ops to compute it.

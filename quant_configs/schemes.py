@@ -9,6 +9,11 @@ Batch-norm is not folded into the preceding kernel: it stays a separate layer wh
 is quantized (TFLite MUL + ADD with converter-quantized constants), so a sub-8-bit
 per-tensor kernel grid survives conversion. Biases are not fake-quantized: TFLite stores
 them as int32 at scale ``s_in * s_w``, which is exact to well below one output LSB.
+
+There is no 16-bit QAT scheme (seed 003's 16-bit row): measured with TF 2.21, a model with
+16-bit activation fake-quant fails int8 conversion ("tfl.logistic op failed to verify that
+x and y must have same element type") and in 16x8 mode converts to a file whose LOGISTIC
+fails to prepare (output scale not 1/32768). 16x8 is a post-training converter mode.
 """
 
 from __future__ import annotations
@@ -114,12 +119,6 @@ _LIST = [
     Scheme(
         "int8", ("all",), 8, 8, "8-bit linear weights (per-channel conv) and activations",
         weights=_kinds("linear", 8), activations=A8, inputs=A8, paper="TFLM",
-    ),
-    Scheme(
-        "w8a16", ("all",), 8, 16,
-        "8-bit weights, 16-bit activations (TFLite 16x8; seed 003's 16-bit row)",
-        weights=_kinds("linear", 8), activations=Quant("minmax", 16),
-        inputs=Quant("minmax", 16), paper="003",
     ),
     Scheme(
         "w4a8", ("all",), 4, 8, "4-bit linear symmetric weights, 8-bit activations",

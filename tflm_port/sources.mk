@@ -19,6 +19,16 @@ RT_KERNEL_NAMES := \
 	fully_connected logistic max_pool_2d mul pack quantize relu relu6 reshape \
 	shape softmax strided_slice tanh
 
+# Preparation shared by several ops (TFLM's *_common.cc): always from
+# kernels/ref, never replaced by a variant folder, so an optimized conv.c
+# still links the same checks and precomputation as the reference one.
+RT_KERNEL_COMMON_SRCS := \
+	kernels/ref/binary_common.c \
+	kernels/ref/concat_common.c \
+	kernels/ref/conv_common.c \
+	kernels/ref/pool_common.c \
+	kernels/ref/unary_common.c
+
 RT_KERNEL_SRCS := $(foreach k,$(RT_KERNEL_NAMES),$(if $(wildcard $(KWSQ_RT_ROOT)/$(KWSQ_KERNEL_DIR)/$(k).c),$(KWSQ_KERNEL_DIR)/$(k).c,kernels/ref/$(k).c))
-RT_SRCS := $(RT_CORE_SRCS) $(RT_KERNEL_SRCS)
+RT_SRCS := $(RT_CORE_SRCS) $(RT_KERNEL_COMMON_SRCS) $(RT_KERNEL_SRCS)
 RT_INCLUDES := -Iinclude -Isrc -I$(KWSQ_KERNEL_DIR) -Ikernels/ref

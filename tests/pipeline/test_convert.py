@@ -84,8 +84,10 @@ def test_convert_float_io_gives_float_input_and_output(converted_run, tmp_path: 
     from pipeline.cli import main
 
     out = tmp_path / "float_io.tflite"
+    recorded = converted_run.metrics_path.read_text()
     assert main(["convert", str(converted_run.path), "--out", str(out), "--float-io",
                  "--no-size-table", "--no-verify"]) == 0
+    assert converted_run.metrics_path.read_text() == recorded  # not the run's own model
     model = tfs.load(out.read_bytes())
     sg = model.subgraphs[0]
     assert sg.tensors[sg.inputs[0]].type == tfs.TensorType.FLOAT32

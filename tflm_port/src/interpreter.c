@@ -3,13 +3,14 @@
  * (all checks and precomputation happen here, never in Eval), plan the arena
  * and run the operators in order.
  *
- * Arena layout: [interpreter | tensors | nodes | per-op data ...][planned
- * activations and scratch] ... [load-time metadata]. The first part grows by
- * bump allocation during init; the metadata (quantization vectors, lifetimes,
- * planner work space) grows down from the end and is dead once init returns,
- * so the planned part may overlap it. The planner is greedy by size over
- * tensor lifetimes; ops that can compute in place (kwsq_alias_output) share
- * their input's memory.
+ * Arena layout: [interpreter | nodes | tensor indices | kept tensors |
+ * per-op data ...][planned activations and scratch] ... [load-time metadata].
+ * The first part grows by bump allocation during init; the metadata (option
+ * tables, quantization vectors, lifetimes, planner work space, views of the
+ * constants only Prepare reads) grows down from the end and is dead once
+ * init returns, so the planned part may overlap it. The planner is greedy by
+ * size over tensor lifetimes; ops that can compute in place
+ * (kwsq_alias_output) share their input's memory.
  */
 #include <stdarg.h>
 #include <string.h>
@@ -19,6 +20,22 @@
 #define ALIGN_PERSIST 8u
 #define ALIGN_PLAN 8u
 #define MAX_ELEMENTS (1LL << 30)
+
+/* Per-op state only Prepare and the planner need. */
+typedef struct {
+    kwsq_fb_table options;
+    uint32_t scratch_size[KWSQ_MAX_SCRATCH]; /* 0 = slot unused */
+    bool has_options;
+} node_meta;
+
+struct kwsq_init_ctx {
+    kwsq_fb_vec tensors;        /* the subgraph's tensor tables */
+    kwsq_fb_vec buffers;
+    int16_t *map;               /* model tensor index -> kept tensor index, -1 = not kept */
+    uint8_t *is_const;          /* by model tensor index */
+    node_meta *nodes;
+    kwsq_tensor_int *views;     /* inputs of the op in Prepare that are not kept, in slot order */
+};
 
 static size_t align_up(size_t x, size_t a)
 {
@@ -97,7 +114,7 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
         va_list ap;
         err->message[0] = '\0';
         if (n != NULL) {
-            append(err->message, sizeof err->message, &len, n->name);
+            append(err->message, sizeof err->message, &len, n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?");
             append(err->message, sizeof err->message, &len, ": ");
         }
         va_start(ap, fmt);
@@ -109,17 +126,30 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
 
 /* ---- services for kernels ----------------------------------------------- */
 
-/* Load-time-only memory from the far end of the arena (never freed by itself:
- * the planned activations simply overwrite it after init). */
+/* During init ip->used tracks the peak of persistent + temporary bytes: the
+ * arena must hold it even where temporary memory is given back later. */
+static void note_peak(struct kwsq_interpreter *ip)
+{
+    size_t now = align_up(ip->persist_used, ALIGN_PERSIST) + ip->temp_used;
+    if (now > ip->used) {
+        ip->used = now;
+    }
+}
+
+/* Load-time-only memory from the far end of the arena (given back by
+ * resetting temp_used, or overwritten by the planned activations after
+ * init). */
 static void *alloc_temp(struct kwsq_interpreter *ip, size_t bytes)
 {
     size_t need = align_up(bytes, ALIGN_PERSIST);
     size_t start = align_up(ip->persist_used, ALIGN_PERSIST);
     if (start > ip->arena_len || need > ip->arena_len - start - ip->temp_used) {
         ip->temp_used += need;
+        note_peak(ip);
         return NULL;
     }
     ip->temp_used += need;
+    note_peak(ip);
     uint8_t *p = ip->arena + ip->arena_len - ip->temp_used;
     memset(p, 0, need);
     return p;
@@ -132,9 +162,11 @@ void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
     if (start > limit || bytes > limit - start) {
         /* Keep counting so the error can say how much would be needed. */
         ip->persist_used = start + bytes;
+        note_peak(ip);
         return NULL;
     }
     ip->persist_used = start + bytes;
+    note_peak(ip);
     memset(ip->arena + start, 0, bytes);
     return ip->arena + start;
 }
@@ -142,13 +174,16 @@ void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
 int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes)
 {
     int32_t slot;
-    (void)ip;
-    for (slot = 0; slot < KWSQ_MAX_SCRATCH && n->scratch_size[slot] != 0; ++slot) {
+    if (ip->init == NULL) {
+        return -1;
+    }
+    uint32_t *size = ip->init->nodes[n - ip->nodes].scratch_size;
+    for (slot = 0; slot < KWSQ_MAX_SCRATCH && size[slot] != 0; ++slot) {
     }
     if (slot == KWSQ_MAX_SCRATCH || bytes == 0 || bytes > 0x7FFFFFFFu) {
         return -1;
     }
-    n->scratch_size[slot] = (uint32_t)bytes;
+    size[slot] = (uint32_t)bytes;
     return slot;
 }
 
@@ -174,51 +209,90 @@ static bool is_graph_io(const kwsq_interpreter *ip, int32_t t)
 
 bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i)
 {
-    if (in_i < 0 || in_i >= n->num_inputs || out_i < 0 || out_i >= n->num_outputs || n->inputs[in_i] < 0) {
+    if (ip->init == NULL || in_i < 0 || in_i >= n->num_inputs || out_i < 0 || out_i >= n->num_outputs ||
+        n->io[in_i] < 0) {
         return false;
     }
     const int32_t node = (int32_t)(n - ip->nodes);
-    const int32_t in_idx = n->inputs[in_i], out_idx = n->outputs[out_i];
-    kwsq_tensor_int *in = &ip->tensors[in_idx];
-    kwsq_tensor_int *out = &ip->tensors[out_idx];
-    const int32_t root_idx = in->m->alias >= 0 ? in->m->alias : in_idx;
-    kwsq_tensor_int *root = &ip->tensors[root_idx];
+    const int32_t in_idx = n->io[in_i], out_idx = n->io[n->num_inputs + out_i];
+    const int32_t in_r = ip->init->map[in_idx], out_r = ip->init->map[out_idx];
+    if (in_r < 0 || out_r < 0) {
+        return false;
+    }
+    kwsq_tensor_int *in = &ip->tensors[in_r];
+    kwsq_tensor_int *out = &ip->tensors[out_r];
+    const int32_t root_r = in->m->alias >= 0 ? in->m->alias : in_r;
+    kwsq_tensor_int *root = &ip->tensors[root_r];
     if (in->m->is_const || in->m->last_use != node || is_graph_io(ip, in_idx) || is_graph_io(ip, out_idx) ||
         out->v.bytes > root->v.bytes || out->m->alias >= 0) {
         return false;
     }
     for (int32_t k = 0; k < n->num_inputs; ++k) { /* the op must read that input only once */
-        if (k != in_i && n->inputs[k] == in_idx) {
+        if (k != in_i && n->io[k] == in_idx) {
             return false;
         }
     }
-    out->m->alias = root_idx;
+    out->m->alias = root_r;
     if (out->m->last_use > root->m->last_use) {
         root->m->last_use = out->m->last_use;
     }
     return true;
 }
 
-kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
+/* Tensor in io slot `slot` of node n: during init through the model index
+ * (a kept tensor, or the op's temporary view of a constant), after init the
+ * kept tensor directly. */
+static kwsq_tensor_int *node_tensor(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot)
 {
-    if (i < 0 || i >= n->num_inputs || n->inputs[i] < 0) {
+    const int32_t t = n->io[slot];
+    if (t < 0) {
         return NULL;
     }
-    return &ip->tensors[n->inputs[i]];
+    if (ip->init == NULL) {
+        return &ip->tensors[t];
+    }
+    const int16_t *map = ip->init->map;
+    if (map[t] >= 0) {
+        return &ip->tensors[map[t]];
+    }
+    int32_t v = 0;
+    for (int32_t k = 0; k < slot; ++k) {
+        v += n->io[k] >= 0 && map[n->io[k]] < 0;
+    }
+    return ip->init->views != NULL ? &ip->init->views[v] : NULL;
+}
+
+kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
+{
+    if (i < 0 || i >= n->num_inputs) {
+        return NULL;
+    }
+    return node_tensor(ip, n, i);
 }
 
 kwsq_tensor_int *kwsq_node_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i)
 {
-    if (i < 0 || i >= n->num_outputs || n->outputs[i] < 0) {
+    if (i < 0 || i >= n->num_outputs) {
         return NULL;
     }
-    return &ip->tensors[n->outputs[i]];
+    return node_tensor(ip, n, n->num_inputs + i);
+}
+
+/* The op's options table, or NULL (no options, or called after init). */
+static const kwsq_fb_table *node_options(const struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    if (ip->init == NULL) {
+        return NULL;
+    }
+    const node_meta *m = &ip->init->nodes[n - ip->nodes];
+    return m->has_options ? &m->options : NULL;
 }
 
 int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def)
 {
+    const kwsq_fb_table *o = node_options(ip, n);
     int32_t v = def;
-    if (n->has_options && !kwsq_fb_i32(&ip->fb, &n->options, id, def, &v)) {
+    if (o != NULL && !kwsq_fb_i32(&ip->fb, o, id, def, &v)) {
         return def;
     }
     return v;
@@ -226,8 +300,9 @@ int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int 
 
 int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def)
 {
+    const kwsq_fb_table *o = node_options(ip, n);
     int32_t v = def;
-    if (n->has_options && !kwsq_fb_i8(&ip->fb, &n->options, id, def, &v)) {
+    if (o != NULL && !kwsq_fb_i8(&ip->fb, o, id, def, &v)) {
         return def;
     }
     return v;
@@ -235,8 +310,9 @@ int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int i
 
 float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, float def)
 {
+    const kwsq_fb_table *o = node_options(ip, n);
     float v = def;
-    if (n->has_options && !kwsq_fb_f32(&ip->fb, &n->options, id, def, &v)) {
+    if (o != NULL && !kwsq_fb_f32(&ip->fb, o, id, def, &v)) {
         return def;
     }
     return v;
@@ -245,9 +321,10 @@ float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id
 bool kwsq_opt_i32_vec(const struct kwsq_interpreter *ip, const kwsq_node *n, int id,
                       kwsq_fb_vec *out)
 {
+    const kwsq_fb_table *o = node_options(ip, n);
     out->pos = 0;
     out->count = 0;
-    return !n->has_options || kwsq_fb_vector(&ip->fb, &n->options, id, 4, out);
+    return o == NULL || kwsq_fb_vector(&ip->fb, o, id, 4, out);
 }
 
 /* ---- model parsing -------------------------------------------------------- */
@@ -386,26 +463,21 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
     return KWSQ_OK;
 }
 
-static kwsq_status read_index_vec(kwsq_interpreter *ip, const kwsq_fb_vec *v, int32_t **out,
-                                  int32_t *count, bool allow_absent)
+/* Reads v's tensor indices into out (room for v->count). */
+static kwsq_status read_index_vec(kwsq_interpreter *ip, const kwsq_fb_vec *v, int16_t *out, bool allow_absent)
 {
-    *count = (int32_t)v->count;
-    *out = kwsq_alloc_persistent(ip, 4u * (size_t)v->count + 4u);
-    if (*out == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
     for (uint32_t i = 0; i < v->count; ++i) {
         int32_t idx = (int32_t)kwsq_rd_u32(ip->fb.buf + v->pos + 4u * i);
-        if (idx < -1 || idx >= ip->num_tensors || (idx == -1 && !allow_absent)) {
+        if (idx < -1 || idx >= (int32_t)ip->init->tensors.count || (idx == -1 && !allow_absent)) {
             return model_error(ip, "tensor index out of range");
         }
-        (*out)[i] = idx;
+        out[i] = (int16_t)idx;
     }
     return KWSQ_OK;
 }
 
 static kwsq_status parse_operator(kwsq_interpreter *ip, const kwsq_fb_vec *opcodes,
-                                  const kwsq_fb_table *op, kwsq_node *n)
+                                  const kwsq_fb_table *op, kwsq_node *n, node_meta *nm)
 {
     uint32_t opcode_index = 0;
     kwsq_fb_table oc;
@@ -427,7 +499,6 @@ static kwsq_status parse_operator(kwsq_interpreter *ip, const kwsq_fb_vec *opcod
     if (deprecated > builtin) {
         builtin = deprecated;
     }
-    n->name = kwsq_builtin_name(builtin);
     if (builtin == 32 /* CUSTOM */) {
         char name[48];
         size_t len = custom_name.count < sizeof name - 1 ? custom_name.count : sizeof name - 1;
@@ -439,21 +510,31 @@ static kwsq_status parse_operator(kwsq_interpreter *ip, const kwsq_fb_vec *opcod
     }
     n->kernel = kwsq_find_kernel(builtin);
     if (n->kernel == NULL) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "op not supported by kwsq (builtin code %d)",
-                         (int)builtin);
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%s: op not supported by kwsq (builtin code %d)",
+                         kwsq_builtin_name(builtin), (int)builtin);
     }
     if (!kwsq_fb_vector(&ip->fb, op, 1, 4, &ins) || !kwsq_fb_vector(&ip->fb, op, 2, 4, &outs) ||
         !kwsq_fb_u8(&ip->fb, op, 3, 0, &options_type) ||
-        !kwsq_fb_subtable(&ip->fb, op, 4, &n->has_options, &n->options)) {
+        !kwsq_fb_subtable(&ip->fb, op, 4, &nm->has_options, &nm->options)) {
         return model_error(ip, "corrupt operator");
     }
-    if (n->has_options && options_type != n->kernel->options_type) {
+    if (nm->has_options && options_type != n->kernel->options_type) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: builtin options of type %d",
                          (int)options_type);
     }
-    st = read_index_vec(ip, &ins, &n->inputs, &n->num_inputs, true);
+    if (ins.count > KWSQ_MAX_NODE_TENSORS || outs.count > KWSQ_MAX_NODE_TENSORS) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "more than %d inputs or outputs",
+                         KWSQ_MAX_NODE_TENSORS);
+    }
+    n->num_inputs = (uint8_t)ins.count;
+    n->num_outputs = (uint8_t)outs.count;
+    n->io = kwsq_alloc_persistent(ip, 2u * (ins.count + outs.count));
+    if (n->io == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    st = read_index_vec(ip, &ins, n->io, true);
     if (st == KWSQ_OK) {
-        st = read_index_vec(ip, &outs, &n->outputs, &n->num_outputs, false);
+        st = read_index_vec(ip, &outs, n->io + n->num_inputs, false);
     }
     return st;
 }
@@ -489,7 +570,7 @@ static plan_buf plan_item(kwsq_interpreter *ip, int32_t i)
         b.off = t->m->offset;
     } else {
         int32_t s = i - ip->num_tensors;
-        b.size = align_up(ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH], ALIGN_PLAN);
+        b.size = align_up(ip->init->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH], ALIGN_PLAN);
         b.first = s / KWSQ_MAX_SCRATCH;
         b.last = s / KWSQ_MAX_SCRATCH;
         b.off = ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_offset[s % KWSQ_MAX_SCRATCH];
@@ -501,7 +582,7 @@ static bool is_planned(const kwsq_interpreter *ip, int32_t i)
 {
     if (i >= ip->num_tensors) {
         int32_t s = i - ip->num_tensors;
-        return ip->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH] != 0;
+        return ip->init->nodes[s / KWSQ_MAX_SCRATCH].scratch_size[s % KWSQ_MAX_SCRATCH] != 0;
     }
     return (!ip->tensors[i].m->is_const && ip->tensors[i].m->first_use >= 0 &&
                                     ip->tensors[i].v.bytes > 0 && ip->tensors[i].m->alias < 0);
@@ -556,10 +637,11 @@ static kwsq_status plan(kwsq_interpreter *ip)
     for (int32_t k = 0; k < count; ++k) {
         set_offset(ip, order[k], plan_item(ip, order[k]).off + base);
     }
-    /* Init needed persistent + temporary bytes at its peak; running needs
-     * persistent + planned. The arena must hold the larger. */
-    size_t init_peak = align_up(ip->persist_used, ALIGN_PERSIST) + ip->temp_used;
-    ip->used = base + end > init_peak ? base + end : init_peak;
+    /* Init needed persistent + temporary bytes at its peak (ip->used so far);
+     * running needs persistent + planned. The arena must hold the larger. */
+    if (base + end > ip->used) {
+        ip->used = base + end;
+    }
     for (int32_t i = 0; i < ip->num_tensors; ++i) {
         kwsq_tensor_int *t = &ip->tensors[i];
         if (t->m->alias >= 0) {
@@ -576,6 +658,53 @@ static kwsq_status plan(kwsq_interpreter *ip)
 }
 
 /* ---- init ------------------------------------------------------------------ */
+
+static kwsq_status load_tensor(kwsq_interpreter *ip, uint32_t index, kwsq_tensor_int *out)
+{
+    kwsq_fb_table t;
+    if (!kwsq_fb_vec_table(&ip->fb, &ip->init->tensors, index, &t)) {
+        return model_error(ip, "corrupt tensor");
+    }
+    return parse_tensor(ip, &t, &ip->init->buffers, out, (int32_t)index);
+}
+
+/* Prepare of node i, with temporary views of its inputs that are not kept
+ * (given back afterwards). */
+static kwsq_status prepare_node(kwsq_interpreter *ip, int32_t i)
+{
+    struct kwsq_init_ctx *ctx = ip->init;
+    kwsq_node *n = &ip->nodes[i];
+    const size_t mark = ip->temp_used;
+    kwsq_status st;
+    int32_t count = 0;
+    for (int32_t k = 0; k < n->num_inputs; ++k) {
+        count += n->io[k] >= 0 && ctx->map[n->io[k]] < 0;
+    }
+    if (count > 0) {
+        ctx->views = alloc_temp(ip, sizeof(kwsq_tensor_int) * (size_t)count);
+        kwsq_tensor_meta *meta = alloc_temp(ip, sizeof(kwsq_tensor_meta) * (size_t)count);
+        if (ctx->views == NULL || meta == NULL) {
+            return arena_error(ip, ip->persist_used + ip->temp_used);
+        }
+        int32_t v = 0;
+        for (int32_t k = 0; k < n->num_inputs; ++k) {
+            const int32_t t = n->io[k];
+            if (t >= 0 && ctx->map[t] < 0) {
+                ctx->views[v].m = &meta[v];
+                if ((st = load_tensor(ip, (uint32_t)t, &ctx->views[v++])) != KWSQ_OK) {
+                    return st;
+                }
+            }
+        }
+    }
+    st = n->kernel->prepare(ip, n);
+    if (ip->persist_used > ip->arena_len - ip->temp_used) {
+        return arena_error(ip, ip->persist_used + ip->temp_used);
+    }
+    ctx->views = NULL;
+    ip->temp_used = mark;
+    return st;
+}
 
 static kwsq_status build(kwsq_interpreter *ip)
 {
@@ -605,43 +734,101 @@ static kwsq_status build(kwsq_interpreter *ip)
         !kwsq_fb_vector(&ip->fb, &sg, 2, 4, &outputs) || !kwsq_fb_vector(&ip->fb, &sg, 3, 4, &operators)) {
         return model_error(ip, "corrupt subgraph");
     }
-    if (tensors.count > 4096 || operators.count > 4096) {
+    if (tensors.count > 4096 || operators.count > 4096 || inputs.count > 4096 || outputs.count > 4096) {
         return model_error(ip, "too many tensors or operators");
     }
 
-    ip->num_tensors = (int32_t)tensors.count;
-    ip->tensors = kwsq_alloc_persistent(ip, sizeof(kwsq_tensor_int) * tensors.count);
+    struct kwsq_init_ctx *ctx = alloc_temp(ip, sizeof *ctx);
     ip->num_nodes = (int32_t)operators.count;
     ip->nodes = kwsq_alloc_persistent(ip, sizeof(kwsq_node) * operators.count);
-    kwsq_tensor_meta *meta = alloc_temp(ip, sizeof(kwsq_tensor_meta) * tensors.count);
-    if (ip->tensors == NULL || ip->nodes == NULL || meta == NULL) {
+    if (ctx == NULL || ip->nodes == NULL) {
+        return arena_error(ip, ip->persist_used + ip->temp_used);
+    }
+    ip->init = ctx;
+    ctx->tensors = tensors;
+    ctx->buffers = buffers;
+    ctx->nodes = alloc_temp(ip, sizeof(node_meta) * operators.count);
+    ctx->map = alloc_temp(ip, sizeof(int16_t) * tensors.count);
+    ctx->is_const = alloc_temp(ip, tensors.count);
+    ip->num_inputs = (int16_t)inputs.count;
+    ip->num_outputs = (int16_t)outputs.count;
+    ip->inputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * inputs.count);
+    ip->outputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * outputs.count);
+    if (ctx->nodes == NULL || ctx->map == NULL || ctx->is_const == NULL || ip->inputs == NULL ||
+        ip->outputs == NULL) {
+        return arena_error(ip, ip->persist_used + ip->temp_used);
+    }
+    /* Every tensor is validated, kept or not. */
+    for (uint32_t i = 0; i < tensors.count; ++i) {
+        kwsq_tensor_int t;
+        kwsq_tensor_meta m;
+        memset(&t, 0, sizeof t);
+        memset(&m, 0, sizeof m);
+        t.m = &m;
+        if ((st = load_tensor(ip, i, &t)) != KWSQ_OK) {
+            return st;
+        }
+        ctx->is_const[i] = m.is_const;
+        ctx->map[i] = -1;
+    }
+    st = read_index_vec(ip, &inputs, ip->inputs, false);
+    if (st == KWSQ_OK) {
+        st = read_index_vec(ip, &outputs, ip->outputs, false);
+    }
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    /* Which tensors Eval reads: marked 0 in map, numbered below. */
+    for (int32_t i = 0; i < ip->num_inputs; ++i) {
+        if (ctx->is_const[ip->inputs[i]]) {
+            return model_error(ip, "a graph input is a constant");
+        }
+        ctx->map[ip->inputs[i]] = 0;
+    }
+    for (int32_t i = 0; i < ip->num_outputs; ++i) {
+        ctx->map[ip->outputs[i]] = 0;
+    }
+    for (uint32_t i = 0; i < operators.count; ++i) {
+        kwsq_fb_table op;
+        kwsq_node *n = &ip->nodes[i];
+        if (!kwsq_fb_vec_table(&ip->fb, &operators, i, &op)) {
+            return model_error(ip, "corrupt operator");
+        }
+        st = parse_operator(ip, &opcodes, &op, n, &ctx->nodes[i]);
+        if (st != KWSQ_OK) {
+            return st == KWSQ_ERR_ARENA ? arena_error(ip, ip->persist_used + ip->temp_used) : st;
+        }
+        for (int32_t k = 0; k < n->num_inputs + n->num_outputs; ++k) {
+            const int32_t t = n->io[k];
+            const bool prepare_only = k < 32 && ((n->kernel->prepare_only_inputs >> k) & 1u) != 0;
+            if (t >= 0 && (k >= n->num_inputs || !ctx->is_const[t] || !prepare_only)) {
+                ctx->map[t] = 0;
+            }
+        }
+    }
+    int32_t kept = 0;
+    for (uint32_t i = 0; i < tensors.count; ++i) {
+        if (ctx->map[i] == 0) {
+            ctx->map[i] = (int16_t)kept++;
+        }
+    }
+    ip->num_tensors = kept;
+    ip->tensors = kwsq_alloc_persistent(ip, sizeof(kwsq_tensor_int) * (size_t)kept);
+    kwsq_tensor_meta *meta = alloc_temp(ip, sizeof(kwsq_tensor_meta) * (size_t)kept);
+    if (ip->tensors == NULL || meta == NULL) {
         return arena_error(ip, ip->persist_used + ip->temp_used);
     }
     for (uint32_t i = 0; i < tensors.count; ++i) {
-        ip->tensors[i].m = &meta[i];
-    }
-    for (uint32_t i = 0; i < tensors.count; ++i) {
-        kwsq_fb_table t;
-        if (!kwsq_fb_vec_table(&ip->fb, &tensors, i, &t)) {
-            return model_error(ip, "corrupt tensor");
+        const int32_t r = ctx->map[i];
+        if (r >= 0) {
+            ip->tensors[r].m = &meta[r];
+            if ((st = load_tensor(ip, i, &ip->tensors[r])) != KWSQ_OK) {
+                return st;
+            }
         }
-        st = parse_tensor(ip, &t, &buffers, &ip->tensors[i], (int32_t)i);
-        if (st != KWSQ_OK) {
-            return st;
-        }
-    }
-    st = read_index_vec(ip, &inputs, &ip->inputs, &ip->num_inputs, false);
-    if (st == KWSQ_OK) {
-        st = read_index_vec(ip, &outputs, &ip->outputs, &ip->num_outputs, false);
-    }
-    if (st != KWSQ_OK) {
-        return st == KWSQ_ERR_ARENA ? arena_error(ip, ip->persist_used) : st;
     }
     for (int32_t i = 0; i < ip->num_inputs; ++i) {
-        kwsq_tensor_int *t = &ip->tensors[ip->inputs[i]];
-        if (t->m->is_const) {
-            return model_error(ip, "a graph input is a constant");
-        }
+        kwsq_tensor_int *t = &ip->tensors[ctx->map[ip->inputs[i]]];
         if (kwsq_type_size_bits(t->v.type) == 0) {
             return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "input %d has type %s", (int)i,
                              kwsq_type_name(t->v.type));
@@ -650,29 +837,22 @@ static kwsq_status build(kwsq_interpreter *ip)
         t->m->last_use = 0;
     }
 
-    for (uint32_t i = 0; i < operators.count; ++i) {
-        kwsq_fb_table op;
+    for (int32_t i = 0; i < ip->num_nodes; ++i) {
         kwsq_node *n = &ip->nodes[i];
-        if (!kwsq_fb_vec_table(&ip->fb, &operators, i, &op)) {
-            return model_error(ip, "corrupt operator");
-        }
-        st = parse_operator(ip, &opcodes, &op, n);
-        if (st != KWSQ_OK) {
-            return st == KWSQ_ERR_ARENA ? arena_error(ip, ip->persist_used) : st;
-        }
         for (int32_t k = 0; k < n->num_inputs; ++k) {
-            kwsq_tensor_int *t = kwsq_node_input(ip, n, k);
-            if (t == NULL || t->m->is_const) {
+            const int32_t idx = n->io[k];
+            if (idx < 0 || ctx->is_const[idx]) {
                 continue;
             }
+            kwsq_tensor_int *t = &ip->tensors[ctx->map[idx]];
             if (t->m->first_use < 0) {
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
                                  "invalid model: input %d is read before any op writes it", (int)k);
             }
-            t->m->last_use = (int32_t)i;
+            t->m->last_use = i;
         }
         for (int32_t k = 0; k < n->num_outputs; ++k) {
-            kwsq_tensor_int *t = kwsq_node_output(ip, n, k);
+            kwsq_tensor_int *t = &ip->tensors[ctx->map[n->io[n->num_inputs + k]]];
             if (t->m->is_const || t->m->first_use >= 0) {
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
                                  "invalid model: output %d is a constant or written twice", (int)k);
@@ -681,12 +861,12 @@ static kwsq_status build(kwsq_interpreter *ip)
                 return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output type %s not supported",
                                  kwsq_type_name(t->v.type));
             }
-            t->m->first_use = (int32_t)i;
-            t->m->last_use = (int32_t)i;
+            t->m->first_use = i;
+            t->m->last_use = i;
         }
     }
     for (int32_t i = 0; i < ip->num_outputs; ++i) {
-        kwsq_tensor_int *t = &ip->tensors[ip->outputs[i]];
+        kwsq_tensor_int *t = &ip->tensors[ctx->map[ip->outputs[i]]];
         if (t->m->first_use < 0 && !t->m->is_const) {
             return model_error(ip, "a graph output is never written");
         }
@@ -694,16 +874,27 @@ static kwsq_status build(kwsq_interpreter *ip)
     }
 
     for (int32_t i = 0; i < ip->num_nodes; ++i) {
-        kwsq_node *n = &ip->nodes[i];
-        st = n->kernel->prepare(ip, n);
-        if (ip->persist_used > ip->arena_len - ip->temp_used) {
-            return arena_error(ip, ip->persist_used + ip->temp_used);
-        }
-        if (st != KWSQ_OK) {
+        if ((st = prepare_node(ip, i)) != KWSQ_OK) {
             return st;
         }
     }
-    return plan(ip);
+    if ((st = plan(ip)) != KWSQ_OK) {
+        return st;
+    }
+    /* From here on tensors are named by their kept index. */
+    for (int32_t i = 0; i < ip->num_nodes; ++i) {
+        kwsq_node *n = &ip->nodes[i];
+        for (int32_t k = 0; k < n->num_inputs + n->num_outputs; ++k) {
+            n->io[k] = n->io[k] >= 0 ? ctx->map[n->io[k]] : -1;
+        }
+    }
+    for (int32_t i = 0; i < ip->num_inputs; ++i) {
+        ip->inputs[i] = ctx->map[ip->inputs[i]];
+    }
+    for (int32_t i = 0; i < ip->num_outputs; ++i) {
+        ip->outputs[i] = ctx->map[ip->outputs[i]];
+    }
+    return KWSQ_OK;
 }
 
 kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model_len,
@@ -742,8 +933,9 @@ kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model
     ip->err = err;
     kwsq_status st = build(ip);
     if (st == KWSQ_ERR_ARENA && err != NULL && err->message[0] == '\0') {
-        arena_error(ip, ip->persist_used);
+        arena_error(ip, ip->persist_used + ip->temp_used);
     }
+    ip->init = NULL;
     if (st != KWSQ_OK) {
         return st;
     }
@@ -820,7 +1012,7 @@ const char *kwsq_operator_name(const kwsq_interpreter *ip, size_t i)
     if (ip == NULL || i >= (size_t)ip->num_nodes) {
         return NULL;
     }
-    return ip->nodes[i].name;
+    return kwsq_builtin_name(ip->nodes[i].kernel->builtin);
 }
 
 const char *kwsq_status_name(kwsq_status s)

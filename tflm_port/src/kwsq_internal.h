@@ -66,10 +66,15 @@ typedef struct {
     int32_t first_use;      /* op index; -1 = unused */
     int32_t last_use;
     size_t offset;          /* arena offset of planned tensors */
-    int32_t alias;          /* >= 0: shares the memory of this tensor (in-place op) */
+    int32_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op) */
     uint8_t is_const;
 } kwsq_tensor_meta;
 
+/* Only the tensors Eval reads have an entry at run time ("kept"): the graph's
+ * inputs and outputs, every activation, and the constants some op reads in
+ * Eval. A constant only Prepare reads (weights and biases, which the kernel
+ * keeps pointers to in its op data) gets a view in temporary memory while
+ * its op is prepared, and nothing after. */
 typedef struct {
     kwsq_tensor v;          /* public view; v.data set after planning */
     kwsq_tensor_meta *m;    /* valid during kwsq_init only (Prepare), NULL after */
@@ -86,40 +91,45 @@ typedef struct {
     int32_t options_type;   /* expected BuiltinOptions union type, 0 = none */
     kwsq_prepare_fn prepare;
     kwsq_eval_fn eval;
+    /* Bit i set: Eval never reads input i (Prepare keeps what it needs of it
+     * in the op data), so a constant there needs no tensor entry at run time. */
+    uint32_t prepare_only_inputs;
 } kwsq_kernel;
 
 #define KWSQ_MAX_SCRATCH 2
+#define KWSQ_MAX_NODE_TENSORS 255  /* inputs, and outputs, of one op */
 
 typedef struct kwsq_node {
     const kwsq_kernel *kernel;
-    const char *name;
-    int32_t *inputs;        /* -1 = optional input absent */
-    int32_t *outputs;
-    int32_t num_inputs;
-    int32_t num_outputs;
-    bool has_options;
-    kwsq_fb_table options;
+    /* Inputs then outputs. During init: model tensor indices; after: indices
+     * of kept tensors. -1 = optional input absent, or (after init) a constant
+     * only Prepare read. */
+    int16_t *io;
     void *data;             /* per-op data from Prepare (persistent) */
-    uint32_t scratch_size[KWSQ_MAX_SCRATCH];   /* 0 = slot unused */
     uint32_t scratch_offset[KWSQ_MAX_SCRATCH]; /* arena offset after planning */
+    uint8_t num_inputs;
+    uint8_t num_outputs;
 } kwsq_node;
+
+struct kwsq_init_ctx;       /* load-time state (interpreter.c), in temporary memory */
 
 struct kwsq_interpreter {
     kwsq_fb fb;
-    kwsq_tensor_int *tensors;
+    kwsq_tensor_int *tensors; /* the kept tensors */
     int32_t num_tensors;
     kwsq_node *nodes;
     int32_t num_nodes;
-    int32_t *inputs;
-    int32_t num_inputs;
-    int32_t *outputs;
-    int32_t num_outputs;
+    int16_t *inputs;        /* graph inputs and outputs: indices as in kwsq_node.io */
+    int16_t *outputs;
+    int16_t num_inputs;
+    int16_t num_outputs;
     uint8_t *arena;         /* aligned start */
     size_t arena_len;
     size_t persist_used;    /* bytes from arena start: interpreter + per-op data */
     size_t temp_used;       /* bytes from arena end: load-time metadata */
-    size_t used;            /* persist_used + planned activations/scratch */
+    size_t used;            /* during init: peak so far; then the larger of that and persistent + planned */
     kwsq_error *err;
+    struct kwsq_init_ctx *init; /* NULL once kwsq_init has returned */
 };
 
 /* ---- services for kernels (interpreter.c) ------------------------------ */

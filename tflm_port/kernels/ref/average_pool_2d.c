@@ -15,19 +15,14 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     for (int32_t b = 0; b < batches; ++b) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             for (int32_t ox = 0; ox < out_w; ++ox) {
-                const int32_t iy0 = oy * d->stride_h - d->pad_h;
-                const int32_t ix0 = ox * d->stride_w - d->pad_w;
-                const int32_t fy0 = iy0 < 0 ? -iy0 : 0;
-                const int32_t fy1 = d->filter_h < in_h - iy0 ? d->filter_h : in_h - iy0;
-                const int32_t fx0 = ix0 < 0 ? -ix0 : 0;
-                const int32_t fx1 = d->filter_w < in_w - ix0 ? d->filter_w : in_w - ix0;
+                const pool_window w = pool_window_at(d, in_h, in_w, oy, ox);
                 const int64_t o = (((int64_t)b * out_h + oy) * out_w + ox) * depth;
                 for (int32_t c = 0; c < depth; ++c) {
                     int32_t acc = 0, count = 0;
                     float facc = 0.0f;
-                    for (int32_t fy = fy0; fy < fy1; ++fy) {
-                        for (int32_t fx = fx0; fx < fx1; ++fx) {
-                            int64_t i = (((int64_t)b * in_h + iy0 + fy) * in_w + ix0 + fx) * depth + c;
+                    for (int32_t fy = w.fy0; fy < w.fy1; ++fy) {
+                        for (int32_t fx = w.fx0; fx < w.fx1; ++fx) {
+                            int64_t i = (((int64_t)b * in_h + w.iy0 + fy) * in_w + w.ix0 + fx) * depth + c;
                             if (is_float) {
                                 facc += ((const float *)in->data)[i];
                             } else {
@@ -54,4 +49,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_average_pool_2d = {1, 5, pool_prepare, eval};
+const kwsq_kernel kwsq_kernel_average_pool_2d = {1, 5, kwsq_pool_prepare, eval, 0};

@@ -1,6 +1,7 @@
 /*
- * Shared Prepare for the elementwise binary ops ADD and MUL: NumPy-style
- * broadcasting over up to KWSQ_MAX_DIMS dimensions, resolved to strides once.
+ * Shared by the elementwise binary ops ADD and MUL: NumPy-style broadcasting
+ * over up to KWSQ_MAX_DIMS dimensions, resolved to strides once in Prepare
+ * (binary_common.c, always built from kernels/ref) and walked in Eval.
  */
 #ifndef KWSQ_BINARY_COMMON_H
 #define KWSQ_BINARY_COMMON_H
@@ -19,58 +20,10 @@ typedef struct {
     float fact_min, fact_max;
 } binary_data;
 
-static inline bool binary_strides(const kwsq_tensor *t, const binary_data *d, int32_t *stride)
-{
-    int32_t pad = KWSQ_MAX_DIMS - t->num_dims;
-    int32_t s = 1;
-    for (int32_t i = KWSQ_MAX_DIMS - 1; i >= 0; --i) {
-        int32_t dim = i >= pad ? t->dims[i - pad] : 1;
-        if (dim != d->dims[i] && dim != 1) {
-            return false;
-        }
-        stride[i] = dim == 1 ? 0 : s;
-        s *= dim;
-    }
-    return true;
-}
-
-/* Validates types and shapes and fills the broadcast part of `d`. */
-static inline kwsq_status binary_prepare_shapes(struct kwsq_interpreter *ip, kwsq_node *n,
-                                                binary_data **out)
-{
-    kwsq_tensor_int *a = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *b = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *o = kwsq_node_output(ip, n, 0);
-    kwsq_status st;
-    if (a == NULL || b == NULL || o == NULL) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: needs two inputs and an output");
-    }
-    if (a->v.type == KWSQ_FLOAT32) {
-        if ((st = kwsq_check_tensor(ip, n, b, "input 2", KWSQ_FLOAT32, -1)) != KWSQ_OK ||
-            (st = kwsq_check_tensor(ip, n, o, "output", KWSQ_FLOAT32, -1)) != KWSQ_OK) {
-            return st;
-        }
-    } else if ((st = kwsq_check_q8(ip, n, a, "input 1")) != KWSQ_OK ||
-               (st = kwsq_check_q8(ip, n, b, "input 2")) != KWSQ_OK ||
-               (st = kwsq_check_q8(ip, n, o, "output")) != KWSQ_OK) {
-        return st;
-    }
-    binary_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    n->data = d;
-    int32_t pad = KWSQ_MAX_DIMS - o->v.num_dims;
-    for (int32_t i = 0; i < KWSQ_MAX_DIMS; ++i) {
-        d->dims[i] = i >= pad ? o->v.dims[i - pad] : 1;
-    }
-    if (!binary_strides(&a->v, d, d->stride1) || !binary_strides(&b->v, d, d->stride2)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input shapes do not broadcast to the output");
-    }
-    d->count = (int32_t)kwsq_num_elements(&o->v);
-    *out = d;
-    return KWSQ_OK;
-}
+/* The Prepare ADD and MUL share: types, broadcast strides and the element
+ * count, op data in n->data, the fused activation's ranges and, for int8,
+ * the three zero-point offsets. The caller then derives its multipliers. */
+kwsq_status kwsq_binary_prepare(struct kwsq_interpreter *ip, kwsq_node *n, bool *is_float);
 
 /* Calls `body(d, i1, i2, o)` for every output element in row-major order. */
 #define BINARY_FOR_EACH(d, body)                                                          \

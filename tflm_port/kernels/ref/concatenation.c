@@ -19,10 +19,6 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (axis < 0 || axis >= out->v.num_dims) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: axis out of range");
     }
-    int64_t outer = 1;
-    for (int32_t i = 0; i < axis; ++i) {
-        outer *= out->v.dims[i];
-    }
     for (int32_t i = 0; i < n->num_inputs; ++i) {
         kwsq_tensor_int *t = kwsq_node_input(ip, n, i);
         if (t == NULL || t->v.num_dims != out->v.num_dims) {
@@ -34,17 +30,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
             }
         }
     }
-    kwsq_status st = concat_check_inputs(ip, n, out, outer);
-    if (st != KWSQ_OK) {
-        return st;
-    }
-    concat_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    d->outer = outer;
-    n->data = d;
-    return KWSQ_OK;
+    return kwsq_concat_prepare_copy(ip, n, axis);
 }
 
-const kwsq_kernel kwsq_kernel_concatenation = {2, 10, prepare, concat_eval};
+const kwsq_kernel kwsq_kernel_concatenation = {2, 10, prepare, kwsq_concat_eval, 0};

@@ -5,23 +5,19 @@
  */
 #include <string.h>
 
-#include "kwsq_kernel_util.h"
+#include "conv_common.h"
 
 typedef struct {
-    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h;
-    int32_t input_offset, output_offset, act_min, act_max;
-    int32_t *mult;
-    int8_t *shift;
-    int32_t s4;
-    bool pot;
+    kwsq_conv_params p;
     bool inplace;           /* 1x1 conv writing over its input, pixel by pixel */
 } conv_data;
+
+static const kwsq_conv_kind k_conv = {3, 4, 0};
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
     kwsq_status st;
     if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
@@ -32,9 +28,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         output->v.num_dims != 4) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 4-D weights");
     }
-    if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported",
-                         kwsq_type_name(filter->v.type));
+    if ((st = kwsq_conv_check_weights(ip, n, filter)) != KWSQ_OK) {
+        return st;
     }
     const int32_t out_ch = output->v.dims[3];
     const int32_t in_ch = input->v.dims[3];
@@ -43,57 +38,26 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         out_ch % (in_ch / filter_in) != 0 || input->v.dims[0] != output->v.dims[0]) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
     }
-    if (filter->v.num_channels > 1 && filter->m->quant_dim != 0) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim 0");
-    }
-    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
-                         kwsq_num_elements(&bias->v) != out_ch)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
-    }
     conv_data *d = kwsq_alloc_persistent(ip, sizeof *d);
     if (d == NULL) {
         return KWSQ_ERR_ARENA;
     }
     n->data = d;
-    int32_t padding = kwsq_opt_i8(ip, n, 0, 0);
-    d->stride_w = kwsq_opt_i32(ip, n, 1, 0);
-    d->stride_h = kwsq_opt_i32(ip, n, 2, 0);
-    int32_t activation = kwsq_opt_i8(ip, n, 3, 0);
-    d->dil_w = kwsq_opt_i32(ip, n, 4, 1);
-    d->dil_h = kwsq_opt_i32(ip, n, 5, 1);
-    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1 ||
-        d->stride_w > 65536 || d->stride_h > 65536 ||
-        ((int64_t)filter->v.dims[1] - 1) * d->dil_h > 65536 ||
-        ((int64_t)filter->v.dims[2] - 1) * d->dil_w > 65536) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    if ((st = kwsq_conv_prepare_params(ip, n, &k_conv, &d->p)) != KWSQ_OK) {
+        return st;
     }
-    const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], d->stride_h, d->dil_h);
-    const int32_t out_w = kwsq_out_size(padding, input->v.dims[2], filter->v.dims[2], d->stride_w, d->dil_w);
-    if (out_h != output->v.dims[1] || out_w != output->v.dims[2]) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
-                         (int)output->v.dims[1], (int)output->v.dims[2], (int)out_h, (int)out_w);
-    }
-    d->pad_h = kwsq_padding(d->stride_h, d->dil_h, input->v.dims[1], filter->v.dims[1], out_h);
-    d->pad_w = kwsq_padding(d->stride_w, d->dil_w, input->v.dims[2], filter->v.dims[2], out_w);
-    if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
-                                 &d->act_min, &d->act_max)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
-    }
-    d->input_offset = -input->v.zero_point;
-    d->output_offset = output->v.zero_point;
-    d->s4 = filter->v.type == KWSQ_INT4;
     /* A pointwise conv reads pixel p entirely before writing pixel p, and output
      * pixel p lies at or before input pixel p: it can overwrite its input,
      * with one output pixel of scratch. */
-    if (filter->v.dims[1] == 1 && filter->v.dims[2] == 1 && d->stride_h == 1 && d->stride_w == 1 &&
-        filter_in == in_ch && out_h == input->v.dims[1] && out_w == input->v.dims[2] && out_ch <= in_ch &&
-        kwsq_alias_output(ip, n, 0, 0)) {
+    if (filter->v.dims[1] == 1 && filter->v.dims[2] == 1 && d->p.stride_h == 1 && d->p.stride_w == 1 &&
+        filter_in == in_ch && output->v.dims[1] == input->v.dims[1] && output->v.dims[2] == input->v.dims[2] &&
+        out_ch <= in_ch && kwsq_alias_output(ip, n, 0, 0)) {
         d->inplace = true;
         if (kwsq_request_scratch(ip, n, (size_t)out_ch) < 0) {
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
         }
     }
-    return kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &d->mult, &d->shift, &d->pot);
+    return KWSQ_OK;
 }
 
 /* sum of w[i] * (x[i] + off): int8 weights, or packed int4 starting at element w0. */
@@ -117,23 +81,22 @@ static int32_t dot_off_s4(const uint8_t *w, int32_t w0, const int8_t *x, int32_t
 
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
-    const conv_data *d = n->data;
+    const conv_data *cd = n->data;
+    const kwsq_conv_params *d = &cd->p;
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
-    const kwsq_tensor *f = &kwsq_node_input(ip, n, 1)->v;
-    const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
     const int8_t *x = in->data;
-    const uint8_t *w = f->data;
-    const int32_t *b = bias != NULL ? (const int32_t *)bias->v.data : NULL;
+    const uint8_t *w = d->filter;
+    const int32_t *b = d->bias;
     int8_t *y = out->data;
     const int32_t batches = in->dims[0], in_h = in->dims[1], in_w = in->dims[2], in_ch = in->dims[3];
-    const int32_t f_h = f->dims[1], f_w = f->dims[2], f_in = f->dims[3];
+    const int32_t f_h = d->filter_h, f_w = d->filter_w, f_in = d->filter_in;
     const int32_t out_h = out->dims[1], out_w = out->dims[2], out_ch = out->dims[3];
     const int32_t per_group = out_ch / (in_ch / f_in);
     /* Without dilation or groups, one filter row is one contiguous input span. */
     const bool span = d->dil_w == 1 && f_in == in_ch;
     const int32_t off = d->input_offset;
-    int8_t *tmp = d->inplace ? kwsq_scratch(ip, n, 0) : NULL;
+    int8_t *tmp = cd->inplace ? kwsq_scratch(ip, n, 0) : NULL;
 
     for (int32_t bt = 0; bt < batches; ++bt) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
@@ -155,7 +118,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                     --fx1;
                 }
                 int8_t *ydst = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
-                int8_t *yp = d->inplace ? tmp : ydst;
+                int8_t *yp = cd->inplace ? tmp : ydst;
                 for (int32_t oc = 0; oc < out_ch; ++oc) {
                     const int32_t group_base = (oc / per_group) * f_in;
                     int32_t acc = b != NULL ? b[oc] : 0;
@@ -180,7 +143,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                           d->output_offset;
                     yp[oc] = (int8_t)kwsq_clamp(acc, d->act_min, d->act_max);
                 }
-                if (d->inplace) {
+                if (cd->inplace) {
                     memcpy(ydst, tmp, (size_t)out_ch);
                 }
             }
@@ -189,4 +152,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_conv_2d = {3, 1, prepare, eval};
+const kwsq_kernel kwsq_kernel_conv_2d = {3, 1, prepare, eval, 0x6u};

@@ -5,23 +5,20 @@
  */
 #include <string.h>
 
-#include "kwsq_kernel_util.h"
+#include "conv_common.h"
 
 typedef struct {
-    int32_t stride_w, stride_h, dil_w, dil_h, pad_w, pad_h, depth_mult;
-    int32_t input_offset, output_offset, act_min, act_max;
-    int32_t *mult;
-    int8_t *shift;
-    int32_t s4;
-    bool pot;
+    kwsq_conv_params p;
+    int32_t depth_mult;
     int32_t ring_rows;      /* > 0: in place, keeping this many input rows aside */
 } dw_data;
+
+static const kwsq_conv_kind k_depthwise = {4, 5, 3};
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
     kwsq_status st;
     if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
@@ -32,9 +29,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         output->v.num_dims != 4 || filter->v.dims[0] != 1) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 1xHxWxC weights");
     }
-    if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported",
-                         kwsq_type_name(filter->v.type));
+    if ((st = kwsq_conv_check_weights(ip, n, filter)) != KWSQ_OK) {
+        return st;
     }
     const int32_t out_ch = output->v.dims[3];
     const int32_t in_ch = input->v.dims[3];
@@ -42,58 +38,29 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         input->v.dims[0] != output->v.dims[0]) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
     }
-    if (filter->v.num_channels > 1 && filter->m->quant_dim != 3) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim 3");
-    }
-    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
-                         kwsq_num_elements(&bias->v) != out_ch)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
-    }
     dw_data *d = kwsq_alloc_persistent(ip, sizeof *d);
     if (d == NULL) {
         return KWSQ_ERR_ARENA;
     }
     n->data = d;
-    int32_t padding = kwsq_opt_i8(ip, n, 0, 0);
-    d->stride_w = kwsq_opt_i32(ip, n, 1, 0);
-    d->stride_h = kwsq_opt_i32(ip, n, 2, 0);
     d->depth_mult = out_ch / in_ch;
-    int32_t activation = kwsq_opt_i8(ip, n, 4, 0);
-    d->dil_w = kwsq_opt_i32(ip, n, 5, 1);
-    d->dil_h = kwsq_opt_i32(ip, n, 6, 1);
-    if (d->stride_w <= 0 || d->stride_h <= 0 || d->dil_w <= 0 || d->dil_h <= 0 || padding > 1 ||
-        d->stride_w > 65536 || d->stride_h > 65536 ||
-        ((int64_t)filter->v.dims[1] - 1) * d->dil_h > 65536 ||
-        ((int64_t)filter->v.dims[2] - 1) * d->dil_w > 65536) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    if ((st = kwsq_conv_prepare_params(ip, n, &k_depthwise, &d->p)) != KWSQ_OK) {
+        return st;
     }
-    const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], d->stride_h, d->dil_h);
-    const int32_t out_w = kwsq_out_size(padding, input->v.dims[2], filter->v.dims[2], d->stride_w, d->dil_w);
-    if (out_h != output->v.dims[1] || out_w != output->v.dims[2]) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
-                         (int)output->v.dims[1], (int)output->v.dims[2], (int)out_h, (int)out_w);
-    }
-    d->pad_h = kwsq_padding(d->stride_h, d->dil_h, input->v.dims[1], filter->v.dims[1], out_h);
-    d->pad_w = kwsq_padding(d->stride_w, d->dil_w, input->v.dims[2], filter->v.dims[2], out_w);
-    if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
-                                 &d->act_min, &d->act_max)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
-    }
-    d->input_offset = -input->v.zero_point;
-    d->output_offset = output->v.zero_point;
-    d->s4 = filter->v.type == KWSQ_INT4;
+    const kwsq_conv_params *p = &d->p;
     /* Stride 1, same-size output, one output per input channel: output row y
      * overwrites input row y, which rows up to y + pad_h still read, so rows
      * y - pad_h .. y are kept in a ring of pad_h + 1 rows before being
      * overwritten. */
-    if (d->stride_h == 1 && d->stride_w == 1 && d->dil_h == 1 && d->dil_w == 1 && d->depth_mult == 1 &&
-        out_h == input->v.dims[1] && out_w == input->v.dims[2] && kwsq_alias_output(ip, n, 0, 0)) {
-        d->ring_rows = d->pad_h + 1;
-        if (kwsq_request_scratch(ip, n, (size_t)d->ring_rows * (size_t)out_w * (size_t)out_ch) < 0) {
+    if (p->stride_h == 1 && p->stride_w == 1 && p->dil_h == 1 && p->dil_w == 1 && d->depth_mult == 1 &&
+        output->v.dims[1] == input->v.dims[1] && output->v.dims[2] == input->v.dims[2] &&
+        kwsq_alias_output(ip, n, 0, 0)) {
+        d->ring_rows = p->pad_h + 1;
+        if (kwsq_request_scratch(ip, n, (size_t)d->ring_rows * (size_t)output->v.dims[2] * (size_t)out_ch) < 0) {
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
         }
     }
-    return kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &d->mult, &d->shift, &d->pot);
+    return KWSQ_OK;
 }
 
 /* Output channels are processed in blocks: each input tap is read once per
@@ -103,29 +70,28 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
-    const dw_data *d = n->data;
+    const dw_data *dd = n->data;
+    const kwsq_conv_params *d = &dd->p;
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
-    const kwsq_tensor *f = &kwsq_node_input(ip, n, 1)->v;
-    const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
     const int8_t *x = in->data;
-    const uint8_t *w = f->data;
-    const int32_t *b = bias != NULL ? (const int32_t *)bias->v.data : NULL;
+    const uint8_t *w = d->filter;
+    const int32_t *b = d->bias;
     int8_t *y = out->data;
     const int32_t batches = in->dims[0], in_h = in->dims[1], in_w = in->dims[2], in_ch = in->dims[3];
-    const int32_t f_h = f->dims[1], f_w = f->dims[2];
+    const int32_t f_h = d->filter_h, f_w = d->filter_w;
     const int32_t out_h = out->dims[1], out_w = out->dims[2], out_ch = out->dims[3];
-    const int32_t dm = d->depth_mult;
+    const int32_t dm = dd->depth_mult;
     const int32_t off = d->input_offset;
     int32_t acc[DW_BLOCK];
-    int8_t *ring = d->ring_rows > 0 ? kwsq_scratch(ip, n, 0) : NULL;
+    int8_t *ring = dd->ring_rows > 0 ? kwsq_scratch(ip, n, 0) : NULL;
     const int32_t row_bytes = in_w * in_ch;
 
     for (int32_t bt = 0; bt < batches; ++bt) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
             if (ring != NULL) {
-                memcpy(ring + (oy % d->ring_rows) * row_bytes, x + ((int64_t)bt * in_h + oy) * row_bytes,
+                memcpy(ring + (oy % dd->ring_rows) * row_bytes, x + ((int64_t)bt * in_h + oy) * row_bytes,
                        (size_t)row_bytes);
             }
             int32_t fy0 = 0, fy1 = f_h;
@@ -162,7 +128,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                             for (int32_t fx = fx0; fx < fx1; ++fx) {
                                 const int32_t ix = ix0 + d->dil_w * fx;
                                 const int8_t *xrow = ring != NULL && iy <= oy
-                                                         ? ring + (iy % d->ring_rows) * row_bytes
+                                                         ? ring + (iy % dd->ring_rows) * row_bytes
                                                          : x + ((int64_t)bt * in_h + iy) * row_bytes;
                                 const int8_t *xp = xrow + ix * in_ch;
                                 const int32_t wtap = (fy * f_w + fx) * out_ch + oc0;
@@ -198,4 +164,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_depthwise_conv_2d = {4, 2, prepare, eval};
+const kwsq_kernel kwsq_kernel_depthwise_conv_2d = {4, 2, prepare, eval, 0x6u};

@@ -2,17 +2,15 @@
  * DEQUANTIZE int8 -> float: scale * (q - zero_point) computed in double and
  * rounded once to float, as TFLite Micro's reference kernel.
  */
-#include "kwsq_kernel_util.h"
+#include "unary_common.h"
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
     kwsq_status st;
-    if (input == NULL || output == NULL || kwsq_num_elements(&input->v) != kwsq_num_elements(&output->v)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output sizes differ");
-    }
-    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK) {
+    if ((st = kwsq_unary_check_sizes(ip, n, false)) != KWSQ_OK ||
+        (st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK) {
         return st;
     }
     return kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1);
@@ -33,4 +31,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_dequantize = {6, 0, prepare, eval};
+const kwsq_kernel kwsq_kernel_dequantize = {6, 0, prepare, eval, 0};

@@ -35,6 +35,8 @@ typedef struct {
     int32_t *row_const;    /* bias + input_offset * row sum (int8/int4); row sums (hybrid) */
     int32_t asymmetric;
     float *row_scale;      /* hybrid: weight scale of each row */
+    const void *weights;   /* the constant weights and bias, in the model */
+    const float *bias;     /* float bias (hybrid, f32); NULL = none */
 } fc_data;
 
 static int32_t weight_sum(const kwsq_tensor_int *filter, int32_t row, int32_t accum, bool s4)
@@ -71,6 +73,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     }
     n->data = d;
     d->out_depth = filter->v.dims[0];
+    d->weights = filter->v.data;
     d->accum = filter->v.dims[1];
     if (output->v.num_dims < 1 || output->v.dims[output->v.num_dims - 1] != d->out_depth ||
         d->out_depth == 0) {
@@ -96,6 +99,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
         }
         kwsq_activation_range_f(activation, &d->fact_min, &d->fact_max);
+        d->bias = bias != NULL ? (const float *)bias->v.data : NULL;
         if (filter->v.type == KWSQ_FLOAT32) {
             d->kind = FC_F32;
             return KWSQ_OK;
@@ -287,16 +291,14 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
 
     if (d->kind == FC_S8 || d->kind == FC_S4) {
-        eval_quantized(d, input->v.data, filter->v.data, output->v.data);
+        eval_quantized(d, input->v.data, d->weights, output->v.data);
         return KWSQ_OK;
     }
     const float *in = input->v.data;
-    const float *bias_data = bias != NULL ? (const float *)bias->v.data : NULL;
+    const float *bias_data = d->bias;
     float *out = output->v.data;
     int8_t *q = d->kind == FC_HYBRID ? kwsq_scratch(ip, n, 0) : NULL;
     for (int32_t b = 0; b < d->batches; ++b) {
@@ -306,7 +308,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
             y[o] = bias_data != NULL ? bias_data[o] : 0.0f;
         }
         if (d->kind == FC_F32) {
-            const float *w = filter->v.data;
+            const float *w = d->weights;
             for (int32_t o = 0; o < d->out_depth; ++o) {
                 float acc = 0.0f;
                 for (int32_t i = 0; i < d->accum; ++i) {
@@ -319,7 +321,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
         float scale;
         int32_t offset;
         quantize_row(x, d->accum, d->asymmetric != 0, q, &scale, &offset);
-        const int8_t *w = filter->v.data;
+        const int8_t *w = d->weights;
         for (int32_t o = 0; o < d->out_depth; ++o) {
             int32_t dot = dot_s8(w + (int64_t)o * d->accum, q, d->accum);
             dot -= d->row_const[o] * offset;
@@ -332,4 +334,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_fully_connected = {9, 8, prepare, eval};
+const kwsq_kernel kwsq_kernel_fully_connected = {9, 8, prepare, eval, 0x6u};

@@ -6,31 +6,18 @@
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
-    binary_data *d = NULL;
-    kwsq_status st = binary_prepare_shapes(ip, n, &d);
-    if (st != KWSQ_OK) {
+    bool is_float = false;
+    kwsq_status st = kwsq_binary_prepare(ip, n, &is_float);
+    if (st != KWSQ_OK || is_float) {
         return st;
     }
-    kwsq_tensor_int *a = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *b = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *o = kwsq_node_output(ip, n, 0);
-    int32_t activation = kwsq_opt_i8(ip, n, 0, 0);
-    if (activation > 3) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
-    }
-    kwsq_activation_range_f(activation, &d->fact_min, &d->fact_max);
-    if (a->v.type == KWSQ_FLOAT32) {
-        return KWSQ_OK;
-    }
-    d->in1_offset = -a->v.zero_point;
-    d->in2_offset = -b->v.zero_point;
-    d->out_offset = o->v.zero_point;
+    binary_data *d = n->data;
+    const kwsq_tensor_int *a = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *b = kwsq_node_input(ip, n, 1);
+    const kwsq_tensor_int *o = kwsq_node_output(ip, n, 0);
     int so;
     kwsq_quantize_multiplier((double)a->v.scale * (double)b->v.scale / (double)o->v.scale, &d->out_mult, &so);
     d->out_shift = so;
-    if (!kwsq_activation_range_q(activation, o->v.scale, o->v.zero_point, -128, 127, &d->act_min, &d->act_max)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
-    }
     return KWSQ_OK;
 }
 
@@ -65,4 +52,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_mul = {18, 21, prepare, eval};
+const kwsq_kernel kwsq_kernel_mul = {18, 21, prepare, eval, 0};

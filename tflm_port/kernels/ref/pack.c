@@ -31,21 +31,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
             }
         }
     }
-    int64_t outer = 1;
-    for (int32_t i = 0; i < axis; ++i) {
-        outer *= out->v.dims[i];
-    }
-    kwsq_status st = concat_check_inputs(ip, n, out, outer);
-    if (st != KWSQ_OK) {
-        return st;
-    }
-    concat_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    d->outer = outer;
-    n->data = d;
-    return KWSQ_OK;
+    return kwsq_concat_prepare_copy(ip, n, axis);
 }
 
-const kwsq_kernel kwsq_kernel_pack = {83, 59, prepare, concat_eval};
+const kwsq_kernel kwsq_kernel_pack = {83, 59, prepare, kwsq_concat_eval, 0};

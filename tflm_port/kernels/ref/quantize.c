@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "kwsq_kernel_util.h"
+#include "unary_common.h"
 
 typedef struct {
     int32_t count;
@@ -20,10 +20,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
     kwsq_status st;
-    if (input == NULL || output == NULL || kwsq_num_elements(&input->v) != kwsq_num_elements(&output->v)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output sizes differ");
-    }
-    if ((st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+    if ((st = kwsq_unary_check_sizes(ip, n, false)) != KWSQ_OK ||
+        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
         return st;
     }
     quantize_data *d = kwsq_alloc_persistent(ip, sizeof *d);
@@ -71,4 +69,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_quantize = {114, 0, prepare, eval};
+const kwsq_kernel kwsq_kernel_quantize = {114, 0, prepare, eval, 0};

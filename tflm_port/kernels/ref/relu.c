@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "kwsq_kernel_util.h"
+#include "unary_common.h"
 
 typedef struct {
     int32_t count, in_offset, out_offset, mult, shift, act_min, act_max;
@@ -12,24 +12,17 @@ typedef struct {
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
-    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
-    kwsq_status st;
-    if (input == NULL || output == NULL || kwsq_num_elements(&input->v) != kwsq_num_elements(&output->v)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output sizes differ");
-    }
-    relu_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    n->data = d;
-    d->count = (int32_t)kwsq_num_elements(&input->v);
-    if (input->v.type == KWSQ_FLOAT32) {
-        return kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1);
-    }
-    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
-        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+    bool is_float = false;
+    kwsq_status st = kwsq_unary_prepare(ip, n, false, sizeof(relu_data), &is_float);
+    if (st != KWSQ_OK) {
         return st;
+    }
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    relu_data *d = n->data;
+    d->count = (int32_t)kwsq_num_elements(&input->v);
+    if (is_float) {
+        return KWSQ_OK;
     }
     int shift;
     kwsq_quantize_multiplier((double)input->v.scale / (double)output->v.scale, &d->mult, &shift);
@@ -64,4 +57,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_relu = {19, 0, prepare, eval};
+const kwsq_kernel kwsq_kernel_relu = {19, 0, prepare, eval, 0};

@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "kwsq_kernel_util.h"
+#include "unary_common.h"
 
 typedef struct {
     int32_t count, lo, hi;
@@ -12,24 +12,16 @@ typedef struct {
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
-    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
-    kwsq_status st;
-    if (input == NULL || output == NULL || kwsq_num_elements(&input->v) != kwsq_num_elements(&output->v)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output sizes differ");
-    }
-    relu6_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    n->data = d;
-    d->count = (int32_t)kwsq_num_elements(&input->v);
-    if (input->v.type == KWSQ_FLOAT32) {
-        return kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1);
-    }
-    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
-        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+    bool is_float = false;
+    kwsq_status st = kwsq_unary_prepare(ip, n, false, sizeof(relu6_data), &is_float);
+    if (st != KWSQ_OK) {
         return st;
+    }
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    relu6_data *d = n->data;
+    d->count = (int32_t)kwsq_num_elements(&input->v);
+    if (is_float) {
+        return KWSQ_OK;
     }
     d->lo = input->v.zero_point;
     d->hi = kwsq_clamp((int32_t)roundf(6.0f / input->v.scale) + input->v.zero_point, -128, 127);
@@ -58,4 +50,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_relu6 = {21, 0, prepare, eval};
+const kwsq_kernel kwsq_kernel_relu6 = {21, 0, prepare, eval, 0};

@@ -32,4 +32,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_reshape = {22, 17, prepare, eval};
+const kwsq_kernel kwsq_kernel_reshape = {22, 17, prepare, eval, 0x2u};

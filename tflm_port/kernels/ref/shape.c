@@ -28,4 +28,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_shape = {77, 55, prepare, eval};
+const kwsq_kernel kwsq_kernel_shape = {77, 55, prepare, eval, 0};

@@ -4,7 +4,7 @@
  */
 #include <math.h>
 
-#include "kwsq_kernel_util.h"
+#include "unary_common.h"
 
 #define SCALED_DIFF_INT_BITS 5
 #define ACCUM_INT_BITS 12
@@ -20,29 +20,22 @@ typedef struct {
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
-    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    bool is_float = false;
     kwsq_status st;
     if (input == NULL || output == NULL || input->v.num_dims < 1) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: missing input or output");
     }
-    if (!kwsq_same_shape(&input->v, &output->v)) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input and output shapes differ");
+    if ((st = kwsq_unary_prepare(ip, n, true, sizeof(softmax_data), &is_float)) != KWSQ_OK) {
+        return st;
     }
-    softmax_data *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    n->data = d;
+    softmax_data *d = n->data;
     d->depth = input->v.dims[input->v.num_dims - 1];
     d->outer = d->depth ? (int32_t)(kwsq_num_elements(&input->v) / d->depth) : 0;
     d->beta = kwsq_opt_f32(ip, n, 0, 1.0f);
-    if (input->v.type == KWSQ_FLOAT32) {
-        return kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1);
-    }
-    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
-        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
-        return st;
+    if (is_float) {
+        return KWSQ_OK;
     }
     if (output->v.zero_point != -128 || fabsf(output->v.scale - 1.0f / 256.0f) > 0.001f / 256.0f) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "int8 output must have scale 1/256 and zero point -128");
@@ -128,4 +121,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_softmax = {25, 9, prepare, eval};
+const kwsq_kernel kwsq_kernel_softmax = {25, 9, prepare, eval, 0};

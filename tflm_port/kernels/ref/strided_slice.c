@@ -137,4 +137,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     }
 }
 
-const kwsq_kernel kwsq_kernel_strided_slice = {45, 32, prepare, eval};
+const kwsq_kernel kwsq_kernel_strided_slice = {45, 32, prepare, eval, 0xEu};
