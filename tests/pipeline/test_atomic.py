@@ -30,3 +30,14 @@ def test_unwritable_destination_is_a_kwsq_error(tmp_path):
     blocker.write_text("x")
     with pytest.raises(KwsqError, match="cannot write"):
         write_bytes(blocker / "sub" / "out.bin", b"data")
+
+
+def test_written_file_has_the_usual_umask_mode(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        dest = write_bytes(tmp_path / "out.bin", b"x")
+    finally:
+        os.umask(old)
+    assert dest.stat().st_mode & 0o777 == 0o644
