@@ -44,6 +44,8 @@ def summary_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
             ("argmax agreement LiteRT vs TFLite Micro", _pct(tfl.get("litert_tflm_agreement"))),
             ("max output difference LiteRT vs TFLM (LSB)",
              str(tfl.get("litert_tflm_max_lsb", "-"))),
+            ("kwsq C runtime bit-exact with TFLM", _pct(tfl.get("kwsq_runtime_bitexact"))),
+            ("kwsq C runtime arena bytes", str(tfl.get("kwsq_runtime_arena_bytes", "-"))),
             (".tflite bytes", str(tfl.get("model_bytes", "-"))),
         ]
         if "relative_size" in tfl:

@@ -274,6 +274,7 @@ def verify_run(run: Run, tflite_path: Path | None = None, max_samples: int = 0,
         keras_model = run.load_model()
     result = compare(model_bytes, keras_model, x, y).to_dict()
     result["model_bytes"] = len(model_bytes)
+    result.update(check_kwsq_runtime(model_bytes, x))
     # the accuracy of the integer model as a microcontroller computes it (TFLM), else LiteRT
     result["int8_test_accuracy"] = (result["tflm_accuracy"] if result["tflm_accuracy"]
                                     is not None else result["litert_accuracy"])
@@ -283,6 +284,33 @@ def verify_run(run: Run, tflite_path: Path | None = None, max_samples: int = 0,
         run.update_metrics({"tflite": metrics})
     log(format_comparison(result))
     return result
+
+
+def check_kwsq_runtime(model_bytes: bytes, x: np.ndarray) -> dict[str, Any]:
+    """kwsq's own C runtime (tflm_port) on the same inputs: bit-exact with TFLite Micro?
+
+    Hybrid models have no TFLM reference; there the runtime is compared with LiteRT and
+    only the largest absolute difference is reported. A missing C compiler is not a
+    verification failure: the figures are then absent with a note.
+    """
+    from pipeline.runtime import Runtime
+
+    spec = io_spec(model_bytes)
+    xq = quantize_input(x, spec)
+    try:
+        rt = Runtime(model_bytes)
+        ours = rt.run_batch([xq])[0].reshape(len(x), -1)
+    except KwsqError as exc:
+        return {"kwsq_runtime_note": str(exc)}
+    if hybrid_ops(model_bytes):
+        ref = run_litert(model_bytes, xq)
+        return {"kwsq_runtime_vs": "litert", "kwsq_runtime_arena_bytes": rt.arena_used_bytes,
+                "kwsq_runtime_max_abs": float(np.abs(ours.astype(np.float64) - ref).max())}
+    ref = run_tflm(model_bytes, xq)
+    equal = np.all(ours == ref, axis=1)
+    return {"kwsq_runtime_vs": "tflm", "kwsq_runtime_arena_bytes": rt.arena_used_bytes,
+            "kwsq_runtime_bitexact": float(np.mean(equal)),
+            "kwsq_runtime_max_lsb_vs_tflm": int(np.abs(ours.astype(np.int64) - ref).max())}
 
 
 def format_comparison(r: dict[str, Any]) -> str:
@@ -298,7 +326,18 @@ def format_comparison(r: dict[str, Any]) -> str:
         f"  LSB diff   litert max {f(r['litert_max_lsb'])} mean {f(r['litert_mean_lsb'])}  "
         f"tflm max {f(r['tflm_max_lsb'])} mean {f(r['tflm_mean_lsb'])}  "
         f"litert-vs-tflm max {f(r['litert_tflm_max_lsb'])}",
-    ] + ([f"  note: {r['note']}"] if r.get("note") else []))
+    ] + ([f"  note: {r['note']}"] if r.get("note") else []) + [_runtime_line(r)])
+
+
+def _runtime_line(r: dict[str, Any]) -> str:
+    if "kwsq_runtime_bitexact" in r:
+        return (f"  kwsq C runtime: bit-exact with TFLM on {100 * r['kwsq_runtime_bitexact']:.2f}% "
+                f"of samples (max {r['kwsq_runtime_max_lsb_vs_tflm']} LSB), "
+                f"arena {r['kwsq_runtime_arena_bytes']} B")
+    if "kwsq_runtime_max_abs" in r:
+        return (f"  kwsq C runtime vs LiteRT (hybrid): max |diff| {r['kwsq_runtime_max_abs']:.3g}, "
+                f"arena {r['kwsq_runtime_arena_bytes']} B")
+    return f"  kwsq C runtime: not checked ({r.get('kwsq_runtime_note', 'unavailable')})"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -47,6 +47,9 @@ def test_metrics_hold_float_int8_accuracy_and_interpreter_agreement(converted_ru
     # A QAT model and its int8 file must agree: the DESIGN's measured LiteRT/TFLM gap is 1 LSB
     # on FULLY_CONNECTED and a few on LOGISTIC.
     assert t["litert_agreement"] >= 0.95 and t["tflm_agreement"] >= 0.95
+    # kwsq's own C runtime runs the same file bit-exactly with TFLite Micro.
+    assert t["kwsq_runtime_vs"] == "tflm" and t["kwsq_runtime_bitexact"] == 1.0
+    assert t["kwsq_runtime_max_lsb_vs_tflm"] == 0
 
 
 def test_tflm_agrees_with_litert_on_test_split(converted_run, tiny_corpus):

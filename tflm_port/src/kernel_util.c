@@ -12,10 +12,12 @@ kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "filter has %d scales for %d output channels",
                          (int)filter->v.num_channels, (int)channels);
     }
-    *mult = kwsq_alloc_persistent(ip, 4u * (size_t)channels);
-    *shift = kwsq_alloc_persistent(ip, (size_t)channels);
     if (*mult == NULL || *shift == NULL) {
-        return KWSQ_ERR_ARENA;
+        *mult = kwsq_alloc_persistent(ip, 4u * (size_t)channels);
+        *shift = kwsq_alloc_persistent(ip, (size_t)channels);
+        if (*mult == NULL || *shift == NULL) {
+            return KWSQ_ERR_ARENA;
+        }
     }
     *pot = true;
     for (int32_t c = 0; c < channels; ++c) {

@@ -14,7 +14,9 @@
 
 /* Per-channel (or replicated per-tensor) requantization multipliers for
  * input * filter -> output, as TFLM's PopulateConvolutionQuantizationParams;
- * *pot is set when every ratio is a power of two (shift-only path). */
+ * *pot is set when every ratio is a power of two (shift-only path). The
+ * arrays are allocated (persistent) unless *mult and *shift already point to
+ * room for `channels` values. */
 kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
                                   const kwsq_tensor_int *input, const kwsq_tensor_int *filter,
                                   const kwsq_tensor_int *output, int32_t channels, int32_t **mult,

@@ -32,6 +32,8 @@ typedef struct {
     int32_t *mult;
     int8_t *shift;
     bool pot;              /* power-of-two scales: shift-only requantization */
+    int8_t shift1;         /* per-tensor: mult/shift point here, no separate arrays */
+    int32_t mult1;
     int32_t *row_const;    /* bias + input_offset * row sum (int8/int4); row sums (hybrid) */
     int32_t asymmetric;
     float *row_scale;      /* hybrid: weight scale of each row */
@@ -162,6 +164,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->filter_offset = filter->v.num_channels > 1 ? 0 : -filter->v.zero_point;
     d->output_offset = output->v.zero_point;
     d->num_mult = filter->v.num_channels > 1 ? d->out_depth : 1;
+    if (d->num_mult == 1) {
+        d->mult = &d->mult1;
+        d->shift = &d->shift1;
+    }
     st = kwsq_conv_multipliers(ip, n, input, filter, output, d->num_mult, &d->mult, &d->shift, &d->pot);
     if (st != KWSQ_OK) {
         return st;
