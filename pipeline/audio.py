@@ -7,7 +7,6 @@ start fast.
 from __future__ import annotations
 
 import io
-import os
 import wave
 from pathlib import Path
 
@@ -16,8 +15,6 @@ import numpy as np
 from pipeline.atomic import atomic_path
 
 SAMPLE_RATE = 16000
-_UMASK = os.umask(0)
-os.umask(_UMASK)
 
 
 def read_wav(path: str | Path) -> tuple[np.ndarray, int]:
@@ -51,10 +48,9 @@ def wav_bytes(audio: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
 
 
 def write_wav(dest: str | Path, audio: np.ndarray, rate: int = SAMPLE_RATE) -> None:
-    """Write float audio in [-1, 1] as 16-bit mono PCM, atomically, readable like any file."""
+    """Write float audio in [-1, 1] as 16-bit mono PCM, atomically."""
     with atomic_path(dest) as tmp:
         tmp.write_bytes(wav_bytes(audio, rate))
-        tmp.chmod(0o666 & ~_UMASK)  # mkstemp makes 0600 files
 
 
 def word_bounds(audio: np.ndarray, rel: float = 0.03, margin: int = 160) -> tuple[int, int]:

@@ -232,7 +232,7 @@ bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t 
             return false;
         }
     }
-    out->m->alias = root_r;
+    out->m->alias = (int16_t)root_r;
     if (out->m->last_use > root->m->last_use) {
         root->m->last_use = out->m->last_use;
     }
@@ -434,7 +434,7 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
             }
             out->m->scales = ip->fb.buf + scales.pos;
             out->m->zeros = zeros.count ? ip->fb.buf + zeros.pos : NULL;
-            out->m->quant_dim = qdim;
+            out->m->quant_dim = (int8_t)(scales.count > 1 ? qdim : 0);
             out->v.num_channels = (int32_t)scales.count;
             out->v.scale = kwsq_rd_f32(out->m->scales);
             out->v.zero_point = out->m->zeros ? (int32_t)kwsq_rd_i64(out->m->zeros) : 0;
@@ -849,7 +849,7 @@ static kwsq_status build(kwsq_interpreter *ip)
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
                                  "invalid model: input %d is read before any op writes it", (int)k);
             }
-            t->m->last_use = i;
+            t->m->last_use = (int16_t)i;
         }
         for (int32_t k = 0; k < n->num_outputs; ++k) {
             kwsq_tensor_int *t = &ip->tensors[ctx->map[n->io[n->num_inputs + k]]];
@@ -861,8 +861,8 @@ static kwsq_status build(kwsq_interpreter *ip)
                 return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output type %s not supported",
                                  kwsq_type_name(t->v.type));
             }
-            t->m->first_use = i;
-            t->m->last_use = i;
+            t->m->first_use = (int16_t)i;
+            t->m->last_use = (int16_t)i;
         }
     }
     for (int32_t i = 0; i < ip->num_outputs; ++i) {
@@ -870,7 +870,7 @@ static kwsq_status build(kwsq_interpreter *ip)
         if (t->m->first_use < 0 && !t->m->is_const) {
             return model_error(ip, "a graph output is never written");
         }
-        t->m->last_use = ip->num_nodes > 0 ? ip->num_nodes - 1 : 0;
+        t->m->last_use = (int16_t)(ip->num_nodes > 0 ? ip->num_nodes - 1 : 0);
     }
 
     for (int32_t i = 0; i < ip->num_nodes; ++i) {

@@ -62,11 +62,11 @@ bool kwsq_fb_vec_table(const kwsq_fb *fb, const kwsq_fb_vec *v, uint32_t i, kwsq
 typedef struct {
     const uint8_t *scales;  /* float32 vector in the model (num_channels) or NULL */
     const uint8_t *zeros;   /* int64 vector in the model or NULL */
-    int32_t quant_dim;
-    int32_t first_use;      /* op index; -1 = unused */
-    int32_t last_use;
     size_t offset;          /* arena offset of planned tensors */
-    int32_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op) */
+    int16_t first_use;      /* op index (at most 4096 ops); -1 = unused */
+    int16_t last_use;
+    int16_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op) */
+    int8_t quant_dim;       /* validated (< KWSQ_MAX_DIMS) when num_channels > 1 */
     uint8_t is_const;
 } kwsq_tensor_meta;
 
