@@ -22,7 +22,6 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pipeline.convert", "convert a trained run to .tflite and verify it"),
     "verify": ("pipeline.verify", "compare Keras, LiteRT and TFLite Micro on the test split"),
     "inspect": ("pipeline.inspect_tflite", "list ops, tensor types, bits and sizes of a .tflite"),
-    "eval": ("pipeline.evaluate", "accuracy and streaming DET evaluation of a run"),
     "run": ("pipeline.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
     "bench": ("pipeline.bench", "instruction counts, arena and code size on ARM targets"),
     "report": ("pipeline.report", "tables and plots for a run"),
@@ -31,7 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 # Commands whose work needs TensorFlow: it is imported up front with its C++ start-up
 # chatter (absl/CUDA-stub lines on stderr) swallowed, so an error stays one line.
-TENSORFLOW_COMMANDS = {"train", "convert", "verify", "eval"}
+TENSORFLOW_COMMANDS = {"train", "convert", "verify"}
 
 
 def _import_quietly(names: list[str]) -> None:

@@ -61,7 +61,7 @@ class SizeSpec:
 SIZES: dict[str, SizeSpec] = {
     "tiny": SizeSpec({"espeak": 10, "flite": 5, "festival": 5},
                      COMMANDS + ("bird", "house", "marvin", "three"), 1, 1, 8.0),
-    "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35}, WORDS, 3, 1, 60.0),
+    "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35}, WORDS, 5, 2, 60.0),
     "full": SizeSpec({"espeak": 500, "flite": 180, "festival": 120}, WORDS, 3, 1, 120.0),
 }
 
