@@ -41,31 +41,8 @@ class WeightGrid:
         return np.where(q >= 0, 1, -1) if self.bits == 1 else q.astype(np.int32)
 
 
-def weight_grids(model: keras.Model) -> dict[str, WeightGrid]:
-    """Layer name (the float model's name) -> grid of its quantized weight."""
-    grids = {}
-    for layer in model.layers:
-        config = getattr(layer, "quantize_config", None)
-        if not isinstance(config, LayerQuantizeConfig):
-            continue
-        params = float_params(layer)
-        for attr, quantizer in config.weights.items():
-            if not isinstance(quantizer, WeightQuantizer):
-                continue
-            t = quantizer.transform(params[attr])
-            grids[base_layer(layer).name] = WeightGrid(
-                bits=quantizer.bits,
-                scales=np.atleast_1d(quantizer.scale(t).numpy()).astype(np.float64),
-                per_channel=quantizer.per_channel,
-                power_of_two=quantizer.power_of_two,
-                attribute=attr,
-            )
-    return grids
-
-
-def quantized_weights(model: keras.Model) -> dict[str, np.ndarray]:
-    """Layer name -> the fake-quantized weight values the QAT model computes with."""
-    out = {}
+def _quantized_kernels(model: keras.Model):
+    """(float layer name, attribute, weight quantizer, float value) of every quantized weight."""
     for layer in model.layers:
         config = getattr(layer, "quantize_config", None)
         if not isinstance(config, LayerQuantizeConfig):
@@ -73,5 +50,25 @@ def quantized_weights(model: keras.Model) -> dict[str, np.ndarray]:
         params = float_params(layer)
         for attr, quantizer in config.weights.items():
             if isinstance(quantizer, WeightQuantizer):
-                out[base_layer(layer).name] = quantizer.quantize(params[attr]).numpy()
-    return out
+                yield base_layer(layer).name, attr, quantizer, params[attr]
+
+
+def weight_grids(model: keras.Model) -> dict[str, WeightGrid]:
+    """Layer name (the float model's name) -> grid of its quantized weight."""
+    grids = {}
+    for name, attr, quantizer, value in _quantized_kernels(model):
+        t = quantizer.transform(value)
+        grids[name] = WeightGrid(
+            bits=quantizer.bits,
+            scales=np.atleast_1d(quantizer.scale(t).numpy()).astype(np.float64),
+            per_channel=quantizer.per_channel,
+            power_of_two=quantizer.power_of_two,
+            attribute=attr,
+        )
+    return grids
+
+
+def quantized_weights(model: keras.Model) -> dict[str, np.ndarray]:
+    """Layer name -> the fake-quantized weight values the QAT model computes with."""
+    return {name: quantizer.quantize(value).numpy()
+            for name, _, quantizer, value in _quantized_kernels(model)}
