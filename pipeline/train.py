@@ -253,7 +253,9 @@ def train(config: RunConfig, run: Run, log=print) -> dict[str, Any]:
             if config.naive and config.scheme != "float":
                 with strategy.scope():
                     naive = quant_configs.quantize_model(float_model, config.scheme, "all")
-                quant_configs.calibrate(naive, train_ds.take(config.calibration_batches))
+                quant_configs.calibrate(
+                    naive, train_ds.take(config.calibration_batches),
+                    strategy if config.strategy != "default" else None)
                 metrics["naive_test_accuracy"] = accuracy(naive, x_test, y_test)
                 log(f"{label} naive {config.scheme} (no QAT) test accuracy "
                     f"{metrics['naive_test_accuracy']:.4f}")

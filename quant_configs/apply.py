@@ -263,11 +263,12 @@ def copy_float_weights(src: keras.Model, dst: keras.Model) -> None:
             var.assign(src_params[key])
 
 
-def calibrate(model: keras.Model, batches: Iterable) -> None:
+def calibrate(model: keras.Model, batches: Iterable, strategy=None) -> None:
     """Set a QAT model's activation ranges from data without changing any float parameter.
 
     Runs the forward pass in training mode (so range variables update) with batch-norm
-    frozen. Use it before evaluating a "naive" (not QAT-trained) quantized model.
+    frozen. Use it before evaluating a "naive" (not QAT-trained) quantized model. Pass the
+    ``tf.distribute`` strategy the model was built under, if any.
     """
     frozen = []
     for layer in model.layers:
@@ -278,7 +279,10 @@ def calibrate(model: keras.Model, batches: Iterable) -> None:
     try:
         for batch in batches:
             x = batch[0] if isinstance(batch, tuple | list) else batch
-            model(x, training=True)
+            if strategy is None:
+                model(x, training=True)
+            else:  # range updates are replica-context assignments under a distribution strategy
+                strategy.run(lambda v: model(v, training=True), args=(x,))
     finally:
         for inner in frozen:
             inner.trainable = True

@@ -72,3 +72,16 @@ def test_interrupted_run_resumes_from_last_epoch(smoke_run, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "resuming" in out and "epoch 2/2" in out and "epoch 1/2" not in out
     assert run.read_metrics()["qat_test_accuracy"] >= 0.0
+
+
+def test_mirrored_strategy_runs_every_stage(tiny_corpus, tmp_path):
+    """The same config trains under tf.distribute.MirroredStrategy, naive calibration included."""
+    run_dir = tmp_path / "mirrored"
+    assert kwsq(["train", "--data", str(tiny_corpus), "--run", str(run_dir), "--preset", "smoke",
+                 "--strategy", "mirrored", "--float-epochs", "1", "--qat-epochs", "1"]) == 0
+    run = Run(run_dir)
+    m = run.read_metrics()
+    assert run.read_config().strategy == "mirrored"
+    assert set(m["stages"]) == {"0_float", "1_all"}
+    assert 0.0 <= m["naive_test_accuracy"] <= 1.0
+    assert m["reloaded_test_accuracy"] == m["qat_test_accuracy"]
