@@ -105,17 +105,24 @@ def test_anchor_outputs_are_bit_exact_with_tflite_micro(name: str) -> None:
 CONVERTED_INT_IO = ("dense_act", "conv_family", "slice_pack", "dense_int4", "conv_int4")
 
 
-@pytest.mark.parametrize("kind", CONVERTED_INT_IO)
-def test_converted_model_is_bit_exact_with_tflite_micro(
-    kind: str, converted, tmp_path: Path
-) -> None:
-    from conftest import random_inputs, tflm_run
+def _run_converted_on_m4(kind: str, converted, tmp_path: Path, seed: int):
+    """Write the converted test model, run 20 seeded inputs on the M4 firmware."""
+    from conftest import random_inputs
 
     model_bytes = converted(kind)
     model = tmp_path / f"{kind}.tflite"
     model.write_bytes(model_bytes)
-    xs = random_inputs(model_bytes, 20, seed=5)
-    result = run_on_target(model, np.stack(xs), "m4")
+    xs = random_inputs(model_bytes, 20, seed=seed)
+    return model_bytes, xs, run_on_target(model, np.stack(xs), "m4")
+
+
+@pytest.mark.parametrize("kind", CONVERTED_INT_IO)
+def test_converted_model_is_bit_exact_with_tflite_micro(
+    kind: str, converted, tmp_path: Path
+) -> None:
+    from conftest import tflm_run
+
+    model_bytes, xs, result = _run_converted_on_m4(kind, converted, tmp_path, seed=5)
     expected = np.stack(tflm_run(model_bytes, xs))
     np.testing.assert_array_equal(result.outputs[0], expected)
 
@@ -127,13 +134,9 @@ def test_float_io_model_matches_the_host_runtime_exactly(
     # Float in, float out (QUANTIZE/DEQUANTIZE, or the hybrid FULLY_CONNECTED):
     # with -std=c99 GCC contracts no a*b+c into an FMA, so the M4's
     # single-precision FPU must round exactly as the host does.
-    from conftest import kwsq_run, random_inputs
+    from conftest import kwsq_run
 
-    model_bytes = converted(kind)
-    model = tmp_path / f"{kind}.tflite"
-    model.write_bytes(model_bytes)
-    xs = random_inputs(model_bytes, 20, seed=6)
-    result = run_on_target(model, np.stack(xs), "m4")
+    model_bytes, xs, result = _run_converted_on_m4(kind, converted, tmp_path, seed=6)
     expected = np.stack(kwsq_run(model_bytes, xs))
     assert result.outputs[0].dtype == np.float32
     np.testing.assert_array_equal(result.outputs[0], expected)
