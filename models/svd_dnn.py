@@ -1,7 +1,7 @@
 """Seed 003's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
 
 Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values,
-taken every 3rd frame so the window spans the whole 1 s clip (pipeline/features.py).
+taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/features.py).
 Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
 low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
 raw features. About 50K parameters, which is what the paper calls its 50k model.

@@ -17,14 +17,15 @@ from pipeline.errors import KwsqError
 
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "synth": ("pipeline.synth", "synthesize the embedded speech corpus (GSC v2 layout)"),
-    "train": ("pipeline.train", "train a model: float stage, then QAT stages"),
-    "convert": ("pipeline.convert", "convert a trained run to .tflite and verify it"),
-    "verify": ("pipeline.verify", "compare Keras, LiteRT and TFLite Micro on the test split"),
-    "inspect": ("pipeline.inspect_tflite", "list ops, tensor types, bits and sizes of a .tflite"),
-    "run": ("pipeline.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
-    "bench": ("pipeline.bench", "instruction counts, arena and code size on ARM targets"),
-    "report": ("pipeline.report", "tables and plots for a run"),
+    "synth": ("pipeline.corpus.synth", "synthesize the embedded speech corpus (GSC v2 layout)"),
+    "train": ("pipeline.train.training", "train a model: float stage, then QAT stages"),
+    "convert": ("pipeline.tflite.convert", "convert a trained run to .tflite and verify it"),
+    "verify": ("pipeline.tflite.verify",
+               "compare Keras, LiteRT and TFLite Micro on the test split"),
+    "inspect": ("pipeline.tflite.inspect", "list ops, tensor types, bits and sizes of a .tflite"),
+    "run": ("pipeline.device.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
+    "bench": ("pipeline.device.bench", "instruction counts, arena and code size on ARM targets"),
+    "report": ("pipeline.evaluate.report", "tables and plots for a run"),
 }
 
 

@@ -9,7 +9,7 @@ from tensorflow.lite.python import schema_py_generated as schema
 
 import models
 from models import cnn, dnn250k, ds_cnn, svd_dnn
-from pipeline.features import FeatureConfig, input_shape
+from pipeline.data.features import FeatureConfig, input_shape
 
 ANCHOR = Path("/work/shared/anchor_models/mlperf_tiny_kws_ds_cnn_int8.tflite")
 

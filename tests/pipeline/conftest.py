@@ -21,7 +21,7 @@ TINY_SEED = 0
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Path of a tiny kwsq corpus (20 speakers, 10 commands + 4 other words, noise files)."""
-    from pipeline.synth import synthesize
+    from pipeline.corpus.synth import synthesize
 
     out = tmp_path_factory.mktemp("corpus") / "kwsq_tiny"
     synthesize(out, size="tiny", seed=TINY_SEED, progress=False)

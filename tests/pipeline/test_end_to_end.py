@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pipeline.cli import main as kwsq
-from pipeline.runs import Run
+from pipeline.train.runs import Run
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,8 @@ def test_tflm_agrees_with_litert_on_test_split(converted_run, tiny_corpus):
     from ai_edge_litert.interpreter import Interpreter
     from tflite_micro import runtime
 
-    from pipeline import data
-    from pipeline.features import FeatureConfig
+    from pipeline.data import loader as data
+    from pipeline.data.features import FeatureConfig
 
     cfg = converted_run.read_config()
     x, _ = data.arrays(data.DataConfig.from_dict(cfg.data),

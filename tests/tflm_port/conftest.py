@@ -5,15 +5,13 @@ for bit-exactness, LiteRT for the hybrid kernel TFLM does not have)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import pipeline  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+from pipeline.paths import ANCHOR_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 ANCHORS = ["hello_world_int8", "micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8"]
 
 
@@ -38,7 +36,7 @@ def tflm_run(model: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
 
 
 def kwsq_run(model: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
-    from pipeline.runtime import Runtime
+    from pipeline.device.runtime import Runtime
 
     rt = Runtime(model)
     outs = []
@@ -51,7 +49,7 @@ def kwsq_run(model: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
 
 def random_inputs(model: bytes, count: int, seed: int) -> list[np.ndarray]:
     """Seeded random inputs covering the input type's whole range."""
-    from pipeline.runtime import Runtime
+    from pipeline.device.runtime import Runtime
 
     d = Runtime(model).input_details()[0]
     rng = np.random.default_rng(seed)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import ANCHORS, anchor_bytes, kwsq_run, random_inputs, tflm_run
 
+from pipeline.device.runtime import Runtime
 from pipeline.errors import KwsqError
-from pipeline.runtime import Runtime
 
 
 @pytest.mark.parametrize("name", ANCHORS)

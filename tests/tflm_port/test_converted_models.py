@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from conftest import kwsq_run, random_inputs, tflm_run
 
-from pipeline import tflite_schema as ts
+from pipeline.tflite import schema as ts
 
 
 def _ops_and_weight_types(model: bytes) -> tuple[set[str], set[int]]:

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from pipeline.paths import REPO_ROOT
+
 PORT_DIR = REPO_ROOT / "tflm_port"
 ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 # A fixed seed and a fixed number of executions make the run reproducible; the

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.bench import random_inputs
 from pipeline.cli import main
-from pipeline.qemu_targets import run_on_target
+from pipeline.device.bench import random_inputs
+from pipeline.device.targets import run_on_target
+from pipeline.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL = REPO_ROOT.parent / "shared" / "anchor_models" / "hello_world_int8.tflite"
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]

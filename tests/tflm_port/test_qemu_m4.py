@@ -14,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pipeline.device.targets import BOARDS_DIR, run_firmware, run_on_target
 from pipeline.errors import KwsqError
-from pipeline.qemu_targets import BOARDS_DIR, run_firmware, run_on_target
+from pipeline.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 ANCHORS = (
     "hello_world_int8.tflite",

@@ -15,9 +15,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipeline.qemu_targets import BOARDS_DIR, run_firmware, run_on_target
+from pipeline.device.targets import BOARDS_DIR, run_firmware, run_on_target
+from pipeline.paths import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 TARGETS = ("m7", "m55")
 

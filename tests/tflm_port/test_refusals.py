@@ -10,11 +10,12 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, anchor_bytes, kwsq_run, random_inputs, tflm_run
+from conftest import anchor_bytes, kwsq_run, random_inputs, tflm_run
 
-from pipeline import tflite_schema as ts
+from pipeline.device.runtime import Runtime
 from pipeline.errors import KwsqError
-from pipeline.runtime import Runtime
+from pipeline.paths import REPO_ROOT
+from pipeline.tflite import schema as ts
 
 
 def test_unsupported_op_is_refused_at_load_naming_the_op(converted) -> None:
@@ -65,7 +66,7 @@ def test_arena_too_small_reports_the_size_needed() -> None:
 _CORRUPTION_SCRIPT = textwrap.dedent("""
     import sys, numpy as np
     from pipeline.errors import KwsqError
-    from pipeline.runtime import Runtime
+    from pipeline.device.runtime import Runtime
     model = open(sys.argv[1], "rb").read()
     rng = np.random.default_rng(int(sys.argv[2]))
     cases = [model[:n] for n in sorted(set(np.linspace(0, len(model) - 1, 150).astype(int)))]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from conftest import anchor_bytes, kwsq_run, random_inputs, tflm_run
 
-from pipeline import tflite_schema as ts
+from pipeline.tflite import schema as ts
 
 
 def _pow2(scales: np.ndarray) -> np.ndarray:

@@ -62,7 +62,7 @@ def test_kwsq_run_on_the_m4_target_gives_the_host_outputs(tmp_path, capsys) -> N
 
 
 def test_c_cli_runs_a_batch_and_prints_the_minimum_arena(tmp_path) -> None:
-    from pipeline.runtime import RT_DIR, Runtime, build_library
+    from pipeline.device.runtime import RT_DIR, Runtime, build_library
 
     build_library()
     exe = RT_DIR / "build" / "host" / "kwsq-run"

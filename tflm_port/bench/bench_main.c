@@ -4,7 +4,7 @@
  * by boards/Makefile), so the image is self-contained and QEMU needs no host
  * files.  For every input the firmware prints the raw output bytes and the
  * instructions of that inference; once, the arena and stack high-water marks
- * and the instructions of each operator.  pipeline/qemu_targets.py parses the
+ * and the instructions of each operator.  pipeline/device/targets.py parses the
  * lines; all of them start with "KWSQ " so stray output cannot be mistaken
  * for results.
  *

@@ -8,7 +8,7 @@
 
 #include "board_config.h"
 
-/* Exit codes shared with pipeline/qemu_targets.py. */
+/* Exit codes shared with pipeline/device/targets.py. */
 #define BOARD_EXIT_OK 0
 #define BOARD_EXIT_RUNTIME_ERROR 1 /* the runtime refused the model or inputs */
 #define BOARD_EXIT_ARENA_TOO_SMALL 2

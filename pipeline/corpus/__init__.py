@@ -1,0 +1,1 @@
+"""Making the embedded speech corpus: voices, synthesized clips, and long test streams."""

@@ -1,0 +1,494 @@
+"""``kwsq synth``: synthesize the embedded speech corpus in Speech Commands v2 layout.
+
+Real Speech Commands cannot ship with the project, so kwsq makes its own corpus from the
+speech engines Debian ships (espeak-ng, flite, festival): all 35 GSC v2 words, spoken by
+(voice, prosody) "speakers" (see :mod:`pipeline.corpus.voices`), post-processed like the real
+recordings (16 kHz mono 16-bit, exactly 1 s, word at a random offset, random level,
+microphone noise floor, optional room reverb, small speed change), split by speaker into
+``validation_list.txt`` / ``testing_list.txt`` exactly like GSC, plus long background
+noise files in ``_background_noise_/``. The loader (:mod:`pipeline.data.loader`) reads a real GSC
+v2 folder and this one the same way.
+
+Every clip is a pure function of (seed, speaker, word, repetition), so the same seed gives
+the same bytes whatever ``--jobs`` is, a second run only makes what is missing, and every
+file is written to a temporary name and renamed (no half-written WAV after a crash).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pipeline.atomic import write_text
+from pipeline.corpus import voices
+from pipeline.data.audio import colored_noise, read_wav, word_bounds, write_wav
+from pipeline.data.gsc import (
+    COMMANDS,
+    NOISE_DIR,
+    SPEAKERS_FILE,
+    TESTING_LIST,
+    VALIDATION_LIST,
+    WORDS,
+)
+from pipeline.errors import KwsqError
+
+SAMPLE_RATE = 16000
+CLIP_SAMPLES = SAMPLE_RATE
+MANIFEST = "kwsq_synth.json"
+VALIDATION_FRACTION = 0.1
+TESTING_FRACTION = 0.1
+CORPUS_VERSION = 2  # bump when a change makes different audio for the same settings
+TRIM_REL = 0.01  # a render's word spans the samples above 1 % of its peak (-40 dB)
+MAX_WORD_SECONDS = 0.92  # longer renders are compressed in time so the word fits the clip
+
+
+@dataclass(frozen=True)
+class SizeSpec:
+    speakers: dict[str, int]  # family -> speakers
+    words: tuple[str, ...]
+    command_reps: int  # utterances per speaker of each command word
+    other_reps: int
+    noise_seconds: float
+
+
+SIZES: dict[str, SizeSpec] = {
+    "tiny": SizeSpec({"espeak": 10, "flite": 5, "festival": 5},
+                     COMMANDS + ("bird", "house", "marvin", "three"), 1, 1, 8.0),
+    "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35}, WORDS, 5, 2, 60.0),
+    "full": SizeSpec({"espeak": 500, "flite": 180, "festival": 120}, WORDS, 3, 1, 120.0),
+}
+
+
+# ----------------------------------------------------------------------------- sox
+
+def _sox_float(src: Path, effects: list[str]) -> np.ndarray:
+    """Run sox on ``src`` and return 16 kHz mono float32 (no dither: bytes are reproducible)."""
+    cmd = ["sox", "-D", "-V1", str(src), "-t", "raw", "-e", "floating-point", "-b", "32",
+           "-c", "1", "-r", str(SAMPLE_RATE), "-", *effects, "channels", "1",
+           "rate", str(SAMPLE_RATE)]
+    res = subprocess.run(cmd, capture_output=True, check=False)
+    if res.returncode != 0:
+        raise RuntimeError(f"sox failed on {src.name}: {res.stderr.decode(errors='replace')[:200]}")
+    return np.frombuffer(res.stdout, dtype="<f4").copy()
+
+
+# ----------------------------------------------------------------------------- engines
+
+def _render_espeak(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
+    out = {}
+    for word in words:
+        path = tmp / f"{word}.wav"
+        subprocess.run(["espeak-ng", "-v", s.voice, "-s", str(s.rate), "-p", str(s.pitch),
+                        "-w", str(path), word], check=True, capture_output=True)
+        out[word] = path
+    return out
+
+
+def _render_flite(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
+    out = {}
+    for word in words:
+        path = tmp / f"{word}.wav"
+        cmd = ["flite", "-voice", s.voice, "-t", word, "-o", str(path),
+               "--setf", f"duration_stretch={s.stretch}"]
+        if s.f0:
+            cmd += ["--setf", f"int_f0_target_mean={s.f0}"]
+        subprocess.run(cmd, check=True, capture_output=True)
+        out[word] = path
+    return out
+
+
+def _render_festival(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
+    # One festival process per speaker: start-up costs ~190 ms, a word ~25 ms.
+    lines = [f"(voice_{s.voice})", f"(Parameter.set 'Duration_Stretch {s.stretch})"]
+    out = {}
+    for word in words:
+        path = tmp / f"{word}.wav"
+        lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{word}")) "{path}" \'riff)')
+        out[word] = path
+    script = tmp / "script.scm"
+    script.write_text("\n".join(lines) + "\n")
+    subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True)
+    return out
+
+
+RENDER = {"espeak": _render_espeak, "flite": _render_flite, "festival": _render_festival}
+
+
+def _clip_rng(seed: int, speaker_hash: str, word: str, rep: int) -> random.Random:
+    return random.Random(f"{seed}:{speaker_hash}:{word}:{rep}")
+
+
+def speaker_render(raw: Path, s: voices.Speaker) -> np.ndarray:
+    """An engine render -> the speaker's voice at 16 kHz (pitch, tempo, room), word trimmed.
+
+    One sox call per (speaker, word); repetitions then only differ by numpy operations.
+    """
+    effects: list[str] = []
+    if s.cents:
+        effects += ["pitch", str(s.cents), "rate", str(SAMPLE_RATE)]
+    if s.tempo != 1.0:
+        effects += ["tempo", "-s", f"{s.tempo}"]
+    if s.reverb:
+        effects += ["reverb", str(s.reverb), "50", str(s.room)]
+    if effects:
+        audio = _sox_float(raw, effects)
+    else:  # only a rate change: numpy, one process spawn less per clip
+        audio, rate = read_wav(raw)
+        audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
+    # renders are noise-free: a -40 dB threshold keeps weak consonants (the f of "off",
+    # the p release of "stop"), which -30 dB cut off
+    lo, hi = word_bounds(audio, rel=TRIM_REL)
+    limit = int(MAX_WORD_SECONDS * SAMPLE_RATE / 1.03)  # room for the slowest repetition
+    if hi - lo > limit:  # too slow a speaker for a 1 s clip: compress it in time
+        audio = _sox_float(raw, effects + ["tempo", "-s", f"{(hi - lo) / limit * 1.02:.4f}"])
+        lo, hi = word_bounds(audio, rel=TRIM_REL)
+    return audio[lo:hi][:limit]
+
+
+def resample(audio: np.ndarray, n: int) -> np.ndarray:
+    """Band-limited change of length (FFT resampling): a speed change without sox."""
+    if n == audio.size or audio.size == 0:
+        return audio
+    spec = np.fft.rfft(audio.astype(np.float64))
+    keep = min(spec.size, n // 2 + 1)
+    out = np.zeros(n // 2 + 1, np.complex128)
+    out[:keep] = spec[:keep]
+    return (np.fft.irfft(out, n) * (n / audio.size)).astype(np.float32)
+
+
+def post_process(word: np.ndarray, s: voices.Speaker, rng: random.Random) -> np.ndarray:
+    """A speaker's trimmed word -> one GSC-like 1 s clip (float32, 16 kHz): small speed
+    change, random level, random offset, microphone noise floor."""
+    speed = rng.uniform(0.97, 1.03)
+    word = resample(word, max(1, int(round(word.size / speed))))[: CLIP_SAMPLES]
+    peak = float(np.max(np.abs(word))) if word.size else 0.0
+    level = s.level_db + rng.uniform(-4.0, 4.0)
+    if peak > 0:
+        word = word * (10 ** (min(level, -0.5) / 20) / peak)
+    clip = np.zeros(CLIP_SAMPLES, np.float32)
+    offset = rng.randint(0, CLIP_SAMPLES - word.size)
+    clip[offset : offset + word.size] = word
+    floor_rng = np.random.default_rng(rng.getrandbits(63))
+    floor_db = s.floor_db + rng.uniform(-3.0, 3.0)
+    clip += colored_noise(CLIP_SAMPLES, floor_rng, 1.0) * np.float32(10 ** (floor_db / 20))
+    return clip
+
+
+def clip_name(s: voices.Speaker, word: str, rep: int) -> str:
+    return f"{word}/{s.hash}_nohash_{rep}.wav"
+
+
+def _speaker_task(args: tuple[str, voices.Speaker, tuple[str, ...], int, int, int]) -> dict:
+    """Make the missing clips of one speaker; returns what it did (runs in a worker)."""
+    out_str, s, words, command_reps, other_reps, seed = args
+    out = Path(out_str)
+    todo: dict[str, list[int]] = {}
+    for word in words:
+        reps = command_reps if word in COMMANDS else other_reps
+        missing = [r for r in range(reps) if not (out / clip_name(s, word, r)).exists()]
+        if missing:
+            todo[word] = missing
+    result = {"hash": s.hash, "made": 0, "errors": []}
+    if not todo:
+        return result
+    with tempfile.TemporaryDirectory(prefix="kwsq-synth-") as tmp:
+        try:
+            raws = RENDER[s.family](s, sorted(todo), Path(tmp))
+        except (subprocess.CalledProcessError, OSError) as exc:
+            result["errors"].append(f"{s.family}:{s.voice}: {exc}")
+            return result
+        for word, reps in sorted(todo.items()):
+            raw = raws[word]
+            if not raw.exists() or raw.stat().st_size <= 44:
+                result["errors"].append(f"{s.family}:{s.voice} made no audio for '{word}'")
+                continue
+            try:
+                voiced = speaker_render(raw, s)
+            except RuntimeError as exc:
+                result["errors"].append(str(exc))
+                continue
+            for rep in reps:
+                clip = post_process(voiced, s, _clip_rng(seed, s.hash, word, rep))
+                write_wav(out / clip_name(s, word, rep), clip)
+                result["made"] += 1
+    return result
+
+
+# ----------------------------------------------------------------------------- splits
+
+def assign_splits(pool: list[voices.Speaker], seed: int, holdout_family: str = "none"
+                  ) -> dict[str, str]:
+    """speaker hash -> split. Like GSC, a speaker's hash alone decides where it goes.
+
+    GSC v2 uses ``sha1(speaker) % 100`` thresholds; with a few dozen speakers that can leave
+    a split empty, so kwsq ranks speakers by a salted hash and takes the first 10% for
+    validation and the next 10% for testing (at least one each). A held-out family goes
+    entirely to testing: its voices are never seen in training or validation.
+    """
+    splits: dict[str, str] = {}
+    rest = []
+    for s in pool:
+        if s.family == holdout_family:
+            splits[s.hash] = "testing"
+        else:
+            rest.append(s)
+    rest.sort(key=lambda s: hashlib.sha1(f"{seed}:{s.hash}".encode()).hexdigest())
+    n_val = max(1, round(VALIDATION_FRACTION * len(rest))) if len(rest) >= 3 else 0
+    n_test = max(1, round(TESTING_FRACTION * len(rest))) if len(rest) >= 3 else 0
+    for i, s in enumerate(rest):
+        splits[s.hash] = ("validation" if i < n_val else
+                          "testing" if i < n_val + n_test else "training")
+    return splits
+
+
+# ----------------------------------------------------------------------------- noise
+
+def _babble(clips: list[Path], n: int, rng: np.random.Generator) -> np.ndarray:
+    out = np.zeros(n, np.float32)
+    if not clips:
+        return colored_noise(n, rng, 1.0)
+    talkers = 7
+    for _ in range(talkers):
+        pos = int(rng.integers(0, SAMPLE_RATE // 2))
+        while pos < n:
+            audio, _ = read_wav(clips[int(rng.integers(len(clips)))])
+            lo, hi = word_bounds(audio)
+            word = audio[lo:hi]
+            peak = np.max(np.abs(word)) if word.size else 0
+            if peak > 0:
+                word = word / peak
+                end = min(n, pos + word.size)
+                out[pos:end] += word[: end - pos]
+            pos += word.size + int(rng.integers(800, 4000))
+    return out
+
+
+def make_noises(seconds: float, seed: int, babble_clips: list[Path]) -> dict[str, np.ndarray]:
+    """Long background recordings (float32, peak about -6 dBFS) like GSC's six files."""
+    n = int(seconds * SAMPLE_RATE)
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / SAMPLE_RATE
+    noises = {
+        "white_noise": colored_noise(n, rng, 0.0),
+        "pink_noise": colored_noise(n, rng, 1.0),
+        "brown_noise": colored_noise(n, rng, 2.0),
+        "babble": _babble(babble_clips, n, rng),
+    }
+    hum = sum(np.sin(2 * np.pi * 50 * k * t + rng.uniform(0, 6.3)) / k for k in (1, 2, 3, 5, 7))
+    noises["mains_hum"] = hum + 0.05 * colored_noise(n, rng, 1.0)
+    # running water: band-limited noise with a slow random swell
+    water = np.fft.irfft(np.fft.rfft(rng.standard_normal(n))
+                         * np.exp(-((np.fft.rfftfreq(n, 1 / SAMPLE_RATE) - 2500) / 1500) ** 2), n)
+    swell = 1 + 0.4 * np.interp(t, np.arange(0, seconds + 1, 0.5),
+                                rng.standard_normal(int(2 * seconds) + 2))
+    noises["running_water"] = water * swell
+    # fan / machine: low rumble modulated at a slow rotation rate plus a blade tone
+    rot = rng.uniform(8, 20)
+    noises["fan"] = (colored_noise(n, rng, 1.5) * (1 + 0.3 * np.sin(2 * np.pi * rot * t))
+                     + 0.3 * np.sin(2 * np.pi * rot * 7 * t))
+    # clatter (dishes): decaying resonant clicks at random times
+    clatter = 0.02 * colored_noise(n, rng, 1.0)
+    for start in rng.integers(0, n - 4000, size=int(seconds * 3)):
+        f = rng.uniform(1500, 6000)
+        k = np.arange(int(rng.integers(800, 4000)))
+        clatter[start : start + k.size] += (rng.uniform(0.2, 1.0) * np.exp(-k / (k.size / 5))
+                                            * np.sin(2 * np.pi * f * k / SAMPLE_RATE))
+    noises["clatter"] = clatter
+    out = {}
+    for name, x in noises.items():
+        x = np.asarray(x, np.float64)
+        out[name] = (x * (0.5 / (np.max(np.abs(x)) + 1e-12))).astype(np.float32)
+    return out
+
+
+# ----------------------------------------------------------------------------- main entry
+
+def _check_tools() -> None:
+    for tool in ("sox",):
+        if shutil.which(tool) is None:
+            raise KwsqError(f"'{tool}' is not installed; run 'make setup' "
+                            "(Debian packages espeak-ng flite festival sox)")
+
+
+def _progress(done: int, total: int, clips: int, start: float) -> None:
+    if sys.stderr.isatty() or done == total or done % max(1, total // 10) == 0:
+        end = "\n" if done == total else ("\r" if sys.stderr.isatty() else "\n")
+        print(f"synth: {done}/{total} speakers, {clips} clips made, "
+              f"{time.monotonic() - start:.0f} s", end=end, file=sys.stderr, flush=True)
+
+
+def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
+               jobs: int | None = None, holdout_family: str = "none", streams: bool = False,
+               stream_minutes: float = 30.0, progress: bool = True) -> dict:
+    """Make (or complete) the corpus in ``out``; returns statistics (also in kwsq_synth.json)."""
+    if size not in SIZES:
+        raise KwsqError(f"unknown size '{size}'; expected one of {', '.join(SIZES)}")
+    if holdout_family not in (*voices.FAMILIES, "none"):
+        raise KwsqError(f"unknown family '{holdout_family}' to hold out; expected one of "
+                        f"{', '.join(voices.FAMILIES)} or none")
+    _check_tools()
+    spec = SIZES[size]
+    out = Path(out)
+    start = time.monotonic()
+    inv = voices.discover()
+    pool = voices.speaker_pool(spec.speakers, seed, inv)
+    if not pool:
+        raise KwsqError("no speech engine found; install espeak-ng, flite or festival")
+    missing_families = [f for f, n in spec.speakers.items()
+                        if n and not any(s.family == f for s in pool)]
+    manifest_path = out / MANIFEST
+    config = {"size": size, "seed": seed, "holdout_family": holdout_family,
+              "version": CORPUS_VERSION,
+              "speakers_digest": hashlib.sha1("".join(s.hash for s in pool).encode()
+                                              ).hexdigest()[:12]}
+    if manifest_path.exists():
+        old = json.loads(manifest_path.read_text()).get("config", {})
+        if old != config:
+            diff = ", ".join(f"{k} {old.get(k)} -> {v}" for k, v in config.items()
+                             if old.get(k) != v)
+            raise KwsqError(f"{out} holds a corpus made with other settings ({diff}); "
+                            "use another --out or delete it")
+    elif out.is_dir() and any(out.iterdir()):
+        raise KwsqError(f"{out} is not empty and has no {MANIFEST}: not a kwsq corpus "
+                        "to resume; use another --out or delete it")
+    # the settings go first, so that an interrupted run is resumed only with the same ones
+    write_text(manifest_path, json.dumps({"config": config, "complete": False}) + "\n")
+    splits = assign_splits(pool, seed, holdout_family)
+    jobs = jobs or os.cpu_count() or 1
+    tasks = [(str(out), s, spec.words, spec.command_reps, spec.other_reps, seed) for s in pool]
+    made = 0
+    errors: list[str] = []
+    out.mkdir(parents=True, exist_ok=True)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(jobs) as workers:
+        # festival speakers are the slowest tasks: start them first for better packing
+        order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].family != "festival")
+        for done, res in enumerate(workers.imap_unordered(_speaker_task,
+                                                          [tasks[i] for i in order]), 1):
+            made += res["made"]
+            errors += res["errors"]
+            if progress:
+                _progress(done, len(tasks), made, start)
+
+    # split lists, GSC format: word/file.wav, sorted
+    lists: dict[str, list[str]] = {"validation": [], "testing": [], "training": []}
+    per_word: dict[str, int] = {}
+    existing: dict[str, int] = {}
+    for s in pool:
+        for word in spec.words:
+            reps = spec.command_reps if word in COMMANDS else spec.other_reps
+            for rep in range(reps):
+                name = clip_name(s, word, rep)
+                if (out / name).exists():
+                    lists[splits[s.hash]].append(name)
+                    per_word[word] = per_word.get(word, 0) + 1
+                    existing[s.hash] = existing.get(s.hash, 0) + 1
+    write_text(out / VALIDATION_LIST, "".join(f"{n}\n" for n in sorted(lists["validation"])))
+    write_text(out / TESTING_LIST, "".join(f"{n}\n" for n in sorted(lists["testing"])))
+    rows = ["hash,family,voice,human,split,clips,params"]
+    for s in sorted(pool, key=lambda s: s.hash):
+        params = json.dumps({k: v for k, v in s.to_dict().items()
+                             if k not in ("hash", "family", "voice", "human")}, sort_keys=True)
+        params = params.replace('"', '""')
+        rows.append(f'{s.hash},{s.family},{s.voice},{int(s.human)},{splits[s.hash]},'
+                    f'{existing.get(s.hash, 0)},"{params}"')
+    write_text(out / SPEAKERS_FILE, "\n".join(rows) + "\n")
+
+    noise_dir = out / NOISE_DIR
+    babble_clips = sorted(out / n for n in lists["training"] if n.split("/")[0] not in COMMANDS)
+    if not babble_clips:
+        babble_clips = sorted(out / n for n in lists["training"])
+    noise_names = ["white_noise", "pink_noise", "brown_noise", "babble", "mains_hum",
+                   "running_water", "fan", "clatter"]
+    if not all((noise_dir / f"{n}.wav").exists() for n in noise_names):
+        rng = np.random.default_rng(seed)
+        picked = [babble_clips[i] for i in rng.permutation(len(babble_clips))[:400]]
+        for name, audio in make_noises(spec.noise_seconds, seed, sorted(picked)).items():
+            if not (noise_dir / f"{name}.wav").exists():
+                write_wav(noise_dir / f"{name}.wav", audio)
+
+    stream_stats = None
+    if streams:
+        from pipeline.corpus import streams as streams_mod
+
+        stream_stats = streams_mod.make_streams(out, seed=seed, minutes=stream_minutes,
+                                                progress=progress)
+
+    wall = time.monotonic() - start
+    fam_speakers = {f: sum(1 for s in pool if s.family == f) for f in voices.FAMILIES}
+    split_speakers = {k: sum(1 for v in splits.values() if v == k)
+                      for k in ("training", "validation", "testing")}
+    total = sum(per_word.values())
+    stats = {
+        "config": config,
+        "complete": not errors,
+        "voices_installed": inv.counts(),
+        "speakers": len(pool),
+        "speakers_per_family": fam_speakers,
+        "human_speakers": sum(1 for s in pool if s.human),
+        "base_voices": len({s.base_voice for s in pool}),
+        "speakers_per_split": split_speakers,
+        "clips": total,
+        "clips_per_word": dict(sorted(per_word.items())),
+        "clips_per_split": {k: len(v) for k, v in lists.items()},
+        "minutes_of_speech_clips": round(total / 60, 1),
+        "noise_files": len(noise_names),
+        "made_this_run": made,
+        "errors": errors[:50],
+        "error_count": len(errors),
+        "missing_engines": missing_families,
+        "wall_seconds_this_run": round(wall, 1),
+        "jobs": jobs,
+    }
+    if stream_stats is not None:
+        stats["streams"] = stream_stats
+    write_text(manifest_path, json.dumps(stats, indent=2) + "\n")
+    return stats
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="data/kwsq_synth", help="corpus folder (GSC v2 layout)")
+    parser.add_argument("--size", choices=sorted(SIZES), default="small",
+                        help="tiny: seconds (tests); small: the demo corpus; full: minutes")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
+    parser.add_argument("--holdout-family", choices=(*voices.FAMILIES, "none"), default="none",
+                        help="put every speaker of this engine family in the test split only")
+    parser.add_argument("--streams", action="store_true",
+                        help="also write long test recordings with keyword ground truth")
+    parser.add_argument("--stream-minutes", type=float, default=30.0,
+                        help="total length of the streaming test audio (default 30)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.jobs is not None and args.jobs < 1:
+        raise KwsqError("--jobs must be >= 1")
+    if args.stream_minutes <= 0:
+        raise KwsqError("--stream-minutes must be > 0")
+    stats = synthesize(args.out, size=args.size, seed=args.seed, jobs=args.jobs,
+                       holdout_family=args.holdout_family, streams=args.streams,
+                       stream_minutes=args.stream_minutes)
+    fam = ", ".join(f"{k} {v}" for k, v in stats["speakers_per_family"].items())
+    print(f"synth: {args.out}: {stats['speakers']} speakers ({fam}; "
+          f"{stats['human_speakers']} human-voice), {stats['clips']} clips, "
+          f"{stats['made_this_run']} made in {stats['wall_seconds_this_run']} s")
+    if stats["error_count"]:
+        print(f"synth: {stats['error_count']} clips failed, first: {stats['errors'][0]}",
+              file=sys.stderr)
+    if stats["missing_engines"]:
+        print(f"synth: engines not installed: {', '.join(stats['missing_engines'])}",
+              file=sys.stderr)
+    return 0

@@ -1,0 +1,407 @@
+"""Speech Commands v2 loader: labels, splits, silence/unknown sampling, augmentation, cache.
+
+Works the same on a real GSC v2 folder and on a ``kwsq synth`` corpus (same layout:
+``<word>/<speaker>_nohash_<n>.wav``, ``_background_noise_/``, ``validation_list.txt``,
+``testing_list.txt``; a file in neither list is training data, as in GSC).
+
+Label modes:
+
+* ``"12"``: ``_silence_``, ``_unknown_`` + the 10 commands. Like TensorFlow's
+  ``speech_commands/input_data.py``, silence and unknown examples number
+  ``ceil(fraction x known-word examples)`` each (10% by default), unknowns drawn from the
+  other 25 words, silence made from 1 s chunks of the background noise files at a random
+  level between near-digital silence and clearly audible background.
+* ``"35"``: the 35 words, nothing else (``silence_fraction``/``unknown_fraction`` unused).
+* ``"wake"``: binary, ``keyword`` (class 1) vs everything else (class 0): every other
+  word plus ``ceil(silence_fraction x words)`` silence examples.
+
+The deterministic part (file choice, decoding, silence chunks, features) depends only on
+the configs and the corpus, so :func:`arrays` caches its result on disk under a key that
+hashes all of them and a fingerprint of the corpus (file names and sizes). Training-time
+augmentation (time shift, gain, background noise at a random SNR) works on the audio in
+``tf.data`` and is followed by the same feature computation.
+
+Unreadable WAV files and files that are not 16 kHz are skipped, counted and reported
+(one line on stderr and in :class:`LoadReport`) instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import sys
+import wave
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from pipeline.data import features
+from pipeline.atomic import atomic_path, write_text
+from pipeline.data.audio import SAMPLE_RATE, read_wav
+from pipeline.errors import KwsqError
+from pipeline.data.gsc import (COMMANDS, SPLITS, TESTING_LIST, VALIDATION_LIST, WORDS,
+                               check_layout, load_noises, noise_files, speaker_of,
+                               speaker_table, split_files)
+
+LABEL_MODES = ("12", "35", "wake")
+SILENCE = "_silence_"
+UNKNOWN = "_unknown_"
+OTHER = "_other_"
+CACHE_VERSION = 1
+
+
+@dataclass
+class DataConfig:
+    """What to load and how to augment it; ``to_dict`` is what a run records."""
+
+    path: str
+    label_mode: str = "12"
+    keyword: str | None = None  # label_mode "wake" only
+    silence_fraction: float = 0.1
+    unknown_fraction: float = 0.1
+    clip_samples: int = 16000
+    # silence examples: background chunk at an RMS level drawn from this range (dBFS)
+    silence_min_db: float = -70.0
+    silence_max_db: float = -25.0
+    # augmentation (training only)
+    noise_prob: float = 0.8
+    snr_min_db: float = 0.0
+    snr_max_db: float = 30.0
+    time_shift_ms: float = 100.0
+    gain_min_db: float = -6.0
+    gain_max_db: float = 6.0
+    seed: int = 0
+    cache_dir: str | None = None  # None: $KWSQ_CACHE, else <path>/.kwsq_cache
+
+    def __post_init__(self) -> None:
+        if self.label_mode not in LABEL_MODES:
+            raise KwsqError(f"unknown label mode '{self.label_mode}'; expected one of "
+                            f"{', '.join(LABEL_MODES)}")
+        if self.label_mode == "wake" and not self.keyword:
+            raise KwsqError("label mode 'wake' needs a keyword (e.g. --keyword marvin)")
+        if self.label_mode != "wake" and self.keyword:
+            raise KwsqError(f"a keyword only makes sense with label mode 'wake', not "
+                            f"'{self.label_mode}'")
+        for name in ("silence_fraction", "unknown_fraction", "noise_prob"):
+            if getattr(self, name) < 0:
+                raise KwsqError(f"{name} must be >= 0")
+        if self.snr_min_db > self.snr_max_db or self.gain_min_db > self.gain_max_db:
+            raise KwsqError("augmentation ranges need min <= max (snr, gain)")
+        if self.silence_min_db > self.silence_max_db:
+            raise KwsqError("silence level range needs min <= max")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise KwsqError(f"unknown data settings: {', '.join(unknown)}")
+        return cls(**d)
+
+    def deterministic_dict(self) -> dict[str, Any]:
+        """The settings that change :func:`arrays` (not augmentation, not the cache place)."""
+        keep = ("label_mode", "keyword", "silence_fraction", "unknown_fraction",
+                "clip_samples", "silence_min_db", "silence_max_db", "seed")
+        return {k: getattr(self, k) for k in keep}
+
+
+@dataclass
+class LoadReport:
+    """What loading one split found: used examples and skipped files."""
+
+    split: str
+    examples: int = 0
+    per_class: dict[str, int] = field(default_factory=dict)
+    unreadable: list[str] = field(default_factory=list)  # "word/file.wav: reason"
+    wrong_rate: list[str] = field(default_factory=list)
+
+    @property
+    def skipped(self) -> int:
+        return len(self.unreadable) + len(self.wrong_rate)
+
+    def summary(self) -> str:
+        first = (self.unreadable + self.wrong_rate)[0] if self.skipped else ""
+        return (f"data: {self.split}: skipped {self.skipped} WAV files "
+                f"({len(self.unreadable)} unreadable, {len(self.wrong_rate)} not "
+                f"{SAMPLE_RATE} Hz); first: {first}")
+
+
+# ----------------------------------------------------------------------------- layout
+
+def class_names(cfg: DataConfig) -> list[str]:
+    if cfg.label_mode == "12":
+        return [SILENCE, UNKNOWN, *COMMANDS]
+    if cfg.label_mode == "35":
+        return list(WORDS)
+    return [OTHER, str(cfg.keyword)]
+
+
+# ----------------------------------------------------------------------------- selection
+
+def _rng(cfg: DataConfig, split: str, what: str) -> np.random.Generator:
+    digest = hashlib.sha1(f"{cfg.seed}:{split}:{what}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _select(cfg: DataConfig, split: str, files: dict[str, list[str]]
+            ) -> tuple[list[tuple[str, int]], int]:
+    """(relative file, label) pairs for the word examples, and the number of silence ones."""
+    names = class_names(cfg)
+    if cfg.label_mode == "35":
+        missing = [w for w in WORDS if w not in files]
+        if missing and split == "training":
+            raise KwsqError(f"label mode 35 needs all 35 word folders; {cfg.path} lacks "
+                            f"{' '.join(missing)}")
+        picked = [(rel, names.index(w)) for w in WORDS for rel in files.get(w, [])]
+        return picked, 0
+    if cfg.label_mode == "wake":
+        kw = str(cfg.keyword)
+        if kw not in files and split == "training":
+            raise KwsqError(f"keyword '{kw}' has no folder in {cfg.path}")
+        picked = [(rel, int(w == kw)) for w in sorted(files) for rel in files[w]]
+        return picked, math.ceil(len(picked) * cfg.silence_fraction)
+    known = [(rel, names.index(w)) for w in COMMANDS for rel in files.get(w, [])]
+    others = [rel for w in sorted(files) if w not in COMMANDS for rel in files[w]]
+    n_unknown = min(len(others), math.ceil(len(known) * cfg.unknown_fraction))
+    order = _rng(cfg, split, "unknown").permutation(len(others))[:n_unknown]
+    unknown = [(others[i], names.index(UNKNOWN)) for i in sorted(order)]
+    return known + unknown, math.ceil(len(known) * cfg.silence_fraction)
+
+
+def _fit(audio: np.ndarray, n: int) -> np.ndarray:
+    """Pad with zeros at the end or cut to exactly ``n`` samples (GSC clips can be short)."""
+    if audio.size >= n:
+        return audio[:n]
+    return np.pad(audio, (0, n - audio.size))
+
+
+def _silence(cfg: DataConfig, split: str, count: int, noises: list[np.ndarray]) -> np.ndarray:
+    rng = _rng(cfg, split, "silence")
+    out = np.zeros((count, cfg.clip_samples), np.float32)
+    for i in range(count):
+        noise = noises[int(rng.integers(len(noises)))]
+        start = int(rng.integers(0, noise.size - cfg.clip_samples + 1))
+        chunk = noise[start : start + cfg.clip_samples]
+        rms = float(np.sqrt(np.mean(chunk.astype(np.float64) ** 2)))
+        level = 10 ** (rng.uniform(cfg.silence_min_db, cfg.silence_max_db) / 20)
+        if rms > 0:
+            out[i] = chunk * (level / rms)
+    return np.clip(out, -1.0, 1.0)
+
+
+def load_audio(cfg: DataConfig, split: str
+               ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], LoadReport]:
+    """Deterministic audio of one split: ``x [n, clip_samples]`` float32, ``y [n]`` int32,
+    per-example metadata (file, word, speaker, family, human) and a :class:`LoadReport`."""
+    if split not in SPLITS:
+        raise KwsqError(f"unknown split '{split}'; expected one of {', '.join(SPLITS)}")
+    check_layout(cfg.path)
+    root = Path(cfg.path)
+    files = split_files(root)[split]
+    picked, n_silence = _select(cfg, split, files)
+    speakers = speaker_table(root)
+    report = LoadReport(split)
+    clips, labels, meta = [], [], []
+    for rel, label in picked:
+        try:
+            audio, rate = read_wav(root / rel)
+        except (wave.Error, EOFError, ValueError, OSError) as exc:
+            report.unreadable.append(f"{rel}: {exc}")
+            continue
+        if rate != SAMPLE_RATE:
+            report.wrong_rate.append(f"{rel}: {rate} Hz")
+            continue
+        clips.append(_fit(audio, cfg.clip_samples))
+        labels.append(label)
+        spk = speaker_of(rel)
+        info = speakers.get(spk, {})
+        meta.append({"file": rel, "word": rel.split("/")[0], "speaker": spk,
+                     "family": info.get("family", ""), "human": info.get("human", "") == "1"})
+    if n_silence:
+        noises = load_noises(root, cfg.clip_samples)
+        clips.extend(_silence(cfg, split, n_silence, noises))
+        labels.extend([0] * n_silence)  # class 0 is _silence_ (12) or _other_ (wake)
+        meta.extend({"file": "", "word": SILENCE, "speaker": "", "family": "", "human": False}
+                    for _ in range(n_silence))
+    x = np.stack(clips).astype(np.float32) if clips else np.zeros((0, cfg.clip_samples),
+                                                                    np.float32)
+    y = np.asarray(labels, np.int32)
+    names = class_names(cfg)
+    report.examples = int(y.size)
+    report.per_class = {names[i]: int(np.sum(y == i)) for i in range(len(names))}
+    if report.skipped:
+        print(report.summary(), file=sys.stderr)
+    if y.size == 0:
+        raise KwsqError(f"no {split} examples in {cfg.path} for label mode {cfg.label_mode}")
+    return x, y, meta, report
+
+
+# ----------------------------------------------------------------------------- cache
+
+def _fingerprint(root: Path) -> str:
+    h = hashlib.sha1()
+    for name in (VALIDATION_LIST, TESTING_LIST):
+        p = root / name
+        h.update(f"{name}:{p.stat().st_size}:{p.stat().st_mtime_ns}".encode())
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        for entry in sorted(os.scandir(sub), key=lambda e: e.name):
+            if entry.name.endswith(".wav"):
+                st = entry.stat()
+                h.update(f"{sub.name}/{entry.name}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def cache_root(cfg: DataConfig) -> Path:
+    if cfg.cache_dir:
+        return Path(cfg.cache_dir)
+    if os.environ.get("KWSQ_CACHE"):
+        return Path(os.environ["KWSQ_CACHE"])
+    local = Path(cfg.path) / ".kwsq_cache"
+    if os.access(cfg.path, os.W_OK):
+        return local
+    return Path.home() / ".cache" / "kwsq"
+
+
+def cache_key(cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str) -> str:
+    root = Path(cfg.path).resolve()
+    blob = json.dumps({"v": CACHE_VERSION, "path": str(root), "corpus": _fingerprint(root),
+                       "data": cfg.deterministic_dict(), "features": feat_cfg.to_dict(),
+                       "split": split}, sort_keys=True)
+    return hashlib.sha1(blob.encode()).hexdigest()[:16]
+
+
+def _cache_paths(cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
+                 ) -> tuple[Path, Path]:
+    base = cache_root(cfg) / f"{split}-{cache_key(cfg, feat_cfg, split)}"
+    return base.with_suffix(".npz"), base.with_suffix(".json")
+
+
+def arrays(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``x`` (float32, ``[n, *input_shape]``) and labels ``y`` (int32) of a split.
+
+    Deterministic; the first call computes and caches, later calls read the cache.
+    """
+    check_layout(data_cfg.path)
+    npz, meta_path = _cache_paths(data_cfg, feat_cfg, split)
+    if npz.is_file() and meta_path.is_file():
+        with np.load(npz) as f:
+            return f["x"], f["y"]
+    audio, y, meta, report = load_audio(data_cfg, split)
+    x = features.compute_numpy(audio, feat_cfg)
+    with atomic_path(npz) as tmp:
+        with tmp.open("wb") as fh:
+            np.savez(fh, x=x, y=y)
+    write_text(meta_path, json.dumps({"report": dataclasses.asdict(report), "examples": meta,
+                                      "data": data_cfg.to_dict(),
+                                      "features": feat_cfg.to_dict()}) + "\n")
+    return x, y
+
+
+def metadata(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
+             ) -> list[dict[str, Any]]:
+    """Per-row info for :func:`arrays` (file, word, speaker, family, human) in the same order.
+
+    Use it to score subsets, e.g. the human-voice speakers of a kwsq corpus.
+    """
+    _, meta_path = _cache_paths(data_cfg, feat_cfg, split)
+    if not meta_path.is_file():
+        arrays(data_cfg, feat_cfg, split)
+    return json.loads(meta_path.read_text())["examples"]
+
+
+def load_report(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
+                ) -> LoadReport:
+    _, meta_path = _cache_paths(data_cfg, feat_cfg, split)
+    if not meta_path.is_file():
+        arrays(data_cfg, feat_cfg, split)
+    return LoadReport(**json.loads(meta_path.read_text())["report"])
+
+
+# ----------------------------------------------------------------------------- augmentation
+
+def _noise_bank(noises: list[np.ndarray], clip: int) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    flat = np.concatenate(noises).astype(np.float32)
+    starts = np.cumsum([0] + [n.size for n in noises[:-1]]).astype(np.int64)
+    room = np.asarray([n.size - clip + 1 for n in noises], np.int64)
+    return tf.constant(flat), tf.constant(starts), tf.constant(room)
+
+
+def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
+                  seed: tf.Tensor) -> tf.Tensor:
+    """Random time shift, gain and background noise for a batch ``[b, samples]`` of clips.
+
+    ``seed`` is a stateless seed ``[2]`` (int64). Noise is mixed at an SNR drawn from
+    ``[snr_min_db, snr_max_db]`` relative to the clip's power; for clips with almost no
+    signal (silence examples) the SNR is taken relative to -20 dBFS, so silence gets
+    background noise from faint to loud. The result is clipped to [-1, 1].
+    """
+    audio = tf.convert_to_tensor(audio, tf.float32)
+    b = tf.shape(audio)[0]
+    n = tf.shape(audio)[1]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 6)
+    shift_max = int(cfg.time_shift_ms * SAMPLE_RATE / 1000)
+    shift = tf.random.stateless_uniform([b], seeds[0], -shift_max, shift_max + 1, tf.int32)
+    idx = tf.range(n)[None, :] - shift[:, None]
+    valid = tf.cast((idx >= 0) & (idx < n), tf.float32)
+    audio = tf.gather(audio, tf.clip_by_value(idx, 0, n - 1), batch_dims=1) * valid
+    gain_db = tf.random.stateless_uniform([b], seeds[1], cfg.gain_min_db, cfg.gain_max_db)
+    audio = audio * tf.pow(10.0, gain_db / 20.0)[:, None]
+
+    flat, starts, room = bank
+    which = tf.random.stateless_uniform([b], seeds[2], 0, tf.shape(starts)[0], tf.int32)
+    offset = tf.cast(tf.random.stateless_uniform([b], seeds[3]) *
+                     tf.cast(tf.gather(room, which), tf.float32), tf.int64)
+    first = tf.gather(starts, which) + offset
+    chunk = tf.gather(flat, first[:, None] + tf.range(tf.cast(n, tf.int64))[None, :])
+    p_sig = tf.reduce_mean(tf.square(audio), axis=1)
+    p_sig = tf.maximum(p_sig, 0.01)  # -20 dBFS reference for near-silent clips
+    p_noise = tf.reduce_mean(tf.square(chunk), axis=1) + 1e-12
+    snr = tf.random.stateless_uniform([b], seeds[4], cfg.snr_min_db, cfg.snr_max_db)
+    scale = tf.sqrt(p_sig / (p_noise * tf.pow(10.0, snr / 10.0)))
+    use = tf.cast(tf.random.stateless_uniform([b], seeds[5]) < cfg.noise_prob, tf.float32)
+    audio = audio + chunk * (scale * use)[:, None]
+    return tf.clip_by_value(audio, -1.0, 1.0)
+
+
+def dataset(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str,
+            batch_size: int, augment: bool, shuffle: bool) -> tf.data.Dataset:
+    """``(x, y)`` batches. Without ``augment`` it serves the cached :func:`arrays`; with it,
+    each epoch re-augments the audio and recomputes features (``tf.signal``, in graph)."""
+    if not augment:
+        x, y = arrays(data_cfg, feat_cfg, split)
+        ds = tf.data.Dataset.from_tensor_slices((x, y))
+        if shuffle:
+            ds = ds.shuffle(len(y), seed=data_cfg.seed, reshuffle_each_iteration=True)
+        return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    audio, y, _, _ = load_audio(data_cfg, split)
+    features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
+    bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples), data_cfg.clip_samples)
+    # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus)
+    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    del audio
+    ds = tf.data.Dataset.from_tensor_slices((pcm, y))
+    if shuffle:
+        ds = ds.shuffle(len(y), seed=data_cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size)
+    # one stateless seed per batch, different every epoch via the random dataset
+    seeds = tf.data.Dataset.random(seed=data_cfg.seed, rerandomize_each_iteration=True).batch(2)
+    ds = tf.data.Dataset.zip((ds, seeds))
+
+    def _map(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        pcm_batch, labels = batch
+        a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
+                            [None, data_cfg.clip_samples])
+        return features.compute(augment_audio(a, data_cfg, bank, seed), feat_cfg), labels
+
+    return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)

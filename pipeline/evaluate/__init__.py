@@ -1,0 +1,1 @@
+"""Measuring trained runs and writing their reports."""

@@ -1,0 +1,229 @@
+"""The GSC v2 loader: label modes and counts, cache, augmentation, bad-input handling."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import pipeline  # noqa: F401
+from pipeline.data import loader as D
+from pipeline.data import features as F
+from pipeline.data.audio import read_wav, write_wav
+from pipeline.errors import KwsqError
+
+FEAT = F.FeatureConfig(kind="lfbe", num_bins=20, left_context=20, right_context=10,
+                       stack_stride=3)
+
+
+def _files(root: Path, split: str) -> dict[str, list[str]]:
+    """word -> files of a split, straight from the list files (independent of the loader)."""
+    val = set((root / "validation_list.txt").read_text().split())
+    test = set((root / "testing_list.txt").read_text().split())
+    out: dict[str, list[str]] = {}
+    for p in sorted(root.glob("*/*.wav")):
+        if p.parent.name.startswith("_"):
+            continue
+        rel = f"{p.parent.name}/{p.name}"
+        where = "validation" if rel in val else "testing" if rel in test else "training"
+        if where == split:
+            out.setdefault(p.parent.name, []).append(rel)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cfg12(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> D.DataConfig:
+    """12-class config whose feature cache is shared by this module's tests."""
+    cache = tmp_path_factory.mktemp("cache12")
+    return D.DataConfig(path=str(tiny_corpus), label_mode="12", cache_dir=str(cache))
+
+
+def test_class_names_per_label_mode(tiny_corpus: Path) -> None:
+    assert D.class_names(D.DataConfig(path=str(tiny_corpus))) == [
+        "_silence_", "_unknown_", "yes", "no", "up", "down", "left", "right", "on", "off",
+        "stop", "go"]
+    assert len(D.class_names(D.DataConfig(path=str(tiny_corpus), label_mode="35"))) == 35
+    wake = D.DataConfig(path=str(tiny_corpus), label_mode="wake", keyword="marvin")
+    assert D.class_names(wake) == ["_other_", "marvin"]
+
+
+@pytest.mark.parametrize("split", D.SPLITS)
+def test_twelve_class_counts_follow_gsc_proportions(tiny_corpus: Path, cfg12: D.DataConfig,
+                                                     split: str) -> None:
+    files = _files(tiny_corpus, split)
+    _, y = D.arrays(cfg12, FEAT, split)
+    counts = np.bincount(y, minlength=12)
+    known = sum(len(files.get(w, [])) for w in D.COMMANDS)
+    others = sum(len(v) for w, v in files.items() if w not in D.COMMANDS)
+    assert list(counts[2:]) == [len(files[w]) for w in D.COMMANDS]
+    assert counts[0] == math.ceil(0.1 * known)  # _silence_
+    assert counts[1] == min(others, math.ceil(0.1 * known))  # _unknown_
+
+
+def test_wake_mode_is_keyword_against_everything(tiny_corpus: Path, tmp_path: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), label_mode="wake", keyword="marvin",
+                       cache_dir=str(tmp_path))
+    files = _files(tiny_corpus, "training")
+    words = sum(len(v) for v in files.values())
+    _, y = D.arrays(cfg, FEAT, "training")
+    assert int(np.sum(y == 1)) == len(files["marvin"])
+    assert int(np.sum(y == 0)) == words - len(files["marvin"]) + math.ceil(0.1 * words)
+
+
+def test_35_class_mode_refuses_a_corpus_without_all_words(tiny_corpus: Path,
+                                                           tmp_path: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), label_mode="35", cache_dir=str(tmp_path))
+    with pytest.raises(KwsqError, match="needs all 35 word folders.*backward"):
+        D.arrays(cfg, FEAT, "training")
+
+
+def test_arrays_are_features_of_the_listed_files(tiny_corpus: Path, cfg12: D.DataConfig) -> None:
+    x, y = D.arrays(cfg12, FEAT, "validation")
+    meta = D.metadata(cfg12, FEAT, "validation")
+    assert x.shape == (len(y), 620) and x.dtype == np.float32 and y.dtype == np.int32
+    names = D.class_names(cfg12)
+    row = next(i for i, m in enumerate(meta) if m["word"] == "yes")
+    audio, _ = read_wav(tiny_corpus / meta[row]["file"])
+    np.testing.assert_allclose(x[row], F.compute(audio, FEAT).numpy(), atol=1e-5)
+    assert names[y[row]] == "yes"
+    silence = [i for i, m in enumerate(meta) if m["word"] == "_silence_"]
+    assert silence and all(y[i] == 0 for i in silence)
+
+
+def test_metadata_marks_human_voice_speakers(cfg12: D.DataConfig) -> None:
+    meta = D.metadata(cfg12, FEAT, "training")
+    words = [m for m in meta if m["file"]]
+    assert {m["family"] for m in words} == {"espeak", "flite", "festival"}
+    assert all(m["human"] == (m["family"] in ("flite", "festival")) for m in words)
+
+
+def test_second_call_reads_the_cache(tiny_corpus: Path, tmp_path: Path,
+                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), cache_dir=str(tmp_path))
+    x1, y1 = D.arrays(cfg, FEAT, "testing")
+    assert list(tmp_path.glob("testing-*.npz"))
+
+    def _no_reload(*args: object, **kwargs: object) -> None:
+        raise AssertionError("audio decoded again although the features are cached")
+
+    monkeypatch.setattr(D, "load_audio", _no_reload)
+    x2, y2 = D.arrays(cfg, FEAT, "testing")
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+
+
+def test_cache_key_changes_with_any_setting(cfg12: D.DataConfig) -> None:
+    base = D.cache_key(cfg12, FEAT, "training")
+    other_data = D.DataConfig(path=cfg12.path, unknown_fraction=0.2)
+    other_feat = F.FeatureConfig(kind="lfbe", num_bins=40)
+    assert D.cache_key(other_data, FEAT, "training") != base
+    assert D.cache_key(cfg12, other_feat, "training") != base
+    assert D.cache_key(cfg12, FEAT, "testing") != base
+
+
+def _bank(noise: np.ndarray) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    return D._noise_bank([noise], 16000)
+
+
+def test_noise_is_mixed_at_the_drawn_snr(tiny_corpus: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), noise_prob=1.0, snr_min_db=10.0,
+                       snr_max_db=10.0, time_shift_ms=0.0, gain_min_db=0.0, gain_max_db=0.0)
+    rng = np.random.default_rng(0)
+    clean = (0.3 * np.sin(2 * np.pi * 300 * np.arange(16000) / 16000)[None, :]
+             * rng.uniform(0.5, 1.0, (4, 1))).astype(np.float32)
+    noise = 0.1 * rng.standard_normal(48000).astype(np.float32)
+    mixed = D.augment_audio(clean, cfg, _bank(noise), tf.constant([1, 2], tf.int64)).numpy()
+    added = mixed - clean
+    snr = 10 * np.log10(np.mean(clean**2, axis=1) / np.mean(added**2, axis=1))
+    np.testing.assert_allclose(snr, 10.0, atol=0.05)
+
+
+def test_time_shift_moves_the_signal_and_fills_zeros(tiny_corpus: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), noise_prob=0.0, time_shift_ms=100.0,
+                       gain_min_db=0.0, gain_max_db=0.0)
+    clean = np.random.default_rng(1).uniform(0.1, 0.5, (8, 16000)).astype(np.float32)
+    out = D.augment_audio(clean, cfg, _bank(np.ones(16000, np.float32)),
+                          tf.constant([3, 4], tf.int64)).numpy()
+    shifts = []
+    for a, b in zip(clean, out, strict=True):
+        k = next(k for k in range(-1600, 1601)
+                 if np.array_equal(b[max(k, 0) : 16000 + min(k, 0)],
+                                   a[max(-k, 0) : 16000 - max(k, 0)]))
+        zeros = b[:k] if k > 0 else b[16000 + k :]
+        assert not zeros.any()
+        shifts.append(k)
+    assert len(set(shifts)) > 1  # each clip gets its own shift
+
+
+def test_gain_scales_the_clip(tiny_corpus: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), noise_prob=0.0, time_shift_ms=0.0,
+                       gain_min_db=-6.0, gain_max_db=6.0)
+    clean = np.full((16, 16000), 0.1, np.float32)
+    out = D.augment_audio(clean, cfg, _bank(np.ones(16000, np.float32)),
+                          tf.constant([5, 6], tf.int64)).numpy()
+    gain_db = 20 * np.log10(out[:, 0] / 0.1)
+    assert np.all(np.abs(gain_db) <= 6.0 + 1e-4) and np.ptp(gain_db) > 3.0
+    np.testing.assert_allclose(out, out[:, :1] * np.ones((1, 16000)), rtol=1e-6)
+
+
+def test_augmented_dataset_differs_from_clean_features(cfg12: D.DataConfig) -> None:
+    clean = next(iter(D.dataset(cfg12, FEAT, "validation", 8, augment=False, shuffle=False)))
+    noisy = next(iter(D.dataset(cfg12, FEAT, "validation", 8, augment=True, shuffle=False)))
+    np.testing.assert_array_equal(clean[1].numpy(), noisy[1].numpy())
+    assert clean[0].shape == noisy[0].shape == (8, 620)
+    assert np.mean(np.abs(clean[0].numpy() - noisy[0].numpy())) > 0.05
+
+
+def test_corrupt_and_wrong_rate_wavs_are_counted_not_fatal(
+        tiny_corpus: Path, tmp_path: Path, copy_corpus, capsys: pytest.CaptureFixture[str]
+) -> None:
+    corpus = copy_corpus(tiny_corpus, tmp_path / "corpus")
+    files = _files(corpus, "testing")
+    broken, slow = corpus / files["yes"][0], corpus / files["no"][0]
+    broken.write_bytes(b"RIFF\x00\x00not a wave file at all")
+    write_wav(slow, np.zeros(8000, np.float32), rate=8000)
+    cfg = D.DataConfig(path=str(corpus), cache_dir=str(tmp_path / "cache"))
+    _, y, _, report = D.load_audio(cfg, "testing")
+    assert [r.split(":")[0] for r in report.unreadable] == [files["yes"][0]]
+    assert [r.split(":")[0] for r in report.wrong_rate] == [files["no"][0]]
+    assert report.per_class["yes"] == len(files["yes"]) - 1
+    assert "skipped 2 WAV files (1 unreadable, 1 not 16000 Hz)" in capsys.readouterr().err
+    assert len(D.arrays(cfg, FEAT, "testing")[1]) == len(y)
+
+
+def test_non_layout_folder_gives_one_line_error(tmp_path: Path) -> None:
+    (tmp_path / "yes").mkdir()
+    with pytest.raises(KwsqError) as exc:
+        D.check_layout(tmp_path)
+    msg = str(exc.value)
+    assert "\n" not in msg
+    for missing in ("_background_noise_/", "validation_list.txt", "testing_list.txt",
+                    "word folders no up down"):
+        assert missing in msg
+    with pytest.raises(KwsqError, match="is not a folder"):
+        D.check_layout(tmp_path / "nowhere")
+
+
+def test_real_gsc_style_folder_without_speaker_table_loads(tiny_corpus: Path,
+                                                            tmp_path: Path, copy_corpus) -> None:
+    corpus = copy_corpus(tiny_corpus, tmp_path / "gsc")
+    (corpus / "speakers.csv").unlink()
+    (corpus / "kwsq_synth.json").unlink()
+    shutil.rmtree(corpus / "marvin")  # GSC words missing from a folder are just absent
+    cfg = D.DataConfig(path=str(corpus), cache_dir=str(tmp_path / "cache"))
+    x, y = D.arrays(cfg, FEAT, "training")
+    assert len(x) == len(y) > 0
+    assert all(m["family"] == "" for m in D.metadata(cfg, FEAT, "training"))
+
+
+def test_config_round_trips_and_rejects_bad_modes(tiny_corpus: Path) -> None:
+    cfg = D.DataConfig(path=str(tiny_corpus), label_mode="wake", keyword="yes", seed=3)
+    assert D.DataConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(KwsqError, match="needs a keyword"):
+        D.DataConfig(path=".", label_mode="wake")
+    with pytest.raises(KwsqError, match="unknown label mode"):
+        D.DataConfig(path=".", label_mode="20")

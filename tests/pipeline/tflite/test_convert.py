@@ -1,0 +1,200 @@
+"""``kwsq convert`` on a run folder: outputs, I/O types, size table and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
+from pipeline.errors import KwsqError
+
+
+def make_run(corpus: Path, root: Path, scheme: str = "int8", name: str = "r"):
+    """A run folder trained briefly on the tiny corpus (config, float and QAT models)."""
+    import tf_keras as keras
+
+    import models
+    import quant_configs
+    from pipeline.data import loader as data_mod
+    from pipeline.data.features import FeatureConfig
+    from pipeline.train.runs import Run, RunConfig
+
+    run = Run(root / name)
+    feats = FeatureConfig.from_dict(models.module("svd_dnn").FEATURES)
+    data_cfg = data_mod.DataConfig(path=str(corpus), cache_dir=str(root / "cache"))
+    run.write_config(RunConfig(name=name, model="svd_dnn", scheme=scheme,
+                               data=data_cfg.to_dict(), features=feats.to_dict()))
+    x, y = data_mod.arrays(data_cfg, feats, "training")
+    keras.utils.set_random_seed(0)
+    float_model = models.builder("svd_dnn")(input_shape=x.shape[1:], num_classes=12)
+    float_model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    float_model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    quant_configs.save_model(float_model, run.float_model_path)
+    qat = quant_configs.quantize_model(float_model, scheme, "all")
+    qat.compile(keras.optimizers.Adam(5e-4), "sparse_categorical_crossentropy")
+    qat.fit(x, y, epochs=1, batch_size=32, verbose=0)
+    quant_configs.save_model(qat, run.model_path)
+    return run
+
+
+_CONVERTED: dict[Path, object] = {}  # one run per session, also for modules importing this
+
+
+@pytest.fixture(scope="session")
+def converted_run(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
+    """An int8 run converted with ``kwsq convert`` (size table skipped: tested apart)."""
+    from pipeline.cli import main
+
+    if tiny_corpus not in _CONVERTED:
+        run = make_run(tiny_corpus, tmp_path_factory.mktemp("runs"))
+        assert main(["convert", str(run.path), "--no-size-table"]) == 0
+        _CONVERTED[tiny_corpus] = run
+    return _CONVERTED[tiny_corpus]
+
+
+def test_convert_writes_tflite_c_array_and_metrics(converted_run) -> None:
+    run = converted_run
+    data = run.tflite_path.read_bytes()
+    metrics = json.loads(run.metrics_path.read_text())["tflite"]
+    assert metrics["model_bytes"] == len(data)
+    assert metrics["scheme"] == "int8"
+    for key in ("int8_test_accuracy", "litert_agreement", "tflm_agreement", "litert_max_lsb",
+                "tflm_mean_lsb", "keras_accuracy"):
+        assert key in metrics
+    assert f"{len(data)} bytes" in run.tflite_path.with_suffix(".h").read_text()
+    assert "kwsq_model[]" in run.tflite_path.with_suffix(".c").read_text()
+
+
+def test_convert_gives_a_full_integer_model_with_int8_io(converted_run) -> None:
+    from pipeline.tflite import schema as tfs
+
+    model = tfs.load(converted_run.tflite_path.read_bytes())
+    sg = model.subgraphs[0]
+    assert sg.tensors[sg.inputs[0]].type == tfs.TensorType.INT8
+    assert sg.tensors[sg.outputs[0]].type == tfs.TensorType.INT8
+    floats = [tfs.tensor_name(t) for t in sg.tensors if t.type == tfs.TensorType.FLOAT32]
+    assert floats == []
+
+
+def test_convert_float_io_gives_float_input_and_output(converted_run, tmp_path: Path) -> None:
+    from pipeline.cli import main
+    from pipeline.tflite import schema as tfs
+
+    out = tmp_path / "float_io.tflite"
+    recorded = converted_run.metrics_path.read_text()
+    assert main(["convert", str(converted_run.path), "--out", str(out), "--float-io",
+                 "--no-size-table", "--no-verify"]) == 0
+    assert converted_run.metrics_path.read_text() == recorded  # not the run's own model
+    model = tfs.load(out.read_bytes())
+    sg = model.subgraphs[0]
+    assert sg.tensors[sg.inputs[0]].type == tfs.TensorType.FLOAT32
+    assert sg.tensors[sg.outputs[0]].type == tfs.TensorType.FLOAT32
+    ops = {tfs.op_name(model, op) for op in sg.operators}
+    assert {"QUANTIZE", "DEQUANTIZE"} <= ops
+
+
+def test_convert_without_trained_model_is_one_error_line(
+        tiny_corpus: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+    from pipeline.train.runs import Run, RunConfig
+
+    run = Run(tmp_path / "untrained")
+    run.write_config(RunConfig(name="untrained", data={"path": str(tiny_corpus)}))
+    assert main(["convert", str(run.path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("kwsq convert: error:") and "trained" in err[0]
+    assert sorted(p.name for p in run.path.iterdir()) == ["config.toml"]
+
+
+def test_convert_to_unwritable_path_leaves_no_file(
+        converted_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pipeline.cli import main
+
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("x")
+    before = sorted(p.name for p in converted_run.path.iterdir())
+    assert main(["convert", str(converted_run.path), "--out", str(blocker / "m.tflite")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_dir"]
+    assert sorted(p.name for p in converted_run.path.iterdir()) == before
+
+
+def test_atomic_write_failure_leaves_no_partial_file(tmp_path: Path) -> None:
+    from pipeline.tflite import export_c
+
+    (tmp_path / "f.txt").write_text("a file, not a folder")
+    with pytest.raises(KwsqError):
+        export_c.write_c_array(b"\x00" * 64, tmp_path / "f.txt" / "model.h")
+    assert [p.name for p in tmp_path.iterdir()] == ["f.txt"]
+
+
+def test_postpass_refuses_an_operator_it_cannot_rewrite() -> None:
+    import tf_keras as keras
+
+    from pipeline.tflite import convert, postpass
+    from pipeline.tflite import schema as tfs
+
+    inp = keras.Input((4, 4, 2))
+    out = keras.layers.Conv2DTranspose(3, 2, strides=2, name="up")(inp)
+    model = keras.Model(inp, out)
+    rep = np.random.default_rng(0).normal(size=(8, 4, 4, 2)).astype(np.float32)
+    fb = tfs.load(convert.convert_integer(model, rep))
+    grids = convert.naive_layers(model, {"up": 4})
+    # Conv2DTranspose becomes TRANSPOSE_CONV with its kernel behind other operators
+    with pytest.raises(KwsqError, match="became a [A-Z_0-9]+ operator, which the post-pass "
+                                        "cannot rewrite"):
+        postpass.apply_grids(fb, grids, check=False)
+
+
+def test_postpass_refuses_weights_off_their_grid() -> None:
+    from pipeline.tflite import postpass
+
+    scales = np.array([0.5, 0.25])
+    on_grid = np.array([[1.0, -0.25], [-0.5, 0.75]])
+    np.testing.assert_array_equal(postpass.levels_on_grid("l", on_grid, scales, 4),
+                                  [[2, -1], [-1, 3]])
+    with pytest.raises(KwsqError, match="not on their 4-bit grid"):
+        postpass.levels_on_grid("l", on_grid + 0.1, scales, 4)
+    with pytest.raises(KwsqError, match="exceed"):
+        postpass.levels_on_grid("l", on_grid * 4, scales, 4)
+
+
+@pytest.mark.slow
+def test_size_table_shrinks_with_bits_like_seed_003(converted_run) -> None:
+    from pipeline.tflite import convert
+
+    qat = converted_run.load_model()
+    rep = convert.representative_data(converted_run, 50)
+    table = convert.size_table(convert.float_model_of(converted_run, qat), rep)
+    rel = table["relative"]
+    assert rel["float"] == 1.0
+    assert rel["16bit"] > rel["8bit"] > rel["4-8bit"] > rel["4bit"]
+    assert rel["4bit"] <= 0.20  # seed 003 Table 1: 0.20
+    assert 0.45 <= rel["16bit"] <= 0.55  # float16 weights: half of float32
+
+
+def test_hybrid_conversion_refuses_a_batch_norm_folded_into_a_trained_kernel() -> None:
+    import tf_keras as keras
+
+    import quant_configs
+    from pipeline.tflite import convert
+
+    def build():
+        inp = keras.Input((8, 4, 1))
+        x = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inp)
+        x = keras.layers.BatchNormalization(name="bn")(x)
+        x = keras.layers.Flatten(name="flat")(x)
+        return keras.Model(inp, keras.layers.Dense(3, name="fc")(x))
+
+    float_model = build()
+    bn = float_model.get_layer("bn")
+    bn.set_weights([np.full(4, 3.0, np.float32), np.zeros(4, np.float32),
+                    np.zeros(4, np.float32), np.ones(4, np.float32)])  # gain 3: folding shows
+    qat = quant_configs.quantize_model(float_model, "dyn-w8", "all")
+    rep = np.random.default_rng(0).normal(size=(8, 8, 4, 1)).astype(np.float32)
+    with pytest.raises(KwsqError, match="'conv'.*folded"):
+        convert.convert_qat(qat, "dyn-w8", rep, build())
