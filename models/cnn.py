@@ -1,7 +1,7 @@
-"""A small convolutional KWS model with batch-norm and a residual block, for seed 002's
-fixed-point QAT.
+"""A small convolutional KWS model with batch-norm and a residual block, for the fixed-point
+QAT paper's experiments.
 
-It has every transient seed 002 quantizes: convolution accumulators, batch-norm outputs and
+It has every transient that paper quantizes: convolution accumulators, batch-norm outputs and
 a residual sum (``Add``), all of which get power-of-two (Q-format) quantizers under the
 ``fxp*`` schemes. 40-bin LFBE over 98 frames in; two strided 3x3 convs (16, 32 channels),
 one residual block of two 3x3 convs, average pool, Dense. Convolutions have no bias

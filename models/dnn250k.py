@@ -1,8 +1,8 @@
-"""Seed 000's streaming, state-free feed-forward KWS DNN of about 250K parameters.
+"""The sub-8-bit streaming paper's state-free feed-forward KWS DNN of about 250K parameters.
 
 It sees one window of stacked LFBE frames (the same 20 bins x 31 frames as svd_dnn, so the
 two DNNs share a front-end) and keeps no state between windows. Each hidden layer is a
-bias-free Dense, batch-norm (its shift is the layer's bias, its scale the "gain" seed 000
+bias-free Dense, batch-norm (its shift is the layer's bias, its scale the "gain" that paper
 quantizes in stage 2) and ReLU. Four 200-unit layers give 249,612 parameters
 (248,012 trainable, 1,600 batch-norm moving statistics): 250K within 0.2 %.
 """

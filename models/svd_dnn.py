@@ -1,4 +1,4 @@
-"""Seed 003's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
+"""The low-bit QAT paper's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
 
 Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values,
 taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/features.py).

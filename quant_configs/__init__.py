@@ -1,4 +1,4 @@
-"""Quantization schemes for kwsq as tfmot QuantizeConfigs (DESIGN.md section 7).
+"""Quantization schemes for kwsq as tfmot QuantizeConfigs (docs/design.md, scheme table).
 
 Public interface used by training and conversion: the scheme table (``SCHEMES``,
 ``get_scheme``), ``quantize_model`` (float -> QAT model for a scheme stage),

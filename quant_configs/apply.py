@@ -49,8 +49,8 @@ _ModelTransformer = model_transformer.ModelTransformer
 
 # Layer kind -> the attribute holding its quantizable weight.
 WEIGHT_ATTRS = {"Dense": "kernel", "Conv2D": "kernel", "DepthwiseConv2D": "depthwise_kernel"}
-# Layer kinds whose result is a new value range (a "transient" in seed 002's words) and so
-# gets an output quantizer. Layers not listed (pooling, reshape, dropout...) keep their
+# Layer kinds whose result is a new value range (a "transient" in the fixed-point QAT paper's words)
+# and so gets an output quantizer. Layers not listed (pooling, reshape, dropout...) keep their
 # input's scale, as in TFLite.
 OUTPUT_KINDS = {"BatchNormalization", "ReLU", "Add", "Softmax"}
 # Layer kinds with an ``activation`` attribute, quantized the tfmot way (QuantizeAwareActivation:

@@ -6,19 +6,19 @@ store the trained values as integers without re-rounding.
 
 Weights (``WeightQuantizer``), with ``q = 2**(k-1) - 1`` the largest integer level:
 
-* linear (seed 003 ``w*``, seed 000 stage 2): ``s = max|w| / q``,
+* linear (low-bit QAT paper ``w*``, sub-8-bit paper stage 2): ``s = max|w| / q``,
   ``w_hat = s * clip(round(w / s), -q, q)``; per tensor, or per output
   channel (the last kernel axis: Dense columns, Conv2D filters).
-* squashed (seed 000 stage 1, "tanh"; seed 002 "squashed weight distribution"):
+* squashed (sub-8-bit paper stage 1, "tanh"; fixed-point paper "squashed weight distribution"):
   ``t = tanh(w) / max|tanh(w)| * max|w|`` then the linear grid above on ``t``. Scaling by
   ``max|w|`` (held constant for the gradient) keeps the layer's gain, so a float model
   transfers smoothly (``t ~ w`` for small weights) and layers without batch-norm still work.
 * 1 bit: ``{-a, +a}`` with ``a = mean|t|`` (the least-squares binary scale), ``sign(0) = +1``.
-* power of two (seed 002 fixed point, Q-format): ``s = 2**ceil(log2(max|w| / q))``.
-* per column (seeds 001/003 "dynamic" weights): the linear grid per output column. The
+* power of two (fixed-point paper, Q-format): ``s = 2**ceil(log2(max|w| / q))``.
+* per column (low-bit QAT paper "dynamic" weights): the linear grid per output column. The
   papers use each column's [min, max]; TFLite weights need zero point 0, so the column's
   range here is the symmetric [-max|w|, max|w|].
-* absolute-cosine regularizer (seed 002): ``R = lambda * mean(1 - |cos(pi * t / s)|)``,
+* absolute-cosine regularizer (fixed-point paper): ``R = lambda * mean(1 - |cos(pi * t / s)|)``,
   zero on every grid point ``t = n s`` and largest half-way between, added to the loss.
 
 Gradients are straight-through: d w_hat / d w = d t / d w (1 for linear) inside the range.
@@ -33,10 +33,10 @@ fake-quant op: its {-s, +s} values are passed through a 2-bit fake-quant on [-s,
 
 Activations:
 
-* ``PowerOfTwoActivationQuantizer`` (seed 002): symmetric signed k-bit Q-format, scale
+* ``PowerOfTwoActivationQuantizer`` (fixed-point paper): symmetric signed k-bit Q-format, scale
   ``2**ceil(log2(M / 2**(k-1)))`` with ``M`` a moving average of ``max|x|`` (decay 0.99),
   full range ``[-2**(k-1), 2**(k-1) - 1]``, zero point 0.
-* ``DynamicRangeQuantizer`` (seeds 001/003): per frame (per example) asymmetric min-max
+* ``DynamicRangeQuantizer`` (low-bit QAT paper): per frame (per example) asymmetric min-max
   quantization over ``[min(x_min, 0), max(x_max, 0)]`` (0 exactly representable, as in
   TFLite's hybrid kernels), ``s = (max - min) / (2**k - 1)``, ``z = round(-min / s)``,
   ``x_hat = s * (clip(round(x / s) + z, 0, 2**k - 1) - z)``. Applied while training only:
@@ -76,7 +76,7 @@ def _ste(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
 class WeightQuantizer(Quantizer):
     """Symmetric k-bit weight quantizer: linear, squashed (tanh), power-of-two scales.
 
-    ``regularization`` is the strength of the absolute-cosine regularizer (seed 002),
+    ``regularization`` is the strength of the absolute-cosine regularizer (fixed-point paper),
     ``lambda * mean(1 - |cos(pi * t / s)|)`` over the (squashed) weights ``t``; it is zero at
     every grid point and largest half-way between. It is attached to the model as a loss by
     ``quant_configs.quantize_model`` (see ``regularization_loss``).

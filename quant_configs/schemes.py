@@ -10,10 +10,10 @@ is quantized (TFLite MUL + ADD with converter-quantized constants), so a sub-8-b
 per-tensor kernel grid survives conversion. Biases are not fake-quantized: TFLite stores
 them as int32 at scale ``s_in * s_w``, which is exact to well below one output LSB.
 
-There is no 16-bit QAT scheme (seed 003's 16-bit row): measured with TF 2.21, a model with
-16-bit activation fake-quant fails int8 conversion ("tfl.logistic op failed to verify that
-x and y must have same element type") and in 16x8 mode converts to a file whose LOGISTIC
-fails to prepare (output scale not 1/32768). 16x8 is a post-training converter mode.
+There is no 16-bit QAT scheme (the low-bit QAT paper's 16-bit row): measured with TF 2.21, a model
+with 16-bit activation fake-quant fails int8 conversion ("tfl.logistic op failed to verify that x
+and y must have same element type") and in 16x8 mode converts to a file whose LOGISTIC fails to
+prepare (output scale not 1/32768). 16x8 is a post-training converter mode.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from pipeline.errors import KwsqError
 WEIGHT_KINDS = ("linear", "tanh", "fxp")
 ACTIVATION_KINDS = ("minmax", "pow2", "dynamic")
 
-# Strength of seed 002's absolute-cosine regularizer for the fxp schemes.
+# Strength of the fixed-point paper's absolute-cosine regularizer for the fxp schemes.
 ABS_COSINE_LAMBDA = 0.01
 
 
@@ -47,12 +47,12 @@ class Quant:
 
 @dataclass(frozen=True)
 class Scheme:
-    """A quantization scheme (DESIGN.md section 7).
+    """A quantization scheme (docs/design.md, scheme table).
 
     ``weights`` maps a layer kind (Keras class name) or a layer name to a weight quantizer;
     a layer-name entry wins over its kind. ``activations`` quantizes every layer output in
     the last stage, ``inputs`` the model input. ``stages`` are the QAT stages in order:
-    ``"weights"`` quantizes only weights (seed 000 stage 1), ``"all"`` everything.
+    ``"weights"`` quantizes only weights (sub-8-bit paper stage 1), ``"all"`` everything.
     """
 
     name: str

@@ -6,7 +6,7 @@ sox pitch shift and recording room. Its hash, like Speech Commands' speaker hash
 its files and decides its split. flite and festival voices are built from recordings of
 real people ("human" voices, 5 distinct persons); espeak-ng is a formant synthesizer
 whose many variants are easy to tell apart but far from real speech, so results on the
-human subset are reported separately (DESIGN.md 3b).
+human subset are reported separately (docs/data.md).
 
 Everything here is discovered from the installed engines and derived from a seed, so the
 same seed gives the same speakers on any machine with the same Debian packages.

@@ -1,11 +1,10 @@
 """``kwsq bench``: what a model costs on a microcontroller, measured under QEMU.
 
-For each .tflite it builds the firmware (kwsq runtime + model), runs seeded
-random inputs on the emulated board with ``-icount`` (so the instruction count
-is exact and repeatable), and reports instructions per inference, arena and
-stack bytes, the runtime's own code flash and the model's bytes.  With no
-model given it measures the three anchor models that kwsq must beat (DESIGN.md
-section 6), and prints TFLite Micro's reference-kernel figures beside ours.
+For each .tflite it builds the firmware (kwsq runtime + model), runs seeded random inputs on the
+emulated board with ``-icount`` (so the instruction count is exact and repeatable), and reports
+instructions per inference, arena and stack bytes, the runtime's own code flash and the model's
+bytes. With no model given it measures the three anchor models that kwsq must beat
+(docs/references.md), and prints TFLite Micro's reference-kernel figures beside ours.
 """
 
 from __future__ import annotations
@@ -28,7 +27,7 @@ ANCHOR_MODELS = (
     "mlperf_tiny_kws_ds_cnn_int8.tflite",
 )
 
-# TFLite Micro with its reference kernels on Cortex-M4 (DESIGN.md section 6):
+# TFLite Micro with its reference kernels on Cortex-M4 (docs/references.md):
 # the baseline each row is compared with.  (instructions, arena bytes, code flash)
 TFLM_REFERENCE_M4: dict[str, tuple[int, int, int]] = {
     "micro_speech_quantized.tflite": (9_310_268, 6_788, 38_107),
@@ -156,7 +155,7 @@ def format_table(rows: list[BenchRow]) -> str:
             insn, arena, code = TFLM_REFERENCE_M4[r.model]
             lines.append(
                 (
-                    "  TFLM ref kernels (DESIGN 6)",
+                    "  TFLM ref kernels (docs/references.md)",
                     f"{insn:,}",
                     f"{arena:,}",
                     "",

@@ -12,7 +12,7 @@ Three conversions, chosen by the run's quantization scheme:
 Then the flatbuffer post-pass (``pipeline.tflite.postpass``) puts every trained weight grid
 back (k-bit levels, per-channel scales on FULLY_CONNECTED, packed INT4, power-of-two
 scales), the result is written atomically with a C array for firmware, a size table in
-the spirit of seed 003's Table 1 is measured, and ``kwsq verify`` runs.
+the spirit of the low-bit QAT paper's Table 1 is measured, and ``kwsq verify`` runs.
 """
 
 from __future__ import annotations
@@ -257,7 +257,7 @@ def size_table(float_model, representative: np.ndarray) -> dict[str, Any]:
     The integer rows are one full-integer conversion of the float model whose kernels the
     post-pass re-grids per tensor at 8 bits, then at the bits of schemes ``w4-8`` and
     ``w4a8`` (naively rounded: only the size matters here), so they differ only in weight
-    storage, as in seed 003's Table 1; 16 bit is float16 weights (TFLite has no int16
+    storage, as in the low-bit QAT paper's Table 1; 16 bit is float16 weights (TFLite has no int16
     weights).
     """
     sizes = {

@@ -1,6 +1,6 @@
 """Put the trained weight grids back into a converted .tflite (the flatbuffer post-pass).
 
-TF's converter loses or refuses parts of what QAT trained (DESIGN.md section 3):
+TF's converter loses or refuses parts of what QAT trained (docs/design.md, conversion facts):
 5..7-bit grids are rescaled to [-127, 127], per-column grids on Dense do not convert,
 one-bit and other grids computed with plain ops arrive as float constants that the
 converter re-quantizes on its own per-tensor int8 grid, and hybrid (dynamic-range)

@@ -6,7 +6,7 @@ graph with fake quantization), LiteRT (TFLite's optimized kernels) and TFLite Mi
 ``tflm_port/``). Reports argmax agreement with Keras, the output differences in units
 of the output tensor's quantization step (LSB), and each one's accuracy; the figures go
 into the run's ``metrics.json`` under ``"tflite"``. LiteRT and TFLM are expected to
-differ by a few LSB (DESIGN.md section 3), so both are compared to Keras separately and
+differ by a few LSB (docs/design.md, conversion facts), so both are compared to Keras separately and
 to each other.
 """
 

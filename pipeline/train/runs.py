@@ -22,8 +22,9 @@ from pipeline.errors import KwsqError
 class StageConfig:
     """One training stage: float pre-training or one QAT stage of the scheme.
 
-    The learning rate decays exponentially per epoch as seed 003 describes: divided by
-    ``decay_first`` for the first ``decay_first_epochs`` epochs, then by ``decay_rest``.
+    The learning rate decays exponentially per epoch as the low-bit QAT paper describes
+    (docs/references.md): divided by ``decay_first`` for the first ``decay_first_epochs`` epochs,
+    then by ``decay_rest``.
     """
 
     name: str  # "float", or the scheme stage it trains ("weights", "all")

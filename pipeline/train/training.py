@@ -1,12 +1,12 @@
 """``kwsq train``: float pre-training, then the scheme's QAT stages, in one run folder.
 
-Stages come from the config: ``float`` trains the plain Keras model; every stage of
-the quantization scheme (``weights`` then ``all`` for the two-stage tanh schemes of
-seed 000, just ``all`` for the others) wraps the current float weights with that
-stage's quantizers and fine-tunes. After the float stage the scheme is also applied
-*naively* (calibrated, not trained) so the papers' naive-vs-QAT comparison is in every
-run's metrics. Each epoch checkpoints the weights and a small state file, so an
-interrupted run resumes where it stopped.
+Stages come from the config: ``float`` trains the plain Keras model; every stage of the
+quantization scheme (``weights`` then ``all`` for the two-stage tanh schemes of the sub-8-bit
+streaming paper, just ``all`` for the others) wraps the current float weights with that stage's
+quantizers and fine-tunes. After the float stage the scheme is also applied *naively*
+(calibrated, not trained) so the papers' naive-vs-QAT comparison is in every run's metrics.
+Each epoch checkpoints the weights and a small state file, so an interrupted run resumes where
+it stopped.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def stages_for(scheme_stages: tuple[str, ...], s: dict[str, Any]) -> list[StageConfig]:
-    """Float stage plus one QAT stage per scheme stage, with seed 003's decay shape."""
+    """Float stage plus one QAT stage per scheme stage, with the low-bit QAT paper's decay shape."""
     stages = [StageConfig("float", int(s["float_epochs"]), float(s["learning_rate"]),
                           decay_first=1.0, decay_rest=float(s.get("decay", 1.1)))]
     for name in scheme_stages:

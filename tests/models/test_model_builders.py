@@ -31,7 +31,7 @@ def test_model_builds_for_its_feature_front_end(name):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
 
 
-def test_svd_dnn_has_seed_003s_50k_parameters():
+def test_svd_dnn_has_the_low_bit_papers_50k_parameters():
     # 3 x (620|128 -> 39 -> 128) + 128 -> 12, each with bias
     want = (620 * 39 + 39) + 2 * (128 * 39 + 39) + 3 * (39 * 128 + 128) + 128 * 12 + 12
     assert svd_dnn.build().count_params() == want == 51_189

@@ -44,8 +44,8 @@ def test_metrics_hold_float_int8_accuracy_and_interpreter_agreement(converted_ru
     assert 0 <= m["float_test_accuracy"] <= 1
     assert 0 <= t["litert_accuracy"] <= 1 and 0 <= t["tflm_accuracy"] <= 1
     assert t["model_bytes"] == converted_run.tflite_path.stat().st_size
-    # A QAT model and its int8 file must agree: the DESIGN's measured LiteRT/TFLM gap is 1 LSB
-    # on FULLY_CONNECTED and a few on LOGISTIC.
+    # A QAT model and its int8 file must agree: the measured LiteRT/TFLM gap
+    # (docs/design.md) is 1 LSB on FULLY_CONNECTED and a few on LOGISTIC.
     assert t["litert_agreement"] >= 0.95 and t["tflm_agreement"] >= 0.95
     # kwsq's own C runtime runs the same file bit-exactly with TFLite Micro.
     assert t["kwsq_runtime_vs"] == "tflm" and t["kwsq_runtime_bitexact"] == 1.0
@@ -77,5 +77,5 @@ def test_tflm_agrees_with_litert_on_test_split(converted_run, tiny_corpus):
         micro.set_input(row[None], 0)
         micro.invoke()
         b = micro.get_output(0).astype(int)
-        assert np.max(np.abs(a - b)) <= 5  # DESIGN 3: up to 5 LSB on LOGISTIC paths
+        assert np.max(np.abs(a - b)) <= 5  # docs/design.md: up to 5 LSB on LOGISTIC paths
         assert a.argmax() == b.argmax() or np.sort(a)[0, -1] - np.sort(a)[0, -2] <= 5

@@ -1,4 +1,4 @@
-"""The scheme table: every scheme name of DESIGN.md section 7 is there and means what it says."""
+"""The scheme table: every scheme name of docs/design.md is there and means what it says."""
 
 import pytest
 
@@ -38,7 +38,7 @@ def test_tanh_schemes_have_two_stages_weights_first():
         assert get_scheme(f"tanh-w{bits}").stages == ("weights", "all")
 
 
-def test_w4_8_follows_seed_003_layer_assignment():
+def test_w4_8_follows_the_low_bit_paper_layer_assignment():
     scheme = get_scheme("w4-8")
     bits = {name: scheme.weight_rule("Dense", name).bits
             for name in ["bottleneck1", "hidden1", "bottleneck2", "hidden2", "bottleneck3",

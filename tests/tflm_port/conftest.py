@@ -81,7 +81,7 @@ def _convert(model, input_shape: tuple[int, ...], int8_io: bool, quantize: str =
 
 def _build_int4(conv: bool, depthwise: bool = False) -> bytes:
     """tfmot QAT with 4-bit symmetric narrow-range weights: the converter
-    stores the weights as packed INT4 (DESIGN.md section 3)."""
+    stores the weights as packed INT4 (docs/design.md)."""
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
 

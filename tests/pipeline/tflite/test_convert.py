@@ -164,7 +164,7 @@ def test_postpass_refuses_weights_off_their_grid() -> None:
 
 
 @pytest.mark.slow
-def test_size_table_shrinks_with_bits_like_seed_003(converted_run) -> None:
+def test_size_table_shrinks_with_bits_like_the_low_bit_paper(converted_run) -> None:
     from pipeline.tflite import convert
 
     qat = converted_run.load_model()
@@ -173,7 +173,7 @@ def test_size_table_shrinks_with_bits_like_seed_003(converted_run) -> None:
     rel = table["relative"]
     assert rel["float"] == 1.0
     assert rel["16bit"] > rel["8bit"] > rel["4-8bit"] > rel["4bit"]
-    assert rel["4bit"] <= 0.20  # seed 003 Table 1: 0.20
+    assert rel["4bit"] <= 0.20  # low-bit QAT paper, Table 1: 0.20
     assert 0.45 <= rel["16bit"] <= 0.55  # float16 weights: half of float32
 
 

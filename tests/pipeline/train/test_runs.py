@@ -35,7 +35,7 @@ def test_toml_writer_output_parses_with_tomllib():
     assert tomllib.loads(tomlio.dumps(data)) == data
 
 
-def test_lr_schedule_follows_seed_003_two_phase_decay():
+def test_lr_schedule_follows_the_low_bit_paper_two_phase_decay():
     s = StageConfig("float", 10, learning_rate=0.000125, decay_first=2.0,
                     decay_first_epochs=3, decay_rest=1.2)
     assert s.lr_at(0) == pytest.approx(0.000125)
