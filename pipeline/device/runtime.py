@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import atomic_path
+from pipeline.device.targets import TARGETS
 from pipeline.errors import KwsqError
 from pipeline.paths import PORT_DIR
 from pipeline.tflite.types import NUMPY_DTYPES
@@ -265,8 +266,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", type=Path, required=True,
                         help=".npy for the output tensor(s) (raw, in the model's type); "
                         ".npz when the model has several outputs")
-    parser.add_argument("--target", default="host",
-                        help="host (default), or a QEMU board of pipeline.device.targets (m4, ...)")
+    parser.add_argument("--target", default="host", choices=["host", *sorted(TARGETS)],
+                        help="host (default), or an emulated ARM target run under QEMU")
     parser.add_argument("--arena-bytes", type=int, default=None,
                         help="arena size (default: found automatically on the host)")
 

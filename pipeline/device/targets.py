@@ -5,7 +5,11 @@ bit-exactness tests, ``kwsq run --target``), so it lives here once:
 ``run_on_target`` links the runtime, the model and a batch of inputs into one
 image for an emulated board (``tflm_port/boards/Makefile``), runs it under
 ``qemu-system-arm -icount`` (deterministic instruction counts) and parses what
-the firmware prints (``tflm_port/bench/bench_main.c``).  Builds are cached
+the firmware prints (``tflm_port/bench/bench_main.c``).  The A-profile targets
+(``a64``, ``a32``) are static Linux programs run by ``qemu-aarch64`` /
+``qemu-arm`` in user mode, where ``-icount`` does not exist: our TCG plugin
+(``tflm_port/tools/icount``) counts the executable's instructions exactly and
+hands the count to the firmware, which prints the same lines.  Builds are cached
 under ``tflm_port/build/<target>/``: the runtime is compiled once per target,
 each model gets its own folder keyed by its content.
 """
@@ -49,34 +53,86 @@ KWSQ_DTYPES = NUMPY_DTYPES
 FLASH_SECTIONS = (".vectors", ".text", ".rodata", ".ARM.exidx", ".data")
 MODEL_SECTION = ".model"
 INPUTS_SECTION = ".inputs"
+# A static Linux executable has no flash; its code and constant sections are
+# what a Cortex-M image would keep in flash (unwind tables left out).
+USER_CODE_SECTIONS = (".text", ".rodata", ".data", ".data.rel.ro")
+USER_MODEL_SECTION = ".kwsq_model"
+USER_INPUTS_SECTION = ".kwsq_inputs"
+
+PLUGIN_PATH = BUILD_ROOT / "plugin" / "libkwsq_icount.so"
+# Symbols the plugin needs from a user-mode firmware (boards/linux_user/counter_plugin.c):
+# the counted PC range [__executable_start, etext), the probe and the cell it fills.
+_PLUGIN_SYMBOLS = {
+    "lo": "__executable_start",
+    "hi": "etext",
+    "probe": "kwsq_icount_probe",
+    "cell": "kwsq_icount_cell",
+}
 
 
 @dataclass(frozen=True)
 class TargetSpec:
-    """An emulated ARM target: how to build for it and how to run it."""
+    """An emulated ARM target: how to build for it and how to run it.
+
+    ``clock_hz`` is a typical clock of a chip with that core, used only for the
+    lower-bound latency estimate (one instruction per cycle) ``kwsq bench``
+    prints beside the exact instruction count.
+    """
 
     name: str
     description: str
     compiler: str
     qemu: str
-    implemented: bool
+    packages: str
+    clock_hz: float
+    clock_note: str
+    user_mode: bool = False
+    cpu: str = ""
+    machine: str = ""
+
+    @property
+    def code_sections(self) -> tuple[str, ...]:
+        return USER_CODE_SECTIONS if self.user_mode else FLASH_SECTIONS
+
+    @property
+    def model_section(self) -> str:
+        return USER_MODEL_SECTION if self.user_mode else MODEL_SECTION
+
+    @property
+    def inputs_section(self) -> str:
+        return USER_INPUTS_SECTION if self.user_mode else INPUTS_SECTION
+
+    def tool(self, name: str) -> str:
+        """The binutils tool of this target's toolchain (``size``, ``nm``)."""
+        return self.compiler.removesuffix("gcc") + name
 
 
+_M_PACKAGES = "qemu-system-arm gcc-arm-none-eabi libnewlib-arm-none-eabi"
 TARGETS: dict[str, TargetSpec] = {
     "m4": TargetSpec(
-        "m4", "Cortex-M4F on mps2-an386", "arm-none-eabi-gcc", "qemu-system-arm", True
+        "m4", "Cortex-M4F on mps2-an386", "arm-none-eabi-gcc", "qemu-system-arm", _M_PACKAGES,
+        120e6, "120 MHz, MLPerf Tiny's reference board STM32L4R5", machine="mps2-an386",
     ),
-    "m7": TargetSpec("m7", "Cortex-M7 on mps2-an500", "arm-none-eabi-gcc", "qemu-system-arm", True),
+    "m7": TargetSpec(
+        "m7", "Cortex-M7 on mps2-an500", "arm-none-eabi-gcc", "qemu-system-arm", _M_PACKAGES,
+        216e6, "216 MHz, STM32F7", machine="mps2-an500",
+    ),
     "m55": TargetSpec(
-        "m55", "Cortex-M55 on mps3-an547", "arm-none-eabi-gcc", "qemu-system-arm", True
+        "m55", "Cortex-M55 on mps3-an547", "arm-none-eabi-gcc", "qemu-system-arm", _M_PACKAGES,
+        32e6, "32 MHz, the AN547 FPGA image's clock", machine="mps3-an547",
     ),
     "a64": TargetSpec(
-        "a64", "AArch64 Linux user mode", "aarch64-linux-gnu-gcc", "qemu-aarch64", False
+        "a64", "AArch64 (ARMv8.2-A + dot product) Linux user mode", "aarch64-linux-gnu-gcc",
+        "qemu-aarch64", "qemu-user gcc-aarch64-linux-gnu libc6-dev-arm64-cross",
+        1.2e9, "1.2 GHz, a Cortex-A55/A76-class application core", user_mode=True, cpu="max",
     ),
     "a32": TargetSpec(
-        "a32", "ARMv7-A Linux user mode", "arm-linux-gnueabihf-gcc", "qemu-arm", False
+        "a32", "ARMv7-A NEON (Cortex-A15) Linux user mode", "arm-linux-gnueabihf-gcc",
+        "qemu-arm", "qemu-user gcc-arm-linux-gnueabihf libc6-dev-armhf-cross",
+        1.2e9, "1.2 GHz, a Cortex-A7/A15-class application core", user_mode=True,
+        cpu="cortex-a15",
     ),
-}
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -129,16 +185,11 @@ def check_tools(target: str) -> TargetSpec:
     if target not in TARGETS:
         raise KwsqError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
     spec = TARGETS[target]
-    if not spec.implemented:
-        raise KwsqError(f"target '{target}' ({spec.description}) is not supported yet; use m4")
-    for tool, package in (
-        (spec.compiler, "gcc-arm-none-eabi libnewlib-arm-none-eabi"),
-        (spec.qemu, "qemu-system-arm"),
-        ("make", "make"),
-    ):
+    for tool in (spec.compiler, spec.qemu, "make", *(("cc",) if spec.user_mode else ())):
         if shutil.which(tool) is None:
             raise KwsqError(
-                f"'{tool}' not found on PATH: install the Debian package(s) {package} (make setup)"
+                f"'{tool}' not found on PATH: install the Debian package(s) {spec.packages}"
+                " (make setup)"
             )
     return spec
 
@@ -184,14 +235,16 @@ def _pack_inputs(
     return arrays, np.concatenate(per_inference, axis=1).tobytes(), batch
 
 
-def _make(target: str, build_dir: Path, variables: dict[str, str], goal: str = "fw") -> None:
+def _make(
+    target: str, build_dir: Path, variables: dict[str, str], goals: Sequence[str] = ("fw",)
+) -> None:
     cmd = [
         "make",
         "-j2",
         "--no-print-directory",
         "-C",
         str(BOARDS_DIR),
-        goal,
+        *goals,
         f"TARGET={target}",
         f"BUILD={build_dir}",
         f"BUILD_ROOT={BUILD_ROOT}",
@@ -214,13 +267,32 @@ def _tail(text: str, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+def _symbol_addresses(spec: TargetSpec, elf: Path, names: Sequence[str]) -> dict[str, int]:
+    text = subprocess.run(
+        [spec.tool("nm"), str(elf)], capture_output=True, text=True, check=True
+    ).stdout
+    found: dict[str, int] = {}
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] in names:
+            found[parts[2]] = int(parts[0], 16)
+    missing = [n for n in names if n not in found]
+    if missing:
+        raise KwsqError(f"{elf} lacks the symbol(s) {', '.join(missing)} the plugin needs")
+    return found
+
+
 def qemu_command(target: str, elf: Path, icount_shift: int = 7) -> list[str]:
     """The QEMU command line that runs a firmware image on ``target``."""
-    machines = {"m4": "mps2-an386", "m7": "mps2-an500", "m55": "mps3-an547"}
+    spec = TARGETS[target]
+    if spec.user_mode:
+        addresses = _symbol_addresses(spec, elf, list(_PLUGIN_SYMBOLS.values()))
+        args = ",".join(f"{k}={addresses[v]:#x}" for k, v in _PLUGIN_SYMBOLS.items())
+        return [spec.qemu, "-cpu", spec.cpu, "-plugin", f"{PLUGIN_PATH},{args}", str(elf)]
     return [
-        TARGETS[target].qemu,
+        spec.qemu,
         "-M",
-        machines[target],
+        spec.machine,
         "-nographic",
         "-monitor",
         "none",
@@ -266,11 +338,13 @@ _MAP_SECTION_NAME = re.compile(r"^ (\.\S+|COMMON)$")
 _MAP_OUTPUT_SECTION = re.compile(r"^(\.\S+)")
 
 
-def flash_bytes_by_object(map_text: str) -> dict[str, int]:
-    """Bytes each object file places in flash, from a GNU ld map file."""
+def flash_bytes_by_object(
+    map_text: str, sections: Sequence[str] = (*FLASH_SECTIONS, MODEL_SECTION, INPUTS_SECTION)
+) -> dict[str, int]:
+    """Bytes each object file places in the given output sections (flash), from a GNU ld map."""
     start = map_text.find("Linker script and memory map")
     lines = map_text[start:].splitlines() if start >= 0 else []
-    flash_outputs = set(FLASH_SECTIONS) | {MODEL_SECTION, INPUTS_SECTION}
+    flash_outputs = set(sections)
     out: dict[str, int] = {}
     current = ""
     pending = False
@@ -408,6 +482,7 @@ def build_firmware(
     build_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(build_dir / "model.tflite", model)
     _write_if_changed(build_dir / "inputs.bin", inputs_bin)
+    spec = TARGETS[target]
     with _locked(BUILD_ROOT / target / "build.lock"):
         _make(
             target,
@@ -418,6 +493,7 @@ def build_firmware(
                 "KERNELS": kernels,
                 "ARENA_BYTES": str(arena_bytes),
             },
+            ("fw", "plugin") if spec.user_mode else ("fw",),
         )
     return build_dir / "fw.elf"
 
@@ -440,13 +516,14 @@ def run_on_target(
     """
     arrays, packed, batch = _pack_inputs(inputs)
     model_path = Path(model_path)
+    spec = TARGETS[target]
     elf = build_firmware(
         model_path, target, inputs_bin=packed, kernels=kernels, arena_bytes=arena_bytes
     )
     with _locked(elf.parent / "run.lock"):
         code, text = run_firmware(target, elf, timeout_s)
         size_text = subprocess.run(
-            [TARGETS[target].compiler.replace("gcc", "size"), "-A", str(elf)],
+            [spec.tool("size"), "-A", str(elf)],
             capture_output=True,
             text=True,
             check=True,
@@ -467,19 +544,23 @@ def run_on_target(
         raise KwsqError(f"the firmware ran {rep.runs} inference(s), expected {batch}")
 
     outputs = []
-    for o, spec in enumerate(rep.outputs):
+    for o, out_spec in enumerate(rep.outputs):
         raw = b"".join(rep.raw_outputs[(r, o)] for r in range(batch))
-        outputs.append(np.frombuffer(raw, dtype=spec.dtype).reshape((batch, *spec.shape)).copy())
+        shape = (batch, *out_spec.shape)
+        outputs.append(np.frombuffer(raw, dtype=out_spec.dtype).reshape(shape).copy())
 
     sections = parse_size_a(size_text)
-    firmware_flash = sum(sections.get(s, 0) for s in FLASH_SECTIONS)
-    groups = classify_flash(flash_bytes_by_object(map_text), BUILD_ROOT / target / f"rt-{kernels}")
+    firmware_flash = sum(sections.get(s, 0) for s in spec.code_sections)
+    by_object = flash_bytes_by_object(
+        map_text, (*spec.code_sections, spec.model_section, spec.inputs_section)
+    )
+    groups = classify_flash(by_object, BUILD_ROOT / target / f"rt-{kernels}")
     # The map lists string sections before the linker merges duplicates, so its
     # per-object sums overcount a little; the exact totals come from size -A and
     # the runtime gets what the others (no mergeable strings of note) leave.
     groups["runtime"] = firmware_flash - groups["libc"] - groups["harness"]
-    groups["model"] = sections.get(MODEL_SECTION, 0)
-    groups["inputs"] = sections.get(INPUTS_SECTION, 0)
+    groups["model"] = sections.get(spec.model_section, 0)
+    groups["inputs"] = sections.get(spec.inputs_section, 0)
     return TargetRun(
         target=target,
         outputs=outputs,

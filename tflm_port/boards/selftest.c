@@ -17,7 +17,11 @@
  * that no compiler choice changes the count a test asserts. */
 __attribute__((noinline)) static void spin(uint32_t n)
 {
+#if defined(__aarch64__)
+    __asm__ volatile("1:\n\tsubs %w0, %w0, #1\n\tb.ne 1b" : "+r"(n) : : "cc");
+#else
     __asm__ volatile("1:\n\tsubs %0, %0, #1\n\tbne 1b" : "+r"(n) : : "cc");
+#endif
 }
 
 int main(void)
