@@ -15,7 +15,7 @@ APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-e
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox clang
 
-.PHONY: help setup demo train convert bench test lint runtime clean distclean
+.PHONY: help setup demo train convert bench bench-runs test lint runtime clean distclean
 
 help:
 	@echo "make demo    set up, synthesize the embedded corpus, train, convert, verify, summarize"
@@ -65,8 +65,28 @@ train: setup
 convert: setup
 	$(KWSQ) convert runs/$(RUN)
 
-bench: setup
-	$(KWSQ) bench
+# make bench: the anchor models (when ../shared/anchor_models is there), the demo run and its
+# twins trained at float and 4-bit, and the 250K-parameter DNN at float, int8 and 4-bit, on
+# every target and kernel folder; report in runs/bench/ and a dated copy in docs/.  Runs that
+# are missing are trained first when the corpus is there (a few minutes each).
+BENCH_RUNS := $(RUN):svd_dnn:int8 $(RUN)-float:svd_dnn:float $(RUN)-w4a8:svd_dnn:w4a8 \
+	dnn250k-float:dnn250k:float dnn250k-int8:dnn250k:int8 dnn250k-w4a8:dnn250k:w4a8
+
+bench-runs: setup
+	@for spec in $(BENCH_RUNS); do \
+		run=$${spec%%:*}; rest=$${spec#*:}; model=$${rest%%:*}; scheme=$${rest#*:}; \
+		[ -f runs/$$run/model.tflite ] && continue; \
+		if [ ! -d "$(DATA)" ]; then \
+			echo "bench: no corpus at $(DATA) (make demo synthesizes it): not training runs/$$run"; \
+			continue; \
+		fi; \
+		echo "bench: training runs/$$run ($$model, $$scheme) to measure it"; \
+		$(KWSQ) train --data $(DATA) --run runs/$$run --preset demo --model $$model \
+			--scheme $$scheme && $(KWSQ) convert runs/$$run || exit 1; \
+	done
+
+bench: bench-runs
+	$(KWSQ) bench --suite runs/bench $(foreach s,$(BENCH_RUNS),runs/$(firstword $(subst :, ,$(s))))
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS) tests

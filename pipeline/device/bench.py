@@ -1,17 +1,25 @@
-"""``kwsq bench``: what a model costs on a microcontroller, measured under QEMU.
+"""``kwsq bench``: what a model costs on an ARM core, measured under QEMU.
 
 For each .tflite it builds the firmware (kwsq runtime + model), runs seeded random inputs on the
-emulated board with ``-icount`` (so the instruction count is exact and repeatable), and reports
-instructions per inference, arena and stack bytes, the runtime's own code flash and the model's
-bytes. With no model given it measures the three anchor models that kwsq must beat
-(docs/references.md), and prints TFLite Micro's reference-kernel figures beside ours.
+emulated target (Cortex-M boards with ``-icount``, A-profile Linux user mode with our counting
+plugin, so the instruction count is exact and repeatable), and reports instructions per
+inference, a latency estimate at a typical clock, arena and stack bytes, the runtime's own
+code and the model's bytes. With no model given it measures the anchor models kwsq must beat
+(docs/references.md) and prints TFLite Micro's figures beside ours.
+
+``--suite DIR`` is what ``make bench`` runs: every model on every target and every kernel
+folder that applies to it, then a markdown report with the ratios to TFLite Micro + CMSIS-NN
+and the checks the optimized kernels must pass (``pipeline/device/bench_report.py``), written
+to ``DIR/bench.md`` and ``DIR/bench.json`` with a dated copy in ``docs/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict, dataclass
+import sys
+import tomllib
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +27,7 @@ import numpy as np
 from pipeline.atomic import write_text
 from pipeline.device.targets import KWSQ_DTYPES, TARGETS, TargetRun, run_on_target
 from pipeline.errors import KwsqError
-from pipeline.paths import ANCHOR_DIR
+from pipeline.paths import ANCHOR_DIR, PORT_DIR, REPO_ROOT
 
 ANCHOR_MODELS = (
     "hello_world_int8.tflite",
@@ -27,8 +35,22 @@ ANCHOR_MODELS = (
     "mlperf_tiny_kws_ds_cnn_int8.tflite",
 )
 
-# TFLite Micro with its reference kernels on Cortex-M4 (docs/references.md):
-# the baseline each row is compared with.  (instructions, arena bytes, code flash)
+KERNELS_DIR = PORT_DIR / "kernels"
+# Which targets each kernel folder is written for; ref runs everywhere.
+KERNEL_TARGETS: dict[str, tuple[str, ...]] = {
+    "ref": tuple(TARGETS),
+    "dsp": ("m4", "m7", "m55"),
+    "mve": ("m55",),
+    "neon": ("a64", "a32"),
+}
+
+ESTIMATE_NOTE = (
+    "estimated ms = instructions / clock: a lower-bound estimate at one instruction per cycle"
+    " (real cores stall on memory and multi-cycle instructions)"
+)
+
+# TFLite Micro with its reference kernels on Cortex-M4 (docs/references.md, anchor figures):
+# (instructions, arena bytes, code flash).
 TFLM_REFERENCE_M4: dict[str, tuple[int, int, int]] = {
     "micro_speech_quantized.tflite": (9_310_268, 6_788, 38_107),
     "mlperf_tiny_kws_ds_cnn_int8.tflite": (43_040_920, 22_772, 46_722),
@@ -37,15 +59,18 @@ TFLM_REFERENCE_M4: dict[str, tuple[int, int, int]] = {
 
 @dataclass
 class BenchRow:
-    """One model's figures on one target (what ``--out`` writes, one per model)."""
+    """One model's figures on one target with one kernel folder (what ``--out`` writes)."""
 
-    model: str
+    model: str  # run folder name, anchor name or path, as the tables print it
+    path: str
     target: str
     kernels: str
     inputs: int
     seed: int
     instructions: int
     instructions_mean: float
+    clock_mhz: float
+    estimated_ms: float  # lower bound, see ESTIMATE_NOTE
     init_instructions: int
     arena_bytes: int
     stack_bytes: int
@@ -54,7 +79,36 @@ class BenchRow:
     harness_code_bytes: int
     firmware_flash_bytes: int
     model_bytes: int
+    weight_bytes: int  # constant kernels (input 1 of each op), packed INT4 counted packed
     ops: list[tuple[str, int]]
+    run_model: str | None = None  # the run's model builder (runs only)
+    scheme: str | None = None  # the run's quantization scheme (runs only)
+    estimate_note: str = ESTIMATE_NOTE
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def available_kernels() -> list[str]:
+    """Kernel folders of tflm_port/kernels that hold kernels (ref first)."""
+    found = sorted(
+        d.name for d in KERNELS_DIR.iterdir() if d.is_dir() and any(d.glob("*.c"))
+    ) if KERNELS_DIR.is_dir() else []
+    return sorted(found, key=lambda k: (k != "ref", k))
+
+
+def kernels_for(target: str) -> list[str]:
+    """The kernel folders that exist and are written for ``target``."""
+    return [k for k in available_kernels() if target in KERNEL_TARGETS.get(k, (target,))]
+
+
+def _split_list(text: str, valid: list[str], what: str) -> list[str]:
+    if text == "all":
+        return list(valid)
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in valid]
+    if bad or not items:
+        raise KwsqError(f"unknown {what} '{','.join(bad) or text}': expected {', '.join(valid)}"
+                        " or all")
+    return items
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -62,13 +116,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "models",
         nargs="*",
         type=Path,
-        help="the .tflite files (default: the anchor models in ../shared/anchor_models)",
+        help="the .tflite files or run folders (default: the anchor models)",
     )
     parser.add_argument(
-        "--target", default="m4", choices=sorted(TARGETS), help="emulated target (default m4)"
+        "--target",
+        help=f"emulated target(s), comma-separated, or all: {', '.join(TARGETS)}"
+        " (default m4; with --suite all)",
     )
     parser.add_argument(
-        "--kernels", default="ref", help="kernel folder of tflm_port/kernels (default ref)"
+        "--kernels",
+        help="kernel folder(s) of tflm_port/kernels, comma-separated, or all (every folder"
+        " written for the target); default ref, with --suite all",
     )
     parser.add_argument(
         "--inputs",
@@ -80,6 +138,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
     parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
     parser.add_argument("--ops", action="store_true", help="also print instructions per operator")
+    parser.add_argument(
+        "--suite", type=Path, metavar="DIR",
+        help="make bench: anchors + the given models on every target and kernel folder;"
+        " writes DIR/bench.md, DIR/bench.json and a dated copy of the report in docs/",
+    )
+    parser.add_argument(
+        "--docs", type=Path, default=REPO_ROOT / "docs", metavar="DIR",
+        help="where --suite puts the dated copy of its report (default docs/)",
+    )
 
 
 def random_inputs(specs_run: TargetRun, n: int, seed: int) -> list[np.ndarray]:
@@ -101,20 +168,73 @@ def random_inputs(specs_run: TargetRun, n: int, seed: int) -> list[np.ndarray]:
     return arrays
 
 
-def bench_model(model: Path, target: str, kernels: str, n_inputs: int, seed: int) -> BenchRow:
+@dataclass(frozen=True)
+class ModelRef:
+    """A model to measure and the name tables give it."""
+
+    path: Path
+    label: str
+    run_model: str | None = None
+    scheme: str | None = None
+
+
+def resolve_model(arg: Path) -> ModelRef:
+    """A .tflite path or a run folder (its model.tflite) with its display name.
+
+    Models in a run folder are named after the folder (``demo``, ``demo/float.tflite`` for
+    another file there), anchors by their file name, anything else by the path given.
+    """
+    path = arg / "model.tflite" if arg.is_dir() else arg
+    if not path.is_file():
+        raise KwsqError(f"model not found: {path}")
+    config = path.parent / "config.toml"
+    if config.is_file():
+        try:
+            cfg = tomllib.loads(config.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise KwsqError(f"{config}: not valid TOML ({exc})") from exc
+        label = path.parent.name + ("" if path.name == "model.tflite" else f"/{path.name}")
+        model = cfg.get("model")
+        scheme = "float" if path.name == "float.tflite" else cfg.get("scheme")
+        return ModelRef(path, label, model if isinstance(model, str) else None,
+                        scheme if isinstance(scheme, str) else None)
+    if path.resolve().parent == ANCHOR_DIR.resolve():
+        return ModelRef(path, path.name)
+    try:
+        label = str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        label = str(path)
+    return ModelRef(path, label)
+
+
+def weight_bytes(path: Path) -> int:
+    """Bytes of the constant kernels (input 1 of each operator), as stored."""
+    from pipeline.tflite.inspect import inspect_file
+
+    return sum(t.bytes for t in inspect_file(path).weights())
+
+
+def bench_model(
+    model: Path | ModelRef, target: str, kernels: str, n_inputs: int, seed: int
+) -> BenchRow:
     """Measure one model: a zero-input run to learn its inputs, then the seeded random ones."""
     if n_inputs < 1:
         raise KwsqError("--inputs must be at least 1")
-    probe = run_on_target(model, None, target, kernels=kernels)
-    run = run_on_target(model, random_inputs(probe, n_inputs, seed), target, kernels=kernels)
+    ref = model if isinstance(model, ModelRef) else resolve_model(Path(model))
+    probe = run_on_target(ref.path, None, target, kernels=kernels)
+    run = run_on_target(ref.path, random_inputs(probe, n_inputs, seed), target, kernels=kernels)
+    clock = TARGETS[target].clock_hz
     return BenchRow(
-        model=model.name,
+        model=ref.label,
+        path=str(ref.path),
         target=target,
         kernels=kernels,
         inputs=n_inputs,
         seed=seed,
         instructions=run.instructions,
         instructions_mean=float(np.mean(run.instructions_each)),
+        clock_mhz=clock / 1e6,
+        estimated_ms=round(run.instructions / clock * 1e3, 4),
         init_instructions=run.init_instructions,
         arena_bytes=run.arena_bytes,
         stack_bytes=run.stack_bytes,
@@ -122,8 +242,11 @@ def bench_model(model: Path, target: str, kernels: str, n_inputs: int, seed: int
         libc_code_bytes=run.code_bytes["libc"],
         harness_code_bytes=run.code_bytes["harness"],
         firmware_flash_bytes=run.firmware_flash_bytes,
-        model_bytes=model.stat().st_size,
+        model_bytes=ref.path.stat().st_size,
+        weight_bytes=weight_bytes(ref.path),
         ops=run.op_instructions,
+        run_model=ref.run_model,
+        scheme=ref.scheme,
     )
 
 
@@ -131,7 +254,9 @@ def format_table(rows: list[BenchRow]) -> str:
     """A plain-text table; TFLite Micro's reference-kernel figures under ours where known."""
     head = (
         "model",
+        "kernels",
         "instr/inference",
+        "est. ms",
         "arena B",
         "stack B",
         "runtime code B",
@@ -143,7 +268,9 @@ def format_table(rows: list[BenchRow]) -> str:
         lines.append(
             (
                 r.model,
+                r.kernels,
                 f"{r.instructions:,}",
+                f"{r.estimated_ms:.3f}",
                 f"{r.arena_bytes:,}",
                 f"{r.stack_bytes:,}",
                 f"{r.runtime_code_bytes:,}",
@@ -151,53 +278,96 @@ def format_table(rows: list[BenchRow]) -> str:
                 f"{r.model_bytes:,}",
             )
         )
-        if r.target == "m4" and r.model in TFLM_REFERENCE_M4:
-            insn, arena, code = TFLM_REFERENCE_M4[r.model]
+        name = Path(r.path).name
+        if r.target == "m4" and name in TFLM_REFERENCE_M4 and r.model == name:
+            insn, arena, code = TFLM_REFERENCE_M4[name]
             lines.append(
-                (
-                    "  TFLM ref kernels (docs/references.md)",
-                    f"{insn:,}",
-                    f"{arena:,}",
-                    "",
-                    "",
-                    f"{code:,}",
-                    "",
-                )
-            )
+                ("  TFLM ref kernels (docs/references.md)", "", f"{insn:,}", "", f"{arena:,}",
+                 "", "", f"{code:,}", "")
+            )  # fmt: skip
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = []
     for k, line in enumerate(lines):
-        right = [c.rjust(w) for c, w in zip(line[1:], widths[1:], strict=True)]
-        cells = [line[0].ljust(widths[0]), *right]
+        right = [c.rjust(w) for c, w in zip(line[2:], widths[2:], strict=True)]
+        cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1]), *right]
         out.append("  ".join(cells).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
     return "\n".join(out)
 
 
-def run(args: argparse.Namespace) -> int:
-    models: list[Path] = list(args.models)
-    if not models:
-        if not ANCHOR_DIR.is_dir():
-            raise KwsqError(f"no model given and the anchor models are missing ({ANCHOR_DIR})")
-        models = [ANCHOR_DIR / name for name in ANCHOR_MODELS]
-    for m in models:
-        if not m.is_file():
-            raise KwsqError(f"model not found: {m}")
+def default_models() -> list[Path]:
+    if not ANCHOR_DIR.is_dir():
+        raise KwsqError(f"no model given and the anchor models are missing ({ANCHOR_DIR})")
+    return [ANCHOR_DIR / name for name in ANCHOR_MODELS]
+
+
+def plan_jobs(targets: list[str], kernels: str) -> list[tuple[str, str]]:
+    """(target, kernel folder) pairs; ``all`` is every folder written for each target."""
+    jobs = []
+    for t in targets:
+        valid = kernels_for(t)
+        if kernels == "all":
+            jobs += [(t, k) for k in valid]
+            continue
+        for k in _split_list(kernels, available_kernels(), "kernel folder"):
+            if k not in valid:
+                raise KwsqError(f"kernel folder '{k}' is not written for target {t}"
+                                f" (it has: {', '.join(valid)})")
+            jobs.append((t, k))
+    return jobs
+
+
+def measure(
+    refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int
+) -> list[BenchRow]:
+    """Every model under every (target, kernels), with a progress bar on stderr."""
+    from tqdm import tqdm
+
     rows = []
-    for m in models:
-        rows.append(bench_model(m, args.target, args.kernels, args.inputs, args.seed))
-    print(
-        f"target {args.target} ({TARGETS[args.target].description}), kernels {args.kernels}, "
-        f"QEMU -icount shift=7; runtime code = tflm_port objects only"
-    )
-    print(format_table(rows))
+    work = [(ref, t, k) for t, k in jobs for ref in refs]
+    with tqdm(total=len(work), desc="kwsq bench", unit="run", file=sys.stderr,
+              dynamic_ncols=True, leave=False, mininterval=2.0) as bar:  # fmt: skip
+        for ref, target, kernels in work:
+            bar.set_postfix_str(f"{ref.label} on {target}/{kernels}")
+            rows.append(bench_model(ref, target, kernels, n_inputs, seed))
+            bar.update()
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.suite is not None:
+        from pipeline.device.bench_report import run_suite
+
+        return run_suite(args)
+    targets = _split_list(args.target or "m4", list(TARGETS), "target")
+    refs = [resolve_model(m) for m in (list(args.models) or default_models())]
+    jobs = plan_jobs(targets, args.kernels or "ref")
+    rows = measure(refs, jobs, args.inputs, args.seed)
+    for target in targets:
+        target_rows = [r for r in rows if r.target == target]
+        spec = TARGETS[target]
+        print(
+            f"target {target} ({spec.description}), "
+            + ("plugin-counted instructions" if spec.user_mode else "QEMU -icount shift=7")
+            + f"; est. ms at {spec.clock_note}; runtime code = tflm_port objects only"
+        )
+        print(format_table(target_rows))
+    print(ESTIMATE_NOTE)
     if args.ops:
         for r in rows:
-            print(f"\n{r.model}: instructions per operator")
+            print(f"\n{r.model} on {r.target}/{r.kernels}: instructions per operator")
             for i, (name, n) in enumerate(r.ops):
                 print(f"  {i:3d} {name:<24} {n:>12,}")
     if args.out is not None:
         write_text(args.out, json.dumps([asdict(r) for r in rows], indent=2) + "\n")
         print(f"wrote {args.out}")
     return 0
+
+
+def relative(path: Path) -> str:
+    """``path`` relative to the repository when it is inside it (for printed lines)."""
+    try:
+        return str(path.resolve().relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)

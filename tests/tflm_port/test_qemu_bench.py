@@ -52,3 +52,55 @@ def test_bench_json_holds_what_the_firmware_measured(tmp_path: Path) -> None:
 def test_bench_of_a_missing_model_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["bench", str(tmp_path / "none.tflite")]) == 2
     assert "kwsq bench: error: model not found" in capsys.readouterr().err
+
+
+def _run_folder(root: Path, name: str, scheme: str) -> Path:
+    run = root / name
+    run.mkdir()
+    shutil.copy(MODEL, run / "model.tflite")
+    (run / "config.toml").write_text(f'model = "svd_dnn"\nscheme = "{scheme}"\n')
+    return run
+
+
+def test_bench_names_each_model_by_its_run_folder(tmp_path: Path) -> None:
+    runs = [_run_folder(tmp_path, "alpha", "int8"), _run_folder(tmp_path, "beta", "w4a8")]
+    out = tmp_path / "bench.json"
+    assert main(["bench", *map(str, runs), str(runs[1] / "model.tflite"), "--out", str(out)]) == 0
+    rows = json.loads(out.read_text())
+    assert [r["model"] for r in rows] == ["alpha", "beta", "beta"]
+    assert [r["scheme"] for r in rows] == ["int8", "w4a8", "w4a8"]
+    assert {r["run_model"] for r in rows} == {"svd_dnn"}
+
+
+@pytest.mark.parametrize("target, clock_hz", [("m4", 120e6), ("a64", 1.2e9)])
+def test_bench_records_kernels_and_a_lower_bound_estimate(tmp_path: Path, target: str,
+                                                          clock_hz: float) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(MODEL), "--target", target, "--out", str(out)]) == 0
+    (row,) = json.loads(out.read_text())
+    assert row["kernels"] == "ref"
+    assert row["estimated_ms"] == round(row["instructions"] / clock_hz * 1e3, 4)
+    assert "lower-bound estimate" in row["estimate_note"]
+    assert row["runtime_code_bytes"] > 0 and row["weight_bytes"] > 0
+
+
+def test_bench_refuses_a_kernel_folder_not_written_for_the_target(capsys) -> None:
+    assert main(["bench", str(MODEL), "--target", "m4", "--kernels", "nope"]) == 2
+    assert "unknown kernel folder 'nope'" in capsys.readouterr().err
+
+
+def test_suite_writes_report_json_and_dated_copy(tmp_path: Path, capsys) -> None:
+    run = _run_folder(tmp_path, "gamma", "int8")
+    args = ["bench", "--suite", str(tmp_path / "out"), "--docs", str(tmp_path / "docs"),
+            "--target", "m4", "--kernels", "ref", str(run), str(tmp_path / "missing-run")]
+    (tmp_path / "missing-run").mkdir()
+    assert main(args) == 0
+    rows = json.loads((tmp_path / "out" / "bench.json").read_text())
+    assert "gamma" in [r["model"] for r in rows]
+    report = (tmp_path / "out" / "bench.md").read_text()
+    (copy,) = (tmp_path / "docs").glob("bench-*.md")
+    assert copy.read_text() == report
+    assert "missing-run has no model.tflite" in report
+    # The anchors with TFLM + CMSIS-NN figures on m4 get a ratio row.
+    ds = next(r for r in rows if r["model"] == "mlperf_tiny_kws_ds_cnn_int8.tflite")
+    assert f"{ds['instructions'] / 7_699_320:.2f}x" in report

@@ -1,0 +1,376 @@
+"""``make bench`` (``kwsq bench --suite DIR``): the whole benchmark and its report.
+
+It measures the anchor models (when ``../shared/anchor_models`` is there) and the given run
+folders' models on every target and every kernel folder written for it, then writes a
+markdown report: every measurement, the ratio to TFLite Micro + CMSIS-NN where those figures
+exist, the bars the optimized kernels must clear (met or not, with the figure), the int8 vs
+4-bit twins and the float vs int8 vs 4-bit ladder of the 250K-parameter DNN checked against
+the claim of "Sub 8-Bit Quantization of Streaming Keyword Spotting Models for Embedded
+Chipsets" (Zeng et al.): "up to 3x CPU efficiency improvement and 4x memory reduction".
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from pipeline.atomic import write_text
+from pipeline.device.bench import (
+    ANCHOR_MODELS,
+    ESTIMATE_NOTE,
+    BenchRow,
+    ModelRef,
+    _split_list,
+    measure,
+    plan_jobs,
+    relative,
+    resolve_model,
+)
+from pipeline.device.targets import TARGETS
+from pipeline.paths import ANCHOR_DIR
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A TFLite Micro figure for one anchor model on one target."""
+
+    engine: str
+    instructions: int
+    arena_bytes: int
+    code_bytes: str  # as published: "runtime + kernels" flash
+
+
+# TFLite Micro figures, measured by the kwsq team with TFLM built into the same kind of
+# bare-metal firmware, run on the same QEMU machines with -icount shift=7 and counted by
+# the same timer method; provenance and the table they come from: docs/references.md
+# ("Anchor models and their figures").
+TFLM_CMSIS_NN: dict[tuple[str, str], Reference] = {
+    ("micro_speech_quantized.tflite", "m4"):
+        Reference("TFLM + CMSIS-NN", 1_495_520, 6_836, "34,974 + 29,856"),
+    ("micro_speech_quantized.tflite", "m55"):
+        Reference("TFLM + CMSIS-NN (Helium)", 1_008_406, 7_812, "35,068 + 27,268"),
+    ("mlperf_tiny_kws_ds_cnn_int8.tflite", "m4"):
+        Reference("TFLM + CMSIS-NN", 7_699_320, 22_820, "41,904 + 50,944"),
+    ("mlperf_tiny_kws_ds_cnn_int8.tflite", "m55"):
+        Reference("TFLM + CMSIS-NN (Helium)", 1_815_187, 27_348, "42,314 + 41,160"),
+    ("hello_world_int8.tflite", "m4"):
+        Reference("TFLM + CMSIS-NN", 3_640, 772, "24,084 + 13,296"),
+}  # fmt: skip
+TFLM_REFERENCE: dict[tuple[str, str], Reference] = {
+    ("micro_speech_quantized.tflite", "m4"):
+        Reference("TFLM reference kernels", 9_310_268, 6_788, "38,107"),
+    ("mlperf_tiny_kws_ds_cnn_int8.tflite", "m4"):
+        Reference("TFLM reference kernels", 43_040_920, 22_772, "46,722"),
+}  # fmt: skip
+
+PAPER_CPU_GAIN = 3.0
+PAPER_MEMORY_GAIN = 4.0
+PAPER = "Sub 8-Bit Quantization of Streaming Keyword Spotting Models for Embedded Chipsets"
+DNN250K = "dnn250k"
+
+
+@dataclass
+class Check:
+    """One bar the benchmark must clear, and what was measured."""
+
+    what: str
+    measured: str
+    bar: str
+    met: bool | None  # None: reported only, or not measured
+
+
+def _anchor(rows: list[BenchRow], name: str) -> list[BenchRow]:
+    return [r for r in rows if Path(r.path).name == name and r.run_model is None]
+
+
+def best(rows: list[BenchRow], target: str) -> BenchRow | None:
+    """The kernel folder with the fewest instructions on ``target``."""
+    on = [r for r in rows if r.target == target]
+    return min(on, key=lambda r: r.instructions) if on else None
+
+
+def _bar_check(
+    rows: list[BenchRow], model: str, target: str, max_instructions: int | None,
+    max_arena: int | None = None,
+) -> Check:
+    r = best(_anchor(rows, model), target)
+    label = f"{model.removesuffix('.tflite')} on {target}"
+    bars = []
+    if max_instructions is not None:
+        bars.append(f"<= {max_instructions:,} instructions")
+    if max_arena is not None:
+        bars.append(f"arena <= {max_arena:,} B")
+    bar = ", ".join(bars) or "reported"
+    if r is None:
+        return Check(label, "not measured", bar, None)
+    measured = f"{r.instructions:,} instructions ({r.kernels}), arena {r.arena_bytes:,} B"
+    if max_instructions is None and max_arena is None:
+        return Check(label, measured, bar, None)
+    met = (max_instructions is None or r.instructions <= max_instructions) and (
+        max_arena is None or r.arena_bytes <= max_arena
+    )
+    return Check(label, measured, bar, met)
+
+
+def anchor_checks(rows: list[BenchRow]) -> list[Check]:
+    ds, ms = "mlperf_tiny_kws_ds_cnn_int8.tflite", "micro_speech_quantized.tflite"
+    return [
+        _bar_check(rows, ds, "m4", 4_000_000, 11_000),
+        _bar_check(rows, ds, "m55", 1_360_000),
+        _bar_check(rows, ds, "m7", None),
+        _bar_check(rows, ds, "a64", 1_000_000),
+        _bar_check(rows, ds, "a32", None),
+        _bar_check(rows, ms, "m4", 600_000, 5_500),
+        _bar_check(rows, ms, "m55", 500_000),
+    ]
+
+
+def _four_bit(scheme: str | None) -> bool:
+    if scheme is None:
+        return False
+    import quant_configs
+
+    try:
+        return quant_configs.get_scheme(scheme).weight_bits == 4
+    except Exception:  # noqa: BLE001 - an unknown scheme name is simply not a 4-bit one
+        return False
+
+
+@dataclass
+class TwinRow:
+    run_model: str
+    target: str
+    kernels: str
+    int8: BenchRow
+    low: BenchRow
+
+    @property
+    def instructions(self) -> float:
+        return self.low.instructions / self.int8.instructions
+
+    @property
+    def weights(self) -> float:
+        return self.low.weight_bytes / self.int8.weight_bytes
+
+    @property
+    def arena(self) -> float:
+        return self.low.arena_bytes / self.int8.arena_bytes
+
+
+def twins(rows: list[BenchRow]) -> list[TwinRow]:
+    """int8 and 4-bit runs of the same model builder, on the same target and kernels."""
+    out = []
+    runs = [r for r in rows if r.run_model is not None]
+    for a in runs:
+        if a.scheme != "int8":
+            continue
+        for b in runs:
+            if (_four_bit(b.scheme) and b.run_model == a.run_model and b.target == a.target
+                    and b.kernels == a.kernels):
+                out.append(TwinRow(a.run_model, a.target, a.kernels, a, b))
+    return out
+
+
+def twin_checks(pairs: list[TwinRow]) -> list[Check]:
+    checks = []
+    for target in ("m4", "a64"):
+        on = [p for p in pairs if p.target == target]
+        if not on:
+            checks.append(Check(f"4-bit vs int8 twin on {target}", "not measured",
+                                "instr <= 1.1x, weights <= 0.55x, arena <= 1.0x", None))
+            continue
+        for p in on:
+            met = p.instructions <= 1.1 and p.weights <= 0.55 and p.arena <= 1.0
+            checks.append(Check(
+                f"{p.low.model} vs {p.int8.model} on {target}/{p.kernels}",
+                f"instr {p.instructions:.3f}x, weights {p.weights:.3f}x, arena {p.arena:.3f}x",
+                "instr <= 1.1x, weights <= 0.55x, arena <= 1.0x", met))
+    return checks
+
+
+def _md_table(head: list[str], body: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines)
+
+
+def measurements_table(rows: list[BenchRow]) -> str:
+    body = []
+    for r in rows:
+        body.append([
+            r.model, r.target, r.kernels, f"{r.instructions:,}",
+            f"{r.estimated_ms:.3f} @ {r.clock_mhz:g} MHz", f"{r.arena_bytes:,}",
+            f"{r.stack_bytes:,}", f"{r.runtime_code_bytes:,}", f"{r.model_bytes:,}",
+            f"{r.weight_bytes:,}",
+        ])
+    return _md_table(["model", "target", "kernels", "instructions", "est. ms (lower bound)",
+                      "arena B", "stack B", "runtime code B", "model B", "weights B"], body)
+
+
+def reference_table(rows: list[BenchRow]) -> str:
+    body = []
+    for (name, target), ref in TFLM_CMSIS_NN.items():
+        for r in sorted(_anchor(rows, name), key=lambda r: r.kernels):
+            if r.target != target:
+                continue
+            tflm_ref = TFLM_REFERENCE.get((name, target))
+            body.append([
+                name.removesuffix(".tflite"), target, r.kernels, f"{r.instructions:,}",
+                f"{ref.instructions:,}", f"{r.instructions / ref.instructions:.2f}x",
+                f"{r.instructions / tflm_ref.instructions:.2f}x" if tflm_ref else "",
+                f"{r.arena_bytes:,}", f"{ref.arena_bytes:,}",
+                f"{r.arena_bytes / ref.arena_bytes:.2f}x", f"{r.runtime_code_bytes:,}",
+                ref.code_bytes,
+            ])
+    return _md_table(["model", "target", "kwsq kernels", "kwsq instructions",
+                      "TFLM + CMSIS-NN", "ratio", "ratio to TFLM ref", "kwsq arena B",
+                      "TFLM arena B", "arena ratio", "kwsq runtime code B",
+                      "TFLM code B (runtime + kernels)"], body)
+
+
+def twin_table(pairs: list[TwinRow]) -> str:
+    body = [[p.int8.model, p.low.model, p.target, p.kernels, f"{p.int8.instructions:,}",
+             f"{p.low.instructions:,}", f"{p.instructions:.3f}x", f"{p.int8.weight_bytes:,}",
+             f"{p.low.weight_bytes:,}", f"{p.weights:.3f}x", f"{p.int8.arena_bytes:,}",
+             f"{p.low.arena_bytes:,}", f"{p.arena:.3f}x"] for p in pairs]
+    return _md_table(["int8 run", "4-bit run", "target", "kernels", "int8 instr", "4-bit instr",
+                      "ratio", "int8 weights B", "4-bit weights B", "ratio", "int8 arena B",
+                      "4-bit arena B", "ratio"], body)
+
+
+def ladder(rows: list[BenchRow], run_model: str = DNN250K) -> tuple[str, list[Check]]:
+    """Float vs int8 vs 4-bit of one model builder: gains over float, per target/kernels."""
+    mine = [r for r in rows if r.run_model == run_model]
+    body: list[list[str]] = []
+    checks: list[Check] = []
+    for target in ("a64", "m4", *[t for t in TARGETS if t not in ("a64", "m4")]):
+        floats = [r for r in mine if r.target == target and r.scheme == "float"]
+        if not floats:
+            continue
+        # Float runs on plain C (ref); the quantized ones on every kernel folder.
+        fl = min(floats, key=lambda r: r.instructions)
+        for q in sorted((r for r in mine if r.target == target and r.scheme != "float"),
+                        key=lambda r: (r.kernels, r.scheme or "")):
+            cpu = fl.instructions / q.instructions
+            mem_w = fl.weight_bytes / q.weight_bytes
+            mem_m = fl.model_bytes / q.model_bytes
+            arena = fl.arena_bytes / q.arena_bytes
+            body.append([q.model, q.scheme or "", target, q.kernels, f"{fl.instructions:,}",
+                         f"{q.instructions:,}", f"{cpu:.2f}x", f"{mem_w:.2f}x", f"{mem_m:.2f}x",
+                         f"{arena:.2f}x"])
+            if target in ("a64", "m4") and (q.scheme in ("int8",) or _four_bit(q.scheme)):
+                checks.append(Check(
+                    f"{run_model} {q.scheme} vs float on {target}/{q.kernels}",
+                    f"CPU {cpu:.2f}x, weight memory {mem_w:.2f}x",
+                    f"paper: up to {PAPER_CPU_GAIN:g}x CPU, {PAPER_MEMORY_GAIN:g}x memory",
+                    cpu >= PAPER_CPU_GAIN and mem_w >= PAPER_MEMORY_GAIN))
+    table = _md_table(["quantized run", "scheme", "target", "kernels", "float instr (plain C)",
+                       "quantized instr", "CPU gain", "weight memory gain", "file gain",
+                       "arena gain"], body) if body else ""
+    return table, checks
+
+
+def checks_table(checks: list[Check]) -> str:
+    def status(c: Check) -> str:
+        if c.met is None:
+            return "not measured" if c.measured == "not measured" else "reported"
+        return "met" if c.met else "NOT met"
+
+    return _md_table(["check", "measured", "bar", "status"],
+                     [[c.what, c.measured, c.bar, status(c)] for c in checks])
+
+
+def report(rows: list[BenchRow], when: dt.date, notes: list[str]) -> str:
+    pairs = twins(rows)
+    ladder_table, ladder_checks = ladder(rows)
+    checks = anchor_checks(rows) + twin_checks(pairs) + ladder_checks
+    parts = [
+        f"# kwsq benchmark, {when.isoformat()}",
+        "",
+        "Instructions per inference, exact: Cortex-M under `qemu-system-arm -icount shift=7`"
+        " (timer method), A-profile under `qemu-aarch64 -cpu max` / `qemu-arm -cpu cortex-a15`"
+        " counted by kwsq's TCG plugin. Seeded random inputs, first inference. "
+        + ESTIMATE_NOTE + "; clocks: "
+        + "; ".join(f"{t} {s.clock_note}" for t, s in TARGETS.items()) + ".",
+        "Made by `make bench` (`kwsq bench --suite`).",
+        "",
+        *notes,
+        "",
+        "## Checks",
+        "",
+        checks_table(checks),
+        "",
+        "## Against TFLite Micro (figures from docs/references.md)",
+        "",
+        reference_table(rows),
+        "",
+        "## int8 vs 4-bit twins (same model builder)",
+        "",
+        twin_table(pairs) if pairs else "No int8/4-bit twin runs were measured.",
+        "",
+        f"## {DNN250K}: float (plain C) vs int8 vs 4-bit",
+        "",
+        f"Gains over the float model; the paper ({PAPER}) reports up to"
+        f" {PAPER_CPU_GAIN:g}x CPU efficiency and {PAPER_MEMORY_GAIN:g}x memory reduction with"
+        " ARM NEON and 8-bit containers.",
+        "",
+        ladder_table or f"No {DNN250K} runs were measured.",
+        "",
+        "## All measurements",
+        "",
+        measurements_table(rows),
+        "",
+    ]
+    return "\n".join(parts)
+
+
+def suite_models(args: argparse.Namespace, say: Callable[[str], None]) -> list[ModelRef]:
+    refs: list[ModelRef] = []
+    if ANCHOR_DIR.is_dir():
+        refs += [resolve_model(ANCHOR_DIR / n) for n in ANCHOR_MODELS
+                 if (ANCHOR_DIR / n).is_file()]
+    else:
+        say(f"bench: anchor models not found at {ANCHOR_DIR}: skipping them")
+    for m in args.models:
+        if not m.exists():
+            say(f"bench: {relative(m)} not found (not trained yet): skipping it")
+            continue
+        if m.is_dir() and not (m / "model.tflite").is_file():
+            say(f"bench: {relative(m)} has no model.tflite (not converted yet): skipping it")
+            continue
+        refs.append(resolve_model(m))
+        # A run folder may also hold the float model (float.tflite) beside model.tflite.
+        if m.is_dir() and (m / "float.tflite").is_file():
+            refs.append(resolve_model(m / "float.tflite"))
+    return refs
+
+
+def run_suite(args: argparse.Namespace) -> int:
+    notes: list[str] = []
+
+    def say(line: str) -> None:
+        print(line)
+        notes.append(f"- {line}")
+
+    refs = suite_models(args, say)
+    targets = _split_list(args.target or "all", list(TARGETS), "target")
+    jobs = plan_jobs(targets, args.kernels or "all")
+    if not refs:
+        say("bench: nothing to measure")
+        return 0
+    rows = measure(refs, jobs, args.inputs, args.seed)
+    when = dt.date.today()
+    text = report(rows, when, notes)
+    out_dir: Path = args.suite
+    write_text(out_dir / "bench.md", text)
+    write_text(out_dir / "bench.json", json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    docs_copy = Path(args.docs) / f"bench-{when.isoformat()}.md"
+    write_text(docs_copy, text)
+    print(text)
+    print(f"wrote {relative(out_dir / 'bench.md')}, {relative(out_dir / 'bench.json')},"
+          f" {relative(docs_copy)}")
+    return 0
