@@ -16,10 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.paths import REPO_ROOT
+from pipeline.paths import ANCHOR_DIR, PORT_DIR
 
-PORT_DIR = REPO_ROOT / "tflm_port"
-ANCHOR_DIR = REPO_ROOT.parent / "shared" / "anchor_models"
 # A fixed seed and a fixed number of executions make the run reproducible; the
 # time cap only guards the suite's budget on a slow machine.
 FUZZ_SEED = 1

@@ -62,10 +62,11 @@ def test_kwsq_run_on_the_m4_target_gives_the_host_outputs(tmp_path, capsys) -> N
 
 
 def test_c_cli_runs_a_batch_and_prints_the_minimum_arena(tmp_path) -> None:
-    from pipeline.device.runtime import RT_DIR, Runtime, build_library
+    from pipeline.device.runtime import Runtime, build_library
+    from pipeline.paths import PORT_DIR
 
     build_library()
-    exe = RT_DIR / "build" / "host" / "kwsq-run"
+    exe = PORT_DIR / "build" / "host" / "kwsq-run"
     model = anchor_bytes("mlperf_tiny_kws_ds_cnn_int8")
     (tmp_path / "m.tflite").write_bytes(model)
     xs = random_inputs(model, 4, seed=17)
