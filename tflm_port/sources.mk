@@ -1,34 +1,43 @@
-# Runtime sources, shared by the host build (Makefile) and the firmware builds
-# (boards/). Paths are relative to tflm_port/. KWSQ_KERNEL_DIR picks a kernel
-# variant folder (kernels/ref, kernels/dsp, ...) with the same file names as
-# kernels/ref; a kernel the variant folder lacks comes from kernels/ref.
-KWSQ_KERNEL_DIR ?= kernels/ref
+# Runtime sources, shared by the host build (Makefile), the firmware builds
+# (boards/) and the fuzzer (fuzz/). Paths are relative to tflm_port/.
+#
+# KERNELS picks the kernel variant folder kernels/$(KERNELS) (ref, dsp, mve,
+# neon). Every kernel entry point (include/kwsq_kernels.h) is one file in
+# kernels/ref named after the function; for each of them the variant's file
+# of the same name is used when it exists, the reference one otherwise. A .c
+# file the variant has and kernels/ref has not (a helper) is added. The op
+# files in src/ops (Prepare and Eval) are the same for every variant.
+KERNELS ?= ref
+KWSQ_KERNEL_DIR ?= kernels/$(KERNELS)
 KWSQ_RT_ROOT := $(patsubst %/,%,$(dir $(lastword $(MAKEFILE_LIST))))
 
 RT_CORE_SRCS := \
+	src/arena.c \
 	src/fb.c \
+	src/format.c \
 	src/interpreter.c \
 	src/kernel_util.c \
+	src/model.c \
+	src/node.c \
 	src/op_names.c \
 	src/ops.c \
+	src/planner.c \
 	src/qmath.c \
 	src/tensor_util.c
 
-RT_KERNEL_NAMES := \
+RT_OP_NAMES := \
 	add average_pool_2d concatenation conv depthwise_conv dequantize \
 	fully_connected logistic max_pool_2d mul pack quantize relu relu6 reshape \
-	shape softmax strided_slice tanh
+	shape softmax strided_slice tanh \
+	binary_common concat_common conv_common pool_common unary_common
+RT_OP_SRCS := $(addprefix src/ops/,$(addsuffix .c,$(RT_OP_NAMES)))
 
-# Preparation shared by several ops (TFLM's *_common.cc): always from
-# kernels/ref, never replaced by a variant folder, so an optimized conv.c
-# still links the same checks and precomputation as the reference one.
-RT_KERNEL_COMMON_SRCS := \
-	kernels/ref/binary_common.c \
-	kernels/ref/concat_common.c \
-	kernels/ref/conv_common.c \
-	kernels/ref/pool_common.c \
-	kernels/ref/unary_common.c
+kwsq_rel = $(patsubst $(KWSQ_RT_ROOT)/%,%,$(1))
+RT_REF_KERNELS := $(notdir $(wildcard $(KWSQ_RT_ROOT)/kernels/ref/*.c))
+RT_VARIANT_KERNELS := $(if $(filter kernels/ref,$(KWSQ_KERNEL_DIR)),,$(notdir $(wildcard $(KWSQ_RT_ROOT)/$(KWSQ_KERNEL_DIR)/*.c)))
+RT_KERNEL_SRCS := \
+	$(addprefix kernels/ref/,$(filter-out $(RT_VARIANT_KERNELS),$(RT_REF_KERNELS))) \
+	$(addprefix $(KWSQ_KERNEL_DIR)/,$(RT_VARIANT_KERNELS))
 
-RT_KERNEL_SRCS := $(foreach k,$(RT_KERNEL_NAMES),$(if $(wildcard $(KWSQ_RT_ROOT)/$(KWSQ_KERNEL_DIR)/$(k).c),$(KWSQ_KERNEL_DIR)/$(k).c,kernels/ref/$(k).c))
-RT_SRCS := $(RT_CORE_SRCS) $(RT_KERNEL_COMMON_SRCS) $(RT_KERNEL_SRCS)
-RT_INCLUDES := -Iinclude -Isrc -I$(KWSQ_KERNEL_DIR) -Ikernels/ref
+RT_SRCS := $(RT_CORE_SRCS) $(RT_OP_SRCS) $(RT_KERNEL_SRCS)
+RT_INCLUDES := -Iinclude -Isrc -Isrc/ops -I$(KWSQ_KERNEL_DIR) -Ikernels/ref

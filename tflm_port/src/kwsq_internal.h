@@ -96,6 +96,9 @@ typedef struct {
     uint32_t prepare_only_inputs;
 } kwsq_kernel;
 
+/* Bit of kwsq_kernel.prepare_only_inputs for input i. */
+#define KWSQ_PREPARE_ONLY(i) (1u << (i))
+
 #define KWSQ_MAX_SCRATCH 2
 #define KWSQ_MAX_NODE_TENSORS 255  /* inputs, and outputs, of one op */
 
@@ -111,7 +114,7 @@ typedef struct kwsq_node {
     uint8_t num_outputs;
 } kwsq_node;
 
-struct kwsq_init_ctx;       /* load-time state (interpreter.c), in temporary memory */
+struct kwsq_init_ctx;       /* load-time state (kwsq_load.h), in temporary memory */
 
 struct kwsq_interpreter {
     kwsq_fb fb;
@@ -132,7 +135,7 @@ struct kwsq_interpreter {
     struct kwsq_init_ctx *init; /* NULL once kwsq_init has returned */
 };
 
-/* ---- services for kernels (interpreter.c) ------------------------------ */
+/* ---- services for kernels (node.c, arena.c, format.c) ------------------ */
 
 /* Input/output i of a node; NULL if the optional input is absent. */
 kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i);

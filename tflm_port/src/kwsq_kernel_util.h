@@ -6,6 +6,7 @@
 #define KWSQ_KERNEL_UTIL_H
 
 #include "kwsq_internal.h"
+#include "kwsq_kernels.h"
 #include "kwsq_math.h"
 
 /* Schema enums used by several kernels. */
@@ -33,5 +34,16 @@ kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
 /* Quantized int8 tensor with a per-tensor scale > 0. */
 kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
                           const kwsq_tensor_int *t, const char *role);
+
+/* NHWC dims of a 4-D tensor view. */
+static inline kwsq_dims kwsq_dims_of(const kwsq_tensor *t)
+{
+    kwsq_dims d;
+    d.n = t->dims[0];
+    d.h = t->dims[1];
+    d.w = t->dims[2];
+    d.c = t->dims[3];
+    return d;
+}
 
 #endif /* KWSQ_KERNEL_UTIL_H */

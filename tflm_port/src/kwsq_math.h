@@ -51,6 +51,13 @@ static inline int32_t kwsq_mbqm_pot(int32_t x, int shift)
     return kwsq_rdbpot((a >> 1) + (a & 1), right);
 }
 
+/* Requantize with the multiplier/shift of one channel; `pot`: every
+ * multiplier is 2^30, so the shift-only path is exact. */
+static inline int32_t kwsq_requant(int32_t acc, int32_t mult, int shift, bool pot)
+{
+    return pot ? kwsq_mbqm_pot(acc, shift) : kwsq_mbqm(acc, mult, shift);
+}
+
 /* gemmlowp SaturatingRoundingMultiplyByPOT with a positive exponent. */
 static inline int32_t kwsq_sat_shl(int32_t x, int exponent)
 {
@@ -82,9 +89,38 @@ void kwsq_activation_range_f(int32_t activation, float *act_min, float *act_max)
 /* CalculateInputRadius. */
 int32_t kwsq_input_radius(int int_bits, int left_shift, int total_bits);
 
+/* Keeps a hot inner loop in a function of its own, with registers to itself. */
+#if defined(__GNUC__)
+#define KWSQ_NOINLINE __attribute__((noinline))
+#else
+#define KWSQ_NOINLINE
+#endif
+
 static inline int32_t kwsq_clamp(int32_t x, int32_t lo, int32_t hi)
 {
     return x < lo ? lo : (x > hi ? hi : x);
+}
+
+static inline float kwsq_clampf(float x, float lo, float hi)
+{
+    return x < lo ? lo : (x > hi ? hi : x);
+}
+
+/* The taps t0 <= t < t1 of a filter window starting at input coordinate
+ * `origin` (taps `dilation` apart) that fall inside an input of `size`;
+ * t1 == t0 when none does. Shared by convolution and pooling. */
+static inline void kwsq_window_clip(int32_t origin, int32_t dilation, int32_t taps, int32_t size,
+                                    int32_t *t0, int32_t *t1)
+{
+    int32_t a = 0, b = taps;
+    while (a < taps && origin + dilation * a < 0) {
+        ++a;
+    }
+    while (b > a && origin + dilation * (b - 1) >= size) {
+        --b;
+    }
+    *t0 = a;
+    *t1 = b;
 }
 
 /* Element i of a packed INT4 tensor: low nibble first, sign-extended. */

@@ -1,0 +1,192 @@
+/*
+ * kwsq kernel entry points: one plain C function per op and data type, in
+ * the manner of CMSIS-NN (kwsq_<op>_<type>, parameter structs instead of long
+ * argument lists, a ..._get_buffer_size companion where scratch is needed,
+ * a status returned from every kernel).
+ *
+ * The op files (src/ops/) do all checking and precomputation in Prepare
+ * (multipliers, shifts, folded per-row constants, padding, activation
+ * ranges, buffer sizes) and their Eval only calls these functions, so a
+ * kernel here may assume valid arguments. kernels/ref/ holds the portable
+ * definitions, one function per file named after it; an optimized folder
+ * (kernels/dsp, kernels/mve, kernels/neon) replaces a function by providing
+ * a file of the same name (see tflm_port/README.md, "Kernel variants").
+ *
+ * Every variant must give the reference results bit for bit.
+ *
+ * Conventions: tensors are NHWC; int8 offsets are added to the stored value
+ * (input_offset = -input zero point, output_offset = +output zero point);
+ * requantization is TFLite's MultiplyByQuantizedMultiplier with (multiplier,
+ * shift) from QuantizeMultiplier; packed INT4 weights hold two values per
+ * byte, low nibble first, and a row may start mid-byte.
+ */
+#ifndef KWSQ_KERNELS_H
+#define KWSQ_KERNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kwsq_rt.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Scratch memory for one call: `size` bytes at `buf` (NULL when the kernel's
+ * ..._get_buffer_size returned 0). */
+typedef struct {
+    void *buf;
+    int32_t size;
+} kwsq_context;
+
+/* NHWC dimensions; for filters: n = output channels (conv) or 1
+ * (depthwise), h, w = taps, c = input channels per group (conv) or output
+ * channels (depthwise). */
+typedef struct {
+    int32_t n;
+    int32_t h;
+    int32_t w;
+    int32_t c;
+} kwsq_dims;
+
+/* Requantization of output channel c: multiplier[c], shift[c]. Convolutions
+ * always get one entry per output channel; FULLY_CONNECTED with per_channel
+ * false has one entry that serves every row. `pot` is set when every
+ * multiplier is exactly 2^30 (a power-of-two scale): the shift-only path
+ * gives the same result without the 64-bit multiply. */
+typedef struct {
+    const int32_t *multiplier;
+    const int8_t *shift;
+    bool per_channel;
+    bool pot;
+} kwsq_quant_params;
+
+/* CONV_2D and DEPTHWISE_CONV_2D. */
+typedef struct {
+    int32_t input_offset;
+    int32_t output_offset;
+    int32_t stride_w, stride_h;
+    int32_t dilation_w, dilation_h;
+    int32_t pad_w, pad_h;           /* leading padding */
+    int32_t act_min, act_max;       /* int8 clamp of the fused activation */
+    int32_t depth_multiplier;       /* depthwise: output channels per input channel */
+    /* The output buffer is the input buffer (Prepare got an in-place plan):
+     * conv needs a 1x1 stride-1 filter, depthwise stride 1, no dilation,
+     * depth multiplier 1 and a same-size output. The kernel must read every
+     * input byte before it overwrites it, with the scratch its
+     * ..._get_buffer_size asks for. */
+    bool in_place;
+} kwsq_conv_params;
+
+/* FULLY_CONNECTED int8 / int4. */
+typedef struct {
+    int32_t batches;
+    int32_t accum_depth;            /* input values per batch = weights per row */
+    int32_t output_depth;           /* rows */
+} kwsq_fc_dims;
+
+typedef struct {
+    int32_t filter_offset;          /* -weight zero point (per-tensor weights), else 0 */
+    int32_t output_offset;
+    int32_t act_min, act_max;
+} kwsq_fc_params;
+
+typedef struct {
+    float act_min, act_max;         /* float clamp of the fused activation */
+} kwsq_float_range;
+
+/* AVERAGE_POOL_2D and MAX_POOL_2D. */
+typedef struct {
+    int32_t stride_w, stride_h;
+    int32_t filter_w, filter_h;
+    int32_t pad_w, pad_h;
+    int32_t act_min, act_max;       /* int8 */
+    float fact_min, fact_max;       /* float */
+} kwsq_pool_params;
+
+/* SOFTMAX int8 (output scale 1/256, zero point -128), TFLM's fixed-point
+ * exp with 5 integer bits and a 12-integer-bit sum. */
+typedef struct {
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t diff_min;
+} kwsq_softmax_params;
+
+/* ---- FULLY_CONNECTED -------------------------------------------------------
+ * row_const[o] = bias[o] + input_offset * (sum of row o + accum_depth *
+ * filter_offset): everything that does not depend on the input, folded in
+ * Prepare (kwsq_fc_row_constants_*), so the kernel adds it to the plain dot
+ * product of the stored values (plus filter_offset * sum of the input when
+ * the weights have a zero point). Equal to TFLM's result modulo 2^32. */
+kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_quant_params *quant,
+                                    const kwsq_fc_dims *dims, const int8_t *input,
+                                    const int8_t *weights, const int32_t *row_const, int8_t *output);
+kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
+                                    const kwsq_fc_dims *dims, const int8_t *input,
+                                    const uint8_t *packed_weights, const int32_t *row_const,
+                                    int8_t *output);
+/* Float input and output, int8 weights (symmetric, per row or per tensor):
+ * each input row is quantized to int8 (symmetric, or asymmetric when
+ * `asymmetric`) as LiteRT's hybrid kernel does, into ctx->buf. row_sums[o]
+ * is the sum of row o, row_scales[o] its scale; bias may be NULL. */
+int32_t kwsq_fully_connected_hybrid_f32_get_buffer_size(const kwsq_fc_dims *dims);
+kwsq_status kwsq_fully_connected_hybrid_f32(const kwsq_context *ctx, const kwsq_float_range *act,
+                                            bool asymmetric, const kwsq_fc_dims *dims,
+                                            const float *input, const int8_t *weights,
+                                            const int32_t *row_sums, const float *row_scales,
+                                            const float *bias, float *output);
+kwsq_status kwsq_fully_connected_f32(const kwsq_float_range *act, const kwsq_fc_dims *dims,
+                                     const float *input, const float *weights, const float *bias,
+                                     float *output);
+
+/* ---- CONV_2D: per-channel quantized, grouped (input c / filter c groups).
+ * bias may be NULL. */
+int32_t kwsq_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims);
+kwsq_status kwsq_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
+                         const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                         const int8_t *input, const kwsq_dims *filter_dims, const int8_t *filter,
+                         const int32_t *bias, const kwsq_dims *output_dims, int8_t *output);
+int32_t kwsq_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims);
+kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                         const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                         const int8_t *input, const kwsq_dims *filter_dims,
+                         const uint8_t *packed_filter, const int32_t *bias,
+                         const kwsq_dims *output_dims, int8_t *output);
+
+/* ---- DEPTHWISE_CONV_2D: any depth multiplier; bias may be NULL. */
+int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params,
+                                               const kwsq_dims *output_dims);
+kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
+                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                                   const int8_t *input, const kwsq_dims *filter_dims,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const kwsq_dims *output_dims, int8_t *output);
+int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params,
+                                               const kwsq_dims *output_dims);
+kwsq_status kwsq_depthwise_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                                   const int8_t *input, const kwsq_dims *filter_dims,
+                                   const uint8_t *packed_filter, const int32_t *bias,
+                                   const kwsq_dims *output_dims, int8_t *output);
+
+/* ---- pooling: input and output share quantization (int8). */
+kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims,
+                             const int8_t *input, const kwsq_dims *output_dims, int8_t *output);
+kwsq_status kwsq_avg_pool_f32(const kwsq_pool_params *params, const kwsq_dims *input_dims,
+                              const float *input, const kwsq_dims *output_dims, float *output);
+kwsq_status kwsq_max_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims,
+                             const int8_t *input, const kwsq_dims *output_dims, int8_t *output);
+kwsq_status kwsq_max_pool_f32(const kwsq_pool_params *params, const kwsq_dims *input_dims,
+                              const float *input, const kwsq_dims *output_dims, float *output);
+
+/* ---- SOFTMAX over the last dimension: `rows` rows of `depth` values. */
+kwsq_status kwsq_softmax_s8(const kwsq_softmax_params *params, int32_t rows, int32_t depth,
+                            const int8_t *input, int8_t *output);
+kwsq_status kwsq_softmax_f32(float beta, int32_t rows, int32_t depth, const float *input,
+                             float *output);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* KWSQ_KERNELS_H */

@@ -1,0 +1,20 @@
+/*
+ * kwsq_conv_s4: CONV_2D with packed INT4 weights (OHWI, two per byte, low
+ * nibble first) read packed; see kwsq_conv_ref.h.
+ */
+#include "kwsq_conv_ref.h"
+
+int32_t kwsq_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims)
+{
+    return kwsq_ref_conv_buffer_size(params, output_dims);
+}
+
+kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                         const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                         const int8_t *input, const kwsq_dims *filter_dims,
+                         const uint8_t *packed_filter, const int32_t *bias,
+                         const kwsq_dims *output_dims, int8_t *output)
+{
+    return kwsq_ref_conv(true, ctx, params, quant, input_dims, input, filter_dims, packed_filter, bias,
+                         output_dims, output);
+}

@@ -1,0 +1,70 @@
+/*
+ * Shared Prepare for CONV_2D and DEPTHWISE_CONV_2D; see conv_common.h.
+ */
+#include "conv_common.h"
+
+kwsq_status kwsq_conv_check_weights(struct kwsq_interpreter *ip, const kwsq_node *n,
+                                    const kwsq_tensor_int *filter)
+{
+    if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported",
+                         kwsq_type_name(filter->v.type));
+    }
+    return KWSQ_OK;
+}
+
+kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind,
+                                     kwsq_conv_op *op)
+{
+    kwsq_conv_params *p = &op->p;
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
+    const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    const int32_t out_ch = output->v.dims[3];
+    if (filter->v.num_channels > 1 && filter->m->quant_dim != kind->quant_dim) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim %d",
+                         (int)kind->quant_dim);
+    }
+    if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
+                         kwsq_num_elements(&bias->v) != out_ch)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
+    }
+    int32_t padding = kwsq_opt_i8(ip, n, kind->padding_id, 0);
+    p->stride_w = kwsq_opt_i32(ip, n, kind->stride_w_id, 0);
+    p->stride_h = kwsq_opt_i32(ip, n, kind->stride_h_id, 0);
+    int32_t activation = kwsq_opt_i8(ip, n, kind->activation_id, 0);
+    p->dilation_w = kwsq_opt_i32(ip, n, kind->dilation_w_id, 1);
+    p->dilation_h = kwsq_opt_i32(ip, n, kind->dilation_h_id, 1);
+    if (p->stride_w <= 0 || p->stride_h <= 0 || p->dilation_w <= 0 || p->dilation_h <= 0 || padding > 1 ||
+        p->stride_w > 65536 || p->stride_h > 65536 ||
+        ((int64_t)filter->v.dims[1] - 1) * p->dilation_h > 65536 ||
+        ((int64_t)filter->v.dims[2] - 1) * p->dilation_w > 65536) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    }
+    const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], p->stride_h, p->dilation_h);
+    const int32_t out_w = kwsq_out_size(padding, input->v.dims[2], filter->v.dims[2], p->stride_w, p->dilation_w);
+    if (out_h != output->v.dims[1] || out_w != output->v.dims[2]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
+                         (int)output->v.dims[1], (int)output->v.dims[2], (int)out_h, (int)out_w);
+    }
+    p->pad_h = kwsq_padding(p->stride_h, p->dilation_h, input->v.dims[1], filter->v.dims[1], out_h);
+    p->pad_w = kwsq_padding(p->stride_w, p->dilation_w, input->v.dims[2], filter->v.dims[2], out_w);
+    if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
+                                 &p->act_min, &p->act_max)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
+    }
+    p->input_offset = -input->v.zero_point;
+    p->output_offset = output->v.zero_point;
+    op->s4 = filter->v.type == KWSQ_INT4;
+    op->filter = filter->v.data;
+    op->bias = bias != NULL ? (const int32_t *)bias->v.data : NULL;
+    op->filter_dims = kwsq_dims_of(&filter->v);
+    int32_t *mult = NULL;
+    int8_t *shift = NULL;
+    kwsq_status st = kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &mult, &shift, &op->q.pot);
+    op->q.multiplier = mult;
+    op->q.shift = shift;
+    op->q.per_channel = true;
+    return st;
+}

@@ -1,0 +1,20 @@
+/*
+ * MAX_POOL_2D int8 and float (kwsq_max_pool_s8 / _f32); Prepare is
+ * kwsq_pool_prepare (pool_common.c).
+ */
+#include "kwsq_schema.h"
+#include "pool_common.h"
+
+static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const kwsq_pool_params *d = n->data;
+    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
+    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
+    const kwsq_dims in_dims = kwsq_dims_of(in), out_dims = kwsq_dims_of(out);
+    const kwsq_status st = in->type == KWSQ_FLOAT32
+                               ? kwsq_max_pool_f32(d, &in_dims, in->data, &out_dims, out->data)
+                               : kwsq_max_pool_s8(d, &in_dims, in->data, &out_dims, out->data);
+    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "window outside the input");
+}
+
+const kwsq_kernel kwsq_kernel_max_pool_2d = {KWSQ_OP_MAX_POOL_2D, KWSQ_OPTIONS_POOL2D_OPTIONS, kwsq_pool_prepare, eval, 0};

@@ -1,0 +1,61 @@
+/*
+ * RELU: int8 requantizes (input scale may differ from output scale) and
+ * clamps at the quantized zero, as TFLite Micro; float is max(0, x).
+ */
+#include <math.h>
+
+#include "unary_common.h"
+#include "kwsq_schema.h"
+
+typedef struct {
+    int32_t count, in_offset, out_offset, mult, shift, act_min, act_max;
+} relu_data;
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    bool is_float = false;
+    kwsq_status st = kwsq_unary_prepare(ip, n, false, sizeof(relu_data), &is_float);
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    relu_data *d = n->data;
+    d->count = (int32_t)kwsq_num_elements(&input->v);
+    if (is_float) {
+        return KWSQ_OK;
+    }
+    int shift;
+    kwsq_quantize_multiplier((double)input->v.scale / (double)output->v.scale, &d->mult, &shift);
+    d->shift = shift;
+    int32_t lo = output->v.zero_point + (int32_t)roundf(0.0f / output->v.scale);
+    d->act_min = lo > -128 ? lo : -128;
+    d->act_max = 127;
+    d->in_offset = input->v.zero_point;
+    d->out_offset = output->v.zero_point;
+    return KWSQ_OK;
+}
+
+static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const relu_data *d = n->data;
+    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
+    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
+    if (in->type == KWSQ_FLOAT32) {
+        const float *x = in->data;
+        float *y = out->data;
+        for (int32_t i = 0; i < d->count; ++i) {
+            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
+        }
+        return KWSQ_OK;
+    }
+    const int8_t *x = in->data;
+    int8_t *y = out->data;
+    for (int32_t i = 0; i < d->count; ++i) {
+        int32_t v = d->out_offset + kwsq_mbqm((int32_t)x[i] - d->in_offset, d->mult, d->shift);
+        y[i] = (int8_t)kwsq_clamp(v, d->act_min, d->act_max);
+    }
+    return KWSQ_OK;
+}
+
+const kwsq_kernel kwsq_kernel_relu = {KWSQ_OP_RELU, KWSQ_OPTIONS_NONE, prepare, eval, 0};
