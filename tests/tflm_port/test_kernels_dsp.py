@@ -1,0 +1,207 @@
+"""The optimized kernel folders give exactly the reference results.
+
+kernels/dsp (Cortex-M4/M7 DSP extension) and kernels/mve (Cortex-M55 Helium)
+replace kernels/ref function by function; every replacement must be
+bit-exact with TFLite Micro. Checked three ways, cheapest first:
+- on the host: the dsp folder built with its portable stand-ins for the DSP
+  instructions (the same source, so the same lane orders, pairings, tails and
+  requantization paths), on the anchors, the converted models of conftest
+  (int8, packed int4, hybrid) and randomized Keras models the TF converter
+  turns into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with odd sizes,
+  tails, padding, strides, dilation, depth multipliers, per-channel and
+  per-tensor scales;
+- under QEMU on the real instructions: the anchors and a batch of the
+  randomized models, a few inputs each, one firmware run per model.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ANCHORS, anchor_bytes, random_inputs, tflm_run
+
+from pipeline.paths import PORT_DIR
+
+N_RANDOM_MODELS = 8
+
+
+def _build_cli(kernels: str) -> Path:
+    """kwsq-run linked with a kernel folder, built for the host."""
+    build = f"build/host-{kernels}"
+    subprocess.run(
+        ["make", "-s", "-C", str(PORT_DIR), f"KERNELS={kernels}", f"BUILD={build}",
+         f"{build}/kwsq-run"],
+        check=True, capture_output=True,
+    )
+    return PORT_DIR / build / "kwsq-run"
+
+
+@pytest.fixture(scope="module")
+def dsp_cli() -> Path:
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        pytest.skip("needs make and a C compiler")
+    return _build_cli("dsp")
+
+
+def _cli_run(cli: Path, model: bytes, xs: list[np.ndarray], ref: list[np.ndarray],
+             tmp: Path) -> list[np.ndarray]:
+    (tmp / "m.tflite").write_bytes(model)
+    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    subprocess.run([str(cli), str(tmp / "m.tflite"), str(tmp / "in.bin"), str(tmp / "out.bin")],
+                   check=True, capture_output=True)
+    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=ref[0].dtype)
+    return list(out.reshape(len(xs), *ref[0].shape))
+
+
+def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
+    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
+    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
+
+
+def random_conv_model(seed: int) -> tuple[bytes, str]:
+    """A small Keras network of random convolutions, converted to int8 TFLite.
+
+    Shapes, kernel sizes, strides, dilations, paddings, depth multipliers and
+    channel counts are drawn so that tails (channels not a multiple of 4,
+    odd pixel counts, receptive fields not a multiple of 4 or 8) and padded
+    borders occur; every other model is quantized per tensor instead of per
+    channel. Returns the flatbuffer and a description for messages.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    h, w, c = int(rng.integers(5, 13)), int(rng.integers(4, 12)), int(rng.integers(1, 8))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = inp
+    desc = [f"in {h}x{w}x{c}"]
+    for _ in range(int(rng.integers(3, 6))):
+        kind = rng.choice(["conv", "dw", "pw"])
+        kh, kw = int(rng.integers(1, 5)), int(rng.integers(1, 5))
+        stride = int(rng.integers(1, 3))
+        dil = int(rng.integers(1, 3)) if stride == 1 else 1
+        small = min(x.shape[1], x.shape[2]) < (max(kh, kw) - 1) * dil + 2
+        pad = "same" if small else str(rng.choice(["same", "valid"]))
+        act = rng.choice([None, "relu", "relu6"])
+        if kind == "conv":
+            x = L.Conv2D(int(rng.integers(1, 11)), (kh, kw), strides=stride, dilation_rate=dil,
+                         padding=pad, activation=act)(x)
+        elif kind == "dw":
+            x = L.DepthwiseConv2D((kh, kw), strides=stride, dilation_rate=dil, padding=pad,
+                                  depth_multiplier=int(rng.integers(1, 5)), activation=act)(x)
+        else:
+            x = L.Conv2D(int(rng.integers(1, 17)), 1, activation=act)(x)
+        desc.append(f"{kind} {kh}x{kw}/s{stride}/d{dil}/{pad} -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    per_tensor = seed % 2 == 1
+    data = np.random.default_rng(seed + 1)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return conv.convert(), "; ".join(desc)
+
+
+@pytest.fixture(scope="module")
+def random_models(tmp_path_factory) -> list[tuple[bytes, str]]:
+    cache = tmp_path_factory.mktemp("random_models")
+    models = []
+    for seed in range(N_RANDOM_MODELS):
+        path = cache / f"{seed}.tflite"
+        model, desc = random_conv_model(seed)
+        path.write_bytes(model)
+        models.append((model, desc))
+    return models
+
+
+@pytest.mark.parametrize("name", ANCHORS)
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_anchors(dsp_cli: Path, name: str,
+                                                               tmp_path: Path) -> None:
+    model = anchor_bytes(name)
+    xs = random_inputs(model, 20, seed=11)
+    ref = tflm_run(model, xs)
+    _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, name)
+
+
+@pytest.mark.parametrize("kind", ["conv_family", "conv_int4", "dw_int4", "dense_int4", "dense_act"])
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_converted_models(
+        dsp_cli: Path, converted, kind: str, tmp_path: Path) -> None:
+    model = converted(kind)
+    xs = random_inputs(model, 16, seed=5)
+    ref = tflm_run(model, xs)
+    _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, kind)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
+        dsp_cli: Path, random_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in random_models:
+        xs = random_inputs(model, 8, seed=3)
+        ref = tflm_run(model, xs)
+        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+
+
+def test_random_models_cover_the_shapes_the_kernels_special_case(
+        random_models: list[tuple[bytes, str]]) -> None:
+    """The generator really produces what the tests above claim to cover."""
+    text = " ".join(d for _, d in random_models)
+    needles = ("dw ", "conv ", "pw ", "/s2/", "/d2/", "same", "valid", "per-tensor", "per-channel")
+    for needle in needles:
+        assert needle in text, needle
+
+
+_missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
+needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
+
+
+def _target_outputs(model: bytes, xs: list[np.ndarray], target: str, kernels: str,
+                    tmp: Path) -> list[np.ndarray]:
+    from pipeline.device.targets import run_on_target
+
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), target, kernels=kernels)
+    return list(run.outputs[0])
+
+
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize(("target", "kernels"), [("m4", "dsp"), ("m55", "mve")])
+@pytest.mark.parametrize("name", ["micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8"])
+def test_optimized_kernels_under_qemu_match_tflite_micro_on_anchors(
+        name: str, target: str, kernels: str, tmp_path: Path) -> None:
+    model = anchor_bytes(name)
+    xs = random_inputs(model, 4, seed=21)
+    ref = tflm_run(model, xs)
+    ours = _target_outputs(model, xs, target, kernels, tmp_path)
+    _assert_same(ours, ref, f"{name} {target} {kernels}")
+
+
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize(("target", "kernels"), [("m4", "dsp"), ("m55", "mve")])
+def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_models(
+        random_models: list[tuple[bytes, str]], converted, target: str, kernels: str,
+        tmp_path: Path) -> None:
+    models = random_models[:4] + [(converted(k), k) for k in ("conv_int4", "dw_int4", "dense_int4")]
+    for model, desc in models:
+        xs = random_inputs(model, 3, seed=9)
+        ref = tflm_run(model, xs)
+        _assert_same(_target_outputs(model, xs, target, kernels, tmp_path), ref, f"{desc} {target}")
