@@ -1,0 +1,73 @@
+/* The model input tensor's quantization of one frame: round(x / scale) +
+ * zero point, saturated. The float path rounds half to even on the float
+ * quotient, as numpy does when kwsq quantizes features in Python. */
+#include <math.h>
+
+#include "fe_internal.h"
+
+static int32_t round_half_even(float v)
+{
+    const float f = floorf(v);
+    const float d = v - f;
+    int32_t i = (int32_t)f;
+    if (d > 0.5f || (d == 0.5f && (i & 1))) {
+        i++;
+    }
+    return i;
+}
+
+static int32_t saturate(int32_t v, int32_t lo, int32_t hi)
+{
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+static void store(const kwsq_fe_params *p, void *out, int32_t i, int32_t q)
+{
+    if (p->input_type == KWSQ_FE_INPUT_INT8) {
+        ((int8_t *)out)[i] = (int8_t)saturate(q, -128, 127);
+    } else {
+        ((int16_t *)out)[i] = (int16_t)saturate(q, -32768, 32767);
+    }
+}
+
+void kwsq_fe_quantize_f32(const kwsq_fe_params *p, const float *frame, void *out)
+{
+    for (int32_t i = 0; i < p->num_coeffs; i++) {
+        if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
+            ((float *)out)[i] = frame[i];
+        } else {
+            const float x = frame[i] / p->input_scale;
+            const float limit = 1e9f; /* keep the int conversion defined */
+            const float c = x > limit ? limit : (x < -limit ? -limit : x);
+            store(p, out, i, round_half_even(c) + p->input_zero_point);
+        }
+    }
+}
+
+/* x * mult >> shift, rounded half away from zero, saturated to int32. */
+int32_t kwsq_fe__apply_scale(int32_t x, kwsq_fe_scale s)
+{
+    const int64_t prod = (int64_t)x * s.mult;
+    const int64_t half = s.shift > 0 ? (1ll << (s.shift - 1)) : 0;
+    int64_t r = prod >= 0 ? (prod + half) >> s.shift : -((-prod + half) >> s.shift);
+    if (r > INT32_MAX) {
+        r = INT32_MAX;
+    } else if (r < INT32_MIN) {
+        r = INT32_MIN;
+    }
+    return (int32_t)r;
+}
+
+void kwsq_fe_quantize_q20(const kwsq_fe_params *p, const int32_t *frame_q20, void *out)
+{
+    for (int32_t i = 0; i < p->num_coeffs; i++) {
+        if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
+            ((float *)out)[i] = (float)frame_q20[i] * (1.0f / (float)(1 << 20));
+        } else {
+            /* |zero point| <= 32768, so the sum saturated to int32 cannot wrap. */
+            int32_t q = kwsq_fe__apply_scale(frame_q20[i], p->input_q20);
+            q = saturate(q, INT32_MIN + 32768, INT32_MAX - 32768);
+            store(p, out, i, q + p->input_zero_point);
+        }
+    }
+}

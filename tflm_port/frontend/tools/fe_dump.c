@@ -1,0 +1,85 @@
+/* Host tool: run both front-end paths over raw int16 audio and dump every
+ * frame, for the comparison with pipeline/data/features.py.
+ *
+ *   fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES]
+ *
+ * The params header is compiled in (-DKWSQ_FE_PARAMS_HEADER="frontend.h").
+ * AUDIO.raw is int16 little-endian; with SEGMENT_SAMPLES the audio is cut
+ * into independent clips of that length (the front-end is reset for each,
+ * and a clip's trailing partial hop is dropped, as features.py drops it).
+ * OUT.bin has, per frame: float[num_coeffs] (float path), int32[num_coeffs]
+ * (fixed path, Q20), then the model input bytes quantized from each path. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kwsq_fe.h"
+#include KWSQ_FE_PARAMS_HEADER
+
+#define P kwsq_frontend
+
+static uint64_t state_f_buf[(KWSQ_FRONTEND_STATE_BYTES + 7) / 8];
+static uint64_t state_q_buf[(KWSQ_FRONTEND_STATE_BYTES + 7) / 8];
+
+int main(int argc, char **argv)
+{
+    if (argc < 3) {
+        fprintf(stderr, "usage: fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES]\n");
+        return 2;
+    }
+    FILE *in = fopen(argv[1], "rb");
+    FILE *out = fopen(argv[2], "wb");
+    if (in == NULL || out == NULL) {
+        fprintf(stderr, "fe-dump: cannot open %s\n", in == NULL ? argv[1] : argv[2]);
+        return 2;
+    }
+    const long segment = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
+    kwsq_fe_state sf, sq;
+    if (kwsq_fe_init(&sf, &P, state_f_buf, sizeof(state_f_buf)) != KWSQ_FE_OK ||
+        kwsq_fe_init(&sq, &P, state_q_buf, sizeof(state_q_buf)) != KWSQ_FE_OK) {
+        fprintf(stderr, "fe-dump: the front-end refused its parameters\n");
+        return 1;
+    }
+    int16_t hop[KWSQ_FRONTEND_HOP];
+    float ff[KWSQ_FRONTEND_NUM_COEFFS];
+    int32_t fq[KWSQ_FRONTEND_NUM_COEFFS];
+    uint8_t qf[KWSQ_FRONTEND_NUM_COEFFS * 4];
+    uint8_t qq[KWSQ_FRONTEND_NUM_COEFFS * 4];
+    const size_t qbytes = kwsq_fe_input_bytes(&P) * KWSQ_FRONTEND_NUM_COEFFS;
+    long pos = 0;
+    for (;;) {
+        if (segment > 0 && pos + KWSQ_FRONTEND_HOP > segment) {
+            /* skip the rest of this clip */
+            int16_t skip;
+            for (long i = pos; i < segment; i++) {
+                if (fread(&skip, sizeof(skip), 1, in) != 1) {
+                    break;
+                }
+            }
+            pos = 0;
+            kwsq_fe_reset(&sf);
+            kwsq_fe_reset(&sq);
+            continue;
+        }
+        if (fread(hop, sizeof(int16_t), KWSQ_FRONTEND_HOP, in) != KWSQ_FRONTEND_HOP) {
+            break;
+        }
+        pos += KWSQ_FRONTEND_HOP;
+        const int a = kwsq_fe_push_f32(&sf, hop, ff);
+        const int b = kwsq_fe_push_q20(&sq, hop, fq);
+        if (a != b) {
+            fprintf(stderr, "fe-dump: the two paths disagree on frame timing\n");
+            return 1;
+        }
+        if (a) {
+            kwsq_fe_quantize_f32(&P, ff, qf);
+            kwsq_fe_quantize_q20(&P, fq, qq);
+            fwrite(ff, sizeof(float), KWSQ_FRONTEND_NUM_COEFFS, out);
+            fwrite(fq, sizeof(int32_t), KWSQ_FRONTEND_NUM_COEFFS, out);
+            fwrite(qf, 1, qbytes, out);
+            fwrite(qq, 1, qbytes, out);
+        }
+    }
+    fclose(in);
+    return fclose(out) == 0 ? 0 : 1;
+}
