@@ -331,7 +331,7 @@ def _check_writable(out: Path) -> None:
 
 def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> dict[str, Any]:
     """Convert, post-pass, write .tflite + C array, size table and verification."""
-    from pipeline.tflite import export_c
+    from pipeline.tflite import export_c, export_frontend
 
     options = options or ConvertOptions()
     run.require_model()
@@ -345,7 +345,8 @@ def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> d
     write_bytes(out, data)
     header, source = export_c.write_c_array(
         data, out.with_suffix(".h"), description=f"{cfg.model} / {cfg.scheme} from {run.path}")
-    log(f"wrote {out} ({len(data)} bytes), {header.name}, {source.name}")
+    frontend = export_frontend.export_run_frontend(run, data, out)
+    log(f"wrote {out} ({len(data)} bytes), {header.name}, {source.name}, {frontend.name}")
     metrics: dict[str, Any] = {
         "scheme": cfg.scheme,
         "conversion": conversion_kind(cfg.scheme),

@@ -1,0 +1,183 @@
+"""The C feature front-end (``tflm_port/frontend``) on the host, against the Python features.
+
+A deployed model sees the features the chip computes, not the ones it was trained on, so
+the two must agree. This module builds the front-end's host tool (``fe-dump``) for a
+``frontend.h``, runs both of its paths (float and fixed point) on int16 audio, and measures
+them against ``pipeline.data.features``: absolute differences per feature, and the accuracy
+of the run's .tflite fed by each front-end on the test split.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.errors import KwsqError
+from pipeline.paths import PORT_DIR
+
+FRONTEND_DIR = PORT_DIR / "frontend"
+BUILD_DIR = PORT_DIR / "build" / "host" / "frontend"
+PATHS = ("float", "fixed")
+
+
+def to_int16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1) as the int16 samples a microphone or WAV file delivers.
+
+    The WAV reader divides by 32768, so WAV audio comes back unchanged.
+    """
+    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype("<i2")
+
+
+def build_dump(header: str | Path) -> Path:
+    """Build (or reuse) ``fe-dump`` for one ``frontend.h``; its path."""
+    header = Path(header)
+    if not header.is_file():
+        raise KwsqError(f"front-end header not found: {header}")
+    key = hashlib.sha256(header.read_bytes()).hexdigest()[:16]
+    out = BUILD_DIR / f"dump-{key}"
+    proc = subprocess.run(
+        ["make", "-s", "--no-print-directory", "-C", str(FRONTEND_DIR), "dump",
+         f"PARAMS={header.resolve()}", f"OUT={out}"], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise KwsqError(f"building the front-end for {header} failed:\n"
+                        + "\n".join((proc.stderr + proc.stdout).strip().splitlines()[-12:]))
+    return out / "fe-dump"
+
+
+@dataclass
+class CFeatures:
+    """Frames from both paths: ``[clips, frames, coeffs]`` (or ``[frames, coeffs]``)."""
+
+    float_path: np.ndarray  # float32
+    fixed_path: np.ndarray  # float64 from Q20
+    quant_float: np.ndarray  # model input type, from the float path
+    quant_fixed: np.ndarray  # model input type, from the fixed path
+
+    def features(self, path: str) -> np.ndarray:
+        return self.float_path if path == "float" else self.fixed_path
+
+    def quantized(self, path: str) -> np.ndarray:
+        return self.quant_float if path == "float" else self.quant_fixed
+
+
+def header_info(header: str | Path) -> dict[str, int]:
+    """The ``#define KWSQ_FRONTEND_*`` numbers of a ``frontend.h`` (lower-case keys)."""
+    out = {}
+    for line in Path(header).read_text().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[0] == "#define" and parts[1].startswith("KWSQ_FRONTEND_"):
+            try:
+                out[parts[1][len("KWSQ_FRONTEND_"):].lower()] = int(parts[2])
+            except ValueError:
+                pass
+    return out
+
+
+def run_dump(header: str | Path, audio: np.ndarray, input_dtype: np.dtype) -> CFeatures:
+    """Both paths of the C front-end on int16 audio: ``[clips, samples]`` clips (each
+    from a fresh state) or one ``[samples]`` stream."""
+    exe = build_dump(header)
+    info = header_info(header)
+    coeffs = info["num_coeffs"]
+    audio = np.asarray(audio)
+    if audio.dtype != np.int16:
+        raise KwsqError("the C front-end takes int16 audio (use to_int16)")
+    clips = audio.ndim == 2
+    dtype = np.dtype(input_dtype)
+    rec = np.dtype([("f", "<f4", coeffs), ("q", "<i4", coeffs), ("a", dtype, coeffs),
+                    ("b", dtype, coeffs)])
+    with tempfile.TemporaryDirectory() as tmp:
+        raw, out = Path(tmp) / "audio.raw", Path(tmp) / "frames.bin"
+        audio.astype("<i2").tofile(raw)
+        cmd = [str(exe), str(raw), str(out)] + ([str(audio.shape[1])] if clips else [])
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise KwsqError(f"fe-dump failed: {proc.stderr.strip()}")
+        d = np.fromfile(out, rec)
+    shape = (audio.shape[0], -1, coeffs) if clips else (-1, coeffs)
+    return CFeatures(d["f"].reshape(shape), (d["q"] / 2.0**20).reshape(shape),
+                     d["a"].reshape(shape), d["b"].reshape(shape))
+
+
+def stack_clip_inputs(frames: np.ndarray, feat_cfg: Any, clip_samples: int) -> np.ndarray:
+    """Per-clip model inputs from ``[clips, frames, coeffs]``, as ``features.compute`` picks
+    them (the stacked window centred in the clip, or all frames)."""
+    from pipeline.data import features
+
+    if not feat_cfg.stacked:
+        return frames
+    start = features.clip_window_start(feat_cfg, clip_samples)
+    picked = frames[:, start : start + feat_cfg.stack_span : feat_cfg.stack_stride, :]
+    return picked.reshape(picked.shape[0], -1)
+
+
+def difference_stats(c: np.ndarray, py: np.ndarray) -> dict[str, float]:
+    diff = np.abs(np.asarray(c, np.float64) - np.asarray(py, np.float64))
+    return {"max_abs": float(diff.max()), "mean_abs": float(diff.mean()),
+            "per_feature_max": [float(v) for v in diff.reshape(-1, diff.shape[-1]).max(0)]}
+
+
+def compare_run(run: Any, header: str | Path | None = None, split: str = "testing",
+                max_clips: int = 0, log=print) -> dict[str, Any]:
+    """C front-end (both paths) vs Python features on a run's split, and the accuracy of
+    the run's .tflite fed by each."""
+    from pipeline.data import loader
+    from pipeline.data.features import FeatureConfig, frames as py_frames
+    from pipeline.tflite import verify
+
+    cfg = run.read_config()
+    data_cfg = loader.DataConfig.from_dict(cfg.data)
+    feat_cfg = FeatureConfig.from_dict(cfg.features)
+    model_path = run.tflite_path
+    if not model_path.is_file():
+        raise KwsqError(f"{run.path} has no model.tflite; run kwsq convert first")
+    header = Path(header) if header else model_path.with_name("frontend.h")
+    if not header.is_file():
+        raise KwsqError(f"{header} is missing; convert the run again (kwsq convert)")
+    model_bytes = model_path.read_bytes()
+    spec = verify.io_spec(model_bytes)
+    audio, y, _, _ = loader.load_audio(data_cfg, split)
+    if max_clips:
+        audio, y = audio[:max_clips], y[:max_clips]
+    pcm = to_int16(audio)
+    in_dtype = {9: np.int8, 7: np.int16}.get(spec.input_type, np.float32)
+    log(f"frontend: {len(pcm)} {split} clips through the C front-end ({header.name})")
+    c = run_dump(header, pcm, in_dtype)
+    # Features of the same int16 audio in Python: the fair front-end comparison.
+    ref = np.asarray(py_frames(pcm.astype(np.float32) / 32768.0, feat_cfg), np.float64)
+    # The model's accuracy with the features it was evaluated on (float audio, Python).
+    x_py, _ = loader.arrays(data_cfg, feat_cfg, split)
+    x_py = x_py[: len(y)]
+    result: dict[str, Any] = {"clips": int(len(y)), "split": split, "kind": feat_cfg.kind,
+                              "num_coeffs": feat_cfg.coefficients}
+
+    def accuracy(inputs: np.ndarray) -> tuple[float, np.ndarray]:
+        out = verify.run_litert(model_bytes, inputs)
+        pred = np.argmax(out.reshape(len(out), -1), axis=1)
+        return float(np.mean(pred == y) * 100.0), pred
+
+    acc_py, pred_py = accuracy(verify.quantize_input(x_py, spec))
+    result["accuracy_python"] = acc_py
+    for path in PATHS:
+        stats = difference_stats(c.features(path), ref)
+        q_py = verify.quantize_input(ref.astype(np.float32), spec)
+        stats["quantized_mismatch"] = float(np.mean(c.quantized(path) != q_py))
+        inputs = stack_clip_inputs(c.quantized(path), feat_cfg, data_cfg.clip_samples)
+        if spec.input_type == 0:
+            inputs = stack_clip_inputs(c.features(path).astype(np.float32), feat_cfg,
+                                       data_cfg.clip_samples)
+        acc, pred = accuracy(inputs.reshape((len(y), *x_py.shape[1:])))
+        stats["accuracy"] = acc
+        stats["argmax_agreement"] = float(np.mean(pred == pred_py) * 100.0)
+        result[path] = stats
+        log(f"frontend: {path:5s} path: max |C - Python| {stats['max_abs']:.3g}, mean "
+            f"{stats['mean_abs']:.3g}; quantized inputs differing {stats['quantized_mismatch']:.4%};"
+            f" accuracy {acc:.2f}% vs {acc_py:.2f}% with Python features "
+            f"(argmax agreement {stats['argmax_agreement']:.2f}%)")
+    return result

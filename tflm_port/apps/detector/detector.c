@@ -1,0 +1,93 @@
+/* Smoothing, peak picking, threshold and refractory suppression per keyword. */
+#include "kwsq_detector.h"
+
+#include <math.h>
+
+int kwsq_det_init(kwsq_detector *d, const kwsq_det_config *cfg)
+{
+    if (cfg->num_keywords < 1 || cfg->num_keywords > KWSQ_DET_MAX_KEYWORDS ||
+        cfg->smooth_windows < 1 || cfg->smooth_windows > KWSQ_DET_MAX_SMOOTH ||
+        cfg->sample_rate < 1 || !(cfg->refractory_seconds >= 0.0)) {
+        return -1;
+    }
+    d->cfg = *cfg;
+    d->windows = 0;
+    for (int32_t k = 0; k < KWSQ_DET_MAX_KEYWORDS; k++) {
+        kwsq_det_keyword *s = &d->kw[k];
+        for (int32_t i = 0; i <= KWSQ_DET_MAX_SMOOTH; i++) {
+            s->sums[i] = 0.0;
+        }
+        s->last = 0.0;
+        s->last_sample = 0;
+        s->rising = 0;
+        s->last_detection = -INFINITY;
+        s->has_detection = 0;
+    }
+    return 0;
+}
+
+/* A peak at the previous window: threshold, then refractory suppression. */
+static int32_t consider(kwsq_detector *d, int32_t k, kwsq_detection *out, int32_t n)
+{
+    kwsq_det_keyword *s = &d->kw[k];
+    if (!(s->last >= d->cfg.threshold)) {
+        return n;
+    }
+    const double t = (double)s->last_sample / (double)d->cfg.sample_rate;
+    if (t - s->last_detection < d->cfg.refractory_seconds) {
+        return n; /* dropped: does not restart the refractory time */
+    }
+    s->last_detection = t;
+    s->has_detection = 1;
+    out[n].keyword = k;
+    out[n].end_sample = s->last_sample;
+    out[n].score = s->last;
+    return n + 1;
+}
+
+int32_t kwsq_det_push(kwsq_detector *d, const float *posteriors, uint32_t end_sample,
+                      kwsq_detection *out)
+{
+    const int32_t w = d->cfg.smooth_windows;
+    const int64_t t = d->windows;
+    const int32_t ring = w + 1;
+    int32_t n = 0;
+    for (int32_t k = 0; k < d->cfg.num_keywords; k++) {
+        kwsq_det_keyword *s = &d->kw[k];
+        /* c[t + 1] = c[t] + p[t]; the ring keeps c[t + 1 - w .. t + 1]. */
+        const double prev = s->sums[t % ring];
+        const double now = prev + (double)posteriors[k];
+        s->sums[(t + 1) % ring] = now;
+        const int64_t lo = t - w + 1 > 0 ? t - w + 1 : 0;
+        /* w == 1 is the identity in Python, not a difference of two sums. */
+        const double smoothed = w == 1 ? (double)posteriors[k]
+                                       : (now - s->sums[lo % ring]) / (double)(t + 1 - lo);
+        if (t > 0) {
+            if (s->rising && s->last >= smoothed) {
+                n = consider(d, k, out, n);
+            }
+            s->rising = smoothed > s->last;
+        } else {
+            s->rising = 1;
+        }
+        s->last = smoothed;
+        s->last_sample = end_sample;
+    }
+    d->windows = t + 1;
+    return n;
+}
+
+int32_t kwsq_det_finish(kwsq_detector *d, kwsq_detection *out)
+{
+    int32_t n = 0;
+    if (d->windows == 0) {
+        return 0;
+    }
+    for (int32_t k = 0; k < d->cfg.num_keywords; k++) {
+        if (d->kw[k].rising) {
+            n = consider(d, k, out, n);
+        }
+        d->kw[k].rising = 0;
+    }
+    return n;
+}

@@ -1,0 +1,134 @@
+/* Front-end -> frame ring -> model -> detector. */
+#include "kwsq_stream.h"
+
+#include <string.h>
+
+#ifndef KWSQ_FE_FIXED
+#define KWSQ_FE_FIXED 0
+#endif
+
+size_t kwsq_stream_ring_bytes(const kwsq_stream_config *cfg)
+{
+    const size_t span = (size_t)(cfg->input_frames - 1) * (size_t)cfg->input_stride + 1u;
+    return span * (size_t)cfg->fe_params->num_coeffs * kwsq_fe_input_bytes(cfg->fe_params);
+}
+
+static kwsq_status refuse(kwsq_error *err, const char *why)
+{
+    if (err != NULL) {
+        strncpy(err->message, why, KWSQ_ERROR_LEN - 1);
+        err->message[KWSQ_ERROR_LEN - 1] = '\0';
+    }
+    return KWSQ_ERR_ARGUMENT;
+}
+
+kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
+                             const uint8_t *model, size_t model_len, uint8_t *arena,
+                             size_t arena_len, void *fe_buffer, size_t fe_bytes, uint8_t *ring,
+                             size_t ring_bytes, kwsq_error *err)
+{
+    memset(s, 0, sizeof(*s));
+    s->cfg = *cfg;
+    if (cfg->fe_params == NULL || cfg->fe_params->num_coeffs > KWSQ_STREAM_MAX_COEFFS) {
+        return refuse(err, "stream: more coefficients per frame than KWSQ_STREAM_MAX_COEFFS");
+    }
+    if (cfg->input_frames < 1 || cfg->input_stride < 1 || cfg->hop_frames < 1) {
+        return refuse(err, "stream: input frames, stride and hop must be >= 1");
+    }
+    if (kwsq_fe_init(&s->fe, cfg->fe_params, fe_buffer, fe_bytes) != KWSQ_FE_OK) {
+        return refuse(err, "stream: the front-end refused its parameters or buffer");
+    }
+    if (kwsq_det_init(&s->det, &cfg->det) != 0) {
+        return refuse(err, "stream: detector settings out of range");
+    }
+    if (ring_bytes < kwsq_stream_ring_bytes(cfg)) {
+        return refuse(err, "stream: frame ring too small");
+    }
+    kwsq_status st = kwsq_init(&s->ip, model, model_len, arena, arena_len, err);
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    const kwsq_tensor *in = kwsq_input(s->ip, 0);
+    const kwsq_tensor *out = kwsq_output(s->ip, 0);
+    s->frame_bytes = (size_t)cfg->fe_params->num_coeffs * kwsq_fe_input_bytes(cfg->fe_params);
+    if (in == NULL || out == NULL || (int32_t)in->type != cfg->fe_params->input_type ||
+        in->bytes != s->frame_bytes * (size_t)cfg->input_frames) {
+        return refuse(err, "stream: the model input does not match the front-end header");
+    }
+    if (out->type != KWSQ_INT8 && out->type != KWSQ_FLOAT32) {
+        return refuse(err, "stream: the model output must be int8 or float32");
+    }
+    const size_t classes = out->bytes / (out->type == KWSQ_INT8 ? 1u : 4u);
+    for (int32_t k = 0; k < cfg->det.num_keywords; k++) {
+        if (cfg->columns[k] < 0 || (size_t)cfg->columns[k] >= classes) {
+            return refuse(err, "stream: a keyword column is outside the model output");
+        }
+    }
+    s->ring = ring;
+    s->span = (cfg->input_frames - 1) * cfg->input_stride + 1;
+    s->frames = 0;
+    return KWSQ_OK;
+}
+
+int kwsq_stream_frontend(kwsq_stream *s, const int16_t *hop)
+{
+    uint8_t *slot = s->ring + (size_t)(s->frames % s->span) * s->frame_bytes;
+#if KWSQ_FE_FIXED
+    int32_t frame[KWSQ_STREAM_MAX_COEFFS];
+    if (!kwsq_fe_push_q20(&s->fe, hop, frame)) {
+        return 0;
+    }
+    kwsq_fe_quantize_q20(s->cfg.fe_params, frame, slot);
+#else
+    float frame[KWSQ_STREAM_MAX_COEFFS];
+    if (!kwsq_fe_push_f32(&s->fe, hop, frame)) {
+        return 0;
+    }
+    kwsq_fe_quantize_f32(s->cfg.fe_params, frame, slot);
+#endif
+    s->frames++;
+    return 1;
+}
+
+int kwsq_stream_window_due(const kwsq_stream *s)
+{
+    return s->frames >= s->span && (s->frames - s->span) % s->cfg.hop_frames == 0;
+}
+
+kwsq_status kwsq_stream_invoke(kwsq_stream *s, kwsq_detection *out, int32_t *count,
+                               kwsq_error *err)
+{
+    const kwsq_tensor *in = kwsq_input(s->ip, 0);
+    const int64_t start = s->frames - s->span;
+    uint8_t *dst = (uint8_t *)in->data;
+    for (int32_t i = 0; i < s->cfg.input_frames; i++) {
+        const int64_t f = start + (int64_t)i * s->cfg.input_stride;
+        memcpy(dst + (size_t)i * s->frame_bytes, s->ring + (size_t)(f % s->span) * s->frame_bytes,
+               s->frame_bytes);
+    }
+    const kwsq_status st = kwsq_invoke(s->ip, err);
+    if (st != KWSQ_OK) {
+        return st;
+    }
+    const kwsq_tensor *o = kwsq_output(s->ip, 0);
+    for (int32_t k = 0; k < s->cfg.det.num_keywords; k++) {
+        const int32_t c = s->cfg.columns[k];
+        if (o->type == KWSQ_INT8) {
+            /* As numpy: (float32(q) - zero point) * scale, in float32. */
+            const float q = (float)((const int8_t *)o->data)[c];
+            s->posteriors[k] = (q - (float)o->zero_point) * o->scale;
+        } else {
+            s->posteriors[k] = ((const float *)o->data)[c];
+        }
+    }
+    const kwsq_fe_params *p = s->cfg.fe_params;
+    const int64_t last = start + s->span - 1;
+    const uint32_t end_sample = (uint32_t)(last * p->hop + p->window);
+    *count = kwsq_det_push(&s->det, s->posteriors, end_sample, out);
+    return KWSQ_OK;
+}
+
+int32_t kwsq_stream_finish(kwsq_stream *s, kwsq_detection *out)
+{
+    return kwsq_det_finish(&s->det, out);
+}
