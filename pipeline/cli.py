@@ -25,13 +25,14 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("pipeline.tflite.inspect", "list ops, tensor types, bits and sizes of a .tflite"),
     "run": ("pipeline.device.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
     "bench": ("pipeline.device.bench", "instruction counts, arena and code size on ARM targets"),
+    "deploy": ("pipeline.device.deploy", "build a run's streaming keyword detector (front-end + model)"),
     "report": ("pipeline.evaluate.report", "tables and plots for a run"),
 }
 
 
 # Commands whose work needs TensorFlow: it is imported up front with its C++ start-up
 # chatter (absl/CUDA-stub lines on stderr) swallowed, so an error stays one line.
-TENSORFLOW_COMMANDS = {"train", "convert", "verify"}
+TENSORFLOW_COMMANDS = {"train", "convert", "verify", "deploy"}
 
 
 def _import_quietly(names: list[str]) -> None:

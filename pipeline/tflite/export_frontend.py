@@ -64,7 +64,7 @@ def input_quant(model_bytes: bytes) -> InputQuant:
 
     model = tfs.load(model_bytes)
     sg = model.subgraphs[0]
-    if not sg.inputs:
+    if sg.inputs is None or len(sg.inputs) == 0:
         raise KwsqError("the model has no input tensor")
     tensor = sg.tensors[sg.inputs[0]]
     q = tfs.quant(tensor)
