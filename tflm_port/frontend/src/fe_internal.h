@@ -16,17 +16,6 @@ int32_t kwsq_fe__apply_scale(int32_t x, kwsq_fe_scale s);
 #define KWSQ_FE_COS(tab, n, k) ((k) <= (n) / 4 ? (tab)[(k)] : -(tab)[(n) / 2 - (k)])
 #define KWSQ_FE_SIN(tab, n, k) ((k) <= (n) / 4 ? (tab)[(n) / 4 - (k)] : (tab)[(k) - (n) / 4])
 
-/* Reverse the lowest `bits` bits of i. */
-static inline uint32_t kwsq_fe__bit_reverse(uint32_t i, int32_t bits)
-{
-    uint32_t r = 0;
-    for (int32_t b = 0; b < bits; b++) {
-        r = (r << 1) | (i & 1u);
-        i >>= 1;
-    }
-    return r;
-}
-
 /* Index of the highest set bit of v > 0. */
 static inline int32_t kwsq_fe__floor_log2_u64(uint64_t v)
 {
@@ -39,15 +28,6 @@ static inline int32_t kwsq_fe__floor_log2_u64(uint64_t v)
     }
     return e;
 #endif
-}
-
-static inline int32_t kwsq_fe__log2_exact(int32_t n)
-{
-    int32_t b = 0;
-    while ((1 << b) < n) {
-        b++;
-    }
-    return b;
 }
 
 #endif
