@@ -25,7 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("pipeline.tflite.inspect", "list ops, tensor types, bits and sizes of a .tflite"),
     "run": ("pipeline.device.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
     "bench": ("pipeline.device.bench", "instruction counts, arena and code size on ARM targets"),
-    "deploy": ("pipeline.device.deploy", "build a run's streaming keyword detector (front-end + model)"),
+    "deploy": ("pipeline.device.deploy", "build a run's streaming keyword detector"),
     "report": ("pipeline.evaluate.report", "tables and plots for a run"),
 }
 

@@ -128,7 +128,8 @@ def compare_run(run: Any, header: str | Path | None = None, split: str = "testin
     """C front-end (both paths) vs Python features on a run's split, and the accuracy of
     the run's .tflite fed by each."""
     from pipeline.data import loader
-    from pipeline.data.features import FeatureConfig, frames as py_frames
+    from pipeline.data.features import FeatureConfig
+    from pipeline.data.features import frames as py_frames
     from pipeline.tflite import verify
 
     cfg = run.read_config()
@@ -177,7 +178,8 @@ def compare_run(run: Any, header: str | Path | None = None, split: str = "testin
         stats["argmax_agreement"] = float(np.mean(pred == pred_py) * 100.0)
         result[path] = stats
         log(f"frontend: {path:5s} path: max |C - Python| {stats['max_abs']:.3g}, mean "
-            f"{stats['mean_abs']:.3g}; quantized inputs differing {stats['quantized_mismatch']:.4%};"
+            f"{stats['mean_abs']:.3g}; quantized inputs differing "
+            f"{stats['quantized_mismatch']:.4%};"
             f" accuracy {acc:.2f}% vs {acc_py:.2f}% with Python features "
             f"(argmax agreement {stats['argmax_agreement']:.2f}%)")
     return result

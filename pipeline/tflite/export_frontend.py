@@ -188,8 +188,9 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
     hi_q15 = np.round(t.hi.astype(np.float64) * 32768.0).astype(np.int64)
     mfcc = t.dct is not None
     out = [
-        f"/* {about}\n * Feature front-end parameters for tflm_port/frontend (kwsq_fe.h), written by"
-        f"\n * kwsq convert from the run's feature config; do not edit.\n * {cfg.to_dict()}\n */",
+        f"/* {about}\n * Feature front-end parameters for tflm_port/frontend (kwsq_fe.h),"
+        f"\n * written by kwsq convert from the run's feature config; do not edit."
+        f"\n * {cfg.to_dict()}\n */",
         f"#ifndef {guard}\n#define {guard}\n",
         "#include <stdint.h>\n\n#include \"kwsq_fe.h\"\n",
         f"#define {s.upper()}_SAMPLE_RATE {cfg.sample_rate}",

@@ -139,14 +139,20 @@ int kwsq_app_run(const kwsq_app_io *io)
     uint32_t hops = 0, windows = 0;
     uint64_t fe_total = 0, model_total = 0;
     uint32_t fe_max = 0, model_max = 0;
-    while (left >= KWSQ_FRONTEND_HOP) {
-        if (io->read(io->ctx, hop, sizeof(hop)) != sizeof(hop)) {
+    while (left > 0u) {
+        /* A last partial hop is zero-padded; its frame counts only if it ends
+         * within the recording, as the Python streaming path frames it. */
+        const uint32_t want = left < KWSQ_FRONTEND_HOP ? left : KWSQ_FRONTEND_HOP;
+        const size_t got = io->read(io->ctx, hop, want * 2u) / 2u;
+        if (got == 0u) {
             break;
         }
-        left -= KWSQ_FRONTEND_HOP;
+        memset(hop + got, 0, (KWSQ_FRONTEND_HOP - got) * sizeof(int16_t));
+        const int real = (int32_t)got >= KWSQ_FRONTEND_HOP - kwsq_fe_delay(&kwsq_frontend);
+        left = got < want ? 0u : left - want;
         hops++;
         const uint32_t t0 = io->counter ? io->counter() : 0u;
-        const int framed = kwsq_stream_frontend(&stream, hop);
+        const int framed = kwsq_stream_frontend(&stream, hop) && real;
         const uint32_t t1 = io->counter ? io->counter() : 0u;
         if (io->counter) {
             const uint32_t n = io->ticks_between(t0, t1);

@@ -6,7 +6,8 @@
  * The params header is compiled in (-DKWSQ_FE_PARAMS_HEADER="frontend.h").
  * AUDIO.raw is int16 little-endian; with SEGMENT_SAMPLES the audio is cut
  * into independent clips of that length (the front-end is reset for each,
- * and a clip's trailing partial hop is dropped, as features.py drops it).
+ * and a clip's trailing partial hop is dropped). A stream's last partial hop
+ * is zero-padded and gives a frame only if that frame ends within the audio.
  * OUT.bin has, per frame: float[num_coeffs] (float path), int32[num_coeffs]
  * (fixed path, Q20), then the model input bytes quantized from each path. */
 #include <stdio.h>
@@ -61,9 +62,14 @@ int main(int argc, char **argv)
             kwsq_fe_reset(&sq);
             continue;
         }
-        if (fread(hop, sizeof(int16_t), KWSQ_FRONTEND_HOP, in) != KWSQ_FRONTEND_HOP) {
+        const size_t got = fread(hop, sizeof(int16_t), KWSQ_FRONTEND_HOP, in);
+        if (got == 0) {
             break;
         }
+        /* A last partial hop, zero-padded: its frame counts only if it ends
+         * within the audio (as features.py frames a recording). */
+        memset(hop + got, 0, (KWSQ_FRONTEND_HOP - got) * sizeof(int16_t));
+        const int real = (long)got >= KWSQ_FRONTEND_HOP - kwsq_fe_delay(&P);
         pos += KWSQ_FRONTEND_HOP;
         const int a = kwsq_fe_push_f32(&sf, hop, ff);
         const int b = kwsq_fe_push_q20(&sq, hop, fq);
@@ -71,7 +77,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "fe-dump: the two paths disagree on frame timing\n");
             return 1;
         }
-        if (a) {
+        if (a && real) {
             kwsq_fe_quantize_f32(&P, ff, qf);
             kwsq_fe_quantize_q20(&P, fq, qq);
             fwrite(ff, sizeof(float), KWSQ_FRONTEND_NUM_COEFFS, out);
