@@ -1,0 +1,198 @@
+/*
+ * Building blocks shared by the NEON kernels (AArch64 and ARMv7-A).
+ *
+ * Dot products of 16 int8 pairs into four int32 lanes:
+ *   AArch64 with the dot-product extension (-march=armv8.2-a+dotprod): one
+ *   `sdot` per 16 pairs;
+ *   AArch64 without it, and ARMv7-A NEON: `smull`/`vmull.s8` (8 products
+ *   in int16, each at most 128 * 128 = 16384, so exact) then `sadalp`/
+ *   `vpadal.s16` (pairwise add into int32): 4 instructions per 16 pairs.
+ * Only the sum of the four lanes is meaningful (which pairs land in which
+ * lane differs between the two forms).
+ *
+ * Requantization of four int32 accumulators at once, bit-exact with
+ * kwsq_mbqm (TFLite Micro's MultiplyByQuantizedMultiplier, double rounding):
+ *   - the left shift wraps, as (uint32_t)x << left does;
+ *   - `sqrdmulh` is exactly SaturatingRoundingDoublingHighMul: both compute
+ *     floor((a * b + 2^30) / 2^31) and saturate only for INT32_MIN^2;
+ *   - RoundingDivideByPOT rounds half away from zero while `srshl` rounds
+ *     half up, so negative values are first moved down by one (saturating),
+ *     which changes the result only at an exact tie: gemmlowp's fix-up.
+ * A power-of-two scale (multiplier 2^30) needs no special path here: the
+ * multiply is one instruction either way and the result is the same.
+ */
+#ifndef KWSQ_NEON_H
+#define KWSQ_NEON_H
+
+#include <arm_neon.h>
+#include <string.h>
+
+#include "kwsq_kernels.h"
+#include "kwsq_math.h"
+
+#if defined(__aarch64__) && defined(__ARM_FEATURE_DOTPROD)
+#define KWSQ_NEON_SDOT 1
+#else
+#define KWSQ_NEON_SDOT 0
+#endif
+
+/* acc += the 16 products a[i] * b[i], spread over the four lanes. */
+static inline int32x4_t kwsq_dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
+{
+#if KWSQ_NEON_SDOT
+    return vdotq_s32(acc, a, b);
+#elif defined(__aarch64__)
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_high_s8(a, b));
+#else
+    acc = vpadalq_s16(acc, vmull_s8(vget_low_s8(a), vget_low_s8(b)));
+    return vpadalq_s16(acc, vmull_s8(vget_high_s8(a), vget_high_s8(b)));
+#endif
+}
+
+/* acc += the 8 products a[i] * b[i] (two lanes used). */
+static inline int32x2_t kwsq_dot8(int32x2_t acc, int8x8_t a, int8x8_t b)
+{
+#if KWSQ_NEON_SDOT
+    return vdot_s32(acc, a, b);
+#else
+    const int32x4_t s = vpaddlq_s16(vmull_s8(a, b));
+    return vadd_s32(acc, vadd_s32(vget_low_s32(s), vget_high_s32(s)));
+#endif
+}
+
+static inline int32_t kwsq_hsum(int32x4_t v)
+{
+#if defined(__aarch64__)
+    return vaddvq_s32(v);
+#else
+    const int32x2_t s = vadd_s32(vget_low_s32(v), vget_high_s32(v));
+    return vget_lane_s32(vpadd_s32(s, s), 0);
+#endif
+}
+
+/* The four lane sums of a, b, c, d as one vector {sum a, sum b, sum c, sum d}. */
+static inline int32x4_t kwsq_hsum4(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d)
+{
+#if defined(__aarch64__)
+    return vpaddq_s32(vpaddq_s32(a, b), vpaddq_s32(c, d));
+#else
+    const int32x2_t ab = vpadd_s32(vadd_s32(vget_low_s32(a), vget_high_s32(a)),
+                                   vadd_s32(vget_low_s32(b), vget_high_s32(b)));
+    const int32x2_t cd = vpadd_s32(vadd_s32(vget_low_s32(c), vget_high_s32(c)),
+                                   vadd_s32(vget_low_s32(d), vget_high_s32(d)));
+    return vcombine_s32(ab, cd);
+#endif
+}
+
+/* kwsq_mbqm on four lanes: per-lane multiplier and shift (shift > 0: left). */
+static inline int32x4_t kwsq_neon_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift)
+{
+    const int32x4_t zero = vdupq_n_s32(0);
+    const int32x4_t right = vminq_s32(shift, zero); /* <= 0: srshl shifts right */
+    int32x4_t a = vshlq_s32(x, vmaxq_s32(shift, zero));
+    a = vqrdmulhq_s32(a, mult);
+    a = vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31));
+    return vrshlq_s32(a, right);
+}
+
+/* Four int8 shifts (unaligned) as int32 lanes. */
+static inline int32x4_t kwsq_neon_load_shift4(const int8_t *s)
+{
+    int32_t raw;
+    memcpy(&raw, s, sizeof raw);
+    const int16x8_t w = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(raw)));
+    return vmovl_s16(vget_low_s16(w));
+}
+
+/* Requantization constants of four consecutive channels c .. c+3. */
+typedef struct {
+    int32x4_t mult, shift;
+} kwsq_neon_q4;
+
+static inline kwsq_neon_q4 kwsq_neon_quant4(const kwsq_quant_params *q, int32_t c)
+{
+    kwsq_neon_q4 r;
+    if (q->per_channel) {
+        r.mult = vld1q_s32(q->multiplier + c);
+        r.shift = kwsq_neon_load_shift4(q->shift + c);
+    } else {
+        r.mult = vdupq_n_s32(q->multiplier[0]);
+        r.shift = vdupq_n_s32(q->shift[0]);
+    }
+    return r;
+}
+
+/* Accumulators -> int8: requantize, add the output offset, clamp. */
+static inline int16x4_t kwsq_neon_out4(int32x4_t acc, kwsq_neon_q4 q, int32_t out_off, int32_t lo,
+                                       int32_t hi)
+{
+    int32x4_t v = vaddq_s32(kwsq_neon_mbqm(acc, q.mult, q.shift), vdupq_n_s32(out_off));
+    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
+    return vmovn_s32(v);
+}
+
+/* Store four int8 results (from int16 lanes already in range). */
+static inline void kwsq_neon_store4(int8_t *dst, int16x4_t v)
+{
+    const int8x8_t b = vmovn_s16(vcombine_s16(v, v));
+    vst1_lane_s32((int32_t *)(void *)dst, vreinterpret_s32_s8(b), 0);
+}
+
+/* Scalar requantization of one channel (tails). */
+static inline int8_t kwsq_neon_out1(int32_t acc, const kwsq_quant_params *q, int32_t c,
+                                    int32_t out_off, int32_t lo, int32_t hi)
+{
+    const int32_t k = q->per_channel ? c : 0;
+    const int32_t v = kwsq_mbqm(acc, q->multiplier[k], q->shift[k]) + out_off;
+    return (int8_t)kwsq_clamp(v, lo, hi);
+}
+
+/* Sum of w[i] * x[i] for i < n, any n (16 at a time, then 8, then scalar). */
+static inline int32_t kwsq_neon_dot(const int8_t *w, const int8_t *x, int32_t n)
+{
+    int32x4_t acc = vdupq_n_s32(0);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        acc = kwsq_dot16(acc, vld1q_s8(w + i), vld1q_s8(x + i));
+    }
+    int32x2_t acc2 = vdup_n_s32(0);
+    if (i + 8 <= n) {
+        acc2 = kwsq_dot8(acc2, vld1_s8(w + i), vld1_s8(x + i));
+        i += 8;
+    }
+    int32_t s = kwsq_hsum(acc) + vget_lane_s32(vpadd_s32(acc2, acc2), 0);
+    for (; i < n; ++i) {
+        s += (int32_t)w[i] * (int32_t)x[i];
+    }
+    return s;
+}
+
+/* Unpack n packed INT4 values starting at element `start` into int8. */
+static inline void kwsq_neon_unpack_s4(const uint8_t *p, int64_t start, int32_t n, int8_t *out)
+{
+    int32_t i = 0;
+    if ((start & 1) != 0 && n > 0) {
+        out[i++] = (int8_t)kwsq_int4_at(p, start);
+    }
+    const uint8_t *src = p + ((start + i) >> 1);
+    for (; i + 32 <= n; i += 32, src += 16) {
+        const int8x16_t b = vld1q_s8((const int8_t *)src);
+        const int8x16_t lo = vshrq_n_s8(vshlq_n_s8(b, 4), 4);
+        const int8x16_t hi = vshrq_n_s8(b, 4);
+        int8x16x2_t z;
+        z.val[0] = lo;
+        z.val[1] = hi;
+        vst2q_s8(out + i, z);
+    }
+    for (; i + 1 < n; i += 2, ++src) {
+        const int32_t b = *src;
+        out[i] = (int8_t)(((b & 0x0F) ^ 8) - 8);
+        out[i + 1] = (int8_t)(((b >> 4) ^ 8) - 8);
+    }
+    if (i < n) {
+        out[i] = (int8_t)kwsq_int4_at(p, start + i);
+    }
+}
+
+#endif /* KWSQ_NEON_H */
