@@ -10,7 +10,8 @@
  * quantization, power-of-two scales, weight zero points, packed INT4 rows
  * starting mid-byte, in-place plans and batches.
  *
- * Prints "KWSQ CHECK <op> <cases> <mismatches>" per op, the first mismatch
+ * Prints "KWSQ CHECK <op> <cases> <mismatches> instructions <var>k ref <ref>k"
+ * per op (all cases' instructions, thousands), the first mismatch
  * of each op in detail, then "KWSQ DONE"; exits 0 when everything matched.
  * KWSQ_CHECK_CASES (default 300) and KWSQ_CHECK_SEED set the run. */
 #include <string.h>
@@ -122,13 +123,18 @@ static int32_t out_size(int32_t in, int32_t f, int32_t stride, int32_t dil, int3
 typedef struct {
     const char *name;
     uint32_t cases, mismatches;
+    uint64_t insn_var, insn_ref; /* instructions of all cases, variant and reference */
 } op_stats;
 
 static op_stats stats[6] = {
-    {"conv_s8", 0, 0},      {"conv_s4", 0, 0},
-    {"depthwise_conv_s8", 0, 0}, {"depthwise_conv_s4", 0, 0},
-    {"fully_connected_s8", 0, 0}, {"fully_connected_s4", 0, 0},
+    {"conv_s8", 0, 0, 0, 0},      {"conv_s4", 0, 0, 0, 0},
+    {"depthwise_conv_s8", 0, 0, 0, 0}, {"depthwise_conv_s4", 0, 0, 0, 0},
+    {"fully_connected_s8", 0, 0, 0, 0}, {"fully_connected_s4", 0, 0, 0, 0},
 };
+
+/* Time one kernel call: T_START before, T_END(stats field) after. */
+#define T_START() const uint32_t t_start_ = board_counter_read()
+#define T_ADD(field) (field) += board_ticks_to_instructions(board_ticks_between(t_start_, board_counter_read()))
 
 static void report_mismatch(op_stats *st, int32_t at, int32_t total, const char *shape)
 {
@@ -294,17 +300,49 @@ static void check_conv(bool depthwise, bool s4)
         x_ref = out_ref;
     }
     if (depthwise && s4) {
-        kwsq_depthwise_conv_s4(&ctx_var, &p, &q, &in, x_var, &f, (const uint8_t *)weights, b, &out, y_var);
-        ref_kwsq_depthwise_conv_s4(&ctx_ref, &p, &q, &in, x_ref, &f, (const uint8_t *)weights, b, &out, y_ref);
+        {
+            T_START();
+            kwsq_depthwise_conv_s4(&ctx_var, &p, &q, &in, x_var, &f, (const uint8_t *)weights, b, &out, y_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_depthwise_conv_s4(&ctx_ref, &p, &q, &in, x_ref, &f, (const uint8_t *)weights, b, &out, y_ref);
+            T_ADD(st->insn_ref);
+        }
     } else if (depthwise) {
-        kwsq_depthwise_conv_s8(&ctx_var, &p, &q, &in, x_var, &f, weights, b, &out, y_var);
-        ref_kwsq_depthwise_conv_s8(&ctx_ref, &p, &q, &in, x_ref, &f, weights, b, &out, y_ref);
+        {
+            T_START();
+            kwsq_depthwise_conv_s8(&ctx_var, &p, &q, &in, x_var, &f, weights, b, &out, y_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_depthwise_conv_s8(&ctx_ref, &p, &q, &in, x_ref, &f, weights, b, &out, y_ref);
+            T_ADD(st->insn_ref);
+        }
     } else if (s4) {
-        kwsq_conv_s4(&ctx_var, &p, &q, &in, x_var, &f, (const uint8_t *)weights, b, &out, y_var);
-        ref_kwsq_conv_s4(&ctx_ref, &p, &q, &in, x_ref, &f, (const uint8_t *)weights, b, &out, y_ref);
+        {
+            T_START();
+            kwsq_conv_s4(&ctx_var, &p, &q, &in, x_var, &f, (const uint8_t *)weights, b, &out, y_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_conv_s4(&ctx_ref, &p, &q, &in, x_ref, &f, (const uint8_t *)weights, b, &out, y_ref);
+            T_ADD(st->insn_ref);
+        }
     } else {
-        kwsq_conv_s8(&ctx_var, &p, &q, &in, x_var, &f, weights, b, &out, y_var);
-        ref_kwsq_conv_s8(&ctx_ref, &p, &q, &in, x_ref, &f, weights, b, &out, y_ref);
+        {
+            T_START();
+            kwsq_conv_s8(&ctx_var, &p, &q, &in, x_var, &f, weights, b, &out, y_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_conv_s8(&ctx_ref, &p, &q, &in, x_ref, &f, weights, b, &out, y_ref);
+            T_ADD(st->insn_ref);
+        }
     }
     const int32_t fields[] = {in.n, in.h, in.w, in.c, f.h, f.w, f.c, out.h, out.w, out.c,
                               p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w,
@@ -336,11 +374,27 @@ static void check_fc(bool s4)
     const bool per_channel = rnd_in(0, 1) == 1;
     const kwsq_quant_params q = make_quant(d.output_depth, per_channel, typical_shift(d.accum_depth, s4));
     if (s4) {
-        kwsq_fully_connected_s4(&p, &q, &d, input, (const uint8_t *)weights, bias, out_var);
-        ref_kwsq_fully_connected_s4(&p, &q, &d, input, (const uint8_t *)weights, bias, out_ref);
+        {
+            T_START();
+            kwsq_fully_connected_s4(&p, &q, &d, input, (const uint8_t *)weights, bias, out_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_fully_connected_s4(&p, &q, &d, input, (const uint8_t *)weights, bias, out_ref);
+            T_ADD(st->insn_ref);
+        }
     } else {
-        kwsq_fully_connected_s8(&p, &q, &d, input, weights, bias, out_var);
-        ref_kwsq_fully_connected_s8(&p, &q, &d, input, weights, bias, out_ref);
+        {
+            T_START();
+            kwsq_fully_connected_s8(&p, &q, &d, input, weights, bias, out_var);
+            T_ADD(st->insn_var);
+        }
+        {
+            T_START();
+            ref_kwsq_fully_connected_s8(&p, &q, &d, input, weights, bias, out_ref);
+            T_ADD(st->insn_ref);
+        }
     }
     const int32_t fields[] = {d.batches, d.accum_depth, d.output_depth, p.filter_offset, per_channel, q.pot};
     compare(st, d.batches * d.output_depth, fields, (int32_t)(sizeof fields / sizeof fields[0]));
@@ -365,7 +419,11 @@ int main(void)
         out_u32(stats[i].cases);
         out_str(" ");
         out_u32(stats[i].mismatches);
-        out_str("\n");
+        out_str(" instructions ");
+        out_u32((uint32_t)(stats[i].insn_var / 1000u));
+        out_str("k ref ");
+        out_u32((uint32_t)(stats[i].insn_ref / 1000u));
+        out_str("k\n");
         bad += stats[i].mismatches;
     }
     out_str("KWSQ DONE\n");

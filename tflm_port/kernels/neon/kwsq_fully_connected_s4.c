@@ -80,6 +80,7 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             }
             xsum *= params->filter_offset;
         }
+        const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
         int32_t o = 0;
         if (packed_path) {
             int32_t j = 0;
@@ -95,8 +96,7 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             for (; o + 4 <= rows; o += 4) {
                 int32x4_t acc = vshrq_n_s32(dot_4rows_x16(packed_weights + (int64_t)o * half, xe, xo, half), 4);
                 acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vdupq_n_s32(xsum)));
-                kwsq_neon_store4(y + o, kwsq_neon_out4(acc, kwsq_neon_quant4(quant, o), params->output_offset,
-                                                       params->act_min, params->act_max));
+                kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
             }
         }
         for (; o < rows; ++o) {

@@ -59,12 +59,12 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
             }
             xsum *= params->filter_offset;
         }
+        const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
         int32_t o = 0;
         for (; o + 4 <= rows; o += 4) {
             int32x4_t acc = dot_4rows(weights + (int64_t)o * n, x, n);
             acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vdupq_n_s32(xsum)));
-            kwsq_neon_store4(y + o, kwsq_neon_out4(acc, kwsq_neon_quant4(quant, o), params->output_offset,
-                                                   params->act_min, params->act_max));
+            kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
         }
         for (; o < rows; ++o) {
             const int32_t acc = kwsq_neon_dot(weights + (int64_t)o * n, x, n) + row_const[o] + xsum;

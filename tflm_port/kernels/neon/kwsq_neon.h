@@ -10,8 +10,9 @@
  * Only the sum of the four lanes is meaningful (which pairs land in which
  * lane differs between the two forms).
  *
- * Requantization of four int32 accumulators at once, bit-exact with
- * kwsq_mbqm (TFLite Micro's MultiplyByQuantizedMultiplier, double rounding):
+ * Requantization of four int32 accumulators at once (kwsq_neon_rq4),
+ * bit-exact with kwsq_mbqm (TFLite Micro's MultiplyByQuantizedMultiplier,
+ * double rounding):
  *   - the left shift wraps, as (uint32_t)x << left does;
  *   - `sqrdmulh` is exactly SaturatingRoundingDoublingHighMul: both compute
  *     floor((a * b + 2^30) / 2^31) and saturate only for INT32_MIN^2;
@@ -36,8 +37,10 @@
 #define KWSQ_NEON_SDOT 0
 #endif
 
+#define KWSQ_NEON_INLINE static inline __attribute__((always_inline))
+
 /* acc += the 16 products a[i] * b[i], spread over the four lanes. */
-static inline int32x4_t kwsq_dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
+KWSQ_NEON_INLINE int32x4_t kwsq_dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
 {
 #if KWSQ_NEON_SDOT
     return vdotq_s32(acc, a, b);
@@ -51,7 +54,7 @@ static inline int32x4_t kwsq_dot16(int32x4_t acc, int8x16_t a, int8x16_t b)
 }
 
 /* acc += the 8 products a[i] * b[i] (two lanes used). */
-static inline int32x2_t kwsq_dot8(int32x2_t acc, int8x8_t a, int8x8_t b)
+KWSQ_NEON_INLINE int32x2_t kwsq_dot8(int32x2_t acc, int8x8_t a, int8x8_t b)
 {
 #if KWSQ_NEON_SDOT
     return vdot_s32(acc, a, b);
@@ -61,7 +64,7 @@ static inline int32x2_t kwsq_dot8(int32x2_t acc, int8x8_t a, int8x8_t b)
 #endif
 }
 
-static inline int32_t kwsq_hsum(int32x4_t v)
+KWSQ_NEON_INLINE int32_t kwsq_hsum(int32x4_t v)
 {
 #if defined(__aarch64__)
     return vaddvq_s32(v);
@@ -72,7 +75,7 @@ static inline int32_t kwsq_hsum(int32x4_t v)
 }
 
 /* The four lane sums of a, b, c, d as one vector {sum a, sum b, sum c, sum d}. */
-static inline int32x4_t kwsq_hsum4(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d)
+KWSQ_NEON_INLINE int32x4_t kwsq_hsum4(int32x4_t a, int32x4_t b, int32x4_t c, int32x4_t d)
 {
 #if defined(__aarch64__)
     return vpaddq_s32(vpaddq_s32(a, b), vpaddq_s32(c, d));
@@ -85,19 +88,23 @@ static inline int32x4_t kwsq_hsum4(int32x4_t a, int32x4_t b, int32x4_t c, int32x
 #endif
 }
 
-/* kwsq_mbqm on four lanes: per-lane multiplier and shift (shift > 0: left). */
-static inline int32x4_t kwsq_neon_mbqm(int32x4_t x, int32x4_t mult, int32x4_t shift)
+/* Requantization constants of four channels, split once so the per-output
+ * work is six instructions: left = max(shift, 0), right = min(shift, 0). */
+typedef struct {
+    int32x4_t mult, left, right;
+} kwsq_neon_q4;
+
+/* kwsq_mbqm on four lanes, then saturated to int16 (exact for what the
+ * int8 clamp keeps, see kwsq_neon_finish16). */
+KWSQ_NEON_INLINE int16x4_t kwsq_neon_rq4(int32x4_t x, kwsq_neon_q4 q)
 {
-    const int32x4_t zero = vdupq_n_s32(0);
-    const int32x4_t right = vminq_s32(shift, zero); /* <= 0: srshl shifts right */
-    int32x4_t a = vshlq_s32(x, vmaxq_s32(shift, zero));
-    a = vqrdmulhq_s32(a, mult);
-    a = vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, right), 31));
-    return vrshlq_s32(a, right);
+    int32x4_t a = vqrdmulhq_s32(vshlq_s32(x, q.left), q.mult);
+    a = vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, q.right), 31));
+    return vqmovn_s32(vrshlq_s32(a, q.right));
 }
 
 /* Four int8 shifts (unaligned) as int32 lanes. */
-static inline int32x4_t kwsq_neon_load_shift4(const int8_t *s)
+KWSQ_NEON_INLINE int32x4_t kwsq_neon_load_shift4(const int8_t *s)
 {
     int32_t raw;
     memcpy(&raw, s, sizeof raw);
@@ -105,43 +112,59 @@ static inline int32x4_t kwsq_neon_load_shift4(const int8_t *s)
     return vmovl_s16(vget_low_s16(w));
 }
 
-/* Requantization constants of four consecutive channels c .. c+3. */
-typedef struct {
-    int32x4_t mult, shift;
-} kwsq_neon_q4;
-
-static inline kwsq_neon_q4 kwsq_neon_quant4(const kwsq_quant_params *q, int32_t c)
+/* Requantization constants of channels c .. c+3. */
+KWSQ_NEON_INLINE kwsq_neon_q4 kwsq_neon_quant4(const kwsq_quant_params *q, int32_t c)
 {
     kwsq_neon_q4 r;
+    int32x4_t shift;
     if (q->per_channel) {
         r.mult = vld1q_s32(q->multiplier + c);
-        r.shift = kwsq_neon_load_shift4(q->shift + c);
+        shift = kwsq_neon_load_shift4(q->shift + c);
     } else {
         r.mult = vdupq_n_s32(q->multiplier[0]);
-        r.shift = vdupq_n_s32(q->shift[0]);
+        shift = vdupq_n_s32(q->shift[0]);
     }
+    const int32x4_t zero = vdupq_n_s32(0);
+    r.left = vmaxq_s32(shift, zero);
+    r.right = vminq_s32(shift, zero);
     return r;
 }
 
-/* Accumulators -> int8: requantize, add the output offset, clamp. */
-static inline int16x4_t kwsq_neon_out4(int32x4_t acc, kwsq_neon_q4 q, int32_t out_off, int32_t lo,
-                                       int32_t hi)
+/* Output offset and activation clamp for eight requantized values. As the
+ * reference computes clamp(v + offset, lo, hi) with lo >= -128, hi <= 127:
+ * v saturated to int16, plus the offset saturating, saturated to int8, then
+ * clamped gives the same byte (a value that saturates is beyond the clamp on
+ * the same side). */
+typedef struct {
+    int16x8_t offset;
+    int8x8_t lo, hi;
+} kwsq_neon_out;
+
+KWSQ_NEON_INLINE kwsq_neon_out kwsq_neon_out_params(int32_t offset, int32_t lo, int32_t hi)
 {
-    int32x4_t v = vaddq_s32(kwsq_neon_mbqm(acc, q.mult, q.shift), vdupq_n_s32(out_off));
-    v = vminq_s32(vmaxq_s32(v, vdupq_n_s32(lo)), vdupq_n_s32(hi));
-    return vmovn_s32(v);
+    kwsq_neon_out o;
+    o.offset = vdupq_n_s16((int16_t)offset);
+    o.lo = vdup_n_s8((int8_t)lo);
+    o.hi = vdup_n_s8((int8_t)hi);
+    return o;
 }
 
-/* Store four int8 results (from int16 lanes already in range). */
-static inline void kwsq_neon_store4(int8_t *dst, int16x4_t v)
+KWSQ_NEON_INLINE int8x8_t kwsq_neon_finish8(int16x4_t a, int16x4_t b, kwsq_neon_out o)
 {
-    const int8x8_t b = vmovn_s16(vcombine_s16(v, v));
-    vst1_lane_s32((int32_t *)(void *)dst, vreinterpret_s32_s8(b), 0);
+    const int8x8_t r = vqmovn_s16(vqaddq_s16(vcombine_s16(a, b), o.offset));
+    return vmin_s8(vmax_s8(r, o.lo), o.hi);
 }
 
-/* Scalar requantization of one channel (tails). */
-static inline int8_t kwsq_neon_out1(int32_t acc, const kwsq_quant_params *q, int32_t c,
-                                    int32_t out_off, int32_t lo, int32_t hi)
+/* Four requantized values stored as bytes (dst unaligned). */
+KWSQ_NEON_INLINE void kwsq_neon_store4(int8_t *dst, int16x4_t v, kwsq_neon_out o)
+{
+    const int8x8_t r = kwsq_neon_finish8(v, v, o);
+    vst1_lane_s32((int32_t *)(void *)dst, vreinterpret_s32_s8(r), 0);
+}
+
+/* Scalar requantization of one channel (tails), exactly the reference. */
+KWSQ_NEON_INLINE int8_t kwsq_neon_out1(int32_t acc, const kwsq_quant_params *q, int32_t c,
+                                       int32_t out_off, int32_t lo, int32_t hi)
 {
     const int32_t k = q->per_channel ? c : 0;
     const int32_t v = kwsq_mbqm(acc, q->multiplier[k], q->shift[k]) + out_off;

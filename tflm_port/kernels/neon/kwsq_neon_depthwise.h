@@ -28,12 +28,19 @@
 
 #define KWSQ_NEON_DW_MAX_C 1024     /* channels whose folded constants fit the stack */
 #define KWSQ_NEON_DW_WBUF 8192      /* unpacked INT4 weights (taps x channels) */
+#define KWSQ_NEON_DW_MAX_TAPS 256
 
-/* acc[0..3] += 16 products of int8 x int8 (exact in int16), widened. */
-static inline void kwsq_neon_mla16_s8(int32x4_t acc[4], int8x16_t w, int8x16_t x)
+#if defined(__aarch64__)
+#define KWSQ_NEON_MULL_HI(a, b) vmull_high_s8(a, b)
+#define KWSQ_NEON_MLAL_HI(acc, a, b) vmlal_high_s8(acc, a, b)
+#else
+#define KWSQ_NEON_MULL_HI(a, b) vmull_s8(vget_high_s8(a), vget_high_s8(b))
+#define KWSQ_NEON_MLAL_HI(acc, a, b) vmlal_s8(acc, vget_high_s8(a), vget_high_s8(b))
+#endif
+
+/* acc[0..3] += 16 int16 sums, widened. */
+KWSQ_NEON_INLINE void kwsq_neon_widen_add16(int32x4_t acc[4], int16x8_t lo, int16x8_t hi)
 {
-    const int16x8_t lo = vmull_s8(vget_low_s8(w), vget_low_s8(x));
-    const int16x8_t hi = vmull_s8(vget_high_s8(w), vget_high_s8(x));
     acc[0] = vaddw_s16(acc[0], vget_low_s16(lo));
     acc[1] = vaddw_s16(acc[1], vget_high_s16(lo));
     acc[2] = vaddw_s16(acc[2], vget_low_s16(hi));
@@ -41,7 +48,7 @@ static inline void kwsq_neon_mla16_s8(int32x4_t acc[4], int8x16_t w, int8x16_t x
 }
 
 /* acc[0..1] += w * (x + off) for 8 channels (border taps). */
-static inline void kwsq_neon_mla8_off(int32x4_t acc[2], int8x8_t w, int8x8_t x, int16x8_t off)
+KWSQ_NEON_INLINE void kwsq_neon_mla8_off(int32x4_t acc[2], int8x8_t w, int8x8_t x, int16x8_t off)
 {
     const int16x8_t xo = vaddq_s16(vmovl_s8(x), off);
     const int16x8_t ww = vmovl_s8(w);
@@ -49,59 +56,94 @@ static inline void kwsq_neon_mla8_off(int32x4_t acc[2], int8x8_t w, int8x8_t x, 
     acc[1] = vmlal_s16(acc[1], vget_high_s16(ww), vget_high_s16(xo));
 }
 
-static inline void kwsq_neon_dw_store(int8_t *dst, const int32x4_t *acc, int32_t n4, const kwsq_quant_params *q,
-                                      int32_t c, const kwsq_conv_params *d)
+/* Requantization constants of a block of channels, hoisted out of the pixel loop. */
+typedef struct {
+    kwsq_neon_q4 q[4];
+    kwsq_neon_out o;
+} kwsq_neon_dw_quant;
+
+/* 16 (or, with width 8, 8) accumulators -> bytes at dst. */
+KWSQ_NEON_INLINE void kwsq_neon_dw_store(int8_t *dst, const int32x4_t *acc, int32_t width,
+                                         const kwsq_neon_dw_quant *qb)
 {
-    for (int32_t i = 0; i < n4; ++i) {
-        const kwsq_neon_q4 qq = kwsq_neon_quant4(q, c + 4 * i);
-        kwsq_neon_store4(dst + 4 * i, kwsq_neon_out4(acc[i], qq, d->output_offset, d->act_min, d->act_max));
+    const int8x8_t lo = kwsq_neon_finish8(kwsq_neon_rq4(acc[0], qb->q[0]), kwsq_neon_rq4(acc[1], qb->q[1]), qb->o);
+    if (width == 16) {
+        const int8x8_t hi =
+            kwsq_neon_finish8(kwsq_neon_rq4(acc[2], qb->q[2]), kwsq_neon_rq4(acc[3], qb->q[3]), qb->o);
+        vst1q_s8(dst, vcombine_s8(lo, hi));
+    } else {
+        vst1_s8(dst, lo);
     }
 }
 
-/* Depth multiplier 1, output row oy, channels [c0, c0 + width), width 16 or 8. */
-static inline void kwsq_neon_dw_row_m1(int32_t width, const kwsq_conv_params *d, const kwsq_quant_params *q,
-                                       const kwsq_dims *in, const int8_t *const *rows, const kwsq_dims *f,
-                                       const int8_t *wt, const int32_t *b, const int32_t *folded,
-                                       const kwsq_dims *out, int32_t oy, int32_t c0, int8_t *yrow)
+/* Depth multiplier 1: one output row, channels [c0, c0 + width), width 16 or
+ * 8. tap_x[t]: the input row and column offset of tap t (row-major over the
+ * filter) relative to the pixel's first column, for the rows that exist. */
+KWSQ_NEON_INLINE void kwsq_neon_dw_row_m1(const int32_t width, const kwsq_conv_params *d, const kwsq_dims *in,
+                                          const int8_t *const *rows, const kwsq_dims *f, const int8_t *wt,
+                                          const int32_t *b, const int32_t *folded, const kwsq_dims *out,
+                                          int32_t oy, int32_t c0, bool pairs, const int8_t *const *tap_x,
+                                          const kwsq_neon_dw_quant *qb, int8_t *yrow)
 {
-    const int32_t in_w = in->w, in_c = in->c, f_w = f->w, out_c = out->c;
+    const int32_t in_w = in->w, in_c = in->c, f_w = f->w, out_c = out->c, taps = f->h * f_w;
     const int32_t iy0 = oy * d->stride_h - d->pad_h;
     int32_t fy0, fy1;
     kwsq_window_clip(iy0, d->dilation_h, f->h, in->h, &fy0, &fy1);
     const bool rows_full = fy0 == 0 && fy1 == f->h;
     const int16x8_t off = vdupq_n_s16((int16_t)d->input_offset);
-    const int32_t n4 = width / 4;
+    const int8_t *wc = wt + c0;
     for (int32_t ox = 0; ox < out->w; ++ox) {
         const int32_t ix0 = ox * d->stride_w - d->pad_w;
         int32_t fx0, fx1;
         kwsq_window_clip(ix0, d->dilation_w, f_w, in_w, &fx0, &fx1);
         int32x4_t acc[4];
         if (rows_full && fx0 == 0 && fx1 == f_w) {
-            for (int32_t i = 0; i < n4; ++i) {
-                acc[i] = vld1q_s32(folded + c0 + 4 * i);
+            const int64_t xo = (int64_t)ix0 * in_c + c0;
+            acc[0] = vld1q_s32(folded + c0);
+            acc[1] = vld1q_s32(folded + c0 + 4);
+            if (width == 16) {
+                acc[2] = vld1q_s32(folded + c0 + 8);
+                acc[3] = vld1q_s32(folded + c0 + 12);
             }
-            for (int32_t fy = 0; fy < f->h; ++fy) {
-                const int8_t *xr = rows[fy] + c0;
-                const int8_t *wr = wt + (int64_t)fy * f_w * out_c + c0;
-                for (int32_t fx = 0; fx < f_w; ++fx) {
-                    const int8_t *xp = xr + (int64_t)(ix0 + d->dilation_w * fx) * in_c;
-                    const int8_t *wp = wr + (int64_t)fx * out_c;
+            int32_t t = 0;
+            if (pairs) {
+                /* No weight is -128: |w * x| <= 127 * 128, two products fit int16. */
+                for (; t + 2 <= taps; t += 2) {
+                    const int8_t *w0p = wc + (int64_t)t * out_c, *w1p = w0p + out_c;
                     if (width == 16) {
-                        kwsq_neon_mla16_s8(acc, vld1q_s8(wp), vld1q_s8(xp));
+                        const int8x16_t x0 = vld1q_s8(tap_x[t] + xo), x1 = vld1q_s8(tap_x[t + 1] + xo);
+                        const int8x16_t w0 = vld1q_s8(w0p), w1 = vld1q_s8(w1p);
+                        int16x8_t lo = vmull_s8(vget_low_s8(w0), vget_low_s8(x0));
+                        int16x8_t hi = KWSQ_NEON_MULL_HI(w0, x0);
+                        lo = vmlal_s8(lo, vget_low_s8(w1), vget_low_s8(x1));
+                        hi = KWSQ_NEON_MLAL_HI(hi, w1, x1);
+                        kwsq_neon_widen_add16(acc, lo, hi);
                     } else {
-                        const int16x8_t pr = vmull_s8(vld1_s8(wp), vld1_s8(xp));
+                        int16x8_t pr = vmull_s8(vld1_s8(w0p), vld1_s8(tap_x[t] + xo));
+                        pr = vmlal_s8(pr, vld1_s8(w1p), vld1_s8(tap_x[t + 1] + xo));
                         acc[0] = vaddw_s16(acc[0], vget_low_s16(pr));
                         acc[1] = vaddw_s16(acc[1], vget_high_s16(pr));
                     }
                 }
             }
+            for (; t < taps; ++t) {
+                const int8_t *wp = wc + (int64_t)t * out_c;
+                if (width == 16) {
+                    const int8x16_t x0 = vld1q_s8(tap_x[t] + xo), w0 = vld1q_s8(wp);
+                    kwsq_neon_widen_add16(acc, vmull_s8(vget_low_s8(w0), vget_low_s8(x0)), KWSQ_NEON_MULL_HI(w0, x0));
+                } else {
+                    const int16x8_t pr = vmull_s8(vld1_s8(wp), vld1_s8(tap_x[t] + xo));
+                    acc[0] = vaddw_s16(acc[0], vget_low_s16(pr));
+                    acc[1] = vaddw_s16(acc[1], vget_high_s16(pr));
+                }
+            }
         } else {
-            for (int32_t i = 0; i < n4; ++i) {
+            for (int32_t i = 0; i < width / 4; ++i) {
                 acc[i] = b != NULL ? vld1q_s32(b + c0 + 4 * i) : vdupq_n_s32(0);
             }
             for (int32_t fy = fy0; fy < fy1; ++fy) {
                 const int8_t *xr = rows[fy] + c0;
-                const int8_t *wr = wt + (int64_t)fy * f_w * out_c + c0;
+                const int8_t *wr = wc + (int64_t)fy * f_w * out_c;
                 for (int32_t fx = fx0; fx < fx1; ++fx) {
                     const int8_t *xp = xr + (int64_t)(ix0 + d->dilation_w * fx) * in_c;
                     const int8_t *wp = wr + (int64_t)fx * out_c;
@@ -112,7 +154,7 @@ static inline void kwsq_neon_dw_row_m1(int32_t width, const kwsq_conv_params *d,
                 }
             }
         }
-        kwsq_neon_dw_store(yrow + (int64_t)ox * out_c + c0, acc, n4, q, c0, d);
+        kwsq_neon_dw_store(yrow + (int64_t)ox * out_c + c0, acc, width, qb);
     }
 }
 
@@ -171,7 +213,10 @@ static inline void kwsq_neon_dw_row_m8(const kwsq_conv_params *d, const kwsq_qua
                         acc[1] = vmlal_n_s16(acc[1], vget_high_s16(ww), xv);
                     }
                 }
-                kwsq_neon_dw_store(yrow + (int64_t)ox * out_c + oc, acc, 2, q, oc, d);
+                const kwsq_neon_out o = kwsq_neon_out_params(d->output_offset, d->act_min, d->act_max);
+                vst1_s8(yrow + (int64_t)ox * out_c + oc,
+                        kwsq_neon_finish8(kwsq_neon_rq4(acc[0], kwsq_neon_quant4(q, oc)),
+                                          kwsq_neon_rq4(acc[1], kwsq_neon_quant4(q, oc + 4)), o));
             }
         }
     }
@@ -182,34 +227,39 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
                                               const kwsq_dims *f, const uint8_t *w, const int32_t *b,
                                               const kwsq_dims *out, int8_t *y)
 {
-    const int32_t dm = d->depth_multiplier, out_c = out->c;
+    const int32_t dm = d->depth_multiplier, out_c = out->c, in_c = in->c;
     const int32_t taps = f->h * f->w;
     const bool m1 = dm == 1;
-    if ((!m1 && dm % 8 != 0) || (m1 && out_c > KWSQ_NEON_DW_MAX_C) ||
+    if ((!m1 && dm % 8 != 0) || (m1 && out_c > KWSQ_NEON_DW_MAX_C) || taps > KWSQ_NEON_DW_MAX_TAPS ||
         (s4 && (int64_t)taps * out_c > KWSQ_NEON_DW_WBUF) || f->h > 64) {
         return kwsq_ref_depthwise_conv(s4, ctx, d, q, in, x, f, w, b, out, y);
     }
     int8_t wbuf[KWSQ_NEON_DW_WBUF]; /* INT4 only */
     int32_t folded[KWSQ_NEON_DW_MAX_C];
     const int8_t *rows[64];
+    const int8_t *tap_x[KWSQ_NEON_DW_MAX_TAPS];
     const int8_t *wt = (const int8_t *)w;
     if (s4) {
         kwsq_neon_unpack_s4(w, 0, taps * out_c, wbuf);
         wt = wbuf;
     }
+    bool pairs = true;
     if (m1) {
         /* bias + off * sum of the channel's taps: the full-window constant. */
         for (int32_t c = 0; c < out_c; ++c) {
             int32_t s = 0;
             for (int32_t t = 0; t < taps; ++t) {
-                s += wt[(int64_t)t * out_c + c];
+                const int32_t v = wt[(int64_t)t * out_c + c];
+                s += v;
+                pairs = pairs && v != -128;
             }
             folded[c] = (b != NULL ? b[c] : 0) + d->input_offset * s;
         }
     }
     const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
     int8_t *ring = ring_rows > 0 ? ctx->buf : NULL;
-    const int32_t row_bytes = in->w * in->c;
+    const int32_t row_bytes = in->w * in_c;
+    const kwsq_neon_out o = kwsq_neon_out_params(d->output_offset, d->act_min, d->act_max);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *xb = x + (int64_t)bt * in->h * row_bytes;
         for (int32_t oy = 0; oy < out->h; ++oy) {
@@ -223,6 +273,10 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
                 rows[fy] = iy < 0 || iy >= in->h ? NULL
                            : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
                                                       : xb + (int64_t)iy * row_bytes;
+                for (int32_t fx = 0; fx < f->w; ++fx) {
+                    tap_x[fy * f->w + fx] =
+                        rows[fy] == NULL ? NULL : rows[fy] + (int64_t)d->dilation_w * fx * in_c;
+                }
             }
             int8_t *yrow = y + ((int64_t)bt * out->h + oy) * out->w * out_c;
             if (!m1) {
@@ -230,11 +284,18 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
                 continue;
             }
             int32_t c0 = 0;
+            kwsq_neon_dw_quant qb;
+            qb.o = o;
             for (; c0 + 16 <= out_c; c0 += 16) {
-                kwsq_neon_dw_row_m1(16, d, q, in, rows, f, wt, b, folded, out, oy, c0, yrow);
+                for (int32_t i = 0; i < 4; ++i) {
+                    qb.q[i] = kwsq_neon_quant4(q, c0 + 4 * i);
+                }
+                kwsq_neon_dw_row_m1(16, d, in, rows, f, wt, b, folded, out, oy, c0, pairs, tap_x, &qb, yrow);
             }
             if (c0 + 8 <= out_c) {
-                kwsq_neon_dw_row_m1(8, d, q, in, rows, f, wt, b, folded, out, oy, c0, yrow);
+                qb.q[0] = kwsq_neon_quant4(q, c0);
+                qb.q[1] = kwsq_neon_quant4(q, c0 + 4);
+                kwsq_neon_dw_row_m1(8, d, in, rows, f, wt, b, folded, out, oy, c0, pairs, tap_x, &qb, yrow);
                 c0 += 8;
             }
             for (; c0 < out_c; ++c0) {

@@ -16,6 +16,9 @@
  *   lo, hi   the PC range counted (default: everything)
  *   probe    guest address of the probe function (optional)
  *   cell     guest address of the 64-bit cell the count is stored into
+ *   profile  a file to write, at exit, one line per translated block:
+ *            "<guest address> <instructions in range> <executions>" (hex,
+ *            decimal, decimal), for finding where a kernel spends its time
  * At exit it prints "kwsq_icount total <n>" on stderr. */
 #include <inttypes.h>
 #include <stdio.h>
@@ -32,6 +35,16 @@ static uint64_t range_hi = UINT64_MAX;
 static uint64_t probe_vaddr;
 static uint64_t cell_vaddr;
 static int have_probe;
+static const char *profile_path;
+
+/* Profile: one record per translated block, chained (blocks are few). */
+struct tb_record {
+    uint64_t vaddr;
+    uint64_t insns;
+    uint64_t executions;
+    struct tb_record *next;
+};
+static struct tb_record *records;
 
 /* The cell's host address, known once the probe's code has been translated. */
 static volatile uint64_t *cell_host;
@@ -49,6 +62,7 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 {
     (void)id;
     const size_t n = qemu_plugin_tb_n_insns(tb);
+    uint64_t counted = 0;
     for (size_t i = 0; i < n; i++) {
         struct qemu_plugin_insn *insn = qemu_plugin_tb_get_insn(tb, i);
         const uint64_t pc = qemu_plugin_insn_vaddr(insn);
@@ -64,6 +78,19 @@ static void on_tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
         if (pc >= range_lo && pc < range_hi) {
             qemu_plugin_register_vcpu_insn_exec_inline(insn, QEMU_PLUGIN_INLINE_ADD_U64, &count,
                                                        1u);
+            counted++;
+        }
+    }
+    if (profile_path != NULL && counted > 0 && n > 0) {
+        struct tb_record *r = calloc(1, sizeof *r);
+        if (r != NULL) {
+            struct qemu_plugin_insn *first = qemu_plugin_tb_get_insn(tb, 0);
+            r->vaddr = qemu_plugin_insn_vaddr(first);
+            r->insns = counted;
+            r->next = records;
+            records = r;
+            qemu_plugin_register_vcpu_insn_exec_inline(first, QEMU_PLUGIN_INLINE_ADD_U64,
+                                                       &r->executions, 1u);
         }
     }
 }
@@ -73,6 +100,20 @@ static void on_exit(qemu_plugin_id_t id, void *userdata)
     (void)id;
     (void)userdata;
     fprintf(stderr, "kwsq_icount total %" PRIu64 "\n", count);
+    if (profile_path != NULL) {
+        FILE *f = fopen(profile_path, "w");
+        if (f == NULL) {
+            fprintf(stderr, "kwsq_icount: cannot write %s\n", profile_path);
+            return;
+        }
+        for (const struct tb_record *r = records; r != NULL; r = r->next) {
+            if (r->executions > 0) {
+                fprintf(f, "%" PRIx64 " %" PRIu64 " %" PRIu64 "\n", r->vaddr, r->insns,
+                        r->executions);
+            }
+        }
+        fclose(f);
+    }
 }
 
 static int parse_address(const char *arg, const char *name, uint64_t *out)
@@ -115,8 +156,10 @@ KWSQ_EXPORT int qemu_plugin_install(qemu_plugin_id_t id, const qemu_info_t *info
                 return -1;
             }
             have_cell = 1;
+        } else if (strncmp(argv[i], "profile=", 8) == 0 && argv[i][8] != '\0') {
+            profile_path = argv[i] + 8;
         } else {
-            fprintf(stderr, "kwsq_icount: unknown argument '%s' (lo, hi, probe, cell)\n",
+            fprintf(stderr, "kwsq_icount: unknown argument '%s' (lo, hi, probe, cell, profile)\n",
                     argv[i]);
             return -1;
         }

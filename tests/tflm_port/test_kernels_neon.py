@@ -1,0 +1,139 @@
+"""The NEON kernel folder (tflm_port/kernels/neon) on the A-profile targets.
+
+Three independent checks that it computes exactly what kernels/ref computes:
+- the kernel check firmware (tflm_port/bench/kernel_check.c) runs both on hundreds of
+  randomized shapes (odd sizes, padding, strides, dilation, depth multipliers, groups,
+  per-channel and per-tensor, power-of-two scales, INT4 rows starting mid-byte, in place),
+  on a64 with `sdot`, a64 without it (its smull/sadalp fallback) and a32;
+- the anchor models, and models made by our converter for every op family and INT4, run
+  bit-exact with TFLite Micro.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.device.targets import BOARDS_DIR, TARGETS, run_firmware, run_on_target
+from pipeline.paths import ANCHOR_DIR
+
+_tools = ["make", "cc"]
+_tools += [t for n in ("a64", "a32") for t in (TARGETS[n].compiler, TARGETS[n].qemu)]
+_missing = [t for t in _tools if shutil.which(t) is None]
+pytestmark = [
+    pytest.mark.qemu,
+    pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)"),
+]
+
+CHECK_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) (\d+)", re.M)
+OPS = {"conv_s8", "conv_s4", "depthwise_conv_s8", "depthwise_conv_s4", "fully_connected_s8",
+       "fully_connected_s4"}
+
+
+def kernel_check(tmp_path: Path, target: str, kernels: str, cases: int, seed: int,
+                 extra: tuple[str, ...] = ()) -> dict[str, tuple[int, int]]:
+    """Run the kernel check firmware; {op: (cases, mismatches)}."""
+    cmd = ["make", "-j2", "--no-print-directory", "-C", str(BOARDS_DIR), "kernel-check", "plugin",
+           f"TARGET={target}", f"KERNELS={kernels}", f"BUILD_ROOT={tmp_path}",
+           f"CHECK_CASES={cases}", f"CHECK_SEED={seed}", *extra]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True)
+    elf = tmp_path / target / f"check-{kernels}" / f"kernel_check-{cases}-{seed}.elf"
+    # run_firmware uses the plugin under tflm_port/build: build it there too.
+    subprocess.run(["make", "--no-print-directory", "-C", str(BOARDS_DIR), "plugin",
+                    f"TARGET={target}"], check=True, capture_output=True)  # fmt: skip
+    code, text = run_firmware(target, elf, timeout_s=600)
+    found = {m[1]: (int(m[2]), int(m[3])) for m in CHECK_LINE.finditer(text)}
+    assert set(found) == OPS, text
+    assert code == 0, text
+    return found
+
+
+@pytest.mark.parametrize(
+    "target, extra",
+    [("a64", ()), ("a64", ("A64_ARCH=armv8-a",)), ("a32", ())],
+    ids=["a64-sdot", "a64-smull-sadalp", "a32"],
+)
+def test_neon_kernels_are_bit_exact_with_ref_on_random_shapes(
+    tmp_path: Path, target: str, extra: tuple[str, ...]
+) -> None:
+    found = kernel_check(tmp_path, target, "neon", cases=250, seed=7, extra=extra)
+    for op, (cases, mismatches) in found.items():
+        assert mismatches == 0, f"{op}: {mismatches} of {cases} random cases differ from ref"
+        assert cases >= 150, f"{op}: only {cases} cases ran"
+
+
+def test_kernel_check_detects_a_wrong_kernel(tmp_path: Path) -> None:
+    # A copy of the NEON folder whose requantization forgets the round-half-away fix-up
+    # must fail the check: the check can see a one-LSB difference at rounding ties.
+    from pipeline.paths import PORT_DIR
+
+    bad = PORT_DIR / "kernels" / f"neon_broken_{tmp_path.name}"
+    shutil.copytree(PORT_DIR / "kernels" / "neon", bad)
+    try:
+        header = bad / "kwsq_neon.h"
+        text = header.read_text()
+        fixup = "a = vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, q.right), 31));"
+        assert fixup in text
+        header.write_text(text.replace(fixup, ""))
+        cmd = ["make", "-j2", "--no-print-directory", "-C", str(BOARDS_DIR), "kernel-check",
+               "TARGET=a64", f"KERNELS={bad.name}", f"BUILD_ROOT={tmp_path}", "CHECK_CASES=120",
+               "CHECK_SEED=3"]  # fmt: skip
+        subprocess.run(cmd, check=True, capture_output=True)
+        elf = tmp_path / "a64" / f"check-{bad.name}" / "kernel_check-120-3.elf"
+        code, text = run_firmware("a64", elf, timeout_s=600)
+        found = {m[1]: int(m[3]) for m in CHECK_LINE.finditer(text)}
+        assert code != 0 and sum(found.values()) > 0, text
+    finally:
+        shutil.rmtree(bad)
+
+
+def _tflm(model: bytes, xs: np.ndarray) -> np.ndarray:
+    from tflite_micro import runtime
+
+    interp = runtime.Interpreter.from_bytes(model)
+    out = []
+    for x in xs:
+        interp.set_input(x, 0)
+        interp.invoke()
+        out.append(np.array(interp.get_output(0), copy=True))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("target", ["a64", "a32"])
+@pytest.mark.parametrize("name", ["micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8"])
+def test_anchor_models_with_neon_are_bit_exact_with_tflite_micro(target: str, name: str) -> None:
+    model = ANCHOR_DIR / f"{name}.tflite"
+    if not model.is_file():
+        pytest.skip(f"anchor model {model} not found (../shared is absent)")
+    from tflite_micro import runtime
+
+    detail = runtime.Interpreter.from_bytes(model.read_bytes()).get_input_details(0)
+    info = np.iinfo(detail["dtype"])
+    xs = np.random.default_rng(21).integers(info.min, info.max, size=(6, *detail["shape"]),
+                                            endpoint=True, dtype=detail["dtype"])  # fmt: skip
+    result = run_on_target(model, xs, target, kernels="neon")
+    np.testing.assert_array_equal(result.outputs[0], _tflm(model.read_bytes(), xs))
+
+
+CONVERTED = ("dense_act", "conv_family", "slice_pack", "dense_int4", "conv_int4", "dw_int4")
+
+
+@pytest.mark.parametrize("kind", CONVERTED)
+def test_converted_models_with_neon_are_bit_exact_with_tflite_micro(
+    kind: str, converted, tmp_path: Path
+) -> None:
+    from conftest import random_inputs, tflm_run
+
+    model_bytes = converted(kind)
+    model = tmp_path / f"{kind}.tflite"
+    model.write_bytes(model_bytes)
+    xs = random_inputs(model_bytes, 12, seed=8)
+    expected = np.stack(tflm_run(model_bytes, xs))
+    for target in ("a64", "a32"):
+        result = run_on_target(model, np.stack(xs), target, kernels="neon")
+        np.testing.assert_array_equal(result.outputs[0], expected, err_msg=target)
