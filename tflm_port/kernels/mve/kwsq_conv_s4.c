@@ -1,0 +1,21 @@
+/*
+ * kwsq_conv_s4 for Cortex-M55 Helium: see mve_conv.c. The columns are read
+ * or copied before any output of their pixels is written, so the in-place
+ * 1x1 case needs no scratch.
+ */
+#include "mve_conv.h"
+
+int32_t kwsq_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims)
+{
+    (void)params;
+    (void)output_dims;
+    return 0;
+}
+
+kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                         const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                         const int8_t *input, const kwsq_dims *filter_dims, const uint8_t *packed_filter,
+                         const int32_t *bias, const kwsq_dims *output_dims, int8_t *output)
+{
+    return mve_conv(true, ctx, params, quant, input_dims, input, filter_dims, packed_filter, bias, output_dims, output);
+}

@@ -1,0 +1,19 @@
+/*
+ * CONV_2D for Cortex-M55 Helium (mve_conv.c): the body of kwsq_conv_s8 and
+ * kwsq_conv_s4 in this folder.
+ */
+#ifndef KWSQ_MVE_CONV_H
+#define KWSQ_MVE_CONV_H
+
+#include "kwsq_kernels.h"
+
+#define MVE_COLS 4
+/* Largest receptive field (values) the stack columns hold (4 KB); larger
+ * fields take the reference loop. */
+#define MVE_MAX_PATCH 1024
+
+kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
+                     const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
+                     const kwsq_dims *out, int8_t *y);
+
+#endif /* KWSQ_MVE_CONV_H */
