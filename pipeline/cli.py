@@ -1,18 +1,21 @@
 """The ``kwsq`` command line: one sub-command per pipeline stage.
 
 Each stage lives in its own module exposing ``add_arguments(parser)`` and
-``run(args) -> int``; modules are imported only when their command runs, so
-``kwsq --help`` stays fast and a stage's heavy imports do not slow the others.
+``run(args) -> int``; modules are imported only when their command runs, and import
+TensorFlow only inside functions, so ``kwsq --help`` and ``kwsq COMMAND --help`` answer
+in a fraction of a second. Each command runs in a :func:`pipeline.console.session`:
+the terminal shows kwsq's own lines, library chatter goes to the log file.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import sys
-import tempfile
+import traceback
+from pathlib import Path
 
+from pipeline import console
 from pipeline.errors import KwsqError
 
 # command -> (module, one-line help)
@@ -30,38 +33,21 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
-# Commands whose work needs TensorFlow: it is imported up front with its C++ start-up
-# chatter (absl/CUDA-stub lines on stderr) swallowed, so an error stays one line.
-TENSORFLOW_COMMANDS = {"train", "convert", "verify", "deploy"}
-
-
-def _import_quietly(names: list[str]) -> None:
-    """Import modules with file descriptor 2 captured; replay it only if the import fails."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as log:
-        os.dup2(log.fileno(), 2)
-        try:
-            for name in names:
-                importlib.import_module(name)
-            if "tensorflow" in sys.modules:  # device discovery logs its CUDA probe once
-                sys.modules["tensorflow"].config.list_physical_devices()
-        except BaseException:
-            os.dup2(saved, 2)
-            log.seek(0)
-            sys.stderr.write(log.read().decode(errors="replace"))
-            raise
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-
-
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The parser; only ``only``'s module is imported (its options), and no module imports
+    TensorFlow at import time, so ``--help`` answers at once."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="show library and C++ log output on the terminal instead of "
+                        "only in the log file (default: off)")
     parser = argparse.ArgumentParser(
-        prog="kwsq", description="kwsq: train, quantize, convert and run keyword-spotting models.")
+        prog="kwsq", parents=[common],
+        description="kwsq: train, quantize, convert and run keyword-spotting models.",
+        epilog="Each command's options: kwsq COMMAND --help. Library and C++ log output "
+        "goes to RUN/kwsq.log for commands on a run folder, and is shown with --verbose.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module_name, help_text) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
+        p = sub.add_parser(name, help=help_text, description=help_text, parents=[common])
         if name == only:
             importlib.import_module(module_name).add_arguments(p)
     return parser
@@ -69,28 +55,37 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    command = argv[0] if argv and argv[0] in COMMANDS else None
-    if command is not None:
-        modules = [COMMANDS[command][0]]
-        if command in TENSORFLOW_COMMANDS:
-            modules.insert(0, "tensorflow")
-        try:
-            _import_quietly(modules)
-        except ModuleNotFoundError as exc:
-            if exc.name == COMMANDS[command][0]:
-                print(f"kwsq: error: '{command}' is not available in this build", file=sys.stderr)
-                return 2
-            raise
-    args = build_parser(command).parse_args(argv)
-    module = importlib.import_module(COMMANDS[args.command][0])
+    command = next((a for a in argv if not a.startswith("-")), None)
+    command = command if command in COMMANDS else None
     try:
-        return int(module.run(args) or 0)
-    except KwsqError as exc:
-        print(f"kwsq {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"kwsq {args.command}: interrupted", file=sys.stderr)
-        return 130
+        parser = build_parser(command)
+    except ModuleNotFoundError as exc:
+        if command is not None and exc.name == COMMANDS[command][0]:
+            print(f"kwsq: error: '{command}' is not available in this build", file=sys.stderr)
+            return 2
+        raise
+    args = parser.parse_args(argv)
+    verbose = getattr(args, "verbose", False)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    with console.session(verbose=verbose):
+        run_dir = getattr(args, "run", None)
+        if isinstance(run_dir, str) and Path(run_dir, "config.toml").is_file():
+            console.use_run_log(run_dir)  # the library log of a run lives in its folder
+        try:
+            return int(module.run(args) or 0)
+        except KwsqError as exc:
+            print(f"kwsq {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print(f"kwsq {args.command}: interrupted", file=sys.stderr)
+            return 130
+        except Exception:
+            log = console.keep_log()
+            traceback.print_exc()
+            if log is not None:
+                print(f"kwsq {args.command}: unexpected error; library log: {log}",
+                      file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

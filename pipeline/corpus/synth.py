@@ -460,15 +460,20 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="data/kwsq_synth", help="corpus folder (GSC v2 layout)")
+    parser.add_argument("--out", default="data/kwsq_synth",
+                        help="corpus folder, GSC v2 layout (default: data/kwsq_synth)")
     parser.add_argument("--size", choices=sorted(SIZES), default="small",
-                        help="tiny: seconds (tests); small: the demo corpus; full: minutes")
-    parser.add_argument("--seed", type=int, default=0)
+                        help="tiny: seconds (tests); small: the demo corpus; full: minutes "
+                        "(default: small)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of speaker choice, splits and noise (default: 0)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
     parser.add_argument("--holdout-family", choices=(*voices.FAMILIES, "none"), default="none",
-                        help="put every speaker of this engine family in the test split only")
+                        help="put every speaker of this engine family in the test split only "
+                        "(default: none)")
     parser.add_argument("--streams", action="store_true",
-                        help="also write long test recordings with keyword ground truth")
+                        help="also write long test recordings with keyword ground truth "
+                        "(default: off)")
     parser.add_argument("--stream-minutes", type=float, default=30.0,
                         help="total length of the streaming test audio (default 30)")
 

@@ -374,6 +374,66 @@ def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.T
     return tf.clip_by_value(audio, -1.0, 1.0)
 
 
+def _epoch_seed(seed: int, key: int) -> int:
+    digest = hashlib.sha1(f"{seed}:epoch:{key}".encode()).digest()
+    return int.from_bytes(digest[:7], "little")
+
+
+class AugmentedSplit:
+    """One split's audio, loaded once, served as freshly augmented batches per epoch.
+
+    :meth:`epoch` is a pure function of ``(data seed, key)``: the shuffle order and every
+    augmentation draw depend on nothing else (not on how many epochs this process has
+    run before), so a training run resumed at epoch ``k`` sees exactly the batches an
+    uninterrupted run sees at epoch ``k``.
+    """
+
+    def __init__(self, data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str):
+        audio, self.y, _, _ = load_audio(data_cfg, split)
+        features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
+        self.cfg, self.feat_cfg = data_cfg, feat_cfg
+        self.bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
+                                data_cfg.clip_samples)
+        # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus)
+        self.pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    def batches(self, batch_size: int) -> int:
+        return math.ceil(len(self) / batch_size)
+
+    def _pipeline(self, batch_size: int, shuffle_seed: int | None, reshuffle: bool,
+                  aug_seed: int, rerandomize: bool) -> tf.data.Dataset:
+        cfg, feat_cfg, bank = self.cfg, self.feat_cfg, self.bank
+        ds = tf.data.Dataset.from_tensor_slices((self.pcm, self.y))
+        if shuffle_seed is not None:
+            ds = ds.shuffle(len(self), seed=shuffle_seed, reshuffle_each_iteration=reshuffle)
+        ds = ds.batch(batch_size)
+        # one stateless seed per batch
+        seeds = tf.data.Dataset.random(seed=aug_seed, rerandomize_each_iteration=rerandomize)
+        ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
+
+        def _map(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor
+                 ) -> tuple[tf.Tensor, tf.Tensor]:
+            pcm_batch, labels = batch
+            a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
+                                [None, cfg.clip_samples])
+            return features.compute(augment_audio(a, cfg, bank, seed), feat_cfg), labels
+
+        return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+    def epoch(self, key: int, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
+        """The batches of epoch ``key`` (any integer naming the epoch, e.g. per stage)."""
+        seed = _epoch_seed(self.cfg.seed, key)
+        return self._pipeline(batch_size, seed if shuffle else None, False, seed, False)
+
+    def repeating(self, batch_size: int, shuffle: bool) -> tf.data.Dataset:
+        """One dataset whose every iteration is a new epoch (order depends on the count)."""
+        seed = self.cfg.seed
+        return self._pipeline(batch_size, seed if shuffle else None, True, seed, True)
+
+
 def dataset(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str,
             batch_size: int, augment: bool, shuffle: bool) -> tf.data.Dataset:
     """``(x, y)`` batches. Without ``augment`` it serves the cached :func:`arrays`; with it,
@@ -384,24 +444,4 @@ def dataset(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str,
         if shuffle:
             ds = ds.shuffle(len(y), seed=data_cfg.seed, reshuffle_each_iteration=True)
         return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-    audio, y, _, _ = load_audio(data_cfg, split)
-    features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
-    bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples), data_cfg.clip_samples)
-    # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus)
-    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
-    del audio
-    ds = tf.data.Dataset.from_tensor_slices((pcm, y))
-    if shuffle:
-        ds = ds.shuffle(len(y), seed=data_cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size)
-    # one stateless seed per batch, different every epoch via the random dataset
-    seeds = tf.data.Dataset.random(seed=data_cfg.seed, rerandomize_each_iteration=True).batch(2)
-    ds = tf.data.Dataset.zip((ds, seeds))
-
-    def _map(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        pcm_batch, labels = batch
-        a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
-                            [None, data_cfg.clip_samples])
-        return features.compute(augment_audio(a, data_cfg, bank, seed), feat_cfg), labels
-
-    return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    return AugmentedSplit(data_cfg, feat_cfg, split).repeating(batch_size, shuffle)

@@ -121,31 +121,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--target",
         help=f"emulated target(s), comma-separated, or all: {', '.join(TARGETS)}"
-        " (default m4; with --suite all)",
+        " (default: m4; with --suite all)",
     )
     parser.add_argument(
         "--kernels",
         help="kernel folder(s) of tflm_port/kernels, comma-separated, or all (every folder"
-        " written for the target); default ref, with --suite all",
+        " written for the target) (default: ref; with --suite all)",
     )
     parser.add_argument(
         "--inputs",
         type=int,
         default=1,
         metavar="N",
-        help="seeded random inputs per model; the first one's count is reported (default 1)",
+        help="seeded random inputs per model; the first one's count is reported (default: 1)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="seed of the random inputs (default 0)")
-    parser.add_argument("--out", type=Path, help="also write the figures as JSON to this file")
-    parser.add_argument("--ops", action="store_true", help="also print instructions per operator")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed of the random inputs (default: 0)")
+    parser.add_argument("--out", type=Path,
+                        help="also write the figures as JSON to this file (default: none)")
+    parser.add_argument("--ops", action="store_true",
+                        help="also print instructions per operator (default: off)")
     parser.add_argument(
         "--suite", type=Path, metavar="DIR",
         help="make bench: anchors + the given models on every target and kernel folder;"
-        " writes DIR/bench.md, DIR/bench.json and a dated copy of the report in docs/",
+        " writes DIR/bench.md, DIR/bench.json and a dated copy of the report in docs/"
+        " (default: no suite)",
     )
     parser.add_argument(
         "--docs", type=Path, default=REPO_ROOT / "docs", metavar="DIR",
-        help="where --suite puts the dated copy of its report (default docs/)",
+        help="where --suite puts the dated copy of its report (default: docs/)",
     )
 
 

@@ -267,7 +267,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=".npy for the output tensor(s) (raw, in the model's type); "
                         ".npz when the model has several outputs")
     parser.add_argument("--target", default="host", choices=["host", *sorted(TARGETS)],
-                        help="host (default), or an emulated ARM target run under QEMU")
+                        help="host, or an emulated ARM target run under QEMU: "
+                        f"{', '.join(f'{n} ({t.description})' for n, t in TARGETS.items())} "
+                        "(default: host)")
     parser.add_argument("--arena-bytes", type=int, default=None,
                         help="arena size (default: found automatically on the host)")
 

@@ -41,12 +41,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="trained run folder, e.g. runs/demo")
     p.add_argument("--out", help="output .tflite (default: RUN/model.tflite)")
     p.add_argument("--float-io", action="store_true",
-                   help="float32 input and output (QUANTIZE/DEQUANTIZE at the edges)")
+                   help="float32 input and output, QUANTIZE/DEQUANTIZE at the edges "
+                   "(default: off, integer I/O)")
     p.add_argument("--representative-samples", type=int, default=REPRESENTATIVE_SAMPLES,
-                   help="training samples used to calibrate ops without trained ranges")
-    p.add_argument("--no-verify", action="store_true", help="skip kwsq verify")
+                   help="training samples used to calibrate ops without trained ranges "
+                   f"(default: {REPRESENTATIVE_SAMPLES})")
+    p.add_argument("--no-verify", action="store_true", help="skip kwsq verify (default: verify)")
     p.add_argument("--no-size-table", action="store_true",
-                   help="skip the 16/8/4-8/4-bit size table (it converts the model 4 more times)")
+                   help="skip the 16/8/4-8/4-bit size table, which converts the model 4 more "
+                   "times (default: make it)")
     p.add_argument("--max-samples", type=int, default=0,
                    help="verify on the first N test samples only (default: all)")
 

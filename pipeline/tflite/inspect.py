@@ -25,7 +25,8 @@ from pipeline.tflite import schema as tfs
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", help=".tflite file")
-    p.add_argument("--json", action="store_true", help="print the inspection as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="print the inspection as JSON (default: a table)")
     p.add_argument("--all-tensors", action="store_true",
                    help="also list activation tensors (default: constants only)")
 

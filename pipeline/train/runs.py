@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline import tomlio
 from pipeline.atomic import write_text
+from pipeline.config import load_section, read_toml, write_toml
 from pipeline.errors import KwsqError
 
 
@@ -33,6 +33,14 @@ class StageConfig:
     decay_first: float = 1.0
     decay_first_epochs: int = 0
     decay_rest: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.epochs < 0:
+            raise ValueError(f"epochs must be >= 0, not {self.epochs}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, not {self.learning_rate}")
+        if self.decay_first <= 0 or self.decay_rest <= 0 or self.decay_first_epochs < 0:
+            raise ValueError("decay_first and decay_rest must be > 0, decay_first_epochs >= 0")
 
     def lr_at(self, epoch: int) -> float:
         first = min(epoch, self.decay_first_epochs)
@@ -61,14 +69,16 @@ class RunConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise KwsqError(f"unknown keys in run config: {', '.join(unknown)}")
+    def from_dict(cls, d: dict[str, Any], where: str = "the run config") -> RunConfig:
+        """Strictly: an unknown key or a malformed stage is a one-line error."""
         d = dict(d)
-        d["stages"] = [StageConfig(**s) for s in d.get("stages", [])]
-        return cls(**d)
+        stages = d.pop("stages", [])
+        if not isinstance(stages, list):
+            raise KwsqError(f"stages in {where} must be an array of tables ([[stages]])")
+        config = load_section(cls, d, where)
+        config.stages = [load_section(StageConfig, s, f"[[stages]] entry {i + 1} of {where}")
+                         for i, s in enumerate(stages)]
+        return config
 
 
 class Run:
@@ -128,14 +138,11 @@ class Run:
 
     def read_config(self) -> RunConfig:
         self.require()
-        try:
-            return RunConfig.from_dict(tomlio.load(self.config_path))
-        except (ValueError, TypeError) as exc:
-            raise KwsqError(f"{self.config_path} is not a valid run config: {exc}") from exc
+        return RunConfig.from_dict(read_toml(self.config_path), str(self.config_path))
 
     def write_config(self, config: RunConfig) -> None:
         self.path.mkdir(parents=True, exist_ok=True)
-        write_text(self.config_path, tomlio.dumps(config.to_dict()))
+        write_toml(self.config_path, config.to_dict())
 
     def read_metrics(self) -> dict[str, Any]:
         if not self.metrics_path.is_file():

@@ -4,7 +4,7 @@ import tomllib
 
 import pytest
 
-from pipeline import tomlio
+from pipeline.config import dumps_toml, read_toml, write_toml
 from pipeline.errors import KwsqError
 from pipeline.train.runs import Run, RunConfig, StageConfig
 
@@ -32,7 +32,34 @@ def test_run_config_round_trips_through_toml(tmp_path):
 def test_toml_writer_output_parses_with_tomllib():
     data = {"s": 'quote " and \\ backslash', "f": 0.1, "i": -3, "b": False, "l": [1, 2],
             "t": {"u": {"v": "w"}}, "arr": [{"a": 1}, {"a": 2}]}
-    assert tomllib.loads(tomlio.dumps(data)) == data
+    assert tomllib.loads(dumps_toml(data)) == data
+
+
+def test_toml_round_trips_dotted_and_spaced_keys_and_non_bmp_strings(tmp_path):
+    data = {
+        "a.b": 1,  # one key with a dot, not a table a containing b
+        "key with spaces": "x",
+        "table.with.dots": {"inner key": [1.5, -0.0], "é": True},
+        "emoji": "\U0001F600 and \U0001D11E",  # outside the Basic Multilingual Plane
+        "ctrl": "tab\tnewline\nnul-free \x7f",
+        "stages": [{"name": "float", "epochs": 2}, {"name": "all", "note": "\U00010348"}],
+    }
+    path = tmp_path / "c.toml"
+    write_toml(path, data)
+    assert read_toml(path) == data
+    assert tomllib.loads(path.read_text(encoding="utf-8")) == data
+
+
+def test_toml_writer_leaves_out_none_values():
+    assert tomllib.loads(dumps_toml({"a": None, "t": {"b": None, "c": 1}})) == {"t": {"c": 1}}
+
+
+def test_invalid_toml_is_one_line_naming_the_file(tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("model = \n")
+    with pytest.raises(KwsqError, match="bad.toml is not valid TOML") as exc:
+        read_toml(path)
+    assert "\n" not in str(exc.value)
 
 
 def test_lr_schedule_follows_the_low_bit_paper_two_phase_decay():
@@ -57,6 +84,25 @@ def test_missing_run_folder_is_a_clear_error(tmp_path):
         Run(tmp_path).require()
 
 
-def test_unknown_config_key_is_rejected():
-    with pytest.raises(KwsqError, match="bogus"):
+def test_unknown_config_key_is_rejected_naming_the_allowed_keys():
+    with pytest.raises(KwsqError, match="unknown key 'bogus' in .*; allowed: name, model"):
         RunConfig.from_dict({"name": "x", "bogus": 1})
+
+
+@pytest.mark.parametrize("stage, message", [
+    ({"name": "float", "epochs": 2, "lr": 0.1}, "unknown key 'lr' in \\[\\[stages\\]\\] entry 1"),
+    ({"name": "float"}, "lacks epochs"),
+    ({"name": "float", "epochs": "two"}, "epochs must be an integer, not 'two'"),
+    ({"name": "float", "epochs": -1}, "epochs must be >= 0"),
+    ({"name": "float", "epochs": 1, "learning_rate": 0}, "learning_rate must be > 0"),
+])
+def test_bad_stage_is_one_line(stage, message):
+    with pytest.raises(KwsqError, match=message) as exc:
+        RunConfig.from_dict({"name": "x", "stages": [stage]})
+    assert "\n" not in str(exc.value)
+
+
+def test_integer_learning_rate_is_taken_as_a_number():
+    cfg = RunConfig.from_dict({"name": "x", "stages": [{"name": "float", "epochs": 1,
+                                                         "learning_rate": 1}]})
+    assert cfg.stages[0].learning_rate == 1.0 and isinstance(cfg.stages[0].learning_rate, float)
