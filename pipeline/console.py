@@ -37,6 +37,7 @@ class _State:
     log_path: Path  # where descriptors 1 and 2 point now
     temporary: bool  # a temp file (no run folder yet): removed at exit unless kept
     handler: logging.Handler
+    created: bool = False  # use_run_log made the file: removed at exit if still empty
 
 
 _state: _State | None = None
@@ -101,8 +102,10 @@ def session(verbose: bool = False) -> Iterator[None]:
             logger.handlers[:] = handlers
             logger.propagate = propagate
         handler.stream.close()
-        if _state.temporary:
-            _state.log_path.unlink(missing_ok=True)
+        path = _state.log_path
+        if _state.temporary or (_state.created and path.is_file()
+                                and path.stat().st_size == 0):
+            path.unlink(missing_ok=True)
         _state = None
 
 
@@ -121,6 +124,7 @@ def use_run_log(folder: str | os.PathLike[str]) -> Path | None:
     dest = folder / LOG_NAME
     if dest == _state.log_path and dest.exists():
         return dest
+    created = not dest.exists()
     earlier = _state.log_path.read_bytes() if _state.log_path.exists() else b""
     if dest == _state.log_path:  # the folder was remade (--fresh): what was logged is gone
         earlier = b""
@@ -132,7 +136,7 @@ def use_run_log(folder: str | os.PathLike[str]) -> Path | None:
     old.close()
     if _state.temporary:
         _state.log_path.unlink(missing_ok=True)
-    _state.log_path, _state.temporary = dest, False
+    _state.log_path, _state.temporary, _state.created = dest, False, created
     return dest
 
 
@@ -150,17 +154,19 @@ def keep_log() -> Path | None:
 
 
 def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
-             unit: str = "it", leave: bool = False, **kwargs: Any) -> Iterator[T]:
-    """A progress bar on the terminal (stderr), nothing when stderr is not a terminal."""
+             unit: str = "it", leave: bool = False, disable: bool = False,
+             **kwargs: Any) -> Iterator[T]:
+    """A progress bar on the terminal (stderr); nothing when stderr is not a terminal
+    (a log or a pipe gets kwsq's summary lines, not a stream of bar updates)."""
     return tqdm(iterable, total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr,
-                disable=not _is_terminal(), dynamic_ncols=True, **kwargs)
+                disable=disable or not _is_terminal(), dynamic_ncols=True, **kwargs)
 
 
 def bar(total: int | None, desc: str = "", unit: str = "it", leave: bool = False,
-        **kwargs: Any) -> tqdm:
+        disable: bool = False, **kwargs: Any) -> tqdm:
     """A manually advanced progress bar (``update(n)``, ``close()``), like :func:`progress`."""
     return tqdm(total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr,
-                disable=not _is_terminal(), dynamic_ncols=True, **kwargs)
+                disable=disable or not _is_terminal(), dynamic_ncols=True, **kwargs)
 
 
 def _is_terminal() -> bool:

@@ -15,12 +15,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
+from pipeline import console
 from pipeline.atomic import write_text
 from pipeline.data.audio import SAMPLE_RATE, read_wav, word_bounds, write_wav
 from pipeline.data.gsc import (
@@ -128,9 +127,9 @@ def make_streams(root: str | Path, seed: int = 0, minutes: float = 30.0,
     speakers = speaker_table(root)
     files = max(1, math.ceil(minutes / MAX_FILE_MINUTES))
     seconds = round(minutes * 60 / files, 3)
-    start = time.monotonic()
     words = keywords = made = 0
-    for i in range(files):
+    for i in console.progress(range(files), desc="synth: streams", unit="file",
+                              disable=not progress):
         wav = root / STREAM_DIR / f"stream_{i:03d}.wav"
         gt = wav.with_suffix(".json")
         if wav.exists() and gt.exists():
@@ -140,8 +139,5 @@ def make_streams(root: str | Path, seed: int = 0, minutes: float = 30.0,
             made += 1
         words += len(truth["events"])
         keywords += sum(e["keyword"] for e in truth["events"])
-        if progress:
-            print(f"synth: stream {i + 1}/{files} ({seconds / 60:.1f} min), "
-                  f"{time.monotonic() - start:.0f} s", file=sys.stderr, flush=True)
     return {"files": files, "minutes": round(files * seconds / 60, 2), "words": words,
             "keywords": keywords, "made_this_run": made}

@@ -17,7 +17,9 @@ file is written to a temporary name and renamed (no half-written WAV after a cra
 from __future__ import annotations
 
 import argparse
+import csv
 import hashlib
+import io
 import json
 import multiprocessing
 import os
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import console
 from pipeline.atomic import write_text
 from pipeline.corpus import voices
 from pipeline.data.audio import colored_noise, read_wav, word_bounds, write_wav
@@ -323,13 +326,6 @@ def _check_tools() -> None:
                             "(Debian packages espeak-ng flite festival sox)")
 
 
-def _progress(done: int, total: int, clips: int, start: float) -> None:
-    if sys.stderr.isatty() or done == total or done % max(1, total // 10) == 0:
-        end = "\n" if done == total else ("\r" if sys.stderr.isatty() else "\n")
-        print(f"synth: {done}/{total} speakers, {clips} clips made, "
-              f"{time.monotonic() - start:.0f} s", end=end, file=sys.stderr, flush=True)
-
-
 def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
                jobs: int | None = None, holdout_family: str = "none", streams: bool = False,
                stream_minutes: float = 30.0, progress: bool = True) -> dict:
@@ -373,15 +369,15 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     errors: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(jobs) as workers:
+    bar = console.bar(len(tasks), desc="synth: speakers", unit="speaker", disable=not progress)
+    with ctx.Pool(jobs) as workers, bar:
         # festival speakers are the slowest tasks: start them first for better packing
         order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].family != "festival")
-        for done, res in enumerate(workers.imap_unordered(_speaker_task,
-                                                          [tasks[i] for i in order]), 1):
+        for res in workers.imap_unordered(_speaker_task, [tasks[i] for i in order]):
             made += res["made"]
             errors += res["errors"]
-            if progress:
-                _progress(done, len(tasks), made, start)
+            bar.update(1)
+            bar.set_postfix(clips=made, refresh=False)
 
     # split lists, GSC format: word/file.wav, sorted
     lists: dict[str, list[str]] = {"validation": [], "testing": [], "training": []}
@@ -398,14 +394,15 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
                     existing[s.hash] = existing.get(s.hash, 0) + 1
     write_text(out / VALIDATION_LIST, "".join(f"{n}\n" for n in sorted(lists["validation"])))
     write_text(out / TESTING_LIST, "".join(f"{n}\n" for n in sorted(lists["testing"])))
-    rows = ["hash,family,voice,human,split,clips,params"]
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(["hash", "family", "voice", "human", "split", "clips", "params"])
     for s in sorted(pool, key=lambda s: s.hash):
         params = json.dumps({k: v for k, v in s.to_dict().items()
                              if k not in ("hash", "family", "voice", "human")}, sort_keys=True)
-        params = params.replace('"', '""')
-        rows.append(f'{s.hash},{s.family},{s.voice},{int(s.human)},{splits[s.hash]},'
-                    f'{existing.get(s.hash, 0)},"{params}"')
-    write_text(out / SPEAKERS_FILE, "\n".join(rows) + "\n")
+        writer.writerow([s.hash, s.family, s.voice, int(s.human), splits[s.hash],
+                         existing.get(s.hash, 0), params])
+    write_text(out / SPEAKERS_FILE, table.getvalue())
 
     noise_dir = out / NOISE_DIR
     babble_clips = sorted(out / n for n in lists["training"] if n.split("/")[0] not in COMMANDS)

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from pipeline import console
 from pipeline.errors import KwsqError
 
 KINDS = ("lfbe", "mfcc")
@@ -236,7 +237,8 @@ def compute_numpy(audio: np.ndarray, cfg: FeatureConfig, batch: int = 512) -> np
     audio = np.asarray(audio, dtype=np.float32)
     out = np.zeros((audio.shape[0],) + input_shape(cfg, audio.shape[-1]), np.float32)
     fn = _compiled(cfg)
-    for i in range(0, audio.shape[0], batch):
+    for i in console.progress(range(0, audio.shape[0], batch), desc="data: features",
+                              unit="batch"):
         part = audio[i : i + batch]
         padded = np.zeros((batch, audio.shape[-1]), np.float32)  # one shape: one trace
         padded[: part.shape[0]] = part

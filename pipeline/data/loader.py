@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline.data import features
+from pipeline import console
 from pipeline.atomic import atomic_path, write_text
 from pipeline.data.audio import SAMPLE_RATE, read_wav
 from pipeline.errors import KwsqError
@@ -212,7 +213,7 @@ def load_audio(cfg: DataConfig, split: str
     speakers = speaker_table(root)
     report = LoadReport(split)
     clips, labels, meta = [], [], []
-    for rel, label in picked:
+    for rel, label in console.progress(picked, desc=f"data: {split} clips", unit="clip"):
         try:
             audio, rate = read_wav(root / rel)
         except (wave.Error, EOFError, ValueError, OSError) as exc:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline import console
 from pipeline.atomic import atomic_path
 from pipeline.device.targets import TARGETS
 from pipeline.errors import KwsqError
@@ -234,7 +235,7 @@ class Runtime:
             raise KwsqError(f"the model has {len(details)} inputs, {len(inputs)} given")
         batch = len(inputs[0]) if inputs else 0
         outs: list[list[np.ndarray]] = [[] for _ in self.output_details()]
-        for b in range(batch):
+        for b in console.progress(range(batch), desc="kwsq runtime", unit="sample"):
             for i, x in enumerate(inputs):
                 self.set_input(np.asarray(x[b]).reshape(details[i].shape), i)
             self.invoke()

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from pipeline import console
 from pipeline.errors import KwsqError
 from pipeline.tflite import schema as tfs
 from pipeline.train.runs import Run
@@ -97,7 +98,8 @@ def run_litert(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
     out = interp.get_output_details()[0]
     outputs = []
     try:
-        for start in range(0, len(x), CHUNK):
+        for start in console.progress(range(0, len(x), CHUNK), desc="verify: LiteRT",
+                                      unit="batch"):
             chunk = x[start : start + CHUNK]
             interp.resize_tensor_input(inp["index"], [len(chunk), *inp["shape"][1:]])
             interp.allocate_tensors()
@@ -109,7 +111,7 @@ def run_litert(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
         interp.resize_tensor_input(inp["index"], list(inp["shape"]))
         interp.allocate_tensors()
         outputs = []
-        for sample in x:
+        for sample in console.progress(x, desc="verify: LiteRT", unit="sample"):
             interp.set_tensor(inp["index"], sample.reshape(inp["shape"]))
             interp.invoke()
             outputs.append(interp.get_tensor(out["index"]).reshape(1, -1).copy())
@@ -127,7 +129,7 @@ def run_tflm(model_bytes: bytes, x: np.ndarray) -> np.ndarray:
         raise KwsqError(f"TFLite Micro cannot load the model: {exc}") from exc
     shape = tuple(interp.get_input_details(0)["shape"])
     outputs = []
-    for sample in x:
+    for sample in console.progress(x, desc="verify: TFLite Micro", unit="sample"):
         interp.set_input(sample.reshape(shape), 0)
         interp.invoke()
         outputs.append(np.asarray(interp.get_output(0)).reshape(-1).copy())

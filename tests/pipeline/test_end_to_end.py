@@ -41,8 +41,13 @@ def test_tflite_is_full_integer_with_the_model_ops(converted_run):
 def test_metrics_hold_float_int8_accuracy_and_interpreter_agreement(converted_run):
     m = converted_run.read_metrics()
     t = m["tflite"]
-    assert 0 <= m["float_test_accuracy"] <= 1
-    assert 0 <= t["litert_accuracy"] <= 1 and 0 <= t["tflm_accuracy"] <= 1
+    n = m["test_examples"]
+    for acc in (m["float_test_accuracy"], t["litert_accuracy"], t["tflm_accuracy"]):
+        assert acc * n == pytest.approx(round(acc * n))  # a count of test examples
+    # two predictors agreeing on a fraction p of the examples differ in accuracy by <= 1 - p
+    for who in ("litert", "tflm"):
+        gap = abs(t[f"{who}_accuracy"] - t["keras_accuracy"])
+        assert gap <= 1 - t[f"{who}_agreement"] + 1e-9, who
     assert t["model_bytes"] == converted_run.tflite_path.stat().st_size
     # A QAT model and its int8 file must agree: the measured LiteRT/TFLM gap
     # (docs/design.md) is 1 LSB on FULLY_CONNECTED and a few on LOGISTIC.

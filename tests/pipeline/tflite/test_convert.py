@@ -12,49 +12,6 @@ import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 from pipeline.errors import KwsqError
 
 
-def make_run(corpus: Path, root: Path, scheme: str = "int8", name: str = "r"):
-    """A run folder trained briefly on the tiny corpus (config, float and QAT models)."""
-    import tf_keras as keras
-
-    import models
-    import quant_configs
-    from pipeline.data import loader as data_mod
-    from pipeline.data.features import FeatureConfig
-    from pipeline.train.runs import Run, RunConfig
-
-    run = Run(root / name)
-    feats = FeatureConfig.from_dict(models.module("svd_dnn").FEATURES)
-    data_cfg = data_mod.DataConfig(path=str(corpus), cache_dir=str(root / "cache"))
-    run.write_config(RunConfig(name=name, model="svd_dnn", scheme=scheme,
-                               data=data_cfg.to_dict(), features=feats.to_dict()))
-    x, y = data_mod.arrays(data_cfg, feats, "training")
-    keras.utils.set_random_seed(0)
-    float_model = models.builder("svd_dnn")(input_shape=x.shape[1:], num_classes=12)
-    float_model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    float_model.fit(x, y, epochs=3, batch_size=32, verbose=0)
-    quant_configs.save_model(float_model, run.float_model_path)
-    qat = quant_configs.quantize_model(float_model, scheme, "all")
-    qat.compile(keras.optimizers.Adam(5e-4), "sparse_categorical_crossentropy")
-    qat.fit(x, y, epochs=1, batch_size=32, verbose=0)
-    quant_configs.save_model(qat, run.model_path)
-    return run
-
-
-_CONVERTED: dict[Path, object] = {}  # one run per session, also for modules importing this
-
-
-@pytest.fixture(scope="session")
-def converted_run(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory):
-    """An int8 run converted with ``kwsq convert`` (size table skipped: tested apart)."""
-    from pipeline.cli import main
-
-    if tiny_corpus not in _CONVERTED:
-        run = make_run(tiny_corpus, tmp_path_factory.mktemp("runs"))
-        assert main(["convert", str(run.path), "--no-size-table"]) == 0
-        _CONVERTED[tiny_corpus] = run
-    return _CONVERTED[tiny_corpus]
-
-
 def test_convert_writes_tflite_c_array_and_metrics(converted_run) -> None:
     run = converted_run
     data = run.tflite_path.read_bytes()

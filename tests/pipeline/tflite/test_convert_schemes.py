@@ -3,72 +3,15 @@
 Models are short QAT runs of the seed-003 SVD DNN on separable synthetic clusters (so
 the network is confident and argmax agreement is meaningful). The flatbuffer is checked
 against quant_configs' own description of the trained grid, not against the post-pass.
-``trained(scheme)`` is shared with the verify and inspect tests.
+``trained(scheme)`` (conftest.py) is shared with the verify and inspect tests.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import pytest
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
-
-INPUT = 620
-CLASSES = 12
-
-
-def clusters(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Gaussian clusters around fixed class centres: learnable in a couple of epochs."""
-    centres = np.random.default_rng(1234).normal(size=(CLASSES, INPUT))
-    rng = np.random.default_rng(seed)
-    y = rng.integers(0, CLASSES, n).astype(np.int32)
-    x = centres[y] + rng.normal(size=(n, INPUT))
-    return x.astype(np.float32), y
-
-
-@functools.cache
-def _float_weights() -> tuple:
-    """One float pre-training shared by every scheme (the QAT stages differ)."""
-    import tf_keras as keras
-
-    import models
-
-    keras.utils.set_random_seed(0)
-    x, y = clusters(384, seed=1)
-    model = models.builder("svd_dnn")(input_shape=(INPUT,), num_classes=CLASSES)
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=4, batch_size=32, verbose=0)
-    return tuple(model.get_weights())
-
-
-@functools.cache
-def trained(scheme: str):
-    """(float model, final QAT model, converted bytes, test x, test y) for ``scheme``."""
-    import tf_keras as keras
-
-    import models
-    import quant_configs
-    from pipeline.tflite import convert
-
-    x, y = clusters(384, seed=1)
-    build = models.builder("svd_dnn")
-    float_model = build(input_shape=(INPUT,), num_classes=CLASSES)
-    float_model.set_weights(list(_float_weights()))
-    keras.utils.set_random_seed(0)
-    model = float_model
-    stages = quant_configs.get_scheme(scheme).stages
-    for stage in stages:
-        model = quant_configs.quantize_model(float_model, scheme, stage)
-        model.compile(keras.optimizers.Adam(5e-4), "sparse_categorical_crossentropy")
-        model.fit(x, y, epochs=1, batch_size=32, verbose=0)
-        if stage != stages[-1]:
-            quant_configs.copy_float_weights(model, float_model)
-    graph = build(input_shape=(INPUT,), num_classes=CLASSES)
-    data = convert.convert_qat(model, scheme, x[:100], graph)
-    xt, yt = clusters(300, seed=2)
-    return float_model, model, data, xt, yt
 
 
 def _schemes() -> list[str]:
@@ -95,7 +38,7 @@ def _weight_ops(data: bytes):
 
 
 @pytest.mark.parametrize("scheme", _schemes())
-def test_scheme_runs_in_litert_and_tflm_like_keras(scheme: str) -> None:
+def test_scheme_runs_in_litert_and_tflm_like_keras(scheme: str, trained) -> None:
     from pipeline.errors import KwsqError
     from pipeline.tflite import verify
 
@@ -112,7 +55,7 @@ def test_scheme_runs_in_litert_and_tflm_like_keras(scheme: str) -> None:
 
 
 @pytest.mark.parametrize("scheme", _schemes())
-def test_scheme_stores_its_trained_weight_grid(scheme: str) -> None:
+def test_scheme_stores_its_trained_weight_grid(scheme: str, trained) -> None:
     import quant_configs
     from pipeline.tflite import schema as tfs
 
@@ -144,7 +87,7 @@ def test_scheme_stores_its_trained_weight_grid(scheme: str) -> None:
 
 
 @pytest.mark.parametrize("scheme", ["dyn-w4", "dyn-w8"])
-def test_dynamic_schemes_convert_to_hybrid_per_row_fully_connected(scheme: str) -> None:
+def test_dynamic_schemes_convert_to_hybrid_per_row_fully_connected(scheme: str, trained) -> None:
     from pipeline.tflite import schema as tfs
 
     _, _, data, _, _ = trained(scheme)
@@ -157,7 +100,7 @@ def test_dynamic_schemes_convert_to_hybrid_per_row_fully_connected(scheme: str) 
         assert op.builtinOptions.asymmetricQuantizeInputs
 
 
-def test_four_bit_svd_dnn_is_at_most_a_fifth_of_the_float_tflite() -> None:
+def test_four_bit_svd_dnn_is_at_most_a_fifth_of_the_float_tflite(trained) -> None:
     from pipeline.tflite import convert
 
     float_model, _, data, _, _ = trained("w4a8")

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_convert_schemes import trained
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
 
-def test_inspect_shows_packed_int4_weights_and_their_levels() -> None:
+def test_inspect_shows_packed_int4_weights_and_their_levels(trained) -> None:
     from pipeline.tflite.inspect import inspect_bytes
 
     data = trained("w4a8")[2]
@@ -26,7 +25,7 @@ def test_inspect_shows_packed_int4_weights_and_their_levels() -> None:
         assert -7 <= w.value_min and w.value_max <= 7
 
 
-def test_inspect_counts_the_levels_of_a_5_bit_grid_in_int8_storage() -> None:
+def test_inspect_counts_the_levels_of_a_5_bit_grid_in_int8_storage(trained) -> None:
     from pipeline.tflite.inspect import inspect_bytes
 
     for w in inspect_bytes(trained("tanh-w5")[2]).weights():
@@ -34,7 +33,7 @@ def test_inspect_counts_the_levels_of_a_5_bit_grid_in_int8_storage() -> None:
         assert 16 < w.distinct_values <= 31 and w.bits_used == 5
 
 
-def test_inspect_tells_power_of_two_scales_apart() -> None:
+def test_inspect_tells_power_of_two_scales_apart(trained) -> None:
     from pipeline.tflite.inspect import inspect_bytes
 
     fxp = inspect_bytes(trained("fxp4")[2])
@@ -44,7 +43,7 @@ def test_inspect_tells_power_of_two_scales_apart() -> None:
     assert not any(w.power_of_two for w in lin)
 
 
-def test_inspect_shows_per_channel_fully_connected_scales() -> None:
+def test_inspect_shows_per_channel_fully_connected_scales(trained) -> None:
     from pipeline.tflite.inspect import inspect_bytes
 
     for w in inspect_bytes(trained("dyn-w8")[2]).weights():
@@ -52,7 +51,7 @@ def test_inspect_shows_per_channel_fully_connected_scales() -> None:
 
 
 def test_inspect_cli_prints_json_and_table(tmp_path: Path,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+                                           capsys: pytest.CaptureFixture[str], trained) -> None:
     from pipeline.cli import main
 
     path = tmp_path / "m.tflite"

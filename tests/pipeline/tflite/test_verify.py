@@ -8,13 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_convert import converted_run, make_run  # noqa: F401  (shared session fixture)
-from test_convert_schemes import trained
 
 import pipeline  # noqa: F401  (TF_USE_LEGACY_KERAS before TensorFlow)
 
 
-def test_verify_figures_match_independent_interpreter_runs(converted_run) -> None:  # noqa: F811
+def test_verify_figures_match_independent_interpreter_runs(converted_run) -> None:
     from ai_edge_litert.interpreter import Interpreter
     from tflite_micro import runtime
 
@@ -46,7 +44,7 @@ def test_verify_figures_match_independent_interpreter_runs(converted_run) -> Non
     assert metrics["tflm_agreement"] == pytest.approx(np.mean(np.array(micro_pred) == keras_pred))
 
 
-def test_verify_detects_a_model_that_computes_something_else() -> None:
+def test_verify_detects_a_model_that_computes_something_else(trained) -> None:
     from pipeline.tflite import schema as tfs
     from pipeline.tflite import verify
 
@@ -64,7 +62,7 @@ def test_verify_detects_a_model_that_computes_something_else() -> None:
     assert bad.tflm_max_lsb > 20 * good.tflm_max_lsb
 
 
-def test_verify_reports_lsb_in_output_quantization_steps() -> None:
+def test_verify_reports_lsb_in_output_quantization_steps(trained) -> None:
     from pipeline.tflite import verify
 
     _, model, data, x, y = trained("int8")
@@ -76,7 +74,7 @@ def test_verify_reports_lsb_in_output_quantization_steps() -> None:
     assert verify.compare(data, model, x, y).tflm_max_lsb == pytest.approx(expected, rel=1e-4)
 
 
-def test_verify_of_a_hybrid_model_uses_litert_only() -> None:
+def test_verify_of_a_hybrid_model_uses_litert_only(trained) -> None:
     from pipeline.tflite import verify
 
     _, model, data, x, y = trained("dyn-w8")
@@ -87,7 +85,7 @@ def test_verify_of_a_hybrid_model_uses_litert_only() -> None:
 
 
 def test_verify_without_a_converted_model_is_one_error_line(
-        converted_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+        converted_run, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from pipeline.cli import main
 
     missing = tmp_path / "missing.tflite"

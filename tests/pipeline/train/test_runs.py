@@ -12,7 +12,7 @@ from pipeline.train.runs import Run, RunConfig, StageConfig
 def _config() -> RunConfig:
     return RunConfig(
         name="r", model="svd_dnn", scheme="tanh-w4",
-        data={"path": "/data/x", "label_mode": "12", "keyword": None},
+        data={"path": "data/x", "label_mode": "12", "keyword": None},
         features={"kind": "lfbe", "num_bins": 20, "left_context": 20},
         stages=[StageConfig("float", 3, 1e-3, 2.0, 2, 1.2), StageConfig("weights", 2, 5e-4)],
         model_params={"hidden": 64},

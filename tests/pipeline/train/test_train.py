@@ -22,8 +22,9 @@ def test_run_folder_holds_config_models_and_metrics(smoke_run):
     assert [s.name for s in cfg.stages] == ["float", "all"]
     assert smoke_run.float_model_path.is_file() and smoke_run.model_path.is_file()
     m = smoke_run.read_metrics()
-    for key in ("float_test_accuracy", "naive_test_accuracy", "qat_test_accuracy"):
-        assert 0.0 <= m[key] <= 1.0
+    assert set(m["stages"]) == {"0_float", "1_all"}
+    assert m["stages"]["0_float"]["test_accuracy"] == m["float_test_accuracy"]
+    assert m["stages"]["1_all"]["test_accuracy"] == m["qat_test_accuracy"]
     assert m["parameters"] == 51_189  # 620-39-128-39-128-39-128-12 with biases
     # The saved QAT model is what conversion starts from: it must predict like the trained one.
     assert m["reloaded_test_accuracy"] == m["qat_test_accuracy"]
@@ -33,6 +34,25 @@ def test_qat_model_has_fake_quant_wrappers(smoke_run):
     model = smoke_run.load_model()
     names = [type(layer).__name__ for layer in model.layers]
     assert "QuantizeWrapperV2" in names or "QuantizeWrapper" in names, names
+
+
+def test_recorded_accuracies_are_those_of_the_saved_models(smoke_run):
+    """Recomputed from float.keras and model.keras on the test split, independently."""
+    import quant_configs
+    from pipeline.data import loader
+    from pipeline.data.features import FeatureConfig
+
+    cfg = smoke_run.read_config()
+    x, y = loader.arrays(loader.DataConfig.from_dict(cfg.data),
+                         FeatureConfig.from_dict(cfg.features), "testing")
+    m = smoke_run.read_metrics()
+    assert m["test_examples"] == len(y)
+    for path, key in ((smoke_run.float_model_path, "float_test_accuracy"),
+                      (smoke_run.model_path, "qat_test_accuracy")):
+        probs = quant_configs.load_model(path).predict(x, verbose=0)
+        assert m[key] == pytest.approx(float(np.mean(probs.argmax(1) == y))), key
+    naive = m["naive_test_accuracy"] * len(y)
+    assert naive == pytest.approx(round(naive))  # a count of test examples
 
 
 def test_config_reproduces_run_from_toml(smoke_run, tmp_path):
@@ -154,5 +174,6 @@ def test_mirrored_strategy_runs_every_stage(tiny_corpus, tmp_path):
     m = run.read_metrics()
     assert run.read_config().strategy == "mirrored"
     assert set(m["stages"]) == {"0_float", "1_all"}
-    assert 0.0 <= m["naive_test_accuracy"] <= 1.0
+    naive = m["naive_test_accuracy"] * m["test_examples"]
+    assert naive == pytest.approx(round(naive))  # a count of test examples
     assert m["reloaded_test_accuracy"] == m["qat_test_accuracy"]
