@@ -38,21 +38,26 @@ QEMU_TIMEOUT_S = 1800.0
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="converted run folder (kwsq convert)")
-    p.add_argument("--target", default="m4", choices=TARGETS, help="where it runs (default m4)")
+    p.add_argument("--target", default="m4", choices=TARGETS, help="where it runs (default: m4)")
     p.add_argument("--fixed", action="store_true",
-                   help="the front-end's fixed-point path (for cores without an FPU)")
+                   help="the front-end's fixed-point path, for cores without an FPU "
+                   "(default: off)")
     p.add_argument("--no-fpu", action="store_true",
-                   help="compile for the core without its FPU (soft float; implies --fixed)")
+                   help="compile for the core without its FPU: soft float, implies --fixed "
+                   "(default: off)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
-                   help=f"detection threshold on the smoothed posterior (default "
+                   help=f"detection threshold on the smoothed posterior (default: "
                    f"{DEFAULT_THRESHOLD})")
     p.add_argument("--keywords", help="comma-separated keywords (default: every command word "
                    "the model has a class for)")
-    p.add_argument("--arena", type=int, default=DEFAULT_ARENA_BYTES, help="arena bytes")
-    p.add_argument("--wav", type=Path, help="run the detector on this 16 kHz WAV and report")
+    p.add_argument("--arena", type=int, default=DEFAULT_ARENA_BYTES,
+                   help=f"arena bytes (default: {DEFAULT_ARENA_BYTES})")
+    p.add_argument("--wav", type=Path,
+                   help="run the detector on this 16 kHz WAV and report (default: none)")
     p.add_argument("--compare", action="store_true",
-                   help="with --wav: also run kwsq eval's streaming path and compare")
-    p.add_argument("--out", type=Path, help="write the report as JSON")
+                   help="with --wav: also run kwsq eval's streaming path and compare "
+                   "(default: off)")
+    p.add_argument("--out", type=Path, help="write the report as JSON to this file (default: none)")
 
 
 @dataclass
