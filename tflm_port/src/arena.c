@@ -17,18 +17,35 @@ static void note_peak(struct kwsq_interpreter *ip)
     }
 }
 
+/* A request that did not fit: remember how large the arena would have had
+ * to be (a lower bound of the need, for the error message). A failed request
+ * changes nothing else, so the bookkeeping never exceeds the arena. */
+void kwsq_arena_short(struct kwsq_interpreter *ip, size_t need)
+{
+    if (need > ip->short_need) {
+        ip->short_need = need;
+    }
+}
+
+static size_t room(const struct kwsq_interpreter *ip, size_t *start)
+{
+    *start = kwsq_align_up(ip->persist_used, KWSQ_ALIGN_PERSIST);
+    /* persist_used + temp_used <= arena_len always holds; alignment may eat the rest. */
+    return *start + ip->temp_used <= ip->arena_len ? ip->arena_len - ip->temp_used - *start : 0;
+}
+
 /* Load-time-only memory from the far end of the arena (given back by
  * resetting temp_used, or overwritten by the planned activations after
  * init). */
 void *kwsq_alloc_temp(struct kwsq_interpreter *ip, size_t bytes)
 {
-    size_t need = kwsq_align_up(bytes, KWSQ_ALIGN_PERSIST);
-    size_t start = kwsq_align_up(ip->persist_used, KWSQ_ALIGN_PERSIST);
-    if (start > ip->arena_len || need > ip->arena_len - start - ip->temp_used) {
-        ip->temp_used += need;
-        note_peak(ip);
+    size_t start;
+    const size_t free_bytes = room(ip, &start);
+    if (bytes > free_bytes || kwsq_align_up(bytes, KWSQ_ALIGN_PERSIST) > free_bytes) {
+        kwsq_arena_short(ip, start + ip->temp_used + (bytes > SIZE_MAX / 2 ? SIZE_MAX / 2 : bytes));
         return NULL;
     }
+    const size_t need = kwsq_align_up(bytes, KWSQ_ALIGN_PERSIST);
     ip->temp_used += need;
     note_peak(ip);
     uint8_t *p = ip->arena + ip->arena_len - ip->temp_used;
@@ -38,18 +55,24 @@ void *kwsq_alloc_temp(struct kwsq_interpreter *ip, size_t bytes)
 
 void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes)
 {
-    size_t start = kwsq_align_up(ip->persist_used, KWSQ_ALIGN_PERSIST);
-    size_t limit = ip->arena_len - ip->temp_used;
-    if (start > limit || bytes > limit - start) {
-        /* Keep counting so the error can say how much would be needed. */
-        ip->persist_used = start + bytes;
-        note_peak(ip);
+    size_t start;
+    if (bytes > room(ip, &start)) {
+        kwsq_arena_short(ip, start + ip->temp_used + (bytes > SIZE_MAX / 2 ? SIZE_MAX / 2 : bytes));
         return NULL;
     }
     ip->persist_used = start + bytes;
     note_peak(ip);
     memset(ip->arena + start, 0, bytes);
     return ip->arena + start;
+}
+
+void *kwsq_alloc_persistent_array(struct kwsq_interpreter *ip, size_t count, size_t elem_size)
+{
+    if (elem_size != 0 && count > SIZE_MAX / 2 / elem_size) {
+        kwsq_arena_short(ip, SIZE_MAX / 2);
+        return NULL;
+    }
+    return kwsq_alloc_persistent(ip, count * elem_size);
 }
 
 int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes)

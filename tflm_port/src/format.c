@@ -92,9 +92,10 @@ kwsq_status kwsq_model_error(struct kwsq_interpreter *ip, const char *what)
     return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %s", what);
 }
 
-kwsq_status kwsq_arena_error(struct kwsq_interpreter *ip, size_t need)
+kwsq_status kwsq_arena_error(struct kwsq_interpreter *ip)
 {
+    size_t need = kwsq_align_up(ip->persist_used, KWSQ_ALIGN_PERSIST) + ip->temp_used;
+    need = (ip->short_need > need ? ip->short_need : need) + ip->pad;
     return kwsq_fail(ip, NULL, KWSQ_ERR_ARENA, "arena too small: %u bytes given, at least %u needed",
-                     (unsigned long)ip->arena_len, (unsigned long)need);
+                     (unsigned long)ip->given, (unsigned long)need);
 }
-

@@ -33,7 +33,7 @@ static kwsq_status prepare_node(kwsq_interpreter *ip, int32_t i)
         ctx->views = kwsq_alloc_temp(ip, sizeof(kwsq_tensor_int) * (size_t)count);
         kwsq_tensor_meta *meta = kwsq_alloc_temp(ip, sizeof(kwsq_tensor_meta) * (size_t)count);
         if (ctx->views == NULL || meta == NULL) {
-            return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+            return kwsq_arena_error(ip);
         }
         int32_t v = 0;
         for (int32_t k = 0; k < n->num_inputs; ++k) {
@@ -47,8 +47,8 @@ static kwsq_status prepare_node(kwsq_interpreter *ip, int32_t i)
         }
     }
     st = n->kernel->prepare(ip, n);
-    if (ip->persist_used > ip->arena_len - ip->temp_used) {
-        return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+    if (st == KWSQ_ERR_ARENA) {
+        return kwsq_arena_error(ip);
     }
     ctx->views = NULL;
     ip->temp_used = mark;
@@ -92,27 +92,27 @@ static kwsq_status build(kwsq_interpreter *ip)
         return kwsq_model_error(ip, "too many tensors or operators");
     }
 
+    /* Each allocation is checked before the next: a failed one leaves the
+     * arena bookkeeping as it was. */
     struct kwsq_init_ctx *ctx = kwsq_alloc_temp(ip, sizeof *ctx);
-    ip->num_nodes = (int32_t)operators.count;
-    ip->nodes = kwsq_alloc_persistent(ip, sizeof(kwsq_node) * operators.count);
-    if (ctx == NULL || ip->nodes == NULL) {
-        return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+    if (ctx == NULL) {
+        return kwsq_arena_error(ip);
     }
     ip->init = ctx;
     ctx->tensors = tensors;
     ctx->buffers = buffers;
     ctx->opcodes = opcodes;
-    ctx->nodes = kwsq_alloc_temp(ip, sizeof(kwsq_node_meta) * operators.count);
-    ctx->map = kwsq_alloc_temp(ip, sizeof(int16_t) * tensors.count);
-    ctx->is_const = kwsq_alloc_temp(ip, tensors.count);
+    if ((ip->nodes = kwsq_alloc_persistent(ip, sizeof(kwsq_node) * operators.count)) == NULL ||
+        (ctx->nodes = kwsq_alloc_temp(ip, sizeof(kwsq_node_meta) * operators.count)) == NULL ||
+        (ctx->map = kwsq_alloc_temp(ip, sizeof(int16_t) * tensors.count)) == NULL ||
+        (ctx->is_const = kwsq_alloc_temp(ip, tensors.count)) == NULL ||
+        (ip->inputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * inputs.count)) == NULL ||
+        (ip->outputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * outputs.count)) == NULL) {
+        return kwsq_arena_error(ip);
+    }
+    ip->num_nodes = (int32_t)operators.count;
     ip->num_inputs = (int16_t)inputs.count;
     ip->num_outputs = (int16_t)outputs.count;
-    ip->inputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * inputs.count);
-    ip->outputs = kwsq_alloc_persistent(ip, sizeof(int16_t) * outputs.count);
-    if (ctx->nodes == NULL || ctx->map == NULL || ctx->is_const == NULL || ip->inputs == NULL ||
-        ip->outputs == NULL) {
-        return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
-    }
     /* Every tensor is validated, kept or not. */
     for (uint32_t i = 0; i < tensors.count; ++i) {
         kwsq_tensor_int t;
@@ -151,7 +151,7 @@ static kwsq_status build(kwsq_interpreter *ip)
         }
         st = kwsq_parse_operator(ip, &op, n, &ctx->nodes[i]);
         if (st != KWSQ_OK) {
-            return st == KWSQ_ERR_ARENA ? kwsq_arena_error(ip, ip->persist_used + ip->temp_used) : st;
+            return st == KWSQ_ERR_ARENA ? kwsq_arena_error(ip) : st;
         }
         for (int32_t k = 0; k < n->num_inputs + n->num_outputs; ++k) {
             const int32_t t = n->io[k];
@@ -171,7 +171,7 @@ static kwsq_status build(kwsq_interpreter *ip)
     ip->tensors = kwsq_alloc_persistent(ip, sizeof(kwsq_tensor_int) * (size_t)kept);
     kwsq_tensor_meta *meta = kwsq_alloc_temp(ip, sizeof(kwsq_tensor_meta) * (size_t)kept);
     if (ip->tensors == NULL || meta == NULL) {
-        return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+        return kwsq_arena_error(ip);
     }
     for (uint32_t i = 0; i < tensors.count; ++i) {
         const int32_t r = ctx->map[i];
@@ -283,12 +283,15 @@ kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model
     ip->fb.buf = model;
     ip->fb.len = model_len;
     ip->arena = arena + pad;
-    ip->arena_len = arena_len - pad;
+    /* Rounded down to the alignment, so allocations from the back are aligned too. */
+    ip->arena_len = (arena_len - pad) & ~(size_t)(KWSQ_ALIGN_PERSIST - 1u);
+    ip->given = arena_len;
+    ip->pad = pad;
     ip->persist_used = kwsq_align_up(sizeof(kwsq_interpreter), KWSQ_ALIGN_PERSIST);
     ip->err = err;
     kwsq_status st = build(ip);
     if (st == KWSQ_ERR_ARENA && err != NULL && err->message[0] == '\0') {
-        kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+        kwsq_arena_error(ip);
     }
     ip->init = NULL;
     if (st != KWSQ_OK) {

@@ -13,7 +13,7 @@ kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *
                          (int)filter->v.num_channels, (int)channels);
     }
     if (*mult == NULL || *shift == NULL) {
-        *mult = kwsq_alloc_persistent(ip, 4u * (size_t)channels);
+        *mult = kwsq_alloc_persistent_array(ip, (size_t)channels, 4u);
         *shift = kwsq_alloc_persistent(ip, (size_t)channels);
         if (*mult == NULL || *shift == NULL) {
             return KWSQ_ERR_ARENA;

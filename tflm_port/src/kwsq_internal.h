@@ -131,6 +131,9 @@ struct kwsq_interpreter {
     size_t persist_used;    /* bytes from arena start: interpreter + per-op data */
     size_t temp_used;       /* bytes from arena end: load-time metadata */
     size_t used;            /* during init: peak so far; then the larger of that and persistent + planned */
+    size_t short_need;      /* during init: the largest arena a failed allocation asked for */
+    size_t given;           /* the caller's arena length */
+    size_t pad;             /* bytes skipped to align the arena start */
     kwsq_error *err;
     struct kwsq_init_ctx *init; /* NULL once kwsq_init has returned */
 };
@@ -141,6 +144,8 @@ struct kwsq_interpreter {
 kwsq_tensor_int *kwsq_node_input(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i);
 kwsq_tensor_int *kwsq_node_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t i);
 void *kwsq_alloc_persistent(struct kwsq_interpreter *ip, size_t bytes);
+/* count * elem_size bytes, refused (NULL) when the product does not fit. */
+void *kwsq_alloc_persistent_array(struct kwsq_interpreter *ip, size_t count, size_t elem_size);
 /* Ask for a scratch buffer alive only during this op; returns its slot or -1. */
 int32_t kwsq_request_scratch(struct kwsq_interpreter *ip, kwsq_node *n, size_t bytes);
 void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t slot);

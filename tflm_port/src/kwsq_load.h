@@ -9,7 +9,7 @@
 
 #include "kwsq_internal.h"
 
-#define KWSQ_ALIGN_PERSIST 8u
+#define KWSQ_ALIGN_PERSIST 8u  /* also the granularity of the arena length */
 #define KWSQ_ALIGN_PLAN 8u
 #define KWSQ_MAX_TENSORS 4096   /* tensors, operators, graph inputs and outputs */
 
@@ -37,6 +37,9 @@ static inline size_t kwsq_align_up(size_t x, size_t a)
 
 /* arena.c: load-time-only memory from the far end of the arena. */
 void *kwsq_alloc_temp(struct kwsq_interpreter *ip, size_t bytes);
+/* Records that the arena would have to be at least `need` bytes (from the
+ * aligned start) for a request that failed. */
+void kwsq_arena_short(struct kwsq_interpreter *ip, size_t need);
 
 /* model.c */
 kwsq_status kwsq_load_tensor(struct kwsq_interpreter *ip, uint32_t index, kwsq_tensor_int *out);
@@ -50,6 +53,6 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip);
 
 /* format.c: the two load-time error kinds. */
 kwsq_status kwsq_model_error(struct kwsq_interpreter *ip, const char *what);
-kwsq_status kwsq_arena_error(struct kwsq_interpreter *ip, size_t need);
+kwsq_status kwsq_arena_error(struct kwsq_interpreter *ip);
 
 #endif /* KWSQ_LOAD_H */

@@ -61,7 +61,7 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
     int32_t *order = kwsq_alloc_temp(ip, 4u * (size_t)total + 4u);
     size_t end = 0;
     if (order == NULL) {
-        return kwsq_arena_error(ip, ip->persist_used + ip->temp_used);
+        return kwsq_arena_error(ip);
     }
     for (int32_t i = 0; i < total; ++i) {
         if (is_planned(ip, i)) {
@@ -97,7 +97,8 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
     }
     size_t base = kwsq_align_up(ip->persist_used, 16u);
     if (base > ip->arena_len || end > ip->arena_len - base) {
-        return kwsq_arena_error(ip, base + end);
+        kwsq_arena_short(ip, base + end);
+        return kwsq_arena_error(ip);
     }
     for (int32_t k = 0; k < count; ++k) {
         set_offset(ip, order[k], plan_item(ip, order[k]).off + base);

@@ -104,8 +104,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         }
         d->kind = FC_HYBRID;
         d->asymmetric = kwsq_opt_i8(ip, n, KWSQ_FIELD_FULLY_CONNECTED_OPTIONS_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0;
-        d->row_const = kwsq_alloc_persistent(ip, 4u * (size_t)d->dims.output_depth);
-        d->row_scale = kwsq_alloc_persistent(ip, 4u * (size_t)d->dims.output_depth);
+        d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
+        d->row_scale = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
         if (d->row_const == NULL || d->row_scale == NULL) {
             return KWSQ_ERR_ARENA;
         }
@@ -165,7 +165,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (st != KWSQ_OK) {
         return st;
     }
-    d->row_const = kwsq_alloc_persistent(ip, 4u * (size_t)d->dims.output_depth);
+    d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
     if (d->row_const == NULL) {
         return KWSQ_ERR_ARENA;
     }
