@@ -47,6 +47,10 @@ static kwsq_status prepare_node(kwsq_interpreter *ip, int32_t i)
         }
     }
     st = n->kernel->prepare(ip, n);
+    if (ctx->nodes[i].corrupt_field != 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: options field %d is corrupt",
+                         (int)ctx->nodes[i].corrupt_field - 1);
+    }
     if (st == KWSQ_ERR_ARENA) {
         return kwsq_arena_error(ip);
     }
@@ -185,8 +189,8 @@ static kwsq_status build(kwsq_interpreter *ip)
     for (int32_t i = 0; i < ip->num_inputs; ++i) {
         kwsq_tensor_int *t = &ip->tensors[ctx->map[ip->inputs[i]]];
         if (kwsq_type_size_bits(t->v.type) == 0) {
-            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "input %d has type %s", (int)i,
-                             kwsq_type_name(t->v.type));
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "graph input %d (%I) has type %s", (int)i,
+                             (int)ip->inputs[i], kwsq_type_name(t->v.type));
         }
         t->m->first_use = 0;
         t->m->last_use = 0;
@@ -202,19 +206,20 @@ static kwsq_status build(kwsq_interpreter *ip)
             kwsq_tensor_int *t = &ip->tensors[ctx->map[idx]];
             if (t->m->first_use < 0) {
                 return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
-                                 "invalid model: input %d is read before any op writes it", (int)k);
+                                 "invalid model: input %d (%I) is read before any op writes it", (int)k,
+                                 (int)idx);
             }
             t->m->last_use = (int16_t)i;
         }
         for (int32_t k = 0; k < n->num_outputs; ++k) {
             kwsq_tensor_int *t = &ip->tensors[ctx->map[n->io[n->num_inputs + k]]];
             if (t->m->is_const || t->m->first_use >= 0) {
-                return kwsq_fail(ip, n, KWSQ_ERR_MODEL,
-                                 "invalid model: output %d is a constant or written twice", (int)k);
+                return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output %d (%I) is a constant or written twice",
+                                 (int)k, (int)n->io[n->num_inputs + k]);
             }
             if (kwsq_type_size_bits(t->v.type) == 0) {
-                return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output type %s not supported",
-                                 kwsq_type_name(t->v.type));
+                return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output %d (%I): type %s not supported", (int)k,
+                                 (int)n->io[n->num_inputs + k], kwsq_type_name(t->v.type));
             }
             t->m->first_use = (int16_t)i;
             t->m->last_use = (int16_t)i;

@@ -66,11 +66,11 @@ kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: missing %s tensor", role);
     }
     if (t->v.type != type) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s type %s not supported (expected %s)", role,
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s %T: type %s not supported (expected %s)", role, t,
                          kwsq_type_name(t->v.type), kwsq_type_name(type));
     }
     if (rank >= 0 && t->v.num_dims != rank) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s must have %d dimensions, has %d", role,
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s %T: must have %d dimensions, has %d", role, t,
                          (int)rank, (int)t->v.num_dims);
     }
     return KWSQ_OK;
@@ -84,11 +84,11 @@ kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
         return st;
     }
     if (!(t->v.scale > 0.0f) || !(t->v.scale <= 3.4e38f) || t->v.num_channels > 1) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s must be quantized per tensor with a positive scale",
-                         role);
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "%s %T: must be quantized per tensor with a positive scale",
+                         role, t);
     }
     if (t->v.zero_point < -128 || t->v.zero_point > 127) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: %s zero point out of int8 range", role);
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: %s %T: zero point out of int8 range", role, t);
     }
     return KWSQ_OK;
 }

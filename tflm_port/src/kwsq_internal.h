@@ -155,13 +155,17 @@ void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_
  * read. */
 bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i);
 
-/* Sets ip->err to "<OP>: <fmt>" with %s, %d (int32_t via int) substitutions
- * and returns `status`. */
+/* Sets ip->err to "<OP> (op <index>): <fmt>" (just <fmt> when n is NULL) and
+ * returns `status`. fmt knows %s, %d (int), %u (unsigned long) and, during
+ * init, %T (const kwsq_tensor_int *) and %I (int model tensor index), both
+ * written as "tensor <index> '<name>'". */
 kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
                       const char *fmt, ...);
 void kwsq_format(char *dst, size_t cap, const char *fmt, ...);
 
-/* Option field readers: fall back to `def` when the op has no options table. */
+/* Option field readers: `def` when the op has no options table or the table
+ * lacks the field; a field present but corrupt gives `def` too and makes
+ * kwsq_init refuse the model once the op's Prepare returns. */
 int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def);
 int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def);
 float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, float def);

@@ -17,6 +17,7 @@
 typedef struct {
     kwsq_fb_table options;
     uint32_t scratch_size[KWSQ_MAX_SCRATCH]; /* 0 = slot unused */
+    int16_t corrupt_field;  /* 1 + id of the first options field found corrupt, 0 = none */
     bool has_options;
 } kwsq_node_meta;
 

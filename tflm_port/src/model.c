@@ -9,6 +9,7 @@
 #include "kwsq_schema.h"
 
 #define KWSQ_MAX_ELEMENTS (1LL << 30)
+#define KWSQ_MAX_TENSOR_BYTES 0x7FFFFFFFLL
 
 /* Data of buffer `index`: *data NULL when the buffer is empty. */
 static bool buffer_data(struct kwsq_interpreter *ip, const kwsq_fb_vec *buffers, uint32_t index,
@@ -59,14 +60,14 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
         return kwsq_model_error(ip, "corrupt tensor table");
     }
     if (shape.count > KWSQ_MAX_DIMS) {
-        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d has %d dimensions (max %d)",
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%I has %d dimensions (max %d)",
                          (int)index, (int)shape.count, KWSQ_MAX_DIMS);
     }
     if (has_sparsity) {
-        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d is sparse (not supported)", (int)index);
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%I is sparse (not supported)", (int)index);
     }
     if (is_var) {
-        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d is a variable tensor (not supported)",
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%I is a variable tensor (not supported)",
                          (int)index);
     }
     out->v.type = (kwsq_type)type;
@@ -74,7 +75,7 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
     for (uint32_t i = 0; i < shape.count; ++i) {
         int32_t d = (int32_t)kwsq_rd_u32(ip->fb.buf + shape.pos + 4u * i);
         if (d < 0) {
-            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "tensor %d has a dynamic dimension",
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%I has a dynamic dimension",
                              (int)index);
         }
         out->v.dims[i] = d;
@@ -83,11 +84,17 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
     for (int32_t i = 0; i < out->v.num_dims; ++i) {
         n *= out->v.dims[i];
         if (n > KWSQ_MAX_ELEMENTS) {
-            return kwsq_model_error(ip, "tensor too large");
+            return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %I is too large", (int)index);
         }
     }
-    size_t bits = kwsq_type_size_bits(out->v.type);
-    out->v.bytes = bits == 0 ? 0 : (size_t)((n * (int64_t)bits + 7) / 8);
+    /* In 64 bits, and refused above 2 GiB, so the size is the same number on
+     * a 32-bit target (a 2^30-element float tensor is 4 GiB, 0 in 32 bits). */
+    const size_t bits = kwsq_type_size_bits(out->v.type);
+    const int64_t bytes = (n * (int64_t)bits + 7) / 8;
+    if (bytes > KWSQ_MAX_TENSOR_BYTES) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %I is too large", (int)index);
+    }
+    out->v.bytes = (size_t)bytes;
     out->m->first_use = -1;
     out->m->last_use = -1;
     out->m->alias = -1;
@@ -96,15 +103,19 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
         if (!kwsq_fb_vector(&ip->fb, &q, KWSQ_FIELD_QUANTIZATION_PARAMETERS_SCALE, 4, &scales) ||
             !kwsq_fb_vector(&ip->fb, &q, KWSQ_FIELD_QUANTIZATION_PARAMETERS_ZERO_POINT, 8, &zeros) ||
             !kwsq_fb_i32(&ip->fb, &q, KWSQ_FIELD_QUANTIZATION_PARAMETERS_QUANTIZED_DIMENSION, 0, &qdim)) {
-            return kwsq_model_error(ip, "corrupt quantization parameters");
+            return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %I: corrupt quantization parameters",
+                             (int)index);
         }
         if (scales.count > 0) {
             if (zeros.count != 0 && zeros.count != scales.count) {
-                return kwsq_model_error(ip, "scale and zero point counts differ");
+                return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %I: scale and zero point counts differ",
+                                 (int)index);
             }
             if (scales.count > 1 && (qdim < 0 || qdim >= out->v.num_dims ||
                                      (uint32_t)out->v.dims[qdim] != scales.count)) {
-                return kwsq_model_error(ip, "per-channel scale count does not match the quantized dimension");
+                return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL,
+                                 "invalid model: %I: per-channel scales do not match the quantized dimension",
+                                 (int)index);
             }
             out->m->scales = ip->fb.buf + scales.pos;
             out->m->zeros = zeros.count ? ip->fb.buf + zeros.pos : NULL;
@@ -116,19 +127,20 @@ static kwsq_status parse_tensor(kwsq_interpreter *ip, const kwsq_fb_table *t,
     }
 
     if (!buffer_data(ip, buffers, buffer, &data, &data_len)) {
-        return kwsq_model_error(ip, "corrupt or missing buffer");
+        return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: %I: corrupt or missing buffer", (int)index);
     }
     if (data != NULL) {
         if (bits == 0) {
-            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "constant tensor %d has type %s",
+            return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "constant %I has type %s",
                              (int)index, kwsq_type_name(out->v.type));
         }
         if (data_len < out->v.bytes) {
-            return kwsq_model_error(ip, "constant buffer shorter than its tensor");
+            return kwsq_fail(ip, NULL, KWSQ_ERR_MODEL, "invalid model: constant %I: buffer shorter than the tensor",
+                             (int)index);
         }
         if (bits >= 16 && ((uintptr_t)data & 3u) != 0) {
             return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED,
-                             "constant tensor %d is not 4-byte aligned (load the model 16-byte aligned)",
+                             "constant %I is not 4-byte aligned (load the model 16-byte aligned)",
                              (int)index);
         }
         out->v.data = (void *)(uintptr_t)data;
@@ -182,12 +194,13 @@ kwsq_status kwsq_parse_operator(struct kwsq_interpreter *ip, const kwsq_fb_table
             memcpy(name, ip->fb.buf + custom_name.pos, len);
         }
         name[has_custom ? len : 0] = '\0';
-        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "custom op '%s' is not supported", name);
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "custom op '%s' (op %d) is not supported", name,
+                         (int)(n - ip->nodes));
     }
     n->kernel = kwsq_find_kernel(builtin);
     if (n->kernel == NULL) {
-        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%s: op not supported by kwsq (builtin code %d)",
-                         kwsq_builtin_name(builtin), (int)builtin);
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%s (op %d): op not supported by kwsq (builtin code %d)",
+                         kwsq_builtin_name(builtin), (int)(n - ip->nodes), (int)builtin);
     }
     if (!kwsq_fb_vector(&ip->fb, op, KWSQ_FIELD_OPERATOR_INPUTS, 4, &ins) ||
         !kwsq_fb_vector(&ip->fb, op, KWSQ_FIELD_OPERATOR_OUTPUTS, 4, &outs) ||

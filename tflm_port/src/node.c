@@ -100,11 +100,23 @@ static const kwsq_fb_table *node_options(const struct kwsq_interpreter *ip, cons
     return m->has_options ? &m->options : NULL;
 }
 
+/* A field present but out of its table's bounds: the op's Prepare goes on
+ * with the default, and prepare_node then refuses the model naming the field
+ * (a corrupt activation must not silently become NONE). */
+static void note_corrupt(const struct kwsq_interpreter *ip, const kwsq_node *n, int id)
+{
+    kwsq_node_meta *m = &ip->init->nodes[n - ip->nodes];
+    if (m->corrupt_field == 0) {
+        m->corrupt_field = (int16_t)(id + 1);
+    }
+}
+
 int32_t kwsq_opt_i32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id, int32_t def)
 {
     const kwsq_fb_table *o = node_options(ip, n);
     int32_t v = def;
     if (o != NULL && !kwsq_fb_i32(&ip->fb, o, id, def, &v)) {
+        note_corrupt(ip, n, id);
         return def;
     }
     return v;
@@ -115,6 +127,7 @@ int32_t kwsq_opt_i8(const struct kwsq_interpreter *ip, const kwsq_node *n, int i
     const kwsq_fb_table *o = node_options(ip, n);
     int32_t v = def;
     if (o != NULL && !kwsq_fb_i8(&ip->fb, o, id, def, &v)) {
+        note_corrupt(ip, n, id);
         return def;
     }
     return v;
@@ -125,6 +138,7 @@ float kwsq_opt_f32(const struct kwsq_interpreter *ip, const kwsq_node *n, int id
     const kwsq_fb_table *o = node_options(ip, n);
     float v = def;
     if (o != NULL && !kwsq_fb_f32(&ip->fb, o, id, def, &v)) {
+        note_corrupt(ip, n, id);
         return def;
     }
     return v;
@@ -136,6 +150,9 @@ bool kwsq_opt_i32_vec(const struct kwsq_interpreter *ip, const kwsq_node *n, int
     const kwsq_fb_table *o = node_options(ip, n);
     out->pos = 0;
     out->count = 0;
-    return o == NULL || kwsq_fb_vector(&ip->fb, o, id, 4, out);
+    if (o != NULL && !kwsq_fb_vector(&ip->fb, o, id, 4, out)) {
+        note_corrupt(ip, n, id);
+        return false;
+    }
+    return true;
 }
-

@@ -43,10 +43,12 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             for (int32_t i = 0; i < accum; ++i) {
                 xsum += x[i];
             }
-            xsum *= params->filter_offset;
+            xsum = (int32_t)((uint32_t)xsum * (uint32_t)params->filter_offset);
         }
         for (int32_t o = 0; o < out_depth; ++o) {
-            int32_t acc = dot_s4(packed_weights, o, x, accum) + row_const[o] + xsum;
+            /* Wrapping adds: the folded constants are TFLM's sums modulo 2^32. */
+            int32_t acc = (int32_t)((uint32_t)dot_s4(packed_weights, o, x, accum) + (uint32_t)row_const[o] +
+                                    (uint32_t)xsum);
             const int32_t c = quant->per_channel ? o : 0;
             acc = kwsq_requant(acc, quant->multiplier[c], quant->shift[c], quant->pot) + params->output_offset;
             output[(int64_t)b * out_depth + o] = (int8_t)kwsq_clamp(acc, params->act_min, params->act_max);

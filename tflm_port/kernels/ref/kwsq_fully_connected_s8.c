@@ -18,7 +18,7 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
             for (int32_t i = 0; i < accum; ++i) {
                 xsum += x[i];
             }
-            xsum *= params->filter_offset;
+            xsum = (int32_t)((uint32_t)xsum * (uint32_t)params->filter_offset);
         }
         for (int32_t o = 0; o < out_depth; ++o) {
             const int8_t *w = weights + (int64_t)o * accum;
@@ -26,7 +26,8 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
             for (int32_t i = 0; i < accum; ++i) {
                 acc += (int32_t)w[i] * (int32_t)x[i];
             }
-            acc += row_const[o] + xsum;
+            /* Wrapping adds: the folded constants are TFLM's sums modulo 2^32. */
+            acc = (int32_t)((uint32_t)acc + (uint32_t)row_const[o] + (uint32_t)xsum);
             const int32_t c = quant->per_channel ? o : 0;
             acc = kwsq_requant(acc, quant->multiplier[c], quant->shift[c], quant->pot) + params->output_offset;
             output[(int64_t)b * out_depth + o] = (int8_t)kwsq_clamp(acc, params->act_min, params->act_max);

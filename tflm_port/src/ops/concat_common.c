@@ -15,7 +15,8 @@ kwsq_status kwsq_concat_prepare_copy(struct kwsq_interpreter *ip, kwsq_node *n, 
     int64_t total = 0;
     size_t esize = kwsq_type_size_bits(out->v.type) / 8;
     if (esize == 0 || out->v.type == KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "type %s not supported", kwsq_type_name(out->v.type));
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "output %T: type %s not supported", out,
+                         kwsq_type_name(out->v.type));
     }
     for (int32_t i = 0; i < n->num_inputs; ++i) {
         kwsq_tensor_int *t = kwsq_node_input(ip, n, i);

@@ -36,7 +36,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     const int32_t out_ch = output->v.dims[3];
     const int32_t in_ch = input->v.dims[3];
     const int32_t filter_in = filter->v.dims[3];
-    if (filter->v.dims[0] != out_ch || filter_in <= 0 || in_ch % filter_in != 0 ||
+    /* in_ch > 0 before in_ch / filter_in divides: a 0-channel input is refused. */
+    if (filter->v.dims[0] != out_ch || filter_in <= 0 || in_ch <= 0 || in_ch % filter_in != 0 ||
         out_ch % (in_ch / filter_in) != 0 || input->v.dims[0] != output->v.dims[0]) {
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
     }

@@ -7,7 +7,7 @@ kwsq_status kwsq_conv_check_weights(struct kwsq_interpreter *ip, const kwsq_node
                                     const kwsq_tensor_int *filter)
 {
     if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported",
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported", filter,
                          kwsq_type_name(filter->v.type));
     }
     return KWSQ_OK;

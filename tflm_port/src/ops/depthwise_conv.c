@@ -51,7 +51,9 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     const kwsq_conv_params *p = &d->p;
     if (p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
         p->depth_multiplier == 1 && output->v.dims[1] == input->v.dims[1] &&
-        output->v.dims[2] == input->v.dims[2] && kwsq_alias_output(ip, n, 0, 0)) {
+        output->v.dims[2] == input->v.dims[2] &&
+        ((int64_t)p->pad_h + 1) * output->v.dims[2] * output->v.dims[3] <= INT32_MAX &&
+        kwsq_alias_output(ip, n, 0, 0)) {
         d->p.in_place = true;
     }
     const kwsq_dims out_dims = kwsq_dims_of(&output->v);

@@ -32,15 +32,18 @@ typedef struct {
     const float *bias;     /* float bias (hybrid, f32); NULL = none */
 } fc_data;
 
+/* Sums wrap modulo 2^32 (unsigned arithmetic, no undefined overflow): the
+ * folded constants equal TFLM's per-element sums modulo 2^32, which is all
+ * the int32 accumulator keeps. */
 static int32_t weight_sum(const kwsq_tensor_int *filter, int32_t row, int32_t accum, bool s4)
 {
-    int32_t sum = 0;
+    uint32_t sum = 0;
     const uint8_t *w = (const uint8_t *)filter->v.data;
     for (int32_t d = 0; d < accum; ++d) {
         int64_t i = (int64_t)row * accum + d;
-        sum += s4 ? kwsq_int4_at(w, i) : (int32_t)(int8_t)w[i];
+        sum += (uint32_t)(s4 ? kwsq_int4_at(w, i) : (int32_t)(int8_t)w[i]);
     }
-    return sum;
+    return (int32_t)sum;
 }
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
@@ -132,8 +135,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     } else if (filter->v.type == KWSQ_INT4) {
         d->kind = FC_S4;
     } else {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights type %s not supported with int8 input",
-                         kwsq_type_name(filter->v.type));
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported with int8 input",
+                         filter, kwsq_type_name(filter->v.type));
     }
     if (!(filter->v.scale > 0.0f)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights are not quantized");
@@ -173,9 +176,9 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     const int32_t *bias_data = bias != NULL ? (const int32_t *)bias->v.data : NULL;
     for (int32_t o = 0; o < d->dims.output_depth; ++o) {
         /* (w + fo)(x + io) = wx + io*w + fo*x + fo*io; the x-only term is per batch. */
-        int32_t c = input_offset * weight_sum(filter, o, d->dims.accum_depth, d->kind == FC_S4);
-        c += d->params.filter_offset * input_offset * d->dims.accum_depth;
-        d->row_const[o] = c + (bias_data != NULL ? bias_data[o] : 0);
+        uint32_t c = (uint32_t)input_offset * (uint32_t)weight_sum(filter, o, d->dims.accum_depth, d->kind == FC_S4);
+        c += (uint32_t)d->params.filter_offset * (uint32_t)input_offset * (uint32_t)d->dims.accum_depth;
+        d->row_const[o] = (int32_t)(c + (uint32_t)(bias_data != NULL ? bias_data[o] : 0));
     }
     return KWSQ_OK;
 }

@@ -45,7 +45,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->rank = in->v.num_dims;
     d->esize = kwsq_type_size_bits(in->v.type) / 8;
     if (d->esize == 0 || in->v.type == KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "type %s not supported", kwsq_type_name(in->v.type));
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input %T: type %s not supported", in,
+                         kwsq_type_name(in->v.type));
     }
     for (int32_t k = 0; k < 3; ++k) {
         if (vec[k] == NULL || !vec[k]->m->is_const || vec[k]->v.type != KWSQ_INT32 ||
@@ -78,6 +79,12 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         start = stride > 0 ? clampi(start, 0, size) : clampi(start, -1, size - 1);
         int32_t stop = e[a];
         if (shrink & (1 << a)) {
+            /* One index, which must lie inside the axis (TFLite: begin in [-dim, dim)). */
+            const int64_t index = b[a] < 0 ? (int64_t)b[a] + size : b[a];
+            if ((begin_mask & (1 << a)) == 0 && (index < 0 || index >= size)) {
+                return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: shrink-axis index %d outside axis %d of size %d",
+                                 (int)b[a], (int)a, (int)size);
+            }
             stop = start + 1;
         } else {
             if (end_mask & (1 << a)) {
