@@ -44,25 +44,31 @@ static KWSQ_NOINLINE void kwsq_ref_conv_pixel(bool s4, const kwsq_conv_params *p
 {
     const int32_t in_w = in->w, in_ch = in->c, f_h = f->h, f_w = f->w, f_in = f->c;
     const int32_t per_group = out_ch / (in_ch / f_in);
+    const int32_t dil_w = p->dilation_w, ix0 = win->ix0;
     /* Without dilation or groups, one filter row is one contiguous input span. */
-    const bool span = p->dilation_w == 1 && f_in == in_ch;
+    const bool span = dil_w == 1 && f_in == in_ch;
     const int32_t off = p->input_offset;
     const int32_t fy0 = win->fy0, fy1 = win->fy1, fx0 = win->fx0, fx1 = win->fx1;
+    const int64_t row_step = (int64_t)p->dilation_h * in_w * in_ch;
+    /* Offsets, not pointers, step through the rows: no pointer is formed outside the input. */
+    const int64_t x_first = (int64_t)(win->iy0 + p->dilation_h * fy0) * in_w * in_ch;
+    const int32_t w_row_step = f_w * f_in;
     for (int32_t oc = 0; oc < out_ch; ++oc) {
         const int32_t group_base = (oc / per_group) * f_in;
         int32_t acc = b != NULL ? b[oc] : 0;
-        for (int32_t fy = fy0; fy < fy1; ++fy) {
-            const int8_t *xrow = xb + (int64_t)(win->iy0 + p->dilation_h * fy) * in_w * in_ch;
-            const int32_t wrow = ((oc * f_h + fy) * f_w) * f_in;
+        int64_t xrow_off = x_first;
+        int32_t wrow = (oc * f_h + fy0) * w_row_step;
+        for (int32_t fy = fy0; fy < fy1; ++fy, xrow_off += row_step, wrow += w_row_step) {
+            const int8_t *xrow = xb + xrow_off;
             if (span) {
-                const int8_t *xs = xrow + (int64_t)(win->ix0 + fx0) * in_ch;
+                const int8_t *xs = xrow + (int64_t)(ix0 + fx0) * in_ch;
                 const int32_t len = (fx1 - fx0) * in_ch;
                 acc += s4 ? kwsq_ref_dot_off_s4(w, wrow + fx0 * f_in, xs, len, off)
                           : kwsq_ref_dot_off_s8((const int8_t *)w + wrow + fx0 * f_in, xs, len, off);
                 continue;
             }
             for (int32_t fx = fx0; fx < fx1; ++fx) {
-                const int8_t *xs = xrow + (int64_t)(win->ix0 + p->dilation_w * fx) * in_ch + group_base;
+                const int8_t *xs = xrow + (int64_t)(ix0 + dil_w * fx) * in_ch + group_base;
                 acc += s4 ? kwsq_ref_dot_off_s4(w, wrow + fx * f_in, xs, f_in, off)
                           : kwsq_ref_dot_off_s8((const int8_t *)w + wrow + fx * f_in, xs, f_in, off);
             }
