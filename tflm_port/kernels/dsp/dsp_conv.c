@@ -349,7 +349,8 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
     const int32_t pixels = out->h * out->w;
     /* int4 sums are accumulated x16: exact while 16 * patch * 255 * 8 < 2^31 */
     const bool simd_s4 = s4 && (patch % 2) == 0;
-    uint32_t cols_words[DSP_COLS * ((DSP_MAX_PATCH * 2 + 3) / 4)];
+    /* sized to this layer (patch <= DSP_MAX_PATCH): the stack holds what it uses */
+    uint32_t cols_words[DSP_COLS * ((patch * 2 + 3) / 4)];
     int16_t *cols = (int16_t *)(void *)cols_words;
     dsp_gemm_args a = {
         .weights = w,

@@ -55,7 +55,7 @@ static inline dsp_out out_stage(const dw_data *dd)
  * time, taps in pairs. xs: per tap, the input pixel (channel 0), the pairs
  * ended by NULL and an odd last tap after it. One pixel
  * per pass keeps the four accumulators and all pointers in registers. */
-static void dw_ch4(const dw_data *dd, const int8_t *const *xs, int32_t taps, int32_t channels,
+static void __attribute__((noinline)) dw_ch4(const dw_data *dd, const int8_t *const *xs, int32_t taps, int32_t channels,
                    const int32_t *bias_off, int8_t *ya)
 {
     const dw_args *d = &dd->p;
@@ -460,12 +460,13 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
     }
     const dw_data *ddp = &dd;
     const dw_args *d = &dd.p;
-    tap_pair pairs[DW_MAX_TAPS / 2 + 2];
-    int8_t rows_buf[DW_ROWS_MAX];
+    tap_pair pairs[(filter_dims->h * filter_dims->w + 1) / 2 + 1];
     const int32_t span_w = (d->filter_w - 1) * d->dil_w;
     const int64_t right = (int64_t)(output_dims->w - 1) * d->stride_w - d->pad_w + span_w + 1 - input_dims->w;
     const int64_t prow64 = ((int64_t)d->pad_w + input_dims->w + (right > 0 ? right : 0)) * input_dims->c;
     const int64_t nrows = (int64_t)(d->filter_h - 1) * d->dil_h + 1;
+    /* sized to this layer: the padded rows when they fit DW_ROWS_MAX */
+    int8_t rows_buf[prow64 * nrows <= DW_ROWS_MAX ? prow64 * nrows : 1];
     int8_t *pad_ring = prow64 * nrows <= DW_ROWS_MAX ? rows_buf : NULL;
     const int32_t padded = (int32_t)prow64;
     const int32_t batches = in_dims[0], in_h = in_dims[1], in_w = in_dims[2], in_ch = in_dims[3];

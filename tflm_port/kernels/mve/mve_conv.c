@@ -132,7 +132,8 @@ kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
      * unless it writes over that input. */
     const bool direct = !s4 && f->h == 1 && f->w == 1 && groups == 1 && !p->in_place && p->pad_h == 0 &&
                         p->pad_w == 0;
-    int8_t cols_buf[MVE_COLS][MVE_MAX_PATCH];
+    /* sized to this layer (patch <= MVE_MAX_PATCH); unused when direct */
+    int8_t cols_buf[MVE_COLS][direct ? 1 : patch];
     const int32_t in_off = p->input_offset, out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
