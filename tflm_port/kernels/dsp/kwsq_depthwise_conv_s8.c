@@ -408,6 +408,58 @@ static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t
     }
 }
 
+/* Depth multiplier > 1: the pixel loop, in a function of its own so the
+ * caller's stack buffers (variable-length) do not cost it a register. */
+static void __attribute__((noinline)) eval_mult(const dw_data *ddp, const int8_t *x, int8_t *y,
+                                                const int32_t *in_dims, const int32_t *out_dims, tap_pair *pairs,
+                                                int8_t *pad_ring, int32_t padded)
+{
+    const dw_args *d = &ddp->p;
+    const int32_t batches = in_dims[0], in_h = in_dims[1], in_w = in_dims[2], in_ch = in_dims[3];
+    const int32_t out_h = out_dims[1], out_w = out_dims[2], out_ch = out_dims[3];
+    const int32_t span_h = (d->filter_h - 1) * d->dil_h, span_w = (d->filter_w - 1) * d->dil_w;
+    mult_plan pl;
+    plan_mult(d, in_ch, out_ch, &pl, pairs);
+    const int32_t prow = padded;
+    const int8_t zp = (int8_t)-d->input_offset;
+    const int8_t *rows_a[DW_MAX_TAPS], *rows_b[DW_MAX_TAPS];
+    for (int32_t bt = 0; bt < batches; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in_h * in_w * in_ch;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * d->stride_h - d->pad_h;
+            const bool rows_in = iy0 >= 0 && iy0 + span_h < in_h;
+            if (pad_ring != NULL) {
+                for (int32_t r = 0; r <= span_h; ++r) {
+                    int8_t *dst = pad_ring + (int64_t)r * prow;
+                    const int32_t iy = iy0 + r;
+                    memset(dst, zp, (size_t)prow);
+                    if (iy >= 0 && iy < in_h) {
+                        memcpy(dst + (int64_t)d->pad_w * in_ch, img + (int64_t)iy * in_w * in_ch,
+                               (size_t)in_w * (size_t)in_ch);
+                    }
+                }
+            }
+            for (int32_t ox = 0; ox < out_w; ox += 2) {
+                const bool two = ox + 1 < out_w;
+                const int32_t ix0 = ox * d->stride_w - d->pad_w, ix1 = ix0 + d->stride_w;
+                if (pad_ring != NULL) {
+                    for (int32_t fy = 0; fy < d->filter_h; ++fy) {
+                        const int8_t *r = pad_ring + (int64_t)fy * d->dil_h * prow;
+                        rows_a[fy] = r + (int64_t)(ix0 + d->pad_w) * in_ch;
+                        rows_b[fy] = r + (int64_t)(ix1 + d->pad_w) * in_ch;
+                    }
+                }
+                const pixel_at pa = {img, iy0, ix0, pad_ring != NULL || (rows_in && ix0 >= 0 && ix0 + span_w < in_w),
+                                     pad_ring != NULL ? rows_a : NULL};
+                const pixel_at pb = {img, iy0, ix1, pad_ring != NULL || (rows_in && ix1 >= 0 && ix1 + span_w < in_w),
+                                     pad_ring != NULL ? rows_b : NULL};
+                int8_t *ya = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
+                dw_mult(ddp, &pl, &pa, &pb, two, in_dims, pairs, ya, ya + out_ch);
+            }
+        }
+    }
+}
+
 static int32_t ring_bytes(const kwsq_conv_params *params, const kwsq_dims *out)
 {
     return params->in_place ? (params->pad_h + 1) * out->w * out->c : 0;
@@ -469,48 +521,6 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
     int8_t rows_buf[prow64 * nrows <= DW_ROWS_MAX ? prow64 * nrows : 1];
     int8_t *pad_ring = prow64 * nrows <= DW_ROWS_MAX ? rows_buf : NULL;
     const int32_t padded = (int32_t)prow64;
-    const int32_t batches = in_dims[0], in_h = in_dims[1], in_w = in_dims[2], in_ch = in_dims[3];
-    const int32_t out_h = out_dims[1], out_w = out_dims[2], out_ch = out_dims[3];
-    const int32_t span_h = (d->filter_h - 1) * d->dil_h;
-    mult_plan pl;
-    plan_mult(d, in_ch, out_ch, &pl, pairs);
-    const int32_t prow = padded;
-    const int8_t zp = (int8_t)-d->input_offset;
-    const int8_t *rows_a[DW_MAX_TAPS], *rows_b[DW_MAX_TAPS];
-    for (int32_t bt = 0; bt < batches; ++bt) {
-        const int8_t *img = x + (int64_t)bt * in_h * in_w * in_ch;
-        for (int32_t oy = 0; oy < out_h; ++oy) {
-            const int32_t iy0 = oy * d->stride_h - d->pad_h;
-            const bool rows_in = iy0 >= 0 && iy0 + span_h < in_h;
-            if (pad_ring != NULL) {
-                for (int32_t r = 0; r <= span_h; ++r) {
-                    int8_t *dst = pad_ring + (int64_t)r * prow;
-                    const int32_t iy = iy0 + r;
-                    memset(dst, zp, (size_t)prow);
-                    if (iy >= 0 && iy < in_h) {
-                        memcpy(dst + (int64_t)d->pad_w * in_ch, img + (int64_t)iy * in_w * in_ch,
-                               (size_t)in_w * (size_t)in_ch);
-                    }
-                }
-            }
-            for (int32_t ox = 0; ox < out_w; ox += 2) {
-                const bool two = ox + 1 < out_w;
-                const int32_t ix0 = ox * d->stride_w - d->pad_w, ix1 = ix0 + d->stride_w;
-                if (pad_ring != NULL) {
-                    for (int32_t fy = 0; fy < d->filter_h; ++fy) {
-                        const int8_t *r = pad_ring + (int64_t)fy * d->dil_h * prow;
-                        rows_a[fy] = r + (int64_t)(ix0 + d->pad_w) * in_ch;
-                        rows_b[fy] = r + (int64_t)(ix1 + d->pad_w) * in_ch;
-                    }
-                }
-                const pixel_at pa = {img, iy0, ix0, pad_ring != NULL || (rows_in && ix0 >= 0 && ix0 + span_w < in_w),
-                                     pad_ring != NULL ? rows_a : NULL};
-                const pixel_at pb = {img, iy0, ix1, pad_ring != NULL || (rows_in && ix1 >= 0 && ix1 + span_w < in_w),
-                                     pad_ring != NULL ? rows_b : NULL};
-                int8_t *ya = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
-                dw_mult(ddp, &pl, &pa, &pb, two, in_dims, pairs, ya, ya + out_ch);
-            }
-        }
-    }
+    eval_mult(ddp, x, y, in_dims, out_dims, pairs, pad_ring, padded);
     return KWSQ_OK;
 }
