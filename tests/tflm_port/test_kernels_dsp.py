@@ -120,6 +120,53 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
     return conv.convert(), "; ".join(desc)
 
 
+def int4_dense_model(inputs: int, units: int) -> bytes:
+    """A 4-bit QAT dense layer (packed INT4 weights, per tensor): even input
+    lengths take the widened-input paths (short rows widened once per call,
+    long ones on the fly), odd ones the nibble-by-nibble path."""
+    import tensorflow_model_optimization as tfmot
+    import tf_keras as keras
+    from conftest import _convert
+
+    qk = tfmot.quantization.keras
+
+    class W4(qk.QuantizeConfig):
+        def get_weights_and_quantizers(self, layer):
+            return [(layer.kernel, qk.quantizers.LastValueQuantizer(
+                num_bits=4, symmetric=True, narrow_range=True, per_axis=False))]
+
+        def get_activations_and_quantizers(self, layer):
+            return [(layer.activation, qk.quantizers.MovingAverageQuantizer(
+                num_bits=8, symmetric=False, narrow_range=False, per_axis=False))]
+
+        def set_quantize_weights(self, layer, quantize_weights):
+            layer.kernel = quantize_weights[0]
+
+        def set_quantize_activations(self, layer, quantize_activations):
+            layer.activation = quantize_activations[0]
+
+        def get_output_quantizers(self, layer):
+            return []
+
+        def get_config(self):
+            return {}
+
+    keras.utils.set_random_seed(inputs)
+    model = keras.Sequential([keras.Input((inputs,), batch_size=1),
+                              qk.quantize_annotate_layer(keras.layers.Dense(units), W4())])
+    with qk.quantize_scope({"W4": W4}):
+        qat = qk.quantize_apply(qk.quantize_annotate_model(model))
+    rng = np.random.default_rng(inputs)
+    for _ in range(4):
+        qat(rng.normal(0.0, 1.5, size=(1, inputs)).astype(np.float32), training=True)
+    return _convert(qat, (inputs,), int8_io=True)
+
+
+@pytest.fixture(scope="module")
+def int4_dense_models() -> list[tuple[bytes, str]]:
+    return [(int4_dense_model(n, u), f"int4 dense {n}->{u}") for n, u in ((40, 7), (1030, 5))]
+
+
 @pytest.fixture(scope="module")
 def random_models(tmp_path_factory) -> list[tuple[bytes, str]]:
     cache = tmp_path_factory.mktemp("random_models")
@@ -154,6 +201,14 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
         dsp_cli: Path, random_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     for model, desc in random_models:
         xs = random_inputs(model, 8, seed=3)
+        ref = tflm_run(model, xs)
+        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
+        dsp_cli: Path, int4_dense_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in int4_dense_models:
+        xs = random_inputs(model, 8, seed=2)
         ref = tflm_run(model, xs)
         _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
 
@@ -198,9 +253,10 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_anchors(
 @needs_qemu
 @pytest.mark.parametrize(("target", "kernels"), [("m4", "dsp"), ("m55", "mve")])
 def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_models(
-        random_models: list[tuple[bytes, str]], converted, target: str, kernels: str,
-        tmp_path: Path) -> None:
-    models = random_models[:4] + [(converted(k), k) for k in ("conv_int4", "dw_int4", "dense_int4")]
+        random_models: list[tuple[bytes, str]], int4_dense_models: list[tuple[bytes, str]],
+        converted, target: str, kernels: str, tmp_path: Path) -> None:
+    models = random_models[:4] + int4_dense_models + [
+        (converted(k), k) for k in ("conv_int4", "dw_int4", "dense_int4")]
     for model, desc in models:
         xs = random_inputs(model, 3, seed=9)
         ref = tflm_run(model, xs)

@@ -25,6 +25,10 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
     }
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
+    /* the widened input, on the stack (2 bytes per value) when short enough */
+    const bool widen = accum <= DSP_FC_S4_PAIRS_MAX && (accum & 1) == 0;
+    uint32_t pairs[widen ? accum / 8 * 4 + 1 : 1];
+    uint32_t *xpairs = widen ? pairs : NULL;
     for (int32_t b = 0; b < dims->batches; ++b) {
         const int8_t *x = input + (int64_t)b * accum;
         int32_t xsum = 0;
@@ -35,10 +39,13 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             xsum *= params->filter_offset;
         }
         int8_t *y = output + (int64_t)b * out_depth;
+        if (widen) {
+            dsp_s4_input_pairs(x, accum, xpairs);
+        }
         for (int32_t o = 0; o < out_depth; o += 4) {
             const int32_t rows = out_depth - o < 4 ? out_depth - o : 4;
             int32_t acc[4];
-            dsp_dot_rows_s4(packed_weights, o, x, accum, rows, acc);
+            dsp_dot_rows_s4(packed_weights, o, x, xpairs, accum, rows, acc);
             for (int32_t r = 0; r < rows; ++r) {
                 y[o + r] = dsp_out_one(&out, acc[r] + row_const[o + r] + xsum, quant->per_channel ? o + r : 0);
             }

@@ -31,23 +31,42 @@ static void rows_s4(const uint8_t *w, int32_t o, const int8_t *x, int32_t n, int
     const int8_t *wr[4] = {w0, rows > 1 ? w0 + n / 2 : w0, rows > 2 ? w0 + n : w0, rows > 3 ? w0 + 3 * (n / 2) : w0};
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
     const int32_t grouped = n & ~31;
+    /* VSHL #4 puts the low nibble in the top of its byte and VAND keeps the
+     * high one there: both are 16x the weight, so the sums are 16x the dot
+     * product (exact, |sum| < 2^27 for rows up to 65536 values) */
+    const int8x16_t top = vdupq_n_s8((int8_t)0xF0);
     for (int32_t k = 0; k < grouped; k += 32) {
         const int8x16x2_t xv = vld2q_s8(x + k);   /* val[0] even, val[1] odd inputs */
         int8x16_t v = vldrbq_s8(wr[0] + k / 2);
-        a0 = vmladavaq_s8(vmladavaq_s8(a0, vshrq_n_s8(vshlq_n_s8(v, 4), 4), xv.val[0]), vshrq_n_s8(v, 4), xv.val[1]);
+        a0 = vmladavaq_s8(vmladavaq_s8(a0, vshlq_n_s8(v, 4), xv.val[0]), vandq_s8(v, top), xv.val[1]);
         v = vldrbq_s8(wr[1] + k / 2);
-        a1 = vmladavaq_s8(vmladavaq_s8(a1, vshrq_n_s8(vshlq_n_s8(v, 4), 4), xv.val[0]), vshrq_n_s8(v, 4), xv.val[1]);
+        a1 = vmladavaq_s8(vmladavaq_s8(a1, vshlq_n_s8(v, 4), xv.val[0]), vandq_s8(v, top), xv.val[1]);
         v = vldrbq_s8(wr[2] + k / 2);
-        a2 = vmladavaq_s8(vmladavaq_s8(a2, vshrq_n_s8(vshlq_n_s8(v, 4), 4), xv.val[0]), vshrq_n_s8(v, 4), xv.val[1]);
+        a2 = vmladavaq_s8(vmladavaq_s8(a2, vshlq_n_s8(v, 4), xv.val[0]), vandq_s8(v, top), xv.val[1]);
         v = vldrbq_s8(wr[3] + k / 2);
-        a3 = vmladavaq_s8(vmladavaq_s8(a3, vshrq_n_s8(vshlq_n_s8(v, 4), 4), xv.val[0]), vshrq_n_s8(v, 4), xv.val[1]);
+        a3 = vmladavaq_s8(vmladavaq_s8(a3, vshlq_n_s8(v, 4), xv.val[0]), vandq_s8(v, top), xv.val[1]);
     }
-    for (int32_t k = grouped; k < n; ++k) {
-        a0 += kwsq_int4_at((const uint8_t *)wr[0], k) * x[k];
-        a1 += kwsq_int4_at((const uint8_t *)wr[1], k) * x[k];
-        a2 += kwsq_int4_at((const uint8_t *)wr[2], k) * x[k];
-        a3 += kwsq_int4_at((const uint8_t *)wr[3], k) * x[k];
+    if (grouped < n) {
+        /* the tail (< 32 values, even count): predicated loads, the inputs
+         * gathered even/odd so nothing past the row is read */
+        const int32_t bytes = (n - grouped) / 2;
+        const mve_pred16_t pr = vctp8q((uint32_t)bytes);
+        const uint8x16_t even = vmulq_n_u8(vidupq_n_u8(0, 1), 2);
+        const int8x16_t xe = vldrbq_gather_offset_z_s8(x + grouped, even, pr);
+        const int8x16_t xo = vldrbq_gather_offset_z_s8(x + grouped + 1, even, pr);
+        int8x16_t v = vldrbq_z_s8(wr[0] + grouped / 2, pr);
+        a0 = vmladavaq_s8(vmladavaq_s8(a0, vshlq_n_s8(v, 4), xe), vandq_s8(v, top), xo);
+        v = vldrbq_z_s8(wr[1] + grouped / 2, pr);
+        a1 = vmladavaq_s8(vmladavaq_s8(a1, vshlq_n_s8(v, 4), xe), vandq_s8(v, top), xo);
+        v = vldrbq_z_s8(wr[2] + grouped / 2, pr);
+        a2 = vmladavaq_s8(vmladavaq_s8(a2, vshlq_n_s8(v, 4), xe), vandq_s8(v, top), xo);
+        v = vldrbq_z_s8(wr[3] + grouped / 2, pr);
+        a3 = vmladavaq_s8(vmladavaq_s8(a3, vshlq_n_s8(v, 4), xe), vandq_s8(v, top), xo);
     }
+    a0 >>= 4;
+    a1 >>= 4;
+    a2 >>= 4;
+    a3 >>= 4;
     acc[0] = a0;
     acc[1] = a1;
     acc[2] = a2;

@@ -10,7 +10,7 @@
  * output as offset * sum(row). The four pixels share one channel's
  * multiplier, so they are requantized as one vector (mve_requant.h).
  * Packed int4 rows are widened in registers, 32 nibbles per 16-byte load:
- * VSHL/VSHR split the low and high nibbles into two int8 vectors, matched
+ * VSHL and VAND put the low and high nibbles (x16) into two int8 vectors, matched
  * against the even and odd inputs of a column stored de-interleaved.
  */
 #include "mve_conv.h"
@@ -93,15 +93,23 @@ static inline void row_s4(const uint8_t *w, int32_t patch, const int8_t *const *
 {
     int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, s = 0;
     const int32_t grouped = patch & ~31;
+    /* 16x the weights (low nibble shifted up, high nibble masked): the sums
+     * are divided by 16 at the end, exactly */
+    const int8x16_t top = vdupq_n_s8((int8_t)0xF0);
     for (int32_t k = 0; k < grouped; k += 32) {
         const int8x16_t v = vldrbq_s8((const int8_t *)w + k / 2);
-        const int8x16_t lo = vshrq_n_s8(vshlq_n_s8(v, 4), 4), hi = vshrq_n_s8(v, 4);
+        const int8x16_t lo = vshlq_n_s8(v, 4), hi = vandq_s8(v, top);
         s = vaddvaq_s8(vaddvaq_s8(s, lo), hi);
         a0 = vmladavaq_s8(vmladavaq_s8(a0, lo, vldrbq_s8(cols[0] + k)), hi, vldrbq_s8(cols[0] + k + 16));
         a1 = vmladavaq_s8(vmladavaq_s8(a1, lo, vldrbq_s8(cols[1] + k)), hi, vldrbq_s8(cols[1] + k + 16));
         a2 = vmladavaq_s8(vmladavaq_s8(a2, lo, vldrbq_s8(cols[2] + k)), hi, vldrbq_s8(cols[2] + k + 16));
         a3 = vmladavaq_s8(vmladavaq_s8(a3, lo, vldrbq_s8(cols[3] + k)), hi, vldrbq_s8(cols[3] + k + 16));
     }
+    s >>= 4;
+    a0 >>= 4;
+    a1 >>= 4;
+    a2 >>= 4;
+    a3 >>= 4;
     for (int32_t k = grouped; k < patch; ++k) {
         const int32_t wv = kwsq_int4_at(w, k);
         s += wv;
