@@ -108,7 +108,9 @@ static kwsq_quant_params make_quant(int32_t channels, bool per_channel, int32_t 
     const int32_t n = per_channel ? channels : 1;
     for (int32_t c = 0; c < n; ++c) {
         mult[c] = pot ? (1 << 30) : (int32_t)(0x40000000u + (rnd() & 0x3FFFFFFFu));
-        shift[c] = (int8_t)kwsq_clamp(base_shift + rnd_in(-2, 2), -31, 30);
+        /* Now and then a channel that scales up (shift > 0: the left-shift path). */
+        const int32_t up = rnd_in(0, 7) == 0 ? 1 - base_shift + rnd_in(0, 2) : 0;
+        shift[c] = (int8_t)kwsq_clamp(base_shift + rnd_in(-2, 2) + up, -31, 30);
     }
     kwsq_quant_params q = {mult, shift, per_channel, pot};
     return q;

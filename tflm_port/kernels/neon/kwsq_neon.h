@@ -96,11 +96,30 @@ typedef struct {
 
 /* kwsq_mbqm on four lanes, then saturated to int16 (exact for what the
  * int8 clamp keeps, see kwsq_neon_finish16). */
-KWSQ_NEON_INLINE int16x4_t kwsq_neon_rq4(int32x4_t x, kwsq_neon_q4 q)
+KWSQ_NEON_INLINE int16x4_t kwsq_neon_rq4x(int32x4_t x, kwsq_neon_q4 q, const bool left)
 {
-    int32x4_t a = vqrdmulhq_s32(vshlq_s32(x, q.left), q.mult);
+    /* left: some channel has a positive shift (kwsq_neon_any_left); else q.left is 0. */
+    int32x4_t a = vqrdmulhq_s32(left ? vshlq_s32(x, q.left) : x, q.mult);
     a = vqaddq_s32(a, vshrq_n_s32(vandq_s32(a, q.right), 31));
     return vqmovn_s32(vrshlq_s32(a, q.right));
+}
+
+KWSQ_NEON_INLINE int16x4_t kwsq_neon_rq4(int32x4_t x, kwsq_neon_q4 q)
+{
+    return kwsq_neon_rq4x(x, q, true);
+}
+
+/* Whether any of the `channels` channels shifts left before the multiply
+ * (most layers scale down, and then the left shift can be skipped). */
+static inline bool kwsq_neon_any_left(const kwsq_quant_params *q, int32_t channels)
+{
+    const int32_t n = q->per_channel ? channels : 1;
+    for (int32_t c = 0; c < n; ++c) {
+        if (q->shift[c] > 0) {
+            return true;
+        }
+    }
+    return false;
 }
 
 /* Four int8 shifts (unaligned) as int32 lanes. */
@@ -125,6 +144,25 @@ KWSQ_NEON_INLINE kwsq_neon_q4 kwsq_neon_quant4(const kwsq_quant_params *q, int32
         shift = vdupq_n_s32(q->shift[0]);
     }
     const int32x4_t zero = vdupq_n_s32(0);
+    r.left = vmaxq_s32(shift, zero);
+    r.right = vminq_s32(shift, zero);
+    return r;
+}
+
+/* Channels c .. c + n - 1 (n < 4, possibly <= 0) and harmless constants in
+ * the other lanes, whose results are never stored; reads nothing past c + n. */
+KWSQ_NEON_INLINE kwsq_neon_q4 kwsq_neon_quant4_tail(const kwsq_quant_params *q, int32_t c, int32_t n)
+{
+    int32_t m[4] = {1 << 30, 1 << 30, 1 << 30, 1 << 30};
+    int32_t sh[4] = {0, 0, 0, 0};
+    for (int32_t i = 0; i < n && i < 4; ++i) {
+        const int32_t k = q->per_channel ? c + i : 0;
+        m[i] = q->multiplier[k];
+        sh[i] = q->shift[k];
+    }
+    kwsq_neon_q4 r;
+    const int32x4_t shift = vld1q_s32(sh), zero = vdupq_n_s32(0);
+    r.mult = vld1q_s32(m);
     r.left = vmaxq_s32(shift, zero);
     r.right = vminq_s32(shift, zero);
     return r;
