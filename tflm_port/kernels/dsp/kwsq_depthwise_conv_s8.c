@@ -27,6 +27,7 @@
 
 #define DW_MAX_TAPS 128
 #define DW_ROWS_MAX 2048    /* bytes of padded rows (stack), depth-multiplier path */
+#define DW_WPAIRS_MAX 2048  /* bytes of widened weight pairs (stack), depth-multiplier path */
 
 /* The parameters the loops read, under short names. */
 typedef struct {
@@ -43,6 +44,11 @@ typedef struct {
     int32_t depth_mult;
     int32_t ring_rows;      /* > 0: in place, keeping this many input rows aside */
 } dw_data;
+
+static inline bool dm_even(const dw_data *dd)
+{
+    return (dd->depth_mult & 1) == 0;
+}
 
 static inline dsp_out out_stage(const dw_data *dd)
 {
@@ -310,8 +316,27 @@ static void pixel_pairs(const dw_args *d, const mult_plan *pl, const pixel_at *p
 /* Depth multiplier > 1: per input channel, the pixels' input pairs once
  * (into tp), then four outputs at a time. A single pixel runs as two
  * identical ones. */
+/* Two outputs of two pixels over the pairs: the weight pairs of the two
+ * channels interleaved (wq[2j], wq[2j+1]), the pixels' input pairs in tp. */
+static inline void pair2_x2(const uint32_t *wq, const tap_pair *tp, int32_t np, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
+    for (const tap_pair *end = tp + np; tp != end; ++tp, wq += 2) {
+        const uint32_t w0 = wq[0], w1 = wq[1], xa = tp->xa, xb = tp->xb;
+        a0 = dsp_smlad(w0, xa, a0);
+        a1 = dsp_smlad(w1, xa, a1);
+        b0 = dsp_smlad(w0, xb, b0);
+        b1 = dsp_smlad(w1, xb, b1);
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = b0;
+    acc[3] = b1;
+}
+
 static void dw_mult(const dw_data *dd, const mult_plan *pl, const pixel_at *pa, const pixel_at *pb, bool two,
-                    const int32_t *in_dims, tap_pair *tp, int8_t *ya, int8_t *yb)
+                    const int32_t *in_dims, tap_pair *tp, const uint32_t *wpairs, int32_t np, int8_t *ya,
+                    int8_t *yb)
 {
     const dw_args *d = &dd->p;
     const dsp_out o = out_stage(dd);
@@ -323,6 +348,26 @@ static void dw_mult(const dw_data *dd, const mult_plan *pl, const pixel_at *pa, 
         pixel_pairs(d, pl, two ? pb : pa, in_h, in_w, in_ch, ic, 1, tp);
         const int32_t oc0 = ic * dm;
         int32_t m = 0;
+        if (wpairs != NULL) {
+            /* weight pairs widened once per call: two channels per pass */
+            for (; m < dm; m += 2) {
+                const int32_t oc = oc0 + m;
+                const int32_t b0 = d->bias != NULL ? d->bias[oc] : 0;
+                const int32_t b1 = m + 1 < dm && d->bias != NULL ? d->bias[oc + 1] : 0;
+                int32_t acc[4] = {b0, b1, b0, b1};
+                pair2_x2(wpairs + (int64_t)(oc / 2) * 2 * np, tp, np, acc);
+                ya[oc] = dsp_out_one(&o, acc[0], oc);
+                if (two) {
+                    yb[oc] = dsp_out_one(&o, acc[2], oc);
+                }
+                if (m + 1 < dm) {
+                    ya[oc + 1] = dsp_out_one(&o, acc[1], oc + 1);
+                    if (two) {
+                        yb[oc + 1] = dsp_out_one(&o, acc[3], oc + 1);
+                    }
+                }
+            }
+        }
         for (; m + 4 <= dm; m += 4) {
             const int32_t oc = oc0 + m;
             int32_t acc[8];
@@ -420,6 +465,26 @@ static void __attribute__((noinline)) eval_mult(const dw_data *ddp, const int8_t
     const int32_t span_h = (d->filter_h - 1) * d->dil_h, span_w = (d->filter_w - 1) * d->dil_w;
     mult_plan pl;
     plan_mult(d, in_ch, out_ch, &pl, pairs);
+    int32_t np = 0;
+    while (pairs[np].wt >= 0) {
+        ++np;
+    }
+    /* Channel pairs must not straddle input channels: dm even. Then the
+     * weights of each pair of taps as (w_t, w_t') lanes, two channels
+     * interleaved, once per call, when they fit the stack budget. */
+    const bool widen = dm_even(ddp) && (int64_t)np * out_ch * 4 <= DW_WPAIRS_MAX;
+    uint32_t wbuf[widen ? np * out_ch : 1];
+    const uint32_t *wpairs = NULL;
+    if (widen) {
+        const int8_t *w = (const int8_t *)d->filter;
+        for (int32_t oc = 0; oc < out_ch; ++oc) {
+            uint32_t *dst = wbuf + (int64_t)(oc / 2) * 2 * np + (oc & 1);
+            for (int32_t j = 0; j < np; ++j) {
+                dst[2 * j] = dsp_pack_lo((uint32_t)w[pairs[j].wt + oc], (uint32_t)w[pairs[j].wt1 + oc]);
+            }
+        }
+        wpairs = wbuf;
+    }
     const int32_t prow = padded;
     const int8_t zp = (int8_t)-d->input_offset;
     const int8_t *rows_a[DW_MAX_TAPS], *rows_b[DW_MAX_TAPS];
@@ -454,7 +519,7 @@ static void __attribute__((noinline)) eval_mult(const dw_data *ddp, const int8_t
                 const pixel_at pb = {img, iy0, ix1, pad_ring != NULL || (rows_in && ix1 >= 0 && ix1 + span_w < in_w),
                                      pad_ring != NULL ? rows_b : NULL};
                 int8_t *ya = y + (((int64_t)bt * out_h + oy) * out_w + ox) * out_ch;
-                dw_mult(ddp, &pl, &pa, &pb, two, in_dims, pairs, ya, ya + out_ch);
+                dw_mult(ddp, &pl, &pa, &pb, two, in_dims, pairs, wpairs, np, ya, ya + out_ch);
             }
         }
     }
