@@ -1,0 +1,63 @@
+"""The benchmark report's comparisons (twins, float ladder, bars), on hand-made rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pipeline.device.bench import BenchRow
+from pipeline.device.bench_report import anchor_checks, ladder, report, twin_checks, twins
+
+
+def _row(model: str, target: str, kernels: str, insn: int, *, scheme: str | None = None,
+         run_model: str | None = None, weights: int = 1000, arena: int = 500,
+         path: str | None = None) -> BenchRow:
+    return BenchRow(
+        model=model, path=path or f"runs/{model}/model.tflite", target=target, kernels=kernels,
+        inputs=1, seed=0, instructions=insn, instructions_mean=float(insn), clock_mhz=120.0,
+        estimated_ms=insn / 120e3, init_instructions=0, arena_bytes=arena, stack_bytes=0,
+        runtime_code_bytes=0, libc_code_bytes=0, harness_code_bytes=0, firmware_flash_bytes=0,
+        model_bytes=weights + 100, weight_bytes=weights, ops=[], run_model=run_model,
+        scheme=scheme)
+
+
+def test_twins_pair_int8_and_4bit_runs_of_one_model_and_judge_the_fastest_kernels() -> None:
+    rows = [
+        _row("a-int8", "a64", "ref", 1000, scheme="int8", run_model="dnn"),
+        _row("a-w4", "a64", "ref", 1050, scheme="w4a8", run_model="dnn", weights=500),
+        _row("a-int8", "a64", "neon", 100, scheme="int8", run_model="dnn"),
+        _row("a-w4", "a64", "neon", 125, scheme="w4a8", run_model="dnn", weights=500),
+        _row("other-w4", "a64", "neon", 1, scheme="w4a8", run_model="cnn", weights=1),
+    ]
+    pairs = twins(rows)
+    assert {(p.kernels, p.low.model) for p in pairs} == {("ref", "a-w4"), ("neon", "a-w4")}
+    checks = [c for c in twin_checks(pairs) if "a64" in c.what]
+    # Only the kernel folder fastest at int8 (neon) is held to the bar: 1.25x fails it.
+    assert len(checks) == 1 and "a64/neon" in checks[0].what
+    assert checks[0].met is False and "instr 1.250x, weights 0.500x" in checks[0].measured
+
+
+def test_ladder_gains_are_float_over_quantized() -> None:
+    rows = [
+        _row("f", "a64", "ref", 1200, scheme="float", run_model="dnn250k", weights=4000),
+        _row("q8", "a64", "neon", 300, scheme="int8", run_model="dnn250k", weights=1000),
+        _row("q4", "a64", "neon", 400, scheme="w4a8", run_model="dnn250k", weights=500),
+    ]
+    table, checks = ladder(rows)
+    assert "| q8 | int8 | a64 | neon | 1,200 | 300 | 4.00x | 4.00x |" in table
+    by_scheme = {c.what.split()[1]: c for c in checks}
+    assert by_scheme["int8"].met is True  # 4x CPU, 4x memory: the paper's figures reached
+    w4 = by_scheme["w4a8"]
+    assert w4.met is True and "CPU 3.00x, weight memory 8.00x" in w4.measured
+
+
+def test_anchor_bars_and_missing_measurements() -> None:
+    ds = "/x/mlperf_tiny_kws_ds_cnn_int8.tflite"
+    rows = [_row("mlperf_tiny_kws_ds_cnn_int8.tflite", "a64", "neon", 999_999, path=ds),
+            _row("mlperf_tiny_kws_ds_cnn_int8.tflite", "a64", "ref", 28_000_000, path=ds)]
+    checks = {c.what: c for c in anchor_checks(rows)}
+    assert checks["mlperf_tiny_kws_ds_cnn_int8 on a64"].met is True
+    assert "(neon)" in checks["mlperf_tiny_kws_ds_cnn_int8 on a64"].measured
+    assert checks["mlperf_tiny_kws_ds_cnn_int8 on m4"].measured == "not measured"
+    text = report(rows, dt.date(2026, 1, 2), [])
+    assert text.startswith("# kwsq benchmark, 2026-01-02")
+    assert "| mlperf_tiny_kws_ds_cnn_int8 on m4 | not measured |" in text
