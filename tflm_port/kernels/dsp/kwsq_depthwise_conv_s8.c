@@ -421,8 +421,8 @@ static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t
         bias_off[c] = (d->bias != NULL ? d->bias[c] : 0) + d->input_offset * sum;
     }
     memset(pad, (int)(int8_t)-d->input_offset, (size_t)ch);
-    const int8_t *rows[DW_MAX_TAPS];
-    const int8_t *xs[DW_MAX_TAPS + 2];
+    const int8_t *rows[f_h];
+    const int8_t *xs[taps + 2];
     for (int32_t bt = 0; bt < batches; ++bt) {
         for (int32_t oy = 0; oy < out_h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
@@ -487,7 +487,7 @@ static void __attribute__((noinline)) eval_mult(const dw_data *ddp, const int8_t
     }
     const int32_t prow = padded;
     const int8_t zp = (int8_t)-d->input_offset;
-    const int8_t *rows_a[DW_MAX_TAPS], *rows_b[DW_MAX_TAPS];
+    const int8_t *rows_a[d->filter_h], *rows_b[d->filter_h];
     for (int32_t bt = 0; bt < batches; ++bt) {
         const int8_t *img = x + (int64_t)bt * in_h * in_w * in_ch;
         for (int32_t oy = 0; oy < out_h; ++oy) {
