@@ -85,6 +85,7 @@ class BenchRow:
     scheme: str | None = None  # the run's quantization scheme (runs only)
     estimate_note: str = ESTIMATE_NOTE
     extra: dict[str, str] = field(default_factory=dict)
+    op_list: bool = True  # only the model's ops linked (False: --all-ops)
 
 
 def available_kernels() -> list[str]:
@@ -141,6 +142,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="also write the figures as JSON to this file (default: none)")
     parser.add_argument("--ops", action="store_true",
                         help="also print instructions per operator (default: off)")
+    parser.add_argument("--all-ops", action="store_true",
+                        help="link every op of the runtime instead of only the model's"
+                        " (default: the model's op list, as kwsq convert writes it)")
     parser.add_argument(
         "--suite", type=Path, metavar="DIR",
         help="make bench: anchors + the given models on every target and kernel folder;"
@@ -219,14 +223,20 @@ def weight_bytes(path: Path) -> int:
 
 
 def bench_model(
-    model: Path | ModelRef, target: str, kernels: str, n_inputs: int, seed: int
+    model: Path | ModelRef, target: str, kernels: str, n_inputs: int, seed: int,
+    op_list: bool = True,
 ) -> BenchRow:
-    """Measure one model: a zero-input run to learn its inputs, then the seeded random ones."""
+    """Measure one model: a zero-input run to learn its inputs, then the seeded random ones.
+
+    With ``op_list`` the firmware links only the model's ops (its op list, as ``kwsq
+    convert`` writes it), so the code size is what the model needs.
+    """
     if n_inputs < 1:
         raise KwsqError("--inputs must be at least 1")
     ref = model if isinstance(model, ModelRef) else resolve_model(Path(model))
-    probe = run_on_target(ref.path, None, target, kernels=kernels)
-    run = run_on_target(ref.path, random_inputs(probe, n_inputs, seed), target, kernels=kernels)
+    probe = run_on_target(ref.path, None, target, kernels=kernels, op_list=op_list)
+    run = run_on_target(ref.path, random_inputs(probe, n_inputs, seed), target, kernels=kernels,
+                        op_list=op_list)
     clock = TARGETS[target].clock_hz
     return BenchRow(
         model=ref.label,
@@ -251,6 +261,7 @@ def bench_model(
         ops=run.op_instructions,
         run_model=ref.run_model,
         scheme=ref.scheme,
+        op_list=op_list,
     )
 
 
@@ -323,7 +334,8 @@ def plan_jobs(targets: list[str], kernels: str) -> list[tuple[str, str]]:
 
 
 def measure(
-    refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int
+    refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int,
+    op_list: bool = True,
 ) -> list[BenchRow]:
     """Every model under every (target, kernels), with a progress bar on stderr."""
     from tqdm import tqdm
@@ -334,7 +346,7 @@ def measure(
               dynamic_ncols=True, leave=False, mininterval=2.0) as bar:  # fmt: skip
         for ref, target, kernels in work:
             bar.set_postfix_str(f"{ref.label} on {target}/{kernels}")
-            rows.append(bench_model(ref, target, kernels, n_inputs, seed))
+            rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list))
             bar.update()
     return rows
 
@@ -347,7 +359,7 @@ def run(args: argparse.Namespace) -> int:
     targets = _split_list(args.target or "m4", list(TARGETS), "target")
     refs = [resolve_model(m) for m in (list(args.models) or default_models())]
     jobs = plan_jobs(targets, args.kernels or "ref")
-    rows = measure(refs, jobs, args.inputs, args.seed)
+    rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops)
     for target in targets:
         target_rows = [r for r in rows if r.target == target]
         spec = TARGETS[target]
@@ -355,6 +367,7 @@ def run(args: argparse.Namespace) -> int:
             f"target {target} ({spec.description}), "
             + ("plugin-counted instructions" if spec.user_mode else "QEMU -icount shift=7")
             + f"; est. ms at {spec.clock_note}; runtime code = tflm_port objects only"
+            + ("; every op linked" if args.all_ops else "; only the model's ops linked")
         )
         print(format_table(target_rows))
     print(ESTIMATE_NOTE)

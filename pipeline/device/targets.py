@@ -470,31 +470,37 @@ def build_firmware(
     inputs_bin: bytes = b"",
     kernels: str = "ref",
     arena_bytes: int = DEFAULT_ARENA_BYTES,
+    op_list: bool = False,
 ) -> Path:
-    """Build (or reuse) the firmware for a model and a batch of raw input bytes; the ELF path."""
+    """Build (or reuse) the firmware for a model and a batch of raw input bytes; the ELF path.
+
+    ``op_list``: link only the ops the model uses (its ``model_ops.c``, as ``kwsq convert``
+    writes it), so the code size is what this model needs; otherwise every op.
+    """
     check_tools(target)
     model_path = Path(model_path)
     if not model_path.is_file():
         raise KwsqError(f"model not found: {model_path}")
     model = model_path.read_bytes()
     key = hashlib.sha256(model).hexdigest()[:16]
-    build_dir = BUILD_ROOT / target / f"fw-{kernels}-{key}"
+    build_dir = BUILD_ROOT / target / f"fw-{kernels}-{key}{'-ops' if op_list else ''}"
     build_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(build_dir / "model.tflite", model)
     _write_if_changed(build_dir / "inputs.bin", inputs_bin)
+    variables = {
+        "MODEL": str(build_dir / "model.tflite"),
+        "INPUTS": str(build_dir / "inputs.bin"),
+        "KERNELS": kernels,
+        "ARENA_BYTES": str(arena_bytes),
+    }
+    if op_list:
+        from pipeline.tflite.export_c import op_list_source
+
+        _write_if_changed(build_dir / "model_ops.c", op_list_source(model).encode())
+        variables["OPS"] = str(build_dir / "model_ops.c")
     spec = TARGETS[target]
     with _locked(BUILD_ROOT / target / "build.lock"):
-        _make(
-            target,
-            build_dir,
-            {
-                "MODEL": str(build_dir / "model.tflite"),
-                "INPUTS": str(build_dir / "inputs.bin"),
-                "KERNELS": kernels,
-                "ARENA_BYTES": str(arena_bytes),
-            },
-            ("fw", "plugin") if spec.user_mode else ("fw",),
-        )
+        _make(target, build_dir, variables, ("fw", "plugin") if spec.user_mode else ("fw",))
     return build_dir / "fw.elf"
 
 
@@ -506,6 +512,7 @@ def run_on_target(
     kernels: str = "ref",
     arena_bytes: int = DEFAULT_ARENA_BYTES,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    op_list: bool = False,
 ) -> TargetRun:
     """Run ``model_path`` on every input of the batch inside QEMU.
 
@@ -518,7 +525,8 @@ def run_on_target(
     model_path = Path(model_path)
     spec = TARGETS[target]
     elf = build_firmware(
-        model_path, target, inputs_bin=packed, kernels=kernels, arena_bytes=arena_bytes
+        model_path, target, inputs_bin=packed, kernels=kernels, arena_bytes=arena_bytes,
+        op_list=op_list,
     )
     with _locked(elf.parent / "run.lock"):
         code, text = run_firmware(target, elf, timeout_s)

@@ -348,8 +348,11 @@ def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> d
     write_bytes(out, data)
     header, source = export_c.write_c_array(
         data, out.with_suffix(".h"), description=f"{cfg.model} / {cfg.scheme} from {run.path}")
+    ops = export_c.write_op_list(data, out.with_name(out.stem + "_ops.c"),
+                                 description=f"{cfg.model} / {cfg.scheme} from {run.path}")
     frontend = export_frontend.export_run_frontend(run, data, out)
-    log(f"wrote {out} ({len(data)} bytes), {header.name}, {source.name}, {frontend.name}")
+    log(f"wrote {out} ({len(data)} bytes), {header.name}, {source.name}, {ops.name}, "
+        f"{frontend.name}")
     metrics: dict[str, Any] = {
         "scheme": cfg.scheme,
         "conversion": conversion_kind(cfg.scheme),

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "board.h"
+#include "kwsq_ops.h"
 #include "kwsq_rt.h"
 #include "semihost.h"
 
@@ -107,8 +108,15 @@ int main(void)
 
     out_str("KWSQ BOARD " BOARD_NAME "\n");
     const uint32_t t_init0 = board_counter_read();
+#ifdef KWSQ_OP_LIST
+    /* Op-selective build (boards/Makefile OPS=model_ops.c): only these ops link. */
+    extern const kwsq_op_resolver KWSQ_OP_LIST;
+    kwsq_status status = kwsq_init_with_ops(&ip, &KWSQ_OP_LIST, kwsq_model_data, kwsq_model_data_size,
+                                            arena, sizeof(arena), &err);
+#else
     kwsq_status status = kwsq_init(&ip, kwsq_model_data, kwsq_model_data_size, arena,
                                    sizeof(arena), &err);
+#endif
     const uint32_t t_init1 = board_counter_read();
     if (status != KWSQ_OK) {
         return fail(status, &err, "init");

@@ -260,6 +260,12 @@ static kwsq_status build(kwsq_interpreter *ip)
 kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model_len,
                       uint8_t *arena, size_t arena_len, kwsq_error *err)
 {
+    return kwsq_init_with_ops(out, &kwsq_all_ops, model, model_len, arena, arena_len, err);
+}
+
+kwsq_status kwsq_init_with_ops(kwsq_interpreter **out, const kwsq_op_resolver *ops, const uint8_t *model,
+                               size_t model_len, uint8_t *arena, size_t arena_len, kwsq_error *err)
+{
     if (err != NULL) {
         err->message[0] = '\0';
     }
@@ -267,9 +273,9 @@ kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model
         return KWSQ_ERR_ARGUMENT;
     }
     *out = NULL;
-    if (model == NULL || arena == NULL) {
+    if (model == NULL || arena == NULL || ops == NULL) {
         if (err != NULL) {
-            kwsq_format(err->message, sizeof err->message, "NULL model or arena");
+            kwsq_format(err->message, sizeof err->message, "NULL model, arena or op list");
         }
         return KWSQ_ERR_ARGUMENT;
     }
@@ -294,11 +300,13 @@ kwsq_status kwsq_init(kwsq_interpreter **out, const uint8_t *model, size_t model
     ip->pad = pad;
     ip->persist_used = kwsq_align_up(sizeof(kwsq_interpreter), KWSQ_ALIGN_PERSIST);
     ip->err = err;
+    ip->ops = ops;
     kwsq_status st = build(ip);
     if (st == KWSQ_ERR_ARENA && err != NULL && err->message[0] == '\0') {
         kwsq_arena_error(ip);
     }
     ip->init = NULL;
+    ip->ops = NULL;
     if (st != KWSQ_OK) {
         return st;
     }

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kwsq_ops.h"
 #include "kwsq_rt.h"
 
 /* ---- flatbuffer reader (fb.c) ----------------------------------------- */
@@ -86,7 +87,7 @@ struct kwsq_node;
 typedef kwsq_status (*kwsq_prepare_fn)(struct kwsq_interpreter *ip, struct kwsq_node *n);
 typedef kwsq_status (*kwsq_eval_fn)(struct kwsq_interpreter *ip, const struct kwsq_node *n);
 
-typedef struct {
+struct kwsq_kernel {
     int32_t builtin;        /* TFLite BuiltinOperator value */
     int32_t options_type;   /* expected BuiltinOptions union type, 0 = none */
     kwsq_prepare_fn prepare;
@@ -94,7 +95,7 @@ typedef struct {
     /* Bit i set: Eval never reads input i (Prepare keeps what it needs of it
      * in the op data), so a constant there needs no tensor entry at run time. */
     uint32_t prepare_only_inputs;
-} kwsq_kernel;
+};
 
 /* Bit of kwsq_kernel.prepare_only_inputs for input i. */
 #define KWSQ_PREPARE_ONLY(i) (1u << (i))
@@ -135,6 +136,7 @@ struct kwsq_interpreter {
     size_t given;           /* the caller's arena length */
     size_t pad;             /* bytes skipped to align the arena start */
     kwsq_error *err;
+    const kwsq_op_resolver *ops; /* during init: where ops are looked up */
     struct kwsq_init_ctx *init; /* NULL once kwsq_init has returned */
 };
 
@@ -173,7 +175,7 @@ bool kwsq_opt_i32_vec(const struct kwsq_interpreter *ip, const kwsq_node *n, int
                       kwsq_fb_vec *out);
 
 const char *kwsq_builtin_name(int32_t code);
-const kwsq_kernel *kwsq_find_kernel(int32_t builtin);
+const kwsq_kernel *kwsq_find_kernel(const kwsq_op_resolver *ops, int32_t builtin);
 
 /* ---- tensor helpers (tensor_util.c) ------------------------------------ */
 

@@ -197,7 +197,12 @@ kwsq_status kwsq_parse_operator(struct kwsq_interpreter *ip, const kwsq_fb_table
         return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "custom op '%s' (op %d) is not supported", name,
                          (int)(n - ip->nodes));
     }
-    n->kernel = kwsq_find_kernel(builtin);
+    n->kernel = kwsq_find_kernel(ip->ops, builtin);
+    if (n->kernel == NULL && !ip->ops->complete) {
+        return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED,
+                         "%s (op %d): op not in the op list this program was built with (builtin code %d)",
+                         kwsq_builtin_name(builtin), (int)(n - ip->nodes), (int)builtin);
+    }
     if (n->kernel == NULL) {
         return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%s (op %d): op not supported by kwsq (builtin code %d)",
                          kwsq_builtin_name(builtin), (int)(n - ip->nodes), (int)builtin);

@@ -1,44 +1,39 @@
 /*
- * The op table: builtin code -> kernel. Kernels come from one folder
- * (kernels/ref, or an optimized sibling with the same file names), chosen by
- * the build; nothing here knows which variant is linked.
+ * The op table: builtin code -> op, looked up in the op list the
+ * interpreter was initialized with (kwsq_ops.h). kwsq_all_ops lists every op;
+ * an application that lists only its model's ops links only those.
  */
 #include "kwsq_internal.h"
 
-#define KWSQ_KERNELS(X)          \
-    X(add)                       \
-    X(average_pool_2d)           \
-    X(concatenation)             \
-    X(conv_2d)                   \
-    X(depthwise_conv_2d)         \
-    X(dequantize)                \
-    X(fully_connected)           \
-    X(logistic)                  \
-    X(max_pool_2d)               \
-    X(mul)                       \
-    X(pack)                      \
-    X(quantize)                  \
-    X(relu)                      \
-    X(relu6)                     \
-    X(reshape)                   \
-    X(shape)                     \
-    X(softmax)                   \
-    X(strided_slice)             \
-    X(tanh)
+static const kwsq_kernel *const k_all[] = {
+    &kwsq_kernel_add,
+    &kwsq_kernel_average_pool_2d,
+    &kwsq_kernel_concatenation,
+    &kwsq_kernel_conv_2d,
+    &kwsq_kernel_depthwise_conv_2d,
+    &kwsq_kernel_dequantize,
+    &kwsq_kernel_fully_connected,
+    &kwsq_kernel_logistic,
+    &kwsq_kernel_max_pool_2d,
+    &kwsq_kernel_mul,
+    &kwsq_kernel_pack,
+    &kwsq_kernel_quantize,
+    &kwsq_kernel_relu,
+    &kwsq_kernel_relu6,
+    &kwsq_kernel_reshape,
+    &kwsq_kernel_shape,
+    &kwsq_kernel_softmax,
+    &kwsq_kernel_strided_slice,
+    &kwsq_kernel_tanh,
+};
 
-#define DECLARE(name) extern const kwsq_kernel kwsq_kernel_##name;
-KWSQ_KERNELS(DECLARE)
-#undef DECLARE
+const kwsq_op_resolver kwsq_all_ops = {k_all, sizeof k_all / sizeof k_all[0], true};
 
-#define ENTRY(name) &kwsq_kernel_##name,
-static const kwsq_kernel *const k_kernels[] = {KWSQ_KERNELS(ENTRY)};
-#undef ENTRY
-
-const kwsq_kernel *kwsq_find_kernel(int32_t builtin)
+const kwsq_kernel *kwsq_find_kernel(const kwsq_op_resolver *ops, int32_t builtin)
 {
-    for (size_t i = 0; i < sizeof k_kernels / sizeof k_kernels[0]; ++i) {
-        if (k_kernels[i]->builtin == builtin) {
-            return k_kernels[i];
+    for (size_t i = 0; i < ops->count; ++i) {
+        if (ops->kernels[i] != NULL && ops->kernels[i]->builtin == builtin) {
+            return ops->kernels[i];
         }
     }
     return NULL;

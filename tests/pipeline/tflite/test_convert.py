@@ -23,6 +23,9 @@ def test_convert_writes_tflite_c_array_and_metrics(converted_run) -> None:
         assert key in metrics
     assert f"{len(data)} bytes" in run.tflite_path.with_suffix(".h").read_text()
     assert "kwsq_model[]" in run.tflite_path.with_suffix(".c").read_text()
+    # The op list for an op-selective firmware build, beside model.h.
+    ops = (run.tflite_path.parent / f"{run.tflite_path.stem}_ops.c").read_text()
+    assert "&kwsq_kernel_fully_connected," in ops and "kwsq_model_ops" in ops
 
 
 def test_convert_gives_a_full_integer_model_with_int8_io(converted_run) -> None:

@@ -1,0 +1,122 @@
+"""Op-selective builds: the op list ``kwsq convert`` writes (model_ops.c) is exactly the
+model's ops, a program built with it runs the model bit-exact with TFLite Micro and
+refuses a model needing an op it lacks, and on the Cortex-M4 it links less code."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import anchor_bytes, random_inputs, tflm_run
+
+from pipeline.errors import KwsqError
+from pipeline.paths import PORT_DIR
+from pipeline.tflite import export_c
+from pipeline.tflite import schema as ts
+
+MAIN_C = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "kwsq_ops.h"
+extern const kwsq_op_resolver kwsq_model_ops;
+static unsigned char arena[1 << 20] __attribute__((aligned(16)));
+int main(int argc, char **argv) {
+  /* argv: model, inputs (back to back), outputs */
+  static unsigned char model[1 << 20] __attribute__((aligned(16)));
+  FILE *f = fopen(argv[1], "rb");
+  size_t len = fread(model, 1, sizeof model, f);
+  fclose(f);
+  kwsq_interpreter *ip; kwsq_error err;
+  if (kwsq_init_with_ops(&ip, &kwsq_model_ops, model, len, arena, sizeof arena, &err) != KWSQ_OK) {
+    fprintf(stderr, "%s\n", err.message);
+    return 1;
+  }
+  const kwsq_tensor *in = kwsq_input(ip, 0), *out = kwsq_output(ip, 0);
+  FILE *x = fopen(argv[2], "rb"), *y = fopen(argv[3], "wb");
+  while (fread(in->data, 1, in->bytes, x) == in->bytes) {
+    if (kwsq_invoke(ip, &err) != KWSQ_OK) return 2;
+    fwrite(out->data, 1, out->bytes, y);
+  }
+  fclose(x); fclose(y);
+  (void)argc;
+  return 0;
+}
+"""
+
+
+def _build(tmp_path: Path, ops_source: str) -> Path:
+    srcs = subprocess.run(["make", "-s", "-C", str(PORT_DIR), "-f", "-", "print"],
+                          input="include sources.mk\nprint:\n\t@echo $(RT_SRCS) $(RT_INCLUDES)\n",
+                          capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    files = [str(PORT_DIR / s) for s in srcs if not s.startswith("-I")]
+    incs = [f"-I{PORT_DIR / s[2:]}" for s in srcs if s.startswith("-I")]
+    (tmp_path / "main.c").write_text(MAIN_C)
+    (tmp_path / "model_ops.c").write_text(ops_source)
+    exe = tmp_path / "run"
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
+                    f"-I{PORT_DIR / 'include'}", *incs, "-o", str(exe), str(tmp_path / "main.c"),
+                    str(tmp_path / "model_ops.c"), *files, "-lm"], check=True)  # fmt: skip
+    return exe
+
+
+def test_op_list_is_the_models_ops_in_graph_order() -> None:
+    model = anchor_bytes("micro_speech_quantized")
+    source = export_c.op_list_source(model, description="micro_speech")
+    listed = [line.strip()[len("&kwsq_kernel_"):-1] for line in source.splitlines()
+              if line.strip().startswith("&kwsq_kernel_")]
+    m = ts.load(model)
+    assert listed == ["reshape", "depthwise_conv_2d", "fully_connected", "softmax"]
+    assert set(listed) == {ts.op_name(m, op).lower() for op in m.subgraphs[0].operators}
+
+
+def test_op_list_refuses_a_model_with_an_op_the_runtime_lacks(converted) -> None:
+    with pytest.raises(KwsqError, match="the kwsq runtime has no SUB op"):
+        export_c.op_list_source(converted("unsupported_sub"))
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+def test_program_built_with_the_op_list_runs_bit_exact(tmp_path: Path) -> None:
+    model = anchor_bytes("micro_speech_quantized")
+    (tmp_path / "m.tflite").write_bytes(model)
+    exe = _build(tmp_path, export_c.op_list_source(model))
+    xs = random_inputs(model, 8, seed=4)
+    (tmp_path / "x.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    subprocess.run([str(exe), str(tmp_path / "m.tflite"), str(tmp_path / "x.bin"),
+                    str(tmp_path / "y.bin")], check=True)  # fmt: skip
+    ref = np.stack(tflm_run(model, xs))
+    got = np.frombuffer((tmp_path / "y.bin").read_bytes(), dtype=ref.dtype).reshape(ref.shape)
+    assert np.array_equal(got, ref)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+def test_model_needing_an_unlisted_op_is_refused_naming_it(tmp_path: Path) -> None:
+    model = anchor_bytes("micro_speech_quantized")
+    (tmp_path / "m.tflite").write_bytes(model)
+    # hello_world's list: FULLY_CONNECTED only.
+    exe = _build(tmp_path, export_c.op_list_source(anchor_bytes("hello_world_int8")))
+    (tmp_path / "x.bin").write_bytes(b"")
+    run = subprocess.run([str(exe), str(tmp_path / "m.tflite"), str(tmp_path / "x.bin"),
+                          str(tmp_path / "y.bin")], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.startswith("RESHAPE (op 0): op not in the op list this program was built")
+
+
+@pytest.mark.qemu
+def test_op_list_firmware_is_smaller_and_gives_the_same_outputs(tmp_path: Path) -> None:
+    from pipeline.device.targets import run_on_target
+
+    model = anchor_bytes("micro_speech_quantized")
+    path = tmp_path / "micro_speech_quantized.tflite"
+    path.write_bytes(model)
+    xs = np.stack(random_inputs(model, 3, seed=9))
+    every = run_on_target(path, xs, "m4")
+    only = run_on_target(path, xs, "m4", op_list=True)
+    assert np.array_equal(every.outputs[0], only.outputs[0])
+    assert np.array_equal(only.outputs[0], np.stack(tflm_run(model, list(xs))))
+    assert only.instructions == every.instructions
+    # 4 of the 19 ops: most kernels are not linked.
+    assert only.code_bytes["runtime"] < 0.8 * every.code_bytes["runtime"]
