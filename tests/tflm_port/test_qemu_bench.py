@@ -29,8 +29,9 @@ def test_bench_json_holds_what_the_firmware_measured(tmp_path: Path) -> None:
     assert main(["bench", str(MODEL), "--inputs", "2", "--seed", "3", "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())
 
-    probe = run_on_target(MODEL, None, "m4")
-    direct = run_on_target(MODEL, random_inputs(probe, 2, seed=3), "m4")
+    # kwsq bench links only the model's ops (its op list), as here.
+    probe = run_on_target(MODEL, None, "m4", op_list=True)
+    direct = run_on_target(MODEL, random_inputs(probe, 2, seed=3), "m4", op_list=True)
     assert row["instructions"] == direct.instructions_each[0]
     assert row["instructions_mean"] == sum(direct.instructions_each) / 2
     assert row["arena_bytes"] == direct.arena_bytes
