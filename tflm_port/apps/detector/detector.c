@@ -34,7 +34,8 @@ static int32_t consider(kwsq_detector *d, int32_t k, kwsq_detection *out, int32_
         return n;
     }
     const double t = (double)s->last_sample / (double)d->cfg.sample_rate;
-    if (t - s->last_detection < d->cfg.refractory_seconds) {
+    /* As det.py computes it: kept when t >= last + refractory (float64). */
+    if (t < s->last_detection + d->cfg.refractory_seconds) {
         return n; /* dropped: does not restart the refractory time */
     }
     s->last_detection = t;

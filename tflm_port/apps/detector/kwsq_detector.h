@@ -9,7 +9,8 @@
  *  2. peaks: s[t] > s[t - 1] (or t == 0) and s[t] >= s[t + 1] (or t is the
  *     last window), so a peak is known one window later (or at the end);
  *  3. a peak with s[t] >= threshold is a detection unless it comes less than
- *     `refractory` seconds after this keyword's previous detection.
+ *     `refractory` seconds after this keyword's previous detection (tested as
+ *     det.py does: kept when time >= previous time + refractory, in float64).
  * Times are sample counts (the end of the window's last frame); seconds are
  * samples / sample_rate in float64, as in Python.
  */
