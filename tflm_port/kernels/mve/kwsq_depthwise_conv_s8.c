@@ -23,7 +23,7 @@
  * the outputs of one input channel at two horizontally adjacent pixels with
  * the same valid window, in 2 x dm / 4 accumulators, so each tap costs one
  * input byte per pixel and dm / 4 weight loads shared by both pixels. */
-static void dw_mult_pair(const kwsq_conv_params *d, const kwsq_quant_params *q, const int8_t *const *rows,
+static void __attribute__((noinline)) dw_mult_pair(const kwsq_conv_params *d, const kwsq_quant_params *q, const int8_t *const *rows,
                          int32_t nrows, int32_t ix0, int32_t fx0, int32_t fx1, const kwsq_dims *in,
                          const kwsq_dims *f, const int8_t *filter, const int32_t *bias, int32_t out_ch,
                          int32_t fy0, int8_t *ya, int8_t *yb)
@@ -38,9 +38,8 @@ static void dw_mult_pair(const kwsq_conv_params *d, const kwsq_quant_params *q, 
         for (int32_t r = 0; r < nrows; ++r) {
             const int8_t *xp = rows[r] + ix0 * in_ch + fx0 * xstep + ic;
             const int8_t *wp = filter + ((fy0 + r) * f->w + fx0) * out_ch + oc;
-            const int8_t *wend = wp + (fx1 - fx0) * out_ch;
             if (dm == 8) {
-                for (; wp != wend; wp += out_ch, xp += xstep) {
+                for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                     const int32x4_t w0 = vldrbq_s32(wp), w1 = vldrbq_s32(wp + 4);
                     const int32_t xa = xp[0] + off, xb = xp[bstep] + off;
                     a0 = vmlaq_n_s32(a0, w0, xa);
@@ -49,7 +48,7 @@ static void dw_mult_pair(const kwsq_conv_params *d, const kwsq_quant_params *q, 
                     b1 = vmlaq_n_s32(b1, w1, xb);
                 }
             } else {
-                for (; wp != wend; wp += out_ch, xp += xstep) {
+                for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                     const int32x4_t w0 = vldrbq_s32(wp);
                     a0 = vmlaq_n_s32(a0, w0, xp[0] + off);
                     b0 = vmlaq_n_s32(b0, w0, xp[bstep] + off);
@@ -121,7 +120,37 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                         continue;
                     }
                 }
-                for (int32_t oc = 0; oc < out_ch; oc += 4) {
+                int32_t oc = 0;
+                if (dm == 1) {
+                    /* eight channels per pass in 16-bit lanes: x + offset and w
+                     * widened to int16, VMULLB/VMULLT give the even and odd
+                     * channels' int32 products */
+                    for (; oc + 8 <= out_ch; oc += 8) {
+                        int32x4_t ae = vdupq_n_s32(0), ao = vdupq_n_s32(0);
+                        for (int32_t fy = fy0; fy < fy1; ++fy) {
+                            const int8_t *xp = rows[fy - fy0] + ix0 * in_ch + fx0 * d->dilation_w * in_ch + oc;
+                            const int8_t *wp = filter + (fy * f_w + fx0) * out_ch + oc;
+                                for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += d->dilation_w * in_ch) {
+                                const int16x8_t xv = vaddq_n_s16(vldrbq_s16(xp), (int16_t)off);
+                                const int16x8_t wv = vldrbq_s16(wp);
+                                ae = vaddq_s32(ae, vmullbq_int_s16(xv, wv));
+                                ao = vaddq_s32(ao, vmulltq_int_s16(xv, wv));
+                            }
+                        }
+                        const uint32x4_t even = vmulq_n_u32(vidupq_n_u32(0, 1), 2);
+                        for (int32_t h = 0; h < 2; ++h) {
+                            const int32x4_t a = h == 0 ? ae : ao;
+                            const int32x4_t bias_v = bias != NULL
+                                                         ? vldrwq_gather_shifted_offset_s32(bias + oc + h, even)
+                                                         : vdupq_n_s32(0);
+                            const int32x4_t mult = vldrwq_gather_shifted_offset_s32(quant->multiplier + oc + h, even);
+                            const int32x4_t shift = vldrbq_gather_offset_s32(quant->shift + oc + h, even);
+                            vstrbq_scatter_offset_s32(yp + oc + h, even,
+                                                      mve_out_s32(vaddq_s32(a, bias_v), mult, shift, out_off, lo, hi));
+                        }
+                    }
+                }
+                for (; oc < out_ch; oc += 4) {
                     /* full groups unpredicated (a predicate in the loop costs
                      * VPR moves); the last group of 1..3 channels predicated */
                     const bool full = oc + 4 <= out_ch;
@@ -141,23 +170,22 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                     for (int32_t fy = fy0; fy < fy1; ++fy) {
                         const int8_t *xp = rows[fy - fy0] + ix0 * in_ch + fx0 * xstep;
                         const int8_t *wp = wq + (fy * f_w + fx0) * out_ch;
-                        const int8_t *wend = wp + (fx1 - fx0) * out_ch;
                         if (dm == 1 && full) {
-                            for (; wp != wend; wp += out_ch, xp += xstep) {
+                            for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                                 const int32x4_t xv = vaddq_n_s32(vldrbq_s32(xp + oc), off);
                                 acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_s32(wp)));
                             }
                         } else if (dm % 4 == 0) {
-                            for (; wp != wend; wp += out_ch, xp += xstep) {
+                            for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                                 acc = vmlaq_n_s32(acc, vldrbq_s32(wp), xp[ic] + off);
                             }
                         } else if (dm == 1) {
-                            for (; wp != wend; wp += out_ch, xp += xstep) {
+                            for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                                 const int32x4_t xv = vaddq_n_s32(vldrbq_z_s32(xp + oc, pr), off);
                                 acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_z_s32(wp, pr)));
                             }
                         } else {
-                            for (; wp != wend; wp += out_ch, xp += xstep) {
+                            for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += xstep) {
                                 const int32x4_t xv = vaddq_n_s32(vldrbq_gather_offset_z_s32(xp, ic_any, pr), off);
                                 acc = vaddq_s32(acc, vmulq_s32(xv, vldrbq_z_s32(wp, pr)));
                             }
