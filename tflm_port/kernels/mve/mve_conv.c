@@ -32,13 +32,20 @@ static void fill_col(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     int8_t *dst = col;
     for (int32_t fy = 0; fy < f->h; ++fy) {
         const int32_t iy = iy0 + p->dilation_h * fy;
-        const int8_t *row = img + (int64_t)iy * in->w * in_ch;
+        const bool row_in = iy >= 0 && iy < in->h;
+        const int8_t *row = img + (int64_t)(row_in ? iy : 0) * in->w * in_ch;
+        if (row_in && p->dilation_w == 1 && f_in == in_ch && ix0 >= 0 && ix0 + f->w <= in->w) {
+            /* the filter row is one span of the input row */
+            memcpy(dst, row + (int64_t)ix0 * in_ch, (size_t)(f->w * f_in));
+            dst += f->w * f_in;
+            continue;
+        }
         for (int32_t fx = 0; fx < f->w; ++fx) {
             const int32_t ix = ix0 + p->dilation_w * fx;
-            if (iy < 0 || iy >= in->h || ix < 0 || ix >= in->w) {
-                memset(dst, zp, (size_t)f_in);
-            } else {
-                memcpy(dst, row + (int64_t)ix * in_ch + c0, (size_t)f_in);
+            const bool in_bounds = row_in && ix >= 0 && ix < in->w;
+            const int8_t *src = row + (int64_t)(in_bounds ? ix : 0) * in_ch + c0;
+            for (int32_t c = 0; c < f_in; ++c) {
+                dst[c] = in_bounds ? src[c] : zp;
             }
             dst += f_in;
         }
