@@ -273,6 +273,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: host)")
     parser.add_argument("--arena-bytes", type=int, default=None,
                         help="arena size (default: found automatically on the host)")
+    parser.add_argument("--kernels", default=None,
+                        help="kernel folder of tflm_port/kernels for an ARM target (default: the "
+                        "fastest for the core: dsp on m4/m7, mve on m55, ref elsewhere)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -296,9 +299,13 @@ def run(args: argparse.Namespace) -> int:
         from pipeline.device import targets as qemu_targets
 
         kwargs = {} if args.arena_bytes is None else {"arena_bytes": args.arena_bytes}
-        result = qemu_targets.run_on_target(args.model, batch, args.target, **kwargs)
+        kernels = args.kernels or qemu_targets.default_kernels(args.target)
+        if not (PORT_DIR / "kernels" / kernels).is_dir():
+            raise KwsqError(f"--kernels {kernels}: no folder tflm_port/kernels/{kernels}")
+        result = qemu_targets.run_on_target(args.model, batch, args.target, kernels=kernels,
+                                            **kwargs)
         outputs = list(result.outputs)
-        note = f"{result.instructions} instructions/inference"
+        note = f"{result.instructions} instructions/inference ({kernels} kernels)"
     if single:
         outputs = [o[0] for o in outputs]
     if len(outputs) == 1:

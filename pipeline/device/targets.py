@@ -180,6 +180,17 @@ class TargetRun:
     firmware: Path | None = None
 
 
+# The kernel folder (tflm_port/kernels/<name>) a firmware runs with unless the
+# caller names one: the fastest each core has, all bit-exact with kernels/ref
+# (tests/tflm_port/test_kernels_dsp.py). Measurements name their folder.
+DEFAULT_KERNELS: dict[str, str] = {"m4": "dsp", "m7": "dsp", "m55": "mve"}
+
+
+def default_kernels(target: str) -> str:
+    """The kernel folder ``target`` runs with by default (``ref`` where none is faster)."""
+    return DEFAULT_KERNELS.get(target, "ref")
+
+
 def check_tools(target: str) -> TargetSpec:
     """The target's spec, or a KwsqError naming what is missing."""
     if target not in TARGETS:

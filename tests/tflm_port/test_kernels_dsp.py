@@ -261,3 +261,24 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
         xs = random_inputs(model, 3, seed=9)
         ref = tflm_run(model, xs)
         _assert_same(_target_outputs(model, xs, target, kernels, tmp_path), ref, f"{desc} {target}")
+
+
+def test_each_cortex_m_target_runs_its_fastest_kernel_folder_by_default() -> None:
+    from pipeline.device.targets import default_kernels
+
+    assert [default_kernels(t) for t in ("m4", "m7", "m55", "a64")] == ["dsp", "dsp", "mve", "ref"]
+    for target in ("m4", "m7", "m55"):
+        assert any((PORT_DIR / "kernels" / default_kernels(target)).glob("kwsq_*.c"))
+
+
+def test_kwsq_run_refuses_an_unknown_kernel_folder_in_one_line(tmp_path: Path, capsys) -> None:
+    from pipeline.cli import main
+
+    model = anchor_bytes("hello_world_int8")
+    (tmp_path / "m.tflite").write_bytes(model)
+    np.save(tmp_path / "x.npy", np.stack(random_inputs(model, 1, seed=1)))
+    code = main(["run", str(tmp_path / "m.tflite"), "--input", str(tmp_path / "x.npy"),
+                 "--output", str(tmp_path / "y.npy"), "--target", "m4", "--kernels", "nope"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "no folder tflm_port/kernels/nope" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "y.npy").exists()
