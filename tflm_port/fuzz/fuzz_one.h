@@ -4,11 +4,11 @@
  * same arena size, the same inputs, the same result line, so a corpus gives
  * the same answers on a 64-bit host and a 32-bit target.
  *
- * The arena size comes from the input's last byte (the fuzzer mutates it like
- * any other): below 96 the full arena; below 192 any size from 1 to the full
- * arena, given by the two bytes before it; otherwise a size close to what the
- * model needs (from a first init with the full arena), up to 48 bytes less
- * or 45 more in steps of 3, so odd sizes and the exact boundary both occur.
+ * The arena size comes from a hash of the whole input, so every mutation of
+ * a model also tries another arena: in 3 of 8 inputs the full arena, in 3 of
+ * 8 any size from 1 to the full arena, in 2 of 8 a size close to what the
+ * model needs (from a first init with the full arena), up to 48 bytes less or
+ * 45 more in steps of 3, so odd sizes and the exact boundary both occur.
  *
  * The caller provides the arena memory through `get_arena` (an exact-size
  * heap block on the host, a guarded region on the target).
@@ -34,20 +34,31 @@ typedef struct {
 typedef uint8_t *(*kwsq_fuzz_get_arena)(void *ctx, size_t bytes);
 typedef void (*kwsq_fuzz_put_arena)(void *ctx, uint8_t *arena, size_t bytes);
 
-static inline size_t kwsq_fuzz_arena_size(const uint8_t *data, size_t size, size_t need)
+/* FNV-1a of the input: the arena choice. */
+static inline uint32_t kwsq_fuzz_input_hash(const uint8_t *data, size_t size)
 {
-    const unsigned sel = size > 0 ? data[size - 1] : 0u;
-    if (sel < 96u) {
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < size; i++) {
+        h = (h ^ data[i]) * 16777619u;
+    }
+    return h;
+}
+
+static inline int kwsq_fuzz_near_need(uint32_t hash)
+{
+    return (hash & 7u) >= 6u;
+}
+
+static inline size_t kwsq_fuzz_arena_size(uint32_t hash, size_t need)
+{
+    const uint32_t kind = hash & 7u, value = hash >> 3;
+    if (kind < 3u || (kind >= 6u && need == 0)) {
         return KWSQ_FUZZ_ARENA_BYTES;
     }
-    if (sel < 192u) {
-        const size_t lo = size > 1 ? data[size - 2] : 0u, hi = size > 2 ? data[size - 3] : 0u;
-        return 1u + (lo | hi << 8 | (size_t)(sel & 3u) << 16) % KWSQ_FUZZ_ARENA_BYTES;
+    if (kind < 6u) {
+        return 1u + value % KWSQ_FUZZ_ARENA_BYTES;
     }
-    if (need == 0) {
-        return KWSQ_FUZZ_ARENA_BYTES;
-    }
-    const long delta = ((long)(sel & 31u) - 16) * 3;
+    const long delta = ((long)(value & 31u) - 16) * 3;
     return delta < 0 && (size_t)-delta >= need ? 1u : (size_t)((long)need + delta);
 }
 
@@ -83,15 +94,15 @@ static inline kwsq_fuzz_result kwsq_fuzz_one(const uint8_t *model, size_t size, 
     kwsq_interpreter *ip = NULL;
     kwsq_error err;
     size_t need = 0;
-    const unsigned sel = size > 0 ? model[size - 1] : 0u;
-    if (sel >= 192u) {
+    const uint32_t hash = kwsq_fuzz_input_hash(model, size);
+    if (kwsq_fuzz_near_need(hash)) {
         uint8_t *full = get(ctx, KWSQ_FUZZ_ARENA_BYTES);
         if (kwsq_init(&ip, model, size, full, KWSQ_FUZZ_ARENA_BYTES, &err) == KWSQ_OK) {
             need = kwsq_arena_used_bytes(ip);
         }
         put(ctx, full, KWSQ_FUZZ_ARENA_BYTES);
     }
-    r.arena_bytes = kwsq_fuzz_arena_size(model, size, need);
+    r.arena_bytes = kwsq_fuzz_arena_size(hash, need);
     uint8_t *arena = get(ctx, r.arena_bytes);
     r.status = kwsq_init(&ip, model, size, arena, r.arena_bytes, &err);
     if (r.status == KWSQ_OK && invoke) {
