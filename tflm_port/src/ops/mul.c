@@ -34,7 +34,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 #define MUL_F(i1, i2, io)                                                   \
     do {                                                                    \
         float v_ = x1[i1] * x2[i2];                                         \
-        y[io] = v_ < d->fact_min ? d->fact_min : (v_ > d->fact_max ? d->fact_max : v_); \
+        y[io] = kwsq_clampf(v_, d->fact_min, d->fact_max);                  \
     } while (0)
         BINARY_FOR_EACH(d, MUL_F);
 #undef MUL_F
