@@ -19,6 +19,7 @@
  *    zero-point padding into a small stack buffer when they fit.
  * Windows of more than DW_MAX_TAPS taps take the reference loop.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "dsp_requant.h"
@@ -155,6 +156,9 @@ typedef struct {
     int32_t wt, wt1;
     uint32_t xa, xb;
 } tap_pair;
+
+/* pair2_x2's assembly reads xa, xb at byte 8 of 16-byte entries */
+typedef char tap_pair_layout_check[(offsetof(tap_pair, xa) == 8 && sizeof(tap_pair) == 16) ? 1 : -1];
 
 /* Four outputs (weights at w + woff) of two pixels over the pairs; the list
  * ends with wt < 0. */
@@ -321,7 +325,36 @@ static void pixel_pairs(const dw_args *d, const mult_plan *pl, const pixel_at *p
 static inline void pair2_x2(const uint32_t *wq, const tap_pair *tp, int32_t np, int32_t *acc)
 {
     int32_t a0 = acc[0], a1 = acc[1], b0 = acc[2], b1 = acc[3];
-    for (const tap_pair *end = tp + np; tp != end; ++tp, wq += 2) {
+    const tap_pair *end = tp + np;
+#ifdef KWSQ_DSP_NATIVE
+    /* two pairs per iteration: 2 x (LDRD weights, LDRD inputs, 4 SMLAD) */
+    const tap_pair *end2 = tp + (np & ~1);
+    if (tp != end2) {
+        uint32_t w0, w1, xa, xb;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldrd %[w0], %[w1], [%[wq]], #8\n\t"
+            "ldrd %[xa], %[xb], [%[tp], #8]\n\t"
+            "smlad %[a0], %[w0], %[xa], %[a0]\n\t"
+            "smlad %[a1], %[w1], %[xa], %[a1]\n\t"
+            "smlad %[b0], %[w0], %[xb], %[b0]\n\t"
+            "smlad %[b1], %[w1], %[xb], %[b1]\n\t"
+            "ldrd %[w0], %[w1], [%[wq]], #8\n\t"
+            "ldrd %[xa], %[xb], [%[tp], #24]\n\t"
+            "adds %[tp], %[tp], #32\n\t"
+            "smlad %[a0], %[w0], %[xa], %[a0]\n\t"
+            "smlad %[a1], %[w1], %[xa], %[a1]\n\t"
+            "smlad %[b0], %[w0], %[xb], %[b0]\n\t"
+            "smlad %[b1], %[w1], %[xb], %[b1]\n\t"
+            "cmp %[tp], %[te]\n\t"
+            "bne 1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [b0] "+r"(b0), [b1] "+r"(b1), [wq] "+r"(wq), [tp] "+r"(tp),
+              [w0] "=&r"(w0), [w1] "=&r"(w1), [xa] "=&r"(xa), [xb] "=&r"(xb)
+            : [te] "r"(end2)
+            : "cc", "memory");
+    }
+#endif
+    for (; tp != end; ++tp, wq += 2) {
         const uint32_t w0 = wq[0], w1 = wq[1], xa = tp->xa, xb = tp->xb;
         a0 = dsp_smlad(w0, xa, a0);
         a1 = dsp_smlad(w1, xa, a1);
