@@ -45,6 +45,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-fpu", action="store_true",
                    help="compile for the core without its FPU: soft float, implies --fixed "
                    "(default: off)")
+    p.add_argument("--kernels", default="ref",
+                   help="kernel folder of tflm_port/kernels for the boards (default: ref)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"detection threshold on the smoothed posterior (default: "
                    f"{DEFAULT_THRESHOLD})")
@@ -57,6 +59,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compare", action="store_true",
                    help="with --wav: also run kwsq eval's streaming path and compare "
                    "(default: off)")
+    p.add_argument("--compare-features", action="store_true",
+                   help="only compare the C front-end (both paths) with the Python features on "
+                   "the run's test split, and the model's accuracy fed by each")
     p.add_argument("--out", type=Path, help="write the report as JSON to this file (default: none)")
 
 
@@ -147,19 +152,24 @@ def _write_if_changed(gen_dir: Path, sources: tuple[str, str]) -> None:
 
 def build(run: Any, target: str = "m4", fixed: bool = False, no_fpu: bool = False,
           settings: DetectorSettings | None = None, arena_bytes: int = DEFAULT_ARENA_BYTES,
-          ) -> Path:
+          kernels: str = "ref") -> Path:
     """Build the detector for ``target``; the executable (host) or ELF (boards)."""
     if target not in TARGETS:
         raise KwsqError(f"unknown target '{target}': expected one of {', '.join(TARGETS)}")
     settings = settings or detector_settings(run)
     fixed = fixed or no_fpu
-    variant = target + ("-fixed" if fixed else "") + ("-nofpu" if no_fpu else "")
+    if not (PORT_DIR / "kernels" / kernels).is_dir():
+        raise KwsqError(f"no kernel folder tflm_port/kernels/{kernels}")
+    kernels = "ref" if target == "host" else kernels
+    variant = (target + ("-fixed" if fixed else "") + ("-nofpu" if no_fpu else "")
+               + ("" if kernels == "ref" else f"-{kernels}"))
     root = run.path / "deploy"
     gen = generate(run, root / "gen", settings)
     build_dir = root / variant
     cmd = ["make", "-s", "--no-print-directory", "-j2", "-C", str(APP_DIR),
            f"TARGET={target}", f"GEN={gen.resolve()}", f"BUILD={build_dir.resolve()}",
-           f"FIXED={int(fixed)}", f"NOFPU={int(no_fpu)}", f"ARENA_BYTES={arena_bytes}"]
+           f"FIXED={int(fixed)}", f"NOFPU={int(no_fpu)}", f"ARENA_BYTES={arena_bytes}",
+           f"KERNELS={kernels}"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr + proc.stdout).strip().splitlines()[-15:])
@@ -319,9 +329,16 @@ def run(args: argparse.Namespace) -> int:
 
     r = Run(args.run)
     r.require()
+    if args.compare_features:
+        from pipeline.device.frontend import compare_run
+
+        result = compare_run(r)
+        if args.out:
+            write_text(args.out, json.dumps(result, indent=2) + "\n")
+        return 0
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None
     settings = detector_settings(r, args.threshold, keywords)
-    exe = build(r, args.target, args.fixed, args.no_fpu, settings, args.arena)
+    exe = build(r, args.target, args.fixed, args.no_fpu, settings, args.arena, args.kernels)
     print(f"deploy: built {exe}")
     report: dict[str, Any] = {"target": args.target, "fixed_point": args.fixed or args.no_fpu,
                               "no_fpu": args.no_fpu, "settings": asdict(settings),
