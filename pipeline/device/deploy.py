@@ -52,6 +52,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    f"{DEFAULT_THRESHOLD})")
     p.add_argument("--keywords", help="comma-separated keywords (default: every command word "
                    "the model has a class for)")
+    p.add_argument("--conv-hop", type=float, default=None,
+                   help="seconds between inputs of models on whole clips (default: kwsq eval's, "
+                   "0.1); stacked-frame DNNs get a new input every frame")
     p.add_argument("--arena", type=int, default=DEFAULT_ARENA_BYTES,
                    help=f"arena bytes (default: {DEFAULT_ARENA_BYTES})")
     p.add_argument("--wav", type=Path,
@@ -79,7 +82,8 @@ class DetectorSettings:
 
 
 def detector_settings(run: Any, threshold: float = DEFAULT_THRESHOLD,
-                      keywords: list[str] | None = None) -> DetectorSettings:
+                      keywords: list[str] | None = None,
+                      conv_hop_seconds: float | None = None) -> DetectorSettings:
     """Keyword columns, windowing and rules, as ``kwsq eval``'s streaming path sets them."""
     from pipeline.data import loader
     from pipeline.data.features import FeatureConfig
@@ -93,7 +97,11 @@ def detector_settings(run: Any, threshold: float = DEFAULT_THRESHOLD,
     cols = keyword_columns(classes, data_cfg.label_mode, data_cfg.keyword, keywords,
                            list(COMMANDS))
     feat = FeatureConfig.from_dict(cfg.features)
-    win = streaming.windowing(feat, data_cfg.clip_samples)
+    if conv_hop_seconds is not None and conv_hop_seconds <= 0:
+        raise KwsqError("--conv-hop must be > 0 seconds")
+    win = streaming.windowing(feat, data_cfg.clip_samples,
+                              streaming.CONV_HOP_SECONDS if conv_hop_seconds is None
+                              else conv_hop_seconds)
     rules = det.DEFAULT_RULES
     return DetectorSettings(list(cols), list(cols.values()), win.hop_frames,
                             det.window_frames(rules.smooth_seconds, win.hop_seconds),
@@ -337,7 +345,7 @@ def run(args: argparse.Namespace) -> int:
             write_text(args.out, json.dumps(result, indent=2) + "\n")
         return 0
     keywords = [k.strip() for k in args.keywords.split(",")] if args.keywords else None
-    settings = detector_settings(r, args.threshold, keywords)
+    settings = detector_settings(r, args.threshold, keywords, args.conv_hop)
     exe = build(r, args.target, args.fixed, args.no_fpu, settings, args.arena, args.kernels)
     print(f"deploy: built {exe}")
     report: dict[str, Any] = {"target": args.target, "fixed_point": args.fixed or args.no_fpu,

@@ -50,6 +50,18 @@ static void print_u32(const kwsq_app_io *io, uint32_t v)
     io->print(digits + n);
 }
 
+static void print_u64(const kwsq_app_io *io, uint64_t v)
+{
+    char digits[21];
+    int n = 20;
+    digits[n] = '\0';
+    do {
+        digits[--n] = (char)('0' + (int)(v % 10u));
+        v /= 10u;
+    } while (v != 0u);
+    io->print(digits + n);
+}
+
 static void print_i32(const kwsq_app_io *io, int32_t v)
 {
     if (v < 0) {
@@ -194,11 +206,11 @@ int kwsq_app_run(const kwsq_app_io *io)
     io->print("\n");
     if (io->counter) {
         io->print("KWSQ COST fe ");
-        print_u32(io, (uint32_t)fe_total);
+        print_u64(io, fe_total);
         io->print(" ");
         print_u32(io, fe_max);
         io->print(" model ");
-        print_u32(io, (uint32_t)model_total);
+        print_u64(io, model_total);
         io->print(" ");
         print_u32(io, model_max);
         io->print("\n");
