@@ -228,10 +228,9 @@ static inline int8_t out8(int32_t v, int32_t lo, int32_t hi)
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-/* The common case on its own, so everything stays in registers: int8 rows,
- * four pixels, short requantization. */
-static void __attribute__((noinline)) gemm_s8_x4_short(const dsp_gemm_args *a, int32_t oc0, int32_t oc1,
-                                                        const int16_t *cols, int8_t *const *y)
+static inline __attribute__((always_inline)) void gemm_s8_x4_body(const dsp_gemm_args *a, int32_t oc0,
+                                                                    int32_t oc1, const int16_t *cols,
+                                                                    int8_t *const *y, bool full)
 {
     const int32_t patch = a->patch;
     const int8_t *w = (const int8_t *)a->weights + (int64_t)oc0 * patch;
@@ -242,10 +241,30 @@ static void __attribute__((noinline)) gemm_s8_x4_short(const dsp_gemm_args *a, i
         row_s8_x4(w, patch, cols, acc);
         const dsp_rq q = dsp_rq_channel(a->mult[oc], a->shift[oc]);
         const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
-        y0[oc] = out8(dsp_rq_apply(&q, acc[0]) + off, lo, hi);
-        y1[oc] = out8(dsp_rq_apply(&q, acc[1]) + off, lo, hi);
-        y2[oc] = out8(dsp_rq_apply(&q, acc[2]) + off, lo, hi);
-        y3[oc] = out8(dsp_rq_apply(&q, acc[3]) + off, lo, hi);
+        if (full) {
+            /* the clamp is the int8 range: one SSAT */
+            y0[oc] = (int8_t)dsp_ssat8(dsp_rq_apply(&q, acc[0]) + off);
+            y1[oc] = (int8_t)dsp_ssat8(dsp_rq_apply(&q, acc[1]) + off);
+            y2[oc] = (int8_t)dsp_ssat8(dsp_rq_apply(&q, acc[2]) + off);
+            y3[oc] = (int8_t)dsp_ssat8(dsp_rq_apply(&q, acc[3]) + off);
+        } else {
+            y0[oc] = out8(dsp_rq_apply(&q, acc[0]) + off, lo, hi);
+            y1[oc] = out8(dsp_rq_apply(&q, acc[1]) + off, lo, hi);
+            y2[oc] = out8(dsp_rq_apply(&q, acc[2]) + off, lo, hi);
+            y3[oc] = out8(dsp_rq_apply(&q, acc[3]) + off, lo, hi);
+        }
+    }
+}
+
+/* The common case on its own, so everything stays in registers: int8 rows,
+ * four pixels, short requantization. */
+static void __attribute__((noinline)) gemm_s8_x4_short(const dsp_gemm_args *a, int32_t oc0, int32_t oc1,
+                                                        const int16_t *cols, int8_t *const *y)
+{
+    if (a->act_min == -128 && a->act_max == 127) {
+        gemm_s8_x4_body(a, oc0, oc1, cols, y, true);
+    } else {
+        gemm_s8_x4_body(a, oc0, oc1, cols, y, false);
     }
 }
 
