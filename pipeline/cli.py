@@ -29,6 +29,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("pipeline.device.runtime", "run a .tflite on kwsq's C runtime (host or QEMU target)"),
     "bench": ("pipeline.device.bench", "instruction counts, arena and code size on ARM targets"),
     "deploy": ("pipeline.device.deploy", "build a run's streaming keyword detector"),
+    "eval": ("pipeline.evaluate.evaluate", "clip accuracy and streaming DET of a run's models"),
     "report": ("pipeline.evaluate.report", "tables and plots for a run"),
 }
 

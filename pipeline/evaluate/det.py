@@ -88,6 +88,9 @@ class Rules:
                 "auc_fa_range": [self.auc_fa_min, self.auc_fa_max]}
 
 
+DEFAULT_RULES = Rules()
+
+
 # ----------------------------------------------------------------------------- rules 1-4
 
 def window_frames(smooth_seconds: float, hop_seconds: float) -> int:
@@ -124,13 +127,12 @@ def peaks(s: np.ndarray) -> np.ndarray:
 
 def refractory(times: np.ndarray, seconds: float) -> np.ndarray:
     """Positions kept by refractory suppression of ascending ``times`` (rule 3's second half)."""
-    times = np.asarray(times, np.float64)
     kept = []
-    i = 0
-    while i < times.size:
-        kept.append(i)
-        # the next candidate is the first one at least `seconds` after this detection
-        i = int(np.searchsorted(times, times[i] + seconds, side="left"))
+    last = -np.inf
+    for i, t in enumerate(np.asarray(times, np.float64).tolist()):
+        if t - last >= seconds:
+            kept.append(i)
+            last = t
     return np.asarray(kept, np.int64)
 
 
@@ -172,6 +174,16 @@ def match(detections: np.ndarray, events: Sequence[tuple[float, float]],
     hi = ev[order, 1] + tol_after
     hit = np.zeros(len(ev), bool)
     fa = dup = 0
+    if len(ev) == 0 or np.all(hi[:-1] < lo[1:]):
+        # Windows that do not overlap: a detection covers at most one event, and the
+        # rule reduces to counting (the same outcome as the general walk below).
+        idx = np.searchsorted(lo, d, side="right") - 1
+        ok = idx >= 0
+        ok[ok] = d[ok] <= hi[idx[ok]]
+        first = np.unique(idx[ok])
+        hit[first] = True
+        fa, dup = int(np.sum(~ok)), int(np.sum(ok)) - first.size
+        d = d[:0]
     for t in d:
         covered = np.flatnonzero((lo <= t) & (t <= hi))
         if covered.size == 0:
@@ -250,7 +262,7 @@ class KeywordScores:
     events: np.ndarray  # [n, 2] start, end seconds
 
 
-def threshold_grid(scores: Sequence[np.ndarray], max_points: int = 400) -> np.ndarray:
+def threshold_grid(scores: Sequence[np.ndarray], max_points: int = 250) -> np.ndarray:
     """Thresholds to sweep, descending: every distinct peak score if there are few, else
     the highest 100 and geometrically spaced ranks below them (fine where FA/h is low)."""
     allv = np.unique(np.concatenate([np.asarray(s, np.float64) for s in scores] or [[]]))[::-1]
@@ -356,5 +368,5 @@ def keyword_scores(name: str, p: Sequence[np.ndarray], times: Sequence[np.ndarra
 __all__ = [
     "Rules", "window_frames", "smooth", "peaks", "refractory", "detect", "Match", "match",
     "Curve", "auc", "KeywordScores", "threshold_grid", "Sweep", "sweep", "summarize",
-    "keyword_scores", "OPERATING_POINTS",
+    "keyword_scores", "OPERATING_POINTS", "DEFAULT_RULES",
 ]

@@ -141,3 +141,33 @@ def test_auc_on_curves_of_known_area() -> None:
     assert det.auc(c, 0.5, 9.5) == pytest.approx(ref, abs=2e-3)
     with pytest.raises(KwsqError):
         det.auc(c, 5, 5)
+
+
+def _reference_match(d: np.ndarray, ev: np.ndarray, tb: float, ta: float) -> tuple:
+    """Rule 4 written out literally, one detection and one event at a time."""
+    order = sorted(range(len(ev)), key=lambda i: (ev[i][0], i))
+    hit = {i: False for i in order}
+    fa = dup = 0
+    for t in sorted(d):
+        covered = [i for i in order if ev[i][0] - tb <= t <= ev[i][1] + ta]
+        free = [i for i in covered if not hit[i]]
+        if free:
+            hit[free[0]] = True
+        elif covered:
+            dup += 1
+        else:
+            fa += 1
+    return sum(hit.values()), fa, dup, [hit[i] for i in range(len(ev))]
+
+
+@pytest.mark.parametrize("spacing", [3.0, 0.8])  # disjoint windows, then overlapping ones
+def test_match_agrees_with_the_literal_rule(spacing: float) -> None:
+    rng = np.random.default_rng(int(spacing * 10))
+    for _ in range(50):
+        starts = np.cumsum(rng.uniform(spacing, spacing + 2, 12))
+        ev = np.stack([starts, starts + rng.uniform(0.2, 0.9, 12)], 1)
+        d = rng.uniform(0, starts[-1] + 3, int(rng.integers(0, 30)))
+        m = det.match(d, ev, 0.1, 1.0)
+        hits, fa, dup, flags = _reference_match(d, ev, 0.1, 1.0)
+        assert (m.hits, m.false_accepts, m.duplicates) == (hits, fa, dup)
+        assert m.hit_events.tolist() == flags
