@@ -15,10 +15,11 @@ APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-e
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox clang
 
-.PHONY: help setup demo train convert bench bench-runs test lint runtime clean distclean
+.PHONY: help setup demo paper train convert bench bench-runs test lint runtime clean distclean
 
 help:
 	@echo "make demo    set up, synthesize the embedded corpus, train, convert, verify, summarize"
+	@echo "make paper   the papers' comparisons over 3 seeds into docs/paper/report.md (hours)"
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make setup   only the set-up (.venv + Debian tools); idempotent"
 	@echo "make train RUN=name CONFIG=file.toml | convert RUN=name | bench | lint | runtime | clean"
@@ -53,11 +54,31 @@ $(STAMPS)/venv: pyproject.toml
 runtime: setup
 	@$(MAKE) --no-print-directory -C tflm_port
 
+# The demo: the SVD DNN at float, int8 and 4 bit (w4a8, forked from the same float model),
+# 1.5 hours of streams (1 hour without any keyword), DET figures and the Cortex-M4 row.
+DEMO_W4 := $(RUN)-w4
 demo: setup
-	$(KWSQ) synth --out $(DATA) --size small
+	$(KWSQ) synth --out $(DATA) --size small --streams --stream-minutes 30
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) --preset demo
 	$(KWSQ) convert runs/$(RUN)
-	$(KWSQ) report runs/$(RUN)
+	$(PY) -m pipeline.evaluate.paper fork runs/$(RUN) runs/$(DEMO_W4) --scheme w4a8
+	$(KWSQ) train --data $(DATA) --run runs/$(DEMO_W4)
+	$(KWSQ) convert runs/$(DEMO_W4) --no-size-table
+	$(KWSQ) eval runs/$(RUN)
+	$(KWSQ) eval runs/$(DEMO_W4) --backends qat,litert,kwsq
+	$(KWSQ) bench runs/$(RUN)/model.tflite --target m4 --out runs/$(RUN)/bench_m4.json
+	$(KWSQ) bench runs/$(DEMO_W4)/model.tflite --target m4 --out runs/$(DEMO_W4)/bench_m4.json
+	$(KWSQ) report runs/$(RUN) --with runs/$(DEMO_W4)
+
+# make paper: the full embedded corpus by default, or DATA=/path/to/speech_commands_v2.
+# PAPER_SCALE=full|small (docs/paper/report.md states the scale it was made at).
+PAPER_DATA  := $(if $(filter command line environment,$(origin DATA)),$(DATA),data/kwsq_full)
+PAPER_SCALE ?= full
+paper: setup
+	@if [ ! -f $(PAPER_DATA)/testing_list.txt ] || [ -f $(PAPER_DATA)/kwsq_synth.json ]; then \
+		$(KWSQ) synth --out $(PAPER_DATA) --size full; fi
+	$(PY) -m pipeline.evaluate.paper run --data $(PAPER_DATA) --scale $(PAPER_SCALE) \
+		--runs runs/paper --out docs/paper
 
 train: setup
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) $(if $(CONFIG),--config $(CONFIG),--preset demo)

@@ -110,27 +110,15 @@ def evaluate_run(run: Run, args: argparse.Namespace, log=print) -> dict[str, Any
     want = set(() if args.no_clips else _names(args.backends))
     stream_want = set(() if args.no_streams else _names(args.stream_backends))
     order = [n for n in backends.ALL if n in want | stream_want]
-    scorers = backends.run_scorers(run, tuple(order), log=log)
     t0 = time.monotonic()
     result: dict[str, Any] = {"models": {}, "rules": rules.to_dict()}
-    for s in scorers:
-        result["models"][s.name] = {"label": s.label, "path": s.path,
-                                    "model_bytes": s.model_bytes}
     data_path = args.data or cfg.data.get("path")
     result["data"] = str(data_path)
-    if want:
-        x, y, names, _ = clips.clip_arrays(run, args.data, args.split)
-        result["classes"] = names
-        result["split"] = args.split
-        for name, r in clips.evaluate_clips([s for s in scorers if s.name in want],
-                                            x, y, names, log).items():
-            result["models"][name]["clips"] = r
     curves: dict[str, Any] = {}
-    if stream_want:
+    if stream_want:  # bad stream settings fail before minutes of clip scoring
         folder = Path(args.streams) if args.streams else Path(data_path) / "streams"
         recs = streaming.find_recordings(folder)
-        metrics = run.read_metrics()
-        classes = metrics.get("classes") or result.get("classes")
+        classes = run.read_metrics().get("classes")
         if not classes:
             from pipeline.data import loader
 
@@ -143,6 +131,18 @@ def evaluate_run(run: Run, args: argparse.Namespace, log=print) -> dict[str, Any
             stream_kw = list(COMMANDS)
         wanted = [w.strip() for w in args.keywords.split(",")] if args.keywords else None
         cols = keyword_columns(classes, args.label_mode, args.keyword, wanted, stream_kw)
+    scorers = backends.run_scorers(run, tuple(order), log=log)
+    for s in scorers:
+        result["models"][s.name] = {"label": s.label, "path": s.path,
+                                    "model_bytes": s.model_bytes}
+    if want:
+        x, y, names, _ = clips.clip_arrays(run, args.data, args.split)
+        result["classes"] = names
+        result["split"] = args.split
+        for name, r in clips.evaluate_clips([s for s in scorers if s.name in want],
+                                            x, y, names, log).items():
+            result["models"][name]["clips"] = r
+    if stream_want:
         feat = FeatureConfig.from_dict(cfg.features)
         conv_hop = streaming.CONV_HOP_SECONDS if args.conv_hop is None else args.conv_hop
         if conv_hop <= 0:

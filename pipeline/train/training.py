@@ -455,6 +455,9 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
                     batch_size=config.batch_size, callbacks=[scheduler, bar.callback],
                     verbose=0)
                 logs = {k: v[-1] for k, v in history.history.items()}
+                # per-epoch figures for the report's training curves
+                state.setdefault("history", {}).setdefault(f"{index}_{stage.name}", []).append(
+                    {"epoch": epoch + 1, **{k: float(v) for k, v in logs.items() if k != "lr"}})
                 _save_checkpoint(run, state, index, stage, model, epoch + 1,
                                  completed=epoch + 1 == stage.epochs)
                 epochs_done += 1

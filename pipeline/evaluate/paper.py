@@ -1,0 +1,466 @@
+"""``make paper``: the papers' comparisons as streaming DET tables and figures.
+
+Three experiments, each cell the mean and spread over several training seeds, every cell
+naming the run folders it came from:
+
+* ``lowbit`` (*Low-Bit Quantization and Quantization-Aware Training for Small-Footprint
+  Keyword Spotting*, on the 50K SVD DNN): Table 1, the float model quantized *naively*
+  (calibrated, not trained) at 16 (float16 weights), 8, 4-8 and 4 bits: relative DET AUC
+  and model size; Table 2, 4-8 and 4 bit naive against QAT; and the DET figure.
+* ``tanh`` (*sub-8-bit quantization-aware training for streaming keyword spotting*, the 250K
+  DNN): tanh-squashed against linear weight quantization at 1, 4, 5 and 8 bits (the linear
+  bit widths the scheme table has), as a table and DET figure.
+* ``fxp`` (*fixed-point quantization-aware training for on-device keyword spotting*):
+  fxp8 and fxp4 against float on the conv models, 12 classes.
+
+How: per (model, seed) one float run (``RUNS/<model>-s<seed>-float``) is trained; each
+QAT scheme forks it (:func:`fork_run`: same float checkpoint, only the QAT stages are
+trained, ``RUNS/<model>-s<seed>-<scheme>``), as the papers fine-tune a trained float
+model. Naive models are the float model with the scheme applied and calibrated. All
+models run over the same streams with the same code as ``kwsq eval`` (Keras QAT graphs by
+default; ``--deployed`` also converts each QAT run and scores the .tflite on kwsq's C
+runtime), and relative AUC divides by the same seed's float AUC.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pipeline.atomic import write_bytes, write_text
+from pipeline.errors import KwsqError
+from pipeline.train.runs import Run, RunConfig, StageConfig
+
+
+@dataclass(frozen=True)
+class Scale:
+    """How big a ``make paper`` run is."""
+
+    seeds: int
+    float_epochs: int
+    qat_epochs: int
+    stream_minutes: float  # keyword-bearing stream minutes; negatives are twice that
+    note: str
+
+
+SCALES = {
+    "full": Scale(3, 40, 6, 150.0, "the demo's training schedule, 7.5 h of streams"),
+    "small": Scale(3, 12, 3, 30.0, "short training, 1.5 h of streams"),
+    "smoke": Scale(2, 1, 1, 1.0, "seconds; for tests only"),
+}
+
+EXPERIMENTS: dict[str, dict[str, Any]] = {
+    "lowbit": {"models": ["svd_dnn"], "qat": ["w4-8", "w4a8"], "reference": "int8",
+               "naive": ["16bit", "int8", "w4-8", "w4a8"]},
+    "tanh": {"models": ["dnn250k"], "qat": ["tanh-w1", "tanh-w4", "tanh-w5", "tanh-w8",
+                                            "w1a8", "w4a8", "w5a8", "int8"], "naive": []},
+    "fxp": {"models": ["cnn", "ds_cnn"], "qat": ["fxp8", "fxp4"], "naive": []},
+}
+SIZE_KEY = {"16bit": "16bit", "int8": "8bit", "w4-8": "4-8bit", "w4a8": "4bit", "float": "float"}
+
+
+# ----------------------------------------------------------------------------- runs
+
+def fork_run(src: str | Path, dst: str | Path, scheme: str, qat_epochs: int | None = None,
+             qat_learning_rate: float | None = None) -> Run:
+    """A new run that starts from ``src``'s trained float stage and trains ``scheme``'s QAT.
+
+    The float checkpoint and float.keras are copied and marked done in the new run's
+    state, so ``kwsq train --run DST`` only trains the QAT stages (same float model, as
+    the papers fine-tune one trained float network per comparison).
+    """
+    import quant_configs
+    from pipeline.train.training import stages_for
+
+    src_run = Run(src).require()
+    cfg = src_run.read_config()
+    if not cfg.stages or cfg.stages[0].name != "float":
+        raise KwsqError(f"{src_run.path} has no float stage to start from")
+    state_path = src_run.state_path
+    state = json.loads(state_path.read_text()) if state_path.is_file() else {}
+    ckpt_name = state.get("checkpoint", {}).get("0")
+    ckpt_files = sorted(state_path.parent.glob(ckpt_name + ".*")) if ckpt_name else []
+    if 0 not in state.get("completed", []) or not ckpt_files:
+        raise KwsqError(f"{src_run.path} has not finished its float stage yet")
+    scheme_spec = quant_configs.get_scheme(scheme)
+    qat = [s for s in cfg.stages[1:]]
+    epochs = qat_epochs if qat_epochs is not None else (qat[0].epochs if qat else 6)
+    lr = qat_learning_rate if qat_learning_rate is not None else (
+        qat[0].learning_rate if qat else 5e-4)
+    f = cfg.stages[0]
+    new_stages = [f] + stages_for(scheme_spec.stages, {
+        "float_epochs": f.epochs, "learning_rate": f.learning_rate, "qat_epochs": epochs,
+        "qat_learning_rate": lr})[1:]
+    dst_run = Run(dst)
+    if dst_run.exists():
+        return dst_run  # resumable: an existing fork is continued by kwsq train
+    new = RunConfig.from_dict({**cfg.to_dict(), "name": dst_run.path.name, "scheme": scheme,
+                               "stages": [vars(s) for s in new_stages]})
+    dst_run.write_config(new)
+    dst_run.state_path.parent.mkdir(parents=True, exist_ok=True)
+    for p in ckpt_files:  # the float stage's checkpoint (weights and optimizer state)
+        shutil.copy2(p, dst_run.state_path.parent / p.name)
+    if src_run.float_model_path.is_file():
+        shutil.copy2(src_run.float_model_path, dst_run.float_model_path)
+    fork_state = {"completed": [0], "epoch": {"0": state.get("epoch", {}).get("0", f.epochs)},
+                  "checkpoint": {"0": ckpt_name},
+                  "history": {k: v for k, v in state.get("history", {}).items()
+                              if k.startswith("0_")}, "forked_from": str(src_run.path)}
+    write_text(dst_run.state_path, json.dumps(fork_state, indent=1))
+    return dst_run
+
+
+def _train(run: Run, log) -> None:
+    from pipeline.train.training import train
+
+    state = json.loads(run.state_path.read_text()) if run.state_path.is_file() else {}
+    cfg = run.read_config()
+    if len(state.get("completed", [])) == len(cfg.stages) and run.model_path.is_file():
+        log(f"paper: {run.path} already trained")
+        return
+    t0 = time.monotonic()
+    train(cfg, run, log=lambda m: None)
+    log(f"paper: trained {run.path} in {time.monotonic() - t0:.0f} s")
+
+
+def base_run(runs: Path, model: str, seed: int, data: Path, scale: Scale) -> Run:
+    """The float run of one (model, seed): the demo preset's settings, the scale's epochs."""
+    from argparse import Namespace
+
+    from pipeline.train.training import resolve_config
+
+    run = Run(runs / f"{model}-s{seed}-float")
+    if run.exists():
+        return run
+    ns = Namespace(data=str(data), run=str(run.path), preset="demo", config=None, model=model,
+                   scheme="float", float_epochs=scale.float_epochs, qat_epochs=scale.qat_epochs,
+                   batch_size=None, seed=seed, label_mode=None, keyword=None, strategy=None,
+                   no_naive=True, fresh=False)
+    cfg = resolve_config(ns)
+    cfg.stages = [StageConfig(**vars(cfg.stages[0]))]
+    run.write_config(cfg)
+    return run
+
+
+# ----------------------------------------------------------------------------- scoring
+
+@dataclass
+class Cell:
+    """One model of one seed: where it came from and what it scored."""
+
+    experiment: str
+    model: str
+    variant: str  # "float", "naive <scheme>", "qat <scheme>"
+    seed: int
+    run: str
+    bytes: int | None = None
+    accuracy: float | None = None
+    auc: float | None = None
+    relative_auc: float | None = None
+    miss_1: float | None = None
+    curve: dict[str, list[float]] = field(default_factory=dict)
+
+
+def _naive_scorers(run: Run, schemes: list[str], log) -> list:
+    """The float model with each scheme applied and calibrated (no training), as Keras
+    scorers; "16bit" is the float16-weight .tflite on LiteRT."""
+    import quant_configs
+    from pipeline.evaluate import backends
+    from pipeline.tflite import convert
+    from pipeline.tflite.verify import split_arrays
+
+    float_model = quant_configs.load_model(run.float_model_path)
+    x, _ = split_arrays(run, "training")
+    idx = np.linspace(0, len(x) - 1, num=min(2000, len(x))).round().astype(int)
+    calib = x[np.unique(idx)]
+    metrics = run.read_metrics()
+    if "size_table" not in metrics:  # the real .tflite bytes at 32/16/8/4-8/4 bits
+        metrics = run.update_metrics({"size_table": convert.size_table(float_model, calib[:500])})
+    sizes = metrics["size_table"]["bytes"]
+    out = []
+    for scheme in schemes:
+        if scheme == "16bit":
+            path = run.path / "naive_16bit.tflite"
+            if not path.is_file():
+                write_bytes(path, convert.convert_float(float_model, float16=True))
+            s = backends.tflite_scorer(backends.LITERT, path)
+        else:
+            naive = quant_configs.quantize_model(float_model, scheme, "all")
+            quant_configs.calibrate(naive, [calib[i: i + 100] for i in range(0, len(calib), 100)])
+            s = backends.keras_scorer("qat", naive, run.float_model_path, None)
+        s.model_bytes = sizes.get(SIZE_KEY.get(scheme, ""))
+        s.name = f"naive {scheme}"
+        out.append(s)
+    log(f"paper: naive models of {run.path.name}: {', '.join(schemes)}")
+    return out
+
+
+def score(run: Run, scorers: list, recs, rules, log) -> dict[str, dict[str, Any]]:
+    """Clip accuracy and pooled streaming DET of each scorer (``kwsq eval``'s code)."""
+    from pipeline.data.features import FeatureConfig
+    from pipeline.data.gsc import COMMANDS
+    from pipeline.evaluate import clips, streaming
+
+    cfg = run.read_config()
+    x, y, names, _ = clips.clip_arrays(run)
+    cols = {w: names.index(w) for w in COMMANDS if w in names}
+    sp = streaming.posteriors(recs, scorers, FeatureConfig.from_dict(cfg.features), cols,
+                              log=lambda m: None)
+    out = {}
+    for s in scorers:
+        sw = streaming.sweep(sp, s.name, rules)
+        summ = streaming.summary(sw, rules)["pooled"]
+        out[s.name] = {"accuracy": clips.clip_scores(s.score(x), y, names)["accuracy"],
+                       "auc": summ["auc"], "miss_1": summ["miss_at_1_fa_per_hour"],
+                       "bytes": s.model_bytes,
+                       "curve": {"fa_per_hour": sw.pooled.fa_per_hour.tolist(),
+                                 "miss_rate": sw.pooled.miss_rate.tolist()}}
+    log(f"paper: scored {run.path.name}: " + ", ".join(
+        f"{k} AUC {v['auc']:.4f}" for k, v in out.items()))
+    return out
+
+
+# ----------------------------------------------------------------------------- driver
+
+def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list[str],
+              deployed: bool = False, log=print) -> dict[str, Any]:
+    import quant_configs
+    from pipeline.corpus import streams as streams_mod
+    from pipeline.evaluate import backends, det, streaming
+
+    t_start = time.monotonic()
+    runs.mkdir(parents=True, exist_ok=True)
+    stream_dir = data / "streams"
+    if not any(stream_dir.glob("stream_*.wav")):
+        log(f"paper: making {scale.stream_minutes:g} + {2 * scale.stream_minutes:g} minutes "
+            f"of streams in {stream_dir}")
+        streams_mod.make_streams(data, minutes=scale.stream_minutes, progress=False)
+    recs = streaming.find_recordings(stream_dir)
+    rules = det.DEFAULT_RULES
+    cells: list[Cell] = []
+    skipped: list[str] = []
+    for exp in experiments:
+        spec = EXPERIMENTS[exp]
+        for model in spec["models"]:
+            for seed in range(scale.seeds):
+                base = base_run(runs, model, seed, data, scale)
+                _train(base, log)
+                scorers = backends.run_scorers(base, (backends.KERAS_FLOAT,), log=log)
+                if spec["naive"]:
+                    scorers += _naive_scorers(base, spec["naive"], log)
+                    scorers[0].model_bytes = base.read_metrics()["size_table"]["bytes"]["float"]
+                res = score(base, scorers, recs, rules, log)
+                ref_auc = res["float"]["auc"]
+                for name, r in res.items():
+                    cells.append(Cell(exp, model, name, seed, str(base.path),
+                                      r["bytes"], r["accuracy"], r["auc"],
+                                      r["auc"] / ref_auc if ref_auc > 0 else None,
+                                      r["miss_1"], r["curve"]))
+                for scheme in spec["qat"]:
+                    if scheme not in quant_configs.SCHEMES:
+                        note = f"{exp}: scheme {scheme} is not in the scheme table: not run"
+                        if note not in skipped:
+                            skipped.append(note)
+                        continue
+                    fork = fork_run(base.path, runs / f"{model}-s{seed}-{scheme}", scheme,
+                                    scale.qat_epochs)
+                    _train(fork, log)
+                    names: tuple[str, ...] = (backends.KERAS_QAT,)
+                    if deployed:
+                        from pipeline.tflite.convert import ConvertOptions, convert_run
+
+                        if not fork.tflite_path.is_file():
+                            convert_run(fork, ConvertOptions(size_table=False),
+                                        log=lambda m: None)
+                        names += (backends.KWSQ,)
+                    sc = backends.run_scorers(fork, names, log=log)
+                    for s in sc:
+                        s.name = f"qat {scheme}" if s.name == "qat" else f"{scheme} on kwsq"
+                    r_all = score(fork, sc, recs, rules, log)
+                    for name, r in r_all.items():
+                        cells.append(Cell(exp, model, name, seed, str(fork.path), r["bytes"],
+                                          r["accuracy"], r["auc"],
+                                          r["auc"] / ref_auc if ref_auc > 0 else None,
+                                          r["miss_1"], r["curve"]))
+                log(f"paper: {exp} {model} seed {seed} done, "
+                    f"{(time.monotonic() - t_start) / 60:.1f} min so far")
+    hours = sum(_seconds(r) for r in recs) / 3600
+    result = {"scale": vars(scale), "experiments": experiments, "data": str(data),
+              "runs": str(runs), "stream_hours": hours, "rules": rules.to_dict(),
+              "minutes": round((time.monotonic() - t_start) / 60, 1), "skipped": skipped,
+              "cells": [vars(c) for c in cells]}
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "results.json", json.dumps(result) + "\n")
+    write_text(out / "report.md", paper_report(result, out))
+    log(f"paper: wrote {out / 'report.md'} in {result['minutes']} min")
+    return result
+
+
+def _seconds(rec) -> float:
+    from pipeline.data.audio import read_wav
+
+    if "seconds" in rec.truth:
+        return float(rec.truth["seconds"])
+    audio, rate = read_wav(rec.wav)
+    return audio.size / rate
+
+
+# ----------------------------------------------------------------------------- report
+
+def _agg(cells: list[dict[str, Any]], key: str) -> tuple[float | None, float | None]:
+    vals = [c[key] for c in cells if c.get(key) is not None]
+    if not vals:
+        return None, None
+    return float(np.mean(vals)), float(np.std(vals, ddof=1)) if len(vals) > 1 else 0.0
+
+
+def _ms(v: tuple[float | None, float | None], fmt: str = "{:.3f}") -> str:
+    m, s = v
+    return "-" if m is None else f"{fmt.format(m)} ± {fmt.format(s)}"
+
+
+def _group(cells: list[dict[str, Any]]) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    g: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for c in cells:
+        g.setdefault((c["experiment"], c["model"], c["variant"]), []).append(c)
+    return g
+
+
+def paper_report(result: dict[str, Any], out: Path) -> str:
+    from pipeline.evaluate import plots
+    from pipeline.evaluate.report import table
+
+    groups = _group(result["cells"])
+    sc = result["scale"]
+    parts = [
+        "# kwsq: the papers' comparisons on streaming audio\n\n",
+        f"Scale: {sc['seeds']} training seeds per cell, {sc['float_epochs']} float epochs, "
+        f"{sc['qat_epochs']} QAT epochs per stage ({sc['note']}); "
+        f"{result['stream_hours']:.2f} hours of streams from `{result['data']}`; "
+        f"wall time {result['minutes']} min on this machine. Cells are mean ± standard "
+        "deviation over seeds; relative AUC divides each model's DET AUC by the float AUC of "
+        "the same seed (above 1: worse than float). AUC is the mean miss rate over "
+        f"{result['rules']['auc_fa_range'][0]:g}-{result['rules']['auc_fa_range'][1]:g} false "
+        "accepts per hour, pooled over the 10 command keywords (rules: "
+        "`pipeline/evaluate/det.py`). Run folders are under "
+        f"`{result['runs']}`: `<model>-s<seed>-float` and `<model>-s<seed>-<scheme>`.\n",
+    ]
+    for note in result.get("skipped", []):
+        parts.append(f"\n- {note}\n")
+
+    def rows_for(exp: str, model: str, variants: list[str]) -> list[list[str]]:
+        rows = []
+        for v in variants:
+            cs = groups.get((exp, model, v))
+            if not cs:
+                continue
+            rows.append([v, _ms(_agg(cs, "relative_auc")), _ms(_agg(cs, "auc"), "{:.4f}"),
+                         _ms(_agg(cs, "miss_1"), "{:.3f}"), _ms(_agg(cs, "accuracy")),
+                         _ms(_agg(cs, "bytes"), "{:.0f}"),
+                         ", ".join(sorted({Path(c["run"]).name for c in cs}))])
+        return rows
+
+    head = ["model", "relative AUC", "AUC", "miss @1 FA/h", "clip accuracy", "bytes", "runs"]
+    figs = []
+    for exp in result["experiments"]:
+        for model in EXPERIMENTS[exp]["models"]:
+            variants = sorted({k[2] for k in groups if k[0] == exp and k[1] == model},
+                              key=lambda v: (v != "float", v))
+            if not variants:
+                continue
+            if exp == "lowbit":
+                parts.append(f"\n## Low-bit quantization paper ({model})\n\n"
+                             "Table 1: the float model quantized naively (no QAT).\n\n")
+                t1 = ["float"] + [f"naive {s}" for s in EXPERIMENTS[exp]["naive"]]
+                parts.append(table(head, rows_for(exp, model, t1)))
+                parts.append("\nTable 2: 4-8 and 4 bit, naive against QAT.\n\n")
+                t2 = [v for s in ("w4-8", "w4a8") for v in (f"naive {s}", f"qat {s}")]
+                parts.append(table(head, rows_for(exp, model, t2)))
+            else:
+                title = {"tanh": "Sub-8-bit streaming paper: tanh vs linear weights",
+                         "fxp": "Fixed-point paper: fxp8 and fxp4 vs float"}[exp]
+                parts.append(f"\n## {title} ({model})\n\n")
+                parts.append(table(head, rows_for(exp, model, variants)))
+            lines = []
+            for v in variants:
+                cs = groups[(exp, model, v)]
+                fa, miss = _mean_curve(cs)
+                lines.append(plots.DetLine(f"{v} (n={len(cs)})", fa, miss,
+                                           "-" if v == "float" else "--"))
+            path = plots.det_figure(lines, out / "figures" / f"det_{exp}_{model}.png",
+                                    f"{exp}: {model}, mean over seeds",
+                                    auc_range=tuple(result["rules"]["auc_fa_range"]))
+            figs.append(path)
+            parts.append(f"\n![DET {exp} {model}](figures/{path.name})\n")
+    return "".join(parts)
+
+
+def _mean_curve(cells: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
+    """Seeds' operating curves averaged on a common FA/h grid (for the figures only)."""
+    from pipeline.evaluate.plots import step_points
+
+    grid = np.unique(np.concatenate([np.asarray(c["curve"]["fa_per_hour"]) for c in cells]))
+    ys = []
+    for c in cells:
+        knots, miss = step_points(c["curve"]["fa_per_hour"], c["curve"]["miss_rate"])
+        i = np.searchsorted(knots, grid, side="right") - 1
+        ys.append(np.where(i >= 0, miss[np.maximum(i, 0)], 1.0))
+    return grid, np.mean(ys, axis=0)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m pipeline.evaluate.paper",
+                                description="the papers' comparisons (make paper), or fork a run")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    f = sub.add_parser("fork", help="a new run from a trained run's float stage")
+    f.add_argument("src")
+    f.add_argument("dst")
+    f.add_argument("--scheme", required=True)
+    f.add_argument("--qat-epochs", type=int)
+    r = sub.add_parser("run", help="train, evaluate and write docs/paper/report.md")
+    r.add_argument("--data", default="data/kwsq_full")
+    r.add_argument("--runs", default="runs/paper")
+    r.add_argument("--out", default="docs/paper")
+    r.add_argument("--scale", choices=sorted(SCALES), default="full")
+    r.add_argument("--seeds", type=int, help="override the scale's seed count")
+    r.add_argument("--experiments", default="lowbit,tanh,fxp")
+    r.add_argument("--deployed", action="store_true",
+                   help="also convert every QAT run and score the .tflite on kwsq's runtime")
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "fork":
+            run = fork_run(args.src, args.dst, args.scheme, args.qat_epochs)
+            print(f"paper: {run.path} starts from {args.src}'s float stage; "
+                  f"train it with kwsq train --run {run.path}")
+            return 0
+        scale = SCALES[args.scale]
+        if args.seeds:
+            scale = Scale(args.seeds, scale.float_epochs, scale.qat_epochs,
+                          scale.stream_minutes, scale.note)
+        exps = [e.strip() for e in args.experiments.split(",") if e.strip()]
+        bad = [e for e in exps if e not in EXPERIMENTS]
+        if bad:
+            raise KwsqError(f"unknown experiment {', '.join(bad)}; expected some of "
+                            f"{', '.join(EXPERIMENTS)}")
+        from pipeline.data.gsc import check_layout
+
+        check_layout(args.data)
+        run_paper(Path(args.data), Path(args.runs), Path(args.out), scale, exps, args.deployed)
+        return 0
+    except KwsqError as exc:
+        print(f"paper: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""``kwsq eval`` and ``kwsq report`` on a small trained and converted run."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.cli import main as kwsq
+from pipeline.train.runs import Run
+
+
+@pytest.fixture(scope="module")
+def evaluated(tiny_corpus: Path, tmp_path_factory: pytest.TempPathFactory) -> Run:
+    from pipeline.corpus import streams
+
+    root = tmp_path_factory.mktemp("eval")
+    data = root / "corpus"
+    shutil.copytree(tiny_corpus, data, ignore=shutil.ignore_patterns(".kwsq_cache"))
+    streams.make_streams(data, seed=0, minutes=1.0, negative_minutes=1.0, progress=False)
+    run = root / "run"
+    assert kwsq(["train", "--data", str(data), "--run", str(run), "--preset", "smoke",
+                 "--no-naive"]) == 0
+    assert kwsq(["convert", str(run), "--no-size-table"]) == 0
+    assert kwsq(["eval", str(run), "--stream-backends", "float,qat,litert,tflm,kwsq"]) == 0
+    return Run(run)
+
+
+def test_eval_reports_every_model(evaluated: Run) -> None:
+    ev = evaluated.read_metrics()["eval"]
+    assert set(ev["models"]) == {"float", "qat", "litert", "tflm", "kwsq"}
+    assert ev["streams"]["hours"] == pytest.approx(2 / 60, abs=1e-3)
+    assert ev["streams"]["keyword_events"] > 5
+    for m in ev["models"].values():
+        p = m["streams"]["pooled"]
+        assert 0 <= p["miss_at_1_fa_per_hour"] <= 1 and 0 <= p["auc"] <= 1
+        assert m["streams"]["relative_auc"] is not None
+        assert 0 <= m["clips"]["accuracy"] <= 1
+        assert np.sum(m["clips"]["confusion"]) == m["clips"]["examples"]
+    assert ev["models"]["float"]["streams"]["relative_auc"] == 1.0
+    # clip accuracy equals what verify measured with its own code
+    tfl = evaluated.read_metrics()["tflite"]
+    assert ev["models"]["litert"]["clips"]["accuracy"] == tfl["litert_accuracy"]
+    assert ev["models"]["tflm"]["clips"]["accuracy"] == tfl["tflm_accuracy"]
+
+
+def test_kwsq_runtime_and_tflm_give_the_same_stream_curves(evaluated: Run) -> None:
+    """Bit-exact runtimes on the same windows: identical DET curves, point by point."""
+    c = json.loads((evaluated.path / "eval" / "curves.json").read_text())
+    assert c["kwsq"]["pooled"] == c["tflm"]["pooled"]
+    assert c["kwsq"]["keywords"] == c["tflm"]["keywords"]
+
+
+def test_report_has_det_figures_and_model_table(evaluated: Run) -> None:
+    assert kwsq(["report", str(evaluated.path)]) == 0
+    text = (evaluated.path / "report.md").read_text()
+    assert "miss @1 FA/h" in text and "rel. AUC" in text
+    for png in ("det.png", "det_keywords.png", "confusion.png", "training.png"):
+        data = (evaluated.path / "figures" / png).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+        assert f"figures/{png}" in text
+
+
+def test_wake_mode_scores_one_keyword(evaluated: Run) -> None:
+    assert kwsq(["eval", str(evaluated.path), "--no-clips", "--label-mode", "wake",
+                 "--keyword", "yes", "--stream-backends", "float"]) == 0
+    ev = evaluated.read_metrics()["eval"]
+    assert ev["streams"]["keywords"] == ["yes"]
+    assert list(ev["models"]["float"]["streams"]["keywords"]) == ["yes"]
+
+
+def test_eval_errors_are_one_line(evaluated: Run, tmp_path: Path, capsys) -> None:
+    assert kwsq(["eval", str(evaluated.path), "--streams", str(tmp_path / "none")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "not a folder of streams" in err[0]
+    assert kwsq(["eval", str(evaluated.path), "--label-mode", "wake"]) == 2
+
+
+def test_fork_trains_only_qat_from_the_same_float(evaluated: Run, tmp_path: Path) -> None:
+    import quant_configs
+    from pipeline.evaluate.paper import fork_run
+
+    dst = fork_run(evaluated.path, tmp_path / "w4", "w4a8")
+    assert kwsq(["train", "--run", str(dst.path)]) == 0
+    a = quant_configs.load_model(evaluated.float_model_path).get_weights()
+    b = quant_configs.load_model(dst.float_model_path).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    m, src = dst.read_metrics(), evaluated.read_metrics()
+    assert m["scheme"] == "w4a8" and m["float_test_accuracy"] == src["float_test_accuracy"]
+    history = json.loads(dst.state_path.read_text())["history"]
+    assert set(history) == {"0_float", "1_all"}
+    assert history["0_float"] == json.loads(evaluated.state_path.read_text())["history"]["0_float"]
+
+
+def test_paper_tables_at_the_smallest_scale(evaluated: Run, tmp_path: Path) -> None:
+    from pipeline.evaluate import paper
+
+    data = Path(evaluated.read_config().data["path"])
+    scale = paper.Scale(1, 1, 1, 1.0, "test")
+    res = paper.run_paper(data, tmp_path / "runs", tmp_path / "doc", scale, ["lowbit"],
+                          log=lambda _m: None)
+    variants = {c["variant"] for c in res["cells"]}
+    assert variants == {"float", "naive 16bit", "naive int8", "naive w4-8", "naive w4a8",
+                        "qat w4-8", "qat w4a8"}
+    for c in res["cells"]:
+        assert Path(c["run"]).is_dir() and c["bytes"] and 0 <= c["auc"] <= 1
+    assert [c["relative_auc"] for c in res["cells"] if c["variant"] == "float"] == [1.0]
+    sizes = {c["variant"]: c["bytes"] for c in res["cells"]}
+    assert sizes["float"] > sizes["naive 16bit"] > sizes["naive int8"] > sizes["naive w4a8"]
+    text = (tmp_path / "doc" / "report.md").read_text()
+    assert "Table 1" in text and "Table 2" in text and "svd_dnn-s0-w4a8" in text
+    assert (tmp_path / "doc" / "figures" / "det_lowbit_svd_dnn.png").stat().st_size > 5000
