@@ -56,7 +56,7 @@ runtime: setup
 
 # The demo: the SVD DNN at float, int8 and 4 bit (w4a8, forked from the same float model),
 # 1.5 hours of streams (1 hour without any keyword), DET figures and the Cortex-M4 row.
-DEMO_W4 := $(RUN)-w4
+DEMO_W4 := $(RUN)-w4a8
 demo: setup
 	$(KWSQ) synth --out $(DATA) --size small --streams --stream-minutes 30
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) --preset demo
@@ -66,8 +66,7 @@ demo: setup
 	$(KWSQ) convert runs/$(DEMO_W4) --no-size-table
 	$(KWSQ) eval runs/$(RUN)
 	$(KWSQ) eval runs/$(DEMO_W4) --backends qat,litert,kwsq
-	$(KWSQ) bench runs/$(RUN)/model.tflite --target m4 --out runs/$(RUN)/bench_m4.json
-	$(KWSQ) bench runs/$(DEMO_W4)/model.tflite --target m4 --out runs/$(DEMO_W4)/bench_m4.json
+	$(KWSQ) bench runs/$(RUN) runs/$(DEMO_W4) --target m4 --out runs/$(RUN)/bench_m4.json
 	$(KWSQ) report runs/$(RUN) --with runs/$(DEMO_W4)
 
 # make paper: the full embedded corpus by default, or DATA=/path/to/speech_commands_v2.

@@ -103,28 +103,30 @@ def curves(run: Run) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-def bench_rows(run: Run) -> list[dict[str, Any]]:
-    """``kwsq bench --out`` rows of this run's .tflite: the run's bench*.json, runs/bench/."""
+def bench_rows(run: Run, extra: list[Path] | None = None) -> list[dict[str, Any]]:
+    """``kwsq bench --out`` rows of this run's .tflite (named after the run folder, same
+    bytes) from the run's bench*.json, ``extra`` files and runs/bench/*.json."""
     tfl = run.tflite_path
     if not tfl.is_file():
         return []
     size = tfl.stat().st_size
-    files = sorted(run.path.glob("bench*.json"))
+    files = sorted(run.path.glob("bench*.json")) + list(extra or [])
     shared = run.path.parent / "bench"
     if shared.is_dir():
         files += sorted(shared.glob("*.json"))
-    rows = []
+    rows, seen = [], set()
     for f in files:
         try:
-            data = json.loads(f.read_text())
-        except ValueError:
+            data = json.loads(Path(f).read_text())
+        except (ValueError, OSError):
             continue
         for r in data if isinstance(data, list) else [data]:
             if not isinstance(r, dict) or "instructions" not in r:
                 continue
-            same_file = (f.parent == run.path and r.get("model_bytes") == size)
-            named = r.get("model") in (f"{run.path.name}.tflite", str(tfl))
-            if same_file or (named and r.get("model_bytes") == size):
+            named = r.get("model") in (run.path.name, "model.tflite", str(tfl))
+            key = (r.get("target"), r.get("kernels"))
+            if named and r.get("model_bytes") == size and key not in seen:
+                seen.add(key)
                 rows.append({**r, "source": str(f)})
     return rows
 
@@ -163,7 +165,9 @@ def bench_table(rows: list[dict[str, Any]]) -> str:
             "stack B", "runtime code B", "firmware flash B", "model B"]
     body = []
     for r in rows:
-        ms = r["instructions"] / M4_CLOCK_HZ * 1000 if r.get("target") == "m4" else None
+        ms = r.get("estimated_ms")
+        if ms is None and r.get("target") == "m4":
+            ms = r["instructions"] / M4_CLOCK_HZ * 1000
         body.append([r["run"], r.get("target", "?"), r.get("kernels", "?"),
                      f"{r['instructions']:,}", _f(ms, "{:.2f}"), f"{r.get('arena_bytes', 0):,}",
                      f"{r.get('stack_bytes', 0):,}", f"{r.get('runtime_code_bytes', 0):,}",
@@ -212,13 +216,14 @@ def write_report(run: Run, others: list[Run], plots_on: bool = True) -> str:
                 f"With {st['hours']:.2f} h of audio, 1 false accept is "
                 f"{1 / max(st['hours'], 1e-9):.2f} FA/h: rates below that mean none.\n\n")
         parts.append(models_table(rows))
-    bench = [{**b, "run": x.path.name} for x in runs for b in bench_rows(x)]
+    shared_bench = sorted({f for x in runs for f in x.path.glob("bench*.json")})
+    bench = [{**b, "run": x.path.name} for x in runs for b in bench_rows(x, shared_bench)]
     if bench:
         parts.append("\n## Microcontroller cost (kwsq bench under QEMU, exact instruction "
                      "counts)\n\n")
         parts.append(bench_table(bench))
-        parts.append(f"\nEstimated ms assume one instruction per cycle at "
-                     f"{M4_CLOCK_HZ / 1e6:.0f} MHz (a typical Cortex-M4 clock).\n")
+        parts.append("\nEstimated ms: instructions at one per cycle at the target's typical "
+                     "clock (120 MHz for the Cortex-M4), a lower bound (docs/design.md).\n")
     if plots_on:
         figs = []
         lines = []
