@@ -64,6 +64,12 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
                                             "w1a8", "w4a8", "w5a8", "int8"], "naive": []},
     "fxp": {"models": ["cnn", "ds_cnn"], "qat": ["fxp8", "fxp4"], "naive": []},
 }
+# The low-bit quantization paper's own figures (its Tables 1 and 2), printed beside ours.
+PAPER_RELATIVE_AUC = {"naive 16bit": 1.0003, "naive int8": 1.0094, "naive w4-8": 1.1684,
+                      "naive w4a8": 2.2159, "qat w4-8": 1.0213, "qat w4a8": 1.4103}
+PAPER_RELATIVE_SIZE = {"naive 16bit": 0.65, "naive int8": 0.35, "naive w4-8": 0.32,
+                       "naive w4a8": 0.20}
+DISCUSSION = "discussion.md"  # hand-written comparison with the papers, appended if present
 SIZE_KEY = {"16bit": "16bit", "int8": "8bit", "w4-8": "4-8bit", "w4a8": "4bit", "float": "float"}
 
 
@@ -127,7 +133,7 @@ def _train(run: Run, log) -> None:
         log(f"paper: {run.path} already trained")
         return
     t0 = time.monotonic()
-    train(cfg, run, log=lambda m: None)
+    train(cfg, run, log=lambda m: log(f"paper: {run.path.name}: {m}"))
     log(f"paper: trained {run.path} in {time.monotonic() - t0:.0f} s")
 
 
@@ -282,8 +288,11 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                                         log=lambda m: None)
                         names += (backends.KWSQ,)
                     sc = backends.run_scorers(fork, names, log=log)
+                    sizes = base.read_metrics().get("size_table", {}).get("bytes", {})
                     for s in sc:
                         s.name = f"qat {scheme}" if s.name == "qat" else f"{scheme} on kwsq"
+                        if s.model_bytes is None:  # not converted: its naive twin's storage
+                            s.model_bytes = sizes.get(SIZE_KEY.get(scheme, ""))
                     r_all = score(fork, sc, recs, rules, log)
                     for name, r in r_all.items():
                         cells.append(Cell(exp, model, name, seed, str(fork.path), r["bytes"],
@@ -297,6 +306,7 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
               "runs": str(runs), "stream_hours": hours, "rules": rules.to_dict(),
               "minutes": round((time.monotonic() - t_start) / 60, 1), "skipped": skipped,
               "cells": [vars(c) for c in cells]}
+    out.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "results.json", json.dumps(result) + "\n")
     write_text(out / "report.md", paper_report(result, out))
@@ -338,6 +348,13 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
     from pipeline.evaluate import plots
     from pipeline.evaluate.report import table
 
+    # a QAT model not converted stores its weights as its naive twin does: same bytes
+    naive_bytes = {(c["experiment"], c["model"], c["seed"], c["variant"][6:]): c["bytes"]
+                   for c in result["cells"] if c["variant"].startswith("naive ")}
+    for c in result["cells"]:
+        if c.get("bytes") is None and c["variant"].startswith("qat "):
+            c["bytes"] = naive_bytes.get((c["experiment"], c["model"], c["seed"],
+                                          c["variant"][4:]))
     groups = _group(result["cells"])
     sc = result["scale"]
     parts = [
@@ -356,19 +373,29 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
     for note in result.get("skipped", []):
         parts.append(f"\n- {note}\n")
 
-    def rows_for(exp: str, model: str, variants: list[str]) -> list[list[str]]:
+    def rows_for(exp: str, model: str, variants: list[str], paper: bool = False
+                 ) -> list[list[str]]:
         rows = []
         for v in variants:
             cs = groups.get((exp, model, v))
             if not cs:
                 continue
-            rows.append([v, _ms(_agg(cs, "relative_auc")), _ms(_agg(cs, "auc"), "{:.4f}"),
-                         _ms(_agg(cs, "miss_1"), "{:.3f}"), _ms(_agg(cs, "accuracy")),
-                         _ms(_agg(cs, "bytes"), "{:.0f}"),
-                         ", ".join(sorted({Path(c["run"]).name for c in cs}))])
+            fl = groups.get((exp, model, "float"), [])
+            fbytes = _agg(fl, "bytes")[0]
+            rel_size = (f"{_agg(cs, 'bytes')[0] / fbytes:.2f}" if fbytes and
+                        _agg(cs, "bytes")[0] else "-")
+            row = [v, _ms(_agg(cs, "relative_auc")), _ms(_agg(cs, "auc"), "{:.4f}"),
+                   _ms(_agg(cs, "miss_1"), "{:.3f}"), _ms(_agg(cs, "accuracy")),
+                   _ms(_agg(cs, "bytes"), "{:.0f}"), rel_size]
+            if paper:
+                row += [str(PAPER_RELATIVE_AUC.get(v, "-")), str(PAPER_RELATIVE_SIZE.get(v, "-"))]
+            row.append(", ".join(sorted({Path(c["run"]).name for c in cs})))
+            rows.append(row)
         return rows
 
-    head = ["model", "relative AUC", "AUC", "miss @1 FA/h", "clip accuracy", "bytes", "runs"]
+    head = ["model", "relative AUC", "AUC", "miss @1 FA/h", "clip accuracy", "bytes",
+            "rel. size", "runs"]
+    head_p = head[:-1] + ["paper: rel. AUC", "paper: rel. size", "runs"]
     figs = []
     for exp in result["experiments"]:
         for model in EXPERIMENTS[exp]["models"]:
@@ -380,10 +407,10 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                 parts.append(f"\n## Low-bit quantization paper ({model})\n\n"
                              "Table 1: the float model quantized naively (no QAT).\n\n")
                 t1 = ["float"] + [f"naive {s}" for s in EXPERIMENTS[exp]["naive"]]
-                parts.append(table(head, rows_for(exp, model, t1)))
+                parts.append(table(head_p, rows_for(exp, model, t1, True)))
                 parts.append("\nTable 2: 4-8 and 4 bit, naive against QAT.\n\n")
                 t2 = [v for s in ("w4-8", "w4a8") for v in (f"naive {s}", f"qat {s}")]
-                parts.append(table(head, rows_for(exp, model, t2)))
+                parts.append(table(head_p, rows_for(exp, model, t2, True)))
             else:
                 title = {"tanh": "Sub-8-bit streaming paper: tanh vs linear weights",
                          "fxp": "Fixed-point paper: fxp8 and fxp4 vs float"}[exp]
@@ -400,6 +427,9 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                                     auc_range=tuple(result["rules"]["auc_fa_range"]))
             figs.append(path)
             parts.append(f"\n![DET {exp} {model}](figures/{path.name})\n")
+    notes = out / DISCUSSION
+    if notes.is_file():
+        parts.append("\n" + notes.read_text())
     return "".join(parts)
 
 
@@ -436,7 +466,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--experiments", default="lowbit,tanh,fxp")
     r.add_argument("--deployed", action="store_true",
                    help="also convert every QAT run and score the .tflite on kwsq's runtime")
+    rep = sub.add_parser("report", help="rewrite OUT/report.md from OUT/results.json")
+    rep.add_argument("--out", default="docs/paper")
     args = p.parse_args(argv)
+    if args.cmd == "report":
+        out = Path(args.out)
+        if not (out / "results.json").is_file():
+            print(f"paper: error: {out / 'results.json'} does not exist (make paper first)",
+                  file=sys.stderr)
+            return 2
+        write_text(out / "report.md", paper_report(json.loads((out / "results.json")
+                                                              .read_text()), out))
+        print(f"paper: wrote {out / 'report.md'}")
+        return 0
+    from pipeline import cli
+
+    cli._import_quietly(["tensorflow"])  # TensorFlow's C++ start-up lines, swallowed
     try:
         if args.cmd == "fork":
             run = fork_run(args.src, args.dst, args.scheme, args.qat_epochs)
