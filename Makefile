@@ -62,7 +62,7 @@ demo: setup
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) --preset demo
 	$(KWSQ) convert runs/$(RUN)
 	$(PY) -m pipeline.evaluate.paper fork runs/$(RUN) runs/$(DEMO_W4) --scheme w4a8
-	$(KWSQ) train --data $(DATA) --run runs/$(DEMO_W4)
+	$(KWSQ) train --run runs/$(DEMO_W4)
 	$(KWSQ) convert runs/$(DEMO_W4) --no-size-table
 	$(KWSQ) eval runs/$(RUN)
 	$(KWSQ) eval runs/$(DEMO_W4) --backends qat,litert,kwsq

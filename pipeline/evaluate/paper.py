@@ -133,7 +133,7 @@ def _train(run: Run, log) -> None:
         log(f"paper: {run.path} already trained")
         return
     t0 = time.monotonic()
-    train(cfg, run, log=lambda m: log(f"paper: {run.path.name}: {m}"))
+    train(cfg, run, log=lambda m: log(f"paper: {run.path.name}: {m}"), new=False)
     log(f"paper: trained {run.path} in {time.monotonic() - t0:.0f} s")
 
 
