@@ -56,35 +56,38 @@ def step_points(fa: Sequence[float], miss: Sequence[float]) -> tuple[np.ndarray,
 
 
 def det_figure(lines: Sequence[DetLine], dest: Path, title: str,
-               fa_range: tuple[float, float] = (0.05, 100.0),
+               fa_range: tuple[float, float] = (0.1, 1000.0),
                auc_range: tuple[float, float] | None = None) -> Path:
     """Miss rate against false accepts per hour (log axis), one step curve per line."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6.4, 4.6))
     lo = fa_range[0]
+    lowest = 100.0
     for line in lines:
         fa, miss = step_points(line.fa_per_hour, line.miss_rate)
         fa = np.maximum(fa, lo)  # 0 FA/h drawn at the left edge of the log axis
-        x = np.r_[fa, fa_range[1]]
-        y = np.r_[miss, miss[-1] if miss.size else 1.0]
+        # the sweep stops past the AUC range: the curve ends at its last measured point
+        x, y = fa, miss
         ax.step(x, 100 * y, where="post", linestyle=line.style, label=line.label, lw=1.6)
+        if y.size:
+            lowest = min(lowest, 100 * float(y.min()))
         if line.spread is not None:
             ax.fill_between(np.maximum(np.asarray(line.fa_per_hour, float), lo),
                             100 * np.asarray(line.spread[0]), 100 * np.asarray(line.spread[1]),
                             step="post", alpha=0.15)
     if auc_range:
-        ax.axvspan(max(auc_range[0], lo), auc_range[1], color="0.92", zorder=0,
+        ax.axvspan(max(auc_range[0], lo), auc_range[1], color="0.95", zorder=0,
                    label=f"AUC range {auc_range[0]:g}-{auc_range[1]:g} FA/h")
     for f in (0.1, 0.5, 1.0):
         ax.axvline(f, color="0.6", lw=0.6, ls=":")
     ax.set_xscale("log")
     ax.set_xlim(*fa_range)
-    ax.set_ylim(0, 100)
+    ax.set_ylim(max(0.0, 10 * np.floor(lowest / 10) - 10), 100.5)
     ax.set_xlabel("false accepts per hour (log)")
     ax.set_ylabel("miss rate (%)")
     ax.set_title(title, fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="lower left")
     return _save(fig, dest)
 
 

@@ -83,7 +83,10 @@ def model_rows(run: Run) -> list[dict[str, Any]]:
     ev = m.get("eval", {})
     scheme = m.get("scheme", "?")
     out = []
-    for name, r in ev.get("models", {}).items():
+    order = ["float", "qat", "litert", "tflm", "kwsq"]
+    items = sorted(ev.get("models", {}).items(),
+                   key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    for name, r in items:
         s = r.get("streams", {})
         p = s.get("pooled", {})
         out.append({
