@@ -19,8 +19,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-# TensorFlow is imported with the module, while the CLI swallows its start-up chatter.
-import pipeline.data.features  # noqa: F401
 from pipeline.atomic import write_text
 from pipeline.errors import KwsqError
 from pipeline.evaluate import backends, det
@@ -31,13 +29,16 @@ STREAM_BACKENDS = (backends.KERAS_FLOAT, backends.KERAS_QAT, backends.LITERT, ba
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="trained (and converted) run folder, e.g. runs/demo")
-    p.add_argument("--data", help="Speech Commands folder to score instead of the run's own")
+    p.add_argument("--data", help="Speech Commands folder to score instead of the run's own "
+                   "(default: the run's corpus)")
     p.add_argument("--split", default="testing", choices=["training", "validation", "testing"],
                    help="clips to score (default: testing)")
     p.add_argument("--streams", help="folder of WAV streams with JSON ground truth "
                    "(default: DATA/streams; format in docs/streams.md)")
-    p.add_argument("--no-streams", action="store_true", help="clips only")
-    p.add_argument("--no-clips", action="store_true", help="streams only")
+    p.add_argument("--no-streams", action="store_true",
+                   help="score clips only (default: clips and streams)")
+    p.add_argument("--no-clips", action="store_true",
+                   help="score streams only (default: clips and streams)")
     p.add_argument("--backends", default=",".join(backends.ALL),
                    help="models to score on clips (default: all of "
                    f"{','.join(backends.ALL)})")
@@ -45,8 +46,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="models to run over the streams (default: "
                    f"{','.join(STREAM_BACKENDS)}; tflm is slow: one Python call per window)")
     p.add_argument("--label-mode", choices=["run", "wake"], default="run",
-                   help="wake: DET of a single keyword (--keyword), as a wake-word engine")
-    p.add_argument("--keyword", help="the wake word for --label-mode wake")
+                   help="wake: DET of a single keyword (--keyword), as a wake-word engine "
+                   "(default: run, every keyword the run has)")
+    p.add_argument("--keyword", help="the wake word for --label-mode wake (default: the "
+                   "keyword of a run trained in wake mode)")
     p.add_argument("--keywords", help="comma-separated keywords to score on streams "
                    "(default: the streams' keywords the model has classes for)")
     p.add_argument("--smooth", type=float, default=det.SMOOTH_SECONDS,

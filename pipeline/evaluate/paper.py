@@ -479,9 +479,13 @@ def main(argv: list[str] | None = None) -> int:
                                                               .read_text()), out))
         print(f"paper: wrote {out / 'report.md'}")
         return 0
-    from pipeline import cli
+    from pipeline import console
 
-    cli._import_quietly(["tensorflow"])  # TensorFlow's C++ start-up lines, swallowed
+    with console.session():  # library and C++ log lines go to the log, not the terminal
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.cmd == "fork":
             run = fork_run(args.src, args.dst, args.scheme, args.qat_epochs)

@@ -26,8 +26,10 @@ M4_CLOCK_HZ = 120e6  # the m4 target's typical clock (pipeline/device/targets.py
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("run", help="run folder, e.g. runs/demo")
     p.add_argument("--with", dest="others", nargs="*", default=[], metavar="RUN",
-                   help="more runs to show beside it (e.g. the same model at another scheme)")
-    p.add_argument("--no-plots", action="store_true", help="tables only")
+                   help="more runs to show beside it, e.g. the same model at another scheme "
+                   "(default: none)")
+    p.add_argument("--no-plots", action="store_true",
+                   help="tables only (default: tables and PNG figures)")
 
 
 def _pct(value: Any, digits: int = 2) -> str:
