@@ -120,10 +120,13 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
     return conv.convert(), "; ".join(desc)
 
 
-def int4_dense_model(inputs: int, units: int) -> bytes:
+def int4_dense_model(inputs: int, units: int, depthwise: bool = False) -> bytes:
     """A 4-bit QAT dense layer (packed INT4 weights, per tensor): even input
     lengths take the widened-input paths (short rows widened once per call,
-    long ones on the fly), odd ones the nibble-by-nibble path."""
+    long ones on the fly), odd ones the nibble-by-nibble path. With
+    `depthwise`, a 3x3 depthwise layer on `inputs` channels (per channel) and
+    a dense layer: an even channel count takes the packed int4 depthwise
+    path."""
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
     from conftest import _convert
@@ -131,16 +134,19 @@ def int4_dense_model(inputs: int, units: int) -> bytes:
     qk = tfmot.quantization.keras
 
     class W4(qk.QuantizeConfig):
+        def __init__(self, attr: str = "kernel", per_axis: bool = False) -> None:
+            self.attr, self.per_axis = attr, per_axis
+
         def get_weights_and_quantizers(self, layer):
-            return [(layer.kernel, qk.quantizers.LastValueQuantizer(
-                num_bits=4, symmetric=True, narrow_range=True, per_axis=False))]
+            return [(getattr(layer, self.attr), qk.quantizers.LastValueQuantizer(
+                num_bits=4, symmetric=True, narrow_range=True, per_axis=self.per_axis))]
 
         def get_activations_and_quantizers(self, layer):
             return [(layer.activation, qk.quantizers.MovingAverageQuantizer(
                 num_bits=8, symmetric=False, narrow_range=False, per_axis=False))]
 
         def set_quantize_weights(self, layer, quantize_weights):
-            layer.kernel = quantize_weights[0]
+            setattr(layer, self.attr, quantize_weights[0])
 
         def set_quantize_activations(self, layer, quantize_activations):
             layer.activation = quantize_activations[0]
@@ -149,22 +155,30 @@ def int4_dense_model(inputs: int, units: int) -> bytes:
             return []
 
         def get_config(self):
-            return {}
+            return {"attr": self.attr, "per_axis": self.per_axis}
 
     keras.utils.set_random_seed(inputs)
-    model = keras.Sequential([keras.Input((inputs,), batch_size=1),
-                              qk.quantize_annotate_layer(keras.layers.Dense(units), W4())])
+    ann = qk.quantize_annotate_layer
+    shape: tuple[int, ...] = (inputs,)
+    layers = [ann(keras.layers.Dense(units), W4())]
+    if depthwise:
+        shape = (7, 6, inputs)
+        layers = [ann(keras.layers.DepthwiseConv2D(3, padding="same", activation="relu"),
+                      W4("depthwise_kernel", per_axis=True)),
+                  keras.layers.Flatten(), *layers]
+    model = keras.Sequential([keras.Input(shape, batch_size=1), *layers])
     with qk.quantize_scope({"W4": W4}):
         qat = qk.quantize_apply(qk.quantize_annotate_model(model))
     rng = np.random.default_rng(inputs)
     for _ in range(4):
-        qat(rng.normal(0.0, 1.5, size=(1, inputs)).astype(np.float32), training=True)
-    return _convert(qat, (inputs,), int8_io=True)
+        qat(rng.normal(0.0, 1.5, size=(1, *shape)).astype(np.float32), training=True)
+    return _convert(qat, shape, int8_io=True)
 
 
 @pytest.fixture(scope="module")
 def int4_dense_models() -> list[tuple[bytes, str]]:
-    return [(int4_dense_model(n, u), f"int4 dense {n}->{u}") for n, u in ((40, 7), (1030, 5))]
+    return [(int4_dense_model(n, u), f"int4 dense {n}->{u}") for n, u in ((40, 7), (1030, 5))] + [
+        (int4_dense_model(6, 5, depthwise=True), "int4 depthwise 3x3 on 6 channels")]
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "dsp_depthwise.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
 #include "kwsq_depthwise_conv_ref.h"
@@ -44,6 +45,7 @@ typedef struct {
     dsp_out out;
     int32_t depth_mult;
     int32_t ring_rows;      /* > 0: in place, keeping this many input rows aside */
+    bool s4;                /* packed int4 weights (depth multiplier 1, even channel count) */
 } dw_data;
 
 static inline bool dm_even(const dw_data *dd)
@@ -435,6 +437,53 @@ static void dw_mult(const dw_data *dd, const mult_plan *pl, const pixel_at *pa, 
 
 /* Depth multiplier 1: every output row, pixels two by two over the whole
  * window (padding reads the zero-point row). */
+/* Depth multiplier 1 with packed int4 weights (even channel count, so each
+ * tap's four channels are one halfword): the halfwords of taps t and t' make
+ * one word whose nibbles, masked into the top of their bytes (x16), give the
+ * four channels' (w_t, w_t') pairs straight from SXTB16: lanes (c0, c2) of
+ * the low nibbles and (c1, c3) of the high ones. The sums are x16 and
+ * divided at the end (exact). */
+static void __attribute__((noinline)) dw_ch4_s4(const dw_data *dd, const int8_t *const *xs, int32_t taps,
+                                                int32_t channels, const int32_t *bias_off, int8_t *ya)
+{
+    const dsp_out o = out_stage(dd);
+    const uint8_t *w = dd->p.filter;
+    const int32_t even = taps & ~1;
+    const uint32_t mask = 0xF0F0F0F0u;
+    int32_t c = 0;
+    for (; c + 4 <= channels; c += 4) {
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        for (int32_t t = 0; t < taps; t += 2) {
+            const bool pair = t < even;
+            const uint8_t *wp = w + ((int64_t)t * channels + c) / 2;
+            uint32_t wv = (uint32_t)wp[0] | ((uint32_t)wp[1] << 8);
+            if (pair) {
+                const uint8_t *wq = wp + channels / 2;
+                wv |= ((uint32_t)wq[0] | ((uint32_t)wq[1] << 8)) << 16;
+            }
+            const uint32_t l = (wv << 4) & mask, h = wv & mask;
+            const uint32_t vt = dsp_ld32(xs[t < even ? t : even + 1] + c);
+            const uint32_t vt1 = pair ? dsp_ld32(xs[t + 1] + c) : vt;
+            const uint32_t xl = dsp_pack_lo(vt, vt1), xh = dsp_pack_hi(vt, vt1);
+            a0 = dsp_smlad(dsp_sxtb16(l), dsp_sxtb16(xl), a0);
+            a1 = dsp_smlad(dsp_sxtb16(h), dsp_sxtb16_ror8(xl), a1);
+            a2 = dsp_smlad(dsp_sxtb16_ror8(l), dsp_sxtb16(xh), a2);
+            a3 = dsp_smlad(dsp_sxtb16_ror8(h), dsp_sxtb16_ror8(xh), a3);
+        }
+        ya[c] = dsp_out_one(&o, (a0 >> 4) + bias_off[c], c);
+        ya[c + 1] = dsp_out_one(&o, (a1 >> 4) + bias_off[c + 1], c + 1);
+        ya[c + 2] = dsp_out_one(&o, (a2 >> 4) + bias_off[c + 2], c + 2);
+        ya[c + 3] = dsp_out_one(&o, (a3 >> 4) + bias_off[c + 3], c + 3);
+    }
+    for (; c < channels; ++c) {
+        int32_t a = bias_off[c];
+        for (int32_t t = 0; t < taps; ++t) {
+            a += kwsq_int4_at(w, (int64_t)t * channels + c) * xs[t < even ? t : even + 1][c];
+        }
+        ya[c] = dsp_out_one(&o, a, c);
+    }
+}
+
 static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t *in_dims, const int32_t *out_dims,
                     int8_t *ring, uint8_t *scratch)
 {
@@ -449,7 +498,7 @@ static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t
     for (int32_t c = 0; c < ch; ++c) {
         int32_t sum = 0;
         for (int32_t t = 0; t < taps; ++t) {
-            sum += w[t * ch + c];
+            sum += dd->s4 ? kwsq_int4_at(d->filter, (int64_t)t * ch + c) : w[t * ch + c];
         }
         bias_off[c] = (d->bias != NULL ? d->bias[c] : 0) + d->input_offset * sum;
     }
@@ -480,7 +529,12 @@ static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t
                     }
                 }
                 xs[taps & ~1] = NULL;
-                dw_ch4(dd, xs, taps, ch, bias_off, y + (((int64_t)bt * out_h + oy) * out_w + ox) * ch);
+                int8_t *ya = y + (((int64_t)bt * out_h + oy) * out_w + ox) * ch;
+                if (dd->s4) {
+                    dw_ch4_s4(dd, xs, taps, ch, bias_off, ya);
+                } else {
+                    dw_ch4(dd, xs, taps, ch, bias_off, ya);
+                }
             }
         }
     }
@@ -574,15 +628,15 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
     return ring + 5 * output_dims->c + 4;
 }
 
-kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
-                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
-                                   const int8_t *input, const kwsq_dims *filter_dims,
-                                   const int8_t *filter, const int32_t *bias,
-                                   const kwsq_dims *output_dims, int8_t *output)
+kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
+                             const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
+                             const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+                             const kwsq_dims *output_dims, int8_t *output)
 {
-    if (filter_dims->h * filter_dims->w > DW_MAX_TAPS) {
-        return kwsq_ref_depthwise_conv(false, ctx, params, quant, input_dims, input, filter_dims,
-                                       (const uint8_t *)filter, bias, output_dims, output);
+    if (filter_dims->h * filter_dims->w > DW_MAX_TAPS ||
+        (s4 && (params->depth_multiplier != 1 || (output_dims->c & 1) != 0))) {
+        return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias,
+                                       output_dims, output);
     }
     const int64_t bound = (int64_t)filter_dims->h * filter_dims->w * 255 * 128;
     bool short_rq = true;
@@ -597,6 +651,7 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                             params->act_max, short_rq, quant->pot),
         .depth_mult = params->depth_multiplier,
         .ring_rows = params->in_place ? params->pad_h + 1 : 0,
+        .s4 = s4,
     };
     const int32_t in_dims[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
     const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
@@ -621,4 +676,14 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
     const int32_t padded = (int32_t)prow64;
     eval_mult(ddp, x, y, in_dims, out_dims, pairs, pad_ring, padded);
     return KWSQ_OK;
+}
+
+kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
+                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                                   const int8_t *input, const kwsq_dims *filter_dims,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const kwsq_dims *output_dims, int8_t *output)
+{
+    return dsp_depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
+                     output_dims, output);
 }
