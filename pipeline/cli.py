@@ -22,6 +22,8 @@ from pipeline.errors import KwsqError
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("pipeline.corpus.synth", "synthesize the embedded speech corpus (GSC v2 layout)"),
     "train": ("pipeline.train.training", "train a model: float stage, then QAT stages"),
+    "generalize": ("pipeline.train.generalize",
+                   "cross-family test: leave each engine family out of training, test on it"),
     "convert": ("pipeline.tflite.convert", "convert a trained run to .tflite and verify it"),
     "verify": ("pipeline.tflite.verify",
                "compare Keras, LiteRT and TFLite Micro on the test split"),

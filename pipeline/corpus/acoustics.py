@@ -81,7 +81,9 @@ def room_impulse_response(rir: tuple[float, ...], rate: int = SAMPLE_RATE) -> np
         absorption, max_order = pra.inverse_sabine(rt60, dims)
     except ValueError:  # RT60 too short for this room by Sabine: the driest it allows
         absorption, max_order = 0.99, 3
-    max_order = min(int(max_order), 12)  # the late tail comes from the diffuse decay anyway
+    # Image sources to order 15 give the early reflections (cheap: ~50 ms a room; the full
+    # order Sabine asks for costs seconds); the late, diffuse part is added below.
+    max_order = min(int(max_order), 15)
     room = pra.ShoeBox(dims, fs=rate, materials=pra.Material(absorption),
                        max_order=max_order)
     margin = 0.3
@@ -94,8 +96,34 @@ def room_impulse_response(rir: tuple[float, ...], rate: int = SAMPLE_RATE) -> np
     room.add_source(src)
     room.add_microphone(mic)
     room.compute_rir()
-    h = np.asarray(room.rir[0][0], np.float64)
+    h = _diffuse_tail(np.asarray(room.rir[0][0], np.float64), rt60, rate, rng)
     return (h / (np.max(np.abs(h)) + 1e-12)).astype(np.float32)
+
+
+def _diffuse_tail(h: np.ndarray, rt60: float, rate: int, rng: np.random.Generator
+                  ) -> np.ndarray:
+    """Continue an image-source response with an exponentially decaying noise tail.
+
+    A truncated image-source model runs out of reflections and decays too fast. Past 60 %
+    of its length the response is replaced (20 ms cross-fade) by Gaussian noise decaying
+    by 60 dB per ``rt60`` seconds, scaled to the energy the response had there: the usual
+    hybrid of early reflections and a statistical late reverberation.
+    """
+    t_mix = int(0.6 * h.size)
+    win = max(1, rate // 100)
+    if t_mix <= win:
+        return h
+    level = np.sqrt(np.mean(h[t_mix - win : t_mix + win] ** 2))
+    length = max(h.size, int(1.2 * rt60 * rate) + t_mix)
+    tail = rng.standard_normal(length - t_mix) * level
+    tail *= np.exp(-6.91 * np.arange(tail.size) / (rt60 * rate))
+    out = np.zeros(length)
+    out[: h.size] = h
+    fade = min(win * 2, tail.size, h.size - t_mix)
+    ramp = np.linspace(0.0, 1.0, fade)
+    out[t_mix : t_mix + fade] = h[t_mix : t_mix + fade] * (1 - ramp) + tail[:fade] * ramp
+    out[t_mix + fade :] = tail[fade:]
+    return out
 
 
 def apply_room(audio: np.ndarray, rir: tuple[float, ...], rate: int = SAMPLE_RATE

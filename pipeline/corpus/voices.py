@@ -247,15 +247,13 @@ def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
                  diversity: str = "plain") -> Speaker:
     """One random (voice, prosody) identity of ``family``.
 
-    ``diversity="wide"`` draws the same plain fields first, then foreign accents, vocal-tract
-    warping, carrier phrases, simulated rooms and channel colouring.
+    ``diversity="wide"`` starts from the very same plain speaker and draws, from a generator
+    seeded by that speaker's hash, a foreign accent for some (another language's voice of
+    the same engine), vocal-tract warping, a carrier phrase, a simulated room and channel
+    colouring: a wide corpus is its plain twin plus diversity, speaker for speaker.
     """
-    wide = diversity == "wide"
     if family == "espeak":
-        accents = inv.espeak_accents
-        if wide and inv.espeak_foreign and rng.random() < 0.3:
-            accents = inv.espeak_foreign
-        accent = rng.choice(accents)
+        accent = rng.choice(inv.espeak_accents)
         variant = rng.choice(("",) + inv.espeak_variants)
         voice = f"{accent}+{variant}" if variant else accent
         # engine default is 175 wpm: single words come out short (0.45 s), so speak slower
@@ -269,10 +267,7 @@ def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
         s = Speaker("flite", voice, stretch=round(rng.uniform(1.0, 1.6), 2), f0=f0,
                     cents=rng.randint(-300, 300), **_common(rng, True))
     elif family == "festival":
-        voices = inv.festival
-        if wide and inv.festival_foreign and rng.random() < 0.35:
-            voices = inv.festival_foreign
-        voice = rng.choice(voices)
+        voice = rng.choice(inv.festival)
         stretch = round(rng.uniform(1.0, 1.5), 2) if voice in FESTIVAL_DIPHONE else 1.0
         s = Speaker("festival", voice, stretch=stretch, cents=rng.randint(-300, 300),
                     **_common(rng, True))
@@ -283,9 +278,19 @@ def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
                     cents=rng.randint(-300, 300), **_common(rng, True))
     else:
         raise ValueError(f"unknown speaker family {family}")
-    if wide:
-        s = dataclasses.replace(s, **_wide(rng, s.human))
-    return s
+    if diversity != "wide":
+        return s
+    wide = random.Random(f"wide:{s.hash}")
+    changes = _wide(wide, s.human)
+    if family == "espeak" and inv.espeak_foreign and wide.random() < 0.3:
+        variant = s.voice.partition("+")[2]
+        accent = wide.choice(inv.espeak_foreign)
+        changes["voice"] = f"{accent}+{variant}" if variant else accent
+    if family == "festival" and inv.festival_foreign and wide.random() < 0.35:
+        changes["voice"] = wide.choice(inv.festival_foreign)
+        changes["stretch"] = (round(wide.uniform(1.0, 1.5), 2)
+                              if changes["voice"] in FESTIVAL_DIPHONE else 1.0)
+    return dataclasses.replace(s, **changes)
 
 
 def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None = None,

@@ -19,8 +19,8 @@ Choices, all recorded in the config:
   scale 1) like MLPerf Tiny.
 * Stacking (``left_context``/``right_context`` > 0): one window of ``L + R + 1`` frames taken
   every ``stack_stride`` frames, flattened to ``(L + R + 1) * bins`` values. For a 1 s clip the
-  window is centred on the clip: with the low-bit QAT paper's L=20, R=10, a stride of 1 covers only 0.31 s
-  (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s), i.e. the whole word
+  window is centred on the clip: with the low-bit QAT paper's L=20, R=10, a stride of 1
+  covers only 0.31 s (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s), i.e. the whole word
   wherever it sits in the clip. A streaming evaluator slides the same window frame by frame
   over long audio (:func:`stack_frames`).
 """
@@ -39,6 +39,11 @@ from pipeline import console
 from pipeline.errors import KwsqError
 
 KINDS = ("lfbe", "mfcc")
+# Per-clip normalization after the fixed constants: "fixed" (none), "utterance" (subtract
+# the clip's mean over all frames and coefficients: level invariance), "channel" (subtract
+# each coefficient's mean over the clip's frames: cepstral/log-mel mean normalization,
+# which removes a fixed microphone or channel colouring).
+NORMALIZE = ("fixed", "utterance", "channel")
 
 # kind -> defaults for the fields left as None (resolved in __post_init__ and recorded).
 _KIND_DEFAULTS: dict[str, dict[str, float]] = {
@@ -69,12 +74,16 @@ class FeatureConfig:
     log_floor: float | None = None  # log(mel + log_floor)
     norm_offset: float | None = None
     norm_scale: float | None = None
+    normalize: str = "fixed"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise KwsqError(
                 f"unknown feature kind '{self.kind}'; expected one of {', '.join(KINDS)}"
             )
+        if self.normalize not in NORMALIZE:
+            raise KwsqError(f"unknown feature normalization '{self.normalize}'; expected one "
+                            f"of {', '.join(NORMALIZE)}")
         for name, value in _KIND_DEFAULTS[self.kind].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(value))
@@ -123,7 +132,10 @@ class FeatureConfig:
         return 1 + (samples - self.window_samples) // self.hop_samples
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        d = dataclasses.asdict(self)
+        if d["normalize"] == "fixed":  # left out when off: configs and caches made before
+            del d["normalize"]        # this option keep their keys
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
@@ -193,6 +205,15 @@ def stack_frames(feats: Any, cfg: FeatureConfig) -> tf.Tensor:
     return tf.reshape(stacked, shape)
 
 
+def normalize_clip(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
+    """Per-clip mean normalization of ``[..., frames, coeffs]`` (``cfg.normalize``)."""
+    if cfg.normalize == "utterance":
+        return feats - tf.reduce_mean(feats, axis=[-2, -1], keepdims=True)
+    if cfg.normalize == "channel":
+        return feats - tf.reduce_mean(feats, axis=-2, keepdims=True)
+    return feats
+
+
 def clip_window_start(cfg: FeatureConfig, clip_samples: int = 16000) -> int:
     """First frame of the stacked window used for a clip: the window is centred in the clip."""
     n = cfg.num_frames(clip_samples)
@@ -212,7 +233,7 @@ def compute(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
     centred in the clip, flattened to ``[..., (L + R + 1) * coefficients]``.
     """
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
-    feats = frames(audio, cfg)
+    feats = normalize_clip(frames(audio, cfg), cfg)
     if not cfg.stacked:
         return feats
     samples = audio.shape[-1]
@@ -257,6 +278,7 @@ def seconds_per_stack(cfg: FeatureConfig) -> float:
 
 
 __all__ = [
-    "FeatureConfig", "mlperf_tiny_mfcc", "log_mel", "frames", "stack_frames", "compute",
+    "FeatureConfig", "NORMALIZE", "normalize_clip", "mlperf_tiny_mfcc", "log_mel", "frames",
+    "stack_frames", "compute",
     "compute_numpy", "input_shape", "mel_matrix", "clip_window_start", "seconds_per_stack",
 ]

@@ -16,7 +16,6 @@ import numpy as np
 from pipeline.data.audio import SAMPLE_RATE, read_wav
 from pipeline.errors import KwsqError
 
-
 COMMANDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 WORDS = (
     "backward", "bed", "bird", "cat", "dog", "down", "eight", "five", "follow", "forward",

@@ -27,7 +27,6 @@ Unreadable WAV files and files that are not 16 kHz are skipped, counted and repo
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import json
@@ -42,14 +41,23 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from pipeline.data import features
 from pipeline import console
 from pipeline.atomic import atomic_path, write_text
+from pipeline.data import features
 from pipeline.data.audio import SAMPLE_RATE, read_wav
+from pipeline.data.gsc import (
+    COMMANDS,
+    SPLITS,
+    TESTING_LIST,
+    VALIDATION_LIST,
+    WORDS,
+    check_layout,
+    load_noises,
+    speaker_of,
+    speaker_table,
+    split_files,
+)
 from pipeline.errors import KwsqError
-from pipeline.data.gsc import (COMMANDS, SPLITS, TESTING_LIST, VALIDATION_LIST, WORDS,
-                               check_layout, load_noises, noise_files, speaker_of,
-                               speaker_table, split_files)
 
 LABEL_MODES = ("12", "35", "wake")
 SILENCE = "_silence_"
@@ -78,6 +86,20 @@ class DataConfig:
     time_shift_ms: float = 100.0
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
+    # random filtering (microphone/channel variation): with this probability a clip goes
+    # through a random smooth EQ: a spectral tilt and one peak/notch, each up to
+    # +-filter_max_db, plus random band limits
+    filter_prob: float = 0.0
+    filter_max_db: float = 10.0
+    # SpecAugment (Park et al. 2019) on the features: this many masks per example of up to
+    # time_mask_max frames / freq_mask_max coefficients, set to the example's mean
+    time_masks: int = 0
+    time_mask_max: int = 10
+    freq_masks: int = 0
+    freq_mask_max: int = 4
+    # cross-family test: speakers of this engine family are left out of every split; the
+    # extra split "holdout" is all of them (a kwsq corpus's speakers.csv names the family)
+    holdout_family: str | None = None
     seed: int = 0
     cache_dir: str | None = None  # None: $KWSQ_CACHE, else <path>/.kwsq_cache
 
@@ -90,7 +112,9 @@ class DataConfig:
         if self.label_mode != "wake" and self.keyword:
             raise KwsqError(f"a keyword only makes sense with label mode 'wake', not "
                             f"'{self.label_mode}'")
-        for name in ("silence_fraction", "unknown_fraction", "noise_prob"):
+        for name in ("silence_fraction", "unknown_fraction", "noise_prob", "filter_prob",
+                     "filter_max_db", "time_masks", "time_mask_max", "freq_masks",
+                     "freq_mask_max"):
             if getattr(self, name) < 0:
                 raise KwsqError(f"{name} must be >= 0")
         if self.snr_min_db > self.snr_max_db or self.gain_min_db > self.gain_max_db:
@@ -113,7 +137,15 @@ class DataConfig:
         """The settings that change :func:`arrays` (not augmentation, not the cache place)."""
         keep = ("label_mode", "keyword", "silence_fraction", "unknown_fraction",
                 "clip_samples", "silence_min_db", "silence_max_db", "seed")
-        return {k: getattr(self, k) for k in keep}
+        d = {k: getattr(self, k) for k in keep}
+        if self.holdout_family:  # only when set: caches made before keep their keys
+            d["holdout_family"] = self.holdout_family
+        return d
+
+    @property
+    def augments_features(self) -> bool:
+        return (self.time_masks > 0 and self.time_mask_max > 0) or (
+            self.freq_masks > 0 and self.freq_mask_max > 0)
 
 
 @dataclass
@@ -200,17 +232,51 @@ def _silence(cfg: DataConfig, split: str, count: int, noises: list[np.ndarray]) 
     return np.clip(out, -1.0, 1.0)
 
 
+HOLDOUT = "holdout"
+
+
+def _split_of(cfg: DataConfig, split: str, root: Path, speakers: dict[str, dict[str, str]]
+              ) -> dict[str, list[str]]:
+    """word -> files of ``split``, with ``cfg.holdout_family`` taken out (or, for the
+    ``holdout`` split, only that family, from every split)."""
+    if split == HOLDOUT and not cfg.holdout_family:
+        raise KwsqError("the holdout split needs a holdout_family")
+    by_split = split_files(root)
+    if not cfg.holdout_family:
+        return by_split[split]
+    family = cfg.holdout_family
+    families = {info.get("family", "") for info in speakers.values()}
+    if family not in families:
+        raise KwsqError(f"{root} has no speakers of family '{family}' (it has "
+                        f"{', '.join(sorted(f for f in families if f)) or 'no speakers.csv'})")
+
+    def of_family(rel: str) -> bool:
+        return speakers.get(speaker_of(rel), {}).get("family") == family
+
+    sources = SPLITS if split == HOLDOUT else (split,)
+    out: dict[str, list[str]] = {}
+    for src in sources:
+        for word, rels in by_split[src].items():
+            keep = [r for r in rels if of_family(r) == (split == HOLDOUT)]
+            if keep:
+                out.setdefault(word, []).extend(keep)
+    return {w: sorted(r) for w, r in out.items()}
+
+
 def load_audio(cfg: DataConfig, split: str
                ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], LoadReport]:
     """Deterministic audio of one split: ``x [n, clip_samples]`` float32, ``y [n]`` int32,
-    per-example metadata (file, word, speaker, family, human) and a :class:`LoadReport`."""
-    if split not in SPLITS:
+    per-example metadata (file, word, speaker, family, human) and a :class:`LoadReport`.
+
+    ``split`` is one of GSC's three, or ``holdout`` (every clip of ``cfg.holdout_family``).
+    """
+    if split not in (*SPLITS, HOLDOUT):
         raise KwsqError(f"unknown split '{split}'; expected one of {', '.join(SPLITS)}")
     check_layout(cfg.path)
     root = Path(cfg.path)
-    files = split_files(root)[split]
-    picked, n_silence = _select(cfg, split, files)
     speakers = speaker_table(root)
+    files = _split_of(cfg, split, root, speakers)
+    picked, n_silence = _select(cfg, split, files)
     report = LoadReport(split)
     clips, labels, meta = [], [], []
     for rel, label in console.progress(picked, desc=f"data: {split} clips", unit="clip"):
@@ -273,10 +339,11 @@ def cache_root(cfg: DataConfig) -> Path:
     return Path.home() / ".cache" / "kwsq"
 
 
-def cache_key(cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str) -> str:
+def cache_key(cfg: DataConfig, feat_cfg: features.FeatureConfig | None, split: str) -> str:
     root = Path(cfg.path).resolve()
     blob = json.dumps({"v": CACHE_VERSION, "path": str(root), "corpus": _fingerprint(root),
-                       "data": cfg.deterministic_dict(), "features": feat_cfg.to_dict(),
+                       "data": cfg.deterministic_dict(),
+                       "features": feat_cfg.to_dict() if feat_cfg else "audio",
                        "split": split}, sort_keys=True)
     return hashlib.sha1(blob.encode()).hexdigest()[:16]
 
@@ -285,6 +352,25 @@ def _cache_paths(cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
                  ) -> tuple[Path, Path]:
     base = cache_root(cfg) / f"{split}-{cache_key(cfg, feat_cfg, split)}"
     return base.with_suffix(".npz"), base.with_suffix(".json")
+
+
+def cached_audio(data_cfg: DataConfig, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`load_audio`'s clips as int16 PCM and labels, cached like :func:`arrays`.
+
+    The augmented training pipeline starts from the audio every run; decoding thousands of
+    WAV files each time would cost more than an epoch of a small model.
+    """
+    base = cache_root(data_cfg) / f"{split}-audio-{cache_key(data_cfg, None, split)}"
+    npz = base.with_suffix(".npz")
+    if npz.is_file():
+        with np.load(npz) as f:
+            return f["pcm"], f["y"]
+    audio, y, _, _ = load_audio(data_cfg, split)
+    pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    with atomic_path(npz) as tmp:
+        with tmp.open("wb") as fh:
+            np.savez(fh, pcm=pcm, y=y)
+    return pcm, y
 
 
 def arrays(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
@@ -372,6 +458,9 @@ def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.T
     scale = tf.sqrt(p_sig / (p_noise * tf.pow(10.0, snr / 10.0)))
     use = tf.cast(tf.random.stateless_uniform([b], seeds[5]) < cfg.noise_prob, tf.float32)
     audio = audio + chunk * (scale * use)[:, None]
+    if cfg.filter_prob > 0:
+        audio = random_filter(audio, cfg, tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, tf.int64), 7))
     return tf.clip_by_value(audio, -1.0, 1.0)
 
 
@@ -390,13 +479,13 @@ class AugmentedSplit:
     """
 
     def __init__(self, data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str):
-        audio, self.y, _, _ = load_audio(data_cfg, split)
+        # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus);
+        # cached on disk, so the WAV files are decoded once per corpus, not once per run
+        self.pcm, self.y = cached_audio(data_cfg, split)
         features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
         self.bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
                                 data_cfg.clip_samples)
-        # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus)
-        self.pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -420,9 +509,19 @@ class AugmentedSplit:
             pcm_batch, labels = batch
             a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
                                 [None, cfg.clip_samples])
-            return features.compute(augment_audio(a, cfg, bank, seed), feat_cfg), labels
+            x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg)
+            if cfg.augments_features:
+                x = spec_augment(x, cfg, feat_cfg,
+                                 tf.random.experimental.stateless_fold_in(seed, 11))
+            return x, labels
 
-        return ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+        ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        # Under MultiWorkerMirroredStrategy every worker runs this same pipeline (same
+        # seeds) and keeps its share of each global batch: DATA sharding (there are no files)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
     def epoch(self, key: int, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
         """The batches of epoch ``key`` (any integer naming the epoch, e.g. per stage)."""
@@ -433,6 +532,71 @@ class AugmentedSplit:
         """One dataset whose every iteration is a new epoch (order depends on the count)."""
         seed = self.cfg.seed
         return self._pipeline(batch_size, seed if shuffle else None, True, seed, True)
+
+
+def random_filter(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:
+    """A random smooth EQ per clip (with probability ``filter_prob``), in the frequency
+    domain of the whole clip: a tilt in dB per octave around 1 kHz, one bell-shaped peak or
+    notch (width about an octave) and random band limits (high-pass up to 300 Hz, low-pass
+    down to 3.4 kHz, like a telephone). Gains are drawn in +-``filter_max_db``.
+    """
+    b = tf.shape(audio)[0]
+    n = tf.shape(audio)[1]
+    s = tf.random.experimental.stateless_split(seed, 7)
+    freqs = tf.linspace(0.0, SAMPLE_RATE / 2.0, n // 2 + 1)
+    octave = tf.math.log(tf.maximum(freqs, 20.0) / 1000.0)[None, :] / tf.math.log(2.0)
+    g = cfg.filter_max_db
+    tilt = tf.random.stateless_uniform([b, 1], s[0], -g / 3.0, g / 3.0)  # dB per octave
+    peak_db = tf.random.stateless_uniform([b, 1], s[1], -g, g)
+    peak_oct = tf.random.stateless_uniform([b, 1], s[2], -2.0, 2.0)  # 250 Hz .. 4 kHz
+    gain_db = tilt * tf.clip_by_value(octave, -3.0, 3.0)
+    gain_db += peak_db * tf.exp(-0.5 * tf.square((octave - peak_oct) / 0.5))
+    hp = tf.random.stateless_uniform([b, 1], s[3], 20.0, 300.0)
+    lp = tf.random.stateless_uniform([b, 1], s[4], 3400.0, 8000.0)
+    f = freqs[None, :]
+    # 12 dB/octave skirts outside the band
+    band = (-12.0 * tf.nn.relu(tf.math.log(hp / tf.maximum(f, 1.0)) / tf.math.log(2.0))
+            - 12.0 * tf.nn.relu(tf.math.log(tf.maximum(f, 1.0) / lp) / tf.math.log(2.0)))
+    gain = tf.pow(10.0, (gain_db + band) / 20.0)
+    spec = tf.signal.rfft(audio) * tf.cast(gain, tf.complex64)
+    filtered = tf.signal.irfft(spec, fft_length=[n])
+    # keep the level: the EQ changes the colour, the gain augmentation changes the level
+    rms_in = tf.sqrt(tf.reduce_mean(tf.square(audio), axis=1, keepdims=True) + 1e-12)
+    rms_out = tf.sqrt(tf.reduce_mean(tf.square(filtered), axis=1, keepdims=True) + 1e-12)
+    filtered = filtered * (rms_in / rms_out)
+    use = tf.random.stateless_uniform([b, 1], s[5]) < cfg.filter_prob
+    return tf.where(use, filtered, audio)
+
+
+def spec_augment(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
+                 seed: tf.Tensor) -> tf.Tensor:
+    """SpecAugment time and frequency masks on a batch of model inputs.
+
+    Works on ``[b, frames, coeffs]`` and on stacked inputs ``[b, frames * coeffs]`` (seen as
+    frames x coeffs). Masked cells take the example's mean value, so a mask carries no
+    level information.
+    """
+    shape = tf.shape(feats)
+    coeffs = feat_cfg.coefficients
+    x = tf.reshape(feats, [shape[0], -1, coeffs])
+    b, t = tf.shape(x)[0], tf.shape(x)[1]
+    mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    keep = tf.ones_like(x, dtype=tf.bool)
+    s = tf.random.experimental.stateless_split(seed, 2 * (cfg.time_masks + cfg.freq_masks) + 1)
+    k = 0
+    for axis, count, width, size in ((1, cfg.time_masks, cfg.time_mask_max, t),
+                                     (2, cfg.freq_masks, cfg.freq_mask_max, coeffs)):
+        pos = tf.range(size)
+        for _ in range(count):
+            w = tf.random.stateless_uniform([b, 1], s[k], 0, width + 1, tf.int32)
+            start = tf.cast(tf.random.stateless_uniform([b, 1], s[k + 1]) *
+                            tf.cast(tf.maximum(size - w + 1, 1), tf.float32), tf.int32)
+            k += 2
+            hit = (pos[None, :] >= start) & (pos[None, :] < start + w)  # [b, size]
+            hit = hit[:, :, None] if axis == 1 else hit[:, None, :]
+            keep &= ~hit
+    x = tf.where(keep, x, mean)
+    return tf.reshape(x, shape)
 
 
 def dataset(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str,
