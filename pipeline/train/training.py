@@ -394,6 +394,9 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
     from pipeline.data import loader as data_mod
     from pipeline.data.features import FeatureConfig, input_shape
 
+    # MultiWorkerMirroredStrategy configures collective ops, which must happen before
+    # TensorFlow runs anything (the data pipeline below does): make the strategy first.
+    strategy = make_strategy(config.strategy)
     # Same config + seed -> same weights: seeded RNGs and deterministic kernels.
     keras.utils.set_random_seed(config.seed)
     tf.config.experimental.enable_op_determinism()
@@ -414,7 +417,6 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         run.write_config(config)
     console.use_run_log(run.path)
 
-    strategy = make_strategy(config.strategy)
     state = _read_state(run)
     epochs_done = sum(int(n) for n in state["epoch"].values())
     metrics: dict[str, Any] = {
