@@ -20,9 +20,9 @@ Choices, all recorded in the config:
 * Stacking (``left_context``/``right_context`` > 0): one window of ``L + R + 1`` frames taken
   every ``stack_stride`` frames, flattened to ``(L + R + 1) * bins`` values. For a 1 s clip the
   window is centred on the clip: with the low-bit QAT paper's L=20, R=10, a stride of 1
-  covers only 0.31 s (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s), i.e. the whole word
-  wherever it sits in the clip. A streaming evaluator slides the same window frame by frame
-  over long audio (:func:`stack_frames`).
+  covers only 0.31 s (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s),
+  i.e. the whole word wherever it sits in the clip. A streaming evaluator slides the same
+  window frame by frame over long audio (:func:`stack_frames`).
 """
 
 from __future__ import annotations

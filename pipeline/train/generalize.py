@@ -148,19 +148,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"generalize: [{i}/{len(folds)}] leave out {family} -> {sub}", file=sys.stderr)
         done = fold_run.exists() and "test_accuracy" in fold_run.read_metrics()
         if args.fresh or not done:
-            if fold_run.exists() and not args.fresh:
+            resume = fold_run.exists() and not args.fresh
+            if resume:
                 config = fold_run.read_config()
             else:
                 sub_args = argparse.Namespace(**{**vars(args), "run": str(sub)})
                 config = training.resolve_config(sub_args)
                 if family != ALL:
                     config.data["holdout_family"] = family
-                if args.fresh and sub.exists():
-                    import shutil
-
-                    shutil.rmtree(sub)
-                fold_run.write_config(config)
-            training.train(config, fold_run)
+            training.train(config, fold_run, new=not resume)
         row = evaluate_fold(fold_run, family, args.extra_test)
         rows.append(row)
         if family != ALL:

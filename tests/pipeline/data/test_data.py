@@ -11,8 +11,8 @@ import pytest
 import tensorflow as tf
 
 import pipeline  # noqa: F401
-from pipeline.data import loader as D
 from pipeline.data import features as F
+from pipeline.data import loader as D
 from pipeline.data.audio import read_wav, write_wav
 from pipeline.errors import KwsqError
 

@@ -31,7 +31,7 @@ def main(corpus: str, run_dir: str, out_json: str) -> None:
     args = argparse.Namespace(
         data=corpus, run=run_dir, preset="smoke", config=None, model=None, scheme="float",
         float_epochs=3, qat_epochs=None, batch_size=32, seed=0, label_mode=None,
-        keyword=None, strategy=name, no_naive=True, fresh=True)
+        keyword=None, strategy=name, no_naive=True)
     config = training.resolve_config(args)
     data_cfg = loader.DataConfig.from_dict(config.data)
     feat_cfg = FeatureConfig.from_dict(config.features)
@@ -53,9 +53,7 @@ def main(corpus: str, run_dir: str, out_json: str) -> None:
             losses.append(float(line.split(" loss ")[1].split()[0]))
 
     training.make_strategy = lambda _name: strategy  # the one made above
-    run = Run(run_dir)
-    run.write_config(config)
-    training.train(config, run, log=log)
+    training.train(config, Run(run_dir), log=log)
     with open(out_json, "w") as f:
         json.dump({"first_batch_sums": sums, "losses": losses}, f)
 
