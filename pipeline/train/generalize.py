@@ -39,9 +39,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "family in the corpus's speakers.csv)")
     p.add_argument("--extra-test", action="append", default=[], metavar="DIR",
                    help="another corpus (GSC layout) whose testing split every fold's model "
-                        "is scored on, e.g. a 'kwsq synth --families piper' corpus; repeatable")
+                        "is scored on, e.g. a 'kwsq synth --families piper' corpus; repeatable "
+                        "(default: none)")
     p.add_argument("--with-all", action="store_true",
-                   help="also train one model on every family (in-distribution reference)")
+                   help="also train one model on every family (in-distribution reference; "
+                        "default: off)")
 
 
 def corpus_families(path: str) -> list[str]:
