@@ -79,9 +79,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="ds_cnn")
     p.add_argument("--batch-size", type=int, default=100)
     p.add_argument("--batches", type=int, default=20)
-    p.add_argument("--augment", choices=["default", "all"], default="all")
+    p.add_argument("--augment", choices=["default", "all"], default="all",
+                   help="augmentations on: the loader's defaults, or all (default: all)")
+    p.add_argument("--verbose", action="store_true", help="show TensorFlow's log lines")
     args = p.parse_args(argv)
-    r = measure(args.data, args.model, args.batch_size, args.batches, args.augment)
+    from pipeline import console
+
+    with console.session(args.verbose):  # TensorFlow's C++ lines go to a log, not here
+        r = measure(args.data, args.model, args.batch_size, args.batches, args.augment)
     cores = len(os.sched_getaffinity(0))
     print(f"input pipeline ({args.model}, batch {args.batch_size}, {cores} cores, "
           f"load {os.getloadavg()[0]:.1f}):")
