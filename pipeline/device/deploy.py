@@ -26,10 +26,12 @@ from pipeline.errors import KwsqError
 from pipeline.paths import PORT_DIR
 
 APP_DIR = PORT_DIR / "apps" / "detector"
-TARGETS = ("host", "m4", "m7", "m55")
+TARGETS = ("host", "m4", "m7", "m55", "a64", "a32")
+USER_MODE = ("a64", "a32")
 # Typical clocks of parts with these cores (MHz): STM32L4R5 (the MLPerf Tiny reference
-# board), STM32F7, Alif Ensemble E3 high-efficiency core.
-CLOCK_MHZ = {"m4": 120.0, "m7": 216.0, "m55": 160.0}
+# board), STM32F7, Alif Ensemble E3 high-efficiency core; a Cortex-A53 at 1.2 GHz
+# (Raspberry Pi 3) and a Cortex-A7 at 1 GHz for the A-profile user-mode targets.
+CLOCK_MHZ = {"m4": 120.0, "m7": 216.0, "m55": 160.0, "a64": 1200.0, "a32": 1000.0}
 MACHINES = {"m4": "mps2-an386", "m7": "mps2-an500", "m55": "mps3-an547"}
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_ARENA_BYTES = 65536
@@ -249,6 +251,17 @@ def run_detector(exe: Path, target: str, wav: Path, verbose: bool = False,
         raise KwsqError(f"WAV file not found: {wav}")
     if target == "host":
         cmd = [str(exe), str(wav)] + (["-v"] if verbose else [])
+    elif target in USER_MODE:
+        from pipeline.device import targets
+
+        proc = subprocess.run(["make", "-s", "--no-print-directory", "-C",
+                               str(targets.BOARDS_DIR), "plugin", f"TARGET={target}",
+                               f"BUILD_ROOT={targets.BUILD_ROOT}"], capture_output=True,
+                              text=True)
+        if proc.returncode != 0:
+            raise KwsqError(f"building the instruction-counting plugin failed: "
+                            f"{proc.stderr.strip()[-300:]}")
+        cmd = targets.qemu_command(target, exe) + [str(wav.resolve())]
     else:
         if " " in str(wav.resolve()):
             raise KwsqError(f"the WAV path must not contain spaces (QEMU -append): {wav}")
@@ -351,7 +364,7 @@ def run(args: argparse.Namespace) -> int:
     report: dict[str, Any] = {"target": args.target, "fixed_point": args.fixed or args.no_fpu,
                               "no_fpu": args.no_fpu, "settings": asdict(settings),
                               "executable": str(exe)}
-    if args.target != "host":
+    if args.target not in ("host", *USER_MODE):
         report["footprint"] = footprint(exe)
         report["footprint"]["model_bytes"] = r.tflite_path.stat().st_size
         print(f"deploy: flash {report['footprint']['flash_bytes']:,} B (model "
