@@ -178,7 +178,7 @@ def int4_dense_model(inputs: int, units: int, depthwise: bool = False) -> bytes:
 @pytest.fixture(scope="module")
 def int4_dense_models() -> list[tuple[bytes, str]]:
     return [(int4_dense_model(n, u), f"int4 dense {n}->{u}") for n, u in ((40, 7), (1030, 5))] + [
-        (int4_dense_model(6, 5, depthwise=True), "int4 depthwise 3x3 on 6 channels")]
+        (int4_dense_model(8, 5, depthwise=True), "int4 depthwise 3x3 on 8 channels")]
 
 
 @pytest.fixture(scope="module")

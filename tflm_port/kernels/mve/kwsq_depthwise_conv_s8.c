@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "kwsq_depthwise_conv_ref.h"
+#include "mve_depthwise.h"
 #include "mve_requant.h"
 
 #define MVE_DW_MAX_ROWS 64  /* taller windows take the reference loop */
@@ -71,17 +72,31 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
     return kwsq_ref_dw_buffer_size(params, output_dims);
 }
 
-kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
-                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
-                                   const int8_t *input, const kwsq_dims *filter_dims,
-                                   const int8_t *filter, const int32_t *bias,
-                                   const kwsq_dims *output_dims, int8_t *output)
+/* 8 packed int4 weights (4 bytes at w) as int16 lanes: a widening gather
+ * puts byte i in lanes 2i and 2i+1, shifts keep the low nibble in even lanes
+ * and the high one in odd lanes, sign-extended. */
+static inline int16x8_t nibbles_s16(const uint8_t *w)
+{
+    const uint16x8_t idx = vshrq_n_u16(vidupq_n_u16(0, 1), 1);
+    const int16x8_t v = vldrbq_gather_offset_s16((const int8_t *)w, idx);
+    /* even lanes << 12, odd lanes << 8, then >> 12 */
+    const int16x8_t sh = vsubq_s16(vdupq_n_s16(12), vshlq_n_s16(vandq_s16(vreinterpretq_s16_u16(vidupq_n_u16(0, 1)),
+                                                                       vdupq_n_s16(1)), 2));
+    return vshrq_n_s16(vshlq_s16(v, sh), 12);
+}
+
+kwsq_status mve_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
+                          const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
+                          const kwsq_dims *filter_dims, const uint8_t *wbytes, const int32_t *bias,
+                          const kwsq_dims *output_dims, int8_t *output)
 {
     const kwsq_conv_params *d = params;
-    if (filter_dims->h > MVE_DW_MAX_ROWS) {
-        return kwsq_ref_depthwise_conv(false, ctx, params, quant, input_dims, input, filter_dims,
-                                       (const uint8_t *)filter, bias, output_dims, output);
+    if (filter_dims->h > MVE_DW_MAX_ROWS ||
+        (s4 && (params->depth_multiplier != 1 || output_dims->c % 8 != 0))) {
+        return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, wbytes, bias,
+                                       output_dims, output);
     }
+    const int8_t *filter = (const int8_t *)wbytes;
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_ch = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;
     const int32_t out_h = output_dims->h, out_w = output_dims->w, out_ch = output_dims->c;
@@ -130,9 +145,12 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                         for (int32_t fy = fy0; fy < fy1; ++fy) {
                             const int8_t *xp = rows[fy - fy0] + ix0 * in_ch + fx0 * d->dilation_w * in_ch + oc;
                             const int8_t *wp = filter + (fy * f_w + fx0) * out_ch + oc;
+                            /* int4: nibble (fy * f_w + fx0) * out_ch + oc, even */
+                            const uint8_t *wn = wbytes + ((fy * f_w + fx0) * out_ch + oc) / 2;
                                 for (int32_t n = fx1 - fx0; n > 0; --n, wp += out_ch, xp += d->dilation_w * in_ch) {
                                 const int16x8_t xv = vaddq_n_s16(vldrbq_s16(xp), (int16_t)off);
-                                const int16x8_t wv = vldrbq_s16(wp);
+                                const int16x8_t wv = s4 ? nibbles_s16(wn) : vldrbq_s16(wp);
+                                wn += out_ch / 2;
                                 ae = vaddq_s32(ae, vmullbq_int_s16(xv, wv));
                                 ao = vaddq_s32(ao, vmulltq_int_s16(xv, wv));
                             }
@@ -205,4 +223,14 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
         }
     }
     return KWSQ_OK;
+}
+
+kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
+                                   const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+                                   const int8_t *input, const kwsq_dims *filter_dims,
+                                   const int8_t *filter, const int32_t *bias,
+                                   const kwsq_dims *output_dims, int8_t *output)
+{
+    return mve_depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
+                         output_dims, output);
 }
