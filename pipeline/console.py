@@ -18,6 +18,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import warnings
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -163,10 +164,45 @@ def progress(iterable: Iterable[T], total: int | None = None, desc: str = "",
 
 
 def bar(total: int | None, desc: str = "", unit: str = "it", leave: bool = False,
-        disable: bool = False, **kwargs: Any) -> tqdm:
-    """A manually advanced progress bar (``update(n)``, ``close()``), like :func:`progress`."""
+        disable: bool = False, lines: bool = False, **kwargs: Any) -> tqdm | _LineBar:
+    """A manually advanced progress bar (``update(n)``, ``close()``), like :func:`progress`.
+
+    ``lines``: for steps of minutes, when stderr is not a terminal (a log, CI), print a
+    plain line at every tenth of the way instead of nothing.
+    """
+    if lines and not disable and not _is_terminal() and total:
+        return _LineBar(total, desc, unit)
     return tqdm(total=total, desc=desc, unit=unit, leave=leave, file=sys.stderr,
                 disable=disable or not _is_terminal(), dynamic_ncols=True, **kwargs)
+
+
+class _LineBar:
+    """The part of tqdm's interface kwsq uses, printing ``desc: n/total unit`` lines."""
+
+    def __init__(self, total: int, desc: str, unit: str):
+        self.total, self.desc, self.unit, self.n = total, desc, unit, 0
+        self.start = time.monotonic()
+        self.postfix: dict[str, Any] = {}
+        self.step = max(1, total // 10)
+
+    def update(self, n: int = 1) -> None:
+        before, self.n = self.n, self.n + n
+        if self.n // self.step > before // self.step or self.n == self.total:
+            extra = "".join(f", {k} {v}" for k, v in self.postfix.items())
+            print(f"{self.desc}: {self.n}/{self.total} {self.unit}s{extra}, "
+                  f"{time.monotonic() - self.start:.0f} s", file=sys.stderr, flush=True)
+
+    def set_postfix(self, refresh: bool = True, **kwargs: Any) -> None:
+        self.postfix.update(kwargs)
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> _LineBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _is_terminal() -> bool:

@@ -488,15 +488,16 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     errors: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
     ctx = multiprocessing.get_context("fork")
-    bar = console.bar(len(tasks), desc="synth: speakers", unit="speaker", disable=not progress)
+    bar = console.bar(len(tasks), desc="synth: speakers", unit="speaker", disable=not progress,
+                      lines=True)
     with ctx.Pool(jobs) as workers, bar:
         # festival speakers are the slowest tasks: start them first for better packing
         order = sorted(range(len(tasks)), key=lambda i: tasks[i][1].family != "festival")
         for res in workers.imap_unordered(_speaker_task, [tasks[i] for i in order]):
             made += res["made"]
             errors += res["errors"]
-            bar.update(1)
             bar.set_postfix(clips=made, refresh=False)
+            bar.update(1)
 
     # split lists, GSC format: word/file.wav, sorted
     lists: dict[str, list[str]] = {"validation": [], "testing": [], "training": []}
