@@ -223,6 +223,10 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 
 def contradictions(args: argparse.Namespace, existing: RunConfig) -> list[str]:
     """Settings the given options ask for that differ from an existing run's config."""
+    shaping = ("preset", "config", "model", "scheme", "float_epochs", "qat_epochs",
+               "batch_size", "seed", "label_mode", "keyword", "strategy", "data")
+    if not args.no_naive and all(getattr(args, name) is None for name in shaping):
+        return []
     given = resolve_config(args, base=existing)
     old = _flat({**existing.to_dict(), "stages": {st.name: asdict(st) for st in existing.stages}})
     new = _flat({**given.to_dict(), "stages": {st.name: asdict(st) for st in given.stages}})
