@@ -66,7 +66,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    "(default: off)")
     p.add_argument("--compare-features", action="store_true",
                    help="only compare the C front-end (both paths) with the Python features on "
-                   "the run's test split, and the model's accuracy fed by each")
+                   "the run's test split, and the model's accuracy fed by each (default: off)")
     p.add_argument("--out", type=Path, help="write the report as JSON to this file (default: none)")
 
 
