@@ -85,10 +85,12 @@ static inline int16x8_t nibbles_s16(const uint8_t *w)
     return vshrq_n_s16(vshlq_s16(v, sh), 12);
 }
 
-kwsq_status mve_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
-                          const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
-                          const kwsq_dims *filter_dims, const uint8_t *wbytes, const int32_t *bias,
-                          const kwsq_dims *output_dims, int8_t *output)
+/* The body, instantiated once per weight format (s4 a constant), so the int8
+ * loops carry no int4 test. */
+static inline __attribute__((always_inline)) kwsq_status
+depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params, const kwsq_quant_params *quant,
+          const kwsq_dims *input_dims, const int8_t *input, const kwsq_dims *filter_dims, const uint8_t *wbytes,
+          const int32_t *bias, const kwsq_dims *output_dims, int8_t *output)
 {
     const kwsq_conv_params *d = params;
     if (filter_dims->h > MVE_DW_MAX_ROWS ||
@@ -225,12 +227,20 @@ kwsq_status mve_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_para
     return KWSQ_OK;
 }
 
+kwsq_status mve_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                             const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
+                             const kwsq_dims *filter_dims, const uint8_t *wbytes, const int32_t *bias,
+                             const kwsq_dims *output_dims, int8_t *output)
+{
+    return depthwise(true, ctx, params, quant, input_dims, input, filter_dims, wbytes, bias, output_dims, output);
+}
+
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                                    const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                    const int8_t *input, const kwsq_dims *filter_dims,
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    return mve_depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
-                         output_dims, output);
+    return depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
+                     output_dims, output);
 }
