@@ -335,9 +335,13 @@ def plan_jobs(targets: list[str], kernels: str) -> list[tuple[str, str]]:
 
 def measure(
     refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int,
-    op_list: bool = True,
+    op_list: bool = True, failures: list[str] | None = None,
 ) -> list[BenchRow]:
-    """Every model under every (target, kernels), with a progress bar on stderr."""
+    """Every model under every (target, kernels), with a progress bar on stderr.
+
+    With ``failures`` given, a model that cannot run somewhere (too big for a board, an op
+    a target cannot build) adds one line there and the others go on; without, it raises.
+    """
     from tqdm import tqdm
 
     rows = []
@@ -346,7 +350,12 @@ def measure(
               dynamic_ncols=True, leave=False, mininterval=2.0) as bar:  # fmt: skip
         for ref, target, kernels in work:
             bar.set_postfix_str(f"{ref.label} on {target}/{kernels}")
-            rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list))
+            try:
+                rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list))
+            except KwsqError as exc:
+                if failures is None:
+                    raise
+                failures.append(f"{ref.label} on {target}/{kernels}: {str(exc).splitlines()[0]}")
             bar.update()
     return rows
 

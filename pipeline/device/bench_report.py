@@ -371,7 +371,10 @@ def run_suite(args: argparse.Namespace) -> int:
     if not refs:
         say("bench: nothing to measure")
         return 0
-    rows = measure(refs, jobs, args.inputs, args.seed)
+    failures: list[str] = []
+    rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops, failures=failures)
+    for line in failures:
+        say(f"bench: not measured: {line}")
     when = dt.date.today()
     text = report(rows, when, notes)
     out_dir: Path = args.suite
