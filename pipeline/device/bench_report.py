@@ -272,11 +272,13 @@ def ladder(rows: list[BenchRow], run_model: str = DNN250K) -> tuple[str, list[Ch
             fastest = min(r.instructions for r in same)
             if (target in ("a64", "m4") and (q.scheme == "int8" or _four_bit(q.scheme))
                     and q.instructions == fastest):
+                # The paper states its gains to one digit ("3x", "4x"): compared at 0.1x.
                 checks.append(Check(
                     f"{run_model} {q.scheme} vs float on {target}/{q.kernels}",
                     f"CPU {cpu:.2f}x, weight memory {mem_w:.2f}x",
-                    f"paper: up to {PAPER_CPU_GAIN:g}x CPU, {PAPER_MEMORY_GAIN:g}x memory",
-                    cpu >= PAPER_CPU_GAIN and mem_w >= PAPER_MEMORY_GAIN))
+                    f"paper: up to {PAPER_CPU_GAIN:g}x CPU, {PAPER_MEMORY_GAIN:g}x memory"
+                    " (compared at 0.1x)",
+                    round(cpu, 1) >= PAPER_CPU_GAIN and round(mem_w, 1) >= PAPER_MEMORY_GAIN))
     table = _md_table(["quantized run", "scheme", "target", "kernels", "float instr (plain C)",
                        "quantized instr", "CPU gain", "weight memory gain", "file gain",
                        "arena gain"], body) if body else ""
