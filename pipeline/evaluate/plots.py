@@ -116,7 +116,8 @@ def confusion_figure(matrix: Sequence[Sequence[int]], names: Sequence[str], dest
 def size_figure(points: Sequence[dict[str, Any]], dest: Path, title: str) -> Path:
     """Clip accuracy and DET AUC against model bytes: one labelled point per model."""
     plt = _plt()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig.subplots_adjust(wspace=0.3)
     for ax, key, ylabel in ((axes[0], "accuracy", "clip accuracy (%)"),
                             (axes[1], "auc", "DET AUC (mean miss rate, %)")):
         for p in points:
