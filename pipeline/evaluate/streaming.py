@@ -127,10 +127,39 @@ def windowing(cfg: FeatureConfig, clip_samples: int = 16000,
     return Windowing(n, tuple(range(n)), hop_frames, cfg)
 
 
-def inputs(frames: np.ndarray, win: Windowing, starts: np.ndarray) -> np.ndarray:
+def clip_means(frames: np.ndarray, win: Windowing, starts: np.ndarray,
+               clip_samples: int) -> np.ndarray | None:
+    """Per-window means for per-clip normalization (``cfg.normalize``), ``[w, 1|coeffs]``.
+
+    A clip's normalization averages over the clip's frames; in a stream the clip around a
+    stacked window starts ``clip_window_start`` frames before it (a clip model's window is
+    the clip), so each window is normalized with the mean over that 1 s of frames, clamped
+    to the recording. None when the features are not normalized per clip.
+    """
+    from pipeline.data.features import clip_window_start
+
+    mode = getattr(win.cfg, "normalize", "fixed")
+    if mode == "fixed":
+        return None
+    n = len(frames)
+    lead = clip_window_start(win.cfg, clip_samples) if win.cfg.stacked else 0
+    span = min(win.cfg.num_frames(clip_samples), n)
+    first = np.clip(starts - lead, 0, n - span)
+    c = np.concatenate([np.zeros((1, frames.shape[1])), np.cumsum(frames, 0, np.float64)])
+    means = (c[first + span] - c[first]) / span  # [w, coeffs]
+    if mode == "utterance":
+        means = means.mean(1, keepdims=True)
+    return means.astype(np.float32)
+
+
+def inputs(frames: np.ndarray, win: Windowing, starts: np.ndarray,
+           clip_samples: int = 16000) -> np.ndarray:
     """Model inputs for the windows starting at ``starts``: flat stacks or frame blocks."""
     idx = starts[:, None] + np.asarray(win.offsets)[None, :]
     x = frames[idx]  # [w, len(offsets), coeffs]
+    means = clip_means(frames, win, starts, clip_samples)
+    if means is not None:
+        x = x - means[:, None, :]
     if win.cfg.stacked:
         return x.reshape(len(starts), -1)
     return x
@@ -180,7 +209,7 @@ def posteriors(recordings: Sequence[Recording], scorers: Sequence[Scorer],
         times.append(win.times(starts))
         outs: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
         for sl in _blocks(len(starts), BLOCK_WINDOWS):
-            x = inputs(frames, win, starts[sl])
+            x = inputs(frames, win, starts[sl], clip_samples)
             for s in scorers:
                 ts = time.monotonic()
                 p = s.score(x)

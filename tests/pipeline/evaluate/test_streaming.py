@@ -27,9 +27,11 @@ def _stream(tmp: Path, clips: np.ndarray) -> Path:
     return folder
 
 
-@pytest.mark.parametrize("model_name, clip_window", [("svd_dnn", None), ("cnn", 0)])
-def test_streaming_matches_clip_posteriors(tiny_corpus: Path, tmp_path: Path,
-                                           model_name: str, clip_window: int | None) -> None:
+@pytest.mark.parametrize("model_name, clip_window, normalize",
+                         [("svd_dnn", None, "fixed"), ("cnn", 0, "fixed"),
+                          ("svd_dnn", None, "channel"), ("cnn", 0, "utterance")])
+def test_streaming_matches_clip_posteriors(tiny_corpus: Path, tmp_path: Path, model_name: str,
+                                           clip_window: int | None, normalize: str) -> None:
     import tf_keras as keras
 
     import models
@@ -37,7 +39,8 @@ def test_streaming_matches_clip_posteriors(tiny_corpus: Path, tmp_path: Path,
     from pipeline.evaluate import backends, streaming
 
     keras.utils.set_random_seed(3)
-    cfg = features.FeatureConfig.from_dict(models.module(model_name).FEATURES)
+    cfg = features.FeatureConfig.from_dict({**models.module(model_name).FEATURES,
+                                            "normalize": normalize})
     model = models.builder(model_name)(features.input_shape(cfg), 12)
     clips = _clips(tiny_corpus, 12)
     ref = np.asarray(model(features.compute_numpy(clips, cfg), training=False))
