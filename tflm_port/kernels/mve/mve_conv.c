@@ -132,9 +132,11 @@ static inline void row_s4(const uint8_t *w, int32_t patch, const int8_t *const *
     *sum_w = s;
 }
 
-kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
-                     const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
-                     const kwsq_dims *out, int8_t *y)
+/* The body, instantiated once per weight format (s4 a constant). */
+static inline __attribute__((always_inline)) kwsq_status
+conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
+          const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
+          const kwsq_dims *out, int8_t *y)
 {
     const int64_t patch64 = (int64_t)f->h * f->w * f->c;
     if (patch64 > MVE_MAX_PATCH || (s4 && (patch64 & 1) != 0)) {
@@ -199,4 +201,12 @@ kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
         }
     }
     return KWSQ_OK;
+}
+
+kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
+                     const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
+                     const kwsq_dims *out, int8_t *y)
+{
+    return s4 ? conv_body(true, ctx, p, q, in, x, f, w, bias, out, y)
+              : conv_body(false, ctx, p, q, in, x, f, w, bias, out, y);
 }
