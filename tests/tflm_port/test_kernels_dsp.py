@@ -9,9 +9,11 @@ bit-exact with TFLite Micro. Checked three ways, cheapest first:
   (int8, packed int4, hybrid) and randomized Keras models the TF converter
   turns into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with odd sizes,
   tails, padding, strides, dilation, depth multipliers, per-channel and
-  per-tensor scales;
+  per-tensor scales, and random chains of 1x1 convolutions (the pointwise
+  path: pixel and channel tails, slices of the last block, stride 2);
 - under QEMU on the real instructions: the anchors and a batch of the
-  randomized models, a few inputs each, one firmware run per model.
+  randomized models (on m4/dsp also the pointwise chains), a few inputs
+  each, one firmware run per model.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from conftest import ANCHORS, anchor_bytes, random_inputs, tflm_run
 from pipeline.paths import PORT_DIR
 
 N_RANDOM_MODELS = 8
+N_POINTWISE_MODELS = 6
 
 
 def _build_cli(kernels: str) -> Path:
@@ -181,6 +184,58 @@ def int4_dense_models() -> list[tuple[bytes, str]]:
         (int4_dense_model(8, 5, depthwise=True), "int4 depthwise 3x3 on 8 channels")]
 
 
+def random_pointwise_model(seed: int) -> tuple[bytes, str]:
+    """A chain of random 1x1 convolutions (the dsp pointwise path), int8 TFLite.
+
+    Pixel counts that are not multiples of the six-pixel block, channel
+    counts that are not multiples of 4 (the widening tail), output channel
+    counts above the 32-channel slices of the last block, stride 2, every
+    activation, and one layer wider than the pointwise path takes (it falls
+    back to the general columns); odd seeds are quantized per tensor.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    rng = np.random.default_rng(1000 + seed)
+    keras.utils.set_random_seed(1000 + seed)
+    L = keras.layers
+    h, w = int(rng.integers(1, 10)), int(rng.integers(1, 8))
+    c = int(rng.choice([1, 3, 5, 7, 13, 64, 66]))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = inp
+    desc = [f"in {h}x{w}x{c}"]
+    for i in range(int(rng.integers(2, 5))):
+        cout = 350 if (seed == 2 and i == 0) else int(rng.choice([1, 2, 5, 9, 31, 33, 47, 64, 70]))
+        stride = 2 if (rng.random() < 0.25 and min(x.shape[1], x.shape[2]) > 1) else 1
+        act = rng.choice([None, "relu", "relu6"])
+        x = L.Conv2D(cout, 1, strides=stride, activation=act, use_bias=bool(rng.random() < 0.8))(x)
+        desc.append(f"pw/s{stride}/{act} -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    per_tensor = seed % 2 == 1
+    data = np.random.default_rng(seed + 7)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return conv.convert(), "; ".join(desc)
+
+
+@pytest.fixture(scope="module")
+def pointwise_models() -> list[tuple[bytes, str]]:
+    return [random_pointwise_model(seed) for seed in range(N_POINTWISE_MODELS)]
+
+
 @pytest.fixture(scope="module")
 def random_models(tmp_path_factory) -> list[tuple[bytes, str]]:
     cache = tmp_path_factory.mktemp("random_models")
@@ -215,6 +270,14 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
         dsp_cli: Path, random_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     for model, desc in random_models:
         xs = random_inputs(model, 8, seed=3)
+        ref = tflm_run(model, xs)
+        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
+        dsp_cli: Path, pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in pointwise_models:
+        xs = random_inputs(model, 8, seed=4)
         ref = tflm_run(model, xs)
         _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
 
@@ -275,6 +338,16 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
         xs = random_inputs(model, 3, seed=9)
         ref = tflm_run(model, xs)
         _assert_same(_target_outputs(model, xs, target, kernels, tmp_path), ref, f"{desc} {target}")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_pointwise_chains(
+        pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in pointwise_models:
+        xs = random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
 
 
 def test_each_cortex_m_target_runs_its_fastest_kernel_folder_by_default() -> None:

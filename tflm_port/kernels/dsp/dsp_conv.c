@@ -4,6 +4,7 @@
  */
 #include "dsp_conv.h"
 
+#include "dsp_conv1x1.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
 #include "kwsq_conv_ref.h"
@@ -368,9 +369,6 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
     const int32_t pixels = out->h * out->w;
     /* int4 sums are accumulated x16: exact while 16 * patch * 255 * 8 < 2^31 */
     const bool simd_s4 = s4 && (patch % 2) == 0;
-    /* sized to this layer (patch <= DSP_MAX_PATCH): the stack holds what it uses */
-    uint32_t cols_words[DSP_COLS * ((patch * 2 + 3) / 4)];
-    int16_t *cols = (int16_t *)(void *)cols_words;
     dsp_gemm_args a = {
         .weights = w,
         .bias = bias,
@@ -385,6 +383,13 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
         .simd_s4 = simd_s4,
         .short_rq = q->per_channel && short_rq_ok(q, bias, out->c, patch64 * 255 * (s4 ? 8 : 128)),
     };
+    if (dsp_conv1x1_fits(s4, p, in, f)) {
+        dsp_conv1x1(&a, p, in, x, out, y);
+        return KWSQ_OK;
+    }
+    /* sized to this layer (patch <= DSP_MAX_PATCH): the stack holds what it uses */
+    uint32_t cols_words[DSP_COLS * ((patch * 2 + 3) / 4)];
+    int16_t *cols = (int16_t *)(void *)cols_words;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in->h * in->w * in->c;
         int8_t *y_img = y + (int64_t)bt * pixels * out->c;

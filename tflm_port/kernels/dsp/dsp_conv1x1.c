@@ -1,0 +1,248 @@
+/*
+ * Pointwise (1x1, no padding, one group) int8 CONV_2D for the dsp kernels:
+ * a matrix product of the weight rows with the pixels, which are contiguous
+ * channels-last vectors, so no receptive field has to be gathered. Six
+ * pixels are widened once into int16 (input offset added, lanes in the
+ * order SXTB16 gives the weights) and every weight row is loaded and widened
+ * once for all six: per four channels one LDR, two SXTB16, six LDRD and
+ * twelve SMLAD, 21 instructions for 24 multiply-accumulates (the general
+ * path's four pixels take 17 for 16). The accumulators stay in registers
+ * from the bias to the stores.
+ *
+ * Blocking choice: a 2x2 block (two rows, two pixels) widens each weight
+ * word for two pixels only: 2 LDR + 4 SXTB16 + 2 LDRD + 8 SMLAD = 16 for 16
+ * MACs; more rows per pass need the weights widened ahead, which for a whole
+ * layer does not fit a small stack. One row by six pixels amortizes the
+ * weight widening best within the 14 registers the loop may use.
+ */
+#include "dsp_conv1x1.h"
+
+#include "dsp_requant.h"
+#include "dsp_simd.h"
+
+#include <string.h>
+
+#define P1X1 6
+/* Output channels per slice of the last, partial pixel block. */
+#define TAIL_OC 32
+
+/* Widened layout of P1X1 pixels of c channels: group g (channels 4g..4g+3)
+ * of pixel j is two words at word (g * P1X1 + j) * 2, lanes (v0,v2),(v1,v3);
+ * channel t >= grouped of pixel j at halfword grouped * P1X1 + (t - grouped)
+ * * P1X1 + j. */
+static void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
+{
+    const int32_t grouped = c & ~3;
+    const uint32_t off2 = dsp_dup16(off);
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t k = 0; k < grouped; k += 4, dst += 2 * P1X1) {
+        const uint32_t v = dsp_ld32(src + k);
+        dst[0] = dsp_sadd16(dsp_sxtb16(v), off2);
+        dst[1] = dsp_sadd16(dsp_sxtb16_ror8(v), off2);
+    }
+    int16_t *t = buf + grouped * P1X1 + j;
+    for (int32_t k = grouped; k < c; ++k, t += P1X1) {
+        *t = (int16_t)(src[k] + off);
+    }
+}
+
+/* acc[j] += row . pixel j, for the six widened pixels. */
+static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_t c, const int16_t *buf,
+                                                         int32_t *acc)
+{
+    const int32_t grouped = c & ~3;
+    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
+    const uint32_t *x = (const uint32_t *)(const void *)buf;
+#ifdef KWSQ_DSP_NATIVE
+    if (grouped > 0) {
+        const int8_t *w_end = w + grouped;
+        uint32_t t, u, x0, x1;
+        __asm__ volatile(
+            "1:\n\t"
+            "ldr %[t], [%[w]], #4\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "sxtb16 %[u], %[t], ror #8\n\t"
+            "sxtb16 %[t], %[t]\n\t"
+            "smlad %[a0], %[t], %[x0], %[a0]\n\t"
+            "smlad %[a0], %[u], %[x1], %[a0]\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad %[a1], %[t], %[x0], %[a1]\n\t"
+            "smlad %[a1], %[u], %[x1], %[a1]\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad %[a2], %[t], %[x0], %[a2]\n\t"
+            "smlad %[a2], %[u], %[x1], %[a2]\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad %[a3], %[t], %[x0], %[a3]\n\t"
+            "smlad %[a3], %[u], %[x1], %[a3]\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad %[a4], %[t], %[x0], %[a4]\n\t"
+            "smlad %[a4], %[u], %[x1], %[a4]\n\t"
+            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
+            "smlad %[a5], %[t], %[x0], %[a5]\n\t"
+            "smlad %[a5], %[u], %[x1], %[a5]\n\t"
+            "cmp %[w], %[e]\n\t"
+            "bne 1b\n\t"
+            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5),
+              [w] "+r"(w), [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
+            : [e] "r"(w_end)
+            : "cc", "memory");
+        w -= grouped;
+    }
+#else
+    for (int32_t k = 0; k < grouped; k += 4) {
+        const uint32_t wv = dsp_ld32(w + k);
+        const uint32_t e = dsp_sxtb16(wv), o = dsp_sxtb16_ror8(wv);
+        a0 = dsp_smlad(o, x[1], dsp_smlad(e, x[0], a0));
+        a1 = dsp_smlad(o, x[3], dsp_smlad(e, x[2], a1));
+        a2 = dsp_smlad(o, x[5], dsp_smlad(e, x[4], a2));
+        a3 = dsp_smlad(o, x[7], dsp_smlad(e, x[6], a3));
+        a4 = dsp_smlad(o, x[9], dsp_smlad(e, x[8], a4));
+        a5 = dsp_smlad(o, x[11], dsp_smlad(e, x[10], a5));
+        x += 2 * P1X1;
+    }
+#endif
+    const int16_t *t = buf + grouped * P1X1;
+    for (int32_t k = grouped; k < c; ++k, t += P1X1) {
+        const int32_t wv = w[k];
+        a0 += wv * t[0];
+        a1 += wv * t[1];
+        a2 += wv * t[2];
+        a3 += wv * t[3];
+        a4 += wv * t[4];
+        a5 += wv * t[5];
+    }
+    acc[0] = a0;
+    acc[1] = a1;
+    acc[2] = a2;
+    acc[3] = a3;
+    acc[4] = a4;
+    acc[5] = a5;
+}
+
+/* Output stage of one accumulator. mode: 0 short requantization, full
+ * int8 range (one SSAT); 1 short, any activation range; 2 general
+ * (power-of-two or full MultiplyByQuantizedMultiplier). */
+static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, const dsp_rq *q, int32_t m, int32_t s,
+                                                         bool pot, int32_t off, int32_t lo, int32_t hi)
+{
+    int32_t v;
+    if (mode <= 1) {
+        v = dsp_rq_apply(q, acc) + off;
+    } else {
+        v = (pot ? dsp_requant_pot(acc, s) : dsp_requant(acc, m, s)) + off;
+    }
+    if (mode == 0) {
+        return (int8_t)dsp_ssat8(v);
+    }
+    return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
+}
+
+/* Output channels [oc0, oc1) of the six widened pixels: channel oc of pixel
+ * j goes to y[j * ystride + oc - oc0]. */
+static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
+                                                            int32_t oc1, const int16_t *buf, int8_t *y,
+                                                            int32_t ystride, int mode)
+{
+    const int8_t *w = (const int8_t *)a->weights + (int64_t)oc0 * cin;
+    const int32_t *bias = a->bias;
+    const int32_t *mult = a->mult;
+    const int8_t *shift = a->shift;
+    const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
+    const bool pot = a->pot;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin) {
+        const int32_t b = bias != NULL ? bias[oc] : 0;
+        int32_t acc[P1X1] = {b, b, b, b, b, b};
+        row_x6(w, cin, buf, acc);
+        const int32_t m = mult[oc], s = shift[oc];
+        const dsp_rq q = dsp_rq_channel(m, s);
+        const int8_t v0 = out1(acc[0], mode, &q, m, s, pot, off, lo, hi);
+        const int8_t v1 = out1(acc[1], mode, &q, m, s, pot, off, lo, hi);
+        const int8_t v2 = out1(acc[2], mode, &q, m, s, pot, off, lo, hi);
+        const int8_t v3 = out1(acc[3], mode, &q, m, s, pot, off, lo, hi);
+        const int8_t v4 = out1(acc[4], mode, &q, m, s, pot, off, lo, hi);
+        const int8_t v5 = out1(acc[5], mode, &q, m, s, pot, off, lo, hi);
+        int8_t *yo = y + (oc - oc0);
+        yo[0] = v0;
+        yo += ystride;
+        yo[0] = v1;
+        yo += ystride;
+        yo[0] = v2;
+        yo += ystride;
+        yo[0] = v3;
+        yo += ystride;
+        yo[0] = v4;
+        yo += ystride;
+        yo[0] = v5;
+    }
+}
+
+typedef void (*rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1, const int16_t *buf, int8_t *y,
+                        int32_t ystride);
+
+static void __attribute__((noinline)) rows_short_full(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
+                                                       const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0);
+}
+
+static void __attribute__((noinline)) rows_short(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
+                                                  const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1);
+}
+
+static void __attribute__((noinline)) rows_general(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
+                                                    const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2);
+}
+
+bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f)
+{
+    return !s4 && f->h == 1 && f->w == 1 && f->c == in->c && p->pad_h == 0 && p->pad_w == 0 &&
+           in->c <= DSP_1X1_MAX_CH;
+}
+
+void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
+                 const kwsq_dims *out, int8_t *y)
+{
+    const int32_t cin = in->c, cout = out->c;
+    const int32_t pixels = out->h * out->w;
+    const int32_t off = p->input_offset;
+    /* sized to the layer: P1X1 * cin halfwords, word-aligned */
+    uint32_t buf_words[P1X1 * ((cin + 1) / 2)];
+    int16_t *buf = (int16_t *)(void *)buf_words;
+    const bool full = a->act_min == -128 && a->act_max == 127;
+    const rows_fn rows = a->short_rq ? (full ? rows_short_full : rows_short) : rows_general;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
+        int8_t *y_img = y + (int64_t)bt * pixels * cout;
+        for (int32_t px = 0; px < pixels; px += P1X1) {
+            const int32_t npx = pixels - px < P1X1 ? pixels - px : P1X1;
+            /* Every pixel is widened before any output is written, and the
+             * outputs of pixels px..px+5 end before input pixel px+6 when the
+             * layer runs in place (stride 1, cout <= cin). Missing pixels of
+             * the last block repeat the first one. */
+            for (int32_t j = 0; j < P1X1; ++j) {
+                const int32_t q = px + (j < npx ? j : 0);
+                const int32_t oy = q / out->w, ox = q % out->w;
+                const int8_t *src = x_img + ((int64_t)oy * p->stride_h * in->w + (int64_t)ox * p->stride_w) * cin;
+                widen_pixel(src, cin, off, j, buf);
+            }
+            int8_t *y_px = y_img + (int64_t)px * cout;
+            if (npx == P1X1) {
+                rows(a, cin, 0, cout, buf, y_px, cout);
+                continue;
+            }
+            /* last, partial block: channels in slices through a small buffer */
+            int8_t tmp[P1X1 * TAIL_OC];
+            for (int32_t oc0 = 0; oc0 < cout; oc0 += TAIL_OC) {
+                const int32_t n = cout - oc0 < TAIL_OC ? cout - oc0 : TAIL_OC;
+                rows(a, cin, oc0, oc0 + n, buf, tmp, TAIL_OC);
+                for (int32_t j = 0; j < npx; ++j) {
+                    memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,25 @@
+/*
+ * Pointwise (1x1) int8 CONV_2D of the dsp kernels (dsp_conv1x1.c): the
+ * pixels are read straight from the input, six at a time, with no
+ * receptive-field gathering.
+ */
+#ifndef KWSQ_DSP_CONV1X1_H
+#define KWSQ_DSP_CONV1X1_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "dsp_conv.h"
+
+/* Largest input channel count of the pointwise path: six widened pixels on
+ * the stack, as many bytes as the general path's columns at most. */
+#define DSP_1X1_MAX_CH (DSP_COLS * DSP_MAX_PATCH / 6)
+
+/* Whether the layer is a pointwise int8 convolution this path computes. */
+bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f);
+
+/* The layer, with the arguments dsp_conv prepared (weights, bias, output stage). */
+void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
+                 const kwsq_dims *out, int8_t *y);
+
+#endif /* KWSQ_DSP_CONV1X1_H */
