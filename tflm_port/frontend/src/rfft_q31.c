@@ -8,9 +8,39 @@ static inline int32_t mul_q31(int32_t a, int32_t b)
     return (int32_t)(((int64_t)a * b + (1ll << 30)) >> 31);
 }
 
-/* In place, radix 2, decimation in time. The first two stages need no
- * multiplications (twiddles 1 and -i), nor does the first butterfly column of
- * the others. */
+/* Re and Im of (ar + i ai)(wr + i wi) with a Q31 twiddle, rounded. */
+static inline int32_t cmul_re(int32_t ar, int32_t ai, int32_t wr, int32_t wi)
+{
+    return (int32_t)(((int64_t)ar * wr - (int64_t)ai * wi + (1ll << 30)) >> 31);
+}
+
+static inline int32_t cmul_im(int32_t ar, int32_t ai, int32_t wr, int32_t wi)
+{
+    return (int32_t)(((int64_t)ar * wi + (int64_t)ai * wr + (1ll << 30)) >> 31);
+}
+
+/* One radix-2 stage: blocks of q points become blocks of 2q. */
+static void radix2_stage(int32_t *z, int32_t m, int32_t n, const int32_t *cos_tab, int32_t q)
+{
+    const int32_t step = n / (2 * q);
+    for (int32_t j = 0; j < q; j++) {
+        const int32_t wr = KWSQ_FE_COS(cos_tab, n, j * step);
+        const int32_t wi = -KWSQ_FE_SIN(cos_tab, n, j * step);
+        for (int32_t i = j; i < m; i += 2 * q) {
+            int32_t *a = z + 2 * i;
+            int32_t *b = a + 2 * q;
+            const int32_t vr = cmul_re(b[0], b[1], wr, wi), vi = cmul_im(b[0], b[1], wr, wi);
+            const int32_t ar = a[0], ai = a[1];
+            a[0] = ar + vr;
+            a[1] = ai + vi;
+            b[0] = ar - vr;
+            b[1] = ai - vi;
+        }
+    }
+}
+
+/* In place, decimation in time, radix 2^2. The first two stages need no
+ * multiplications (twiddles 1 and -i). */
 static void complex_fft_q31(int32_t *z, int32_t m, int32_t n, const int32_t *cos_tab)
 {
     /* Bit-reversed order, the reversed index kept incrementally. */
@@ -54,33 +84,48 @@ static void complex_fft_q31(int32_t *z, int32_t m, int32_t n, const int32_t *cos
         z[3] = im - z[3];
         return;
     }
-    for (int32_t len = 8; len <= m; len <<= 1) {
-        const int32_t half = len >> 1;
-        const int32_t step = n / len; /* W_len^j = W_n^(j * step) */
-        for (int32_t i = 0; i < m; i += len) {
-            int32_t *a = z + 2 * i;
-            int32_t *b = z + 2 * (i + half);
-            const int32_t ar = a[0], ai = a[1], br = b[0], bi = b[1];
-            a[0] = ar + br;
-            a[1] = ai + bi;
-            b[0] = ar - br;
-            b[1] = ai - bi;
-        }
-        for (int32_t j = 1; j < half; j++) {
-            const int32_t wr = KWSQ_FE_COS(cos_tab, n, j * step);
-            const int32_t wi = -KWSQ_FE_SIN(cos_tab, n, j * step);
-            for (int32_t i = j; i < m; i += len) {
-                int32_t *a = z + 2 * i;
-                int32_t *b = z + 2 * (i + half);
-                const int32_t vr =
-                    (int32_t)(((int64_t)b[0] * wr - (int64_t)b[1] * wi + (1ll << 30)) >> 31);
-                const int32_t vi =
-                    (int32_t)(((int64_t)b[0] * wi + (int64_t)b[1] * wr + (1ll << 30)) >> 31);
-                const int32_t ar = a[0], ai = a[1];
-                a[0] = ar + vr;
-                a[1] = ai + vi;
-                b[0] = ar - vr;
-                b[1] = ai - vi;
+    /* Two radix-2 stages per pass (radix 2^2), as the float version. */
+    int32_t q = 4;
+    int32_t stages = 0;
+    for (int32_t k = m / 4; k > 1; k >>= 1) {
+        stages++;
+    }
+    if (stages & 1) {
+        radix2_stage(z, m, n, cos_tab, q);
+        q <<= 1;
+    }
+    for (; 4 * q <= m; q <<= 2) {
+        const int32_t step1 = n / (2 * q);
+        const int32_t step2 = n / (4 * q);
+        for (int32_t j = 0; j < q; j++) {
+            const int32_t w1r = KWSQ_FE_COS(cos_tab, n, j * step1);
+            const int32_t w1i = -KWSQ_FE_SIN(cos_tab, n, j * step1);
+            const int32_t w2r = KWSQ_FE_COS(cos_tab, n, j * step2);
+            const int32_t w2i = -KWSQ_FE_SIN(cos_tab, n, j * step2);
+            for (int32_t i = j; i < m; i += 4 * q) {
+                int32_t *p0 = z + 2 * i;
+                int32_t *p1 = p0 + 2 * q;
+                int32_t *p2 = p1 + 2 * q;
+                int32_t *p3 = p2 + 2 * q;
+                const int32_t x0r = p0[0], x0i = p0[1], x1r = p1[0], x1i = p1[1];
+                const int32_t x2r = p2[0], x2i = p2[1], x3r = p3[0], x3i = p3[1];
+                const int32_t t1r = cmul_re(x1r, x1i, w1r, w1i), t1i = cmul_im(x1r, x1i, w1r, w1i);
+                const int32_t t3r = cmul_re(x3r, x3i, w1r, w1i), t3i = cmul_im(x3r, x3i, w1r, w1i);
+                const int32_t ar = x0r + t1r, ai = x0i + t1i;
+                const int32_t br = x0r - t1r, bi = x0i - t1i;
+                const int32_t cr = x2r + t3r, ci = x2i + t3i;
+                const int32_t dr = x2r - t3r, di = x2i - t3i;
+                const int32_t ucr = cmul_re(cr, ci, w2r, w2i), uci = cmul_im(cr, ci, w2r, w2i);
+                /* -i w2 d = (Im(w2 d), -Re(w2 d)) */
+                const int32_t udr = cmul_im(dr, di, w2r, w2i), udi = -cmul_re(dr, di, w2r, w2i);
+                p0[0] = ar + ucr;
+                p0[1] = ai + uci;
+                p2[0] = ar - ucr;
+                p2[1] = ai - uci;
+                p1[0] = br + udr;
+                p1[1] = bi + udi;
+                p3[0] = br - udr;
+                p3[1] = bi - udi;
             }
         }
     }
