@@ -12,7 +12,8 @@ from collections.abc import Callable
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
-# name -> module defining ``build(input_shape, num_classes, **params)`` and ``FEATURES``
+# name -> module defining ``build(input_shape, num_classes, **params)``, ``FEATURES`` and,
+# optionally, ``LAYER_ROLES`` (layer name -> role, for mixed-precision schemes)
 REGISTRY: dict[str, str] = {
     "cnn": "models.cnn",
     "dnn250k": "models.dnn250k",
@@ -36,3 +37,10 @@ def module(name: str):
 
 def builder(name: str) -> Callable:
     return module(name).build
+
+
+def layer_roles(name: str) -> dict[str, str]:
+    """Layer name -> role declared by a registered model's file ({} for unknown models)."""
+    if name not in REGISTRY:
+        return {}
+    return dict(getattr(module(name), "LAYER_ROLES", {}))

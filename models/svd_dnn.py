@@ -5,6 +5,11 @@ taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/feat
 Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
 low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
 raw features. About 50K parameters, which is what the paper calls its 50k model.
+
+``LAYER_ROLES`` marks the layers the paper's mixed 4-8 bit scheme quantizes at 4 bits:
+the first layer of each SVD pair that reads a sigmoid output (inputs in [0, 1]). The first
+pair reads the raw features and the 128-unit layers read un-squeezed bottleneck outputs,
+so they keep 8 bits.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context":
 BOTTLENECK = 39
 HIDDEN = 128
 PAIRS = 3
+
+LAYER_ROLES = {f"bottleneck{i + 1}": "bottleneck" for i in range(1, PAIRS)}
 
 
 def build(input_shape: tuple[int, ...] = (620,), num_classes: int = 12) -> keras.Model:

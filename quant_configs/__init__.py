@@ -12,10 +12,12 @@ os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 from quant_configs.apply import (  # noqa: E402
     calibrate,
+    check_applicable,
     copy_float_weights,
     quantize_model,
     quantize_scope,
 )
+from quant_configs.fold import fold_batchnorm  # noqa: E402
 from quant_configs.grids import WeightGrid, quantized_weights, weight_grids  # noqa: E402
 from quant_configs.schemes import SCHEMES, Quant, Scheme, get_scheme  # noqa: E402
 from quant_configs.storage import load_model, save_model  # noqa: E402
@@ -26,6 +28,8 @@ __all__ = [
     "Scheme",
     "WeightGrid",
     "calibrate",
+    "check_applicable",
+    "fold_batchnorm",
     "copy_float_weights",
     "get_scheme",
     "load_model",

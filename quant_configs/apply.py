@@ -32,8 +32,10 @@ from tensorflow_model_optimization.python.core.quantization.keras.graph_transfor
     transforms as _transforms,
 )
 
+import models  # noqa: E402
 from pipeline.errors import KwsqError  # noqa: E402
 from quant_configs.configs import CONFIG_OBJECTS, TFMOT_QUANTIZERS, LayerQuantizeConfig  # noqa: E402
+from quant_configs.fold import fold_batchnorm  # noqa: E402
 from quant_configs.quantizers import (  # noqa: E402
     CUSTOM_OBJECTS,
     DynamicRangeQuantizer,
@@ -70,6 +72,7 @@ def weight_quantizer(spec: Quant) -> WeightQuantizer:
         squash=spec.kind in ("tanh", "fxp"),
         power_of_two=spec.kind == "fxp",
         regularization=spec.regularization,
+        minmax=spec.minmax,
     )
 
 
@@ -86,21 +89,53 @@ def activation_quantizer(spec: Quant, model_input: bool = False):
     raise KwsqError(f"'{spec.kind}' is a weight quantizer kind, not an activation one")
 
 
+# Layers that pass values through unchanged in kind (so a weight layer behind them still
+# reads their input's values).
+PASS_THROUGH_KINDS = {"Flatten", "Reshape", "Dropout"}
+
+
+def feeds_weight_layers(model: keras.Model) -> set[str]:
+    """Names of the layers whose output is read only by weight layers (Dense, Conv2D,
+    DepthwiseConv2D), looking through Flatten/Reshape/Dropout: the tensors TFLite's hybrid
+    kernels quantize per row, and so where dynamic quantization belongs."""
+    readers: dict[str, list[keras.layers.Layer]] = {}
+    for layer in model.layers:
+        for node in layer._inbound_nodes:
+            for inbound in tf.nest.flatten(node.inbound_layers):
+                readers.setdefault(inbound.name, []).append(layer)
+
+    def only_weights(name: str) -> bool:
+        found = readers.get(name, [])
+        if not found:
+            return False
+        for reader in found:
+            kind = type(reader).__name__
+            if kind in PASS_THROUGH_KINDS:
+                if not only_weights(reader.name):
+                    return False
+            elif kind not in WEIGHT_ATTRS:
+                return False
+        return True
+
+    return {layer.name for layer in model.layers if only_weights(layer.name)}
+
+
 def layer_config(
-    scheme: Scheme, stage: str, layer: keras.layers.Layer, is_model_output: bool
+    scheme: Scheme, stage: str, layer: keras.layers.Layer, is_model_output: bool,
+    role: str | None = None, feeds_weights: bool = False,
 ) -> LayerQuantizeConfig:
     """The QuantizeConfig of one layer under a scheme and stage (possibly quantizing nothing)."""
     kind = type(layer).__name__
     weights = {}
-    rule = scheme.weight_rule(kind, layer.name)
+    rule = scheme.weight_rule(kind, role)
     if kind in WEIGHT_ATTRS and rule is not None:
         weights[WEIGHT_ATTRS[kind]] = weight_quantizer(rule)
     act = scheme.activations if stage == "all" else None
     if act is None:
         return LayerQuantizeConfig(weights)
     if act.kind == "dynamic":
-        # Quantizes the next layer's input vector: the layer's final output.
-        if is_model_output or kind not in ACTIVATION_KINDS | OUTPUT_KINDS:
+        # Quantizes the next weight layer's input vector, as the hybrid kernel does.
+        if is_model_output or not feeds_weights:
             return LayerQuantizeConfig(weights)
         return LayerQuantizeConfig(weights, output=activation_quantizer(act))
     if kind in ACTIVATION_KINDS:
@@ -185,11 +220,41 @@ def attach_regularizers(model: keras.Model) -> None:
                 model.add_loss(lambda q=quantizer, v=var: q.regularization_loss(v))
 
 
-def quantize_model(model: keras.Model, scheme: str, stage: str) -> keras.Model:
+def check_applicable(scheme: str, model: keras.Model,
+                     roles: dict[str, str] | None = None) -> None:
+    """Refuse, in one line, a scheme that cannot mean what it says on ``model``.
+
+    * role rules (mixed precision) that match no layer would silently fall back to the
+      scheme's default width;
+    * dynamic (hybrid) schemes need fully-connected weight layers: TFLite Micro and kwsq's
+      runtime have no hybrid convolution kernels, and the papers use them on DNNs only.
+    """
+    spec = get_scheme(scheme)
+    roles = models.layer_roles(model.name) if roles is None else roles
+    kinds = {type(layer).__name__ for layer in model.layers}
+    if spec.roles:
+        present = set(roles.values())
+        if not present & set(spec.roles):
+            raise KwsqError(
+                f"scheme '{scheme}' sets bits by layer role ({', '.join(spec.roles)}) but "
+                f"model '{model.name}' declares no layer with that role (LAYER_ROLES in its "
+                "model file); it would run as a uniform-width scheme")
+    if spec.conversion in ("hybrid", "keras") and kinds & {"Conv2D", "DepthwiseConv2D"}:
+        raise KwsqError(
+            f"scheme '{scheme}' is dynamic (hybrid) quantization, which kwsq implements for "
+            f"fully-connected models; '{model.name}' has convolutions (no hybrid conv "
+            "kernels in TFLite Micro or kwsq's runtime)")
+
+
+def quantize_model(model: keras.Model, scheme: str, stage: str,
+                   roles: dict[str, str] | None = None) -> keras.Model:
     """Float model in, QAT-wrapped model (with the float weights) out.
 
     ``stage`` is one of the scheme's stages: ``"weights"`` quantizes only weights, ``"all"``
     everything the scheme quantizes. The float scheme returns ``model`` unchanged.
+    Batch-norm layers are folded into their kernels first (``quant_configs.fold``), so
+    the quantized kernel is the one conversion stores. ``roles`` (layer name -> role)
+    defaults to the ``LAYER_ROLES`` of the registered model named ``model.name``.
     """
     spec = get_scheme(scheme)
     if not spec.stages:
@@ -198,10 +263,15 @@ def quantize_model(model: keras.Model, scheme: str, stage: str) -> keras.Model:
         raise KwsqError(
             f"scheme '{scheme}' has no stage '{stage}'; its stages: {', '.join(spec.stages)}"
         )
+    roles = models.layer_roles(model.name) if roles is None else roles
+    check_applicable(scheme, model, roles)
+    model = fold_batchnorm(model)
     output_layers = {t._keras_history.layer.name for t in tf.nest.flatten(model.outputs)}
+    feeding = feeds_weight_layers(model)
 
     def annotate(layer: keras.layers.Layer) -> keras.layers.Layer:
-        config = layer_config(spec, stage, layer, layer.name in output_layers)
+        config = layer_config(spec, stage, layer, layer.name in output_layers,
+                              roles.get(layer.name), layer.name in feeding)
         return _tfq.quantize_annotate_layer(_fresh(layer), config)
 
     inputs = spec.inputs if stage == "all" else None

@@ -23,17 +23,20 @@ from quant_configs.quantizers import WeightQuantizer, max_level  # noqa: E402
 class WeightGrid:
     """A kernel's grid: value = scale * integer, integer in [-max_level, max_level]
     (1 bit: value = +-scale). ``scales`` has one entry per output channel (last kernel
-    axis) when ``per_channel``, else one entry."""
+    axis) when ``per_channel``, else one entry. ``asymmetric``: a per-column min-max grid,
+    whose integers ``q - z`` span up to ``[-(2**bits - 1), 2**bits - 1]`` (an int8
+    container, never packed INT4)."""
 
     bits: int
     scales: np.ndarray
     per_channel: bool
     power_of_two: bool
     attribute: str = "kernel"
+    asymmetric: bool = False
 
     @property
     def max_level(self) -> int:
-        return max_level(self.bits)
+        return 2**self.bits - 1 if self.asymmetric else max_level(self.bits)
 
     def integers(self, values: np.ndarray) -> np.ndarray:
         """The integer codes of quantized ``values`` (rounded; 1 bit gives -1/+1)."""
@@ -64,6 +67,7 @@ def weight_grids(model: keras.Model) -> dict[str, WeightGrid]:
             per_channel=quantizer.per_channel,
             power_of_two=quantizer.power_of_two,
             attribute=attr,
+            asymmetric=quantizer.minmax,
         )
     return grids
 

@@ -15,9 +15,15 @@ Weights (``WeightQuantizer``), with ``q = 2**(k-1) - 1`` the largest integer lev
   transfers smoothly (``t ~ w`` for small weights) and layers without batch-norm still work.
 * 1 bit: ``{-a, +a}`` with ``a = mean|t|`` (the least-squares binary scale), ``sign(0) = +1``.
 * power of two (fixed-point paper, Q-format): ``s = 2**ceil(log2(max|w| / q))``.
-* per column (low-bit QAT paper "dynamic" weights): the linear grid per output column. The
-  papers use each column's [min, max]; TFLite weights need zero point 0, so the column's
-  range here is the symmetric [-max|w|, max|w|].
+* per column (low-bit dynamic quantization papers): the linear grid per output column,
+  symmetric ``[-max|w|, max|w|]`` (storable as packed INT4 at 4 bits), or
+* per-column min-max (``minmax=True``, the papers' own form): each column's
+  ``[lo, hi] = [min(min w, 0), max(max w, 0)]`` on ``2**k - 1`` steps,
+  ``s = (hi - lo) / (2**k - 1)``, integer zero point ``z = round(-lo / s)``,
+  ``w_hat = s * (clip(round(w / s) + z, 0, 2**k - 1) - z)``. The stored integers
+  ``q - z`` lie in ``[-(2**k - 1), 2**k - 1]``, so for ``k <= 7`` they fit an int8
+  container with a symmetric per-channel scale ``s`` (TFLite weights need zero point 0);
+  a column of one sign gets 0 added to its range so that ``z`` stays in ``[0, 2**k - 1]``.
 * absolute-cosine regularizer (fixed-point paper): ``R = lambda * mean(1 - |cos(pi * t / s)|)``,
   zero on every grid point ``t = n s`` and largest half-way between, added to the loss.
 
@@ -89,14 +95,19 @@ class WeightQuantizer(Quantizer):
         squash: bool = False,
         power_of_two: bool = False,
         regularization: float = 0.0,
+        minmax: bool = False,
     ) -> None:
         if not 1 <= bits <= 16:
             raise ValueError(f"weight bits must be 1..16, got {bits}")
+        if minmax and not (per_channel and 2 <= bits <= 7 and not squash and not power_of_two):
+            raise ValueError("min-max weight grids are linear, per column and 2..7 bits (the "
+                             "integers q - z must fit an int8 container)")
         self.bits = int(bits)
         self.per_channel = bool(per_channel)
         self.squash = bool(squash)
         self.power_of_two = bool(power_of_two)
         self.regularization = float(regularization)
+        self.minmax = bool(minmax)
 
     # -- the formula, shared by the forward pass, the regularizer and weight_grids --
     def transform(self, w: tf.Tensor) -> tf.Tensor:
@@ -108,9 +119,26 @@ class WeightQuantizer(Quantizer):
         gain = tf.stop_gradient(tf.reduce_max(tf.abs(w)))
         return th / tf.maximum(peak, _EPS) * gain
 
+    def _column_range(self, t: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        axes = list(range(len(t.shape) - 1))
+        lo = tf.minimum(tf.reduce_min(t, axis=axes), 0.0)
+        hi = tf.maximum(tf.reduce_max(t, axis=axes), 0.0)
+        return lo, hi
+
+    def zero_point(self, t: tf.Tensor) -> tf.Tensor:
+        """Integer zero point per column of a min-max grid (0 for symmetric grids)."""
+        t = tf.stop_gradient(t)
+        if not self.minmax:
+            return tf.zeros_like(self.scale(t))
+        lo, _ = self._column_range(t)
+        return tf.round(-lo / self.scale(t))
+
     def scale(self, t: tf.Tensor) -> tf.Tensor:
         """Grid step: a scalar, or one per output channel (last axis)."""
         t = tf.stop_gradient(t)
+        if self.minmax:
+            lo, hi = self._column_range(t)
+            return tf.maximum(hi - lo, _EPS) / (2**self.bits - 1)
         if self.per_channel:
             axes = list(range(len(t.shape) - 1))
             peak = tf.reduce_max(tf.abs(t), axis=axes)
@@ -127,6 +155,10 @@ class WeightQuantizer(Quantizer):
         t = self.transform(w)
         s = self.scale(t)
         q = max_level(self.bits)
+        if self.minmax:
+            z = self.zero_point(t)
+            top = float(2**self.bits - 1)
+            return _ste(t, (tf.clip_by_value(tf.round(t / s) + z, 0.0, top) - z) * s)
         if self.per_channel and len(w.shape) == 2 and self.bits > 1:
             return _ste(t, tf.clip_by_value(tf.round(t / s), -q, q) * s)
         t_const = tf.stop_gradient(t)
@@ -135,9 +167,16 @@ class WeightQuantizer(Quantizer):
             # boolean select is left in the graph), then a 2-bit fake-quant on [-s, s] so
             # the converter stores the kernel as packed INT4 codes -1/+1 with scale s.
             sign = tf.clip_by_value(2.0 * tf.math.floor(t_const / s) + 1.0, -1.0, 1.0)
-            fq = tf.quantization.fake_quant_with_min_max_vars(
-                sign * s, -s, s, num_bits=2, narrow_range=True
-            )
+            if self.per_channel and len(w.shape) == 2:
+                fq = sign * s
+            elif self.per_channel:
+                fq = tf.quantization.fake_quant_with_min_max_vars_per_channel(
+                    sign * s, -s, s, num_bits=2, narrow_range=True
+                )
+            else:
+                fq = tf.quantization.fake_quant_with_min_max_vars(
+                    sign * s, -s, s, num_bits=2, narrow_range=True
+                )
         elif self.per_channel:
             fq = tf.quantization.fake_quant_with_min_max_vars_per_channel(
                 t_const, -q * s, q * s, num_bits=self.bits, narrow_range=True
@@ -170,6 +209,7 @@ class WeightQuantizer(Quantizer):
             "squash": self.squash,
             "power_of_two": self.power_of_two,
             "regularization": self.regularization,
+            "minmax": self.minmax,
         }
 
     def __eq__(self, other: object) -> bool:
@@ -231,10 +271,11 @@ class PowerOfTwoActivationQuantizer(Quantizer):
 class DynamicRangeQuantizer(Quantizer):
     """Per-example (per-frame) asymmetric min-max quantization of a layer's input vector."""
 
-    def __init__(self, bits: int) -> None:
+    def __init__(self, bits: int, at_inference: bool = True) -> None:
         if not 2 <= bits <= 16:
             raise ValueError(f"dynamic bits must be 2..16, got {bits}")
         self.bits = int(bits)
+        self.at_inference = bool(at_inference)
 
     def build(self, tensor_shape, name, layer):
         return {}
@@ -250,13 +291,13 @@ class DynamicRangeQuantizer(Quantizer):
         return _ste(x, (q - z) * s)
 
     def __call__(self, inputs, training, weights, **kwargs):
-        return self.quantize(inputs) if training else inputs
+        return self.quantize(inputs) if training or self.at_inference else inputs
 
     def get_config(self) -> dict:
-        return {"bits": self.bits}
+        return {"bits": self.bits, "at_inference": self.at_inference}
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, DynamicRangeQuantizer) and self.bits == other.bits
+        return isinstance(other, DynamicRangeQuantizer) and self.get_config() == other.get_config()
 
     def __ne__(self, other: object) -> bool:
         return not self.__eq__(other)

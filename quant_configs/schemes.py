@@ -5,15 +5,21 @@ name), how layer outputs/activations and the model input are quantized, and in w
 training stages. ``quant_configs.quantize_model`` turns it into tfmot QuantizeConfigs with
 one generic code path; adding a scheme is adding a table entry here.
 
-Batch-norm is not folded into the preceding kernel: it stays a separate layer whose output
-is quantized (TFLite MUL + ADD with converter-quantized constants), so a sub-8-bit
-per-tensor kernel grid survives conversion. Biases are not fake-quantized: TFLite stores
-them as int32 at scale ``s_in * s_w``, which is exact to well below one output LSB.
+Batch-norm is folded into the preceding kernel before QAT (``quant_configs.fold``), so the
+kernel the quantizer trains is the kernel the device stores (the sub-8-bit QAT paper's
+stage 2 quantizes gain and batch-norm too). Biases are not fake-quantized: TFLite stores
+them as int32 at scale ``s_in * s_w``, exact to well below one output LSB.
 
-There is no 16-bit QAT scheme (the low-bit QAT paper's 16-bit row): measured with TF 2.21, a model
-with 16-bit activation fake-quant fails int8 conversion ("tfl.logistic op failed to verify that x
-and y must have same element type") and in 16x8 mode converts to a file whose LOGISTIC fails to
-prepare (output scale not 1/32768). 16x8 is a post-training converter mode.
+Mixed-precision schemes name layer *roles*, not layer names: a model file declares
+``LAYER_ROLES`` (layer name -> role), and a rule keyed ``"role:<name>"`` applies to the
+layers with that role. A scheme whose role rules match no layer of a model is refused
+(``check_applicable``) instead of silently running as its fallback width.
+
+16 bit (the dynamic-quantization paper's Table 1 row) is ``dyn-w16``: 16-bit per-column
+weights and 16-bit per-frame inputs in Keras, sized as 16-bit storage. No .tflite form
+carries it: TFLite's hybrid kernels take int8/int4 weights only, and its 16x8 mode has
+8-bit weights (measured with TF 2.21 a 16-bit activation fake-quant does not convert:
+"tfl.logistic op failed to verify that x and y must have same element type").
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ class Quant:
     bits: int
     per_channel: bool = False
     regularization: float = 0.0
+    minmax: bool = False  # per-column [min, max] grid with an integer zero point
 
     def __post_init__(self) -> None:
         if self.kind not in WEIGHT_KINDS + ACTIVATION_KINDS:
@@ -49,8 +56,9 @@ class Quant:
 class Scheme:
     """A quantization scheme (docs/design.md, scheme table).
 
-    ``weights`` maps a layer kind (Keras class name) or a layer name to a weight quantizer;
-    a layer-name entry wins over its kind. ``activations`` quantizes every layer output in
+    ``weights`` maps a layer kind (Keras class name) or a layer role (``"role:<name>"``, as
+    declared by the model file's ``LAYER_ROLES``) to a weight quantizer; a role entry wins
+    over its kind. ``activations`` quantizes every layer output in
     the last stage, ``inputs`` the model input. ``stages`` are the QAT stages in order:
     ``"weights"`` quantizes only weights (sub-8-bit paper stage 1), ``"all"`` everything.
     """
@@ -65,9 +73,20 @@ class Scheme:
     inputs: Quant | None = None
     paper: str = ""
 
-    def weight_rule(self, kind: str, layer_name: str) -> Quant | None:
+    # Conversion: "integer" (full-integer TFLite), "hybrid" (float activations, integer
+    # weights, per-row input quantization), "float", or "keras" (no .tflite form exists).
+    conversion: str = "integer"
+
+    def weight_rule(self, kind: str, role: str | None = None) -> Quant | None:
         table = dict(self.weights)
-        return table.get(layer_name, table.get(kind))
+        if role is not None and f"role:{role}" in table:
+            return table[f"role:{role}"]
+        return table.get(kind)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """The layer roles the scheme's rules name."""
+        return tuple(k[len("role:"):] for k, _ in self.weights if k.startswith("role:"))
 
 
 def _kinds(
@@ -94,13 +113,19 @@ def _tanh(bits: int) -> Scheme:
     )
 
 
-def _dyn(bits: int) -> Scheme:
+def _dyn(name: str, bits: int, minmax: bool, description: str, act_bits: int = 8,
+         bottleneck: Quant | None = None, dense_bits: int | None = None) -> Scheme:
+    dense = Quant("linear", dense_bits or bits, True, minmax=minmax)
+    weights = (("Dense", dense),)
+    if bottleneck is not None:
+        weights += (("role:bottleneck", bottleneck),)
     return Scheme(
-        f"dyn-w{bits}", ("all",), bits, 8,
-        f"{bits}-bit per-column min-max weights; per-frame dynamic 8-bit input quantization "
-        "of every layer (hybrid ops)",
-        weights=_kinds("linear", bits, dense_per_channel=True),
-        activations=Quant("dynamic", 8), inputs=Quant("dynamic", 8), paper="001/003",
+        name, ("all",), bits, act_bits,
+        f"{description}; per-frame dynamic {act_bits}-bit min-max quantization of every "
+        "weight layer's input (hybrid ops)",
+        weights=weights, activations=Quant("dynamic", act_bits),
+        inputs=Quant("dynamic", act_bits), paper="001/003",
+        conversion="hybrid" if act_bits == 8 else "keras",
     )
 
 
@@ -115,7 +140,8 @@ def _fxp(bits: int) -> Scheme:
 
 
 _LIST = [
-    Scheme("float", (), None, None, "no quantization (fp32)", paper="baseline"),
+    Scheme("float", (), None, None, "no quantization (fp32)", paper="baseline",
+           conversion="float"),
     Scheme(
         "int8", ("all",), 8, 8, "8-bit linear weights (per-channel conv) and activations",
         weights=_kinds("linear", 8), activations=A8, inputs=A8, paper="TFLM",
@@ -126,14 +152,22 @@ _LIST = [
     ),
     Scheme(
         "w4-8", ("all",), 4, 8,
-        "4-bit weights on the bottleneck layers after a sigmoid (bottleneck2, bottleneck3), "
-        "8-bit on the others; 8-bit activations",
-        weights=_kinds("linear", 8)
-        + (("bottleneck2", Quant("linear", 4)), ("bottleneck3", Quant("linear", 4))),
+        "static: 4-bit weights on the layers of role 'bottleneck' (the first layer of each "
+        "SVD pair after a sigmoid), 8-bit on the others; 8-bit activations",
+        weights=_kinds("linear", 8) + (("role:bottleneck", Quant("linear", 4)),),
         activations=A8, inputs=A8, paper="003",
     ),
     *(_tanh(b) for b in (1, 2, 4, 5, 8)),
-    _dyn(4), _dyn(8),
+    _dyn("dyn-w4", 4, True, "4-bit per-column min-max weights with an integer zero point "
+         "(the papers' grid; int8 container)"),
+    _dyn("dyn-w4-sym", 4, False, "4-bit per-column symmetric weights (packed INT4)"),
+    _dyn("dyn-w8", 8, False, "8-bit per-column symmetric weights (an 8-bit min-max grid "
+         "does not fit int8 with zero point 0)"),
+    _dyn("dyn-w4-8", 4, False, "mixed: 4-bit per-column min-max weights on role "
+         "'bottleneck', 8-bit per-column symmetric elsewhere",
+         bottleneck=Quant("linear", 4, True, minmax=True), dense_bits=8),
+    _dyn("dyn-w16", 16, False, "16-bit per-column weights (Keras only: no .tflite form)",
+         act_bits=16),
     _fxp(4), _fxp(8),
 ]
 

@@ -55,12 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def conversion_kind(scheme: str) -> str:
-    """``float``, ``hybrid`` or ``integer``: how a scheme's models are converted."""
-    if scheme == "float":
-        return "float"
-    if scheme.startswith("dyn-"):
-        return "hybrid"
-    return "integer"
+    """``float``, ``hybrid``, ``integer`` or ``keras`` (no .tflite form): how a scheme's
+    models are converted."""
+    import quant_configs
+
+    return quant_configs.get_scheme(scheme).conversion
 
 
 def activation_bits(scheme: str) -> int:
@@ -202,9 +201,16 @@ def frozen_weights(qat_model, layers: dict[str, postpass.LayerWeights]) -> Itera
 def convert_qat(qat_model, scheme: str, representative: np.ndarray, float_model=None,
                 float_io: bool = False) -> bytes:
     """Convert a trained model of ``scheme`` and restore its trained weight grids."""
+    import quant_configs
+
     kind = conversion_kind(scheme)
     if kind == "float":
         return convert_float(qat_model)
+    if kind == "keras":
+        raise KwsqError(f"scheme {scheme} has no .tflite form (TFLite has no 16-bit weight "
+                        "kernels); its figures are Keras-only and its size is 16-bit storage")
+    if float_model is not None:
+        float_model = quant_configs.fold_batchnorm(float_model)
     layers = postpass.trained_weights(qat_model)
     if kind == "hybrid":
         if float_model is None:

@@ -34,14 +34,18 @@ class LayerWeights:
     scales: np.ndarray  # shape () per tensor, or (out_channels,)
     bits: int
     power_of_two: bool = False
+    asymmetric: bool = False  # per-column min-max grid: levels q - z, int8 container
 
     @property
     def per_channel(self) -> bool:
         return self.scales.ndim == 1 and self.scales.size > 1
 
 
-def levels_on_grid(name: str, w_hat: np.ndarray, scales: np.ndarray, bits: int) -> np.ndarray:
-    """The integer levels of fake-quantized weights; an error if they are not on the grid."""
+def levels_on_grid(name: str, w_hat: np.ndarray, scales: np.ndarray, bits: int,
+                   asymmetric: bool = False) -> np.ndarray:
+    """The integer levels of fake-quantized weights; an error if they are not on the grid.
+
+    ``asymmetric``: a min-max grid, whose levels ``q - z`` span ``+-(2**bits - 1)``."""
     s = np.asarray(scales, np.float64)
     ratio = np.asarray(w_hat, np.float64) / np.where(s == 0, 1.0, s)
     q = np.round(ratio)
@@ -50,7 +54,7 @@ def levels_on_grid(name: str, w_hat: np.ndarray, scales: np.ndarray, bits: int) 
         raise KwsqError(f"weights of layer '{name}' are not on their {bits}-bit grid "
                         f"(off by {off:.3g} steps); the scheme's weight_grids and the "
                         "quantizer disagree")
-    limit = max(1, 2 ** (bits - 1) - 1)
+    limit = 2**bits - 1 if asymmetric else max(1, 2 ** (bits - 1) - 1)
     if np.abs(q).max(initial=0) > limit:
         raise KwsqError(f"weights of layer '{name}' exceed the {bits}-bit range +-{limit}")
     return q.astype(np.int8)
@@ -177,7 +181,8 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool,
         _check_same_weights(model, weight, layer, levels, scales, axis)
     # LiteRT's hybrid (float-activation) kernels take INT4 weights only in
     # FULLY_CONNECTED; hybrid convolutions keep a <=4-bit grid in INT8 storage.
-    packed = layer.bits <= 4 and (op_kind == "FULLY_CONNECTED" or not hybrid)
+    packed = (layer.bits <= 4 and not layer.asymmetric
+              and (op_kind == "FULLY_CONNECTED" or not hybrid))
     tfs.set_tensor_values(model, weight, levels,
                           tfs.TensorType.INT4 if packed else tfs.TensorType.INT8)
     tfs.set_quant(weight, scales, np.zeros(scales.size, np.int64), axis if scales.size > 1 else 0)
@@ -229,8 +234,9 @@ def trained_weights(qat_model) -> dict[str, LayerWeights]:
     for name, grid in grids.items():
         scales = np.asarray(grid.scales, np.float64).reshape(-1)
         scales = scales.reshape(-1) if grid.per_channel else scales[:1].reshape(())
-        levels = levels_on_grid(name, values[name], scales, int(grid.bits))
-        out[name] = LayerWeights(name, levels, scales, int(grid.bits), bool(grid.power_of_two))
+        levels = levels_on_grid(name, values[name], scales, int(grid.bits), grid.asymmetric)
+        out[name] = LayerWeights(name, levels, scales, int(grid.bits), bool(grid.power_of_two),
+                                 bool(grid.asymmetric))
     for layer in qat_model.layers:
         inner = getattr(layer, "layer", layer)
         weight_vars = getattr(layer, "_weight_vars", None)

@@ -181,6 +181,9 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
 
     scheme = quant_configs.get_scheme(s["scheme"])
     model_module = models.module(s["model"])
+    # Refuse a model + scheme pair that cannot mean what it says now, not after training.
+    quant_configs.check_applicable(
+        scheme.name, models.builder(s["model"])(**dict(s.get("model_params", {}))))
     features = load_section(FeatureConfig, {**getattr(model_module, "FEATURES", {}),
                                             **file_cfg.get("features", {})},
                             f"[features] of {where}").to_dict()
@@ -478,6 +481,12 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         if stage.name == "float":
             quant_configs.save_model(float_model, run.float_model_path)
             metrics["float_test_accuracy"] = acc
+            if config.scheme != "float":
+                # QAT trains the kernels with batch-norm folded in: the kernels the device
+                # stores (quant_configs.fold). Inference output is unchanged.
+                with strategy.scope():
+                    float_model = quant_configs.fold_batchnorm(float_model)
+                model = float_model
             if config.naive and config.scheme != "float":
                 with strategy.scope():
                     naive = quant_configs.quantize_model(float_model, config.scheme, "all")
