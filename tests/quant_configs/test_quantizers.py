@@ -111,15 +111,49 @@ def test_dynamic_quantizer_quantizes_each_frame_with_its_own_range():
         assert len(np.unique(got[row])) <= 256
 
 
-def test_dynamic_quantizer_is_identity_at_inference():
+def test_dynamic_quantizer_quantizes_each_frame_at_inference_too():
+    """The deployed hybrid kernel quantizes every input row, so Keras inference must too;
+    ``at_inference=False`` is the float-input variant kept for comparison."""
     x = tf.constant(RNG.standard_normal((3, 7)).astype(np.float32))
-    np.testing.assert_array_equal(DynamicRangeQuantizer(4)(x, False, {}).numpy(), x.numpy())
+    q = DynamicRangeQuantizer(4)
+    np.testing.assert_array_equal(q(x, False, {}).numpy(), q.quantize(x).numpy())
+    assert not np.array_equal(q(x, False, {}).numpy(), x.numpy())
+    np.testing.assert_array_equal(
+        DynamicRangeQuantizer(4, at_inference=False)(x, False, {}).numpy(), x.numpy())
+
+
+@pytest.mark.parametrize("bits", [2, 4, 7])
+def test_minmax_columns_match_the_papers_formula(bits):
+    """Each column on its own [min, max] (0 included), 2**k levels, integer zero point."""
+    w = W.copy()
+    w[:, 3] = np.abs(w[:, 3])  # one-signed column: its range is [0, max]
+    w[:, 4] = w[:, 4] * 0.2 + 0.3 * (w[:, 4] < 0)  # skewed column
+    got = WeightQuantizer(bits, per_channel=True, minmax=True).quantize(tf.constant(w)).numpy()
+    lo = np.minimum(w.min(axis=0), 0).astype(np.float64)
+    hi = np.maximum(w.max(axis=0), 0).astype(np.float64)
+    s = (hi - lo) / (2**bits - 1)
+    z = np.round(-lo / s)
+    want = s * (np.clip(np.round(w / s) + z, 0, 2**bits - 1) - z)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+    # the min-max grid is finer than the symmetric one on the skewed column
+    sym = WeightQuantizer(bits, per_channel=True).quantize(tf.constant(w)).numpy()
+    assert np.abs(got[:, 4] - w[:, 4]).mean() < np.abs(sym[:, 4] - w[:, 4]).mean()
+
+
+def test_one_bit_per_channel_conv_kernel_is_plus_minus_its_channel_mean():
+    kernel = (RNG.standard_normal((3, 3, 2, 5)) * 0.2).astype(np.float32)
+    got = WeightQuantizer(1, per_channel=True, squash=True).quantize(
+        tf.constant(kernel)).numpy()
+    np.testing.assert_allclose(got, ref_weights(kernel, 1, per_channel=True, squash=True),
+                               rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("quantizer", [
     WeightQuantizer(5, per_channel=True, squash=True, power_of_two=True, regularization=0.1),
     PowerOfTwoActivationQuantizer(8),
     DynamicRangeQuantizer(8),
+    DynamicRangeQuantizer(4, at_inference=False),
+    WeightQuantizer(4, per_channel=True, minmax=True),
 ])
 def test_quantizer_get_config_round_trips(quantizer):
     clone = type(quantizer).from_config(quantizer.get_config())

@@ -137,24 +137,35 @@ def test_size_table_shrinks_with_bits_like_the_low_bit_paper(converted_run) -> N
     assert 0.45 <= rel["16bit"] <= 0.55  # float16 weights: half of float32
 
 
-def test_hybrid_conversion_refuses_a_batch_norm_folded_into_a_trained_kernel() -> None:
+def test_hybrid_conversion_stores_the_trained_kernel_with_batch_norm_folded() -> None:
+    """Batch-norm is folded before QAT, so the converter's kernel is the trained one (gain
+    3 included) instead of a refusal or a re-rounded grid."""
     import tf_keras as keras
 
     import quant_configs
     from pipeline.tflite import convert
+    from pipeline.tflite import schema as tfs
 
     def build():
-        inp = keras.Input((8, 4, 1))
-        x = keras.layers.Conv2D(4, 3, use_bias=False, name="conv")(inp)
+        inp = keras.Input((12,))
+        x = keras.layers.Dense(4, use_bias=False, name="fc1")(inp)
         x = keras.layers.BatchNormalization(name="bn")(x)
-        x = keras.layers.Flatten(name="flat")(x)
-        return keras.Model(inp, keras.layers.Dense(3, name="fc")(x))
+        x = keras.layers.ReLU(name="relu")(x)
+        return keras.Model(inp, keras.layers.Dense(3, name="fc2")(x))
 
     float_model = build()
     bn = float_model.get_layer("bn")
     bn.set_weights([np.full(4, 3.0, np.float32), np.zeros(4, np.float32),
                     np.zeros(4, np.float32), np.ones(4, np.float32)])  # gain 3: folding shows
     qat = quant_configs.quantize_model(float_model, "dyn-w8", "all")
-    rep = np.random.default_rng(0).normal(size=(8, 8, 4, 1)).astype(np.float32)
-    with pytest.raises(KwsqError, match="'conv'.*folded"):
-        convert.convert_qat(qat, "dyn-w8", rep, build())
+    rep = np.random.default_rng(0).normal(size=(8, 12)).astype(np.float32)
+    data = convert.convert_qat(qat, "dyn-w8", rep, build())
+    model = tfs.load(data)
+    sg = model.subgraphs[0]
+    fcs = [op for op in sg.operators if tfs.op_name(model, op) == "FULLY_CONNECTED"]
+    w = sg.tensors[fcs[0].inputs[1]]
+    stored = tfs.tensor_values(model, w).astype(np.float64) * tfs.quant(w).scales[:, None]
+    want = quant_configs.quantized_weights(qat)["fc1"]
+    np.testing.assert_allclose(stored, want.T, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(want, 3.0 / np.sqrt(1 + 1e-3) * float_model.get_layer(
+        "fc1").kernel.numpy(), atol=np.abs(want).max() / 127)
