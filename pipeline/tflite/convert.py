@@ -273,8 +273,14 @@ def size_table(float_model, representative: np.ndarray) -> dict[str, Any]:
         "float": len(convert_float(float_model)),
         "16bit": len(convert_float(float_model, float16=True)),
     }
+    import quant_configs
+
     int8 = convert_integer(float_model, representative)
     for variant, scheme in (("8bit", "int8"), ("4-8bit", "w4-8"), ("4bit", "w4a8")):
+        try:
+            quant_configs.check_applicable(scheme, float_model)
+        except KwsqError:  # no layer has the mixed scheme's role: no 4-8 row for this model
+            continue
         model = tfs.load(int8)
         grids = naive_layers(float_model, scheme_weight_bits(float_model, scheme))
         postpass.apply_grids(model, grids, check=False)
@@ -286,9 +292,10 @@ def size_table(float_model, representative: np.ndarray) -> dict[str, Any]:
 
 
 def format_size_table(table: dict[str, Any]) -> str:
-    head = "".join(f"{k:>9}" for k in SIZE_VARIANTS)
-    size = "".join(f"{table['bytes'][k]:>9}" for k in SIZE_VARIANTS)
-    rel = "".join(f"{table['relative'][k]:>9.2f}" for k in SIZE_VARIANTS)
+    variants = [k for k in SIZE_VARIANTS if k in table["bytes"]]
+    head = "".join(f"{k:>9}" for k in variants)
+    size = "".join(f"{table['bytes'][k]:>9}" for k in variants)
+    rel = "".join(f"{table['relative'][k]:>9.2f}" for k in variants)
     return f"model size   {head}\n  bytes      {size}\n  relative   {rel}"
 
 
