@@ -73,6 +73,7 @@ def weight_quantizer(spec: Quant) -> WeightQuantizer:
         power_of_two=spec.kind == "fxp",
         regularization=spec.regularization,
         minmax=spec.minmax,
+        squash_gain=spec.squash_gain,
     )
 
 

@@ -62,6 +62,11 @@ import tensorflow_model_optimization as tfmot  # noqa: E402
 
 Quantizer = tfmot.quantization.keras.quantizers.Quantizer
 
+# How a squashed kernel is rescaled after tanh: "weights" multiplies tanh(w)/max|tanh(w)|
+# by max|w| (the layer keeps its largest weight); "tanh" keeps tanh(w) as it is, i.e.
+# tanh(w)/max|tanh(w)| on the grid rescaled by max|tanh(w)| (small weights unchanged).
+SQUASH_GAINS = ("weights", "tanh")
+
 _EPS = 1e-12
 
 
@@ -96,6 +101,7 @@ class WeightQuantizer(Quantizer):
         power_of_two: bool = False,
         regularization: float = 0.0,
         minmax: bool = False,
+        squash_gain: str = "weights",
     ) -> None:
         if not 1 <= bits <= 16:
             raise ValueError(f"weight bits must be 1..16, got {bits}")
@@ -108,6 +114,9 @@ class WeightQuantizer(Quantizer):
         self.power_of_two = bool(power_of_two)
         self.regularization = float(regularization)
         self.minmax = bool(minmax)
+        if squash_gain not in SQUASH_GAINS:
+            raise ValueError(f"squash_gain must be one of {SQUASH_GAINS}, got {squash_gain!r}")
+        self.squash_gain = squash_gain
 
     # -- the formula, shared by the forward pass, the regularizer and weight_grids --
     def transform(self, w: tf.Tensor) -> tf.Tensor:
@@ -115,6 +124,8 @@ class WeightQuantizer(Quantizer):
         if not self.squash:
             return w
         th = tf.tanh(w)
+        if self.squash_gain == "tanh":  # the grid is laid over tanh(w) itself
+            return th
         peak = tf.stop_gradient(tf.reduce_max(tf.abs(th)))
         gain = tf.stop_gradient(tf.reduce_max(tf.abs(w)))
         return th / tf.maximum(peak, _EPS) * gain
@@ -210,6 +221,7 @@ class WeightQuantizer(Quantizer):
             "power_of_two": self.power_of_two,
             "regularization": self.regularization,
             "minmax": self.minmax,
+            "squash_gain": self.squash_gain,
         }
 
     def __eq__(self, other: object) -> bool:

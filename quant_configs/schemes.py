@@ -46,6 +46,7 @@ class Quant:
     per_channel: bool = False
     regularization: float = 0.0
     minmax: bool = False  # per-column [min, max] grid with an integer zero point
+    squash_gain: str = "weights"  # tanh kinds: quant_configs.quantizers.SQUASH_GAINS
 
     def __post_init__(self) -> None:
         if self.kind not in WEIGHT_KINDS + ACTIVATION_KINDS:
