@@ -35,3 +35,37 @@ def build(input_shape: tuple[int, ...] = (620,), num_classes: int = 12) -> keras
         x = keras.layers.Dense(HIDDEN, activation="sigmoid", name=f"hidden{i + 1}")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
     return keras.Model(inputs, outputs, name="svd_dnn")
+
+
+def build_full_rank(input_shape: tuple[int, ...] = (620,), num_classes: int = 12
+                    ) -> keras.Model:
+    """The full-rank DNN the paper trains before introducing SVD bottlenecks: each
+    bottleneck pair is one ``HIDDEN``-unit sigmoid layer (``full1``..``full3``)."""
+    inputs = keras.Input(shape=input_shape, name="features")
+    x = inputs if len(input_shape) == 1 else keras.layers.Flatten(name="flatten")(inputs)
+    for i in range(PAIRS):
+        x = keras.layers.Dense(HIDDEN, activation="sigmoid", name=f"full{i + 1}")(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="output")(x)
+    return keras.Model(inputs, outputs, name="svd_dnn_full_rank")
+
+
+def factor_full_rank(full: keras.Model, model: keras.Model) -> None:
+    """Set ``model``'s weights from a trained full-rank DNN by truncated SVD.
+
+    Each ``W = U S V^T`` (inputs x ``HIDDEN``) becomes the bottleneck kernel
+    ``U_r S_r^(1/2)`` (no bias) and the hidden kernel ``S_r^(1/2) V_r^T`` with ``W``'s bias,
+    ``r = BOTTLENECK``: the best rank-``r`` approximation of ``W`` (Eckart-Young), exact
+    when ``W``'s rank is at most ``r``. The output layer is copied.
+    """
+    import numpy as np
+
+    for i in range(PAIRS):
+        w, b = full.get_layer(f"full{i + 1}").get_weights()
+        u, s, vt = np.linalg.svd(w.astype(np.float64), full_matrices=False)
+        root = np.sqrt(s[:BOTTLENECK])
+        bottleneck = model.get_layer(f"bottleneck{i + 1}")
+        bottleneck.set_weights([(u[:, :BOTTLENECK] * root).astype(np.float32),
+                                np.zeros(BOTTLENECK, np.float32)])
+        model.get_layer(f"hidden{i + 1}").set_weights(
+            [(root[:, None] * vt[:BOTTLENECK]).astype(np.float32), b])
+    model.get_layer("output").set_weights(full.get_layer("output").get_weights())

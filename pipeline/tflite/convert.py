@@ -366,6 +366,15 @@ def convert_run(run: Run, options: ConvertOptions | None = None, log=print) -> d
     frontend = export_frontend.export_run_frontend(run, data, out)
     log(f"wrote {out} ({len(data)} bytes), {header.name}, {source.name}, {ops.name}, "
         f"{frontend.name}")
+    if conversion_kind(cfg.scheme) == "integer":
+        # proven accumulator bounds per layer, for narrow-accumulator kernels
+        import json
+
+        from pipeline.atomic import write_text
+        from pipeline.tflite import accumulators
+
+        accum = out.with_suffix(".accum.json")
+        write_text(accum, json.dumps(accumulators.bounds(data), indent=1) + "\n")
     metrics: dict[str, Any] = {
         "scheme": cfg.scheme,
         "conversion": conversion_kind(cfg.scheme),

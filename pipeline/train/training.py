@@ -98,16 +98,30 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # Keys a preset or a --config file may set besides the run config's own keys: they shape
 # the stages (see stages_for) unless the file gives [[stages]] itself.
 PRESET_KEYS = ("float_epochs", "qat_epochs", "learning_rate", "qat_learning_rate", "decay",
-               "qat_decay")
+               "qat_decay", "decay_first", "decay_first_epochs", "full_rank_epochs",
+               "full_rank_learning_rate")
 SECTIONS = ("stages", "data", "features", "model_params")
 
 
 def stages_for(scheme_stages: tuple[str, ...], s: dict[str, Any]) -> list[StageConfig]:
-    """Float stage plus one QAT stage per scheme stage, with the low-bit QAT paper's decay shape."""
-    stages = [StageConfig("float", int(s["float_epochs"]), float(s["learning_rate"]),
-                          decay_first=1.0, decay_rest=float(s.get("decay", 1.1)))]
+    """Float stage plus one QAT stage per scheme stage, with the low-bit QAT paper's decay
+    shape (divided by ``decay_first`` for ``decay_first_epochs`` epochs, then by the
+    stage's decay). ``full_rank_epochs`` > 0 first trains the model's full-rank form, which
+    the float stage then factors by truncated SVD and fine-tunes (the paper's recipe)."""
+    first = float(s.get("decay_first", 1.0))
+    first_epochs = int(s.get("decay_first_epochs", 0))
+    stages = []
+    if int(s.get("full_rank_epochs", 0)) > 0:
+        stages.append(StageConfig(
+            "full_rank", int(s["full_rank_epochs"]),
+            float(s.get("full_rank_learning_rate", s["learning_rate"])),
+            decay_rest=float(s.get("decay", 1.1))))
+    stages.append(StageConfig("float", int(s["float_epochs"]), float(s["learning_rate"]),
+                              decay_first=first, decay_first_epochs=first_epochs,
+                              decay_rest=float(s.get("decay", 1.1))))
     for name in scheme_stages:
         stages.append(StageConfig(name, int(s["qat_epochs"]), float(s["qat_learning_rate"]),
+                                  decay_first=first, decay_first_epochs=first_epochs,
                                   decay_rest=float(s.get("qat_decay", 1.2))))
     return stages
 
@@ -128,7 +142,12 @@ def _check_model_params(model: str, params: dict[str, Any], where: str) -> None:
 
 def check_stages(stages: list[StageConfig], scheme: Any, where: str) -> None:
     """Stage names must be ``float`` or stages of the scheme, in the scheme's order."""
-    allowed = ["float", *scheme.stages]
+    allowed = ["full_rank", "float", *scheme.stages]
+    names = [st.name for st in stages]
+    if "full_rank" in names and names[:2] != ["full_rank", "float"]:
+        raise KwsqError(f"[[stages]] of {where}: a full_rank stage must come first, followed "
+                        "by the float stage that factors it")
+    stages = [st for st in stages if st.name != "full_rank"]
     for i, st in enumerate(stages):
         if st.name not in allowed:
             raise KwsqError(f"[[stages]] entry {i + 1} of {where}: unknown stage '{st.name}' "
@@ -200,6 +219,10 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
     else:
         stages = stages_for(scheme.stages, s)
     check_stages(stages, scheme, where)
+    if any(st.name == "full_rank" for st in stages) and not hasattr(
+            model_module, "build_full_rank"):
+        raise KwsqError(f"model {s['model']} has no full-rank form to factor (a full_rank "
+                        "stage needs build_full_rank and factor_full_rank in its model file)")
     model_params = dict(s.get("model_params", {}))
     _check_model_params(s["model"], model_params, where)
     top = {
@@ -434,10 +457,17 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         float_model = models.builder(config.model)(shape, len(classes), **config.model_params)
     metrics["parameters"] = int(float_model.count_params())
     model = float_model
+    full_rank = None
     for index, stage in enumerate(config.stages):
         label = f"[{index + 1}/{len(config.stages)} {stage.name}]"
         with strategy.scope():
-            if stage.name == "float":
+            if stage.name == "full_rank":
+                full_rank = models.module(config.model).build_full_rank(
+                    shape, len(classes), **config.model_params)
+                model = full_rank
+            elif stage.name == "float":
+                if full_rank is not None:  # SVD bottlenecks introduced into the trained DNN
+                    models.module(config.model).factor_full_rank(full_rank, float_model)
                 model = float_model
             else:
                 if model is not float_model:

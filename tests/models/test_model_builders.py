@@ -83,3 +83,31 @@ def test_ds_cnn_matches_mlperf_tiny_reference_layer_by_layer():
         shapes.append(tuple(layer.bias.shape))
     assert shapes == _anchor_weight_shapes()
     assert _folded_params(model) == ds_cnn.FOLDED_PARAMS == 22_604
+
+
+def test_svd_factoring_is_the_truncated_svd_of_each_full_rank_layer():
+    """The paper introduces SVD bottlenecks into a trained full-rank DNN: each pair's
+    product must be numpy's best rank-39 approximation, and a rank <= 39 layer is exact."""
+    import numpy as np
+
+    from models import svd_dnn
+
+    rng = np.random.default_rng(0)
+    full = svd_dnn.build_full_rank((620,), 12)
+    low = rng.normal(size=(620, 20)) @ rng.normal(size=(20, 128)) * 0.05  # rank 20
+    full.get_layer("full1").set_weights([low.astype(np.float32),
+                                         rng.normal(size=128).astype(np.float32)])
+    model = svd_dnn.build((620,), 12)
+    svd_dnn.factor_full_rank(full, model)
+    for i in (1, 2, 3):
+        w = full.get_layer(f"full{i}").kernel.numpy().astype(np.float64)
+        u, s, vt = np.linalg.svd(w, full_matrices=False)
+        best = (u[:, :39] * s[:39]) @ vt[:39]
+        product = (model.get_layer(f"bottleneck{i}").kernel.numpy().astype(np.float64)
+                   @ model.get_layer(f"hidden{i}").kernel.numpy())
+        np.testing.assert_allclose(product, best, atol=1e-5)
+    # layer 1 has rank 20: its pair computes exactly what the full-rank layer computes
+    x = rng.normal(size=(5, 620)).astype(np.float32)
+    h_full = full.get_layer("full1")(x).numpy()
+    h_svd = model.get_layer("hidden1")(model.get_layer("bottleneck1")(x)).numpy()
+    np.testing.assert_allclose(h_svd, h_full, atol=1e-5)

@@ -138,3 +138,22 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
     if kind == "integer":
         assert result.tflm_max_lsb <= 8 and result.tflm_mean_lsb <= 1.0
     assert runtime.get("kwsq_runtime_bitexact") == 1.0, runtime
+    if scheme.startswith("fxp"):
+        _assert_shift_only(data)
+
+
+def _assert_shift_only(data: bytes) -> None:
+    """Fixed-point models stay shift-only end to end: every quantized tensor's scale is a
+    power of two (so each requantization is a shift) and no MUL carries batch-norm."""
+    from pipeline.tflite import schema as tfs
+
+    model = tfs.load(data)
+    sg = model.subgraphs[0]
+    ops = {tfs.op_name(model, op) for op in sg.operators}
+    assert "MUL" not in ops, ops
+    for tensor in sg.tensors:
+        q = tfs.quant(tensor)
+        if q is None or tensor.type == tfs.TensorType.FLOAT32:
+            continue
+        mantissa = np.frexp(q.scales.astype(np.float64))[0]
+        assert np.all(mantissa == 0.5), (tfs.tensor_name(tensor), q.scales[:4])
