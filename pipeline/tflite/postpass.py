@@ -35,6 +35,7 @@ class LayerWeights:
     bits: int
     power_of_two: bool = False
     asymmetric: bool = False  # per-column min-max grid: levels q - z, int8 container
+    bias: np.ndarray | None = None  # the trained float bias (restored in hybrid models)
 
     @property
     def per_channel(self) -> bool:
@@ -192,6 +193,7 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool,
         opts = op.builtinOptions
         if op_kind == "FULLY_CONNECTED" and opts is not None:
             opts.asymmetricQuantizeInputs = True
+        _restore_float_bias(model, sg, op, layer)
         return
     if bias_index < 0:
         return
@@ -212,6 +214,42 @@ def _rewrite(model, sg, op, op_kind: str, layer: LayerWeights, hybrid: bool,
     tfs.set_tensor_values(model, bias, q_bias, int(bias.type))
     tfs.set_quant(bias, new_scales.astype(np.float32), np.zeros(new_scales.size, np.int64),
                   0)
+
+
+def _restore_float_bias(model, sg, op, layer: LayerWeights) -> None:
+    """Give a hybrid operator its layer's own trained bias.
+
+    The converter folds a linear layer's bias into the next layer's (``(x W1 + b1) W2 + b2
+    = x W1 W2' + (b1 W2 + b2)``), which is exact in float but not under per-row input
+    quantization: the next hybrid kernel would quantize ``x W1`` instead of ``x W1 + b1``,
+    the row the trained model quantizes. Every rewritten layer gets its own bias back
+    (a new tensor where the converter dropped it), so the file computes what Keras does.
+    """
+    if layer.bias is None:
+        return
+    bias = np.asarray(layer.bias, np.float32).reshape(-1)
+    inputs = [int(i) for i in op.inputs]
+    if len(inputs) > 2 and inputs[2] >= 0:
+        tensor = sg.tensors[inputs[2]]
+        if tensor.type != tfs.TensorType.FLOAT32 or tfs.num_elements(tensor) != bias.size:
+            raise KwsqError(f"layer '{layer.name}': unexpected bias tensor in its hybrid "
+                            "operator")
+        if tensor.buffer in _shared_buffers(sg, inputs[2]):
+            inputs[2] = tfs.add_constant(model, sg, f"{layer.name}/bias", bias,
+                                         tfs.TensorType.FLOAT32)
+            op.inputs = np.asarray(inputs, np.int32)
+        else:
+            tfs.set_tensor_values(model, tensor, bias, tfs.TensorType.FLOAT32)
+        return
+    index = tfs.add_constant(model, sg, f"{layer.name}/bias", bias, tfs.TensorType.FLOAT32)
+    op.inputs = np.asarray([*inputs[:2], index], np.int32)
+
+
+def _shared_buffers(sg, tensor_index: int) -> set[int]:
+    """Buffers of ``tensor_index`` that another tensor also uses (rewriting would leak)."""
+    mine = sg.tensors[tensor_index].buffer
+    return {mine} if any(t.buffer == mine for i, t in enumerate(sg.tensors)
+                         if i != tensor_index) else set()
 
 
 # ---------------------------------------------------------------- Keras side: trained grids
@@ -236,7 +274,7 @@ def trained_weights(qat_model) -> dict[str, LayerWeights]:
         scales = scales.reshape(-1) if grid.per_channel else scales[:1].reshape(())
         levels = levels_on_grid(name, values[name], scales, int(grid.bits), grid.asymmetric)
         out[name] = LayerWeights(name, levels, scales, int(grid.bits), bool(grid.power_of_two),
-                                 bool(grid.asymmetric))
+                                 bool(grid.asymmetric), _float_bias(qat_model, name))
     for layer in qat_model.layers:
         inner = getattr(layer, "layer", layer)
         weight_vars = getattr(layer, "_weight_vars", None)
@@ -266,3 +304,13 @@ def _tfmot_grid(name: str, quantizer, qvars) -> tuple[int, np.ndarray]:
     # a symmetric narrow-range fake-quant spans [-max, max] in 2 * (2**(bits-1) - 1) steps
     scales = np.maximum(lo, hi) / (2 ** (bits - 1) - 1)
     return int(bits), scales
+
+
+def _float_bias(qat_model, name: str) -> np.ndarray | None:
+    from quant_configs.apply import base_layer, float_params
+
+    for layer in qat_model.layers:
+        if base_layer(layer).name == name:
+            bias = float_params(layer).get("bias")
+            return None if bias is None else np.asarray(bias.numpy(), np.float32)
+    return None

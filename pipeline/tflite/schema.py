@@ -174,6 +174,20 @@ def set_tensor_values(model: schema.ModelT, tensor: schema.TensorT, values: np.n
     tensor.shape = np.asarray(values.shape, dtype=np.int32)
 
 
+def add_constant(model: schema.ModelT, sg: schema.SubGraphT, name: str,
+                 values: np.ndarray, tensor_type: int) -> int:
+    """Append a constant tensor (with its own buffer) to ``sg``; returns its index."""
+    buffer = schema.BufferT()
+    buffer.offset, buffer.size = 0, 0
+    model.buffers.append(buffer)
+    tensor = schema.TensorT()
+    tensor.name = name.encode()
+    tensor.buffer = len(model.buffers) - 1
+    set_tensor_values(model, tensor, values, tensor_type)
+    sg.tensors.append(tensor)
+    return len(sg.tensors) - 1
+
+
 @dataclass(frozen=True)
 class Quant:
     """A tensor's quantization parameters as plain arrays."""

@@ -128,8 +128,8 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
     runtime = verify.check_kwsq_runtime(data, x)
     if kind == "hybrid":
         assert result.tflm_accuracy is None  # TFLite Micro has no hybrid kernels
-        assert result.litert_max_abs < 2e-3 * max(1.0, float(np.abs(
-            verify.keras_outputs(qat, x)).max()))
+        # Keras quantizes each input row as the hybrid kernel does: float rounding only
+        assert result.litert_max_abs < 1e-5
         if scheme == "dyn-w4-sym":  # packed INT4 hybrid: not (yet) in kwsq's runtime
             assert "kwsq_runtime_note" in runtime
         else:
