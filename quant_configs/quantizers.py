@@ -79,6 +79,11 @@ def _pow2_ceil(x: tf.Tensor) -> tf.Tensor:
     return tf.pow(2.0, tf.math.ceil(tf.math.log(tf.maximum(x, _EPS)) / math.log(2.0)))
 
 
+def _round_half_away(x: tf.Tensor) -> tf.Tensor:
+    """Round to nearest, ties away from zero (C's round(), TfLiteRound)."""
+    return tf.sign(x) * tf.floor(tf.abs(x) + 0.5)
+
+
 def _ste(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
     """Forward ``x_hat``, backward identity to ``x``."""
     return x + tf.stop_gradient(x_hat - x)
@@ -297,9 +302,21 @@ class DynamicRangeQuantizer(Quantizer):
         lo = tf.stop_gradient(tf.minimum(tf.reduce_min(x, axis=axes, keepdims=True), 0.0))
         hi = tf.stop_gradient(tf.maximum(tf.reduce_max(x, axis=axes, keepdims=True), 0.0))
         levels = 2**self.bits - 1
-        s = tf.maximum(hi - lo, _EPS) / levels
-        z = tf.round(-lo / s)
-        q = tf.clip_by_value(tf.round(x / s) + z, 0.0, float(levels))
+        # TFLite's hybrid kernels (AsymmetricQuantizeFloats), step for step: the scale in
+        # double stored as float, the zero point from whichever end has the smaller error,
+        # rounded half away from zero, inputs scaled by the float reciprocal. Matching it
+        # to the rounding keeps Keras and the deployed model on the same integer rows.
+        lo64, hi64 = tf.cast(lo, tf.float64), tf.cast(hi, tf.float64)
+        s64 = tf.maximum(hi64 - lo64, _EPS) / levels
+        from_min = -lo64 / s64
+        from_max = levels - hi64 / s64
+        half = 2 ** (self.bits - 1)  # TFLite's |qmin|; |qmax| = half - 1
+        use_min = half + tf.abs(lo64 / s64) < (half - 1) + tf.abs(hi64 / s64)
+        z = _round_half_away(tf.clip_by_value(tf.where(use_min, from_min, from_max), 0.0,
+                                              float(levels)))
+        s = tf.cast(s64, x.dtype)
+        z = tf.cast(z, x.dtype)
+        q = tf.clip_by_value(_round_half_away(z + x * (1.0 / s)), 0.0, float(levels))
         return _ste(x, (q - z) * s)
 
     def __call__(self, inputs, training, weights, **kwargs):

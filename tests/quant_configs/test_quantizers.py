@@ -101,11 +101,19 @@ def test_dynamic_quantizer_quantizes_each_frame_with_its_own_range():
     x = RNG.standard_normal((5, 30)).astype(np.float32) * np.arange(1, 6)[:, None]
     x[2] = np.abs(x[2])  # all-positive row: the range still includes 0
     got = DynamicRangeQuantizer(8).quantize(tf.constant(x)).numpy()
-    lo = np.minimum(x.min(axis=1, keepdims=True), 0)
-    hi = np.maximum(x.max(axis=1, keepdims=True), 0)
-    s = (hi - lo) / 255
-    z = np.round(-lo / s)
-    want = s * (np.clip(np.round(x / s) + z, 0, 255) - z)
+    # TFLite's AsymmetricQuantizeFloats (int8, shifted here to 0..255 by +128): scale in
+    # double, zero point from the end with the smaller error, round half away from zero.
+    want = np.empty_like(x)
+    for r, row in enumerate(x):
+        rmin, rmax = min(0.0, float(row.min())), max(0.0, float(row.max()))
+        scale = (rmax - rmin) / 255.0
+        zp = -128 - rmin / scale if 128 + abs(rmin / scale) < 127 + abs(rmax / scale) else (
+            127 - rmax / scale)
+        zp = int(np.clip(np.sign(zp) * np.floor(abs(zp) + 0.5), -128, 127))
+        inv = np.float32(1.0) / np.float32(scale)
+        v = np.float32(zp) + row * inv
+        q = np.clip(np.sign(v) * np.floor(np.abs(v) + 0.5), -128, 127)
+        want[r] = np.float32(scale) * (q - zp)
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
     for row in range(5):
         assert len(np.unique(got[row])) <= 256

@@ -128,8 +128,9 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
     runtime = verify.check_kwsq_runtime(data, x)
     if kind == "hybrid":
         assert result.tflm_accuracy is None  # TFLite Micro has no hybrid kernels
-        # Keras quantizes each input row as the hybrid kernel does: float rounding only
-        assert result.litert_max_abs < 1e-5
+        # Keras quantizes each input row as the hybrid kernel does (measured: 2e-7 on
+        # these clusters, up to 1e-3 on real features where float rounding flips a level)
+        assert result.litert_max_abs < 2e-3
         if "kwsq_runtime_note" in runtime:  # packed INT4 hybrid is not (yet) in kwsq's runtime
             assert scheme == "dyn-w4-sym" and "hybrid" in runtime["kwsq_runtime_note"]
         else:

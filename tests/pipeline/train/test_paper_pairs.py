@@ -24,7 +24,7 @@ def test_dnn250k_paper_scheme_trains_converts_and_verifies(tiny_corpus, tmp_path
     # The smoke model is near chance on the tiny corpus, so argmax agreement is noise here
     # (the scheme matrix checks it on a learnable task): compare output values instead.
     if scheme.startswith("dyn-"):  # hybrid: LiteRT is the reference, Keras quantizes rows too
-        assert t["litert_max_abs"] < 1e-5
+        assert t["litert_max_abs"] < 2e-3
         assert t["kwsq_runtime_vs"] == "litert" and t["kwsq_runtime_max_abs"] < 1e-4
     else:
         assert t["tflm_max_lsb"] <= 8 and t["tflm_mean_lsb"] <= 1.0
