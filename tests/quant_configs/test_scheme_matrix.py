@@ -139,8 +139,13 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
         return
     if confident:
         assert result.tflm_agreement >= 0.9
-    if kind == "integer":
-        assert result.tflm_max_lsb <= 8 and result.tflm_mean_lsb <= 1.5
+    if kind == "float":  # float kernels may sum in another order: equal to rounding
+        from pipeline.device.runtime import Runtime
+
+        ours = Runtime(data).run_batch([x])[0].reshape(len(x), -1)
+        np.testing.assert_allclose(ours, verify.run_tflm(data, x), atol=1e-5)
+        return
+    assert result.tflm_max_lsb <= 8 and result.tflm_mean_lsb <= 1.5
     assert runtime.get("kwsq_runtime_bitexact") == 1.0, runtime
     if scheme.startswith("fxp"):
         _assert_shift_only(data)
