@@ -142,7 +142,11 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
     if kind == "float":  # float kernels may sum in another order: equal to rounding
         from pipeline.device.runtime import Runtime
 
-        ours = Runtime(data).run_batch([x])[0].reshape(len(x), -1)
+        try:
+            ours = Runtime(data).run_batch([x])[0].reshape(len(x), -1)
+        except KwsqError as exc:  # kwsq's runtime has integer convolutions only
+            assert "FLOAT32 not supported" in str(exc) and "\n" not in str(exc)
+            return
         np.testing.assert_allclose(ours, verify.run_tflm(data, x), atol=1e-5)
         return
     assert result.tflm_max_lsb <= 8 and result.tflm_mean_lsb <= 1.5
