@@ -5,8 +5,9 @@
  * pixels are widened once into int16 (input offset added, lanes in the
  * order SXTB16 gives the weights) and every weight row is loaded and widened
  * once for all six: per four channels one LDR, two SXTB16, six LDRD and
- * twelve SMLAD, 21 instructions for 24 multiply-accumulates (the general
- * path's four pixels take 17 for 16). The accumulators stay in registers
+ * twelve SMLAD, 21 instructions for 24 multiply-accumulates, plus one
+ * compare-and-branch per eight channels (the general path's four pixels
+ * take 17 for 16). The accumulators stay in registers
  * from the bias to the stores.
  *
  * Blocking choice: a 2x2 block (two rows, two pixels) widens each weight
@@ -54,40 +55,51 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
     const uint32_t *x = (const uint32_t *)(const void *)buf;
 #ifdef KWSQ_DSP_NATIVE
-    if (grouped > 0) {
-        const int8_t *w_end = w + grouped;
+/* One weight word (4 channels) against the six pixels. */
+#define DSP_1X1_STEP                                  \
+    "ldr %[t], [%[w]], #4\n\t"                       \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "sxtb16 %[u], %[t], ror #8\n\t"                  \
+    "sxtb16 %[t], %[t]\n\t"                          \
+    "smlad %[a0], %[t], %[x0], %[a0]\n\t"            \
+    "smlad %[a0], %[u], %[x1], %[a0]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a1], %[t], %[x0], %[a1]\n\t"            \
+    "smlad %[a1], %[u], %[x1], %[a1]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a2], %[t], %[x0], %[a2]\n\t"            \
+    "smlad %[a2], %[u], %[x1], %[a2]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a3], %[t], %[x0], %[a3]\n\t"            \
+    "smlad %[a3], %[u], %[x1], %[a3]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a4], %[t], %[x0], %[a4]\n\t"            \
+    "smlad %[a4], %[u], %[x1], %[a4]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a5], %[t], %[x0], %[a5]\n\t"            \
+    "smlad %[a5], %[u], %[x1], %[a5]\n\t"
+#define DSP_1X1_OPERANDS                                                                                   \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(w), \
+      [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
+    {
+        const int32_t pairs = c & ~7;
+        const int8_t *const w0 = w;
         uint32_t t, u, x0, x1;
-        __asm__ volatile(
-            "1:\n\t"
-            "ldr %[t], [%[w]], #4\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "sxtb16 %[u], %[t], ror #8\n\t"
-            "sxtb16 %[t], %[t]\n\t"
-            "smlad %[a0], %[t], %[x0], %[a0]\n\t"
-            "smlad %[a0], %[u], %[x1], %[a0]\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad %[a1], %[t], %[x0], %[a1]\n\t"
-            "smlad %[a1], %[u], %[x1], %[a1]\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad %[a2], %[t], %[x0], %[a2]\n\t"
-            "smlad %[a2], %[u], %[x1], %[a2]\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad %[a3], %[t], %[x0], %[a3]\n\t"
-            "smlad %[a3], %[u], %[x1], %[a3]\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad %[a4], %[t], %[x0], %[a4]\n\t"
-            "smlad %[a4], %[u], %[x1], %[a4]\n\t"
-            "ldrd %[x0], %[x1], [%[x]], #8\n\t"
-            "smlad %[a5], %[t], %[x0], %[a5]\n\t"
-            "smlad %[a5], %[u], %[x1], %[a5]\n\t"
-            "cmp %[w], %[e]\n\t"
-            "bne 1b\n\t"
-            : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5),
-              [w] "+r"(w), [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
-            : [e] "r"(w_end)
-            : "cc", "memory");
-        w -= grouped;
+        if (pairs > 0) {
+            /* two weight words per iteration: half the loop overhead */
+            const int8_t *w_end = w + pairs;
+            __asm__ volatile("1:\n\t" DSP_1X1_STEP DSP_1X1_STEP "cmp %[w], %[e]\n\t"
+                                                                  "bne 1b\n\t" DSP_1X1_OPERANDS
+                             : [e] "r"(w_end)
+                             : "cc", "memory");
+        }
+        if (grouped != pairs) {
+            __asm__ volatile(DSP_1X1_STEP DSP_1X1_OPERANDS : : "memory");
+        }
+        w = w0;
     }
+#undef DSP_1X1_STEP
+#undef DSP_1X1_OPERANDS
 #else
     for (int32_t k = 0; k < grouped; k += 4) {
         const uint32_t wv = dsp_ld32(w + k);
