@@ -200,9 +200,6 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
 
     scheme = quant_configs.get_scheme(s["scheme"])
     model_module = models.module(s["model"])
-    # Refuse a model + scheme pair that cannot mean what it says now, not after training.
-    quant_configs.check_applicable(
-        scheme.name, models.builder(s["model"])(**dict(s.get("model_params", {}))))
     features = load_section(FeatureConfig, {**getattr(model_module, "FEATURES", {}),
                                             **file_cfg.get("features", {})},
                             f"[features] of {where}").to_dict()
@@ -225,6 +222,8 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
                         "stage needs build_full_rank and factor_full_rank in its model file)")
     model_params = dict(s.get("model_params", {}))
     _check_model_params(s["model"], model_params, where)
+    # Refuse a model + scheme pair that cannot mean what it says now, not after training.
+    quant_configs.check_applicable(scheme.name, models.builder(s["model"])(**model_params))
     top = {
         "name": Path(args.run).name, "model": s["model"], "scheme": scheme.name,
         "model_params": model_params, "data": data, "features": features,
