@@ -132,6 +132,121 @@ static inline void row_s4(const uint8_t *w, int32_t patch, const int8_t *const *
     *sum_w = s;
 }
 
+/* Four weight rows (16 * n16 values each, n16 > 0) against one input
+ * vector x: 10 instructions per 64 MACs (VMLADAVA accumulates into even
+ * registers, hence the "Te" constraints; the pointers advance by write-back). */
+#define MVE_DOT4_S8(X, W0, W1, W2, W3, N16, A0, A1, A2, A3)                                                      \
+    __asm__ volatile("dls lr, %[n]\n"                                                                            \
+                     "1:\n\t"                                                                                   \
+                     "vldrb.8 q0, [%[x]], #16\n\t"                                                              \
+                     "vldrb.8 q1, [%[w0]], #16\n\t"                                                             \
+                     "vmladava.s8 %[a0], q1, q0\n\t"                                                            \
+                     "vldrb.8 q2, [%[w1]], #16\n\t"                                                             \
+                     "vmladava.s8 %[a1], q2, q0\n\t"                                                            \
+                     "vldrb.8 q3, [%[w2]], #16\n\t"                                                             \
+                     "vmladava.s8 %[a2], q3, q0\n\t"                                                            \
+                     "vldrb.8 q1, [%[w3]], #16\n\t"                                                             \
+                     "vmladava.s8 %[a3], q1, q0\n\t"                                                            \
+                     "le lr, 1b\n"                                                                               \
+                     : [a0] "+Te"(A0), [a1] "+Te"(A1), [a2] "+Te"(A2), [a3] "+Te"(A3), [x] "+r"(X),           \
+                       [w0] "+r"(W0), [w1] "+r"(W1), [w2] "+r"(W2), [w3] "+r"(W3)                               \
+                     : [n] "r"(N16)                                                                             \
+                     : "q0", "q1", "q2", "q3", "lr", "memory")
+
+/* All output channels of one pixel of a 1x1 convolution, four at a time:
+ * the four sums are one vector in channel order, requantized and stored
+ * (VSTRB.32) without a transpose. base[c] = bias[c] + offset * sum(row c),
+ * padded to a multiple of 4. Not inlined: without the caller's stack arrays
+ * the frame pointer is free for the dot loop's eleven registers. */
+static __attribute__((noinline)) void pixel_1x1_s8(const int8_t *xp, const int8_t *w, int32_t depth, int32_t och,
+                                                   const int32_t *base, const kwsq_quant_params *q,
+                                                   const kwsq_conv_params *p, int8_t *yp)
+{
+    const int32_t grouped = depth & ~15, n16 = grouped / 16;
+    const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
+    const int32_t out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
+    const int32_t *mult_p = q->multiplier;
+    const int8_t *shift_p = q->shift;
+    for (int32_t oc0 = 0; oc0 < och; oc0 += 4) {
+        const int32_t nr = och - oc0 < 4 ? och - oc0 : 4;
+        /* rows past the last channel repeat the group's first row */
+        const int8_t *w0 = w + (int64_t)oc0 * depth;
+        const int8_t *w1 = nr > 1 ? w0 + depth : w0;
+        const int8_t *w2 = nr > 2 ? w0 + 2 * depth : w0;
+        const int8_t *w3 = nr > 3 ? w0 + 3 * depth : w0;
+        const int8_t *xv = xp;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+        if (n16 > 0) {
+            MVE_DOT4_S8(xv, w0, w1, w2, w3, n16, a0, a1, a2, a3);
+        }
+        if (grouped < depth) {
+            /* the tail, predicated: lanes past the row read as 0 */
+            const int8x16_t v = vldrbq_z_s8(xv, tail_pr);
+            a0 = vmladavaq_s8(a0, vldrbq_z_s8(w0, tail_pr), v);
+            a1 = vmladavaq_s8(a1, vldrbq_z_s8(w1, tail_pr), v);
+            a2 = vmladavaq_s8(a2, vldrbq_z_s8(w2, tail_pr), v);
+            a3 = vmladavaq_s8(a3, vldrbq_z_s8(w3, tail_pr), v);
+        }
+        int32x4_t acc = vdupq_n_s32(a0);
+        acc = vsetq_lane_s32(a1, acc, 1);
+        acc = vsetq_lane_s32(a2, acc, 2);
+        acc = vsetq_lane_s32(a3, acc, 3);
+        acc = vaddq_s32(acc, vldrwq_s32(base + oc0));
+        const mve_pred16_t pr = vctp32q((uint32_t)nr);
+        const int32x4_t mult = vldrwq_z_s32(mult_p + oc0, pr);
+        const int32x4_t shift = vldrbq_z_s32(shift_p + oc0, pr);
+        vstrbq_p_s32(yp + oc0, mve_out_s32(acc, mult, shift, out_off, lo, hi), pr);
+    }
+}
+
+/* A 1x1 int8 convolution of one group, any stride, no padding, reading the
+ * input directly (in place: each pixel is first copied to the stack, as its
+ * outputs overwrite it; needs out->c <= in->c). One pixel x four output
+ * channels per pass (pixel_1x1_s8). The input offset is folded once per call
+ * into a per-channel table. Returns false (nothing written) when the channel
+ * count exceeds that table. */
+static bool conv_1x1_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
+                        const int8_t *x, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y)
+{
+    const int32_t depth = in->c, och = out->c;
+    if (och > MVE_MAX_1X1_CH) {
+        return false;
+    }
+    int32_t base[och + 3]; /* + 3: the last group's vector load stays inside */
+    const int32_t grouped = depth & ~15;
+    const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
+    for (int32_t c = 0; c < och; ++c) {
+        const int8_t *row = w + (int64_t)c * depth;
+        int32_t s = 0;
+        for (int32_t k = 0; k < grouped; k += 16) {
+            s = vaddvaq_s8(s, vldrbq_s8(row + k));
+        }
+        if (grouped < depth) {
+            s = vaddvaq_s8(s, vldrbq_z_s8(row + grouped, tail_pr));
+        }
+        base[c] = (bias != NULL ? bias[c] : 0) + p->input_offset * s;
+    }
+    base[och] = base[och + 1] = base[och + 2] = 0;
+    int8_t pix_buf[p->in_place ? depth : 1]; /* depth <= MVE_MAX_PATCH */
+    int8_t *yp = y;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        for (int32_t oy = 0; oy < out->h; ++oy) {
+            const int8_t *xp = x + (((int64_t)bt * in->h + (int64_t)oy * p->stride_h) * in->w) * depth;
+            for (int32_t ox = 0; ox < out->w; ++ox) {
+                const int8_t *src = xp;
+                if (p->in_place) {
+                    memcpy(pix_buf, xp, (size_t)depth);
+                    src = pix_buf;
+                }
+                pixel_1x1_s8(src, w, depth, och, base, q, p, yp);
+                xp += (int64_t)p->stride_w * depth;
+                yp += och;
+            }
+        }
+    }
+    return true;
+}
+
 /* The body, instantiated once per weight format (s4 a constant). */
 static inline __attribute__((always_inline)) kwsq_status
 conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
@@ -149,6 +264,11 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
      * unless it writes over that input. */
     const bool direct = !s4 && f->h == 1 && f->w == 1 && groups == 1 && !p->in_place && p->pad_h == 0 &&
                         p->pad_w == 0;
+    /* in place, a pixel's outputs may only cover its own input and earlier */
+    if (!s4 && f->h == 1 && f->w == 1 && groups == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+        (!p->in_place || out->c <= in->c) && conv_1x1_s8(p, q, in, x, (const int8_t *)w, bias, out, y)) {
+        return KWSQ_OK;
+    }
     /* sized to this layer (patch <= MVE_MAX_PATCH); unused when direct */
     int8_t cols_buf[MVE_COLS][direct ? 1 : patch];
     const int32_t in_off = p->input_offset, out_off = p->output_offset, lo = p->act_min, hi = p->act_max;

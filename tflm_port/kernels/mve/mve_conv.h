@@ -11,6 +11,9 @@
 /* Largest receptive field (values) the stack columns hold (4 KB); larger
  * fields take the reference loop. */
 #define MVE_MAX_PATCH 1024
+/* Most output channels of the 1x1 path (its per-channel offset table is on
+ * the stack, 4 bytes a channel); wider layers take the general path. */
+#define MVE_MAX_1X1_CH 512
 
 kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
