@@ -123,6 +123,44 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
     return conv.convert(), "; ".join(desc)
 
 
+def pointwise_chain_model() -> tuple[bytes, str]:
+    """A chain of 1x1 convolutions, converted to int8 TFLite (per channel).
+
+    Input depths 37, 21, 64 and 19 give 16-value blocks with and without a
+    predicated tail (and none below 16), output channel counts not a multiple
+    of 4, a stride-2 1x1 and same-size layers the planner may run in place:
+    the shapes of the Helium 1x1 path that the anchors and the random
+    generator (at most 16 channels) miss. Returns the flatbuffer and a
+    description for messages.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    inp = keras.Input((7, 5, 37), batch_size=1)
+    x = L.Conv2D(37, 1, activation="relu")(inp)
+    x = L.Conv2D(21, 1, strides=2)(x)
+    x = L.Conv2D(64, 1, activation="relu6")(x)
+    x = L.Conv2D(64, 1, activation="relu")(x)
+    x = L.Conv2D(19, 1)(x)
+    x = L.Conv2D(7, 1)(x)
+    model = keras.Model(inp, L.Dense(6)(L.Flatten()(x)))
+    data = np.random.default_rng(6)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, 7, 5, 37)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert(), "1x1 chain 7x5x37 -> 37 -> 21/s2 -> 64 -> 64 -> 19 -> 7"
+
+
 def int4_dense_model(inputs: int, units: int, depthwise: bool = False) -> bytes:
     """A 4-bit QAT dense layer (packed INT4 weights, per tensor): even input
     lengths take the widened-input paths (short rows widened once per call,
@@ -332,7 +370,7 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_anchors(
 def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_models(
         random_models: list[tuple[bytes, str]], int4_dense_models: list[tuple[bytes, str]],
         converted, target: str, kernels: str, tmp_path: Path) -> None:
-    models = random_models[:4] + int4_dense_models + [
+    models = random_models[:4] + int4_dense_models + [pointwise_chain_model()] + [
         (converted(k), k) for k in ("conv_int4", "dw_int4", "dense_int4")]
     for model, desc in models:
         xs = random_inputs(model, 3, seed=9)

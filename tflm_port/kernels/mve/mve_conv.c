@@ -153,49 +153,67 @@ static inline void row_s4(const uint8_t *w, int32_t patch, const int8_t *const *
                      : [n] "r"(N16)                                                                             \
                      : "q0", "q1", "q2", "q3", "lr", "memory")
 
-/* All output channels of one pixel of a 1x1 convolution, four at a time:
- * the four sums are one vector in channel order, requantized and stored
- * (VSTRB.32) without a transpose. base[c] = bias[c] + offset * sum(row c),
- * padded to a multiple of 4. Not inlined: without the caller's stack arrays
- * the frame pointer is free for the dot loop's eleven registers. */
+/* Output channels oc0 .. oc0 + nr - 1 (nr <= 4) of one pixel of a 1x1
+ * convolution: the four sums are one vector in channel order, requantized and
+ * stored (VSTRB.32) without a transpose. Inlined with nr == 4 a constant for
+ * the full groups. */
+static inline __attribute__((always_inline)) void group_1x1_s8(const int8_t *xp, const int8_t *w, int32_t depth,
+                                                               int32_t oc0, int32_t nr, const int32_t *base,
+                                                               const kwsq_quant_params *q, int32_t out_off,
+                                                               int32_t lo, int32_t hi, int8_t *yp)
+{
+    const int32_t grouped = depth & ~15, n16 = grouped / 16;
+    /* rows past the last channel repeat the group's first row */
+    const int8_t *w0 = w + (int64_t)oc0 * depth;
+    const int8_t *w1 = nr > 1 ? w0 + depth : w0;
+    const int8_t *w2 = nr > 2 ? w0 + 2 * depth : w0;
+    const int8_t *w3 = nr > 3 ? w0 + 3 * depth : w0;
+    const int8_t *xv = xp;
+    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+    if (n16 > 0) {
+        MVE_DOT4_S8(xv, w0, w1, w2, w3, n16, a0, a1, a2, a3);
+    }
+    if (grouped < depth) {
+        /* the tail, predicated: lanes past the row read as 0 */
+        const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
+        const int8x16_t v = vldrbq_z_s8(xv, tail_pr);
+        a0 = vmladavaq_s8(a0, vldrbq_z_s8(w0, tail_pr), v);
+        a1 = vmladavaq_s8(a1, vldrbq_z_s8(w1, tail_pr), v);
+        a2 = vmladavaq_s8(a2, vldrbq_z_s8(w2, tail_pr), v);
+        a3 = vmladavaq_s8(a3, vldrbq_z_s8(w3, tail_pr), v);
+    }
+    int32x4_t acc = vdupq_n_s32(a0);
+    acc = vsetq_lane_s32(a1, acc, 1);
+    acc = vsetq_lane_s32(a2, acc, 2);
+    acc = vsetq_lane_s32(a3, acc, 3);
+    acc = vaddq_s32(acc, vldrwq_s32(base + oc0));
+    if (nr == 4) {
+        const int32x4_t mult = vldrwq_s32(q->multiplier + oc0);
+        const int32x4_t shift = vldrbq_s32(q->shift + oc0);
+        vstrbq_s32(yp + oc0, mve_out_s32(acc, mult, shift, out_off, lo, hi));
+    } else {
+        const mve_pred16_t pr = vctp32q((uint32_t)nr);
+        const int32x4_t mult = vldrwq_z_s32(q->multiplier + oc0, pr);
+        const int32x4_t shift = vldrbq_z_s32(q->shift + oc0, pr);
+        vstrbq_p_s32(yp + oc0, mve_out_s32(acc, mult, shift, out_off, lo, hi), pr);
+    }
+}
+
+/* All output channels of one pixel of a 1x1 convolution, four at a time.
+ * base[c] = bias[c] + offset * sum(row c), padded to a multiple of 4. Not
+ * inlined: without the caller's stack arrays the frame pointer is free for
+ * the dot loop's eleven registers. */
 static __attribute__((noinline)) void pixel_1x1_s8(const int8_t *xp, const int8_t *w, int32_t depth, int32_t och,
                                                    const int32_t *base, const kwsq_quant_params *q,
                                                    const kwsq_conv_params *p, int8_t *yp)
 {
-    const int32_t grouped = depth & ~15, n16 = grouped / 16;
-    const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
     const int32_t out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
-    const int32_t *mult_p = q->multiplier;
-    const int8_t *shift_p = q->shift;
-    for (int32_t oc0 = 0; oc0 < och; oc0 += 4) {
-        const int32_t nr = och - oc0 < 4 ? och - oc0 : 4;
-        /* rows past the last channel repeat the group's first row */
-        const int8_t *w0 = w + (int64_t)oc0 * depth;
-        const int8_t *w1 = nr > 1 ? w0 + depth : w0;
-        const int8_t *w2 = nr > 2 ? w0 + 2 * depth : w0;
-        const int8_t *w3 = nr > 3 ? w0 + 3 * depth : w0;
-        const int8_t *xv = xp;
-        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-        if (n16 > 0) {
-            MVE_DOT4_S8(xv, w0, w1, w2, w3, n16, a0, a1, a2, a3);
-        }
-        if (grouped < depth) {
-            /* the tail, predicated: lanes past the row read as 0 */
-            const int8x16_t v = vldrbq_z_s8(xv, tail_pr);
-            a0 = vmladavaq_s8(a0, vldrbq_z_s8(w0, tail_pr), v);
-            a1 = vmladavaq_s8(a1, vldrbq_z_s8(w1, tail_pr), v);
-            a2 = vmladavaq_s8(a2, vldrbq_z_s8(w2, tail_pr), v);
-            a3 = vmladavaq_s8(a3, vldrbq_z_s8(w3, tail_pr), v);
-        }
-        int32x4_t acc = vdupq_n_s32(a0);
-        acc = vsetq_lane_s32(a1, acc, 1);
-        acc = vsetq_lane_s32(a2, acc, 2);
-        acc = vsetq_lane_s32(a3, acc, 3);
-        acc = vaddq_s32(acc, vldrwq_s32(base + oc0));
-        const mve_pred16_t pr = vctp32q((uint32_t)nr);
-        const int32x4_t mult = vldrwq_z_s32(mult_p + oc0, pr);
-        const int32x4_t shift = vldrbq_z_s32(shift_p + oc0, pr);
-        vstrbq_p_s32(yp + oc0, mve_out_s32(acc, mult, shift, out_off, lo, hi), pr);
+    const int32_t full = och & ~3;
+    for (int32_t oc0 = 0; oc0 < full; oc0 += 4) {
+        group_1x1_s8(xp, w, depth, oc0, 4, base, q, out_off, lo, hi, yp);
+    }
+    if (full < och) {
+        group_1x1_s8(xp, w, depth, full, och - full, base, q, out_off, lo, hi, yp);
     }
 }
 
