@@ -113,3 +113,15 @@ def test_paper_tables_at_the_smallest_scale(evaluated: Run, tmp_path: Path) -> N
     text = (tmp_path / "doc" / "report.md").read_text()
     assert "Table 1" in text and "Table 2" in text and "svd_dnn-s0-w4a8" in text
     assert (tmp_path / "doc" / "figures" / "det_lowbit_svd_dnn.png").stat().st_size > 5000
+
+
+def test_eval_on_another_dataset(evaluated: Run, tiny_corpus: Path) -> None:
+    """--data scores the run's models on another Speech Commands folder, kept apart."""
+    assert kwsq(["eval", str(evaluated.path), "--data", str(tiny_corpus), "--no-streams",
+                 "--backends", "float,kwsq"]) == 0
+    m = evaluated.read_metrics()
+    other = m["eval_other"][str(tiny_corpus)]
+    assert set(other["models"]) == {"float", "kwsq"}
+    clips = other["models"]["kwsq"]["clips"]
+    assert np.sum(clips["confusion"]) == clips["examples"] > 0
+    assert m["eval"]["data"] != str(tiny_corpus)  # the run's own figures are untouched
