@@ -217,19 +217,24 @@ static __attribute__((noinline)) void pixel_1x1_s8(const int8_t *xp, const int8_
     }
 }
 
-/* A 1x1 int8 convolution of one group, any stride, no padding, reading the
- * input directly (in place: each pixel is first copied to the stack, as its
- * outputs overwrite it; needs out->c <= in->c). One pixel x four output
- * channels per pass (pixel_1x1_s8). The input offset is folded once per call
- * into a per-channel table. Returns false (nothing written) when the channel
- * count exceeds that table. */
-static bool conv_1x1_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
-                        const int8_t *x, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y)
+/* An int8 convolution of one group, one pixel x four output channels per
+ * pass (pixel_1x1_s8: any convolution is a 1x1 one over its receptive field).
+ * A 1x1 convolution without padding reads the input directly (in place: each
+ * pixel is first copied to the stack, as its outputs overwrite it; needs
+ * out->c <= in->c); others copy the field into a stack column with
+ * zero-point padding (fill_col), whose value after the offset is 0. The
+ * input offset is folded once per call into a per-channel table. Returns
+ * false (nothing written) when the channel count exceeds that table. The
+ * caller checked patch <= MVE_MAX_PATCH. */
+static bool conv_pixels_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
+                           const int8_t *x, const kwsq_dims *f, const int8_t *w, const int32_t *bias,
+                           const kwsq_dims *out, int8_t *y)
 {
-    const int32_t depth = in->c, och = out->c;
+    const int32_t depth = f->h * f->w * f->c, och = out->c;
     if (och > MVE_MAX_1X1_CH) {
         return false;
     }
+    const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0;
     int32_t base[och + 3]; /* + 3: the last group's vector load stays inside */
     const int32_t grouped = depth & ~15;
     const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
@@ -245,19 +250,23 @@ static bool conv_1x1_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, c
         base[c] = (bias != NULL ? bias[c] : 0) + p->input_offset * s;
     }
     base[och] = base[och + 1] = base[och + 2] = 0;
-    int8_t pix_buf[p->in_place ? depth : 1]; /* depth <= MVE_MAX_PATCH */
+    int8_t col[direct && !p->in_place ? 1 : depth];
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
         for (int32_t oy = 0; oy < out->h; ++oy) {
-            const int8_t *xp = x + (((int64_t)bt * in->h + (int64_t)oy * p->stride_h) * in->w) * depth;
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
             for (int32_t ox = 0; ox < out->w; ++ox) {
-                const int8_t *src = xp;
-                if (p->in_place) {
-                    memcpy(pix_buf, xp, (size_t)depth);
-                    src = pix_buf;
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int8_t *src = col;
+                if (!direct) {
+                    fill_col(p, in, f, img, iy0, ix0, 0, false, col);
+                } else if (p->in_place) {
+                    memcpy(col, img + ((int64_t)iy0 * in->w + ix0) * depth, (size_t)depth);
+                } else {
+                    src = img + ((int64_t)iy0 * in->w + ix0) * depth;
                 }
                 pixel_1x1_s8(src, w, depth, och, base, q, p, yp);
-                xp += (int64_t)p->stride_w * depth;
                 yp += och;
             }
         }
@@ -282,9 +291,11 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
      * unless it writes over that input. */
     const bool direct = !s4 && f->h == 1 && f->w == 1 && groups == 1 && !p->in_place && p->pad_h == 0 &&
                         p->pad_w == 0;
-    /* in place, a pixel's outputs may only cover its own input and earlier */
-    if (!s4 && f->h == 1 && f->w == 1 && groups == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-        (!p->in_place || out->c <= in->c) && conv_1x1_s8(p, q, in, x, (const int8_t *)w, bias, out, y)) {
+    /* in place (1x1 only), a pixel's outputs may only cover its own input
+     * and earlier ones */
+    const bool plain_1x1 = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    if (!s4 && groups == 1 && (!p->in_place || (plain_1x1 && out->c <= in->c)) &&
+        conv_pixels_s8(p, q, in, x, f, (const int8_t *)w, bias, out, y)) {
         return KWSQ_OK;
     }
     /* sized to this layer (patch <= MVE_MAX_PATCH); unused when direct */
