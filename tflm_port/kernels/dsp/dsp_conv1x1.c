@@ -134,12 +134,15 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
 /* Output stage of one accumulator. mode: 0 short requantization, full
  * int8 range (one SSAT); 1 short, any activation range; 2 general
  * (power-of-two or full MultiplyByQuantizedMultiplier). */
-static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, const dsp_rq *q, int32_t m, int32_t s,
-                                                         bool pot, int32_t off, int32_t lo, int32_t hi)
+static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, int32_t half, int32_t right,
+                                                         int32_t m, int32_t s, bool pot, int32_t off, int32_t lo,
+                                                         int32_t hi)
 {
     int32_t v;
     if (mode <= 1) {
-        v = dsp_rq_apply(q, acc) + off;
+        /* dsp_rq_apply with no left shift (the short form requires shift < 0) */
+        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), m);
+        v = ((x + half + (x >> 31)) >> right) + off;
     } else {
         v = (pot ? dsp_requant_pot(acc, s) : dsp_requant(acc, m, s)) + off;
     }
@@ -166,13 +169,15 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
         int32_t acc[P1X1] = {b, b, b, b, b, b};
         row_x6(w, cin, buf, acc);
         const int32_t m = mult[oc], s = shift[oc];
-        const dsp_rq q = dsp_rq_channel(m, s);
-        const int8_t v0 = out1(acc[0], mode, &q, m, s, pot, off, lo, hi);
-        const int8_t v1 = out1(acc[1], mode, &q, m, s, pot, off, lo, hi);
-        const int8_t v2 = out1(acc[2], mode, &q, m, s, pot, off, lo, hi);
-        const int8_t v3 = out1(acc[3], mode, &q, m, s, pot, off, lo, hi);
-        const int8_t v4 = out1(acc[4], mode, &q, m, s, pot, off, lo, hi);
-        const int8_t v5 = out1(acc[5], mode, &q, m, s, pot, off, lo, hi);
+        /* short form: right = -s in 1..31 */
+        const int32_t right = mode <= 1 ? -s : 0;
+        const int32_t half = mode <= 1 ? (int32_t)(1u << ((right - 1) & 31)) : 0;
+        const int8_t v0 = out1(acc[0], mode, half, right, m, s, pot, off, lo, hi);
+        const int8_t v1 = out1(acc[1], mode, half, right, m, s, pot, off, lo, hi);
+        const int8_t v2 = out1(acc[2], mode, half, right, m, s, pot, off, lo, hi);
+        const int8_t v3 = out1(acc[3], mode, half, right, m, s, pot, off, lo, hi);
+        const int8_t v4 = out1(acc[4], mode, half, right, m, s, pot, off, lo, hi);
+        const int8_t v5 = out1(acc[5], mode, half, right, m, s, pot, off, lo, hi);
         int8_t *yo = y + (oc - oc0);
         yo[0] = v0;
         yo += ystride;
