@@ -72,7 +72,22 @@ void dsp_cols_span(dsp_cols_writer *w, const int8_t *src, int32_t len, int32_t o
 
 void dsp_cols_zeros(dsp_cols_writer *w, int32_t len)
 {
-    for (int32_t i = 0; i < len; ++i) {
+    int32_t i = 0;
+    while (i < len && (w->k & (w->g - 1)) != 0 && w->k < w->grouped) {
+        put(w, 0);
+        ++i;
+    }
+    /* whole groups: a group's G values of a pixel are G contiguous halfwords */
+    for (; i + w->g <= len && w->k + w->g <= w->grouped; i += w->g, w->k += w->g) {
+        uint32_t *dst = (uint32_t *)(void *)(w->base + w->k * DSP_COLS);
+        dst[0] = 0;
+        dst[1] = 0;
+        if (w->g == 8) {
+            dst[2] = 0;
+            dst[3] = 0;
+        }
+    }
+    for (; i < len; ++i) {
         put(w, 0);
     }
 }
