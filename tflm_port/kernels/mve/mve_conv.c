@@ -200,20 +200,51 @@ static inline __attribute__((always_inline)) void group_1x1_s8(const int8_t *xp,
 }
 
 /* All output channels of one pixel of a 1x1 convolution, four at a time.
- * base[c] = bias[c] + offset * sum(row c), padded to a multiple of 4. Not
- * inlined: without the caller's stack arrays the frame pointer is free for
- * the dot loop's eleven registers. */
-static __attribute__((noinline)) void pixel_1x1_s8(const int8_t *xp, const int8_t *w, int32_t depth, int32_t och,
-                                                   const int32_t *base, const kwsq_quant_params *q,
-                                                   const kwsq_conv_params *p, int8_t *yp)
+ * base[c] = bias[c] + offset * sum(row c), padded to a multiple of 4. */
+static inline __attribute__((always_inline)) void pixel_1x1_s8(const int8_t *xp, const int8_t *w, int32_t depth,
+                                                               int32_t och, const int32_t *base,
+                                                               const kwsq_quant_params *q, int32_t out_off,
+                                                               int32_t lo, int32_t hi, int8_t *yp)
 {
-    const int32_t out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
     const int32_t full = och & ~3;
     for (int32_t oc0 = 0; oc0 < full; oc0 += 4) {
         group_1x1_s8(xp, w, depth, oc0, 4, base, q, out_off, lo, hi, yp);
     }
     if (full < och) {
         group_1x1_s8(xp, w, depth, full, och - full, base, q, out_off, lo, hi, yp);
+    }
+}
+
+/* Every output pixel (see conv_pixels_s8; col holds one receptive field
+ * unless the input is read directly). Not inlined: without the caller's
+ * stack arrays the frame pointer is free for the dot loop's eleven
+ * registers. */
+static __attribute__((noinline)) void pixels_s8(const kwsq_conv_params *p, const kwsq_quant_params *q,
+                                                const kwsq_dims *in, const int8_t *x, const kwsq_dims *f,
+                                                const int8_t *w, const int32_t *base, bool direct,
+                                                const kwsq_dims *out, int8_t *y, int8_t *col)
+{
+    const int32_t depth = f->h * f->w * f->c, och = out->c;
+    const int32_t out_off = p->output_offset, lo = p->act_min, hi = p->act_max;
+    int8_t *yp = y;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
+        for (int32_t oy = 0; oy < out->h; ++oy) {
+            const int32_t iy0 = oy * p->stride_h - p->pad_h;
+            for (int32_t ox = 0; ox < out->w; ++ox) {
+                const int32_t ix0 = ox * p->stride_w - p->pad_w;
+                const int8_t *src = col;
+                if (!direct) {
+                    fill_col(p, in, f, img, iy0, ix0, 0, false, col);
+                } else if (p->in_place) {
+                    memcpy(col, img + ((int64_t)iy0 * in->w + ix0) * depth, (size_t)depth);
+                } else {
+                    src = img + ((int64_t)iy0 * in->w + ix0) * depth;
+                }
+                pixel_1x1_s8(src, w, depth, och, base, q, out_off, lo, hi, yp);
+                yp += och;
+            }
+        }
     }
 }
 
@@ -251,26 +282,7 @@ static bool conv_pixels_s8(const kwsq_conv_params *p, const kwsq_quant_params *q
     }
     base[och] = base[och + 1] = base[och + 2] = 0;
     int8_t col[direct && !p->in_place ? 1 : depth];
-    int8_t *yp = y;
-    for (int32_t bt = 0; bt < in->n; ++bt) {
-        const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
-        for (int32_t oy = 0; oy < out->h; ++oy) {
-            const int32_t iy0 = oy * p->stride_h - p->pad_h;
-            for (int32_t ox = 0; ox < out->w; ++ox) {
-                const int32_t ix0 = ox * p->stride_w - p->pad_w;
-                const int8_t *src = col;
-                if (!direct) {
-                    fill_col(p, in, f, img, iy0, ix0, 0, false, col);
-                } else if (p->in_place) {
-                    memcpy(col, img + ((int64_t)iy0 * in->w + ix0) * depth, (size_t)depth);
-                } else {
-                    src = img + ((int64_t)iy0 * in->w + ix0) * depth;
-                }
-                pixel_1x1_s8(src, w, depth, och, base, q, p, yp);
-                yp += och;
-            }
-        }
-    }
+    pixels_s8(p, q, in, x, f, w, base, direct, out, y, col);
     return true;
 }
 
