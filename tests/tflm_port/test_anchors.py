@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import ANCHORS, anchor_bytes, kwsq_run, random_inputs, tflm_run
+from runtime_refs import ANCHORS, anchor_bytes, kwsq_run, random_inputs, tflm_run
 
 from pipeline.device.runtime import Runtime
 from pipeline.errors import KwsqError

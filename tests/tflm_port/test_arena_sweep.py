@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ANCHORS, anchor_bytes
+from runtime_refs import ANCHORS, anchor_bytes
 
 from pipeline.paths import PORT_DIR
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ai_edge_litert import schema_py_generated as schema
-from conftest import anchor_bytes
+from runtime_refs import anchor_bytes
 
 from pipeline.device.runtime import Runtime
 from pipeline.errors import KwsqError

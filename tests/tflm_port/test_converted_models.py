@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import kwsq_run, random_inputs, tflm_run
+from runtime_refs import kwsq_run, random_inputs, tflm_run
 
 from pipeline.tflite import schema as ts
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ANCHORS, anchor_bytes, random_inputs, tflm_run
+from runtime_refs import ANCHORS, anchor_bytes, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -170,7 +170,7 @@ def int4_dense_model(inputs: int, units: int, depthwise: bool = False) -> bytes:
     path."""
     import tensorflow_model_optimization as tfmot
     import tf_keras as keras
-    from conftest import _convert
+    from runtime_refs import _convert
 
     qk = tfmot.quantization.keras
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import anchor_bytes, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, random_inputs, tflm_run
 
 from pipeline.errors import KwsqError
 from pipeline.paths import PORT_DIR

@@ -107,7 +107,7 @@ CONVERTED_INT_IO = ("dense_act", "conv_family", "slice_pack", "dense_int4", "con
 
 def _run_converted_on_m4(kind: str, converted, tmp_path: Path, seed: int):
     """Write the converted test model, run 20 seeded inputs on the M4 firmware."""
-    from conftest import random_inputs
+    from runtime_refs import random_inputs
 
     model_bytes = converted(kind)
     model = tmp_path / f"{kind}.tflite"
@@ -120,7 +120,7 @@ def _run_converted_on_m4(kind: str, converted, tmp_path: Path, seed: int):
 def test_converted_model_is_bit_exact_with_tflite_micro(
     kind: str, converted, tmp_path: Path
 ) -> None:
-    from conftest import tflm_run
+    from runtime_refs import tflm_run
 
     model_bytes, xs, result = _run_converted_on_m4(kind, converted, tmp_path, seed=5)
     expected = np.stack(tflm_run(model_bytes, xs))
@@ -134,7 +134,7 @@ def test_float_io_model_matches_the_host_runtime_exactly(
     # Float in, float out (QUANTIZE/DEQUANTIZE, or the hybrid FULLY_CONNECTED):
     # with -std=c99 GCC contracts no a*b+c into an FMA, so the M4's
     # single-precision FPU must round exactly as the host does.
-    from conftest import kwsq_run
+    from runtime_refs import kwsq_run
 
     model_bytes, xs, result = _run_converted_on_m4(kind, converted, tmp_path, seed=6)
     expected = np.stack(kwsq_run(model_bytes, xs))

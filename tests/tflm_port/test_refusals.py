@@ -10,7 +10,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from conftest import anchor_bytes, kwsq_run, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, kwsq_run, random_inputs, tflm_run
 
 from pipeline.device.runtime import Runtime
 from pipeline.errors import KwsqError

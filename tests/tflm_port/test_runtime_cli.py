@@ -8,7 +8,7 @@ import subprocess
 
 import numpy as np
 import pytest
-from conftest import anchor_bytes, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, random_inputs, tflm_run
 
 from pipeline.cli import main
 
