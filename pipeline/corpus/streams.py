@@ -167,8 +167,7 @@ def _speaker_from_row(row: dict[str, str]):
 
     try:
         params = json.loads(row.get("params") or "{}")
-        params["extra"] = tuple(sorted(dict(params.get("extra") or {}).items()))
-        s = voices.Speaker(family=row["family"], voice=row["voice"], **params)
+        s = voices.Speaker.from_dict({**params, "family": row["family"], "voice": row["voice"]})
     except (TypeError, ValueError, KeyError):
         return None
     return s if s.hash == row.get("hash") else None
@@ -224,9 +223,10 @@ def sentence_bank(root: Path, seed: int, speakers: dict[str, dict[str, str]],
                 continue
             with tempfile.TemporaryDirectory() as tmp:
                 try:
-                    raw = synth.RENDER[s.family](s, todo, Path(tmp))
-                    for t in todo:
-                        audio = synth._sox_float(raw[t], _voice_effects(s))
+                    keys = {f"sentence{i}": t for i, t in enumerate(todo)}
+                    raw = synth.RENDER[s.family](s, keys, Path(tmp))
+                    for key, t in keys.items():
+                        audio = synth._sox_float(raw[key], _voice_effects(s))
                         lo, hi = word_bounds(audio, rel=0.01, margin=800)
                         audio = audio[lo:hi].astype(np.float64)
                         audio *= 10 ** (s.level_db / 20) / (np.max(np.abs(audio)) + 1e-12)
@@ -266,9 +266,13 @@ def make_negative_stream(root: Path, index: int, seconds: float, seed: int,
     weights = np.asarray([SEGMENT_KINDS[k] for k in kinds])
     events, segments = [], []
     seg_start = 0
+    # every kind once, in random order, then drawn by weight: a file long enough for
+    # len(kinds) segments holds every kind, whatever the seed
+    first = [kinds[i] for i in rng.permutation(len(kinds))]
     while seg_start < n:
         seg_end = min(n, seg_start + int(rng.uniform(*SEGMENT_SECONDS) * SAMPLE_RATE))
-        kind = kinds[int(rng.choice(len(kinds), p=weights / weights.sum()))]
+        kind = first.pop() if first else kinds[int(rng.choice(len(kinds),
+                                                              p=weights / weights.sum()))]
         segments.append({"kind": kind, "start": round(seg_start / SAMPLE_RATE, 4),
                          "end": round(seg_end / SAMPLE_RATE, 4)})
         if kind in ("words", "sentences"):

@@ -103,6 +103,16 @@ class Speaker:
         d["human"] = self.human
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Speaker:
+        """The speaker :meth:`to_dict` (or a speakers.csv ``params`` column) describes."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        args = {k: v for k, v in d.items() if k in names}
+        args["extra"] = tuple(sorted(dict(args.get("extra") or {}).items()))
+        args["channel"] = tuple(sorted(dict(args.get("channel") or {}).items()))
+        args["rir"] = tuple(args.get("rir") or ())
+        return cls(**args)
+
 
 _NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": ()}
 
