@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tomllib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.atomic import write_text
-from pipeline.device.targets import KWSQ_DTYPES, TARGETS, TargetRun, run_on_target
+from pipeline.device.targets import KWSQ_DTYPES, TARGETS, TargetRun, default_kernels, run_on_target
 from pipeline.errors import KwsqError
 from pipeline.paths import ANCHOR_DIR, PORT_DIR, REPO_ROOT
 
@@ -127,7 +126,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kernels",
         help="kernel folder(s) of tflm_port/kernels, comma-separated, or all (every folder"
-        " written for the target) (default: ref; with --suite all)",
+        " written for the target) (default: each target's own: dsp on m4/m7, mve on m55,"
+        " neon on a64/a32; with --suite all)",
     )
     parser.add_argument(
         "--inputs",
@@ -317,10 +317,14 @@ def default_models() -> list[Path]:
     return [ANCHOR_DIR / name for name in ANCHOR_MODELS]
 
 
-def plan_jobs(targets: list[str], kernels: str) -> list[tuple[str, str]]:
-    """(target, kernel folder) pairs; ``all`` is every folder written for each target."""
+def plan_jobs(targets: list[str], kernels: str | None) -> list[tuple[str, str]]:
+    """(target, kernel folder) pairs; ``all`` is every folder written for each target,
+    ``None`` each target's default folder."""
     jobs = []
     for t in targets:
+        if kernels is None:
+            jobs.append((t, default_kernels(t)))
+            continue
         valid = kernels_for(t)
         if kernels == "all":
             jobs += [(t, k) for k in valid]
@@ -342,14 +346,14 @@ def measure(
     With ``failures`` given, a model that cannot run somewhere (too big for a board, an op
     a target cannot build) adds one line there and the others go on; without, it raises.
     """
-    from tqdm import tqdm
+    from pipeline.console import bar as progress_bar
 
     rows = []
     work = [(ref, t, k) for t, k in jobs for ref in refs]
-    with tqdm(total=len(work), desc="kwsq bench", unit="run", file=sys.stderr,
-              dynamic_ncols=True, leave=False, mininterval=2.0) as bar:  # fmt: skip
+    with progress_bar(total=len(work), desc="kwsq bench", unit="run",
+                      mininterval=2.0) as bar:
         for ref, target, kernels in work:
-            bar.set_postfix_str(f"{ref.label} on {target}/{kernels}")
+            bar.set_postfix(run=f"{ref.label} on {target}/{kernels}")
             try:
                 rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list))
             except KwsqError as exc:
@@ -367,7 +371,7 @@ def run(args: argparse.Namespace) -> int:
         return run_suite(args)
     targets = _split_list(args.target or "m4", list(TARGETS), "target")
     refs = [resolve_model(m) for m in (list(args.models) or default_models())]
-    jobs = plan_jobs(targets, args.kernels or "ref")
+    jobs = plan_jobs(targets, args.kernels)
     rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops)
     for target in targets:
         target_rows = [r for r in rows if r.target == target]

@@ -183,7 +183,8 @@ class TargetRun:
 # The kernel folder (tflm_port/kernels/<name>) a firmware runs with unless the
 # caller names one: the fastest each core has, all bit-exact with kernels/ref
 # (tests/tflm_port/test_kernels_dsp.py). Measurements name their folder.
-DEFAULT_KERNELS: dict[str, str] = {"m4": "dsp", "m7": "dsp", "m55": "mve"}
+DEFAULT_KERNELS: dict[str, str] = {"m4": "dsp", "m7": "dsp", "m55": "mve", "a64": "neon",
+                                   "a32": "neon"}
 
 
 def default_kernels(target: str) -> str:

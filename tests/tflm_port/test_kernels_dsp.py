@@ -388,11 +388,12 @@ def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_pointwise_chains(
         _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
 
 
-def test_each_cortex_m_target_runs_its_fastest_kernel_folder_by_default() -> None:
+def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:
     from pipeline.device.targets import default_kernels
 
-    assert [default_kernels(t) for t in ("m4", "m7", "m55", "a64")] == ["dsp", "dsp", "mve", "ref"]
-    for target in ("m4", "m7", "m55"):
+    assert [default_kernels(t) for t in ("m4", "m7", "m55", "a64", "a32")] == [
+        "dsp", "dsp", "mve", "neon", "neon"]
+    for target in ("m4", "m7", "m55", "a64", "a32"):
         assert any((PORT_DIR / "kernels" / default_kernels(target)).glob("kwsq_*.c"))
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.device.bench import random_inputs
-from pipeline.device.targets import run_on_target
+from pipeline.device.targets import default_kernels, run_on_target
 from pipeline.paths import REPO_ROOT
 
 MODEL = REPO_ROOT.parent / "shared" / "anchor_models" / "hello_world_int8.tflite"
@@ -29,9 +29,12 @@ def test_bench_json_holds_what_the_firmware_measured(tmp_path: Path) -> None:
     assert main(["bench", str(MODEL), "--inputs", "2", "--seed", "3", "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())
 
-    # kwsq bench links only the model's ops (its op list), as here.
-    probe = run_on_target(MODEL, None, "m4", op_list=True)
-    direct = run_on_target(MODEL, random_inputs(probe, 2, seed=3), "m4", op_list=True)
+    # kwsq bench links only the model's ops (its op list) and the target's own kernels.
+    kernels = default_kernels("m4")
+    probe = run_on_target(MODEL, None, "m4", kernels=kernels, op_list=True)
+    direct = run_on_target(MODEL, random_inputs(probe, 2, seed=3), "m4", kernels=kernels,
+                           op_list=True)
+    assert row["kernels"] == kernels
     assert row["instructions"] == direct.instructions_each[0]
     assert row["instructions_mean"] == sum(direct.instructions_each) / 2
     assert row["arena_bytes"] == direct.arena_bytes
@@ -79,7 +82,7 @@ def test_bench_records_kernels_and_a_lower_bound_estimate(tmp_path: Path, target
     out = tmp_path / "bench.json"
     assert main(["bench", str(MODEL), "--target", target, "--out", str(out)]) == 0
     (row,) = json.loads(out.read_text())
-    assert row["kernels"] == "ref"
+    assert row["kernels"] == default_kernels(target)  # the target's own folder by default
     assert row["estimated_ms"] == round(row["instructions"] / clock_hz * 1e3, 4)
     assert "lower-bound estimate" in row["estimate_note"]
     assert row["runtime_code_bytes"] > 0 and row["weight_bytes"] > 0
