@@ -173,17 +173,6 @@ def _speaker_from_row(row: dict[str, str]):
     return s if s.hash == row.get("hash") else None
 
 
-def _voice_effects(s) -> list[str]:
-    effects: list[str] = []
-    if s.cents:
-        effects += ["pitch", str(s.cents), "rate", str(SAMPLE_RATE)]
-    if s.tempo != 1.0:
-        effects += ["tempo", "-s", f"{s.tempo}"]
-    if s.reverb:
-        effects += ["reverb", str(s.reverb), "50", str(s.room)]
-    return effects
-
-
 def sentence_bank(root: Path, seed: int, speakers: dict[str, dict[str, str]],
                   test_speakers: set[str], progress: bool = False) -> list[dict]:
     """Sentences spoken by up to 8 test voices (rendered once, kept in streams/_sentences).
@@ -226,7 +215,7 @@ def sentence_bank(root: Path, seed: int, speakers: dict[str, dict[str, str]],
                     keys = {f"sentence{i}": t for i, t in enumerate(todo)}
                     raw = synth.RENDER[s.family](s, keys, Path(tmp))
                     for key, t in keys.items():
-                        audio = synth._sox_float(raw[key], _voice_effects(s))
+                        audio = synth._sox_float(raw[key], synth.voice_effects(s))
                         lo, hi = word_bounds(audio, rel=0.01, margin=800)
                         audio = audio[lo:hi].astype(np.float64)
                         audio *= 10 ** (s.level_db / 20) / (np.max(np.abs(audio)) + 1e-12)

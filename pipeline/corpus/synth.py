@@ -197,13 +197,9 @@ def _clip_rng(seed: int, speaker_hash: str, word: str, rep: int) -> random.Rando
     return random.Random(f"{seed}:{speaker_hash}:{word}:{rep}")
 
 
-def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarray:
-    """An engine render -> the speaker's voice at 16 kHz (pitch, tempo, room), word trimmed.
-
-    ``start`` (seconds into the render) is where the word begins after a carrier phrase;
-    the word is cut there. Then the vocal tract is warped and the simulated room applied.
-    One sox call per (speaker, word); repetitions then only differ by numpy operations.
-    """
+def voice_effects(s: voices.Speaker) -> list[str]:
+    """The sox effects that turn an engine render into the speaker's voice (pitch, tempo,
+    room); shared by the word clips and the sentences of the test streams."""
     effects: list[str] = []
     if s.cents:
         effects += ["pitch", str(s.cents), "rate", str(SAMPLE_RATE)]
@@ -211,6 +207,17 @@ def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarr
         effects += ["tempo", "-s", f"{s.tempo}"]
     if s.reverb:
         effects += ["reverb", str(s.reverb), "50", str(s.room)]
+    return effects
+
+
+def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarray:
+    """An engine render -> the speaker's voice at 16 kHz (pitch, tempo, room), word trimmed.
+
+    ``start`` (seconds into the render) is where the word begins after a carrier phrase;
+    the word is cut there. Then the vocal tract is warped and the simulated room applied.
+    One sox call per (speaker, word); repetitions then only differ by numpy operations.
+    """
+    effects = voice_effects(s)
     if effects:
         audio = _sox_float(raw, effects)
     else:  # only a rate change: numpy, one process spawn less per clip
