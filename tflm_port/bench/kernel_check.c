@@ -8,7 +8,11 @@
  * sizes and channel counts (vector tails), padding on every side, strides,
  * dilation, depth multipliers, groups, per-channel and per-tensor
  * quantization, power-of-two scales, weight zero points, packed INT4 rows
- * starting mid-byte, in-place plans and batches.
+ * starting mid-byte, in-place plans and batches. A third of the cases draw
+ * small weights (and often extreme inputs) so the proven accumulator bound
+ * (accum_bound, computed here from the weights) lands on both sides of the
+ * 16-bit limit: kernels with a 16-bit-accumulator path take it, and must
+ * still give the reference's bytes at the worst inputs the bound allows.
  *
  * Prints "KWSQ CHECK <op> <cases> <mismatches> instructions <var>k ref <ref>k"
  * per op (all cases' instructions, thousands), the first mismatch
@@ -80,6 +84,58 @@ static void fill_s8(int8_t *p, int32_t n, int32_t lo, int32_t hi)
     }
 }
 
+/* count signed 4-bit values in [lo, hi], packed low nibble first. */
+static void fill_s4(uint8_t *p, int32_t count, int32_t lo, int32_t hi)
+{
+    memset(p, 0, (size_t)(count + 1) / 2u);
+    for (int32_t i = 0; i < count; ++i) {
+        const uint32_t v = (uint32_t)rnd_in(lo, hi) & 0x0Fu;
+        p[i / 2] = (uint8_t)(p[i / 2] | (i % 2 == 0 ? v : v << 4));
+    }
+}
+
+static int32_t weight_at(bool s4, int64_t i)
+{
+    return s4 ? kwsq_int4_at((const uint8_t *)weights, i) : (int32_t)weights[i];
+}
+
+/* accum_bound as kwsq_kernels.h defines it: channel c's weights are
+ * c * ch_stride + k * k_stride, k < len; z the input zero point. */
+static int32_t accum_bound_of(bool s4, int32_t channels, int32_t len, int32_t ch_stride, int32_t k_stride,
+                              int32_t z)
+{
+    int64_t bound = 0;
+    for (int32_t c = 0; c < channels; ++c) {
+        int64_t pos = 0, neg = 0;
+        for (int32_t k = 0; k < len; ++k) {
+            const int32_t v = weight_at(s4, (int64_t)c * ch_stride + (int64_t)k * k_stride);
+            pos += v > 0 ? v : 0;
+            neg += v < 0 ? -v : 0;
+        }
+        const int64_t a = pos * (127 - z) + neg * (z + 128), b = pos * (z + 128) + neg * (127 - z);
+        bound = a > bound ? a : bound;
+        bound = b > bound ? b : bound;
+    }
+    return bound > INT32_MAX ? INT32_MAX : (int32_t)bound;
+}
+
+/* Small weights for a 16-bit-accumulator case: |w| <= m with m about
+ * 512 / len, so sum |w| * 128 lands near the int16 limit. */
+static int32_t small_weight_max(int32_t len, bool s4)
+{
+    int32_t m = (int32_t)(rnd_in(400, 700) / (len > 0 ? len : 1));
+    m = m < 1 ? 1 : m;
+    return m > (s4 ? 7 : 127) ? (s4 ? 7 : 127) : m;
+}
+
+/* Inputs at the extremes (-128 or 127), where 16-bit sums come closest to wrapping. */
+static void fill_extreme(int8_t *p, int32_t n)
+{
+    for (int32_t i = 0; i < n; ++i) {
+        p[i] = (rnd() & 1u) != 0 ? 127 : -128;
+    }
+}
+
 /* The shift that brings a typical sum of k products of random values (about
  * sqrt(k) x 74 x 74 for int8 weights, 74 x 4.6 for int4) to about +-64, so
  * most outputs land inside int8 and rounding ties are exercised, not hidden
@@ -94,6 +150,17 @@ static int32_t typical_shift(int32_t k, bool s4)
     int32_t bits = 0;
     while (mag > 1u) {
         mag >>= 1;
+        ++bits;
+    }
+    return -bits;
+}
+
+/* For small-weight cases: a shift that brings sums of about a tenth of the
+ * bound to about +-64. */
+static int32_t bound_shift(int32_t bound)
+{
+    int32_t bits = 0;
+    for (uint32_t v = (uint32_t)bound / 640u; v > 1u; v >>= 1) {
         ++bits;
     }
     return -bits;
@@ -265,18 +332,33 @@ static void check_conv(bool depthwise, bool s4)
     p.output_offset = rnd_in(-128, 127);
     p.act_min = rnd_in(0, 3) == 0 ? rnd_in(-128, 0) : -128;
     p.act_max = rnd_in(0, 3) == 0 ? rnd_in(p.act_min, 127) : 127;
-    fill_s8(input, in_bytes, -128, 127);
-    if (s4) {
+    const int32_t k_len = depthwise ? f.h * f.w : f.h * f.w * f.c;
+    const bool small = rnd_in(0, 2) == 0;
+    if (small && rnd_in(0, 1) == 0) {
+        fill_extreme(input, in_bytes);
+    } else {
+        fill_s8(input, in_bytes, -128, 127);
+    }
+    if (small) {
+        const int32_t m = small_weight_max(k_len, s4);
+        if (s4) {
+            fill_s4((uint8_t *)weights, w_count, -m, m);
+        } else {
+            fill_s8(weights, w_count, -m, m);
+        }
+    } else if (s4) {
         fill_s8(weights, (w_count + 1) / 2, -128, 127); /* packed: any byte is two valid nibbles */
     } else {
         fill_s8(weights, w_count, rnd_in(0, 1) ? -128 : -127, 127);
     }
+    p.accum_bound = depthwise ? accum_bound_of(s4, out.c, k_len, 1, out.c, -p.input_offset)
+                              : accum_bound_of(s4, out.c, k_len, k_len, 1, -p.input_offset);
     const bool has_bias = rnd_in(0, 4) != 0;
     for (int32_t c = 0; c < out.c; ++c) {
         bias[c] = rnd_in(-20000, 20000);
     }
-    const int32_t k_len = depthwise ? f.h * f.w : f.h * f.w * f.c;
-    const kwsq_quant_params q = make_quant(out.c, true, typical_shift(k_len, s4));
+    const kwsq_quant_params q =
+        make_quant(out.c, true, small ? bound_shift(p.accum_bound) : typical_shift(k_len, s4));
     const int32_t *b = has_bias ? bias : NULL;
 
     const int32_t buf_var = depthwise ? (s4 ? kwsq_depthwise_conv_s4_get_buffer_size(&p, &out)
@@ -348,7 +430,7 @@ static void check_conv(bool depthwise, bool s4)
     }
     const int32_t fields[] = {in.n, in.h, in.w, in.c, f.h, f.w, f.c, out.h, out.w, out.c,
                               p.stride_h, p.stride_w, p.dilation_h, p.dilation_w, p.pad_h, p.pad_w,
-                              p.depth_multiplier, p.in_place, q.pot, has_bias};
+                              p.depth_multiplier, p.in_place, q.pot, has_bias, p.accum_bound};
     compare(st, out_bytes, fields, (int32_t)(sizeof fields / sizeof fields[0]));
 }
 
@@ -364,17 +446,38 @@ static void check_fc(bool s4)
         return;
     }
     kwsq_fc_params p;
+    memset(&p, 0, sizeof p);
     p.filter_offset = !s4 && rnd_in(0, 3) == 0 ? rnd_in(-127, 128) : 0;
     p.output_offset = rnd_in(-128, 127);
     p.act_min = rnd_in(0, 3) == 0 ? rnd_in(-128, 0) : -128;
     p.act_max = rnd_in(0, 3) == 0 ? rnd_in(p.act_min, 127) : 127;
+    const bool small = rnd_in(0, 2) == 0;
+    if (small) {
+        const int32_t m = small_weight_max(d.accum_depth, s4);
+        if (s4) {
+            fill_s4((uint8_t *)weights, w_count, -m, m);
+        } else {
+            fill_s8(weights, w_count, -m, m);
+        }
+    } else {
+        fill_s8(weights, s4 ? (w_count + 1) / 2 : w_count, -128, 127);
+    }
     fill_s8(input, d.batches * d.accum_depth, -128, 127);
-    fill_s8(weights, s4 ? (w_count + 1) / 2 : w_count, -128, 127);
+    if (small && rnd_in(0, 1) == 0) {
+        /* The worst input for a random row: every product at its largest, one sign. */
+        const int32_t row = rnd_in(0, d.output_depth - 1), sign = rnd_in(0, 1);
+        for (int32_t i = 0; i < d.accum_depth; ++i) {
+            const int32_t w = weight_at(s4, (int64_t)row * d.accum_depth + i);
+            input[i] = (int8_t)((w >= 0) == (sign == 0) ? 127 : -128);
+        }
+    }
+    p.accum_bound = accum_bound_of(s4, d.output_depth, d.accum_depth, d.accum_depth, 1, 0);
     for (int32_t o = 0; o < d.output_depth; ++o) {
         bias[o] = rnd_in(-200000, 200000); /* row constants: bias + folded offsets */
     }
     const bool per_channel = rnd_in(0, 1) == 1;
-    const kwsq_quant_params q = make_quant(d.output_depth, per_channel, typical_shift(d.accum_depth, s4));
+    const kwsq_quant_params q = make_quant(d.output_depth, per_channel,
+                                           small ? bound_shift(p.accum_bound) : typical_shift(d.accum_depth, s4));
     if (s4) {
         {
             T_START();
@@ -398,7 +501,8 @@ static void check_fc(bool s4)
             T_ADD(st->insn_ref);
         }
     }
-    const int32_t fields[] = {d.batches, d.accum_depth, d.output_depth, p.filter_offset, per_channel, q.pot};
+    const int32_t fields[] = {d.batches, d.accum_depth, d.output_depth, p.filter_offset, per_channel, q.pot,
+                              p.accum_bound};
     compare(st, d.batches * d.output_depth, fields, (int32_t)(sizeof fields / sizeof fields[0]));
 }
 

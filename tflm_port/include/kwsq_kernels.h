@@ -76,7 +76,30 @@ typedef struct {
      * input byte before it overwrites it, with the scratch its
      * ..._get_buffer_size asks for. */
     bool in_place;
+    /* Proven accumulator range, see below the struct (0 = unknown). */
+    int32_t accum_bound;
 } kwsq_conv_params;
+
+/* accum_bound of the conv and FULLY_CONNECTED params: the largest |partial
+ * sum| of w * (x - z) (w the stored weights, z the input zero point, any
+ * subset of one output channel's products, any int8 input), computed in
+ * Prepare from the constant weights as max over channels of
+ * max(P (127 - z) + N (z + 128), P (z + 128) + N (127 - z)), P and N the sums
+ * of a channel's positive weights and of its negative weights' magnitudes
+ * (the fixed-point QAT paper's proven accumulator range; saturated at
+ * INT32_MAX). It also bounds the plain sums of w * x that the kernels
+ * accumulate (z = 0 and z = -1 minimize it over z). A kernel may accumulate
+ * in int16 when 0 < accum_bound <= KWSQ_ACCUM16_MAX; 0 means not computed
+ * (a struct zero-initialized elsewhere): take the 32-bit path. Bias and
+ * offsets are added in 32 bits afterwards. */
+#define KWSQ_ACCUM16_MAX 32767
+/* Whether a kernel may take its 16-bit-accumulator path; -DKWSQ_NO_ACC16
+ * turns every such path off (for measuring what it buys). */
+#ifdef KWSQ_NO_ACC16
+#define KWSQ_ACCUM16_OK(bound) ((void)(bound), false)
+#else
+#define KWSQ_ACCUM16_OK(bound) ((bound) > 0 && (bound) <= KWSQ_ACCUM16_MAX)
+#endif
 
 /* FULLY_CONNECTED int8 / int4. */
 typedef struct {
@@ -89,6 +112,8 @@ typedef struct {
     int32_t filter_offset;          /* -weight zero point (per-tensor weights), else 0 */
     int32_t output_offset;
     int32_t act_min, act_max;
+    /* See accum_bound under kwsq_conv_params (0 = unknown). */
+    int32_t accum_bound;
 } kwsq_fc_params;
 
 typedef struct {

@@ -34,6 +34,34 @@ kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *
     return KWSQ_OK;
 }
 
+int32_t kwsq_accum_bound(const kwsq_tensor_int *filter, int32_t channels, int32_t len, int32_t ch_stride,
+                         int32_t k_stride, int32_t z)
+{
+    const uint8_t *w = (const uint8_t *)filter->v.data;
+    const bool s4 = filter->v.type == KWSQ_INT4;
+    const int64_t hi = 127 - (int64_t)z, lo = (int64_t)z + 128;
+    int64_t bound = 0;
+    for (int32_t c = 0; c < channels; ++c) {
+        int64_t pos = 0, neg = 0;
+        for (int32_t k = 0; k < len; ++k) {
+            const int64_t i = (int64_t)c * ch_stride + (int64_t)k * k_stride;
+            const int32_t v = s4 ? kwsq_int4_at(w, i) : (int32_t)(int8_t)w[i];
+            if (v > 0) {
+                pos += v;
+            } else {
+                neg -= v;
+            }
+        }
+        const int64_t a = pos * hi + neg * lo, b = pos * lo + neg * hi;
+        const int64_t m = a > b ? a : b;
+        bound = m > bound ? m : bound;
+        if (bound >= INT32_MAX) {
+            return INT32_MAX;
+        }
+    }
+    return (int32_t)bound;
+}
+
 /* 64-bit intermediates: a hostile model's strides and sizes must not overflow. */
 int32_t kwsq_out_size(int32_t padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation)
 {

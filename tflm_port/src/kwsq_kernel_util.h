@@ -23,6 +23,12 @@ kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *
                                   const kwsq_tensor_int *output, int32_t channels, int32_t **mult,
                                   int8_t **shift, bool *pot);
 
+/* accum_bound of kwsq_kernels.h: the weights of channel c are elements
+ * c * ch_stride + k * k_stride, k < len, of the constant filter (int8 or
+ * packed INT4); z is the input zero point. */
+int32_t kwsq_accum_bound(const kwsq_tensor_int *filter, int32_t channels, int32_t len, int32_t ch_stride,
+                         int32_t k_stride, int32_t z);
+
 int32_t kwsq_out_size(int32_t padding, int32_t in, int32_t filter, int32_t stride, int32_t dilation);
 /* ComputePaddingWithOffset: the leading padding. */
 int32_t kwsq_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filter, int32_t out);

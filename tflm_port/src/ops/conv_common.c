@@ -66,5 +66,13 @@ kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, 
     op->q.multiplier = mult;
     op->q.shift = shift;
     op->q.per_channel = true;
+    if (st == KWSQ_OK) {
+        /* conv OHWI: channel o is one block of h*w*c; depthwise 1HWC: channel c every c-th value. */
+        const kwsq_dims fd = op->filter_dims;
+        const bool dw = kind->quant_dim == 3;
+        const int32_t len = dw ? fd.h * fd.w : fd.h * fd.w * fd.c;
+        p->accum_bound = kwsq_accum_bound(filter, dw ? fd.c : fd.n, len, dw ? 1 : len, dw ? fd.c : 1,
+                                          input->v.zero_point);
+    }
     return st;
 }

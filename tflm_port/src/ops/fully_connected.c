@@ -172,6 +172,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     if (d->row_const == NULL) {
         return KWSQ_ERR_ARENA;
     }
+    d->params.accum_bound = kwsq_accum_bound(filter, d->dims.output_depth, d->dims.accum_depth,
+                                             d->dims.accum_depth, 1, input->v.zero_point);
     const int32_t input_offset = -input->v.zero_point;
     const int32_t *bias_data = bias != NULL ? (const int32_t *)bias->v.data : NULL;
     for (int32_t o = 0; o < d->dims.output_depth; ++o) {
