@@ -15,7 +15,8 @@
 
 /* Per-channel (or replicated per-tensor) requantization multipliers for
  * input * filter -> output, as TFLM's PopulateConvolutionQuantizationParams;
- * *pot is set when every ratio is a power of two (shift-only path). The
+ * *pot is set when every ratio is a power of two (shift-only path; never
+ * with -DKWSQ_NO_SHIFT_ONLY, a switch for measuring what it buys). The
  * arrays are allocated (persistent) unless *mult and *shift already point to
  * room for `channels` values. */
 kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
