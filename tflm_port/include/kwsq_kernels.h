@@ -210,6 +210,88 @@ kwsq_status kwsq_softmax_s8(const kwsq_softmax_params *params, int32_t rows, int
 kwsq_status kwsq_softmax_f32(float beta, int32_t rows, int32_t depth, const float *input,
                              float *output);
 
+
+/* ---- elementwise ops -------------------------------------------------------
+ * LOGISTIC, TANH, RELU, RELU6, QUANTIZE, DEQUANTIZE, ADD, MUL. `count`
+ * values are read from `input` and written to `output` (which may be the
+ * same buffer). */
+
+/* LOGISTIC and TANH int8: the input scaled to Q4.27 with (input_multiplier,
+ * input_left_shift) after subtracting input_zero_point, saturated beyond
+ * +-input_radius, then gemmlowp's fixed-point function (TFLM's
+ * logistic_common.cc / tanh_common.cc). Output zero point -128 (LOGISTIC,
+ * scale 1/256) or 0 (TANH, scale 1/128). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t input_multiplier;
+    int32_t input_left_shift;
+    int32_t input_radius;
+} kwsq_fx_act_params;
+
+kwsq_status kwsq_logistic_s8(const kwsq_fx_act_params *params, int32_t count, const int8_t *input,
+                             int8_t *output);
+kwsq_status kwsq_tanh_s8(const kwsq_fx_act_params *params, int32_t count, const int8_t *input,
+                         int8_t *output);
+kwsq_status kwsq_logistic_f32(int32_t count, const float *input, float *output);
+kwsq_status kwsq_tanh_f32(int32_t count, const float *input, float *output);
+
+/* Any int8 -> int8 function given by its 256 values: output = table[input +
+ * 128]. LOGISTIC and TANH build their table in Prepare by running
+ * kwsq_logistic_s8 / kwsq_tanh_s8 on every int8 value, so the lookup is
+ * their result bit for bit. */
+kwsq_status kwsq_lut_s8(const int8_t *table, int32_t count, const int8_t *input, int8_t *output);
+
+/* int8 requantization: output = clamp(output_offset + mbqm(input -
+ * input_zero_point, multiplier, shift), act_min, act_max). RELU (act_min
+ * the quantized zero) and QUANTIZE int8 -> int8 (full range). */
+typedef struct {
+    int32_t input_zero_point;
+    int32_t output_offset;
+    int32_t multiplier;
+    int32_t shift;
+    int32_t act_min, act_max;
+} kwsq_requant_params;
+
+kwsq_status kwsq_requantize_s8(const kwsq_requant_params *params, int32_t count,
+                               const int8_t *input, int8_t *output);
+/* int8 clamp to [lo, hi] (RELU6 in the input's quantization). */
+kwsq_status kwsq_clamp_s8(int32_t lo, int32_t hi, int32_t count, const int8_t *input,
+                          int8_t *output);
+/* float clamp to [lo, hi] (RELU: [0, +inf), RELU6: [0, 6]). */
+kwsq_status kwsq_clamp_f32(float lo, float hi, int32_t count, const float *input, float *output);
+/* QUANTIZE float -> int8: round(x / scale) half away from zero, + zero point,
+ * saturated. */
+kwsq_status kwsq_quantize_f32_s8(float scale, int32_t zero_point, int32_t count,
+                                 const float *input, int8_t *output);
+/* DEQUANTIZE int8 -> float: (float)(scale * (x - zero_point)) computed in
+ * double, as TFLM's reference kernel. */
+kwsq_status kwsq_dequantize_s8_f32(double scale, int32_t zero_point, int32_t count,
+                                   const int8_t *input, float *output);
+
+/* ADD and MUL int8 on one run of `count` outputs; input k advances by
+ * strideK (1, or 0 for a broadcast value). ADD: TFLM's scheme (inputs
+ * offset, shifted left by left_shift, rescaled with in1/in2 multipliers,
+ * summed, rescaled with the output multiplier); MUL: the product of the
+ * offset inputs rescaled with the output multiplier (in1/in2 multipliers
+ * unused). Then output_offset and the activation clamp. */
+typedef struct {
+    int32_t in1_offset, in2_offset, output_offset;
+    int32_t in1_multiplier, in1_shift;
+    int32_t in2_multiplier, in2_shift;
+    int32_t output_multiplier, output_shift;
+    int32_t left_shift;
+    int32_t act_min, act_max;
+} kwsq_arith_params;
+
+kwsq_status kwsq_add_s8(const kwsq_arith_params *params, int32_t count, const int8_t *input1,
+                        int32_t stride1, const int8_t *input2, int32_t stride2, int8_t *output);
+kwsq_status kwsq_mul_s8(const kwsq_arith_params *params, int32_t count, const int8_t *input1,
+                        int32_t stride1, const int8_t *input2, int32_t stride2, int8_t *output);
+kwsq_status kwsq_add_f32(const kwsq_float_range *act, int32_t count, const float *input1,
+                         int32_t stride1, const float *input2, int32_t stride2, float *output);
+kwsq_status kwsq_mul_f32(const kwsq_float_range *act, int32_t count, const float *input1,
+                         int32_t stride1, const float *input2, int32_t stride2, float *output);
+
 #ifdef __cplusplus
 }
 #endif

@@ -19,6 +19,36 @@ static bool binary_strides(const kwsq_tensor *t, const binary_data *d, int32_t *
     return true;
 }
 
+/* Mode of one input over an output dimension: 1 contiguous with the run so
+ * far, 0 one repeated value, -1 neither. */
+static int32_t run_mode(int32_t stride, int32_t run)
+{
+    return stride == run ? 1 : (stride == 0 ? 0 : -1);
+}
+
+/* The longest trailing run where each input keeps one mode (see
+ * binary_data). */
+static void binary_runs(binary_data *d)
+{
+    int32_t run = 1, m1 = -1, m2 = -1, k = KWSQ_MAX_DIMS - 1;
+    for (; k >= 0; --k) {
+        if (d->dims[k] == 1) {
+            continue;
+        }
+        int32_t c1 = run_mode(d->stride1[k], run), c2 = run_mode(d->stride2[k], run);
+        if (c1 < 0 || c2 < 0 || (m1 >= 0 && c1 != m1) || (m2 >= 0 && c2 != m2)) {
+            break;
+        }
+        m1 = c1;
+        m2 = c2;
+        run *= d->dims[k];
+    }
+    d->run = run;
+    d->run_stride1 = m1 > 0 ? 1 : 0;
+    d->run_stride2 = m2 > 0 ? 1 : 0;
+    d->outer_dims = k + 1;
+}
+
 kwsq_status kwsq_binary_prepare(struct kwsq_interpreter *ip, kwsq_node *n, bool *is_float)
 {
     kwsq_tensor_int *a = kwsq_node_input(ip, n, 0);
@@ -52,18 +82,20 @@ kwsq_status kwsq_binary_prepare(struct kwsq_interpreter *ip, kwsq_node *n, bool 
         return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: input shapes do not broadcast to the output");
     }
     d->count = (int32_t)kwsq_num_elements(&o->v);
+    binary_runs(d);
     int32_t activation = kwsq_opt_i8(ip, n, KWSQ_FIELD_ADD_OPTIONS_FUSED_ACTIVATION_FUNCTION, 0);
     if (activation > 3) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
     }
-    kwsq_activation_range_f(activation, &d->fact_min, &d->fact_max);
+    kwsq_activation_range_f(activation, &d->act.act_min, &d->act.act_max);
     if (*is_float) {
         return KWSQ_OK;
     }
-    d->in1_offset = -a->v.zero_point;
-    d->in2_offset = -b->v.zero_point;
-    d->out_offset = o->v.zero_point;
-    if (!kwsq_activation_range_q(activation, o->v.scale, o->v.zero_point, -128, 127, &d->act_min, &d->act_max)) {
+    d->q.in1_offset = -a->v.zero_point;
+    d->q.in2_offset = -b->v.zero_point;
+    d->q.output_offset = o->v.zero_point;
+    if (!kwsq_activation_range_q(activation, o->v.scale, o->v.zero_point, -128, 127, &d->q.act_min,
+                                 &d->q.act_max)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
     }
     return KWSQ_OK;

@@ -21,15 +21,9 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
-    const int8_t *x = input->v.data;
-    float *y = output->v.data;
-    const double scale = (double)input->v.scale;
-    const int32_t zp = input->v.zero_point;
     const int64_t count = kwsq_num_elements(&input->v);
-    for (int64_t i = 0; i < count; ++i) {
-        y[i] = (float)(scale * (double)((int32_t)x[i] - zp));
-    }
-    return KWSQ_OK;
+    return kwsq_dequantize_s8_f32((double)input->v.scale, input->v.zero_point, (int32_t)count,
+                                  input->v.data, output->v.data);
 }
 
 const kwsq_kernel kwsq_kernel_dequantize = {KWSQ_OP_DEQUANTIZE, KWSQ_OPTIONS_NONE, prepare, eval, 0};

@@ -1,15 +1,15 @@
 /*
- * LOGISTIC int8 -> int8 (output zero point -128) with TFLite Micro's
- * gemmlowp fixed-point sigmoid, and float -> float.
+ * LOGISTIC int8 -> int8 (output zero point -128) and float -> float. int8
+ * looks its result up in a table Prepare fills by running TFLite Micro's
+ * gemmlowp fixed-point sigmoid (kwsq_logistic_s8) on every int8 value: the
+ * same bits, ~100x fewer instructions a value, 256 bytes of arena.
  */
-#include <math.h>
-
 #include "unary_common.h"
 #include "kwsq_schema.h"
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
-    return kwsq_fx_act_prepare(ip, n, -128);
+    return kwsq_fx_act_prepare(ip, n, -128, kwsq_logistic_s8);
 }
 
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
@@ -18,36 +18,9 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
     if (input->v.type == KWSQ_FLOAT32) {
-        const float *x = input->v.data;
-        float *y = output->v.data;
-        for (int32_t i = 0; i < d->count; ++i) {
-            /* TFLM's cut-offs: beyond them the float result is 1 or exp(x). */
-            if (x[i] > 16.619047164916992188f) {
-                y[i] = 1.0f;
-            } else if (x[i] < -9.0f) {
-                y[i] = expf(x[i]);
-            } else {
-                y[i] = 1.0f / (1.0f + expf(-x[i]));
-            }
-        }
-        return KWSQ_OK;
+        return kwsq_logistic_f32(d->count, input->v.data, output->v.data);
     }
-    const int8_t *x = input->v.data;
-    int8_t *y = output->v.data;
-    for (int32_t i = 0; i < d->count; ++i) {
-        int32_t v = (int32_t)x[i] - d->input_zero_point;
-        if (v <= -d->radius) {
-            y[i] = -128;
-        } else if (v >= d->radius) {
-            y[i] = 127;
-        } else {
-            int32_t in_q4 = kwsq_mbqm(v, d->multiplier, d->left_shift);
-            int32_t out_q0 = kwsq_fx_logistic(in_q4, KWSQ_FX_ACT_INPUT_INT_BITS);
-            int32_t out = kwsq_rdbpot(out_q0, 31 - 8);
-            y[i] = (int8_t)kwsq_clamp(out - 128, -128, 127);
-        }
-    }
-    return KWSQ_OK;
+    return kwsq_lut_s8(d->table, d->count, input->v.data, output->v.data);
 }
 
 const kwsq_kernel kwsq_kernel_logistic = {KWSQ_OP_LOGISTIC, KWSQ_OPTIONS_NONE, prepare, eval, 0};

@@ -17,8 +17,8 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     const kwsq_tensor_int *b = kwsq_node_input(ip, n, 1);
     const kwsq_tensor_int *o = kwsq_node_output(ip, n, 0);
     int so;
-    kwsq_quantize_multiplier((double)a->v.scale * (double)b->v.scale / (double)o->v.scale, &d->out_mult, &so);
-    d->out_shift = so;
+    kwsq_quantize_multiplier((double)a->v.scale * (double)b->v.scale / (double)o->v.scale, &d->q.output_multiplier, &so);
+    d->q.output_shift = so;
     return KWSQ_OK;
 }
 
@@ -28,29 +28,31 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     const kwsq_tensor *a = &kwsq_node_input(ip, n, 0)->v;
     const kwsq_tensor *b = &kwsq_node_input(ip, n, 1)->v;
     const kwsq_tensor *o = &kwsq_node_output(ip, n, 0)->v;
+    kwsq_status st = KWSQ_OK;
     if (a->type == KWSQ_FLOAT32) {
         const float *x1 = a->data, *x2 = b->data;
         float *y = o->data;
-#define MUL_F(i1, i2, io)                                                   \
-    do {                                                                    \
-        float v_ = x1[i1] * x2[i2];                                         \
-        y[io] = kwsq_clampf(v_, d->fact_min, d->fact_max);                  \
+#define RUN_F(i1, i2, io)                                                                             \
+    do {                                                                                              \
+        kwsq_status s_ = kwsq_mul_f32(&d->act, d->run, x1 + (i1), d->run_stride1, x2 + (i2),           \
+                                      d->run_stride2, y + (io));                                      \
+        st = s_ != KWSQ_OK ? s_ : st;                                                                 \
     } while (0)
-        BINARY_FOR_EACH(d, MUL_F);
-#undef MUL_F
-        return KWSQ_OK;
+        BINARY_FOR_EACH_RUN(d, RUN_F);
+#undef RUN_F
+        return st;
     }
     const int8_t *x1 = a->data, *x2 = b->data;
     int8_t *y = o->data;
-#define MUL_Q(i1, i2, io)                                                                    \
-    do {                                                                                     \
-        int32_t p_ = (d->in1_offset + x1[i1]) * (d->in2_offset + x2[i2]);                    \
-        int32_t r_ = d->out_offset + kwsq_mbqm(p_, d->out_mult, d->out_shift);               \
-        y[io] = (int8_t)kwsq_clamp(r_, d->act_min, d->act_max);                              \
+#define RUN_Q(i1, i2, io)                                                                             \
+    do {                                                                                              \
+        kwsq_status s_ = kwsq_mul_s8(&d->q, d->run, x1 + (i1), d->run_stride1, x2 + (i2),              \
+                                     d->run_stride2, y + (io));                                       \
+        st = s_ != KWSQ_OK ? s_ : st;                                                                 \
     } while (0)
-    BINARY_FOR_EACH(d, MUL_Q);
-#undef MUL_Q
-    return KWSQ_OK;
+    BINARY_FOR_EACH_RUN(d, RUN_Q);
+#undef RUN_Q
+    return st;
 }
 
 const kwsq_kernel kwsq_kernel_mul = {KWSQ_OP_MUL, KWSQ_OPTIONS_MUL_OPTIONS, prepare, eval, 0};

@@ -8,7 +8,8 @@
 #include "kwsq_schema.h"
 
 typedef struct {
-    int32_t count, in_offset, out_offset, mult, shift, act_min, act_max;
+    int32_t count;
+    kwsq_requant_params q;
 } relu_data;
 
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
@@ -26,13 +27,13 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
         return KWSQ_OK;
     }
     int shift;
-    kwsq_quantize_multiplier((double)input->v.scale / (double)output->v.scale, &d->mult, &shift);
-    d->shift = shift;
+    kwsq_quantize_multiplier((double)input->v.scale / (double)output->v.scale, &d->q.multiplier, &shift);
+    d->q.shift = shift;
     int32_t lo = output->v.zero_point + (int32_t)roundf(0.0f / output->v.scale);
-    d->act_min = lo > -128 ? lo : -128;
-    d->act_max = 127;
-    d->in_offset = input->v.zero_point;
-    d->out_offset = output->v.zero_point;
+    d->q.act_min = lo > -128 ? lo : -128;
+    d->q.act_max = 127;
+    d->q.input_zero_point = input->v.zero_point;
+    d->q.output_offset = output->v.zero_point;
     return KWSQ_OK;
 }
 
@@ -42,20 +43,9 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
     const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
     if (in->type == KWSQ_FLOAT32) {
-        const float *x = in->data;
-        float *y = out->data;
-        for (int32_t i = 0; i < d->count; ++i) {
-            y[i] = x[i] > 0.0f ? x[i] : 0.0f;
-        }
-        return KWSQ_OK;
+        return kwsq_clamp_f32(0.0f, INFINITY, d->count, in->data, out->data);
     }
-    const int8_t *x = in->data;
-    int8_t *y = out->data;
-    for (int32_t i = 0; i < d->count; ++i) {
-        int32_t v = d->out_offset + kwsq_mbqm((int32_t)x[i] - d->in_offset, d->mult, d->shift);
-        y[i] = (int8_t)kwsq_clamp(v, d->act_min, d->act_max);
-    }
-    return KWSQ_OK;
+    return kwsq_requantize_s8(&d->q, d->count, in->data, out->data);
 }
 
 const kwsq_kernel kwsq_kernel_relu = {KWSQ_OP_RELU, KWSQ_OPTIONS_NONE, prepare, eval, 0};

@@ -35,20 +35,9 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
     const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
     if (in->type == KWSQ_FLOAT32) {
-        const float *x = in->data;
-        float *y = out->data;
-        for (int32_t i = 0; i < d->count; ++i) {
-            y[i] = x[i] < 0.0f ? 0.0f : (x[i] > 6.0f ? 6.0f : x[i]);
-        }
-        return KWSQ_OK;
+        return kwsq_clamp_f32(0.0f, 6.0f, d->count, in->data, out->data);
     }
-    const int8_t *x = in->data;
-    int8_t *y = out->data;
-    for (int32_t i = 0; i < d->count; ++i) {
-        int32_t v = x[i] > d->lo ? x[i] : d->lo;
-        y[i] = (int8_t)(v < d->hi ? v : d->hi);
-    }
-    return KWSQ_OK;
+    return kwsq_clamp_s8(d->lo, d->hi, d->count, in->data, out->data);
 }
 
 const kwsq_kernel kwsq_kernel_relu6 = {KWSQ_OP_RELU6, KWSQ_OPTIONS_NONE, prepare, eval, 0};

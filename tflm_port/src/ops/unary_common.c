@@ -43,7 +43,8 @@ kwsq_status kwsq_unary_prepare(struct kwsq_interpreter *ip, kwsq_node *n, bool s
     return kwsq_check_q8(ip, n, output, "output");
 }
 
-kwsq_status kwsq_fx_act_prepare(struct kwsq_interpreter *ip, kwsq_node *n, int32_t output_zero_point)
+kwsq_status kwsq_fx_act_prepare(struct kwsq_interpreter *ip, kwsq_node *n, int32_t output_zero_point,
+                                kwsq_s8_unary_fn fn)
 {
     bool is_float = false;
     kwsq_status st = kwsq_unary_prepare(ip, n, true, sizeof(kwsq_fx_act_data), &is_float);
@@ -63,12 +64,20 @@ kwsq_status kwsq_fx_act_prepare(struct kwsq_interpreter *ip, kwsq_node *n, int32
     double real = (double)input->v.scale * (double)(1 << (31 - KWSQ_FX_ACT_INPUT_INT_BITS));
     int shift;
     double q = frexp(real, &shift);
-    d->multiplier = (int32_t)round(q * (double)(1LL << 31));
+    d->params.input_multiplier = (int32_t)round(q * (double)(1LL << 31));
     if (shift < 0 || shift > 30) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input scale out of range");
     }
-    d->left_shift = shift;
-    d->input_zero_point = input->v.zero_point;
-    d->radius = kwsq_input_radius(KWSQ_FX_ACT_INPUT_INT_BITS, shift, 31);
-    return KWSQ_OK;
+    d->params.input_left_shift = shift;
+    d->params.input_zero_point = input->v.zero_point;
+    d->params.input_radius = kwsq_input_radius(KWSQ_FX_ACT_INPUT_INT_BITS, shift, 31);
+    d->table = kwsq_alloc_persistent(ip, KWSQ_S8_TABLE_SIZE);
+    if (d->table == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    int8_t all[KWSQ_S8_TABLE_SIZE];
+    for (int32_t i = 0; i < KWSQ_S8_TABLE_SIZE; ++i) {
+        all[i] = (int8_t)(i - 128);
+    }
+    return fn(&d->params, KWSQ_S8_TABLE_SIZE, all, d->table);
 }
