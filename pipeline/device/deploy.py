@@ -211,6 +211,8 @@ class DetectorRun:
     fe_max: int = 0
     model_instructions: int = 0
     model_max: int = 0
+    det_instructions: int = 0  # posteriors through the detector rules, per window
+    det_max: int = 0
     posteriors: list[tuple[int, list[float]]] = field(default_factory=list)
 
 
@@ -232,6 +234,8 @@ def parse_output(text: str) -> DetectorRun:
         elif kind == "COST":
             out.fe_instructions, out.fe_max = int(f[3]), int(f[4])
             out.model_instructions, out.model_max = int(f[6]), int(f[7])
+            if len(f) >= 11 and f[8] == "det":
+                out.det_instructions, out.det_max = int(f[9]), int(f[10])
         elif kind == "POST":
             out.posteriors.append((int(f[2]), [int(v) / 1e6 for v in f[3:]]))
         elif kind == "ERROR":
@@ -289,29 +293,34 @@ def footprint(elf: Path) -> dict[str, int]:
 
 
 def cost_report(r: DetectorRun, target: str, hop_seconds: float) -> dict[str, float]:
-    """Instructions per hop (front-end, model) and the duty cycle at the typical clock.
+    """Instructions per hop (front-end, model, detector rules) and the duty cycle at the
+    typical clock.
 
     The duty cycle counts one instruction per cycle, a lower bound: a Cortex-M4 runs such
     code at roughly 1.2-1.4 cycles per instruction, reported as the second figure.
     """
     hops = max(1, r.hops)
+    windows = max(1, r.windows)
     fe = r.fe_instructions / hops
-    model_per_window = r.model_instructions / max(1, r.windows)
-    model_per_hop = r.model_instructions / hops
+    model_per_window = r.model_instructions / windows
+    det_per_window = r.det_instructions / windows
+    per_window_hop = (r.model_instructions + r.det_instructions) / hops
     clock = CLOCK_MHZ[target] * 1e6
-    per_hop = fe + model_per_hop
+    per_hop = fe + per_window_hop
     return {
         "fe_instructions_per_hop": round(fe, 1),
         "fe_instructions_max": r.fe_max,
         "model_instructions_per_window": round(model_per_window, 1),
         "model_instructions_max": r.model_max,
+        "detector_instructions_per_window": round(det_per_window, 1),
+        "detector_instructions_max": r.det_max,
         "windows_per_hop": round(r.windows / hops, 4),
         "instructions_per_hop": round(per_hop, 1),
         "clock_mhz": CLOCK_MHZ[target],
         "hop_ms": round(hop_seconds * 1000, 3),
         "duty_cycle": round(per_hop / (clock * hop_seconds), 4),
         "duty_cycle_cpi_1.3": round(1.3 * per_hop / (clock * hop_seconds), 4),
-        "worst_hop_ms": round((r.fe_max + r.model_max) / clock * 1000, 3),
+        "worst_hop_ms": round((r.fe_max + r.model_max + r.det_max) / clock * 1000, 3),
     }
 
 
@@ -386,7 +395,8 @@ def run(args: argparse.Namespace) -> int:
             report["cost"] = cost
             print(f"deploy: per {cost['hop_ms']:g} ms hop: front-end "
                   f"{cost['fe_instructions_per_hop']:,.0f} instructions, model "
-                  f"{cost['model_instructions_per_window']:,.0f} per window x "
+                  f"{cost['model_instructions_per_window']:,.0f} + detector "
+                  f"{cost['detector_instructions_per_window']:,.0f} per window x "
                   f"{cost['windows_per_hop']:g} windows/hop; duty cycle at "
                   f"{cost['clock_mhz']:g} MHz {cost['duty_cycle']:.3f} (1 cycle/instruction), "
                   f"{cost['duty_cycle_cpi_1.3']:.3f} at 1.3")

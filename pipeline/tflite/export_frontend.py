@@ -163,6 +163,21 @@ def fixed_constants(cfg: FeatureConfig, quant: InputQuant) -> FixedConstants:
     return FixedConstants(input_shift, mel_exponent, magnitude_shift, floor, offset, norm, inp)
 
 
+def radix4_twiddles(n: int) -> np.ndarray:
+    """The float FFT's radix-4 twiddles in the order it uses them (rfft_f32.c): for each pass
+    q (4, or 2 when log2(n / 2) is odd, then times 4 while q < n / 2) and each j < q, the
+    (re, im) of W^j, W^2j, W^3j with W = exp(-2 pi i / 4q). Empty for n <= 8."""
+    m = n // 2
+    q = 2 if (m.bit_length() - 1) % 2 else 4
+    rows = []
+    while q < m:
+        j = np.arange(q)[:, None] * np.arange(1, 4)[None, :]
+        angle = -2.0 * np.pi * j / (4 * q)
+        rows.append(np.stack([np.cos(angle), np.sin(angle)], axis=-1).reshape(-1))
+        q *= 4
+    return np.concatenate(rows) if rows else np.zeros(0)
+
+
 def _c_float(x: float) -> str:
     return f"{float(np.float32(x))!r}f".replace("inf", "INFINITY")
 
@@ -187,6 +202,7 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
     lo_q15 = np.round(t.lo.astype(np.float64) * 32768.0).astype(np.int64)
     hi_q15 = np.round(t.hi.astype(np.float64) * 32768.0).astype(np.int64)
     mfcc = t.dct is not None
+    twiddles = radix4_twiddles(int(cfg.fft_length))
     out = [
         f"/* {about}\n * Feature front-end parameters for tflm_port/frontend (kwsq_fe.h),"
         f"\n * written by kwsq convert from the run's feature config; do not edit."
@@ -211,6 +227,8 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         _array("float", f"{s}_mel_lo_f32", t.lo, _c_float),
         _array("float", f"{s}_mel_hi_f32", t.hi, _c_float),
     ]
+    if twiddles.size:
+        out.append(_array("float", f"{s}_twiddle_f32", twiddles, _c_float))
     if mfcc:
         out.append(_array("float", f"{s}_dct_f32", t.dct, _c_float))
     out += [
@@ -246,7 +264,8 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         f"    .first_bin = {t.first_bin},",
         f"    .end_bin = {t.end_bin},",
         f"    .channel = {s}_channel,",
-        ptr("window_f32", "f"), ptr("cos_f32", "f"), ptr("mel_lo_f32", "f"),
+        ptr("window_f32", "f"), ptr("cos_f32", "f"), ptr("twiddle_f32", "f", bool(twiddles.size)),
+        ptr("mel_lo_f32", "f"),
         ptr("mel_hi_f32", "f"), ptr("dct_f32", "f", mfcc),
         f"    .log_floor = {_c_float(cfg.log_floor)},",
         f"    .norm_offset = {_c_float(cfg.norm_offset)},",

@@ -7,7 +7,9 @@
  *   KWSQ DETECT <keyword> <name> <end sample> <score x 1e6>
  *   KWSQ POST <end sample> <posterior x 1e6>...   (verbose only)
  *   KWSQ HOPS <hops> <windows>
- *   KWSQ COST fe <total> <max> model <total> <max>   (instructions, with a counter)
+ *   KWSQ COST fe <total> <max> model <total> <max> det <total> <max>
+ *                                     (instructions, with a counter; det: the
+ *                                      posteriors through the detector rules)
  *   KWSQ ERROR <reason>
  *   KWSQ DONE
  */
@@ -149,8 +151,8 @@ int kwsq_app_run(const kwsq_app_io *io)
     kwsq_detection found[KWSQ_DET_MAX_KEYWORDS];
     uint32_t left = wav.data_bytes / 2u;
     uint32_t hops = 0, windows = 0;
-    uint64_t fe_total = 0, model_total = 0;
-    uint32_t fe_max = 0, model_max = 0;
+    uint64_t fe_total = 0, model_total = 0, det_total = 0;
+    uint32_t fe_max = 0, model_max = 0, det_max = 0;
     while (left > 0u) {
         /* A last partial hop is zero-padded; its frame counts only if it ends
          * within the recording, as the Python streaming path frames it. */
@@ -174,16 +176,20 @@ int kwsq_app_run(const kwsq_app_io *io)
         if (!framed || !kwsq_stream_window_due(&stream)) {
             continue;
         }
-        int32_t count = 0;
         const uint32_t t2 = io->counter ? io->counter() : 0u;
-        if (kwsq_stream_invoke(&stream, found, &count, &err) != KWSQ_OK) {
+        if (kwsq_stream_run_model(&stream, &err) != KWSQ_OK) {
             return fail(io, err.message, 1);
         }
         const uint32_t t3 = io->counter ? io->counter() : 0u;
+        const int32_t count = kwsq_stream_detect(&stream, found);
+        const uint32_t t4 = io->counter ? io->counter() : 0u;
         if (io->counter) {
             const uint32_t n = io->ticks_between(t2, t3);
             model_total += n;
             model_max = n > model_max ? n : model_max;
+            const uint32_t d = io->ticks_between(t3, t4);
+            det_total += d;
+            det_max = d > det_max ? d : det_max;
         }
         windows++;
         if (io->verbose) {
@@ -213,6 +219,10 @@ int kwsq_app_run(const kwsq_app_io *io)
         print_u64(io, model_total);
         io->print(" ");
         print_u32(io, model_max);
+        io->print(" det ");
+        print_u64(io, det_total);
+        io->print(" ");
+        print_u32(io, det_max);
         io->print("\n");
     }
     io->print("KWSQ DONE\n");

@@ -12,6 +12,7 @@ int kwsq_det_init(kwsq_detector *d, const kwsq_det_config *cfg)
     }
     d->cfg = *cfg;
     d->windows = 0;
+    d->slot = 0;
     for (int32_t k = 0; k < KWSQ_DET_MAX_KEYWORDS; k++) {
         kwsq_det_keyword *s = &d->kw[k];
         for (int32_t i = 0; i <= KWSQ_DET_MAX_SMOOTH; i++) {
@@ -52,17 +53,22 @@ int32_t kwsq_det_push(kwsq_detector *d, const float *posteriors, uint32_t end_sa
     const int32_t w = d->cfg.smooth_windows;
     const int64_t t = d->windows;
     const int32_t ring = w + 1;
+    /* Ring slots of c[t], c[t + 1] and c[lo] (lo = t + 1 - w once t + 1 >= w,
+     * which is t + 2 mod ring; else 0), kept in int32 without a division. */
+    const int32_t cur = d->slot;
+    const int32_t next = cur + 1 == ring ? 0 : cur + 1;
+    const int32_t lo_slot = t + 1 >= w ? (next + 1 == ring ? 0 : next + 1) : 0;
+    /* windows averaged: t + 1 - lo */
+    const double count = (double)(t + 1 >= w ? w : (int32_t)(t + 1));
     int32_t n = 0;
     for (int32_t k = 0; k < d->cfg.num_keywords; k++) {
         kwsq_det_keyword *s = &d->kw[k];
         /* c[t + 1] = c[t] + p[t]; the ring keeps c[t + 1 - w .. t + 1]. */
-        const double prev = s->sums[t % ring];
+        const double prev = s->sums[cur];
         const double now = prev + (double)posteriors[k];
-        s->sums[(t + 1) % ring] = now;
-        const int64_t lo = t - w + 1 > 0 ? t - w + 1 : 0;
+        s->sums[next] = now;
         /* w == 1 is the identity in Python, not a difference of two sums. */
-        const double smoothed = w == 1 ? (double)posteriors[k]
-                                       : (now - s->sums[lo % ring]) / (double)(t + 1 - lo);
+        const double smoothed = w == 1 ? (double)posteriors[k] : (now - s->sums[lo_slot]) / count;
         if (t > 0) {
             if (s->rising && s->last >= smoothed) {
                 n = consider(d, k, out, n);
@@ -75,6 +81,7 @@ int32_t kwsq_det_push(kwsq_detector *d, const float *posteriors, uint32_t end_sa
         s->last_sample = end_sample;
     }
     d->windows = t + 1;
+    d->slot = next;
     return n;
 }
 

@@ -52,6 +52,7 @@ typedef struct {
 typedef struct {
     kwsq_det_config cfg;
     int64_t windows; /* windows seen */
+    int32_t slot;    /* windows % (smooth_windows + 1): the ring slot of c[t] */
     kwsq_det_keyword kw[KWSQ_DET_MAX_KEYWORDS];
 } kwsq_detector;
 

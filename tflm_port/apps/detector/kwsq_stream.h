@@ -45,6 +45,8 @@ typedef struct {
     size_t frame_bytes;
     int32_t span;
     int64_t frames;       /* frames produced so far */
+    int32_t next_slot;    /* frames % span: where the next frame goes */
+    int32_t phase;        /* (frames - span) % hop_frames once frames >= span */
     float posteriors[KWSQ_DET_MAX_KEYWORDS];
 } kwsq_stream;
 
@@ -67,6 +69,10 @@ int kwsq_stream_window_due(const kwsq_stream *s);
  * *count detections are written to out (room for KWSQ_DET_MAX_KEYWORDS). */
 kwsq_status kwsq_stream_invoke(kwsq_stream *s, kwsq_detection *out, int32_t *count,
                                kwsq_error *err);
+/* kwsq_stream_invoke in its two parts, for timing them apart: the model on
+ * the newest input window, then its posteriors through the detector. */
+kwsq_status kwsq_stream_run_model(kwsq_stream *s, kwsq_error *err);
+int32_t kwsq_stream_detect(kwsq_stream *s, kwsq_detection *out);
 
 /* End of audio: detections the last window decides. */
 int32_t kwsq_stream_finish(kwsq_stream *s, kwsq_detection *out);

@@ -67,12 +67,14 @@ kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
     s->ring = ring;
     s->span = (cfg->input_frames - 1) * cfg->input_stride + 1;
     s->frames = 0;
+    s->next_slot = 0;
+    s->phase = 0;
     return KWSQ_OK;
 }
 
 int kwsq_stream_frontend(kwsq_stream *s, const int16_t *hop)
 {
-    uint8_t *slot = s->ring + (size_t)(s->frames % s->span) * s->frame_bytes;
+    uint8_t *slot = s->ring + (size_t)s->next_slot * s->frame_bytes;
 #if KWSQ_FE_FIXED
     int32_t frame[KWSQ_STREAM_MAX_COEFFS];
     if (!kwsq_fe_push_q20(&s->fe, hop, frame)) {
@@ -87,29 +89,48 @@ int kwsq_stream_frontend(kwsq_stream *s, const int16_t *hop)
     kwsq_fe_quantize_f32(s->cfg.fe_params, frame, slot);
 #endif
     s->frames++;
+    s->next_slot = s->next_slot + 1 == s->span ? 0 : s->next_slot + 1;
+    if (s->frames > s->span) {
+        s->phase = s->phase + 1 == s->cfg.hop_frames ? 0 : s->phase + 1;
+    }
     return 1;
 }
 
 int kwsq_stream_window_due(const kwsq_stream *s)
 {
-    return s->frames >= s->span && (s->frames - s->span) % s->cfg.hop_frames == 0;
+    return s->frames >= s->span && s->phase == 0;
 }
 
 kwsq_status kwsq_stream_invoke(kwsq_stream *s, kwsq_detection *out, int32_t *count,
                                kwsq_error *err)
 {
+    const kwsq_status st = kwsq_stream_run_model(s, err);
+    if (st == KWSQ_OK) {
+        *count = kwsq_stream_detect(s, out);
+    }
+    return st;
+}
+
+kwsq_status kwsq_stream_run_model(kwsq_stream *s, kwsq_error *err)
+{
     const kwsq_tensor *in = kwsq_input(s->ip, 0);
     const int64_t start = s->frames - s->span;
     uint8_t *dst = (uint8_t *)in->data;
+    /* Ring slots from the oldest frame on, wrapped without a 64-bit division
+     * per frame (input_stride < span). */
+    int32_t slot = (int32_t)(start % s->span);
     for (int32_t i = 0; i < s->cfg.input_frames; i++) {
-        const int64_t f = start + (int64_t)i * s->cfg.input_stride;
-        memcpy(dst + (size_t)i * s->frame_bytes, s->ring + (size_t)(f % s->span) * s->frame_bytes,
+        memcpy(dst + (size_t)i * s->frame_bytes, s->ring + (size_t)slot * s->frame_bytes,
                s->frame_bytes);
+        slot += s->cfg.input_stride;
+        slot = slot >= s->span ? slot - s->span : slot;
     }
-    const kwsq_status st = kwsq_invoke(s->ip, err);
-    if (st != KWSQ_OK) {
-        return st;
-    }
+    return kwsq_invoke(s->ip, err);
+}
+
+int32_t kwsq_stream_detect(kwsq_stream *s, kwsq_detection *out)
+{
+    const int64_t start = s->frames - s->span;
     const kwsq_tensor *o = kwsq_output(s->ip, 0);
     for (int32_t k = 0; k < s->cfg.det.num_keywords; k++) {
         const int32_t c = s->cfg.columns[k];
@@ -124,8 +145,7 @@ kwsq_status kwsq_stream_invoke(kwsq_stream *s, kwsq_detection *out, int32_t *cou
     const kwsq_fe_params *p = s->cfg.fe_params;
     const int64_t last = start + s->span - 1;
     const uint32_t end_sample = (uint32_t)(last * p->hop + p->window);
-    *count = kwsq_det_push(&s->det, s->posteriors, end_sample, out);
-    return KWSQ_OK;
+    return kwsq_det_push(&s->det, s->posteriors, end_sample, out);
 }
 
 int32_t kwsq_stream_finish(kwsq_stream *s, kwsq_detection *out)

@@ -79,6 +79,11 @@ typedef struct {
     /* Float path. */
     const float *window_f32; /* [window] periodic Hann */
     const float *cos_f32;    /* [fft_length / 4 + 1]: cos(2 pi k / fft_length) */
+    /* The radix-4 passes' twiddles in the order the FFT uses them (see
+     * rfft_f32.c): per pass q (4 or 2, then x4 while q < fft_length / 2),
+     * per j < q: re and im of W^j, W^2j, W^3j, W = exp(-2 pi i / 4q). NULL:
+     * taken from cos_f32 (slower). */
+    const float *twiddle_f32;
     const float *mel_lo_f32;
     const float *mel_hi_f32;
     const float *dct_f32; /* [num_coeffs][num_bins], MFCC only */

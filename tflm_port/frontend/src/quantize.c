@@ -5,11 +5,15 @@
 
 #include "fe_internal.h"
 
+/* |v| < 2^31. floor by the truncating conversion (one instruction with an
+ * FPU, where floorf is a library call); v - floor(v) is exact. */
 static int32_t round_half_even(float v)
 {
-    const float f = floorf(v);
-    const float d = v - f;
-    int32_t i = (int32_t)f;
+    int32_t i = (int32_t)v;
+    if ((float)i > v) {
+        i--;
+    }
+    const float d = v - (float)i;
     if (d > 0.5f || (d == 0.5f && (i & 1))) {
         i++;
     }
@@ -36,6 +40,7 @@ void kwsq_fe_quantize_f32(const kwsq_fe_params *p, const float *frame, void *out
         if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
             ((float *)out)[i] = frame[i];
         } else {
+            /* a division, as numpy's x / scale: a reciprocal would round differently */
             const float x = frame[i] / p->input_scale;
             const float limit = 1e9f; /* keep the int conversion defined */
             const float c = x > limit ? limit : (x < -limit ? -limit : x);

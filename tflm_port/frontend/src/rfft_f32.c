@@ -1,52 +1,34 @@
-/* Real FFT, float: an n/2-point complex radix-2 FFT of the even/odd samples
- * packed as complex numbers, then the split that separates their spectra. */
+/* Real FFT, float: an n/2-point complex FFT of the even/odd samples packed
+ * as complex numbers, then the split that separates their spectra.
+ *
+ * The complex FFT is radix 4, decimation in time, on input in bit-reversed
+ * order (the float front-end writes its windowed frame there directly, so
+ * it needs no permutation pass): three complex multiplications per four
+ * points instead of four for two radix-2 stages. With bit-reversed rather
+ * than base-4-digit-reversed input, the second and third quarter of each
+ * block hold the odd-index half's even and odd parts swapped; the butterfly
+ * reads them in that order. An odd number of radix-2 stages leaves one
+ * radix-2 pass, done first. */
 #include "fe_internal.h"
 
-/* One radix-2 stage: blocks of q points become blocks of 2q. */
-static void radix2_stage(float *z, int32_t m, int32_t n, const float *cos_tab, int32_t q)
+/* The twiddle-free first pass: radix 4 (q = 1), or radix 2 when log2(m) is
+ * odd. Returns the block size reached. */
+static int32_t first_pass(float *z, int32_t m, int32_t log2m)
 {
-    const int32_t step = n / (2 * q);
-    for (int32_t j = 0; j < q; j++) {
-        const float wr = KWSQ_FE_COS(cos_tab, n, j * step);
-        const float wi = -KWSQ_FE_SIN(cos_tab, n, j * step);
-        for (int32_t i = j; i < m; i += 2 * q) {
+    if (log2m & 1) {
+        for (int32_t i = 0; i < m; i += 2) {
             float *a = z + 2 * i;
-            float *b = a + 2 * q;
-            const float br = b[0], bi = b[1];
-            const float vr = br * wr - bi * wi;
-            const float vi = br * wi + bi * wr;
-            const float ar = a[0], ai = a[1];
-            a[0] = ar + vr;
-            a[1] = ai + vi;
-            b[0] = ar - vr;
-            b[1] = ai - vi;
+            const float r = a[0], im = a[1];
+            a[0] = r + a[2];
+            a[1] = im + a[3];
+            a[2] = r - a[2];
+            a[3] = im - a[3];
         }
+        return 2;
     }
-}
-
-/* In place, decimation in time, radix 2^2. The first two stages need no
- * multiplications (twiddles 1 and -i). */
-static void complex_fft_f32(float *z, int32_t m, int32_t n, const float *cos_tab)
-{
-    /* Bit-reversed order, the reversed index kept incrementally. */
-    for (int32_t i = 0, j = 0; i < m; i++) {
-        if (j > i) {
-            const float re = z[2 * i], im = z[2 * i + 1];
-            z[2 * i] = z[2 * j];
-            z[2 * i + 1] = z[2 * j + 1];
-            z[2 * j] = re;
-            z[2 * j + 1] = im;
-        }
-        int32_t bit = m >> 1;
-        while (bit > 0 && (j & bit)) {
-            j ^= bit;
-            bit >>= 1;
-        }
-        j |= bit;
-    }
-    /* Stages of length 2 and 4 together: one radix-4 butterfly per 4 values. */
-    for (int32_t i = 0; i + 3 < m; i += 4) {
+    for (int32_t i = 0; i < m; i += 4) {
         float *a = z + 2 * i;
+        /* bit-reversed: a[0] x0, a[1] x2, a[2] x1, a[3] x3 of the 4-point DFT */
         const float s0r = a[0] + a[2], s0i = a[1] + a[3];
         const float d0r = a[0] - a[2], d0i = a[1] - a[3];
         const float s1r = a[4] + a[6], s1i = a[5] + a[7];
@@ -61,68 +43,103 @@ static void complex_fft_f32(float *z, int32_t m, int32_t n, const float *cos_tab
         a[6] = d0r - d1i;
         a[7] = d0i + d1r;
     }
-    if (m == 2) {
-        const float r = z[0], im = z[1];
-        z[0] = r + z[2];
-        z[1] = im + z[3];
-        z[2] = r - z[2];
-        z[3] = im - z[3];
-        return;
-    }
-    /* Blocks of q points become blocks of 4q: two radix-2 stages in one pass
-     * (radix 2^2), half the loads and stores. An odd stage left over runs as
-     * plain radix 2 first. */
-    int32_t q = 4;
-    int32_t stages = 0;
-    for (int32_t k = m / 4; k > 1; k >>= 1) {
-        stages++;
-    }
-    if (stages & 1) {
-        radix2_stage(z, m, n, cos_tab, q);
-        q <<= 1;
-    }
-    for (; 4 * q <= m; q <<= 2) {
-        const int32_t step1 = n / (2 * q); /* W_2q^j */
-        const int32_t step2 = n / (4 * q); /* W_4q^j */
+    return 4;
+}
+
+#if defined(__GNUC__)
+#define FE_INLINE static inline __attribute__((always_inline))
+#else
+#define FE_INLINE static inline
+#endif
+
+/* One radix-4 butterfly: p0 points at element k of a block of 4q points,
+ * which become 4q points of the next stage. Within a block, quarter 0 is the
+ * DFT of the even-even part, quarter 1 of the odd-even (index 2 mod 4),
+ * quarter 2 of the even-odd (1 mod 4), quarter 3 of 3 mod 4:
+ * X[k + r q] = sum_s W_4q^(s k) W_4^(s r) Y_s[k]. w = the twiddles
+ * W_4q^k, W_4q^2k, W_4q^3k as (re, im) pairs. */
+FE_INLINE void radix4_butterfly(float *p0, int32_t q, const float *w)
+{
+    const float w1r = w[0], w1i = w[1], w2r = w[2], w2i = w[3], w3r = w[4], w3i = w[5];
+    float *p2 = p0 + 2 * q; /* quarter 1: Y_2 in, X[k + q] out */
+    float *p1 = p2 + 2 * q; /* quarter 2: Y_1 in, X[k + 2q] out */
+    float *p3 = p1 + 2 * q;
+    const float y0r = p0[0], y0i = p0[1];
+    const float a1r = p1[0], a1i = p1[1];
+    const float a2r = p2[0], a2i = p2[1];
+    const float a3r = p3[0], a3i = p3[1];
+    const float y1r = KWSQ_FE_MADD(a1r, w1r, -a1i * w1i), y1i = KWSQ_FE_MADD(a1r, w1i, a1i * w1r);
+    const float y2r = KWSQ_FE_MADD(a2r, w2r, -a2i * w2i), y2i = KWSQ_FE_MADD(a2r, w2i, a2i * w2r);
+    const float y3r = KWSQ_FE_MADD(a3r, w3r, -a3i * w3i), y3i = KWSQ_FE_MADD(a3r, w3i, a3i * w3r);
+    const float s02r = y0r + y2r, s02i = y0i + y2i;
+    const float d02r = y0r - y2r, d02i = y0i - y2i;
+    const float s13r = y1r + y3r, s13i = y1i + y3i;
+    const float d13r = y1r - y3r, d13i = y1i - y3i;
+    /* X[k] = s02 + s13, X[k + 2q] = s02 - s13,
+     * X[k + q] = d02 - i d13, X[k + 3q] = d02 + i d13 */
+    p0[0] = s02r + s13r;
+    p0[1] = s02i + s13i;
+    p1[0] = s02r - s13r;
+    p1[1] = s02i - s13i;
+    p2[0] = d02r + d13i;
+    p2[1] = d02i - d13r;
+    p3[0] = d02r - d13i;
+    p3[1] = d02i + d13r;
+}
+
+/* The radix-4 passes with the twiddles taken from the quarter-wave table. */
+static void radix4_passes_cos(float *z, int32_t m, int32_t n, const float *cos_tab, int32_t q)
+{
+    for (; q < m; q <<= 2) {
+        const int32_t step = n / (4 * q); /* W_4q^j = W_n^(j step) */
         for (int32_t j = 0; j < q; j++) {
-            const float w1r = KWSQ_FE_COS(cos_tab, n, j * step1);
-            const float w1i = -KWSQ_FE_SIN(cos_tab, n, j * step1);
-            const float w2r = KWSQ_FE_COS(cos_tab, n, j * step2);
-            const float w2i = -KWSQ_FE_SIN(cos_tab, n, j * step2);
+            float w[6];
+            for (int32_t s = 0; s < 3; s++) {
+                float c, si;
+                kwsq_fe__twiddle_f32(cos_tab, n, (s + 1) * j * step, &c, &si);
+                w[2 * s] = c;
+                w[2 * s + 1] = -si; /* W = exp(-2 pi i k / n) */
+            }
             for (int32_t i = j; i < m; i += 4 * q) {
-                float *p0 = z + 2 * i;
-                float *p1 = p0 + 2 * q;
-                float *p2 = p1 + 2 * q;
-                float *p3 = p2 + 2 * q;
-                const float x0r = p0[0], x0i = p0[1], x1r = p1[0], x1i = p1[1];
-                const float x2r = p2[0], x2i = p2[1], x3r = p3[0], x3i = p3[1];
-                /* first stage: w1 on x1 and x3 */
-                const float t1r = x1r * w1r - x1i * w1i, t1i = x1r * w1i + x1i * w1r;
-                const float t3r = x3r * w1r - x3i * w1i, t3i = x3r * w1i + x3i * w1r;
-                const float ar = x0r + t1r, ai = x0i + t1i;
-                const float br = x0r - t1r, bi = x0i - t1i;
-                const float cr = x2r + t3r, ci = x2i + t3i;
-                const float dr = x2r - t3r, di = x2i - t3i;
-                /* second stage: w2 on c, -i w2 on d */
-                const float ucr = cr * w2r - ci * w2i, uci = cr * w2i + ci * w2r;
-                const float udr = dr * w2i + di * w2r, udi = di * w2i - dr * w2r; /* -i w2 d */
-                p0[0] = ar + ucr;
-                p0[1] = ai + uci;
-                p2[0] = ar - ucr;
-                p2[1] = ai - uci;
-                p1[0] = br + udr;
-                p1[1] = bi + udi;
-                p3[0] = br - udr;
-                p3[1] = bi - udi;
+                radix4_butterfly(z + 2 * i, q, w);
             }
         }
     }
 }
 
-void kwsq_fe_rfft_f32(float *buf, int32_t n, const float *cos_tab)
+/* The same with the twiddles of every pass in one table, in the order they
+ * are used (frontend.h's twiddle_f32): blocks outside, k inside, so the
+ * twiddles are read in sequence and nothing is computed per column. */
+static void radix4_passes_table(float *z, int32_t m, const float *tw, int32_t q)
+{
+    for (; q < m; tw += 6 * q, q <<= 2) {
+        for (float *block = z; block < z + 2 * m; block += 8 * q) {
+            const float *w = tw;
+            float *p0 = block;
+            for (int32_t k = 0; k < q; k++, w += 6, p0 += 2) {
+                radix4_butterfly(p0, q, w);
+            }
+        }
+    }
+}
+
+void kwsq_fe__cfft_bitrev_f32(float *z, int32_t m, int32_t n, const float *cos_tab,
+                              const float *twiddles)
+{
+    if (m < 2) {
+        return;
+    }
+    const int32_t q = first_pass(z, m, kwsq_fe__floor_log2_u64((uint64_t)m));
+    if (twiddles != NULL) {
+        radix4_passes_table(z, m, twiddles, q);
+    } else {
+        radix4_passes_cos(z, m, n, cos_tab, q);
+    }
+}
+
+void kwsq_fe__rfft_split_f32(float *buf, int32_t n, const float *cos_tab)
 {
     const int32_t m = n >> 1;
-    complex_fft_f32(buf, m, n, cos_tab);
     const float z0r = buf[0], z0i = buf[1];
     buf[0] = z0r + z0i;
     buf[1] = z0r - z0i;
@@ -134,14 +151,33 @@ void kwsq_fe_rfft_f32(float *buf, int32_t n, const float *cos_tab)
         const float ei = 0.5f * (zk[1] - zm[1]);
         const float or_ = 0.5f * (zk[1] + zm[1]);
         const float oi = -0.5f * (zk[0] - zm[0]);
-        const float wr = KWSQ_FE_COS(cos_tab, n, k);
-        const float wi = -KWSQ_FE_SIN(cos_tab, n, k);
-        const float tr = wr * or_ - wi * oi;
-        const float ti = wr * oi + wi * or_;
+        /* k <= n / 4: the first quadrant of the table */
+        const float wr = cos_tab[k];
+        const float wi = -cos_tab[n / 4 - k];
+        const float tr = KWSQ_FE_MADD(wr, or_, -wi * oi);
+        const float ti = KWSQ_FE_MADD(wr, oi, wi * or_);
         /* X[k] = E + W^k O, X[m-k] = conj(E - W^k O) */
         zk[0] = er + tr;
         zk[1] = ei + ti;
         zm[0] = er - tr;
         zm[1] = ti - ei;
     }
+}
+
+void kwsq_fe_rfft_f32(float *buf, int32_t n, const float *cos_tab)
+{
+    const int32_t m = n >> 1;
+    const int32_t bits = kwsq_fe__floor_log2_u64((uint64_t)m);
+    for (int32_t i = 1; bits > 0 && i < m; i++) {
+        const int32_t j = (int32_t)kwsq_fe__bit_reverse((uint32_t)i, bits);
+        if (j > i) {
+            const float re = buf[2 * i], im = buf[2 * i + 1];
+            buf[2 * i] = buf[2 * j];
+            buf[2 * i + 1] = buf[2 * j + 1];
+            buf[2 * j] = re;
+            buf[2 * j + 1] = im;
+        }
+    }
+    kwsq_fe__cfft_bitrev_f32(buf, m, n, cos_tab, NULL);
+    kwsq_fe__rfft_split_f32(buf, n, cos_tab);
 }
