@@ -85,6 +85,7 @@ class BenchRow:
     estimate_note: str = ESTIMATE_NOTE
     extra: dict[str, str] = field(default_factory=dict)
     op_list: bool = True  # only the model's ops linked (False: --all-ops)
+    per_hop: dict | None = None  # --per-hop: the streaming detector's cost (runs only)
 
 
 def available_kernels() -> list[str]:
@@ -145,6 +146,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-ops", action="store_true",
                         help="link every op of the runtime instead of only the model's"
                         " (default: the model's op list, as kwsq convert writes it)")
+    parser.add_argument(
+        "--per-hop", action="store_true",
+        help="for run folders: also build the streaming detector (C front-end + model +"
+        " detection rules, as kwsq deploy) and report instructions per hop for the front-end"
+        " and per window for the model and the rules, the duty cycle (real-time factor) at the"
+        " target's typical clock, RAM (arena + front-end state + frame ring) and flash"
+        " (default: off)",
+    )
+    parser.add_argument(
+        "--wav", type=Path,
+        help="with --per-hop: the recording to stream (default: a seeded probe recording, one"
+        " model window plus 40 more)",
+    )
+    parser.add_argument(
+        "--conv-hop", type=float, metavar="S",
+        help="with --per-hop: seconds between a conv model's 1 s windows (default: kwsq eval's"
+        " 0.1 s); the stacked DNNs take a new input every hop",
+    )
+    parser.add_argument(
+        "--fixed", action="store_true",
+        help="with --per-hop: the front-end's fixed-point path (default: float)",
+    )
     parser.add_argument(
         "--suite", type=Path, metavar="DIR",
         help="make bench: anchors + the given models on every target and kernel folder;"
@@ -311,6 +334,53 @@ def format_table(rows: list[BenchRow]) -> str:
     return "\n".join(out)
 
 
+def per_hop_table(rows: list[BenchRow]) -> str:
+    """The streaming detector's per-hop cost of each run measured with --per-hop."""
+    head = ("model", "kernels", "hop ms", "k", "FE/hop", "model/window", "rules/window",
+            "total/hop", "clock MHz", "duty (RTF)", "at CPI 1.3", "RAM B (arena+FE+ring)",
+            "fw flash B")
+    lines = [head]
+    for r in rows:
+        c = r.per_hop
+        if not c:
+            continue
+        ram = c["ram"]
+        flash = c.get("footprint", {}).get("flash_bytes")
+        lines.append((
+            r.model, r.kernels + (" fixed" if c.get("fixed_point") else ""), f"{c['hop_ms']:g}",
+            str(c["hops_per_window"]), f"{c['fe_instructions_per_hop']:,.0f}",
+            f"{c['model_instructions_per_window']:,.0f}",
+            f"{c['detector_instructions_per_window']:,.0f}", f"{c['instructions_per_hop']:,.0f}",
+            f"{c['clock_mhz']:g}", f"{c['duty_cycle']:.4f}", f"{c['duty_cycle_cpi_1.3']:.4f}",
+            f"{ram['total']:,} ({ram['arena']:,}+{ram['frontend_state']:,}+{ram['frame_ring']:,})",
+            "-" if flash is None else f"{flash:,}",
+        ))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    out = []
+    for k, line in enumerate(lines):
+        cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1]),
+                 *[c.rjust(w) for c, w in zip(line[2:], widths[2:], strict=True)]]
+        out.append("  ".join(cells).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out)
+
+
+def measure_per_hop(rows: list[BenchRow], wav: Path | None, conv_hop: float | None,
+                    fixed: bool) -> None:
+    """Attach the streaming detector's cost to each row measured from a run folder."""
+    from pipeline.device import deploy
+    from pipeline.train.runs import Run
+
+    for r in rows:
+        run_dir = Path(r.path).parent
+        if r.run_model is None or Path(r.path).name != "model.tflite":
+            print(f"kwsq bench: --per-hop skips {r.model} (not a run's model.tflite)")
+            continue
+        run = Run(run_dir)
+        r.per_hop = deploy.per_hop_cost(run, r.target, r.kernels, wav, conv_hop, fixed)
+
+
 def default_models() -> list[Path]:
     if not ANCHOR_DIR.is_dir():
         raise KwsqError(f"no model given and the anchor models are missing ({ANCHOR_DIR})")
@@ -384,6 +454,12 @@ def run(args: argparse.Namespace) -> int:
         )
         print(format_table(target_rows))
     print(ESTIMATE_NOTE)
+    if args.per_hop:
+        measure_per_hop(rows, args.wav, args.conv_hop, args.fixed)
+        print("\nper hop, streaming (C front-end every hop, the model and the detection rules"
+              " every k hops; steady state; duty = instructions / (clock x hop) at 1 instruction"
+              " per cycle):")
+        print(per_hop_table(rows))
     if args.ops:
         for r in rows:
             print(f"\n{r.model} on {r.target}/{r.kernels}: instructions per operator")

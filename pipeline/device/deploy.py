@@ -292,21 +292,26 @@ def footprint(elf: Path) -> dict[str, int]:
             "stack_bytes_reserved": s.get(".stack", 0)}
 
 
-def cost_report(r: DetectorRun, target: str, hop_seconds: float) -> dict[str, float]:
+def cost_report(r: DetectorRun, target: str, hop_seconds: float,
+                hop_frames: int = 1) -> dict[str, float]:
     """Instructions per hop (front-end, model, detector rules) and the duty cycle at the
     typical clock.
 
-    The duty cycle counts one instruction per cycle, a lower bound: a Cortex-M4 runs such
-    code at roughly 1.2-1.4 cycles per instruction, reported as the second figure.
+    ``hop_frames``: hops between model windows (1 for the stacked DNNs, k for a conv model's
+    1 s window every k hops). The per-hop figures are the steady state, front-end every hop
+    and one window every ``hop_frames`` hops (a recording's first hops only fill the window:
+    ``windows_per_hop`` is what this recording averaged). The duty cycle (= real-time
+    factor: compute time / audio time) counts one instruction per cycle, a lower bound: a
+    Cortex-M4 runs such code at roughly 1.2-1.4 cycles per instruction, reported as the
+    second figure.
     """
     hops = max(1, r.hops)
     windows = max(1, r.windows)
     fe = r.fe_instructions / hops
     model_per_window = r.model_instructions / windows
     det_per_window = r.det_instructions / windows
-    per_window_hop = (r.model_instructions + r.det_instructions) / hops
     clock = CLOCK_MHZ[target] * 1e6
-    per_hop = fe + per_window_hop
+    per_hop = fe + (model_per_window + det_per_window) / hop_frames
     return {
         "fe_instructions_per_hop": round(fe, 1),
         "fe_instructions_max": r.fe_max,
@@ -314,6 +319,7 @@ def cost_report(r: DetectorRun, target: str, hop_seconds: float) -> dict[str, fl
         "model_instructions_max": r.model_max,
         "detector_instructions_per_window": round(det_per_window, 1),
         "detector_instructions_max": r.det_max,
+        "hops_per_window": hop_frames,
         "windows_per_hop": round(r.windows / hops, 4),
         "instructions_per_hop": round(per_hop, 1),
         "clock_mhz": CLOCK_MHZ[target],
@@ -322,6 +328,65 @@ def cost_report(r: DetectorRun, target: str, hop_seconds: float) -> dict[str, fl
         "duty_cycle_cpi_1.3": round(1.3 * per_hop / (clock * hop_seconds), 4),
         "worst_hop_ms": round((r.fe_max + r.model_max + r.det_max) / clock * 1000, 3),
     }
+
+
+def probe_wav(path: Path, settings: DetectorSettings, sample_rate: int, clip_samples: int,
+              seed: int = 0) -> Path:
+    """A seeded test recording for cost measurement: long enough for the first model window
+    and 40 more, noise with a few tone bursts (the float front-end's and the int8 kernels'
+    instruction counts hardly depend on the audio; ``--wav`` measures a real recording)."""
+    import wave
+
+    import numpy as np
+
+    hop = settings.hop_seconds / settings.hop_frames
+    seconds = clip_samples / sample_rate + 40 * settings.hop_frames * hop
+    n = int(seconds * sample_rate)
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0.0, 0.05, n)
+    t = np.arange(n) / sample_rate
+    for start in np.arange(0.3, seconds, 0.7):
+        burst = (t >= start) & (t < start + 0.25)
+        x[burst] += 0.3 * np.sin(2 * np.pi * (300 + 200 * start) * t[burst])
+    pcm = np.clip(np.round(x * 32767), -32768, 32767).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with wave.open(str(tmp), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes(pcm.tobytes())
+    tmp.replace(path)
+    return path
+
+
+def per_hop_cost(run: Any, target: str, kernels: str, wav: Path | None = None,
+                 conv_hop_seconds: float | None = None, fixed: bool = False) -> dict[str, Any]:
+    """The streaming detector's cost on ``target``: front-end per hop, model and detector
+    rules per window, the steady-state duty cycle, RAM (arena + front-end state + frame
+    ring) and flash; ``kwsq bench --per-hop`` prints it."""
+    from pipeline.data.features import FeatureConfig
+
+    if target == "host":
+        raise KwsqError("the per-hop cost needs an emulated target, not host")
+    settings = detector_settings(run, conv_hop_seconds=conv_hop_seconds)
+    exe = build(run, target, fixed=fixed, settings=settings, kernels=kernels)
+    cfg = run.read_config()
+    feat = FeatureConfig.from_dict(cfg.features)
+    if wav is None:
+        wav = probe_wav(exe.parent / "probe.wav", settings, feat.sample_rate,
+                        int(cfg.data.get("clip_samples", 16000)))
+    res = run_detector(exe, target, wav)
+    hop_s = settings.hop_seconds / settings.hop_frames
+    out: dict[str, Any] = cost_report(res, target, hop_s, settings.hop_frames)
+    out["ram"] = {"arena": res.arena_bytes, "frontend_state": res.frontend_state_bytes,
+                  "frame_ring": res.ring_bytes,
+                  "total": res.arena_bytes + res.frontend_state_bytes + res.ring_bytes}
+    if target not in USER_MODE:
+        out["footprint"] = footprint(exe)
+    out["wav"] = str(wav)
+    out["fixed_point"] = fixed
+    return out
 
 
 def python_detections(run: Any, wav: Path, settings: DetectorSettings,
@@ -391,13 +456,15 @@ def run(args: argparse.Namespace) -> int:
               f"detections; RAM arena {res.arena_bytes:,} + front-end {res.frontend_state_bytes:,}"
               f" + frame ring {res.ring_bytes:,} B")
         if args.target != "host":
-            cost = cost_report(res, args.target, settings.hop_seconds / settings.hop_frames)
+            cost = cost_report(res, args.target, settings.hop_seconds / settings.hop_frames,
+                               settings.hop_frames)
             report["cost"] = cost
             print(f"deploy: per {cost['hop_ms']:g} ms hop: front-end "
                   f"{cost['fe_instructions_per_hop']:,.0f} instructions, model "
                   f"{cost['model_instructions_per_window']:,.0f} + detector "
-                  f"{cost['detector_instructions_per_window']:,.0f} per window x "
-                  f"{cost['windows_per_hop']:g} windows/hop; duty cycle at "
+                  f"{cost['detector_instructions_per_window']:,.0f} per window every "
+                  f"{cost['hops_per_window']} hop(s): {cost['instructions_per_hop']:,.0f} per "
+                  f"hop; duty cycle at "
                   f"{cost['clock_mhz']:g} MHz {cost['duty_cycle']:.3f} (1 cycle/instruction), "
                   f"{cost['duty_cycle_cpi_1.3']:.3f} at 1.3")
         if args.compare:
@@ -413,4 +480,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 __all__ = ["build", "run_detector", "python_detections", "detector_settings", "cost_report",
-           "same_detections", "footprint"]
+           "same_detections", "footprint", "per_hop_cost", "probe_wav"]
