@@ -30,6 +30,7 @@ from pipeline.paths import PORT_DIR
 
 N_RANDOM_MODELS = 8
 N_POINTWISE_MODELS = 6
+N_DW3X3_MODELS = 6
 
 
 def _build_cli(kernels: str) -> Path:
@@ -269,6 +270,92 @@ def random_pointwise_model(seed: int) -> tuple[bytes, str]:
     return conv.convert(), "; ".join(desc)
 
 
+def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
+    """A chain of 3x3 stride-1 depthwise layers (the dsp 3x3 planes path), int8 TFLite.
+
+    Output sizes odd and even along both axes (pixel pairs run along the
+    axis that wastes fewer odd pixels, so both orientations occur), 1 x N
+    outputs, odd channel counts (the one-channel block after the pairs),
+    `valid` padding on larger inputs, an input whose planes exceed the stack
+    budget (bands of output lines; not in place), 1x1 convolutions between
+    them changing the depth, every activation (the three output stages), with
+    and without bias; odd seeds are quantized per tensor.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    rng = np.random.default_rng(2000 + seed)
+    keras.utils.set_random_seed(2000 + seed)
+    L = keras.layers
+    if seed == 0:
+        h, w, c = 41, 37, 3
+    elif seed == 1:
+        h, w, c = 1, int(rng.integers(4, 20)), int(rng.integers(1, 6))
+    else:
+        h, w = int(rng.integers(2, 16)), int(rng.integers(2, 16))
+        c = int(rng.choice([1, 2, 3, 5, 8, 13]))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = inp
+    desc = [f"in {h}x{w}x{c}"]
+    for i in range(int(rng.integers(2, 5))):
+        if i > 0 and rng.random() < 0.3:
+            x = L.Conv2D(int(rng.choice([1, 3, 4, 7, 16])), 1, activation="relu")(x)
+            desc.append(f"pw -> {tuple(x.shape[1:])}")
+            continue
+        pad = "valid" if min(x.shape[1], x.shape[2]) >= 5 and rng.random() < 0.3 else "same"
+        act = rng.choice([None, "relu", "relu6"])
+        x = L.DepthwiseConv2D(3, padding=pad, activation=act, use_bias=bool(rng.random() < 0.8))(x)
+        desc.append(f"dw3x3/{pad}/{act} -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    per_tensor = seed % 2 == 1
+    data = np.random.default_rng(seed + 17)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return conv.convert(), "; ".join(desc)
+
+
+def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
+    """The model with every DEPTHWISE_CONV_2D output scale multiplied by `factor`.
+
+    The TF converter gives 3x3 depthwise layers right-shift requantization and
+    the whole int8 range; a much smaller output scale (factor 1/64) makes the
+    effective multiplier exceed 1/2 (a left shift: the general requantization),
+    a larger one (factor 4) makes relu6 clamp below 127 (the clamped short
+    form). The consumers read the same tensor, so the model stays consistent.
+    """
+    from pipeline.tflite import schema
+
+    m = schema.load(model)
+    for sg in m.subgraphs:
+        for op in sg.operators:
+            if schema.op_name(m, op) == "DEPTHWISE_CONV_2D":
+                t = sg.tensors[op.outputs[0]]
+                q = schema.quant(t)
+                schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
+    return schema.dump(m)
+
+
+@pytest.fixture(scope="module")
+def dw3x3_models() -> list[tuple[bytes, str]]:
+    models = [random_dw3x3_model(seed) for seed in range(N_DW3X3_MODELS)]
+    rescaled = [(rescaled_depthwise_outputs(m, f), f"{d}; depthwise output scale x{f:g}")
+                for m, d in models[2:4] for f in (1 / 64, 4.0)]
+    return models + rescaled
+
+
 @pytest.fixture(scope="module")
 def pointwise_models() -> list[tuple[bytes, str]]:
     return [random_pointwise_model(seed) for seed in range(N_POINTWISE_MODELS)]
@@ -316,6 +403,14 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
         dsp_cli: Path, pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     for model, desc in pointwise_models:
         xs = random_inputs(model, 8, seed=4)
+        ref = tflm_run(model, xs)
+        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
+        dsp_cli: Path, dw3x3_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in dw3x3_models:
+        xs = random_inputs(model, 8, seed=6)
         ref = tflm_run(model, xs)
         _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
 
@@ -383,6 +478,16 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
 def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_pointwise_chains(
         pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     for model, desc in pointwise_models:
+        xs = random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_dw3x3_chains(
+        dw3x3_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in dw3x3_models:
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
         _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")

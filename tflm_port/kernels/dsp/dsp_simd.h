@@ -26,6 +26,13 @@ static inline uint32_t dsp_ld32(const void *p)
     return v;
 }
 
+static inline uint32_t dsp_ld16(const void *p)
+{
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+
 static inline void dsp_st32(void *p, uint32_t v)
 {
     memcpy(p, &v, 4);
@@ -97,6 +104,21 @@ static inline int32_t dsp_smmulr(int32_t a, int32_t b)
     return r;
 }
 
+/* acc + x.lo * y.lo (SMLABB), x.lo * y.hi (SMLABT), x.hi * y.lo (SMLATB),
+ * x.hi * y.hi (SMLATT): one 16x16 product of chosen lanes */
+#define DSP_SMLA_XY(name, insn)                                         \
+    static inline int32_t name(uint32_t x, uint32_t y, int32_t acc)     \
+    {                                                                   \
+        int32_t r;                                                      \
+        __asm__(insn " %0, %1, %2, %3" : "=r"(r) : "r"(x), "r"(y), "r"(acc)); \
+        return r;                                                       \
+    }
+DSP_SMLA_XY(dsp_smlabb, "smlabb")
+DSP_SMLA_XY(dsp_smlabt, "smlabt")
+DSP_SMLA_XY(dsp_smlatb, "smlatb")
+DSP_SMLA_XY(dsp_smlatt, "smlatt")
+#undef DSP_SMLA_XY
+
 #else /* portable equivalents, bit for bit */
 
 static inline int32_t dsp_smmulr(int32_t a, int32_t b)
@@ -152,6 +174,26 @@ static inline uint32_t dsp_sadd16(uint32_t a, uint32_t b)
 static inline int32_t dsp_ssat8(int32_t x)
 {
     return x < -128 ? -128 : (x > 127 ? 127 : x);
+}
+
+static inline int32_t dsp_smlabb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_lo(x) * dsp_lo(y)));
+}
+
+static inline int32_t dsp_smlabt(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_lo(x) * dsp_hi(y)));
+}
+
+static inline int32_t dsp_smlatb(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_hi(x) * dsp_lo(y)));
+}
+
+static inline int32_t dsp_smlatt(uint32_t x, uint32_t y, int32_t acc)
+{
+    return (int32_t)((uint32_t)acc + (uint32_t)(dsp_hi(x) * dsp_hi(y)));
 }
 
 #endif

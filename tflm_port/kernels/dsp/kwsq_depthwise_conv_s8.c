@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "dsp_depthwise.h"
+#include "dsp_dw3x3.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
 #include "kwsq_depthwise_conv_ref.h"
@@ -657,6 +658,10 @@ kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_para
     const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
     int8_t *x = (int8_t *)(uintptr_t)input;
     int8_t *y = output;
+    if (!s4 && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims)) {
+        dsp_dw3x3(params, &dd.out, input_dims, x, (const int8_t *)filter, bias, output_dims, y);
+        return KWSQ_OK;
+    }
     if (dd.depth_mult == 1) {
         uint8_t *buf = ctx->buf;
         const int32_t ring = (ring_bytes(params, output_dims) + 3) & ~3;

@@ -1,0 +1,325 @@
+/*
+ * 3x3 depthwise int8 convolution (stride 1, no dilation, depth multiplier 1)
+ * for the dsp kernels.
+ *
+ * SMLAD multiplies two lanes into ONE accumulator, so its pairs must be two
+ * taps of one channel. In the channels-last input those are C bytes apart;
+ * here the input of one or two channels is widened once into int16 "planes"
+ * (a padded image per channel, padding = the input zero point, so the input
+ * offset folds into the bias: bias + offset * sum(w)), in which horizontally
+ * adjacent pixels are adjacent halfwords. Then, per filter row, for two
+ * output pixels f and f+1:
+ *   A = (p[f], p[f+1]), X = (p[f+1], p[f+2]) (an unaligned LDR), B = (p[f+2], p[f+3])
+ *   acc0 += SMLAD(A, (w0, w1)) + B.lo * w2,  acc1 += SMLAD(X, (w0, w1)) + B.hi * w2
+ * (SMLABB/SMLATB with the third column's weights packed two rows per word):
+ * 9 loads and 12 multiply instructions for 18 MACs, weights and per-channel
+ * requantization constants kept in registers for the whole plane.
+ *
+ * The planes run along the longer output axis when that wastes fewer odd
+ * pixels (a 25x5 output runs as 5 columns of 25 pixels: 130 computed
+ * instead of 150); the "fast" axis is the one pixel pairs move along.
+ * Planes larger than the stack budget are done in bands of output lines;
+ * in place (output = input buffer), only when the whole input of a channel
+ * block fits, since each block reads all of its input before writing: the
+ * output is written channel block by channel block, not in increasing
+ * address order.
+ */
+#include "dsp_dw3x3.h"
+
+#include <string.h>
+
+#include "dsp_simd.h"
+
+/* Bytes of int16 planes on the stack. */
+#define DW3_PLANE_MAX 1536
+
+typedef struct {
+    bool fast_y;                    /* pixel pairs move along y */
+    int32_t f_len, s_len;           /* output pixels along the fast / slow axis */
+    int32_t in_f, in_s;             /* input pixels along them */
+    int32_t pad_f, pad_s;
+    int32_t fast_in, slow_in;       /* input byte steps */
+    int32_t fast_out, slow_out;     /* output byte steps */
+    int32_t line;                   /* plane line stride, halfwords (even) */
+    int32_t nc;                     /* channels per block: 1 or 2 */
+    int32_t band;                   /* output lines per band */
+} dw3_geom;
+
+static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *out, dw3_geom *g)
+{
+    const int64_t oh = out->h, ow = out->w, ch = in->c;
+    const int64_t cost_x = (ow + 1) / 2 * 2 * oh, cost_y = (oh + 1) / 2 * 2 * ow;
+    g->fast_y = cost_y < cost_x;
+    g->f_len = g->fast_y ? out->h : out->w;
+    g->s_len = g->fast_y ? out->w : out->h;
+    g->in_f = g->fast_y ? in->h : in->w;
+    g->in_s = g->fast_y ? in->w : in->h;
+    g->pad_f = g->fast_y ? p->pad_h : p->pad_w;
+    g->pad_s = g->fast_y ? p->pad_w : p->pad_h;
+    g->fast_in = (int32_t)(g->fast_y ? in->w * ch : ch);
+    g->slow_in = (int32_t)(g->fast_y ? ch : in->w * ch);
+    g->fast_out = (int32_t)(g->fast_y ? ow * ch : ch);
+    g->slow_out = (int32_t)(g->fast_y ? ch : ow * ch);
+    g->line = ((g->f_len + 1) & ~1) + 2;
+    for (g->nc = ch >= 2 ? 2 : 1; g->nc >= 1; --g->nc) {
+        g->band = DW3_PLANE_MAX / (g->nc * g->line * 2) - 2;
+        if (g->band >= 1) {
+            break;
+        }
+    }
+    if (g->nc < 1) {
+        return false;
+    }
+    if (g->band > g->s_len) {
+        g->band = g->s_len;
+    }
+    return !p->in_place || g->band == g->s_len;
+}
+
+bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    dw3_geom g;
+    return p->depth_multiplier == 1 && f->h == 3 && f->w == 3 && p->stride_w == 1 && p->stride_h == 1 &&
+           p->dilation_w == 1 && p->dilation_h == 1 && out->c == in->c && in->w < 32768 && in->h < 32768 &&
+           (int64_t)in->h * in->w * in->c < (1LL << 30) && geometry(p, in, out, &g);
+}
+
+/* Plane lines [0, lines) of channels c (and c + 1 when nc == 2) for the band
+ * whose first output line is s0: line l holds input slow coordinate
+ * s0 + l - pad_s. Only input pixels are written: the padding around them
+ * keeps the zero point the band's planes were filled with. */
+static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, int32_t s0, int32_t lines,
+                  int16_t *plane, int32_t plane_size)
+{
+    const int32_t line = g->line;
+    const int32_t f_lo = g->pad_f < line ? g->pad_f : line;
+    const int32_t f_end = g->pad_f + g->in_f;
+    const int32_t f_hi = f_end < line ? f_end : line;
+    const int32_t step = g->fast_in;
+    for (int32_t l = 0; l < lines; ++l) {
+        const int32_t is = s0 + l - g->pad_s;
+        if (is < 0 || is >= g->in_s) {
+            continue;
+        }
+        int16_t *d0 = plane + l * line, *d1 = d0 + plane_size;
+        const int8_t *src = img + (int64_t)is * g->slow_in + (int64_t)(f_lo - g->pad_f) * step + c;
+        int32_t f = f_lo;
+        if (nc == 2) {
+            for (; f + 2 <= f_hi; f += 2, src += 2 * step) {
+                /* bytes (c, c+1) of two pixels: SXTB16 splits them by channel */
+                const uint32_t v = dsp_pack_lo(dsp_ld16(src), dsp_ld16(src + step));
+                dsp_st32(d0 + f, dsp_sxtb16(v));
+                dsp_st32(d1 + f, dsp_sxtb16_ror8(v));
+            }
+            if (f < f_hi) {
+                d0[f] = src[0];
+                d1[f] = src[1];
+            }
+        } else {
+            for (; f < f_hi; ++f, src += step) {
+                d0[f] = *src;
+            }
+        }
+    }
+}
+
+static inline uint32_t lanes16(int32_t lo, int32_t hi)
+{
+    return ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+}
+
+/* One channel's filter and output stage, in registers for its plane. */
+typedef struct {
+    uint32_t w01[3];        /* (w[i][0], w[i][1]) per filter line i */
+    uint32_t k0, k1;        /* (w[0][2], w[1][2]), (w[2][2], 0) */
+    int32_t bias2;          /* 2 * (bias + input offset * sum(w)), wrapping */
+    int32_t bias;           /* bias + input offset * sum(w) */
+    int32_t mult, shift, right, hv, out_offset, act_min, act_max;
+} dw3_chan;
+
+/* Output stages: RQ_FULL and RQ_SHORT need the short requantization with the
+ * output offset folded into the rounding constant (hv = 2^(right-1) +
+ * offset * 2^right, exact since adding a multiple of 2^right commutes with
+ * the shift); RQ_FULL also the whole int8 range (one SSAT). */
+enum { RQ_FULL, RQ_SHORT, RQ_GENERAL };
+
+static inline __attribute__((always_inline)) int8_t requant(const dw3_chan *k, int32_t acc, int mode)
+{
+    int32_t v;
+    if (mode != RQ_GENERAL) {
+        const int32_t x = dsp_smmulr((int32_t)((uint32_t)k->bias2 + ((uint32_t)acc << 1)), k->mult);
+        v = (x + k->hv + (x >> 31)) >> k->right;
+        if (mode == RQ_FULL) {
+            return (int8_t)dsp_ssat8(v);
+        }
+    } else {
+        v = dsp_requant(acc + k->bias, k->mult, k->shift) + k->out_offset;
+    }
+    v = v < k->act_min ? k->act_min : v;
+    return (int8_t)(v > k->act_max ? k->act_max : v);
+}
+
+/* acc[f] (bias not included) for the pixels f = 0 .. pairs * 2 - 1 of one
+ * output line from plane lines r, r + line, r + 2 * line. */
+static __attribute__((noinline)) void line_acc(const dw3_chan *k, const int16_t *r, int32_t line,
+                                                           int32_t pairs, int32_t *acc)
+{
+    const int16_t *p0 = r, *p1 = r + line, *p2 = r + 2 * line;
+    int32_t *end = acc + 2 * pairs;
+#ifdef KWSQ_DSP_NATIVE
+    uint32_t w0 = k->w01[0], w1 = k->w01[1], w2 = k->w01[2], k0 = k->k0, k1 = k->k1;
+    int32_t a0, a1;
+    uint32_t t;
+    /* per line: X = (p[f+1], p[f+2]) (unaligned), A = (p[f], p[f+1]), then B = (p[f+2], p[f+3]) */
+    __asm__ volatile(
+        "1:\n\t"
+        "ldr %[t], [%[p0], #2]\n\t"
+        "smuad %[a1], %[t], %[w0]\n\t"
+        "ldr %[t], [%[p0]], #4\n\t"
+        "smuad %[a0], %[t], %[w0]\n\t"
+        "ldr %[t], [%[p0]]\n\t"
+        "smlabb %[a0], %[t], %[k0], %[a0]\n\t"
+        "smlatb %[a1], %[t], %[k0], %[a1]\n\t"
+        "ldr %[t], [%[p1], #2]\n\t"
+        "smlad %[a1], %[t], %[w1], %[a1]\n\t"
+        "ldr %[t], [%[p1]], #4\n\t"
+        "smlad %[a0], %[t], %[w1], %[a0]\n\t"
+        "ldr %[t], [%[p1]]\n\t"
+        "smlabt %[a0], %[t], %[k0], %[a0]\n\t"
+        "smlatt %[a1], %[t], %[k0], %[a1]\n\t"
+        "ldr %[t], [%[p2], #2]\n\t"
+        "smlad %[a1], %[t], %[w2], %[a1]\n\t"
+        "ldr %[t], [%[p2]], #4\n\t"
+        "smlad %[a0], %[t], %[w2], %[a0]\n\t"
+        "ldr %[t], [%[p2]]\n\t"
+        "smlabb %[a0], %[t], %[k1], %[a0]\n\t"
+        "smlatb %[a1], %[t], %[k1], %[a1]\n\t"
+        "strd %[a0], %[a1], [%[acc]], #8\n\t"
+        "cmp %[acc], %[end]\n\t"
+        "bne 1b\n\t"
+        : [p0] "+r"(p0), [p1] "+r"(p1), [p2] "+r"(p2), [acc] "+r"(acc), [a0] "=&r"(a0), [a1] "=&r"(a1),
+          [t] "=&r"(t)
+        : [w0] "r"(w0), [w1] "r"(w1), [w2] "r"(w2), [k0] "r"(k0), [k1] "r"(k1), [end] "r"(end)
+        : "cc", "memory");
+#else
+    for (; acc != end; acc += 2, p0 += 2, p1 += 2, p2 += 2) {
+        uint32_t b = dsp_ld32(p0 + 2);
+        int32_t a0 = dsp_smlad(dsp_ld32(p0), k->w01[0], 0);
+        int32_t a1 = dsp_smlad(dsp_ld32(p0 + 1), k->w01[0], 0);
+        a0 = dsp_smlabb(b, k->k0, a0);
+        a1 = dsp_smlatb(b, k->k0, a1);
+        b = dsp_ld32(p1 + 2);
+        a0 = dsp_smlad(dsp_ld32(p1), k->w01[1], a0);
+        a1 = dsp_smlad(dsp_ld32(p1 + 1), k->w01[1], a1);
+        a0 = dsp_smlabt(b, k->k0, a0);
+        a1 = dsp_smlatt(b, k->k0, a1);
+        b = dsp_ld32(p2 + 2);
+        a0 = dsp_smlad(dsp_ld32(p2), k->w01[2], a0);
+        a1 = dsp_smlad(dsp_ld32(p2 + 1), k->w01[2], a1);
+        a0 = dsp_smlabb(b, k->k1, a0);
+        a1 = dsp_smlatb(b, k->k1, a1);
+        acc[0] = a0;
+        acc[1] = a1;
+    }
+#endif
+}
+
+/* Output lines [0, lines) of one channel from its plane. */
+static inline __attribute__((always_inline)) void channel(const dw3_geom *g, const dw3_chan *kc,
+                                                          const int16_t *plane, int32_t lines, int8_t *yo,
+                                                          int32_t *acc, int mode)
+{
+    const dw3_chan k = *kc;
+    const int32_t line = g->line, f_len = g->f_len, fast_out = g->fast_out, pairs = (f_len + 1) / 2;
+    for (int32_t s = 0; s < lines; ++s) {
+        line_acc(&k, plane + s * line, line, pairs, acc);
+        int8_t *yp = yo + (int64_t)s * g->slow_out;
+        const int32_t *a = acc, *a_end = acc + f_len;
+        for (; a != a_end; ++a, yp += fast_out) {
+            *yp = requant(&k, *a, mode);
+        }
+    }
+}
+
+static void __attribute__((noinline)) channel_full(const dw3_geom *g, const dw3_chan *k, const int16_t *plane,
+                                                   int32_t lines, int8_t *yo, int32_t *acc)
+{
+    channel(g, k, plane, lines, yo, acc, RQ_FULL);
+}
+
+static void __attribute__((noinline)) channel_short(const dw3_geom *g, const dw3_chan *k, const int16_t *plane,
+                                                    int32_t lines, int8_t *yo, int32_t *acc)
+{
+    channel(g, k, plane, lines, yo, acc, RQ_SHORT);
+}
+
+static void __attribute__((noinline)) channel_general(const dw3_geom *g, const dw3_chan *k, const int16_t *plane,
+                                                      int32_t lines, int8_t *yo, int32_t *acc)
+{
+    channel(g, k, plane, lines, yo, acc, RQ_GENERAL);
+}
+
+void dsp_dw3x3(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
+               const int8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y)
+{
+    dw3_geom g;
+    (void)geometry(p, in, out, &g);
+    const int32_t ch = in->c;
+    const int32_t plane_size = (g.band + 2) * g.line;
+    uint32_t plane_words[(g.nc * plane_size + 1) / 2];  /* word-aligned planes */
+    int16_t *planes = (int16_t *)(void *)plane_words;
+    const uint32_t zp2 = dsp_dup16(-p->input_offset);
+    int32_t acc[g.f_len + 1];
+    for (int32_t n = 0; n < in->n; ++n) {
+        const int8_t *img = x + (int64_t)n * in->h * in->w * ch;
+        int8_t *yimg = y + (int64_t)n * out->h * out->w * ch;
+        for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
+            const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
+            for (int32_t i = 0; i < (g.nc * plane_size + 1) / 2; ++i) {
+                plane_words[i] = zp2;
+            }
+            for (int32_t c = 0; c < ch; c += g.nc) {
+                const int32_t nc = ch - c < g.nc ? ch - c : g.nc;
+                widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
+                for (int32_t j = 0; j < nc; ++j) {
+                    const int32_t cc = c + j;
+                    int32_t w[3][3], sum = 0;
+                    for (int32_t i = 0; i < 3; ++i) {
+                        for (int32_t t = 0; t < 3; ++t) {
+                            /* filter line i along the slow axis, tap t along the fast one */
+                            const int32_t tap = g.fast_y ? t * 3 + i : i * 3 + t;
+                            w[i][t] = filter[tap * ch + cc];
+                            sum += w[i][t];
+                        }
+                    }
+                    dw3_chan k;
+                    for (int32_t i = 0; i < 3; ++i) {
+                        k.w01[i] = lanes16(w[i][0], w[i][1]);
+                    }
+                    k.k0 = lanes16(w[0][2], w[1][2]);
+                    k.k1 = lanes16(w[2][2], 0);
+                    k.bias = (bias != NULL ? bias[cc] : 0) + p->input_offset * sum;
+                    k.bias2 = (int32_t)((uint32_t)k.bias << 1);
+                    k.mult = o->mult[cc];
+                    k.shift = o->shift[cc];
+                    k.right = -k.shift;
+                    k.out_offset = o->out_offset;
+                    k.act_min = o->act_min;
+                    k.act_max = o->act_max;
+                    /* the short form with the offset folded: right shift 1..22 */
+                    const bool fold = o->short_rq && k.right >= 1 && k.right <= 22;
+                    k.hv = fold ? (int32_t)((1u << (k.right - 1)) + (uint32_t)k.out_offset * (1u << k.right)) : 0;
+                    int8_t *yo = yimg + (int64_t)s0 * g.slow_out + cc;
+                    const int16_t *pl = planes + j * plane_size;
+                    if (fold && k.act_min == -128 && k.act_max == 127) {
+                        channel_full(&g, &k, pl, lines, yo, acc);
+                    } else if (fold) {
+                        channel_short(&g, &k, pl, lines, yo, acc);
+                    } else {
+                        channel_general(&g, &k, pl, lines, yo, acc);
+                    }
+                }
+            }
+        }
+    }
+}
