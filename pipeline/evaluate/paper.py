@@ -58,19 +58,64 @@ SCALES = {
 }
 
 EXPERIMENTS: dict[str, dict[str, Any]] = {
-    "lowbit": {"models": ["svd_dnn"], "qat": ["w4-8", "w4a8"], "reference": "int8",
-               "naive": ["16bit", "int8", "w4-8", "w4a8"]},
+    # The low-bit papers quantize dynamically: per-column weight grids, per-frame 8-bit (16-bit
+    # for the 16-bit row) min-max quantization of each weight layer's input. dyn-w16 has no
+    # .tflite form: every row here is scored as a Keras graph (docs/references.md).
+    "lowbit": {"models": ["svd_dnn"], "qat": ["dyn-w4-8", "dyn-w4"], "reference": "dyn-w8",
+               "naive": ["dyn-w16", "dyn-w8", "dyn-w4-8", "dyn-w4"]},
+    # tanh against linear weights with the same two QAT stages (weights only, then + 8-bit
+    # activations), so the two differ only by the weight transform.
     "tanh": {"models": ["dnn250k"], "qat": ["tanh-w1", "tanh-w4", "tanh-w5", "tanh-w8",
-                                            "w1a8", "w4a8", "w5a8", "int8"], "naive": []},
+                                            "lin-w1", "lin-w4", "lin-w5", "lin-w8"],
+             "naive": []},
     "fxp": {"models": ["cnn", "ds_cnn"], "qat": ["fxp8", "fxp4"], "naive": []},
 }
 # The low-bit quantization paper's own figures (its Tables 1 and 2), printed beside ours.
-PAPER_RELATIVE_AUC = {"naive 16bit": 1.0003, "naive int8": 1.0094, "naive w4-8": 1.1684,
-                      "naive w4a8": 2.2159, "qat w4-8": 1.0213, "qat w4a8": 1.4103}
-PAPER_RELATIVE_SIZE = {"naive 16bit": 0.65, "naive int8": 0.35, "naive w4-8": 0.32,
-                       "naive w4a8": 0.20}
+PAPER_RELATIVE_AUC = {"naive dyn-w16": 1.0003, "naive dyn-w8": 1.0094,
+                      "naive dyn-w4-8": 1.1684, "naive dyn-w4": 2.2159, "qat dyn-w4-8": 1.0213,
+                      "qat dyn-w4": 1.4103}
+PAPER_RELATIVE_SIZE = {"naive dyn-w16": 0.65, "naive dyn-w8": 0.35, "naive dyn-w4-8": 0.32,
+                       "naive dyn-w4": 0.20}
 DISCUSSION = "discussion.md"  # hand-written comparison with the papers, appended if present
-SIZE_KEY = {"16bit": "16bit", "int8": "8bit", "w4-8": "4-8bit", "w4a8": "4bit", "float": "float"}
+# Weight storage at each scheme's bits (convert.size_table: real .tflite files re-gridded at
+# 16/8/4-8/4 bits, 4-bit packed), as the low-bit paper's Table 1 counts model size.
+SIZE_KEY = {"16bit": "16bit", "int8": "8bit", "w4-8": "4-8bit", "w4a8": "4bit",
+            "dyn-w16": "16bit", "dyn-w8": "8bit", "dyn-w4-8": "4-8bit", "dyn-w4": "4bit",
+            "dyn-w4-sym": "4bit", "float": "float"}
+
+
+def linear_twin(bits: int):
+    """Linear weights at ``bits`` with the tanh schemes' two QAT stages (weights only, then
+    + 8-bit linear inputs and activations): the sub-8-bit streaming paper's linear baseline.
+
+    The scheme table's ``int8``/``w4a8`` train one stage and have no 1- or 5-bit twin, so
+    the comparison uses these; :func:`register_linear_twins` adds them to the table when it
+    does not hold them.
+    """
+    import quant_configs
+    from quant_configs.schemes import A8, Scheme, _kinds
+
+    tanh = quant_configs.get_scheme(f"tanh-w{bits}") if f"tanh-w{bits}" in \
+        quant_configs.SCHEMES else None
+    return Scheme(
+        f"lin-w{bits}", tanh.stages if tanh else ("weights", "all"), bits, 8,
+        f"stage 1: linear symmetric {bits}-bit weights; stage 2: + 8-bit linear inputs and "
+        "activations (the tanh schemes' linear twin)",
+        weights=_kinds("linear", bits), activations=A8, inputs=A8, paper="000")
+
+
+def register_linear_twins() -> list[str]:
+    """Put ``lin-w1/4/5/8`` into the scheme table for this process if it lacks them."""
+    import quant_configs
+
+    added = []
+    for b in (1, 4, 5, 8):
+        name = f"lin-w{b}"
+        if name not in quant_configs.SCHEMES:
+            quant_configs.SCHEMES[name] = linear_twin(b)
+            added.append(name)
+    return added
+
 
 
 # ----------------------------------------------------------------------------- runs
@@ -236,27 +281,56 @@ def score(run: Run, scorers: list, recs, rules, log) -> dict[str, dict[str, Any]
 
 # ----------------------------------------------------------------------------- driver
 
+def load_results(out: Path) -> dict[str, Any]:
+    """``OUT/results.json`` with one metadata entry per experiment (older files, with one
+    scale for all, are read as that scale for each experiment they list)."""
+    path = out / "results.json"
+    if not path.is_file():
+        return {"meta": {}, "cells": []}
+    res = json.loads(path.read_text())
+    if "meta" not in res:
+        keys = ("scale", "data", "runs", "stream_hours", "rules", "minutes", "skipped")
+        res = {"meta": {e: {k: res.get(k) for k in keys} for e in res.get("experiments", [])},
+               "cells": res.get("cells", [])}
+    return res
+
+
 def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list[str],
               deployed: bool = False, log=print) -> dict[str, Any]:
+    """Train and score ``experiments``; their cells replace the same experiments' cells in
+    ``OUT/results.json`` (written after every seed, so an interrupted run keeps what it
+    scored) and ``OUT/report.md`` is rewritten from all experiments there."""
     import quant_configs
     from pipeline.corpus import streams as streams_mod
     from pipeline.evaluate import backends, det, streaming
 
-    t_start = time.monotonic()
+    register_linear_twins()
     runs.mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     stream_dir = data / "streams"
     if not any(stream_dir.glob("stream_*.wav")):
         log(f"paper: making {scale.stream_minutes:g} + {2 * scale.stream_minutes:g} minutes "
             f"of streams in {stream_dir}")
         streams_mod.make_streams(data, minutes=scale.stream_minutes, progress=False)
     recs = streaming.find_recordings(stream_dir)
+    hours = sum(_seconds(r) for r in recs) / 3600
     rules = det.DEFAULT_RULES
-    cells: list[Cell] = []
-    skipped: list[str] = []
+    result = load_results(out)
     for exp in experiments:
+        result["cells"] = [c for c in result["cells"] if c["experiment"] != exp]
+        t_start = time.monotonic()
         spec = EXPERIMENTS[exp]
-        for model in spec["models"]:
-            for seed in range(scale.seeds):
+        skipped: list[str] = []
+        meta = {"scale": vars(scale), "data": str(data), "runs": str(runs),
+                "stream_hours": hours, "rules": rules.to_dict(), "minutes": 0.0,
+                "skipped": skipped, "complete": False}
+        result["meta"][exp] = meta
+
+        def add(cell: Cell) -> None:
+            result["cells"].append(vars(cell))
+
+        for seed in range(scale.seeds):
+            for model in spec["models"]:
                 base = base_run(runs, model, seed, data, scale)
                 _train(base, log)
                 scorers = backends.run_scorers(base, (backends.KERAS_FLOAT,), log=log)
@@ -266,10 +340,9 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                 res = score(base, scorers, recs, rules, log)
                 ref_auc = res["float"]["auc"]
                 for name, r in res.items():
-                    cells.append(Cell(exp, model, name, seed, str(base.path),
-                                      r["bytes"], r["accuracy"], r["auc"],
-                                      r["auc"] / ref_auc if ref_auc > 0 else None,
-                                      r["miss_1"], r["curve"]))
+                    add(Cell(exp, model, name, seed, str(base.path), r["bytes"], r["accuracy"],
+                             r["auc"], r["auc"] / ref_auc if ref_auc > 0 else None,
+                             r["miss_1"], r["curve"]))
                 for scheme in spec["qat"]:
                     if scheme not in quant_configs.SCHEMES:
                         note = f"{exp}: scheme {scheme} is not in the scheme table: not run"
@@ -280,7 +353,7 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                                     scale.qat_epochs)
                     _train(fork, log)
                     names: tuple[str, ...] = (backends.KERAS_QAT,)
-                    if deployed:
+                    if deployed and quant_configs.get_scheme(scheme).conversion != "keras":
                         from pipeline.tflite.convert import ConvertOptions, convert_run
 
                         if not fork.tflite_path.is_file():
@@ -293,24 +366,19 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                         s.name = f"qat {scheme}" if s.name == "qat" else f"{scheme} on kwsq"
                         if s.model_bytes is None:  # not converted: its naive twin's storage
                             s.model_bytes = sizes.get(SIZE_KEY.get(scheme, ""))
-                    r_all = score(fork, sc, recs, rules, log)
-                    for name, r in r_all.items():
-                        cells.append(Cell(exp, model, name, seed, str(fork.path), r["bytes"],
-                                          r["accuracy"], r["auc"],
-                                          r["auc"] / ref_auc if ref_auc > 0 else None,
-                                          r["miss_1"], r["curve"]))
-                log(f"paper: {exp} {model} seed {seed} done, "
-                    f"{(time.monotonic() - t_start) / 60:.1f} min so far")
-    hours = sum(_seconds(r) for r in recs) / 3600
-    result = {"scale": vars(scale), "experiments": experiments, "data": str(data),
-              "runs": str(runs), "stream_hours": hours, "rules": rules.to_dict(),
-              "minutes": round((time.monotonic() - t_start) / 60, 1), "skipped": skipped,
-              "cells": [vars(c) for c in cells]}
-    out.mkdir(parents=True, exist_ok=True)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "results.json", json.dumps(result) + "\n")
+                    for name, r in score(fork, sc, recs, rules, log).items():
+                        add(Cell(exp, model, name, seed, str(fork.path), r["bytes"],
+                                 r["accuracy"], r["auc"],
+                                 r["auc"] / ref_auc if ref_auc > 0 else None, r["miss_1"],
+                                 r["curve"]))
+                meta["minutes"] = round((time.monotonic() - t_start) / 60, 1)
+                meta["seeds_done"] = seed + 1
+                write_text(out / "results.json", json.dumps(result) + "\n")
+                log(f"paper: {exp} {model} seed {seed} done, {meta['minutes']} min so far")
+        meta["complete"] = True
+        write_text(out / "results.json", json.dumps(result) + "\n")
     write_text(out / "report.md", paper_report(result, out))
-    log(f"paper: wrote {out / 'report.md'} in {result['minutes']} min")
+    log(f"paper: wrote {out / 'report.md'}")
     return result
 
 
@@ -463,6 +531,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", default="docs/paper")
     r.add_argument("--scale", choices=sorted(SCALES), default="full")
     r.add_argument("--seeds", type=int, help="override the scale's seed count")
+    r.add_argument("--float-epochs", type=int, help="override the scale's float epochs")
+    r.add_argument("--qat-epochs", type=int, help="override the scale's QAT epochs per stage")
     r.add_argument("--experiments", default="lowbit,tanh,fxp")
     r.add_argument("--deployed", action="store_true",
                    help="also convert every QAT run and score the .tflite on kwsq's runtime")
@@ -493,9 +563,10 @@ def _main(args: argparse.Namespace) -> int:
                   f"train it with kwsq train --run {run.path}")
             return 0
         scale = SCALES[args.scale]
-        if args.seeds:
-            scale = Scale(args.seeds, scale.float_epochs, scale.qat_epochs,
-                          scale.stream_minutes, scale.note)
+        if args.seeds or args.float_epochs or args.qat_epochs:
+            scale = Scale(args.seeds or scale.seeds, args.float_epochs or scale.float_epochs,
+                          args.qat_epochs or scale.qat_epochs, scale.stream_minutes,
+                          f"{scale.note}; reduced from the {args.scale} scale")
         exps = [e.strip() for e in args.experiments.split(",") if e.strip()]
         bad = [e for e in exps if e not in EXPERIMENTS]
         if bad:
