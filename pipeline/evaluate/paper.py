@@ -71,11 +71,9 @@ EXPERIMENTS: dict[str, dict[str, Any]] = {
     "fxp": {"models": ["cnn", "ds_cnn"], "qat": ["fxp8", "fxp4"], "naive": []},
 }
 # The low-bit quantization paper's own figures (its Tables 1 and 2), printed beside ours.
-PAPER_RELATIVE_AUC = {"naive dyn-w16": 1.0003, "naive dyn-w8": 1.0094,
-                      "naive dyn-w4-8": 1.1684, "naive dyn-w4": 2.2159, "qat dyn-w4-8": 1.0213,
-                      "qat dyn-w4": 1.4103}
-PAPER_RELATIVE_SIZE = {"naive dyn-w16": 0.65, "naive dyn-w8": 0.35, "naive dyn-w4-8": 0.32,
-                       "naive dyn-w4": 0.20}
+PAPER_RELATIVE_AUC = {"naive 16": 1.0003, "naive 8": 1.0094, "naive 4-8": 1.1684,
+                      "naive 4": 2.2159, "qat 4-8": 1.0213, "qat 4": 1.4103}
+PAPER_RELATIVE_SIZE = {"naive 16": 0.65, "naive 8": 0.35, "naive 4-8": 0.32, "naive 4": 0.20}
 DISCUSSION = "discussion.md"  # hand-written comparison with the papers, appended if present
 # Weight storage at each scheme's bits (convert.size_table: real .tflite files re-gridded at
 # 16/8/4-8/4 bits, 4-bit packed), as the low-bit paper's Table 1 counts model size.
@@ -424,22 +422,33 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
             c["bytes"] = naive_bytes.get((c["experiment"], c["model"], c["seed"],
                                           c["variant"][4:]))
     groups = _group(result["cells"])
-    sc = result["scale"]
+    metas = result.get("meta", {})
+    rules = next(iter(metas.values()))["rules"] if metas else {"auc_fa_range": [0, 100]}
     parts = [
         "# kwsq: the papers' comparisons on streaming audio\n\n",
-        f"Scale: {sc['seeds']} training seeds per cell, {sc['float_epochs']} float epochs, "
-        f"{sc['qat_epochs']} QAT epochs per stage ({sc['note']}); "
-        f"{result['stream_hours']:.2f} hours of streams from `{result['data']}`; "
-        f"wall time {result['minutes']} min on this machine. Cells are mean ± standard "
-        "deviation over seeds; relative AUC divides each model's DET AUC by the float AUC of "
-        "the same seed (above 1: worse than float). AUC is the mean miss rate over "
-        f"{result['rules']['auc_fa_range'][0]:g}-{result['rules']['auc_fa_range'][1]:g} false "
-        "accepts per hour, pooled over the 10 command keywords (rules: "
-        "`pipeline/evaluate/det.py`). Run folders are under "
-        f"`{result['runs']}`: `<model>-s<seed>-float` and `<model>-s<seed>-<scheme>`.\n",
+        "Cells are mean ± standard deviation over training seeds; relative AUC divides each "
+        "model's DET AUC by the float AUC of the same seed (above 1: worse than float). AUC "
+        f"is the mean miss rate over {rules['auc_fa_range'][0]:g}-"
+        f"{rules['auc_fa_range'][1]:g} false accepts per hour, pooled over the 10 command "
+        "keywords (rules: `pipeline/evaluate/det.py`, `docs/streams.md`). Run folders are "
+        "`<model>-s<seed>-float` and `<model>-s<seed>-<scheme>` under each experiment's "
+        "runs folder. Each experiment states its own scale and wall time.\n",
     ]
-    for note in result.get("skipped", []):
-        parts.append(f"\n- {note}\n")
+
+    def scale_line(exp: str) -> str:
+        m = metas.get(exp)
+        if not m:
+            return ""
+        sc = m["scale"]
+        done = m.get("seeds_done", sc["seeds"])
+        state = "" if m.get("complete", True) else (
+            f" **Interrupted after {done} of {sc['seeds']} seeds.**")
+        skipped = "".join(f" {n}." for n in m.get("skipped") or [])
+        return (f"Scale: {sc['seeds']} training seeds, {sc['float_epochs']} float epochs, "
+                f"{sc['qat_epochs']} QAT epoch(s) per QAT stage ({sc['note']}); "
+                f"{m['stream_hours']:.2f} hours of streams from `{m['data']}`; runs under "
+                f"`{m['runs']}`; wall time {m['minutes']} min on this machine (2 cores shared "
+                f"with other jobs).{state}{skipped}\n\n")
 
     def rows_for(exp: str, model: str, variants: list[str], paper: bool = False
                  ) -> list[list[str]]:
@@ -456,7 +465,9 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                    _ms(_agg(cs, "miss_1"), "{:.3f}"), _ms(_agg(cs, "accuracy")),
                    _ms(_agg(cs, "bytes"), "{:.0f}"), rel_size]
             if paper:
-                row += [str(PAPER_RELATIVE_AUC.get(v, "-")), str(PAPER_RELATIVE_SIZE.get(v, "-"))]
+                key = _paper_key(v)
+                row += [str(PAPER_RELATIVE_AUC.get(key, "-")),
+                        str(PAPER_RELATIVE_SIZE.get(key, "-"))]
             row.append(", ".join(sorted({Path(c["run"]).name for c in cs})))
             rows.append(row)
         return rows
@@ -465,7 +476,7 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
             "rel. size", "runs"]
     head_p = head[:-1] + ["paper: rel. AUC", "paper: rel. size", "runs"]
     figs = []
-    for exp in result["experiments"]:
+    for exp in [e for e in EXPERIMENTS if e in metas or any(k[0] == e for k in groups)]:
         for model in EXPERIMENTS[exp]["models"]:
             variants = sorted({k[2] for k in groups if k[0] == exp and k[1] == model},
                               key=lambda v: (v != "float", v))
@@ -473,16 +484,20 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                 continue
             if exp == "lowbit":
                 parts.append(f"\n## Low-bit quantization paper ({model})\n\n"
+                             + scale_line(exp) +
                              "Table 1: the float model quantized naively (no QAT).\n\n")
-                t1 = ["float"] + [f"naive {s}" for s in EXPERIMENTS[exp]["naive"]]
+                t1 = ["float"] + [v for v in variants if v.startswith("naive ")]
+                t1.sort(key=lambda v: LOWBIT_ORDER.index(_paper_key(v))
+                        if _paper_key(v) in LOWBIT_ORDER else -1)
                 parts.append(table(head_p, rows_for(exp, model, t1, True)))
                 parts.append("\nTable 2: 4-8 and 4 bit, naive against QAT.\n\n")
-                t2 = [v for s in ("w4-8", "w4a8") for v in (f"naive {s}", f"qat {s}")]
+                t2 = [f"{k} {s}" for s in ("dyn-w4-8", "dyn-w4", "w4-8", "w4a8")
+                      for k in ("naive", "qat")]
                 parts.append(table(head_p, rows_for(exp, model, t2, True)))
             else:
                 title = {"tanh": "Sub-8-bit streaming paper: tanh vs linear weights",
                          "fxp": "Fixed-point paper: fxp8 and fxp4 vs float"}[exp]
-                parts.append(f"\n## {title} ({model})\n\n")
+                parts.append(f"\n## {title} ({model})\n\n" + scale_line(exp))
                 parts.append(table(head, rows_for(exp, model, variants)))
             lines = []
             for v in variants:
@@ -492,13 +507,24 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                                            "-" if v == "float" else "--"))
             path = plots.det_figure(lines, out / "figures" / f"det_{exp}_{model}.png",
                                     f"{exp}: {model}, mean over seeds",
-                                    auc_range=tuple(result["rules"]["auc_fa_range"]))
+                                    auc_range=tuple(rules["auc_fa_range"]))
             figs.append(path)
             parts.append(f"\n![DET {exp} {model}](figures/{path.name})\n")
     notes = out / DISCUSSION
     if notes.is_file():
         parts.append("\n" + notes.read_text())
     return "".join(parts)
+
+
+# The paper's rows by bit width; the static schemes of older results map to the same rows.
+_ROW = {"dyn-w16": "16", "16bit": "16", "dyn-w8": "8", "int8": "8", "dyn-w4-8": "4-8",
+        "w4-8": "4-8", "dyn-w4": "4", "w4a8": "4"}
+LOWBIT_ORDER = ["naive 16", "naive 8", "naive 4-8", "naive 4", "qat 4-8", "qat 4"]
+
+
+def _paper_key(variant: str) -> str:
+    kind, _, scheme = variant.partition(" ")
+    return f"{kind} {_ROW[scheme]}" if scheme in _ROW else variant
 
 
 def _mean_curve(cells: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarray]:
@@ -545,8 +571,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"paper: error: {out / 'results.json'} does not exist (make paper first)",
                   file=sys.stderr)
             return 2
-        write_text(out / "report.md", paper_report(json.loads((out / "results.json")
-                                                              .read_text()), out))
+        write_text(out / "report.md", paper_report(load_results(out), out))
         print(f"paper: wrote {out / 'report.md'}")
         return 0
     from pipeline import console

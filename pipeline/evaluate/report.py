@@ -2,10 +2,13 @@
 
 Every number comes from the runs' own files: ``metrics.json`` (train, convert, verify,
 eval), ``eval/curves.json`` (DET curves from ``kwsq eval``), ``checkpoints/state.json``
-(per-epoch training figures) and benchmark JSON written by ``kwsq bench --out`` into the
-run folder (``bench*.json``) or ``runs/bench/``. A report can always be traced back to
-the runs that produced it. ``--with`` adds other runs (the same model at another scheme)
-to the model table, the DET figure and the size figure.
+(per-epoch training figures), benchmark JSON written by ``kwsq bench --out`` into the
+run folder (``bench*.json``) or ``runs/bench/``, and the cross-family table of ``kwsq
+generalize`` (``generalize.json`` / metrics ``generalize``) of the run, or of the parent
+when the run is one of its folds. The cross-family figure comes first: a test split of
+held-out speakers of the training voices overstates what a user meets. A report can always
+be traced back to the runs that produced it. ``--with`` adds other runs (the same model at
+another scheme) to the model table, the DET figure and the size figure.
 """
 
 from __future__ import annotations
@@ -78,6 +81,55 @@ def markdown(rows: list[tuple[str, str]], title: str) -> str:
 
 
 # ----------------------------------------------------------------------------- gathering
+
+GENERALIZE_FOLDS = ("leave_out_", "all_families")
+
+
+def generalization(run: Run) -> tuple[Path, dict[str, Any]] | None:
+    """The ``kwsq generalize`` result of ``run`` (its own, or its parent's when the run is
+    one of the folds), with the folder it belongs to; None when there is none."""
+    places = [run.path]
+    if run.path.name.startswith(GENERALIZE_FOLDS):
+        places.append(run.path.parent)
+    for folder in places:
+        g = Run(folder).read_metrics().get("generalize") if (folder / "metrics.json").is_file() \
+            else None
+        if g is None and (folder / "generalize.json").is_file():
+            g = json.loads((folder / "generalize.json").read_text())
+        if isinstance(g, dict) and g.get("folds"):
+            return folder, g
+    return None
+
+
+def cross_family_line(g: dict[str, Any]) -> str:
+    """The headline: accuracy on voices of an engine family the model never heard."""
+    folds = [r for r in g["folds"] if r.get("left_out_accuracy") is not None]
+    if not folds:
+        return ""
+    worst = min(folds, key=lambda r: r["left_out_accuracy"])
+    mean = sum(r["left_out_accuracy"] for r in folds) / len(folds)
+    ind = sum(r["in_distribution"] for r in folds) / len(folds)
+    text = (f"**Cross-family accuracy: {100 * mean:.1f}%** (mean over {len(folds)} left-out "
+            f"engine families; worst {100 * worst['left_out_accuracy']:.1f}%, "
+            f"{worst['left_out']}), against {100 * ind:.1f}% on the same folds' "
+            "in-distribution test split")
+    extras: dict[str, list[float]] = {}
+    for r in folds:
+        for path, e in r.get("extra", {}).items():
+            extras.setdefault(Path(path).name, []).append(e["accuracy"])
+    for name, accs in sorted(extras.items()):
+        text += f"; {100 * sum(accs) / len(accs):.1f}% on the extra test corpus {name}"
+    return text + (f" ({g.get('model', '?')} / {g.get('scheme', '?')}, "
+                   f"{g.get('label_mode') or 12} classes, trained on {g.get('data', '?')}).\n")
+
+
+def generalize_section(folder: Path, g: dict[str, Any]) -> str:
+    from pipeline.train.generalize import table_markdown
+
+    title = (f"Cross-family test (kwsq generalize, {folder.name}): {g.get('model', '?')} / "
+             f"{g.get('scheme', '?')}")
+    body = table_markdown(g["folds"], title)
+    return "\n#" + body  # one level below the report's title
 
 def model_rows(run: Run) -> list[dict[str, Any]]:
     """One row per evaluated model of a run (from metrics.json's "eval")."""
@@ -195,7 +247,14 @@ def write_report(run: Run, others: list[Run], plots_on: bool = True) -> str:
         raise KwsqError(f"{run.path} has no metrics.json yet: train it first")
     runs = [run, *others]
     fig_dir = run.path / "figures"
-    parts = [markdown(summary_rows(metrics), f"kwsq run {run.path.name}")]
+    gen = generalization(run)
+    parts = [f"# kwsq run {run.path.name}\n\n"]
+    if gen:
+        parts.append(cross_family_line(gen[1]) + "\n")
+    if "model" in metrics or len(metrics) > 1 or not gen:
+        parts.append(table(["figure", "value"], [[k, v] for k, v in summary_rows(metrics)]))
+    if gen:
+        parts.append(generalize_section(*gen))
     rows = [r for x in runs for r in model_rows(x)
             if not (x is not run and r["backend"] == "float" and _forked_from(x, run))]
     ev = metrics.get("eval", {})
@@ -282,7 +341,9 @@ def write_report(run: Run, others: list[Run], plots_on: bool = True) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    r = Run(args.run).require()
+    r = Run(args.run)
+    if not (r.path / "generalize.json").is_file():  # a kwsq generalize folder has no config
+        r.require()
     others = [Run(o).require() for o in args.others]
     text = write_report(r, others, not args.no_plots)
     print(text, end="")

@@ -103,15 +103,19 @@ def test_paper_tables_at_the_smallest_scale(evaluated: Run, tmp_path: Path) -> N
     res = paper.run_paper(data, tmp_path / "runs", tmp_path / "doc", scale, ["lowbit"],
                           log=lambda _m: None)
     variants = {c["variant"] for c in res["cells"]}
-    assert variants == {"float", "naive 16bit", "naive int8", "naive w4-8", "naive w4a8",
-                        "qat w4-8", "qat w4a8"}
+    assert variants == {"float", "naive dyn-w16", "naive dyn-w8", "naive dyn-w4-8",
+                        "naive dyn-w4", "qat dyn-w4-8", "qat dyn-w4"}
     for c in res["cells"]:
         assert Path(c["run"]).is_dir() and c["bytes"] and 0 <= c["auc"] <= 1
     assert [c["relative_auc"] for c in res["cells"] if c["variant"] == "float"] == [1.0]
     sizes = {c["variant"]: c["bytes"] for c in res["cells"]}
-    assert sizes["float"] > sizes["naive 16bit"] > sizes["naive int8"] > sizes["naive w4a8"]
+    assert (sizes["float"] > sizes["naive dyn-w16"] > sizes["naive dyn-w8"]
+            > sizes["naive dyn-w4"])
+    saved = json.loads((tmp_path / "doc" / "results.json").read_text())
+    assert saved["meta"]["lowbit"]["complete"] and len(saved["cells"]) == len(res["cells"])
     text = (tmp_path / "doc" / "report.md").read_text()
-    assert "Table 1" in text and "Table 2" in text and "svd_dnn-s0-w4a8" in text
+    assert "Table 1" in text and "Table 2" in text and "svd_dnn-s0-dyn-w4" in text
+    assert "2.2159" in text  # the paper's naive 4-bit figure beside ours
     assert (tmp_path / "doc" / "figures" / "det_lowbit_svd_dnn.png").stat().st_size > 5000
 
 
@@ -125,3 +129,49 @@ def test_eval_on_another_dataset(evaluated: Run, tiny_corpus: Path) -> None:
     clips = other["models"]["kwsq"]["clips"]
     assert np.sum(clips["confusion"]) == clips["examples"] > 0
     assert m["eval"]["data"] != str(tiny_corpus)  # the run's own figures are untouched
+
+
+def test_linear_twins_differ_from_tanh_only_by_the_transform() -> None:
+    import quant_configs
+    from pipeline.evaluate import paper
+
+    for bits in (1, 4, 5, 8):
+        lin, tanh = paper.linear_twin(bits), quant_configs.get_scheme(f"tanh-w{bits}")
+        assert lin.stages == tanh.stages and lin.weight_bits == tanh.weight_bits == bits
+        assert lin.activations == tanh.activations and lin.inputs == tanh.inputs
+        for (kind, q_lin), (kind_t, q_tanh) in zip(lin.weights, tanh.weights, strict=True):
+            assert kind == kind_t and (q_lin.kind, q_tanh.kind) == ("linear", "tanh")
+            assert (q_lin.bits, q_lin.per_channel) == (q_tanh.bits, q_tanh.per_channel)
+
+
+def test_report_quotes_the_cross_family_figure_first(tmp_path: Path) -> None:
+    """A kwsq generalize folder (no config of its own) and one of its folds: the report's
+    first figure is the mean left-out-family accuracy, computed here by hand."""
+    from pipeline.evaluate import report
+
+    folds = [{"left_out": f, "left_out_accuracy": a, "in_distribution": i,
+              "left_out_per_class": {"yes": a}, "left_out_examples": 10,
+              "extra": {"/x/piper": {"accuracy": e, "per_class": {}, "examples": 5}}}
+             for f, a, i, e in (("espeak", 0.25, 0.9, 0.5), ("flite", 0.75, 0.8, 0.7))]
+    g = {"data": "/x/corpus", "model": "cnn", "scheme": "float", "label_mode": None,
+         "folds": folds}
+    parent = tmp_path / "gen"
+    parent.mkdir()
+    (parent / "generalize.json").write_text(json.dumps(g))
+    (parent / "metrics.json").write_text(json.dumps({"generalize": g}))
+    text = report.write_report(Run(parent), [], plots_on=False)
+    first = text.splitlines()[2]
+    assert first.startswith("**Cross-family accuracy: 50.0%**")
+    assert "worst 25.0%, espeak" in first and "85.0% on the same folds" in first
+    assert "60.0% on the extra test corpus piper" in first
+    fold = parent / "leave_out_espeak"
+    fold.mkdir()
+    (fold / "metrics.json").write_text(json.dumps({"model": "cnn", "scheme": "float",
+                                                   "float_test_accuracy": 0.9}))
+    text = report.write_report(Run(fold), [], plots_on=False)
+    assert text.index("Cross-family accuracy: 50.0%") < text.index("float test accuracy")
+    assert "| espeak | 25.0% (10 clips)" in text
+    alone = tmp_path / "plain"
+    alone.mkdir()
+    (alone / "metrics.json").write_text(json.dumps({"model": "cnn", "scheme": "float"}))
+    assert "Cross-family" not in report.write_report(Run(alone), [], plots_on=False)
