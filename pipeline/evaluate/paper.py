@@ -421,6 +421,14 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
         if c.get("bytes") is None and c["variant"].startswith("qat "):
             c["bytes"] = naive_bytes.get((c["experiment"], c["model"], c["seed"],
                                           c["variant"][4:]))
+    # clip error relative to the same seed's float model: a second figure with headroom
+    # where the DET AUC has little (see ceiling below)
+    float_acc = {(c["experiment"], c["model"], c["seed"]): c["accuracy"]
+                 for c in result["cells"] if c["variant"] == "float"}
+    for c in result["cells"]:
+        fa = float_acc.get((c["experiment"], c["model"], c["seed"]))
+        c["relative_error"] = ((1 - c["accuracy"]) / (1 - fa) if fa is not None and fa < 1
+                               and c.get("accuracy") is not None else None)
     groups = _group(result["cells"])
     metas = result.get("meta", {})
     rules = next(iter(metas.values()))["rules"] if metas else {"auc_fa_range": [0, 100]}
@@ -439,6 +447,10 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
         m = metas.get(exp)
         if not m:
             return ""
+        f_auc = [c["auc"] for c in result["cells"] if c["experiment"] == exp
+                 and c["variant"] == "float" and c.get("auc")]
+        ceiling = (f" Highest relative AUC any model could reach here (every keyword missed): "
+                   f"1 / float AUC = {len(f_auc) / sum(f_auc):.2f}." if f_auc else "")
         sc = m["scale"]
         done = m.get("seeds_done", sc["seeds"])
         state = "" if m.get("complete", True) else (
@@ -448,7 +460,7 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                 f"{sc['qat_epochs']} QAT epoch(s) per QAT stage ({sc['note']}); "
                 f"{m['stream_hours']:.2f} hours of streams from `{m['data']}`; runs under "
                 f"`{m['runs']}`; wall time {m['minutes']} min on this machine (2 cores shared "
-                f"with other jobs).{state}{skipped}\n\n")
+                f"with other jobs).{state}{skipped}{ceiling}\n\n")
 
     def rows_for(exp: str, model: str, variants: list[str], paper: bool = False
                  ) -> list[list[str]]:
@@ -463,6 +475,7 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
                         _agg(cs, "bytes")[0] else "-")
             row = [v, _ms(_agg(cs, "relative_auc")), _ms(_agg(cs, "auc"), "{:.4f}"),
                    _ms(_agg(cs, "miss_1"), "{:.3f}"), _ms(_agg(cs, "accuracy")),
+                   _ms(_agg(cs, "relative_error"), "{:.2f}"),
                    _ms(_agg(cs, "bytes"), "{:.0f}"), rel_size]
             if paper:
                 key = _paper_key(v)
@@ -472,8 +485,8 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
             rows.append(row)
         return rows
 
-    head = ["model", "relative AUC", "AUC", "miss @1 FA/h", "clip accuracy", "bytes",
-            "rel. size", "runs"]
+    head = ["model", "relative AUC", "AUC", "miss @1 FA/h", "clip accuracy",
+            "rel. clip error", "bytes", "rel. size", "runs"]
     head_p = head[:-1] + ["paper: rel. AUC", "paper: rel. size", "runs"]
     figs = []
     for exp in [e for e in EXPERIMENTS if e in metas or any(k[0] == e for k in groups)]:
