@@ -71,14 +71,16 @@ demo: setup
 	$(KWSQ) report runs/$(RUN) --with runs/$(DEMO_W4)
 
 # make paper: the full embedded corpus by default, or DATA=/path/to/speech_commands_v2.
-# PAPER_SCALE=full|small (docs/paper/report.md states the scale it was made at).
+# PAPER_SCALE=full|small (docs/paper/report.md states the scale it was made at);
+# PAPER_EXPERIMENTS=lowbit,tanh,fxp or a subset (each replaces its own tables only).
 PAPER_DATA  := $(if $(filter command line environment,$(origin DATA)),$(DATA),data/kwsq_full)
 PAPER_SCALE ?= full
+PAPER_EXPERIMENTS ?= lowbit,tanh,fxp
 paper: setup
 	@if [ ! -f $(PAPER_DATA)/testing_list.txt ] || [ -f $(PAPER_DATA)/kwsq_synth.json ]; then \
 		$(KWSQ) synth --out $(PAPER_DATA) --size full; fi
 	$(PY) -m pipeline.evaluate.paper run --data $(PAPER_DATA) --scale $(PAPER_SCALE) \
-		--runs runs/paper --out docs/paper
+		--experiments $(PAPER_EXPERIMENTS) --runs runs/paper --out docs/paper
 
 train: setup
 	$(KWSQ) train --data $(DATA) --run runs/$(RUN) $(if $(CONFIG),--config $(CONFIG),--preset demo)
