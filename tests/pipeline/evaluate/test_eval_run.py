@@ -187,7 +187,10 @@ def test_diagnose_counts_every_keyword_event(evaluated: Run) -> None:
     events = sum(1 for r in recs for e in r.events if e["word"] in COMMANDS and "file" in e)
     assert res["events"] == events == sum(r["events"] for r in res["by_snr"]) > 0
     assert 0 <= res["clip_alone_mean"] <= 1 and 0 <= res["stream_max_mean"] <= 1
-    assert {"words", "sentences", "babble", "noise", "silence"} <= set(res["fa_by_segment"])
+    kinds = {s["kind"] for r in recs for s in r.truth.get("segments", [])}
+    assert kinds and set(res["fa_by_segment"]) == kinds
+    hours = sum(s["end"] - s["start"] for r in recs for s in r.truth.get("segments", [])) / 3600
+    assert sum(v["hours"] for v in res["fa_by_segment"].values()) == pytest.approx(hours)
     rt = res["rules_table"]
     assert [r["smooth_seconds"] for r in rt] == list(diagnose.SMOOTHING)
     for r in rt:  # a wider FA/h range can only lower the mean miss rate
