@@ -315,6 +315,8 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
     rules = det.DEFAULT_RULES
     result = load_results(out)
     for exp in experiments:
+        old = [c for c in result["cells"] if c["experiment"] == exp]
+        old_meta = result["meta"].get(exp, {})
         result["cells"] = [c for c in result["cells"] if c["experiment"] != exp]
         t_start = time.monotonic()
         spec = EXPERIMENTS[exp]
@@ -323,12 +325,27 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                 "stream_hours": hours, "rules": rules.to_dict(), "minutes": 0.0,
                 "skipped": skipped, "complete": False}
         result["meta"][exp] = meta
+        same = (old_meta.get("rules") == rules.to_dict() and old_meta.get("runs") == str(runs)
+                and old_meta.get("data") == str(data) and old_meta.get("stream_hours") == hours)
+        minutes_before = 0.0
 
         def add(cell: Cell) -> None:
             result["cells"].append(vars(cell))
 
         for seed in range(scale.seeds):
             for model in spec["models"]:
+                # resume: a (model, seed) scored before with the same rules, runs and streams
+                want = ({"float"} | {f"naive {s}" for s in spec["naive"]}
+                        | {f"qat {s}" for s in spec["qat"] if s in quant_configs.SCHEMES})
+                prev = [c for c in old if c["model"] == model and c["seed"] == seed]
+                if same and prev and want <= {c["variant"] for c in prev} and all(
+                        Path(c["run"]).is_dir() for c in prev) and (
+                        not deployed or any(c["variant"].endswith(" on kwsq") for c in prev)):
+                    result["cells"].extend(prev)
+                    minutes_before = float(old_meta.get("minutes") or 0.0)
+                    meta["seeds_done"] = seed + 1
+                    log(f"paper: {exp} {model} seed {seed} scored before: kept")
+                    continue
                 base = base_run(runs, model, seed, data, scale)
                 _train(base, log)
                 scorers = backends.run_scorers(base, (backends.KERAS_FLOAT,), log=log)
@@ -369,11 +386,12 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
                                  r["accuracy"], r["auc"],
                                  r["auc"] / ref_auc if ref_auc > 0 else None, r["miss_1"],
                                  r["curve"]))
-                meta["minutes"] = round((time.monotonic() - t_start) / 60, 1)
+                meta["minutes"] = round(minutes_before + (time.monotonic() - t_start) / 60, 1)
                 meta["seeds_done"] = seed + 1
                 write_text(out / "results.json", json.dumps(result) + "\n")
                 log(f"paper: {exp} {model} seed {seed} done, {meta['minutes']} min so far")
         meta["complete"] = True
+        meta["minutes"] = round(minutes_before + (time.monotonic() - t_start) / 60, 1)
         write_text(out / "results.json", json.dumps(result) + "\n")
     write_text(out / "report.md", paper_report(result, out))
     log(f"paper: wrote {out / 'report.md'}")
