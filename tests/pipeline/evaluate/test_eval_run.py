@@ -116,6 +116,13 @@ def test_paper_tables_at_the_smallest_scale(evaluated: Run, tmp_path: Path) -> N
     text = (tmp_path / "doc" / "report.md").read_text()
     assert "Table 1" in text and "Table 2" in text and "svd_dnn-s0-dyn-w4" in text
     assert "2.2159" in text  # the paper's naive 4-bit figure beside ours
+    logs: list[str] = []  # a second run resumes: nothing retrained or rescored
+    again = paper.run_paper(data, tmp_path / "runs", tmp_path / "doc", scale, ["lowbit"],
+                            log=logs.append)
+    assert any("scored before: kept" in m for m in logs)
+    assert not any(m.startswith("paper: scored") for m in logs)
+    assert [(c["variant"], c["auc"]) for c in again["cells"]] == [
+        (c["variant"], c["auc"]) for c in res["cells"]]
     assert (tmp_path / "doc" / "figures" / "det_lowbit_svd_dnn.png").stat().st_size > 5000
 
 
