@@ -23,6 +23,16 @@ Choices, all recorded in the config:
   covers only 0.31 s (part of a word), while stride 3 spans 91 of the 98 frames (0.93 s),
   i.e. the whole word wherever it sits in the clip. A streaming evaluator slides the same
   window frame by frame over long audio (:func:`stack_frames`).
+* Compression (``compression``): ``log`` (the default) or ``pcen``, per-channel energy
+  normalization (Wang et al., "Trainable frontend for robust and far-field keyword
+  spotting", 2017): each mel channel divided by a causal IIR-smoothed copy of itself raised
+  to ``pcen_alpha``, then root-compressed: ``(E / (eps + M)^alpha + delta)^r - delta^r``.
+  It removes the level and a slow channel colouring *causally* (a streaming device can run
+  it frame by frame, unlike a mean over the clip). It is written here in ``tf`` because the
+  augmented training pipeline computes features in the ``tf.data`` graph; the smoother
+  follows librosa's ``pcen`` (time constant in seconds), which the tests use as the
+  reference, except that its state starts at the first frame's steady state (librosa's
+  default starts at a unit input, which depends on the audio's scale).
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ import numpy as np
 import tensorflow as tf
 
 from pipeline import console
+from pipeline.config import load_section
 from pipeline.errors import KwsqError
 
 KINDS = ("lfbe", "mfcc")
@@ -44,6 +55,9 @@ KINDS = ("lfbe", "mfcc")
 # each coefficient's mean over the clip's frames: cepstral/log-mel mean normalization,
 # which removes a fixed microphone or channel colouring).
 NORMALIZE = ("fixed", "utterance", "channel")
+COMPRESSIONS = ("log", "pcen")
+# Fields that only mean something with compression "pcen": left out of to_dict otherwise.
+_PCEN_FIELDS = ("pcen_time_constant", "pcen_alpha", "pcen_delta", "pcen_r", "pcen_eps")
 
 # kind -> defaults for the fields left as None (resolved in __post_init__ and recorded).
 _KIND_DEFAULTS: dict[str, dict[str, float]] = {
@@ -75,6 +89,12 @@ class FeatureConfig:
     norm_offset: float | None = None
     norm_scale: float | None = None
     normalize: str = "fixed"
+    compression: str = "log"  # "log": log(mel + log_floor); "pcen": see the module doc
+    pcen_time_constant: float = 0.4  # seconds, of the smoother (librosa's default)
+    pcen_alpha: float = 0.98  # gain normalization strength
+    pcen_delta: float = 2.0  # bias
+    pcen_r: float = 0.5  # root compression
+    pcen_eps: float = 1e-6
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -82,8 +102,21 @@ class FeatureConfig:
                 f"unknown feature kind '{self.kind}'; expected one of {', '.join(KINDS)}"
             )
         if self.normalize not in NORMALIZE:
+            hint = " (PCEN is compression = \"pcen\")" if self.normalize == "pcen" else ""
             raise KwsqError(f"unknown feature normalization '{self.normalize}'; expected one "
-                            f"of {', '.join(NORMALIZE)}")
+                            f"of {', '.join(NORMALIZE)}{hint}")
+        if self.compression not in COMPRESSIONS:
+            raise KwsqError(f"unknown feature compression '{self.compression}'; expected one "
+                            f"of {', '.join(COMPRESSIONS)}")
+        if self.compression == "pcen":
+            if self.pcen_time_constant <= 0 or self.pcen_eps <= 0 or self.pcen_r <= 0:
+                raise KwsqError("pcen_time_constant, pcen_eps and pcen_r must be > 0")
+            if self.pcen_delta < 0 or not 0 <= self.pcen_alpha <= 1:
+                raise KwsqError("PCEN needs pcen_delta >= 0 and pcen_alpha in [0, 1]")
+            # PCEN output is already about 0..2 whatever the level: no fixed rescaling
+            for name in ("norm_offset", "norm_scale"):
+                if getattr(self, name) is None:
+                    object.__setattr__(self, name, 0.0 if name == "norm_offset" else 1.0)
         for name, value in _KIND_DEFAULTS[self.kind].items():
             if getattr(self, name) is None:
                 object.__setattr__(self, name, float(value))
@@ -134,16 +167,17 @@ class FeatureConfig:
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         if d["normalize"] == "fixed":  # left out when off: configs and caches made before
-            del d["normalize"]        # this option keep their keys
+            del d["normalize"]        # these options keep their keys
+        if d["compression"] == "log":
+            for name in ("compression", *_PCEN_FIELDS):
+                del d[name]
         return d
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> FeatureConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise KwsqError(f"unknown feature settings: {', '.join(unknown)}")
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], section: str = "[features]") -> FeatureConfig:
+        """Built by :func:`pipeline.config.load_section`: unknown keys and wrong types are
+        one-line errors naming ``section``."""
+        return load_section(cls, d, section)
 
 
 def mlperf_tiny_mfcc() -> FeatureConfig:
@@ -165,6 +199,12 @@ def mel_matrix(cfg: FeatureConfig) -> tf.Tensor:
 
 def log_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
     """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` log mel (unnormalized)."""
+    return tf.math.log(mel_energies(audio, cfg) + cfg.log_floor)
+
+
+def mel_energies(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` mel energies of
+    ``|STFT|^power`` (before any compression)."""
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
     stft = tf.signal.stft(
         audio,
@@ -177,13 +217,52 @@ def log_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
     spectrum = tf.abs(stft)
     if cfg.power != 1.0:
         spectrum = tf.pow(spectrum, cfg.power)
-    mel = tf.tensordot(spectrum, mel_matrix(cfg), axes=1)
-    return tf.math.log(mel + cfg.log_floor)
+    return tf.tensordot(spectrum, mel_matrix(cfg), axes=1)
+
+
+def pcen_smoothing(cfg: FeatureConfig) -> float:
+    """The smoother's coefficient ``b`` (``M[t] = b E[t] + (1 - b) M[t-1]``) for the
+    time constant and hop, as librosa computes it."""
+    t = cfg.pcen_time_constant * cfg.sample_rate / cfg.hop_samples  # in frames
+    return float((np.sqrt(1.0 + 4.0 * t * t) - 1.0) / (2.0 * t * t))
+
+
+# Up to this many frames the smoother is one matrix product; longer inputs use a scan.
+_PCEN_MATRIX_FRAMES = 1024
+
+
+def _smooth(energies: tf.Tensor, b: float) -> tf.Tensor:
+    """Causal one-pole smoothing over axis -2, state started at the first frame."""
+    n = energies.shape[-2]
+    if n is not None and n <= _PCEN_MATRIX_FRAMES:
+        k = np.arange(n)
+        lag = k[None, :] - k[:, None]  # [source frame, output frame]
+        w = np.where(lag >= 0, b * (1.0 - b) ** np.maximum(lag, 0), 0.0)
+        w[0, :] += (1.0 - b) ** (k + 1)  # the initial state M[-1] = E[0]
+        return tf.einsum("...sc,st->...tc", energies, tf.constant(w, tf.float32))
+    moved = tf.experimental.numpy.moveaxis(energies, -2, 0)  # [frames, ..., bins]
+    out = tf.scan(lambda m, e: b * e + (1.0 - b) * m, moved, initializer=moved[0])
+    return tf.experimental.numpy.moveaxis(out, 0, -2)
+
+
+def pcen(energies: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """Per-channel energy normalization of ``[..., frames, bins]`` mel energies."""
+    e = tf.convert_to_tensor(energies, dtype=tf.float32)
+    m = _smooth(e, pcen_smoothing(cfg))
+    gain = tf.exp(-cfg.pcen_alpha * tf.math.log(cfg.pcen_eps + m))
+    return tf.pow(e * gain + cfg.pcen_delta, cfg.pcen_r) - cfg.pcen_delta ** cfg.pcen_r
+
+
+def compressed_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+    """Log mel (``compression`` "log") or PCEN mel (``"pcen"``), before any DCT."""
+    if cfg.compression == "pcen":
+        return pcen(mel_energies(audio, cfg), cfg)
+    return log_mel(audio, cfg)
 
 
 def frames(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
     """``[..., samples]`` -> normalized per-frame features ``[..., frames, coefficients]``."""
-    feats = log_mel(audio, cfg)
+    feats = compressed_mel(audio, cfg)
     if cfg.kind == "mfcc":
         feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[..., : cfg.num_mfcc]
     return (feats - cfg.norm_offset) / cfg.norm_scale
@@ -278,7 +357,8 @@ def seconds_per_stack(cfg: FeatureConfig) -> float:
 
 
 __all__ = [
-    "FeatureConfig", "NORMALIZE", "normalize_clip", "mlperf_tiny_mfcc", "log_mel", "frames",
+    "FeatureConfig", "NORMALIZE", "COMPRESSIONS", "normalize_clip", "mlperf_tiny_mfcc",
+    "log_mel", "mel_energies", "pcen", "pcen_smoothing", "compressed_mel", "frames",
     "stack_frames", "compute",
     "compute_numpy", "input_shape", "mel_matrix", "clip_window_start", "seconds_per_stack",
 ]

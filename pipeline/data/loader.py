@@ -43,6 +43,7 @@ import tensorflow as tf
 
 from pipeline import console
 from pipeline.atomic import atomic_path, write_text
+from pipeline.config import load_section
 from pipeline.data import features
 from pipeline.data.audio import SAMPLE_RATE, read_wav
 from pipeline.data.gsc import (
@@ -126,12 +127,10 @@ class DataConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> DataConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise KwsqError(f"unknown data settings: {', '.join(unknown)}")
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any], section: str = "[data]") -> DataConfig:
+        """Built by :func:`pipeline.config.load_section`: unknown keys and wrong types are
+        one-line errors naming ``section``."""
+        return load_section(cls, d, section)
 
     def deterministic_dict(self) -> dict[str, Any]:
         """The settings that change :func:`arrays` (not augmentation, not the cache place)."""

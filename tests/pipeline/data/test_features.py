@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import signal as scipy_signal
 
 import pipeline  # noqa: F401
 from pipeline.data import features as F
@@ -132,7 +133,78 @@ def test_config_round_trips_through_dict() -> None:
 def test_config_rejects_bad_values() -> None:
     with pytest.raises(KwsqError, match="unknown feature kind"):
         F.FeatureConfig(kind="pcen")
-    with pytest.raises(KwsqError, match="unknown feature settings"):
+    with pytest.raises(KwsqError, match=r"unknown key 'bins' in \[features\]"):
         F.FeatureConfig.from_dict({"kind": "lfbe", "bins": 3})
+    with pytest.raises(KwsqError, match=r"\[features\]: num_bins must be an integer"):
+        F.FeatureConfig.from_dict({"kind": "lfbe", "num_bins": "40"})
     with pytest.raises(KwsqError, match="does not fit"):
         F.input_shape(F.FeatureConfig(left_context=40, right_context=20, stack_stride=2))
+
+
+# ----------------------------------------------------------------------------- PCEN
+
+def _pcen_cfg(**kw) -> F.FeatureConfig:
+    return F.FeatureConfig(**{"kind": "mfcc", "num_bins": 40, "window_ms": 30, "hop_ms": 20,
+                              "compression": "pcen", **kw})
+
+
+@pytest.mark.parametrize("frames", [49, 1100])  # the matrix form and the scan form
+def test_pcen_matches_librosa(frames: int) -> None:
+    librosa = pytest.importorskip("librosa")
+    cfg = _pcen_cfg(pcen_time_constant=0.3, pcen_alpha=0.9, pcen_delta=1.5, pcen_r=0.4)
+    rng = np.random.default_rng(0)
+    # energies over six decades with a slow level swing, like speech over a silence floor
+    swing = np.exp(3.0 * np.sin(np.arange(frames) / 7.0))[:, None]
+    energies = (rng.lognormal(0.0, 2.0, (2, frames, 40)) * swing).astype(np.float32)
+    got = F.pcen(energies, cfg).numpy()
+    spec = np.swapaxes(energies.astype(np.float64), -1, -2)  # librosa: time last
+    b = F.pcen_smoothing(cfg)
+    # kwsq starts the smoother at the first frame (level-independent); librosa's default
+    # starts it at a unit input, so its filter state is given explicitly
+    zi = scipy_signal.lfilter_zi([b], [1, b - 1])[0] * spec[..., :1]
+    ref = librosa.pcen(spec, sr=cfg.sample_rate, hop_length=cfg.hop_samples, gain=0.9,
+                       bias=1.5, power=0.4, time_constant=0.3, eps=cfg.pcen_eps, zi=zi)
+    np.testing.assert_allclose(got, np.swapaxes(ref, -1, -2), rtol=2e-4, atol=2e-5)
+
+
+def test_pcen_matches_the_recursion_of_the_paper() -> None:
+    """M[t] = (1 - s) M[t-1] + s E[t] (M[-1] = E[0]); (E / (eps + M)^a + d)^r - d^r."""
+    cfg = _pcen_cfg()
+    s = F.pcen_smoothing(cfg)
+    t = cfg.pcen_time_constant * cfg.sample_rate / cfg.hop_samples
+    assert s == pytest.approx((math.sqrt(1 + 4 * t * t) - 1) / (2 * t * t))
+    e = np.random.default_rng(1).lognormal(0.0, 1.5, (30, 5))
+    m, ref = e[0].copy(), np.zeros_like(e)
+    for i in range(len(e)):
+        m = (1 - s) * m + s * e[i]
+        ref[i] = (e[i] / (1e-6 + m) ** 0.98 + 2.0) ** 0.5 - 2.0 ** 0.5
+    np.testing.assert_allclose(F.pcen(e.astype(np.float32), cfg).numpy(), ref, rtol=1e-4)
+
+
+def test_pcen_features_hardly_change_with_the_level(speechlike) -> None:
+    """A 20 dB louder clip shifts every log-mel value by ln 10, so MFCC c0 by
+    ln 10 x sqrt(2 x 40) (DCT-II as tf.signal scales it); PCEN keeps only the residual gain
+    1 - alpha: the ratio E / M^alpha grows by 10^0.02."""
+    cfg = _pcen_cfg()
+    quiet, loud = F.compute(speechlike * 0.05, cfg).numpy(), F.compute(speechlike * 0.5, cfg).numpy()
+    assert np.max(np.abs(quiet - loud)) < 0.05 * np.max(np.abs(loud))
+    log_cfg = F.mlperf_tiny_mfcc()
+    lq, ll = F.compute(speechlike * 0.05, log_cfg).numpy(), F.compute(speechlike * 0.5, log_cfg).numpy()
+    np.testing.assert_allclose((ll - lq)[..., 0].mean(), math.log(10) * math.sqrt(80),
+                               rtol=0.05)  # DCT-II c0 of a constant log shift
+
+
+def test_pcen_config_is_recorded_only_when_used() -> None:
+    assert "compression" not in F.mlperf_tiny_mfcc().to_dict()
+    assert not any(k.startswith("pcen") for k in F.mlperf_tiny_mfcc().to_dict())
+    d = _pcen_cfg().to_dict()
+    assert d["compression"] == "pcen" and d["pcen_alpha"] == 0.98
+    assert d["norm_offset"] == 0.0 and d["norm_scale"] == 1.0
+    assert F.FeatureConfig.from_dict(d) == _pcen_cfg()
+    assert _pcen_cfg(kind="lfbe", num_bins=40).norm_scale == 1.0  # not the log-scale 6.0
+    with pytest.raises(KwsqError, match="compression"):
+        F.FeatureConfig(compression="cubic")
+    with pytest.raises(KwsqError, match='compression = "pcen"'):
+        F.FeatureConfig(normalize="pcen")
+    with pytest.raises(KwsqError, match="pcen_alpha"):
+        _pcen_cfg(pcen_alpha=1.5)
