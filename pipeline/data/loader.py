@@ -101,6 +101,10 @@ class DataConfig:
     # cross-family test: speakers of this engine family are left out of every split; the
     # extra split "holdout" is all of them (a kwsq corpus's speakers.csv names the family)
     holdout_family: str | None = None
+    # "balanced": each training example weighs n / (classes x n_class), so every class
+    # counts the same in the loss (the wake-word mode has ~1 keyword example in 35);
+    # None: every example weighs 1
+    class_weight: str | None = None
     seed: int = 0
     cache_dir: str | None = None  # None: $KWSQ_CACHE, else <path>/.kwsq_cache
 
@@ -110,6 +114,9 @@ class DataConfig:
                             f"{', '.join(LABEL_MODES)}")
         if self.label_mode == "wake" and not self.keyword:
             raise KwsqError("label mode 'wake' needs a keyword (e.g. --keyword marvin)")
+        if self.class_weight not in (None, "balanced"):
+            raise KwsqError(f"unknown class_weight '{self.class_weight}'; expected "
+                            "'balanced' or none")
         if self.label_mode != "wake" and self.keyword:
             raise KwsqError(f"a keyword only makes sense with label mode 'wake', not "
                             f"'{self.label_mode}'")
@@ -485,6 +492,8 @@ class AugmentedSplit:
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
         self.bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
                                 data_cfg.clip_samples)
+        self.class_weights = (balanced_weights(self.y, len(class_names(data_cfg)))
+                              if data_cfg.class_weight == "balanced" else None)
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -495,6 +504,8 @@ class AugmentedSplit:
     def _pipeline(self, batch_size: int, shuffle_seed: int | None, reshuffle: bool,
                   aug_seed: int, rerandomize: bool) -> tf.data.Dataset:
         cfg, feat_cfg, bank = self.cfg, self.feat_cfg, self.bank
+        weights = (None if self.class_weights is None
+                   else tf.constant(self.class_weights, tf.float32))
         ds = tf.data.Dataset.from_tensor_slices((self.pcm, self.y))
         if shuffle_seed is not None:
             ds = ds.shuffle(len(self), seed=shuffle_seed, reshuffle_each_iteration=reshuffle)
@@ -504,7 +515,7 @@ class AugmentedSplit:
         ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
 
         def _map(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor
-                 ) -> tuple[tf.Tensor, tf.Tensor]:
+                 ) -> tuple[tf.Tensor, ...]:
             pcm_batch, labels = batch
             a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
                                 [None, cfg.clip_samples])
@@ -512,6 +523,8 @@ class AugmentedSplit:
             if cfg.augments_features:
                 x = spec_augment(x, cfg, feat_cfg,
                                  tf.random.experimental.stateless_fold_in(seed, 11))
+            if weights is not None:  # Keras reads a third element as per-example weights
+                return x, labels, tf.gather(weights, labels)
             return x, labels
 
         ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
@@ -531,6 +544,16 @@ class AugmentedSplit:
         """One dataset whose every iteration is a new epoch (order depends on the count)."""
         seed = self.cfg.seed
         return self._pipeline(batch_size, seed if shuffle else None, True, seed, True)
+
+
+def balanced_weights(y: np.ndarray, classes: int) -> np.ndarray:
+    """Per-class weights ``n / (classes x n_c)`` (0 for a class with no example): the mean
+    weight over the examples is 1, and every present class carries the same total."""
+    counts = np.bincount(np.asarray(y, np.int64), minlength=classes).astype(np.float64)
+    present = counts > 0
+    w = np.zeros(classes, np.float64)
+    w[present] = counts.sum() / (present.sum() * counts[present])
+    return w.astype(np.float32)
 
 
 def random_filter(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:

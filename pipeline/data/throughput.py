@@ -28,8 +28,7 @@ def _rate(ds, batches: int, warmup: int = 2) -> float:
     n = 0
     t0 = time.perf_counter()
     for _ in range(batches):
-        x, _ = next(it)
-        n += int(x.shape[0])
+        n += int(next(it)[0].shape[0])  # (x, y) or (x, y, weights)
     return n / (time.perf_counter() - t0)
 
 

@@ -155,3 +155,29 @@ def test_feature_and_data_configs_keep_their_old_keys_when_options_are_off():
     assert "holdout_family" not in loader.DataConfig("x").deterministic_dict()
     with pytest.raises(KwsqError, match="normalization"):
         features.FeatureConfig(normalize="pcen")
+
+
+def test_balanced_class_weights_give_every_class_the_same_total(tiny_corpus, tmp_path):
+    cfg = loader.DataConfig(str(tiny_corpus), label_mode="wake", keyword="marvin",
+                            class_weight="balanced", cache_dir=str(tmp_path))
+    split = loader.AugmentedSplit(cfg, features.mlperf_tiny_mfcc(), "training")
+    counts = np.bincount(split.y, minlength=2)
+    assert 0 < counts[1] < counts[0]  # the keyword is the rare class
+    totals = np.zeros(2)
+    for x, y, w in split.epoch(0, 16):
+        y, w = y.numpy(), w.numpy()
+        np.testing.assert_allclose(w, counts.sum() / (2 * counts[y]), rtol=1e-6)
+        np.add.at(totals, y, w)
+    np.testing.assert_allclose(totals, [counts.sum() / 2] * 2, rtol=1e-5)
+    # without the option the batches are (x, y) as before
+    plain = loader.AugmentedSplit(dataclasses.replace(cfg, class_weight=None),
+                                  features.mlperf_tiny_mfcc(), "training")
+    assert len(next(iter(plain.epoch(0, 16)))) == 2
+    assert "class_weight" not in dataclasses.replace(cfg, class_weight=None).to_dict()
+    with pytest.raises(KwsqError, match="class_weight"):
+        loader.DataConfig("x", class_weight="inverse")
+
+
+def test_balanced_weights_skip_absent_classes():
+    np.testing.assert_allclose(loader.balanced_weights(np.array([0, 0, 0, 2]), 3),
+                               [4 / 6, 0.0, 2.0])
