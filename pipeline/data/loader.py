@@ -85,6 +85,12 @@ class DataConfig:
     snr_min_db: float = 0.0
     snr_max_db: float = 30.0
     time_shift_ms: float = 100.0
+    # speed perturbation (Ko et al., "Audio augmentation for speech recognition", 2015):
+    # each training clip resampled by a factor drawn from [speed_min, speed_max], which
+    # moves pitch and formants together (a crude vocal-tract-length change) and the tempo;
+    # 1.0 / 1.0: off
+    speed_min: float = 1.0
+    speed_max: float = 1.0
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -125,8 +131,11 @@ class DataConfig:
                      "freq_mask_max"):
             if getattr(self, name) < 0:
                 raise KwsqError(f"{name} must be >= 0")
-        if self.snr_min_db > self.snr_max_db or self.gain_min_db > self.gain_max_db:
-            raise KwsqError("augmentation ranges need min <= max (snr, gain)")
+        if (self.snr_min_db > self.snr_max_db or self.gain_min_db > self.gain_max_db
+                or self.speed_min > self.speed_max):
+            raise KwsqError("augmentation ranges need min <= max (snr, gain, speed)")
+        if not 0.5 <= self.speed_min <= self.speed_max <= 2.0:
+            raise KwsqError("speed_min and speed_max must be within 0.5..2.0")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
 
@@ -440,6 +449,9 @@ def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.T
     background noise from faint to loud. The result is clipped to [-1, 1].
     """
     audio = tf.convert_to_tensor(audio, tf.float32)
+    if cfg.speed_min != 1.0 or cfg.speed_max != 1.0:
+        audio = speed_perturb(audio, cfg, tf.random.experimental.stateless_fold_in(
+            tf.cast(seed, tf.int64), 13))
     b = tf.shape(audio)[0]
     n = tf.shape(audio)[1]
     seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 6)
@@ -544,6 +556,26 @@ class AugmentedSplit:
         """One dataset whose every iteration is a new epoch (order depends on the count)."""
         seed = self.cfg.seed
         return self._pipeline(batch_size, seed if shuffle else None, True, seed, True)
+
+
+def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:
+    """Resample each clip ``[b, samples]`` by a factor in ``[speed_min, speed_max]``
+    (> 1: faster and higher), anchored at the clip's centre so the word stays in the clip;
+    samples read from outside the clip are 0. Linear interpolation: for factors above 1
+    the band above ``8 kHz / factor`` folds back near 8 kHz, above every kwsq front-end's
+    mel range except LFBE's top bins."""
+    b = tf.shape(audio)[0]
+    n = tf.shape(audio)[1]
+    factor = tf.random.stateless_uniform([b, 1], seed, cfg.speed_min, cfg.speed_max)
+    centre = tf.cast(n - 1, tf.float32) / 2.0
+    pos = centre + (tf.cast(tf.range(n), tf.float32)[None, :] - centre) * factor
+    lo = tf.floor(pos)
+    frac = pos - lo
+    lo = tf.cast(lo, tf.int32)
+    inside = tf.cast((pos >= 0.0) & (pos <= tf.cast(n - 1, tf.float32)), tf.float32)
+    a0 = tf.gather(audio, tf.clip_by_value(lo, 0, n - 1), batch_dims=1)
+    a1 = tf.gather(audio, tf.clip_by_value(lo + 1, 0, n - 1), batch_dims=1)
+    return (a0 * (1.0 - frac) + a1 * frac) * inside
 
 
 def balanced_weights(y: np.ndarray, classes: int) -> np.ndarray:

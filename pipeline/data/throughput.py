@@ -6,7 +6,7 @@ second than the model's training step consumes. Run
     python -m pipeline.data.throughput --data DIR --model ds_cnn [--augment all]
 
 to print, on this machine: examples/s of the cached (not augmented) pipeline, of the
-augmented one (time shift, gain, noise, random EQ, SpecAugment: every option on), and of
+augmented one (time shift, gain, noise, speed, random EQ, SpecAugment: every option on), and of
 the model's training step on in-memory batches, plus the verdict. The pipeline maps each
 batch in parallel (``AUTOTUNE``), prefetches, and starts from cached int16 audio, so the WAV
 files are decoded once per corpus, not once per run.
@@ -47,7 +47,8 @@ def measure(data: str, model_name: str, batch_size: int = 100, batches: int = 20
     feat_cfg = FeatureConfig.from_dict(getattr(module, "FEATURES", {}))
     cfg = loader.DataConfig(data)
     if augment == "all":
-        cfg = dataclasses.replace(cfg, filter_prob=0.5, time_masks=2, freq_masks=2)
+        cfg = dataclasses.replace(cfg, filter_prob=0.5, time_masks=2, freq_masks=2,
+                                  speed_min=0.9, speed_max=1.1)
     plain = loader.dataset(cfg, feat_cfg, "training", batch_size, augment=False, shuffle=True)
     plain = plain.repeat()
     aug = loader.dataset(cfg, feat_cfg, "training", batch_size, augment=True, shuffle=True)

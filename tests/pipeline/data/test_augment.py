@@ -181,3 +181,23 @@ def test_balanced_class_weights_give_every_class_the_same_total(tiny_corpus, tmp
 def test_balanced_weights_skip_absent_classes():
     np.testing.assert_allclose(loader.balanced_weights(np.array([0, 0, 0, 2]), 3),
                                [4 / 6, 0.0, 2.0])
+
+
+def test_speed_perturbation_scales_frequencies_by_the_factor():
+    cfg = loader.DataConfig("x", speed_min=1.12, speed_max=1.12)
+    t = np.arange(16000) / 16000.0
+    tone = np.sin(2 * np.pi * 1000.0 * t).astype(np.float32)[None, :]
+    out = loader.speed_perturb(tf.constant(tone), cfg, tf.constant([3, 4], tf.int64)).numpy()[0]
+    inside = out[800:-800]  # 1.12x reads past both ends: the edges are zero
+    assert np.all(out[:800] == 0) and np.all(out[-800:] == 0)
+    spectrum = np.abs(np.fft.rfft(inside * np.hanning(inside.size)))
+    peak_hz = np.argmax(spectrum) * 16000.0 / inside.size
+    assert abs(peak_hz - 1120.0) < 5.0
+    # the centre sample stays put; a factor range gives one factor per clip
+    ramp = np.tile(np.linspace(-1, 1, 16001, dtype=np.float32)[:16000], (64, 1))
+    cfg = loader.DataConfig("x", speed_min=0.9, speed_max=1.1)
+    out = loader.speed_perturb(tf.constant(ramp), cfg, tf.constant([5, 6], tf.int64)).numpy()
+    slopes = (out[:, 9000] - out[:, 7000]) / (ramp[0, 9000] - ramp[0, 7000])
+    assert 0.9 <= slopes.min() < 0.95 and 1.05 < slopes.max() <= 1.1
+    with pytest.raises(KwsqError, match="speed"):
+        loader.DataConfig("x", speed_min=1.1, speed_max=0.9)
