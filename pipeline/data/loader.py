@@ -145,7 +145,9 @@ class DataConfig:
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "[data]") -> DataConfig:
         """Built by :func:`pipeline.config.load_section`: unknown keys and wrong types are
-        one-line errors naming ``section``."""
+        one-line errors naming ``section``. A ``pathlib`` path is taken as its string."""
+        if isinstance(d.get("path"), os.PathLike):
+            d = {**d, "path": os.fspath(d["path"])}
         return load_section(cls, d, section)
 
     def deterministic_dict(self) -> dict[str, Any]:

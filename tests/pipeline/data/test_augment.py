@@ -164,7 +164,7 @@ def test_balanced_class_weights_give_every_class_the_same_total(tiny_corpus, tmp
     counts = np.bincount(split.y, minlength=2)
     assert 0 < counts[1] < counts[0]  # the keyword is the rare class
     totals = np.zeros(2)
-    for x, y, w in split.epoch(0, 16):
+    for _x, y, w in split.epoch(0, 16):
         y, w = y.numpy(), w.numpy()
         np.testing.assert_allclose(w, counts.sum() / (2 * counts[y]), rtol=1e-6)
         np.add.at(totals, y, w)
@@ -201,3 +201,11 @@ def test_speed_perturbation_scales_frequencies_by_the_factor():
     assert 0.9 <= slopes.min() < 0.95 and 1.05 < slopes.max() <= 1.1
     with pytest.raises(KwsqError, match="speed"):
         loader.DataConfig("x", speed_min=1.1, speed_max=0.9)
+
+
+def test_data_config_from_dict_checks_keys_and_types_like_a_run_config(tmp_path):
+    assert loader.DataConfig.from_dict({"path": tmp_path}).path == str(tmp_path)
+    with pytest.raises(KwsqError, match=r"unknown key 'noise' in \[data\]"):
+        loader.DataConfig.from_dict({"path": "x", "noise": 0.5})
+    with pytest.raises(KwsqError, match=r"\[data\]: noise_prob must be a number"):
+        loader.DataConfig.from_dict({"path": "x", "noise_prob": "high"})
