@@ -98,6 +98,10 @@ depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params, cons
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, wbytes, bias,
                                        output_dims, output);
     }
+    if (!s4 && mve_depthwise_c16(ctx, params, quant, input_dims, input, filter_dims, (const int8_t *)wbytes, bias,
+                                 output_dims, output)) {
+        return KWSQ_OK;
+    }
     const int8_t *filter = (const int8_t *)wbytes;
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_ch = input_dims->c;
     const int32_t f_h = filter_dims->h, f_w = filter_dims->w;

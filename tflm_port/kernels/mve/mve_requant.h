@@ -24,6 +24,15 @@ static inline int32x4_t mve_requant(int32x4_t acc, int32x4_t mult, int32x4_t shi
     return vrshlq_s32(vqaddq_s32(x, fixup), right);
 }
 
+/* The same with the shift split once per call: right <= 0, acc already
+ * shifted left by the channel's left shift (if any). */
+static inline int32x4_t mve_requant_r(int32x4_t acc, int32x4_t mult, int32x4_t right)
+{
+    const int32x4_t x = vqrdmulhq_s32(acc, mult);
+    const int32x4_t fixup = vshrq_n_s32(vandq_s32(x, right), 31);
+    return vrshlq_s32(vqaddq_s32(x, fixup), right);
+}
+
 static inline int32x4_t mve_out_s32(int32x4_t acc, int32x4_t mult, int32x4_t shift, int32_t out_offset,
                                     int32_t act_min, int32_t act_max)
 {

@@ -1,0 +1,265 @@
+/*
+ * DEPTHWISE_CONV_2D with depth multiplier 1 and int8 weights for Cortex-M55
+ * Helium, sixteen channels per pass, bit-exact with kernels/ref.
+ *
+ * Per tap: one 16-byte load of raw inputs, one of weights (rearranged once
+ * per call into [channel group][tap][16]), VMULLB/VMULLT.S8 give the even
+ * and odd channels' int16 products (exact: |x * w| <= 2^14), VMOVLB/VMOVLT
+ * widen them into four int32x4 accumulators: 12 instructions per 16 MACs.
+ * The input offset never touches a lane: it is folded per call into the
+ * base bias[c] + offset * (sum of all taps' weights of c), and taps outside
+ * the input read a row of zero-point bytes (zp + offset = 0), so every
+ * pixel, border or not, runs the same full window.
+ *
+ * The accumulators hold channels {0,4,8,12}, {2,6,10,14}, {1,5,9,13},
+ * {3,7,11,15} of the group; the per-call tables (base, multiplier, left and
+ * right shift) are stored in that lane order, and after requantization
+ * (mve_requant.h) saturating narrows VQMOVNB/VQMOVNT re-interleave the four
+ * vectors into the 16 output bytes, so the activation clamp is one
+ * VMAX/VMIN on int8 lanes.
+ *
+ * Writes go in increasing address order (pixel by pixel, groups ascending)
+ * and a pixel reads only its own window's rows; in place (stride 1,
+ * same-size output), rows still needed are kept in the reference ring.
+ */
+#include <arm_mve.h>
+#include <string.h>
+
+#include "kwsq_depthwise_conv_ref.h"
+#include "mve_depthwise.h"
+#include "mve_requant.h"
+
+/* The lane of channel j of a group in the accumulator order above. */
+static int32_t lane_of(int32_t j)
+{
+    /* even channels: j = 4k -> k, 4k + 2 -> 4 + k; odd: 4k + 1 -> 8 + k,
+     * 4k + 3 -> 12 + k */
+    return (j & 1) * 8 + ((j >> 1) & 1) * 4 + (j >> 2);
+}
+
+/* Taps in pairs (the list tp[], npair > 0 pairs, then the weights at w,
+ * 16 per tap): the two taps' int16 products are summed before widening
+ * (exact while no weight is -128: |x * w| <= 128 * 127, two fit in int16),
+ * 23 instructions per 32 MACs. VMULLB/VMULLT.S8 may write one of their
+ * sources (only the 32-bit forms may not), so q4 is reloaded for the second
+ * product instead of needing a ninth register. */
+#define MVE_DW_PAIRS(TP, W, G, N, A0, A1, A2, A3)                                                               \
+    __asm__ volatile("dls lr, %[n]\n"                                                                           \
+                     "1:\n\t"                                                                                  \
+                     "ldrd %[p0], %[p1], [%[tp]], #8\n\t"                                                      \
+                     "add %[p0], %[p0], %[g]\n\t"                                                              \
+                     "add %[p1], %[p1], %[g]\n\t"                                                              \
+                     "vldrb.8 q4, [%[p0]]\n\t"                                                                 \
+                     "vldrb.8 q5, [%[w]], #16\n\t"                                                             \
+                     "vmullb.s8 q6, q4, q5\n\t"                                                                \
+                     "vmullt.s8 q7, q4, q5\n\t"                                                                \
+                     "vldrb.8 q4, [%[p1]]\n\t"                                                                 \
+                     "vldrb.8 q5, [%[w]], #16\n\t"                                                             \
+                     "vmullb.s8 q4, q4, q5\n\t"                                                                \
+                     "vadd.i16 q6, q6, q4\n\t"                                                                 \
+                     "vldrb.8 q4, [%[p1]]\n\t"                                                                 \
+                     "vmullt.s8 q4, q4, q5\n\t"                                                                \
+                     "vadd.i16 q7, q7, q4\n\t"                                                                 \
+                     "vmovlb.s16 q4, q6\n\t"                                                                   \
+                     "vadd.i32 %q[a0], %q[a0], q4\n\t"                                                         \
+                     "vmovlt.s16 q4, q6\n\t"                                                                   \
+                     "vadd.i32 %q[a1], %q[a1], q4\n\t"                                                         \
+                     "vmovlb.s16 q4, q7\n\t"                                                                   \
+                     "vadd.i32 %q[a2], %q[a2], q4\n\t"                                                         \
+                     "vmovlt.s16 q4, q7\n\t"                                                                   \
+                     "vadd.i32 %q[a3], %q[a3], q4\n\t"                                                         \
+                     "le lr, 1b\n"                                                                              \
+                     : [a0] "+w"(A0), [a1] "+w"(A1), [a2] "+w"(A2), [a3] "+w"(A3), [tp] "+r"(TP), [w] "+r"(W), \
+                       [p0] "=&r"(p0_), [p1] "=&r"(p1_)                                                         \
+                     : [n] "r"(N), [g] "r"(G)                                                                   \
+                     : "q4", "q5", "q6", "q7", "lr", "memory")
+
+/* Single taps (n > 0): 15 instructions per 16 MACs. */
+#define MVE_DW_SINGLES(TP, W, G, N, A0, A1, A2, A3)                                                             \
+    __asm__ volatile("dls lr, %[n]\n"                                                                           \
+                     "1:\n\t"                                                                                  \
+                     "ldr %[p0], [%[tp]], #4\n\t"                                                              \
+                     "add %[p0], %[p0], %[g]\n\t"                                                              \
+                     "vldrb.8 q4, [%[p0]]\n\t"                                                                 \
+                     "vldrb.8 q5, [%[w]], #16\n\t"                                                             \
+                     "vmullb.s8 q6, q4, q5\n\t"                                                                \
+                     "vmullt.s8 q7, q4, q5\n\t"                                                                \
+                     "vmovlb.s16 q4, q6\n\t"                                                                   \
+                     "vadd.i32 %q[a0], %q[a0], q4\n\t"                                                         \
+                     "vmovlt.s16 q4, q6\n\t"                                                                   \
+                     "vadd.i32 %q[a1], %q[a1], q4\n\t"                                                         \
+                     "vmovlb.s16 q4, q7\n\t"                                                                   \
+                     "vadd.i32 %q[a2], %q[a2], q4\n\t"                                                         \
+                     "vmovlt.s16 q4, q7\n\t"                                                                   \
+                     "vadd.i32 %q[a3], %q[a3], q4\n\t"                                                         \
+                     "le lr, 1b\n"                                                                              \
+                     : [a0] "+w"(A0), [a1] "+w"(A1), [a2] "+w"(A2), [a3] "+w"(A3), [tp] "+r"(TP), [w] "+r"(W), \
+                       [p0] "=&r"(p0_)                                                                          \
+                     : [n] "r"(N), [g] "r"(G)                                                                   \
+                     : "q4", "q5", "q6", "q7", "lr", "memory")
+
+/* The per-call record of one group of 16 channels, in accumulator lane
+ * order: right shifts (<= 0) and left shifts as bytes (VLDRB.S32), then the
+ * folded bases and the multipliers. One pointer reaches every field by an
+ * immediate offset. */
+typedef struct {
+    int8_t rsh[16];
+    int8_t lsh[16];
+    int32_t base[16];
+    int32_t mult[16];
+} group_rec;
+
+/* Requantize accumulator k (lanes 4k..4k+3 of the record). */
+#define MVE_DW_OUT(A, R, K, LEFT, OFF)                                                                        \
+    vaddq_n_s32(mve_requant_r((LEFT) ? vshlq_s32((A), vldrbq_s32((R)->lsh + 4 * (K))) : (A),                  \
+                              vldrwq_s32((R)->mult + 4 * (K)), vldrbq_s32((R)->rsh + 4 * (K))),                  \
+                (OFF))
+
+/* One output pixel, all channel groups. tp[t] points at tap t's input pixel
+ * (or the zero-point row); `pairs` taps are summed two at a time. The last
+ * group (och % 16 channels) is predicated: its input loads stop at the
+ * tensor's end and its store at the last channel. `left`: some channel
+ * shifts left (a constant: instantiated both ways). */
+static inline __attribute__((always_inline)) void pixel_c16(bool left, const int8_t *const *tp, int32_t taps,
+                                                            int32_t pairs, const int8_t *wt, const group_rec *rec,
+                                                            int32_t och, int32_t out_off, int8x16_t lo,
+                                                            int8x16_t hi, int8_t *yp)
+{
+    const int8_t *w = wt;
+    for (int32_t g = 0; g < och; g += 16, ++rec) {
+        const bool full = g + 16 <= och;
+        int32x4_t a0 = vldrwq_s32(rec->base), a1 = vldrwq_s32(rec->base + 4);
+        int32x4_t a2 = vldrwq_s32(rec->base + 8), a3 = vldrwq_s32(rec->base + 12);
+        if (full) {
+            const int8_t *const *tpp = tp;
+            const int8_t *p0_, *p1_;
+            if (pairs > 0) {
+                MVE_DW_PAIRS(tpp, w, g, pairs, a0, a1, a2, a3);
+            }
+            if (taps > 2 * pairs) {
+                MVE_DW_SINGLES(tpp, w, g, taps - 2 * pairs, a0, a1, a2, a3);
+            }
+            (void)p1_;
+        } else {
+            const mve_pred16_t pr = vctp8q((uint32_t)(och - g));
+            for (int32_t t = 0; t < taps; ++t) {
+                const int8x16_t xv = vldrbq_z_s8(tp[t] + g, pr), wv = vldrbq_s8(w);
+                w += 16;
+                const int16x8_t pe = vmullbq_int_s8(xv, wv), po = vmulltq_int_s8(xv, wv);
+                a0 = vaddq_s32(a0, vmovlbq_s16(pe));
+                a1 = vaddq_s32(a1, vmovltq_s16(pe));
+                a2 = vaddq_s32(a2, vmovlbq_s16(po));
+                a3 = vaddq_s32(a3, vmovltq_s16(po));
+            }
+        }
+        const int16x8_t he = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a0, rec, 0, left, out_off)),
+                                          MVE_DW_OUT(a1, rec, 1, left, out_off));
+        const int16x8_t ho = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a2, rec, 2, left, out_off)),
+                                          MVE_DW_OUT(a3, rec, 3, left, out_off));
+        int8x16_t b = vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), he), ho);
+        b = vminq_s8(vmaxq_s8(b, lo), hi);
+        if (full) {
+            vstrbq_s8(yp + g, b);
+        } else {
+            vstrbq_p_s8(yp + g, b, vctp8q((uint32_t)(och - g)));
+        }
+    }
+}
+
+/* Every output pixel. Not inlined, so the caller's stack tables do not
+ * hold a frame pointer. */
+static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_params *d, const kwsq_dims *in,
+                                                 const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
+                                                 const int8_t *wt, const group_rec *rec, const int8_t *zp_row,
+                                                 int8_t *ring, int32_t pairs)
+{
+    const int32_t in_h = in->h, in_w = in->w, ch = out->c, f_h = f->h, f_w = f->w, taps = f_h * f_w;
+    const int32_t dil_w = d->dilation_w, row_bytes = in_w * ch, ring_rows = kwsq_ref_dw_ring_rows(d);
+    const int8x16_t lo = vdupq_n_s8((int8_t)d->act_min), hi = vdupq_n_s8((int8_t)d->act_max);
+    const int32_t out_off = d->output_offset;
+    const int8_t *tp[MVE_DW_C16_MAX_TAPS];
+    const int8_t *rows[MVE_DW_C16_MAX_TAPS];
+    int8_t *yp = y;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in_h * row_bytes;
+        for (int32_t oy = 0; oy < out->h; ++oy) {
+            const int32_t iy0 = oy * d->stride_h - d->pad_h;
+            if (ring != NULL) {
+                memcpy(ring + (oy % ring_rows) * row_bytes, img + (int64_t)oy * row_bytes, (size_t)row_bytes);
+            }
+            for (int32_t fy = 0; fy < f_h; ++fy) {
+                const int32_t iy = iy0 + d->dilation_h * fy;
+                rows[fy] = iy < 0 || iy >= in_h ? NULL
+                           : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
+                                                      : img + (int64_t)iy * row_bytes;
+            }
+            for (int32_t ox = 0; ox < out->w; ++ox) {
+                const int32_t ix0 = ox * d->stride_w - d->pad_w;
+                const int8_t **t = tp;
+                for (int32_t fy = 0; fy < f_h; ++fy) {
+                    const int8_t *row = rows[fy];
+                    int32_t ix = ix0;
+                    for (int32_t fx = 0; fx < f_w; ++fx, ix += dil_w) {
+                        *t++ = row != NULL && (uint32_t)ix < (uint32_t)in_w ? row + ix * ch : zp_row;
+                    }
+                }
+                if (left) {
+                    pixel_c16(true, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, yp);
+                } else {
+                    pixel_c16(false, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, yp);
+                }
+                yp += ch;
+            }
+        }
+    }
+}
+
+bool mve_depthwise_c16(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
+                       const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
+                       const int32_t *bias, const kwsq_dims *out, int8_t *y)
+{
+    const int32_t ch = out->c, taps = f->h * f->w;
+    const int32_t padded = (ch + 15) & ~15;
+    if (d->depth_multiplier != 1 || in->c != ch || taps > MVE_DW_C16_MAX_TAPS || f->h > MVE_DW_C16_MAX_TAPS ||
+        padded > MVE_DW_C16_MAX_CH || taps * padded > MVE_DW_C16_MAX_WEIGHTS) {
+        return false;
+    }
+    int8_t wt[taps * padded];
+    group_rec rec[padded / 16];
+    int8_t zp_row[padded];
+    memset(zp_row, -d->input_offset, (size_t)padded);
+    int32_t wmin = 0;
+    bool left = false;
+    for (int32_t g = 0; g < padded; g += 16) {
+        /* weights rearranged 16 bytes at a time (zeros past the last
+         * channel); the tap sums in int16 lanes (|sum| <= 64 * 128) */
+        const mve_pred16_t pr = vctp8q((uint32_t)(ch - g));
+        int16x8_t se = vdupq_n_s16(0), so = vdupq_n_s16(0);
+        for (int32_t t = 0; t < taps; ++t) {
+            const int8x16_t v = vldrbq_z_s8(w + t * ch + g, pr);
+            vstrbq_s8(wt + g * taps + t * 16, v);
+            wmin = vminvq_s8((int8_t)wmin, v);
+            se = vaddq_s16(se, vmovlbq_s8(v));
+            so = vaddq_s16(so, vmovltq_s8(v));
+        }
+        int16_t sums[16];
+        vstrhq_s16(sums, se);
+        vstrhq_s16(sums + 8, so);
+        group_rec *r = &rec[g / 16];
+        for (int32_t j = 0; j < 16; ++j) {
+            const int32_t c = g + j, lane = lane_of(j);
+            const int32_t s = c < ch ? q->shift[c] : 0;
+            const int32_t sum = sums[(j & 1) * 8 + (j >> 1)];
+            r->base[lane] = c < ch ? (bias != NULL ? bias[c] : 0) + d->input_offset * sum : 0;
+            r->mult[lane] = c < ch ? q->multiplier[c] : 0;
+            r->lsh[lane] = (int8_t)(s > 0 ? s : 0);
+            r->rsh[lane] = (int8_t)(s < 0 ? s : 0);
+            left = left || s > 0;
+        }
+    }
+    const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
+    /* pairs of int16 products are exact only without -128 weights */
+    const int32_t pairs = wmin > -128 ? taps / 2 : 0;
+    pixels_c16(left, d, in, x, f, out, y, wt, rec, zp_row, ring_rows > 0 ? ctx->buf : NULL, pairs);
+    return true;
+}
