@@ -23,31 +23,50 @@
 #include "kwsq_conv_ref.h"
 #include "mve_requant.h"
 
+/* n bytes from src (n >= 0), 16 per predicated load/store pair: a short
+ * span costs a few instructions instead of a memcpy call. */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16, dst += 16, src += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
+}
+
+static inline void set_bytes(int8_t *dst, int8x16_t v, int32_t n)
+{
+    for (; n > 0; n -= 16, dst += 16) {
+        vstrbq_p_s8(dst, v, vctp8q((uint32_t)n));
+    }
+}
+
 void mve_fill_col(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const int8_t *img,
                   int32_t iy0, int32_t ix0, int32_t g, bool split, int8_t *col)
 {
-    const int32_t f_in = f->c, in_ch = in->c, c0 = g * f_in;
-    const int8_t zp = (int8_t)-p->input_offset;
+    const int32_t f_in = f->c, in_ch = in->c, c0 = g * f_in, f_w = f->w, row_len = f_w * f_in;
+    const int8x16_t zp = vdupq_n_s8((int8_t)-p->input_offset);
+    /* the taps of a filter row inside the input: fx0 .. fx1 - 1 */
+    int32_t fx0, fx1;
+    kwsq_window_clip(ix0, p->dilation_w, f_w, in->w, &fx0, &fx1);
+    /* with dilation 1 and one group the valid taps are one span */
+    const bool span = p->dilation_w == 1 && f_in == in_ch;
     int8_t *dst = col;
-    for (int32_t fy = 0; fy < f->h; ++fy) {
+    for (int32_t fy = 0; fy < f->h; ++fy, dst += row_len) {
         const int32_t iy = iy0 + p->dilation_h * fy;
-        const bool row_in = iy >= 0 && iy < in->h;
-        const int8_t *row = img + (int64_t)(row_in ? iy : 0) * in->w * in_ch;
-        if (row_in && p->dilation_w == 1 && f_in == in_ch && ix0 >= 0 && ix0 + f->w <= in->w) {
-            /* the filter row is one span of the input row */
-            memcpy(dst, row + (int64_t)ix0 * in_ch, (size_t)(f->w * f_in));
-            dst += f->w * f_in;
+        if (iy < 0 || iy >= in->h || fx0 >= fx1) {
+            set_bytes(dst, zp, row_len);
             continue;
         }
-        for (int32_t fx = 0; fx < f->w; ++fx) {
-            const int32_t ix = ix0 + p->dilation_w * fx;
-            const bool in_bounds = row_in && ix >= 0 && ix < in->w;
-            const int8_t *src = row + (int64_t)(in_bounds ? ix : 0) * in_ch + c0;
-            for (int32_t c = 0; c < f_in; ++c) {
-                dst[c] = in_bounds ? src[c] : zp;
+        const int8_t *row = img + (int64_t)iy * in->w * in_ch + c0;
+        set_bytes(dst, zp, fx0 * f_in);
+        if (span) {
+            copy_bytes(dst + fx0 * f_in, row + (int64_t)(ix0 + fx0) * in_ch, (fx1 - fx0) * f_in);
+        } else {
+            for (int32_t fx = fx0; fx < fx1; ++fx) {
+                copy_bytes(dst + fx * f_in, row + (int64_t)(ix0 + p->dilation_w * fx) * in_ch, f_in);
             }
-            dst += f_in;
         }
+        set_bytes(dst + fx1 * f_in, zp, (f_w - fx1) * f_in);
     }
     if (split) {
         const int32_t patch = f->h * f->w * f_in;

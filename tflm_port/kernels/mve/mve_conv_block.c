@@ -66,8 +66,8 @@
                      "vmladava.s8 %[a3], q1, q0\n\t"                                                        \
                      "le lr, 2b\n"                                                                          \
                      "3:\n\t"                                                                               \
-                     "vmov q2[2], q2[0], %[a2], %[a0]\n\t"                                                  \
-                     "vmov q2[3], q2[1], %[a3], %[a1]\n\t"                                                  \
+                     "vmov q2[2], q2[0], %[a0], %[a2]\n\t"                                                  \
+                     "vmov q2[3], q2[1], %[a1], %[a3]\n\t"                                                  \
                      "vadd.i32 q2, q2, %q[b]\n\t"                                                           \
                      LEFT_SHIFT                                                                             \
                      "vqrdmulh.s32 q2, q2, %q[m]\n\t"                                                       \
