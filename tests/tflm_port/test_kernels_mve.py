@@ -1,0 +1,133 @@
+"""kernels/mve (Cortex-M55 Helium) against TFLite Micro, under QEMU.
+
+test_kernels_dsp.py runs the anchors, its random models (at most 16
+channels) and a 1x1 chain on m55/mve as well; this file adds what those miss
+for the Helium paths: depthwise layers wide enough for the 16-channel groups
+(with and without a channel tail, same/valid padding, strides, dilation, a
+5x3 window, multiplier 1 next to 2, per tensor and per channel), general
+convolutions whose receptive fields end mid-vector, and quantization the
+converter does not write by default: a weight of -128 (which the depthwise
+tap pairs must not sum in int16) and output scales small enough that some
+channels shift left before the multiply.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_refs import anchor_bytes, random_inputs, tflm_run
+
+from pipeline.tflite import schema as ts
+
+_missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
+needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
+
+
+def _convert(model, shape: tuple[int, ...], per_tensor: bool, seed: int) -> bytes:
+    import tensorflow as tf
+
+    data = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, *shape)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    return conv.convert()
+
+
+def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
+    """Depthwise layers of 37 and 48 channels (two or three 16-channel groups,
+    with and without a tail) between convolutions of 24 and 21 channels."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(11)
+    L = keras.layers
+    shape = (9, 7, 37)
+    inp = keras.Input(shape, batch_size=1)
+    x = L.DepthwiseConv2D(3, padding="same", activation="relu")(inp)
+    x = L.DepthwiseConv2D((5, 3), strides=2, padding="valid")(x)
+    x = L.Conv2D(48, (3, 2), padding="same", activation="relu6")(x)
+    x = L.DepthwiseConv2D(3, dilation_rate=2, padding="same")(x)
+    x = L.DepthwiseConv2D(2, depth_multiplier=2, padding="valid", activation="relu")(x)
+    x = L.Conv2D(21, 1)(x)
+    model = keras.Model(inp, L.Dense(9)(L.Flatten()(x)))
+    desc = "dw 37 ch 3x3 same / 5x3 s2 valid, conv 3x2 -> 48, dw 3x3 d2, dw x2, pw 21"
+    desc += " per-tensor" if per_tensor else " per-channel"
+    return _convert(model, shape, per_tensor, 12), desc
+
+
+def _layer(m, index: int):
+    sg = m.subgraphs[0]
+    op = sg.operators[index]
+    return sg, op, sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]], sg.tensors[op.outputs[0]]
+
+
+def rewritten_ds_cnn() -> bytes:
+    """MLPerf Tiny's DS-CNN with two quantization changes TFLite Micro runs
+    as written: every 7th weight of the first two depthwise layers -128, and
+    in the first depthwise and pointwise layers every 5th channel's weight
+    scale raised so that its effective scale is 1.5 (a left shift) while the
+    others keep theirs (right shifts)."""
+    m = ts.load(anchor_bytes("mlperf_tiny_kws_ds_cnn_int8"))
+    for index in (1, 3):
+        _, _, _, w, _ = _layer(m, index)
+        data = np.array(m.buffers[w.buffer].data, dtype=np.uint8)
+        data[::7] = 0x80
+        m.buffers[w.buffer].data = data
+    for index in (1, 2):
+        _, _, x, w, y = _layer(m, index)
+        scales = np.array(w.quantization.scale, dtype=np.float32)
+        scales[::5] = 1.5 * float(y.quantization.scale[0]) / float(x.quantization.scale[0])
+        w.quantization.scale = scales
+    return ts.dump(m)
+
+
+def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
+    from pipeline.device.targets import run_on_target
+
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), "m55", kernels="mve")
+    return list(run.outputs[0])
+
+
+def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
+    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        a = np.asarray(a).reshape(b.shape)
+        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
+    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
+
+
+def test_rewritten_ds_cnn_really_has_minus_128_weights_and_left_shifts() -> None:
+    """The rewrite produces what the QEMU test below claims to cover."""
+    m = ts.load(rewritten_ds_cnn())
+    for index in (1, 3):
+        _, _, _, w, _ = _layer(m, index)
+        assert np.any(m.buffers[w.buffer].data.view(np.int8) == -128)
+    for index in (1, 2):
+        _, _, x, w, y = _layer(m, index)
+        eff = (float(x.quantization.scale[0]) * np.asarray(w.quantization.scale)
+               / float(y.quantization.scale[0]))
+        assert eff.max() > 1.0 and eff.min() < 0.5
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
+        tmp_path: Path) -> None:
+    models = [wide_depthwise_model(False), wide_depthwise_model(True),
+              (rewritten_ds_cnn(), "DS-CNN with -128 weights and left shifts")]
+    for model, desc in models:
+        xs = random_inputs(model, 3, seed=17)
+        _assert_same(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
