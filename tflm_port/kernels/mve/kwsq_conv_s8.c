@@ -1,15 +1,16 @@
 /*
  * kwsq_conv_s8 for Cortex-M55 Helium: see mve_conv.c. The columns are read
  * or copied before any output of their pixels is written, so the in-place
- * 1x1 case needs no scratch.
+ * 1x1 case needs no scratch of its own.
  */
+#include "kwsq_conv_ref.h"
 #include "mve_conv.h"
 
 int32_t kwsq_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims)
 {
-    (void)params;
-    (void)output_dims;
-    return 0;
+    /* the reference loop this folder falls back to (odd int4 fields,
+     * fields past MVE_MAX_PATCH) needs its in-place row */
+    return kwsq_ref_conv_buffer_size(params, output_dims);
 }
 
 kwsq_status kwsq_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,

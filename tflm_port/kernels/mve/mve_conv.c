@@ -164,9 +164,9 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
     const int32_t groups = in->c / f->c, per_group = out->c / groups;
     const int32_t pixels = out->h * out->w;
     /* A 1x1 stride-any conv of one group reads its columns in the input,
-     * unless it writes over that input. */
+     * unless it writes over that input or has trailing padding. */
     const bool direct = !s4 && f->h == 1 && f->w == 1 && groups == 1 && !p->in_place && p->pad_h == 0 &&
-                        p->pad_w == 0;
+                        p->pad_w == 0 && (out->h - 1) * p->stride_h < in->h && (out->w - 1) * p->stride_w < in->w;
     if (!s4 && groups == 1 && mve_conv_block_s8(p, q, in, x, f, (const int8_t *)w, bias, out, y)) {
         return KWSQ_OK;
     }

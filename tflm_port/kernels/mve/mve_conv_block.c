@@ -98,7 +98,7 @@ static void fill_block(const kwsq_conv_params *p, const kwsq_dims *in, const kws
     for (int32_t j = 0; j < np; ++j) {
         const int32_t oy = (px + j) / out->w, ox = (px + j) % out->w;
         const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-        if (plain) {
+        if (plain && iy0 < in->h && ix0 < in->w) {
             memcpy(cols + j * col, img + ((int64_t)iy0 * in->w + ix0) * in->c, (size_t)depth);
         } else {
             mve_fill_col(p, in, f, img, iy0, ix0, 0, false, cols + j * col);
