@@ -1,5 +1,9 @@
-"""kernels/mve (Cortex-M55 Helium) against TFLite Micro, under QEMU.
+"""kernels/mve (Cortex-M55 Helium) against kernels/ref and TFLite Micro, under QEMU.
 
+The kernel check firmware (tflm_port/bench/kernel_check.c) runs every mve
+kernel and its reference on hundreds of random shapes (odd sizes, padding on
+every side including trailing, strides, dilation, depth multipliers, groups,
+per tensor and per channel, power-of-two scales, INT4, in place, batches).
 test_kernels_dsp.py runs the anchors, its random models (at most 16
 channels) and a 1x1 chain on m55/mve as well; this file adds what those miss
 for the Helium paths: depthwise layers wide enough for the 16-channel groups
@@ -13,17 +17,41 @@ channels shift left before the multiply.
 
 from __future__ import annotations
 
+import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
 import pytest
 from runtime_refs import anchor_bytes, random_inputs, tflm_run
 
+from pipeline.device.targets import BOARDS_DIR, run_firmware
 from pipeline.tflite import schema as ts
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
 needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
+
+
+CHECK_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) (\d+)", re.M)
+OPS = {"conv_s8", "conv_s4", "depthwise_conv_s8", "depthwise_conv_s4", "fully_connected_s8",
+       "fully_connected_s4"}
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_kernels_are_bit_exact_with_ref_on_random_shapes(tmp_path: Path) -> None:
+    cases, seed = 400, 11
+    subprocess.run(["make", "-j2", "--no-print-directory", "-C", str(BOARDS_DIR), "kernel-check",
+                    "TARGET=m55", "KERNELS=mve", f"BUILD_ROOT={tmp_path}", f"CHECK_CASES={cases}",
+                    f"CHECK_SEED={seed}"], check=True, capture_output=True)  # fmt: skip
+    elf = tmp_path / "m55" / "check-mve" / f"kernel_check-{cases}-{seed}.elf"
+    code, text = run_firmware("m55", elf, timeout_s=600)
+    found = {m[1]: (int(m[2]), int(m[3])) for m in CHECK_LINE.finditer(text)}
+    assert set(found) == OPS and code == 0, text
+    for op, (ran, mismatches) in found.items():
+        assert mismatches == 0, f"{op}: {mismatches} of {ran} random cases differ from ref"
+        assert ran >= 300, f"{op}: only {ran} cases ran"
 
 
 def _convert(model, shape: tuple[int, ...], per_tensor: bool, seed: int) -> bytes:
