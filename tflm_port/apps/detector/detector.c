@@ -12,6 +12,12 @@ int kwsq_det_init(kwsq_detector *d, const kwsq_det_config *cfg)
     }
     d->cfg = *cfg;
     d->windows = 0;
+    /* sum < w * threshold * (1 - 2^-40) gives sum / w < threshold * (1 - 2^-41) even
+     * with the roundings of this product and of the division, so the rounded
+     * quotient is under the threshold. */
+    d->low_sum = cfg->threshold > 0.0
+                     ? (double)cfg->smooth_windows * cfg->threshold * (1.0 - 0x1p-40)
+                     : -INFINITY;
     d->slot = 0;
     for (int32_t k = 0; k < KWSQ_DET_MAX_KEYWORDS; k++) {
         kwsq_det_keyword *s = &d->kw[k];
@@ -67,8 +73,19 @@ int32_t kwsq_det_push(kwsq_detector *d, const float *posteriors, uint32_t end_sa
         const double prev = s->sums[cur];
         const double now = prev + (double)posteriors[k];
         s->sums[next] = now;
-        /* w == 1 is the identity in Python, not a difference of two sums. */
-        const double smoothed = w == 1 ? (double)posteriors[k] : (now - s->sums[lo_slot]) / count;
+        /* w == 1 is the identity in Python, not a difference of two sums. A
+         * value certainly under the threshold is kept as -inf instead of
+         * being divided out (a soft-float division on an M4F, ~200
+         * instructions): it can neither be a detection nor end one early
+         * (a peak above the threshold is >= it, a rise to one is > it), so the
+         * rules decide exactly as with the quotient. */
+        double smoothed;
+        if (w == 1) {
+            smoothed = (double)posteriors[k];
+        } else {
+            const double sum = now - s->sums[lo_slot];
+            smoothed = (count == (double)w && sum < d->low_sum) ? -INFINITY : sum / count;
+        }
         if (t > 0) {
             if (s->rising && s->last >= smoothed) {
                 n = consider(d, k, out, n);

@@ -42,7 +42,7 @@ typedef struct {
 
 typedef struct {
     double sums[KWSQ_DET_MAX_SMOOTH + 1]; /* running sums c[t + 1 - i], ring */
-    double last;                          /* s[t - 1] */
+    double last;                          /* s[t - 1]; -inf: certainly under the threshold */
     uint32_t last_sample;                 /* time of window t - 1 */
     int32_t rising;                       /* s[t - 1] qualified as a peak start */
     double last_detection;                /* seconds; -inf before the first */
@@ -53,6 +53,9 @@ typedef struct {
     kwsq_det_config cfg;
     int64_t windows; /* windows seen */
     int32_t slot;    /* windows % (smooth_windows + 1): the ring slot of c[t] */
+    /* A full window's sum below this is a smoothed value certainly under the
+     * threshold (see kwsq_det_push); -inf: always divide. */
+    double low_sum;
     kwsq_det_keyword kw[KWSQ_DET_MAX_KEYWORDS];
 } kwsq_detector;
 

@@ -27,6 +27,24 @@ int32_t kwsq_fe__apply_scale(int32_t x, kwsq_fe_scale s);
 #define KWSQ_FE_MADD(a, b, c) ((a) * (b) + (c))
 #endif
 
+/* v / 32768 for an int16 sample, exact: one fixed-point conversion where the
+ * FPU has it (VCVT / SCVTF with 15 fraction bits), else convert and scale. */
+static inline float kwsq_fe__q15_to_f32(int32_t v)
+{
+#if defined(__GNUC__) && defined(__aarch64__)
+    float r;
+    __asm__("scvtf %s0, %w1, #15" : "=w"(r) : "r"(v));
+    return r;
+#elif defined(__GNUC__) && defined(__arm__) && defined(__ARM_FP) && (__ARM_FP & 4) && \
+    defined(__ARM_ARCH_ISA_THUMB) && __ARM_ARCH_ISA_THUMB >= 2
+    float r;
+    __asm__("vmov %0, %1\n\tvcvt.f32.s32 %0, %0, #15" : "=t"(r) : "r"(v));
+    return r;
+#else
+    return (float)v * (1.0f / 32768.0f);
+#endif
+}
+
 /* cos and sin of 2 pi k / n for 0 <= k < n from the same table. */
 static inline void kwsq_fe__twiddle_f32(const float *tab, int32_t n, int32_t k, float *c, float *s)
 {
@@ -71,7 +89,8 @@ static inline uint32_t kwsq_fe__bit_reverse(uint32_t i, int32_t bits)
 /* Parts of the float real FFT (rfft_f32.c): the n/2-point complex FFT of
  * input already in bit-reversed order (twiddles: kwsq_fe_params.twiddle_f32,
  * or NULL to take them from cos_tab), and the split of its result into the
- * real FFT's packed spectrum. kwsq_fe_rfft_f32 = permute + these two. */
+ * real FFT's packed spectrum times 2 (exactly: the halving is left to the
+ * caller). kwsq_fe_rfft_f32 = permute + these two + the halving. */
 void kwsq_fe__cfft_bitrev_f32(float *z, int32_t m, int32_t n, const float *cos_tab,
                               const float *twiddles);
 void kwsq_fe__rfft_split_f32(float *buf, int32_t n, const float *cos_tab);

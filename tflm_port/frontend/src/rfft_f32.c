@@ -141,22 +141,24 @@ void kwsq_fe__rfft_split_f32(float *buf, int32_t n, const float *cos_tab)
 {
     const int32_t m = n >> 1;
     const float z0r = buf[0], z0i = buf[1];
-    buf[0] = z0r + z0i;
-    buf[1] = z0r - z0i;
+    buf[0] = 2.0f * (z0r + z0i);
+    buf[1] = 2.0f * (z0r - z0i);
     for (int32_t k = 1; k <= m / 2; k++) {
         float *zk = buf + 2 * k;
         float *zm = buf + 2 * (m - k);
-        /* E = (Z[k] + conj Z[m-k]) / 2, O = -i (Z[k] - conj Z[m-k]) / 2 */
-        const float er = 0.5f * (zk[0] + zm[0]);
-        const float ei = 0.5f * (zk[1] - zm[1]);
-        const float or_ = 0.5f * (zk[1] + zm[1]);
-        const float oi = -0.5f * (zk[0] - zm[0]);
+        /* 2E = Z[k] + conj Z[m-k], 2O = -i (Z[k] - conj Z[m-k]); the factor 2
+         * is exact, so leaving it in changes no bit of the result but the
+         * exponent */
+        const float er = zk[0] + zm[0];
+        const float ei = zk[1] - zm[1];
+        const float or_ = zk[1] + zm[1];
+        const float oi = zm[0] - zk[0];
         /* k <= n / 4: the first quadrant of the table */
         const float wr = cos_tab[k];
         const float wi = -cos_tab[n / 4 - k];
         const float tr = KWSQ_FE_MADD(wr, or_, -wi * oi);
         const float ti = KWSQ_FE_MADD(wr, oi, wi * or_);
-        /* X[k] = E + W^k O, X[m-k] = conj(E - W^k O) */
+        /* 2X[k] = 2E + W^k 2O, 2X[m-k] = conj(2E - W^k 2O) */
         zk[0] = er + tr;
         zk[1] = ei + ti;
         zm[0] = er - tr;
@@ -180,4 +182,7 @@ void kwsq_fe_rfft_f32(float *buf, int32_t n, const float *cos_tab)
     }
     kwsq_fe__cfft_bitrev_f32(buf, m, n, cos_tab, NULL);
     kwsq_fe__rfft_split_f32(buf, n, cos_tab);
+    for (int32_t i = 0; i < n; i++) {
+        buf[i] *= 0.5f;
+    }
 }
