@@ -164,6 +164,31 @@ kwsq_status kwsq_fully_connected_f32(const kwsq_float_range *act, const kwsq_fc_
                                      const float *input, const float *weights, const float *bias,
                                      float *output);
 
+/* ---- Overlapped placement: the row-order contract ---------------------------
+ * The planner may place a CONV_2D or DEPTHWISE_CONV_2D output so that it
+ * overlaps the op's input (src/ops/conv_common.c, kwsq_overlap_output): the
+ * input starts `delta` bytes above the output's start, with delta the
+ * smallest (rounded up to 8) for which no input byte still to be read is
+ * overwritten, computed from the geometry and this contract. `in_place` is
+ * false then, and input and output are different pointers into one region.
+ *
+ * Every kernel of a folder (s8 and s4, fast paths and fallbacks) must keep:
+ * 1. Output rows (batch-major) are finished in increasing order: the kernel
+ *    works in passes, and a pass that starts in output row r writes only
+ *    output pixels from row r on, and none past pixel (r + 1) * out_w - 1 +
+ *    SPILL (SPILL: output pixels a pass may write past the end of the row it
+ *    starts in, e.g. 3 for passes of 4 pixels in flattened pixel order).
+ * 2. From the start of a pass in output row r (batch b, row oy) on, the
+ *    kernel reads no input row of batch b before max(0, oy * stride_h -
+ *    pad_h) (the first row of row r's window), and no earlier batch.
+ * 3. Anything read earlier and needed later is copied aside (stack or
+ *    scratch) before outputs are written over it.
+ * A folder states its SPILL for conv and depthwise in its own
+ * kwsq_overlap.h (kernels/ref/kwsq_overlap.h explains; -1 = the folder does
+ * not keep the contract, so its outputs never overlap their inputs). The
+ * anchors and randomized shapes run overlapped on every folder in
+ * tests/tflm_port/test_overlap.py, bit-exact with TFLite Micro. */
+
 /* ---- CONV_2D: per-channel quantized, grouped (input c / filter c groups).
  * bias may be NULL. */
 int32_t kwsq_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims);

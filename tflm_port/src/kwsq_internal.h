@@ -63,10 +63,13 @@ bool kwsq_fb_vec_table(const kwsq_fb *fb, const kwsq_fb_vec *v, uint32_t i, kwsq
 typedef struct {
     const uint8_t *scales;  /* float32 vector in the model (num_channels) or NULL */
     const uint8_t *zeros;   /* int64 vector in the model or NULL */
-    size_t offset;          /* arena offset of planned tensors */
+    size_t offset;          /* arena offset of planned tensors; before planning, the
+                             * distance to the tensor it lies above, if any */
     int16_t first_use;      /* op index (at most 4096 ops); -1 = unused */
     int16_t last_use;
-    int16_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op) */
+    int16_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op);
+                             * <= -2: lies above kept tensor -2 - alias (overlapped op,
+                             * kwsq_above); -1: neither */
     int8_t quant_dim;       /* validated (< KWSQ_MAX_DIMS) when num_channels > 1 */
     uint8_t is_const;
 } kwsq_tensor_meta;
@@ -156,6 +159,14 @@ void *kwsq_scratch(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_
  * kernel must then compute so that no input byte is overwritten before it is
  * read. */
 bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i);
+/* Lets input `in_i` lie `delta` bytes above the start of output `out_i`, the
+ * two overlapping, under the same conditions as kwsq_alias_output. The op
+ * computes `delta` from its geometry and its kernels' row-order contract
+ * (include/kwsq_kernels.h) so that no input byte is overwritten before it is
+ * read. Not granted (false) when it would save nothing; an in-place alias
+ * granted later for the same pair replaces it. */
+bool kwsq_overlap_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i,
+                         int64_t delta);
 
 /* Sets ip->err to "<OP> (op <index>): <fmt>" (just <fmt> when n is NULL) and
  * returns `status`. fmt knows %s, %d (int), %u (unsigned long) and, during

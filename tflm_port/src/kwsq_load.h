@@ -36,6 +36,18 @@ static inline size_t kwsq_align_up(size_t x, size_t a)
     return (x + a - 1u) & ~(a - 1u);
 }
 
+/* The kept tensor a tensor lies above (kwsq_overlap_output), or -1. */
+static inline int32_t kwsq_above(const kwsq_tensor_meta *m)
+{
+    return m->alias <= -2 ? -2 - m->alias : -1;
+}
+
+static inline void kwsq_set_above(kwsq_tensor_meta *m, int32_t t, size_t distance)
+{
+    m->alias = (int16_t)(t >= 0 ? -2 - t : -1);
+    m->offset = distance;
+}
+
 /* arena.c: load-time-only memory from the far end of the arena. */
 void *kwsq_alloc_temp(struct kwsq_interpreter *ip, size_t bytes);
 /* Records that the arena would have to be at least `need` bytes (from the

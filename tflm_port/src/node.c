@@ -19,7 +19,13 @@ static bool is_graph_io(const kwsq_interpreter *ip, int32_t t)
     return false;
 }
 
-bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i)
+/* The pair (input in_i, output out_i) of node n may share memory: the input
+ * dies at this op and is neither a constant nor a graph input or output, the
+ * op reads it only once, and neither shares memory yet (but with each other:
+ * an in-place alias may replace an overlap of the same pair). Gives the
+ * kept index of the input's memory (its alias root) and of the output. */
+static bool may_share(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i,
+                      int32_t *root_r, int32_t *out_r)
 {
     if (ip->init == NULL || in_i < 0 || in_i >= n->num_inputs || out_i < 0 || out_i >= n->num_outputs ||
         n->io[in_i] < 0) {
@@ -27,16 +33,16 @@ bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t 
     }
     const int32_t node = (int32_t)(n - ip->nodes);
     const int32_t in_idx = n->io[in_i], out_idx = n->io[n->num_inputs + out_i];
-    const int32_t in_r = ip->init->map[in_idx], out_r = ip->init->map[out_idx];
-    if (in_r < 0 || out_r < 0) {
+    const int32_t in_r = ip->init->map[in_idx];
+    *out_r = ip->init->map[out_idx];
+    if (in_r < 0 || *out_r < 0) {
         return false;
     }
-    kwsq_tensor_int *in = &ip->tensors[in_r];
-    kwsq_tensor_int *out = &ip->tensors[out_r];
-    const int32_t root_r = in->m->alias >= 0 ? in->m->alias : in_r;
-    kwsq_tensor_int *root = &ip->tensors[root_r];
+    const kwsq_tensor_int *in = &ip->tensors[in_r];
+    const kwsq_tensor_int *out = &ip->tensors[*out_r];
+    *root_r = in->m->alias >= 0 ? in->m->alias : in_r;
     if (in->m->is_const || in->m->last_use != node || is_graph_io(ip, in_idx) || is_graph_io(ip, out_idx) ||
-        out->v.bytes > root->v.bytes || out->m->alias >= 0) {
+        out->m->alias != -1 || (kwsq_above(ip->tensors[*root_r].m) >= 0 && kwsq_above(ip->tensors[*root_r].m) != *out_r)) {
         return false;
     }
     for (int32_t k = 0; k < n->num_inputs; ++k) { /* the op must read that input only once */
@@ -44,10 +50,37 @@ bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t 
             return false;
         }
     }
+    return true;
+}
+
+bool kwsq_alias_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i)
+{
+    int32_t root_r, out_r;
+    if (!may_share(ip, n, out_i, in_i, &root_r, &out_r)) {
+        return false;
+    }
+    kwsq_tensor_int *root = &ip->tensors[root_r];
+    kwsq_tensor_int *out = &ip->tensors[out_r];
+    if (out->v.bytes > root->v.bytes) {
+        return false;
+    }
     out->m->alias = (int16_t)root_r;
+    kwsq_set_above(root->m, -1, 0); /* an overlap granted for this pair before gives way */
     if (out->m->last_use > root->m->last_use) {
         root->m->last_use = out->m->last_use;
     }
+    return true;
+}
+
+bool kwsq_overlap_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_t out_i, int32_t in_i,
+                         int64_t delta)
+{
+    int32_t root_r, out_r;
+    if (delta < 0 || !may_share(ip, n, out_i, in_i, &root_r, &out_r) ||
+        kwsq_align_up((size_t)delta, KWSQ_ALIGN_PLAN) >= ip->tensors[out_r].v.bytes) {
+        return false;
+    }
+    kwsq_set_above(ip->tensors[root_r].m, out_r, kwsq_align_up((size_t)delta, KWSQ_ALIGN_PLAN));
     return true;
 }
 

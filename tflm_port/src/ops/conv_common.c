@@ -2,6 +2,8 @@
  * Shared Prepare for CONV_2D and DEPTHWISE_CONV_2D; see conv_common.h.
  */
 #include "conv_common.h"
+#include "kwsq_overlap.h"
+#include "kwsq_schema.h"
 
 kwsq_status kwsq_conv_check_weights(struct kwsq_interpreter *ip, const kwsq_node *n,
                                     const kwsq_tensor_int *filter)
@@ -11,6 +13,35 @@ kwsq_status kwsq_conv_check_weights(struct kwsq_interpreter *ip, const kwsq_node
                          kwsq_type_name(filter->v.type));
     }
     return KWSQ_OK;
+}
+
+/* Overlapped placement (include/kwsq_kernels.h, row-order contract): a pass
+ * starting in output row r (batch-major) writes nothing past pixel
+ * (r + 1) * out_w + spill and reads no input row before first(r), the first
+ * row of row r's window. With the input `delta` bytes above the output's
+ * start, no byte still to be read is overwritten when, for every r,
+ * written(r) <= delta + first(r) * input row bytes. */
+static void request_overlap(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_params *p,
+                            const kwsq_tensor *in, const kwsq_tensor *out, int32_t spill)
+{
+    if (spill < 0 || in->dims[0] != out->dims[0]) {
+        return;
+    }
+    const int64_t in_h = in->dims[1], in_row = (int64_t)in->dims[2] * in->dims[3];
+    const int64_t out_h = out->dims[1], out_w = out->dims[2], out_px = out->dims[3];
+    const int64_t pixels = (int64_t)out->dims[0] * out_h * out_w;
+    int64_t delta = 0;
+    for (int64_t b = 0; b < out->dims[0]; ++b) {
+        for (int64_t oy = 0; oy < out_h; ++oy) {
+            int64_t first = oy * p->stride_h - p->pad_h;
+            first = first < 0 ? 0 : (first > in_h ? in_h : first);
+            int64_t written = (b * out_h + oy + 1) * out_w + spill;
+            written = written < pixels ? written : pixels;
+            const int64_t d = written * out_px - (b * in_h + first) * in_row;
+            delta = d > delta ? d : delta;
+        }
+    }
+    (void)kwsq_overlap_output(ip, n, 0, 0, delta);
 }
 
 kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind,
@@ -74,5 +105,12 @@ kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, 
         p->accum_bound = kwsq_accum_bound(filter, dw ? fd.c : fd.n, len, dw ? 1 : len, dw ? fd.c : 1,
                                           input->v.zero_point);
     }
+#ifndef KWSQ_NO_OVERLAP
+    if (st == KWSQ_OK) {
+        request_overlap(ip, n, p, &input->v, &output->v,
+                        n->kernel->builtin == KWSQ_OP_DEPTHWISE_CONV_2D ? KWSQ_DEPTHWISE_OVERLAP_SPILL
+                                                                        : KWSQ_CONV_OVERLAP_SPILL);
+    }
+#endif
     return st;
 }
