@@ -57,84 +57,67 @@ static bool is_planned(const kwsq_interpreter *ip, int32_t i)
 
 /* Overlapped ops (kwsq_overlap_output) tie an input to its output at a fixed
  * distance: such chains are placed as one group, each member at the group's
- * offset + its rel. The group's root is the member that is above no other.
- * Before planning, a member's offset field holds its distance to the next. */
-static int32_t group_of(const kwsq_interpreter *ip, int32_t i, size_t *rel)
+ * offset + its rel. The group's root is the member that lies above no other.
+ * Before placement a member's offset field holds its distance to the next,
+ * and a root's the group's extent. Without `groups` every buffer is alone. */
+static int32_t group_of(const kwsq_interpreter *ip, int32_t i, bool groups, size_t *rel)
 {
     *rel = 0;
-    while (i < ip->num_tensors && kwsq_above(ip->tensors[i].m) >= 0) {
+    while (groups && i < ip->num_tensors && kwsq_above(ip->tensors[i].m) >= 0) {
         *rel += ip->tensors[i].m->offset;
         i = kwsq_above(ip->tensors[i].m);
     }
     return i;
 }
 
-/* A group's extent, kept in its root's offset field until it is placed. */
 static size_t extent(kwsq_interpreter *ip, int32_t root)
 {
     return root < ip->num_tensors ? ip->tensors[root].m->offset : plan_item(ip, root).size;
 }
 
-/* Greedy by size: biggest group first, each at the lowest offset where none
+/* One greedy pass: biggest group first, each at the lowest offset where none
  * of its members collides with an already placed buffer alive at the same
- * time. Without overlapped ops every group is one buffer. */
-kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
+ * time. Fills order[0..count) with the items and sets their offsets; returns
+ * the planned bytes. */
+static size_t place(kwsq_interpreter *ip, int32_t *order, int32_t count, bool groups)
 {
     const int32_t total = ip->num_tensors + ip->num_nodes * KWSQ_MAX_SCRATCH;
-    int32_t count = 0;
-    size_t end = 0;
-    for (int32_t i = 0; i < total; ++i) {
-        count += is_planned(ip, i);
-    }
-    int32_t *order = kwsq_alloc_temp(ip, 4u * (size_t)count + 4u);
-    size_t *rel = kwsq_alloc_temp(ip, sizeof(size_t) * ((size_t)count + 1u));
-    if (order == NULL || rel == NULL) {
-        return kwsq_arena_error(ip);
-    }
-    int32_t n = 0;
-    for (int32_t i = 0; i < total; ++i) { /* every member's rel first: it reads the distances */
+    size_t end = 0, rel;
+    for (int32_t i = 0, n = 0; i < total; ++i) {
         if (is_planned(ip, i)) {
-            order[n] = i;
-            (void)group_of(ip, i, &rel[n++]);
+            order[n++] = i;
         }
     }
-    for (int32_t k = 0; k < count; ++k) { /* roots: extent = own size so far */
-        if (order[k] < ip->num_tensors && kwsq_above(ip->tensors[order[k]].m) < 0) {
+    for (int32_t k = 0; k < count; ++k) { /* roots: their own size so far */
+        if (order[k] < ip->num_tensors && group_of(ip, order[k], groups, &rel) == order[k]) {
             ip->tensors[order[k]].m->offset = plan_item(ip, order[k]).size;
         }
     }
-    for (int32_t k = 0; k < count; ++k) {
-        size_t unused;
-        const int32_t r = group_of(ip, order[k], &unused);
-        const size_t top = rel[k] + plan_item(ip, order[k]).size;
+    for (int32_t k = 0; k < count; ++k) { /* then the members' tops */
+        const int32_t r = group_of(ip, order[k], groups, &rel);
+        const size_t top = rel + plan_item(ip, order[k]).size;
         if (r != order[k] && top > ip->tensors[r].m->offset) {
             ip->tensors[r].m->offset = top;
         }
     }
-    /* Sorted by the group's extent (descending), groups kept together, ties
-     * in buffer order. */
+    /* By extent, descending; a group's members together; ties in item order. */
     for (int32_t g = 1; g < count; ++g) {
-        size_t unused;
-        const int32_t i = order[g], r = group_of(ip, i, &unused);
-        const size_t ri = rel[g], ext = extent(ip, r);
+        const int32_t i = order[g], r = group_of(ip, i, groups, &rel);
+        const size_t ext = extent(ip, r);
         int32_t k = g;
-        while (k > 0) {
-            const int32_t rp = group_of(ip, order[k - 1], &unused);
+        for (; k > 0; --k) {
+            const int32_t rp = group_of(ip, order[k - 1], groups, &rel);
             const size_t ep = extent(ip, rp);
             if (!(ep < ext || (ep == ext && rp > r))) {
                 break;
             }
             order[k] = order[k - 1];
-            rel[k] = rel[k - 1];
-            --k;
         }
         order[k] = i;
-        rel[k] = ri;
     }
     for (int32_t first = 0, last; first < count; first = last) {
-        size_t unused;
-        const int32_t r = group_of(ip, order[first], &unused);
-        for (last = first + 1; last < count && group_of(ip, order[last], &unused) == r; ++last) {
+        const int32_t r = group_of(ip, order[first], groups, &rel);
+        for (last = first + 1; last < count && group_of(ip, order[last], groups, &rel) == r; ++last) {
         }
         size_t cand = 0;
         bool moved = true;
@@ -142,26 +125,73 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
             moved = false;
             for (int32_t m = first; m < last; ++m) {
                 const plan_buf b = plan_item(ip, order[m]);
+                (void)group_of(ip, order[m], groups, &rel);
                 for (int32_t j = 0; j < first; ++j) {
                     const plan_buf p = plan_item(ip, order[j]);
                     const bool time = !(p.last < b.first || b.last < p.first);
-                    const bool space = cand + rel[m] < p.off + p.size && p.off < cand + rel[m] + b.size;
+                    const bool space = cand + rel < p.off + p.size && p.off < cand + rel + b.size;
                     if (time && space) {
-                        cand = p.off + p.size - rel[m];
+                        cand = p.off + p.size - rel;
                         moved = true;
                     }
                 }
             }
         }
-        /* members' distances are no longer needed once every rel is known,
-         * but group_of above still follows `above`: offsets are written last */
-        for (int32_t m = first; m < last; ++m) {
-            const size_t top = cand + rel[m] + plan_item(ip, order[m]).size;
-            end = top > end ? top : end;
+        end = cand + extent(ip, r) > end ? cand + extent(ip, r) : end;
+        /* Offsets last, the member furthest from the root first: a member's
+         * rel is walked through the distances of those nearer the root. */
+        for (int32_t left = last; left > first; --left) {
+            int32_t far = first;
+            size_t far_rel = 0;
+            for (int32_t q = first; q < left; ++q) {
+                (void)group_of(ip, order[q], groups, &rel);
+                if (rel >= far_rel) {
+                    far = q;
+                    far_rel = rel;
+                }
+            }
+            const int32_t item = order[far];
+            order[far] = order[left - 1];
+            order[left - 1] = item;
+            set_offset(ip, item, cand + far_rel);
         }
-        for (int32_t m = first; m < last; ++m) {
-            set_offset(ip, order[m], cand + rel[m]);
+    }
+    return end;
+}
+
+/* Greedy placement with the overlapped groups, and without them when that
+ * comes out smaller (a group can leave a gap under its larger members that
+ * separate buffers would not): never more bytes than without overlapping. */
+kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
+{
+    const int32_t total = ip->num_tensors + ip->num_nodes * KWSQ_MAX_SCRATCH;
+    int32_t count = 0, grouped = 0;
+    for (int32_t i = 0; i < total; ++i) {
+        count += is_planned(ip, i);
+        grouped += i < ip->num_tensors && is_planned(ip, i) && kwsq_above(ip->tensors[i].m) >= 0;
+    }
+    int32_t *order = kwsq_alloc_temp(ip, 4u * (size_t)count + 4u);
+    size_t *distance = grouped > 0 ? kwsq_alloc_temp(ip, sizeof(size_t) * (size_t)ip->num_tensors) : NULL;
+    if (order == NULL || (grouped > 0 && distance == NULL)) {
+        return kwsq_arena_error(ip);
+    }
+    for (int32_t i = 0; grouped > 0 && i < ip->num_tensors; ++i) {
+        distance[i] = ip->tensors[i].m->offset;
+    }
+    size_t end = place(ip, order, count, false);
+    if (grouped > 0) {
+        const size_t plain = end;
+        for (int32_t i = 0; i < ip->num_tensors; ++i) {
+            ip->tensors[i].m->offset = distance[i];
         }
+        end = place(ip, order, count, true);
+#ifdef KWSQ_ALWAYS_OVERLAP /* tests: every granted overlap placed, at its minimal distance */
+        (void)plain;
+#else
+        if (end > plain) {
+            end = place(ip, order, count, false);
+        }
+#endif
     }
     size_t base = kwsq_align_up(ip->persist_used, 16u);
     if (base > ip->arena_len || end > ip->arena_len - base) {

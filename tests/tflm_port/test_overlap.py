@@ -1,0 +1,206 @@
+"""Overlapped placement: a conv / depthwise output sharing memory with its input.
+
+The planner places an input ``delta`` bytes above its op's output start, with
+``delta`` the smallest distance the row-order contract of
+``include/kwsq_kernels.h`` allows (each kernel folder states its pass sizes in
+``kernels/<folder>/kwsq_overlap.h``). A kernel that reads an input row after
+writing over it gives other numbers, so every folder runs overlapped models
+bit-exact against TFLite Micro:
+- randomized chains of convolutions and depthwise convolutions (strides 1-3,
+  filters up to 6 rows, dilation, same/valid padding, depth multipliers, one-
+  pixel-wide maps where a pass of several pixels spans several rows), each
+  checked to plan a smaller arena than the same runtime built without
+  overlapping (``-DKWSQ_NO_OVERLAP``), so the overlap really happens, and
+  run with every granted overlap placed (``-DKWSQ_ALWAYS_OVERLAP``; normally
+  the planner keeps separate buffers where those plan smaller);
+- on the host with kernels/ref and kernels/dsp (portable stand-ins), and under
+  QEMU with m4/ref, m4/dsp, m55/mve and a64/neon;
+- the anchors on every folder under QEMU, with the exact planned arena
+  (deterministic: a change in the planner, a kernel's scratch or an op's
+  persistent data shows here first).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_refs import anchor_bytes, random_inputs, tflm_run
+
+from pipeline.paths import PORT_DIR
+
+N_MODELS = 6
+N_QEMU_MODELS = 3
+
+
+def _build_cli(kernels: str, flag: str = "") -> Path:
+    build = f"build/host-{kernels}" + (f"-{flag.lower()}" if flag else "")
+    cmd = ["make", "-s", "-C", str(PORT_DIR), f"KERNELS={kernels}", f"BUILD={build}", f"{build}/kwsq-run"]
+    if flag:
+        cmd.append(f"EXTRA_CFLAGS=-DKWSQ_{flag}")
+    subprocess.run(cmd, check=True, capture_output=True)
+    return PORT_DIR / build / "kwsq-run"
+
+
+@pytest.fixture(scope="module")
+def clis() -> dict[str, Path]:
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        pytest.skip("needs make and a C compiler")
+    return {f"{k}{suffix}": _build_cli(k, flag) for k in ("ref", "dsp")
+            for suffix, flag in (("", ""), ("-never", "NO_OVERLAP"), ("-always", "ALWAYS_OVERLAP"))}
+
+
+def overlap_chain_model(seed: int) -> tuple[bytes, str]:
+    """A 1x1 conv (so the chain's inputs are not the graph input), then 3-6
+    random CONV_2D / DEPTHWISE_CONV_2D layers, then a Dense layer; int8."""
+    import tensorflow as tf
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    keras.utils.set_random_seed(seed)
+    L = keras.layers
+    narrow = seed % 3 == 2
+    h, w, c = int(rng.integers(24, 49)), (1 if narrow else int(rng.integers(5, 17))), int(rng.integers(1, 4))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = L.Conv2D(int(rng.integers(1, 4)) * (4 if narrow else 1), 1)(inp)
+    desc = [f"in {h}x{w}x{c} -> pw {tuple(x.shape[1:])}"]
+    for layer in range(int(rng.integers(3, 7))):
+        # the first layers widen the map, so that the peak lies in the chain
+        kind = str(rng.choice(["conv", "dw", "dw"]))
+        kh = int(rng.integers(1, 7))
+        kw = 1 if x.shape[2] == 1 else int(rng.integers(1, 5))
+        stride = int(rng.choice([1, 2, 2, 3]))
+        dil = int(rng.integers(1, 3)) if stride == 1 else 1
+        if (kh - 1) * dil + 1 > x.shape[1] or (kw - 1) * dil + 1 > x.shape[2]:
+            pad = "same"
+        else:
+            pad = str(rng.choice(["same", "valid"]))
+        sw = 1 if x.shape[2] == 1 else stride
+        act = rng.choice([None, "relu"])
+        if kind == "conv":
+            x = L.Conv2D(int(rng.integers(16, 33) if layer < 2 else rng.integers(3, 25)), (kh, kw), strides=(stride, sw), dilation_rate=dil,
+                         padding=pad, activation=act)(x)
+        else:
+            x = L.DepthwiseConv2D((kh, kw), strides=(stride, sw), dilation_rate=dil, padding=pad,
+                                  depth_multiplier=int(rng.choice([4, 8] if layer < 2 else [1, 1, 2, 4])), activation=act)(x)
+        desc.append(f"{kind} {kh}x{kw}/s{stride}x{sw}/d{dil}/{pad} -> {tuple(x.shape[1:])}")
+        if x.shape[1] < 3:
+            break
+    out = L.Dense(int(rng.integers(3, 9)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    data = np.random.default_rng(seed + 1)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if seed % 2 == 1:
+        conv._experimental_disable_per_channel = True
+    return conv.convert(), "; ".join(desc)
+
+
+@pytest.fixture(scope="module")
+def models() -> list[tuple[bytes, str]]:
+    pytest.importorskip("tflite_micro")
+    return [overlap_chain_model(100 + s) for s in range(N_MODELS)]
+
+
+def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
+    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
+    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
+
+
+def _cli_arena(cli: Path, model: Path) -> int:
+    return int(subprocess.run([str(cli), "--arena", str(model)], check=True, capture_output=True,
+                              text=True).stdout.strip())
+
+
+def _cli_run(cli: Path, model: Path, xs: list[np.ndarray], like: np.ndarray, tmp: Path) -> list[np.ndarray]:
+    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    subprocess.run([str(cli), str(model), str(tmp / "in.bin"), str(tmp / "out.bin")], check=True,
+                   capture_output=True)
+    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=like.dtype)
+    return list(out.reshape(len(xs), *like.shape))
+
+
+@pytest.mark.parametrize("kernels", ["ref", "dsp"])
+def test_overlapped_chains_on_the_host_are_bit_exact_and_smaller(
+        clis: dict[str, Path], models: list[tuple[bytes, str]], kernels: str, tmp_path: Path) -> None:
+    smaller = 0
+    for i, (model, desc) in enumerate(models):
+        path = tmp_path / f"m{i}.tflite"
+        path.write_bytes(model)
+        xs = random_inputs(model, 4, seed=i)
+        ref = tflm_run(model, xs)
+        for variant in ("", "-always"):
+            ours = _cli_run(clis[kernels + variant], path, xs, ref[0], tmp_path)
+            _assert_same(ours, ref, f"{desc} ({kernels}{variant})")
+        with_overlap = _cli_arena(clis[kernels], path)
+        without = _cli_arena(clis[f"{kernels}-never"], path)
+        assert with_overlap <= without, desc
+        smaller += with_overlap < without
+    # The chains are drawn so that overlapping pays in most of them.
+    assert smaller >= N_MODELS // 2, f"only {smaller} of {N_MODELS} models used overlapped placement"
+
+
+_TARGETS = [("m4", "ref", "qemu-system-arm"), ("m4", "dsp", "qemu-system-arm"),
+            ("m55", "mve", "qemu-system-arm"), ("a64", "neon", "qemu-aarch64")]
+_qemu_params = [
+    pytest.param(t, k, marks=pytest.mark.skipif(
+        shutil.which(q) is None or shutil.which("arm-none-eabi-gcc") is None, reason=f"needs {q}"))
+    for t, k, q in _TARGETS
+]
+
+
+def _target_run(model: bytes, xs: list[np.ndarray] | None, target: str, kernels: str, tmp: Path):
+    from pipeline.device.targets import run_on_target
+
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    return run_on_target(path, None if xs is None else np.stack(xs), target, kernels=kernels)
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "kernels"), _qemu_params)
+def test_overlapped_chains_under_qemu_are_bit_exact(
+        models: list[tuple[bytes, str]], target: str, kernels: str, tmp_path: Path) -> None:
+    for i, (model, desc) in enumerate(models[:N_QEMU_MODELS]):
+        xs = random_inputs(model, 3, seed=i)
+        ref = tflm_run(model, xs)
+        run = _target_run(model, xs, target, kernels, tmp_path)
+        _assert_same(list(run.outputs[0]), ref, f"{desc} ({target}/{kernels})")
+
+
+# Planned arena bytes (kwsq_arena_used_bytes) of the anchors per target and
+# kernel folder. Before overlapped placement micro_speech took 6,728 B on M4.
+EXACT_ARENA = {
+    ("m4", "ref"): {"micro_speech_quantized": 4968, "mlperf_tiny_kws_ds_cnn_int8": 13872},
+    ("m4", "dsp"): {"micro_speech_quantized": 4968, "mlperf_tiny_kws_ds_cnn_int8": 14200},
+    ("m55", "mve"): {"micro_speech_quantized": 0, "mlperf_tiny_kws_ds_cnn_int8": 0},
+    ("a64", "neon"): {"micro_speech_quantized": 0, "mlperf_tiny_kws_ds_cnn_int8": 0},
+}
+
+
+@pytest.mark.qemu
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "kernels"), _qemu_params)
+@pytest.mark.parametrize("name", ["micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8"])
+def test_anchors_plan_their_exact_arena_and_stay_bit_exact(
+        name: str, target: str, kernels: str, tmp_path: Path) -> None:
+    model = anchor_bytes(name)
+    xs = random_inputs(model, 3, seed=5)
+    ref = tflm_run(model, xs)
+    run = _target_run(model, xs, target, kernels, tmp_path)
+    _assert_same(list(run.outputs[0]), ref, f"{name} {target}/{kernels}")
+    assert run.arena_bytes == EXACT_ARENA[(target, kernels)][name]
