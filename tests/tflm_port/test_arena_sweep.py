@@ -22,12 +22,16 @@ KINDS = ["dense_act", "dense_softmax_float_io", "conv_family", "slice_pack", "dy
          "float_family", "concat_relu6", "dense_int4", "conv_int4", "dw_int4", "hybrid_dense"]
 
 
+def _build_sweep(kernels: str) -> Path:
+    run = subprocess.run(["make", "-C", str(PORT_DIR), "--no-print-directory", "sanitize",
+                          f"KERNELS={kernels}"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    return SWEEP if kernels == "ref" else SWEEP.parent.parent / f"sanitize-{kernels}" / "arena_sweep"
+
+
 @pytest.fixture(scope="module")
 def sweep() -> Path:
-    run = subprocess.run(["make", "-C", str(PORT_DIR), "--no-print-directory", "sanitize"],
-                         capture_output=True, text=True)
-    assert run.returncode == 0, run.stdout + run.stderr
-    return SWEEP
+    return _build_sweep("ref")
 
 
 def _run_sweep(sweep: Path, models: list[Path]) -> str:
@@ -49,6 +53,17 @@ def test_every_arena_size_of_the_anchor_models(sweep: Path, tmp_path: Path) -> N
     out = _run_sweep(sweep, models)
     # DS-CNN needs about 14 KiB: some 1,800 sizes were tried.
     assert int(out.split("mlperf_tiny_kws_ds_cnn_int8.tflite: need ")[1].split()[2]) > 1000
+
+
+def test_every_arena_size_of_the_anchors_with_the_dsp_kernels(tmp_path: Path) -> None:
+    """The dsp folder (portable stand-ins on the host) with its own scratch and
+    overlapped placement: the same sweep under the sanitizers."""
+    models = []
+    for name in ANCHORS:
+        path = tmp_path / f"{name}.tflite"
+        path.write_bytes(anchor_bytes(name))
+        models.append(path)
+    _run_sweep(_build_sweep("dsp"), models)
 
 
 def test_every_arena_size_of_converted_models(sweep: Path, converted, tmp_path: Path) -> None:
