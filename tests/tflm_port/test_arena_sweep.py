@@ -26,7 +26,9 @@ def _build_sweep(kernels: str) -> Path:
     run = subprocess.run(["make", "-C", str(PORT_DIR), "--no-print-directory", "sanitize",
                           f"KERNELS={kernels}"], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
-    return SWEEP if kernels == "ref" else SWEEP.parent.parent / f"sanitize-{kernels}" / "arena_sweep"
+    if kernels == "ref":
+        return SWEEP
+    return SWEEP.parent.parent / f"sanitize-{kernels}" / "arena_sweep"
 
 
 @pytest.fixture(scope="module")

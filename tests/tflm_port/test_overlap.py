@@ -38,7 +38,8 @@ N_QEMU_MODELS = 3
 
 def _build_cli(kernels: str, flag: str = "") -> Path:
     build = f"build/host-{kernels}" + (f"-{flag.lower()}" if flag else "")
-    cmd = ["make", "-s", "-C", str(PORT_DIR), f"KERNELS={kernels}", f"BUILD={build}", f"{build}/kwsq-run"]
+    cmd = ["make", "-s", "-C", str(PORT_DIR), f"KERNELS={kernels}", f"BUILD={build}",
+           f"{build}/kwsq-run"]
     if flag:
         cmd.append(f"EXTRA_CFLAGS=-DKWSQ_{flag}")
     subprocess.run(cmd, check=True, capture_output=True)
@@ -63,7 +64,8 @@ def overlap_chain_model(seed: int) -> tuple[bytes, str]:
     keras.utils.set_random_seed(seed)
     L = keras.layers
     narrow = seed % 3 == 2
-    h, w, c = int(rng.integers(24, 49)), (1 if narrow else int(rng.integers(5, 17))), int(rng.integers(1, 4))
+    h, c = int(rng.integers(24, 49)), int(rng.integers(1, 4))
+    w = 1 if narrow else int(rng.integers(5, 17))
     inp = keras.Input((h, w, c), batch_size=1)
     x = L.Conv2D(int(rng.integers(1, 4)) * (4 if narrow else 1), 1)(inp)
     desc = [f"in {h}x{w}x{c} -> pw {tuple(x.shape[1:])}"]
@@ -81,11 +83,13 @@ def overlap_chain_model(seed: int) -> tuple[bytes, str]:
         sw = 1 if x.shape[2] == 1 else stride
         act = rng.choice([None, "relu"])
         if kind == "conv":
-            x = L.Conv2D(int(rng.integers(16, 33) if layer < 2 else rng.integers(3, 25)), (kh, kw), strides=(stride, sw), dilation_rate=dil,
+            filters = int(rng.integers(16, 33) if layer < 2 else rng.integers(3, 25))
+            x = L.Conv2D(filters, (kh, kw), strides=(stride, sw), dilation_rate=dil,
                          padding=pad, activation=act)(x)
         else:
+            mult = int(rng.choice([4, 8] if layer < 2 else [1, 1, 2, 4]))
             x = L.DepthwiseConv2D((kh, kw), strides=(stride, sw), dilation_rate=dil, padding=pad,
-                                  depth_multiplier=int(rng.choice([4, 8] if layer < 2 else [1, 1, 2, 4])), activation=act)(x)
+                                  depth_multiplier=mult, activation=act)(x)
         desc.append(f"{kind} {kh}x{kw}/s{stride}x{sw}/d{dil}/{pad} -> {tuple(x.shape[1:])}")
         if x.shape[1] < 3:
             break
@@ -125,7 +129,8 @@ def _cli_arena(cli: Path, model: Path) -> int:
                               text=True).stdout.strip())
 
 
-def _cli_run(cli: Path, model: Path, xs: list[np.ndarray], like: np.ndarray, tmp: Path) -> list[np.ndarray]:
+def _cli_run(cli: Path, model: Path, xs: list[np.ndarray], like: np.ndarray,
+             tmp: Path) -> list[np.ndarray]:
     (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
     subprocess.run([str(cli), str(model), str(tmp / "in.bin"), str(tmp / "out.bin")], check=True,
                    capture_output=True)
@@ -135,7 +140,8 @@ def _cli_run(cli: Path, model: Path, xs: list[np.ndarray], like: np.ndarray, tmp
 
 @pytest.mark.parametrize("kernels", ["ref", "dsp"])
 def test_overlapped_chains_on_the_host_are_bit_exact_and_smaller(
-        clis: dict[str, Path], models: list[tuple[bytes, str]], kernels: str, tmp_path: Path) -> None:
+        clis: dict[str, Path], models: list[tuple[bytes, str]], kernels: str,
+        tmp_path: Path) -> None:
     smaller = 0
     for i, (model, desc) in enumerate(models):
         path = tmp_path / f"m{i}.tflite"
@@ -150,7 +156,7 @@ def test_overlapped_chains_on_the_host_are_bit_exact_and_smaller(
         assert with_overlap <= without, desc
         smaller += with_overlap < without
     # The chains are drawn so that overlapping pays in most of them.
-    assert smaller >= N_MODELS // 2, f"only {smaller} of {N_MODELS} models used overlapped placement"
+    assert smaller >= N_MODELS // 2, f"only {smaller} of {N_MODELS} models planned smaller"
 
 
 _TARGETS = [("m4", "ref", "qemu-system-arm"), ("m4", "dsp", "qemu-system-arm"),

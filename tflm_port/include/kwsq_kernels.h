@@ -183,9 +183,10 @@ kwsq_status kwsq_fully_connected_f32(const kwsq_float_range *act, const kwsq_fc_
  *    pad_h) (the first row of row r's window), and no earlier batch.
  * 3. Anything read earlier and needed later is copied aside (stack or
  *    scratch) before outputs are written over it.
- * A folder states its SPILL for conv and depthwise in its own
- * kwsq_overlap.h (kernels/ref/kwsq_overlap.h explains; -1 = the folder does
- * not keep the contract, so its outputs never overlap their inputs). The
+ * A folder states its SPILL for conv and depthwise layers in its own
+ * kwsq_overlap.h, as macros of the layer's parameters and filter dims
+ * (kernels/ref/kwsq_overlap.h explains; -1 = the folder does not keep the
+ * contract for that layer, whose output then never overlaps its input). The
  * anchors and randomized shapes run overlapped on every folder in
  * tests/tflm_port/test_overlap.py, bit-exact with TFLite Micro. */
 

@@ -8,8 +8,14 @@
 
 /* CONV_2D: passes of DSP_COLS (4) pixels, 1x1 of P1X1 (6), in flattened
  * pixel order: up to 5 pixels past the row a pass starts in. */
-#define KWSQ_CONV_OVERLAP_SPILL 5
-/* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass. */
-#define KWSQ_DEPTHWISE_OVERLAP_SPILL 0
+#define KWSQ_CONV_OVERLAP_SPILL(p, f) 5
+/* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass;
+ * but the 3x3 stride-1 multiplier-1 path (dsp_dw3x3.c) writes channel block
+ * by channel block, so those layers never overlap. */
+#define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f)                                                            \
+    ((p)->depth_multiplier == 1 && (f)->h == 3 && (f)->w == 3 && (p)->stride_w == 1 &&              \
+             (p)->stride_h == 1 && (p)->dilation_w == 1 && (p)->dilation_h == 1                      \
+         ? -1                                                                                        \
+         : 0)
 
 #endif /* KWSQ_OVERLAP_H */

@@ -7,8 +7,8 @@
 #define KWSQ_OVERLAP_H
 
 /* CONV_2D: passes of MVE_COLS (4) pixels in flattened pixel order. */
-#define KWSQ_CONV_OVERLAP_SPILL 3
+#define KWSQ_CONV_OVERLAP_SPILL(p, f) 3
 /* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass. */
-#define KWSQ_DEPTHWISE_OVERLAP_SPILL 0
+#define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
 #endif /* KWSQ_OVERLAP_H */

@@ -8,8 +8,8 @@
 
 /* CONV_2D: passes of KWSQ_NEON_CONV_PX (at most 4) pixels in flattened
  * pixel order. */
-#define KWSQ_CONV_OVERLAP_SPILL 3
+#define KWSQ_CONV_OVERLAP_SPILL(p, f) 3
 /* DEPTHWISE_CONV_2D: one output row at a time (a whole row, or one pixel). */
-#define KWSQ_DEPTHWISE_OVERLAP_SPILL 0
+#define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
 #endif /* KWSQ_OVERLAP_H */

@@ -110,8 +110,9 @@ kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, 
     }
     if (st == KWSQ_OK) {
         request_overlap(ip, n, p, &input->v, &output->v,
-                        n->kernel->builtin == KWSQ_OP_DEPTHWISE_CONV_2D ? KWSQ_DEPTHWISE_OVERLAP_SPILL
-                                                                        : KWSQ_CONV_OVERLAP_SPILL);
+                        n->kernel->builtin == KWSQ_OP_DEPTHWISE_CONV_2D
+                            ? KWSQ_DEPTHWISE_OVERLAP_SPILL(p, &op->filter_dims)
+                            : KWSQ_CONV_OVERLAP_SPILL(p, &op->filter_dims));
     }
     return st;
 }
