@@ -6,8 +6,10 @@
 #ifndef KWSQ_OVERLAP_H
 #define KWSQ_OVERLAP_H
 
-/* CONV_2D: passes of MVE_COLS (4) pixels in flattened pixel order. */
-#define KWSQ_CONV_OVERLAP_SPILL(p, f) 3
+/* CONV_2D: blocks of up to MVE_BLOCK_PX (16) pixels in flattened pixel
+ * order, each read in full before its outputs are written (mve_conv_block.c;
+ * mve_conv.c's passes are 4 pixels). */
+#define KWSQ_CONV_OVERLAP_SPILL(p, f) 15
 /* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass. */
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
