@@ -173,3 +173,28 @@ def test_fixed_point_firmware_without_fpu_equals_its_host_build(stream_run):
     assert [(d.end_sample, d.keyword, d.score) for d in m4.detections] == \
         [(d.end_sample, d.keyword, d.score) for d in host.detections]
     assert m4.fe_instructions > 0
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.skipif(bool(_missing_arm), reason=f"needs {', '.join(_missing_arm)} (make setup)")
+def test_bench_per_hop_splits_the_firmware_cost(stream_run, capsys):
+    """``kwsq bench --per-hop``: the detector firmware's model time per window is the bench
+    harness's invoke of the same model with the same kernels (plus the input-window copy),
+    its arena is the bench's, and the per-hop total and duty cycle add up from the parts."""
+    from pipeline.device import bench
+
+    run, _ = stream_run
+    row = bench.bench_model(run.tflite_path, "m4", "dsp", 1, 0)
+    bench.measure_per_hop([row], None, None, False)
+    c = row.per_hop
+    assert row.instructions <= c["model_instructions_per_window"] <= row.instructions * 1.03 + 2000
+    assert c["ram"]["arena"] == row.arena_bytes
+    assert c["ram"]["total"] == sum(c["ram"][k] for k in ("arena", "frontend_state", "frame_ring"))
+    assert c["hops_per_window"] == 1 and c["hop_ms"] == 10.0
+    total = c["fe_instructions_per_hop"] + c["model_instructions_per_window"] + \
+        c["detector_instructions_per_window"]
+    assert c["instructions_per_hop"] == pytest.approx(total, abs=0.2)
+    assert c["duty_cycle"] == pytest.approx(total / (120e6 * 0.010), abs=1e-4)
+    assert c["footprint"]["flash_bytes"] > 0 and c["fe_instructions_per_hop"] > 1000
+    assert "FE/hop" in bench.per_hop_table([row])
