@@ -9,7 +9,8 @@ channels) and a 1x1 chain on m55/mve as well; this file adds what those miss
 for the Helium paths: depthwise layers wide enough for the 16-channel groups
 (with and without a channel tail, same/valid padding, strides, dilation, a
 5x3 window, multiplier 1 next to 2, per tensor and per channel), general
-convolutions whose receptive fields end mid-vector, and quantization the
+convolutions whose receptive fields end mid-vector, average pools (clipped
+windows, channel tails, a window too large for int16 sums), and quantization the
 converter does not write by default: a weight of -128 (which the depthwise
 tap pairs must not sum in int16) and output scales small enough that some
 channels shift left before the multiply.
@@ -95,6 +96,24 @@ def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
     return _convert(model, shape, per_tensor, 12), desc
 
 
+def pooling_model() -> tuple[bytes, str]:
+    """Average pools whose windows are clipped at the borders (same padding,
+    odd sizes), of 21 and 40 channels (16-channel groups and tails), and one
+    of 17 x 16 = 272 taps, too many for the int16 sums."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(13)
+    L = keras.layers
+    shape = (17, 16, 21)
+    inp = keras.Input(shape, batch_size=1)
+    a = L.AveragePooling2D(3, strides=2, padding="same")(inp)
+    a = L.Conv2D(40, 1)(a)
+    a = L.AveragePooling2D((2, 3), strides=(1, 2), padding="same")(a)
+    b = L.AveragePooling2D((17, 16))(inp)
+    model = keras.Model(inp, L.Concatenate()([L.Flatten()(a), L.Flatten()(b)]))
+    return _convert(model, shape, False, 14), "avg pools 3x3/s2 same, 2x3 same on 40 ch, 17x16"
+
+
 def _layer(m, index: int):
     sg = m.subgraphs[0]
     op = sg.operators[index]
@@ -154,8 +173,9 @@ def test_rewritten_ds_cnn_really_has_minus_128_weights_and_left_shifts() -> None
 @needs_qemu
 def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
         tmp_path: Path) -> None:
-    models = [wide_depthwise_model(False), wide_depthwise_model(True),
+    models = [wide_depthwise_model(False), wide_depthwise_model(True), pooling_model(),
               (rewritten_ds_cnn(), "DS-CNN with -128 weights and left shifts")]
     for model, desc in models:
         xs = random_inputs(model, 3, seed=17)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]  # the sums' extremes
         _assert_same(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)

@@ -1,0 +1,88 @@
+/*
+ * kwsq_avg_pool_s8 for Cortex-M55 Helium, bit-exact with kernels/ref: the
+ * window sums 16 channels per pass, in int16 lanes (two widening loads and
+ * two adds per tap) while the tap count keeps every sum inside int16
+ * (count * 128 <= 32767), else in int32 lanes; then the reference's
+ * division, rounded half away from zero, and clamp per channel.
+ */
+#include <arm_mve.h>
+
+#include "kwsq_kernels.h"
+#include "kwsq_math.h"
+
+/* The sums of channels c0 .. c0 + 15 (n of them valid) over the window. */
+static void window_sums(const int8_t *x, int32_t row_stride, int32_t depth, int32_t rows, int32_t cols,
+                        int32_t n, bool narrow, int32_t *sums)
+{
+    const mve_pred16_t p0 = vctp16q((uint32_t)n), p1 = vctp16q((uint32_t)(n > 8 ? n - 8 : 0));
+    if (narrow) {
+        int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+        for (int32_t r = 0; r < rows; ++r, x += row_stride) {
+            const int8_t *xp = x;
+            for (int32_t k = 0; k < cols; ++k, xp += depth) {
+                s0 = vaddq_s16(s0, vldrbq_z_s16(xp, p0));
+                s1 = vaddq_s16(s1, vldrbq_z_s16(xp + 8, p1));
+            }
+        }
+        int16_t narrow_sums[16];
+        vstrhq_s16(narrow_sums, s0);
+        vstrhq_s16(narrow_sums + 8, s1);
+        for (int32_t j = 0; j < 16; ++j) {
+            sums[j] = narrow_sums[j];
+        }
+        return;
+    }
+    const mve_pred16_t q0 = vctp32q((uint32_t)n), q1 = vctp32q((uint32_t)(n > 4 ? n - 4 : 0));
+    const mve_pred16_t q2 = vctp32q((uint32_t)(n > 8 ? n - 8 : 0)), q3 = vctp32q((uint32_t)(n > 12 ? n - 12 : 0));
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    for (int32_t r = 0; r < rows; ++r, x += row_stride) {
+        const int8_t *xp = x;
+        for (int32_t k = 0; k < cols; ++k, xp += depth) {
+            s0 = vaddq_s32(s0, vldrbq_z_s32(xp, q0));
+            s1 = vaddq_s32(s1, vldrbq_z_s32(xp + 4, q1));
+            s2 = vaddq_s32(s2, vldrbq_z_s32(xp + 8, q2));
+            s3 = vaddq_s32(s3, vldrbq_z_s32(xp + 12, q3));
+        }
+    }
+    vstrwq_s32(sums, s0);
+    vstrwq_s32(sums + 4, s1);
+    vstrwq_s32(sums + 8, s2);
+    vstrwq_s32(sums + 12, s3);
+}
+
+kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims,
+                             const int8_t *input, const kwsq_dims *output_dims, int8_t *output)
+{
+    const int32_t in_h = input_dims->h, in_w = input_dims->w, depth = input_dims->c;
+    const int32_t out_h = output_dims->h, out_w = output_dims->w;
+    int8_t *y = output;
+    for (int32_t b = 0; b < input_dims->n; ++b) {
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            const int32_t iy0 = oy * params->stride_h - params->pad_h;
+            int32_t fy0, fy1;
+            kwsq_window_clip(iy0, 1, params->filter_h, in_h, &fy0, &fy1);
+            for (int32_t ox = 0; ox < out_w; ++ox) {
+                const int32_t ix0 = ox * params->stride_w - params->pad_w;
+                int32_t fx0, fx1;
+                kwsq_window_clip(ix0, 1, params->filter_w, in_w, &fx0, &fx1);
+                const int32_t count = (fy1 - fy0) * (fx1 - fx0);
+                if (count == 0) {
+                    return KWSQ_ERR_EVAL;
+                }
+                const int8_t *x = input + (((int64_t)b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * depth;
+                for (int32_t c0 = 0; c0 < depth; c0 += 16, x += 16, y += 16) {
+                    const int32_t n = depth - c0 < 16 ? depth - c0 : 16;
+                    int32_t sums[16];
+                    window_sums(x, in_w * depth, depth, fy1 - fy0, fx1 - fx0, n, count <= 255, sums);
+                    for (int32_t j = 0; j < n; ++j) {
+                        const int32_t acc = sums[j];
+                        const int32_t v = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
+                        y[j] = (int8_t)kwsq_clamp(v, params->act_min, params->act_max);
+                    }
+                }
+                y -= ((depth + 15) & ~15) - depth;
+            }
+        }
+    }
+    return KWSQ_OK;
+}
