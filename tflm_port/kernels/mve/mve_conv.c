@@ -48,10 +48,28 @@ void mve_fill_col(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dim
     /* the taps of a filter row inside the input: fx0 .. fx1 - 1 */
     int32_t fx0, fx1;
     kwsq_window_clip(ix0, p->dilation_w, f_w, in->w, &fx0, &fx1);
+    bool rows_done = false;
     /* with dilation 1 and one group the valid taps are one span */
     const bool span = p->dilation_w == 1 && f_in == in_ch;
     int8_t *dst = col;
-    for (int32_t fy = 0; fy < f->h; ++fy, dst += row_len) {
+    if (span && row_len <= 16) {
+        /* a filter row is one vector: the span's lanes loaded (lanes outside
+         * it are not read), the others zero-point bytes, one store */
+        const mve_pred16_t ps = vctp8q((uint32_t)row_len);
+        const mve_pred16_t pv = (mve_pred16_t)(vctp8q((uint32_t)(fx1 * f_in)) & ~vctp8q((uint32_t)(fx0 * f_in)));
+        const int32_t row_bytes = in->w * in_ch;
+        for (int32_t fy = 0, iy = iy0; fy < f->h; ++fy, iy += p->dilation_h, dst += row_len) {
+            if (iy >= 0 && iy < in->h) {
+                /* lane 0 is tap 0, which may lie left of the row (not read) */
+                const int8_t *src = (const int8_t *)((uintptr_t)(img + iy * row_bytes) + (uintptr_t)(ix0 * in_ch));
+                vstrbq_p_s8(dst, vpselq_s8(vldrbq_z_s8(src, pv), zp, pv), ps);
+            } else {
+                vstrbq_p_s8(dst, zp, ps);
+            }
+        }
+        rows_done = true;
+    }
+    for (int32_t fy = 0; fy < f->h && !rows_done; ++fy, dst += row_len) {
         const int32_t iy = iy0 + p->dilation_h * fy;
         if (iy < 0 || iy >= in->h || fx0 >= fx1) {
             set_bytes(dst, zp, row_len);
