@@ -279,7 +279,8 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
     `valid` padding on larger inputs, an input whose planes exceed the stack
     budget (bands of output lines; not in place), 1x1 convolutions between
     them changing the depth, every activation (the three output stages), with
-    and without bias; odd seeds are quantized per tensor.
+    and without bias, and one dilated padded conv in front (the gather of the
+    conv path's window); odd seeds are quantized per tensor.
     """
     import tensorflow as tf
     import tf_keras as keras
@@ -297,6 +298,10 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
     inp = keras.Input((h, w, c), batch_size=1)
     x = inp
     desc = [f"in {h}x{w}x{c}"]
+    if seed == 5:
+        # a dilated, padded conv: the six-pixel path gathers its window tap by tap
+        x = L.Conv2D(6, 3, dilation_rate=2, padding="same", activation="relu")(x)
+        desc.append(f"conv 3x3/d2/same -> {tuple(x.shape[1:])}")
     for i in range(int(rng.integers(2, 5))):
         if i > 0 and rng.random() < 0.3:
             x = L.Conv2D(int(rng.choice([1, 3, 4, 7, 16])), 1, activation="relu")(x)

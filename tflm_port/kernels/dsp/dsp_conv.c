@@ -399,7 +399,7 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
         .short_rq = q->per_channel && short_rq_ok(q, bias, out->c, patch64 * 255 * (s4 ? 8 : 128)),
     };
     if (dsp_conv1x1_fits(s4, p, in, f)) {
-        dsp_conv1x1(&a, p, in, x, out, y);
+        dsp_conv1x1(&a, p, in, x, f, out, y);
         return KWSQ_OK;
     }
     /* sized to this layer (patch <= DSP_MAX_PATCH): the stack holds what it uses */

@@ -1,13 +1,16 @@
 /*
- * Pointwise (1x1, no padding, one group) int8 CONV_2D for the dsp kernels:
- * a matrix product of the weight rows with the pixels, which are contiguous
- * channels-last vectors, so no receptive field has to be gathered. Six
- * pixels are widened once into int16 (input offset added, lanes in the
- * order SXTB16 gives the weights) and every weight row is loaded and widened
- * once for all six: per four channels one LDR, two SXTB16, six LDRD and
- * twelve SMLAD, 21 instructions for 24 multiply-accumulates, plus one
- * compare-and-branch per eight channels (the general path's four pixels
- * take 17 for 16). The accumulators stay in registers
+ * Six-pixel int8 CONV_2D for the dsp kernels (one group, receptive field of
+ * at most DSP_1X1_MAX_CH values): a matrix product of the weight rows with
+ * the pixels' receptive fields. A pointwise (1x1, unpadded) layer's pixels
+ * are contiguous channels-last vectors and are read in place; any other
+ * window (padding, dilation, strides) is first gathered into a small patch
+ * in the weights' order (filter row, column, channel; padding = the input
+ * zero point). Six pixels are widened once into int16 (input offset added,
+ * lanes in the order SXTB16 gives the weights) and every weight row is
+ * loaded and widened once for all six: per four values one LDR, two SXTB16,
+ * six LDRD and twelve SMLAD, 21 instructions for 24 multiply-accumulates,
+ * plus one compare-and-branch per eight values (the general path's four
+ * pixels take 17 for 16). The accumulators stay in registers
  * from the bias to the stores.
  *
  * Blocking choice: a 2x2 block (two rows, two pixels) widens each weight
@@ -216,18 +219,88 @@ static void __attribute__((noinline)) rows_general(const dsp_gemm_args *a, int32
 
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f)
 {
-    return !s4 && f->h == 1 && f->w == 1 && f->c == in->c && p->pad_h == 0 && p->pad_w == 0 &&
-           in->c <= DSP_1X1_MAX_CH;
+    (void)p;
+    return !s4 && f->c == in->c && (int64_t)f->h * f->w * f->c <= DSP_1X1_MAX_CH;
+}
+
+/* n bytes (short runs: a loop, not a library call) */
+static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
+{
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        dsp_st32(dst + i, dsp_ld32(src + i));
+    }
+    for (; i < n; ++i) {
+        dst[i] = src[i];
+    }
+}
+
+static inline void fill_bytes(int8_t *dst, int8_t v, int32_t n)
+{
+    const uint32_t v4 = (uint32_t)(uint8_t)v * 0x01010101u;
+    int32_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        dsp_st32(dst + i, v4);
+    }
+    for (; i < n; ++i) {
+        dst[i] = v;
+    }
+}
+
+/* The receptive field of the output pixel whose window starts at (iy0, ix0),
+ * in the weights' order (filter row, column, channel), padding = the input
+ * zero point (0 once widened). */
+static void gather(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+                   int32_t iy0, int32_t ix0, int8_t zp, int8_t *patch)
+{
+    const int32_t cin = in->c, row = f->w * cin;
+    const bool cols_in = ix0 >= 0 && ix0 + (f->w - 1) * p->dilation_w < in->w;
+    for (int32_t fy = 0; fy < f->h; ++fy) {
+        const int32_t iy = iy0 + fy * p->dilation_h;
+        int8_t *dst = patch + fy * row;
+        if (iy < 0 || iy >= in->h) {
+            fill_bytes(dst, zp, row);
+            continue;
+        }
+        const int8_t *src = img + (int64_t)iy * in->w * cin;
+        if (cols_in && p->dilation_w == 1) {
+            copy_bytes(dst, src + (int64_t)ix0 * cin, row);
+            continue;
+        }
+        if (p->dilation_w == 1) {
+            /* columns [lo, hi) of the window are inside the input */
+            const int32_t lo = ix0 < 0 ? (-ix0 < f->w ? -ix0 : f->w) : 0;
+            const int32_t end = in->w - ix0;
+            const int32_t hi = end < lo ? lo : (end < f->w ? end : f->w);
+            fill_bytes(dst, zp, lo * cin);
+            copy_bytes(dst + lo * cin, src + (int64_t)(ix0 + lo) * cin, (hi - lo) * cin);
+            fill_bytes(dst + hi * cin, zp, (f->w - hi) * cin);
+            continue;
+        }
+        for (int32_t fx = 0; fx < f->w; ++fx) {
+            const int32_t ix = ix0 + fx * p->dilation_w;
+            if (ix < 0 || ix >= in->w) {
+                fill_bytes(dst + fx * cin, zp, cin);
+            } else {
+                copy_bytes(dst + fx * cin, src + (int64_t)ix * cin, cin);
+            }
+        }
+    }
 }
 
 void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
-                 const kwsq_dims *out, int8_t *y)
+                 const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
 {
     const int32_t cin = in->c, cout = out->c;
+    const int32_t k = f->h * f->w * cin;
     const int32_t pixels = out->h * out->w;
     const int32_t off = p->input_offset;
-    /* sized to the layer: P1X1 * cin halfwords, word-aligned */
-    uint32_t buf_words[P1X1 * ((cin + 1) / 2)];
+    /* 1x1 without padding: the pixels are read in place; other windows are
+     * gathered into `patch` first */
+    const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    int8_t patch[direct ? 1 : k];
+    /* sized to the layer: P1X1 * k halfwords, word-aligned */
+    uint32_t buf_words[P1X1 * ((k + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
     const bool full = a->act_min == -128 && a->act_max == 127;
     const rows_fn rows = a->short_rq ? (full ? rows_short_full : rows_short) : rows_general;
@@ -238,24 +311,29 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
             const int32_t npx = pixels - px < P1X1 ? pixels - px : P1X1;
             /* Every pixel is widened before any output is written, and the
              * outputs of pixels px..px+5 end before input pixel px+6 when the
-             * layer runs in place (stride 1, cout <= cin). Missing pixels of
-             * the last block repeat the first one. */
+             * layer runs in place (1x1, stride 1, cout <= cin). Missing pixels
+             * of the last block repeat the first one. */
             for (int32_t j = 0; j < P1X1; ++j) {
                 const int32_t q = px + (j < npx ? j : 0);
                 const int32_t oy = q / out->w, ox = q % out->w;
-                const int8_t *src = x_img + ((int64_t)oy * p->stride_h * in->w + (int64_t)ox * p->stride_w) * cin;
-                widen_pixel(src, cin, off, j, buf);
+                const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
+                if (direct) {
+                    widen_pixel(x_img + ((int64_t)iy0 * in->w + ix0) * cin, k, off, j, buf);
+                } else {
+                    gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, patch);
+                    widen_pixel(patch, k, off, j, buf);
+                }
             }
             int8_t *y_px = y_img + (int64_t)px * cout;
             if (npx == P1X1) {
-                rows(a, cin, 0, cout, buf, y_px, cout);
+                rows(a, k, 0, cout, buf, y_px, cout);
                 continue;
             }
             /* last, partial block: channels in slices through a small buffer */
             int8_t tmp[P1X1 * TAIL_OC];
             for (int32_t oc0 = 0; oc0 < cout; oc0 += TAIL_OC) {
                 const int32_t n = cout - oc0 < TAIL_OC ? cout - oc0 : TAIL_OC;
-                rows(a, cin, oc0, oc0 + n, buf, tmp, TAIL_OC);
+                rows(a, k, oc0, oc0 + n, buf, tmp, TAIL_OC);
                 for (int32_t j = 0; j < npx; ++j) {
                     memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
                 }

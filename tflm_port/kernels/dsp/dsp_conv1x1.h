@@ -1,7 +1,7 @@
 /*
- * Pointwise (1x1) int8 CONV_2D of the dsp kernels (dsp_conv1x1.c): the
- * pixels are read straight from the input, six at a time, with no
- * receptive-field gathering.
+ * Six-pixel int8 CONV_2D of the dsp kernels (dsp_conv1x1.c): pointwise
+ * layers read their pixels straight from the input; other windows are
+ * gathered per pixel into a small patch first.
  */
 #ifndef KWSQ_DSP_CONV1X1_H
 #define KWSQ_DSP_CONV1X1_H
@@ -11,15 +11,15 @@
 
 #include "dsp_conv.h"
 
-/* Largest input channel count of the pointwise path: six widened pixels on
- * the stack, as many bytes as the general path's columns at most. */
+/* Largest receptive field (values) of the six-pixel path: six widened pixels
+ * on the stack, as many bytes as the general path's columns at most. */
 #define DSP_1X1_MAX_CH (DSP_COLS * DSP_MAX_PATCH / 6)
 
-/* Whether the layer is a pointwise int8 convolution this path computes. */
+/* Whether the layer is an int8 convolution this path computes (one group). */
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f);
 
 /* The layer, with the arguments dsp_conv prepared (weights, bias, output stage). */
 void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
-                 const kwsq_dims *out, int8_t *y);
+                 const kwsq_dims *f, const kwsq_dims *out, int8_t *y);
 
 #endif /* KWSQ_DSP_CONV1X1_H */
