@@ -1,5 +1,7 @@
 /*
  * kwsq_depthwise_conv_s8 for Cortex-M55 Helium, bit-exact with kernels/ref.
+ * Depth multiplier 1 takes mve_dw_c16.c (16 channels per pass) within its
+ * stack limits; this file holds the other shapes and the packed int4 body.
  *
  * Four output channels per vector (32-bit lanes): for each tap of the
  * window's valid part, the weights of the four channels are one widening
@@ -97,10 +99,6 @@ depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params, cons
         (s4 && (params->depth_multiplier != 1 || output_dims->c % 8 != 0))) {
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, wbytes, bias,
                                        output_dims, output);
-    }
-    if (!s4 && mve_depthwise_c16(ctx, params, quant, input_dims, input, filter_dims, (const int8_t *)wbytes, bias,
-                                 output_dims, output)) {
-        return KWSQ_OK;
     }
     const int8_t *filter = (const int8_t *)wbytes;
     const int32_t in_h = input_dims->h, in_w = input_dims->w, in_ch = input_dims->c;
@@ -239,12 +237,25 @@ kwsq_status mve_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *pa
     return depthwise(true, ctx, params, quant, input_dims, input, filter_dims, wbytes, bias, output_dims, output);
 }
 
+/* Not inlined: its frame (row pointers) and mve_depthwise_c16's (tables)
+ * are never on the stack together. */
+static __attribute__((noinline)) kwsq_status
+depthwise_s8(const kwsq_context *ctx, const kwsq_conv_params *params, const kwsq_quant_params *quant,
+             const kwsq_dims *input_dims, const int8_t *input, const kwsq_dims *filter_dims, const int8_t *filter,
+             const int32_t *bias, const kwsq_dims *output_dims, int8_t *output)
+{
+    return depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
+                     output_dims, output);
+}
+
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                                    const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                    const int8_t *input, const kwsq_dims *filter_dims,
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    return depthwise(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
-                     output_dims, output);
+    if (mve_depthwise_c16(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return KWSQ_OK;
+    }
+    return depthwise_s8(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
 }
