@@ -6,8 +6,10 @@ speech engines Debian ships (espeak-ng, flite, festival): all 35 GSC v2 words, s
 recordings (16 kHz mono 16-bit, exactly 1 s, word at a random offset, random level,
 microphone noise floor, optional room reverb, small speed change), split by speaker into
 ``validation_list.txt`` / ``testing_list.txt`` exactly like GSC, plus long background
-noise files in ``_background_noise_/``. The loader (:mod:`pipeline.data.loader`) reads a real GSC
-v2 folder and this one the same way.
+noise files in ``_background_noise_/``. Where each word lies in its clip is recorded in
+``alignments.csv`` (:data:`ALIGNMENTS`): frame-level training targets need it, and only the
+synthesizer knows it before noise and reverberation blur the edges. The loader
+(:mod:`pipeline.data.loader`) reads a real GSC v2 folder and this one the same way.
 
 Every clip is a pure function of (seed, speaker, word, repetition), so the same seed gives
 the same bytes whatever ``--jobs`` is, a second run only makes what is missing, and every
@@ -56,6 +58,12 @@ TESTING_FRACTION = 0.1
 CORPUS_VERSION = 2  # bump when a change makes different audio for the same settings
 TRIM_REL = 0.01  # a render's word spans the samples above 1 % of its peak (-40 dB)
 MAX_WORD_SECONDS = 0.92  # longer renders are compressed in time so the word fits the clip
+# Word boundaries, one row per clip made by the synthesizer: ``path`` (as in the split lists),
+# ``start``/``end`` (samples of the 1 s clip, end exclusive) of the clean word: samples above
+# TRIM_REL of its peak, measured on the dry word (after a carrier-phrase cut, before room
+# reverberation, speed change aside, before the noise floor and channel colouring are added).
+ALIGNMENTS = "alignments.csv"
+ALIGNMENT_FIELDS = ("path", "start", "end")
 
 
 @dataclass(frozen=True)
@@ -210,12 +218,15 @@ def voice_effects(s: voices.Speaker) -> list[str]:
     return effects
 
 
-def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarray:
+def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0, with_span: bool = False
+                   ) -> np.ndarray | tuple[np.ndarray, tuple[int, int]]:
     """An engine render -> the speaker's voice at 16 kHz (pitch, tempo, room), word trimmed.
 
     ``start`` (seconds into the render) is where the word begins after a carrier phrase;
     the word is cut there. Then the vocal tract is warped and the simulated room applied.
     One sox call per (speaker, word); repetitions then only differ by numpy operations.
+    ``with_span``: also return the clean word's ``(start, end)`` samples in the result,
+    measured before the room is applied (the reverberant tail is not part of the word).
     """
     effects = voice_effects(s)
     if effects:
@@ -234,11 +245,12 @@ def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0) -> np.ndarr
         audio = _cut_and_warp(audio, s, start / squeeze)
         lo, hi = word_bounds(audio, rel=TRIM_REL)
     word = audio[lo:hi][:limit]
+    span = word_bounds(word, rel=TRIM_REL, margin=0)
     if s.rir:
         word = acoustics.apply_room(word, s.rir)
         _, hi = word_bounds(word, rel=TRIM_REL / 3, margin=0)  # keep the audible tail
         word = word[:min(hi, limit)]
-    return word
+    return (word, span) if with_span else word
 
 
 def _cut_and_warp(audio: np.ndarray, s: voices.Speaker, start: float) -> np.ndarray:
@@ -263,8 +275,17 @@ def resample(audio: np.ndarray, n: int) -> np.ndarray:
 def post_process(word: np.ndarray, s: voices.Speaker, rng: random.Random) -> np.ndarray:
     """A speaker's trimmed word -> one GSC-like 1 s clip (float32, 16 kHz): small speed
     change, random level, random offset, microphone noise floor."""
+    return place(word, (0, word.size), s, rng)[0]
+
+
+def place(word: np.ndarray, span: tuple[int, int], s: voices.Speaker, rng: random.Random
+          ) -> tuple[np.ndarray, tuple[int, int]]:
+    """:func:`post_process`, also mapping the clean word's ``span`` (samples of ``word``)
+    into the clip: scaled by the speed change, shifted by the offset, cut to the clip."""
     speed = rng.uniform(0.97, 1.03)
+    n_in = word.size
     word = resample(word, max(1, int(round(word.size / speed))))[: CLIP_SAMPLES]
+    ratio = word.size / n_in if n_in else 1.0
     peak = float(np.max(np.abs(word))) if word.size else 0.0
     level = s.level_db + rng.uniform(-4.0, 4.0)
     if peak > 0:
@@ -272,12 +293,14 @@ def post_process(word: np.ndarray, s: voices.Speaker, rng: random.Random) -> np.
     clip = np.zeros(CLIP_SAMPLES, np.float32)
     offset = rng.randint(0, CLIP_SAMPLES - word.size)
     clip[offset : offset + word.size] = word
+    first = offset + min(word.size, int(round(span[0] * ratio)))
+    last = offset + min(word.size, int(round(span[1] * ratio)))
     floor_rng = np.random.default_rng(rng.getrandbits(63))
     floor_db = s.floor_db + rng.uniform(-3.0, 3.0)
     clip += colored_noise(CLIP_SAMPLES, floor_rng, 1.0) * np.float32(10 ** (floor_db / 20))
     if s.channel:
         clip = acoustics.colour_channel(clip, dict(s.channel))
-    return clip
+    return clip, (first, last)
 
 
 def clip_name(s: voices.Speaker, word: str, rep: int) -> str:
@@ -294,7 +317,7 @@ def _speaker_task(args: tuple[str, voices.Speaker, tuple[str, ...], int, int, in
         missing = [r for r in range(reps) if not (out / clip_name(s, word, r)).exists()]
         if missing:
             todo[word] = missing
-    result = {"hash": s.hash, "made": 0, "errors": []}
+    result = {"hash": s.hash, "made": 0, "errors": [], "spans": {}}
     if not todo:
         return result
     with tempfile.TemporaryDirectory(prefix="kwsq-synth-") as tmp:
@@ -314,15 +337,45 @@ def _speaker_task(args: tuple[str, voices.Speaker, tuple[str, ...], int, int, in
                 continue
             try:
                 start = word_start(raw, carrier) if s.carrier else 0.0
-                voiced = speaker_render(raw, s, start)
+                voiced, span = speaker_render(raw, s, start, with_span=True)
             except (RuntimeError, ValueError) as exc:
                 result["errors"].append(str(exc))
                 continue
             for rep in reps:
-                clip = post_process(voiced, s, _clip_rng(seed, s.hash, word, rep))
-                write_wav(out / clip_name(s, word, rep), clip)
+                clip, clip_span = place(voiced, span, s, _clip_rng(seed, s.hash, word, rep))
+                name = clip_name(s, word, rep)
+                write_wav(out / name, clip)
+                result["spans"][name] = clip_span
                 result["made"] += 1
     return result
+
+
+# ----------------------------------------------------------------------------- alignments
+
+def read_alignments(root: str | os.PathLike[str]) -> dict[str, tuple[int, int]]:
+    """``path -> (start, end)`` from a corpus's :data:`ALIGNMENTS` file ({} when absent)."""
+    path = Path(root) / ALIGNMENTS
+    if not path.is_file():
+        return {}
+    out: dict[str, tuple[int, int]] = {}
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if tuple(reader.fieldnames or ()) != ALIGNMENT_FIELDS:
+            raise KwsqError(f"{path} is not a word-alignment table (expected columns "
+                            f"{','.join(ALIGNMENT_FIELDS)})")
+        for row in reader:
+            out[row["path"]] = (int(row["start"]), int(row["end"]))
+    return out
+
+
+def write_alignments(root: Path, spans: dict[str, tuple[int, int]]) -> None:
+    """Write :data:`ALIGNMENTS` (sorted by path), atomically."""
+    table = io.StringIO()
+    writer = csv.writer(table, lineterminator="\n")
+    writer.writerow(ALIGNMENT_FIELDS)
+    for name in sorted(spans):
+        writer.writerow([name, *spans[name]])
+    write_text(root / ALIGNMENTS, table.getvalue())
 
 
 # ----------------------------------------------------------------------------- splits
@@ -494,6 +547,10 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     made = 0
     errors: list[str] = []
     out.mkdir(parents=True, exist_ok=True)
+    # spans of clips made by an earlier (interrupted) run; a clip made before this file
+    # existed has none and gets its boundaries from an energy detector where they are used
+    spans = read_alignments(out)
+    done = 0
     ctx = multiprocessing.get_context("fork")
     bar = console.bar(len(tasks), desc="synth: speakers", unit="speaker", disable=not progress,
                       lines=True)
@@ -503,6 +560,10 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
         for res in workers.imap_unordered(_speaker_task, [tasks[i] for i in order]):
             made += res["made"]
             errors += res["errors"]
+            spans.update(res["spans"])
+            done += 1
+            if res["spans"] and done % 20 == 0:  # an interrupted run keeps most spans
+                write_alignments(out, spans)
             bar.set_postfix(clips=made, refresh=False)
             bar.update(1)
 
@@ -519,6 +580,8 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
                     lists[splits[s.hash]].append(name)
                     per_word[word] = per_word.get(word, 0) + 1
                     existing[s.hash] = existing.get(s.hash, 0) + 1
+    listed = {n for names in lists.values() for n in names}
+    write_alignments(out, {n: v for n, v in spans.items() if n in listed})
     write_text(out / VALIDATION_LIST, "".join(f"{n}\n" for n in sorted(lists["validation"])))
     write_text(out / TESTING_LIST, "".join(f"{n}\n" for n in sorted(lists["testing"])))
     table = io.StringIO()
@@ -571,6 +634,7 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
         "minutes_of_speech_clips": round(total / 60, 1),
         "noise_files": len(noise_names),
         "made_this_run": made,
+        "aligned_clips": sum(1 for n in spans if n in listed),
         "errors": errors[:50],
         "error_count": len(errors),
         "missing_engines": missing_families,
