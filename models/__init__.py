@@ -13,7 +13,8 @@ from collections.abc import Callable
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
 # name -> module defining ``build(input_shape, num_classes, **params)``, ``FEATURES`` and,
-# optionally, ``LAYER_ROLES`` (layer name -> role, for mixed-precision schemes)
+# optionally, ``LAYER_ROLES`` (layer name -> role, for mixed-precision schemes) and
+# ``WINDOWS`` (named input windows: features + data settings, for ``--window``)
 REGISTRY: dict[str, str] = {
     "cnn": "models.cnn",
     "dnn250k": "models.dnn250k",
@@ -44,3 +45,9 @@ def layer_roles(name: str) -> dict[str, str]:
     if name not in REGISTRY:
         return {}
     return dict(getattr(module(name), "LAYER_ROLES", {}))
+
+
+def windows(name: str) -> dict[str, dict]:
+    """Input window name -> ``{"features": ..., "data": ...}`` settings a registered model
+    declares (``WINDOWS`` in its file; {} when it has no alternatives)."""
+    return dict(getattr(module(name), "WINDOWS", {}))

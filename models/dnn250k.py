@@ -13,6 +13,14 @@ import tf_keras as keras
 
 FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10,
             "stack_stride": 3}
+# Named input windows (``kwsq train --window``): "clip3" (the default, FEATURES) takes the
+# 31 frames every 3rd frame over the whole 1 s clip with the clip's label; "frames31" is the
+# paper's 31 consecutive frames (0.31 s) trained on frame-level targets
+# (pipeline/data/frame_targets.py).
+WINDOWS = {
+    "clip3": {"features": FEATURES, "data": {}},
+    "frames31": {"features": {**FEATURES, "stack_stride": 1}, "data": {"targets": "frames"}},
+}
 
 HIDDEN = 200
 LAYERS = 4

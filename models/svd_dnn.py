@@ -1,7 +1,8 @@
 """The low-bit QAT paper's small-footprint DNN: three SVD-bottleneck pairs on stacked LFBE frames.
 
 Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values,
-taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/features.py).
+taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/features.py);
+``--window frames31`` gives the paper's 31 consecutive frames with frame-level targets.
 Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
 low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
 raw features. About 50K parameters, which is what the paper calls its 50k model.
@@ -19,6 +20,14 @@ import tf_keras as keras
 # Feature front-end this model expects (recorded in every run's config).
 FEATURES = {"kind": "lfbe", "num_bins": 20, "left_context": 20, "right_context": 10,
             "stack_stride": 3}
+# Named input windows (``kwsq train --window``): "clip3" (the default, FEATURES) takes the
+# 31 frames every 3rd frame over the whole 1 s clip with the clip's label; "frames31" is the
+# paper's 31 consecutive frames (0.31 s) trained on frame-level targets
+# (pipeline/data/frame_targets.py).
+WINDOWS = {
+    "clip3": {"features": FEATURES, "data": {}},
+    "frames31": {"features": {**FEATURES, "stack_stride": 1}, "data": {"targets": "frames"}},
+}
 
 BOTTLENECK = 39
 HIDDEN = 128

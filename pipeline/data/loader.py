@@ -65,6 +65,11 @@ SILENCE = "_silence_"
 UNKNOWN = "_unknown_"
 OTHER = "_other_"
 CACHE_VERSION = 1
+# Training targets: "clip" (one label per clip, the default) or "frames" (a label per window
+# position from the word's span: pipeline.data.frame_targets, the low-bit QAT paper's
+# frame-level targets); FRAME_WINDOWS random positions per clip per epoch by default.
+TARGETS = ("clip", "frames")
+FRAME_WINDOWS = 8
 
 
 @dataclass
@@ -113,6 +118,9 @@ class DataConfig:
     class_weight: str | None = None
     seed: int = 0
     cache_dir: str | None = None  # None: $KWSQ_CACHE, else <path>/.kwsq_cache
+    # None = "clip" (left out of the recorded config, so configs made before keep their keys)
+    targets: str | None = None
+    frame_windows: int | None = None  # targets "frames" only; None: FRAME_WINDOWS
 
     def __post_init__(self) -> None:
         if self.label_mode not in LABEL_MODES:
@@ -138,6 +146,14 @@ class DataConfig:
             raise KwsqError("speed_min and speed_max must be within 0.5..2.0")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
+        if self.targets not in (None, *TARGETS):
+            raise KwsqError(f"unknown targets '{self.targets}'; expected one of "
+                            f"{', '.join(TARGETS)}")
+        if self.targets == "clip":
+            self.targets = None
+        if self.frame_windows is not None and (self.targets != "frames"
+                                               or self.frame_windows < 1):
+            raise KwsqError("frame_windows needs targets = \"frames\" and a value >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}

@@ -84,6 +84,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="12: silence, unknown + 10 commands; 35: all words; wake: one keyword "
                    "vs the rest (default: 12)")
     p.add_argument("--keyword", help="wake word for --label-mode wake (default: none)")
+    p.add_argument("--window", metavar="NAME",
+                   help="named input window of the model (svd_dnn, dnn250k: clip3 = 31 frames "
+                   "every 3rd frame over the clip, clip labels; frames31 = 31 consecutive "
+                   "frames, frame-level targets) (default: the model's FEATURES, clip3)")
     p.add_argument("--strategy", choices=["default", "mirrored", "multiworker"],
                    help="tf.distribute strategy; multiworker reads TF_CONFIG (default: default)")
     p.add_argument("--no-naive", action="store_true",
@@ -200,10 +204,18 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
 
     scheme = quant_configs.get_scheme(s["scheme"])
     model_module = models.module(s["model"])
+    window: dict[str, Any] = {"features": {}, "data": {}}
+    if getattr(args, "window", None):
+        known = models.windows(s["model"])
+        if args.window not in known:
+            raise KwsqError(f"model {s['model']} has no input window '{args.window}'"
+                            + (f"; it has {', '.join(known)}" if known else ""))
+        window = known[args.window]
     features = load_section(FeatureConfig, {**getattr(model_module, "FEATURES", {}),
+                                            **window["features"],
                                             **file_cfg.get("features", {})},
                             f"[features] of {where}").to_dict()
-    data = {**s.get("data", {}), **file_cfg.get("data", {})}
+    data = {**s.get("data", {}), **window["data"], **file_cfg.get("data", {})}
     default_path = base.data.get("path") if base is not None else "data/kwsq_synth"
     data["path"] = str(Path(args.data or data.get("path") or default_path))
     if args.label_mode:
@@ -249,8 +261,8 @@ def _flat(d: Any, prefix: str = "") -> dict[str, Any]:
 def contradictions(args: argparse.Namespace, existing: RunConfig) -> list[str]:
     """Settings the given options ask for that differ from an existing run's config."""
     shaping = ("preset", "config", "model", "scheme", "float_epochs", "qat_epochs",
-               "batch_size", "seed", "label_mode", "keyword", "strategy", "data")
-    if not args.no_naive and all(getattr(args, name) is None for name in shaping):
+               "batch_size", "seed", "label_mode", "keyword", "strategy", "data", "window")
+    if not args.no_naive and all(getattr(args, name, None) is None for name in shaping):
         return []
     given = resolve_config(args, base=existing)
     old = _flat({**existing.to_dict(), "stages": {st.name: asdict(st) for st in existing.stages}})
@@ -270,6 +282,8 @@ def contradictions(args: argparse.Namespace, existing: RunConfig) -> list[str]:
             keys.append("data.label_mode")
         if args.keyword:
             keys.append("data.keyword")
+        if getattr(args, "window", None):
+            keys += ["features.stack_stride", "data.targets"]
         if args.no_naive:
             keys.append("naive")
         if args.float_epochs is not None:
@@ -436,9 +450,16 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
     shape = input_shape(feat_cfg)
     log(f"train: {config.model} / {config.scheme} on {data_cfg.path}: {len(classes)} classes, "
         f"input {shape}, stages {[s.name for s in config.stages]}")
-    train_split = data_mod.AugmentedSplit(data_cfg, feat_cfg, "training")
-    x_val, y_val = data_mod.arrays(data_cfg, feat_cfg, "validation")
-    x_test, y_test = data_mod.arrays(data_cfg, feat_cfg, "testing")
+    if data_cfg.targets == "frames":  # a label per window position (frame-level targets)
+        from pipeline.data import frame_targets
+
+        train_split = frame_targets.FrameSplit(data_cfg, feat_cfg, "training")
+        x_val, y_val = frame_targets.window_arrays(data_cfg, feat_cfg, "validation")
+        x_test, y_test = frame_targets.window_arrays(data_cfg, feat_cfg, "testing")
+    else:
+        train_split = data_mod.AugmentedSplit(data_cfg, feat_cfg, "training")
+        x_val, y_val = data_mod.arrays(data_cfg, feat_cfg, "validation")
+        x_test, y_test = data_mod.arrays(data_cfg, feat_cfg, "testing")
     log(f"train: {len(y_val)} validation and {len(y_test)} test examples")
     if new:
         if run.path.exists():
@@ -452,6 +473,8 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         "model": config.model, "scheme": config.scheme, "classes": classes,
         "input_shape": list(shape), "test_examples": int(len(y_test)), "stages": {},
     }
+    if data_cfg.targets == "frames":  # accuracies below are per window position
+        metrics["targets"] = "frames"
     with strategy.scope():
         float_model = models.builder(config.model)(shape, len(classes), **config.model_params)
     metrics["parameters"] = int(float_model.count_params())

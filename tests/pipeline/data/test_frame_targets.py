@@ -1,0 +1,144 @@
+"""Frame-level targets (the paper's 31-consecutive-frame window): labels, spans, batches."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import pipeline  # noqa: F401
+from pipeline.corpus.synth import write_alignments
+from pipeline.data import features as F
+from pipeline.data import frame_targets as T
+from pipeline.data import loader as D
+from pipeline.data.audio import write_wav
+from pipeline.data.gsc import COMMANDS
+from pipeline.errors import KwsqError
+
+FEAT31 = F.FeatureConfig(kind="lfbe", num_bins=20, left_context=20, right_context=10,
+                         stack_stride=1)
+L = 20
+BINS = 20
+
+
+def test_labels_of_a_constructed_clip_by_hand() -> None:
+    # 25 ms / 10 ms frames: frame f's centre sample is 160 f + 200. Window t's anchor frame
+    # is t + 20. Word [5000, 8000): anchors 30 (centre 5000) .. 48 (7880) are inside,
+    # 29 (4840) and 49 (8040) are not, so windows t = 10 .. 28 carry the word's label.
+    labels = T.frame_labels(7, (5000, 8000), 0, FEAT31, 16000)
+    assert labels.shape == (68,)  # 98 frames, 31-frame window
+    assert labels.tolist() == [0] * 10 + [7] * 19 + [0] * 39
+    # a silence example: no span, silence everywhere
+    assert T.frame_labels(3, T.NO_SPAN, 0, FEAT31, 16000).tolist() == [0] * 68
+    # a word over the whole clip: every window
+    assert set(T.frame_labels(4, (0, 16000), 0, FEAT31, 16000).tolist()) == {4}
+
+
+def test_energy_detector_finds_a_burst_in_noise() -> None:
+    rng = np.random.default_rng(0)
+    clip = (rng.standard_normal(16000) * 10 ** (-60 / 20)).astype(np.float32)
+    clip[4800:9600] += (rng.standard_normal(4800) * 0.2).astype(np.float32)
+    clip[12000:12016] += 0.3  # a click (quieter than the word) far from it is left out
+    start, end = T.energy_span(clip)
+    assert abs(start - 4800) <= 320 and abs(end - 9600) <= 320  # within 20 ms
+
+
+# ----------------------------------------------------------------------------- a constructed corpus
+
+SPANS = {c: (1600 + 700 * i, 6400 + 800 * i) for i, c in enumerate(COMMANDS)}
+
+
+def _burst_clip(span: tuple[int, int], seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    clip = np.zeros(16000, np.float32)
+    clip[span[0]:span[1]] = (rng.standard_normal(span[1] - span[0]) * 0.2).astype(np.float32)
+    return clip
+
+
+@pytest.fixture(scope="module")
+def burst_corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One clip per command (a noise burst at a known span; digital silence around it),
+    all in training; a copy of each in validation. ``alignments.csv`` lists every clip but
+    the validation clip of 'go', which takes the energy detector's span."""
+    root = tmp_path_factory.mktemp("frames") / "corpus"
+    rows = {}
+    val = []
+    for i, word in enumerate(COMMANDS):
+        for rep, name in enumerate(("train", "val")):
+            rel = f"{word}/{name}0000_nohash_{rep}.wav"
+            write_wav(root / rel, _burst_clip(SPANS[word], 10 * i + rep))
+            if name == "val":
+                val.append(rel)
+            if not (word == "go" and name == "val"):
+                rows[rel] = SPANS[word]
+    write_alignments(root, rows)
+    (root / "validation_list.txt").write_text("".join(f"{r}\n" for r in val))
+    (root / "testing_list.txt").write_text("")
+    rng = np.random.default_rng(1)
+    write_wav(root / "_background_noise_" / "white.wav",
+              (rng.standard_normal(32000) * 0.1).astype(np.float32))
+    return root
+
+
+def _cfg(root: Path, tmp: Path) -> D.DataConfig:
+    return D.DataConfig(path=str(root), silence_fraction=0.0, unknown_fraction=0.0,
+                        noise_prob=0.0, gain_min_db=0.0, gain_max_db=0.0, targets="frames",
+                        frame_windows=6, cache_dir=str(tmp))
+
+
+def _anchor_loud(x: np.ndarray, frame: int = L) -> np.ndarray:
+    """Whether frame ``frame`` of each stacked row holds the burst (silence is ~-1.8)."""
+    return x[:, frame * BINS:(frame + 1) * BINS].mean(axis=1) > 0.0
+
+
+def test_validation_windows_follow_the_recorded_spans(burst_corpus: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    cfg = _cfg(burst_corpus, tmp_path)
+    x, y = T.window_arrays(cfg, FEAT31, "validation", stride=1)
+    assert "1 of 10 clips have no recorded word boundaries" in capsys.readouterr().err
+    names = D.class_names(cfg)
+    assert x.shape == (10 * 68, 31 * BINS) and y.shape == (680,)
+    for i, word in enumerate(COMMANDS):  # load order: the commands in COMMANDS order
+        rows = slice(68 * i, 68 * (i + 1))
+        want = T.frame_labels(names.index(word), SPANS[word], 0, FEAT31, 16000)
+        got = y[rows]
+        if word == "go":  # energy detector: within two frames at each edge
+            assert np.sum(got != want) <= 4
+        else:
+            np.testing.assert_array_equal(got, want)
+        # the features agree: the anchor frame holds the burst wherever the label is the word
+        assert np.all(_anchor_loud(x[rows])[got != 0])
+
+
+def test_training_batches_label_each_window_by_its_anchor_frame(burst_corpus: Path,
+                                                                tmp_path: Path) -> None:
+    cfg = _cfg(burst_corpus, tmp_path)
+    split = T.FrameSplit(cfg, FEAT31, "training")
+    assert len(split) == 60 and split.batches(12) == 5  # 2 clips (12 windows) per batch
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in split.epoch(0, 12)], strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    assert x.shape == (60, 620) and set(np.unique(y)) <= set(range(12))
+    loud = _anchor_loud(x)
+    assert np.all(loud[y != 0])  # a word label only where the anchor frame is the burst
+    # silence labels: anchor frame quiet, or at the burst's edge (a frame two away is quiet)
+    edge = ~_anchor_loud(x, L - 2) | ~_anchor_loud(x, L + 2)
+    assert np.all(~loud[y == 0] | edge[y == 0])
+    assert 0 < np.mean(y != 0) < 1
+    # the same key gives the same batches (resumable epochs)
+    again = np.concatenate([b.numpy() for _, b in split.epoch(0, 12)])
+    np.testing.assert_array_equal(again, y)
+
+
+def test_frame_targets_refuse_what_cannot_work(burst_corpus: Path, tmp_path: Path) -> None:
+    cfg = _cfg(burst_corpus, tmp_path)
+    with pytest.raises(KwsqError, match="stacked-frame window"):
+        T.check_config(cfg, F.FeatureConfig(kind="lfbe", num_bins=20))
+    with pytest.raises(KwsqError, match="silence class"):
+        T.check_config(D.DataConfig(path=str(burst_corpus), label_mode="35",
+                                    targets="frames"), FEAT31)
+    with pytest.raises(KwsqError, match="unknown targets"):
+        D.DataConfig(path=str(burst_corpus), targets="words")
+    with pytest.raises(KwsqError, match="frame_windows"):
+        D.DataConfig(path=str(burst_corpus), frame_windows=4)
+    assert "targets" not in D.DataConfig(path="x", targets="clip").to_dict()
