@@ -65,7 +65,8 @@ def quantize_scope() -> contextlib.AbstractContextManager:
     return _tfq.quantize_scope({**CUSTOM_OBJECTS, **CONFIG_OBJECTS, **TFMOT_QUANTIZERS})
 
 
-def weight_quantizer(spec: Quant) -> WeightQuantizer:
+def weight_quantizer(spec: Quant, kind: str = "") -> WeightQuantizer:
+    """The weight quantizer of a rule; ``kind`` is the layer's class name."""
     return WeightQuantizer(
         spec.bits,
         per_channel=spec.per_channel,
@@ -74,6 +75,8 @@ def weight_quantizer(spec: Quant) -> WeightQuantizer:
         regularization=spec.regularization,
         minmax=spec.minmax,
         squash_gain=spec.squash_gain,
+        accumulator_bits=spec.accumulator_bits,
+        depthwise=kind == "DepthwiseConv2D",
     )
 
 
@@ -130,7 +133,7 @@ def layer_config(
     weights = {}
     rule = scheme.weight_rule(kind, role)
     if kind in WEIGHT_ATTRS and rule is not None:
-        weights[WEIGHT_ATTRS[kind]] = weight_quantizer(rule)
+        weights[WEIGHT_ATTRS[kind]] = weight_quantizer(rule, kind)
     act = scheme.activations if stage == "all" else None
     if act is None:
         return LayerQuantizeConfig(weights)
@@ -216,7 +219,8 @@ def attach_regularizers(model: keras.Model) -> None:
         if not isinstance(config, LayerQuantizeConfig):
             continue
         for attr, quantizer in config.weights.items():
-            if isinstance(quantizer, WeightQuantizer) and quantizer.regularization > 0:
+            if isinstance(quantizer, WeightQuantizer) and (quantizer.regularization > 0
+                                                           or quantizer.accumulator_bits):
                 var = float_params(wrapper)[attr]
                 model.add_loss(lambda q=quantizer, v=var: q.regularization_loss(v))
 

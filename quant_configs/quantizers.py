@@ -26,6 +26,18 @@ Weights (``WeightQuantizer``), with ``q = 2**(k-1) - 1`` the largest integer lev
   a column of one sign gets 0 added to its range so that ``z`` stays in ``[0, 2**k - 1]``.
 * absolute-cosine regularizer (fixed-point paper): ``R = lambda * mean(1 - |cos(pi * t / s)|)``,
   zero on every grid point ``t = n s`` and largest half-way between, added to the loss.
+* accumulator budget (fixed-point paper, QAT over transient variables; ``accumulator_bits``
+  ``a``, e.g. 16): every partial sum of ``sum_i q_i (x_i - z)`` with int8 inputs must fit a
+  signed ``a``-bit accumulator. ``x_i - z`` spans 255 values, so the proven bound
+  (``pipeline/tflite/accumulators.py``) is at most ``255 max(P, N)`` whatever the input
+  zero point, ``P``/``N`` the sums of a channel's positive / negative integer weights; the
+  quantizer keeps ``max(P, N) <= B = floor((2**(a-1) - 1) / 255)`` (128 at 16 bits) per
+  output channel: (1) the step grows until the unrounded sums fit (by a power of two for
+  power-of-two scales; per channel where the grid is per channel, else for the tensor),
+  (2) a channel that rounding still pushes over ``B`` has its positive (negative) levels
+  scaled by ``B / P`` (``B / N``) and rounded towards zero. The forward pass (and so the
+  deployed model) uses these integers; a penalty ``mean(relu(max(P, N) / B - 1))`` on the
+  unrounded sums (weight :data:`ACCUMULATOR_PENALTY`) pulls the float weights inside.
 
 Gradients are straight-through: d w_hat / d w = d t / d w (1 for linear) inside the range.
 
@@ -68,6 +80,8 @@ Quantizer = tfmot.quantization.keras.quantizers.Quantizer
 SQUASH_GAINS = ("weights", "tanh")
 
 _EPS = 1e-12
+ACCUMULATOR_PENALTY = 0.1
+INPUT_SPAN = 255  # distinct values of (x - z) for an int8 input x
 
 
 def max_level(bits: int) -> int:
@@ -107,6 +121,8 @@ class WeightQuantizer(Quantizer):
         regularization: float = 0.0,
         minmax: bool = False,
         squash_gain: str = "weights",
+        accumulator_bits: int = 0,
+        depthwise: bool = False,
     ) -> None:
         if not 1 <= bits <= 16:
             raise ValueError(f"weight bits must be 1..16, got {bits}")
@@ -122,6 +138,45 @@ class WeightQuantizer(Quantizer):
         if squash_gain not in SQUASH_GAINS:
             raise ValueError(f"squash_gain must be one of {SQUASH_GAINS}, got {squash_gain!r}")
         self.squash_gain = squash_gain
+        if accumulator_bits and (minmax or bits < 2 or not 9 <= accumulator_bits <= 32):
+            raise ValueError("an accumulator budget needs a symmetric grid of >= 2 bits and "
+                             "9..32 accumulator bits")
+        self.accumulator_bits = int(accumulator_bits)
+        self.depthwise = bool(depthwise)  # kernel [kh, kw, channels, multiplier]
+
+    @property
+    def accumulator_budget(self) -> int:
+        """Largest allowed per-channel sum of positive (or negative) integer weights."""
+        return (2 ** (self.accumulator_bits - 1) - 1) // INPUT_SPAN
+
+    def channel_sums(self, q: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per output channel: sums of positive values and of negative values' magnitudes
+        (``[out]``, or ``[channels, multiplier]`` for a depthwise kernel)."""
+        axes = [0, 1] if self.depthwise else list(range(len(q.shape) - 1))
+        return (tf.reduce_sum(tf.nn.relu(q), axis=axes),
+                tf.reduce_sum(tf.nn.relu(-q), axis=axes))
+
+    def _budget_factor(self, t: tf.Tensor, s: tf.Tensor) -> tf.Tensor:
+        """How much coarser the step must be for the unrounded channel sums to fit."""
+        pos, neg = self.channel_sums(t / s)
+        need = tf.maximum(tf.maximum(pos, neg) / self.accumulator_budget, 1.0)
+        if not self.per_channel:
+            need = tf.reduce_max(need)
+        return _pow2_ceil(need) if self.power_of_two else need
+
+    def _fit_budget(self, q: tf.Tensor) -> tf.Tensor:
+        """Integer levels ``q`` with each channel's positive and negative sums <= budget."""
+        pos, neg = self.channel_sums(q)
+        budget = float(self.accumulator_budget)
+        fp = tf.minimum(1.0, budget / tf.maximum(pos, 1.0))
+        fn = tf.minimum(1.0, budget / tf.maximum(neg, 1.0))
+        return tf.where(q > 0, tf.floor(q * fp), -tf.floor(-q * fn))
+
+    def accumulator_loss(self, w: tf.Tensor) -> tf.Tensor:
+        """``mean(relu(max(P, N) / B - 1))`` over channels, on the unrounded levels."""
+        t = self.transform(w)
+        pos, neg = self.channel_sums(t / self.base_scale(t))
+        return tf.reduce_mean(tf.nn.relu(tf.maximum(pos, neg) / self.accumulator_budget - 1))
 
     # -- the formula, shared by the forward pass, the regularizer and weight_grids --
     def transform(self, w: tf.Tensor) -> tf.Tensor:
@@ -150,7 +205,16 @@ class WeightQuantizer(Quantizer):
         return tf.round(-lo / self.scale(t))
 
     def scale(self, t: tf.Tensor) -> tf.Tensor:
-        """Grid step: a scalar, or one per output channel (last axis)."""
+        """Grid step: a scalar, or one per output channel (last axis); with an accumulator
+        budget, the step grown until the channel sums fit it."""
+        s = self.base_scale(t)
+        if not self.accumulator_bits:
+            return s
+        t = tf.stop_gradient(t)
+        return s * self._budget_factor(t, s)
+
+    def base_scale(self, t: tf.Tensor) -> tf.Tensor:
+        """Grid step from the weights' range alone."""
         t = tf.stop_gradient(t)
         if self.minmax:
             lo, hi = self._column_range(t)
@@ -176,8 +240,14 @@ class WeightQuantizer(Quantizer):
             top = float(2**self.bits - 1)
             return _ste(t, (tf.clip_by_value(tf.round(t / s) + z, 0.0, top) - z) * s)
         if self.per_channel and len(w.shape) == 2 and self.bits > 1:
-            return _ste(t, tf.clip_by_value(tf.round(t / s), -q, q) * s)
+            levels = tf.clip_by_value(tf.round(t / s), -q, q)
+            if self.accumulator_bits:
+                levels = self._fit_budget(levels)
+            return _ste(t, levels * s)
         t_const = tf.stop_gradient(t)
+        on_grid = t_const
+        if self.accumulator_bits:  # already on the grid: the fake-quant op keeps it
+            on_grid = self._fit_budget(tf.clip_by_value(tf.round(t_const / s), -q, q)) * s
         if self.bits == 1:
             # sign with sign(0) = +1, in arithmetic the converter can constant-fold (a
             # boolean select is left in the graph), then a 2-bit fake-quant on [-s, s] so
@@ -195,11 +265,11 @@ class WeightQuantizer(Quantizer):
                 )
         elif self.per_channel:
             fq = tf.quantization.fake_quant_with_min_max_vars_per_channel(
-                t_const, -q * s, q * s, num_bits=self.bits, narrow_range=True
+                on_grid, -q * s, q * s, num_bits=self.bits, narrow_range=True
             )
         else:
             fq = tf.quantization.fake_quant_with_min_max_vars(
-                t_const, -q * s, q * s, num_bits=self.bits, narrow_range=True
+                on_grid, -q * s, q * s, num_bits=self.bits, narrow_range=True
             )
         # Straight-through for every weight: fake-quant's own gradient is zero for inputs an
         # ulp outside [min, max], which hits the extreme weights. ``t - stop_gradient(t)``
@@ -208,8 +278,13 @@ class WeightQuantizer(Quantizer):
 
     def regularization_loss(self, w: tf.Tensor) -> tf.Tensor:
         t = self.transform(w)
-        distance = 1.0 - tf.abs(tf.cos(math.pi * t / self.scale(t)))
-        return self.regularization * tf.reduce_mean(distance)
+        loss = tf.constant(0.0)
+        if self.regularization:
+            distance = 1.0 - tf.abs(tf.cos(math.pi * t / self.scale(t)))
+            loss += self.regularization * tf.reduce_mean(distance)
+        if self.accumulator_bits:
+            loss += ACCUMULATOR_PENALTY * self.accumulator_loss(w)
+        return loss
 
     # -- tfmot Quantizer interface --
     def build(self, tensor_shape, name, layer):
@@ -227,6 +302,8 @@ class WeightQuantizer(Quantizer):
             "regularization": self.regularization,
             "minmax": self.minmax,
             "squash_gain": self.squash_gain,
+            "accumulator_bits": self.accumulator_bits,
+            "depthwise": self.depthwise,
         }
 
     def __eq__(self, other: object) -> bool:

@@ -47,6 +47,9 @@ class Quant:
     regularization: float = 0.0
     minmax: bool = False  # per-column [min, max] grid with an integer zero point
     squash_gain: str = "weights"  # tanh kinds: quant_configs.quantizers.SQUASH_GAINS
+    # > 0: keep every proven partial-sum bound within a signed accumulator of this width
+    # (quant_configs.quantizers, "accumulator budget")
+    accumulator_bits: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in WEIGHT_KINDS + ACTIVATION_KINDS:
@@ -92,13 +95,14 @@ class Scheme:
 
 def _kinds(
     kind: str, bits: int, conv_per_channel: bool = True, dense_per_channel: bool = False,
-    regularization: float = 0.0,
+    regularization: float = 0.0, accumulator_bits: int = 0,
 ) -> tuple[tuple[str, Quant], ...]:
+    acc = {"accumulator_bits": accumulator_bits}
     return (
-        ("Dense", Quant(kind, bits, dense_per_channel, regularization)),
-        ("Conv2D", Quant(kind, bits, conv_per_channel, regularization)),
+        ("Dense", Quant(kind, bits, dense_per_channel, regularization, **acc)),
+        ("Conv2D", Quant(kind, bits, conv_per_channel, regularization, **acc)),
         # Depthwise per-channel grids need a reshaped kernel the converter does not match.
-        ("DepthwiseConv2D", Quant(kind, bits, False, regularization)),
+        ("DepthwiseConv2D", Quant(kind, bits, False, regularization, **acc)),
     )
 
 
@@ -130,12 +134,18 @@ def _dyn(name: str, bits: int, minmax: bool, description: str, act_bits: int = 8
     )
 
 
-def _fxp(bits: int) -> Scheme:
+def _fxp(bits: int, accumulator_bits: int = 0) -> Scheme:
+    name, extra = f"fxp{bits}", ""
+    if accumulator_bits:
+        name += f"-acc{accumulator_bits}"
+        extra = (f"; every proven partial-sum bound fits a {accumulator_bits}-bit "
+                 "accumulator (trained with the budget)")
     return Scheme(
-        f"fxp{bits}", ("all",), bits, 8,
+        name, ("all",), bits, 8,
         f"fixed point: squashed {bits}-bit weights with power-of-two scales and the "
-        "absolute-cosine regularizer; Q-format 8-bit activations and transients",
-        weights=_kinds("fxp", bits, regularization=ABS_COSINE_LAMBDA),
+        f"absolute-cosine regularizer; Q-format 8-bit activations and transients{extra}",
+        weights=_kinds("fxp", bits, regularization=ABS_COSINE_LAMBDA,
+                       accumulator_bits=accumulator_bits),
         activations=Quant("pow2", 8), inputs=Quant("pow2", 8), paper="002",
     )
 
@@ -169,7 +179,7 @@ _LIST = [
          bottleneck=Quant("linear", 4, True, minmax=True), dense_bits=8),
     _dyn("dyn-w16", 16, False, "16-bit per-column weights (Keras only: no .tflite form)",
          act_bits=16),
-    _fxp(4), _fxp(8),
+    _fxp(4), _fxp(8), _fxp(4, 16), _fxp(8, 16),
 ]
 
 SCHEMES: dict[str, Scheme] = {s.name: s for s in _LIST}

@@ -35,7 +35,7 @@ PAPER_PAIRS = (
     {("dnn250k", f"tanh-w{b}") for b in (1, 2, 4, 5, 8)}
     | {("dnn250k", s) for s in _ALL_DYN if s != "dyn-w4-8"}
     | {("svd_dnn", s) for s in (*_ALL_DYN, "w4-8")}
-    | {(m, s) for m in ("ds_cnn", "cnn") for s in ("fxp4", "fxp8")}
+    | {(m, s) for m in ("ds_cnn", "cnn") for s in ("fxp4", "fxp8", "fxp4-acc16", "fxp8-acc16")}
     | {(m, s) for m in MODELS for s in ("int8", "w4a8")}
 )
 
@@ -156,6 +156,10 @@ def test_pair_deploys_or_is_refused_up_front(model: str, scheme: str) -> None:
     assert runtime.get("kwsq_runtime_bitexact") == 1.0, runtime
     if scheme.startswith("fxp"):
         _assert_shift_only(data)
+    if quant_configs.get_scheme(scheme).weights[0][1].accumulator_bits == 16:
+        from pipeline.tflite.accumulators import bounds
+
+        assert all(op["partial_sum_bound"] <= 32767 for op in bounds(data)["operators"])
 
 
 def _assert_shift_only(data: bytes) -> None:

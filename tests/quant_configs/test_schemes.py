@@ -8,7 +8,8 @@ from pipeline.errors import KwsqError
 from quant_configs import SCHEMES, get_scheme
 
 NAMES = ["float", "int8", "w4a8", "w4-8", "tanh-w1", "tanh-w2", "tanh-w4", "tanh-w5",
-         "tanh-w8", "dyn-w4", "dyn-w4-sym", "dyn-w8", "dyn-w4-8", "dyn-w16", "fxp4", "fxp8"]
+         "tanh-w8", "dyn-w4", "dyn-w4-sym", "dyn-w8", "dyn-w4-8", "dyn-w16", "fxp4", "fxp8",
+         "fxp4-acc16", "fxp8-acc16"]
 
 
 def test_table_covers_every_scheme_name():
