@@ -7,7 +7,9 @@ schemes with and without the per-frame input quantization at Keras inference), t
 converted .tflite's LiteRT accuracy, Keras-vs-LiteRT argmax agreement and largest output
 difference, and the .tflite size. One float model for all rows, so the rows differ only
 in quantization, as in the low-bit QAT paper's Tables 1 and 2. Results go to a JSON file
-and a Markdown table.
+and a Markdown table. Integer rows also report the largest proven accumulator bound
+(``pipeline/tflite/accumulators.py``); ``--save-dir DIR`` keeps each QAT row's
+``DIR/<scheme>/model.tflite`` and its ``model.accum.json`` (per-operator bounds).
 """
 
 from __future__ import annotations
@@ -49,8 +51,9 @@ def _accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
 
 
 def measure(model, scheme: str, float_graph, rep: np.ndarray, x: np.ndarray,
-            y: np.ndarray) -> dict[str, Any]:
-    """Keras and LiteRT figures of one (naive or QAT) model."""
+            y: np.ndarray, save: Path | None = None) -> dict[str, Any]:
+    """Keras and LiteRT figures of one (naive or QAT) model; ``save``: a folder to keep
+    its .tflite (and accumulator bounds) in."""
     import quant_configs
     from pipeline.tflite import convert, verify
 
@@ -68,11 +71,25 @@ def measure(model, scheme: str, float_graph, rep: np.ndarray, x: np.ndarray,
     c = verify.compare(data, model, x, y)
     row.update(litert_accuracy=c.litert_accuracy, litert_agreement=c.litert_agreement,
                litert_max_abs=c.litert_max_abs, tflite_bytes=len(data))
+    accum = None
+    if quant_configs.get_scheme(scheme).conversion == "integer":
+        from pipeline.tflite.accumulators import bounds
+
+        accum = bounds(data)
+        row["max_partial_sum_bound"] = max(
+            (op["partial_sum_bound"] for op in accum["operators"]), default=None)
+    if save is not None:
+        from pipeline.atomic import write_bytes
+
+        write_bytes(save / "model.tflite", data)
+        if accum is not None:
+            write_text(save / "model.accum.json", json.dumps(accum, indent=1) + "\n")
     return row
 
 
 def run_table(data: str, model_name: str, schemes: list[str], float_epochs: int,
-              qat_epochs: int, seed: int = 0, log=print) -> dict[str, Any]:
+              qat_epochs: int, seed: int = 0, log=print, save_dir: str | None = None,
+              naive: bool = True) -> dict[str, Any]:
     import tf_keras as keras
 
     import models
@@ -108,9 +125,11 @@ def run_table(data: str, model_name: str, schemes: list[str], float_epochs: int,
     for scheme in schemes:
         graph = build(input_shape(feat_cfg), classes)
         float_model.set_weights(weights)
-        naive = quant_configs.quantize_model(float_model, scheme, "all")
-        quant_configs.calibrate(naive, [x_tr[i:i + 100] for i in range(0, 2000, 100)])
-        row = {"naive": measure(naive, scheme, graph, rep, x_te, y_te)}
+        row = {}
+        if naive:
+            calibrated = quant_configs.quantize_model(float_model, scheme, "all")
+            quant_configs.calibrate(calibrated, [x_tr[i:i + 100] for i in range(0, 2000, 100)])
+            row["naive"] = measure(calibrated, scheme, graph, rep, x_te, y_te)
         qat = float_model
         for stage in quant_configs.get_scheme(scheme).stages:
             if qat is not float_model:
@@ -121,7 +140,8 @@ def run_table(data: str, model_name: str, schemes: list[str], float_epochs: int,
             qat.fit(x_tr, y_tr, epochs=qat_epochs, batch_size=100, verbose=0,
                     callbacks=[keras.callbacks.LearningRateScheduler(
                         lambda e: float(demo["qat_learning_rate"]) / 1.2**e)])
-        row["qat"] = measure(qat, scheme, graph, rep, x_te, y_te)
+        row["qat"] = measure(qat, scheme, graph, rep, x_te, y_te,
+                             Path(save_dir) / scheme if save_dir else None)
         out["rows"][scheme] = row
         log(f"{scheme}: {json.dumps(row)}")
     return out
@@ -137,19 +157,22 @@ def markdown(table: dict[str, Any]) -> str:
         f"{table['qat_epochs']} epochs per stage",
         "",
         "| scheme | phase | Keras acc % | Keras acc, float inputs % | LiteRT acc % | "
-        "agreement % | max abs diff | .tflite bytes |",
-        "|---|---|---|---|---|---|---|---|",
+        "agreement % | max abs diff | .tflite bytes | max accumulator bound |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for scheme, row in table["rows"].items():
         for phase in ("naive", "qat"):
+            if phase not in row:
+                continue
             r = row[phase]
             lines.append(
                 f"| {scheme} | {phase} | {pct(r['keras_accuracy'])} | "
                 f"{pct(r.get('keras_accuracy_float_inputs'))} | {pct(r.get('litert_accuracy'))} "
                 f"| {pct(r.get('litert_agreement'))} | "
-                f"{r['litert_max_abs']:.2g} | {r['tflite_bytes']} |" if "tflite_bytes" in r else
+                f"{r['litert_max_abs']:.2g} | {r['tflite_bytes']} | "
+                f"{r.get('max_partial_sum_bound', 'n/a')} |" if "tflite_bytes" in r else
                 f"| {scheme} | {phase} | {pct(r['keras_accuracy'])} | "
-                f"{pct(r.get('keras_accuracy_float_inputs'))} | n/a | n/a | n/a | n/a |")
+                f"{pct(r.get('keras_accuracy_float_inputs'))} | n/a | n/a | n/a | n/a | n/a |")
     return "\n".join(lines) + "\n"
 
 
@@ -162,11 +185,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--qat-epochs", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output JSON (a .md table is written beside)")
+    p.add_argument("--save-dir", help="keep each QAT row's DIR/<scheme>/model.tflite and "
+                   "model.accum.json (default: not kept)")
+    p.add_argument("--no-naive", action="store_true", help="QAT rows only (default: both)")
     args = p.parse_args(argv)
     if not Path(args.data).is_dir():
         raise KwsqError(f"dataset {args.data} does not exist")
     table = run_table(args.data, args.model, args.schemes.split(","), args.float_epochs,
-                      args.qat_epochs, args.seed)
+                      args.qat_epochs, args.seed, save_dir=args.save_dir,
+                      naive=not args.no_naive)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     write_text(out, json.dumps(table, indent=2) + "\n")
