@@ -120,7 +120,7 @@ typedef struct {
  * group (och % 16 channels) is predicated: its input loads stop at the
  * tensor's end and its store at the last channel. `left`: some channel
  * shifts left (a constant: instantiated both ways). */
-static inline __attribute__((always_inline)) void pixel_c16(bool left, const int8_t *const *tp, int32_t taps,
+static inline __attribute__((always_inline)) void pixel_c16(bool left, const uint32_t *tp, int32_t taps,
                                                             int32_t pairs, const int8_t *wt, const group_rec *rec,
                                                             int32_t och, int32_t out_off, int8x16_t lo,
                                                             int8x16_t hi, int8_t *yp)
@@ -131,7 +131,7 @@ static inline __attribute__((always_inline)) void pixel_c16(bool left, const int
         int32x4_t a0 = vldrwq_s32(rec->base), a1 = vldrwq_s32(rec->base + 4);
         int32x4_t a2 = vldrwq_s32(rec->base + 8), a3 = vldrwq_s32(rec->base + 12);
         if (full) {
-            const int8_t *const *tpp = tp;
+            const uint32_t *tpp = tp;
             const int8_t *p0_, *p1_;
             if (pairs > 0) {
                 MVE_DW_PAIRS(tpp, w, g, pairs, a0, a1, a2, a3);
@@ -143,7 +143,7 @@ static inline __attribute__((always_inline)) void pixel_c16(bool left, const int
         } else {
             const mve_pred16_t pr = vctp8q((uint32_t)(och - g));
             for (int32_t t = 0; t < taps; ++t) {
-                const int8x16_t xv = vldrbq_z_s8(tp[t] + g, pr), wv = vldrbq_s8(w);
+                const int8x16_t xv = vldrbq_z_s8((const int8_t *)tp[t] + g, pr), wv = vldrbq_s8(w);
                 w += 16;
                 const int16x8_t pe = vmullbq_int_s8(xv, wv), po = vmulltq_int_s8(xv, wv);
                 a0 = vaddq_s32(a0, vmovlbq_s16(pe));
@@ -177,8 +177,15 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
     const int32_t dil_w = d->dilation_w, row_bytes = in_w * ch, ring_rows = kwsq_ref_dw_ring_rows(d);
     const int8x16_t lo = vdupq_n_s8((int8_t)d->act_min), hi = vdupq_n_s8((int8_t)d->act_max);
     const int32_t out_off = d->output_offset;
-    const int8_t *tp[MVE_DW_C16_MAX_TAPS];
-    const int8_t *rows[MVE_DW_C16_MAX_TAPS];
+    /* tap pointers as 32-bit lanes, built four taps per vector: per output
+     * row, base[t] = the tap's row + its column offset and xoff[t] = its
+     * column (a huge value when its row is outside the image); per pixel,
+     * a tap is inside when ix0 + xoff[t] < in_w (unsigned), else it points
+     * at the zero-point row */
+    uint32_t tp[MVE_DW_C16_MAX_TAPS], base[MVE_DW_C16_MAX_TAPS] = {0};
+    int32_t xoff[MVE_DW_C16_MAX_TAPS] = {0};
+    const uint32x4_t zpv = vdupq_n_u32((uint32_t)(uintptr_t)zp_row), wv = vdupq_n_u32((uint32_t)in_w);
+    const int32_t chunks = (taps + 3) / 4;
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in_h * row_bytes;
@@ -187,21 +194,22 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
             if (ring != NULL) {
                 memcpy(ring + (oy % ring_rows) * row_bytes, img + (int64_t)oy * row_bytes, (size_t)row_bytes);
             }
-            for (int32_t fy = 0; fy < f_h; ++fy) {
+            for (int32_t fy = 0, t = 0; fy < f_h; ++fy) {
                 const int32_t iy = iy0 + d->dilation_h * fy;
-                rows[fy] = iy < 0 || iy >= in_h ? NULL
-                           : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
-                                                      : img + (int64_t)iy * row_bytes;
+                const int8_t *row = iy < 0 || iy >= in_h ? NULL
+                                    : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
+                                                               : img + (int64_t)iy * row_bytes;
+                for (int32_t fx = 0; fx < f_w; ++fx, ++t) {
+                    base[t] = row != NULL ? (uint32_t)(uintptr_t)row + (uint32_t)(fx * dil_w * ch) : 0;
+                    xoff[t] = row != NULL ? fx * dil_w : 0x40000000;
+                }
             }
             for (int32_t ox = 0; ox < out->w; ++ox) {
                 const int32_t ix0 = ox * d->stride_w - d->pad_w;
-                const int8_t **t = tp;
-                for (int32_t fy = 0; fy < f_h; ++fy) {
-                    const int8_t *row = rows[fy];
-                    int32_t ix = ix0;
-                    for (int32_t fx = 0; fx < f_w; ++fx, ix += dil_w) {
-                        *t++ = row != NULL && (uint32_t)ix < (uint32_t)in_w ? row + ix * ch : zp_row;
-                    }
+                for (int32_t k = 0; k < chunks; ++k) {
+                    const uint32x4_t ix = vreinterpretq_u32_s32(vaddq_n_s32(vldrwq_s32(xoff + 4 * k), ix0));
+                    const uint32x4_t ptr = vaddq_n_u32(vldrwq_u32(base + 4 * k), (uint32_t)(ix0 * ch));
+                    vstrwq_u32(tp + 4 * k, vpselq_u32(ptr, zpv, vcmphiq_u32(wv, ix)));
                 }
                 if (left) {
                     pixel_c16(true, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, yp);
