@@ -23,6 +23,7 @@
  * same-size output), rows still needed are kept in the reference ring.
  */
 #include <arm_mve.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "kwsq_depthwise_conv_ref.h"
@@ -109,11 +110,50 @@ typedef struct {
     int32_t mult[16];
 } group_rec;
 
+/* MVE_DW_STORE addresses the fields by these offsets */
+typedef char group_rec_layout[offsetof(group_rec, rsh) == 0 && offsetof(group_rec, base) == 32 &&
+                                      offsetof(group_rec, mult) == 96
+                                  ? 1
+                                  : -1];
+
 /* Requantize accumulator k (lanes 4k..4k+3 of the record). */
 #define MVE_DW_OUT(A, R, K, LEFT, OFF)                                                                        \
     vaddq_n_s32(mve_requant_r((LEFT) ? vshlq_s32((A), vldrbq_s32((R)->lsh + 4 * (K))) : (A),                  \
                               vldrwq_s32((R)->mult + 4 * (K)), vldrbq_s32((R)->rsh + 4 * (K))),                  \
                 (OFF))
+
+/* Requantize one vector of the group (right shifts only): multipliers at
+ * record offset M, right shifts at R. */
+#define MVE_DW_RQ(A, M, R)                                                                                     \
+    "vldrw.32 q4, [%[r], #" #M "]\n\t"                                                                         \
+    "vldrb.s32 q5, [%[r], #" #R "]\n\t"                                                                        \
+    "vqrdmulh.s32 %q[" #A "], %q[" #A "], q4\n\t"                                                              \
+    "vand q6, %q[" #A "], q5\n\t"                                                                              \
+    "vshr.s32 q6, q6, #31\n\t"                                                                                 \
+    "vqadd.s32 %q[" #A "], %q[" #A "], q6\n\t"                                                                 \
+    "vrshl.s32 %q[" #A "], %q[" #A "], q5\n\t"                                                                 \
+    "vadd.i32 %q[" #A "], %q[" #A "], %[off]\n\t"
+
+/* The four accumulators of a full group with every shift <= 0: requantized
+ * (group_rec offsets: rsh 0, base 32, mult 96), narrowed with saturation
+ * into channel order (VQMOVNB/T), clamped as int8 and stored: 43
+ * instructions per 16 outputs. */
+#define MVE_DW_STORE(A0, A1, A2, A3, REC, OFF, LO, HI, Y)                                                     \
+    __asm__ volatile(MVE_DW_RQ(a0, 96, 0) MVE_DW_RQ(a1, 112, 4) MVE_DW_RQ(a2, 128, 8) MVE_DW_RQ(a3, 144, 12)   \
+                     "vqmovnb.s32 q4, %q[a0]\n\t"                                                              \
+                     "vqmovnt.s32 q4, %q[a1]\n\t"                                                              \
+                     "vqmovnb.s32 q5, %q[a2]\n\t"                                                              \
+                     "vqmovnt.s32 q5, %q[a3]\n\t"                                                              \
+                     "vqmovnb.s16 q6, q4\n\t"                                                                  \
+                     "vqmovnt.s16 q6, q5\n\t"                                                                  \
+                     "vdup.8 q7, %[lo]\n\t"                                                                    \
+                     "vmax.s8 q6, q6, q7\n\t"                                                                  \
+                     "vdup.8 q7, %[hi]\n\t"                                                                    \
+                     "vmin.s8 q6, q6, q7\n\t"                                                                  \
+                     "vstrb.8 q6, [%[y]]\n"                                                                    \
+                     : [a0] "+w"(A0), [a1] "+w"(A1), [a2] "+w"(A2), [a3] "+w"(A3)                              \
+                     : [r] "l"(REC), [off] "r"(OFF), [lo] "r"(LO), [hi] "r"(HI), [y] "r"(Y)                    \
+                     : "q4", "q5", "q6", "q7", "memory")
 
 /* One output pixel, all channel groups. tp[t] points at tap t's input pixel
  * (or the zero-point row); `pairs` taps are summed two at a time. The last
@@ -123,7 +163,8 @@ typedef struct {
 static inline __attribute__((always_inline)) void pixel_c16(bool left, const uint32_t *tp, int32_t taps,
                                                             int32_t pairs, const int8_t *wt, const group_rec *rec,
                                                             int32_t och, int32_t out_off, int8x16_t lo,
-                                                            int8x16_t hi, int8_t *yp)
+                                                            int8x16_t hi, int32_t act_min, int32_t act_max,
+                                                            int8_t *yp)
 {
     const int8_t *w = wt;
     for (int32_t g = 0; g < och; g += 16, ++rec) {
@@ -151,6 +192,13 @@ static inline __attribute__((always_inline)) void pixel_c16(bool left, const uin
                 a2 = vaddq_s32(a2, vmovlbq_s16(po));
                 a3 = vaddq_s32(a3, vmovltq_s16(po));
             }
+        }
+        if (full && !left) {
+            /* requantize, re-interleave, clamp and store in assembly (the
+             * intrinsics version spills the four accumulators) */
+            int8_t *yg = yp + g;
+            MVE_DW_STORE(a0, a1, a2, a3, rec, out_off, act_min, act_max, yg);
+            continue;
         }
         const int16x8_t he = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a0, rec, 0, left, out_off)),
                                           MVE_DW_OUT(a1, rec, 1, left, out_off));
@@ -212,9 +260,9 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
                     vstrwq_u32(tp + 4 * k, vpselq_u32(ptr, zpv, vcmphiq_u32(wv, ix)));
                 }
                 if (left) {
-                    pixel_c16(true, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, yp);
+                    pixel_c16(true, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, d->act_min, d->act_max, yp);
                 } else {
-                    pixel_c16(false, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, yp);
+                    pixel_c16(false, tp, taps, pairs, wt, rec, ch, out_off, lo, hi, d->act_min, d->act_max, yp);
                 }
                 yp += ch;
             }
