@@ -17,7 +17,7 @@ void semihost_puts(const char *s);
 /* End the emulation; QEMU exits with `code`. */
 void semihost_exit(int32_t code) __attribute__((noreturn));
 
-/* A small line buffer so that a run prints with few traps (each trap is a
+/* common/out_buffer.c: a small line buffer so that a run prints with few traps (each trap is a
  * round trip to the host, and an unbuffered byte-per-call print is slow). */
 void out_str(const char *s);
 void out_u32(uint32_t v);

@@ -15,5 +15,7 @@
 #define BOARD_TICK_PS 1000u
 #undef BOARD_ICOUNT_SHIFT
 #define BOARD_ICOUNT_SHIFT 0
+/* write(2) is cheap here: a larger console buffer (common/out_buffer.c) */
+#define BOARD_OUT_BUF_BYTES 4096u
 
 #endif

@@ -50,51 +50,6 @@ void semihost_exit(int32_t code)
     _exit((int)code);
 }
 
-#define OUT_BUF_BYTES 4096u
-static char out_buf[OUT_BUF_BYTES];
-static size_t out_len;
-
-void out_flush(void)
-{
-    semihost_write(out_buf, out_len);
-    out_len = 0;
-}
-
-static void out_char(char c)
-{
-    if (out_len == OUT_BUF_BYTES) {
-        out_flush();
-    }
-    out_buf[out_len++] = c;
-}
-
-void out_str(const char *s)
-{
-    while (*s != '\0') {
-        out_char(*s++);
-    }
-}
-
-void out_u32(uint32_t v)
-{
-    char digits[10];
-    size_t n = 0;
-    do {
-        digits[n++] = (char)('0' + v % 10u);
-        v /= 10u;
-    } while (v != 0u);
-    while (n > 0u) {
-        out_char(digits[--n]);
-    }
-}
-
-void out_hex8(uint8_t v)
-{
-    static const char hex[] = "0123456789abcdef";
-    out_char(hex[v >> 4]);
-    out_char(hex[v & 0x0Fu]);
-}
-
 /* A crash reports itself the way startup_cm.c's fault handler does. */
 static void on_fault(int sig)
 {
