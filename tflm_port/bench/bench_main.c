@@ -210,7 +210,8 @@ int main(void)
         out_str("KWSQ OP ");
         out_u32((uint32_t)op);
         out_str(" ");
-        out_str(kwsq_operator_name(ip, op));
+        const char *name = kwsq_operator_name(ip, op); /* NULL without op names */
+        out_str(name != NULL ? name : "-");
         out_str(" ");
         out_u32(ticks_to_net_instructions(board_ticks_between(t0, t1), overhead));
         out_str("\n");

@@ -93,7 +93,8 @@ size_t kwsq_arena_used_bytes(const kwsq_interpreter *ip);
 
 /* Per-operator access, for profiling harnesses. */
 size_t kwsq_num_operators(const kwsq_interpreter *ip);
-const char *kwsq_operator_name(const kwsq_interpreter *ip, size_t i); /* "FULLY_CONNECTED" */
+/* "FULLY_CONNECTED"; NULL in a build without op names (-DKWSQ_NO_OP_NAMES). */
+const char *kwsq_operator_name(const kwsq_interpreter *ip, size_t i);
 kwsq_status kwsq_invoke_operator(kwsq_interpreter *ip, size_t i, kwsq_error *err);
 
 const char *kwsq_status_name(kwsq_status s);

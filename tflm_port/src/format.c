@@ -153,7 +153,13 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
         va_list ap;
         err->message[0] = '\0';
         if (n != NULL) {
-            append(&o, n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?");
+            const char *name = n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?";
+            if (name != NULL) {
+                append(&o, name);
+            } else { /* built without op names (KWSQ_NO_OP_NAMES) */
+                append(&o, "builtin ");
+                append_int(&o, (long long)n->kernel->builtin);
+            }
             append(&o, " (op ");
             append_int(&o, (long long)(n - ip->nodes));
             append(&o, "): ");

@@ -162,6 +162,14 @@ kwsq_status kwsq_read_index_vec(struct kwsq_interpreter *ip, const kwsq_fb_vec *
     return KWSQ_OK;
 }
 
+/* The op's name for a refusal; "builtin" in a build without op names (the
+ * message gives the code anyway). */
+static const char *op_name(int32_t builtin)
+{
+    const char *name = kwsq_builtin_name(builtin);
+    return name != NULL ? name : "builtin";
+}
+
 kwsq_status kwsq_parse_operator(struct kwsq_interpreter *ip, const kwsq_fb_table *op, kwsq_node *n,
                                 kwsq_node_meta *nm)
 {
@@ -201,11 +209,11 @@ kwsq_status kwsq_parse_operator(struct kwsq_interpreter *ip, const kwsq_fb_table
     if (n->kernel == NULL && !ip->ops->complete) {
         return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED,
                          "%s (op %d): op not in the op list this program was built with (builtin code %d)",
-                         kwsq_builtin_name(builtin), (int)(n - ip->nodes), (int)builtin);
+                         op_name(builtin), (int)(n - ip->nodes), (int)builtin);
     }
     if (n->kernel == NULL) {
         return kwsq_fail(ip, NULL, KWSQ_ERR_UNSUPPORTED, "%s (op %d): op not supported by kwsq (builtin code %d)",
-                         kwsq_builtin_name(builtin), (int)(n - ip->nodes), (int)builtin);
+                         op_name(builtin), (int)(n - ip->nodes), (int)builtin);
     }
     if (!kwsq_fb_vector(&ip->fb, op, KWSQ_FIELD_OPERATOR_INPUTS, 4, &ins) ||
         !kwsq_fb_vector(&ip->fb, op, KWSQ_FIELD_OPERATOR_OUTPUTS, 4, &outs) ||
