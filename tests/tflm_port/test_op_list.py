@@ -48,7 +48,7 @@ int main(int argc, char **argv) {
 """
 
 
-def _build(tmp_path: Path, ops_source: str) -> Path:
+def _build(tmp_path: Path, ops_source: str, defines: tuple[str, ...] = ()) -> Path:
     srcs = subprocess.run(["make", "-s", "-C", str(PORT_DIR), "-f", "-", "print"],
                           input="include sources.mk\nprint:\n\t@echo $(RT_SRCS) $(RT_INCLUDES)\n",
                           capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
@@ -57,7 +57,7 @@ def _build(tmp_path: Path, ops_source: str) -> Path:
     (tmp_path / "main.c").write_text(MAIN_C)
     (tmp_path / "model_ops.c").write_text(ops_source)
     exe = tmp_path / "run"
-    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror",
+    subprocess.run(["gcc", "-std=c99", "-O1", "-Wall", "-Wextra", "-Werror", *defines,
                     f"-I{PORT_DIR / 'include'}", *incs, "-o", str(exe), str(tmp_path / "main.c"),
                     str(tmp_path / "model_ops.c"), *files, "-lm"], check=True)  # fmt: skip
     return exe
@@ -103,6 +103,38 @@ def test_model_needing_an_unlisted_op_is_refused_naming_it(tmp_path: Path) -> No
                           str(tmp_path / "y.bin")], capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 1
     assert run.stderr.startswith("RESHAPE (op 0): op not in the op list this program was built")
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+def test_without_op_names_a_refusal_names_the_builtin_code(tmp_path: Path) -> None:
+    """-DKWSQ_NO_OP_NAMES (small firmware): the op is named by its builtin code."""
+    model = anchor_bytes("micro_speech_quantized")
+    (tmp_path / "m.tflite").write_bytes(model)
+    exe = _build(tmp_path, export_c.op_list_source(anchor_bytes("hello_world_int8")),
+                 ("-DKWSQ_NO_OP_NAMES",))
+    (tmp_path / "x.bin").write_bytes(b"")
+    run = subprocess.run([str(exe), str(tmp_path / "m.tflite"), str(tmp_path / "x.bin"),
+                          str(tmp_path / "y.bin")], capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 1
+    assert run.stderr.startswith(
+        "builtin (op 0): op not in the op list this program was built with (builtin code 22)")
+
+
+@pytest.mark.qemu
+def test_firmware_without_op_names_is_smaller_and_gives_the_same_outputs(tmp_path: Path) -> None:
+    from pipeline.device.targets import run_on_target
+
+    model = anchor_bytes("micro_speech_quantized")
+    path = tmp_path / "micro_speech_quantized.tflite"
+    path.write_bytes(model)
+    xs = np.stack(random_inputs(model, 3, seed=9))
+    named = run_on_target(path, xs, "m4", op_list=True)
+    bare = run_on_target(path, xs, "m4", op_list=True, op_names=False)
+    assert np.array_equal(bare.outputs[0], named.outputs[0])
+    assert bare.instructions == named.instructions
+    assert [name for name, _ in bare.op_instructions] == ["-"] * 4
+    # the ~200-name table is about 3.3 KB on the M4
+    assert named.code_bytes["runtime"] - bare.code_bytes["runtime"] > 2500
 
 
 @pytest.mark.qemu
