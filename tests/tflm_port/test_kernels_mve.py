@@ -156,6 +156,25 @@ def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> No
     assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
 
 
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize("kind", ["hybrid_dense"])
+def test_mve_hybrid_fully_connected_matches_the_host_reference_exactly(
+        kind: str, converted, tmp_path: Path) -> None:
+    """Float in and out, int8 weights: the M55's single-precision FPU must
+    round as the host's reference kernel does (LiteRT's hybrid algorithm)."""
+    from runtime_refs import kwsq_run
+
+    model = converted(kind)
+    xs = random_inputs(model, 6, seed=19)
+    ours = _run_m55(model, xs, tmp_path)
+    ref = kwsq_run(model, xs)
+    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        assert np.asarray(a).dtype == np.float32
+        np.testing.assert_array_equal(np.asarray(a).reshape(b.shape), b,
+                                      err_msg=f"{kind} sample {i}")
+
+
 def test_rewritten_ds_cnn_really_has_minus_128_weights_and_left_shifts() -> None:
     """The rewrite produces what the QEMU test below claims to cover."""
     m = ts.load(rewritten_ds_cnn())
