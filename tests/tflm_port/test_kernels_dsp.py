@@ -10,7 +10,10 @@ bit-exact with TFLite Micro. Checked three ways, cheapest first:
   turns into CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED with odd sizes,
   tails, padding, strides, dilation, depth multipliers, per-channel and
   per-tensor scales, and random chains of 1x1 convolutions (the pointwise
-  path: pixel and channel tails, slices of the last block, stride 2);
+  path: pixel and channel tails, slices of the last block, stride 2),
+  chains of 3x3 stride-1 depthwise layers (the planes path: both
+  orientations, bands, odd channels, the three output stages) and random
+  AVERAGE_POOL_2D layers (four-channel 16-bit lanes, large windows);
 - under QEMU on the real instructions: the anchors and a batch of the
   randomized models (on m4/dsp also the pointwise chains), a few inputs
   each, one firmware run per model.
@@ -31,6 +34,7 @@ from pipeline.paths import PORT_DIR
 N_RANDOM_MODELS = 8
 N_POINTWISE_MODELS = 6
 N_DW3X3_MODELS = 6
+N_POOL_MODELS = 4
 
 
 def _build_cli(kernels: str) -> Path:
@@ -332,6 +336,53 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
     return conv.convert(), "; ".join(desc)
 
 
+def random_pool_model(seed: int) -> tuple[bytes, str]:
+    """Random AVERAGE_POOL_2D layers (the dsp four-channel path), int8 TFLite.
+
+    Channel counts with and without a tail past the four-channel blocks,
+    `same` padding (border windows with fewer taps, a different divisor),
+    strides 1-3, and a window of more than 255 taps (32-bit sums channel by
+    channel) on one seed.
+    """
+    import tensorflow as tf
+    import tf_keras as keras
+
+    rng = np.random.default_rng(3000 + seed)
+    keras.utils.set_random_seed(3000 + seed)
+    L = keras.layers
+    h, w = (20, 15) if seed == 0 else (int(rng.integers(2, 14)), int(rng.integers(2, 14)))
+    c = int(rng.choice([1, 3, 4, 6, 9, 64]))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = L.Conv2D(c, 1, activation=rng.choice([None, "relu"]))(inp)
+    desc = [f"in {h}x{w}x{c}"]
+    if seed == 0:
+        x = L.AveragePooling2D((h, w))(x)
+        desc.append(f"avgpool {h}x{w} -> {tuple(x.shape[1:])}")
+    else:
+        for _ in range(int(rng.integers(1, 3))):
+            ph = int(rng.integers(1, min(x.shape[1], 5) + 1))
+            pw = int(rng.integers(1, min(x.shape[2], 5) + 1))
+            stride = int(rng.integers(1, 4))
+            pad = str(rng.choice(["same", "valid"]))
+            x = L.AveragePooling2D((ph, pw), strides=stride, padding=pad)(x)
+            desc.append(f"avgpool {ph}x{pw}/s{stride}/{pad} -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    data = np.random.default_rng(seed + 27)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    return conv.convert(), "; ".join(desc)
+
+
 def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
     """The model with every DEPTHWISE_CONV_2D output scale multiplied by `factor`.
 
@@ -358,7 +409,7 @@ def dw3x3_models() -> list[tuple[bytes, str]]:
     models = [random_dw3x3_model(seed) for seed in range(N_DW3X3_MODELS)]
     rescaled = [(rescaled_depthwise_outputs(m, f), f"{d}; depthwise output scale x{f:g}")
                 for m, d in models[2:4] for f in (1 / 64, 4.0)]
-    return models + rescaled
+    return models + rescaled + [random_pool_model(seed) for seed in range(N_POOL_MODELS)]
 
 
 @pytest.fixture(scope="module")

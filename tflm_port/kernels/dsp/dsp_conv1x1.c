@@ -135,22 +135,26 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
 }
 
 /* Output stage of one accumulator. mode: 0 short requantization, full
- * int8 range (one SSAT); 1 short, any activation range; 2 general
- * (power-of-two or full MultiplyByQuantizedMultiplier). */
+ * int8 range (one SSAT), the output offset folded into the rounding term
+ * (`half` = 2^(right-1) + offset * 2^right = (2 * offset + 1) << (right - 1),
+ * exact: adding a multiple of 2^right commutes with the shift; needs
+ * right <= 22 so the sum stays far from overflow); 1 short, any activation
+ * range; 2 general (power-of-two or full MultiplyByQuantizedMultiplier). */
 static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, int32_t half, int32_t right,
                                                          int32_t m, int32_t s, bool pot, int32_t off, int32_t lo,
                                                          int32_t hi)
 {
     int32_t v;
-    if (mode <= 1) {
+    if (mode == 0) {
+        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), m);
+        return (int8_t)dsp_ssat8((x + half + (x >> 31)) >> right);
+    }
+    if (mode == 1) {
         /* dsp_rq_apply with no left shift (the short form requires shift < 0) */
         const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), m);
         v = ((x + half + (x >> 31)) >> right) + off;
     } else {
         v = (pot ? dsp_requant_pot(acc, s) : dsp_requant(acc, m, s)) + off;
-    }
-    if (mode == 0) {
-        return (int8_t)dsp_ssat8(v);
     }
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
@@ -166,33 +170,32 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
     const int32_t *mult = a->mult;
     const int8_t *shift = a->shift;
     const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
+    const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
     const bool pot = a->pot;
-    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin) {
+    int8_t *yo = y;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin, ++yo) {
         const int32_t b = bias != NULL ? bias[oc] : 0;
         int32_t acc[P1X1] = {b, b, b, b, b, b};
         row_x6(w, cin, buf, acc);
         const int32_t m = mult[oc], s = shift[oc];
-        /* short form: right = -s in 1..31 */
+        /* short form: right = -s in 1..31 (mode 0: 1..22) */
         const int32_t right = mode <= 1 ? -s : 0;
-        const int32_t half = mode <= 1 ? (int32_t)(1u << ((right - 1) & 31)) : 0;
+        const int32_t half = mode == 0   ? (int32_t)(off2p1 << ((right - 1) & 31))
+                             : mode == 1 ? (int32_t)(1u << ((right - 1) & 31))
+                                         : 0;
         const int8_t v0 = out1(acc[0], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v1 = out1(acc[1], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v2 = out1(acc[2], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v3 = out1(acc[3], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v4 = out1(acc[4], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v5 = out1(acc[5], mode, half, right, m, s, pot, off, lo, hi);
-        int8_t *yo = y + (oc - oc0);
+        int8_t *y3 = yo + 3 * ystride;
         yo[0] = v0;
-        yo += ystride;
-        yo[0] = v1;
-        yo += ystride;
-        yo[0] = v2;
-        yo += ystride;
-        yo[0] = v3;
-        yo += ystride;
-        yo[0] = v4;
-        yo += ystride;
-        yo[0] = v5;
+        yo[ystride] = v1;
+        yo[2 * ystride] = v2;
+        y3[0] = v3;
+        y3[ystride] = v4;
+        y3[2 * ystride] = v5;
     }
 }
 
@@ -223,26 +226,43 @@ bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, c
     return !s4 && f->c == in->c && (int64_t)f->h * f->w * f->c <= DSP_1X1_MAX_CH;
 }
 
-/* n bytes (short runs: a loop, not a library call) */
+/* n bytes, in words then a halfword and a byte: short runs, so no library
+ * call (the empty asm keeps the compiler from turning the loops into
+ * memcpy/memset calls, which cost more than these few words). */
 static inline void copy_bytes(int8_t *dst, const int8_t *src, int32_t n)
 {
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
-        dsp_st32(dst + i, dsp_ld32(src + i));
+        uint32_t v = dsp_ld32(src + i);
+        __asm__("" : "+r"(v));
+        dsp_st32(dst + i, v);
     }
-    for (; i < n; ++i) {
+    if (n & 2) {
+        uint16_t h;
+        memcpy(&h, src + i, 2);
+        memcpy(dst + i, &h, 2);
+        i += 2;
+    }
+    if (n & 1) {
         dst[i] = src[i];
     }
 }
 
 static inline void fill_bytes(int8_t *dst, int8_t v, int32_t n)
 {
-    const uint32_t v4 = (uint32_t)(uint8_t)v * 0x01010101u;
+    uint32_t v4 = (uint32_t)(uint8_t)v * 0x01010101u;
+    __asm__("" : "+r"(v4));
     int32_t i = 0;
     for (; i + 4 <= n; i += 4) {
         dsp_st32(dst + i, v4);
+        __asm__("" : "+r"(v4));
     }
-    for (; i < n; ++i) {
+    if (n & 2) {
+        const uint16_t h = (uint16_t)v4;
+        memcpy(dst + i, &h, 2);
+        i += 2;
+    }
+    if (n & 1) {
         dst[i] = v;
     }
 }
@@ -303,7 +323,11 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
     uint32_t buf_words[P1X1 * ((k + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
     const bool full = a->act_min == -128 && a->act_max == 127;
-    const rows_fn rows = a->short_rq ? (full ? rows_short_full : rows_short) : rows_general;
+    bool fold = a->short_rq && full;
+    for (int32_t oc = 0; oc < cout && fold; ++oc) {
+        fold = -a->shift[oc] <= 22;
+    }
+    const rows_fn rows = fold ? rows_short_full : (a->short_rq ? rows_short : rows_general);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
         int8_t *y_img = y + (int64_t)bt * pixels * cout;

@@ -119,6 +119,22 @@ DSP_SMLA_XY(dsp_smlatb, "smlatb")
 DSP_SMLA_XY(dsp_smlatt, "smlatt")
 #undef DSP_SMLA_XY
 
+/* a + (sext byte0, sext byte2) of x, lane-wise (16 bits, wrapping) */
+static inline uint32_t dsp_sxtab16(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
+/* a + (sext byte1, sext byte3) of x */
+static inline uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    uint32_t r;
+    __asm__("sxtab16 %0, %1, %2, ror #8" : "=r"(r) : "r"(a), "r"(x));
+    return r;
+}
+
 #else /* portable equivalents, bit for bit */
 
 static inline int32_t dsp_smmulr(int32_t a, int32_t b)
@@ -194,6 +210,16 @@ static inline int32_t dsp_smlatb(uint32_t x, uint32_t y, int32_t acc)
 static inline int32_t dsp_smlatt(uint32_t x, uint32_t y, int32_t acc)
 {
     return (int32_t)((uint32_t)acc + (uint32_t)(dsp_hi(x) * dsp_hi(y)));
+}
+
+static inline uint32_t dsp_sxtab16(uint32_t a, uint32_t x)
+{
+    return dsp_lanes(dsp_lo(a) + (int8_t)(x & 0xFFu), dsp_hi(a) + (int8_t)((x >> 16) & 0xFFu));
+}
+
+static inline uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x)
+{
+    return dsp_lanes(dsp_lo(a) + (int8_t)((x >> 8) & 0xFFu), dsp_hi(a) + (int8_t)(x >> 24));
 }
 
 #endif
