@@ -175,6 +175,9 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
           const kwsq_dims *out, int8_t *y)
 {
     const int64_t patch64 = (int64_t)f->h * f->w * f->c;
+    if (in->c == f->c && mve_conv_block(s4, p, q, in, x, f, w, bias, out, y)) {
+        return KWSQ_OK;
+    }
     if (patch64 > MVE_MAX_PATCH || (s4 && (patch64 & 1) != 0)) {
         return kwsq_ref_conv(s4, ctx, p, q, in, x, f, w, bias, out, y);
     }
@@ -185,9 +188,6 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
      * unless it writes over that input or has trailing padding. */
     const bool direct = !s4 && f->h == 1 && f->w == 1 && groups == 1 && !p->in_place && p->pad_h == 0 &&
                         p->pad_w == 0 && (out->h - 1) * p->stride_h < in->h && (out->w - 1) * p->stride_w < in->w;
-    if (!s4 && groups == 1 && mve_conv_block_s8(p, q, in, x, f, (const int8_t *)w, bias, out, y)) {
-        return KWSQ_OK;
-    }
     /* sized to this layer (patch <= MVE_MAX_PATCH); unused when direct */
     int8_t cols_buf[MVE_COLS][direct ? 1 : patch];
     const int32_t in_off = p->input_offset, out_off = p->output_offset, lo = p->act_min, hi = p->act_max;

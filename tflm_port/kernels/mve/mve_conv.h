@@ -21,12 +21,12 @@
 void mve_fill_col(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const int8_t *img,
                   int32_t iy0, int32_t ix0, int32_t g, bool split, int8_t *col);
 
-/* An int8 convolution of one group (mve_conv_block.c); false (nothing
- * written) when it exceeds the limits above or runs in place with more
- * output than input channels. */
-bool mve_conv_block_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
-                       const int8_t *x, const kwsq_dims *f, const int8_t *w, const int32_t *bias,
-                       const kwsq_dims *out, int8_t *y);
+/* A convolution of one group, int8 or packed int4 weights
+ * (mve_conv_block.c); false (nothing written) when it exceeds the limits
+ * above or runs in place with more output than input channels. */
+bool mve_conv_block(bool s4, const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
+                    const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
+                    const kwsq_dims *out, int8_t *y);
 
 kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,

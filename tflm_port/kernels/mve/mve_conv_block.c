@@ -26,6 +26,7 @@
 #include <arm_mve.h>
 #include <string.h>
 
+#include "kwsq_math.h"
 #include "mve_conv.h"
 #include "mve_requant.h"
 
@@ -88,6 +89,36 @@
                        [m] "w"(mult), [r] "w"(rsh), [lo] "w"(lo), [hi] "w"(hi) __VA_ARGS__                  \
                      : "q0", "q1", "q2", "lr", "memory", "cc")
 
+/* Weight row `r` (depth values) as int8: int8 rows are read in place;
+ * packed int4 rows (row r starts at nibble r * depth, low nibble first) are
+ * widened into `buf` (depth rounded up to 32, plus slack), 32 nibbles per
+ * 16-byte load when the row starts on a byte (VSHL/VSHR give the low and
+ * high nibbles sign-extended, VST20/VST21 interleave them back into order),
+ * nibble by nibble otherwise. */
+static inline const int8_t *weight_row(bool s4, const uint8_t *w, int32_t r, int32_t depth, int8_t *buf)
+{
+    if (!s4) {
+        return (const int8_t *)w + (int64_t)r * depth;
+    }
+    const int64_t start = (int64_t)r * depth;
+    if ((start & 1) == 0) {
+        const int8_t *src = (const int8_t *)w + start / 2;
+        const int32_t bytes = (depth + 1) / 2;
+        for (int32_t k = 0; k < bytes; k += 16) {
+            const int8x16_t v = vldrbq_z_s8(src + k, vctp8q((uint32_t)(bytes - k)));
+            int8x16x2_t lh;
+            lh.val[0] = vshrq_n_s8(vshlq_n_s8(v, 4), 4);
+            lh.val[1] = vshrq_n_s8(v, 4);
+            vst2q_s8(buf + 2 * k, lh);
+        }
+    } else {
+        for (int32_t k = 0; k < depth; ++k) {
+            buf[k] = (int8_t)kwsq_int4_at(w, start + k);
+        }
+    }
+    return buf;
+}
+
 /* The columns of pixels px .. px + np - 1 (stride `col` bytes, the zero
  * tail already in place). */
 static void fill_block(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const int8_t *img,
@@ -110,11 +141,12 @@ static void fill_block(const kwsq_conv_params *p, const kwsq_dims *in, const kws
  * instantiated both ways by blocks_any). wblk: 4 * col bytes, the group's
  * rows interleaved 16 bytes at a time, zeros past the row and past the last
  * channel. */
-static inline __attribute__((always_inline)) void blocks(bool left, const kwsq_conv_params *p,
+static inline __attribute__((always_inline)) void blocks(bool s4, bool left, const kwsq_conv_params *p,
                                                          const kwsq_quant_params *q, const kwsq_dims *in,
-                                                         const int8_t *x, const kwsq_dims *f, const int8_t *w,
+                                                         const int8_t *x, const kwsq_dims *f, const uint8_t *w,
                                                          const int32_t *base, const kwsq_dims *out, int8_t *y,
-                                                         int8_t *cols, int32_t col, int32_t bpx, int8_t *wblk)
+                                                         int8_t *cols, int32_t col, int32_t bpx, int8_t *wblk,
+                                                         int8_t *rowbuf)
 {
     const int32_t depth = f->h * f->w * f->c, och = out->c, pixels = out->h * out->w;
     const int32_t n16 = col / 16, out_off = p->output_offset;
@@ -128,7 +160,7 @@ static inline __attribute__((always_inline)) void blocks(bool left, const kwsq_c
             for (int32_t oc0 = 0; oc0 < och; oc0 += 4) {
                 const int32_t nr = och - oc0 < 4 ? och - oc0 : 4;
                 for (int32_t r = 0; r < 4; ++r) {
-                    const int8_t *row = w + (int64_t)(oc0 + r) * depth;
+                    const int8_t *row = r < nr ? weight_row(s4, w, oc0 + r, depth, rowbuf) : rowbuf;
                     int8_t *dst = wblk + 16 * r;
                     int32_t k = 0;
                     for (; r < nr && k + 16 <= depth; k += 16, dst += 64) {
@@ -183,22 +215,28 @@ static inline __attribute__((always_inline)) void blocks(bool left, const kwsq_c
 }
 
 /* Not inlined, so the caller's stack arrays do not take the frame pointer
- * the dot loop's registers need. */
-static __attribute__((noinline)) void blocks_any(bool left, const kwsq_conv_params *p, const kwsq_quant_params *q,
-                                                 const kwsq_dims *in, const int8_t *x, const kwsq_dims *f,
-                                                 const int8_t *w, const int32_t *base, const kwsq_dims *out,
-                                                 int8_t *y, int8_t *cols, int32_t col, int32_t bpx, int8_t *wblk)
+ * the dot loop's registers need; one instantiation per weight format and
+ * shift direction. */
+static __attribute__((noinline)) void blocks_any(bool s4, bool left, const kwsq_conv_params *p,
+                                                 const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
+                                                 const kwsq_dims *f, const uint8_t *w, const int32_t *base,
+                                                 const kwsq_dims *out, int8_t *y, int8_t *cols, int32_t col,
+                                                 int32_t bpx, int8_t *wblk, int8_t *rowbuf)
 {
-    if (left) {
-        blocks(true, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk);
+    if (s4 && left) {
+        blocks(true, true, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk, rowbuf);
+    } else if (s4) {
+        blocks(true, false, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk, rowbuf);
+    } else if (left) {
+        blocks(false, true, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk, rowbuf);
     } else {
-        blocks(false, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk);
+        blocks(false, false, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk, rowbuf);
     }
 }
 
-bool mve_conv_block_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
-                       const int8_t *x, const kwsq_dims *f, const int8_t *w, const int32_t *bias,
-                       const kwsq_dims *out, int8_t *y)
+bool mve_conv_block(bool s4, const kwsq_conv_params *p, const kwsq_quant_params *q, const kwsq_dims *in,
+                    const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
+                    const kwsq_dims *out, int8_t *y)
 {
     const int32_t depth = f->h * f->w * f->c, och = out->c;
     if (och > MVE_MAX_1X1_CH || depth > MVE_BLOCK_MAX_DEPTH) {
@@ -209,12 +247,15 @@ bool mve_conv_block_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, co
     if (p->in_place && out->c > in->c) {
         return false;
     }
+    const int32_t col = (depth + 15) & ~15;
+    /* an int4 row widened: whole 32-value steps */
+    int8_t rowbuf[s4 ? ((depth + 31) & ~31) : 1] __attribute__((aligned(16)));
     int32_t base[och + 3]; /* + 3: the last group's vector load stays inside */
     bool left = false;
     const int32_t grouped = depth & ~15;
     const mve_pred16_t tail_pr = vctp8q((uint32_t)(depth - grouped));
     for (int32_t c = 0; c < och; ++c) {
-        const int8_t *row = w + (int64_t)c * depth;
+        const int8_t *row = weight_row(s4, w, c, depth, rowbuf);
         int32_t s = 0;
         for (int32_t k = 0; k < grouped; k += 16) {
             s = vaddvaq_s8(s, vldrbq_s8(row + k));
@@ -226,7 +267,6 @@ bool mve_conv_block_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, co
         left = left || q->shift[c] > 0;
     }
     base[och] = base[och + 1] = base[och + 2] = 0;
-    const int32_t col = (depth + 15) & ~15;
     int32_t bpx = MVE_BLOCK_BYTES / col;
     bpx = bpx < 1 ? 1 : bpx > MVE_BLOCK_PX ? MVE_BLOCK_PX : bpx;
     int8_t cols[bpx * col];
@@ -234,6 +274,6 @@ bool mve_conv_block_s8(const kwsq_conv_params *p, const kwsq_quant_params *q, co
         memset(cols + j * col + depth, 0, (size_t)(col - depth));
     }
     int8_t wblk[4 * col];
-    blocks_any(left, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk);
+    blocks_any(s4, left, p, q, in, x, f, w, base, out, y, cols, col, bpx, wblk, rowbuf);
     return true;
 }
