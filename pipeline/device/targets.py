@@ -483,14 +483,15 @@ def build_firmware(
     kernels: str = "ref",
     arena_bytes: int = DEFAULT_ARENA_BYTES,
     op_list: bool = False,
-    op_names: bool = True,
+    terse: bool = False,
 ) -> Path:
     """Build (or reuse) the firmware for a model and a batch of raw input bytes; the ELF path.
 
     ``op_list``: link only the ops the model uses (its ``model_ops.c``, as ``kwsq convert``
     writes it), so the code size is what this model needs; otherwise every op.
-    ``op_names=False``: the runtime without its op-name table (boards/Makefile
-    NO_OP_NAMES): errors name ops by builtin code, the per-op profile has no names.
+    ``terse``: the runtime without its op-name table and error texts (boards/Makefile
+    TERSE): errors read "builtin 4 (op 1): error at src/ops/...c:31", the per-op profile
+    has no names.
     """
     check_tools(target)
     model_path = Path(model_path)
@@ -498,7 +499,7 @@ def build_firmware(
         raise KwsqError(f"model not found: {model_path}")
     model = model_path.read_bytes()
     key = hashlib.sha256(model).hexdigest()[:16]
-    suffix = ("-ops" if op_list else "") + ("" if op_names else "-nonames")
+    suffix = ("-ops" if op_list else "") + ("-terse" if terse else "")
     build_dir = BUILD_ROOT / target / f"fw-{kernels}-{key}{suffix}"
     build_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(build_dir / "model.tflite", model)
@@ -514,8 +515,8 @@ def build_firmware(
 
         _write_if_changed(build_dir / "model_ops.c", op_list_source(model).encode())
         variables["OPS"] = str(build_dir / "model_ops.c")
-    if not op_names:
-        variables["NO_OP_NAMES"] = "1"
+    if terse:
+        variables["TERSE"] = "1"
     spec = TARGETS[target]
     with _locked(BUILD_ROOT / target / "build.lock"):
         _make(target, build_dir, variables, ("fw", "plugin") if spec.user_mode else ("fw",))
@@ -531,7 +532,7 @@ def run_on_target(
     arena_bytes: int = DEFAULT_ARENA_BYTES,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     op_list: bool = False,
-    op_names: bool = True,
+    terse: bool = False,
 ) -> TargetRun:
     """Run ``model_path`` on every input of the batch inside QEMU.
 
@@ -545,7 +546,7 @@ def run_on_target(
     spec = TARGETS[target]
     elf = build_firmware(
         model_path, target, inputs_bin=packed, kernels=kernels, arena_bytes=arena_bytes,
-        op_list=op_list, op_names=op_names,
+        op_list=op_list, terse=terse,
     )
     with _locked(elf.parent / "run.lock"):
         code, text = run_firmware(target, elf, timeout_s)
@@ -581,7 +582,7 @@ def run_on_target(
     by_object = flash_bytes_by_object(
         map_text, (*spec.code_sections, spec.model_section, spec.inputs_section)
     )
-    rt_dir = BUILD_ROOT / target / f"rt-{kernels}{'' if op_names else '-nonames'}"
+    rt_dir = BUILD_ROOT / target / f"rt-{kernels}{'-terse' if terse else ''}"
     groups = classify_flash(by_object, rt_dir)
     # The map lists string sections before the linker merges duplicates, so its
     # per-object sums overcount a little; the exact totals come from size -A and

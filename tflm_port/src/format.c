@@ -143,6 +143,43 @@ void kwsq_format(char *dst, size_t cap, const char *fmt, ...)
     va_end(ap);
 }
 
+/* "<OP> (op <index>): " */
+static void op_prefix(out_buf *o, const struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    if (n != NULL) {
+        const char *name = n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?";
+        if (name != NULL) {
+            append(o, name);
+        } else { /* built without op names (KWSQ_NO_OP_NAMES) */
+            append(o, "builtin ");
+            append_int(o, (long long)n->kernel->builtin);
+        }
+        append(o, " (op ");
+        append_int(o, (long long)(n - ip->nodes));
+        append(o, "): ");
+    }
+}
+
+kwsq_status kwsq_fail_at(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
+                         const char *file, int line, ...)
+{
+    kwsq_error *err = ip != NULL ? ip->err : NULL;
+    if (err != NULL) {
+        out_buf o = {err->message, sizeof err->message, 0};
+        err->message[0] = '\0';
+        op_prefix(&o, ip, n);
+        append(&o, "error at ");
+        append(&o, file);
+        append(&o, ":");
+        append_int(&o, (long long)line);
+    }
+    return status;
+}
+
+#ifdef KWSQ_SHORT_ERRORS
+#undef kwsq_fail
+#undef kwsq_model_error
+#endif
 
 kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
                       const char *fmt, ...)
@@ -152,18 +189,7 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
         out_buf o = {err->message, sizeof err->message, 0};
         va_list ap;
         err->message[0] = '\0';
-        if (n != NULL) {
-            const char *name = n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?";
-            if (name != NULL) {
-                append(&o, name);
-            } else { /* built without op names (KWSQ_NO_OP_NAMES) */
-                append(&o, "builtin ");
-                append_int(&o, (long long)n->kernel->builtin);
-            }
-            append(&o, " (op ");
-            append_int(&o, (long long)(n - ip->nodes));
-            append(&o, "): ");
-        }
+        op_prefix(&o, ip, n);
         va_start(ap, fmt);
         vformat(&o, ip, n, fmt, ap);
         va_end(ap);

@@ -174,6 +174,18 @@ bool kwsq_overlap_output(struct kwsq_interpreter *ip, const kwsq_node *n, int32_
  * written as "tensor <index> '<name>'". */
 kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
                       const char *fmt, ...);
+/* -DKWSQ_SHORT_ERRORS (small firmware): the messages' text is left out of the
+ * build and an error reads "<OP> (op <index>): error at <file>:<line>"; the
+ * arena-size message is kept whole. */
+kwsq_status kwsq_fail_at(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
+                         const char *file, int line, ...);
+#ifdef KWSQ_SHORT_ERRORS
+/* The format is dropped; the other arguments are still passed (and ignored),
+ * so the callers' variables stay used. */
+#define KWSQ_AFTER_FORMAT(fmt, ...) , ##__VA_ARGS__
+#define kwsq_fail(ip, n, status, ...) \
+    kwsq_fail_at((ip), (n), (status), __FILE__, __LINE__ KWSQ_AFTER_FORMAT(__VA_ARGS__))
+#endif
 void kwsq_format(char *dst, size_t cap, const char *fmt, ...);
 
 /* Option field readers: `def` when the op has no options table or the table

@@ -66,6 +66,9 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip);
 
 /* format.c: the two load-time error kinds. */
 kwsq_status kwsq_model_error(struct kwsq_interpreter *ip, const char *what);
+#ifdef KWSQ_SHORT_ERRORS
+#define kwsq_model_error(ip, what) kwsq_fail_at((ip), NULL, KWSQ_ERR_MODEL, __FILE__, __LINE__)
+#endif
 kwsq_status kwsq_arena_error(struct kwsq_interpreter *ip);
 
 #endif /* KWSQ_LOAD_H */
