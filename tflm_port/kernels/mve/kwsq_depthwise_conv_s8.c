@@ -254,7 +254,8 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    if (mve_depthwise_c16(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (mve_depthwise_c16(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
+                          output_dims, output)) {
         return KWSQ_OK;
     }
     return depthwise_s8(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);

@@ -26,8 +26,8 @@
 #include <arm_mve.h>
 #include <string.h>
 
-#include "kwsq_math.h"
 #include "mve_conv.h"
+#include "mve_int4.h"
 #include "mve_requant.h"
 
 #define MVE_BLOCK_PX 16
@@ -89,33 +89,14 @@
                        [m] "w"(mult), [r] "w"(rsh), [lo] "w"(lo), [hi] "w"(hi) __VA_ARGS__                  \
                      : "q0", "q1", "q2", "lr", "memory", "cc")
 
-/* Weight row `r` (depth values) as int8: int8 rows are read in place;
- * packed int4 rows (row r starts at nibble r * depth, low nibble first) are
- * widened into `buf` (depth rounded up to 32, plus slack), 32 nibbles per
- * 16-byte load when the row starts on a byte (VSHL/VSHR give the low and
- * high nibbles sign-extended, VST20/VST21 interleave them back into order),
- * nibble by nibble otherwise. */
+/* Weight row `r` (depth values) as int8: int8 rows are read in place,
+ * packed int4 rows widened into `buf` (mve_int4.h). */
 static inline const int8_t *weight_row(bool s4, const uint8_t *w, int32_t r, int32_t depth, int8_t *buf)
 {
     if (!s4) {
         return (const int8_t *)w + (int64_t)r * depth;
     }
-    const int64_t start = (int64_t)r * depth;
-    if ((start & 1) == 0) {
-        const int8_t *src = (const int8_t *)w + start / 2;
-        const int32_t bytes = (depth + 1) / 2;
-        for (int32_t k = 0; k < bytes; k += 16) {
-            const int8x16_t v = vldrbq_z_s8(src + k, vctp8q((uint32_t)(bytes - k)));
-            int8x16x2_t lh;
-            lh.val[0] = vshrq_n_s8(vshlq_n_s8(v, 4), 4);
-            lh.val[1] = vshrq_n_s8(v, 4);
-            vst2q_s8(buf + 2 * k, lh);
-        }
-    } else {
-        for (int32_t k = 0; k < depth; ++k) {
-            buf[k] = (int8_t)kwsq_int4_at(w, start + k);
-        }
-    }
+    mve_widen_s4(w, (int64_t)r * depth, depth, buf);
     return buf;
 }
 

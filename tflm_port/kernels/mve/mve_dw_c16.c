@@ -28,6 +28,7 @@
 
 #include "kwsq_depthwise_conv_ref.h"
 #include "mve_depthwise.h"
+#include "mve_int4.h"
 #include "mve_requant.h"
 
 /* The lane of channel j of a group in the accumulator order above. */
@@ -270,8 +271,8 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
     }
 }
 
-bool mve_depthwise_c16(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
-                       const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
+bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
+                       const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w,
                        const int32_t *bias, const kwsq_dims *out, int8_t *y)
 {
     const int32_t ch = out->c, taps = f->h * f->w;
@@ -286,15 +287,26 @@ bool mve_depthwise_c16(const kwsq_context *ctx, const kwsq_conv_params *d, const
     memset(zp_row, -d->input_offset, (size_t)padded);
     int32_t wmin = 0;
     bool left = false;
-    for (int32_t g = 0; g < padded; g += 16) {
-        /* weights rearranged 16 bytes at a time (zeros past the last
-         * channel); the tap sums in int16 lanes (|sum| <= 64 * 128) */
-        const mve_pred16_t pr = vctp8q((uint32_t)(ch - g));
-        int16x8_t se = vdupq_n_s16(0), so = vdupq_n_s16(0);
-        for (int32_t t = 0; t < taps; ++t) {
-            const int8x16_t v = vldrbq_z_s8(w + t * ch + g, pr);
+    /* weights rearranged 16 bytes at a time (zeros past the last channel),
+     * a tap's row of packed int4 weights widened first */
+    int8_t row4[s4 ? ((ch + 32) & ~31) : 1] __attribute__((aligned(16)));
+    for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *row = (const int8_t *)w + t * ch;
+        if (s4) {
+            mve_widen_s4(w, (int64_t)t * ch, ch, row4);
+            row = row4;
+        }
+        for (int32_t g = 0; g < padded; g += 16) {
+            const int8x16_t v = vldrbq_z_s8(row + g, vctp8q((uint32_t)(ch - g)));
             vstrbq_s8(wt + g * taps + t * 16, v);
             wmin = vminvq_s8((int8_t)wmin, v);
+        }
+    }
+    for (int32_t g = 0; g < padded; g += 16) {
+        /* the tap sums in int16 lanes (|sum| <= 64 * 128) */
+        int16x8_t se = vdupq_n_s16(0), so = vdupq_n_s16(0);
+        for (int32_t t = 0; t < taps; ++t) {
+            const int8x16_t v = vldrbq_s8(wt + g * taps + t * 16);
             se = vaddq_s16(se, vmovlbq_s8(v));
             so = vaddq_s16(so, vmovltq_s8(v));
         }
