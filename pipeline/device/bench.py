@@ -336,7 +336,7 @@ def format_table(rows: list[BenchRow]) -> str:
 
 def per_hop_table(rows: list[BenchRow]) -> str:
     """The streaming detector's per-hop cost of each run measured with --per-hop."""
-    head = ("model", "kernels", "hop ms", "k", "FE/hop", "model/window", "rules/window",
+    head = ("model", "target", "kernels", "hop ms", "k", "FE/hop", "model/window", "rules/window",
             "total/hop", "clock MHz", "duty (RTF)", "at CPI 1.3", "RAM B (arena+FE+ring)",
             "fw flash B")
     lines = [head]
@@ -347,7 +347,8 @@ def per_hop_table(rows: list[BenchRow]) -> str:
         ram = c["ram"]
         flash = c.get("footprint", {}).get("flash_bytes")
         lines.append((
-            r.model, r.kernels + (" fixed" if c.get("fixed_point") else ""), f"{c['hop_ms']:g}",
+            r.model, r.target, r.kernels + (" fixed" if c.get("fixed_point") else ""),
+            f"{c['hop_ms']:g}",
             str(c["hops_per_window"]), f"{c['fe_instructions_per_hop']:,.0f}",
             f"{c['model_instructions_per_window']:,.0f}",
             f"{c['detector_instructions_per_window']:,.0f}", f"{c['instructions_per_hop']:,.0f}",
@@ -358,8 +359,8 @@ def per_hop_table(rows: list[BenchRow]) -> str:
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     out = []
     for k, line in enumerate(lines):
-        cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1]),
-                 *[c.rjust(w) for c, w in zip(line[2:], widths[2:], strict=True)]]
+        cells = [line[0].ljust(widths[0]), line[1].ljust(widths[1]), line[2].ljust(widths[2]),
+                 *[c.rjust(w) for c, w in zip(line[3:], widths[3:], strict=True)]]
         out.append("  ".join(cells).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
@@ -458,7 +459,7 @@ def run(args: argparse.Namespace) -> int:
         measure_per_hop(rows, args.wav, args.conv_hop, args.fixed)
         print("\nper hop, streaming (C front-end every hop, the model and the detection rules"
               " every k hops; steady state; duty = instructions / (clock x hop) at 1 instruction"
-              " per cycle):")
+              " per cycle, at kwsq deploy's typical clock of a part with the core):")
         print(per_hop_table(rows))
     if args.ops:
         for r in rows:

@@ -133,7 +133,8 @@ def detector_header(s: DetectorSettings, input_element_bytes: int) -> str:
 
 
 def generate(run: Any, gen_dir: Path, settings: DetectorSettings) -> Path:
-    """model.c/.h, frontend.h and detector_config.h for one run in ``gen_dir``."""
+    """model.c/.h, model_ops.c (the model's op list: the firmware links only those ops),
+    frontend.h and detector_config.h for one run in ``gen_dir``."""
     from pipeline.tflite import export_c, export_frontend
 
     model_path = run.tflite_path
@@ -143,6 +144,10 @@ def generate(run: Any, gen_dir: Path, settings: DetectorSettings) -> Path:
     gen_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(gen_dir, export_c.c_sources(data, "kwsq_model", "model.h",
                                                   f"deployed from {run.path}"))
+    ops = export_c.op_list_source(data, description=f"deployed from {run.path}")
+    ops_path = gen_dir / "model_ops.c"
+    if not ops_path.is_file() or ops_path.read_text() != ops:
+        write_text(ops_path, ops)
     header = export_frontend.export_run_frontend(run, data, gen_dir / "model.tflite")
     quant = export_frontend.input_quant(data)
     element = {0: 4, 7: 2, 9: 1}[quant.type_code]

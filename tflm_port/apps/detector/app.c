@@ -22,6 +22,14 @@
 #include "kwsq_stream.h"
 #include "model.h"
 
+#ifdef KWSQ_DET_OP_LIST
+/* model_ops.c (kwsq deploy): only the model's ops are linked. */
+extern const kwsq_op_resolver KWSQ_DET_OP_LIST;
+#define KWSQ_DET_OPS (&KWSQ_DET_OP_LIST)
+#else
+#define KWSQ_DET_OPS (&kwsq_all_ops)
+#endif
+
 #ifndef KWSQ_ARENA_BYTES
 #define KWSQ_ARENA_BYTES 65536
 #endif
@@ -118,6 +126,7 @@ int kwsq_app_run(const kwsq_app_io *io)
             .refractory_seconds = KWSQ_DET_REFRACTORY_SECONDS,
             .sample_rate = KWSQ_FRONTEND_SAMPLE_RATE,
         },
+        .ops = KWSQ_DET_OPS,
     };
     kwsq_error err;
     err.message[0] = '\0';

@@ -21,6 +21,7 @@
 
 #include "kwsq_detector.h"
 #include "kwsq_fe.h"
+#include "kwsq_ops.h"
 #include "kwsq_rt.h"
 
 #ifndef KWSQ_STREAM_MAX_COEFFS
@@ -34,6 +35,9 @@ typedef struct {
     int32_t hop_frames;
     const int32_t *columns; /* output column of each keyword */
     kwsq_det_config det;
+    /* The ops the interpreter may use: the model's op list (kwsq convert's
+     * model_ops.c, so the firmware links only those) or &kwsq_all_ops. */
+    const kwsq_op_resolver *ops;
 } kwsq_stream_config;
 
 typedef struct {

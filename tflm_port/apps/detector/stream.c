@@ -44,7 +44,7 @@ kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
     if (ring_bytes < kwsq_stream_ring_bytes(cfg)) {
         return refuse(err, "stream: frame ring too small");
     }
-    kwsq_status st = kwsq_init(&s->ip, model, model_len, arena, arena_len, err);
+    kwsq_status st = kwsq_init_with_ops(&s->ip, cfg->ops, model, model_len, arena, arena_len, err);
     if (st != KWSQ_OK) {
         return st;
     }
