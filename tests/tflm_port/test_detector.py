@@ -180,7 +180,7 @@ def test_fixed_point_firmware_without_fpu_equals_its_host_build(stream_run):
 @pytest.mark.skipif(bool(_missing_arm), reason=f"needs {', '.join(_missing_arm)} (make setup)")
 def test_bench_per_hop_splits_the_firmware_cost(stream_run, capsys):
     """``kwsq bench --per-hop``: the detector firmware's model time per window is the bench
-    harness's invoke of the same model with the same kernels (plus the input-window copy),
+    harness's invoke of the same model with the same kernels (within the input-window copy),
     its arena is the bench's, and the per-hop total and duty cycle add up from the parts."""
     from pipeline.device import bench
 
@@ -188,7 +188,9 @@ def test_bench_per_hop_splits_the_firmware_cost(stream_run, capsys):
     row = bench.bench_model(run.tflite_path, "m4", "dsp", 1, 0)
     bench.measure_per_hop([row], None, None, False)
     c = row.per_hop
-    assert row.instructions <= c["model_instructions_per_window"] <= row.instructions * 1.03 + 2000
+    # the same kernels; the firmwares differ in the window copy and the runtime core's flags
+    gap = abs(c["model_instructions_per_window"] - row.instructions)
+    assert gap <= row.instructions * 0.03 + 2000
     assert c["ram"]["arena"] == row.arena_bytes
     assert c["ram"]["total"] == sum(c["ram"][k] for k in ("arena", "frontend_state", "frame_ring"))
     assert c["hops_per_window"] == 1 and c["hop_ms"] == 10.0
