@@ -74,6 +74,34 @@ def test_rfft_f32_matches_numpy(lib, n):
     assert np.max(np.abs(_unpack(buf, n) - ref)) < 2e-5 * math.sqrt(n)
 
 
+@pytest.mark.parametrize("n", [8, 16, 32, 64, 128, 512, 1024, 2048])
+def test_rfft_f32_with_the_exported_twiddle_table_matches_numpy(lib, n):
+    """The float path's FFT as frontend_f32.c runs it: input in bit-reversed pair order, the
+    radix-4 passes' twiddles from export_frontend.radix4_twiddles (odd and even log2(n / 2)),
+    the split leaving the spectrum doubled."""
+    f32 = ctypes.POINTER(ctypes.c_float)
+    lib.kwsq_fe__cfft_bitrev_f32.argtypes = [f32, ctypes.c_int32, ctypes.c_int32, f32, f32]
+    lib.kwsq_fe__rfft_split_f32.argtypes = [f32, ctypes.c_int32, f32]
+    rng = np.random.default_rng(n + 1)
+    x = rng.uniform(-1, 1, n).astype(np.float32)
+    m = n // 2
+    bits = m.bit_length() - 1
+    rev = np.array([int(format(t, f"0{bits}b")[::-1], 2) if bits else 0 for t in range(m)])
+    z = np.zeros(n, np.float32)
+    z[2 * rev], z[2 * rev + 1] = x[0::2], x[1::2]
+    cos = np.cos(2 * np.pi * np.arange(n // 4 + 1) / n).astype(np.float32)
+    tw = ex.radix4_twiddles(n).astype(np.float32)
+    q, passes = (2 if bits % 2 else 4), 0
+    while q < m:
+        q, passes = q * 4, passes + 1
+    assert tw.size == 6 * sum((2 if bits % 2 else 4) * 4**i for i in range(passes))
+    lib.kwsq_fe__cfft_bitrev_f32(z.ctypes.data_as(f32), m, n, cos.ctypes.data_as(f32),
+                                 tw.ctypes.data_as(f32) if tw.size else None)
+    lib.kwsq_fe__rfft_split_f32(z.ctypes.data_as(f32), n, cos.ctypes.data_as(f32))
+    ref = np.fft.rfft(x.astype(np.float64))
+    assert np.max(np.abs(_unpack(z, n) / 2 - ref)) < 2e-5 * math.sqrt(n)
+
+
 @pytest.mark.parametrize("n", [8, 64, 512])
 def test_rfft_q31_returns_twice_the_dft(lib, n):
     rng = np.random.default_rng(n + 1)
