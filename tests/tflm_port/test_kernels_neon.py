@@ -4,7 +4,10 @@ Three independent checks that it computes exactly what kernels/ref computes:
 - the kernel check firmware (tflm_port/bench/kernel_check.c) runs both on hundreds of
   randomized shapes (odd sizes, padding, strides, dilation, depth multipliers, groups,
   per-channel and per-tensor, power-of-two scales, INT4 rows starting mid-byte, in place),
-  on a64 with `sdot`, a64 without it (its smull/sadalp fallback) and a32;
+  on a64 with `sdot`, a64 without it (its smull/sadalp fallback) and a32, a third of them
+  with small weights whose proven accumulator bound (accum_bound) fits 16 bits, so the
+  16-bit-accumulator paths run at the worst inputs the bound allows, and the rest not;
+- a copy of the kernels that takes the 16-bit path without that proof must fail;
 - the anchor models, and models made by our converter for every op family and INT4, run
   bit-exact with TFLite Micro.
 """
@@ -32,13 +35,15 @@ pytestmark = [
 ]
 
 CHECK_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) (\d+)", re.M)
+FIT16_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) \d+ .* fit16 (\d+)$", re.M)
 OPS = {"conv_s8", "conv_s4", "depthwise_conv_s8", "depthwise_conv_s4", "fully_connected_s8",
        "fully_connected_s4"}
 
 
 def kernel_check(tmp_path: Path, target: str, kernels: str, cases: int, seed: int,
-                 extra: tuple[str, ...] = ()) -> dict[str, tuple[int, int]]:
-    """Run the kernel check firmware; {op: (cases, mismatches)}."""
+                 extra: tuple[str, ...] = (),
+                 expect_ok: bool = True) -> tuple[dict[str, tuple[int, int]], str]:
+    """Run the kernel check firmware; ({op: (cases, mismatches)}, its output)."""
     cmd = ["make", "-j2", "--no-print-directory", "-C", str(BOARDS_DIR), "kernel-check", "plugin",
            f"TARGET={target}", f"KERNELS={kernels}", f"BUILD_ROOT={tmp_path}",
            f"CHECK_CASES={cases}", f"CHECK_SEED={seed}", *extra]  # fmt: skip
@@ -50,8 +55,8 @@ def kernel_check(tmp_path: Path, target: str, kernels: str, cases: int, seed: in
     code, text = run_firmware(target, elf, timeout_s=600)
     found = {m[1]: (int(m[2]), int(m[3])) for m in CHECK_LINE.finditer(text)}
     assert set(found) == OPS, text
-    assert code == 0, text
-    return found
+    assert (code == 0) == expect_ok, text
+    return found, text
 
 
 @pytest.mark.parametrize(
@@ -62,10 +67,17 @@ def kernel_check(tmp_path: Path, target: str, kernels: str, cases: int, seed: in
 def test_neon_kernels_are_bit_exact_with_ref_on_random_shapes(
     tmp_path: Path, target: str, extra: tuple[str, ...]
 ) -> None:
-    found = kernel_check(tmp_path, target, "neon", cases=160, seed=7, extra=extra)
+    found, text = kernel_check(tmp_path, target, "neon", cases=160, seed=7, extra=extra)
     for op, (cases, mismatches) in found.items():
         assert mismatches == 0, f"{op}: {mismatches} of {cases} random cases differ from ref"
         assert cases >= 100, f"{op}: only {cases} cases ran"
+    fit16 = {m[1]: (int(m[2]), int(m[3])) for m in FIT16_LINE.finditer(text)}
+    assert set(fit16) == OPS, text
+    for op, (cases, fits) in fit16.items():
+        # Both sides of the int16 limit ran (INT4 depthwise windows always fit).
+        assert fits >= 10, f"{op}: only {fits} cases with a 16-bit bound"
+        if not op.startswith("depthwise_conv_s4"):
+            assert cases - fits >= 10, f"{op}: only {cases - fits} cases beyond 16 bits"
 
 
 def test_kernel_check_detects_a_wrong_kernel(tmp_path: Path) -> None:
@@ -89,6 +101,33 @@ def test_kernel_check_detects_a_wrong_kernel(tmp_path: Path) -> None:
         code, text = run_firmware("a64", elf, timeout_s=600)
         found = {m[1]: int(m[3]) for m in CHECK_LINE.finditer(text)}
         assert code != 0 and sum(found.values()) > 0, text
+    finally:
+        shutil.rmtree(bad)
+
+
+def test_kernel_check_detects_a_16bit_path_taken_without_proof(tmp_path: Path) -> None:
+    # A copy of the NEON folder that accumulates in 16 bits whatever the layer's
+    # accum_bound says must fail on a32 (no sdot: the int8 conv, depthwise and FC all have
+    # a 16-bit path): the random cases with ordinary int8 weights overflow int16, so the
+    # real kernels' 32-bit fallback is what keeps them exact.
+    from pipeline.paths import PORT_DIR
+
+    bad = PORT_DIR / "kernels" / f"neon_acc16_{tmp_path.name}"
+    shutil.copytree(PORT_DIR / "kernels" / "neon", bad)
+    try:
+        for name, old, new in [
+            ("kwsq_neon.h",
+             "#define KWSQ_NEON_ACC16(bound) (!KWSQ_NEON_SDOT && KWSQ_ACCUM16_OK(bound))",
+             "#define KWSQ_NEON_ACC16(bound) ((void)(bound), !KWSQ_NEON_SDOT)"),
+            ("kwsq_neon_depthwise.h", "const bool acc16 = KWSQ_ACCUM16_OK(d->accum_bound);",
+             "const bool acc16 = true;"),
+        ]:  # fmt: skip
+            text = (bad / name).read_text()
+            assert old in text, name
+            (bad / name).write_text(text.replace(old, new))
+        found, _ = kernel_check(tmp_path, "a32", bad.name, cases=120, seed=3, expect_ok=False)
+        for op in ("conv_s8", "depthwise_conv_s8", "fully_connected_s8"):
+            assert found[op][1] > 0, f"{op}: the unproven 16-bit path went unnoticed"
     finally:
         shutil.rmtree(bad)
 
@@ -139,6 +178,12 @@ def test_converted_models_with_neon_are_bit_exact_with_tflite_micro(
                                            endpoint=True, dtype=detail["dtype"])  # fmt: skip
     expected = _tflm(model_bytes, xs)
     assert len({o.tobytes() for o in expected}) > 1
+    if kind.endswith("_int4"):
+        # 4-bit weights: every layer's proven bound fits int16, so the 16-bit paths run here
+        # (depthwise on both targets, conv and FC on a32) and must match TFLM too.
+        from pipeline.tflite.accumulators import bounds
+
+        assert all(op["fits_int16"] for op in bounds(model_bytes)["operators"])
     for target in ("a64", "a32"):
         result = run_on_target(model, xs, target, kernels="neon")
         np.testing.assert_array_equal(result.outputs[0], expected, err_msg=target)

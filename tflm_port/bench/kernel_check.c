@@ -14,8 +14,8 @@
  * 16-bit limit: kernels with a 16-bit-accumulator path take it, and must
  * still give the reference's bytes at the worst inputs the bound allows.
  *
- * Prints "KWSQ CHECK <op> <cases> <mismatches> instructions <var>k ref <ref>k"
- * per op (all cases' instructions, thousands), the first mismatch
+ * Prints "KWSQ CHECK <op> <cases> <mismatches> instructions <var>k ref <ref>k
+ * fit16 <cases whose accum_bound fits int16>" per op (all cases' instructions, thousands), the first mismatch
  * of each op in detail, then "KWSQ DONE"; exits 0 when everything matched.
  * KWSQ_CHECK_CASES (default 300) and KWSQ_CHECK_SEED set the run. */
 #include <string.h>
@@ -84,16 +84,6 @@ static void fill_s8(int8_t *p, int32_t n, int32_t lo, int32_t hi)
     }
 }
 
-/* count signed 4-bit values in [lo, hi], packed low nibble first. */
-static void fill_s4(uint8_t *p, int32_t count, int32_t lo, int32_t hi)
-{
-    memset(p, 0, (size_t)(count + 1) / 2u);
-    for (int32_t i = 0; i < count; ++i) {
-        const uint32_t v = (uint32_t)rnd_in(lo, hi) & 0x0Fu;
-        p[i / 2] = (uint8_t)(p[i / 2] | (i % 2 == 0 ? v : v << 4));
-    }
-}
-
 static int32_t weight_at(bool s4, int64_t i)
 {
     return s4 ? kwsq_int4_at((const uint8_t *)weights, i) : (int32_t)weights[i];
@@ -119,13 +109,28 @@ static int32_t accum_bound_of(bool s4, int32_t channels, int32_t len, int32_t ch
     return bound > INT32_MAX ? INT32_MAX : (int32_t)bound;
 }
 
-/* Small weights for a 16-bit-accumulator case: |w| <= m with m about
- * 512 / len, so sum |w| * 128 lands near the int16 limit. */
-static int32_t small_weight_max(int32_t len, bool s4)
+/* Small weights for a 16-bit-accumulator case: `count` values of channels
+ * `len` long, |w| <= m and a share of them zero, so that a channel's sum of
+ * |w| is about a target of 100..300 and 128 x that (about the bound) lands
+ * on either side of the int16 limit. */
+static void fill_small(bool s4, int32_t count, int32_t len)
 {
-    int32_t m = (int32_t)(rnd_in(400, 700) / (len > 0 ? len : 1));
-    m = m < 1 ? 1 : m;
-    return m > (s4 ? 7 : 127) ? (s4 ? 7 : 127) : m;
+    const int32_t target = rnd_in(100, 300), max_w = s4 ? 7 : 127;
+    int32_t m = 2 * target / (len > 0 ? len : 1);
+    m = m < 1 ? 1 : m > max_w ? max_w : m;
+    const int64_t keep = (int64_t)2 * target * 1024 / ((int64_t)len * m); /* per 1024 */
+    if (s4) {
+        memset(weights, 0, (size_t)(count + 1) / 2u);
+    }
+    for (int32_t i = 0; i < count; ++i) {
+        const int32_t v = (int64_t)rnd_in(0, 1023) < keep ? rnd_in(-m, m) : 0;
+        if (s4) {
+            const uint32_t nib = (uint32_t)v & 0x0Fu;
+            weights[i / 2] = (int8_t)((uint8_t)weights[i / 2] | (i % 2 == 0 ? nib : nib << 4));
+        } else {
+            weights[i] = (int8_t)v;
+        }
+    }
 }
 
 /* Inputs at the extremes (-128 or 127), where 16-bit sums come closest to wrapping. */
@@ -193,12 +198,13 @@ typedef struct {
     const char *name;
     uint32_t cases, mismatches;
     uint64_t insn_var, insn_ref; /* instructions of all cases, variant and reference */
+    uint32_t fit16;              /* cases whose accum_bound fits 16 bits */
 } op_stats;
 
 static op_stats stats[6] = {
-    {"conv_s8", 0, 0, 0, 0},      {"conv_s4", 0, 0, 0, 0},
-    {"depthwise_conv_s8", 0, 0, 0, 0}, {"depthwise_conv_s4", 0, 0, 0, 0},
-    {"fully_connected_s8", 0, 0, 0, 0}, {"fully_connected_s4", 0, 0, 0, 0},
+    {"conv_s8", 0, 0, 0, 0, 0},      {"conv_s4", 0, 0, 0, 0, 0},
+    {"depthwise_conv_s8", 0, 0, 0, 0, 0}, {"depthwise_conv_s4", 0, 0, 0, 0, 0},
+    {"fully_connected_s8", 0, 0, 0, 0, 0}, {"fully_connected_s4", 0, 0, 0, 0, 0},
 };
 
 /* Time one kernel call: T_START before, T_END(stats field) after. */
@@ -247,6 +253,8 @@ static void put_num(char **p, int32_t v)
 
 static void compare(op_stats *st, int32_t n, const int32_t *fields, int32_t n_fields)
 {
+    const int32_t bound = fields[n_fields - 1]; /* every shape list ends with accum_bound */
+    st->fit16 += bound > 0 && bound <= KWSQ_ACCUM16_MAX ? 1u : 0u;
     char shape[160];
     char *p = shape;
     *p = '\0';
@@ -340,12 +348,7 @@ static void check_conv(bool depthwise, bool s4)
         fill_s8(input, in_bytes, -128, 127);
     }
     if (small) {
-        const int32_t m = small_weight_max(k_len, s4);
-        if (s4) {
-            fill_s4((uint8_t *)weights, w_count, -m, m);
-        } else {
-            fill_s8(weights, w_count, -m, m);
-        }
+        fill_small(s4, w_count, k_len);
     } else if (s4) {
         fill_s8(weights, (w_count + 1) / 2, -128, 127); /* packed: any byte is two valid nibbles */
     } else {
@@ -453,12 +456,7 @@ static void check_fc(bool s4)
     p.act_max = rnd_in(0, 3) == 0 ? rnd_in(p.act_min, 127) : 127;
     const bool small = rnd_in(0, 2) == 0;
     if (small) {
-        const int32_t m = small_weight_max(d.accum_depth, s4);
-        if (s4) {
-            fill_s4((uint8_t *)weights, w_count, -m, m);
-        } else {
-            fill_s8(weights, w_count, -m, m);
-        }
+        fill_small(s4, w_count, d.accum_depth);
     } else {
         fill_s8(weights, s4 ? (w_count + 1) / 2 : w_count, -128, 127);
     }
@@ -529,7 +527,9 @@ int main(void)
         out_u32((uint32_t)(stats[i].insn_var / 1000u));
         out_str("k ref ");
         out_u32((uint32_t)(stats[i].insn_ref / 1000u));
-        out_str("k\n");
+        out_str("k fit16 ");
+        out_u32(stats[i].fit16);
+        out_str("\n");
         bad += stats[i].mismatches;
     }
     out_str("KWSQ DONE\n");

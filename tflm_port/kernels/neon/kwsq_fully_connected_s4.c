@@ -8,25 +8,68 @@
  * operations and two dot products (kwsq_dot16) into one accumulator that
  * ends as 16 times the reference's sum; an exact shift right by 4 gives it
  * back. 16 x |sum| <= 16 * 4096 * 2 * 8 * 128 < 2^31 with the input bound
- * below, so nothing wraps that the reference would not. Rows that start
- * mid-byte (odd accum_depth) and longer inputs unpack the row into a stack
+ * below, so nothing wraps that the reference would not. (No single bit
+ * operation splits a byte: b itself is 16 * w[2j+1] + the low nibble read
+ * unsigned, whose sign bit would need a correction term per row.)
+ *
+ * Four rows per block share the input loads. A row tail of half % 16 bytes
+ * is one more block: the row's last 16 bytes (an overlapping load inside
+ * the row) times the input's last 16 even/odd values with the lanes already
+ * counted zeroed, prepared once per batch; so the per-row cost is that of
+ * the full blocks plus one.
+ *
+ * With the layer's accum_bound <= 32767 and no `sdot` (ARMv7-A, AArch64
+ * without the dot product), the nibbles are sign-extended unscaled
+ * (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
+ * products per instruction). Rows that start mid-byte (odd accum_depth),
+ * short rows (< 32 values) and longer inputs unpack the row into a stack
  * buffer instead.
  */
 #include "kwsq_neon.h"
 
 #define KWSQ_NEON_FC4_MAX_HALF 4096 /* accum_depth <= 8192 for the packed path */
 
-static inline int32x4_t dot16_s4(int32x4_t acc, int8x16_t b, int8x16_t xe, int8x16_t xo)
+enum { FC4_X16, FC4_ACC16 };
+
+/* acc += 16 x (even nibbles . e + odd nibbles . o) */
+KWSQ_NEON_INLINE int32x4_t dot16_s4(int32x4_t acc, int8x16_t b, int8x16_t e, int8x16_t o)
 {
-    acc = kwsq_dot16(acc, vshlq_n_s8(b, 4), xe);
-    return kwsq_dot16(acc, vandq_s8(b, vdupq_n_s8((int8_t)0xF0)), xo);
+    acc = kwsq_dot16(acc, vshlq_n_s8(b, 4), e);
+    return kwsq_dot16(acc, vandq_s8(b, vdupq_n_s8((int8_t)0xF0)), o);
 }
 
-/* Four byte-aligned packed rows (half = bytes per row) times the split input:
- * 16 x {dot0, dot1, dot2, dot3}. */
-static int32x4_t dot_4rows_x16(const uint8_t *w, const int8_t *xe, const int8_t *xo, int32_t half)
+/* acc (int16 lanes) += even nibbles . e + odd nibbles . o */
+KWSQ_NEON_INLINE int16x8_t mla16_s4(int16x8_t acc, int8x16_t b, int8x16_t e, int8x16_t o)
+{
+    acc = kwsq_mla16(acc, vshrq_n_s8(vshlq_n_s8(b, 4), 4), e);
+    return kwsq_mla16(acc, vshrq_n_s8(b, 4), o);
+}
+
+/* Four byte-aligned packed rows (half >= 16 bytes per row) times the split
+ * input: {dot0, dot1, dot2, dot3}. */
+KWSQ_NEON_INLINE int32x4_t dot_4rows_s4(const int mode, const uint8_t *w, const int8_t *xe, const int8_t *xo,
+                                        int32_t half, int8x16_t te, int8x16_t to)
 {
     const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half;
+    if (mode == FC4_ACC16) {
+        int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0;
+        int32_t j = 0;
+        for (; j + 16 <= half; j += 16) {
+            const int8x16_t e = vld1q_s8(xe + j), o = vld1q_s8(xo + j);
+            a0 = mla16_s4(a0, vld1q_s8(w0 + j), e, o);
+            a1 = mla16_s4(a1, vld1q_s8(w1 + j), e, o);
+            a2 = mla16_s4(a2, vld1q_s8(w2 + j), e, o);
+            a3 = mla16_s4(a3, vld1q_s8(w3 + j), e, o);
+        }
+        if (j < half) {
+            const int32_t t = half - 16;
+            a0 = mla16_s4(a0, vld1q_s8(w0 + t), te, to);
+            a1 = mla16_s4(a1, vld1q_s8(w1 + t), te, to);
+            a2 = mla16_s4(a2, vld1q_s8(w2 + t), te, to);
+            a3 = mla16_s4(a3, vld1q_s8(w3 + t), te, to);
+        }
+        return kwsq_hsum4(kwsq_widen16(a0), kwsq_widen16(a1), kwsq_widen16(a2), kwsq_widen16(a3));
+    }
     int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
     int32_t j = 0;
     for (; j + 16 <= half; j += 16) {
@@ -36,28 +79,34 @@ static int32x4_t dot_4rows_x16(const uint8_t *w, const int8_t *xe, const int8_t 
         a2 = dot16_s4(a2, vld1q_s8(w2 + j), e, o);
         a3 = dot16_s4(a3, vld1q_s8(w3 + j), e, o);
     }
-    if (j + 8 <= half) {
-        const int8x8_t z = vdup_n_s8(0);
-        const int8x16_t e = vcombine_s8(vld1_s8(xe + j), z), o = vcombine_s8(vld1_s8(xo + j), z);
-        a0 = dot16_s4(a0, vcombine_s8(vld1_s8(w0 + j), z), e, o);
-        a1 = dot16_s4(a1, vcombine_s8(vld1_s8(w1 + j), z), e, o);
-        a2 = dot16_s4(a2, vcombine_s8(vld1_s8(w2 + j), z), e, o);
-        a3 = dot16_s4(a3, vcombine_s8(vld1_s8(w3 + j), z), e, o);
-        j += 8;
-    }
-    int32x4_t s = kwsq_hsum4(a0, a1, a2, a3);
     if (j < half) {
-        int32_t t[4] = {0, 0, 0, 0};
-        const int8_t *rows[4] = {w0, w1, w2, w3};
-        for (; j < half; ++j) {
-            for (int r = 0; r < 4; ++r) {
-                const int32_t b = (uint8_t)rows[r][j];
-                t[r] += 16 * ((((b & 0x0F) ^ 8) - 8) * xe[j] + (((b >> 4) ^ 8) - 8) * xo[j]);
-            }
-        }
-        s = vaddq_s32(s, vld1q_s32(t));
+        const int32_t t = half - 16;
+        a0 = dot16_s4(a0, vld1q_s8(w0 + t), te, to);
+        a1 = dot16_s4(a1, vld1q_s8(w1 + t), te, to);
+        a2 = dot16_s4(a2, vld1q_s8(w2 + t), te, to);
+        a3 = dot16_s4(a3, vld1q_s8(w3 + t), te, to);
     }
-    return s;
+    return vshrq_n_s32(kwsq_hsum4(a0, a1, a2, a3), 4);
+}
+
+/* The four-row blocks of one batch; returns the rows done. */
+KWSQ_NEON_INLINE int32_t packed_rows(const int mode, const kwsq_fc_params *params, const kwsq_quant_params *quant,
+                                     int32_t rows, int32_t half, const uint8_t *packed_weights,
+                                     const int32_t *row_const, int32_t xsum, const int8_t *xe, const int8_t *xo,
+                                     int8_t *y)
+{
+    const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
+    const int32_t rem = half % 16;
+    const int8x16_t te = rem != 0 ? kwsq_neon_tail16(xe + half, rem) : vdupq_n_s8(0);
+    const int8x16_t to = rem != 0 ? kwsq_neon_tail16(xo + half, rem) : vdupq_n_s8(0);
+    const int32x4_t vxsum = vdupq_n_s32(xsum);
+    int32_t o = 0;
+    for (; o + 4 <= rows; o += 4) {
+        int32x4_t acc = dot_4rows_s4(mode, packed_weights + (int64_t)o * half, xe, xo, half, te, to);
+        acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vxsum));
+        kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
+    }
+    return o;
 }
 
 kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
@@ -66,8 +115,9 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
                                     int8_t *output)
 {
     const int32_t n = dims->accum_depth, rows = dims->output_depth;
-    const bool packed_path = n % 2 == 0 && n / 2 <= KWSQ_NEON_FC4_MAX_HALF;
     const int32_t half = n / 2;
+    const bool packed_path = n % 2 == 0 && half >= 16 && half <= KWSQ_NEON_FC4_MAX_HALF;
+    const bool acc16 = KWSQ_NEON_ACC16(params->accum_bound);
     int8_t xe[KWSQ_NEON_FC4_MAX_HALF], xo[KWSQ_NEON_FC4_MAX_HALF];
     int8_t row[2 * KWSQ_NEON_FC4_MAX_HALF];
     for (int32_t bt = 0; bt < dims->batches; ++bt) {
@@ -80,7 +130,6 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             }
             xsum *= params->filter_offset;
         }
-        const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
         int32_t o = 0;
         if (packed_path) {
             int32_t j = 0;
@@ -93,11 +142,8 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
                 xe[j] = x[2 * j];
                 xo[j] = x[2 * j + 1];
             }
-            for (; o + 4 <= rows; o += 4) {
-                int32x4_t acc = vshrq_n_s32(dot_4rows_x16(packed_weights + (int64_t)o * half, xe, xo, half), 4);
-                acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vdupq_n_s32(xsum)));
-                kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
-            }
+            o = acc16 ? packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, xe, xo, y)
+                      : packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, xe, xo, y);
         }
         for (; o < rows; ++o) {
             int32_t acc = 0;

@@ -64,6 +64,42 @@ KWSQ_NEON_INLINE int32x2_t kwsq_dot8(int32x2_t acc, int8x8_t a, int8x8_t b)
 #endif
 }
 
+/* acc += the 16 products a[i] * b[i] in eight int16 lanes (`smlal`/`smlal2`,
+ * `vmlal.s8`: 8 products per instruction, no pairwise widening step). Each
+ * lane sums a subset of the products, wrapping: exact when the layer's
+ * accum_bound (kwsq_kernels.h) is at most 32767, the 16-bit-accumulator path. */
+KWSQ_NEON_INLINE int16x8_t kwsq_mla16(int16x8_t acc, int8x16_t a, int8x16_t b)
+{
+    acc = vmlal_s8(acc, vget_low_s8(a), vget_low_s8(b));
+#if defined(__aarch64__)
+    return vmlal_high_s8(acc, a, b);
+#else
+    return vmlal_s8(acc, vget_high_s8(a), vget_high_s8(b));
+#endif
+}
+
+/* A 16-bit accumulator widened to four int32 lanes (same lane-sum). */
+KWSQ_NEON_INLINE int32x4_t kwsq_widen16(int16x8_t acc)
+{
+    return vpaddlq_s16(acc);
+}
+
+/* Whether this build has a 16-bit-accumulator path worth taking: without
+ * `sdot` (one instruction per 16 products already) 16-bit lanes halve the
+ * multiply-accumulate instructions. */
+#define KWSQ_NEON_ACC16(bound) (!KWSQ_NEON_SDOT && KWSQ_ACCUM16_OK(bound))
+
+/* A 16-byte vector of n (0 < n <= 16) trailing lanes of x[-16 + n .. n):
+ * the first 16 - n lanes zero. Used for a row tail: the last 16 weights of
+ * the row (an overlapping load) times this vector add exactly the tail. */
+KWSQ_NEON_INLINE int8x16_t kwsq_neon_tail16(const int8_t *x_end, int32_t n)
+{
+    int8_t t[16];
+    memset(t, 0, sizeof t);
+    memcpy(t + 16 - n, x_end - n, (size_t)n);
+    return vld1q_s8(t);
+}
+
 KWSQ_NEON_INLINE int32_t kwsq_hsum(int32x4_t v)
 {
 #if defined(__aarch64__)

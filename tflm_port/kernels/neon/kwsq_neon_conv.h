@@ -15,6 +15,11 @@
  * output pixels (two on ARMv7-A) times four output channels are computed per
  * block, so every weight load serves several pixels.
  *
+ * When the layer's accum_bound proves 16 bits enough and there is no `sdot`,
+ * the block multiplies into int16 lanes (kwsq_mla16, half the instructions
+ * of the widening kwsq_dot16); padded taps read the zero point, whose
+ * products the bound covers (it holds for any int8 input).
+ *
  * Packed INT4 weights are unpacked, a chunk of output channels at a time,
  * into a bounded stack buffer (never into the arena) and then used by every
  * output pixel, so INT4 costs one unpack per weight per call.
@@ -61,55 +66,61 @@ KWSQ_NEON_INLINE int8x16_t kwsq_neon_low8(const int8_t *p)
 }
 
 /* Four weight rows w, w + K, w + 2K, w + 3K (output channels) times the
- * patches x[0 .. KWSQ_NEON_CONV_PX): sums[p] = {dot0, dot1, dot2, dot3}. */
-KWSQ_NEON_INLINE void kwsq_neon_dot_block(const int8_t *w, int32_t k_len,
-                                          const int8_t *const *x, int32x4_t *sums)
-{
-    const int8_t *w0 = w, *w1 = w + k_len, *w2 = w + 2 * k_len, *w3 = w + 3 * k_len;
-    int32x4_t acc[KWSQ_NEON_CONV_PX][4];
-#pragma GCC unroll 4
-    for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {
-        acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = vdupq_n_s32(0);
+ * patches x[0 .. KWSQ_NEON_CONV_PX): sums[p] = {dot0, dot1, dot2, dot3}.
+ * ACC: the multiply-accumulates in int16 lanes (kwsq_mla16: the layer's
+ * accum_bound fits 16 bits) or int32 (kwsq_dot16). */
+#define KWSQ_NEON_DOT_BLOCK(NAME, ACC_T, ZERO, MAC, WIDEN)                                             \
+    KWSQ_NEON_INLINE void NAME(const int8_t *w, int32_t k_len, const int8_t *const *x, int32x4_t *sums) \
+    {                                                                                                  \
+        const int8_t *w0 = w, *w1 = w + k_len, *w2 = w + 2 * k_len, *w3 = w + 3 * k_len;               \
+        ACC_T acc[KWSQ_NEON_CONV_PX][4];                                                               \
+        _Pragma("GCC unroll 4") for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p)                            \
+        {                                                                                              \
+            acc[p][0] = acc[p][1] = acc[p][2] = acc[p][3] = ZERO;                                      \
+        }                                                                                              \
+        int32_t k = 0;                                                                                 \
+        for (; k + 16 <= k_len; k += 16) {                                                             \
+            const int8x16_t r0 = vld1q_s8(w0 + k), r1 = vld1q_s8(w1 + k);                              \
+            const int8x16_t r2 = vld1q_s8(w2 + k), r3 = vld1q_s8(w3 + k);                              \
+            _Pragma("GCC unroll 4") for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p)                        \
+            {                                                                                          \
+                const int8x16_t xv = vld1q_s8(x[p] + k);                                               \
+                acc[p][0] = MAC(acc[p][0], r0, xv);                                                    \
+                acc[p][1] = MAC(acc[p][1], r1, xv);                                                    \
+                acc[p][2] = MAC(acc[p][2], r2, xv);                                                    \
+                acc[p][3] = MAC(acc[p][3], r3, xv);                                                    \
+            }                                                                                          \
+        }                                                                                              \
+        if (k + 8 <= k_len) {                                                                          \
+            const int8x16_t r0 = kwsq_neon_low8(w0 + k), r1 = kwsq_neon_low8(w1 + k);                  \
+            const int8x16_t r2 = kwsq_neon_low8(w2 + k), r3 = kwsq_neon_low8(w3 + k);                  \
+            _Pragma("GCC unroll 4") for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p)                        \
+            {                                                                                          \
+                const int8x16_t xv = kwsq_neon_low8(x[p] + k);                                         \
+                acc[p][0] = MAC(acc[p][0], r0, xv);                                                    \
+                acc[p][1] = MAC(acc[p][1], r1, xv);                                                    \
+                acc[p][2] = MAC(acc[p][2], r2, xv);                                                    \
+                acc[p][3] = MAC(acc[p][3], r3, xv);                                                    \
+            }                                                                                          \
+            k += 8;                                                                                    \
+        }                                                                                              \
+        _Pragma("GCC unroll 4") for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p)                            \
+        {                                                                                              \
+            sums[p] = kwsq_hsum4(WIDEN(acc[p][0]), WIDEN(acc[p][1]), WIDEN(acc[p][2]), WIDEN(acc[p][3])); \
+        }                                                                                              \
+        for (; k < k_len; ++k) {                                                                       \
+            const int32_t v0 = w0[k], v1 = w1[k], v2 = w2[k], v3 = w3[k];                              \
+            for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {                                              \
+                const int32_t xv = x[p][k];                                                            \
+                const int32_t t[4] = {v0 * xv, v1 * xv, v2 * xv, v3 * xv};                             \
+                sums[p] = vaddq_s32(sums[p], vld1q_s32(t));                                            \
+            }                                                                                          \
+        }                                                                                              \
     }
-    int32_t k = 0;
-    for (; k + 16 <= k_len; k += 16) {
-        const int8x16_t r0 = vld1q_s8(w0 + k), r1 = vld1q_s8(w1 + k);
-        const int8x16_t r2 = vld1q_s8(w2 + k), r3 = vld1q_s8(w3 + k);
-#pragma GCC unroll 4
-        for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {
-            const int8x16_t xv = vld1q_s8(x[p] + k);
-            acc[p][0] = kwsq_dot16(acc[p][0], r0, xv);
-            acc[p][1] = kwsq_dot16(acc[p][1], r1, xv);
-            acc[p][2] = kwsq_dot16(acc[p][2], r2, xv);
-            acc[p][3] = kwsq_dot16(acc[p][3], r3, xv);
-        }
-    }
-    if (k + 8 <= k_len) {
-        const int8x16_t r0 = kwsq_neon_low8(w0 + k), r1 = kwsq_neon_low8(w1 + k);
-        const int8x16_t r2 = kwsq_neon_low8(w2 + k), r3 = kwsq_neon_low8(w3 + k);
-#pragma GCC unroll 4
-        for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {
-            const int8x16_t xv = kwsq_neon_low8(x[p] + k);
-            acc[p][0] = kwsq_dot16(acc[p][0], r0, xv);
-            acc[p][1] = kwsq_dot16(acc[p][1], r1, xv);
-            acc[p][2] = kwsq_dot16(acc[p][2], r2, xv);
-            acc[p][3] = kwsq_dot16(acc[p][3], r3, xv);
-        }
-        k += 8;
-    }
-#pragma GCC unroll 4
-    for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {
-        sums[p] = kwsq_hsum4(acc[p][0], acc[p][1], acc[p][2], acc[p][3]);
-    }
-    for (; k < k_len; ++k) {
-        const int32_t v0 = w0[k], v1 = w1[k], v2 = w2[k], v3 = w3[k];
-        for (int p = 0; p < KWSQ_NEON_CONV_PX; ++p) {
-            const int32_t xv = x[p][k];
-            const int32_t t[4] = {v0 * xv, v1 * xv, v2 * xv, v3 * xv};
-            sums[p] = vaddq_s32(sums[p], vld1q_s32(t));
-        }
-    }
-}
+
+#define KWSQ_NEON_ID32(v) (v)
+KWSQ_NEON_DOT_BLOCK(kwsq_neon_dot_block, int32x4_t, vdupq_n_s32(0), kwsq_dot16, KWSQ_NEON_ID32)
+KWSQ_NEON_DOT_BLOCK(kwsq_neon_dot_block16, int16x8_t, vdupq_n_s16(0), kwsq_mla16, kwsq_widen16)
 
 /* Requantize and store a block: four channels (at j) of n_px <= PX pixels. */
 KWSQ_NEON_INLINE void kwsq_neon_conv_store(const int32x4_t *s, int32x4_t be, kwsq_neon_q4 qq, kwsq_neon_out o,
@@ -247,6 +258,7 @@ static inline kwsq_status kwsq_neon_conv(bool s4, const kwsq_context *ctx, const
     int8_t tmp[PX * KWSQ_NEON_CONV_MAX_OC]; /* in place: a block's outputs, then copied */
     int8_t wbuf[KWSQ_NEON_CONV_WBUF];       /* INT4 only; the s8 path never touches it */
     const int32_t off = p->input_offset;
+    const bool acc16 = KWSQ_NEON_ACC16(p->accum_bound);
     const int8_t pad_value = (int8_t)(-off);
     const int32_t pixels = out->h * out->w;
     const kwsq_neon_out o = kwsq_neon_out_params(p->output_offset, p->act_min, p->act_max);
@@ -282,7 +294,11 @@ static inline kwsq_status kwsq_neon_conv(bool s4, const kwsq_context *ctx, const
                 }
                 for (int32_t j = 0; j < n_oc4; j += 4) {
                     int32x4_t s[PX];
-                    kwsq_neon_dot_block(wc + (int64_t)j * k_len, k_len, xs, s);
+                    if (acc16) {
+                        kwsq_neon_dot_block16(wc + (int64_t)j * k_len, k_len, xs, s);
+                    } else {
+                        kwsq_neon_dot_block(wc + (int64_t)j * k_len, k_len, xs, s);
+                    }
                     kwsq_neon_conv_store(s, vld1q_s32(bias_eff + j), quant[j / 4], o, ys, j, n_px);
                 }
                 for (int32_t j = n_oc4; j < n_oc; ++j) {

@@ -12,6 +12,10 @@
  * fit int16 unless a weight is -128, checked per call) and four widening
  * adds.
  *
+ * With the layer's accum_bound <= 32767 (kwsq_kernels.h) every tap's
+ * product goes into int16 lanes (`smlal`, one instruction per 8 products)
+ * and is widened once per pixel instead of once per tap pair.
+ *
  * Depth multiplier a multiple of 8 (micro_speech: one input channel, eight
  * outputs): x + off is broadcast and multiplied with eight output channels'
  * weights at a time.
@@ -55,7 +59,7 @@ KWSQ_NEON_INLINE void kwsq_neon_widen_add16(int32x4_t acc[4], int16x8_t lo, int1
 KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *const *xp, int32_t taps,
                                          const int8_t *wt, int32_t out_c, const int32_t *folded,
                                          const kwsq_neon_q4 *quant, kwsq_neon_out o, bool pairs, int32_t c0,
-                                         int8_t *dst, const bool left)
+                                         int8_t *dst, const bool left, const bool acc16)
 {
     const int8_t *wc = wt + c0;
     int32x4_t acc[4];
@@ -66,7 +70,26 @@ KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *cons
         acc[3] = vld1q_s32(folded + c0 + 12);
     }
     int32_t t = 0;
-    if (pairs) {
+    if (acc16) {
+        /* accum_bound <= 32767: every tap's product into int16 lanes, widened once. */
+        if (width == 16) {
+            int16x8_t lo = vdupq_n_s16(0), hi = lo;
+            for (; t < taps; ++t) {
+                const int8x16_t x0 = vld1q_s8(xp[t] + c0), w0 = vld1q_s8(wc + (int64_t)t * out_c);
+                lo = vmlal_s8(lo, vget_low_s8(w0), vget_low_s8(x0));
+                hi = KWSQ_NEON_MLAL_HI(hi, w0, x0);
+            }
+            kwsq_neon_widen_add16(acc, lo, hi);
+        } else {
+            int16x8_t pr = vdupq_n_s16(0);
+            for (; t < taps; ++t) {
+                pr = vmlal_s8(pr, vld1_s8(wc + (int64_t)t * out_c), vld1_s8(xp[t] + c0));
+            }
+            acc[0] = vaddw_s16(acc[0], vget_low_s16(pr));
+            acc[1] = vaddw_s16(acc[1], vget_high_s16(pr));
+        }
+    }
+    if (pairs && !acc16) {
         /* No weight is -128: |w * x| <= 127 * 128, so two products fit int16. */
         for (; t + 2 <= taps; t += 2) {
             const int8_t *w0p = wc + (int64_t)t * out_c, *w1p = w0p + out_c;
@@ -212,6 +235,8 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
         memset(pad, -d->input_offset, (size_t)in_c);
     }
     const bool any_left = kwsq_neon_any_left(q, out_c);
+    /* Depthwise never uses `sdot`: 16-bit lanes pay on every AArch64 and ARMv7-A. */
+    const bool acc16 = KWSQ_ACCUM16_OK(d->accum_bound);
     const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
     int8_t *ring = ring_rows > 0 ? ctx->buf : NULL;
     const int32_t row_bytes = in->w * in_c;
@@ -246,17 +271,24 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
                 }
                 int8_t *dst = yrow + (int64_t)ox * out_c;
                 int32_t c0 = 0;
-                if (any_left) {
-                    for (; c0 + 16 <= out_c; c0 += 16) {
-                        kwsq_neon_dw_block(16, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, true);
+#define KWSQ_NEON_DW_ROW(LEFT, ACC16)                                                                   \
+    for (; c0 + 16 <= out_c; c0 += 16) {                                                                \
+        kwsq_neon_dw_block(16, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, LEFT, ACC16);      \
+    }
+                if (acc16) {
+                    if (any_left) {
+                        KWSQ_NEON_DW_ROW(true, true)
+                    } else {
+                        KWSQ_NEON_DW_ROW(false, true)
                     }
+                } else if (any_left) {
+                    KWSQ_NEON_DW_ROW(true, false)
                 } else {
-                    for (; c0 + 16 <= out_c; c0 += 16) {
-                        kwsq_neon_dw_block(16, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, false);
-                    }
+                    KWSQ_NEON_DW_ROW(false, false)
                 }
+#undef KWSQ_NEON_DW_ROW
                 if (c0 + 8 <= out_c) {
-                    kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, true);
+                    kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, true, acc16);
                     c0 += 8;
                 }
                 for (; c0 < out_c; ++c0) {
