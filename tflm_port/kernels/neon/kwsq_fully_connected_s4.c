@@ -3,9 +3,10 @@
  *
  * A byte b holds weight 2j in its low nibble and 2j+1 in its high nibble.
  * (b << 4) as int8 is 16 * w[2j] and (b & 0xF0) as int8 is 16 * w[2j+1], so
- * with the input split once per call into its even and odd elements (xe,
- * xo, on the stack), one row costs per 16 bytes one load, two bit
- * operations and two dot products (kwsq_dot16) into one accumulator that
+ * with the input's 32 values split into their even and odd elements by
+ * one deinterleaving load (`ld2`/`vld2.8`, shared by four rows), one row
+ * costs per 16 bytes one load, two bit operations and two dot products
+ * (kwsq_dot16) into one accumulator that
  * ends as 16 times the reference's sum; an exact shift right by 4 gives it
  * back. 16 x |sum| <= 16 * 4096 * 2 * 8 * 128 < 2^31 with the input bound
  * below, so nothing wraps that the reference would not. (No single bit
@@ -21,9 +22,10 @@
  * With the layer's accum_bound <= 32767 and no `sdot` (ARMv7-A, AArch64
  * without the dot product), the nibbles are sign-extended unscaled
  * (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
- * products per instruction). Rows that start mid-byte (odd accum_depth),
- * short rows (< 32 values) and longer inputs unpack the row into a stack
- * buffer instead.
+ * products per instruction). Rows that start mid-byte (odd accum_depth)
+ * and short rows (16..31 values) unpack four rows at a time into a stack
+ * buffer and run the int8 four-row block; shorter and longer rows, and the
+ * last rows short of four, unpack one row at a time.
  */
 #include "kwsq_neon.h"
 
@@ -45,64 +47,69 @@ KWSQ_NEON_INLINE int16x8_t mla16_s4(int16x8_t acc, int8x16_t b, int8x16_t e, int
     return kwsq_mla16(acc, vshrq_n_s8(b, 4), o);
 }
 
-/* Four byte-aligned packed rows (half >= 16 bytes per row) times the split
- * input: {dot0, dot1, dot2, dot3}. */
-KWSQ_NEON_INLINE int32x4_t dot_4rows_s4(const int mode, const uint8_t *w, const int8_t *xe, const int8_t *xo,
-                                        int32_t half, int8x16_t te, int8x16_t to)
+/* Four byte-aligned packed rows (half >= 16 bytes per row) times the
+ * input: {dot0, dot1, dot2, dot3}; te/to: the tail's even/odd input values. */
+#define KWSQ_NEON_DOT_4ROWS_S4(NAME, ACC_T, ZERO, MAC, FINISH)                                          \
+    KWSQ_NEON_INLINE int32x4_t NAME(const uint8_t *w, const int8_t *x, int32_t half, int8x16_t te,       \
+                                    int8x16_t to)                                                      \
+    {                                                                                                  \
+        const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half; \
+        const int8_t *xp = x;                                                                          \
+        ACC_T a0 = ZERO, a1 = a0, a2 = a0, a3 = a0;                                                    \
+        for (int32_t k = half >> 4; k > 0; --k) {                                                      \
+            const int8x16x2_t v = vld2q_s8(xp); /* 32 inputs split even / odd */                       \
+            a0 = MAC(a0, vld1q_s8(w0), v.val[0], v.val[1]);                                            \
+            a1 = MAC(a1, vld1q_s8(w1), v.val[0], v.val[1]);                                            \
+            a2 = MAC(a2, vld1q_s8(w2), v.val[0], v.val[1]);                                            \
+            a3 = MAC(a3, vld1q_s8(w3), v.val[0], v.val[1]);                                            \
+            xp += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;                                          \
+        }                                                                                              \
+        if ((half & 15) != 0) {                                                                        \
+            const int32_t t = (half & 15) - 16; /* back to the row's last 16 bytes */                 \
+            a0 = MAC(a0, vld1q_s8(w0 + t), te, to);                                                    \
+            a1 = MAC(a1, vld1q_s8(w1 + t), te, to);                                                    \
+            a2 = MAC(a2, vld1q_s8(w2 + t), te, to);                                                    \
+            a3 = MAC(a3, vld1q_s8(w3 + t), te, to);                                                    \
+        }                                                                                              \
+        return FINISH(a0, a1, a2, a3);                                                                 \
+    }
+
+KWSQ_NEON_INLINE int32x4_t finish_x16(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
 {
-    const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half;
-    if (mode == FC4_ACC16) {
-        int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0;
-        int32_t j = 0;
-        for (; j + 16 <= half; j += 16) {
-            const int8x16_t e = vld1q_s8(xe + j), o = vld1q_s8(xo + j);
-            a0 = mla16_s4(a0, vld1q_s8(w0 + j), e, o);
-            a1 = mla16_s4(a1, vld1q_s8(w1 + j), e, o);
-            a2 = mla16_s4(a2, vld1q_s8(w2 + j), e, o);
-            a3 = mla16_s4(a3, vld1q_s8(w3 + j), e, o);
-        }
-        if (j < half) {
-            const int32_t t = half - 16;
-            a0 = mla16_s4(a0, vld1q_s8(w0 + t), te, to);
-            a1 = mla16_s4(a1, vld1q_s8(w1 + t), te, to);
-            a2 = mla16_s4(a2, vld1q_s8(w2 + t), te, to);
-            a3 = mla16_s4(a3, vld1q_s8(w3 + t), te, to);
-        }
-        return kwsq_hsum4(kwsq_widen16(a0), kwsq_widen16(a1), kwsq_widen16(a2), kwsq_widen16(a3));
-    }
-    int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
-    int32_t j = 0;
-    for (; j + 16 <= half; j += 16) {
-        const int8x16_t e = vld1q_s8(xe + j), o = vld1q_s8(xo + j);
-        a0 = dot16_s4(a0, vld1q_s8(w0 + j), e, o);
-        a1 = dot16_s4(a1, vld1q_s8(w1 + j), e, o);
-        a2 = dot16_s4(a2, vld1q_s8(w2 + j), e, o);
-        a3 = dot16_s4(a3, vld1q_s8(w3 + j), e, o);
-    }
-    if (j < half) {
-        const int32_t t = half - 16;
-        a0 = dot16_s4(a0, vld1q_s8(w0 + t), te, to);
-        a1 = dot16_s4(a1, vld1q_s8(w1 + t), te, to);
-        a2 = dot16_s4(a2, vld1q_s8(w2 + t), te, to);
-        a3 = dot16_s4(a3, vld1q_s8(w3 + t), te, to);
-    }
-    return vshrq_n_s32(kwsq_hsum4(a0, a1, a2, a3), 4);
+    return vshrq_n_s32(kwsq_hsum4(a0, a1, a2, a3), 4); /* exact: the sums are 16 x the dot products */
 }
+
+KWSQ_NEON_INLINE int32x4_t finish_16(int16x8_t a0, int16x8_t a1, int16x8_t a2, int16x8_t a3)
+{
+    return kwsq_hsum4(kwsq_widen16(a0), kwsq_widen16(a1), kwsq_widen16(a2), kwsq_widen16(a3));
+}
+
+KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_x16, int32x4_t, vdupq_n_s32(0), dot16_s4, finish_x16)
+KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_acc16, int16x8_t, vdupq_n_s16(0), mla16_s4, finish_16)
 
 /* The four-row blocks of one batch; returns the rows done. */
 KWSQ_NEON_INLINE int32_t packed_rows(const int mode, const kwsq_fc_params *params, const kwsq_quant_params *quant,
                                      int32_t rows, int32_t half, const uint8_t *packed_weights,
-                                     const int32_t *row_const, int32_t xsum, const int8_t *xe, const int8_t *xo,
-                                     int8_t *y)
+                                     const int32_t *row_const, int32_t xsum, const int8_t *x, int8_t *y)
 {
     const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
     const int32_t rem = half % 16;
-    const int8x16_t te = rem != 0 ? kwsq_neon_tail16(xe + half, rem) : vdupq_n_s8(0);
-    const int8x16_t to = rem != 0 ? kwsq_neon_tail16(xo + half, rem) : vdupq_n_s8(0);
+    int8x16_t te = vdupq_n_s8(0), to = te;
+    if (rem != 0) {
+        /* The last 16 even and odd input values, the lanes the full blocks counted zeroed. */
+        int8_t xe[16], xo[16];
+        for (int32_t j = 0; j < 16; ++j) {
+            xe[j] = x[2 * (half - 16 + j)];
+            xo[j] = x[2 * (half - 16 + j) + 1];
+        }
+        te = kwsq_neon_tail16(xe + 16, rem);
+        to = kwsq_neon_tail16(xo + 16, rem);
+    }
     const int32x4_t vxsum = vdupq_n_s32(xsum);
     int32_t o = 0;
     for (; o + 4 <= rows; o += 4) {
-        int32x4_t acc = dot_4rows_s4(mode, packed_weights + (int64_t)o * half, xe, xo, half, te, to);
+        const uint8_t *wr = packed_weights + (int64_t)o * half;
+        int32x4_t acc = mode == FC4_ACC16 ? dot_4rows_acc16(wr, x, half, te, to) : dot_4rows_x16(wr, x, half, te, to);
         acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vxsum));
         kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
     }
@@ -118,7 +125,6 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
     const int32_t half = n / 2;
     const bool packed_path = n % 2 == 0 && half >= 16 && half <= KWSQ_NEON_FC4_MAX_HALF;
     const bool acc16 = KWSQ_NEON_ACC16(params->accum_bound);
-    int8_t xe[KWSQ_NEON_FC4_MAX_HALF], xo[KWSQ_NEON_FC4_MAX_HALF];
     int8_t row[2 * KWSQ_NEON_FC4_MAX_HALF];
     for (int32_t bt = 0; bt < dims->batches; ++bt) {
         const int8_t *x = input + (int64_t)bt * n;
@@ -132,18 +138,19 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
         }
         int32_t o = 0;
         if (packed_path) {
-            int32_t j = 0;
-            for (; j + 16 <= half; j += 16) {
-                const int8x16x2_t v = vld2q_s8(x + 2 * j);
-                vst1q_s8(xe + j, v.val[0]);
-                vst1q_s8(xo + j, v.val[1]);
+            o = acc16 ? packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, x, y)
+                      : packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+        } else if (n >= 16 && 4 * n <= 2 * KWSQ_NEON_FC4_MAX_HALF) {
+            /* Rows that start mid-byte (odd n) or short ones: four rows unpacked at a
+             * time, then the int8 four-row block. */
+            const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
+            const int8x16_t xt = n % 16 != 0 ? kwsq_neon_tail16(x + n, n % 16) : vdupq_n_s8(0);
+            for (; o + 4 <= rows; o += 4) {
+                kwsq_neon_unpack_s4(packed_weights, (int64_t)o * n, 4 * n, row);
+                int32x4_t acc = acc16 ? kwsq_neon_dot_4rows16(row, x, n, xt) : kwsq_neon_dot_4rows(row, x, n, xt);
+                acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vdupq_n_s32(xsum)));
+                kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
             }
-            for (; j < half; ++j) {
-                xe[j] = x[2 * j];
-                xo[j] = x[2 * j + 1];
-            }
-            o = acc16 ? packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, xe, xo, y)
-                      : packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, xe, xo, y);
         }
         for (; o < rows; ++o) {
             int32_t acc = 0;

@@ -292,4 +292,36 @@ static inline void kwsq_neon_unpack_s4(const uint8_t *p, int64_t start, int32_t 
     }
 }
 
+/* Rows w, w + n, w + 2n, w + 3n (n >= 16) times x: {dot0, dot1, dot2, dot3};
+ * xt is kwsq_neon_tail16(x + n, n % 16) when n % 16 != 0. ACC_T/MAC/WIDEN:
+ * int32 lanes with kwsq_dot16, or int16 lanes with kwsq_mla16 (accum_bound
+ * <= 32767). Pointers advance by post-increment (ARMv7-A has no register
+ * offset for vector loads). */
+#define KWSQ_NEON_DOT_4ROWS(NAME, ACC_T, ZERO, MAC, WIDEN)                                               \
+    KWSQ_NEON_INLINE int32x4_t NAME(const int8_t *w, const int8_t *x, int32_t n, int8x16_t xt)          \
+    {                                                                                                  \
+        const int8_t *w0 = w, *w1 = w + n, *w2 = w + 2 * n, *w3 = w + 3 * n, *xp = x;                  \
+        ACC_T a0 = ZERO, a1 = a0, a2 = a0, a3 = a0;                                                    \
+        for (int32_t k = n >> 4; k > 0; --k) {                                                         \
+            const int8x16_t xv = vld1q_s8(xp);                                                         \
+            a0 = MAC(a0, vld1q_s8(w0), xv);                                                            \
+            a1 = MAC(a1, vld1q_s8(w1), xv);                                                            \
+            a2 = MAC(a2, vld1q_s8(w2), xv);                                                            \
+            a3 = MAC(a3, vld1q_s8(w3), xv);                                                            \
+            xp += 16, w0 += 16, w1 += 16, w2 += 16, w3 += 16;                                          \
+        }                                                                                              \
+        if ((n & 15) != 0) {                                                                           \
+            const int32_t t = (n & 15) - 16; /* back to the row's last 16 weights */                  \
+            a0 = MAC(a0, vld1q_s8(w0 + t), xt);                                                        \
+            a1 = MAC(a1, vld1q_s8(w1 + t), xt);                                                        \
+            a2 = MAC(a2, vld1q_s8(w2 + t), xt);                                                        \
+            a3 = MAC(a3, vld1q_s8(w3 + t), xt);                                                        \
+        }                                                                                              \
+        return kwsq_hsum4(WIDEN(a0), WIDEN(a1), WIDEN(a2), WIDEN(a3));                                 \
+    }
+
+#define KWSQ_NEON_ID32(v) (v)
+KWSQ_NEON_DOT_4ROWS(kwsq_neon_dot_4rows, int32x4_t, vdupq_n_s32(0), kwsq_dot16, KWSQ_NEON_ID32)
+KWSQ_NEON_DOT_4ROWS(kwsq_neon_dot_4rows16, int16x8_t, vdupq_n_s16(0), kwsq_mla16, kwsq_widen16)
+
 #endif /* KWSQ_NEON_H */

@@ -118,7 +118,6 @@ KWSQ_NEON_INLINE int8x16_t kwsq_neon_low8(const int8_t *p)
         }                                                                                              \
     }
 
-#define KWSQ_NEON_ID32(v) (v)
 KWSQ_NEON_DOT_BLOCK(kwsq_neon_dot_block, int32x4_t, vdupq_n_s32(0), kwsq_dot16, KWSQ_NEON_ID32)
 KWSQ_NEON_DOT_BLOCK(kwsq_neon_dot_block16, int16x8_t, vdupq_n_s16(0), kwsq_mla16, kwsq_widen16)
 
