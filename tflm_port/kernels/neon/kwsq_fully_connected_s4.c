@@ -22,7 +22,9 @@
  * With the layer's accum_bound <= 32767 and no `sdot` (ARMv7-A, AArch64
  * without the dot product), the nibbles are sign-extended unscaled
  * (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
- * products per instruction). Rows that start mid-byte (odd accum_depth)
+ * products per instruction); without the bound, the same in chunks of 7
+ * blocks whose worst case fits int16 whatever the weights (|w| <= 8), then
+ * widened: so INT4 costs fewer instructions than int8 there. Rows that start mid-byte (odd accum_depth)
  * and short rows (16..31 values) unpack four rows at a time into a stack
  * buffer and run the int8 four-row block; shorter and longer rows, and the
  * last rows short of four, unpack one row at a time.
@@ -31,7 +33,7 @@
 
 #define KWSQ_NEON_FC4_MAX_HALF 4096 /* accum_depth <= 8192 for the packed path */
 
-enum { FC4_X16, FC4_ACC16 };
+enum { FC4_X16, FC4_ACC16, FC4_CHUNK16 };
 
 /* acc += 16 x (even nibbles . e + odd nibbles . o) */
 KWSQ_NEON_INLINE int32x4_t dot16_s4(int32x4_t acc, int8x16_t b, int8x16_t e, int8x16_t o)
@@ -87,6 +89,46 @@ KWSQ_NEON_INLINE int32x4_t finish_16(int16x8_t a0, int16x8_t a1, int16x8_t a2, i
 KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_x16, int32x4_t, vdupq_n_s32(0), dot16_s4, finish_x16)
 KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_acc16, int16x8_t, vdupq_n_s16(0), mla16_s4, finish_16)
 
+/* Without `sdot` and without a proven 16-bit bound: 4-bit weights still
+ * bound every product by 8 * 128 = 1024, so an int16 lane holds the 4
+ * products a block adds for 7 blocks (28 * 1024 < 32768); then the lanes
+ * are added pairwise into int32 (`sadalp`/`vpadal`) and start again. */
+#define KWSQ_NEON_FC4_CHUNK 7
+
+KWSQ_NEON_INLINE int32x4_t dot_4rows_chunk16(const uint8_t *w, const int8_t *x, int32_t half, int8x16_t te,
+                                             int8x16_t to)
+{
+    const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half;
+    const int8_t *xp = x;
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t k = half >> 4;
+    while (k > 0) {
+        int32_t m = k < KWSQ_NEON_FC4_CHUNK ? k : KWSQ_NEON_FC4_CHUNK;
+        k -= m;
+        int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0;
+        for (; m > 0; --m) {
+            const int8x16x2_t v = vld2q_s8(xp);
+            a0 = mla16_s4(a0, vld1q_s8(w0), v.val[0], v.val[1]);
+            a1 = mla16_s4(a1, vld1q_s8(w1), v.val[0], v.val[1]);
+            a2 = mla16_s4(a2, vld1q_s8(w2), v.val[0], v.val[1]);
+            a3 = mla16_s4(a3, vld1q_s8(w3), v.val[0], v.val[1]);
+            xp += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;
+        }
+        s0 = vpadalq_s16(s0, a0);
+        s1 = vpadalq_s16(s1, a1);
+        s2 = vpadalq_s16(s2, a2);
+        s3 = vpadalq_s16(s3, a3);
+    }
+    if ((half & 15) != 0) {
+        const int32_t t = (half & 15) - 16;
+        s0 = vpadalq_s16(s0, mla16_s4(vdupq_n_s16(0), vld1q_s8(w0 + t), te, to));
+        s1 = vpadalq_s16(s1, mla16_s4(vdupq_n_s16(0), vld1q_s8(w1 + t), te, to));
+        s2 = vpadalq_s16(s2, mla16_s4(vdupq_n_s16(0), vld1q_s8(w2 + t), te, to));
+        s3 = vpadalq_s16(s3, mla16_s4(vdupq_n_s16(0), vld1q_s8(w3 + t), te, to));
+    }
+    return kwsq_hsum4(s0, s1, s2, s3);
+}
+
 /* The four-row blocks of one batch; returns the rows done. */
 KWSQ_NEON_INLINE int32_t packed_rows(const int mode, const kwsq_fc_params *params, const kwsq_quant_params *quant,
                                      int32_t rows, int32_t half, const uint8_t *packed_weights,
@@ -109,7 +151,9 @@ KWSQ_NEON_INLINE int32_t packed_rows(const int mode, const kwsq_fc_params *param
     int32_t o = 0;
     for (; o + 4 <= rows; o += 4) {
         const uint8_t *wr = packed_weights + (int64_t)o * half;
-        int32x4_t acc = mode == FC4_ACC16 ? dot_4rows_acc16(wr, x, half, te, to) : dot_4rows_x16(wr, x, half, te, to);
+        int32x4_t acc = mode == FC4_ACC16     ? dot_4rows_acc16(wr, x, half, te, to)
+                        : mode == FC4_CHUNK16 ? dot_4rows_chunk16(wr, x, half, te, to)
+                                              : dot_4rows_x16(wr, x, half, te, to);
         acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vxsum));
         kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
     }
@@ -138,8 +182,13 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
         }
         int32_t o = 0;
         if (packed_path) {
-            o = acc16 ? packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, x, y)
-                      : packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+            if (acc16) {
+                o = packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+            } else if (!KWSQ_NEON_SDOT) {
+                o = packed_rows(FC4_CHUNK16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+            } else {
+                o = packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+            }
         } else if (n >= 16 && 4 * n <= 2 * KWSQ_NEON_FC4_MAX_HALF) {
             /* Rows that start mid-byte (odd n) or short ones: four rows unpacked at a
              * time, then the int8 four-row block. */
