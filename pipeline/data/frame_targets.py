@@ -23,7 +23,8 @@ Training draws ``frame_windows`` random positions per clip per epoch (all positi
 be 68 near-duplicate examples per clip); validation and test use every
 :data:`EVAL_STRIDE`-th position of every clip. Audio augmentation is the clip pipeline's
 except the time shift, which would move the word away from its recorded span (the random
-window position already varies where the word sits in the window).
+window position already varies where the word sits in the window); speed perturbation and
+clip class weights are refused for the same kind of reason.
 """
 
 from __future__ import annotations
@@ -95,6 +96,12 @@ def check_config(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig) 
     if not feat_cfg.stacked:
         raise KwsqError("frame-level targets need a stacked-frame window (left_context/"
                         "right_context > 0): a DNN model such as svd_dnn or dnn250k")
+    if data_cfg.speed_min != 1.0 or data_cfg.speed_max != 1.0:
+        raise KwsqError("speed perturbation moves the words away from their recorded spans: "
+                        "not available with frame-level targets (leave speed_min/speed_max 1)")
+    if data_cfg.class_weight is not None:
+        raise KwsqError("class_weight weighs clips, not window positions: not available with "
+                        "frame-level targets")
 
 
 def window_count(feat_cfg: features.FeatureConfig, clip_samples: int) -> int:

@@ -137,6 +137,12 @@ def test_frame_targets_refuse_what_cannot_work(burst_corpus: Path, tmp_path: Pat
     with pytest.raises(KwsqError, match="silence class"):
         T.check_config(D.DataConfig(path=str(burst_corpus), label_mode="35",
                                     targets="frames"), FEAT31)
+    with pytest.raises(KwsqError, match="speed perturbation"):
+        T.check_config(D.DataConfig(path=str(burst_corpus), targets="frames", speed_min=0.9),
+                       FEAT31)
+    with pytest.raises(KwsqError, match="class_weight"):
+        T.check_config(D.DataConfig(path=str(burst_corpus), targets="frames",
+                                    class_weight="balanced"), FEAT31)
     with pytest.raises(KwsqError, match="unknown targets"):
         D.DataConfig(path=str(burst_corpus), targets="words")
     with pytest.raises(KwsqError, match="frame_windows"):
