@@ -296,6 +296,9 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
         h, w, c = 41, 37, 3
     elif seed == 1:
         h, w, c = 1, int(rng.integers(4, 20)), int(rng.integers(1, 6))
+    elif seed == 4:
+        # four-channel blocks along y with an odd count of input pixels per line
+        h, w, c = 9, 7, 8
     else:
         h, w = int(rng.integers(2, 16)), int(rng.integers(2, 16))
         c = int(rng.choice([1, 2, 3, 5, 8, 13]))

@@ -308,6 +308,34 @@ static void gather(const int8_t *img, const kwsq_dims *in, const kwsq_conv_param
     }
 }
 
+/* The window of pixel j widened straight from the input, when its columns
+ * are inside the image, not dilated, and a filter row is whole groups of
+ * four values: per group one LDR, two SXTB16 and two SADD16; rows in the
+ * padding are zeros (the zero point plus the offset). */
+static void widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+                       int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
+{
+    const int32_t groups = f->w * in->c / 4;
+    const uint32_t off2 = dsp_dup16(off);
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t fy = 0; fy < f->h; ++fy) {
+        const int32_t iy = iy0 + fy * p->dilation_h;
+        if (iy < 0 || iy >= in->h) {
+            for (int32_t g = 0; g < groups; ++g, dst += 2 * P1X1) {
+                dst[0] = 0;
+                dst[1] = 0;
+            }
+            continue;
+        }
+        const int8_t *src = img + ((int64_t)iy * in->w + ix0) * in->c;
+        for (int32_t g = 0; g < groups; ++g, dst += 2 * P1X1, src += 4) {
+            const uint32_t v = dsp_ld32(src);
+            dst[0] = dsp_sadd16(dsp_sxtb16(v), off2);
+            dst[1] = dsp_sadd16(dsp_sxtb16_ror8(v), off2);
+        }
+    }
+}
+
 void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
                  const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
 {
@@ -319,6 +347,7 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
      * gathered into `patch` first */
     const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0;
     int8_t patch[direct ? 1 : k];
+    const bool rows4 = (f->w * cin) % 4 == 0 && p->dilation_w == 1;
     /* sized to the layer: P1X1 * k halfwords, word-aligned */
     uint32_t buf_words[P1X1 * ((k + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
@@ -343,6 +372,8 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
                 const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
                 if (direct) {
                     widen_pixel(x_img + ((int64_t)iy0 * in->w + ix0) * cin, k, off, j, buf);
+                } else if (rows4 && ix0 >= 0 && ix0 + f->w <= in->w) {
+                    widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
                 } else {
                     gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, patch);
                     widen_pixel(patch, k, off, j, buf);

@@ -31,7 +31,7 @@
 #include "dsp_simd.h"
 
 /* Bytes of int16 planes on the stack. */
-#define DW3_PLANE_MAX 1536
+#define DW3_PLANE_MAX 2048
 
 typedef struct {
     bool fast_y;                    /* pixel pairs move along y */
@@ -61,9 +61,14 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     g->fast_out = (int32_t)(g->fast_y ? ow * ch : ch);
     g->slow_out = (int32_t)(g->fast_y ? ch : ow * ch);
     g->line = ((g->f_len + 1) & ~1) + 2;
-    for (g->nc = ch >= 2 ? 2 : 1; g->nc >= 1; --g->nc) {
-        g->band = DW3_PLANE_MAX / (g->nc * g->line * 2) - 2;
-        if (g->band >= 1) {
+    /* the most channels per block whose planes hold every output line (no
+     * bands), else two or one channel in bands */
+    g->nc = 0;
+    for (int32_t nc = 4; nc >= 1; nc /= 2) {
+        const int32_t band = DW3_PLANE_MAX / (nc * g->line * 2) - 2;
+        if (nc <= ch && band >= 1 && (band >= g->s_len || nc <= 2)) {
+            g->nc = nc;
+            g->band = band;
             break;
         }
     }
@@ -84,7 +89,7 @@ bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_d
            (int64_t)in->h * in->w * in->c < (1LL << 30) && geometry(p, in, out, &g);
 }
 
-/* Plane lines [0, lines) of channels c (and c + 1 when nc == 2) for the band
+/* Plane lines [0, lines) of channels c .. c + nc - 1 (nc = 1, 2 or 4) for the band
  * whose first output line is s0: line l holds input slow coordinate
  * s0 + l - pad_s. Only input pixels are written: the padding around them
  * keeps the zero point the band's planes were filled with. */
@@ -104,7 +109,24 @@ static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, i
         int16_t *d0 = plane + l * line, *d1 = d0 + plane_size;
         const int8_t *src = img + (int64_t)is * g->slow_in + (int64_t)(f_lo - g->pad_f) * step + c;
         int32_t f = f_lo;
-        if (nc == 2) {
+        if (nc == 4) {
+            int16_t *d2 = d1 + plane_size, *d3 = d2 + plane_size;
+            for (; f + 2 <= f_hi; f += 2, src += 2 * step) {
+                /* channels c..c+3 of two pixels: pairs by channel */
+                const uint32_t v0 = dsp_ld32(src), v1 = dsp_ld32(src + step);
+                const uint32_t lo = dsp_pack_lo(v0, v1), hi = dsp_pack_hi(v0, v1);
+                dsp_st32(d0 + f, dsp_sxtb16(lo));
+                dsp_st32(d1 + f, dsp_sxtb16_ror8(lo));
+                dsp_st32(d2 + f, dsp_sxtb16(hi));
+                dsp_st32(d3 + f, dsp_sxtb16_ror8(hi));
+            }
+            if (f < f_hi) {
+                d0[f] = src[0];
+                d1[f] = src[1];
+                d2[f] = src[2];
+                d3[f] = src[3];
+            }
+        } else if (nc == 2) {
             for (; f + 2 <= f_hi; f += 2, src += 2 * step) {
                 /* bytes (c, c+1) of two pixels: SXTB16 splits them by channel */
                 const uint32_t v = dsp_pack_lo(dsp_ld16(src), dsp_ld16(src + step));
@@ -234,8 +256,13 @@ static inline __attribute__((always_inline)) void channel(const dw3_geom *g, con
     for (int32_t s = 0; s < lines; ++s) {
         line_acc(&k, plane + s * line, line, pairs, acc);
         int8_t *yp = yo + (int64_t)s * g->slow_out;
-        const int32_t *a = acc, *a_end = acc + f_len;
-        for (; a != a_end; ++a, yp += fast_out) {
+        const int32_t *a = acc, *a_end2 = acc + (f_len & ~1);
+        for (; a != a_end2; a += 2, yp += 2 * fast_out) {
+            const int8_t v0 = requant(&k, a[0], mode), v1 = requant(&k, a[1], mode);
+            yp[0] = v0;
+            yp[fast_out] = v1;
+        }
+        if (f_len & 1) {
             *yp = requant(&k, *a, mode);
         }
     }
@@ -278,8 +305,8 @@ void dsp_dw3x3(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in,
             for (int32_t i = 0; i < (g.nc * plane_size + 1) / 2; ++i) {
                 plane_words[i] = zp2;
             }
-            for (int32_t c = 0; c < ch; c += g.nc) {
-                const int32_t nc = ch - c < g.nc ? ch - c : g.nc;
+            for (int32_t c = 0, nc = 0; c < ch; c += nc) {
+                nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
                 widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
                 for (int32_t j = 0; j < nc; ++j) {
                     const int32_t cc = c + j;
