@@ -51,8 +51,9 @@ static void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_t j, in
 }
 
 /* acc[j] += row . pixel j, for the six widened pixels. */
+/* by8: c is a positive multiple of 8 (no partial word pair, no tail). */
 static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_t c, const int16_t *buf,
-                                                         int32_t *acc)
+                                                         int32_t *acc, bool by8)
 {
     const int32_t grouped = c & ~3;
     int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
@@ -85,10 +86,10 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
     : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(w), \
       [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
     {
-        const int32_t pairs = c & ~7;
+        const int32_t pairs = by8 ? c : c & ~7;
         const int8_t *const w0 = w;
         uint32_t t, u, x0, x1;
-        if (pairs > 0) {
+        if (by8 || pairs > 0) {
             /* two weight words per iteration: half the loop overhead */
             const int8_t *w_end = w + pairs;
             __asm__ volatile("1:\n\t" DSP_1X1_STEP DSP_1X1_STEP "cmp %[w], %[e]\n\t"
@@ -96,7 +97,7 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
                              : [e] "r"(w_end)
                              : "cc", "memory");
         }
-        if (grouped != pairs) {
+        if (!by8 && grouped != pairs) {
             __asm__ volatile(DSP_1X1_STEP DSP_1X1_OPERANDS : : "memory");
         }
         w = w0;
@@ -117,7 +118,7 @@ static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_
     }
 #endif
     const int16_t *t = buf + grouped * P1X1;
-    for (int32_t k = grouped; k < c; ++k, t += P1X1) {
+    for (int32_t k = grouped; !by8 && k < c; ++k, t += P1X1) {
         const int32_t wv = w[k];
         a0 += wv * t[0];
         a1 += wv * t[1];
@@ -163,20 +164,23 @@ static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, 
  * j goes to y[j * ystride + oc - oc0]. */
 static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                             int32_t oc1, const int16_t *buf, int8_t *y,
-                                                            int32_t ystride, int mode)
+                                                            int32_t ystride, int mode, bool by8)
 {
+    static const int32_t zero = 0;
     const int8_t *w = (const int8_t *)a->weights + (int64_t)oc0 * cin;
-    const int32_t *bias = a->bias;
+    /* no bias: the same zero for every channel (a step of 0, no test per row) */
+    const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
+    const int32_t bstep = a->bias != NULL ? 1 : 0;
     const int32_t *mult = a->mult;
     const int8_t *shift = a->shift;
     const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
     const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
     const bool pot = a->pot;
     int8_t *yo = y;
-    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin, ++yo) {
-        const int32_t b = bias != NULL ? bias[oc] : 0;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin, ++yo, bp += bstep) {
+        const int32_t b = *bp;
         int32_t acc[P1X1] = {b, b, b, b, b, b};
-        row_x6(w, cin, buf, acc);
+        row_x6(w, cin, buf, acc, by8);
         const int32_t m = mult[oc], s = shift[oc];
         /* short form: right = -s in 1..31 (mode 0: 1..22) */
         const int32_t right = mode <= 1 ? -s : 0;
@@ -205,19 +209,26 @@ typedef void (*rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_
 static void __attribute__((noinline)) rows_short_full(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                        const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false);
+}
+
+/* the same for receptive fields of a multiple of 8 values */
+static void __attribute__((noinline)) rows_short_full8(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
+                                                        int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, true);
 }
 
 static void __attribute__((noinline)) rows_short(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                   const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false);
 }
 
 static void __attribute__((noinline)) rows_general(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                     const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false);
 }
 
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f)
@@ -356,7 +367,8 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
     for (int32_t oc = 0; oc < cout && fold; ++oc) {
         fold = -a->shift[oc] <= 22;
     }
-    const rows_fn rows = fold ? rows_short_full : (a->short_rq ? rows_short : rows_general);
+    const rows_fn rows = fold ? (k % 8 == 0 ? rows_short_full8 : rows_short_full)
+                              : (a->short_rq ? rows_short : rows_general);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
         int8_t *y_img = y + (int64_t)bt * pixels * cout;

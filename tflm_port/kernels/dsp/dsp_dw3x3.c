@@ -31,7 +31,7 @@
 #include "dsp_simd.h"
 
 /* Bytes of int16 planes on the stack. */
-#define DW3_PLANE_MAX 2048
+#define DW3_PLANE_MAX 1536
 
 typedef struct {
     bool fast_y;                    /* pixel pairs move along y */
