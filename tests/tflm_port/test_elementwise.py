@@ -148,6 +148,60 @@ def test_add_mul_int8_broadcast_equal_tflite_micro(op: int, shapes) -> None:
         assert np.array_equal(got, want), (trial, np.flatnonzero(got != want)[:8])
 
 
+def _add_with_constant(var_shape: list[int], const_values: np.ndarray, const_first: bool,
+                       scales: tuple[float, float, float], zps: tuple[int, int, int],
+                       activation: int) -> bytes:
+    """ADD of a graph input and a constant tensor (batch norm folded to ADD), either order."""
+    m = schema.ModelT()
+    m.version = 3
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = OP.ADD
+    code.version = 1
+    m.operatorCodes = [code]
+    var = _tensor(var_shape, T.INT8, scales[0], zps[0])
+    const = _tensor(list(const_values.shape), T.INT8, scales[1], zps[1], buffer=1)
+    out_shape = list(np.broadcast_shapes(tuple(var_shape), const_values.shape))
+    out = _tensor(out_shape, T.INT8, scales[2], zps[2])
+    op = schema.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs = [1, 0] if const_first else [0, 1]
+    op.outputs = [2]
+    op.builtinOptionsType, op.builtinOptions = _options(OP.ADD, activation)
+    sg = schema.SubGraphT()
+    sg.tensors, sg.inputs, sg.outputs, sg.operators = [var, const, out], [0], [2], [op]
+    m.subgraphs = [sg]
+    data = schema.BufferT()
+    data.data = const_values.astype(np.int8).reshape(-1).view(np.uint8)
+    m.buffers = [schema.BufferT(), data]
+    return ts.dump(m)
+
+
+@pytest.mark.parametrize("const_first", [False, True])
+@pytest.mark.parametrize("const_shape", [[8], [1], [3, 1], [2, 3, 8]])
+def test_add_int8_with_a_constant_operand_equals_tflite_micro(const_first: bool,
+                                                              const_shape: list[int]) -> None:
+    """The constant path (the constant's rescaled terms computed in Prepare, for constants of
+    up to KWSQ_ADD_CONST_MAX values: all of these, the largest 48) in both operand orders,
+    for per-channel, scalar, per-row and full-size constants; the arena holds 4 bytes per
+    constant value more than the same ADD with two graph inputs."""
+    rng = np.random.default_rng(len(const_shape) * 2 + const_first)
+    for trial in range(12):
+        sv, sc = _random_scale(rng, 1e-3, 0.5), _random_scale(rng, 1e-3, 0.5)
+        so = (sv + sc) * rng.uniform(0.3, 2.0)
+        zps = tuple(int(v) for v in rng.integers(-128, 128, size=3))
+        values = rng.integers(-128, 128, size=const_shape)
+        model = _add_with_constant([2, 3, 8], values, const_first, (sv, sc, so), zps,
+                                   (0, 1, 2, 3)[trial % 4])
+        x = rng.integers(-128, 128, size=(2, 3, 8), dtype=np.int8)
+        (want,), (got,) = _both(model, [x])
+        assert np.array_equal(got, want), (trial, np.flatnonzero(got != want)[:8])
+    both_inputs = _single_op(OP.ADD, [_tensor([2, 3, 8], T.INT8, 0.1, 0),
+                                      _tensor(const_shape, T.INT8, 0.1, 0)],
+                             _tensor([2, 3, 8], T.INT8, 0.2, 0), *_options(OP.ADD, 0))
+    extra = Runtime(model).arena_used_bytes - Runtime(both_inputs).arena_used_bytes
+    assert extra >= 4 * values.size - 16 * (1 + len(const_shape)), extra
+
+
 @pytest.mark.parametrize("op", [OP.ADD, OP.MUL])
 @pytest.mark.parametrize("shapes", SHAPES[:4], ids=lambda s: f"{s[0]}x{s[1]}")
 def test_add_mul_float_broadcast_equal_numpy(op: int, shapes) -> None:

@@ -311,6 +311,12 @@ typedef struct {
 
 kwsq_status kwsq_add_s8(const kwsq_arith_params *params, int32_t count, const int8_t *input1,
                         int32_t stride1, const int8_t *input2, int32_t stride2, int8_t *output);
+/* ADD int8 with a constant input 2, given as its rescaled terms
+ * scaled2[j] = mbqm((in2_offset + x2[j]) << left_shift, in2_multiplier,
+ * in2_shift), computed once in Prepare: one requantization less per value. */
+kwsq_status kwsq_add_s8_const(const kwsq_arith_params *params, int32_t count, const int8_t *input1,
+                              int32_t stride1, const int32_t *scaled2, int32_t stride2,
+                              int8_t *output);
 kwsq_status kwsq_mul_s8(const kwsq_arith_params *params, int32_t count, const int8_t *input1,
                         int32_t stride1, const int8_t *input2, int32_t stride2, int8_t *output);
 kwsq_status kwsq_add_f32(const kwsq_float_range *act, int32_t count, const float *input1,

@@ -5,6 +5,45 @@
 #include "binary_common.h"
 #include "kwsq_schema.h"
 
+/* A small constant input (batch-norm folded to ADD, a bias): its rescaled
+ * terms once, so Eval requantizes only the other input (kwsq_add_s8_const). */
+static kwsq_status prepare_constant(struct kwsq_interpreter *ip, binary_data *d,
+                                   const kwsq_tensor_int *a, const kwsq_tensor_int *b)
+{
+    d->const_input = -1;
+    const bool b_const = b->m != NULL && b->m->is_const && b->v.data != NULL;
+    const bool a_const = a->m != NULL && a->m->is_const && a->v.data != NULL;
+    const kwsq_tensor_int *c = b_const ? b : (a_const ? a : NULL);
+    if (c == NULL || (a_const && b_const)) {
+        return KWSQ_OK;
+    }
+    const int64_t k = kwsq_num_elements(&c->v);
+    if (k < 1 || k > KWSQ_ADD_CONST_MAX) {
+        return KWSQ_OK;
+    }
+    d->qc = d->q;
+    if (c == a) { /* input 1 constant: the variable one goes first */
+        d->qc.in1_offset = d->q.in2_offset;
+        d->qc.in2_offset = d->q.in1_offset;
+        d->qc.in1_multiplier = d->q.in2_multiplier;
+        d->qc.in2_multiplier = d->q.in1_multiplier;
+        d->qc.in1_shift = d->q.in2_shift;
+        d->qc.in2_shift = d->q.in1_shift;
+    }
+    int32_t *scaled = kwsq_alloc_persistent(ip, (size_t)k * sizeof(int32_t));
+    if (scaled == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    const int8_t *x = c->v.data;
+    for (int64_t j = 0; j < k; ++j) {
+        const int32_t s = (int32_t)((uint32_t)(d->qc.in2_offset + x[j]) << d->qc.left_shift);
+        scaled[j] = kwsq_mbqm(s, d->qc.in2_multiplier, d->qc.in2_shift);
+    }
+    d->scaled_const = scaled;
+    d->const_input = c == b ? 1 : 0;
+    return KWSQ_OK;
+}
+
 static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
     bool is_float = false;
@@ -29,7 +68,7 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->q.in1_shift = s1;
     d->q.in2_shift = s2;
     d->q.output_shift = so;
-    return KWSQ_OK;
+    return prepare_constant(ip, d, a, b);
 }
 
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
@@ -54,6 +93,22 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     }
     const int8_t *x1 = a->data, *x2 = b->data;
     int8_t *y = o->data;
+    if (d->const_input >= 0) {
+        /* the variable input first, the constant's rescaled terms second */
+        const bool c2 = d->const_input == 1;
+        const int8_t *xv = c2 ? x1 : x2;
+        const int32_t sv = c2 ? d->run_stride1 : d->run_stride2;
+        const int32_t sc = c2 ? d->run_stride2 : d->run_stride1;
+#define RUN_C(i1, i2, io)                                                                             \
+    do {                                                                                              \
+        kwsq_status s_ = kwsq_add_s8_const(&d->qc, d->run, xv + (c2 ? (i1) : (i2)), sv,              \
+                                           d->scaled_const + (c2 ? (i2) : (i1)), sc, y + (io));       \
+        st = s_ != KWSQ_OK ? s_ : st;                                                                 \
+    } while (0)
+        BINARY_FOR_EACH_RUN(d, RUN_C);
+#undef RUN_C
+        return st;
+    }
 #define RUN_Q(i1, i2, io)                                                                             \
     do {                                                                                              \
         kwsq_status s_ = kwsq_add_s8(&d->q, d->run, x1 + (i1), d->run_stride1, x2 + (i2),              \

@@ -23,7 +23,17 @@ typedef struct {
     int32_t outer_dims;
     kwsq_arith_params q;
     kwsq_float_range act;
+    /* ADD int8 with a small constant input (at most KWSQ_ADD_CONST_MAX values):
+     * its rescaled terms, and q with the inputs swapped when the constant is
+     * input 1 (the sum is symmetric); const_input -1 = none. */
+    int32_t const_input;
+    const int32_t *scaled_const;
+    kwsq_arith_params qc;
 } binary_data;
+
+/* Largest constant ADD operand whose rescaled terms Prepare keeps (4 bytes of
+ * arena each): per-channel batch-norm offsets and scalars. */
+#define KWSQ_ADD_CONST_MAX 256
 
 /* The Prepare ADD and MUL share: types, broadcast strides, runs and the
  * element count, op data in n->data, the fused activation's ranges and, for
