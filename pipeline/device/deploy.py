@@ -22,16 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.atomic import write_text
+from pipeline.device.targets import TARGETS as TARGET_SPECS
 from pipeline.errors import KwsqError
 from pipeline.paths import PORT_DIR
 
 APP_DIR = PORT_DIR / "apps" / "detector"
 TARGETS = ("host", "m4", "m7", "m55", "a64", "a32")
 USER_MODE = ("a64", "a32")
-# Typical clocks of parts with these cores (MHz): STM32L4R5 (the MLPerf Tiny reference
-# board), STM32F7, Alif Ensemble E3 high-efficiency core; a Cortex-A53 at 1.2 GHz
-# (Raspberry Pi 3) and a Cortex-A7 at 1 GHz for the A-profile user-mode targets.
-CLOCK_MHZ = {"m4": 120.0, "m7": 216.0, "m55": 160.0, "a64": 1200.0, "a32": 1000.0}
 MACHINES = {"m4": "mps2-an386", "m7": "mps2-an500", "m55": "mps3-an547"}
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_ARENA_BYTES = 65536
@@ -315,7 +312,7 @@ def cost_report(r: DetectorRun, target: str, hop_seconds: float,
     fe = r.fe_instructions / hops
     model_per_window = r.model_instructions / windows
     det_per_window = r.det_instructions / windows
-    clock = CLOCK_MHZ[target] * 1e6
+    clock = TARGET_SPECS[target].clock_hz  # the same typical clock as kwsq bench
     per_hop = fe + (model_per_window + det_per_window) / hop_frames
     return {
         "fe_instructions_per_hop": round(fe, 1),
@@ -327,7 +324,7 @@ def cost_report(r: DetectorRun, target: str, hop_seconds: float,
         "hops_per_window": hop_frames,
         "windows_per_hop": round(r.windows / hops, 4),
         "instructions_per_hop": round(per_hop, 1),
-        "clock_mhz": CLOCK_MHZ[target],
+        "clock_mhz": clock / 1e6,
         "hop_ms": round(hop_seconds * 1000, 3),
         "duty_cycle": round(per_hop / (clock * hop_seconds), 4),
         "duty_cycle_cpi_1.3": round(1.3 * per_hop / (clock * hop_seconds), 4),
