@@ -119,8 +119,8 @@ def test_kernel_check_detects_a_16bit_path_taken_without_proof(tmp_path: Path) -
             ("kwsq_neon.h",
              "#define KWSQ_NEON_ACC16(bound) (!KWSQ_NEON_SDOT && KWSQ_ACCUM16_OK(bound))",
              "#define KWSQ_NEON_ACC16(bound) ((void)(bound), !KWSQ_NEON_SDOT)"),
-            ("kwsq_neon_depthwise.h", "const bool acc16 = KWSQ_ACCUM16_OK(d->accum_bound);",
-             "const bool acc16 = true;"),
+            ("kwsq_neon_depthwise.h", "if (KWSQ_ACCUM16_OK(d->accum_bound)) {",
+             "if (d != NULL) {"),
         ]:  # fmt: skip
             text = (bad / name).read_text()
             assert old in text, name

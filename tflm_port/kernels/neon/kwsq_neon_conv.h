@@ -181,7 +181,7 @@ KWSQ_NEON_INLINE void kwsq_neon_fill(int8_t *dst, int8_t v, size_t n)
 /* The window of output pixel `px` (row-major over the output plane) as K
  * contiguous bytes: the input pixel itself for an in-bounds 1x1 filter,
  * else gathered into buf with the input zero point at padded taps. */
-static inline const int8_t *kwsq_neon_patch(const kwsq_conv_params *p, const kwsq_dims *in,
+KWSQ_NEON_INLINE const int8_t *kwsq_neon_patch(const kwsq_conv_params *p, const kwsq_dims *in,
                                             const int8_t *x_batch, const kwsq_dims *f, int32_t px,
                                             int32_t out_w, int8_t pad_value, int8_t *buf)
 {
@@ -233,10 +233,14 @@ static inline const int8_t *kwsq_neon_patch(const kwsq_conv_params *p, const kws
     return buf;
 }
 
-static inline kwsq_status kwsq_neon_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p,
-                                         const kwsq_quant_params *q, const kwsq_dims *in,
-                                         const int8_t *x, const kwsq_dims *f, const uint8_t *w,
-                                         const int32_t *b, const kwsq_dims *out, int8_t *y)
+/* The conv with the accumulator width fixed, so each width is compiled
+ * into its own loop nest (a test inside the pixel loop costs the 32-bit
+ * path registers). */
+KWSQ_NEON_INLINE kwsq_status kwsq_neon_conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p,
+                                                 const kwsq_quant_params *q, const kwsq_dims *in,
+                                                 const int8_t *x, const kwsq_dims *f, const uint8_t *w,
+                                                 const int32_t *b, const kwsq_dims *out, int8_t *y,
+                                                 const bool acc16)
 {
     enum { PX = KWSQ_NEON_CONV_PX };
     const int32_t k_len = f->h * f->w * f->c;
@@ -257,7 +261,6 @@ static inline kwsq_status kwsq_neon_conv(bool s4, const kwsq_context *ctx, const
     int8_t tmp[PX * KWSQ_NEON_CONV_MAX_OC]; /* in place: a block's outputs, then copied */
     int8_t wbuf[KWSQ_NEON_CONV_WBUF];       /* INT4 only; the s8 path never touches it */
     const int32_t off = p->input_offset;
-    const bool acc16 = KWSQ_NEON_ACC16(p->accum_bound);
     const int8_t pad_value = (int8_t)(-off);
     const int32_t pixels = out->h * out->w;
     const kwsq_neon_out o = kwsq_neon_out_params(p->output_offset, p->act_min, p->act_max);
@@ -315,6 +318,34 @@ static inline kwsq_status kwsq_neon_conv(bool s4, const kwsq_context *ctx, const
         }
     }
     return KWSQ_OK;
+}
+
+#define KWSQ_NEON_CONV_ARGS                                                                            \
+    bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,             \
+        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *b,    \
+        const kwsq_dims *out, int8_t *y
+
+/* One function per width, each with its own inlining budget. */
+static __attribute__((noinline)) kwsq_status kwsq_neon_conv32(KWSQ_NEON_CONV_ARGS)
+{
+    return kwsq_neon_conv_body(s4, ctx, p, q, in, x, f, w, b, out, y, false);
+}
+
+#if !KWSQ_NEON_SDOT
+static __attribute__((noinline)) kwsq_status kwsq_neon_conv16(KWSQ_NEON_CONV_ARGS)
+{
+    return kwsq_neon_conv_body(s4, ctx, p, q, in, x, f, w, b, out, y, true);
+}
+#endif
+
+static inline kwsq_status kwsq_neon_conv(KWSQ_NEON_CONV_ARGS)
+{
+#if !KWSQ_NEON_SDOT
+    if (KWSQ_NEON_ACC16(p->accum_bound)) {
+        return kwsq_neon_conv16(s4, ctx, p, q, in, x, f, w, b, out, y);
+    }
+#endif
+    return kwsq_neon_conv32(s4, ctx, p, q, in, x, f, w, b, out, y);
 }
 
 #endif /* KWSQ_NEON_CONV_H */

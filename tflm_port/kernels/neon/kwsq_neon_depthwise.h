@@ -171,10 +171,13 @@ static inline void kwsq_neon_dw_row_m8(const kwsq_conv_params *d, const kwsq_qua
     }
 }
 
-static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *d,
-                                              const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
-                                              const kwsq_dims *f, const uint8_t *w, const int32_t *b,
-                                              const kwsq_dims *out, int8_t *y)
+#define KWSQ_NEON_DW_ARGS                                                                              \
+    bool s4, const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,             \
+        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *b,    \
+        const kwsq_dims *out, int8_t *y
+
+/* The depthwise conv with the accumulator width fixed (see kwsq_neon_depthwise). */
+KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const bool acc16)
 {
     const int32_t dm = d->depth_multiplier, out_c = out->c, in_c = in->c;
     const int32_t taps = f->h * f->w;
@@ -235,8 +238,6 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
         memset(pad, -d->input_offset, (size_t)in_c);
     }
     const bool any_left = kwsq_neon_any_left(q, out_c);
-    /* Depthwise never uses `sdot`: 16-bit lanes pay on every AArch64 and ARMv7-A. */
-    const bool acc16 = KWSQ_ACCUM16_OK(d->accum_bound);
     const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
     int8_t *ring = ring_rows > 0 ? ctx->buf : NULL;
     const int32_t row_bytes = in->w * in_c;
@@ -302,6 +303,26 @@ static inline kwsq_status kwsq_neon_depthwise(bool s4, const kwsq_context *ctx, 
         }
     }
     return KWSQ_OK;
+}
+
+/* One function per accumulator width, each compiled with its own registers. */
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise32(KWSQ_NEON_DW_ARGS)
+{
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false);
+}
+
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise16(KWSQ_NEON_DW_ARGS)
+{
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true);
+}
+
+/* Depthwise never uses `sdot`: 16-bit lanes pay on every AArch64 and ARMv7-A. */
+static inline kwsq_status kwsq_neon_depthwise(KWSQ_NEON_DW_ARGS)
+{
+    if (KWSQ_ACCUM16_OK(d->accum_bound)) {
+        return kwsq_neon_depthwise16(s4, ctx, d, q, in, x, f, w, b, out, y);
+    }
+    return kwsq_neon_depthwise32(s4, ctx, d, q, in, x, f, w, b, out, y);
 }
 
 #endif /* KWSQ_NEON_DEPTHWISE_H */
