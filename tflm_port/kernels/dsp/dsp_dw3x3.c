@@ -1,6 +1,7 @@
 /*
  * 3x3 depthwise int8 convolution (stride 1, no dilation, depth multiplier 1)
- * for the dsp kernels.
+ * for the dsp kernels, int8 or packed int4 weights (read into registers once
+ * per channel, so int4 costs the same as int8).
  *
  * SMLAD multiplies two lanes into ONE accumulator, so its pairs must be two
  * taps of one channel. In the channels-last input those are C bytes apart;
@@ -29,6 +30,7 @@
 #include <string.h>
 
 #include "dsp_simd.h"
+#include "kwsq_math.h"
 
 /* Bytes of int16 planes on the stack. */
 #define DW3_PLANE_MAX 1536
@@ -286,8 +288,8 @@ static void __attribute__((noinline)) channel_general(const dw3_geom *g, const d
     channel(g, k, plane, lines, yo, acc, RQ_GENERAL);
 }
 
-void dsp_dw3x3(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
-               const int8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y)
+void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
+               const uint8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y)
 {
     dw3_geom g;
     (void)geometry(p, in, out, &g);
@@ -315,7 +317,8 @@ void dsp_dw3x3(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in,
                         for (int32_t t = 0; t < 3; ++t) {
                             /* filter line i along the slow axis, tap t along the fast one */
                             const int32_t tap = g.fast_y ? t * 3 + i : i * 3 + t;
-                            w[i][t] = filter[tap * ch + cc];
+                            w[i][t] = s4 ? kwsq_int4_at(filter, (int64_t)tap * ch + cc)
+                                         : ((const int8_t *)filter)[tap * ch + cc];
                             sum += w[i][t];
                         }
                     }

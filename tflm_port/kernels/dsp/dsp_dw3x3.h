@@ -1,6 +1,6 @@
 /*
  * 3x3 depthwise convolution, stride 1, no dilation, depth multiplier 1, int8
- * (dsp_dw3x3.c): the input of one or two channels widened once into
+ * (dsp_dw3x3.c), int8 or packed int4 weights: the input of 1, 2 or 4 channels widened once into
  * int16 planes, two output pixels of one channel per pass.
  */
 #ifndef KWSQ_DSP_DW3X3_H
@@ -16,8 +16,9 @@
  * planes fit the stack budget; in place only if the whole input does). */
 bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
 
-/* The layer; `o` is the output stage dsp_depthwise prepared. */
-void dsp_dw3x3(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
-               const int8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y);
+/* The layer; `o` is the output stage dsp_depthwise prepared; s4: packed int4
+ * weights (read once per channel into the registers, the rest is the same). */
+void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
+               const uint8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y);
 
 #endif /* KWSQ_DSP_DW3X3_H */

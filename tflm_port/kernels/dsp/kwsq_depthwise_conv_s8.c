@@ -634,8 +634,9 @@ kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_para
                              const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
                              const kwsq_dims *output_dims, int8_t *output)
 {
+    const bool planes = dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
     if (filter_dims->h * filter_dims->w > DW_MAX_TAPS ||
-        (s4 && (params->depth_multiplier != 1 || (output_dims->c & 1) != 0))) {
+        (s4 && !planes && (params->depth_multiplier != 1 || (output_dims->c & 1) != 0))) {
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                        output_dims, output);
     }
@@ -658,8 +659,8 @@ kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_para
     const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
     int8_t *x = (int8_t *)(uintptr_t)input;
     int8_t *y = output;
-    if (!s4 && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims)) {
-        dsp_dw3x3(params, &dd.out, input_dims, x, (const int8_t *)filter, bias, output_dims, y);
+    if (planes) {
+        dsp_dw3x3(s4, params, &dd.out, input_dims, x, filter, bias, output_dims, y);
         return KWSQ_OK;
     }
     if (dd.depth_mult == 1) {
