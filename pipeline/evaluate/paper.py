@@ -534,8 +534,13 @@ def paper_report(result: dict[str, Any], out: Path) -> str:
             for v in variants:
                 cs = groups[(exp, model, v)]
                 fa, miss = _mean_curve(cs)
-                lines.append(plots.DetLine(f"{v} (n={len(cs)})", fa, miss,
-                                           "-" if v == "float" else "--"))
+                style, color = ("-", "black") if v == "float" else ("--", None)
+                bits = "".join(ch for ch in v.rsplit("-w", 1)[-1] if ch.isdigit())
+                if exp == "tanh" and v != "float" and bits:  # one colour per bit width
+                    style = "-" if "tanh" in v else "--"
+                    color = {"1": "C3", "4": "C0", "5": "C2", "8": "C1"}.get(bits)
+                lines.append(plots.DetLine(f"{v} (n={len(cs)})", fa, miss, style,
+                                           color=color))
             path = plots.det_figure(lines, out / "figures" / f"det_{exp}_{model}.png",
                                     f"{exp}: {model}, mean over seeds",
                                     auc_range=tuple(rules["auc_fa_range"]))

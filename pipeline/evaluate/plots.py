@@ -42,6 +42,7 @@ class DetLine:
     miss_rate: Sequence[float]
     style: str = "-"
     spread: tuple[Sequence[float], Sequence[float]] | None = None  # (low, high) miss rate
+    color: str | None = None  # matplotlib's cycle when None
 
 
 def step_points(fa: Sequence[float], miss: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
@@ -68,7 +69,8 @@ def det_figure(lines: Sequence[DetLine], dest: Path, title: str,
         fa = np.maximum(fa, lo)  # 0 FA/h drawn at the left edge of the log axis
         # the sweep stops past the AUC range: the curve ends at its last measured point
         x, y = fa, miss
-        ax.step(x, 100 * y, where="post", linestyle=line.style, label=line.label, lw=1.6)
+        ax.step(x, 100 * y, where="post", linestyle=line.style, label=line.label, lw=1.6,
+                color=line.color)
         if y.size:
             lowest = min(lowest, 100 * float(y.min()))
         if line.spread is not None:
