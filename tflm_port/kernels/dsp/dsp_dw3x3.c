@@ -313,14 +313,24 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                 for (int32_t j = 0; j < nc; ++j) {
                     const int32_t cc = c + j;
                     int32_t w[3][3], sum = 0;
-                    for (int32_t i = 0; i < 3; ++i) {
-                        for (int32_t t = 0; t < 3; ++t) {
-                            /* filter line i along the slow axis, tap t along the fast one */
-                            const int32_t tap = g.fast_y ? t * 3 + i : i * 3 + t;
-                            w[i][t] = s4 ? kwsq_int4_at(filter, (int64_t)tap * ch + cc)
-                                         : ((const int8_t *)filter)[tap * ch + cc];
-                            sum += w[i][t];
+                    if (s4) {
+                        for (int32_t i = 0; i < 3; ++i) {
+                            for (int32_t t = 0; t < 3; ++t) {
+                                const int32_t tap = g.fast_y ? t * 3 + i : i * 3 + t;
+                                w[i][t] = kwsq_int4_at(filter, (int64_t)tap * ch + cc);
+                            }
                         }
+                    } else {
+                        const int8_t *f8 = (const int8_t *)filter + cc;
+                        for (int32_t i = 0; i < 3; ++i) {
+                            for (int32_t t = 0; t < 3; ++t) {
+                                /* filter line i along the slow axis, tap t along the fast one */
+                                w[i][t] = f8[(g.fast_y ? t * 3 + i : i * 3 + t) * ch];
+                            }
+                        }
+                    }
+                    for (int32_t i = 0; i < 3; ++i) {
+                        sum += w[i][0] + w[i][1] + w[i][2];
                     }
                     dw3_chan k;
                     for (int32_t i = 0; i < 3; ++i) {
