@@ -354,9 +354,12 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
     const int32_t k = f->h * f->w * cin;
     const int32_t pixels = out->h * out->w;
     const int32_t off = p->input_offset;
-    /* 1x1 without padding: the pixels are read in place; other windows are
-     * gathered into `patch` first */
-    const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0;
+    /* 1x1 without padding (leading or trailing: every output pixel's input
+     * lies inside the image): the pixels are read in place; other windows
+     * are gathered into `patch` first */
+    const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
+                        (int64_t)(out->w - 1) * p->stride_w < in->w &&
+                        (int64_t)(out->h - 1) * p->stride_h < in->h;
     int8_t patch[direct ? 1 : k];
     const bool rows4 = (f->w * cin) % 4 == 0 && p->dilation_w == 1;
     /* sized to the layer: P1X1 * k halfwords, word-aligned */
