@@ -341,7 +341,10 @@ static __attribute__((noinline)) kwsq_status kwsq_neon_conv16(KWSQ_NEON_CONV_ARG
 static inline kwsq_status kwsq_neon_conv(KWSQ_NEON_CONV_ARGS)
 {
 #if !KWSQ_NEON_SDOT
-    if (KWSQ_NEON_ACC16(p->accum_bound)) {
+    /* INT4 weights bound every product by 8 * 128 = 1024: a window of at most 255
+     * values puts at most 31 products in an int16 lane (15 blocks of 2, the 8-tail's
+     * 1; the scalar tail is added in int32), whatever the layer's bound. */
+    if (KWSQ_NEON_ACC16(p->accum_bound) || (s4 && KWSQ_ACCUM16_OK(1) && f->h * f->w * f->c <= 255)) {
         return kwsq_neon_conv16(s4, ctx, p, q, in, x, f, w, b, out, y);
     }
 #endif
