@@ -6,9 +6,12 @@
 #ifndef KWSQ_OVERLAP_H
 #define KWSQ_OVERLAP_H
 
-/* CONV_2D: passes of KWSQ_NEON_CONV_PX (at most 4) pixels in flattened
- * pixel order. */
-#define KWSQ_CONV_OVERLAP_SPILL(p, f) 3
+/* CONV_2D: -1, the NEON conv does not keep the contract: when the output
+ * channels do not fit one chunk of re-laid-out weights it makes one pass
+ * over the whole input per chunk, and 1x1 patches are read in place while
+ * later channel blocks of the same pixels are computed (a 3x3 32 -> 32
+ * conv overlapped with its input gave wrong outputs on a64). */
+#define KWSQ_CONV_OVERLAP_SPILL(p, f) -1
 /* DEPTHWISE_CONV_2D: one output row at a time (a whole row, or one pixel). */
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
