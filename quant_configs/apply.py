@@ -212,6 +212,93 @@ def drop_input_build_config(model: keras.Model) -> None:
             layer._build_input_shape = None
 
 
+# Layers TFLite runs at their input's scale (a weight layer behind them reads that scale).
+SAME_SCALE_KINDS = {*PASS_THROUGH_KINDS, "AveragePooling2D", "MaxPooling2D",
+                    "GlobalAveragePooling2D", "GlobalMaxPooling2D"}
+
+
+def _pow2_scale_of(layer: keras.layers.Layer):
+    """(quantizer, abs-max variable) of the power-of-two quantizer writing ``layer``'s
+    output, looking back through layers that keep their input's scale; None if unknown."""
+    for _ in range(64):
+        if isinstance(layer, _QuantizeLayer):
+            q = layer.quantizer
+            return (q, layer.quantizer_vars["abs_max"]) if isinstance(
+                q, PowerOfTwoActivationQuantizer) else None
+        config = getattr(layer, "quantize_config", None)
+        if isinstance(config, LayerQuantizeConfig):
+            if config.output is not None:
+                q = layer._output_quantizers[0]
+                return (q, layer._output_quantizer_vars["abs_max"]) if isinstance(
+                    q, PowerOfTwoActivationQuantizer) else None
+            act = getattr(base_layer(layer), "activation", None)
+            if config.activation is not None and hasattr(act, "_post_activation_vars"):
+                q = act.quantizer
+                return (q, act._post_activation_vars["abs_max"]) if isinstance(
+                    q, PowerOfTwoActivationQuantizer) else None
+        if type(base_layer(layer)).__name__ not in SAME_SCALE_KINDS:
+            return None
+        inbound = tf.nest.flatten(layer._inbound_nodes[0].inbound_layers)
+        if len(inbound) != 1:
+            return None
+        layer = inbound[0]
+    return None
+
+
+def link_runtime_rounding(model: keras.Model) -> int:
+    """Give each weight layer's power-of-two output quantizer the accumulator step
+    ``s_in * s_w``, so its forward value is the deployed integer kernel's
+    (``quantizers.runtime_requantize``: bias on the int32 grid, TFLite's two-stage rounding).
+    The link is a Python attribute (not saved): ``quantize_model`` and ``load_model`` set it.
+    Returns the number of layers linked."""
+    linked = 0
+    for wrapper in model.layers:
+        config = getattr(wrapper, "quantize_config", None)
+        if not isinstance(config, LayerQuantizeConfig) or not config.weights:
+            continue
+        act = getattr(base_layer(wrapper), "activation", None)
+        if not isinstance(getattr(act, "quantizer", None), PowerOfTwoActivationQuantizer):
+            continue
+        (attr, wq), = config.weights.items()
+        if not (isinstance(wq, WeightQuantizer) and wq.power_of_two):
+            continue
+        inbound = tf.nest.flatten(wrapper._inbound_nodes[0].inbound_layers)
+        source = _pow2_scale_of(inbound[0]) if len(inbound) == 1 else None
+        if source is None:
+            continue
+        in_q, in_var = source
+        kernel = float_params(wrapper)[attr]
+
+        def s_acc(in_q=in_q, in_var=in_var, wq=wq, kernel=kernel):
+            return in_q.scale(in_var) * wq.scale(wq.transform(kernel))
+
+        relu = _fused_relu(wrapper) if act.activation is keras.activations.linear else None
+        if relu is None:
+            act.quantizer.accumulator_scale = s_acc
+        else:  # the converter fuses the ReLU: one requantization, at the ReLU's scale
+            act.quantizer.defer = True
+            relu._output_quantizers[0].accumulator_scale = s_acc
+        linked += 1
+    return linked
+
+
+def _fused_relu(wrapper: keras.layers.Layer):
+    """The plain ReLU wrapper (power-of-two output quantizer) that is ``wrapper``'s only
+    reader, which TFLite's converter fuses into the weight op; else None."""
+    readers = [node.outbound_layer for node in wrapper._outbound_nodes]
+    if len(readers) != 1:
+        return None
+    relu = readers[0]
+    inner = base_layer(relu)
+    config = getattr(relu, "quantize_config", None)
+    if not (isinstance(inner, keras.layers.ReLU) and isinstance(config, LayerQuantizeConfig)
+            and isinstance(config.output, PowerOfTwoActivationQuantizer)):
+        return None
+    if inner.max_value is not None or float(inner.negative_slope) or float(inner.threshold):
+        return None
+    return relu
+
+
 def attach_regularizers(model: keras.Model) -> None:
     """Add every weight quantizer's regularization term (if any) to ``model.losses``."""
     for wrapper in model.layers:
@@ -287,6 +374,7 @@ def quantize_model(model: keras.Model, scheme: str, stage: str,
     drop_input_build_config(qat)
     copy_float_weights(model, qat)
     attach_regularizers(qat)
+    link_runtime_rounding(qat)
     return qat
 
 

@@ -64,8 +64,10 @@ Activations:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
+from collections.abc import Iterator
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 
@@ -96,6 +98,43 @@ def _pow2_ceil(x: tf.Tensor) -> tf.Tensor:
 def _round_half_away(x: tf.Tensor) -> tf.Tensor:
     """Round to nearest, ties away from zero (C's round(), TfLiteRound)."""
     return tf.sign(x) * tf.floor(tf.abs(x) + 0.5)
+
+
+# Switch for the runtime-exact forward pass of linked power-of-two output quantizers
+# (``runtime_requantize``); conversion turns it off so the graph holds only fake-quant ops.
+RUNTIME_ROUNDING = [True]
+
+
+@contextlib.contextmanager
+def fake_quant_only() -> Iterator[None]:
+    """Within: linked output quantizers emit only their fake-quant op (for the converter)."""
+    saved = RUNTIME_ROUNDING[0]
+    RUNTIME_ROUNDING[0] = False
+    try:
+        yield
+    finally:
+        RUNTIME_ROUNDING[0] = saved
+
+
+def runtime_requantize(x: tf.Tensor, s_acc: tf.Tensor, s_out: tf.Tensor, bits: int) -> tf.Tensor:
+    """A weight layer's output as TFLite's integer kernels compute it, for power-of-two scales.
+
+    ``x`` is the float layer output (bias added, activation applied), ``s_acc = s_in * s_w``
+    the accumulator's step (scalar or per output channel), ``s_out`` the output step.
+    (1) The int32 accumulator holds the bias rounded to its grid: ``acc = round(x / s_acc)``.
+    (2) TFLite writes the ratio ``s_acc / s_out = 2^-k`` as the Q31 multiplier ``2^30``
+    (0.5) and a right shift of ``k - 1``; ``SaturatingRoundingDoublingHighMul`` rounds at the
+    halving (ties up: its negative nudge ``1 - 2^30`` plus truncation make ``-1.5 -> -1``) and
+    ``RoundingDivideByPOT`` again (ties away from zero), so for ``k >= 2`` the output is
+    ``round_away(floor(acc / 2 + 1/2) / 2^(k-1))``, not ``round(acc / 2^k)``.
+    """
+    acc = _round_half_away(x / s_acc)
+    k = tf.round(tf.math.log(s_out / s_acc) / math.log(2.0))
+    twice = _round_half_away(tf.floor(acc / 2.0 + 0.5) / tf.pow(2.0, tf.maximum(k, 2.0) - 1.0))
+    once = _round_half_away(acc * tf.pow(2.0, -k))
+    q = tf.where(k >= 2.0, twice, once)
+    half = 2 ** (bits - 1)
+    return tf.clip_by_value(q, -half, half - 1) * s_out
 
 
 def _ste(x: tf.Tensor, x_hat: tf.Tensor) -> tf.Tensor:
@@ -348,9 +387,19 @@ class PowerOfTwoActivationQuantizer(Quantizer):
             peak = tf.identity(peak_var)
         s = self.scale(peak)
         half = 2 ** (self.bits - 1)
-        return tf.quantization.fake_quant_with_min_max_vars(
+        fq = tf.quantization.fake_quant_with_min_max_vars(
             inputs, -half * s, (half - 1) * s, num_bits=self.bits, narrow_range=False
         )
+        if not RUNTIME_ROUNDING[0]:
+            return fq
+        if getattr(self, "defer", False):  # a fused ReLU's quantizer rounds this value
+            return fq + tf.stop_gradient(inputs - fq)
+        link = getattr(self, "accumulator_scale", None)
+        if link is None:
+            return fq
+        # Forward value as deployed, gradient of the fake-quant op.
+        x_hat = runtime_requantize(inputs, link(), s, self.bits)
+        return fq + tf.stop_gradient(x_hat - fq)
 
     def get_config(self) -> dict:
         return {"bits": self.bits}

@@ -21,6 +21,7 @@ from pipeline.errors import KwsqError  # noqa: E402
 from quant_configs.apply import (  # noqa: E402
     attach_regularizers,
     drop_input_build_config,
+    link_runtime_rounding,
     quantize_scope,
 )
 
@@ -73,4 +74,5 @@ def load_model(path: str | os.PathLike[str], compile: bool = False) -> keras.Mod
         model = keras.models.load_model(path, compile=compile)
     drop_input_build_config(model)
     attach_regularizers(model)
+    link_runtime_rounding(model)
     return model

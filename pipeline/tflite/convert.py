@@ -227,7 +227,9 @@ def convert_qat(qat_model, scheme: str, representative: np.ndarray, float_model=
             raw = convert_integer(float_graph_with(qat_model, float_model, layers),
                                   representative, float_io, 16)
         else:
-            with frozen_weights(qat_model, layers):
+            from quant_configs.quantizers import fake_quant_only
+
+            with frozen_weights(qat_model, layers), fake_quant_only():
                 raw = convert_integer(qat_model, representative, float_io)
     model = tfs.load(raw)
     postpass.apply_grids(model, layers, hybrid=kind == "hybrid")

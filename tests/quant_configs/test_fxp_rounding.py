@@ -6,13 +6,15 @@ Measured cause of the Keras-vs-deployed disagreement of the fxp schemes on real 
 ``SaturatingRoundingDoublingHighMul`` rounds at the halving, so the integer output is
 ``round(round(acc / 2) / 2^(k-1))`` (both halves away from zero): double rounding that moves
 about 1 in 15 values up by one output step. A second, smaller cause: the int32 bias lives on
-the grid ``s_in * s_w`` while Keras adds the float bias. Keras rounds ``acc * 2^-k`` once,
-with the float bias, so it sits up to one LSB below the deployed model at every layer and the
+the grid ``s_in * s_w`` while Keras adds the float bias. Keras used to round ``acc * 2^-k`` once,
+with the float bias, so it sat up to one LSB below the deployed model at every layer and the
 gap grows through the network.
 
 The first test pins the runtime's arithmetic with a numpy reference (so the diagnosis is a
-fact about LiteRT, not about Keras); the second is the Keras-side fix's acceptance test and
-is expected to fail until the QAT quantizers model both effects.
+fact about LiteRT, not about Keras); the others check that the fxp QAT forward pass
+(``quantizers.runtime_requantize``, linked by ``apply.link_runtime_rounding``) now computes
+exactly the deployed integers, layer by layer and at the logits, and that the converter
+still sees only fake-quant ops.
 """
 
 import numpy as np
@@ -100,12 +102,28 @@ def test_runtime_requantizes_pow2_with_double_rounding(deployed):
     assert np.mean(np.clip(single, 0, 127) != out) > 0.01  # single rounding is not what runs
 
 
-@pytest.mark.xfail(strict=True, reason="fxp QAT rounds each layer output once with a float "
-                   "bias; the runtime rounds twice (multiplier 0.5 then a shift) with an int32 "
-                   "bias on the s_in*s_w grid: not yet modelled in quant_configs")
 def test_keras_fxp_layer_matches_litert(deployed):
     qat, data, x = deployed
     *_, out, _, _, s_out = _first_conv(data, x)
     layers = {layer.name: layer for layer in qat.layers}
     keras_out = keras.Model(qat.inputs, layers["quant_conv1_relu"].output).predict(x, verbose=0)
     assert np.array_equal(np.round(keras_out / s_out).astype(np.int64), out)
+
+
+def test_keras_fxp_model_matches_tflm(deployed):
+    """Through depthwise and dense layers to the logits: every integer output equal to
+    TFLite Micro's (the deployed runtime). LiteRT's own FULLY_CONNECTED rounds once, so
+    LiteRT itself differs from TFLM by one step on a few logits."""
+    qat, data, x = deployed
+    spec = verify.io_spec(data)
+    tflm = verify.run_tflm(data, verify.quantize_input(x, spec)).astype(np.int64)
+    keras_q = np.round(qat.predict(x, verbose=0) / spec.output_scale) + spec.output_zero_point
+    assert np.array_equal(keras_q.astype(np.int64).reshape(tflm.shape), tflm)
+
+
+def test_conversion_graph_unchanged(deployed):
+    """The runtime rounding is Keras-only: the converter sees fake-quant ops alone."""
+    _, data, _ = deployed
+    it = Interpreter(model_content=data)
+    assert {o["op_name"] for o in it._get_ops_details()} <= {
+        "CONV_2D", "DEPTHWISE_CONV_2D", "RESHAPE", "FULLY_CONNECTED"}
