@@ -118,6 +118,17 @@ def _tanh(bits: int) -> Scheme:
     )
 
 
+def _lin(bits: int) -> Scheme:
+    """The tanh schemes' linear twin (same two stages, only the weight transform differs):
+    the sub-8-bit streaming paper's linear baseline."""
+    return Scheme(
+        f"lin-w{bits}", ("weights", "all"), bits, 8,
+        f"stage 1: linear symmetric {bits}-bit weights; stage 2: + 8-bit linear inputs and "
+        "activations (the tanh schemes' linear twin)",
+        weights=_kinds("linear", bits), activations=A8, inputs=A8, paper="000",
+    )
+
+
 def _dyn(name: str, bits: int, minmax: bool, description: str, act_bits: int = 8,
          bottleneck: Quant | None = None, dense_bits: int | None = None) -> Scheme:
     dense = Quant("linear", dense_bits or bits, True, minmax=minmax)
@@ -169,6 +180,7 @@ _LIST = [
         activations=A8, inputs=A8, paper="003",
     ),
     *(_tanh(b) for b in (1, 2, 4, 5, 8)),
+    *(_lin(b) for b in (1, 4, 5, 8)),
     _dyn("dyn-w4", 4, True, "4-bit per-column min-max weights with an integer zero point "
          "(the papers' grid; int8 container)"),
     _dyn("dyn-w4-sym", 4, False, "4-bit per-column symmetric weights (packed INT4)"),

@@ -83,36 +83,12 @@ SIZE_KEY = {"16bit": "16bit", "int8": "8bit", "w4-8": "4-8bit", "w4a8": "4bit",
 
 
 def linear_twin(bits: int):
-    """Linear weights at ``bits`` with the tanh schemes' two QAT stages (weights only, then
-    + 8-bit linear inputs and activations): the sub-8-bit streaming paper's linear baseline.
-
-    The scheme table's ``int8``/``w4a8`` train one stage and have no 1- or 5-bit twin, so
-    the comparison uses these; :func:`register_linear_twins` adds them to the table when it
-    does not hold them.
-    """
-    import quant_configs
-    from quant_configs.schemes import A8, Scheme, _kinds
-
-    tanh = quant_configs.get_scheme(f"tanh-w{bits}") if f"tanh-w{bits}" in \
-        quant_configs.SCHEMES else None
-    return Scheme(
-        f"lin-w{bits}", tanh.stages if tanh else ("weights", "all"), bits, 8,
-        f"stage 1: linear symmetric {bits}-bit weights; stage 2: + 8-bit linear inputs and "
-        "activations (the tanh schemes' linear twin)",
-        weights=_kinds("linear", bits), activations=A8, inputs=A8, paper="000")
-
-
-def register_linear_twins() -> list[str]:
-    """Put ``lin-w1/4/5/8`` into the scheme table for this process if it lacks them."""
+    """The scheme ``lin-w<bits>``: linear weights at ``bits`` with the tanh schemes' two QAT
+    stages, the sub-8-bit streaming paper's linear baseline (``int8``/``w4a8`` train one
+    stage and have no 1- or 5-bit twin)."""
     import quant_configs
 
-    added = []
-    for b in (1, 4, 5, 8):
-        name = f"lin-w{b}"
-        if name not in quant_configs.SCHEMES:
-            quant_configs.SCHEMES[name] = linear_twin(b)
-            added.append(name)
-    return added
+    return quant_configs.get_scheme(f"lin-w{bits}")
 
 
 
@@ -302,7 +278,6 @@ def run_paper(data: Path, runs: Path, out: Path, scale: Scale, experiments: list
     from pipeline.corpus import streams as streams_mod
     from pipeline.evaluate import backends, det, streaming
 
-    register_linear_twins()
     runs.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     stream_dir = data / "streams"

@@ -33,6 +33,7 @@ _ALL_DYN = ("dyn-w4", "dyn-w4-sym", "dyn-w8", "dyn-w4-8", "dyn-w16")
 # quantization on the SVD DNN; fixed point on conv models; int8/w4a8 everywhere).
 PAPER_PAIRS = (
     {("dnn250k", f"tanh-w{b}") for b in (1, 2, 4, 5, 8)}
+    | {("dnn250k", f"lin-w{b}") for b in (1, 4, 5, 8)}
     | {("dnn250k", s) for s in _ALL_DYN if s != "dyn-w4-8"}
     | {("svd_dnn", s) for s in (*_ALL_DYN, "w4-8")}
     | {(m, s) for m in ("ds_cnn", "cnn") for s in ("fxp4", "fxp8", "fxp4-acc16", "fxp8-acc16")}
