@@ -252,11 +252,8 @@ class FrameSplit:
             y = tf.where(inside, labels[:, None], tf.cast(silence, labels.dtype))
             return tf.reshape(x, [-1, tf.shape(stacked)[-1]]), tf.reshape(y, [-1])
 
-        ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return loader.sharded_prefetched(
+            ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
     def epoch(self, key: int, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
         """The batches of epoch ``key``: a pure function of (data seed, key)."""

@@ -361,6 +361,16 @@ def _fingerprint(root: Path) -> str:
     return h.hexdigest()
 
 
+def sharded_prefetched(ds: tf.data.Dataset) -> tf.data.Dataset:
+    """``ds`` with DATA sharding and prefetch: under MultiWorkerMirroredStrategy every worker
+    runs the same pipeline (same seeds) and keeps its share of each global batch (there are
+    no files to shard by)."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = (
+        tf.data.experimental.AutoShardPolicy.DATA)
+    return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
 def cache_root(cfg: DataConfig) -> Path:
     if cfg.cache_dir:
         return Path(cfg.cache_dir)
@@ -557,13 +567,8 @@ class AugmentedSplit:
                 return x, labels, tf.gather(weights, labels)
             return x, labels
 
-        ds = ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        # Under MultiWorkerMirroredStrategy every worker runs this same pipeline (same
-        # seeds) and keeps its share of each global batch: DATA sharding (there are no files)
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+        return sharded_prefetched(
+            ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
     def epoch(self, key: int, batch_size: int, shuffle: bool = True) -> tf.data.Dataset:
         """The batches of epoch ``key`` (any integer naming the epoch, e.g. per stage)."""
