@@ -59,6 +59,29 @@ def random_inputs(model: bytes, count: int, seed: int) -> list[np.ndarray]:
     return [rng.normal(0.0, 2.0, size=d.shape).astype(np.float32) for _ in range(count)]
 
 
+def convert_int8(model, shape: tuple[int, ...], seed: int, per_tensor: bool = False) -> bytes:
+    """The Keras model as int8 TFLite with int8 input and output, calibrated on 16 seeded
+    N(0, 1.5) samples of `shape` (no batch axis); per-tensor weights if asked (the converter
+    defaults to per-channel). The kernel tests' randomized models all go through here."""
+    import tensorflow as tf
+
+    data = np.random.default_rng(seed)
+
+    def rep():
+        for _ in range(16):
+            yield [data.normal(0.0, 1.5, size=(1, *shape)).astype(np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    if per_tensor:
+        conv._experimental_disable_per_channel = True
+    return conv.convert()
+
+
 def _convert(model, input_shape: tuple[int, ...], int8_io: bool, quantize: str = "int8") -> bytes:
     import tensorflow as tf
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import ANCHORS, anchor_bytes, random_inputs, tflm_run
+from runtime_refs import ANCHORS, anchor_bytes, convert_int8, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -80,7 +80,6 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
     borders occur; every other model is quantized per tensor instead of per
     channel. Returns the flatbuffer and a description for messages.
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     rng = np.random.default_rng(seed)
@@ -110,22 +109,8 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
     out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
     model = keras.Model(inp, out)
     per_tensor = seed % 2 == 1
-    data = np.random.default_rng(seed + 1)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if per_tensor:
-        conv._experimental_disable_per_channel = True
     desc.append("per-tensor" if per_tensor else "per-channel")
-    return conv.convert(), "; ".join(desc)
+    return convert_int8(model, (h, w, c), seed + 1, per_tensor=per_tensor), "; ".join(desc)
 
 
 def pointwise_chain_model() -> tuple[bytes, str]:
@@ -138,7 +123,6 @@ def pointwise_chain_model() -> tuple[bytes, str]:
     generator (at most 16 channels) miss. Returns the flatbuffer and a
     description for messages.
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     keras.utils.set_random_seed(5)
@@ -151,19 +135,8 @@ def pointwise_chain_model() -> tuple[bytes, str]:
     x = L.Conv2D(19, 1)(x)
     x = L.Conv2D(7, 1)(x)
     model = keras.Model(inp, L.Dense(6)(L.Flatten()(x)))
-    data = np.random.default_rng(6)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, 7, 5, 37)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert(), "1x1 chain 7x5x37 -> 37 -> 21/s2 -> 64 -> 64 -> 19 -> 7"
+    desc = "1x1 chain 7x5x37 -> 37 -> 21/s2 -> 64 -> 64 -> 19 -> 7"
+    return convert_int8(model, (7, 5, 37), 6), desc
 
 
 def int4_dense_model(inputs: int, units: int, depthwise: bool = False) -> bytes:
@@ -236,7 +209,6 @@ def random_pointwise_model(seed: int) -> tuple[bytes, str]:
     activation, and one layer wider than the pointwise path takes (it falls
     back to the general columns); odd seeds are quantized per tensor.
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     rng = np.random.default_rng(1000 + seed)
@@ -256,22 +228,8 @@ def random_pointwise_model(seed: int) -> tuple[bytes, str]:
     out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
     model = keras.Model(inp, out)
     per_tensor = seed % 2 == 1
-    data = np.random.default_rng(seed + 7)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if per_tensor:
-        conv._experimental_disable_per_channel = True
     desc.append("per-tensor" if per_tensor else "per-channel")
-    return conv.convert(), "; ".join(desc)
+    return convert_int8(model, (h, w, c), seed + 7, per_tensor=per_tensor), "; ".join(desc)
 
 
 def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
@@ -286,7 +244,6 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
     and without bias, and one dilated padded conv in front (the gather of the
     conv path's window); odd seeds are quantized per tensor.
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     rng = np.random.default_rng(2000 + seed)
@@ -321,22 +278,8 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
     out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
     model = keras.Model(inp, out)
     per_tensor = seed % 2 == 1
-    data = np.random.default_rng(seed + 17)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if per_tensor:
-        conv._experimental_disable_per_channel = True
     desc.append("per-tensor" if per_tensor else "per-channel")
-    return conv.convert(), "; ".join(desc)
+    return convert_int8(model, (h, w, c), seed + 17, per_tensor=per_tensor), "; ".join(desc)
 
 
 def random_pool_model(seed: int) -> tuple[bytes, str]:
@@ -347,7 +290,6 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
     strides 1-3, and a window of more than 255 taps (32-bit sums channel by
     channel) on one seed.
     """
-    import tensorflow as tf
     import tf_keras as keras
 
     rng = np.random.default_rng(3000 + seed)
@@ -371,19 +313,7 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
             desc.append(f"avgpool {ph}x{pw}/s{stride}/{pad} -> {tuple(x.shape[1:])}")
     out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
     model = keras.Model(inp, out)
-    data = np.random.default_rng(seed + 27)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert(), "; ".join(desc)
+    return convert_int8(model, (h, w, c), seed + 27), "; ".join(desc)
 
 
 def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, convert_int8, random_inputs, tflm_run
 
 from pipeline.device.targets import BOARDS_DIR, run_firmware
 from pipeline.tflite import schema as ts
@@ -60,26 +60,6 @@ def test_m_profile_kernels_are_bit_exact_with_ref_on_random_shapes(
         assert ran >= 300, f"{op}: only {ran} cases ran"
 
 
-def _convert(model, shape: tuple[int, ...], per_tensor: bool, seed: int) -> bytes:
-    import tensorflow as tf
-
-    data = np.random.default_rng(seed)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, *shape)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if per_tensor:
-        conv._experimental_disable_per_channel = True
-    return conv.convert()
-
-
 def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
     """Depthwise layers of 37 and 48 channels (two or three 16-channel groups,
     with and without a tail) between convolutions of 24 and 21 channels."""
@@ -98,7 +78,7 @@ def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
     model = keras.Model(inp, L.Dense(9)(L.Flatten()(x)))
     desc = "dw 37 ch 3x3 same / 5x3 s2 valid, conv 3x2 -> 48, dw 3x3 d2, dw x2, pw 21"
     desc += " per-tensor" if per_tensor else " per-channel"
-    return _convert(model, shape, per_tensor, 12), desc
+    return convert_int8(model, shape, 12, per_tensor=per_tensor), desc
 
 
 def pooling_model() -> tuple[bytes, str]:
@@ -116,7 +96,7 @@ def pooling_model() -> tuple[bytes, str]:
     a = L.AveragePooling2D((2, 3), strides=(1, 2), padding="same")(a)
     b = L.AveragePooling2D((17, 16))(inp)
     model = keras.Model(inp, L.Concatenate()([L.Flatten()(a), L.Flatten()(b)]))
-    return _convert(model, shape, False, 14), "avg pools 3x3/s2 same, 2x3 same on 40 ch, 17x16"
+    return convert_int8(model, shape, 14), "avg pools 3x3/s2 same, 2x3 same on 40 ch, 17x16"
 
 
 def _layer(m, index: int):

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, convert_int8, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -57,7 +57,6 @@ def clis() -> dict[str, Path]:
 def overlap_chain_model(seed: int) -> tuple[bytes, str]:
     """A 1x1 conv (so the chain's inputs are not the graph input), then 3-6
     random CONV_2D / DEPTHWISE_CONV_2D layers, then a Dense layer; int8."""
-    import tensorflow as tf
     import tf_keras as keras
 
     rng = np.random.default_rng(seed)
@@ -95,39 +94,7 @@ def overlap_chain_model(seed: int) -> tuple[bytes, str]:
             break
     out = L.Dense(int(rng.integers(3, 9)))(L.Flatten()(x))
     model = keras.Model(inp, out)
-    data = np.random.default_rng(seed + 1)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, h, w, c)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    if seed % 2 == 1:
-        conv._experimental_disable_per_channel = True
-    return conv.convert(), "; ".join(desc)
-
-
-def _convert(model, shape: tuple[int, ...], seed: int) -> bytes:
-    import tensorflow as tf
-
-    data = np.random.default_rng(seed)
-
-    def rep():
-        for _ in range(16):
-            yield [data.normal(0.0, 1.5, size=(1, *shape)).astype(np.float32)]
-
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
-    return conv.convert()
+    return convert_int8(model, (h, w, c), seed + 1, per_tensor=seed % 2 == 1), "; ".join(desc)
 
 
 def depthwise_3x3_valid_model() -> tuple[bytes, str]:
@@ -147,7 +114,7 @@ def depthwise_3x3_valid_model() -> tuple[bytes, str]:
     x = L.DepthwiseConv2D(3, padding="valid", activation="relu")(x)
     x = L.DepthwiseConv2D(3, padding="valid")(x)
     out = L.Dense(5)(L.Flatten()(x))
-    return _convert(keras.Model(inp, out), (20, 12, 2), 4), "pw 3; dw 3x3 valid; dw 3x3 valid"
+    return convert_int8(keras.Model(inp, out), (20, 12, 2), 4), "pw 3; dw 3x3 valid; dw 3x3 valid"
 
 
 @pytest.fixture(scope="module")
