@@ -1,0 +1,402 @@
+/*
+ * Depthwise int8 convolution with depth multiplier > 1 for the dsp kernels
+ * (one input channel feeding several outputs, as the first layer of a
+ * spectrogram network; CMSIS-NN has no fast path for it).
+ *
+ * SMLAD needs two taps of one output channel in a word. Per output row, the
+ * window rows of one input channel are widened into int16 "slots" with the
+ * input offset added (padding = 0, so borders need no special case), laid
+ * out so that the taps (fx, fx + 1) of a pixel are adjacent halfwords: one
+ * unaligned LDR. With dilation d the slot holds d phases (columns c, c + d,
+ * c + 2d, ...), which makes dilated taps adjacent too. The weights of four
+ * output channels of that input channel are paired the same way once per
+ * call, (w[fx], w[fx + 1]) per channel (an odd row ends in a pair with a zero
+ * weight), so one loaded input pair serves four channels:
+ *   LDR x; LDM {w0-w3}; 4 x SMLAD            (8 MACs in 6 instructions)
+ * Per filter row, the pairs run as a straight block entered at the right
+ * depth (up to MR_PAIRS pairs; wider rows in bands, accumulating), so the
+ * row costs 4 instructions of control. The accumulators start at the bias;
+ * a chunk of pixels' accumulators is requantized per channel with the
+ * output offset folded into the rounding (as dsp_dw3x3.c does).
+ *
+ * Output rows are finished in increasing order and a pass reads only input
+ * rows of its own window (the row-order contract, spill 0).
+ */
+#include "dsp_dw_mult.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "dsp_simd.h"
+
+#define MR_PAIRS 8          /* tap pairs of a filter row per assembly block */
+#define MR_PIX 32           /* output pixels per chunk (accumulator buffer) */
+#define MR_ROWS_MAX 1536    /* bytes of widened rows (stack) */
+#define MR_W_MAX 2048       /* bytes of paired weights (stack) */
+
+typedef struct {
+    int32_t fh, fw, np;     /* filter rows, taps per row, tap pairs per row */
+    int32_t s, d;           /* stride and dilation along x */
+    int32_t pix;            /* output pixels per chunk */
+    int32_t lq;             /* halfwords per dilation phase of a row slot */
+    int32_t slot;           /* halfwords per row slot */
+    int32_t groups;         /* groups of four output channels per input channel */
+    int32_t gwords;         /* weight words of a group: 4 * fh * np */
+    bool wall;              /* every group's weights paired once per call */
+} mr_geom;
+
+static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
+                     mr_geom *g)
+{
+    g->fh = f->h;
+    g->fw = f->w;
+    g->np = (f->w + 1) / 2;
+    g->s = p->stride_w;
+    g->d = p->dilation_w;
+    g->groups = (p->depth_multiplier + 3) / 4;
+    g->gwords = 4 * g->fh * g->np;
+    if (f->h < 1 || f->w < 1 || g->s < 1 || g->d < 1 || (int64_t)f->h * f->w > 4096 ||
+        (int64_t)g->gwords * 4 > MR_W_MAX) {
+        return false;
+    }
+    g->wall = (int64_t)in->c * g->groups * g->gwords * 4 <= MR_W_MAX;
+    const int64_t span = (int64_t)(f->w - 1) * g->d;
+    for (int32_t pix = out->w < MR_PIX ? out->w : MR_PIX; pix >= 1; --pix) {
+        const int64_t lc = (int64_t)(pix - 1) * g->s + span + 1;
+        const int64_t lq = (lc + g->d - 1) / g->d + 1;
+        const int64_t slot = (g->d * lq + 1) & ~1;
+        if (slot * g->fh * 2 <= MR_ROWS_MAX) {
+            g->pix = pix;
+            g->lq = (int32_t)lq;
+            g->slot = (int32_t)slot;
+            return true;
+        }
+    }
+    return false;
+}
+
+bool dsp_dw_mult_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    mr_geom g;
+    return p->depth_multiplier > 1 && !p->in_place && out->c == in->c * p->depth_multiplier && out->w >= 1 &&
+           in->w < 32768 && in->h < 32768 && geometry(p, in, f, out, &g);
+}
+
+/* The paired weights of output channels oc0 .. oc0 + nk - 1 (nk <= 4; the
+ * missing lanes get zero weights): for each band of MR_PAIRS pairs,
+ * [filter row][pair][channel] = (w[fx], w[fx + 1]). */
+static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch, int32_t oc0, int32_t nk,
+                          uint32_t *dst)
+{
+    for (int32_t b0 = 0; b0 < g->np; b0 += MR_PAIRS) {
+        const int32_t nb = g->np - b0 < MR_PAIRS ? g->np - b0 : MR_PAIRS;
+        for (int32_t fy = 0; fy < g->fh; ++fy) {
+            for (int32_t k = 0; k < nb; ++k) {
+                const int32_t fx = 2 * (b0 + k);
+                const int8_t *w0 = filter + ((int64_t)fy * g->fw + fx) * out_ch + oc0;
+                for (int32_t c = 0; c < 4; ++c) {
+                    const int32_t lo = c < nk ? w0[c] : 0;
+                    const int32_t hi = c < nk && fx + 1 < g->fw ? w0[out_ch + c] : 0;
+                    *dst++ = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
+                }
+            }
+        }
+    }
+}
+
+/* n input bytes + offset into halfwords. */
+static void widen_line(int16_t *dst, const int8_t *src, int32_t n, int32_t offset)
+{
+    const uint32_t off2 = dsp_dup16(offset);
+    for (; n >= 4; n -= 4, src += 4, dst += 4) {
+        const uint32_t v = dsp_ld32(src);
+        const uint32_t e = dsp_sxtab16(off2, v), o = dsp_sxtab16_ror8(off2, v);
+        dsp_st32(dst, dsp_pack_lo(e, o));
+        dsp_st32(dst + 2, dsp_pack_hi(e, o));
+    }
+    for (; n > 0; --n) {
+        *dst++ = (int16_t)(*src++ + offset);
+    }
+}
+
+/* The window rows of input channel ic for the chunk of output row oy that
+ * starts at output pixel ox0: slot fy, phase ph, element j = input column
+ * ox0 * stride - pad + ph + j * d of row oy * stride_h - pad_h + fy * dil_h,
+ * plus the offset, or 0 in the padding. */
+static void widen_rows(const mr_geom *g, const kwsq_conv_params *p, const int8_t *img, const kwsq_dims *in,
+                       int32_t ic, int32_t oy, int32_t ox0, int16_t *rows)
+{
+    const int32_t in_w = in->w, in_ch = in->c, lq = g->lq;
+    const int32_t cx0 = ox0 * g->s - p->pad_w;
+    for (int32_t fy = 0; fy < g->fh; ++fy) {
+        int16_t *dst = rows + fy * g->slot;
+        const int32_t iy = oy * p->stride_h - p->pad_h + fy * p->dilation_h;
+        if (iy < 0 || iy >= in->h) {
+            memset(dst, 0, (size_t)g->slot * 2u);
+            continue;
+        }
+        const int8_t *src = img + (int64_t)iy * in_w * in_ch + ic;
+        if (g->d == 1 && in_ch == 1) {
+            const int32_t lo = -cx0 < 0 ? 0 : (-cx0 > lq ? lq : -cx0);
+            const int32_t hi = in_w - cx0 < lo ? lo : (in_w - cx0 > lq ? lq : in_w - cx0);
+            memset(dst, 0, (size_t)lo * 2u);
+            widen_line(dst + lo, src + cx0 + lo, hi - lo, p->input_offset);
+            memset(dst + hi, 0, (size_t)(lq - hi) * 2u);
+        } else {
+            for (int32_t ph = 0; ph < g->d; ++ph) {
+                for (int32_t j = 0; j < lq; ++j) {
+                    const int32_t ix = cx0 + ph + j * g->d;
+                    dst[ph * lq + j] = (int16_t)(ix >= 0 && ix < in_w ? src[(int64_t)ix * in_ch] + p->input_offset : 0);
+                }
+            }
+        }
+    }
+}
+
+/* One call of the pixel loop. The assembly reads the fields at these
+ * offsets and updates px, init, out and n as it goes. */
+typedef struct {
+    const uint8_t *px;      /* 0: the pixel's first pair in slot 0 */
+    int32_t pxstep;         /* 4: bytes from pixel to pixel */
+    const int32_t *init;    /* 8: the pixel's four starting accumulators */
+    int32_t initstep;       /* 12: bytes from pixel to pixel (0: the same for all) */
+    int32_t *out;           /* 16: four accumulators per pixel */
+    int32_t n;              /* 20: pixels, >= 1 */
+    const uint32_t *w;      /* 24: [row][pair][4 channels] */
+    int32_t rstep;          /* 28: bytes from after a row's last pair to the next row's first */
+    int32_t pairs;          /* 32: pairs per row, 1 .. MR_PAIRS */
+    int32_t rows;           /* 36: >= 1 */
+} mr_args;
+
+#ifdef KWSQ_DSP_NATIVE
+typedef char mr_args_layout_check[(offsetof(mr_args, w) == 24 && offsetof(mr_args, rows) == 36 &&
+                                   sizeof(void *) == 4) ? 1 : -1];
+
+/* r0-r3 accumulators, r4 input pair, r5-r8 weight pairs, r9 input, r10
+ * weights, r11 row step, r12 rows left, lr the block entry (a computed
+ * jump into the unrolled pairs: 24 bytes each, 32-bit encodings forced). */
+__attribute__((naked, noinline)) static void mr_run(mr_args *a)
+{
+    (void)a;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "ldr r4, [r0, #32]\n\t"
+        "adr.w r5, 3f\n\t"
+        "add r4, r4, r4, lsl #1\n\t"
+        "sub r5, r5, r4, lsl #3\n\t"
+        "orr r5, r5, #1\n\t"
+        "push {r0, r5}\n\t"
+        "mov r12, r0\n\t"
+        "ldmia r12, {r4-r8, lr}\n\t"
+        "1:\n\t"
+        "ldmia r6, {r0-r3}\n\t"
+        "mov r9, r4\n\t"
+        "ldrd r10, r11, [r12, #24]\n\t"
+        "ldr r12, [r12, #36]\n\t"
+        "ldr lr, [sp, #4]\n\t"
+        "2:\n\t"
+        "bx lr\n\t"
+        ".rept 8\n\t"
+        "ldr.w r4, [r9], #4\n\t"
+        "ldmia.w r10!, {r5-r8}\n\t"
+        "smlad r0, r5, r4, r0\n\t"
+        "smlad r1, r6, r4, r1\n\t"
+        "smlad r2, r7, r4, r2\n\t"
+        "smlad r3, r8, r4, r3\n\t"
+        ".endr\n\t"
+        "3:\n\t"
+        "add r9, r9, r11\n\t"
+        "subs r12, r12, #1\n\t"
+        "bne 2b\n\t"
+        "ldr r12, [sp]\n\t"
+        "ldmia r12, {r4-r8, lr}\n\t"
+        "stmia r8!, {r0-r3}\n\t"
+        "add r4, r4, r5\n\t"
+        "add r6, r6, r7\n\t"
+        "subs lr, lr, #1\n\t"
+        "stmia r12, {r4-r8, lr}\n\t"
+        "bne 1b\n\t"
+        "add sp, sp, #8\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+typedef char mr_pairs_check[MR_PAIRS == 8 ? 1 : -1];  /* the .rept count above */
+#else
+static void mr_run(mr_args *a)
+{
+    for (; a->n > 0; --a->n) {
+        int32_t a0 = a->init[0], a1 = a->init[1], a2 = a->init[2], a3 = a->init[3];
+        const uint32_t *w = a->w;
+        const uint8_t *px = a->px;
+        for (int32_t r = 0; r < a->rows; ++r, px += a->rstep) {
+            for (int32_t k = 0; k < a->pairs; ++k, px += 4, w += 4) {
+                const uint32_t xv = dsp_ld32(px);
+                a0 = dsp_smlad(w[0], xv, a0);
+                a1 = dsp_smlad(w[1], xv, a1);
+                a2 = dsp_smlad(w[2], xv, a2);
+                a3 = dsp_smlad(w[3], xv, a3);
+            }
+        }
+        a->out[0] = a0;
+        a->out[1] = a1;
+        a->out[2] = a2;
+        a->out[3] = a3;
+        a->out += 4;
+        a->px += a->pxstep;
+        a->init = (const int32_t *)(const void *)((const uint8_t *)a->init + a->initstep);
+    }
+}
+#endif
+
+/* One channel's output stage. */
+typedef struct {
+    int32_t mult, shift, right, hv, out_offset, act_min, act_max;
+} mr_chan;
+
+/* RQ_FULL and RQ_SHORT: the short requantization with the output offset
+ * folded into the rounding constant (hv = 2^(right-1) + offset * 2^right,
+ * exact: adding a multiple of 2^right commutes with the shift); RQ_FULL
+ * also the whole int8 range (one SSAT). */
+enum { RQ_FULL, RQ_SHORT, RQ_GENERAL };
+
+static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, int32_t acc, int mode)
+{
+    int32_t v;
+    if (mode != RQ_GENERAL) {
+        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), k->mult);
+        v = (x + k->hv + (x >> 31)) >> k->right;
+        if (mode == RQ_FULL) {
+            return (int8_t)dsp_ssat8(v);
+        }
+    } else {
+        v = dsp_requant(acc, k->mult, k->shift) + k->out_offset;
+    }
+    v = v < k->act_min ? k->act_min : v;
+    return (int8_t)(v > k->act_max ? k->act_max : v);
+}
+
+/* acc[4 * i] of n pixels into y[i * ystep], two per iteration. */
+static inline __attribute__((always_inline)) void column(const mr_chan *kc, const int32_t *acc, int32_t n,
+                                                         int8_t *y, int32_t ystep, int mode)
+{
+    const mr_chan k = *kc;
+    const int32_t *end2 = acc + 4 * (n & ~1);
+    for (; acc != end2; acc += 8, y += 2 * ystep) {
+        const int8_t v0 = requant(&k, acc[0], mode), v1 = requant(&k, acc[4], mode);
+        y[0] = v0;
+        y[ystep] = v1;
+    }
+    if (n & 1) {
+        *y = requant(&k, *acc, mode);
+    }
+}
+
+static void __attribute__((noinline)) column_full(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
+                                                  int32_t ystep)
+{
+    column(k, acc, n, y, ystep, RQ_FULL);
+}
+
+static void __attribute__((noinline)) column_short(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
+                                                   int32_t ystep)
+{
+    column(k, acc, n, y, ystep, RQ_SHORT);
+}
+
+static void __attribute__((noinline)) column_general(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
+                                                     int32_t ystep)
+{
+    column(k, acc, n, y, ystep, RQ_GENERAL);
+}
+
+/* Output channels oc0 .. oc0 + nk - 1 of n pixels from their accumulators. */
+static void requant_group(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc, int32_t n, int8_t *y,
+                          int32_t ystep)
+{
+    for (int32_t c = 0; c < nk; ++c) {
+        mr_chan k;
+        k.mult = o->mult[oc0 + c];
+        k.shift = o->shift[oc0 + c];
+        k.right = -k.shift;
+        k.out_offset = o->out_offset;
+        k.act_min = o->act_min;
+        k.act_max = o->act_max;
+        const bool fold = o->short_rq && k.right >= 1 && k.right <= 22;
+        k.hv = fold ? (int32_t)((1u << (k.right - 1)) + (uint32_t)k.out_offset * (1u << k.right)) : 0;
+        if (fold && o->full_range) {
+            column_full(&k, acc + c, n, y + c, ystep);
+        } else if (fold) {
+            column_short(&k, acc + c, n, y + c, ystep);
+        } else {
+            column_general(&k, acc + c, n, y + c, ystep);
+        }
+    }
+}
+
+void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
+                 const kwsq_dims *f, const int8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y)
+{
+    mr_geom g;
+    (void)geometry(p, in, f, out, &g);
+    const int32_t in_ch = in->c, dm = p->depth_multiplier;
+    const int32_t out_h = out->h, out_w = out->w, out_ch = out->c;
+    uint32_t wbuf[g.wall ? in_ch * g.groups * g.gwords : g.gwords];
+    uint32_t rbuf[(g.fh * g.slot + 1) / 2];
+    int16_t *rows = (int16_t *)(void *)rbuf;
+    int32_t acc[4 * g.pix];
+    int32_t binit[4];
+    if (g.wall) {
+        for (int32_t ic = 0; ic < in_ch; ++ic) {
+            for (int32_t grp = 0; grp < g.groups; ++grp) {
+                const int32_t oc0 = ic * dm + 4 * grp;
+                group_weights(&g, filter, out_ch, oc0, dm - 4 * grp < 4 ? dm - 4 * grp : 4,
+                              wbuf + (int64_t)(ic * g.groups + grp) * g.gwords);
+            }
+        }
+    }
+    /* pixels a constant number of halfwords apart in one phase */
+    const bool steps = g.s % g.d == 0;
+    mr_args a;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in->h * in->w * in_ch;
+        for (int32_t oy = 0; oy < out_h; ++oy) {
+            for (int32_t ox0 = 0; ox0 < out_w; ox0 += g.pix) {
+                const int32_t n = out_w - ox0 < g.pix ? out_w - ox0 : g.pix;
+                int8_t *yrow = y + (((int64_t)bt * out_h + oy) * out_w + ox0) * out_ch;
+                for (int32_t ic = 0; ic < in_ch; ++ic) {
+                    widen_rows(&g, p, img, in, ic, oy, ox0, rows);
+                    for (int32_t grp = 0; grp < g.groups; ++grp) {
+                        const int32_t oc0 = ic * dm + 4 * grp, nk = dm - 4 * grp < 4 ? dm - 4 * grp : 4;
+                        const uint32_t *wg = wbuf;
+                        if (g.wall) {
+                            wg += (int64_t)(ic * g.groups + grp) * g.gwords;
+                        } else {
+                            group_weights(&g, filter, out_ch, oc0, nk, wbuf);
+                        }
+                        for (int32_t c = 0; c < 4; ++c) {
+                            binit[c] = c < nk && bias != NULL ? bias[oc0 + c] : 0;
+                        }
+                        for (int32_t b0 = 0; b0 < g.np; b0 += MR_PAIRS) {
+                            const int32_t pairs = g.np - b0 < MR_PAIRS ? g.np - b0 : MR_PAIRS;
+                            a.w = wg + (int64_t)g.fh * b0 * 4;
+                            a.rstep = g.slot * 2 - pairs * 4;
+                            a.pairs = pairs;
+                            a.rows = g.fh;
+                            for (int32_t i = 0; i < n; i = steps ? n : i + 1) {
+                                /* all pixels at once, or one by one when their phases differ */
+                                const int32_t c = i * g.s;
+                                a.px = (const uint8_t *)(rows + (c % g.d) * g.lq + c / g.d + 2 * b0);
+                                a.pxstep = 2 * (g.s / g.d);
+                                a.init = b0 == 0 ? binit : acc + 4 * i;
+                                a.initstep = b0 == 0 ? 0 : 16;
+                                a.out = acc + 4 * i;
+                                a.n = steps ? n : 1;
+                                mr_run(&a);
+                            }
+                        }
+                        requant_group(o, oc0, nk, acc, n, yrow + oc0, out_ch);
+                    }
+                }
+            }
+        }
+    }
+}
