@@ -1,39 +1,56 @@
 /*
- * kwsq_fully_connected_s4 with NEON, weights read packed.
+ * kwsq_fully_connected_s4 with NEON, weights read packed, any shape.
  *
  * A byte b holds weight 2j in its low nibble and 2j+1 in its high nibble.
  * (b << 4) as int8 is 16 * w[2j] and (b & 0xF0) as int8 is 16 * w[2j+1], so
  * with the input's 32 values split into their even and odd elements by
- * one deinterleaving load (`ld2`/`vld2.8`, shared by four rows), one row
- * costs per 16 bytes one load, two bit operations and two dot products
- * (kwsq_dot16) into one accumulator that
- * ends as 16 times the reference's sum; an exact shift right by 4 gives it
- * back. 16 x |sum| <= 16 * 4096 * 2 * 8 * 128 < 2^31 with the input bound
- * below, so nothing wraps that the reference would not. (No single bit
+ * one deinterleaving load (`ld2`/`vld2.8`, shared by the rows of a block),
+ * one row costs per 16 bytes one load, two bit operations and two dot
+ * products (kwsq_dot16) into one accumulator that ends as 16 times the
+ * reference's sum; an exact shift right by 4 gives it back. (No single bit
  * operation splits a byte: b itself is 16 * w[2j+1] + the low nibble read
  * unsigned, whose sign bit would need a correction term per row.)
  *
- * Four rows per block share the input loads. A row tail of half % 16 bytes
- * is one more block: the row's last 16 bytes (an overlapping load inside
- * the row) times the input's last 16 even/odd values with the lanes already
- * counted zeroed, prepared once per batch; so the per-row cost is that of
- * the full blocks plus one.
+ * Rows of any length, read where they lie (nothing unpacked, no stack copy):
+ * row r starts at nibble r * n, in byte s = (r * n) >> 1.
+ *   - n even: every row is m = n / 2 whole bytes.
+ *   - n odd (m = (n - 1) / 2): the rows of a pair share one byte, the even
+ *     row's last weight (low nibble) and the odd row's first (high). An even
+ *     row ("A") is the m + 1 = h bytes from s, dotted with the input as it is
+ *     plus a zero for the foreign high nibble; an odd row ("B") is the h
+ *     bytes from s (the shared byte first), dotted with the input shifted by
+ *     one, a zero before x[0] for the foreign low nibble. Blocks of four rows
+ *     are A, B, A, B: two input loads per step instead of one.
+ * Each row is its 16-byte blocks plus one "extra" vector: for an even-n or A
+ * row the last 16 bytes of the row (overlapping the last block) times the
+ * input's lanes that no block counted; for a B row the first 16 bytes (the
+ * shared byte and the part before its blocks, which are aligned to the end
+ * of the row so that no block reads x[-1]). The extra vectors' input lanes
+ * are built once per batch, with zeros for the lanes already counted, for
+ * x[-1] and x[n]. Rows shorter than 16 bytes are one forward 16-byte load
+ * with the lanes past the row zeroed (rows near the end of the weights,
+ * where that load would pass the last byte, take the scalar path).
+ * A last block of 1-3 rows runs the four-row code with the missing rows
+ * replaced by the first one and stores only the real rows.
  *
- * With the layer's accum_bound <= 32767 and no `sdot` (ARMv7-A, AArch64
- * without the dot product), the nibbles are sign-extended unscaled
- * (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
- * products per instruction); without the bound, the same in chunks of 7
- * blocks whose worst case fits int16 whatever the weights (|w| <= 8), then
- * widened: so INT4 costs fewer instructions than int8 there. Rows that start mid-byte (odd accum_depth)
- * and short rows (16..31 values) unpack four rows at a time into a stack
- * buffer and run the int8 four-row block; shorter and longer rows, and the
- * last rows short of four, unpack one row at a time.
+ * Accumulation:
+ *   - `sdot` (AArch64 with the dot product): int32 lanes of 16x the
+ *     products (rows up to 65,568 values, so 16 x the sum cannot wrap).
+ *   - no `sdot`, the layer's accum_bound <= 32767: the nibbles sign-extended
+ *     (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
+ *     products per instruction), widened once per row.
+ *   - no `sdot` and no proof, or longer rows: the same in chunks of 7 blocks (4-bit weights
+ *     bound each product by 8 * 128 = 1024; 28 products per lane < 32768),
+ *     then `sadalp`/`vpadal` into int32.
  */
 #include "kwsq_neon.h"
 
-#define KWSQ_NEON_FC4_MAX_HALF 4096 /* accum_depth <= 8192 for the packed path */
-
 enum { FC4_X16, FC4_ACC16, FC4_CHUNK16 };
+
+/* Without `sdot` and without a proven 16-bit bound: 4-bit weights bound
+ * every product by 8 * 128 = 1024, so an int16 lane holds the 4 products
+ * a block adds for 7 blocks (28 * 1024 < 32768). */
+#define KWSQ_NEON_FC4_CHUNK 7
 
 /* acc += 16 x (even nibbles . e + odd nibbles . o) */
 KWSQ_NEON_INLINE int32x4_t dot16_s4(int32x4_t acc, int8x16_t b, int8x16_t e, int8x16_t o)
@@ -49,115 +66,296 @@ KWSQ_NEON_INLINE int16x8_t mla16_s4(int16x8_t acc, int8x16_t b, int8x16_t e, int
     return kwsq_mla16(acc, vshrq_n_s8(b, 4), o);
 }
 
-/* Four byte-aligned packed rows (half >= 16 bytes per row) times the
- * input: {dot0, dot1, dot2, dot3}; te/to: the tail's even/odd input values. */
-#define KWSQ_NEON_DOT_4ROWS_S4(NAME, ACC_T, ZERO, MAC, FINISH)                                          \
-    KWSQ_NEON_INLINE int32x4_t NAME(const uint8_t *w, const int8_t *x, int32_t half, int8x16_t te,       \
-                                    int8x16_t to)                                                      \
-    {                                                                                                  \
-        const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half; \
-        const int8_t *xp = x;                                                                          \
-        ACC_T a0 = ZERO, a1 = a0, a2 = a0, a3 = a0;                                                    \
-        for (int32_t k = half >> 4; k > 0; --k) {                                                      \
-            const int8x16x2_t v = vld2q_s8(xp); /* 32 inputs split even / odd */                       \
-            a0 = MAC(a0, vld1q_s8(w0), v.val[0], v.val[1]);                                            \
-            a1 = MAC(a1, vld1q_s8(w1), v.val[0], v.val[1]);                                            \
-            a2 = MAC(a2, vld1q_s8(w2), v.val[0], v.val[1]);                                            \
-            a3 = MAC(a3, vld1q_s8(w3), v.val[0], v.val[1]);                                            \
-            xp += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;                                          \
-        }                                                                                              \
-        if ((half & 15) != 0) {                                                                        \
-            const int32_t t = (half & 15) - 16; /* back to the row's last 16 bytes */                 \
-            a0 = MAC(a0, vld1q_s8(w0 + t), te, to);                                                    \
-            a1 = MAC(a1, vld1q_s8(w1 + t), te, to);                                                    \
-            a2 = MAC(a2, vld1q_s8(w2 + t), te, to);                                                    \
-            a3 = MAC(a3, vld1q_s8(w3 + t), te, to);                                                    \
-        }                                                                                              \
-        return FINISH(a0, a1, a2, a3);                                                                 \
+/* What one row type of a layer reads: its blocks from p, its extra vector
+ * at q (byte offsets from the row's start byte), the extra vector's even /
+ * odd input lanes e, and the input of its first block. */
+typedef struct {
+    int32_t p, q;
+    int8x16x2_t e;
+    const int8_t *x;
+} fc4_kind;
+
+/* Extra-vector lanes: lane j pairs x[base + 2j] (even) and x[base + 2j + 1]
+ * (odd) for lo <= j < hi; every other lane, and x[-1], x[n], zero. */
+static int8x16x2_t fc4_lanes(const int8_t *x, int32_t n, int32_t base, int32_t lo, int32_t hi)
+{
+    int8_t buf[32];
+    memset(buf, 0, sizeof buf);
+    const int32_t first = base + 2 * lo > 0 ? base + 2 * lo : 0, end = base + 2 * hi < n ? base + 2 * hi : n;
+    if (end > first) {
+        memcpy(buf + (first - base), x + first, (size_t)(end - first));
     }
-
-KWSQ_NEON_INLINE int32x4_t finish_x16(int32x4_t a0, int32x4_t a1, int32x4_t a2, int32x4_t a3)
-{
-    return vshrq_n_s32(kwsq_hsum4(a0, a1, a2, a3), 4); /* exact: the sums are 16 x the dot products */
+    return vld2q_s8(buf);
 }
 
-KWSQ_NEON_INLINE int32x4_t finish_16(int16x8_t a0, int16x8_t a1, int16x8_t a2, int16x8_t a3)
+/* The layer's geometry: m (bytes of whole nibble pairs per row), blocks
+ * per row, whether rows carry an extra vector and are short (< 16 bytes). */
+typedef struct {
+    int32_t n, m, blocks;
+    bool odd, extra, short_rows;
+} fc4_shape;
+
+static fc4_shape fc4_shape_of(int32_t n)
 {
-    return kwsq_hsum4(kwsq_widen16(a0), kwsq_widen16(a1), kwsq_widen16(a2), kwsq_widen16(a3));
+    fc4_shape s;
+    s.n = n;
+    s.odd = (n & 1) != 0;
+    s.m = n / 2;
+    const int32_t h = s.odd ? s.m + 1 : s.m; /* bytes a row spans, with the shared byte */
+    s.short_rows = h < 16;
+    s.blocks = s.short_rows ? 0 : s.m >> 4;
+    s.extra = s.short_rows || s.odd || (s.m & 15) != 0;
+    return s;
 }
 
-KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_x16, int32x4_t, vdupq_n_s32(0), dot16_s4, finish_x16)
-KWSQ_NEON_DOT_4ROWS_S4(dot_4rows_acc16, int16x8_t, vdupq_n_s16(0), mla16_s4, finish_16)
-
-/* Without `sdot` and without a proven 16-bit bound: 4-bit weights still
- * bound every product by 8 * 128 = 1024, so an int16 lane holds the 4
- * products a block adds for 7 blocks (28 * 1024 < 32768); then the lanes
- * are added pairwise into int32 (`sadalp`/`vpadal`) and start again. */
-#define KWSQ_NEON_FC4_CHUNK 7
-
-KWSQ_NEON_INLINE int32x4_t dot_4rows_chunk16(const uint8_t *w, const int8_t *x, int32_t half, int8x16_t te,
-                                             int8x16_t to)
+/* The A kind (every even-n row, and the even rows of odd n) for input x. */
+static fc4_kind fc4_kind_a(fc4_shape s, const int8_t *x)
 {
-    const int8_t *w0 = (const int8_t *)w, *w1 = w0 + half, *w2 = w0 + 2 * half, *w3 = w0 + 3 * half;
-    const int8_t *xp = x;
-    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
-    int32_t k = half >> 4;
-    while (k > 0) {
-        int32_t m = k < KWSQ_NEON_FC4_CHUNK ? k : KWSQ_NEON_FC4_CHUNK;
-        k -= m;
-        int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0;
-        for (; m > 0; --m) {
-            const int8x16x2_t v = vld2q_s8(xp);
-            a0 = mla16_s4(a0, vld1q_s8(w0), v.val[0], v.val[1]);
-            a1 = mla16_s4(a1, vld1q_s8(w1), v.val[0], v.val[1]);
-            a2 = mla16_s4(a2, vld1q_s8(w2), v.val[0], v.val[1]);
-            a3 = mla16_s4(a3, vld1q_s8(w3), v.val[0], v.val[1]);
-            xp += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;
+    const int32_t h = s.odd ? s.m + 1 : s.m;
+    fc4_kind a;
+    a.p = 0;
+    a.x = x;
+    if (s.short_rows) {
+        a.q = 0;
+        a.e = fc4_lanes(x, s.n, 0, 0, h);
+    } else {
+        const int32_t rem = h - 16 * s.blocks; /* bytes outside the blocks: 0..15 (even n), 1..16 (odd) */
+        a.q = h - 16;
+        a.e = fc4_lanes(x, s.n, 2 * (h - 16), 16 - rem, 16);
+    }
+    return a;
+}
+
+/* The B kind (the odd rows of odd n): the shared byte first, the input
+ * shifted by one. */
+static fc4_kind fc4_kind_b(fc4_shape s, const int8_t *x)
+{
+    const int32_t h = s.m + 1, rem = s.short_rows ? h : h - 16 * s.blocks;
+    fc4_kind b;
+    b.p = s.short_rows ? 0 : rem;
+    b.q = 0;
+    b.x = s.short_rows ? x : x + 2 * rem - 1; /* x[2j - 1] for byte j from the shared byte */
+    b.e = fc4_lanes(x, s.n, -1, 0, rem);
+    return b;
+}
+
+/* The combined extra vector of a row pair (odd n, rem <= 8): the A row's
+ * last rem bytes and the B row's first rem bytes overlap in the shared byte,
+ * 2 rem - 1 <= 15 bytes from the A row's start + m + 1 - rem, read once. */
+typedef struct {
+    int32_t off;          /* from the A row's start byte */
+    int8x16x2_t ea, eb;   /* the lanes of the A row, of the B row */
+} fc4_pair;
+
+static fc4_pair fc4_pair_of(fc4_shape s, const int8_t *x)
+{
+    const int32_t h = s.m + 1, rem = h - 16 * s.blocks;
+    fc4_pair p;
+    p.off = s.m + 1 - rem;
+    p.ea = fc4_lanes(x, s.n, 2 * (h - rem), 0, rem);
+    p.eb = fc4_lanes(x, s.n, 1 - 2 * rem, rem - 1, 2 * rem - 1);
+    return p;
+}
+
+#if KWSQ_NEON_SDOT
+/* The full blocks of four rows with `sdot`, as one asm loop: 22 instructions
+ * per 16 bytes of four rows (23 with the second input), the same operations
+ * as dot16_s4; written out because GCC moves the tied accumulators between
+ * registers inside the loop (4 more instructions per step). */
+#define FC4_ROW(ACC, W, T, U, E, O)                                                                        \
+    "ldr q" #T ", [%[" #W "]], #16\n\t"                                                                    \
+    "shl v" #U ".16b, v" #T ".16b, #4\n\t"                                                                 \
+    "and v" #T ".16b, v" #T ".16b, %[mask].16b\n\t"                                                        \
+    "sdot %[" #ACC "].4s, v" #U ".16b, v" #E ".16b\n\t"                                                    \
+    "sdot %[" #ACC "].4s, v" #T ".16b, v" #O ".16b\n\t"
+
+KWSQ_NEON_INLINE void fc4_sdot_blocks(const bool two, int32x4_t *a0, int32x4_t *a1, int32x4_t *a2, int32x4_t *a3,
+                                      const int8_t *w0, const int8_t *w1, const int8_t *w2, const int8_t *w3,
+                                      const int8_t *xa, const int8_t *xb, int32_t c)
+{
+    if (c <= 0) {
+        return;
+    }
+    const int8x16_t mask = vdupq_n_s8((int8_t)0xF0);
+    int32x4_t r0 = *a0, r1 = *a1, r2 = *a2, r3 = *a3;
+    if (two) {
+        __asm__("1:\n\t"
+                "ld2 {v24.16b, v25.16b}, [%[xa]], #32\n\t"
+                "ld2 {v26.16b, v27.16b}, [%[xb]], #32\n\t"
+                FC4_ROW(r0, w0, 16, 17, 24, 25) FC4_ROW(r1, w1, 18, 19, 26, 27)
+                FC4_ROW(r2, w2, 20, 21, 24, 25) FC4_ROW(r3, w3, 22, 23, 26, 27)
+                "subs %w[c], %w[c], #1\n\t"
+                "b.ne 1b\n\t"
+                : [r0] "+w"(r0), [r1] "+w"(r1), [r2] "+w"(r2), [r3] "+w"(r3), [w0] "+r"(w0), [w1] "+r"(w1),
+                  [w2] "+r"(w2), [w3] "+r"(w3), [xa] "+r"(xa), [xb] "+r"(xb), [c] "+r"(c)
+                : [mask] "w"(mask)
+                : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "cc",
+                  "memory");
+    } else {
+        __asm__("1:\n\t"
+                "ld2 {v24.16b, v25.16b}, [%[xa]], #32\n\t"
+                FC4_ROW(r0, w0, 16, 17, 24, 25) FC4_ROW(r1, w1, 18, 19, 24, 25)
+                FC4_ROW(r2, w2, 20, 21, 24, 25) FC4_ROW(r3, w3, 22, 23, 24, 25)
+                "subs %w[c], %w[c], #1\n\t"
+                "b.ne 1b\n\t"
+                : [r0] "+w"(r0), [r1] "+w"(r1), [r2] "+w"(r2), [r3] "+w"(r3), [w0] "+r"(w0), [w1] "+r"(w1),
+                  [w2] "+r"(w2), [w3] "+r"(w3), [xa] "+r"(xa), [c] "+r"(c)
+                : [mask] "w"(mask)
+                : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "cc", "memory");
+        (void)xb;
+    }
+    *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
+}
+#undef FC4_ROW
+#endif
+
+/* Rows starting at bytes r0..r3 (r0, r2 of kind a, r1, r3 of kind b; all of
+ * kind a when !TWO): {dot0, dot1, dot2, dot3}. CHUNK: blocks per int16 chunk
+ * (FC4_CHUNK16), else 0. PAIRX: r1 = r0 + m, r3 = r2 + m, and the extra
+ * vectors are the pairs' combined ones. */
+KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_t chunk, const int8_t *r0,
+                                    const int8_t *r1, const int8_t *r2, const int8_t *r3, const fc4_kind a,
+                                    const fc4_kind b, const int32_t blocks, const bool extra, const bool pairx,
+                                    const fc4_pair pr)
+{
+    const int8_t *w0 = r0 + a.p, *w1 = r1 + (two ? b.p : a.p), *w2 = r2 + a.p, *w3 = r3 + (two ? b.p : a.p);
+    const int8_t *xa = a.x, *xb = two ? b.x : a.x;
+    const int8x16x2_t be = two ? b.e : a.e;
+    const int32_t bq = two ? b.q : a.q;
+    if (mode == FC4_X16) {
+        int32x4_t a0 = vdupq_n_s32(0), a1 = a0, a2 = a0, a3 = a0;
+#if KWSQ_NEON_SDOT
+        fc4_sdot_blocks(two, &a0, &a1, &a2, &a3, w0, w1, w2, w3, xa, xb, blocks);
+#else
+        for (int32_t c = blocks; c > 0; --c) {
+            const int8x16x2_t va = vld2q_s8(xa); /* 32 inputs split even / odd */
+            const int8x16x2_t vb = two ? vld2q_s8(xb) : va;
+            a0 = dot16_s4(a0, vld1q_s8(w0), va.val[0], va.val[1]);
+            a1 = dot16_s4(a1, vld1q_s8(w1), vb.val[0], vb.val[1]);
+            a2 = dot16_s4(a2, vld1q_s8(w2), va.val[0], va.val[1]);
+            a3 = dot16_s4(a3, vld1q_s8(w3), vb.val[0], vb.val[1]);
+            xa += 32, xb += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;
         }
-        s0 = vpadalq_s16(s0, a0);
-        s1 = vpadalq_s16(s1, a1);
-        s2 = vpadalq_s16(s2, a2);
-        s3 = vpadalq_s16(s3, a3);
+#endif
+        if (two && pairx) {
+            const int8x16_t mask = vdupq_n_s8((int8_t)0xF0);
+            const int8x16_t v0 = vld1q_s8(r0 + pr.off), v2 = vld1q_s8(r2 + pr.off);
+            const int8x16_t l0 = vshlq_n_s8(v0, 4), h0 = vandq_s8(v0, mask);
+            const int8x16_t l2 = vshlq_n_s8(v2, 4), h2 = vandq_s8(v2, mask);
+            a0 = kwsq_dot16(kwsq_dot16(a0, l0, pr.ea.val[0]), h0, pr.ea.val[1]);
+            a1 = kwsq_dot16(kwsq_dot16(a1, l0, pr.eb.val[0]), h0, pr.eb.val[1]);
+            a2 = kwsq_dot16(kwsq_dot16(a2, l2, pr.ea.val[0]), h2, pr.ea.val[1]);
+            a3 = kwsq_dot16(kwsq_dot16(a3, l2, pr.eb.val[0]), h2, pr.eb.val[1]);
+        } else if (extra) {
+            a0 = dot16_s4(a0, vld1q_s8(r0 + a.q), a.e.val[0], a.e.val[1]);
+            a1 = dot16_s4(a1, vld1q_s8(r1 + bq), be.val[0], be.val[1]);
+            a2 = dot16_s4(a2, vld1q_s8(r2 + a.q), a.e.val[0], a.e.val[1]);
+            a3 = dot16_s4(a3, vld1q_s8(r3 + bq), be.val[0], be.val[1]);
+        }
+        /* exact: every lane is a sum of multiples of 16 */
+        return vshrq_n_s32(kwsq_hsum4(a0, a1, a2, a3), 4);
     }
-    if ((half & 15) != 0) {
-        const int32_t t = (half & 15) - 16;
-        s0 = vpadalq_s16(s0, mla16_s4(vdupq_n_s16(0), vld1q_s8(w0 + t), te, to));
-        s1 = vpadalq_s16(s1, mla16_s4(vdupq_n_s16(0), vld1q_s8(w1 + t), te, to));
-        s2 = vpadalq_s16(s2, mla16_s4(vdupq_n_s16(0), vld1q_s8(w2 + t), te, to));
-        s3 = vpadalq_s16(s3, mla16_s4(vdupq_n_s16(0), vld1q_s8(w3 + t), te, to));
+    int32x4_t s0 = vdupq_n_s32(0), s1 = s0, s2 = s0, s3 = s0;
+    int16x8_t a0 = vdupq_n_s16(0), a1 = a0, a2 = a0, a3 = a0;
+    int32_t left = blocks;
+    do {
+        int32_t c = chunk == 0 || left < chunk ? left : chunk;
+        left -= c;
+        for (; c > 0; --c) {
+            const int8x16x2_t va = vld2q_s8(xa);
+            const int8x16x2_t vb = two ? vld2q_s8(xb) : va;
+            a0 = mla16_s4(a0, vld1q_s8(w0), va.val[0], va.val[1]);
+            a1 = mla16_s4(a1, vld1q_s8(w1), vb.val[0], vb.val[1]);
+            a2 = mla16_s4(a2, vld1q_s8(w2), va.val[0], va.val[1]);
+            a3 = mla16_s4(a3, vld1q_s8(w3), vb.val[0], vb.val[1]);
+            xa += 32, xb += 32, w0 += 16, w1 += 16, w2 += 16, w3 += 16;
+        }
+        if (chunk != 0) {
+            s0 = vpadalq_s16(s0, a0);
+            s1 = vpadalq_s16(s1, a1);
+            s2 = vpadalq_s16(s2, a2);
+            s3 = vpadalq_s16(s3, a3);
+            a0 = a1 = a2 = a3 = vdupq_n_s16(0);
+        }
+    } while (chunk != 0 && left > 0);
+    /* with chunks, the extra vector is a chunk of its own (a0..a3 are zero) */
+    if (two && pairx) {
+        const int8x16_t v0 = vld1q_s8(r0 + pr.off), v2 = vld1q_s8(r2 + pr.off);
+        const int8x16_t l0 = vshrq_n_s8(vshlq_n_s8(v0, 4), 4), h0 = vshrq_n_s8(v0, 4);
+        const int8x16_t l2 = vshrq_n_s8(vshlq_n_s8(v2, 4), 4), h2 = vshrq_n_s8(v2, 4);
+        a0 = kwsq_mla16(kwsq_mla16(a0, l0, pr.ea.val[0]), h0, pr.ea.val[1]);
+        a1 = kwsq_mla16(kwsq_mla16(a1, l0, pr.eb.val[0]), h0, pr.eb.val[1]);
+        a2 = kwsq_mla16(kwsq_mla16(a2, l2, pr.ea.val[0]), h2, pr.ea.val[1]);
+        a3 = kwsq_mla16(kwsq_mla16(a3, l2, pr.eb.val[0]), h2, pr.eb.val[1]);
+    } else if (extra) {
+        a0 = mla16_s4(a0, vld1q_s8(r0 + a.q), a.e.val[0], a.e.val[1]);
+        a1 = mla16_s4(a1, vld1q_s8(r1 + bq), be.val[0], be.val[1]);
+        a2 = mla16_s4(a2, vld1q_s8(r2 + a.q), a.e.val[0], a.e.val[1]);
+        a3 = mla16_s4(a3, vld1q_s8(r3 + bq), be.val[0], be.val[1]);
     }
-    return kwsq_hsum4(s0, s1, s2, s3);
+    return kwsq_hsum4(vpadalq_s16(s0, a0), vpadalq_s16(s1, a1), vpadalq_s16(s2, a2), vpadalq_s16(s3, a3));
 }
 
-/* The four-row blocks of one batch; returns the rows done. */
-KWSQ_NEON_INLINE int32_t packed_rows(const int mode, const kwsq_fc_params *params, const kwsq_quant_params *quant,
-                                     int32_t rows, int32_t half, const uint8_t *packed_weights,
-                                     const int32_t *row_const, int32_t xsum, const int8_t *x, int8_t *y)
+/* One batch: the rows in blocks of four, the last block of 1..3 rows with
+ * the missing rows replaced by the block's first; returns the first row not
+ * done (short rows stop where a 16-byte load would pass the weights' end). */
+KWSQ_NEON_INLINE int32_t fc4_rows(const int mode, const bool two, const int32_t chunk, const fc4_shape *s,
+                                  const kwsq_fc_params *params, const kwsq_quant_params *quant, int32_t rows,
+                                  const uint8_t *packed_weights, const int32_t *row_const, int32_t xsum,
+                                  const int8_t *x, int8_t *y)
 {
     const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
-    const int32_t rem = half % 16;
-    int8x16_t te = vdupq_n_s8(0), to = te;
-    if (rem != 0) {
-        /* The last 16 even and odd input values, the lanes the full blocks counted zeroed. */
-        int8_t xe[16], xo[16];
-        for (int32_t j = 0; j < 16; ++j) {
-            xe[j] = x[2 * (half - 16 + j)];
-            xo[j] = x[2 * (half - 16 + j) + 1];
-        }
-        te = kwsq_neon_tail16(xe + 16, rem);
-        to = kwsq_neon_tail16(xo + 16, rem);
+    const int32_t n = s->n, m = s->m, blocks = s->blocks;
+    const bool extra = s->extra;
+    const fc4_kind a = fc4_kind_a(*s, x), b = two ? fc4_kind_b(*s, x) : a;
+    /* odd n, long rows, at most 8 bytes outside the blocks: combined extra vectors */
+    const bool pairx = two && !s->short_rows && m + 1 - 16 * blocks <= 8;
+    fc4_pair pr;
+    if (pairx) {
+        pr = fc4_pair_of(*s, x);
+    } else {
+        pr.off = 0;
+        pr.ea = pr.eb = a.e;
     }
     const int32x4_t vxsum = vdupq_n_s32(xsum);
-    int32_t o = 0;
-    for (; o + 4 <= rows; o += 4) {
-        const uint8_t *wr = packed_weights + (int64_t)o * half;
-        int32x4_t acc = mode == FC4_ACC16     ? dot_4rows_acc16(wr, x, half, te, to)
-                        : mode == FC4_CHUNK16 ? dot_4rows_chunk16(wr, x, half, te, to)
-                                              : dot_4rows_x16(wr, x, half, te, to);
-        acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vxsum));
-        kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
+    const bool per_channel = quant->per_channel;
+    const kwsq_neon_q4 q_tensor = kwsq_neon_quant4(quant, 0);
+    /* Blocks of four whole rows; short rows: only those whose 16-byte loads
+     * (from the block's last row start, base + n + m) end inside the weights. */
+    const int64_t w_bytes = ((int64_t)rows * n + 1) / 2;
+    int32_t full = rows / 4;
+    while (s->short_rows && full > 0 && (int64_t)(full - 1) * 2 * n + n + m + 16 > w_bytes) {
+        --full;
     }
-    return o;
+    /* rows o, o+1, o+2, o+3 start at bytes (o * n) / 2 + {0, m, n, n + m} (o even) */
+    const int8_t *base = (const int8_t *)packed_weights;
+    const int32_t *rc = row_const;
+    int8_t *yo = y;
+    for (int32_t k = full; k > 0; --k) {
+        int32x4_t acc = fc4_dot4(mode, two, chunk, base, base + m, base + n, base + n + m, a, b, blocks, extra,
+                                 pairx, pr);
+        acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rc), vxsum));
+        kwsq_neon_store4(yo, kwsq_neon_rq4(acc, per_channel ? kwsq_neon_quant4(quant, (int32_t)(yo - y)) : q_tensor),
+                         op);
+        base += 2 * n, rc += 4, yo += 4;
+    }
+    const int32_t o = 4 * full, valid = rows - o;
+    if (valid <= 0 || valid >= 4) {
+        return o;
+    }
+    const int8_t *r1 = valid > 1 ? base + m : base, *r2 = valid > 2 ? base + n : base;
+    if (s->short_rows && (int64_t)((valid > 2 ? r2 : r1) - (const int8_t *)packed_weights) + 16 > w_bytes) {
+        return o;
+    }
+    int32x4_t acc = fc4_dot4(mode, two, chunk, base, r1, r2, base, a, b, blocks, extra, false, pr);
+    int32_t rcv[4] = {0, 0, 0, 0};
+    int8_t out[8];
+    memcpy(rcv, row_const + o, (size_t)valid * sizeof rcv[0]);
+    acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rcv), vxsum));
+    const int16x4_t v = kwsq_neon_rq4(acc, kwsq_neon_quant4_tail(quant, o, valid));
+    vst1_s8(out, kwsq_neon_finish8(v, v, op));
+    memcpy(y + o, out, (size_t)valid);
+    return rows;
 }
 
 kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
@@ -166,10 +364,7 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
                                     int8_t *output)
 {
     const int32_t n = dims->accum_depth, rows = dims->output_depth;
-    const int32_t half = n / 2;
-    const bool packed_path = n % 2 == 0 && half >= 16 && half <= KWSQ_NEON_FC4_MAX_HALF;
-    const bool acc16 = KWSQ_NEON_ACC16(params->accum_bound);
-    int8_t row[2 * KWSQ_NEON_FC4_MAX_HALF];
+    const fc4_shape s = fc4_shape_of(n);
     for (int32_t bt = 0; bt < dims->batches; ++bt) {
         const int8_t *x = input + (int64_t)bt * n;
         int8_t *y = output + (int64_t)bt * rows;
@@ -181,32 +376,26 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             xsum *= params->filter_offset;
         }
         int32_t o = 0;
-        if (packed_path) {
-            if (acc16) {
-                o = packed_rows(FC4_ACC16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
-            } else if (!KWSQ_NEON_SDOT) {
-                o = packed_rows(FC4_CHUNK16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+        if (n >= 2) {
+#define FC4_ROWS(MODE, TWO, CHUNK) \
+    fc4_rows(MODE, TWO, CHUNK, &s, params, quant, rows, packed_weights, row_const, xsum, x, y)
+            if (KWSQ_NEON_SDOT && s.blocks <= 2048) {
+                /* 16 x the sum cannot wrap: 16 * 32 * 2049 * 1024 < 2^31; longer rows
+                 * (over 65,000 values) take the int16 chunks */
+                o = s.odd ? FC4_ROWS(FC4_X16, true, 0) : FC4_ROWS(FC4_X16, false, 0);
+            } else if (KWSQ_NEON_ACC16(params->accum_bound)) {
+                o = s.odd ? FC4_ROWS(FC4_ACC16, true, 0) : FC4_ROWS(FC4_ACC16, false, 0);
             } else {
-                o = packed_rows(FC4_X16, params, quant, rows, half, packed_weights, row_const, xsum, x, y);
+                o = s.odd ? FC4_ROWS(FC4_CHUNK16, true, KWSQ_NEON_FC4_CHUNK)
+                          : FC4_ROWS(FC4_CHUNK16, false, KWSQ_NEON_FC4_CHUNK);
             }
-        } else if (n >= 16 && 4 * n <= 2 * KWSQ_NEON_FC4_MAX_HALF) {
-            /* Rows that start mid-byte (odd n) or short ones: four rows unpacked at a
-             * time, then the int8 four-row block. */
-            const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
-            const int8x16_t xt = n % 16 != 0 ? kwsq_neon_tail16(x + n, n % 16) : vdupq_n_s8(0);
-            for (; o + 4 <= rows; o += 4) {
-                kwsq_neon_unpack_s4(packed_weights, (int64_t)o * n, 4 * n, row);
-                int32x4_t acc = acc16 ? kwsq_neon_dot_4rows16(row, x, n, xt) : kwsq_neon_dot_4rows(row, x, n, xt);
-                acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(row_const + o), vdupq_n_s32(xsum)));
-                kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, kwsq_neon_quant4(quant, o)), op);
-            }
+#undef FC4_ROWS
         }
+        /* n == 1 and the last short rows: nibble by nibble. */
         for (; o < rows; ++o) {
             int32_t acc = 0;
-            for (int32_t i0 = 0; i0 < n; i0 += 2 * KWSQ_NEON_FC4_MAX_HALF) {
-                const int32_t len = n - i0 < 2 * KWSQ_NEON_FC4_MAX_HALF ? n - i0 : 2 * KWSQ_NEON_FC4_MAX_HALF;
-                kwsq_neon_unpack_s4(packed_weights, (int64_t)o * n + i0, len, row);
-                acc += kwsq_neon_dot(row, x + i0, len);
+            for (int32_t i = 0; i < n; ++i) {
+                acc += kwsq_int4_at(packed_weights, (int64_t)o * n + i) * x[i];
             }
             acc += row_const[o] + xsum;
             y[o] = kwsq_neon_out1(acc, quant, o, params->output_offset, params->act_min, params->act_max);
