@@ -70,8 +70,10 @@ def test_op_list_is_the_models_ops_in_graph_order() -> None:
     listed = [line.strip()[len("&kwsq_kernel_"):-1] for line in source.splitlines()
               if line.strip().startswith("&kwsq_kernel_")]
     m = ts.load(model)
-    assert listed == ["reshape", "depthwise_conv_2d", "fully_connected", "softmax"]
-    assert set(listed) == {ts.op_name(m, op).lower() for op in m.subgraphs[0].operators}
+    # int8 everywhere: the typed records, which link only the int8 kernels
+    assert listed == ["reshape", "depthwise_conv_2d_s8", "fully_connected_s8", "softmax_s8"]
+    assert {k.removesuffix("_s8") for k in listed} == {
+        ts.op_name(m, op).lower() for op in m.subgraphs[0].operators}
 
 
 def test_op_list_refuses_a_model_with_an_op_the_runtime_lacks(converted) -> None:
@@ -152,6 +154,32 @@ def test_op_list_firmware_is_smaller_and_gives_the_same_outputs(tmp_path: Path) 
     only = run_on_target(path, xs, "m4", op_list=True)
     assert np.array_equal(every.outputs[0], only.outputs[0])
     assert np.array_equal(only.outputs[0], np.stack(tflm_run(model, list(xs))))
-    assert only.instructions == every.instructions
+    # the same kernels; the typed records' Eval skips the type dispatch
+    assert 0 <= every.instructions - only.instructions <= 50
     # 4 of the 19 ops: most kernels are not linked.
     assert only.code_bytes["runtime"] < 0.8 * every.code_bytes["runtime"]
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+def test_typed_records_follow_the_weight_type_and_refuse_others(converted, tmp_path: Path) -> None:
+    """An INT4 model gets the INT4-only FULLY_CONNECTED record and runs bit-exact with
+    it; the int8-only record of another model's list refuses it, naming the type."""
+    model = converted("dense_int4")
+    assert export_c.model_kernels(model)[0] == "fully_connected_s4"
+    (tmp_path / "m.tflite").write_bytes(model)
+    xs = random_inputs(model, 4, seed=2)
+    (tmp_path / "x.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    args = [str(tmp_path / "m.tflite"), str(tmp_path / "x.bin"), str(tmp_path / "y.bin")]
+    own = tmp_path / "own"
+    own.mkdir()
+    subprocess.run([str(_build(own, export_c.op_list_source(model))), *args], check=True)
+    ref = np.stack(tflm_run(model, xs))
+    got = np.frombuffer((tmp_path / "y.bin").read_bytes(), dtype=ref.dtype).reshape(ref.shape)
+    assert np.array_equal(got, ref)
+    # hello_world's list: FULLY_CONNECTED for int8 weights only
+    exe = _build(tmp_path, export_c.op_list_source(anchor_bytes("hello_world_int8")))
+    run = subprocess.run([str(exe), *args], capture_output=True, text=True)
+    assert run.returncode == 1
+    assert re.fullmatch(r"FULLY_CONNECTED \(op 0\): weights tensor \d+ '[^']*': type INT4 not "
+                        r"supported with int8 input by this op list \(kwsq_ops\.h\)\n",
+                        run.stderr), run.stderr

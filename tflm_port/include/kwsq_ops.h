@@ -53,6 +53,19 @@ extern const kwsq_kernel kwsq_kernel_softmax;
 extern const kwsq_kernel kwsq_kernel_strided_slice;
 extern const kwsq_kernel kwsq_kernel_tanh;
 
+/* Typed records of some ops, <op>_<type>: the same op with only one data
+ * type's kernels linked; its Prepare refuses any other type, saying so.
+ * `kwsq convert` lists one where every use of the op in the model has that
+ * type. s8: int8 input and (for conv, depthwise, FULLY_CONNECTED) int8
+ * weights; s4: int8 input and packed INT4 weights. */
+extern const kwsq_kernel kwsq_kernel_conv_2d_s8;
+extern const kwsq_kernel kwsq_kernel_conv_2d_s4;
+extern const kwsq_kernel kwsq_kernel_depthwise_conv_2d_s8;
+extern const kwsq_kernel kwsq_kernel_depthwise_conv_2d_s4;
+extern const kwsq_kernel kwsq_kernel_fully_connected_s8;
+extern const kwsq_kernel kwsq_kernel_fully_connected_s4;
+extern const kwsq_kernel kwsq_kernel_softmax_s8;
+
 /* Every op (what kwsq_init uses). */
 extern const kwsq_op_resolver kwsq_all_ops;
 

@@ -3,38 +3,81 @@
  */
 #include "kwsq_kernel_util.h"
 
-kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
-                                  const kwsq_tensor_int *input, const kwsq_tensor_int *filter,
-                                  const kwsq_tensor_int *output, int32_t channels, int32_t **mult,
-                                  int8_t **shift, bool *pot)
+static float table_scale(const kwsq_quant_tables *qt, int32_t c)
+{
+    return qt->scales == NULL ? 0.0f : kwsq_rd_f32(qt->scales + (qt->per_channel ? 4u * (uint32_t)c : 0u));
+}
+
+kwsq_status kwsq_quant_tables_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_tensor_int *input,
+                                      const kwsq_tensor_int *filter, const kwsq_tensor_int *output,
+                                      int32_t channels, kwsq_quant_tables *qt)
 {
     if (filter->v.num_channels > 1 && filter->v.num_channels != channels) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "filter has %d scales for %d output channels",
                          (int)filter->v.num_channels, (int)channels);
     }
-    if (*mult == NULL || *shift == NULL) {
-        *mult = kwsq_alloc_persistent_array(ip, (size_t)channels, 4u);
-        *shift = kwsq_alloc_persistent(ip, (size_t)channels);
-        if (*mult == NULL || *shift == NULL) {
-            return KWSQ_ERR_ARENA;
-        }
+    qt->scales = filter->m->scales;
+    qt->channels = channels;
+    qt->per_channel = filter->v.num_channels > 1;
+#ifdef KWSQ_PERSISTENT_QUANT
+    qt->mult = kwsq_alloc_persistent_array(ip, (size_t)channels, 4u);
+    qt->shift = kwsq_alloc_persistent(ip, (size_t)channels);
+    if (qt->mult == NULL || qt->shift == NULL) {
+        return KWSQ_ERR_ARENA;
     }
-    *pot = true;
+#else
+    const int32_t slot = kwsq_request_scratch(ip, n, (size_t)channels * 5u);
+    if (slot < 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
+    }
+    qt->slot = (int8_t)slot;
+#endif
+    qt->pot = true;
     for (int32_t c = 0; c < channels; ++c) {
-        double filter_scale = (double)kwsq_channel_scale(filter, c);
-        double real = (double)input->v.scale * filter_scale / (double)output->v.scale;
+        int32_t mult;
         int s;
-        kwsq_quantize_multiplier(real, &(*mult)[c], &s);
+        kwsq_quantize_ratio(input->v.scale, table_scale(qt, c), output->v.scale, &mult, &s);
         if (s < -31 || s > 31) {
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "requantization scale out of range");
         }
-        (*shift)[c] = (int8_t)s;
-        *pot = *pot && (*mult)[c] == (1 << 30);
+#ifdef KWSQ_PERSISTENT_QUANT
+        qt->mult[c] = mult;
+        qt->shift[c] = (int8_t)s;
+#endif
+        qt->pot = qt->pot && mult == (1 << 30);
     }
 #ifdef KWSQ_NO_SHIFT_ONLY
-    *pot = false; /* measuring what the shift-only requantization buys: same results, general path */
+    qt->pot = false; /* measuring what the shift-only requantization buys: same results, general path */
 #endif
     return KWSQ_OK;
+}
+
+void kwsq_quant_tables_eval(const struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_quant_tables *qt,
+                            float in_scale, float out_scale, kwsq_quant_params *q)
+{
+#ifdef KWSQ_PERSISTENT_QUANT
+    (void)ip;
+    (void)n;
+    (void)in_scale;
+    (void)out_scale;
+    q->multiplier = qt->mult;
+    q->shift = qt->shift;
+#else
+    int32_t *mult = kwsq_scratch(ip, n, qt->slot);
+    int8_t *shift = (int8_t *)(mult + qt->channels);
+    const int32_t count = qt->per_channel ? qt->channels : 1;
+    kwsq_ratio_base rb;
+    (void)kwsq_ratio_base_of(in_scale, out_scale, &rb);
+    kwsq_ratio_fill(&rb, qt->scales, count, mult, shift);
+    for (int32_t c = count; c < qt->channels; ++c) { /* one scale: the same entry everywhere */
+        mult[c] = mult[0];
+        shift[c] = shift[0];
+    }
+    q->multiplier = mult;
+    q->shift = shift;
+#endif
+    q->per_channel = true;
+    q->pot = qt->pot;
 }
 
 int32_t kwsq_accum_bound(const kwsq_tensor_int *filter, int32_t channels, int32_t len, int32_t ch_stride,

@@ -13,16 +13,38 @@
 #define KWSQ_PADDING_SAME 0
 #define KWSQ_PADDING_VALID 1
 
-/* Per-channel (or replicated per-tensor) requantization multipliers for
- * input * filter -> output, as TFLM's PopulateConvolutionQuantizationParams;
- * *pot is set when every ratio is a power of two (shift-only path; never
- * with -DKWSQ_NO_SHIFT_ONLY, a switch for measuring what it buys). The
- * arrays are allocated (persistent) unless *mult and *shift already point to
- * room for `channels` values. */
-kwsq_status kwsq_conv_multipliers(struct kwsq_interpreter *ip, const kwsq_node *n,
-                                  const kwsq_tensor_int *input, const kwsq_tensor_int *filter,
-                                  const kwsq_tensor_int *output, int32_t channels, int32_t **mult,
-                                  int8_t **shift, bool *pot);
+/* The per-channel requantization of a conv, depthwise or FULLY_CONNECTED op
+ * (input * filter -> output, TFLM's PopulateConvolutionQuantizationParams):
+ * the multiplier and shift tables of kwsq_quant_params. TFLM keeps them for
+ * the whole run (5 bytes per channel and op); here each op's Eval computes
+ * them from the scales in the model (kwsq_quantize_ratio, integer only) into
+ * a scratch buffer of its own, which the planner overlaps with every other
+ * op's scratch and dead activations. -DKWSQ_PERSISTENT_QUANT keeps them
+ * persistent instead, computed once in Prepare (TFLM's way: more RAM, a few
+ * instructions less per channel and inference). */
+typedef struct {
+    const uint8_t *scales;  /* the filter's float32 scales in the model; NULL = scale 0 */
+    int32_t channels;       /* table entries */
+#ifdef KWSQ_PERSISTENT_QUANT
+    int32_t *mult;
+    int8_t *shift;
+#endif
+    bool per_channel;       /* one filter scale per channel, else scales[0] for all */
+    bool pot;               /* kwsq_quant_params.pot */
+    int8_t slot;            /* scratch slot of the tables */
+} kwsq_quant_tables;
+
+/* Checks the filter's scale count, computes every channel once (the shift
+ * range, the power-of-two flag; never pot with -DKWSQ_NO_SHIFT_ONLY, a switch
+ * for measuring what it buys) and asks for the tables' scratch: call it after
+ * the op's own scratch requests. */
+kwsq_status kwsq_quant_tables_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_tensor_int *input,
+                                      const kwsq_tensor_int *filter, const kwsq_tensor_int *output,
+                                      int32_t channels, kwsq_quant_tables *qt);
+/* Eval: fills the tables for input scale `in_scale` and output scale
+ * `out_scale` (the op's kept tensors) and points `q` at them. */
+void kwsq_quant_tables_eval(const struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_quant_tables *qt,
+                            float in_scale, float out_scale, kwsq_quant_params *q);
 
 /* accum_bound of kwsq_kernels.h: the weights of channel c are elements
  * c * ch_stride + k * k_stride, k < len, of the constant filter (int8 or

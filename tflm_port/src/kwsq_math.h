@@ -82,6 +82,23 @@ int32_t kwsq_get_reciprocal(int32_t x, int x_int_bits, int *num_bits_over_unit);
 
 /* QuantizeMultiplier: real = mult * 2^(shift - 31). */
 void kwsq_quantize_multiplier(double real, int32_t *mult, int *shift);
+/* kwsq_quantize_multiplier((double)a * (double)b / (double)c), bit for bit,
+ * in integer arithmetic only (no soft double on a core without a double
+ * FPU; cheap enough to run in Eval: tests/tflm_port/test_quant_ratio.py). */
+void kwsq_quantize_ratio(float a, float b, float c, int32_t *mult, int *shift);
+/* The same in two steps, for many b with one a and c: what depends on a and
+ * c only (false when a or c is 0, infinite or NaN: every result is 0). */
+typedef struct {
+    uint32_t ma, mc;   /* mantissas of |a| and |c|; ma 0: every result 0 */
+    uint32_t inv;      /* floor(2^54 / mc) */
+    int32_t exp;
+    uint32_t sign;     /* sign bit of a / c */
+} kwsq_ratio_base;
+bool kwsq_ratio_base_of(float a, float c, kwsq_ratio_base *rb);
+void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *shift);
+/* kwsq_ratio_apply for `count` float32 values b (little-endian, any
+ * alignment; NULL: all 0), shifts stored as int8 (always in [-31, 30]). */
+void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count, int32_t *mult, int8_t *shift);
 /* The int8 activation clamp range for a fused activation (schema values). */
 bool kwsq_activation_range_q(int32_t activation, float scale, int32_t zero_point, int32_t qmin,
                              int32_t qmax, int32_t *act_min, int32_t *act_max);
@@ -94,6 +111,12 @@ int32_t kwsq_input_radius(int int_bits, int left_shift, int total_bits);
 #define KWSQ_NOINLINE __attribute__((noinline))
 #else
 #define KWSQ_NOINLINE
+#endif
+/* A helper inlined into its loop even in a build for size (-Os). */
+#if defined(__GNUC__)
+#define KWSQ_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define KWSQ_ALWAYS_INLINE inline
 #endif
 
 static inline int32_t kwsq_clamp(int32_t x, int32_t lo, int32_t hi)

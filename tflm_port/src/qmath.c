@@ -6,6 +6,7 @@
  */
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "kwsq_math.h"
 
@@ -38,6 +39,148 @@ void kwsq_quantize_multiplier(double real, int32_t *mult, int *shift)
     }
     *mult = (int32_t)q_fixed;
     *shift = exp2;
+}
+
+static uint32_t float_bits(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* The magnitude of a subnormal float as m * 2^e, m in [2^23, 2^24). */
+static KWSQ_NOINLINE uint32_t subnormal_mant(uint32_t m, int *e)
+{
+    int exp = -149;
+    while (m < 0x800000u) {
+        m <<= 1;
+        --exp;
+    }
+    *e = exp;
+    return m;
+}
+
+/* The magnitude of a finite nonzero float (sign bit clear, below
+ * 0x7F800000) as m * 2^e with m in [2^23, 2^24). */
+static KWSQ_ALWAYS_INLINE uint32_t float_mant(uint32_t x, int *e)
+{
+    if (x < 0x800000u) {
+        return subnormal_mant(x, e);
+    }
+    *e = (int)(x >> 23) - 150;
+    return (x & 0x7FFFFFu) | 0x800000u;
+}
+
+static inline bool finite_nonzero(uint32_t x)
+{
+    return x - 1u < 0x7F7FFFFFu;
+}
+
+bool kwsq_ratio_base_of(float a, float c, kwsq_ratio_base *rb)
+{
+    const uint32_t ua = float_bits(a), uc = float_bits(c);
+    const uint32_t xa = ua & 0x7FFFFFFFu, xc = uc & 0x7FFFFFFFu;
+    rb->sign = (ua ^ uc) & 0x80000000u;
+    if (!finite_nonzero(xa) || !finite_nonzero(xc)) {
+        rb->ma = 0; /* a * b / c is 0, infinite or NaN for every b */
+        return false;
+    }
+    int ea, ec;
+    rb->ma = float_mant(xa, &ea);
+    rb->mc = float_mant(xc, &ec);
+    rb->inv = (uint32_t)(((uint64_t)1 << 54) / rb->mc); /* (2^30, 2^31] */
+    rb->exp = ea - ec + 22; /* see below: exp2 = ea + eb - ec - 31 + s + 53 */
+    return true;
+}
+
+/* The double computation, step by step in integers: a * b is exact in a
+ * double (two 24-bit mantissas, N = ma * mb < 2^48), the division rounds to
+ * 53 bits (to nearest, ties to even), then frexp and round(q * 2^31) (half
+ * away from zero). X = floor(N * 2^31 / mc) has 54-56 bits (s = 1..3 beyond
+ * 53): qh = floor(N / mc) and ql = floor(r * 2^31 / mc), r the remainder,
+ * each estimated with inv = floor(2^54 / mc) (at most 1 resp. 2 too small)
+ * and corrected with the remainder. With T = X >> s the truncated 53-bit
+ * quotient, q31 = round(T / 2^22) (half up); rounding T to 53 bits first
+ * changes that only when T ends in 0 and 21 ones (then T is odd, and the
+ * round-up is the guard bit alone, whatever the rest). */
+static KWSQ_ALWAYS_INLINE void apply_bits(const kwsq_ratio_base *rb, uint32_t ub, int32_t *mult, int *shift)
+{
+    const uint32_t xb = ub & 0x7FFFFFFFu;
+    if (rb->ma == 0 || !finite_nonzero(xb)) {
+        *mult = 0;
+        *shift = 0;
+        return;
+    }
+    int eb;
+    const uint32_t mb = float_mant(xb, &eb);
+    const uint32_t mc = rb->mc, inv = rb->inv;
+    const uint64_t num = (uint64_t)rb->ma * mb;
+    const uint32_t nh = (uint32_t)(num >> 32), nl = (uint32_t)num;
+    const uint64_t prod = (uint64_t)nh * inv + (((uint64_t)nl * inv) >> 32); /* N * inv / 2^32 */
+    uint32_t qh = (uint32_t)(prod >> 22);
+    uint32_t r = nl - qh * mc; /* below 2 mc: exact in 32 bits */
+    if (r >= mc) {
+        ++qh;
+        r -= mc;
+    }
+    const uint64_t pl = (uint64_t)r * inv;
+    uint32_t ql = (uint32_t)(pl >> 23);
+    uint32_t rl = (r << 31) - ql * mc; /* below 3 mc: exact in 32 bits */
+    while (rl >= mc) {
+        ++ql;
+        rl -= mc;
+    }
+    const int s = qh >= (1u << 24) ? 3 : qh >= (1u << 23) ? 2 : 1;
+    const uint32_t y = (qh << (10 - s)) | (ql >> (s + 21)); /* T >> 21 */
+    uint32_t q31 = (y >> 1) + (y & 1u);
+    if (((ql >> s) & 0x3FFFFFu) == 0x1FFFFFu && ((ql >> (s - 1)) & 1u) != 0) {
+        ++q31;
+    }
+    int exp2 = rb->exp + eb + s;
+    int64_t q_fixed = q31; /* [2^30, 2^31] */
+    if (((ub & 0x80000000u) ^ rb->sign) != 0) {
+        q_fixed = -q_fixed;
+    }
+    /* from here as kwsq_quantize_multiplier */
+    if (q_fixed == (1LL << 31)) {
+        q_fixed /= 2;
+        ++exp2;
+    }
+    if (exp2 < -31) {
+        exp2 = 0;
+        q_fixed = 0;
+    }
+    if (exp2 > 30) {
+        exp2 = 30;
+        q_fixed = (1LL << 31) - 1;
+    }
+    *mult = (int32_t)q_fixed;
+    *shift = exp2;
+}
+
+void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *shift)
+{
+    apply_bits(rb, float_bits(b), mult, shift);
+}
+
+void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count, int32_t *mult, int8_t *shift)
+{
+    for (int32_t c = 0; c < count; ++c) {
+        uint32_t ub = 0;
+        if (b != NULL) {
+            memcpy(&ub, b + 4 * c, 4); /* float32, little-endian (as the model) */
+        }
+        int s;
+        apply_bits(rb, ub, &mult[c], &s);
+        shift[c] = (int8_t)s;
+    }
+}
+
+void kwsq_quantize_ratio(float a, float b, float c, int32_t *mult, int *shift)
+{
+    kwsq_ratio_base rb;
+    (void)kwsq_ratio_base_of(a, c, &rb);
+    kwsq_ratio_apply(&rb, b, mult, shift);
 }
 
 static bool quantize_value(float scale, int32_t zero_point, float f, int32_t *q)

@@ -1,19 +1,9 @@
 /*
- * Shared Prepare for CONV_2D and DEPTHWISE_CONV_2D; see conv_common.h.
+ * Shared Prepare and Eval of CONV_2D and DEPTHWISE_CONV_2D; see conv_common.h.
  */
 #include "conv_common.h"
 #include "kwsq_overlap.h"
 #include "kwsq_schema.h"
-
-kwsq_status kwsq_conv_check_weights(struct kwsq_interpreter *ip, const kwsq_node *n,
-                                    const kwsq_tensor_int *filter)
-{
-    if (filter->v.type != KWSQ_INT8 && filter->v.type != KWSQ_INT4) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported", filter,
-                         kwsq_type_name(filter->v.type));
-    }
-    return KWSQ_OK;
-}
 
 /* Overlapped placement (include/kwsq_kernels.h, row-order contract): a pass
  * starting in output row r (batch-major) writes nothing past pixel
@@ -47,18 +37,92 @@ static void request_overlap(struct kwsq_interpreter *ip, const kwsq_node *n, con
     (void)kwsq_overlap_output(ip, n, 0, 0, delta);
 }
 
-kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind,
-                                     kwsq_conv_op *op)
+/* The op data of both ops: what Eval passes to the kernels. */
+typedef struct {
+    kwsq_conv_params p;
+    kwsq_dims filter_dims;
+    const uint8_t *filter;  /* the constant weights and bias, in the model */
+    const int32_t *bias;    /* NULL = none */
+    kwsq_quant_tables qt;
+    int32_t scratch_bytes;  /* from the kernel's ..._get_buffer_size; scratch slot 0 */
+    bool s4;                /* packed INT4 weights */
+} conv_op;
+
+/* Input, output and weight checks, and the channel counts of either op. */
+static kwsq_status check_tensors(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind)
 {
-    kwsq_conv_params *p = &op->p;
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    const kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    kwsq_status st;
+    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
+        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
+        return st;
+    }
+    if (filter == NULL || !filter->m->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
+        output->v.num_dims != 4 || (kind->depthwise && filter->v.dims[0] != 1)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, kind->depthwise
+                             ? "needs 4-D input/output and constant 1xHxWxC weights"
+                             : "needs 4-D input/output and constant 4-D weights");
+    }
+    const bool s4 = filter->v.type == KWSQ_INT4;
+    if ((filter->v.type != KWSQ_INT8 && !s4) || (s4 ? kind->s4 == NULL : kind->s8 == NULL)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported%s", filter,
+                         kwsq_type_name(filter->v.type),
+                         filter->v.type == KWSQ_INT8 || s4 ? " by this op list (kwsq_ops.h)" : "");
+    }
+    const int32_t out_ch = output->v.dims[3];
+    const int32_t in_ch = input->v.dims[3];
+    const int32_t filter_in = filter->v.dims[3];
+    /* in_ch > 0 before a division by it: a 0-channel input is refused. */
+    const bool ok = kind->depthwise
+                        ? filter_in == out_ch && in_ch > 0 && out_ch % in_ch == 0
+                        : filter->v.dims[0] == out_ch && filter_in > 0 && in_ch > 0 && in_ch % filter_in == 0 &&
+                              out_ch % (in_ch / filter_in) == 0;
+    if (!ok || input->v.dims[0] != output->v.dims[0]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
+    }
+    return KWSQ_OK;
+}
+
+/* Whether the op may compute in place (its kernels read every input byte
+ * before overwriting it). A pointwise conv reads pixel p entirely before
+ * writing pixel p, and output pixel p lies at or before input pixel p; a
+ * stride-1 depthwise keeps the rows it still needs aside. */
+static bool in_place_ok(const kwsq_conv_kind *kind, const kwsq_conv_params *p, const kwsq_tensor *in,
+                        const kwsq_tensor *out, const kwsq_dims *fd)
+{
+    const bool same = out->dims[1] == in->dims[1] && out->dims[2] == in->dims[2];
+    if (kind->depthwise) {
+        return same && p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
+               p->depth_multiplier == 1 && ((int64_t)p->pad_h + 1) * out->dims[2] * out->dims[3] <= INT32_MAX;
+    }
+    return same && fd->h == 1 && fd->w == 1 && p->stride_h == 1 && p->stride_w == 1 && fd->c == in->dims[3] &&
+           out->dims[3] <= in->dims[3];
+}
+
+kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind)
+{
+    kwsq_status st = check_tensors(ip, n, kind);
+    if (st != KWSQ_OK) {
+        return st;
+    }
     const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     const kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
     const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
     const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    conv_op *op = kwsq_alloc_persistent(ip, sizeof *op);
+    if (op == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    n->data = op;
+    kwsq_conv_params *p = &op->p;
     const int32_t out_ch = output->v.dims[3];
-    if (filter->v.num_channels > 1 && filter->m->quant_dim != kind->quant_dim) {
+    p->depth_multiplier = kind->depthwise ? out_ch / input->v.dims[3] : 0;
+    const int32_t quant_dim = kind->depthwise ? 3 : 0;
+    if (filter->v.num_channels > 1 && filter->m->quant_dim != quant_dim) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "per-channel weights must be quantized along dim %d",
-                         (int)kind->quant_dim);
+                         (int)quant_dim);
     }
     if (bias != NULL && (bias->v.type != KWSQ_INT32 || !bias->m->is_const ||
                          kwsq_num_elements(&bias->v) != out_ch)) {
@@ -93,26 +157,37 @@ kwsq_status kwsq_conv_prepare_params(struct kwsq_interpreter *ip, kwsq_node *n, 
     op->s4 = filter->v.type == KWSQ_INT4;
     op->filter = filter->v.data;
     op->bias = bias != NULL ? (const int32_t *)bias->v.data : NULL;
-    op->filter_dims = kwsq_dims_of(&filter->v);
-    int32_t *mult = NULL;
-    int8_t *shift = NULL;
-    kwsq_status st = kwsq_conv_multipliers(ip, n, input, filter, output, out_ch, &mult, &shift, &op->q.pot);
-    op->q.multiplier = mult;
-    op->q.shift = shift;
-    op->q.per_channel = true;
-    if (st == KWSQ_OK) {
-        /* conv OHWI: channel o is one block of h*w*c; depthwise 1HWC: channel c every c-th value. */
-        const kwsq_dims fd = op->filter_dims;
-        const bool dw = kind->quant_dim == 3;
-        const int32_t len = dw ? fd.h * fd.w : fd.h * fd.w * fd.c;
-        p->accum_bound = kwsq_accum_bound(filter, dw ? fd.c : fd.n, len, dw ? 1 : len, dw ? fd.c : 1,
-                                          input->v.zero_point);
+    const kwsq_dims fd = op->filter_dims = kwsq_dims_of(&filter->v);
+    /* conv OHWI: channel o is one block of h*w*c; depthwise 1HWC: channel c every c-th value. */
+    const int32_t len = kind->depthwise ? fd.h * fd.w : fd.h * fd.w * fd.c;
+    p->accum_bound = kwsq_accum_bound(filter, kind->depthwise ? fd.c : fd.n, len, kind->depthwise ? 1 : len,
+                                      kind->depthwise ? fd.c : 1, input->v.zero_point);
+    request_overlap(ip, n, p, &input->v, &output->v,
+                    kind->depthwise ? KWSQ_DEPTHWISE_OVERLAP_SPILL(p, &fd) : KWSQ_CONV_OVERLAP_SPILL(p, &fd));
+    if (in_place_ok(kind, p, &input->v, &output->v, &fd) && kwsq_alias_output(ip, n, 0, 0)) {
+        p->in_place = true;
     }
-    if (st == KWSQ_OK) {
-        request_overlap(ip, n, p, &input->v, &output->v,
-                        n->kernel->builtin == KWSQ_OP_DEPTHWISE_CONV_2D
-                            ? KWSQ_DEPTHWISE_OVERLAP_SPILL(p, &op->filter_dims)
-                            : KWSQ_CONV_OVERLAP_SPILL(p, &op->filter_dims));
+    const kwsq_dims out_dims = kwsq_dims_of(&output->v);
+    op->scratch_bytes = (op->s4 ? kind->s4_size : kind->s8_size)(p, &out_dims);
+    if (op->scratch_bytes > 0 && kwsq_request_scratch(ip, n, (size_t)op->scratch_bytes) != 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
     }
-    return st;
+    return kwsq_quant_tables_prepare(ip, n, input, filter, output, out_ch, &op->qt);
+}
+
+kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind)
+{
+    const conv_op *d = n->data;
+    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
+    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
+    const kwsq_dims in_dims = kwsq_dims_of(in), out_dims = kwsq_dims_of(out);
+    const kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes};
+    kwsq_quant_params q;
+    kwsq_quant_tables_eval(ip, n, &d->qt, in->scale, out->scale, &q);
+    const kwsq_status st =
+        d->s4 ? kind->s4(&ctx, &d->p, &q, &in_dims, in->data, &d->filter_dims, d->filter, d->bias, &out_dims,
+                         out->data)
+              : kind->s8(&ctx, &d->p, &q, &in_dims, in->data, &d->filter_dims, (const int8_t *)d->filter, d->bias,
+                         &out_dims, out->data);
+    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }

@@ -1,84 +1,33 @@
 /*
  * DEPTHWISE_CONV_2D int8 (weights 1HWC int8 or packed INT4, per-channel,
- * any depth multiplier): Prepare checks and precomputes, Eval calls
- * kwsq_depthwise_conv_s8 / _s4 (kernels/ref or a variant folder).
+ * any depth multiplier): conv_common.c prepares, Eval calls
+ * kwsq_depthwise_conv_s8 / _s4 (kernels/ref or a variant folder). Three op
+ * records: both weight types, int8 only, INT4 only (kwsq_ops.h).
  */
 #include "conv_common.h"
 #include "kwsq_schema.h"
 
-static const kwsq_conv_kind k_depthwise = {
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_PADDING,
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W,
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H,
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION,
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_W_FACTOR,
-    KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_H_FACTOR,
-    3,
-};
+#define KIND(s8, s8_size, s4, s4_size) \
+    {KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_PADDING, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, \
+     KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_W_FACTOR, \
+     KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_H_FACTOR, true, s8, s8_size, s4, s4_size}
+#define RECORD(name, kind)                                                                       \
+    static kwsq_status name##_prepare(struct kwsq_interpreter *ip, kwsq_node *n)                \
+    {                                                                                            \
+        return kwsq_conv_prepare(ip, n, &kind);                                                  \
+    }                                                                                            \
+    static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
+    {                                                                                            \
+        return kwsq_conv_eval(ip, n, &kind);                                                     \
+    }                                                                                            \
+    const kwsq_kernel name = {KWSQ_OP_DEPTHWISE_CONV_2D, KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
+                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
 
-static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
-{
-    kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
-    kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
-    kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
-    kwsq_status st;
-    if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
-        (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
-        return st;
-    }
-    if (filter == NULL || !filter->m->is_const || filter->v.num_dims != 4 || input->v.num_dims != 4 ||
-        output->v.num_dims != 4 || filter->v.dims[0] != 1) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "needs 4-D input/output and constant 1xHxWxC weights");
-    }
-    if ((st = kwsq_conv_check_weights(ip, n, filter)) != KWSQ_OK) {
-        return st;
-    }
-    const int32_t out_ch = output->v.dims[3];
-    const int32_t in_ch = input->v.dims[3];
-    if (filter->v.dims[3] != out_ch || in_ch <= 0 || out_ch % in_ch != 0 ||
-        input->v.dims[0] != output->v.dims[0]) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
-    }
-    kwsq_conv_op *d = kwsq_alloc_persistent(ip, sizeof *d);
-    if (d == NULL) {
-        return KWSQ_ERR_ARENA;
-    }
-    n->data = d;
-    d->p.depth_multiplier = out_ch / in_ch;
-    if ((st = kwsq_conv_prepare_params(ip, n, &k_depthwise, d)) != KWSQ_OK) {
-        return st;
-    }
-    const kwsq_conv_params *p = &d->p;
-    if (p->stride_h == 1 && p->stride_w == 1 && p->dilation_h == 1 && p->dilation_w == 1 &&
-        p->depth_multiplier == 1 && output->v.dims[1] == input->v.dims[1] &&
-        output->v.dims[2] == input->v.dims[2] &&
-        ((int64_t)p->pad_h + 1) * output->v.dims[2] * output->v.dims[3] <= INT32_MAX &&
-        kwsq_alias_output(ip, n, 0, 0)) {
-        d->p.in_place = true;
-    }
-    const kwsq_dims out_dims = kwsq_dims_of(&output->v);
-    d->scratch_bytes = d->s4 ? kwsq_depthwise_conv_s4_get_buffer_size(&d->p, &out_dims)
-                             : kwsq_depthwise_conv_s8_get_buffer_size(&d->p, &out_dims);
-    if (d->scratch_bytes > 0 && kwsq_request_scratch(ip, n, (size_t)d->scratch_bytes) != 0) {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
-    }
-    return KWSQ_OK;
-}
+static const kwsq_conv_kind k_all = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, kwsq_depthwise_conv_s4,
+                                         kwsq_depthwise_conv_s4_get_buffer_size);
+static const kwsq_conv_kind k_s8 = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, NULL, NULL);
+static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_depthwise_conv_s4, kwsq_depthwise_conv_s4_get_buffer_size);
 
-static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
-{
-    const kwsq_conv_op *d = n->data;
-    const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
-    const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
-    const kwsq_dims in_dims = kwsq_dims_of(in), out_dims = kwsq_dims_of(out);
-    const kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes};
-    const kwsq_status st =
-        d->s4 ? kwsq_depthwise_conv_s4(&ctx, &d->p, &d->q, &in_dims, in->data, &d->filter_dims, d->filter,
-                                       d->bias, &out_dims, out->data)
-              : kwsq_depthwise_conv_s8(&ctx, &d->p, &d->q, &in_dims, in->data, &d->filter_dims,
-                                       (const int8_t *)d->filter, d->bias, &out_dims, out->data);
-    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
-}
-
-const kwsq_kernel kwsq_kernel_depthwise_conv_2d = {KWSQ_OP_DEPTHWISE_CONV_2D, KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS,
-                                                   prepare, eval, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
+RECORD(kwsq_kernel_depthwise_conv_2d, k_all)
+RECORD(kwsq_kernel_depthwise_conv_2d_s8, k_s8)
+RECORD(kwsq_kernel_depthwise_conv_2d_s4, k_s4)

@@ -5,7 +5,9 @@
  * kwsq_fully_connected_s8 (int8 weights, per-tensor or per-row),
  * kwsq_fully_connected_s4 (packed INT4 weights), kwsq_fully_connected_hybrid_f32
  * (float input, int8 weights, as LiteRT's hybrid kernel) or
- * kwsq_fully_connected_f32.
+ * kwsq_fully_connected_f32. Three op records (kwsq_ops.h): every type, int8
+ * only (kwsq_kernel_fully_connected_s8), INT4 only (_s4); the typed ones
+ * link only their kernel and refuse the other types.
  */
 #include <math.h>
 #include <string.h>
@@ -14,15 +16,17 @@
 #include "kwsq_kernels.h"
 #include "kwsq_schema.h"
 
-enum { FC_S8, FC_S4, FC_HYBRID, FC_F32 };
+/* The kernel of an op, and as a mask the kinds an op record takes. */
+enum { FC_S8 = 1, FC_S4 = 2, FC_HYBRID = 4, FC_F32 = 8 };
 
 typedef struct {
     int32_t kind;
     kwsq_fc_dims dims;
     kwsq_fc_params params;
-    kwsq_quant_params quant;
+    kwsq_quant_params quant; /* per-tensor weights: one multiplier and shift */
+    kwsq_quant_tables qt;    /* per-row weights: the tables, filled in Eval */
     kwsq_float_range fact;
-    int32_t mult1;         /* per-tensor: quant points here, no separate arrays */
+    int32_t mult1;         /* per-tensor: quant points here */
     int8_t shift1;
     bool asymmetric;       /* hybrid: asymmetric input quantization */
     int32_t scratch_bytes; /* hybrid: scratch slot 0 */
@@ -46,7 +50,60 @@ static int32_t weight_sum(const kwsq_tensor_int *filter, int32_t row, int32_t ac
     return (int32_t)sum;
 }
 
-static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+typedef kwsq_status (*float_prepare_fn)(struct kwsq_interpreter *ip, kwsq_node *n, fc_data *d, int32_t activation);
+
+/* Float input: FC_F32 or FC_HYBRID. */
+static kwsq_status prepare_float(struct kwsq_interpreter *ip, kwsq_node *n, fc_data *d, int32_t activation)
+{
+    const kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
+    const kwsq_tensor_int *bias = kwsq_node_input(ip, n, 2);
+    const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
+    kwsq_status st;
+    if ((st = kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1)) != KWSQ_OK) {
+        return st;
+    }
+    if (bias != NULL && (st = kwsq_check_tensor(ip, n, bias, "bias", KWSQ_FLOAT32, -1)) != KWSQ_OK) {
+        return st;
+    }
+    if (activation > 3) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
+    }
+    kwsq_activation_range_f(activation, &d->fact.act_min, &d->fact.act_max);
+    d->bias = bias != NULL ? (const float *)bias->v.data : NULL;
+    if (filter->v.type == KWSQ_FLOAT32) {
+        d->kind = FC_F32;
+        return KWSQ_OK;
+    }
+    if (filter->v.type != KWSQ_INT8 || !(filter->v.scale > 0.0f) ||
+        (filter->v.num_channels > 1 && filter->m->quant_dim != 0)) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED,
+                         "hybrid weights must be int8, quantized per tensor or per row");
+    }
+    d->kind = FC_HYBRID;
+    d->asymmetric = kwsq_opt_i8(ip, n, KWSQ_FIELD_FULLY_CONNECTED_OPTIONS_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0;
+    d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
+    d->row_scale = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
+    if (d->row_const == NULL || d->row_scale == NULL) {
+        return KWSQ_ERR_ARENA;
+    }
+    for (int32_t o = 0; o < d->dims.output_depth; ++o) {
+        if (kwsq_channel_zero(filter, o) != 0) {
+            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "hybrid weights must be symmetric");
+        }
+        d->row_const[o] = weight_sum(filter, o, d->dims.accum_depth, false);
+        d->row_scale[o] = kwsq_channel_scale(filter, o);
+    }
+    d->scratch_bytes = kwsq_fully_connected_hybrid_f32_get_buffer_size(&d->dims);
+    if (kwsq_request_scratch(ip, n, (size_t)d->scratch_bytes) != 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
+    }
+    return KWSQ_OK;
+}
+
+/* `allowed`: the kinds this op record takes; float input goes to `prepare_f`
+ * (NULL: refused). */
+static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, int32_t allowed,
+                               float_prepare_fn prepare_f)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     kwsq_tensor_int *filter = kwsq_node_input(ip, n, 1);
@@ -85,58 +142,21 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     }
 
     if (input->v.type == KWSQ_FLOAT32) {
-        if ((st = kwsq_check_tensor(ip, n, output, "output", KWSQ_FLOAT32, -1)) != KWSQ_OK) {
-            return st;
+        if (prepare_f == NULL) {
+            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input %T: type float32 not supported by this op list "
+                             "(kwsq_ops.h)", input);
         }
-        if (bias != NULL && (st = kwsq_check_tensor(ip, n, bias, "bias", KWSQ_FLOAT32, -1)) != KWSQ_OK) {
-            return st;
-        }
-        if (activation > 3) {
-            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
-        }
-        kwsq_activation_range_f(activation, &d->fact.act_min, &d->fact.act_max);
-        d->bias = bias != NULL ? (const float *)bias->v.data : NULL;
-        if (filter->v.type == KWSQ_FLOAT32) {
-            d->kind = FC_F32;
-            return KWSQ_OK;
-        }
-        if (filter->v.type != KWSQ_INT8 || !(filter->v.scale > 0.0f) ||
-            (filter->v.num_channels > 1 && filter->m->quant_dim != 0)) {
-            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED,
-                             "hybrid weights must be int8, quantized per tensor or per row");
-        }
-        d->kind = FC_HYBRID;
-        d->asymmetric = kwsq_opt_i8(ip, n, KWSQ_FIELD_FULLY_CONNECTED_OPTIONS_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0;
-        d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
-        d->row_scale = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
-        if (d->row_const == NULL || d->row_scale == NULL) {
-            return KWSQ_ERR_ARENA;
-        }
-        for (int32_t o = 0; o < d->dims.output_depth; ++o) {
-            if (kwsq_channel_zero(filter, o) != 0) {
-                return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "hybrid weights must be symmetric");
-            }
-            d->row_const[o] = weight_sum(filter, o, d->dims.accum_depth, false);
-            d->row_scale[o] = kwsq_channel_scale(filter, o);
-        }
-        d->scratch_bytes = kwsq_fully_connected_hybrid_f32_get_buffer_size(&d->dims);
-        if (kwsq_request_scratch(ip, n, (size_t)d->scratch_bytes) != 0) {
-            return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
-        }
-        return KWSQ_OK;
+        return prepare_f(ip, n, d, activation);
     }
-
     if ((st = kwsq_check_q8(ip, n, input, "input")) != KWSQ_OK ||
         (st = kwsq_check_q8(ip, n, output, "output")) != KWSQ_OK) {
         return st;
     }
-    if (filter->v.type == KWSQ_INT8) {
-        d->kind = FC_S8;
-    } else if (filter->v.type == KWSQ_INT4) {
-        d->kind = FC_S4;
-    } else {
-        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported with int8 input",
-                         filter, kwsq_type_name(filter->v.type));
+    d->kind = filter->v.type == KWSQ_INT8 ? FC_S8 : filter->v.type == KWSQ_INT4 ? FC_S4 : 0;
+    if ((d->kind & allowed) == 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights %T: type %s not supported with int8 input%s",
+                         filter, kwsq_type_name(filter->v.type),
+                         d->kind != 0 ? " by this op list (kwsq_ops.h)" : "");
     }
     if (!(filter->v.scale > 0.0f)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "weights are not quantized");
@@ -159,14 +179,21 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     d->params.filter_offset = filter->v.num_channels > 1 ? 0 : -filter->v.zero_point;
     d->params.output_offset = output->v.zero_point;
     d->quant.per_channel = filter->v.num_channels > 1;
-    int32_t *mult = d->quant.per_channel ? NULL : &d->mult1;
-    int8_t *shift = d->quant.per_channel ? NULL : &d->shift1;
-    st = kwsq_conv_multipliers(ip, n, input, filter, output, d->quant.per_channel ? d->dims.output_depth : 1,
-                               &mult, &shift, &d->quant.pot);
-    d->quant.multiplier = mult;
-    d->quant.shift = shift;
-    if (st != KWSQ_OK) {
-        return st;
+    if (d->quant.per_channel) {
+        if ((st = kwsq_quant_tables_prepare(ip, n, input, filter, output, d->dims.output_depth, &d->qt)) !=
+            KWSQ_OK) {
+            return st;
+        }
+    } else {
+        int shift;
+        kwsq_quantize_ratio(input->v.scale, filter->v.scale, output->v.scale, &d->mult1, &shift);
+        d->shift1 = (int8_t)shift;
+        d->quant.multiplier = &d->mult1;
+        d->quant.shift = &d->shift1;
+        d->quant.pot = d->mult1 == (1 << 30);
+#ifdef KWSQ_NO_SHIFT_ONLY
+        d->quant.pot = false; /* measuring what the shift-only requantization buys */
+#endif
     }
     d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
     if (d->row_const == NULL) {
@@ -185,6 +212,18 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     return KWSQ_OK;
 }
 
+/* The int8 and INT4 kernels' requantization: per tensor from the op data,
+ * per row the tables filled now. */
+static kwsq_quant_params quant_of(struct kwsq_interpreter *ip, const kwsq_node *n, const fc_data *d)
+{
+    kwsq_quant_params q = d->quant;
+    if (q.per_channel) {
+        kwsq_quant_tables_eval(ip, n, &d->qt, kwsq_node_input(ip, n, 0)->v.scale,
+                               kwsq_node_output(ip, n, 0)->v.scale, &q);
+    }
+    return q;
+}
+
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
@@ -193,11 +232,13 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     kwsq_status st;
     switch (d->kind) {
     case FC_S8:
-        st = kwsq_fully_connected_s8(&d->params, &d->quant, &d->dims, in, d->weights, d->row_const, out);
+    case FC_S4: {
+        const kwsq_quant_params q = quant_of(ip, n, d);
+        st = d->kind == FC_S8
+                 ? kwsq_fully_connected_s8(&d->params, &q, &d->dims, in, d->weights, d->row_const, out)
+                 : kwsq_fully_connected_s4(&d->params, &q, &d->dims, in, d->weights, d->row_const, out);
         break;
-    case FC_S4:
-        st = kwsq_fully_connected_s4(&d->params, &d->quant, &d->dims, in, d->weights, d->row_const, out);
-        break;
+    }
     case FC_HYBRID: {
         const kwsq_context ctx = {kwsq_scratch(ip, n, 0), d->scratch_bytes};
         st = kwsq_fully_connected_hybrid_f32(&ctx, &d->fact, d->asymmetric, &d->dims, in, d->weights,
@@ -211,5 +252,42 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
 
-const kwsq_kernel kwsq_kernel_fully_connected = {KWSQ_OP_FULLY_CONNECTED, KWSQ_OPTIONS_FULLY_CONNECTED_OPTIONS,
-                                                 prepare, eval, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
+static kwsq_status eval_s8(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const fc_data *d = n->data;
+    const kwsq_quant_params q = quant_of(ip, n, d);
+    const kwsq_status st = kwsq_fully_connected_s8(&d->params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
+                                                   d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
+    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
+}
+
+static kwsq_status eval_s4(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const fc_data *d = n->data;
+    const kwsq_quant_params q = quant_of(ip, n, d);
+    const kwsq_status st = kwsq_fully_connected_s4(&d->params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
+                                                   d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
+    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
+}
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    return prepare_any(ip, n, FC_S8 | FC_S4, prepare_float);
+}
+
+static kwsq_status prepare_s8(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    return prepare_any(ip, n, FC_S8, NULL);
+}
+
+static kwsq_status prepare_s4(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    return prepare_any(ip, n, FC_S4, NULL);
+}
+
+#define FC_RECORD(name, prepare_fn, eval_fn)                                                        \
+    const kwsq_kernel name = {KWSQ_OP_FULLY_CONNECTED, KWSQ_OPTIONS_FULLY_CONNECTED_OPTIONS, prepare_fn, \
+                              eval_fn, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)}
+FC_RECORD(kwsq_kernel_fully_connected, prepare, eval);
+FC_RECORD(kwsq_kernel_fully_connected_s8, prepare_s8, eval_s8);
+FC_RECORD(kwsq_kernel_fully_connected_s4, prepare_s4, eval_s4);

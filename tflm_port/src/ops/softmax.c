@@ -1,7 +1,8 @@
 /*
  * SOFTMAX int8 -> int8 (output scale 1/256, zero point -128) and float ->
  * float: Prepare derives the fixed-point input scaling, Eval calls
- * kwsq_softmax_s8 / kwsq_softmax_f32.
+ * kwsq_softmax_s8 / kwsq_softmax_f32. kwsq_kernel_softmax_s8 (kwsq_ops.h)
+ * takes int8 only and links no float kernel.
  */
 #include <math.h>
 
@@ -17,7 +18,7 @@ typedef struct {
     kwsq_softmax_params params;
 } softmax_data;
 
-static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, bool float_ok)
 {
     const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
     const kwsq_tensor_int *output = kwsq_node_output(ip, n, 0);
@@ -28,6 +29,10 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     }
     if ((st = kwsq_unary_prepare(ip, n, true, sizeof(softmax_data), &is_float)) != KWSQ_OK) {
         return st;
+    }
+    if (is_float && !float_ok) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input %T: type float32 not supported by this op list "
+                         "(kwsq_ops.h)", input);
     }
     softmax_data *d = n->data;
     d->depth = input->v.dims[input->v.num_dims - 1];
@@ -64,4 +69,23 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
 
+static kwsq_status eval_s8(struct kwsq_interpreter *ip, const kwsq_node *n)
+{
+    const softmax_data *d = n->data;
+    const kwsq_status st = kwsq_softmax_s8(&d->params, d->outer, d->depth, kwsq_node_input(ip, n, 0)->v.data,
+                                           kwsq_node_output(ip, n, 0)->v.data);
+    return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
+}
+
+static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    return prepare_any(ip, n, true);
+}
+
+static kwsq_status prepare_s8(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    return prepare_any(ip, n, false);
+}
+
 const kwsq_kernel kwsq_kernel_softmax = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_softmax_s8 = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare_s8, eval_s8, 0};
