@@ -39,7 +39,9 @@ typedef struct {
     int32_t s, d;           /* stride and dilation along x */
     int32_t pix;            /* output pixels per chunk */
     int32_t lq;             /* halfwords per dilation phase of a row slot */
-    int32_t slot;           /* halfwords per row slot */
+    int32_t slot;           /* halfwords per row slot (a multiple of 4) */
+    int32_t span_h;         /* input rows of a window - 1 */
+    int32_t cap;            /* row slots in the buffer, > span_h */
     int32_t groups;         /* groups of four output channels per input channel */
     int32_t gwords;         /* weight words of a group: 4 * fh * np */
     bool wall;              /* every group's weights paired once per call */
@@ -61,11 +63,14 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     }
     g->wall = (int64_t)in->c * g->groups * g->gwords * 4 <= MR_W_MAX;
     const int64_t span = (int64_t)(f->w - 1) * g->d;
+    const int64_t span_h = (int64_t)(f->h - 1) * p->dilation_h;
+    g->span_h = (int32_t)span_h;
     for (int32_t pix = out->w < MR_PIX ? out->w : MR_PIX; pix >= 1; --pix) {
         const int64_t lc = (int64_t)(pix - 1) * g->s + span + 1;
         const int64_t lq = (lc + g->d - 1) / g->d + 1;
-        const int64_t slot = (g->d * lq + 1) & ~1;
-        if (slot * g->fh * 2 <= MR_ROWS_MAX) {
+        const int64_t slot = (g->d * lq + 3) & ~3;
+        if (slot * (span_h + 1) * 2 <= MR_ROWS_MAX) {
+            g->cap = (int32_t)(MR_ROWS_MAX / (slot * 2));
             g->pix = pix;
             g->lq = (int32_t)lq;
             g->slot = (int32_t)slot;
@@ -86,7 +91,7 @@ bool dsp_dw_mult_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq
  * missing lanes get zero weights): for each band of MR_PAIRS pairs,
  * [filter row][pair][channel] = (w[fx], w[fx + 1]). */
 static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch, int32_t oc0, int32_t nk,
-                          uint32_t *dst)
+                          int32_t scale, uint32_t *dst)
 {
     for (int32_t b0 = 0; b0 < g->np; b0 += MR_PAIRS) {
         const int32_t nb = g->np - b0 < MR_PAIRS ? g->np - b0 : MR_PAIRS;
@@ -95,12 +100,22 @@ static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch
                 const int32_t fx = 2 * (b0 + k);
                 const int8_t *w0 = filter + ((int64_t)fy * g->fw + fx) * out_ch + oc0;
                 for (int32_t c = 0; c < 4; ++c) {
-                    const int32_t lo = c < nk ? w0[c] : 0;
-                    const int32_t hi = c < nk && fx + 1 < g->fw ? w0[out_ch + c] : 0;
+                    const int32_t lo = c < nk ? scale * w0[c] : 0;
+                    const int32_t hi = c < nk && fx + 1 < g->fw ? scale * w0[out_ch + c] : 0;
                     *dst++ = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
                 }
             }
         }
+    }
+}
+
+/* n halfwords of 0 (a loop GCC does not turn into a memset call: the
+ * pieces are short). */
+static void zero16(int16_t *dst, int32_t n)
+{
+    for (; n > 0; --n) {
+        __asm__("");
+        *dst++ = 0;
     }
 }
 
@@ -119,29 +134,27 @@ static void widen_line(int16_t *dst, const int8_t *src, int32_t n, int32_t offse
     }
 }
 
-/* The window rows of input channel ic for the chunk of output row oy that
- * starts at output pixel ox0: slot fy, phase ph, element j = input column
- * ox0 * stride - pad + ph + j * d of row oy * stride_h - pad_h + fy * dil_h,
- * plus the offset, or 0 in the padding. */
+/* Input rows [iy_lo, iy_hi) of input channel ic for the chunk of output
+ * pixels starting at ox0, into consecutive slots from dst: phase ph, element
+ * j of a slot = input column ox0 * stride - pad + ph + j * d, plus the
+ * offset, or 0 in the padding. */
 static void widen_rows(const mr_geom *g, const kwsq_conv_params *p, const int8_t *img, const kwsq_dims *in,
-                       int32_t ic, int32_t oy, int32_t ox0, int16_t *rows)
+                       int32_t ic, int32_t ox0, int32_t iy_lo, int32_t iy_hi, int16_t *dst)
 {
     const int32_t in_w = in->w, in_ch = in->c, lq = g->lq;
     const int32_t cx0 = ox0 * g->s - p->pad_w;
-    for (int32_t fy = 0; fy < g->fh; ++fy) {
-        int16_t *dst = rows + fy * g->slot;
-        const int32_t iy = oy * p->stride_h - p->pad_h + fy * p->dilation_h;
+    for (int32_t iy = iy_lo; iy < iy_hi; ++iy, dst += g->slot) {
         if (iy < 0 || iy >= in->h) {
-            memset(dst, 0, (size_t)g->slot * 2u);
+            zero16(dst, g->slot);
             continue;
         }
         const int8_t *src = img + (int64_t)iy * in_w * in_ch + ic;
         if (g->d == 1 && in_ch == 1) {
             const int32_t lo = -cx0 < 0 ? 0 : (-cx0 > lq ? lq : -cx0);
             const int32_t hi = in_w - cx0 < lo ? lo : (in_w - cx0 > lq ? lq : in_w - cx0);
-            memset(dst, 0, (size_t)lo * 2u);
+            zero16(dst, lo);
             widen_line(dst + lo, src + cx0 + lo, hi - lo, p->input_offset);
-            memset(dst + hi, 0, (size_t)(lq - hi) * 2u);
+            zero16(dst + hi, lq - hi);
         } else {
             for (int32_t ph = 0; ph < g->d; ++ph) {
                 for (int32_t j = 0; j < lq; ++j) {
@@ -252,17 +265,18 @@ typedef struct {
     int32_t mult, shift, right, hv, out_offset, act_min, act_max;
 } mr_chan;
 
-/* RQ_FULL and RQ_SHORT: the short requantization with the output offset
- * folded into the rounding constant (hv = 2^(right-1) + offset * 2^right,
- * exact: adding a multiple of 2^right commutes with the shift); RQ_FULL
- * also the whole int8 range (one SSAT). */
+/* RQ_FULL and RQ_SHORT: the short requantization of accumulators kept
+ * doubled (the weights and bias were doubled, so SRDHM is one SMMULR), with
+ * the output offset folded into the rounding constant (hv = 2^(right-1) +
+ * offset * 2^right, exact: adding a multiple of 2^right commutes with the
+ * shift); RQ_FULL also the whole int8 range (one SSAT). */
 enum { RQ_FULL, RQ_SHORT, RQ_GENERAL };
 
 static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, int32_t acc, int mode)
 {
     int32_t v;
     if (mode != RQ_GENERAL) {
-        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), k->mult);
+        const int32_t x = dsp_smmulr(acc, k->mult);
         v = (x + k->hv + (x >> 31)) >> k->right;
         if (mode == RQ_FULL) {
             return (int8_t)dsp_ssat8(v);
@@ -274,43 +288,11 @@ static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, in
     return (int8_t)(v > k->act_max ? k->act_max : v);
 }
 
-/* acc[4 * i] of n pixels into y[i * ystep], two per iteration. */
-static inline __attribute__((always_inline)) void column(const mr_chan *kc, const int32_t *acc, int32_t n,
-                                                         int8_t *y, int32_t ystep, int mode)
-{
-    const mr_chan k = *kc;
-    const int32_t *end2 = acc + 4 * (n & ~1);
-    for (; acc != end2; acc += 8, y += 2 * ystep) {
-        const int8_t v0 = requant(&k, acc[0], mode), v1 = requant(&k, acc[4], mode);
-        y[0] = v0;
-        y[ystep] = v1;
-    }
-    if (n & 1) {
-        *y = requant(&k, *acc, mode);
-    }
-}
-
-static void __attribute__((noinline)) column_full(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
-                                                  int32_t ystep)
-{
-    column(k, acc, n, y, ystep, RQ_FULL);
-}
-
-static void __attribute__((noinline)) column_short(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
-                                                   int32_t ystep)
-{
-    column(k, acc, n, y, ystep, RQ_SHORT);
-}
-
-static void __attribute__((noinline)) column_general(const mr_chan *k, const int32_t *acc, int32_t n, int8_t *y,
-                                                     int32_t ystep)
-{
-    column(k, acc, n, y, ystep, RQ_GENERAL);
-}
-
-/* Output channels oc0 .. oc0 + nk - 1 of n pixels from their accumulators. */
-static void requant_group(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc, int32_t n, int8_t *y,
-                          int32_t ystep)
+/* Output channels oc0 .. oc0 + nk - 1 of n pixels from their accumulators
+ * acc[4 * i + c] into y[i * ystep + c], two pixels per iteration. */
+static inline __attribute__((always_inline)) void requant_group(const dsp_out *o, int32_t oc0, int32_t nk,
+                                                                const int32_t *acc, int32_t n, int8_t *y,
+                                                                int32_t ystep, int mode)
 {
     for (int32_t c = 0; c < nk; ++c) {
         mr_chan k;
@@ -320,16 +302,36 @@ static void requant_group(const dsp_out *o, int32_t oc0, int32_t nk, const int32
         k.out_offset = o->out_offset;
         k.act_min = o->act_min;
         k.act_max = o->act_max;
-        const bool fold = o->short_rq && k.right >= 1 && k.right <= 22;
-        k.hv = fold ? (int32_t)((1u << (k.right - 1)) + (uint32_t)k.out_offset * (1u << k.right)) : 0;
-        if (fold && o->full_range) {
-            column_full(&k, acc + c, n, y + c, ystep);
-        } else if (fold) {
-            column_short(&k, acc + c, n, y + c, ystep);
-        } else {
-            column_general(&k, acc + c, n, y + c, ystep);
+        k.hv = mode != RQ_GENERAL ? (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1)) : 0;
+        const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
+        int8_t *yp = y + c;
+        for (; a != end2; a += 8, yp += 2 * ystep) {
+            const int8_t v0 = requant(&k, a[0], mode), v1 = requant(&k, a[4], mode);
+            yp[0] = v0;
+            yp[ystep] = v1;
+        }
+        if (n & 1) {
+            *yp = requant(&k, *a, mode);
         }
     }
+}
+
+static void __attribute__((noinline)) group_full(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
+                                                 int32_t n, int8_t *y, int32_t ystep)
+{
+    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_FULL);
+}
+
+static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
+                                                  int32_t n, int8_t *y, int32_t ystep)
+{
+    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_SHORT);
+}
+
+static void __attribute__((noinline)) group_general(const dsp_out *o, int32_t oc0, int32_t nk,
+                                                    const int32_t *acc, int32_t n, int8_t *y, int32_t ystep)
+{
+    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_GENERAL);
 }
 
 void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
@@ -340,21 +342,30 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
     const int32_t in_ch = in->c, dm = p->depth_multiplier;
     const int32_t out_h = out->h, out_w = out->w, out_ch = out->c;
     uint32_t wbuf[g.wall ? in_ch * g.groups * g.gwords : g.gwords];
-    uint32_t rbuf[(g.fh * g.slot + 1) / 2];
-    int16_t *rows = (int16_t *)(void *)rbuf;
+    int16_t slots[g.cap * g.slot];
     int32_t acc[4 * g.pix];
     int32_t binit[4];
+    /* every channel takes the short output stage: accumulate doubled (x2
+     * weights, in int16 lanes; 2 * acc fits: the stage's bound) */
+    bool fold = o->short_rq;
+    for (int32_t c = 0; c < out_ch && fold; ++c) {
+        fold = -o->shift[c] >= 1 && -o->shift[c] <= 22;
+    }
+    const int32_t scale = fold ? 2 : 1;
     if (g.wall) {
         for (int32_t ic = 0; ic < in_ch; ++ic) {
             for (int32_t grp = 0; grp < g.groups; ++grp) {
                 const int32_t oc0 = ic * dm + 4 * grp;
-                group_weights(&g, filter, out_ch, oc0, dm - 4 * grp < 4 ? dm - 4 * grp : 4,
+                group_weights(&g, filter, out_ch, oc0, dm - 4 * grp < 4 ? dm - 4 * grp : 4, scale,
                               wbuf + (int64_t)(ic * g.groups + grp) * g.gwords);
             }
         }
     }
     /* pixels a constant number of halfwords apart in one phase */
     const bool steps = g.s % g.d == 0;
+    /* one buffer of rows serves every output row: slide it down the input */
+    const bool slide = in_ch == 1 && g.pix == out_w;
+    int32_t base = 0, have = 0;     /* input rows of slot 0 and of the first slot not filled */
     mr_args a;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in->h * in->w * in_ch;
@@ -363,22 +374,40 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                 const int32_t n = out_w - ox0 < g.pix ? out_w - ox0 : g.pix;
                 int8_t *yrow = y + (((int64_t)bt * out_h + oy) * out_w + ox0) * out_ch;
                 for (int32_t ic = 0; ic < in_ch; ++ic) {
-                    widen_rows(&g, p, img, in, ic, oy, ox0, rows);
+                    const int32_t iy0 = oy * p->stride_h - p->pad_h, iy_end = iy0 + g.span_h + 1;
+                    if (!slide || oy == 0) {
+                        base = have = iy0;
+                    } else if (iy_end - base > g.cap) {
+                        /* move the rows still needed to the front (forward word copy) */
+                        const int32_t keep = have > iy0 ? have - iy0 : 0;
+                        const int16_t *src = slots + (iy0 - base) * g.slot;
+                        for (int32_t i = 0; i < keep * g.slot; i += 4) {
+                            uint64_t v;
+                            __asm__("");
+                            memcpy(&v, src + i, 8);
+                            memcpy(slots + i, &v, 8);
+                        }
+                        base = iy0;
+                    }
+                    have = have > iy0 ? have : iy0;
+                    widen_rows(&g, p, img, in, ic, ox0, have, iy_end, slots + (have - base) * g.slot);
+                    have = iy_end;
+                    const int16_t *rows = slots + (iy0 - base) * g.slot;
                     for (int32_t grp = 0; grp < g.groups; ++grp) {
                         const int32_t oc0 = ic * dm + 4 * grp, nk = dm - 4 * grp < 4 ? dm - 4 * grp : 4;
                         const uint32_t *wg = wbuf;
                         if (g.wall) {
                             wg += (int64_t)(ic * g.groups + grp) * g.gwords;
                         } else {
-                            group_weights(&g, filter, out_ch, oc0, nk, wbuf);
+                            group_weights(&g, filter, out_ch, oc0, nk, scale, wbuf);
                         }
                         for (int32_t c = 0; c < 4; ++c) {
-                            binit[c] = c < nk && bias != NULL ? bias[oc0 + c] : 0;
+                            binit[c] = c < nk && bias != NULL ? (int32_t)((uint32_t)bias[oc0 + c] * (uint32_t)scale) : 0;
                         }
                         for (int32_t b0 = 0; b0 < g.np; b0 += MR_PAIRS) {
                             const int32_t pairs = g.np - b0 < MR_PAIRS ? g.np - b0 : MR_PAIRS;
                             a.w = wg + (int64_t)g.fh * b0 * 4;
-                            a.rstep = g.slot * 2 - pairs * 4;
+                            a.rstep = p->dilation_h * g.slot * 2 - pairs * 4;
                             a.pairs = pairs;
                             a.rows = g.fh;
                             for (int32_t i = 0; i < n; i = steps ? n : i + 1) {
@@ -393,7 +422,13 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                                 mr_run(&a);
                             }
                         }
-                        requant_group(o, oc0, nk, acc, n, yrow + oc0, out_ch);
+                        if (fold && o->full_range) {
+                            group_full(o, oc0, nk, acc, n, yrow + oc0, out_ch);
+                        } else if (fold) {
+                            group_short(o, oc0, nk, acc, n, yrow + oc0, out_ch);
+                        } else {
+                            group_general(o, oc0, nk, acc, n, yrow + oc0, out_ch);
+                        }
                     }
                 }
             }
