@@ -52,10 +52,12 @@ FIXED_CASES = [
 N_RANDOM = 4
 
 
-def _layer(L, spec):
+def _layer(keras, spec):
     kernel, strides, padding, mult, dil, act, bias = spec
-    return L.DepthwiseConv2D(kernel, strides=strides, padding=padding, depth_multiplier=mult,
-                             dilation_rate=dil, activation=act, use_bias=bias)
+    # random biases (Keras starts them at 0, which would hide bias mistakes)
+    return keras.layers.DepthwiseConv2D(
+        kernel, strides=strides, padding=padding, depth_multiplier=mult, dilation_rate=dil,
+        activation=act, use_bias=bias, bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))
 
 
 def _random_layers(rng: np.random.Generator, h: int, w: int) -> list[tuple]:
@@ -86,7 +88,6 @@ def dw_mult_model(seed: int) -> tuple[bytes, str]:
     import tf_keras as keras
 
     keras.utils.set_random_seed(3000 + seed)
-    L = keras.layers
     if seed < len(FIXED_CASES):
         shape, layers, per_tensor, why = FIXED_CASES[seed]
     else:
@@ -98,7 +99,7 @@ def dw_mult_model(seed: int) -> tuple[bytes, str]:
     x = inp
     desc = [f"{why}: in {'x'.join(map(str, shape))}"]
     for spec in layers:
-        x = _layer(L, spec)(x)
+        x = _layer(keras, spec)(x)
         kernel, strides, padding, mult, dil, act, bias = spec
         desc.append(f"dw {kernel[0]}x{kernel[1]}/s{strides[0]},{strides[1]}/d{dil}/{padding}"
                     f"/m{mult}/{act}/{'bias' if bias else 'nobias'} -> {tuple(x.shape[1:])}")
@@ -125,12 +126,34 @@ def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
     return schema.dump(m)
 
 
+def rescaled_first_channel_weights(model: bytes, factor: float) -> bytes:
+    """The model with the weight scale of output channel 0 of every per-channel
+    DEPTHWISE_CONV_2D multiplied by `factor`: x2^-20 gives that channel a right
+    shift past 22, where the folded rounding constant would overflow (the layer
+    must take the general output stage)."""
+    from pipeline.tflite import schema
+
+    m = schema.load(model)
+    for sg in m.subgraphs:
+        for op in sg.operators:
+            if schema.op_name(m, op) == "DEPTHWISE_CONV_2D":
+                t = sg.tensors[op.inputs[1]]
+                q = schema.quant(t)
+                if q.per_channel:
+                    scales = q.scales.copy()
+                    scales[0] *= factor
+                    schema.set_quant(t, scales, q.zero_points, q.axis)
+    return schema.dump(m)
+
+
 @pytest.fixture(scope="module")
 def dw_models() -> list[tuple[bytes, str]]:
     models = [dw_mult_model(seed) for seed in range(len(FIXED_CASES) + N_RANDOM)]
     rescaled = [(rescaled_depthwise_outputs(m, f), f"{d}; output scale x{f:g}")
                 for m, d in (models[0], models[2]) for f in (1 / 64, 4.0)]
-    return models + rescaled
+    tiny = [(rescaled_first_channel_weights(models[0][0], 2.0**-20),
+             f"{models[0][1]}; channel 0 weight scale x2^-20")]
+    return models + rescaled + tiny
 
 
 @pytest.fixture(scope="module")
