@@ -3,21 +3,25 @@
  * (one input channel feeding several outputs, as the first layer of a
  * spectrogram network; CMSIS-NN has no fast path for it).
  *
- * SMLAD needs two taps of one output channel in a word. Per output row, the
- * window rows of one input channel are widened into int16 "slots" with the
- * input offset added (padding = 0, so borders need no special case), laid
- * out so that the taps (fx, fx + 1) of a pixel are adjacent halfwords: one
- * unaligned LDR. With dilation d the slot holds d phases (columns c, c + d,
- * c + 2d, ...), which makes dilated taps adjacent too. The weights of four
- * output channels of that input channel are paired the same way once per
- * call, (w[fx], w[fx + 1]) per channel (an odd row ends in a pair with a zero
- * weight), so one loaded input pair serves four channels:
+ * SMLAD needs two taps of one output channel in a word. The window rows of
+ * one input channel are widened into int16 "slots" with the input offset
+ * added (padding = 0, so borders need no special case), laid out so that
+ * the taps (fx, fx + 1) of a pixel are adjacent halfwords: one unaligned
+ * LDR. With dilation d a slot holds d phases (columns c, c + d, c + 2d, ...),
+ * which makes dilated taps adjacent too. With one input channel and the
+ * whole output row in one chunk, the slots slide down the input (each input
+ * row widened once); otherwise each output row widens its window. The
+ * weights of four output channels of that input channel are paired the same
+ * way once per call, (w[fx], w[fx + 1]) per channel (an odd row ends in a
+ * pair with a zero weight), so one loaded input pair serves four channels:
  *   LDR x; LDM {w0-w3}; 4 x SMLAD            (8 MACs in 6 instructions)
- * Per filter row, the pairs run as a straight block entered at the right
- * depth (up to MR_PAIRS pairs; wider rows in bands, accumulating), so the
- * row costs 4 instructions of control. The accumulators start at the bias;
- * a chunk of pixels' accumulators is requantized per channel with the
- * output offset folded into the rounding (as dsp_dw3x3.c does).
+ * (groups of one or two channels: LDR x; LDRD; 2 x SMLAD). Per filter row,
+ * the pairs run as a straight block entered at the right depth (up to
+ * MR_PAIRS pairs; wider rows in bands, accumulating), so a row costs 4
+ * instructions of control. The accumulators start at the bias; a chunk of
+ * pixels' accumulators is requantized per channel with the output offset
+ * folded into the rounding (as dsp_dw3x3.c does), and kept doubled (x2
+ * weights and bias) when every channel takes that short stage.
  *
  * Output rows are finished in increasing order and a pass reads only input
  * rows of its own window (the row-order contract, spill 0).
@@ -87,11 +91,11 @@ bool dsp_dw_mult_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq
            in->w < 32768 && in->h < 32768 && geometry(p, in, f, out, &g);
 }
 
-/* The paired weights of output channels oc0 .. oc0 + nk - 1 (nk <= 4; the
- * missing lanes get zero weights): for each band of MR_PAIRS pairs,
- * [filter row][pair][channel] = (w[fx], w[fx + 1]). */
+/* The paired weights (times scale) of output channels oc0 .. oc0 + nk - 1
+ * (nk <= width, 2 or 4; the missing lanes get zero weights): for each band
+ * of MR_PAIRS pairs, [filter row][pair][channel] = (w[fx], w[fx + 1]). */
 static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch, int32_t oc0, int32_t nk,
-                          int32_t scale, uint32_t *dst)
+                          int32_t width, int32_t scale, uint32_t *dst)
 {
     for (int32_t b0 = 0; b0 < g->np; b0 += MR_PAIRS) {
         const int32_t nb = g->np - b0 < MR_PAIRS ? g->np - b0 : MR_PAIRS;
@@ -99,7 +103,7 @@ static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch
             for (int32_t k = 0; k < nb; ++k) {
                 const int32_t fx = 2 * (b0 + k);
                 const int8_t *w0 = filter + ((int64_t)fy * g->fw + fx) * out_ch + oc0;
-                for (int32_t c = 0; c < 4; ++c) {
+                for (int32_t c = 0; c < width; ++c) {
                     const int32_t lo = c < nk ? scale * w0[c] : 0;
                     const int32_t hi = c < nk && fx + 1 < g->fw ? scale * w0[out_ch + c] : 0;
                     *dst++ = ((uint32_t)lo & 0xFFFFu) | ((uint32_t)hi << 16);
@@ -134,6 +138,28 @@ static void widen_line(int16_t *dst, const int8_t *src, int32_t n, int32_t offse
     }
 }
 
+/* dst[j] = row[(col0 + j * step) * in_ch] + offset for j < n, 0 where the
+ * column lies outside the input. */
+static void widen_cols(int16_t *dst, int32_t n, int32_t col0, int32_t step, const int8_t *row, int32_t in_w,
+                       int32_t in_ch, int32_t offset)
+{
+    int32_t lo = col0 >= 0 ? 0 : (-col0 + step - 1) / step;
+    int32_t hi = col0 >= in_w ? 0 : (in_w - col0 + step - 1) / step;
+    lo = lo < n ? lo : n;
+    hi = hi < lo ? lo : (hi < n ? hi : n);
+    zero16(dst, lo);
+    const int8_t *sp = row + (int64_t)(col0 + lo * step) * in_ch;
+    if (step == 1 && in_ch == 1) {
+        widen_line(dst + lo, sp, hi - lo, offset);
+    } else {
+        const int32_t inc = step * in_ch;
+        for (int32_t j = lo; j < hi; ++j, sp += inc) {
+            dst[j] = (int16_t)(*sp + offset);
+        }
+    }
+    zero16(dst + hi, n - hi);
+}
+
 /* Input rows [iy_lo, iy_hi) of input channel ic for the chunk of output
  * pixels starting at ox0, into consecutive slots from dst: phase ph, element
  * j of a slot = input column ox0 * stride - pad + ph + j * d, plus the
@@ -141,27 +167,15 @@ static void widen_line(int16_t *dst, const int8_t *src, int32_t n, int32_t offse
 static void widen_rows(const mr_geom *g, const kwsq_conv_params *p, const int8_t *img, const kwsq_dims *in,
                        int32_t ic, int32_t ox0, int32_t iy_lo, int32_t iy_hi, int16_t *dst)
 {
-    const int32_t in_w = in->w, in_ch = in->c, lq = g->lq;
     const int32_t cx0 = ox0 * g->s - p->pad_w;
     for (int32_t iy = iy_lo; iy < iy_hi; ++iy, dst += g->slot) {
         if (iy < 0 || iy >= in->h) {
             zero16(dst, g->slot);
             continue;
         }
-        const int8_t *src = img + (int64_t)iy * in_w * in_ch + ic;
-        if (g->d == 1 && in_ch == 1) {
-            const int32_t lo = -cx0 < 0 ? 0 : (-cx0 > lq ? lq : -cx0);
-            const int32_t hi = in_w - cx0 < lo ? lo : (in_w - cx0 > lq ? lq : in_w - cx0);
-            zero16(dst, lo);
-            widen_line(dst + lo, src + cx0 + lo, hi - lo, p->input_offset);
-            zero16(dst + hi, lq - hi);
-        } else {
-            for (int32_t ph = 0; ph < g->d; ++ph) {
-                for (int32_t j = 0; j < lq; ++j) {
-                    const int32_t ix = cx0 + ph + j * g->d;
-                    dst[ph * lq + j] = (int16_t)(ix >= 0 && ix < in_w ? src[(int64_t)ix * in_ch] + p->input_offset : 0);
-                }
-            }
+        const int8_t *row = img + (int64_t)iy * in->w * in->c + ic;
+        for (int32_t ph = 0; ph < g->d; ++ph) {
+            widen_cols(dst + ph * g->lq, g->lq, cx0 + ph, g->d, row, in->w, in->c, p->input_offset);
         }
     }
 }
@@ -179,24 +193,34 @@ typedef struct {
     int32_t rstep;          /* 28: bytes from after a row's last pair to the next row's first */
     int32_t pairs;          /* 32: pairs per row, 1 .. MR_PAIRS */
     int32_t rows;           /* 36: >= 1 */
+    int32_t width;          /* 40: channels, 2 (accumulators 2 and 3 untouched) or 4 */
 } mr_args;
 
 #ifdef KWSQ_DSP_NATIVE
-typedef char mr_args_layout_check[(offsetof(mr_args, w) == 24 && offsetof(mr_args, rows) == 36 &&
+typedef char mr_args_layout_check[(offsetof(mr_args, w) == 24 && offsetof(mr_args, width) == 40 &&
                                    sizeof(void *) == 4) ? 1 : -1];
 
 /* r0-r3 accumulators, r4 input pair, r5-r8 weight pairs, r9 input, r10
- * weights, r11 row step, r12 rows left, lr the block entry (a computed
- * jump into the unrolled pairs: 24 bytes each, 32-bit encodings forced). */
+ * weights, r11 row step, r12 rows left, lr the block entry: a computed
+ * jump into the unrolled pairs of the 2-wide block (16 bytes a pair, then a
+ * branch past the other) or the 4-wide one (24 bytes), 32-bit encodings
+ * forced. */
 __attribute__((naked, noinline)) static void mr_run(mr_args *a)
 {
     (void)a;
     __asm__ volatile(
         "push {r4-r11, lr}\n\t"
         "ldr r4, [r0, #32]\n\t"
+        "ldr r6, [r0, #40]\n\t"
         "adr.w r5, 3f\n\t"
-        "add r4, r4, r4, lsl #1\n\t"
-        "sub r5, r5, r4, lsl #3\n\t"
+        "adr.w r7, 4f\n\t"
+        "cmp r6, #2\n\t"
+        "it eq\n\t"
+        "moveq r5, r7\n\t"
+        "lsl r6, r6, #2\n\t"
+        "add r6, r6, #8\n\t"
+        "mul r4, r4, r6\n\t"
+        "sub r5, r5, r4\n\t"
         "orr r5, r5, #1\n\t"
         "push {r0, r5}\n\t"
         "mov r12, r0\n\t"
@@ -209,6 +233,14 @@ __attribute__((naked, noinline)) static void mr_run(mr_args *a)
         "ldr lr, [sp, #4]\n\t"
         "2:\n\t"
         "bx lr\n\t"
+        ".rept 8\n\t"
+        "ldr.w r4, [r9], #4\n\t"
+        "ldrd r5, r6, [r10], #8\n\t"
+        "smlad r0, r5, r4, r0\n\t"
+        "smlad r1, r6, r4, r1\n\t"
+        ".endr\n\t"
+        "4:\n\t"
+        "b 3f\n\t"
         ".rept 8\n\t"
         "ldr.w r4, [r9], #4\n\t"
         "ldmia.w r10!, {r5-r8}\n\t"
@@ -232,7 +264,7 @@ __attribute__((naked, noinline)) static void mr_run(mr_args *a)
         "add sp, sp, #8\n\t"
         "pop {r4-r11, pc}\n\t");
 }
-typedef char mr_pairs_check[MR_PAIRS == 8 ? 1 : -1];  /* the .rept count above */
+typedef char mr_pairs_check[MR_PAIRS == 8 ? 1 : -1];  /* the .rept counts above */
 #else
 static void mr_run(mr_args *a)
 {
@@ -241,12 +273,14 @@ static void mr_run(mr_args *a)
         const uint32_t *w = a->w;
         const uint8_t *px = a->px;
         for (int32_t r = 0; r < a->rows; ++r, px += a->rstep) {
-            for (int32_t k = 0; k < a->pairs; ++k, px += 4, w += 4) {
+            for (int32_t k = 0; k < a->pairs; ++k, px += 4, w += a->width) {
                 const uint32_t xv = dsp_ld32(px);
                 a0 = dsp_smlad(w[0], xv, a0);
                 a1 = dsp_smlad(w[1], xv, a1);
-                a2 = dsp_smlad(w[2], xv, a2);
-                a3 = dsp_smlad(w[3], xv, a3);
+                if (a->width == 4) {
+                    a2 = dsp_smlad(w[2], xv, a2);
+                    a3 = dsp_smlad(w[3], xv, a3);
+                }
             }
         }
         a->out[0] = a0;
@@ -356,7 +390,8 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
         for (int32_t ic = 0; ic < in_ch; ++ic) {
             for (int32_t grp = 0; grp < g.groups; ++grp) {
                 const int32_t oc0 = ic * dm + 4 * grp;
-                group_weights(&g, filter, out_ch, oc0, dm - 4 * grp < 4 ? dm - 4 * grp : 4, scale,
+                const int32_t nk = dm - 4 * grp < 4 ? dm - 4 * grp : 4;
+                group_weights(&g, filter, out_ch, oc0, nk, nk <= 2 ? 2 : 4, scale,
                               wbuf + (int64_t)(ic * g.groups + grp) * g.gwords);
             }
         }
@@ -395,18 +430,21 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                     const int16_t *rows = slots + (iy0 - base) * g.slot;
                     for (int32_t grp = 0; grp < g.groups; ++grp) {
                         const int32_t oc0 = ic * dm + 4 * grp, nk = dm - 4 * grp < 4 ? dm - 4 * grp : 4;
+                        /* groups of one or two channels take the 2-wide block */
+                        const int32_t width = nk <= 2 ? 2 : 4;
                         const uint32_t *wg = wbuf;
                         if (g.wall) {
                             wg += (int64_t)(ic * g.groups + grp) * g.gwords;
                         } else {
-                            group_weights(&g, filter, out_ch, oc0, nk, scale, wbuf);
+                            group_weights(&g, filter, out_ch, oc0, nk, width, scale, wbuf);
                         }
                         for (int32_t c = 0; c < 4; ++c) {
                             binit[c] = c < nk && bias != NULL ? (int32_t)((uint32_t)bias[oc0 + c] * (uint32_t)scale) : 0;
                         }
                         for (int32_t b0 = 0; b0 < g.np; b0 += MR_PAIRS) {
                             const int32_t pairs = g.np - b0 < MR_PAIRS ? g.np - b0 : MR_PAIRS;
-                            a.w = wg + (int64_t)g.fh * b0 * 4;
+                            a.w = wg + (int64_t)g.fh * b0 * width;
+                            a.width = width;
                             a.rstep = p->dilation_h * g.slot * 2 - pairs * 4;
                             a.pairs = pairs;
                             a.rows = g.fh;
