@@ -222,20 +222,16 @@ static inline void row_s4_x4(const uint8_t *w, int32_t patch, const int16_t *col
     acc[3] = a3;
 }
 
-/* Packed int4 row starting at any nibble (odd patch): one at a time. */
-static void row_s4_any(const uint8_t *w, int64_t start, int32_t patch, int32_t npx, const int16_t *cols,
-                       int32_t *acc)
+void dsp_s4_realign(const uint8_t *src, int32_t k, uint8_t *dst)
 {
-    for (int32_t j = 0; j < npx; ++j) {
-        dsp_cols_writer rd;
-        dsp_cols_begin(&rd, (int16_t *)(uintptr_t)cols, j, patch, false);
-        int32_t a = acc[j];
-        for (int32_t k = 0; k < patch; ++k) {
-            const int32_t pos = k < rd.grouped ? (k & ~3) * DSP_COLS + k_perm4[k & 3] : -1;
-            const int32_t xv = pos >= 0 ? rd.base[pos] : rd.tail[(k - rd.grouped) * DSP_COLS];
-            a += kwsq_int4_at(w, start + k) * xv;
-        }
-        acc[j] = a;
+    /* the row's nibbles lie in src[0 .. (k + 1) / 2) */
+    const int32_t src_bytes = (k + 1) / 2;
+    int32_t i = 0;
+    for (; i + 4 < src_bytes; i += 4) {
+        dsp_st32(dst + i, (dsp_ld32(src + i) >> 4) | ((uint32_t)src[i + 4] << 28));
+    }
+    for (; i < src_bytes; ++i) {
+        dst[i] = (uint8_t)((src[i] >> 4) | (i + 1 < src_bytes ? (uint8_t)(src[i + 1] << 4) : 0));
     }
 }
 
@@ -293,6 +289,7 @@ void dsp_gemm_rows(const dsp_gemm_args *a, int32_t oc0, int32_t oc1, const int16
     }
     const int32_t patch = a->patch;
     const int32_t out_offset = a->out_offset, lo = a->act_min, hi = a->act_max;
+    uint8_t aligned[a->s4 && (patch & 1) != 0 ? patch / 2 + 1 : 1];
     for (int32_t oc = oc0; oc < oc1; ++oc) {
         const int32_t b = a->bias != NULL ? a->bias[oc] : 0;
         int32_t acc[DSP_COLS] = {b, b, b, b};
@@ -303,10 +300,15 @@ void dsp_gemm_rows(const dsp_gemm_args *a, int32_t oc0, int32_t oc1, const int16
             } else {
                 row_s8_x4(w, patch, cols, acc);
             }
-        } else if (a->simd_s4) {
-            row_s4_x4((const uint8_t *)a->weights + (int64_t)oc * (patch / 2), patch, cols, acc);
         } else {
-            row_s4_any(a->weights, (int64_t)oc * patch, patch, npx, cols, acc);
+            const int64_t start = (int64_t)oc * patch;
+            const uint8_t *w4 = (const uint8_t *)a->weights + (start >> 1);
+            if ((start & 1) != 0) {
+                /* a row starting mid-byte: a byte-aligned copy of it */
+                dsp_s4_realign(w4, patch, aligned);
+                w4 = aligned;
+            }
+            row_s4_x4(w4, patch, cols, acc);
         }
         if (a->short_rq) {
             const dsp_rq q = dsp_rq_channel(a->mult[oc], a->shift[oc]);
@@ -382,8 +384,9 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
     const int32_t groups = in->c / f->c;
     const int32_t per_group = out->c / groups;
     const int32_t pixels = out->h * out->w;
-    /* int4 sums are accumulated x16: exact while 16 * patch * 255 * 8 < 2^31 */
-    const bool simd_s4 = s4 && (patch % 2) == 0;
+    /* int4 sums are accumulated x16: exact while 16 * patch * 255 * 8 < 2^31;
+     * rows starting mid-byte are realigned first */
+    const bool simd_s4 = s4;
     dsp_gemm_args a = {
         .weights = w,
         .bias = bias,

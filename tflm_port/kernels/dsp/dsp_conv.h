@@ -52,7 +52,12 @@ typedef struct {
     bool s4;
     bool simd_s4;           /* int4 rows byte-aligned (columns in the int4 layout) */
     bool short_rq;          /* accumulators bounded: dsp_rq_apply */
+    uint8_t *s4_row;        /* patch / 2 + 1 bytes for an int4 row realigned (six-pixel path) */
 } dsp_gemm_args;
+
+/* dst = the k nibbles that start in the high half of src[0] (a packed int4
+ * row starting mid-byte), byte-aligned: k / 2 + 1 bytes. */
+void dsp_s4_realign(const uint8_t *src, int32_t k, uint8_t *dst);
 
 /* CONV_2D with int8 (s4 false) or packed int4 weights: the body of
  * kwsq_conv_s8 and kwsq_conv_s4 for this folder. */

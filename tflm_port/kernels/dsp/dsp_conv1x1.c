@@ -23,6 +23,7 @@
 
 #include "dsp_requant.h"
 #include "dsp_simd.h"
+#include "kwsq_math.h"
 
 #include <string.h>
 
@@ -47,6 +48,135 @@ static void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_t j, in
     int16_t *t = buf + grouped * P1X1 + j;
     for (int32_t k = grouped; k < c; ++k, t += P1X1) {
         *t = (int16_t)(src[k] + off);
+    }
+}
+
+/* The int4 layout of the same: group g (values 8g..8g+7) is 4 * P1X1 words at word
+ * g * 4 * P1X1: first the pairs of nibbles 0-1 of the six pixels, pixel j
+ * at word 2j: (v0,v4),(v1,v5); then those of nibbles 2-3, pixel j at word
+ * 2 * P1X1 + 2j: (v2,v6),(v3,v7) (the lanes row_x6_s4 makes of a weight
+ * word); the tail as in the int8 layout. */
+static inline void widen8_s4(uint32_t lo, uint32_t hi, uint32_t off2, uint32_t *dst)
+{
+    const uint32_t e0 = dsp_sadd16(dsp_sxtb16(lo), off2), e1 = dsp_sadd16(dsp_sxtb16(hi), off2);
+    const uint32_t o0 = dsp_sadd16(dsp_sxtb16_ror8(lo), off2), o1 = dsp_sadd16(dsp_sxtb16_ror8(hi), off2);
+    dst[0] = dsp_pack_lo(e0, e1);
+    dst[1] = dsp_pack_lo(o0, o1);
+    dst[2 * P1X1] = dsp_pack_hi(e0, e1);
+    dst[2 * P1X1 + 1] = dsp_pack_hi(o0, o1);
+}
+
+static void widen_pixel_s4(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
+{
+    const int32_t grouped = c & ~7;
+    const uint32_t off2 = dsp_dup16(off);
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t k = 0; k < grouped; k += 8, dst += 4 * P1X1) {
+        widen8_s4(dsp_ld32(src + k), dsp_ld32(src + k + 4), off2, dst);
+    }
+    int16_t *t = buf + grouped * P1X1 + j;
+    for (int32_t k = grouped; k < c; ++k, t += P1X1) {
+        *t = (int16_t)(src[k] + off);
+    }
+}
+
+/* Groups per run of row_x6_s4: 4096 * 8 * 255 * 8 * 31 < 2^31 (inputs with
+ * the offset added span -255..255). */
+#define S4_RUN 31
+
+/* acc[j] += packed int4 row . pixel j over `groups` whole groups of eight
+ * values. (w << 12), (w << 8), (w << 4) and w, ANDed with 0xF000F000, hold
+ * the nibble pairs (n0,n4), (n1,n5), (n2,n6), (n3,n7) of a weight word in
+ * the top four bits of 16-bit lanes: 4096x the weights, ready for SMLAD.
+ * Per weight word (8 values, 48 multiply-accumulates): two LDR, four AND,
+ * twelve LDRD and 24 SMLAD, as many as int8 takes for the same work. */
+static inline __attribute__((always_inline)) void row_x6_s4(const uint8_t *w, int32_t groups, const int16_t *buf,
+                                                            int32_t *acc)
+{
+    const uint32_t m = 0xF000F000u;
+    const uint32_t *x = (const uint32_t *)(const void *)buf;
+    for (;;) {
+        const int32_t run = groups < S4_RUN ? groups : S4_RUN;
+        int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0, a4 = 0, a5 = 0;
+#ifdef KWSQ_DSP_NATIVE
+#define DSP_1X1_S4_PX                                 \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a0], %[t], %[x0], %[a0]\n\t"            \
+    "smlad %[a0], %[u], %[x1], %[a0]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a1], %[t], %[x0], %[a1]\n\t"            \
+    "smlad %[a1], %[u], %[x1], %[a1]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a2], %[t], %[x0], %[a2]\n\t"            \
+    "smlad %[a2], %[u], %[x1], %[a2]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a3], %[t], %[x0], %[a3]\n\t"            \
+    "smlad %[a3], %[u], %[x1], %[a3]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a4], %[t], %[x0], %[a4]\n\t"            \
+    "smlad %[a4], %[u], %[x1], %[a4]\n\t"            \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[a5], %[t], %[x0], %[a5]\n\t"            \
+    "smlad %[a5], %[u], %[x1], %[a5]\n\t"
+/* nibbles 0-1 of each byte pair, then 2-3 (the word is loaded twice rather
+ * than held: one register fewer) */
+#define DSP_1X1_S4_STEP                               \
+    "ldr %[u], [%[w]]\n\t"                           \
+    "and %[t], %[m], %[u], lsl #12\n\t"              \
+    "and %[u], %[m], %[u], lsl #8\n\t" DSP_1X1_S4_PX \
+    "ldr %[u], [%[w]], #4\n\t"                       \
+    "and %[t], %[m], %[u], lsl #4\n\t"               \
+    "and %[u], %[u], %[m]\n\t" DSP_1X1_S4_PX
+#define DSP_1X1_S4_OPERANDS                                                                                \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(w), \
+      [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
+        uint32_t t, u, x0, x1;
+        if (run & 1) {
+            __asm__ volatile(DSP_1X1_S4_STEP DSP_1X1_S4_OPERANDS : [m] "r"(m) : "memory");
+        }
+        if (run > 1) {
+            const uint8_t *w_end = w + 4 * (run & ~1);
+            __asm__ volatile("1:\n\t" DSP_1X1_S4_STEP DSP_1X1_S4_STEP "cmp %[w], %[e]\n\t"
+                                                                        "bne 1b\n\t" DSP_1X1_S4_OPERANDS
+                             : [e] "r"(w_end), [m] "r"(m)
+                             : "cc", "memory");
+        }
+#undef DSP_1X1_S4_PX
+#undef DSP_1X1_S4_STEP
+#undef DSP_1X1_S4_OPERANDS
+#else
+        for (int32_t g = 0; g < run; ++g, w += 4) {
+            const uint32_t v = dsp_ld32(w);
+            uint32_t t = (v << 12) & m, u = (v << 8) & m;
+            a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
+            a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
+            a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
+            a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
+            a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
+            a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
+            x += 2 * P1X1;
+            t = (v << 4) & m;
+            u = v & m;
+            a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
+            a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
+            a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
+            a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
+            a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
+            a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
+            x += 2 * P1X1;
+        }
+#endif
+        /* exact: every product was a multiple of 4096 */
+        acc[0] += a0 >> 12;
+        acc[1] += a1 >> 12;
+        acc[2] += a2 >> 12;
+        acc[3] += a3 >> 12;
+        acc[4] += a4 >> 12;
+        acc[5] += a5 >> 12;
+        groups -= run;
+        if (groups <= 0) {
+            break;
+        }
     }
 }
 
@@ -164,10 +294,12 @@ static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, 
  * j goes to y[j * ystride + oc - oc0]. */
 static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                             int32_t oc1, const int16_t *buf, int8_t *y,
-                                                            int32_t ystride, int mode, bool by8)
+                                                            int32_t ystride, int mode, bool by8, bool s4)
 {
     static const int32_t zero = 0;
-    const int8_t *w = (const int8_t *)a->weights + (int64_t)oc0 * cin;
+    /* int8 rows; int4 rows start at nibble oc * cin */
+    const int8_t *w = (const int8_t *)a->weights + (s4 ? 0 : (int64_t)oc0 * cin);
+
     /* no bias: the same zero for every channel (a step of 0, no test per row) */
     const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
     const int32_t bstep = a->bias != NULL ? 1 : 0;
@@ -177,10 +309,36 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
     const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
     const bool pot = a->pot;
     int8_t *yo = y;
-    for (int32_t oc = oc0; oc < oc1; ++oc, w += cin, ++yo, bp += bstep) {
+    /* int4: the nibble where row oc starts (weights of a layer that fits
+     * this path are far fewer than 2^31 nibbles) */
+    int32_t nib = s4 ? oc0 * cin : 0;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += s4 ? 0 : cin, nib += s4 ? cin : 0, ++yo, bp += bstep) {
         const int32_t b = *bp;
         int32_t acc[P1X1] = {b, b, b, b, b, b};
-        row_x6(w, cin, buf, acc, by8);
+        if (s4) {
+            const uint8_t *w4 = (const uint8_t *)a->weights + (nib >> 1);
+            if ((nib & 1) != 0) {
+                /* a row starting mid-byte: a byte-aligned copy of it */
+                dsp_s4_realign(w4, cin, a->s4_row);
+                w4 = a->s4_row;
+            }
+            const int32_t grouped = cin & ~7;
+            if (grouped > 0) {
+                row_x6_s4(w4, grouped / 8, buf, acc);
+            }
+            const int16_t *t = buf + grouped * P1X1;
+            for (int32_t k = grouped; k < cin; ++k, t += P1X1) {
+                const int32_t wv = kwsq_int4_at(w4, k);
+                acc[0] += wv * t[0];
+                acc[1] += wv * t[1];
+                acc[2] += wv * t[2];
+                acc[3] += wv * t[3];
+                acc[4] += wv * t[4];
+                acc[5] += wv * t[5];
+            }
+        } else {
+            row_x6(w, cin, buf, acc, by8);
+        }
         const int32_t m = mult[oc], s = shift[oc];
         /* short form: right = -s in 1..31 (mode 0: 1..22) */
         const int32_t right = mode <= 1 ? -s : 0;
@@ -209,32 +367,51 @@ typedef void (*rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_
 static void __attribute__((noinline)) rows_short_full(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                        const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false, false);
 }
 
 /* the same for receptive fields of a multiple of 8 values */
 static void __attribute__((noinline)) rows_short_full8(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                         int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, true);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, true, false);
 }
 
 static void __attribute__((noinline)) rows_short(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                   const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false, false);
 }
 
 static void __attribute__((noinline)) rows_general(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                     const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false, false);
+}
+
+static void __attribute__((noinline)) rows_short_full_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
+                                                          int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false, true);
+}
+
+static void __attribute__((noinline)) rows_short_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
+                                                     const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false, true);
+}
+
+static void __attribute__((noinline)) rows_general_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
+                                                       int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false, true);
 }
 
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f)
 {
     (void)p;
-    return !s4 && f->c == in->c && (int64_t)f->h * f->w * f->c <= DSP_1X1_MAX_CH;
+    (void)s4;
+    return f->c == in->c && (int64_t)f->h * f->w * f->c <= DSP_1X1_MAX_CH;
 }
 
 /* n bytes, in words then a halfword and a byte: short runs, so no library
@@ -347,9 +524,39 @@ static void widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_p
     }
 }
 
-void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
+/* The same in the int4 layout, when a filter row is whole groups of eight. */
+static void widen_rows_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+                          int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
+{
+    const int32_t groups = f->w * in->c / 8;
+    const uint32_t off2 = dsp_dup16(off);
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t fy = 0; fy < f->h; ++fy) {
+        const int32_t iy = iy0 + fy * p->dilation_h;
+        if (iy < 0 || iy >= in->h) {
+            for (int32_t g = 0; g < groups; ++g, dst += 4 * P1X1) {
+                dst[0] = 0;
+                dst[1] = 0;
+                dst[2 * P1X1] = 0;
+                dst[2 * P1X1 + 1] = 0;
+            }
+            continue;
+        }
+        const int8_t *src = img + ((int64_t)iy * in->w + ix0) * in->c;
+        for (int32_t g = 0; g < groups; ++g, dst += 4 * P1X1, src += 8) {
+            widen8_s4(dsp_ld32(src), dsp_ld32(src + 4), off2, dst);
+        }
+    }
+}
+
+void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
                  const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
 {
+    /* int4 rows starting mid-byte are copied byte-aligned into s4_row */
+    uint8_t s4_row[args->s4 ? (f->h * f->w * in->c) / 2 + 1 : 1];
+    dsp_gemm_args local = *args;
+    local.s4_row = s4_row;
+    const dsp_gemm_args *a = &local;
     const int32_t cin = in->c, cout = out->c;
     const int32_t k = f->h * f->w * cin;
     const int32_t pixels = out->h * out->w;
@@ -361,7 +568,8 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
                         (int64_t)(out->w - 1) * p->stride_w < in->w &&
                         (int64_t)(out->h - 1) * p->stride_h < in->h;
     int8_t patch[direct ? 1 : k];
-    const bool rows4 = (f->w * cin) % 4 == 0 && p->dilation_w == 1;
+    const bool s4 = a->s4;
+    const bool rows4 = (f->w * cin) % (s4 ? 8 : 4) == 0 && p->dilation_w == 1;
     /* sized to the layer: P1X1 * k halfwords, word-aligned */
     uint32_t buf_words[P1X1 * ((k + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
@@ -370,8 +578,9 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
     for (int32_t oc = 0; oc < cout && fold; ++oc) {
         fold = -a->shift[oc] <= 22;
     }
-    const rows_fn rows = fold ? (k % 8 == 0 ? rows_short_full8 : rows_short_full)
-                              : (a->short_rq ? rows_short : rows_general);
+    const rows_fn rows = s4     ? (fold ? rows_short_full_s4 : (a->short_rq ? rows_short_s4 : rows_general_s4))
+                         : fold ? (k % 8 == 0 ? rows_short_full8 : rows_short_full)
+                                : (a->short_rq ? rows_short : rows_general);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
         int8_t *y_img = y + (int64_t)bt * pixels * cout;
@@ -386,12 +595,25 @@ void dsp_conv1x1(const dsp_gemm_args *a, const kwsq_conv_params *p, const kwsq_d
                 const int32_t oy = q / out->w, ox = q % out->w;
                 const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
                 if (direct) {
-                    widen_pixel(x_img + ((int64_t)iy0 * in->w + ix0) * cin, k, off, j, buf);
+                    const int8_t *src = x_img + ((int64_t)iy0 * in->w + ix0) * cin;
+                    if (s4) {
+                        widen_pixel_s4(src, k, off, j, buf);
+                    } else {
+                        widen_pixel(src, k, off, j, buf);
+                    }
                 } else if (rows4 && ix0 >= 0 && ix0 + f->w <= in->w) {
-                    widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
+                    if (s4) {
+                        widen_rows_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                    } else {
+                        widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
+                    }
                 } else {
                     gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, patch);
-                    widen_pixel(patch, k, off, j, buf);
+                    if (s4) {
+                        widen_pixel_s4(patch, k, off, j, buf);
+                    } else {
+                        widen_pixel(patch, k, off, j, buf);
+                    }
                 }
             }
             int8_t *y_px = y_img + (int64_t)px * cout;

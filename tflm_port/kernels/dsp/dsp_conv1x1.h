@@ -15,7 +15,8 @@
  * on the stack, as many bytes as the general path's columns at most. */
 #define DSP_1X1_MAX_CH (DSP_COLS * DSP_MAX_PATCH / 6)
 
-/* Whether the layer is an int8 convolution this path computes (one group). */
+/* Whether the layer is a convolution this path computes (one group; int8
+ * or packed int4 weights). */
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f);
 
 /* The layer, with the arguments dsp_conv prepared (weights, bias, output stage). */

@@ -1,21 +1,333 @@
 /*
  * Row dot products of the dsp FULLY_CONNECTED kernels; see dsp_fc.h.
  *
- * int8: per 4 inputs one LDR and two SXTB16 (shared by the rows), per row one
- * LDR, two SXTB16 and two SMLAD.
- * int4 (rows byte-aligned): the input is widened once per call into the
- * nibble order of a weight word, (x0,x4),(x2,x6),(x1,x5),(x3,x7); per row
- * one LDR, two ANDs (one with a shifted operand) leave each nibble in the
- * top of its byte, so SXTB16 yields 16x the weights; four SMLAD; the sums
- * are divided by 16 at the end (exact: every product is a multiple of 16,
- * and |sum| < 2^27 for rows up to 65536 values).
+ * The input is widened once per call (dsp_fc_widen_*), zero-padded to whole
+ * groups of eight, so a row needs no tail test: its last group may read up
+ * to seven bytes (int8) or nibbles (int4) of the next row, which meet
+ * zeros. Only the last row of the tensor stops at its last whole group
+ * (nothing may be read past the weights) and adds its tail one value at a
+ * time.
+ *
+ * Per eight inputs and two rows (16 multiply-accumulates):
+ *  - int8: one LDM of the widened input, per row one LDRD (two LDR when the
+ *    rows are not word-aligned), four SXTB16 (the plain and rotated forms of
+ *    each word: lanes (w0,w2),(w1,w3)) and four SMLAD: 19 instructions;
+ *  - int4 (a row of one byte alignment: eight nibbles per word): one LDM,
+ *    per row one LDR and four AND-with-shift that put nibble pairs (n0,n4),
+ *    (n1,n5), (n2,n6), (n3,n7) in the top four bits of 16-bit lanes (4096x
+ *    the weights, no sign extension needed), and four SMLAD: 19
+ *    instructions, as many as int8. The sums are divided by 4096 after
+ *    every run of at most 63 groups (exact: every product is a multiple of
+ *    4096, and 4096 * 8 * 128 * 504 < 2^31). Rows that start mid-byte (odd
+ *    rows of an odd row length) load from the byte before and meet an input
+ *    led by one zero.
+ * The loop runs two groups per iteration (one compare and branch per 32
+ * multiply-accumulates).
  */
 #include "dsp_fc.h"
+
+#include <stdbool.h>
+#include <stddef.h>
 
 #include "dsp_simd.h"
 #include "kwsq_math.h"
 
-void dsp_dot_rows_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t rows, int32_t *acc)
+static inline void widen8_s8(uint32_t lo, uint32_t hi, uint32_t *xw)
+{
+    xw[0] = dsp_sxtb16(lo);
+    xw[1] = dsp_sxtb16_ror8(lo);
+    xw[2] = dsp_sxtb16(hi);
+    xw[3] = dsp_sxtb16_ror8(hi);
+}
+
+static inline void widen8_s4(uint32_t lo, uint32_t hi, uint32_t *xw)
+{
+    const uint32_t e0 = dsp_sxtb16(lo), e1 = dsp_sxtb16(hi);
+    const uint32_t o0 = dsp_sxtb16_ror8(lo), o1 = dsp_sxtb16_ror8(hi);
+    xw[0] = dsp_pack_lo(e0, e1);
+    xw[1] = dsp_pack_lo(o0, o1);
+    xw[2] = dsp_pack_hi(e0, e1);
+    xw[3] = dsp_pack_hi(o0, o1);
+}
+
+/* Values k..k+7 of v = `lead` zeros then x[0..n), zero beyond. */
+static void group_of(const int8_t *x, int32_t n, int32_t lead, int32_t k, uint32_t *lo, uint32_t *hi)
+{
+    uint32_t v[2] = {0, 0};
+    for (int32_t j = 0; j < 8; ++j) {
+        const int32_t i = k + j - lead;
+        if (i >= 0 && i < n) {
+            v[j / 4] |= (uint32_t)(uint8_t)x[i] << (8 * (j % 4));
+        }
+    }
+    *lo = v[0];
+    *hi = v[1];
+}
+
+void dsp_fc_widen_s8(const int8_t *x, int32_t n, uint32_t *xw)
+{
+    int32_t k = 0;
+    for (; k + 8 <= n; k += 8, xw += 4) {
+        widen8_s8(dsp_ld32(x + k), dsp_ld32(x + k + 4), xw);
+    }
+    if (k < n) {
+        uint32_t lo, hi;
+        group_of(x, n, 0, k, &lo, &hi);
+        widen8_s8(lo, hi, xw);
+    }
+}
+
+void dsp_fc_widen_s4(const int8_t *x, int32_t n, int32_t lead, uint32_t *xw)
+{
+    const int32_t total = n + lead;
+    for (int32_t k = 0; k < total; k += 8, xw += 4) {
+        uint32_t lo, hi;
+        if (k >= lead && k + 8 <= total) {
+            lo = dsp_ld32(x + (k - lead));
+            hi = dsp_ld32(x + (k - lead) + 4);
+        } else {
+            group_of(x, n, lead, k, &lo, &hi);
+        }
+        widen8_s4(lo, hi, xw);
+    }
+}
+
+#ifdef KWSQ_DSP_NATIVE
+/* LDM fills its registers in ascending order: the four input words are
+ * pinned to r8..r11. */
+#define DSP_FC_XREGS                                                                                    \
+    register uint32_t x0 __asm__("r8");                                                                 \
+    register uint32_t x1 __asm__("r9");                                                                 \
+    register uint32_t x2 __asm__("r10");                                                                \
+    register uint32_t x3 __asm__("r11");
+#define DSP_FC_LDM "ldm %[xp]!, {%[x0], %[x1], %[x2], %[x3]}\n\t"
+
+/* One int8 row word pair (w0, w1) against the four input words. */
+#define DSP_FC_S8_MAC(a)                                                                                \
+    "sxtb16 %[t], %[w0]\n\t"                                                                            \
+    "smlad %[" a "], %[t], %[x0], %[" a "]\n\t"                                                         \
+    "sxtb16 %[t], %[w0], ror #8\n\t"                                                                    \
+    "smlad %[" a "], %[t], %[x1], %[" a "]\n\t"                                                         \
+    "sxtb16 %[t], %[w1]\n\t"                                                                            \
+    "smlad %[" a "], %[t], %[x2], %[" a "]\n\t"                                                         \
+    "sxtb16 %[t], %[w1], ror #8\n\t"                                                                    \
+    "smlad %[" a "], %[t], %[x3], %[" a "]\n\t"
+#define DSP_FC_S8_LDRD(p) "ldrd %[w0], %[w1], [%[" p "]], #8\n\t"
+#define DSP_FC_S8_LDR2(p) "ldr %[w0], [%[" p "]], #4\n\tldr %[w1], [%[" p "]], #4\n\t"
+#define DSP_FC_S8_STEP(LD) DSP_FC_LDM LD("wa") DSP_FC_S8_MAC("a0") LD("wb") DSP_FC_S8_MAC("a1")
+#define DSP_FC_S8_OPS                                                                                   \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [wa] "+r"(wa), [wb] "+r"(wb), [xp] "+r"(xp), [x0] "=&r"(x0),       \
+      [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w0] "=&r"(w0), [w1] "=&r"(w1), [t] "=&r"(t)
+
+/* One int4 row word (8 nibbles n0..n7) against the four input words:
+ * (w << 12), (w << 8), (w << 4) and w, each ANDed with 0xF000F000, hold
+ * (n0,n4), (n1,n5), (n2,n6), (n3,n7) in the top four bits of their 16-bit
+ * lanes: 4096x the weights, ready for SMLAD. */
+#define DSP_FC_S4_ROW(p, a)                                                                             \
+    "ldr %[w], [%[" p "]], #4\n\t"                                                                      \
+    "and %[t], %[m], %[w], lsl #12\n\t"                                                                 \
+    "smlad %[" a "], %[t], %[x0], %[" a "]\n\t"                                                         \
+    "and %[t], %[m], %[w], lsl #8\n\t"                                                                  \
+    "smlad %[" a "], %[t], %[x1], %[" a "]\n\t"                                                         \
+    "and %[t], %[m], %[w], lsl #4\n\t"                                                                  \
+    "smlad %[" a "], %[t], %[x2], %[" a "]\n\t"                                                         \
+    "and %[t], %[w], %[m]\n\t"                                                                          \
+    "smlad %[" a "], %[t], %[x3], %[" a "]\n\t"
+#define DSP_FC_S4_STEP DSP_FC_LDM DSP_FC_S4_ROW("wa", "a0") DSP_FC_S4_ROW("wb", "a1")
+#define DSP_FC_S4_OPS                                                                                   \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [wa] "+r"(pa), [wb] "+r"(pb), [xp] "+r"(xp), [x0] "=&r"(x0),       \
+      [x1] "=&r"(x1), [x2] "=&r"(x2), [x3] "=&r"(x3), [w] "=&r"(w), [t] "=&r"(t)
+#endif
+
+/* acc[0], acc[1] += rows wa, wb times `groups` widened groups (int8). */
+static void __attribute__((noinline)) pair_s8(const int8_t *wa, const int8_t *wb, const uint32_t *xw,
+                                               int32_t groups, int32_t *acc)
+{
+    int32_t a0 = acc[0], a1 = acc[1];
+#ifdef KWSQ_DSP_NATIVE
+    if (groups > 0) {
+        const uint32_t *xp = xw;
+        const uint32_t *const end = xw + 4 * groups;
+        uint32_t w0, w1, t;
+        DSP_FC_XREGS
+        if ((((uintptr_t)wa | (uintptr_t)wb) & 3u) == 0) {
+            if (groups & 1) {
+                __asm__ volatile(DSP_FC_S8_STEP(DSP_FC_S8_LDRD) DSP_FC_S8_OPS : : "memory");
+            }
+            if (xp != end) {
+                __asm__ volatile("1:\n\t" DSP_FC_S8_STEP(DSP_FC_S8_LDRD) DSP_FC_S8_STEP(DSP_FC_S8_LDRD)
+                                 "cmp %[xp], %[e]\n\t"
+                                 "bne 1b\n\t" DSP_FC_S8_OPS
+                                 : [e] "r"(end)
+                                 : "cc", "memory");
+            }
+        } else {
+            /* LDRD needs word-aligned addresses */
+            if (groups & 1) {
+                __asm__ volatile(DSP_FC_S8_STEP(DSP_FC_S8_LDR2) DSP_FC_S8_OPS : : "memory");
+            }
+            if (xp != end) {
+                __asm__ volatile("1:\n\t" DSP_FC_S8_STEP(DSP_FC_S8_LDR2) DSP_FC_S8_STEP(DSP_FC_S8_LDR2)
+                                 "cmp %[xp], %[e]\n\t"
+                                 "bne 1b\n\t" DSP_FC_S8_OPS
+                                 : [e] "r"(end)
+                                 : "cc", "memory");
+            }
+        }
+    }
+#else
+    for (int32_t g = 0; g < groups; ++g, wa += 8, wb += 8, xw += 4) {
+        uint32_t v = dsp_ld32(wa), u = dsp_ld32(wa + 4);
+        a0 = dsp_smlad(dsp_sxtb16(v), xw[0], a0);
+        a0 = dsp_smlad(dsp_sxtb16_ror8(v), xw[1], a0);
+        a0 = dsp_smlad(dsp_sxtb16(u), xw[2], a0);
+        a0 = dsp_smlad(dsp_sxtb16_ror8(u), xw[3], a0);
+        v = dsp_ld32(wb);
+        u = dsp_ld32(wb + 4);
+        a1 = dsp_smlad(dsp_sxtb16(v), xw[0], a1);
+        a1 = dsp_smlad(dsp_sxtb16_ror8(v), xw[1], a1);
+        a1 = dsp_smlad(dsp_sxtb16(u), xw[2], a1);
+        a1 = dsp_smlad(dsp_sxtb16_ror8(u), xw[3], a1);
+    }
+#endif
+    acc[0] = a0;
+    acc[1] = a1;
+}
+
+/* Groups per run of the int4 rows: 4096 * 8 * 128 * 8 * 63 < 2^31. */
+#define DSP_FC_S4_RUN 63
+
+/* acc[0], acc[1] = the int4 rows wa, wb times `groups` widened groups. */
+static void __attribute__((noinline)) pair_s4(const uint8_t *wa, const uint8_t *wb, const uint32_t *xw,
+                                               int32_t groups, int32_t *acc)
+{
+    int32_t s0 = 0, s1 = 0;
+    const uint32_t m = 0xF000F000u;
+    while (groups > 0) {
+        const int32_t run = groups < DSP_FC_S4_RUN ? groups : DSP_FC_S4_RUN;
+        int32_t a0 = 0, a1 = 0;
+        const uint8_t *pa = wa, *pb = wb;
+#ifdef KWSQ_DSP_NATIVE
+        const uint32_t *xp = xw;
+        const uint32_t *const end = xw + 4 * run;
+        uint32_t w, t;
+        DSP_FC_XREGS
+        if (run & 1) {
+            __asm__ volatile(DSP_FC_S4_STEP DSP_FC_S4_OPS : [m] "r"(m) : "memory");
+        }
+        if (xp != end) {
+            __asm__ volatile("1:\n\t" DSP_FC_S4_STEP DSP_FC_S4_STEP
+                             "cmp %[xp], %[e]\n\t"
+                             "bne 1b\n\t" DSP_FC_S4_OPS
+                             : [e] "r"(end), [m] "r"(m)
+                             : "cc", "memory");
+        }
+#else
+        for (int32_t g = 0; g < run; ++g, pa += 4, pb += 4) {
+            const uint32_t *x = xw + 4 * g;
+            uint32_t v = dsp_ld32(pa);
+            a0 = dsp_smlad((v << 12) & m, x[0], a0);
+            a0 = dsp_smlad((v << 8) & m, x[1], a0);
+            a0 = dsp_smlad((v << 4) & m, x[2], a0);
+            a0 = dsp_smlad(v & m, x[3], a0);
+            v = dsp_ld32(pb);
+            a1 = dsp_smlad((v << 12) & m, x[0], a1);
+            a1 = dsp_smlad((v << 8) & m, x[1], a1);
+            a1 = dsp_smlad((v << 4) & m, x[2], a1);
+            a1 = dsp_smlad(v & m, x[3], a1);
+        }
+#endif
+        /* exact: every product was a multiple of 4096 */
+        s0 += a0 >> 12;
+        s1 += a1 >> 12;
+        wa += 4 * run;
+        wb += 4 * run;
+        xw += 4 * run;
+        groups -= run;
+    }
+    acc[0] = s0;
+    acc[1] = s1;
+}
+
+/* dsp_out_one, always inlined, with the flags and constants in registers. */
+static inline __attribute__((always_inline)) int8_t fc_out(const dsp_out *o, int32_t acc, int32_t ch)
+{
+    int32_t v;
+    if (o->short_rq) {
+        const int32_t right = -o->shift[ch];
+        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), o->mult[ch]);
+        v = (x + (int32_t)(1u << (right - 1)) + (x >> 31)) >> right;
+    } else if (o->pot) {
+        v = dsp_requant_pot(acc, o->shift[ch]);
+    } else {
+        v = dsp_requant(acc, o->mult[ch], o->shift[ch]);
+    }
+    v += o->out_offset;
+    if (o->full_range) {
+        return (int8_t)dsp_ssat8(v);
+    }
+    return (int8_t)(v < o->act_min ? o->act_min : (v > o->act_max ? o->act_max : v));
+}
+
+void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const uint32_t *xw,
+                    const dsp_fc_out *fo, int8_t *y)
+{
+    const dsp_out out = fo->out;
+    const int32_t *rc = fo->row_const;
+    const uint32_t xsum = fo->xsum;
+    const bool pc = fo->per_channel;
+    const int32_t groups = (n + 7) / 8;
+    for (int32_t o = 0; o < rows; o += 2) {
+        const int32_t ob = o + 1 < rows ? o + 1 : o;
+        const int8_t *wa = w + (int64_t)o * n, *wb = w + (int64_t)ob * n;
+        int32_t a[2] = {0, 0};
+        if ((n & 7) != 0 && ob == rows - 1) {
+            /* the padded group would read past the weights: whole groups,
+             * then the tail */
+            pair_s8(wa, wb, xw, n / 8, a);
+            for (int32_t k = n & ~7; k < n; ++k) {
+                a[0] += wa[k] * x[k];
+                a[1] += wb[k] * x[k];
+            }
+        } else {
+            pair_s8(wa, wb, xw, groups, a);
+        }
+        y[o] = fc_out(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
+        y[ob] = fc_out(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
+    }
+}
+
+void dsp_fc_rows_s4(const uint8_t *w, int32_t n, int32_t rows, int32_t lead, int32_t step, const int8_t *x,
+                    const uint32_t *xw, const dsp_fc_out *fo, int8_t *y)
+{
+    const dsp_out out = fo->out;
+    const int32_t *rc = fo->row_const;
+    const uint32_t xsum = fo->xsum;
+    const bool pc = fo->per_channel;
+    const int64_t bytes = ((int64_t)rows * n + 1) / 2;
+    const int32_t groups = (n + lead + 7) / 8;
+    for (int32_t o = lead; o < rows; o += 2 * step) {
+        const int32_t ob = o + step < rows ? o + step : o;
+        const int64_t sa = (int64_t)o * n, sb = (int64_t)ob * n;
+        int32_t a[2];
+        if ((sb >> 1) + 4 * (int64_t)groups > bytes) {
+            /* whole words inside the weights only, then the tail */
+            const int32_t g = (int32_t)((bytes - (sb >> 1)) / 4);
+            pair_s4(w + (sa >> 1), w + (sb >> 1), xw, g, a);
+            const int32_t done = g * 8 - lead;
+            for (int32_t k = done > 0 ? done : 0; k < n; ++k) {
+                a[0] += kwsq_int4_at(w, sa + k) * x[k];
+                a[1] += kwsq_int4_at(w, sb + k) * x[k];
+            }
+        } else {
+            pair_s4(w + (sa >> 1), w + (sb >> 1), xw, groups, a);
+        }
+        y[o] = fc_out(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
+        y[ob] = fc_out(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
+    }
+}
+
+void dsp_fc_stream_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t rows, int32_t *acc)
 {
     const int32_t grouped = n & ~3;
     const int8_t *w0 = w, *w1 = rows > 1 ? w + n : w, *w2 = rows > 2 ? w + 2 * n : w;
@@ -43,15 +355,9 @@ void dsp_dot_rows_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t rows, 
         a2 += w2[k] * x[k];
         a3 += w3[k] * x[k];
     }
-    acc[0] = a0;
-    if (rows > 1) {
-        acc[1] = a1;
-    }
-    if (rows > 2) {
-        acc[2] = a2;
-    }
-    if (rows > 3) {
-        acc[3] = a3;
+    const int32_t all[4] = {a0, a1, a2, a3};
+    for (int32_t r = 0; r < rows; ++r) {
+        acc[r] = all[r];
     }
 }
 
@@ -65,15 +371,12 @@ static inline int32_t nibble_dot(uint32_t wv, uint32_t mask, uint32_t p0, uint32
     return dsp_smlad(dsp_sxtb16_ror8(h), p3, acc);
 }
 
-/* Long rows: the input widened on the fly, per 8 values, for each group of
- * rows (no stack copy of it). */
-static void dot_rows_s4_stream(const uint8_t *w, int64_t first_row, const int8_t *x, int32_t n, int32_t rows,
-                               int32_t *acc)
+void dsp_fc_stream_s4(const uint8_t *w, int64_t first, const int8_t *x, int32_t n, int32_t rows, int32_t *acc)
 {
     if ((n & 1) != 0) {
         /* rows start mid-byte every other row: one nibble at a time */
         for (int32_t r = 0; r < rows; ++r) {
-            const int64_t start = (first_row + r) * n;
+            const int64_t start = (first + r) * n;
             int32_t a = 0;
             for (int32_t k = 0; k < n; ++k) {
                 a += kwsq_int4_at(w, start + k) * x[k];
@@ -83,7 +386,7 @@ static void dot_rows_s4_stream(const uint8_t *w, int64_t first_row, const int8_t
         return;
     }
     const int32_t grouped = n & ~7;
-    const uint8_t *w0 = w + first_row * (n / 2);
+    const uint8_t *w0 = w + first * (n / 2);
     const uint8_t *w1 = rows > 1 ? w0 + n / 2 : w0, *w2 = rows > 2 ? w0 + n : w0;
     const uint8_t *w3 = rows > 3 ? w0 + 3 * (n / 2) : w0;
     const uint32_t mask = 0xF0F0F0F0u;
@@ -110,82 +413,8 @@ static void dot_rows_s4_stream(const uint8_t *w, int64_t first_row, const int8_t
         a2 += kwsq_int4_at(w2, k) * x[k];
         a3 += kwsq_int4_at(w3, k) * x[k];
     }
-    acc[0] = a0;
-    if (rows > 1) {
-        acc[1] = a1;
-    }
-    if (rows > 2) {
-        acc[2] = a2;
-    }
-    if (rows > 3) {
-        acc[3] = a3;
-    }
-}
-
-void dsp_s4_input_pairs(const int8_t *x, int32_t n, uint32_t *xpairs)
-{
-    for (int32_t k = 0; k + 8 <= n; k += 8, xpairs += 4) {
-        const uint32_t lo = dsp_ld32(x + k), hi = dsp_ld32(x + k + 4);
-        const uint32_t e0 = dsp_sxtb16(lo), e1 = dsp_sxtb16(hi);
-        const uint32_t o0 = dsp_sxtb16_ror8(lo), o1 = dsp_sxtb16_ror8(hi);
-        xpairs[0] = dsp_pack_lo(e0, e1);
-        xpairs[1] = dsp_pack_hi(e0, e1);
-        xpairs[2] = dsp_pack_lo(o0, o1);
-        xpairs[3] = dsp_pack_hi(o0, o1);
-    }
-}
-
-void dsp_dot_rows_s4(const uint8_t *w, int64_t first_row, const int8_t *x, const uint32_t *xpairs, int32_t n,
-                     int32_t rows, int32_t *acc)
-{
-    if (xpairs == NULL) {
-        dot_rows_s4_stream(w, first_row, x, n, rows, acc);
-        return;
-    }
-    if ((n & 1) != 0) {
-        /* rows start mid-byte every other row: one nibble at a time */
-        for (int32_t r = 0; r < rows; ++r) {
-            const int64_t start = (first_row + r) * n;
-            int32_t a = 0;
-            for (int32_t k = 0; k < n; ++k) {
-                a += kwsq_int4_at(w, start + k) * x[k];
-            }
-            acc[r] = a;
-        }
-        return;
-    }
-    const int32_t grouped = n & ~7;
-    const uint8_t *w0 = w + first_row * (n / 2);
-    const uint8_t *w1 = rows > 1 ? w0 + n / 2 : w0, *w2 = rows > 2 ? w0 + n : w0;
-    const uint32_t mask = 0xF0F0F0F0u;
-    int32_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-    const uint8_t *w3 = rows > 3 ? w0 + 3 * (n / 2) : w0;
-    const uint32_t *xp = xpairs;
-    for (int32_t kb = 0; kb < grouped / 2; kb += 4, xp += 4) {
-        const uint32_t p0 = xp[0], p1 = xp[1], p2 = xp[2], p3 = xp[3];
-        a0 = nibble_dot(dsp_ld32(w0 + kb), mask, p0, p1, p2, p3, a0);
-        a1 = nibble_dot(dsp_ld32(w1 + kb), mask, p0, p1, p2, p3, a1);
-        a2 = nibble_dot(dsp_ld32(w2 + kb), mask, p0, p1, p2, p3, a2);
-        a3 = nibble_dot(dsp_ld32(w3 + kb), mask, p0, p1, p2, p3, a3);
-    }
-    a0 >>= 4;
-    a1 >>= 4;
-    a2 >>= 4;
-    a3 >>= 4;
-    for (int32_t k = grouped; k < n; ++k) {
-        a0 += kwsq_int4_at(w0, k) * x[k];
-        a1 += kwsq_int4_at(w1, k) * x[k];
-        a2 += kwsq_int4_at(w2, k) * x[k];
-        a3 += kwsq_int4_at(w3, k) * x[k];
-    }
-    acc[0] = a0;
-    if (rows > 1) {
-        acc[1] = a1;
-    }
-    if (rows > 2) {
-        acc[2] = a2;
-    }
-    if (rows > 3) {
-        acc[3] = a3;
+    const int32_t all[4] = {a0, a1, a2, a3};
+    for (int32_t r = 0; r < rows; ++r) {
+        acc[r] = all[r];
     }
 }

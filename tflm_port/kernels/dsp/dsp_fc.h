@@ -1,26 +1,62 @@
 /*
- * Dot products of weight rows with one input vector, four rows per pass
- * (each input word is widened once for the four rows), for the dsp
- * FULLY_CONNECTED kernels (int8, packed int4, hybrid).
+ * Dot products of weight rows with one input vector for the dsp
+ * FULLY_CONNECTED kernels (int8 and packed int4 weights).
+ *
+ * The input is widened once per call into 16-bit lanes, in the order
+ * SXTB16 yields the weights (see dsp_fc.c), zero-padded to whole groups of
+ * eight; every pass then computes two rows against it: per eight inputs one
+ * LDM of the widened input shared by both rows, per row the weight loads,
+ * four SXTB16 (int4: four AND-with-shift instead) and four SMLAD.
  */
 #ifndef KWSQ_DSP_FC_H
 #define KWSQ_DSP_FC_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
-/* Longest input whose widened copy (2 bytes per value) goes on the stack. */
-#define DSP_FC_S4_PAIRS_MAX 1024
+#include "dsp_requant.h"
 
-/* acc[r] = sum_i w[r * n + i] * x[i], r < rows (1..4); int8 weights. */
-void dsp_dot_rows_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t rows, int32_t *acc);
+/* Longest input widened on the stack (2 bytes per value); longer inputs
+ * take dsp_fc_stream_* (the input widened per group of rows). */
+#define DSP_FC_WIDE_MAX 1024
 
-/* The input pairs of the int4 rows: (n / 8) * 4 words, lanes in the order
- * of the nibbles of a weight word. */
-void dsp_s4_input_pairs(const int8_t *x, int32_t n, uint32_t *xpairs);
+/* Words of the widened input of n values preceded by `lead` zeros. */
+static inline int32_t dsp_fc_wide_words(int32_t n, int32_t lead)
+{
+    return (n + lead + 7) / 8 * 4;
+}
 
-/* The same for packed int4 rows starting at nibble first_row * n; xpairs
- * from dsp_s4_input_pairs, or NULL (the input is then widened on the fly). */
-void dsp_dot_rows_s4(const uint8_t *w, int64_t first_row, const int8_t *x, const uint32_t *xpairs, int32_t n,
-                     int32_t rows, int32_t *acc);
+/* int8 rows: groups of 8 values v as words (v0,v2),(v1,v3),(v4,v6),(v5,v7). */
+void dsp_fc_widen_s8(const int8_t *x, int32_t n, uint32_t *xw);
+
+/* int4 rows: v = `lead` (0 or 1) zeros then x; groups of 8 as words
+ * (v0,v4),(v1,v5),(v2,v6),(v3,v7), the nibble pairs of a weight word. */
+void dsp_fc_widen_s4(const int8_t *x, int32_t n, int32_t lead, uint32_t *xw);
+
+/* The output stage of a FULLY_CONNECTED call: requantization, the row
+ * constants (bias and offset terms) and the filter-offset term. */
+typedef struct {
+    dsp_out out;
+    const int32_t *row_const;
+    uint32_t xsum;          /* filter_offset * sum(x), wrapping */
+    bool per_channel;
+} dsp_fc_out;
+
+/* y[o] for every row o < rows of the n-column int8 weights w; xw =
+ * dsp_fc_widen_s8(x, n). */
+void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const uint32_t *xw,
+                    const dsp_fc_out *fo, int8_t *y);
+
+/* y[o] for the packed int4 rows o = lead, lead + step, ... < rows (row o
+ * starts at nibble o * n, low nibble first; step 2 when n is odd, so that
+ * all these rows start at nibble parity `lead`, else step 1 and lead 0);
+ * xw = dsp_fc_widen_s4(x, n, lead). */
+void dsp_fc_rows_s4(const uint8_t *w, int32_t n, int32_t rows, int32_t lead, int32_t step, const int8_t *x,
+                    const uint32_t *xw, const dsp_fc_out *fo, int8_t *y);
+
+/* Inputs longer than DSP_FC_WIDE_MAX: four rows per pass, the input widened
+ * on the fly (acc[0..rows) of rows first..first+rows-1, rows <= 4). */
+void dsp_fc_stream_s8(const int8_t *w, const int8_t *x, int32_t n, int32_t rows, int32_t *acc);
+void dsp_fc_stream_s4(const uint8_t *w, int64_t first, const int8_t *x, int32_t n, int32_t rows, int32_t *acc);
 
 #endif /* KWSQ_DSP_FC_H */

@@ -1,6 +1,9 @@
 /*
- * kwsq_fully_connected_s4 for cores with the DSP extension: packed int4 weights read packed (8 per load),
- * four rows per pass (dsp_fc.h); requantization as dsp_requant.h.
+ * kwsq_fully_connected_s4 for cores with the DSP extension: packed int4
+ * weights read packed (8 per load), the input widened once per call and two
+ * rows per pass (dsp_fc.h); requantization as dsp_requant.h. With an odd
+ * row length, rows start mid-byte every other row: the even rows and the
+ * odd rows run as two passes, each against its own widening of the input.
  */
 #include "dsp_fc.h"
 #include "dsp_requant.h"
@@ -25,29 +28,36 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
     }
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
-    /* the widened input, on the stack (2 bytes per value) when short enough */
-    const bool widen = accum <= DSP_FC_S4_PAIRS_MAX && (accum & 1) == 0;
-    uint32_t pairs[widen ? accum / 8 * 4 + 1 : 1];
-    uint32_t *xpairs = widen ? pairs : NULL;
+    const bool pc = quant->per_channel;
+    const bool wide = accum <= DSP_FC_WIDE_MAX;
+    uint32_t xw[wide ? dsp_fc_wide_words(accum, 1) : 1];
+    /* odd rows: rows of one parity share a byte alignment */
+    const int32_t step = (accum & 1) != 0 ? 2 : 1;
     for (int32_t b = 0; b < dims->batches; ++b) {
         const int8_t *x = input + (int64_t)b * accum;
-        int32_t xsum = 0;
+        uint32_t xsum = 0;
         if (params->filter_offset != 0) {
             for (int32_t i = 0; i < accum; ++i) {
-                xsum += x[i];
+                xsum += (uint32_t)x[i];
             }
-            xsum *= params->filter_offset;
+            xsum *= (uint32_t)params->filter_offset;
         }
         int8_t *y = output + (int64_t)b * out_depth;
-        if (widen) {
-            dsp_s4_input_pairs(x, accum, xpairs);
+        if (wide) {
+            const dsp_fc_out fo = {out, row_const, xsum, pc};
+            for (int32_t lead = 0; lead < step; ++lead) {
+                dsp_fc_widen_s4(x, accum, lead, xw);
+                dsp_fc_rows_s4(packed_weights, accum, out_depth, lead, step, x, xw, &fo, y);
+            }
+            continue;
         }
         for (int32_t o = 0; o < out_depth; o += 4) {
             const int32_t rows = out_depth - o < 4 ? out_depth - o : 4;
             int32_t acc[4];
-            dsp_dot_rows_s4(packed_weights, o, x, xpairs, accum, rows, acc);
+            dsp_fc_stream_s4(packed_weights, o, x, accum, rows, acc);
             for (int32_t r = 0; r < rows; ++r) {
-                y[o + r] = dsp_out_one(&out, acc[r] + row_const[o + r] + xsum, quant->per_channel ? o + r : 0);
+                y[o + r] = dsp_out_one(&out, (int32_t)((uint32_t)acc[r] + (uint32_t)row_const[o + r] + xsum),
+                                       pc ? o + r : 0);
             }
         }
     }

@@ -1,6 +1,7 @@
 /*
  * kwsq_fully_connected_s8 for cores with the DSP extension: int8 weights,
- * four rows per pass (dsp_fc.h); requantization as dsp_requant.h.
+ * the input widened once per call and two rows per pass (dsp_fc.h);
+ * requantization as dsp_requant.h.
  */
 #include "dsp_fc.h"
 #include "dsp_requant.h"
@@ -25,22 +26,33 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
     }
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
+    const bool pc = quant->per_channel;
+    /* the widened input, on the stack (2 bytes per value) when short enough */
+    const bool wide = accum <= DSP_FC_WIDE_MAX;
+    uint32_t xw[wide ? dsp_fc_wide_words(accum, 0) : 1];
     for (int32_t b = 0; b < dims->batches; ++b) {
         const int8_t *x = input + (int64_t)b * accum;
-        int32_t xsum = 0;
+        uint32_t xsum = 0;
         if (params->filter_offset != 0) {
             for (int32_t i = 0; i < accum; ++i) {
-                xsum += x[i];
+                xsum += (uint32_t)x[i];
             }
-            xsum *= params->filter_offset;
+            xsum *= (uint32_t)params->filter_offset;
         }
         int8_t *y = output + (int64_t)b * out_depth;
+        if (wide) {
+            const dsp_fc_out fo = {out, row_const, xsum, pc};
+            dsp_fc_widen_s8(x, accum, xw);
+            dsp_fc_rows_s8(weights, accum, out_depth, x, xw, &fo, y);
+            continue;
+        }
         for (int32_t o = 0; o < out_depth; o += 4) {
             const int32_t rows = out_depth - o < 4 ? out_depth - o : 4;
             int32_t acc[4];
-            dsp_dot_rows_s8(weights + (int64_t)o * accum, x, accum, rows, acc);
+            dsp_fc_stream_s8(weights + (int64_t)o * accum, x, accum, rows, acc);
             for (int32_t r = 0; r < rows; ++r) {
-                y[o + r] = dsp_out_one(&out, acc[r] + row_const[o + r] + xsum, quant->per_channel ? o + r : 0);
+                y[o + r] = dsp_out_one(&out, (int32_t)((uint32_t)acc[r] + (uint32_t)row_const[o + r] + xsum),
+                                       pc ? o + r : 0);
             }
         }
     }
