@@ -371,10 +371,11 @@ static bool short_rq_ok(const kwsq_quant_params *q, const int32_t *bias, int32_t
     return true;
 }
 
-kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
+kwsq_status dsp_conv(const struct dsp_1x1_rows *s4_rows, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
                      const kwsq_dims *out, int8_t *y)
 {
+    const bool s4 = s4_rows != NULL;
     const int64_t patch64 = (int64_t)f->h * f->w * f->c;
     if (patch64 > DSP_MAX_PATCH) {
         /* columns would not fit the stack budget: the reference loop */
@@ -399,6 +400,7 @@ kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p
         .pot = q->pot,
         .s4 = s4,
         .simd_s4 = simd_s4,
+        .s4_rows = s4_rows,
         .short_rq = q->per_channel && short_rq_ok(q, bias, out->c, patch64 * 255 * (s4 ? 8 : 128)),
     };
     if (dsp_conv1x1_fits(s4, p, in, f)) {

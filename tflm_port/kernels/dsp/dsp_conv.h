@@ -41,6 +41,8 @@ void dsp_cols_span(dsp_cols_writer *w, const int8_t *src, int32_t len, int32_t o
 /* Appends len zeros (padding: input value = zero point). */
 void dsp_cols_zeros(dsp_cols_writer *w, int32_t len);
 
+struct dsp_1x1_rows;
+
 typedef struct {
     const void *weights;    /* rows of `patch` int8, or packed int4 */
     const int32_t *bias;    /* NULL = none */
@@ -53,15 +55,18 @@ typedef struct {
     bool simd_s4;           /* int4 rows byte-aligned (columns in the int4 layout) */
     bool short_rq;          /* accumulators bounded: dsp_rq_apply */
     uint8_t *s4_row;        /* patch / 2 + 1 bytes for an int4 row realigned (six-pixel path) */
+    /* the six-pixel path's int4 output loops (dsp_conv1x1.h), passed in by
+     * kwsq_conv_s4 so that int8-only builds do not link them */
+    const struct dsp_1x1_rows *s4_rows;
 } dsp_gemm_args;
 
 /* dst = the k nibbles that start in the high half of src[0] (a packed int4
  * row starting mid-byte), byte-aligned: k / 2 + 1 bytes. */
 void dsp_s4_realign(const uint8_t *src, int32_t k, uint8_t *dst);
 
-/* CONV_2D with int8 (s4 false) or packed int4 weights: the body of
- * kwsq_conv_s8 and kwsq_conv_s4 for this folder. */
-kwsq_status dsp_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
+/* CONV_2D with int8 (s4_rows NULL) or packed int4 weights (s4_rows =
+ * &dsp_1x1_rows_s4): the body of kwsq_conv_s8 and kwsq_conv_s4. */
+kwsq_status dsp_conv(const struct dsp_1x1_rows *s4_rows, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
                      const kwsq_dims *out, int8_t *y);
 

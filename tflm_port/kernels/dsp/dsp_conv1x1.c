@@ -407,6 +407,8 @@ static void __attribute__((noinline)) rows_general_s4(const dsp_gemm_args *a, in
     rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false, true);
 }
 
+const struct dsp_1x1_rows dsp_1x1_rows_s4 = {rows_short_full_s4, rows_short_s4, rows_general_s4};
+
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f)
 {
     (void)p;
@@ -578,7 +580,8 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
     for (int32_t oc = 0; oc < cout && fold; ++oc) {
         fold = -a->shift[oc] <= 22;
     }
-    const rows_fn rows = s4     ? (fold ? rows_short_full_s4 : (a->short_rq ? rows_short_s4 : rows_general_s4))
+    const struct dsp_1x1_rows *r4 = a->s4_rows;
+    const rows_fn rows = s4     ? (fold ? r4->short_full : (a->short_rq ? r4->short_any : r4->general))
                          : fold ? (k % 8 == 0 ? rows_short_full8 : rows_short_full)
                                 : (a->short_rq ? rows_short : rows_general);
     for (int32_t bt = 0; bt < in->n; ++bt) {

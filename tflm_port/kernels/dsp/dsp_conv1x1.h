@@ -15,6 +15,16 @@
  * on the stack, as many bytes as the general path's columns at most. */
 #define DSP_1X1_MAX_CH (DSP_COLS * DSP_MAX_PATCH / 6)
 
+typedef void (*dsp_1x1_rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1, const int16_t *buf,
+                                int8_t *y, int32_t ystride);
+
+/* The int4 output loops of the path: short requantization with the full
+ * int8 range, short with any activation range, general. */
+struct dsp_1x1_rows {
+    dsp_1x1_rows_fn short_full, short_any, general;
+};
+extern const struct dsp_1x1_rows dsp_1x1_rows_s4;
+
 /* Whether the layer is a convolution this path computes (one group; int8
  * or packed int4 weights). */
 bool dsp_conv1x1_fits(bool s4, const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f);
