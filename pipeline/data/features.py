@@ -197,14 +197,56 @@ def mel_matrix(cfg: FeatureConfig) -> tf.Tensor:
     )
 
 
-def log_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+def _hz_to_mel(hz: tf.Tensor) -> tf.Tensor:
+    return 1127.0 * tf.math.log1p(hz / 700.0)  # HTK, as tf.signal
+
+
+def vtlp_warp(hz: Any, alpha: Any, boundary_hz: float, nyquist_hz: float) -> tf.Tensor:
+    """Vocal-tract-length warp of frequencies (Jaitly and Hinton, "Vocal Tract Length
+    Perturbation (VTLP) improves speech recognition", 2013): ``f -> alpha f`` up to
+    ``boundary_hz x min(alpha, 1) / alpha``, then a straight line to the Nyquist frequency,
+    so the warped axis keeps 0 and Nyquist in place. ``hz`` ``[n]``, ``alpha`` ``[b]``
+    -> ``[b, n]``."""
+    hz = tf.convert_to_tensor(hz, tf.float32)[None, :]
+    alpha = tf.convert_to_tensor(alpha, tf.float32)[:, None]
+    knee = boundary_hz * tf.minimum(alpha, 1.0) / alpha
+    upper = nyquist_hz - (nyquist_hz - boundary_hz * tf.minimum(alpha, 1.0)) / (
+        nyquist_hz - knee) * (nyquist_hz - hz)
+    return tf.where(hz <= knee, hz * alpha, upper)
+
+
+def warped_mel_matrix(cfg: FeatureConfig, alpha: Any, boundary_hz: float = 4800.0
+                      ) -> tf.Tensor:
+    """``[b, fft_length // 2 + 1, num_bins]``: :func:`mel_matrix` with each spectrogram
+    bin's frequency warped by :func:`vtlp_warp` (one factor per example). A bin at ``f``
+    feeds the mel filters as if it were at ``warp(f)``, so a spectrum peak at ``f`` lands
+    in the filter of ``alpha f``: the formants of a vocal tract 1 / alpha as long. With
+    ``alpha = 1`` it is :func:`mel_matrix` (tf.signal's triangles in the mel domain, no
+    weight on the DC bin)."""
+    nyquist = cfg.sample_rate / 2.0
+    bins = cfg.fft_length // 2 + 1
+    hz = tf.linspace(0.0, nyquist, bins)
+    mel = _hz_to_mel(vtlp_warp(hz, alpha, boundary_hz, nyquist))[:, :, None]  # [b, k, 1]
+    edges = tf.linspace(_hz_to_mel(tf.constant(cfg.lower_hz, tf.float32)),
+                        _hz_to_mel(tf.constant(cfg.upper_hz, tf.float32)), cfg.num_bins + 2)
+    lower, centre, upper = edges[:-2], edges[1:-1], edges[2:]
+    rising = (mel - lower) / (centre - lower)
+    falling = (upper - mel) / (upper - centre)
+    weights = tf.maximum(0.0, tf.minimum(rising, falling))
+    return tf.concat([tf.zeros_like(weights[:, :1]), weights[:, 1:]], axis=1)
+
+
+def log_mel(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
     """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` log mel (unnormalized)."""
-    return tf.math.log(mel_energies(audio, cfg) + cfg.log_floor)
+    return tf.math.log(mel_energies(audio, cfg, warp) + cfg.log_floor)
 
 
-def mel_energies(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+def mel_energies(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
     """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` mel energies of
-    ``|STFT|^power`` (before any compression)."""
+    ``|STFT|^power`` (before any compression).
+
+    ``warp``: ``None``, or for a batch ``[b, samples]`` one VTLP factor per clip ``[b]``
+    (:func:`warped_mel_matrix`; training-time speaker augmentation)."""
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
     stft = tf.signal.stft(
         audio,
@@ -217,7 +259,9 @@ def mel_energies(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
     spectrum = tf.abs(stft)
     if cfg.power != 1.0:
         spectrum = tf.pow(spectrum, cfg.power)
-    return tf.tensordot(spectrum, mel_matrix(cfg), axes=1)
+    if warp is None:
+        return tf.tensordot(spectrum, mel_matrix(cfg), axes=1)
+    return tf.einsum("btk,bkm->btm", spectrum, warped_mel_matrix(cfg, warp))
 
 
 def pcen_smoothing(cfg: FeatureConfig) -> float:
@@ -253,16 +297,17 @@ def pcen(energies: Any, cfg: FeatureConfig) -> tf.Tensor:
     return tf.pow(e * gain + cfg.pcen_delta, cfg.pcen_r) - cfg.pcen_delta ** cfg.pcen_r
 
 
-def compressed_mel(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+def compressed_mel(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
     """Log mel (``compression`` "log") or PCEN mel (``"pcen"``), before any DCT."""
     if cfg.compression == "pcen":
-        return pcen(mel_energies(audio, cfg), cfg)
-    return log_mel(audio, cfg)
+        return pcen(mel_energies(audio, cfg, warp), cfg)
+    return log_mel(audio, cfg, warp)
 
 
-def frames(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
-    """``[..., samples]`` -> normalized per-frame features ``[..., frames, coefficients]``."""
-    feats = compressed_mel(audio, cfg)
+def frames(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
+    """``[..., samples]`` -> normalized per-frame features ``[..., frames, coefficients]``
+    (``warp``: per-clip VTLP factors, see :func:`mel_energies`)."""
+    feats = compressed_mel(audio, cfg, warp)
     if cfg.kind == "mfcc":
         feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[..., : cfg.num_mfcc]
     return (feats - cfg.norm_offset) / cfg.norm_scale
@@ -305,14 +350,15 @@ def clip_window_start(cfg: FeatureConfig, clip_samples: int = 16000) -> int:
     return (n - cfg.stack_span) // 2
 
 
-def compute(audio: Any, cfg: FeatureConfig) -> tf.Tensor:
+def compute(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
     """Model input for ``[..., samples]`` clips.
 
     Without context: ``[..., frames, coefficients]``. With context: the one stacked window
-    centred in the clip, flattened to ``[..., (L + R + 1) * coefficients]``.
+    centred in the clip, flattened to ``[..., (L + R + 1) * coefficients]``. ``warp``:
+    ``None`` or per-clip VTLP factors ``[b]`` for a batch (training augmentation).
     """
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
-    feats = normalize_clip(frames(audio, cfg), cfg)
+    feats = normalize_clip(frames(audio, cfg, warp), cfg)
     if not cfg.stacked:
         return feats
     samples = audio.shape[-1]
@@ -359,6 +405,6 @@ def seconds_per_stack(cfg: FeatureConfig) -> float:
 __all__ = [
     "FeatureConfig", "NORMALIZE", "COMPRESSIONS", "normalize_clip", "mlperf_tiny_mfcc",
     "log_mel", "mel_energies", "pcen", "pcen_smoothing", "compressed_mel", "frames",
-    "stack_frames", "compute",
+    "stack_frames", "compute", "vtlp_warp", "warped_mel_matrix",
     "compute_numpy", "input_shape", "mel_matrix", "clip_window_start", "seconds_per_stack",
 ]

@@ -238,7 +238,9 @@ class FrameSplit:
                                 [None, cfg.clip_samples])
             audio = loader.augment_audio(a, cfg, bank, seed)
             stacked = features.stack_frames(
-                features.normalize_clip(features.frames(audio, feat_cfg), feat_cfg), feat_cfg)
+                features.normalize_clip(features.frames(
+                    audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
+                    feat_cfg), feat_cfg)
             if cfg.augments_features:
                 stacked = loader.spec_augment(stacked, cfg, feat_cfg,
                                               tf.random.experimental.stateless_fold_in(seed, 11))

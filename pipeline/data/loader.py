@@ -96,6 +96,11 @@ class DataConfig:
     # 1.0 / 1.0: off
     speed_min: float = 1.0
     speed_max: float = 1.0
+    # VTLP (Jaitly and Hinton 2013): each training clip's mel filterbank is warped by a
+    # factor drawn from [vtlp_min, vtlp_max] (formants move, tempo and pitch period stay);
+    # None: off (left out of the recorded config)
+    vtlp_min: float | None = None
+    vtlp_max: float | None = None
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -144,6 +149,10 @@ class DataConfig:
             raise KwsqError("augmentation ranges need min <= max (snr, gain, speed)")
         if not 0.5 <= self.speed_min <= self.speed_max <= 2.0:
             raise KwsqError("speed_min and speed_max must be within 0.5..2.0")
+        if (self.vtlp_min is None) != (self.vtlp_max is None):
+            raise KwsqError("vtlp_min and vtlp_max go together (both or neither)")
+        if self.vtlp_min is not None and not 0.5 <= self.vtlp_min <= self.vtlp_max <= 2.0:
+            raise KwsqError("vtlp_min and vtlp_max need 0.5 <= min <= max <= 2.0")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
         if self.targets not in (None, *TARGETS):
@@ -559,7 +568,8 @@ class AugmentedSplit:
             pcm_batch, labels = batch
             a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
                                 [None, cfg.clip_samples])
-            x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg)
+            x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
+                                 vtlp_factors(cfg, tf.shape(a)[0], seed))
             if cfg.augments_features:
                 x = spec_augment(x, cfg, feat_cfg,
                                  tf.random.experimental.stateless_fold_in(seed, 11))
@@ -579,6 +589,16 @@ class AugmentedSplit:
         """One dataset whose every iteration is a new epoch (order depends on the count)."""
         seed = self.cfg.seed
         return self._pipeline(batch_size, seed if shuffle else None, True, seed, True)
+
+
+def vtlp_factors(cfg: DataConfig, batch: Any, seed: tf.Tensor) -> tf.Tensor | None:
+    """One VTLP warp factor per clip of a batch, uniform in ``[vtlp_min, vtlp_max]``
+    (``None`` when VTLP is off); feed them to :func:`features.compute` as ``warp``."""
+    if cfg.vtlp_min is None:
+        return None
+    return tf.random.stateless_uniform(
+        [batch], tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 17),
+        cfg.vtlp_min, cfg.vtlp_max)
 
 
 def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:

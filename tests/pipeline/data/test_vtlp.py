@@ -1,0 +1,93 @@
+"""VTLP (vocal-tract-length perturbation of the mel filterbank), checked against numpy."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from pipeline.data import features, loader
+from pipeline.errors import KwsqError
+
+
+def _numpy_warp(f: np.ndarray, alpha: float, boundary: float, nyquist: float) -> np.ndarray:
+    """Jaitly and Hinton's piecewise-linear warp, written out per frequency."""
+    knee = boundary * min(alpha, 1.0) / alpha
+    out = np.empty_like(f)
+    for i, hz in enumerate(f):
+        if hz <= knee:
+            out[i] = alpha * hz
+        else:  # the line through (knee, alpha * knee) and (nyquist, nyquist)
+            out[i] = alpha * knee + (hz - knee) * (nyquist - alpha * knee) / (nyquist - knee)
+    return out
+
+
+def _numpy_warped_mel(cfg: features.FeatureConfig, alpha: float, boundary: float = 4800.0
+                      ) -> np.ndarray:
+    nyquist = cfg.sample_rate / 2
+    hz = np.linspace(0.0, nyquist, cfg.fft_length // 2 + 1)
+    mel = 1127.0 * np.log(1.0 + _numpy_warp(hz, alpha, boundary, nyquist) / 700.0)
+    edges = np.linspace(1127.0 * np.log(1.0 + cfg.lower_hz / 700.0),
+                        1127.0 * np.log(1.0 + cfg.upper_hz / 700.0), cfg.num_bins + 2)
+    w = np.zeros((hz.size, cfg.num_bins))
+    for m in range(cfg.num_bins):
+        lo, c, hi = edges[m : m + 3]
+        for k in range(1, hz.size):  # the DC bin feeds no filter
+            if lo < mel[k] <= c:
+                w[k, m] = (mel[k] - lo) / (c - lo)
+            elif c < mel[k] < hi:
+                w[k, m] = (hi - mel[k]) / (hi - c)
+    return w
+
+
+@pytest.mark.parametrize("cfg", [features.mlperf_tiny_mfcc(), features.FeatureConfig()],
+                         ids=["mfcc", "lfbe"])
+def test_warped_filterbank_matches_numpy_and_is_the_plain_one_at_alpha_1(cfg):
+    alphas = [0.85, 1.0, 1.15]
+    got = features.warped_mel_matrix(cfg, tf.constant(alphas)).numpy()
+    assert got.shape == (3, cfg.fft_length // 2 + 1, cfg.num_bins)
+    for i, a in enumerate(alphas):
+        np.testing.assert_allclose(got[i], _numpy_warped_mel(cfg, a), atol=2e-4)
+    np.testing.assert_allclose(got[1], features.mel_matrix(cfg).numpy(), atol=1e-5)
+
+
+def test_warp_keeps_the_ends_and_is_continuous_and_increasing():
+    hz = np.linspace(0, 8000, 2001, dtype=np.float32)
+    for a in (0.8, 0.9, 1.1, 1.2):
+        w = features.vtlp_warp(hz, tf.constant([a]), 4800.0, 8000.0).numpy()[0]
+        np.testing.assert_allclose(w, _numpy_warp(hz, a, 4800.0, 8000.0), rtol=1e-5, atol=1e-2)
+        assert w[0] == 0 and abs(w[-1] - 8000.0) < 1e-2
+        # increasing, no jump at the knee (both slopes are under 1.5 for these factors)
+        assert np.all(np.diff(w) > 0) and np.max(np.diff(w)) < 4 * 1.5
+        assert abs(w[400] - a * hz[400]) < 1e-2  # 1.6 kHz: below the knee
+
+
+def test_a_warped_tone_lands_in_the_filter_of_alpha_times_its_frequency():
+    cfg = features.FeatureConfig()  # LFBE, 40 bins up to 7.6 kHz: narrow filters at 1 kHz
+    t = np.arange(16000) / 16000.0
+
+    def tone(hz):
+        return np.sin(2 * np.pi * hz * t).astype(np.float32)[None, :]
+
+    warped = features.mel_energies(tone(1000.0), cfg, tf.constant([1.15])).numpy()[0]
+    moved = features.mel_energies(tone(1150.0), cfg).numpy()[0]
+    plain = features.mel_energies(tone(1000.0), cfg).numpy()[0]
+    assert np.argmax(warped.mean(0)) == np.argmax(moved.mean(0))
+    assert np.argmax(warped.mean(0)) > np.argmax(plain.mean(0))
+    # the plain path is untouched by the option: warp None == the tf.signal matrix
+    np.testing.assert_allclose(
+        features.compute(tone(1000.0), cfg, tf.constant([1.0])).numpy(),
+        features.compute(tone(1000.0), cfg).numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_vtlp_config_is_off_by_default_and_draws_one_factor_per_clip():
+    assert "vtlp_min" not in loader.DataConfig("x").to_dict()
+    assert loader.vtlp_factors(loader.DataConfig("x"), 4, tf.constant([1, 2])) is None
+    cfg = loader.DataConfig("x", vtlp_min=0.9, vtlp_max=1.1)
+    assert cfg.to_dict()["vtlp_max"] == 1.1
+    f = loader.vtlp_factors(cfg, 500, tf.constant([1, 2], tf.int64)).numpy()
+    assert f.shape == (500,) and 0.9 <= f.min() < 0.92 and 1.08 < f.max() <= 1.1
+    for bad in ({"vtlp_min": 0.9}, {"vtlp_min": 1.1, "vtlp_max": 0.9},
+                {"vtlp_min": 0.3, "vtlp_max": 1.0}):
+        with pytest.raises(KwsqError, match="vtlp"):
+            loader.DataConfig("x", **bad)
