@@ -101,6 +101,11 @@ class DataConfig:
     # None: off (left out of the recorded config)
     vtlp_min: float | None = None
     vtlp_max: float | None = None
+    # tempo perturbation on the features: each training example's frames resampled in time
+    # by a factor drawn from [tempo_min, tempo_max] (> 1: faster), anchored at the centre
+    # frame; spectra (pitch, formants) unchanged; None: off (left out of the config)
+    tempo_min: float | None = None
+    tempo_max: float | None = None
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -153,6 +158,13 @@ class DataConfig:
             raise KwsqError("vtlp_min and vtlp_max go together (both or neither)")
         if self.vtlp_min is not None and not 0.5 <= self.vtlp_min <= self.vtlp_max <= 2.0:
             raise KwsqError("vtlp_min and vtlp_max need 0.5 <= min <= max <= 2.0")
+        if (self.tempo_min is None) != (self.tempo_max is None):
+            raise KwsqError("tempo_min and tempo_max go together (both or neither)")
+        if self.tempo_min is not None and not 0.5 <= self.tempo_min <= self.tempo_max <= 2.0:
+            raise KwsqError("tempo_min and tempo_max need 0.5 <= min <= max <= 2.0")
+        if self.tempo_min is not None and self.targets == "frames":
+            raise KwsqError("tempo_min/tempo_max work with clip targets only (frame targets "
+                            "take word spans from the unstretched clip)")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
         if self.targets not in (None, *TARGETS):
@@ -186,6 +198,7 @@ class DataConfig:
 
     @property
     def augments_features(self) -> bool:
+        """SpecAugment masks (tempo is applied on its own, before them)."""
         return (self.time_masks > 0 and self.time_mask_max > 0) or (
             self.freq_masks > 0 and self.freq_mask_max > 0)
 
@@ -570,6 +583,9 @@ class AugmentedSplit:
                                 [None, cfg.clip_samples])
             x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
                                  vtlp_factors(cfg, tf.shape(a)[0], seed))
+            if cfg.tempo_min is not None:
+                x = tempo_perturb(x, cfg, feat_cfg,
+                                  tf.random.experimental.stateless_fold_in(seed, 19))
             if cfg.augments_features:
                 x = spec_augment(x, cfg, feat_cfg,
                                  tf.random.experimental.stateless_fold_in(seed, 11))
@@ -599,6 +615,30 @@ def vtlp_factors(cfg: DataConfig, batch: Any, seed: tf.Tensor) -> tf.Tensor | No
     return tf.random.stateless_uniform(
         [batch], tf.random.experimental.stateless_fold_in(tf.cast(seed, tf.int64), 17),
         cfg.vtlp_min, cfg.vtlp_max)
+
+
+def tempo_perturb(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
+                  seed: tf.Tensor) -> tf.Tensor:
+    """Resample each example's frames in time by a factor in ``[tempo_min, tempo_max]``
+    (> 1: the word gets shorter), anchored at the centre frame, by linear interpolation
+    between neighbouring frames; positions outside the clip repeat its edge frame.
+
+    Works on ``[b, frames, coeffs]`` and on stacked inputs ``[b, frames * coeffs]``. Only
+    the time axis moves: unlike speed perturbation it keeps pitch and formants, so it
+    teaches speaking rate alone (synthetic voices differ by tens of percent in word length).
+    """
+    shape = tf.shape(feats)
+    x = tf.reshape(feats, [shape[0], -1, feat_cfg.coefficients])
+    b, t = tf.shape(x)[0], tf.shape(x)[1]
+    factor = tf.random.stateless_uniform([b, 1], seed, cfg.tempo_min, cfg.tempo_max)
+    centre = tf.cast(t - 1, tf.float32) / 2.0
+    pos = centre + (tf.cast(tf.range(t), tf.float32)[None, :] - centre) * factor
+    pos = tf.clip_by_value(pos, 0.0, tf.cast(t - 1, tf.float32))
+    lo = tf.cast(tf.floor(pos), tf.int32)
+    frac = (pos - tf.floor(pos))[:, :, None]
+    x0 = tf.gather(x, lo, batch_dims=1)
+    x1 = tf.gather(x, tf.minimum(lo + 1, t - 1), batch_dims=1)
+    return tf.reshape(x0 * (1.0 - frac) + x1 * frac, shape)
 
 
 def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:

@@ -91,3 +91,27 @@ def test_vtlp_config_is_off_by_default_and_draws_one_factor_per_clip():
                 {"vtlp_min": 0.3, "vtlp_max": 1.0}):
         with pytest.raises(KwsqError, match="vtlp"):
             loader.DataConfig("x", **bad)
+
+
+def test_tempo_perturbation_resamples_frames_like_numpy_interp():
+    cfg = loader.DataConfig("x", tempo_min=0.7, tempo_max=1.3)
+    feat_cfg = features.mlperf_tiny_mfcc()
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(16, 49, 10)).astype(np.float32)
+    seed = tf.constant([7, 8], tf.int64)
+    out = loader.tempo_perturb(tf.constant(x), cfg, feat_cfg, seed).numpy()
+    factors = tf.random.stateless_uniform([16, 1], seed, 0.7, 1.3).numpy()[:, 0]
+    assert factors.min() < 0.8 and factors.max() > 1.2
+    t = np.arange(49, dtype=np.float64)
+    for i, f in enumerate(factors):
+        pos = np.clip(24.0 + (t - 24.0) * f, 0, 48)
+        want = np.stack([np.interp(pos, t, x[i, :, c]) for c in range(10)], axis=1)
+        np.testing.assert_allclose(out[i], want, atol=1e-4)  # float32 positions
+    # stacked inputs are frames x coefficients too; the option is off by default
+    flat = loader.tempo_perturb(tf.constant(x.reshape(16, -1)), cfg, feat_cfg, seed).numpy()
+    np.testing.assert_allclose(flat.reshape(16, 49, 10), out, atol=1e-6)
+    assert "tempo_min" not in loader.DataConfig("x").to_dict()
+    for bad in ({"tempo_max": 1.1}, {"tempo_min": 1.2, "tempo_max": 1.1},
+                {"tempo_min": 0.9, "tempo_max": 1.1, "targets": "frames"}):
+        with pytest.raises(KwsqError, match="tempo"):
+            loader.DataConfig("x", **bad)
