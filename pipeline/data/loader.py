@@ -46,6 +46,7 @@ from pipeline.atomic import atomic_path, write_text
 from pipeline.config import load_section
 from pipeline.data import features
 from pipeline.data.audio import SAMPLE_RATE, read_wav
+from pipeline.data.centre import CENTRES, centre_clips
 from pipeline.data.gsc import (
     COMMANDS,
     SPLITS,
@@ -131,6 +132,9 @@ class DataConfig:
     # None = "clip" (left out of the recorded config, so configs made before keep their keys)
     targets: str | None = None
     frame_windows: int | None = None  # targets "frames" only; None: FRAME_WINDOWS
+    # "energy": every word clip shifted so its energy centroid is at the clip centre
+    # (pipeline/data/centre.py), for fully connected models; None: clips as recorded
+    centre: str | None = None
 
     def __post_init__(self) -> None:
         if self.label_mode not in LABEL_MODES:
@@ -175,6 +179,12 @@ class DataConfig:
         if self.frame_windows is not None and (self.targets != "frames"
                                                or self.frame_windows < 1):
             raise KwsqError("frame_windows needs targets = \"frames\" and a value >= 1")
+        if self.centre not in (None, *CENTRES):
+            raise KwsqError(f"unknown centre '{self.centre}'; expected one of "
+                            f"{', '.join(CENTRES)} or none")
+        if self.centre and self.targets == "frames":
+            raise KwsqError("centre moves the words away from their recorded spans: it "
+                            "cannot be combined with targets = \"frames\"")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
@@ -194,6 +204,8 @@ class DataConfig:
         d = {k: getattr(self, k) for k in keep}
         if self.holdout_family:  # only when set: caches made before keep their keys
             d["holdout_family"] = self.holdout_family
+        if self.centre:
+            d["centre"] = self.centre
         return d
 
     @property
@@ -349,6 +361,8 @@ def load_audio(cfg: DataConfig, split: str
         info = speakers.get(spk, {})
         meta.append({"file": rel, "word": rel.split("/")[0], "speaker": spk,
                      "family": info.get("family", ""), "human": info.get("human", "") == "1"})
+    if cfg.centre and clips:  # word clips only: silence has no word to centre
+        clips = list(centre_clips(np.stack(clips)))
     if n_silence:
         noises = load_noises(root, cfg.clip_samples)
         clips.extend(_silence(cfg, split, n_silence, noises))

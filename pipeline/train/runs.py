@@ -62,10 +62,21 @@ class RunConfig:
     naive: bool = True  # also evaluate the scheme applied without QAT (the papers' "naive")
     calibration_batches: int = 20
     strategy: str = "default"  # default | mirrored | multiworker
+    # > 0: the augmented training pipeline runs for this many epochs only; their features
+    # are kept in memory and every later epoch reshuffles one of them (pipeline/train/
+    # training.py, CopiedSplit): for models whose training step is much faster than the
+    # augmentation (svd_dnn). 0: fresh augmentation every epoch (left out of the config).
+    augment_copies: int = 0
+
+    def __post_init__(self) -> None:
+        if self.augment_copies < 0:
+            raise KwsqError(f"augment_copies must be >= 0, not {self.augment_copies}")
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
         d["stages"] = [dataclasses.asdict(s) for s in self.stages]
+        if not d["augment_copies"]:  # configs made before the option keep their keys
+            del d["augment_copies"]
         return d
 
     @classmethod
