@@ -8,9 +8,10 @@
  * added (padding = 0, so borders need no special case), laid out so that
  * the taps (fx, fx + 1) of a pixel are adjacent halfwords: one unaligned
  * LDR. With dilation d a slot holds d phases (columns c, c + d, c + 2d, ...),
- * which makes dilated taps adjacent too. With one input channel and the
- * whole output row in one chunk, the slots slide down the input (each input
- * row widened once); otherwise each output row widens its window. The
+ * which makes dilated taps adjacent too. When the whole output row is one
+ * chunk and every input channel's window fits, the slots slide down the
+ * input (each input row widened once); otherwise each output row widens its
+ * window. The
  * weights of four output channels of that input channel are paired the same
  * way once per call, (w[fx], w[fx + 1]) per channel (an odd row ends in a
  * pair with a zero weight), so one loaded input pair serves four channels:
@@ -45,7 +46,9 @@ typedef struct {
     int32_t lq;             /* halfwords per dilation phase of a row slot */
     int32_t slot;           /* halfwords per row slot (a multiple of 4) */
     int32_t span_h;         /* input rows of a window - 1 */
-    int32_t cap;            /* row slots in the buffer, > span_h */
+    int32_t cap;            /* row slots per input channel in the buffer, > span_h */
+    bool slide;             /* one chunk per output row and every channel's rows fit:
+                               the slots slide down the input, each row widened once */
     int32_t groups;         /* groups of four output channels per input channel */
     int32_t gwords;         /* weight words of a group: 4 * fh * np */
     bool wall;              /* every group's weights paired once per call */
@@ -74,7 +77,8 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
         const int64_t lq = (lc + g->d - 1) / g->d + 1;
         const int64_t slot = (g->d * lq + 3) & ~3;
         if (slot * (span_h + 1) * 2 <= MR_ROWS_MAX) {
-            g->cap = (int32_t)(MR_ROWS_MAX / (slot * 2));
+            g->slide = pix == out->w && in->c * slot * (span_h + 1) * 2 <= MR_ROWS_MAX;
+            g->cap = (int32_t)(MR_ROWS_MAX / ((g->slide ? in->c : 1) * slot * 2));
             g->pix = pix;
             g->lq = (int32_t)lq;
             g->slot = (int32_t)slot;
@@ -376,7 +380,7 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
     const int32_t in_ch = in->c, dm = p->depth_multiplier;
     const int32_t out_h = out->h, out_w = out->w, out_ch = out->c;
     uint32_t wbuf[g.wall ? in_ch * g.groups * g.gwords : g.gwords];
-    int16_t slots[g.cap * g.slot];
+    int16_t slots[(g.slide ? in_ch : 1) * g.cap * g.slot];
     int32_t acc[4 * g.pix];
     int32_t binit[4];
     /* every channel takes the short output stage: accumulate doubled (x2
@@ -398,8 +402,6 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
     }
     /* pixels a constant number of halfwords apart in one phase */
     const bool steps = g.s % g.d == 0;
-    /* one buffer of rows serves every output row: slide it down the input */
-    const bool slide = in_ch == 1 && g.pix == out_w;
     int32_t base = 0, have = 0;     /* input rows of slot 0 and of the first slot not filled */
     mr_args a;
     for (int32_t bt = 0; bt < in->n; ++bt) {
@@ -408,26 +410,29 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
             for (int32_t ox0 = 0; ox0 < out_w; ox0 += g.pix) {
                 const int32_t n = out_w - ox0 < g.pix ? out_w - ox0 : g.pix;
                 int8_t *yrow = y + (((int64_t)bt * out_h + oy) * out_w + ox0) * out_ch;
+                /* the window's input rows: rows [base, have) are in the slots
+                 * already (sliding); move the ones still needed to the front
+                 * when the window would run past the buffer */
+                const int32_t iy0 = oy * p->stride_h - p->pad_h, iy_end = iy0 + g.span_h + 1;
+                int32_t nbase = base, keep = 0;
+                if (!g.slide || oy == 0) {
+                    nbase = have = iy0;
+                } else if (iy_end - base > g.cap) {
+                    keep = have > iy0 ? have - iy0 : 0;
+                    nbase = iy0;
+                }
+                const int32_t from = have > iy0 ? have : iy0;
                 for (int32_t ic = 0; ic < in_ch; ++ic) {
-                    const int32_t iy0 = oy * p->stride_h - p->pad_h, iy_end = iy0 + g.span_h + 1;
-                    if (!slide || oy == 0) {
-                        base = have = iy0;
-                    } else if (iy_end - base > g.cap) {
-                        /* move the rows still needed to the front (forward word copy) */
-                        const int32_t keep = have > iy0 ? have - iy0 : 0;
-                        const int16_t *src = slots + (iy0 - base) * g.slot;
-                        for (int32_t i = 0; i < keep * g.slot; i += 4) {
-                            uint64_t v;
-                            __asm__("");
-                            memcpy(&v, src + i, 8);
-                            memcpy(slots + i, &v, 8);
-                        }
-                        base = iy0;
+                    int16_t *set = slots + (g.slide ? (int64_t)ic * g.cap * g.slot : 0);
+                    for (int32_t i = 0; i < keep * g.slot; i += 4) {
+                        /* forward copy, 8 bytes a step */
+                        uint64_t v;
+                        __asm__("");
+                        memcpy(&v, set + (iy0 - base) * g.slot + i, 8);
+                        memcpy(set + i, &v, 8);
                     }
-                    have = have > iy0 ? have : iy0;
-                    widen_rows(&g, p, img, in, ic, ox0, have, iy_end, slots + (have - base) * g.slot);
-                    have = iy_end;
-                    const int16_t *rows = slots + (iy0 - base) * g.slot;
+                    widen_rows(&g, p, img, in, ic, ox0, from, iy_end, set + (from - nbase) * g.slot);
+                    const int16_t *rows = set + (iy0 - nbase) * g.slot;
                     for (int32_t grp = 0; grp < g.groups; ++grp) {
                         const int32_t oc0 = ic * dm + 4 * grp, nk = dm - 4 * grp < 4 ? dm - 4 * grp : 4;
                         /* groups of one or two channels take the 2-wide block */
@@ -469,6 +474,8 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                         }
                     }
                 }
+                base = nbase;
+                have = iy_end;
             }
         }
     }
