@@ -9,11 +9,13 @@
 
 #include "kwsq_kernels.h"
 
-/* s4: packed int4 weights (depth multiplier 1 and an even channel count run
- * the DSP path; other shapes the reference loop). */
-kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
-                          const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
-                          const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
-                          const kwsq_dims *output_dims, int8_t *output);
+/* The packed int4 weights instance (depth multiplier 1 and an even channel
+ * count run the DSP path; other shapes the reference loop). A separate
+ * instance from the int8 entry's, so a build without int4 layers links none
+ * of the int4 loops. */
+kwsq_status dsp_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                             const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
+                             const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+                             const kwsq_dims *output_dims, int8_t *output);
 
 #endif /* KWSQ_DSP_DEPTHWISE_H */

@@ -98,7 +98,7 @@ bool dsp_dw_mult_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq
 /* The paired weights (times scale) of output channels oc0 .. oc0 + nk - 1
  * (nk <= width, 2 or 4; the missing lanes get zero weights): for each band
  * of MR_PAIRS pairs, [filter row][pair][channel] = (w[fx], w[fx + 1]). */
-static void group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch, int32_t oc0, int32_t nk,
+static void __attribute__((noinline)) group_weights(const mr_geom *g, const int8_t *filter, int32_t out_ch, int32_t oc0, int32_t nk,
                           int32_t width, int32_t scale, uint32_t *dst)
 {
     for (int32_t b0 = 0; b0 < g->np; b0 += MR_PAIRS) {
@@ -168,7 +168,7 @@ static void widen_cols(int16_t *dst, int32_t n, int32_t col0, int32_t step, cons
  * pixels starting at ox0, into consecutive slots from dst: phase ph, element
  * j of a slot = input column ox0 * stride - pad + ph + j * d, plus the
  * offset, or 0 in the padding. */
-static void widen_rows(const mr_geom *g, const kwsq_conv_params *p, const int8_t *img, const kwsq_dims *in,
+static void __attribute__((noinline)) widen_rows(const mr_geom *g, const kwsq_conv_params *p, const int8_t *img, const kwsq_dims *in,
                        int32_t ic, int32_t ox0, int32_t iy_lo, int32_t iy_hi, int16_t *dst)
 {
     const int32_t cx0 = ox0 * g->s - p->pad_w;

@@ -19,6 +19,6 @@ kwsq_status kwsq_depthwise_conv_s4(const kwsq_context *ctx, const kwsq_conv_para
                                    const uint8_t *packed_filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    return dsp_depthwise(true, ctx, params, quant, input_dims, input, filter_dims, packed_filter, bias,
+    return dsp_depthwise_s4(ctx, params, quant, input_dims, input, filter_dims, packed_filter, bias,
                          output_dims, output);
 }

@@ -263,7 +263,8 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
     return ring + 5 * output_dims->c + 4;
 }
 
-kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
+static inline __attribute__((always_inline)) kwsq_status
+dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
                              const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
                              const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
                              const kwsq_dims *output_dims, int8_t *output)
@@ -305,6 +306,15 @@ kwsq_status dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_para
     }
     dsp_dw_mult(params, &dd.out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
     return KWSQ_OK;
+}
+
+kwsq_status dsp_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
+                             const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
+                             const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+                             const kwsq_dims *output_dims, int8_t *output)
+{
+    return dsp_depthwise(true, ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims,
+                         output);
 }
 
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
