@@ -29,6 +29,7 @@
 
 #include <string.h>
 
+#include "dsp_dw_rq.h"
 #include "dsp_simd.h"
 #include "kwsq_math.h"
 
@@ -171,8 +172,7 @@ static inline __attribute__((always_inline)) int8_t requant(const dw3_chan *k, i
 {
     int32_t v;
     if (mode != RQ_GENERAL) {
-        const int32_t x = dsp_smmulr((int32_t)((uint32_t)k->bias2 + ((uint32_t)acc << 1)), k->mult);
-        v = (x + k->hv + (x >> 31)) >> k->right;
+        v = dsp_dw_rq_short((int32_t)((uint32_t)k->bias2 + ((uint32_t)acc << 1)), k->mult, k->hv, k->right);
         if (mode == RQ_FULL) {
             return (int8_t)dsp_ssat8(v);
         }

@@ -32,6 +32,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "dsp_dw_rq.h"
 #include "dsp_simd.h"
 
 #define MR_PAIRS 8          /* tap pairs of a filter row per assembly block */
@@ -314,8 +315,7 @@ static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, in
 {
     int32_t v;
     if (mode != RQ_GENERAL) {
-        const int32_t x = dsp_smmulr(acc, k->mult);
-        v = (x + k->hv + (x >> 31)) >> k->right;
+        v = dsp_dw_rq_short(acc, k->mult, k->hv, k->right);
         if (mode == RQ_FULL) {
             return (int8_t)dsp_ssat8(v);
         }
