@@ -197,53 +197,62 @@ static void __attribute__((noinline)) pair_s8(const int8_t *wa, const int8_t *wb
 /* Groups per run of the int4 rows: 4096 * 8 * 128 * 8 * 63 < 2^31. */
 #define DSP_FC_S4_RUN 63
 
+/* *s0, *s1 += the int4 rows wa, wb times `run` (<= DSP_FC_S4_RUN) groups. */
+static inline __attribute__((always_inline)) void run_s4(const uint8_t *wa, const uint8_t *wb, const uint32_t *xw,
+                                                         int32_t run, int32_t *s0, int32_t *s1)
+{
+    int32_t a0 = 0, a1 = 0;
+    const uint32_t m = 0xF000F000u;
+    const uint8_t *pa = wa, *pb = wb;
+#ifdef KWSQ_DSP_NATIVE
+    const uint32_t *xp = xw;
+    const uint32_t *const end = xw + 4 * run;
+    uint32_t w, t;
+    DSP_FC_XREGS
+    if (run & 1) {
+        __asm__ volatile(DSP_FC_S4_STEP DSP_FC_S4_OPS : [m] "r"(m) : "memory");
+    }
+    if (xp != end) {
+        __asm__ volatile("1:\n\t" DSP_FC_S4_STEP DSP_FC_S4_STEP
+                         "cmp %[xp], %[e]\n\t"
+                         "bne 1b\n\t" DSP_FC_S4_OPS
+                         : [e] "r"(end), [m] "r"(m)
+                         : "cc", "memory");
+    }
+#else
+    for (int32_t g = 0; g < run; ++g, pa += 4, pb += 4) {
+        const uint32_t *x = xw + 4 * g;
+        uint32_t v = dsp_ld32(pa);
+        a0 = dsp_smlad((v << 12) & m, x[0], a0);
+        a0 = dsp_smlad((v << 8) & m, x[1], a0);
+        a0 = dsp_smlad((v << 4) & m, x[2], a0);
+        a0 = dsp_smlad(v & m, x[3], a0);
+        v = dsp_ld32(pb);
+        a1 = dsp_smlad((v << 12) & m, x[0], a1);
+        a1 = dsp_smlad((v << 8) & m, x[1], a1);
+        a1 = dsp_smlad((v << 4) & m, x[2], a1);
+        a1 = dsp_smlad(v & m, x[3], a1);
+    }
+#endif
+    /* exact: every product was a multiple of 4096 */
+    *s0 += a0 >> 12;
+    *s1 += a1 >> 12;
+}
+
 /* acc[0], acc[1] = the int4 rows wa, wb times `groups` widened groups. */
 static void __attribute__((noinline)) pair_s4(const uint8_t *wa, const uint8_t *wb, const uint32_t *xw,
                                                int32_t groups, int32_t *acc)
 {
     int32_t s0 = 0, s1 = 0;
-    const uint32_t m = 0xF000F000u;
-    while (groups > 0) {
-        const int32_t run = groups < DSP_FC_S4_RUN ? groups : DSP_FC_S4_RUN;
-        int32_t a0 = 0, a1 = 0;
-        const uint8_t *pa = wa, *pb = wb;
-#ifdef KWSQ_DSP_NATIVE
-        const uint32_t *xp = xw;
-        const uint32_t *const end = xw + 4 * run;
-        uint32_t w, t;
-        DSP_FC_XREGS
-        if (run & 1) {
-            __asm__ volatile(DSP_FC_S4_STEP DSP_FC_S4_OPS : [m] "r"(m) : "memory");
+    if (groups <= DSP_FC_S4_RUN) {
+        if (groups > 0) {
+            run_s4(wa, wb, xw, groups, &s0, &s1);
         }
-        if (xp != end) {
-            __asm__ volatile("1:\n\t" DSP_FC_S4_STEP DSP_FC_S4_STEP
-                             "cmp %[xp], %[e]\n\t"
-                             "bne 1b\n\t" DSP_FC_S4_OPS
-                             : [e] "r"(end), [m] "r"(m)
-                             : "cc", "memory");
+    } else {
+        for (int32_t g = 0; g < groups; g += DSP_FC_S4_RUN) {
+            const int32_t run = groups - g < DSP_FC_S4_RUN ? groups - g : DSP_FC_S4_RUN;
+            run_s4(wa + 4 * g, wb + 4 * g, xw + 4 * g, run, &s0, &s1);
         }
-#else
-        for (int32_t g = 0; g < run; ++g, pa += 4, pb += 4) {
-            const uint32_t *x = xw + 4 * g;
-            uint32_t v = dsp_ld32(pa);
-            a0 = dsp_smlad((v << 12) & m, x[0], a0);
-            a0 = dsp_smlad((v << 8) & m, x[1], a0);
-            a0 = dsp_smlad((v << 4) & m, x[2], a0);
-            a0 = dsp_smlad(v & m, x[3], a0);
-            v = dsp_ld32(pb);
-            a1 = dsp_smlad((v << 12) & m, x[0], a1);
-            a1 = dsp_smlad((v << 8) & m, x[1], a1);
-            a1 = dsp_smlad((v << 4) & m, x[2], a1);
-            a1 = dsp_smlad(v & m, x[3], a1);
-        }
-#endif
-        /* exact: every product was a multiple of 4096 */
-        s0 += a0 >> 12;
-        s1 += a1 >> 12;
-        wa += 4 * run;
-        wb += 4 * run;
-        xw += 4 * run;
-        groups -= run;
     }
     acc[0] = s0;
     acc[1] = s1;
@@ -304,15 +313,18 @@ void dsp_fc_rows_s4(const uint8_t *w, int32_t n, int32_t rows, int32_t lead, int
     const int32_t *rc = fo->row_const;
     const uint32_t xsum = fo->xsum;
     const bool pc = fo->per_channel;
-    const int64_t bytes = ((int64_t)rows * n + 1) / 2;
+    /* (a layer's weights are far fewer than 2^31 nibbles) */
+    const int32_t bytes = (rows * n + 1) / 2;
     const int32_t groups = (n + lead + 7) / 8;
+    /* rows starting past this byte would read past the weights */
+    const int32_t safe = bytes - 4 * groups;
     for (int32_t o = lead; o < rows; o += 2 * step) {
         const int32_t ob = o + step < rows ? o + step : o;
-        const int64_t sa = (int64_t)o * n, sb = (int64_t)ob * n;
+        const int32_t sa = o * n, sb = ob * n;
         int32_t a[2];
-        if ((sb >> 1) + 4 * (int64_t)groups > bytes) {
+        if ((sb >> 1) > safe) {
             /* whole words inside the weights only, then the tail */
-            const int32_t g = (int32_t)((bytes - (sb >> 1)) / 4);
+            const int32_t g = (bytes - (sb >> 1)) / 4;
             pair_s4(w + (sa >> 1), w + (sb >> 1), xw, g, a);
             const int32_t done = g * 8 - lead;
             for (int32_t k = done > 0 ? done : 0; k < n; ++k) {
