@@ -18,6 +18,10 @@ independent references:
   the dsp folder (its portable stand-ins for the DSP instructions: the same
   lane orders, pairings and tails), and under QEMU on Cortex-M4 (the real
   instructions);
+- rows of all -8 weights against inputs at the end of their range, long
+  enough that the 4096x sums would overflow without the kernels' runs;
+- the hybrid FULLY_CONNECTED (float input, int8 weights) against
+  kernels/ref on the host and under QEMU;
 - the kernel check firmware on m4/dsp: every dsp kernel against
   kernels/ref, bit for bit, on a few hundred randomized shapes per kernel.
 """
@@ -148,6 +152,37 @@ def conv_model(seed: int) -> tuple[bytes, str]:
     return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
 
 
+def extreme_model(conv: bool) -> tuple[bytes, str]:
+    """Every weight -8 and inputs at the far end of their range: rows long
+    enough (1000 values; a 300-value receptive field) that the 4096x lane
+    sums would overflow 32 bits without the kernels' runs."""
+    import tf_keras as keras
+
+    from pipeline.tflite import schema as tfs
+
+    keras.utils.set_random_seed(3)
+    shape = (2, 3, 300) if conv else (1000,)
+    inp = keras.Input(shape, batch_size=1)
+    layer = keras.layers.Conv2D(5, 1) if conv else keras.layers.Dense(5)
+    model = to_int4(_convert(keras.Model(inp, layer(inp)), shape, int8_io=True), 4)
+    m = tfs.load(model)
+    sg = m.subgraphs[0]
+    for op in sg.operators:
+        w = sg.tensors[int(op.inputs[1])]
+        if w.type == tfs.TensorType.INT4:
+            tfs.set_tensor_values(m, w, np.full(tfs.tensor_values(m, w).shape, -8, np.int8),
+                                  tfs.TensorType.INT4)
+    # input zero point 127: an input of -128 is -255 once the offset is added
+    x = sg.tensors[int(sg.inputs[0])]
+    tfs.set_quant(x, tfs.quant(x).scales, np.array([127]), 0)
+    return tfs.dump(m), f"all -8 weights, {'conv 1x1 on 300 channels' if conv else 'dense 1000'}"
+
+
+def extreme_inputs(model: bytes) -> list[np.ndarray]:
+    xs = random_inputs(model, 3, seed=5)
+    return [np.full_like(xs[0], -128), np.full_like(xs[0], 127), *xs]
+
+
 @pytest.fixture(scope="module")
 def s4_models() -> list[tuple[bytes, str]]:
     return ([dense_model(s) for s in range(N_DENSE_MODELS)]
@@ -213,17 +248,52 @@ def dsp_cli() -> Path:
     return PORT_DIR / build / "kwsq-run"
 
 
+def _cli_run(cli: Path, model: bytes, xs: list[np.ndarray], like: np.ndarray,
+             tmp: Path) -> list[np.ndarray]:
+    (tmp / "m.tflite").write_bytes(model)
+    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    subprocess.run([str(cli), str(tmp / "m.tflite"), str(tmp / "in.bin"), str(tmp / "out.bin")],
+                   check=True, capture_output=True)
+    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=like.dtype)
+    return list(out.reshape(len(xs), *like.shape))
+
+
 def test_dsp_int4_kernels_on_the_host_match_tflite_micro(dsp_cli: Path, s4_models,
                                                          tmp_path: Path) -> None:
     for model, desc in s4_models:
         xs = random_inputs(model, 6, seed=3)
         ref = tflm_run(model, xs)
-        (tmp_path / "m.tflite").write_bytes(model)
-        (tmp_path / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
-        subprocess.run([str(dsp_cli), str(tmp_path / "m.tflite"), str(tmp_path / "in.bin"),
-                        str(tmp_path / "out.bin")], check=True, capture_output=True)
-        out = np.frombuffer((tmp_path / "out.bin").read_bytes(), dtype=ref[0].dtype)
-        _assert_same(list(out.reshape(len(xs), *ref[0].shape)), ref, desc)
+        _assert_same(_cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+
+
+@pytest.mark.parametrize("conv", [False, True], ids=["dense", "conv"])
+def test_dsp_int4_sums_do_not_overflow_on_extreme_rows(dsp_cli: Path, conv: bool,
+                                                       tmp_path: Path) -> None:
+    model, desc = extreme_model(conv)
+    xs = extreme_inputs(model)
+    ref = tflm_run(model, xs)
+    saturated = ref[0].min() == -128 or ref[0].max() == 127
+    assert saturated, f"{desc}: the extreme input does not saturate"
+    _assert_same(_cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+
+
+@pytest.fixture(scope="module")
+def ref_cli() -> Path:
+    build = "build/host-ref"
+    subprocess.run(["make", "-s", "-C", str(PORT_DIR), "KERNELS=ref", f"BUILD={build}",
+                    f"{build}/kwsq-run"], check=True, capture_output=True)
+    return PORT_DIR / build / "kwsq-run"
+
+
+def test_dsp_hybrid_fully_connected_matches_ref_bit_for_bit(dsp_cli: Path, ref_cli: Path, converted,
+                                                            tmp_path: Path) -> None:
+    """Float input, int8 weights (TFLM has no hybrid kernel: kernels/ref,
+    itself checked against LiteRT, is the reference)."""
+    model = converted("hybrid_dense")
+    xs = random_inputs(model, 8, seed=4)
+    like = np.zeros(48, np.float32)
+    ref = _cli_run(ref_cli, model, xs, like, tmp_path)
+    _assert_same(_cli_run(dsp_cli, model, xs, like, tmp_path), ref, "hybrid dense 40->64->48")
 
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
@@ -235,13 +305,30 @@ needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missi
 def test_dsp_int4_kernels_under_qemu_m4_match_tflite_micro(s4_models, tmp_path: Path) -> None:
     from pipeline.device.targets import run_on_target
 
-    for model, desc in s4_models:
-        xs = random_inputs(model, 3, seed=8)
+    extreme = [extreme_model(c) for c in (False, True)]
+    for model, desc in s4_models + extreme:
+        xs = extreme_inputs(model) if (model, desc) in extreme else random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
         path = tmp_path / "model.tflite"
         path.write_bytes(model)
         run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
         _assert_same(list(run.outputs[0]), ref, f"{desc} m4")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_hybrid_fully_connected_under_qemu_m4_matches_ref(ref_cli: Path, converted,
+                                                              tmp_path: Path) -> None:
+    from pipeline.device.targets import run_on_target
+
+    model = converted("hybrid_dense")
+    xs = random_inputs(model, 3, seed=9)
+    like = np.zeros(48, np.float32)
+    ref = _cli_run(ref_cli, model, xs, like, tmp_path)
+    path = tmp_path / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
+    _assert_same([o.reshape(like.shape) for o in run.outputs[0]], ref, "hybrid dense m4")
 
 
 CHECK_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) (\d+) instructions (\d+)k ref (\d+)k", re.M)

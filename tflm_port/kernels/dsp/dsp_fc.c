@@ -278,6 +278,26 @@ static inline __attribute__((always_inline)) int8_t fc_out(const dsp_out *o, int
     return (int8_t)(v < o->act_min ? o->act_min : (v > o->act_max ? o->act_max : v));
 }
 
+void dsp_fc_dot2_s8(const int8_t *w, int32_t n, int32_t rows, int32_t o, int32_t ob, const int8_t *x,
+                    const uint32_t *xw, int32_t *acc)
+{
+    const int8_t *wa = w + (int64_t)o * n, *wb = w + (int64_t)ob * n;
+    int32_t a[2] = {0, 0};
+    if ((n & 7) != 0 && ob == rows - 1) {
+        /* the padded group would read past the weights: whole groups, then
+         * the tail */
+        pair_s8(wa, wb, xw, n / 8, a);
+        for (int32_t k = n & ~7; k < n; ++k) {
+            a[0] += wa[k] * x[k];
+            a[1] += wb[k] * x[k];
+        }
+    } else {
+        pair_s8(wa, wb, xw, (n + 7) / 8, a);
+    }
+    acc[0] = a[0];
+    acc[1] = a[1];
+}
+
 void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const uint32_t *xw,
                     const dsp_fc_out *fo, int8_t *y)
 {
@@ -285,22 +305,10 @@ void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, c
     const int32_t *rc = fo->row_const;
     const uint32_t xsum = fo->xsum;
     const bool pc = fo->per_channel;
-    const int32_t groups = (n + 7) / 8;
     for (int32_t o = 0; o < rows; o += 2) {
         const int32_t ob = o + 1 < rows ? o + 1 : o;
-        const int8_t *wa = w + (int64_t)o * n, *wb = w + (int64_t)ob * n;
-        int32_t a[2] = {0, 0};
-        if ((n & 7) != 0 && ob == rows - 1) {
-            /* the padded group would read past the weights: whole groups,
-             * then the tail */
-            pair_s8(wa, wb, xw, n / 8, a);
-            for (int32_t k = n & ~7; k < n; ++k) {
-                a[0] += wa[k] * x[k];
-                a[1] += wb[k] * x[k];
-            }
-        } else {
-            pair_s8(wa, wb, xw, groups, a);
-        }
+        int32_t a[2];
+        dsp_fc_dot2_s8(w, n, rows, o, ob, x, xw, a);
         y[o] = fc_out(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
         y[ob] = fc_out(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
     }

@@ -47,6 +47,11 @@ typedef struct {
 void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const uint32_t *xw,
                     const dsp_fc_out *fo, int8_t *y);
 
+/* acc[0], acc[1] = rows o and ob >= o (ob may equal o) of those weights
+ * times x, as plain sums (the hybrid kernel scales them itself). */
+void dsp_fc_dot2_s8(const int8_t *w, int32_t n, int32_t rows, int32_t o, int32_t ob, const int8_t *x,
+                    const uint32_t *xw, int32_t *acc);
+
 /* y[o] for the packed int4 rows o = lead, lead + step, ... < rows (row o
  * starts at nibble o * n, low nibble first; step 2 when n is odd, so that
  * all these rows start at nibble parity `lead`, else step 1 and lead 0);
