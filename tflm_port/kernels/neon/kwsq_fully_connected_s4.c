@@ -11,8 +11,8 @@
  * operation splits a byte: b itself is 16 * w[2j+1] + the low nibble read
  * unsigned, whose sign bit would need a correction term per row.)
  *
- * Rows of any length, read where they lie (nothing unpacked, no stack copy):
- * row r starts at nibble r * n, in byte s = (r * n) >> 1.
+ * Rows of any length, read where they lie (nothing unpacked): row r starts
+ * at nibble r * n, in byte s = (r * n) >> 1.
  *   - n even: every row is m = n / 2 whole bytes.
  *   - n odd (m = (n - 1) / 2): the rows of a pair share one byte, the even
  *     row's last weight (low nibble) and the odd row's first (high). An even
@@ -25,13 +25,16 @@
  * row the last 16 bytes of the row (overlapping the last block) times the
  * input's lanes that no block counted; for a B row the first 16 bytes (the
  * shared byte and the part before its blocks, which are aligned to the end
- * of the row so that no block reads x[-1]). The extra vectors' input lanes
- * are built once per batch, with zeros for the lanes already counted, for
- * x[-1] and x[n]. Rows shorter than 16 bytes are one forward 16-byte load
- * with the lanes past the row zeroed (rows near the end of the weights,
- * where that load would pass the last byte, take the scalar path).
- * A last block of 1-3 rows runs the four-row code with the missing rows
- * replaced by the first one and stores only the real rows.
+ * of the row so that no block reads x[-1]). When the A row's last bytes and
+ * the B row's first ones fit one vector (at most 8 bytes outside the blocks)
+ * a pair reads them with one load. Rows shorter than 16 bytes (n <= 30) are
+ * only the 16 bytes ending at their last byte; blocks whose first row starts
+ * within 16 bytes of the weights read those from a zero-padded copy of the
+ * weights' first bytes. The extra vectors' input lanes are built once per
+ * batch, with zeros for the lanes already counted or outside the row, and
+ * for x[-1] and x[n]. Nothing past a row's last byte is read. A last block
+ * of 1-3 rows runs the four-row code with the missing rows replaced by the
+ * first one and stores only the real rows.
  *
  * Accumulation:
  *   - `sdot` (AArch64 with the dot product): int32 lanes of 16x the
@@ -108,34 +111,39 @@ static fc4_shape fc4_shape_of(int32_t n)
     return s;
 }
 
-/* The A kind (every even-n row, and the even rows of odd n) for input x. */
+/* The A kind (every even-n row, and the even rows of odd n) for input x:
+ * the blocks from the row's start, then the row's last 16 bytes (which for
+ * a short row begin before it: the lanes of those bytes are zero). */
 static fc4_kind fc4_kind_a(fc4_shape s, const int8_t *x)
 {
     const int32_t h = s.odd ? s.m + 1 : s.m;
+    const int32_t rem = h - 16 * s.blocks; /* bytes outside the blocks: 0..15 (even n), 1..16 (odd) */
     fc4_kind a;
     a.p = 0;
+    a.q = h - 16;
     a.x = x;
-    if (s.short_rows) {
-        a.q = 0;
-        a.e = fc4_lanes(x, s.n, 0, 0, h);
-    } else {
-        const int32_t rem = h - 16 * s.blocks; /* bytes outside the blocks: 0..15 (even n), 1..16 (odd) */
-        a.q = h - 16;
-        a.e = fc4_lanes(x, s.n, 2 * (h - 16), 16 - rem, 16);
-    }
+    a.e = fc4_lanes(x, s.n, 2 * (h - 16), 16 - rem, 16);
     return a;
 }
 
-/* The B kind (the odd rows of odd n): the shared byte first, the input
- * shifted by one. */
+/* The B kind (the odd rows of odd n): lanes x[2j - 1], x[2j] for byte j
+ * from the shared byte. Long rows: the first rem bytes, then the blocks
+ * aligned to the row's end; short rows: the row's last 16 bytes. */
 static fc4_kind fc4_kind_b(fc4_shape s, const int8_t *x)
 {
-    const int32_t h = s.m + 1, rem = s.short_rows ? h : h - 16 * s.blocks;
+    const int32_t h = s.m + 1, rem = h - 16 * s.blocks;
     fc4_kind b;
-    b.p = s.short_rows ? 0 : rem;
-    b.q = 0;
-    b.x = s.short_rows ? x : x + 2 * rem - 1; /* x[2j - 1] for byte j from the shared byte */
-    b.e = fc4_lanes(x, s.n, -1, 0, rem);
+    if (s.short_rows) {
+        b.p = 0;
+        b.q = h - 16;
+        b.x = x;
+        b.e = fc4_lanes(x, s.n, 2 * (h - 16) - 1, 16 - h, 16);
+    } else {
+        b.p = rem;
+        b.q = 0;
+        b.x = x + 2 * rem - 1;
+        b.e = fc4_lanes(x, s.n, -1, 0, rem);
+    }
     return b;
 }
 
@@ -296,13 +304,18 @@ KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_
     return kwsq_hsum4(vpadalq_s16(s0, a0), vpadalq_s16(s1, a1), vpadalq_s16(s2, a2), vpadalq_s16(s3, a3));
 }
 
+/* Short rows read the 16 bytes ending at their last byte, which for the
+ * first rows begin before the weights: those blocks read a copy of the
+ * weights' first bytes with zeros in front. A short row is at most 16 bytes
+ * (n <= 31), so the first FC4_FRONT bytes hold every such block. */
+#define FC4_FRONT 96
+
 /* One batch: the rows in blocks of four, the last block of 1..3 rows with
- * the missing rows replaced by the block's first; returns the first row not
- * done (short rows stop where a 16-byte load would pass the weights' end). */
-KWSQ_NEON_INLINE int32_t fc4_rows(const int mode, const bool two, const int32_t chunk, const fc4_shape *s,
-                                  const kwsq_fc_params *params, const kwsq_quant_params *quant, int32_t rows,
-                                  const uint8_t *packed_weights, const int32_t *row_const, int32_t xsum,
-                                  const int8_t *x, int8_t *y)
+ * the missing rows replaced by the block's first. */
+KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const int32_t chunk, const fc4_shape *s,
+                               const kwsq_fc_params *params, const kwsq_quant_params *quant, int32_t rows,
+                               const uint8_t *packed_weights, const int32_t *row_const, int32_t xsum,
+                               const int8_t *x, int8_t *y)
 {
     const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
     const int32_t n = s->n, m = s->m, blocks = s->blocks;
@@ -320,42 +333,45 @@ KWSQ_NEON_INLINE int32_t fc4_rows(const int mode, const bool two, const int32_t 
     const int32x4_t vxsum = vdupq_n_s32(xsum);
     const bool per_channel = quant->per_channel;
     const kwsq_neon_q4 q_tensor = kwsq_neon_quant4(quant, 0);
-    /* Blocks of four whole rows; short rows: only those whose 16-byte loads
-     * (from the block's last row start, base + n + m) end inside the weights. */
-    const int64_t w_bytes = ((int64_t)rows * n + 1) / 2;
-    int32_t full = rows / 4;
-    while (s->short_rows && full > 0 && (int64_t)(full - 1) * 2 * n + n + m + 16 > w_bytes) {
-        --full;
+    const int8_t *const w = (const int8_t *)packed_weights;
+    /* blocks of short rows that start within 16 bytes of the weights read the copy */
+    int8_t front[16 + FC4_FRONT];
+    int32_t nfront = 0;
+    if (s->short_rows) {
+        const int64_t w_bytes = ((int64_t)rows * n + 1) / 2;
+        memset(front, 0, 16);
+        memcpy(front + 16, w, (size_t)(w_bytes < FC4_FRONT ? w_bytes : FC4_FRONT));
+        nfront = (16 + 2 * n - 1) / (2 * n); /* blocks k with 2 n k < 16 */
     }
     /* rows o, o+1, o+2, o+3 start at bytes (o * n) / 2 + {0, m, n, n + m} (o even) */
-    const int8_t *base = (const int8_t *)packed_weights;
+    const int8_t *base = nfront > 0 ? front + 16 : w;
     const int32_t *rc = row_const;
-    int8_t *yo = y;
-    for (int32_t k = full; k > 0; --k) {
+    int32_t o = 0;
+    for (; o + 4 <= rows; o += 4) {
+        if (o == 4 * nfront) {
+            base = w + (int64_t)o / 2 * n;
+        }
         int32x4_t acc = fc4_dot4(mode, two, chunk, base, base + m, base + n, base + n + m, a, b, blocks, extra,
                                  pairx, pr);
         acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rc), vxsum));
-        kwsq_neon_store4(yo, kwsq_neon_rq4(acc, per_channel ? kwsq_neon_quant4(quant, (int32_t)(yo - y)) : q_tensor),
-                         op);
-        base += 2 * n, rc += 4, yo += 4;
+        kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, per_channel ? kwsq_neon_quant4(quant, o) : q_tensor), op);
+        base += 2 * n, rc += 4;
     }
-    const int32_t o = 4 * full, valid = rows - o;
-    if (valid <= 0 || valid >= 4) {
-        return o;
+    const int32_t valid = rows - o;
+    if (valid > 0) {
+        if (o == 4 * nfront) {
+            base = w + (int64_t)o / 2 * n;
+        }
+        const int8_t *r1 = valid > 1 ? base + m : base, *r2 = valid > 2 ? base + n : base;
+        int32x4_t acc = fc4_dot4(mode, two, chunk, base, r1, r2, base, a, b, blocks, extra, false, pr);
+        int32_t rcv[4] = {0, 0, 0, 0};
+        int8_t out[8];
+        memcpy(rcv, row_const + o, (size_t)valid * sizeof rcv[0]);
+        acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rcv), vxsum));
+        const int16x4_t v = kwsq_neon_rq4(acc, kwsq_neon_quant4_tail(quant, o, valid));
+        vst1_s8(out, kwsq_neon_finish8(v, v, op));
+        memcpy(y + o, out, (size_t)valid);
     }
-    const int8_t *r1 = valid > 1 ? base + m : base, *r2 = valid > 2 ? base + n : base;
-    if (s->short_rows && (int64_t)((valid > 2 ? r2 : r1) - (const int8_t *)packed_weights) + 16 > w_bytes) {
-        return o;
-    }
-    int32x4_t acc = fc4_dot4(mode, two, chunk, base, r1, r2, base, a, b, blocks, extra, false, pr);
-    int32_t rcv[4] = {0, 0, 0, 0};
-    int8_t out[8];
-    memcpy(rcv, row_const + o, (size_t)valid * sizeof rcv[0]);
-    acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rcv), vxsum));
-    const int16x4_t v = kwsq_neon_rq4(acc, kwsq_neon_quant4_tail(quant, o, valid));
-    vst1_s8(out, kwsq_neon_finish8(v, v, op));
-    memcpy(y + o, out, (size_t)valid);
-    return rows;
 }
 
 kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
@@ -375,31 +391,28 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             }
             xsum *= params->filter_offset;
         }
-        int32_t o = 0;
-        if (n >= 2) {
 #define FC4_ROWS(MODE, TWO, CHUNK) \
     fc4_rows(MODE, TWO, CHUNK, &s, params, quant, rows, packed_weights, row_const, xsum, x, y)
-            if (KWSQ_NEON_SDOT && s.blocks <= 2048) {
-                /* 16 x the sum cannot wrap: 16 * 32 * 2049 * 1024 < 2^31; longer rows
-                 * (over 65,000 values) take the int16 chunks */
-                o = s.odd ? FC4_ROWS(FC4_X16, true, 0) : FC4_ROWS(FC4_X16, false, 0);
-            } else if (KWSQ_NEON_ACC16(params->accum_bound)) {
-                o = s.odd ? FC4_ROWS(FC4_ACC16, true, 0) : FC4_ROWS(FC4_ACC16, false, 0);
+        if (KWSQ_NEON_SDOT && s.blocks <= 2048) {
+            /* 16 x the sum cannot wrap: 16 * 32 * 2049 * 1024 < 2^31; longer rows
+             * (over 65,000 values) take the int16 chunks */
+            if (s.odd) {
+                FC4_ROWS(FC4_X16, true, 0);
             } else {
-                o = s.odd ? FC4_ROWS(FC4_CHUNK16, true, KWSQ_NEON_FC4_CHUNK)
-                          : FC4_ROWS(FC4_CHUNK16, false, KWSQ_NEON_FC4_CHUNK);
+                FC4_ROWS(FC4_X16, false, 0);
             }
+        } else if (KWSQ_NEON_ACC16(params->accum_bound)) {
+            if (s.odd) {
+                FC4_ROWS(FC4_ACC16, true, 0);
+            } else {
+                FC4_ROWS(FC4_ACC16, false, 0);
+            }
+        } else if (s.odd) {
+            FC4_ROWS(FC4_CHUNK16, true, KWSQ_NEON_FC4_CHUNK);
+        } else {
+            FC4_ROWS(FC4_CHUNK16, false, KWSQ_NEON_FC4_CHUNK);
+        }
 #undef FC4_ROWS
-        }
-        /* n == 1 and the last short rows: nibble by nibble. */
-        for (; o < rows; ++o) {
-            int32_t acc = 0;
-            for (int32_t i = 0; i < n; ++i) {
-                acc += kwsq_int4_at(packed_weights, (int64_t)o * n + i) * x[i];
-            }
-            acc += row_const[o] + xsum;
-            y[o] = kwsq_neon_out1(acc, quant, o, params->output_offset, params->act_min, params->act_max);
-        }
     }
     return KWSQ_OK;
 }
