@@ -149,19 +149,31 @@ static fc4_kind fc4_kind_b(fc4_shape s, const int8_t *x)
 
 /* The combined extra vector of a row pair (odd n, rem <= 8): the A row's
  * last rem bytes and the B row's first rem bytes overlap in the shared byte,
- * 2 rem - 1 <= 15 bytes from the A row's start + m + 1 - rem, read once. */
+ * 2 rem - 1 <= 15 bytes from the A row's start + 16 x blocks, read once. */
 typedef struct {
-    int32_t off;          /* from the A row's start byte */
-    int8x16x2_t ea, eb;   /* the lanes of the A row, of the B row */
+    int8x16x2_t ea, eb; /* the lanes of the A row, of the B row */
 } fc4_pair;
 
-static fc4_pair fc4_pair_of(fc4_shape s, const int8_t *x)
+/* Lanes v moved by k (-16 < k < 16: lane j takes v[j - k]), the vacated
+ * lanes zero. */
+static int8x16x2_t fc4_move_lanes(int8x16x2_t v, int32_t k)
 {
-    const int32_t h = s.m + 1, rem = h - 16 * s.blocks;
+    int8_t buf[2][48];
+    memset(buf, 0, sizeof buf);
+    vst1q_s8(buf[0] + 16 + k, v.val[0]);
+    vst1q_s8(buf[1] + 16 + k, v.val[1]);
+    v.val[0] = vld1q_s8(buf[0] + 16);
+    v.val[1] = vld1q_s8(buf[1] + 16);
+    return v;
+}
+
+/* From the A and B kinds' lanes (A: the last rem lanes, B: the first rem). */
+static fc4_pair fc4_pair_of(fc4_shape s, const fc4_kind *a, const fc4_kind *b)
+{
+    const int32_t rem = s.m + 1 - 16 * s.blocks;
     fc4_pair p;
-    p.off = s.m + 1 - rem;
-    p.ea = fc4_lanes(x, s.n, 2 * (h - rem), 0, rem);
-    p.eb = fc4_lanes(x, s.n, 1 - 2 * rem, rem - 1, 2 * rem - 1);
+    p.ea = fc4_move_lanes(a->e, rem - 16); /* lanes 0 .. rem - 1 */
+    p.eb = fc4_move_lanes(b->e, rem - 1);  /* lanes rem - 1 .. 2 rem - 2 */
     return p;
 }
 
@@ -191,25 +203,24 @@ KWSQ_NEON_INLINE void fc4_sdot_blocks(const bool two, int32x4_t *a0, int32x4_t *
                 "ld2 {v24.16b, v25.16b}, [%[xa]], #32\n\t"
                 "ld2 {v26.16b, v27.16b}, [%[xb]], #32\n\t"
                 FC4_ROW(r0, w0, 16, 17, 24, 25) FC4_ROW(r1, w1, 18, 19, 26, 27)
-                FC4_ROW(r2, w2, 20, 21, 24, 25) FC4_ROW(r3, w3, 22, 23, 26, 27)
+                FC4_ROW(r2, w2, 16, 17, 24, 25) FC4_ROW(r3, w3, 18, 19, 26, 27)
                 "subs %w[c], %w[c], #1\n\t"
                 "b.ne 1b\n\t"
                 : [r0] "+w"(r0), [r1] "+w"(r1), [r2] "+w"(r2), [r3] "+w"(r3), [w0] "+r"(w0), [w1] "+r"(w1),
                   [w2] "+r"(w2), [w3] "+r"(w3), [xa] "+r"(xa), [xb] "+r"(xb), [c] "+r"(c)
                 : [mask] "w"(mask)
-                : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "v26", "v27", "cc",
-                  "memory");
+                : "v16", "v17", "v18", "v19", "v24", "v25", "v26", "v27", "cc", "memory");
     } else {
         __asm__("1:\n\t"
                 "ld2 {v24.16b, v25.16b}, [%[xa]], #32\n\t"
                 FC4_ROW(r0, w0, 16, 17, 24, 25) FC4_ROW(r1, w1, 18, 19, 24, 25)
-                FC4_ROW(r2, w2, 20, 21, 24, 25) FC4_ROW(r3, w3, 22, 23, 24, 25)
+                FC4_ROW(r2, w2, 16, 17, 24, 25) FC4_ROW(r3, w3, 18, 19, 24, 25)
                 "subs %w[c], %w[c], #1\n\t"
                 "b.ne 1b\n\t"
                 : [r0] "+w"(r0), [r1] "+w"(r1), [r2] "+w"(r2), [r3] "+w"(r3), [w0] "+r"(w0), [w1] "+r"(w1),
                   [w2] "+r"(w2), [w3] "+r"(w3), [xa] "+r"(xa), [c] "+r"(c)
                 : [mask] "w"(mask)
-                : "v16", "v17", "v18", "v19", "v20", "v21", "v22", "v23", "v24", "v25", "cc", "memory");
+                : "v16", "v17", "v18", "v19", "v24", "v25", "cc", "memory");
         (void)xb;
     }
     *a0 = r0, *a1 = r1, *a2 = r2, *a3 = r3;
@@ -224,7 +235,7 @@ KWSQ_NEON_INLINE void fc4_sdot_blocks(const bool two, int32x4_t *a0, int32x4_t *
 KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_t chunk, const int8_t *r0,
                                     const int8_t *r1, const int8_t *r2, const int8_t *r3, const fc4_kind a,
                                     const fc4_kind b, const int32_t blocks, const bool extra, const bool pairx,
-                                    const fc4_pair pr)
+                                    const int8x16x2_t pea, const int8x16x2_t peb)
 {
     const int8_t *w0 = r0 + a.p, *w1 = r1 + (two ? b.p : a.p), *w2 = r2 + a.p, *w3 = r3 + (two ? b.p : a.p);
     const int8_t *xa = a.x, *xb = two ? b.x : a.x;
@@ -247,13 +258,13 @@ KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_
 #endif
         if (two && pairx) {
             const int8x16_t mask = vdupq_n_s8((int8_t)0xF0);
-            const int8x16_t v0 = vld1q_s8(r0 + pr.off), v2 = vld1q_s8(r2 + pr.off);
+            const int8x16_t v0 = vld1q_s8(r0 + 16 * blocks), v2 = vld1q_s8(r2 + 16 * blocks);
             const int8x16_t l0 = vshlq_n_s8(v0, 4), h0 = vandq_s8(v0, mask);
             const int8x16_t l2 = vshlq_n_s8(v2, 4), h2 = vandq_s8(v2, mask);
-            a0 = kwsq_dot16(kwsq_dot16(a0, l0, pr.ea.val[0]), h0, pr.ea.val[1]);
-            a1 = kwsq_dot16(kwsq_dot16(a1, l0, pr.eb.val[0]), h0, pr.eb.val[1]);
-            a2 = kwsq_dot16(kwsq_dot16(a2, l2, pr.ea.val[0]), h2, pr.ea.val[1]);
-            a3 = kwsq_dot16(kwsq_dot16(a3, l2, pr.eb.val[0]), h2, pr.eb.val[1]);
+            a0 = kwsq_dot16(kwsq_dot16(a0, l0, pea.val[0]), h0, pea.val[1]);
+            a1 = kwsq_dot16(kwsq_dot16(a1, l0, peb.val[0]), h0, peb.val[1]);
+            a2 = kwsq_dot16(kwsq_dot16(a2, l2, pea.val[0]), h2, pea.val[1]);
+            a3 = kwsq_dot16(kwsq_dot16(a3, l2, peb.val[0]), h2, peb.val[1]);
         } else if (extra) {
             a0 = dot16_s4(a0, vld1q_s8(r0 + a.q), a.e.val[0], a.e.val[1]);
             a1 = dot16_s4(a1, vld1q_s8(r1 + bq), be.val[0], be.val[1]);
@@ -288,13 +299,13 @@ KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_
     } while (chunk != 0 && left > 0);
     /* with chunks, the extra vector is a chunk of its own (a0..a3 are zero) */
     if (two && pairx) {
-        const int8x16_t v0 = vld1q_s8(r0 + pr.off), v2 = vld1q_s8(r2 + pr.off);
+        const int8x16_t v0 = vld1q_s8(r0 + 16 * blocks), v2 = vld1q_s8(r2 + 16 * blocks);
         const int8x16_t l0 = vshrq_n_s8(vshlq_n_s8(v0, 4), 4), h0 = vshrq_n_s8(v0, 4);
         const int8x16_t l2 = vshrq_n_s8(vshlq_n_s8(v2, 4), 4), h2 = vshrq_n_s8(v2, 4);
-        a0 = kwsq_mla16(kwsq_mla16(a0, l0, pr.ea.val[0]), h0, pr.ea.val[1]);
-        a1 = kwsq_mla16(kwsq_mla16(a1, l0, pr.eb.val[0]), h0, pr.eb.val[1]);
-        a2 = kwsq_mla16(kwsq_mla16(a2, l2, pr.ea.val[0]), h2, pr.ea.val[1]);
-        a3 = kwsq_mla16(kwsq_mla16(a3, l2, pr.eb.val[0]), h2, pr.eb.val[1]);
+        a0 = kwsq_mla16(kwsq_mla16(a0, l0, pea.val[0]), h0, pea.val[1]);
+        a1 = kwsq_mla16(kwsq_mla16(a1, l0, peb.val[0]), h0, peb.val[1]);
+        a2 = kwsq_mla16(kwsq_mla16(a2, l2, pea.val[0]), h2, pea.val[1]);
+        a3 = kwsq_mla16(kwsq_mla16(a3, l2, peb.val[0]), h2, peb.val[1]);
     } else if (extra) {
         a0 = mla16_s4(a0, vld1q_s8(r0 + a.q), a.e.val[0], a.e.val[1]);
         a1 = mla16_s4(a1, vld1q_s8(r1 + bq), be.val[0], be.val[1]);
@@ -312,27 +323,25 @@ KWSQ_NEON_INLINE int32x4_t fc4_dot4(const int mode, const bool two, const int32_
 
 /* One batch: the rows in blocks of four, the last block of 1..3 rows with
  * the missing rows replaced by the block's first. */
-KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const int32_t chunk, const fc4_shape *s,
-                               const kwsq_fc_params *params, const kwsq_quant_params *quant, int32_t rows,
-                               const uint8_t *packed_weights, const int32_t *row_const, int32_t xsum,
-                               const int8_t *x, int8_t *y)
+KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const bool pairx, const int32_t chunk,
+                               const fc4_shape *s, const kwsq_fc_params *params, const kwsq_quant_params *quant,
+                               int32_t rows, const uint8_t *packed_weights, const int32_t *row_const,
+                               int32_t xsum, const int8_t *x, int8_t *y)
 {
     const kwsq_neon_out op = kwsq_neon_out_params(params->output_offset, params->act_min, params->act_max);
     const int32_t n = s->n, m = s->m, blocks = s->blocks;
     const bool extra = s->extra;
     const fc4_kind a = fc4_kind_a(*s, x), b = two ? fc4_kind_b(*s, x) : a;
-    /* odd n, long rows, at most 8 bytes outside the blocks: combined extra vectors */
-    const bool pairx = two && !s->short_rows && m + 1 - 16 * blocks <= 8;
     fc4_pair pr;
     if (pairx) {
-        pr = fc4_pair_of(*s, x);
+        pr = fc4_pair_of(*s, &a, &b);
     } else {
-        pr.off = 0;
         pr.ea = pr.eb = a.e;
     }
     const int32x4_t vxsum = vdupq_n_s32(xsum);
-    const bool per_channel = quant->per_channel;
-    const kwsq_neon_q4 q_tensor = kwsq_neon_quant4(quant, 0);
+    /* a copy: the stores to y (int8) could alias *quant */
+    const kwsq_quant_params q = *quant;
+    const kwsq_neon_q4 q_tensor = kwsq_neon_quant4(&q, 0);
     const int8_t *const w = (const int8_t *)packed_weights;
     /* blocks of short rows that start within 16 bytes of the weights read the copy */
     int8_t front[16 + FC4_FRONT];
@@ -348,13 +357,13 @@ KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const int32_t chu
     const int32_t *rc = row_const;
     int32_t o = 0;
     for (; o + 4 <= rows; o += 4) {
-        if (o == 4 * nfront) {
+        if (nfront != 0 && o == 4 * nfront) {
             base = w + (int64_t)o / 2 * n;
         }
         int32x4_t acc = fc4_dot4(mode, two, chunk, base, base + m, base + n, base + n + m, a, b, blocks, extra,
-                                 pairx, pr);
+                                 pairx, pr.ea, pr.eb);
         acc = vaddq_s32(acc, vaddq_s32(vld1q_s32(rc), vxsum));
-        kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, per_channel ? kwsq_neon_quant4(quant, o) : q_tensor), op);
+        kwsq_neon_store4(y + o, kwsq_neon_rq4(acc, q.per_channel ? kwsq_neon_quant4(&q, o) : q_tensor), op);
         base += 2 * n, rc += 4;
     }
     const int32_t valid = rows - o;
@@ -363,7 +372,7 @@ KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const int32_t chu
             base = w + (int64_t)o / 2 * n;
         }
         const int8_t *r1 = valid > 1 ? base + m : base, *r2 = valid > 2 ? base + n : base;
-        int32x4_t acc = fc4_dot4(mode, two, chunk, base, r1, r2, base, a, b, blocks, extra, false, pr);
+        int32x4_t acc = fc4_dot4(mode, two, chunk, base, r1, r2, base, a, b, blocks, extra, false, a.e, a.e);
         int32_t rcv[4] = {0, 0, 0, 0};
         int8_t out[8];
         memcpy(rcv, row_const + o, (size_t)valid * sizeof rcv[0]);
@@ -374,6 +383,18 @@ KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const int32_t chu
     }
 }
 
+/* The int16 chunks with the row kind decided at run time: on AArch64 with
+ * `sdot` only rows over 65,000 values come here (one copy of the code). */
+static __attribute__((noinline)) void fc4_rows_chunk16(bool two, bool pairx, const fc4_shape *s,
+                                                       const kwsq_fc_params *params,
+                                                       const kwsq_quant_params *quant, int32_t rows,
+                                                       const uint8_t *packed_weights, const int32_t *row_const,
+                                                       int32_t xsum, const int8_t *x, int8_t *y)
+{
+    fc4_rows(FC4_CHUNK16, two, pairx, KWSQ_NEON_FC4_CHUNK, s, params, quant, rows, packed_weights, row_const, xsum,
+             x, y);
+}
+
 kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
                                     const kwsq_fc_dims *dims, const int8_t *input,
                                     const uint8_t *packed_weights, const int32_t *row_const,
@@ -381,6 +402,8 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
 {
     const int32_t n = dims->accum_depth, rows = dims->output_depth;
     const fc4_shape s = fc4_shape_of(n);
+    /* odd n, long rows, at most 8 bytes outside the blocks: combined extra vectors */
+    const bool pairx = s.odd && !s.short_rows && s.m + 1 - 16 * s.blocks <= 8;
     for (int32_t bt = 0; bt < dims->batches; ++bt) {
         const int8_t *x = input + (int64_t)bt * n;
         int8_t *y = output + (int64_t)bt * rows;
@@ -391,26 +414,26 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
             }
             xsum *= params->filter_offset;
         }
-#define FC4_ROWS(MODE, TWO, CHUNK) \
-    fc4_rows(MODE, TWO, CHUNK, &s, params, quant, rows, packed_weights, row_const, xsum, x, y)
-        if (KWSQ_NEON_SDOT && s.blocks <= 2048) {
-            /* 16 x the sum cannot wrap: 16 * 32 * 2049 * 1024 < 2^31; longer rows
-             * (over 65,000 values) take the int16 chunks */
-            if (s.odd) {
-                FC4_ROWS(FC4_X16, true, 0);
+#define FC4_ROWS(MODE, TWO, PAIRX, CHUNK) \
+    fc4_rows(MODE, TWO, PAIRX, CHUNK, &s, params, quant, rows, packed_weights, row_const, xsum, x, y)
+        /* `sdot`: 16 x the sum cannot wrap while 16 * 32 * 2049 * 1024 < 2^31 */
+        const bool x16 = KWSQ_NEON_SDOT && s.blocks <= 2048;
+        const bool acc16 = !KWSQ_NEON_SDOT && KWSQ_NEON_ACC16(params->accum_bound);
+        if (x16 || acc16) {
+            const int mode = x16 ? FC4_X16 : FC4_ACC16;
+            if (pairx) {
+                FC4_ROWS(mode, true, true, 0);
+            } else if (s.odd) {
+                FC4_ROWS(mode, true, false, 0);
             } else {
-                FC4_ROWS(FC4_X16, false, 0);
+                FC4_ROWS(mode, false, false, 0);
             }
-        } else if (KWSQ_NEON_ACC16(params->accum_bound)) {
-            if (s.odd) {
-                FC4_ROWS(FC4_ACC16, true, 0);
-            } else {
-                FC4_ROWS(FC4_ACC16, false, 0);
-            }
+        } else if (KWSQ_NEON_SDOT) {
+            fc4_rows_chunk16(s.odd, pairx, &s, params, quant, rows, packed_weights, row_const, xsum, x, y);
         } else if (s.odd) {
-            FC4_ROWS(FC4_CHUNK16, true, KWSQ_NEON_FC4_CHUNK);
+            FC4_ROWS(FC4_CHUNK16, true, pairx, KWSQ_NEON_FC4_CHUNK);
         } else {
-            FC4_ROWS(FC4_CHUNK16, false, KWSQ_NEON_FC4_CHUNK);
+            FC4_ROWS(FC4_CHUNK16, false, false, KWSQ_NEON_FC4_CHUNK);
         }
 #undef FC4_ROWS
     }
