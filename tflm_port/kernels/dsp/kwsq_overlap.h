@@ -9,9 +9,12 @@
 /* CONV_2D: passes of DSP_COLS (4) pixels, 1x1 of P1X1 (6), in flattened
  * pixel order: up to 5 pixels past the row a pass starts in. */
 #define KWSQ_CONV_OVERLAP_SPILL(p, f) 5
-/* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass;
- * but the 3x3 stride-1 multiplier-1 path (dsp_dw3x3.c) writes channel block
- * by channel block, so those layers never overlap. */
+/* DEPTHWISE_CONV_2D: one output row at a time (multiplier 1: a pixel per
+ * pass; multiplier > 1, dsp_dw_mult.c: chunks of a row's pixels, every input
+ * channel of the row before the next row, input rows read only from the
+ * row's window on, earlier ones kept in its slots); but the 3x3 stride-1
+ * multiplier-1 path (dsp_dw3x3.c) writes channel block by channel block, so
+ * those layers never overlap. */
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f)                                                            \
     ((p)->depth_multiplier == 1 && (f)->h == 3 && (f)->w == 3 && (p)->stride_w == 1 &&              \
              (p)->stride_h == 1 && (p)->dilation_w == 1 && (p)->dilation_h == 1                      \
