@@ -191,8 +191,13 @@ static void __attribute__((noinline)) dw_ch4_s4(const dw_data *dd, const int8_t 
     }
 }
 
+/* One pixel's channels (dw_ch4 or dw_ch4_s4: passed in, so an int8-only
+ * build does not link the int4 one). */
+typedef void (*dw_pixel_fn)(const dw_data *dd, const int8_t *const *xs, int32_t taps, int32_t channels,
+                            const int32_t *bias_off, int8_t *ya);
+
 static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t *in_dims, const int32_t *out_dims,
-                    int8_t *ring, uint8_t *scratch)
+                    int8_t *ring, uint8_t *scratch, dw_pixel_fn pixel)
 {
     const dw_args *d = &dd->p;
     const int32_t batches = in_dims[0], in_h = in_dims[1], in_w = in_dims[2], ch = in_dims[3];
@@ -237,11 +242,7 @@ static void eval_ch(const dw_data *dd, const int8_t *x, int8_t *y, const int32_t
                 }
                 xs[taps & ~1] = NULL;
                 int8_t *ya = y + (((int64_t)bt * out_h + oy) * out_w + ox) * ch;
-                if (dd->s4) {
-                    dw_ch4_s4(dd, xs, taps, ch, bias_off, ya);
-                } else {
-                    dw_ch4(dd, xs, taps, ch, bias_off, ya);
-                }
+                pixel(dd, xs, taps, ch, bias_off, ya);
             }
         }
     }
@@ -301,7 +302,8 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
     if (!mult) {
         uint8_t *buf = ctx->buf;
         const int32_t ring = (ring_bytes(params, output_dims) + 3) & ~3;
-        eval_ch(&dd, x, y, in_dims, out_dims, dd.ring_rows > 0 ? (int8_t *)buf : NULL, buf + ring);
+        eval_ch(&dd, x, y, in_dims, out_dims, dd.ring_rows > 0 ? (int8_t *)buf : NULL, buf + ring,
+                s4 ? dw_ch4_s4 : dw_ch4);
         return KWSQ_OK;
     }
     dsp_dw_mult(params, &dd.out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
