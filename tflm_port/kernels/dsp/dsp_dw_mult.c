@@ -343,6 +343,33 @@ static inline __attribute__((always_inline)) void requant_group(const dsp_out *o
         k.hv = mode != RQ_GENERAL ? (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1)) : 0;
         const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
         int8_t *yp = y + c;
+#ifdef KWSQ_DSP_NATIVE
+        if (mode == RQ_FULL && a != end2) {
+            /* requant() of two outputs in 15 instructions */
+            int32_t v0, v1, t;
+            __asm__ volatile(
+                "1:\n\t"
+                "ldr %[v0], [%[a]], #32\n\t"
+                "ldr %[v1], [%[a], #-16]\n\t"
+                "add %[t], %[hv], %[v0], asr #31\n\t"
+                "smmlar %[v0], %[v0], %[m], %[t]\n\t"
+                "add %[t], %[hv], %[v1], asr #31\n\t"
+                "smmlar %[v1], %[v1], %[m], %[t]\n\t"
+                "asr %[v0], %[v0], %[r]\n\t"
+                "asr %[v1], %[v1], %[r]\n\t"
+                "ssat %[v0], #8, %[v0]\n\t"
+                "ssat %[v1], #8, %[v1]\n\t"
+                "strb %[v0], [%[y]]\n\t"
+                "strb %[v1], [%[y], %[ys]]\n\t"
+                "add %[y], %[y], %[ys2]\n\t"
+                "cmp %[a], %[e]\n\t"
+                "bne 1b\n\t"
+                : [a] "+r"(a), [y] "+r"(yp), [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t)
+                : [hv] "r"(k.hv), [m] "r"(k.mult), [r] "r"(k.right), [ys] "r"(ystep), [ys2] "r"(2 * ystep),
+                  [e] "r"(end2)
+                : "cc", "memory");
+        }
+#endif
         for (; a != end2; a += 8, yp += 2 * ystep) {
             const int8_t v0 = requant(&k, a[0], mode), v1 = requant(&k, a[4], mode);
             yp[0] = v0;
