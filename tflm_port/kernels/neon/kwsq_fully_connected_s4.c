@@ -38,11 +38,12 @@
  *
  * Accumulation:
  *   - `sdot` (AArch64 with the dot product): int32 lanes of 16x the
- *     products (rows up to 65,568 values, so 16 x the sum cannot wrap).
+ *     products (rows up to 65,568 values, so 16 x the sum cannot wrap;
+ *     longer rows go nibble by nibble).
  *   - no `sdot`, the layer's accum_bound <= 32767: the nibbles sign-extended
  *     (`shl`+`sshr`, `sshr`) and multiplied into int16 lanes (kwsq_mla16: 8
  *     products per instruction), widened once per row.
- *   - no `sdot` and no proof, or longer rows: the same in chunks of 7 blocks (4-bit weights
+ *   - no `sdot` and no proof: the same in chunks of 7 blocks (4-bit weights
  *     bound each product by 8 * 128 = 1024; 28 products per lane < 32768),
  *     then `sadalp`/`vpadal` into int32.
  */
@@ -383,16 +384,21 @@ KWSQ_NEON_INLINE void fc4_rows(const int mode, const bool two, const bool pairx,
     }
 }
 
-/* The int16 chunks with the row kind decided at run time: on AArch64 with
- * `sdot` only rows over 65,000 values come here (one copy of the code). */
-static __attribute__((noinline)) void fc4_rows_chunk16(bool two, bool pairx, const fc4_shape *s,
-                                                       const kwsq_fc_params *params,
-                                                       const kwsq_quant_params *quant, int32_t rows,
-                                                       const uint8_t *packed_weights, const int32_t *row_const,
-                                                       int32_t xsum, const int8_t *x, int8_t *y)
+/* Rows over 65,000 values with `sdot` (16 x their sum could wrap int32):
+ * nibble by nibble, exactly the reference. */
+static __attribute__((noinline)) void fc4_rows_long(const kwsq_fc_params *params, const kwsq_quant_params *quant,
+                                                    int32_t n, int32_t rows, const uint8_t *packed_weights,
+                                                    const int32_t *row_const, int32_t xsum, const int8_t *x,
+                                                    int8_t *y)
 {
-    fc4_rows(FC4_CHUNK16, two, pairx, KWSQ_NEON_FC4_CHUNK, s, params, quant, rows, packed_weights, row_const, xsum,
-             x, y);
+    for (int32_t o = 0; o < rows; ++o) {
+        int32_t acc = 0;
+        for (int32_t i = 0; i < n; ++i) {
+            acc += kwsq_int4_at(packed_weights, (int64_t)o * n + i) * x[i];
+        }
+        y[o] = kwsq_neon_out1(acc + row_const[o] + xsum, quant, o, params->output_offset, params->act_min,
+                              params->act_max);
+    }
 }
 
 kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_quant_params *quant,
@@ -429,7 +435,7 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
                 FC4_ROWS(mode, false, false, 0);
             }
         } else if (KWSQ_NEON_SDOT) {
-            fc4_rows_chunk16(s.odd, pairx, &s, params, quant, rows, packed_weights, row_const, xsum, x, y);
+            fc4_rows_long(params, quant, n, rows, packed_weights, row_const, xsum, x, y);
         } else if (s.odd) {
             FC4_ROWS(FC4_CHUNK16, true, pairx, KWSQ_NEON_FC4_CHUNK);
         } else {
