@@ -148,3 +148,41 @@ def test_augment_copies_config_key() -> None:
     assert RunConfig(name="r", augment_copies=4).to_dict()["augment_copies"] == 4
     with pytest.raises(KwsqError, match="augment_copies must be >= 0"):
         RunConfig(name="r", augment_copies=-1)
+
+
+def test_svd_cross_preset_resolves(tiny_corpus: Path, tmp_path: Path) -> None:
+    import argparse
+
+    from pipeline.train import training
+
+    p = argparse.ArgumentParser()
+    training.add_arguments(p)
+    args = p.parse_args(["--run", str(tmp_path / "r"), "--data", str(tiny_corpus),
+                         "--preset", "svd_cross"])
+    config = training.resolve_config(args)
+    assert config.model == "svd_dnn" and config.augment_copies == 16
+    assert config.data["centre"] == "energy" and config.batch_size == 32
+    assert [st.name for st in config.stages] == ["float"]
+    assert config.to_dict()["augment_copies"] == 16
+
+
+def test_training_with_copies_resumes_to_the_same_weights(tiny_corpus: Path,
+                                                          tmp_path: Path) -> None:
+    """kwsq train with augment_copies and centring, stopped after 2 of 3 epochs and resumed:
+    the copies are remade identically, so the weights equal an uninterrupted run's."""
+    from pipeline.cli import main as kwsq
+    from pipeline.train.runs import Run
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("float_epochs = 3\naugment_copies = 2\n[data]\ncentre = \"energy\"\n")
+    common = ["--data", str(tiny_corpus), "--preset", "smoke", "--scheme", "float",
+              "--config", str(cfg)]
+    assert kwsq(["train", "--run", str(tmp_path / "a"), *common]) == 0
+    assert kwsq(["train", "--run", str(tmp_path / "b"), *common,
+                 "--stop-after-epoch", "2"]) == 0
+    assert kwsq(["train", "--run", str(tmp_path / "b")]) == 0
+    straight, resumed = Run(tmp_path / "a"), Run(tmp_path / "b")
+    assert resumed.read_config().augment_copies == 2
+    for x, y in zip(straight.load_model().get_weights(), resumed.load_model().get_weights(),
+                    strict=True):
+        np.testing.assert_array_equal(x, y)
