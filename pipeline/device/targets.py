@@ -475,6 +475,18 @@ def _check_inputs(arrays: list[np.ndarray], specs: list[TensorSpec]) -> None:
             )
 
 
+def runtime_dir(target: str, kernels: str, terse: bool, model: bytes | None = None) -> Path:
+    """Where boards/Makefile puts a firmware's runtime objects: one folder per target,
+    kernel folder and TERSE, and for an op-list build (``model`` given) per set of
+    kernel paths the model needs (``export_c.variant_flags``)."""
+    name = f"rt-{kernels}{'-terse' if terse else ''}"
+    if model is not None:
+        from pipeline.tflite.export_c import variant_flags
+
+        name += "-v" + hashlib.sha256(" ".join(variant_flags(model)).encode()).hexdigest()[:8]
+    return BUILD_ROOT / target / name
+
+
 def build_firmware(
     model_path: str | Path,
     target: str = "m4",
@@ -511,10 +523,13 @@ def build_firmware(
         "ARENA_BYTES": str(arena_bytes),
     }
     if op_list:
-        from pipeline.tflite.export_c import op_list_source
+        from pipeline.tflite.export_c import op_list_source, variant_flags
 
         _write_if_changed(build_dir / "model_ops.c", op_list_source(model).encode())
         variables["OPS"] = str(build_dir / "model_ops.c")
+        # only the kernel paths the model's layer shapes need, in a runtime build of its own
+        variables["VARIANTS"] = " ".join(variant_flags(model))
+        variables["RT_BUILD"] = str(runtime_dir(target, kernels, terse, model))
     if terse:
         variables["TERSE"] = "1"
     spec = TARGETS[target]
@@ -582,7 +597,7 @@ def run_on_target(
     by_object = flash_bytes_by_object(
         map_text, (*spec.code_sections, spec.model_section, spec.inputs_section)
     )
-    rt_dir = BUILD_ROOT / target / f"rt-{kernels}{'-terse' if terse else ''}"
+    rt_dir = runtime_dir(target, kernels, terse, model_path.read_bytes() if op_list else None)
     groups = classify_flash(by_object, rt_dir)
     # The map lists string sections before the linker merges duplicates, so its
     # per-object sums overcount a little; the exact totals come from size -A and

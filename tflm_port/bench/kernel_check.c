@@ -364,12 +364,12 @@ static void check_conv(bool depthwise, bool s4)
         make_quant(out.c, true, small ? bound_shift(p.accum_bound) : typical_shift(k_len, s4));
     const int32_t *b = has_bias ? bias : NULL;
 
-    const int32_t buf_var = depthwise ? (s4 ? kwsq_depthwise_conv_s4_get_buffer_size(&p, &out)
-                                            : kwsq_depthwise_conv_s8_get_buffer_size(&p, &out))
+    const int32_t buf_var = depthwise ? (s4 ? kwsq_depthwise_conv_s4_get_buffer_size(&p, &in, &f, &out)
+                                            : kwsq_depthwise_conv_s8_get_buffer_size(&p, &in, &f, &out))
                                       : (s4 ? kwsq_conv_s4_get_buffer_size(&p, &out)
                                             : kwsq_conv_s8_get_buffer_size(&p, &out));
-    const int32_t buf_ref = depthwise ? (s4 ? ref_kwsq_depthwise_conv_s4_get_buffer_size(&p, &out)
-                                            : ref_kwsq_depthwise_conv_s8_get_buffer_size(&p, &out))
+    const int32_t buf_ref = depthwise ? (s4 ? ref_kwsq_depthwise_conv_s4_get_buffer_size(&p, &in, &f, &out)
+                                            : ref_kwsq_depthwise_conv_s8_get_buffer_size(&p, &in, &f, &out))
                                       : (s4 ? ref_kwsq_conv_s4_get_buffer_size(&p, &out)
                                             : ref_kwsq_conv_s8_get_buffer_size(&p, &out));
     if (buf_var > MAX_IO || buf_ref > MAX_IO) {

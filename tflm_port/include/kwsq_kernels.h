@@ -32,6 +32,27 @@
 extern "C" {
 #endif
 
+/* Model-selective builds. A firmware built for one model (kwsq convert's op
+ * list; boards/Makefile VARIANTS) may define KWSQ_MODEL_VARIANTS and, for
+ * every shape class below, KWSQ_MODEL_HAS_<class> to 1 when the model has a
+ * layer of that class and 0 otherwise (pipeline/tflite/export_c.py,
+ * model_variants). A kernel folder guards a fast path with
+ * KWSQ_MODEL_HAS(<class>) where the path can only run on layers of that
+ * class; a path compiled out is never linked, and since the model has no
+ * such layer nothing changes for it. The generic path always stays, so any
+ * model still runs, bit-exact. Without KWSQ_MODEL_VARIANTS every path is
+ * built. Classes:
+ *   DW_DM1   DEPTHWISE_CONV_2D with depth multiplier 1
+ *   DW_MULT  DEPTHWISE_CONV_2D with depth multiplier > 1
+ *   DW_3X3   DEPTHWISE_CONV_2D 3x3, stride 1, no dilation, multiplier 1
+ *   INT4     a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with packed
+ *            INT4 weights */
+#ifdef KWSQ_MODEL_VARIANTS
+#define KWSQ_MODEL_HAS(cls) (KWSQ_MODEL_HAS_##cls != 0)
+#else
+#define KWSQ_MODEL_HAS(cls) true
+#endif
+
 /* Scratch memory for one call: `size` bytes at `buf` (NULL when the kernel's
  * ..._get_buffer_size returned 0). */
 typedef struct {
@@ -204,16 +225,17 @@ kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params
                          const uint8_t *packed_filter, const int32_t *bias,
                          const kwsq_dims *output_dims, int8_t *output);
 
-/* ---- DEPTHWISE_CONV_2D: any depth multiplier; bias may be NULL. */
-int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params,
-                                               const kwsq_dims *output_dims);
+/* ---- DEPTHWISE_CONV_2D: any depth multiplier; bias may be NULL. The scratch
+ * size may depend on every shape (a kernel path that needs none asks none). */
+int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims);
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                                    const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                    const int8_t *input, const kwsq_dims *filter_dims,
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output);
-int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params,
-                                               const kwsq_dims *output_dims);
+int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims);
 kwsq_status kwsq_depthwise_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,
                                    const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                    const int8_t *input, const kwsq_dims *filter_dims,

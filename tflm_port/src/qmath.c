@@ -158,22 +158,26 @@ static KWSQ_ALWAYS_INLINE void apply_bits(const kwsq_ratio_base *rb, uint32_t ub
     *shift = exp2;
 }
 
-void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *shift)
-{
-    apply_bits(rb, float_bits(b), mult, shift);
-}
 
 void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count, int32_t *mult, int8_t *shift)
 {
     for (int32_t c = 0; c < count; ++c) {
         uint32_t ub = 0;
         if (b != NULL) {
-            memcpy(&ub, b + 4 * c, 4); /* float32, little-endian (as the model) */
+            memcpy(&ub, b + 4 * c, 4); /* float32 in the byte order of the model and the core */
         }
         int s;
         apply_bits(rb, ub, &mult[c], &s);
         shift[c] = (int8_t)s;
     }
+}
+
+/* One value through the table loop: one copy of the code. */
+void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *shift)
+{
+    int8_t s;
+    kwsq_ratio_fill(rb, (const uint8_t *)&b, 1, mult, &s);
+    *shift = s;
 }
 
 void kwsq_quantize_ratio(float a, float b, float c, int32_t *mult, int *shift)

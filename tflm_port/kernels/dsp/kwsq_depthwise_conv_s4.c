@@ -16,12 +16,12 @@
 
 #define DW_S4_UNPACK_MAX 1024
 
-int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params,
-                                               const kwsq_dims *output_dims)
+int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
     /* the same layout as the int8 kernel: in-place ring first, as the
      * reference loop (the fallback) expects */
-    return kwsq_depthwise_conv_s8_get_buffer_size(params, output_dims);
+    return kwsq_depthwise_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);
 }
 
 kwsq_status kwsq_depthwise_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params,

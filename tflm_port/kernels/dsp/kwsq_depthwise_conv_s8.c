@@ -253,9 +253,12 @@ static int32_t ring_bytes(const kwsq_conv_params *params, const kwsq_dims *out)
     return params->in_place ? (params->pad_h + 1) * out->w * out->c : 0;
 }
 
-int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims)
+int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
-    if (params->depth_multiplier != 1) {
+    /* the 3x3 planes path (in place too) and the multiplier path need none */
+    if (params->depth_multiplier != 1 ||
+        (KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims))) {
         return 0;
     }
     /* the in-place ring, then per channel bias + offset * sum(w) (int32) and
@@ -270,10 +273,11 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
                              const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
                              const kwsq_dims *output_dims, int8_t *output)
 {
-    const bool planes = dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
+    const bool planes = KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
     const bool mult = params->depth_multiplier != 1;
-    if ((mult && (s4 || !dsp_dw_mult_fits(params, input_dims, filter_dims, output_dims))) ||
-        (!mult && filter_dims->h * filter_dims->w > DW_MAX_TAPS) || (s4 && !planes && (output_dims->c & 1) != 0)) {
+    if ((mult && (!KWSQ_MODEL_HAS(DW_MULT) || s4 || !dsp_dw_mult_fits(params, input_dims, filter_dims, output_dims))) ||
+        (!mult && (!KWSQ_MODEL_HAS(DW_DM1) || filter_dims->h * filter_dims->w > DW_MAX_TAPS)) ||
+        (s4 && !planes && (output_dims->c & 1) != 0)) {
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                        output_dims, output);
     }

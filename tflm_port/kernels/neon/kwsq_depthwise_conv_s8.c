@@ -3,9 +3,11 @@
  */
 #include "kwsq_neon_depthwise.h"
 
-int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params,
-                                               const kwsq_dims *output_dims)
+int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
+    (void)input_dims;
+    (void)filter_dims;
     return kwsq_ref_dw_buffer_size(params, output_dims);
 }
 

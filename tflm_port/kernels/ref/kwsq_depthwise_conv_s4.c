@@ -6,9 +6,11 @@
  */
 #include "kwsq_depthwise_conv_ref.h"
 
-int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params,
-                                               const kwsq_dims *output_dims)
+int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                               const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
+    (void)input_dims;
+    (void)filter_dims;
     return kwsq_ref_dw_buffer_size(params, output_dims);
 }
 

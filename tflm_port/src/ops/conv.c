@@ -23,10 +23,24 @@
     const kwsq_kernel name = {KWSQ_OP_CONV_2D, KWSQ_OPTIONS_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
                              KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
 
-static const kwsq_conv_kind k_all = KIND(kwsq_conv_s8, kwsq_conv_s8_get_buffer_size, kwsq_conv_s4,
-                                         kwsq_conv_s4_get_buffer_size);
-static const kwsq_conv_kind k_s8 = KIND(kwsq_conv_s8, kwsq_conv_s8_get_buffer_size, NULL, NULL);
-static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_conv_s4, kwsq_conv_s4_get_buffer_size);
+/* The conv kernels' scratch depends on the params and the output only. */
+static int32_t size_s8(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    (void)in;
+    (void)f;
+    return kwsq_conv_s8_get_buffer_size(p, out);
+}
+
+static int32_t size_s4(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    (void)in;
+    (void)f;
+    return kwsq_conv_s4_get_buffer_size(p, out);
+}
+
+static const kwsq_conv_kind k_all = KIND(kwsq_conv_s8, size_s8, kwsq_conv_s4, size_s4);
+static const kwsq_conv_kind k_s8 = KIND(kwsq_conv_s8, size_s8, NULL, NULL);
+static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_conv_s4, size_s4);
 
 RECORD(kwsq_kernel_conv_2d, k_all)
 RECORD(kwsq_kernel_conv_2d_s8, k_s8)

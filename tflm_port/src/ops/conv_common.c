@@ -37,16 +37,57 @@ static void request_overlap(struct kwsq_interpreter *ip, const kwsq_node *n, con
     (void)kwsq_overlap_output(ip, n, 0, 0, delta);
 }
 
-/* The op data of both ops: what Eval passes to the kernels. */
+/* The op data of both ops, packed (it is kept for the whole run, per op):
+ * Eval unpacks it into the kernels' kwsq_conv_params, filter dims and
+ * requantization tables. Strides and dilations are at most 65536 (Prepare
+ * refuses more), stored minus one; offsets and the clamp are int8 values. */
 typedef struct {
-    kwsq_conv_params p;
-    kwsq_dims filter_dims;
     const uint8_t *filter;  /* the constant weights and bias, in the model */
     const int32_t *bias;    /* NULL = none */
-    kwsq_quant_tables qt;
+    const uint8_t *scales;  /* the weights' scales, in the model (kwsq_quant_tables) */
+#ifdef KWSQ_PERSISTENT_QUANT
+    int32_t *mult;
+    int8_t *shift;
+#endif
+    int32_t pad_w, pad_h;
+    int32_t accum_bound;
     int32_t scratch_bytes;  /* from the kernel's ..._get_buffer_size; scratch slot 0 */
-    bool s4;                /* packed INT4 weights */
+    int32_t filter_h, filter_w, filter_c;
+    uint16_t stride_w1, stride_h1, dilation_w1, dilation_h1;
+    int16_t input_offset;
+    int8_t output_offset, act_min, act_max;
+    int8_t slot;            /* of the requantization tables */
+    uint8_t flags;
 } conv_op;
+
+enum { F_IN_PLACE = 1, F_S4 = 2, F_PER_CHANNEL = 4, F_POT = 8 };
+
+static void pack(conv_op *op, const kwsq_conv_params *p, const kwsq_dims *fd, const kwsq_quant_tables *qt,
+                 bool s4)
+{
+    op->pad_w = p->pad_w;
+    op->pad_h = p->pad_h;
+    op->accum_bound = p->accum_bound;
+    op->filter_h = fd->h;
+    op->filter_w = fd->w;
+    op->filter_c = fd->c;
+    op->stride_w1 = (uint16_t)(p->stride_w - 1);
+    op->stride_h1 = (uint16_t)(p->stride_h - 1);
+    op->dilation_w1 = (uint16_t)(p->dilation_w - 1);
+    op->dilation_h1 = (uint16_t)(p->dilation_h - 1);
+    op->input_offset = (int16_t)p->input_offset;
+    op->output_offset = (int8_t)p->output_offset;
+    op->act_min = (int8_t)p->act_min;
+    op->act_max = (int8_t)p->act_max;
+    op->scales = qt->scales;
+#ifdef KWSQ_PERSISTENT_QUANT
+    op->mult = qt->mult;
+    op->shift = qt->shift;
+#endif
+    op->slot = qt->slot;
+    op->flags = (uint8_t)((p->in_place ? F_IN_PLACE : 0) | (s4 ? F_S4 : 0) | (qt->per_channel ? F_PER_CHANNEL : 0) |
+                          (qt->pot ? F_POT : 0));
+}
 
 /* Input, output and weight checks, and the channel counts of either op. */
 static kwsq_status check_tensors(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind)
@@ -116,7 +157,8 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
         return KWSQ_ERR_ARENA;
     }
     n->data = op;
-    kwsq_conv_params *p = &op->p;
+    kwsq_conv_params params = {0};
+    kwsq_conv_params *p = &params;
     const int32_t out_ch = output->v.dims[3];
     p->depth_multiplier = kind->depthwise ? out_ch / input->v.dims[3] : 0;
     const int32_t quant_dim = kind->depthwise ? 3 : 0;
@@ -154,10 +196,10 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
     }
     p->input_offset = -input->v.zero_point;
     p->output_offset = output->v.zero_point;
-    op->s4 = filter->v.type == KWSQ_INT4;
+    const bool s4 = filter->v.type == KWSQ_INT4;
     op->filter = filter->v.data;
     op->bias = bias != NULL ? (const int32_t *)bias->v.data : NULL;
-    const kwsq_dims fd = op->filter_dims = kwsq_dims_of(&filter->v);
+    const kwsq_dims fd = kwsq_dims_of(&filter->v);
     /* conv OHWI: channel o is one block of h*w*c; depthwise 1HWC: channel c every c-th value. */
     const int32_t len = kind->depthwise ? fd.h * fd.w : fd.h * fd.w * fd.c;
     p->accum_bound = kwsq_accum_bound(filter, kind->depthwise ? fd.c : fd.n, len, kind->depthwise ? 1 : len,
@@ -167,12 +209,17 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
     if (in_place_ok(kind, p, &input->v, &output->v, &fd) && kwsq_alias_output(ip, n, 0, 0)) {
         p->in_place = true;
     }
-    const kwsq_dims out_dims = kwsq_dims_of(&output->v);
-    op->scratch_bytes = (op->s4 ? kind->s4_size : kind->s8_size)(p, &out_dims);
+    const kwsq_dims in_dims = kwsq_dims_of(&input->v), out_dims = kwsq_dims_of(&output->v);
+    op->scratch_bytes = (s4 ? kind->s4_size : kind->s8_size)(p, &in_dims, &fd, &out_dims);
     if (op->scratch_bytes > 0 && kwsq_request_scratch(ip, n, (size_t)op->scratch_bytes) != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
     }
-    return kwsq_quant_tables_prepare(ip, n, input, filter, output, out_ch, &op->qt);
+    kwsq_quant_tables qt;
+    if ((st = kwsq_quant_tables_prepare(ip, n, input, filter, output, out_ch, &qt)) != KWSQ_OK) {
+        return st;
+    }
+    pack(op, p, &fd, &qt, s4);
+    return KWSQ_OK;
 }
 
 kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind)
@@ -181,13 +228,40 @@ kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, cons
     const kwsq_tensor *in = &kwsq_node_input(ip, n, 0)->v;
     const kwsq_tensor *out = &kwsq_node_output(ip, n, 0)->v;
     const kwsq_dims in_dims = kwsq_dims_of(in), out_dims = kwsq_dims_of(out);
-    const kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes};
+    const kwsq_dims fd = {kind->depthwise ? 1 : out_dims.c, d->filter_h, d->filter_w, d->filter_c};
+    const kwsq_conv_params p = {
+        .input_offset = d->input_offset,
+        .output_offset = d->output_offset,
+        .stride_w = d->stride_w1 + 1,
+        .stride_h = d->stride_h1 + 1,
+        .dilation_w = d->dilation_w1 + 1,
+        .dilation_h = d->dilation_h1 + 1,
+        .pad_w = d->pad_w,
+        .pad_h = d->pad_h,
+        .act_min = d->act_min,
+        .act_max = d->act_max,
+        .depth_multiplier = kind->depthwise ? out_dims.c / in_dims.c : 0,
+        .in_place = (d->flags & F_IN_PLACE) != 0,
+        .accum_bound = d->accum_bound,
+    };
+    const kwsq_quant_tables qt = {
+        .scales = d->scales,
+        .channels = out_dims.c,
+#ifdef KWSQ_PERSISTENT_QUANT
+        .mult = d->mult,
+        .shift = d->shift,
+#endif
+        .per_channel = (d->flags & F_PER_CHANNEL) != 0,
+        .pot = (d->flags & F_POT) != 0,
+        .slot = d->slot,
+    };
     kwsq_quant_params q;
-    kwsq_quant_tables_eval(ip, n, &d->qt, in->scale, out->scale, &q);
+    kwsq_quant_tables_eval(ip, n, &qt, in->scale, out->scale, &q);
+    const kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes};
     const kwsq_status st =
-        d->s4 ? kind->s4(&ctx, &d->p, &q, &in_dims, in->data, &d->filter_dims, d->filter, d->bias, &out_dims,
-                         out->data)
-              : kind->s8(&ctx, &d->p, &q, &in_dims, in->data, &d->filter_dims, (const int8_t *)d->filter, d->bias,
-                         &out_dims, out->data);
+        (d->flags & F_S4) != 0
+            ? kind->s4(&ctx, &p, &q, &in_dims, in->data, &fd, d->filter, d->bias, &out_dims, out->data)
+            : kind->s8(&ctx, &p, &q, &in_dims, in->data, &fd, (const int8_t *)d->filter, d->bias, &out_dims,
+                       out->data);
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }

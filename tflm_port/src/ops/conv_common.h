@@ -13,7 +13,8 @@
 #include "kwsq_kernel_util.h"
 #include "kwsq_kernels.h"
 
-typedef int32_t (*kwsq_conv_size_fn)(const kwsq_conv_params *params, const kwsq_dims *output_dims);
+typedef int32_t (*kwsq_conv_size_fn)(const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                                     const kwsq_dims *filter_dims, const kwsq_dims *output_dims);
 typedef kwsq_status (*kwsq_conv_s8_fn)(const kwsq_context *ctx, const kwsq_conv_params *params,
                                        const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                        const int8_t *input, const kwsq_dims *filter_dims, const int8_t *filter,
