@@ -65,6 +65,7 @@ typedef struct {
     const uint8_t *zeros;   /* int64 vector in the model or NULL */
     size_t offset;          /* arena offset of planned tensors; before planning, the
                              * distance to the tensor it lies above, if any */
+    size_t distance;        /* the planner's copy of that distance (it places twice) */
     int16_t first_use;      /* op index (at most 4096 ops); -1 = unused */
     int16_t last_use;
     int16_t alias;          /* >= 0: shares the memory of this (kept) tensor (in-place op);

@@ -99,11 +99,17 @@ void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *sh
 /* kwsq_ratio_apply for `count` float32 values b (little-endian, any
  * alignment; NULL: all 0), shifts stored as int8 (always in [-31, 30]). */
 void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count, int32_t *mult, int8_t *shift);
+/* Whether (double)a * (double)b <= 2^e, exactly (false for NaN). */
+bool kwsq_product_at_most(float a, float b, int e);
+/* SOFTMAX int8's input scaling (TFLM's PreprocessSoftmaxScaling, as kwsq
+ * did it in double): the multiplier and left shift of beta * scale *
+ * 2^(31 - int_bits); false when TFLM refuses it. */
+bool kwsq_softmax_scaling(float beta, float scale, int int_bits, int32_t *mult, int *shift);
 /* The int8 activation clamp range for a fused activation (schema values). */
 bool kwsq_activation_range_q(int32_t activation, float scale, int32_t zero_point, int32_t qmin,
                              int32_t qmax, int32_t *act_min, int32_t *act_max);
 void kwsq_activation_range_f(int32_t activation, float *act_min, float *act_max);
-/* CalculateInputRadius. */
+/* CalculateInputRadius (0 <= left_shift <= 31). */
 int32_t kwsq_input_radius(int int_bits, int left_shift, int total_bits);
 
 /* Keeps a hot inner loop in a function of its own, with registers to itself. */

@@ -170,19 +170,21 @@ kwsq_status kwsq_plan(struct kwsq_interpreter *ip)
         count += is_planned(ip, i);
         grouped += i < ip->num_tensors && is_planned(ip, i) && kwsq_above(ip->tensors[i].m) >= 0;
     }
+    /* Planner work space: the same with and without overlaps (the distances
+     * are kept in the tensors' metadata), so overlapping never needs more
+     * arena during init either. */
     int32_t *order = kwsq_alloc_temp(ip, 4u * (size_t)count + 4u);
-    size_t *distance = grouped > 0 ? kwsq_alloc_temp(ip, sizeof(size_t) * (size_t)ip->num_tensors) : NULL;
-    if (order == NULL || (grouped > 0 && distance == NULL)) {
+    if (order == NULL) {
         return kwsq_arena_error(ip);
     }
     for (int32_t i = 0; grouped > 0 && i < ip->num_tensors; ++i) {
-        distance[i] = ip->tensors[i].m->offset;
+        ip->tensors[i].m->distance = ip->tensors[i].m->offset;
     }
     size_t end = place(ip, order, count, false);
     if (grouped > 0) {
         const size_t plain = end;
         for (int32_t i = 0; i < ip->num_tensors; ++i) {
-            ip->tensors[i].m->offset = distance[i];
+            ip->tensors[i].m->offset = ip->tensors[i].m->distance;
         }
         end = place(ip, order, count, true);
 #ifdef KWSQ_ALWAYS_OVERLAP /* tests: every granted overlap placed, at its minimal distance */

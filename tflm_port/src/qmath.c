@@ -172,6 +172,50 @@ void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count,
     }
 }
 
+bool kwsq_product_at_most(float a, float b, int e)
+{
+    const uint32_t ua = float_bits(a), ub = float_bits(b);
+    const uint32_t xa = ua & 0x7FFFFFFFu, xb = ub & 0x7FFFFFFFu;
+    const bool negative = ((ua ^ ub) >> 31) != 0;
+    if (xa > 0x7F800000u || xb > 0x7F800000u ||
+        ((xa == 0 || xb == 0) && (xa == 0x7F800000u || xb == 0x7F800000u))) {
+        return false; /* NaN */
+    }
+    if (xa == 0 || xb == 0 || negative) {
+        return true; /* zero or negative */
+    }
+    if (xa == 0x7F800000u || xb == 0x7F800000u) {
+        return false; /* +infinity */
+    }
+    int ea, eb;
+    const uint64_t p = (uint64_t)float_mant(xa, &ea) * float_mant(xb, &eb); /* [2^46, 2^48) */
+    const int k = e - ea - eb; /* a * b <= 2^e  <=>  p <= 2^k */
+    return k >= 48 || (k >= 46 && p <= ((uint64_t)1 << k));
+}
+
+/* TFLM: real = min(beta * scale * 2^(31 - int_bits), 2^31 - 1) in double
+ * (the product of two floats is exact there), QuantizeMultiplier(real),
+ * refused when real <= 1 or the shift is negative. The same without
+ * doubles: any real of 2^30 or more gives (2^31 - 1, 30), so the clamp
+ * matters only for beta = +infinity. */
+bool kwsq_softmax_scaling(float beta, float scale, int int_bits, int32_t *mult, int *shift)
+{
+    const int e = 31 - int_bits; /* 0 < int_bits < 31 */
+    const uint32_t pow2_bits = (uint32_t)(127 - e) << 23;
+    float inv_pow2;
+    memcpy(&inv_pow2, &pow2_bits, sizeof inv_pow2); /* 2^-e */
+    const uint32_t xb = float_bits(beta) & 0x7FFFFFFFu, xs = float_bits(scale) & 0x7FFFFFFFu;
+    const bool same_sign = ((float_bits(beta) ^ float_bits(scale)) >> 31) == 0;
+    if (same_sign && xb <= 0x7F800000u && xs <= 0x7F800000u && xb != 0 && xs != 0 &&
+        (xb == 0x7F800000u || xs == 0x7F800000u)) { /* +infinity, clamped */
+        *mult = INT32_MAX;
+        *shift = 30;
+    } else {
+        kwsq_quantize_ratio(beta, scale, inv_pow2, mult, shift);
+    }
+    return !kwsq_product_at_most(beta, scale, -e) && *shift >= 0;
+}
+
 /* One value through the table loop: one copy of the code. */
 void kwsq_ratio_apply(const kwsq_ratio_base *rb, float b, int32_t *mult, int *shift)
 {
@@ -241,11 +285,12 @@ void kwsq_activation_range_f(int32_t activation, float *act_min, float *act_max)
     }
 }
 
+/* TFLM computes floor(((1 << int_bits) - 1) * 2^(total_bits - int_bits) /
+ * 2^left_shift) in double, where every step is exact: the same in integers. */
 int32_t kwsq_input_radius(int int_bits, int left_shift, int total_bits)
 {
-    double max_input_rescaled = 1.0 * (double)((1 << int_bits) - 1) *
-                                (double)(1LL << (total_bits - int_bits)) / (double)(1LL << left_shift);
-    return (int32_t)floor(max_input_rescaled);
+    const int64_t max_input = (((int64_t)1 << int_bits) - 1) << (total_bits - int_bits);
+    return (int32_t)(max_input >> left_shift);
 }
 
 /* exp(a) for a in [-1/4, 0), Q0.31: Taylor expansion around -1/8. */

@@ -44,13 +44,8 @@ static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, bool f
     if (output->v.zero_point != -128 || fabsf(output->v.scale - 1.0f / 256.0f) > 0.001f / 256.0f) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "int8 output must have scale 1/256 and zero point -128");
     }
-    double real = (double)d->beta * (double)input->v.scale * (double)(1LL << (31 - SCALED_DIFF_INT_BITS));
-    if (real > (double)((1LL << 31) - 1)) {
-        real = (double)((1LL << 31) - 1);
-    }
     int shift;
-    kwsq_quantize_multiplier(real, &d->params.input_multiplier, &shift);
-    if (real <= 1.0 || shift < 0) {
+    if (!kwsq_softmax_scaling(d->beta, input->v.scale, SCALED_DIFF_INT_BITS, &d->params.input_multiplier, &shift)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input scale times beta is too small");
     }
     d->params.input_left_shift = shift;
