@@ -41,25 +41,29 @@ typedef struct {
  * multipliers. */
 kwsq_status kwsq_binary_prepare(struct kwsq_interpreter *ip, kwsq_node *n, bool *is_float);
 
-/* Calls `body(i1, i2, o)` for the first element of every run: i1, i2 the
- * element offsets into the inputs, o the output offset (d->run outputs). */
-#define BINARY_FOR_EACH_RUN(d, body)                                                      \
-    do {                                                                                  \
-        int32_t idx_[KWSQ_MAX_DIMS] = {0};                                                \
-        int64_t i1_ = 0, i2_ = 0;                                                         \
-        for (int64_t o_ = 0; o_ < (d)->count; o_ += (d)->run) {                           \
-            body(i1_, i2_, o_);                                                           \
-            for (int32_t k_ = (d)->outer_dims - 1; k_ >= 0; --k_) {                       \
-                i1_ += (d)->stride1[k_];                                                  \
-                i2_ += (d)->stride2[k_];                                                  \
-                if (++idx_[k_] < (d)->dims[k_]) {                                         \
-                    break;                                                                \
-                }                                                                         \
-                i1_ -= (int64_t)(d)->stride1[k_] * (d)->dims[k_];                         \
-                i2_ -= (int64_t)(d)->stride2[k_] * (d)->dims[k_];                         \
-                idx_[k_] = 0;                                                             \
-            }                                                                             \
-        }                                                                                 \
+/* Eval of ADD and MUL: for every run, st = fn(params, d->run, a + ia, sa,
+ * b + ib, sb, out + o) when that is not KWSQ_OK, where ia and ib are the
+ * run's first element offsets into inputs 1 and 2 (swapped when `swap`: a
+ * then walks input 2) and o the output offset. */
+#define BINARY_CALL_RUNS(d, st, swap, fn, params, a, sa, b, sb, out)                              \
+    do {                                                                                          \
+        int32_t idx_[KWSQ_MAX_DIMS] = {0};                                                        \
+        int64_t i1_ = 0, i2_ = 0;                                                                 \
+        for (int64_t o_ = 0; o_ < (d)->count; o_ += (d)->run) {                                   \
+            const kwsq_status s_ = fn((params), (d)->run, (a) + ((swap) ? i2_ : i1_), (sa),       \
+                                      (b) + ((swap) ? i1_ : i2_), (sb), (out) + o_);              \
+            (st) = s_ != KWSQ_OK ? s_ : (st);                                                     \
+            for (int32_t k_ = (d)->outer_dims - 1; k_ >= 0; --k_) {                               \
+                i1_ += (d)->stride1[k_];                                                          \
+                i2_ += (d)->stride2[k_];                                                          \
+                if (++idx_[k_] < (d)->dims[k_]) {                                                 \
+                    break;                                                                        \
+                }                                                                                 \
+                i1_ -= (int64_t)(d)->stride1[k_] * (d)->dims[k_];                                 \
+                i2_ -= (int64_t)(d)->stride2[k_] * (d)->dims[k_];                                 \
+                idx_[k_] = 0;                                                                     \
+            }                                                                                     \
+        }                                                                                         \
     } while (0)
 
 #endif /* KWSQ_BINARY_COMMON_H */

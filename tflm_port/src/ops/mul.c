@@ -32,26 +32,12 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     if (a->type == KWSQ_FLOAT32) {
         const float *x1 = a->data, *x2 = b->data;
         float *y = o->data;
-#define RUN_F(i1, i2, io)                                                                             \
-    do {                                                                                              \
-        kwsq_status s_ = kwsq_mul_f32(&d->act, d->run, x1 + (i1), d->run_stride1, x2 + (i2),           \
-                                      d->run_stride2, y + (io));                                      \
-        st = s_ != KWSQ_OK ? s_ : st;                                                                 \
-    } while (0)
-        BINARY_FOR_EACH_RUN(d, RUN_F);
-#undef RUN_F
+        BINARY_CALL_RUNS(d, st, false, kwsq_mul_f32, &d->act, x1, d->run_stride1, x2, d->run_stride2, y);
         return st;
     }
     const int8_t *x1 = a->data, *x2 = b->data;
     int8_t *y = o->data;
-#define RUN_Q(i1, i2, io)                                                                             \
-    do {                                                                                              \
-        kwsq_status s_ = kwsq_mul_s8(&d->q, d->run, x1 + (i1), d->run_stride1, x2 + (i2),              \
-                                     d->run_stride2, y + (io));                                       \
-        st = s_ != KWSQ_OK ? s_ : st;                                                                 \
-    } while (0)
-    BINARY_FOR_EACH_RUN(d, RUN_Q);
-#undef RUN_Q
+    BINARY_CALL_RUNS(d, st, false, kwsq_mul_s8, &d->q, x1, d->run_stride1, x2, d->run_stride2, y);
     return st;
 }
 
