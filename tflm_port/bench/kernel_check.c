@@ -33,15 +33,15 @@
 #endif
 
 #define REF(name) ref_##name
-#define DECL_CONV(name, wtype)                                                                         \
-    int32_t REF(name##_get_buffer_size)(const kwsq_conv_params *, const kwsq_dims *);                   \
+#define DECL_CONV(name, wtype, ...)                                                                    \
+    int32_t REF(name##_get_buffer_size)(const kwsq_conv_params *, __VA_ARGS__);                         \
     kwsq_status REF(name)(const kwsq_context *, const kwsq_conv_params *, const kwsq_quant_params *,    \
                           const kwsq_dims *, const int8_t *, const kwsq_dims *, const wtype *,         \
                           const int32_t *, const kwsq_dims *, int8_t *);
-DECL_CONV(kwsq_conv_s8, int8_t)
-DECL_CONV(kwsq_conv_s4, uint8_t)
-DECL_CONV(kwsq_depthwise_conv_s8, int8_t)
-DECL_CONV(kwsq_depthwise_conv_s4, uint8_t)
+DECL_CONV(kwsq_conv_s8, int8_t, const kwsq_dims *)
+DECL_CONV(kwsq_conv_s4, uint8_t, const kwsq_dims *)
+DECL_CONV(kwsq_depthwise_conv_s8, int8_t, const kwsq_dims *, const kwsq_dims *, const kwsq_dims *)
+DECL_CONV(kwsq_depthwise_conv_s4, uint8_t, const kwsq_dims *, const kwsq_dims *, const kwsq_dims *)
 kwsq_status REF(kwsq_fully_connected_s8)(const kwsq_fc_params *, const kwsq_quant_params *,
                                          const kwsq_fc_dims *, const int8_t *, const int8_t *,
                                          const int32_t *, int8_t *);
