@@ -53,8 +53,13 @@ KINDS = ("lfbe", "mfcc")
 # Per-clip normalization after the fixed constants: "fixed" (none), "utterance" (subtract
 # the clip's mean over all frames and coefficients: level invariance), "channel" (subtract
 # each coefficient's mean over the clip's frames: cepstral/log-mel mean normalization,
-# which removes a fixed microphone or channel colouring).
-NORMALIZE = ("fixed", "utterance", "channel")
+# which removes a fixed microphone or channel colouring), "channel_var" (that, then each
+# coefficient divided by its standard deviation over the clip's frames: cepstral mean and
+# variance normalization, which also equalizes how strongly each coefficient moves).
+NORMALIZE = ("fixed", "utterance", "channel", "channel_var")
+# floor of the per-coefficient standard deviation of "channel_var" (a constant coefficient,
+# e.g. a silent clip, is left near 0 instead of blown up)
+CHANNEL_VAR_FLOOR = 1e-2
 COMPRESSIONS = ("log", "pcen")
 # Fields that only mean something with compression "pcen": left out of to_dict otherwise.
 _PCEN_FIELDS = ("pcen_time_constant", "pcen_alpha", "pcen_delta", "pcen_r", "pcen_eps")
@@ -333,8 +338,11 @@ def normalize_clip(feats: tf.Tensor, cfg: FeatureConfig) -> tf.Tensor:
     """Per-clip mean normalization of ``[..., frames, coeffs]`` (``cfg.normalize``)."""
     if cfg.normalize == "utterance":
         return feats - tf.reduce_mean(feats, axis=[-2, -1], keepdims=True)
-    if cfg.normalize == "channel":
-        return feats - tf.reduce_mean(feats, axis=-2, keepdims=True)
+    if cfg.normalize in ("channel", "channel_var"):
+        feats = feats - tf.reduce_mean(feats, axis=-2, keepdims=True)
+    if cfg.normalize == "channel_var":
+        sd = tf.sqrt(tf.reduce_mean(tf.square(feats), axis=-2, keepdims=True))
+        feats = feats / tf.maximum(sd, CHANNEL_VAR_FLOOR)
     return feats
 
 

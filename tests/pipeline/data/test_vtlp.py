@@ -115,3 +115,20 @@ def test_tempo_perturbation_resamples_frames_like_numpy_interp():
                 {"tempo_min": 0.9, "tempo_max": 1.1, "targets": "frames"}):
         with pytest.raises(KwsqError, match="tempo"):
             loader.DataConfig("x", **bad)
+
+
+def test_channel_variance_normalization_matches_numpy_and_ignores_gain_and_scale():
+    rng = np.random.default_rng(1)
+    x = rng.normal(2.0, 3.0, size=(4, 49, 10)).astype(np.float32)
+    x[3] = 5.0  # a constant clip: the floor keeps it at 0, not NaN
+    cfg = features.FeatureConfig(kind="mfcc", window_ms=30.0, hop_ms=20.0,
+                                 normalize="channel_var")
+    got = features.normalize_clip(tf.constant(x), cfg).numpy()
+    centred = x - x.mean(axis=1, keepdims=True)
+    want = centred / np.maximum(centred.std(axis=1, keepdims=True), 1e-2)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.all(got[3] == 0)
+    # an offset and a per-coefficient scale (a channel's colouring and dynamics) vanish
+    moved = features.normalize_clip(tf.constant(x[:3] * 2.5 + 7.0), cfg).numpy()
+    np.testing.assert_allclose(moved, got[:3], atol=1e-4)
+    assert cfg.to_dict()["normalize"] == "channel_var"
