@@ -140,7 +140,12 @@ static inline __attribute__((always_inline)) void blocks(bool s4, bool left, con
             fill_block(p, in, f, img, out, px, np, col, cols);
             for (int32_t oc0 = 0; oc0 < och; oc0 += 4) {
                 const int32_t nr = och - oc0 < 4 ? och - oc0 : 4;
-                for (int32_t r = 0; r < 4; ++r) {
+                for (int32_t r = 0; s4 && (depth & 1) == 0 && r < 4; ++r) {
+                    /* byte-aligned int4 rows straight into their interleaved place */
+                    mve_widen_s4_16(r < nr ? w + (int64_t)(oc0 + r) * (depth / 2) : w, r < nr ? depth : 0, col,
+                                    wblk + 16 * r, 64);
+                }
+                for (int32_t r = 0; !(s4 && (depth & 1) == 0) && r < 4; ++r) {
                     const int8_t *row = r < nr ? weight_row(s4, w, oc0 + r, depth, rowbuf) : rowbuf;
                     int8_t *dst = wblk + 16 * r;
                     int32_t k = 0;
