@@ -526,6 +526,41 @@ static void widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_p
     }
 }
 
+/* The int4 layout from the input rows when a filter row is whole groups of
+ * four values (not of eight): groups of eight are made of two four-value
+ * chunks, which may come from two filter rows; a chunk of a row in the
+ * padding is zero-point bytes (0 once the offset is added); with k = 4
+ * (mod 8) the last chunk goes to the tail. */
+static void widen_chunks_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+                            int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
+{
+    const int32_t per_row = f->w * in->c / 4, chunks = f->h * per_row;
+    const uint32_t off2 = dsp_dup16(off);
+    const uint32_t pad = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    int32_t fy = 0, cx = 0;
+    uint32_t v[2];
+    for (int32_t c = 0; c < chunks; ++c) {
+        const int32_t iy = iy0 + fy * p->dilation_h;
+        v[c & 1] = (iy < 0 || iy >= in->h) ? pad : dsp_ld32(img + ((int64_t)iy * in->w + ix0) * in->c + 4 * cx);
+        if (++cx == per_row) {
+            cx = 0;
+            ++fy;
+        }
+        if (c & 1) {
+            widen8_s4(v[0], v[1], off2, dst);
+            dst += 4 * P1X1;
+        }
+    }
+    if (chunks & 1) {
+        /* the tail: values t = 0..3 of pixel j at halfword grouped * P1X1 + t * P1X1 + j */
+        int16_t *t = buf + (chunks - 1) * 4 * P1X1 + j;
+        for (int32_t i = 0; i < 4; ++i, t += P1X1) {
+            *t = (int16_t)((int8_t)(v[0] >> (8 * i)) + off);
+        }
+    }
+}
+
 /* The same in the int4 layout, when a filter row is whole groups of eight. */
 static void widen_rows_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
                           int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
@@ -571,7 +606,8 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
                         (int64_t)(out->h - 1) * p->stride_h < in->h;
     int8_t patch[direct ? 1 : k];
     const bool s4 = a->s4;
-    const bool rows4 = (f->w * cin) % (s4 ? 8 : 4) == 0 && p->dilation_w == 1;
+    const bool rows4 = (f->w * cin) % 4 == 0 && p->dilation_w == 1;
+    const bool rows8 = (f->w * cin) % 8 == 0;
     /* sized to the layer: P1X1 * k halfwords, word-aligned */
     uint32_t buf_words[P1X1 * ((k + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
@@ -606,7 +642,11 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
                     }
                 } else if (rows4 && ix0 >= 0 && ix0 + f->w <= in->w) {
                     if (s4) {
-                        widen_rows_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                        if (rows8) {
+                            widen_rows_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                        } else {
+                            widen_chunks_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                        }
                     } else {
                         widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
                     }
