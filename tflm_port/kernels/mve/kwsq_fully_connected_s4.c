@@ -152,7 +152,7 @@ static inline __attribute__((always_inline)) int32x4_t fc4_dot4(const bool two, 
     return vshrq_n_s32(r, 4); /* exact: the sums are 16 x the dot products */
 }
 
-static void fc4_batch(const bool two, const fc4_shape *s, const kwsq_fc_params *params,
+static inline __attribute__((always_inline)) void fc4_batch(const bool two, const fc4_shape *s, const kwsq_fc_params *params,
                       const kwsq_quant_params *quant, int32_t rows, const int8_t *w, const int32_t *row_const,
                       int32_t xsum, const int8_t *x, int8_t *y)
 {
@@ -179,17 +179,19 @@ static void fc4_batch(const bool two, const fc4_shape *s, const kwsq_fc_params *
     }
     const int32x4_t vxsum = vdupq_n_s32(xsum);
     int32x4_t mult = vdupq_n_s32(quant->multiplier[0]), shift = vdupq_n_s32(quant->shift[0]);
+    /* copies: the stores to y (int8) could alias *quant and *params */
+    const kwsq_quant_params q = *quant;
+    const int32_t out_off = params->output_offset, lo = params->act_min, hi = params->act_max;
     const int8_t *base = w;
     int32_t o = 0;
     for (; o + 4 <= rows; o += 4, base += 2 * n) {
         int32x4_t acc = fc4_dot4(two, s, base, base + m, base + n, base + n + m, &ka, &kb, pairx, off, &pa, &pb);
         acc = vaddq_s32(vaddq_s32(acc, vldrwq_s32(row_const + o)), vxsum);
-        if (quant->per_channel) {
-            mult = vldrwq_s32(quant->multiplier + o);
-            shift = vldrbq_s32(quant->shift + o);
+        if (q.per_channel) {
+            mult = vldrwq_s32(q.multiplier + o);
+            shift = vldrbq_s32(q.shift + o);
         }
-        vstrbq_s32(y + o,
-                   mve_out_s32(acc, mult, shift, params->output_offset, params->act_min, params->act_max));
+        vstrbq_s32(y + o, mve_out_s32(acc, mult, shift, out_off, lo, hi));
     }
     const int32_t valid = rows - o;
     if (valid > 0) {
