@@ -1,4 +1,5 @@
-"""VTLP (vocal-tract-length perturbation of the mel filterbank), checked against numpy."""
+"""Speaker augmentation (VTLP filterbank warp, tempo) and mean-variance normalization, checked
+against numpy."""
 
 from __future__ import annotations
 
