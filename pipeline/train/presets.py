@@ -64,6 +64,27 @@ PRESETS: dict[str, dict[str, Any]] = {
         "data": {"noise_prob": 0.5, "snr_min_db": 5.0, "centre": "energy",
                  "speed_min": 0.85, "speed_max": 1.15, "filter_prob": 0.5},
     },
+    # kwsq generalize --preset ds_cnn_cross: DS-CNN on voices it was not trained on (issue
+    # 14; figures in docs/data.md, "Cross-family test"). Per-channel mean normalization of
+    # the MFCC, random EQ, speed perturbation, VTLP, tempo perturbation and narrow
+    # SpecAugment masks (10 MFCC only take one mask of <= 2); the augmented model under-fits
+    # in 30 epochs, so 60 with the learning rate divided by 1.05 per epoch (~4 CPU-minutes
+    # per fold of the compact corpus).
+    "ds_cnn_cross": {
+        "model": "ds_cnn",
+        "scheme": "float",
+        "float_epochs": 60,
+        "qat_epochs": 2,
+        "learning_rate": 3e-3,
+        "decay": 1.05,
+        "qat_learning_rate": 5e-4,
+        "batch_size": 50,
+        "data": {"noise_prob": 0.5, "snr_min_db": 5.0, "filter_prob": 0.5,
+                 "speed_min": 0.85, "speed_max": 1.15, "vtlp_min": 0.85, "vtlp_max": 1.15,
+                 "tempo_min": 0.7, "tempo_max": 1.3, "time_masks": 2, "time_mask_max": 4,
+                 "freq_masks": 1, "freq_mask_max": 2},
+        "features": {"normalize": "channel"},
+    },
     # tests: the same pipeline in seconds on the tiny corpus.
     "smoke": {
         "model": "svd_dnn",

@@ -212,7 +212,7 @@ def resolve_config(args: argparse.Namespace, base: RunConfig | None = None) -> R
                             + (f"; it has {', '.join(known)}" if known else ""))
         window = known[args.window]
     features = load_section(FeatureConfig, {**getattr(model_module, "FEATURES", {}),
-                                            **window["features"],
+                                            **s.get("features", {}), **window["features"],
                                             **file_cfg.get("features", {})},
                             f"[features] of {where}").to_dict()
     data = {**s.get("data", {}), **window["data"], **file_cfg.get("data", {})}

@@ -133,3 +133,35 @@ def test_channel_variance_normalization_matches_numpy_and_ignores_gain_and_scale
     moved = features.normalize_clip(tf.constant(x[:3] * 2.5 + 7.0), cfg).numpy()
     np.testing.assert_allclose(moved, got[:3], atol=1e-4)
     assert cfg.to_dict()["normalize"] == "channel_var"
+
+
+def test_ds_cnn_cross_preset_is_the_measured_recipe_and_trains(tiny_corpus, tmp_path):
+    """The preset resolves to the recipe of docs/data.md's final cross-family table, a config
+    file's [features] still wins over it, and one epoch of it trains (VTLP, tempo and the
+    masks in the augmented pipeline)."""
+    import argparse
+
+    from pipeline.cli import main as kwsq
+    from pipeline.train import training
+
+    p = argparse.ArgumentParser()
+    training.add_arguments(p)
+    args = p.parse_args(["--run", str(tmp_path / "r"), "--data", str(tiny_corpus),
+                         "--preset", "ds_cnn_cross"])
+    config = training.resolve_config(args)
+    assert config.model == "ds_cnn" and config.batch_size == 50
+    assert [(st.name, st.epochs, st.decay_rest) for st in config.stages] == [
+        ("float", 60, 1.05)]
+    assert config.features["normalize"] == "channel"
+    d = config.data
+    assert (d["vtlp_min"], d["vtlp_max"], d["tempo_min"], d["tempo_max"]) == (
+        0.85, 1.15, 0.7, 1.3)
+    assert (d["time_masks"], d["time_mask_max"], d["freq_masks"], d["freq_mask_max"]) == (
+        2, 4, 1, 2)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[features]\nnormalize = "fixed"\n')
+    args = p.parse_args(["--run", str(tmp_path / "r"), "--data", str(tiny_corpus),
+                         "--preset", "ds_cnn_cross", "--config", str(cfg)])
+    assert "normalize" not in training.resolve_config(args).features
+    assert kwsq(["train", "--data", str(tiny_corpus), "--run", str(tmp_path / "t"),
+                 "--preset", "ds_cnn_cross", "--float-epochs", "1", "--batch-size", "32"]) == 0
