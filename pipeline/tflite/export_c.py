@@ -118,7 +118,7 @@ def _use_type(name: str, input_type: int | None, weight_type: int | None) -> str
 
     if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED") and input_type == tt.INT8:
         return {tt.INT8: "s8", tt.INT4: "s4"}.get(weight_type)  # type: ignore[arg-type]
-    if name == "SOFTMAX" and input_type == tt.INT8:
+    if name in ("SOFTMAX", "AVERAGE_POOL_2D", "MAX_POOL_2D") and input_type == tt.INT8:
         return "s8"
     return None
 

@@ -57,7 +57,7 @@ extern const kwsq_kernel kwsq_kernel_tanh;
  * type's kernels linked; its Prepare refuses any other type, saying so.
  * `kwsq convert` lists one where every use of the op in the model has that
  * type. s8: int8 input and (for conv, depthwise, FULLY_CONNECTED) int8
- * weights; s4: int8 input and packed INT4 weights. */
+ * weights; s4: int8 input and packed INT4 weights. SOFTMAX and the pools: s8 only. */
 extern const kwsq_kernel kwsq_kernel_conv_2d_s8;
 extern const kwsq_kernel kwsq_kernel_conv_2d_s4;
 extern const kwsq_kernel kwsq_kernel_depthwise_conv_2d_s8;
@@ -65,6 +65,8 @@ extern const kwsq_kernel kwsq_kernel_depthwise_conv_2d_s4;
 extern const kwsq_kernel kwsq_kernel_fully_connected_s8;
 extern const kwsq_kernel kwsq_kernel_fully_connected_s4;
 extern const kwsq_kernel kwsq_kernel_softmax_s8;
+extern const kwsq_kernel kwsq_kernel_average_pool_2d_s8;
+extern const kwsq_kernel kwsq_kernel_max_pool_2d_s8;
 
 /* Every op (what kwsq_init uses). */
 extern const kwsq_op_resolver kwsq_all_ops;

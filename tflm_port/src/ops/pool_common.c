@@ -4,6 +4,16 @@
 #include "pool_common.h"
 #include "kwsq_schema.h"
 
+kwsq_status kwsq_pool_prepare_s8(struct kwsq_interpreter *ip, kwsq_node *n)
+{
+    const kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);
+    if (input != NULL && input->v.type == KWSQ_FLOAT32) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "input %T: type float32 not supported by this op list "
+                         "(kwsq_ops.h)", input);
+    }
+    return kwsq_pool_prepare(ip, n);
+}
+
 kwsq_status kwsq_pool_prepare(struct kwsq_interpreter *ip, kwsq_node *n)
 {
     kwsq_tensor_int *input = kwsq_node_input(ip, n, 0);

@@ -10,5 +10,7 @@
 #include "kwsq_kernels.h"
 
 kwsq_status kwsq_pool_prepare(struct kwsq_interpreter *ip, kwsq_node *n);
+/* The same for the int8-only op records (float input refused). */
+kwsq_status kwsq_pool_prepare_s8(struct kwsq_interpreter *ip, kwsq_node *n);
 
 #endif /* KWSQ_POOL_COMMON_H */
