@@ -52,6 +52,7 @@ static void append_int(out_buf *o, long long v)
     append(o, out);
 }
 
+#ifndef KWSQ_SHORT_ERRORS
 /* The model index of a tensor a kernel holds during init: a kept tensor
  * (reverse of the map) or a temporary view of the node's constant inputs. */
 static int32_t model_index(const struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_tensor_int *t)
@@ -96,10 +97,13 @@ static void append_tensor(out_buf *o, const struct kwsq_interpreter *ip, int32_t
     append_n(o, (const char *)ip->fb.buf + name.pos, name.count < NAME_MAX_SHOWN ? name.count : NAME_MAX_SHOWN);
     append(o, name.count > NAME_MAX_SHOWN ? "...'" : "'");
 }
+#endif
 
 static void vformat(out_buf *o, const struct kwsq_interpreter *ip, const kwsq_node *n, const char *fmt,
                     va_list ap)
 {
+    (void)ip;
+    (void)n;
     for (const char *p = fmt; *p != '\0'; ++p) {
         if (*p != '%' || p[1] == '\0') {
             append_n(o, p, 1);
@@ -117,12 +121,14 @@ static void vformat(out_buf *o, const struct kwsq_interpreter *ip, const kwsq_no
         case 'u':
             append_int(o, (long long)va_arg(ap, unsigned long));
             break;
+#ifndef KWSQ_SHORT_ERRORS /* there only the arena message is formatted (%u) */
         case 'T':
             append_tensor(o, ip, model_index(ip, n, va_arg(ap, const kwsq_tensor_int *)));
             break;
         case 'I':
             append_tensor(o, ip, va_arg(ap, int));
             break;
+#endif
         default:
             append_n(o, p - 1, 2);
             break;
