@@ -161,13 +161,14 @@ static KWSQ_ALWAYS_INLINE void apply_bits(const kwsq_ratio_base *rb, uint32_t ub
 
 void kwsq_ratio_fill(const kwsq_ratio_base *rb, const uint8_t *b, int32_t count, int32_t *mult, int8_t *shift)
 {
+    const kwsq_ratio_base base = *rb; /* in registers: the stores below cannot change it */
     for (int32_t c = 0; c < count; ++c) {
         uint32_t ub = 0;
         if (b != NULL) {
             memcpy(&ub, b + 4 * c, 4); /* float32 in the byte order of the model and the core */
         }
         int s;
-        apply_bits(rb, ub, &mult[c], &s);
+        apply_bits(&base, ub, &mult[c], &s);
         shift[c] = (int8_t)s;
     }
 }
