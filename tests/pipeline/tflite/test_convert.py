@@ -25,7 +25,8 @@ def test_convert_writes_tflite_c_array_and_metrics(converted_run) -> None:
     assert "kwsq_model[]" in run.tflite_path.with_suffix(".c").read_text()
     # The op list for an op-selective firmware build, beside model.h.
     ops = (run.tflite_path.parent / f"{run.tflite_path.stem}_ops.c").read_text()
-    assert "&kwsq_kernel_fully_connected," in ops and "kwsq_model_ops" in ops
+    # An int8 model gets the int8-only FC record (no int4, hybrid or float FC code linked).
+    assert "&kwsq_kernel_fully_connected_s8," in ops and "kwsq_model_ops" in ops
 
 
 def test_convert_gives_a_full_integer_model_with_int8_io(converted_run) -> None:
