@@ -48,7 +48,8 @@ def measure(data: str, model_name: str, batch_size: int = 100, batches: int = 20
     cfg = loader.DataConfig(data)
     if augment == "all":
         cfg = dataclasses.replace(cfg, filter_prob=0.5, time_masks=2, freq_masks=2,
-                                  speed_min=0.9, speed_max=1.1)
+                                  speed_min=0.9, speed_max=1.1, vtlp_min=0.9, vtlp_max=1.1,
+                                  tempo_min=0.9, tempo_max=1.1)
     plain = loader.dataset(cfg, feat_cfg, "training", batch_size, augment=False, shuffle=True)
     plain = plain.repeat()
     aug = loader.dataset(cfg, feat_cfg, "training", batch_size, augment=True, shuffle=True)
