@@ -7,6 +7,9 @@ A plain module (not conftest.py): several conftest modules exist in the suite, a
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -46,6 +49,30 @@ def kwsq_run(model: bytes, xs: list[np.ndarray]) -> list[np.ndarray]:
         rt.invoke()
         outs.append(rt.get_output(0))
     return outs
+
+
+def cli_run(cli: Path, model: bytes | Path, xs: list[np.ndarray], like: np.ndarray,
+            tmp: Path) -> list[np.ndarray]:
+    """Outputs of a host `kwsq_run` build (`cli`) for each input, shaped and typed as `like`."""
+    if not isinstance(model, Path):
+        (tmp / "m.tflite").write_bytes(model)
+        model = tmp / "m.tflite"
+    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+    subprocess.run([str(cli), str(model), str(tmp / "in.bin"), str(tmp / "out.bin")], check=True,
+                   capture_output=True)
+    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=like.dtype)
+    return list(out.reshape(len(xs), *like.shape))
+
+
+def assert_same_outputs(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
+    """Every sample bit-equal to the reference (the first differing index in the message),
+    and the reference itself input-dependent, so a constant output cannot pass."""
+    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
+        a = np.asarray(a).reshape(b.shape)
+        bad = np.argwhere(a != b)
+        assert bad.size == 0, (f"{what}, sample {i}: {len(bad)} values differ, first at "
+                               f"{tuple(bad[0])}: {a[tuple(bad[0])]} != {b[tuple(bad[0])]}")
+    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
 
 
 def random_inputs(model: bytes, count: int, seed: int) -> list[np.ndarray]:

@@ -27,7 +27,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import ANCHORS, anchor_bytes, convert_int8, random_inputs, tflm_run
+from runtime_refs import (
+    ANCHORS,
+    anchor_bytes,
+    assert_same_outputs,
+    cli_run,
+    convert_int8,
+    random_inputs,
+    tflm_run,
+)
 
 from pipeline.paths import PORT_DIR
 
@@ -53,22 +61,6 @@ def dsp_cli() -> Path:
     if shutil.which("make") is None or shutil.which("cc") is None:
         pytest.skip("needs make and a C compiler")
     return _build_cli("dsp")
-
-
-def _cli_run(cli: Path, model: bytes, xs: list[np.ndarray], ref: list[np.ndarray],
-             tmp: Path) -> list[np.ndarray]:
-    (tmp / "m.tflite").write_bytes(model)
-    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
-    subprocess.run([str(cli), str(tmp / "m.tflite"), str(tmp / "in.bin"), str(tmp / "out.bin")],
-                   check=True, capture_output=True)
-    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=ref[0].dtype)
-    return list(out.reshape(len(xs), *ref[0].shape))
-
-
-def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
-    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
-        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
-    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
 
 
 def random_conv_model(seed: int) -> tuple[bytes, str]:
@@ -368,7 +360,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_anchors(dsp_cli: Path, na
     model = anchor_bytes(name)
     xs = random_inputs(model, 20, seed=11)
     ref = tflm_run(model, xs)
-    _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, name)
+    assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, name)
 
 
 @pytest.mark.parametrize("kind", ["conv_family", "conv_int4", "dw_int4", "dense_int4", "dense_act"])
@@ -377,7 +369,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_converted_models(
     model = converted(kind)
     xs = random_inputs(model, 16, seed=5)
     ref = tflm_run(model, xs)
-    _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, kind)
+    assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, kind)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
@@ -385,7 +377,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
     for model, desc in random_models:
         xs = random_inputs(model, 8, seed=3)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
@@ -393,7 +385,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
     for model, desc in pointwise_models:
         xs = random_inputs(model, 8, seed=4)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
@@ -401,7 +393,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
     for model, desc in dw3x3_models:
         xs = random_inputs(model, 8, seed=6)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
@@ -409,7 +401,7 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
     for model, desc in int4_dense_models:
         xs = random_inputs(model, 8, seed=2)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 def test_random_models_cover_the_shapes_the_kernels_special_case(
@@ -445,7 +437,7 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_anchors(
     xs = random_inputs(model, 4, seed=21)
     ref = tflm_run(model, xs)
     ours = _target_outputs(model, xs, target, kernels, tmp_path)
-    _assert_same(ours, ref, f"{name} {target} {kernels}")
+    assert_same_outputs(ours, ref, f"{name} {target} {kernels}")
 
 
 @pytest.mark.qemu
@@ -459,7 +451,8 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
     for model, desc in models:
         xs = random_inputs(model, 3, seed=9)
         ref = tflm_run(model, xs)
-        _assert_same(_target_outputs(model, xs, target, kernels, tmp_path), ref, f"{desc} {target}")
+        ours = _target_outputs(model, xs, target, kernels, tmp_path)
+        assert_same_outputs(ours, ref, f"{desc} {target}")
 
 
 @pytest.mark.qemu
@@ -469,7 +462,7 @@ def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_pointwise_chains(
     for model, desc in pointwise_models:
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
-        _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
 
 
 @pytest.mark.qemu
@@ -479,7 +472,7 @@ def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_dw3x3_chains(
     for model, desc in dw3x3_models:
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
-        _assert_same(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
 
 
 def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import convert_int8, random_inputs, tflm_run
+from runtime_refs import assert_same_outputs, cli_run, convert_int8, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -166,30 +166,12 @@ def dsp_cli() -> Path:
     return PORT_DIR / build / "kwsq-run"
 
 
-def _cli_run(cli: Path, model: bytes, xs: list[np.ndarray], ref: list[np.ndarray],
-             tmp: Path) -> list[np.ndarray]:
-    (tmp / "m.tflite").write_bytes(model)
-    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
-    subprocess.run([str(cli), str(tmp / "m.tflite"), str(tmp / "in.bin"), str(tmp / "out.bin")],
-                   check=True, capture_output=True)
-    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=ref[0].dtype)
-    return list(out.reshape(len(xs), *ref[0].shape))
-
-
-def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
-    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
-        bad = np.argwhere(a != b)
-        assert bad.size == 0, (f"{what}, sample {i}: {len(bad)} values differ, first at "
-                               f"{tuple(bad[0])}: {a[tuple(bad[0])]} != {b[tuple(bad[0])]}")
-    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
-
-
 def test_dsp_depthwise_multiplier_path_on_the_host_matches_tflite_micro(
         dsp_cli: Path, dw_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     for model, desc in dw_models:
         xs = random_inputs(model, 6, seed=13)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref, tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 def test_dw_models_cover_the_cases_the_kernel_special_cases(
@@ -238,4 +220,4 @@ def test_dsp_depthwise_multiplier_path_under_qemu_m4_matches_tflite_micro(
         path = tmp_path / "model.tflite"
         path.write_bytes(model)
         run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
-        _assert_same(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")

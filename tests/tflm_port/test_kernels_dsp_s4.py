@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import _convert, random_inputs, tflm_run
+from runtime_refs import _convert, assert_same_outputs, cli_run, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -232,12 +232,6 @@ def _int4_buffers(model: bytes) -> list[bytes]:
             if t.type == tfs.TensorType.INT4]
 
 
-def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
-    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
-        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
-    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
-
-
 @pytest.fixture(scope="module")
 def dsp_cli() -> Path:
     if shutil.which("make") is None or shutil.which("cc") is None:
@@ -248,22 +242,12 @@ def dsp_cli() -> Path:
     return PORT_DIR / build / "kwsq-run"
 
 
-def _cli_run(cli: Path, model: bytes, xs: list[np.ndarray], like: np.ndarray,
-             tmp: Path) -> list[np.ndarray]:
-    (tmp / "m.tflite").write_bytes(model)
-    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
-    subprocess.run([str(cli), str(tmp / "m.tflite"), str(tmp / "in.bin"), str(tmp / "out.bin")],
-                   check=True, capture_output=True)
-    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=like.dtype)
-    return list(out.reshape(len(xs), *like.shape))
-
-
 def test_dsp_int4_kernels_on_the_host_match_tflite_micro(dsp_cli: Path, s4_models,
                                                          tmp_path: Path) -> None:
     for model, desc in s4_models:
         xs = random_inputs(model, 6, seed=3)
         ref = tflm_run(model, xs)
-        _assert_same(_cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 @pytest.mark.parametrize("conv", [False, True], ids=["dense", "conv"])
@@ -274,7 +258,7 @@ def test_dsp_int4_sums_do_not_overflow_on_extreme_rows(dsp_cli: Path, conv: bool
     ref = tflm_run(model, xs)
     saturated = ref[0].min() == -128 or ref[0].max() == 127
     assert saturated, f"{desc}: the extreme input does not saturate"
-    _assert_same(_cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
 
 
 @pytest.fixture(scope="module")
@@ -292,8 +276,8 @@ def test_dsp_hybrid_fully_connected_matches_ref_bit_for_bit(dsp_cli: Path, ref_c
     model = converted("hybrid_dense")
     xs = random_inputs(model, 8, seed=4)
     like = np.zeros(48, np.float32)
-    ref = _cli_run(ref_cli, model, xs, like, tmp_path)
-    _assert_same(_cli_run(dsp_cli, model, xs, like, tmp_path), ref, "hybrid dense 40->64->48")
+    ref = cli_run(ref_cli, model, xs, like, tmp_path)
+    assert_same_outputs(cli_run(dsp_cli, model, xs, like, tmp_path), ref, "hybrid dense 40->64->48")
 
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
@@ -312,7 +296,7 @@ def test_dsp_int4_kernels_under_qemu_m4_match_tflite_micro(s4_models, tmp_path: 
         path = tmp_path / "model.tflite"
         path.write_bytes(model)
         run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
-        _assert_same(list(run.outputs[0]), ref, f"{desc} m4")
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4")
 
 
 @pytest.mark.qemu
@@ -324,11 +308,11 @@ def test_dsp_hybrid_fully_connected_under_qemu_m4_matches_ref(ref_cli: Path, con
     model = converted("hybrid_dense")
     xs = random_inputs(model, 3, seed=9)
     like = np.zeros(48, np.float32)
-    ref = _cli_run(ref_cli, model, xs, like, tmp_path)
+    ref = cli_run(ref_cli, model, xs, like, tmp_path)
     path = tmp_path / "model.tflite"
     path.write_bytes(model)
     run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
-    _assert_same([o.reshape(like.shape) for o in run.outputs[0]], ref, "hybrid dense m4")
+    assert_same_outputs([o.reshape(like.shape) for o in run.outputs[0]], ref, "hybrid dense m4")
 
 
 CHECK_LINE = re.compile(r"^KWSQ CHECK (\S+) (\d+) (\d+) instructions (\d+)k ref (\d+)k", re.M)

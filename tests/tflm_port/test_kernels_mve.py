@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, convert_int8, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, assert_same_outputs, convert_int8, random_inputs, tflm_run
 
 from pipeline.device.targets import BOARDS_DIR, run_firmware
 from pipeline.tflite import schema as ts
@@ -134,13 +134,6 @@ def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
     return list(run.outputs[0])
 
 
-def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
-    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
-        a = np.asarray(a).reshape(b.shape)
-        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
-    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
-
-
 @pytest.mark.qemu
 @needs_qemu
 @pytest.mark.parametrize("kind", ["hybrid_dense"])
@@ -182,7 +175,7 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
     for model, desc in models:
         xs = random_inputs(model, 3, seed=17)
         xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]  # the sums' extremes
-        _assert_same(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
 
 
 @pytest.mark.qemu

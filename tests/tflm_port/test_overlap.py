@@ -28,7 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, convert_int8, random_inputs, tflm_run
+from runtime_refs import (
+    anchor_bytes,
+    assert_same_outputs,
+    cli_run,
+    convert_int8,
+    random_inputs,
+    tflm_run,
+)
 
 from pipeline.paths import PORT_DIR
 
@@ -123,24 +130,9 @@ def models() -> list[tuple[bytes, str]]:
     return [overlap_chain_model(100 + s) for s in range(N_MODELS)] + [depthwise_3x3_valid_model()]
 
 
-def _assert_same(ours: list[np.ndarray], ref: list[np.ndarray], what: str) -> None:
-    for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
-        assert np.array_equal(a, b), f"{what}, sample {i}: {a.ravel()[:12]} != {b.ravel()[:12]}"
-    assert len({r.tobytes() for r in ref}) > 1, f"{what}: outputs do not depend on the input"
-
-
 def _cli_arena(cli: Path, model: Path) -> int:
     return int(subprocess.run([str(cli), "--arena", str(model)], check=True, capture_output=True,
                               text=True).stdout.strip())
-
-
-def _cli_run(cli: Path, model: Path, xs: list[np.ndarray], like: np.ndarray,
-             tmp: Path) -> list[np.ndarray]:
-    (tmp / "in.bin").write_bytes(b"".join(x.tobytes() for x in xs))
-    subprocess.run([str(cli), str(model), str(tmp / "in.bin"), str(tmp / "out.bin")], check=True,
-                   capture_output=True)
-    out = np.frombuffer((tmp / "out.bin").read_bytes(), dtype=like.dtype)
-    return list(out.reshape(len(xs), *like.shape))
 
 
 @pytest.mark.parametrize("kernels", ["ref", "dsp"])
@@ -154,8 +146,8 @@ def test_overlapped_chains_on_the_host_are_bit_exact_and_smaller(
         xs = random_inputs(model, 4, seed=i)
         ref = tflm_run(model, xs)
         for variant in ("", "-always"):
-            ours = _cli_run(clis[kernels + variant], path, xs, ref[0], tmp_path)
-            _assert_same(ours, ref, f"{desc} ({kernels}{variant})")
+            ours = cli_run(clis[kernels + variant], path, xs, ref[0], tmp_path)
+            assert_same_outputs(ours, ref, f"{desc} ({kernels}{variant})")
         with_overlap = _cli_arena(clis[kernels], path)
         without = _cli_arena(clis[f"{kernels}-never"], path)
         assert with_overlap <= without, desc
@@ -190,7 +182,7 @@ def test_overlapped_chains_under_qemu_are_bit_exact(
         xs = random_inputs(model, 3, seed=i)
         ref = tflm_run(model, xs)
         run = _target_run(model, xs, target, kernels, tmp_path)
-        _assert_same(list(run.outputs[0]), ref, f"{desc} ({target}/{kernels})")
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} ({target}/{kernels})")
 
 
 # Planned arena bytes (kwsq_arena_used_bytes) of the anchors per target and
@@ -218,5 +210,5 @@ def test_anchors_plan_their_exact_arena_and_stay_bit_exact(
     xs = random_inputs(model, 3, seed=5)
     ref = tflm_run(model, xs)
     run = _target_run(model, xs, target, kernels, tmp_path)
-    _assert_same(list(run.outputs[0]), ref, f"{name} {target}/{kernels}")
+    assert_same_outputs(list(run.outputs[0]), ref, f"{name} {target}/{kernels}")
     assert run.arena_bytes == EXACT_ARENA[(target, kernels)][name]
