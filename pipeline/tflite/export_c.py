@@ -151,7 +151,9 @@ def model_kernels(data: bytes) -> list[str]:
 
 # Shape classes of include/kwsq_kernels.h (KWSQ_MODEL_HAS): a kernel folder compiles a
 # fast path only when the model has a layer of the class the path can run on.
-VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4")
+VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT")
+# include/kwsq_kernels.h KWSQ_FC_SHORT_MAX: the deepest FULLY_CONNECTED of class FC_SHORT
+FC_SHORT_MAX = 1024
 
 
 def model_variants(data: bytes) -> dict[str, bool]:
@@ -181,6 +183,10 @@ def model_variants(data: bytes) -> dict[str, bool]:
             f_shape, w_type = shape_type(op, 1)
             if name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"):
                 has["INT4"] |= w_type == tt.INT4
+            if name == "FULLY_CONNECTED":
+                # accumulation depth = weights dimension 1; any other shape: assume short
+                short = len(f_shape) != 2 or f_shape[1] <= FC_SHORT_MAX
+                has["FC_SHORT"] |= short
             if name != "DEPTHWISE_CONV_2D":
                 continue
             in_shape, _ = shape_type(op, 0)

@@ -172,10 +172,14 @@ def test_variant_flags_name_the_models_layer_classes() -> None:
              ("micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8", "hello_world_int8")}
     assert flags["micro_speech_quantized"] == [  # depth multiplier 8 on one input channel
         "-DKWSQ_MODEL_VARIANTS", "-DKWSQ_MODEL_HAS_DW_DM1=0", "-DKWSQ_MODEL_HAS_DW_MULT=1",
-        "-DKWSQ_MODEL_HAS_DW_3X3=0", "-DKWSQ_MODEL_HAS_INT4=0"]
-    assert flags["mlperf_tiny_kws_ds_cnn_int8"][1:4] == [
-        "-DKWSQ_MODEL_HAS_DW_DM1=1", "-DKWSQ_MODEL_HAS_DW_MULT=0", "-DKWSQ_MODEL_HAS_DW_3X3=1"]
-    assert all(f.endswith("=0") for f in flags["hello_world_int8"][1:])
+        "-DKWSQ_MODEL_HAS_DW_3X3=0", "-DKWSQ_MODEL_HAS_INT4=0",
+        "-DKWSQ_MODEL_HAS_FC_SHORT=0"]  # its one FULLY_CONNECTED sums 4,000 values
+    assert flags["mlperf_tiny_kws_ds_cnn_int8"][1:] == [
+        "-DKWSQ_MODEL_HAS_DW_DM1=1", "-DKWSQ_MODEL_HAS_DW_MULT=0", "-DKWSQ_MODEL_HAS_DW_3X3=1",
+        "-DKWSQ_MODEL_HAS_INT4=0", "-DKWSQ_MODEL_HAS_FC_SHORT=1"]  # FC 64 -> 12
+    assert flags["hello_world_int8"][1:] == [  # three dense layers of depth 1 and 16
+        *(f"-DKWSQ_MODEL_HAS_{c}=0" for c in ("DW_DM1", "DW_MULT", "DW_3X3", "INT4")),
+        "-DKWSQ_MODEL_HAS_FC_SHORT=1"]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")

@@ -46,7 +46,12 @@ extern "C" {
  *   DW_MULT  DEPTHWISE_CONV_2D with depth multiplier > 1
  *   DW_3X3   DEPTHWISE_CONV_2D 3x3, stride 1, no dilation, multiplier 1
  *   INT4     a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with packed
- *            INT4 weights */
+ *            INT4 weights
+ *   FC_SHORT a FULLY_CONNECTED whose accumulation depth (weights dimension 1)
+ *            is at most KWSQ_FC_SHORT_MAX: a folder's path for short inputs
+ *            (e.g. the input widened once per call) may only take depths up
+ *            to it */
+#define KWSQ_FC_SHORT_MAX 1024
 #ifdef KWSQ_MODEL_VARIANTS
 #define KWSQ_MODEL_HAS(cls) (KWSQ_MODEL_HAS_##cls != 0)
 #else

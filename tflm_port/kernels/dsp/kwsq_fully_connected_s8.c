@@ -7,6 +7,9 @@
 #include "dsp_requant.h"
 #include "kwsq_kernels.h"
 
+/* the short path's bound lies inside the FC_SHORT class */
+typedef char dsp_fc_short_check[DSP_FC_WIDE_MAX <= KWSQ_FC_SHORT_MAX ? 1 : -1];
+
 kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_quant_params *quant,
                                     const kwsq_fc_dims *dims, const int8_t *input,
                                     const int8_t *weights, const int32_t *row_const, int8_t *output)
@@ -27,8 +30,9 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
     const bool pc = quant->per_channel;
-    /* the widened input, on the stack (2 bytes per value) when short enough */
-    const bool wide = accum <= DSP_FC_WIDE_MAX;
+    /* the widened input, on the stack (2 bytes per value) when short enough
+     * (a build for a model without such a layer streams every row) */
+    const bool wide = KWSQ_MODEL_HAS(FC_SHORT) && accum <= DSP_FC_WIDE_MAX;
     uint32_t xw[wide ? dsp_fc_wide_words(accum, 0) : 1];
     for (int32_t b = 0; b < dims->batches; ++b) {
         const int8_t *x = input + (int64_t)b * accum;
