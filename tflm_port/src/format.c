@@ -153,7 +153,7 @@ void kwsq_format(char *dst, size_t cap, const char *fmt, ...)
 static void op_prefix(out_buf *o, const struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     if (n != NULL) {
-        const char *name = n->kernel != NULL ? kwsq_builtin_name(n->kernel->builtin) : "?";
+        const char *name = n->kernel != NULL ? n->kernel->name : "?";
         if (name != NULL) {
             append(o, name);
         } else { /* built without op names (KWSQ_NO_OP_NAMES) */

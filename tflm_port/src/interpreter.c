@@ -383,7 +383,7 @@ const char *kwsq_operator_name(const kwsq_interpreter *ip, size_t i)
     if (ip == NULL || i >= (size_t)ip->num_nodes) {
         return NULL;
     }
-    return kwsq_builtin_name(ip->nodes[i].kernel->builtin);
+    return ip->nodes[i].kernel->name;
 }
 
 const char *kwsq_status_name(kwsq_status s)

@@ -99,7 +99,19 @@ struct kwsq_kernel {
     /* Bit i set: Eval never reads input i (Prepare keeps what it needs of it
      * in the op data), so a constant there needs no tensor entry at run time. */
     uint32_t prepare_only_inputs;
+    /* "FULLY_CONNECTED" for messages and the profile (kwsq_operator_name);
+     * NULL in a build without op names (KWSQ_OP_NAME) */
+    const char *name;
 };
+
+/* A record's name: a build for one op list names its ops from the records
+ * alone (KWSQ_LISTED_OP_NAMES leaves the table of every builtin's name out,
+ * op_names.c); -DKWSQ_NO_OP_NAMES names none. */
+#ifdef KWSQ_NO_OP_NAMES
+#define KWSQ_OP_NAME(s) NULL
+#else
+#define KWSQ_OP_NAME(s) (s)
+#endif
 
 /* Bit of kwsq_kernel.prepare_only_inputs for input i. */
 #define KWSQ_PREPARE_ONLY(i) (1u << (i))

@@ -99,4 +99,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return st;
 }
 
-const kwsq_kernel kwsq_kernel_add = {KWSQ_OP_ADD, KWSQ_OPTIONS_ADD_OPTIONS, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_add = {KWSQ_OP_ADD, KWSQ_OPTIONS_ADD_OPTIONS, prepare, eval, 0, KWSQ_OP_NAME("ADD")};

@@ -27,5 +27,5 @@ static kwsq_status eval_s8(struct kwsq_interpreter *ip, const kwsq_node *n)
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "window outside the input");
 }
 
-const kwsq_kernel kwsq_kernel_average_pool_2d = {KWSQ_OP_AVERAGE_POOL_2D, KWSQ_OPTIONS_POOL2D_OPTIONS, kwsq_pool_prepare, eval, 0};
-const kwsq_kernel kwsq_kernel_average_pool_2d_s8 = {KWSQ_OP_AVERAGE_POOL_2D, KWSQ_OPTIONS_POOL2D_OPTIONS, kwsq_pool_prepare_s8, eval_s8, 0};
+const kwsq_kernel kwsq_kernel_average_pool_2d = {KWSQ_OP_AVERAGE_POOL_2D, KWSQ_OPTIONS_POOL2D_OPTIONS, kwsq_pool_prepare, eval, 0, KWSQ_OP_NAME("AVERAGE_POOL_2D")};
+const kwsq_kernel kwsq_kernel_average_pool_2d_s8 = {KWSQ_OP_AVERAGE_POOL_2D, KWSQ_OPTIONS_POOL2D_OPTIONS, kwsq_pool_prepare_s8, eval_s8, 0, KWSQ_OP_NAME("AVERAGE_POOL_2D")};

@@ -34,4 +34,4 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     return kwsq_concat_prepare_copy(ip, n, axis);
 }
 
-const kwsq_kernel kwsq_kernel_concatenation = {KWSQ_OP_CONCATENATION, KWSQ_OPTIONS_CONCATENATION_OPTIONS, prepare, kwsq_concat_eval, 0};
+const kwsq_kernel kwsq_kernel_concatenation = {KWSQ_OP_CONCATENATION, KWSQ_OPTIONS_CONCATENATION_OPTIONS, prepare, kwsq_concat_eval, 0, KWSQ_OP_NAME("CONCATENATION")};

@@ -21,7 +21,7 @@
         return kwsq_conv_eval(ip, n, &kind);                                                     \
     }                                                                                            \
     const kwsq_kernel name = {KWSQ_OP_CONV_2D, KWSQ_OPTIONS_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
-                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
+                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME("CONV_2D")};
 
 /* The conv kernels' scratch depends on the params and the output only. */
 static int32_t size_s8(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)

@@ -21,7 +21,7 @@
         return kwsq_conv_eval(ip, n, &kind);                                                     \
     }                                                                                            \
     const kwsq_kernel name = {KWSQ_OP_DEPTHWISE_CONV_2D, KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
-                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)};
+                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME("DEPTHWISE_CONV_2D")};
 
 static const kwsq_conv_kind k_all = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, kwsq_depthwise_conv_s4,
                                          kwsq_depthwise_conv_s4_get_buffer_size);

@@ -26,4 +26,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
                                   input->v.data, output->v.data);
 }
 
-const kwsq_kernel kwsq_kernel_dequantize = {KWSQ_OP_DEQUANTIZE, KWSQ_OPTIONS_NONE, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_dequantize = {KWSQ_OP_DEQUANTIZE, KWSQ_OPTIONS_NONE, prepare, eval, 0, KWSQ_OP_NAME("DEQUANTIZE")};

@@ -287,7 +287,7 @@ static kwsq_status prepare_s4(struct kwsq_interpreter *ip, kwsq_node *n)
 
 #define FC_RECORD(name, prepare_fn, eval_fn)                                                        \
     const kwsq_kernel name = {KWSQ_OP_FULLY_CONNECTED, KWSQ_OPTIONS_FULLY_CONNECTED_OPTIONS, prepare_fn, \
-                              eval_fn, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2)}
+                              eval_fn, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME("FULLY_CONNECTED")}
 FC_RECORD(kwsq_kernel_fully_connected, prepare, eval);
 FC_RECORD(kwsq_kernel_fully_connected_s8, prepare_s8, eval_s8);
 FC_RECORD(kwsq_kernel_fully_connected_s4, prepare_s4, eval_s4);

@@ -41,4 +41,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return st;
 }
 
-const kwsq_kernel kwsq_kernel_mul = {KWSQ_OP_MUL, KWSQ_OPTIONS_MUL_OPTIONS, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_mul = {KWSQ_OP_MUL, KWSQ_OPTIONS_MUL_OPTIONS, prepare, eval, 0, KWSQ_OP_NAME("MUL")};

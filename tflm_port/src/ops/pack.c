@@ -35,4 +35,4 @@ static kwsq_status prepare(struct kwsq_interpreter *ip, kwsq_node *n)
     return kwsq_concat_prepare_copy(ip, n, axis);
 }
 
-const kwsq_kernel kwsq_kernel_pack = {KWSQ_OP_PACK, KWSQ_OPTIONS_PACK_OPTIONS, prepare, kwsq_concat_eval, 0};
+const kwsq_kernel kwsq_kernel_pack = {KWSQ_OP_PACK, KWSQ_OPTIONS_PACK_OPTIONS, prepare, kwsq_concat_eval, 0, KWSQ_OP_NAME("PACK")};

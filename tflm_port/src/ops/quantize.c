@@ -56,4 +56,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return kwsq_requantize_s8(&d->q, d->count, input->v.data, output->v.data);
 }
 
-const kwsq_kernel kwsq_kernel_quantize = {KWSQ_OP_QUANTIZE, KWSQ_OPTIONS_NONE, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_quantize = {KWSQ_OP_QUANTIZE, KWSQ_OPTIONS_NONE, prepare, eval, 0, KWSQ_OP_NAME("QUANTIZE")};

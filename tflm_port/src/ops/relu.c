@@ -48,4 +48,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return kwsq_requantize_s8(&d->q, d->count, in->data, out->data);
 }
 
-const kwsq_kernel kwsq_kernel_relu = {KWSQ_OP_RELU, KWSQ_OPTIONS_NONE, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_relu = {KWSQ_OP_RELU, KWSQ_OPTIONS_NONE, prepare, eval, 0, KWSQ_OP_NAME("RELU")};

@@ -40,4 +40,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return kwsq_clamp_s8(d->lo, d->hi, d->count, in->data, out->data);
 }
 
-const kwsq_kernel kwsq_kernel_relu6 = {KWSQ_OP_RELU6, KWSQ_OPTIONS_NONE, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_relu6 = {KWSQ_OP_RELU6, KWSQ_OPTIONS_NONE, prepare, eval, 0, KWSQ_OP_NAME("RELU6")};

@@ -33,4 +33,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_reshape = {KWSQ_OP_RESHAPE, KWSQ_OPTIONS_RESHAPE_OPTIONS, prepare, eval, KWSQ_PREPARE_ONLY(1)};
+const kwsq_kernel kwsq_kernel_reshape = {KWSQ_OP_RESHAPE, KWSQ_OPTIONS_RESHAPE_OPTIONS, prepare, eval, KWSQ_PREPARE_ONLY(1), KWSQ_OP_NAME("RESHAPE")};

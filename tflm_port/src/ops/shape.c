@@ -29,4 +29,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return KWSQ_OK;
 }
 
-const kwsq_kernel kwsq_kernel_shape = {KWSQ_OP_SHAPE, KWSQ_OPTIONS_SHAPE_OPTIONS, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_shape = {KWSQ_OP_SHAPE, KWSQ_OPTIONS_SHAPE_OPTIONS, prepare, eval, 0, KWSQ_OP_NAME("SHAPE")};

@@ -82,5 +82,5 @@ static kwsq_status prepare_s8(struct kwsq_interpreter *ip, kwsq_node *n)
     return prepare_any(ip, n, false);
 }
 
-const kwsq_kernel kwsq_kernel_softmax = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare, eval, 0};
-const kwsq_kernel kwsq_kernel_softmax_s8 = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare_s8, eval_s8, 0};
+const kwsq_kernel kwsq_kernel_softmax = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare, eval, 0, KWSQ_OP_NAME("SOFTMAX")};
+const kwsq_kernel kwsq_kernel_softmax_s8 = {KWSQ_OP_SOFTMAX, KWSQ_OPTIONS_SOFTMAX_OPTIONS, prepare_s8, eval_s8, 0, KWSQ_OP_NAME("SOFTMAX")};

@@ -148,4 +148,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     }
 }
 
-const kwsq_kernel kwsq_kernel_strided_slice = {KWSQ_OP_STRIDED_SLICE, KWSQ_OPTIONS_STRIDED_SLICE_OPTIONS, prepare, eval, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2) | KWSQ_PREPARE_ONLY(3)};
+const kwsq_kernel kwsq_kernel_strided_slice = {KWSQ_OP_STRIDED_SLICE, KWSQ_OPTIONS_STRIDED_SLICE_OPTIONS, prepare, eval, KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2) | KWSQ_PREPARE_ONLY(3), KWSQ_OP_NAME("STRIDED_SLICE")};

@@ -23,4 +23,4 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     return kwsq_lut_s8(d->table, d->count, input->v.data, output->v.data);
 }
 
-const kwsq_kernel kwsq_kernel_tanh = {KWSQ_OP_TANH, KWSQ_OPTIONS_NONE, prepare, eval, 0};
+const kwsq_kernel kwsq_kernel_tanh = {KWSQ_OP_TANH, KWSQ_OPTIONS_NONE, prepare, eval, 0, KWSQ_OP_NAME("TANH")};
