@@ -391,7 +391,13 @@ def classify_flash(by_object: dict[str, int], rt_dir: Path) -> dict[str, int]:
     rt_prefix = str(rt_dir.resolve()) + "/"
     for obj, size in by_object.items():
         name = Path(obj).name
-        if obj.startswith(rt_prefix):
+        # An LTO build's ltrans objects (".ltrans0.ltrans.o"): the code GCC's linker
+        # plugin generated from the objects carrying LTO bytecode, which boards/Makefile
+        # LTO gives to the runtime's objects only (harness, board, model and inputs
+        # objects stay plain and keep their own names here), so all of it is runtime.
+        # Even if the model array were pulled in, counting it here errs on the side of
+        # more runtime code, never less.
+        if obj.startswith(rt_prefix) or ".ltrans" in name:
             groups["runtime"] += size
         elif name == "model_data.o":
             groups["model"] += size
@@ -475,11 +481,13 @@ def _check_inputs(arrays: list[np.ndarray], specs: list[TensorSpec]) -> None:
             )
 
 
-def runtime_dir(target: str, kernels: str, terse: bool, model: bytes | None = None) -> Path:
+def runtime_dir(
+    target: str, kernels: str, terse: bool, model: bytes | None = None, lto: bool = False
+) -> Path:
     """Where boards/Makefile puts a firmware's runtime objects: one folder per target,
-    kernel folder and TERSE, and for an op-list build (``model`` given) per set of
+    kernel folder, TERSE and LTO, and for an op-list build (``model`` given) per set of
     kernel paths the model needs (``export_c.variant_flags``)."""
-    name = f"rt-{kernels}{'-terse' if terse else ''}"
+    name = f"rt-{kernels}{'-terse' if terse else ''}{'-lto' if lto else ''}"
     if model is not None:
         from pipeline.tflite.export_c import variant_flags
 
@@ -496,6 +504,7 @@ def build_firmware(
     arena_bytes: int = DEFAULT_ARENA_BYTES,
     op_list: bool = False,
     terse: bool = False,
+    lto: bool = False,
 ) -> Path:
     """Build (or reuse) the firmware for a model and a batch of raw input bytes; the ELF path.
 
@@ -504,6 +513,8 @@ def build_firmware(
     ``terse``: the runtime without its op-name table and error texts (boards/Makefile
     TERSE): errors read "builtin 4 (op 1): error at src/ops/...c:31", the per-op profile
     has no names.
+    ``lto``: link-time optimization across the runtime's objects (boards/Makefile LTO);
+    instruction counts then differ from the default build's.
     """
     check_tools(target)
     model_path = Path(model_path)
@@ -511,7 +522,7 @@ def build_firmware(
         raise KwsqError(f"model not found: {model_path}")
     model = model_path.read_bytes()
     key = hashlib.sha256(model).hexdigest()[:16]
-    suffix = ("-ops" if op_list else "") + ("-terse" if terse else "")
+    suffix = ("-ops" if op_list else "") + ("-terse" if terse else "") + ("-lto" if lto else "")
     build_dir = BUILD_ROOT / target / f"fw-{kernels}-{key}{suffix}"
     build_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(build_dir / "model.tflite", model)
@@ -529,9 +540,13 @@ def build_firmware(
         variables["OPS"] = str(build_dir / "model_ops.c")
         # only the kernel paths the model's layer shapes need, in a runtime build of its own
         variables["VARIANTS"] = " ".join(variant_flags(model))
-        variables["RT_BUILD"] = str(runtime_dir(target, kernels, terse, model))
+        variables["RT_BUILD"] = str(runtime_dir(target, kernels, terse, model, lto))
+    elif lto:
+        variables["RT_BUILD"] = str(runtime_dir(target, kernels, terse, None, lto))
     if terse:
         variables["TERSE"] = "1"
+    if lto:
+        variables["LTO"] = "1"
     spec = TARGETS[target]
     with _locked(BUILD_ROOT / target / "build.lock"):
         _make(target, build_dir, variables, ("fw", "plugin") if spec.user_mode else ("fw",))
@@ -548,6 +563,7 @@ def run_on_target(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     op_list: bool = False,
     terse: bool = False,
+    lto: bool = False,
 ) -> TargetRun:
     """Run ``model_path`` on every input of the batch inside QEMU.
 
@@ -561,7 +577,7 @@ def run_on_target(
     spec = TARGETS[target]
     elf = build_firmware(
         model_path, target, inputs_bin=packed, kernels=kernels, arena_bytes=arena_bytes,
-        op_list=op_list, terse=terse,
+        op_list=op_list, terse=terse, lto=lto,
     )
     with _locked(elf.parent / "run.lock"):
         code, text = run_firmware(target, elf, timeout_s)
@@ -597,7 +613,9 @@ def run_on_target(
     by_object = flash_bytes_by_object(
         map_text, (*spec.code_sections, spec.model_section, spec.inputs_section)
     )
-    rt_dir = runtime_dir(target, kernels, terse, model_path.read_bytes() if op_list else None)
+    rt_dir = runtime_dir(
+        target, kernels, terse, model_path.read_bytes() if op_list else None, lto
+    )
     groups = classify_flash(by_object, rt_dir)
     # The map lists string sections before the linker merges duplicates, so its
     # per-object sums overcount a little; the exact totals come from size -A and

@@ -148,6 +148,24 @@ def test_terse_firmware_is_smaller_and_gives_the_same_outputs(tmp_path: Path) ->
 
 
 @pytest.mark.qemu
+def test_lto_terse_firmware_gives_tflite_micro_outputs(tmp_path: Path) -> None:
+    """boards/Makefile LTO=1 (link-time optimization across the runtime's objects) with
+    TERSE and the op list, kernels/dsp on the M4: bit-exact with TFLite Micro, and the
+    runtime code is attributed from the linker's ltrans objects, not left to the harness."""
+    from pipeline.device.targets import run_on_target
+
+    model = anchor_bytes("micro_speech_quantized")
+    path = tmp_path / "micro_speech_quantized.tflite"
+    path.write_bytes(model)
+    xs = np.stack(random_inputs(model, 3, seed=11))
+    run = run_on_target(path, xs, "m4", kernels="dsp", op_list=True, terse=True, lto=True)
+    assert np.array_equal(run.outputs[0], np.stack(tflm_run(model, list(xs))))
+    assert ".ltrans" in (run.firmware.parent / "fw.map").read_text()
+    # harness = bench_main, board objects: only a few KB of the firmware's code
+    assert run.code_bytes["runtime"] > run.code_bytes["harness"] + run.code_bytes["libc"]
+
+
+@pytest.mark.qemu
 @pytest.mark.parametrize("kernels", ["ref", "dsp"])
 def test_op_list_firmware_is_smaller_and_gives_the_same_outputs(
         tmp_path: Path, kernels: str) -> None:
