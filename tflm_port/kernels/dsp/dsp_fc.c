@@ -258,26 +258,6 @@ static void __attribute__((noinline)) pair_s4(const uint8_t *wa, const uint8_t *
     acc[1] = s1;
 }
 
-/* dsp_out_one, always inlined, with the flags and constants in registers. */
-static inline __attribute__((always_inline)) int8_t fc_out(const dsp_out *o, int32_t acc, int32_t ch)
-{
-    int32_t v;
-    if (o->short_rq) {
-        const int32_t right = -o->shift[ch];
-        const int32_t x = dsp_smmulr((int32_t)((uint32_t)acc << 1), o->mult[ch]);
-        v = (x + (int32_t)(1u << (right - 1)) + (x >> 31)) >> right;
-    } else if (o->pot) {
-        v = dsp_requant_pot(acc, o->shift[ch]);
-    } else {
-        v = dsp_requant(acc, o->mult[ch], o->shift[ch]);
-    }
-    v += o->out_offset;
-    if (o->full_range) {
-        return (int8_t)dsp_ssat8(v);
-    }
-    return (int8_t)(v < o->act_min ? o->act_min : (v > o->act_max ? o->act_max : v));
-}
-
 void dsp_fc_dot2_s8(const int8_t *w, int32_t n, int32_t rows, int32_t o, int32_t ob, const int8_t *x,
                     const uint32_t *xw, int32_t *acc)
 {
@@ -309,8 +289,8 @@ void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, c
         const int32_t ob = o + 1 < rows ? o + 1 : o;
         int32_t a[2];
         dsp_fc_dot2_s8(w, n, rows, o, ob, x, xw, a);
-        y[o] = fc_out(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
-        y[ob] = fc_out(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
+        y[o] = dsp_out_one_inline(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
+        y[ob] = dsp_out_one_inline(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
     }
 }
 
@@ -342,8 +322,8 @@ void dsp_fc_rows_s4(const uint8_t *w, int32_t n, int32_t rows, int32_t lead, int
         } else {
             pair_s4(w + (sa >> 1), w + (sb >> 1), xw, groups, a);
         }
-        y[o] = fc_out(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
-        y[ob] = fc_out(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
+        y[o] = dsp_out_one_inline(&out, (int32_t)((uint32_t)a[0] + (uint32_t)rc[o] + xsum), pc ? o : 0);
+        y[ob] = dsp_out_one_inline(&out, (int32_t)((uint32_t)a[1] + (uint32_t)rc[ob] + xsum), pc ? ob : 0);
     }
 }
 

@@ -104,7 +104,10 @@ static inline dsp_out dsp_out_make(const int32_t *mult, const int8_t *shift, int
     return o;
 }
 
-static inline int8_t dsp_out_one(const dsp_out *o, int32_t acc, int32_t ch)
+/* One output: requantize channel ch's accumulator, add the offset, clamp. Always inlined,
+ * so a hot loop keeps the flags and constants in registers (dsp_fc's row pairs). */
+static inline __attribute__((always_inline)) int8_t dsp_out_one_inline(const dsp_out *o, int32_t acc,
+                                                                      int32_t ch)
 {
     int32_t v;
     if (o->short_rq) {
@@ -122,6 +125,11 @@ static inline int8_t dsp_out_one(const dsp_out *o, int32_t acc, int32_t ch)
         return (int8_t)dsp_ssat8(v);
     }
     return (int8_t)(v < o->act_min ? o->act_min : (v > o->act_max ? o->act_max : v));
+}
+
+static inline int8_t dsp_out_one(const dsp_out *o, int32_t acc, int32_t ch)
+{
+    return dsp_out_one_inline(o, acc, ch);
 }
 
 #endif /* KWSQ_DSP_REQUANT_H */

@@ -11,17 +11,7 @@
     {KWSQ_FIELD_CONV2D_OPTIONS_PADDING, KWSQ_FIELD_CONV2D_OPTIONS_STRIDE_W, KWSQ_FIELD_CONV2D_OPTIONS_STRIDE_H, \
      KWSQ_FIELD_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION, KWSQ_FIELD_CONV2D_OPTIONS_DILATION_W_FACTOR, \
      KWSQ_FIELD_CONV2D_OPTIONS_DILATION_H_FACTOR, false, s8, s8_size, s4, s4_size}
-#define RECORD(name, kind)                                                                       \
-    static kwsq_status name##_prepare(struct kwsq_interpreter *ip, kwsq_node *n)                \
-    {                                                                                            \
-        return kwsq_conv_prepare(ip, n, &kind);                                                  \
-    }                                                                                            \
-    static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
-    {                                                                                            \
-        return kwsq_conv_eval(ip, n, &kind);                                                     \
-    }                                                                                            \
-    const kwsq_kernel name = {KWSQ_OP_CONV_2D, KWSQ_OPTIONS_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
-                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME("CONV_2D")};
+#define RECORD(name, kind) KWSQ_CONV_RECORD(name, kind, KWSQ_OP_CONV_2D, "CONV_2D", KWSQ_OPTIONS_CONV2D_OPTIONS)
 
 /* The conv kernels' scratch depends on the params and the output only. */
 static int32_t size_s8(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)

@@ -40,4 +40,19 @@ typedef struct {
 kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind);
 kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind);
 
+/* One op record `name` (builtin `op` called `opname`, options table `options`) whose Prepare and Eval
+ * run the shared conv code with `kind`: conv.c and depthwise_conv.c each define three
+ * (both weight types, int8 only, INT4 only). */
+#define KWSQ_CONV_RECORD(name, kind, op, opname, options)                                        \
+    static kwsq_status name##_prepare(struct kwsq_interpreter *ip, kwsq_node *n)                \
+    {                                                                                            \
+        return kwsq_conv_prepare(ip, n, &kind);                                                  \
+    }                                                                                            \
+    static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
+    {                                                                                            \
+        return kwsq_conv_eval(ip, n, &kind);                                                     \
+    }                                                                                            \
+    const kwsq_kernel name = {op, options, name##_prepare, name##_eval,                          \
+                              KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME(opname)};
+
 #endif /* KWSQ_CONV_COMMON_H */

@@ -11,17 +11,7 @@
     {KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_PADDING, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, \
      KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_W_FACTOR, \
      KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_H_FACTOR, true, s8, s8_size, s4, s4_size}
-#define RECORD(name, kind)                                                                       \
-    static kwsq_status name##_prepare(struct kwsq_interpreter *ip, kwsq_node *n)                \
-    {                                                                                            \
-        return kwsq_conv_prepare(ip, n, &kind);                                                  \
-    }                                                                                            \
-    static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
-    {                                                                                            \
-        return kwsq_conv_eval(ip, n, &kind);                                                     \
-    }                                                                                            \
-    const kwsq_kernel name = {KWSQ_OP_DEPTHWISE_CONV_2D, KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS, name##_prepare, name##_eval,    \
-                             KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME("DEPTHWISE_CONV_2D")};
+#define RECORD(name, kind) KWSQ_CONV_RECORD(name, kind, KWSQ_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS)
 
 static const kwsq_conv_kind k_all = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, kwsq_depthwise_conv_s4,
                                          kwsq_depthwise_conv_s4_get_buffer_size);
