@@ -12,12 +12,20 @@ neural voices that no training corpus contains) are scored by every fold's model
 Each fold is an ordinary run folder ``<run>/leave_out_<family>/`` (resumable like
 ``kwsq train``); the table goes to ``<run>/generalize.json``, ``<run>/generalize.md`` and
 ``<run>/metrics.json`` (key ``generalize``).
+
+A model trained on frame-level targets (``--window frames31``: the low-bit QAT paper's
+31 consecutive frames, 0.31 s) sees only part of a clip at a time. It is scored the way it
+is deployed, by sliding its window over the whole clip (:func:`clip_predictions`): every
+window position's posteriors, smoothed over time as the streaming detector smooths them,
+and the clip's class is the word class whose smoothed posterior peaks highest, or silence
+when no word class reaches :data:`DETECT_THRESHOLD`.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import sys
 import time
@@ -30,6 +38,12 @@ from pipeline.train import training
 from pipeline.train.runs import Run
 
 ALL = "none"  # the fold that leaves nothing out (a model trained on every family)
+# Frame-target models: the class of windows outside any word (_silence_ in label mode 12,
+# _other_ in wake mode), and the smoothed posterior a word class must reach somewhere in a
+# clip for the clip to be that word (0.5: the class is then the window's top class).
+SILENCE_CLASS = 0
+DETECT_THRESHOLD = 0.5
+CLIP_CHUNK = 128  # clips whose window posteriors are computed per call
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -66,8 +80,93 @@ def _accuracy_per_class(model, x, y, classes: list[str]) -> tuple[float, dict[st
     return float(np.mean(pred == y)), per
 
 
+def causal_mean(p: Any, w: int) -> Any:
+    """Causal moving mean over the last ``w`` positions of axis 1 of ``[clips, T, classes]``
+    (fewer at the start): the streaming detector's smoothing
+    (:func:`pipeline.evaluate.det.smooth`) applied to every clip and class at once."""
+    import numpy as np
+
+    p = np.asarray(p, np.float64)
+    c = np.concatenate([np.zeros_like(p[:, :1]), np.cumsum(p, axis=1)], axis=1)
+    t = np.arange(p.shape[1])
+    lo = np.maximum(0, t - w + 1)
+    return (c[:, t + 1] - c[:, lo]) / (t + 1 - lo)[None, :, None]
+
+
+@functools.lru_cache(maxsize=4)
+def _stacker(feat_cfg: Any) -> Any:
+    import tensorflow as tf
+
+    from pipeline.data import features
+
+    return tf.function(lambda a: features.stack_frames(
+        features.normalize_clip(features.frames(a, feat_cfg), feat_cfg), feat_cfg))
+
+
+def window_posteriors(model, pcm: Any, feat_cfg: Any) -> Any:
+    """The model's posteriors at every stacked-window position of each clip:
+    ``pcm [clips, samples]`` (int16) -> ``[clips, windows, classes]``."""
+    import numpy as np
+    import tensorflow as tf
+
+    fn = _stacker(feat_cfg)
+    out = []
+    for i in range(0, len(pcm), CLIP_CHUNK):
+        part = np.asarray(pcm[i : i + CLIP_CHUNK], np.float32) / 32768.0
+        padded = np.zeros((CLIP_CHUNK, part.shape[-1]), np.float32)  # one shape: one trace
+        padded[: len(part)] = part
+        stacked = fn(tf.constant(padded)).numpy()[: len(part)]  # [clips, windows, values]
+        probs = model.predict(stacked.reshape(-1, stacked.shape[-1]), batch_size=2048,
+                              verbose=0)
+        out.append(probs.reshape(stacked.shape[0], stacked.shape[1], -1))
+    return np.concatenate(out)
+
+
+def clip_predictions(posteriors: Any, smooth_frames: int,
+                     threshold: float = DETECT_THRESHOLD) -> Any:
+    """Clip classes from window posteriors ``[clips, windows, classes]``: each class's
+    posterior smoothed over ``smooth_frames`` positions (:func:`causal_mean`), its peak over
+    the clip, and the word class (not :data:`SILENCE_CLASS`) with the highest peak, or
+    :data:`SILENCE_CLASS` when that peak is below ``threshold``."""
+    import numpy as np
+
+    peak = causal_mean(posteriors, smooth_frames).max(axis=1)  # [clips, classes]
+    words = np.delete(peak, SILENCE_CLASS, axis=1)
+    best = np.argmax(words, axis=1)
+    best = best + (best >= SILENCE_CLASS)  # back to class indices
+    return np.where(peak[np.arange(len(best)), best] >= threshold, best, SILENCE_CLASS)
+
+
+def _clip_accuracy(model, data_cfg, feat_cfg, split: str, classes: list[str]
+                   ) -> tuple[float, dict[str, float], int]:
+    """Accuracy per clip of a frame-target model (sliding window, :func:`clip_predictions`)."""
+    import numpy as np
+
+    from pipeline.data import loader as data_mod
+    from pipeline.evaluate.det import SMOOTH_SECONDS, window_frames
+
+    pcm, y = data_mod.cached_audio(data_cfg, split)
+    pred = clip_predictions(window_posteriors(model, pcm, feat_cfg),
+                            window_frames(SMOOTH_SECONDS, feat_cfg.hop_ms / 1000.0))
+    per = {c: float(np.mean(pred[y == i] == i)) for i, c in enumerate(classes)
+           if np.any(y == i)}
+    return float(np.mean(pred == y)), per, int(len(y))
+
+
+def clip_test_accuracy(model, data_cfg, feat_cfg) -> float:
+    """A frame-target model's accuracy per clip on the test split (``kwsq train``)."""
+    from pipeline.data import loader as data_mod
+
+    return _clip_accuracy(model, data_cfg, feat_cfg, "testing",
+                          data_mod.class_names(data_cfg))[0]
+
+
 def evaluate_fold(run: Run, family: str, extra: list[str]) -> dict[str, Any]:
-    """Scores of a trained fold: in-distribution test, the left-out family, extra corpora."""
+    """Scores of a trained fold: in-distribution test, the left-out family, extra corpora.
+
+    A frame-target model is scored per clip by sliding its window (:func:`clip_predictions`);
+    its per-window test accuracy is kept as ``in_distribution_windows``.
+    """
     from pipeline.data import loader as data_mod
     from pipeline.data.features import FeatureConfig
 
@@ -77,23 +176,32 @@ def evaluate_fold(run: Run, family: str, extra: list[str]) -> dict[str, Any]:
     classes = data_mod.class_names(data_cfg)
     model = run.load_model()
     metrics = run.read_metrics()
+    frames = data_cfg.targets == "frames"
+
+    def score(cfg, split):
+        if frames:
+            return _clip_accuracy(model, cfg, feat_cfg, split, classes)
+        x, y = data_mod.arrays(cfg, feat_cfg, split)
+        return (*_accuracy_per_class(model, x, y, classes), int(len(y)))
+
     out: dict[str, Any] = {
         "left_out": family,
         "in_distribution": metrics["test_accuracy"],
         "in_distribution_float": metrics.get("float_test_accuracy"),
         "test_examples": metrics.get("test_examples"),
     }
+    if frames:
+        acc, _, n = score(data_cfg, "testing")
+        out.update(in_distribution=acc, test_examples=n, scoring="sliding window",
+                   in_distribution_windows=metrics["test_accuracy"])
     if family != ALL:
-        x, y = data_mod.arrays(data_cfg, feat_cfg, data_mod.HOLDOUT)
-        out["left_out_accuracy"], out["left_out_per_class"] = _accuracy_per_class(
-            model, x, y, classes)
-        out["left_out_examples"] = int(len(y))
+        (out["left_out_accuracy"], out["left_out_per_class"],
+         out["left_out_examples"]) = score(data_cfg, data_mod.HOLDOUT)
     for path in extra:
         cfg = dataclasses.replace(data_cfg, path=str(path), holdout_family=None)
-        x, y = data_mod.arrays(cfg, feat_cfg, "testing")
-        acc, per = _accuracy_per_class(model, x, y, classes)
+        acc, per, n = score(cfg, "testing")
         out.setdefault("extra", {})[str(path)] = {"accuracy": acc, "per_class": per,
-                                                  "examples": int(len(y))}
+                                                  "examples": n}
     return out
 
 
@@ -167,7 +275,9 @@ def run(args: argparse.Namespace) -> int:
     config = Run(parent.path / ("all_families" if folds[0] == ALL else
                                  f"leave_out_{folds[0]}")).read_config()
     title = (f"Cross-family test: {config.model} / {config.scheme}, "
-             f"{config.data.get('label_mode', '12')} classes, {Path(args.data).name}")
+             f"{config.data.get('label_mode', '12')} classes, {Path(args.data).name}"
+             + (", frame targets, clips scored by sliding the window"
+                if config.data.get("targets") == "frames" else ""))
     result = {"data": str(args.data), "model": config.model, "scheme": config.scheme,
               "label_mode": config.data.get("label_mode"), "folds": rows,
               "seconds": round(time.monotonic() - t0, 1)}

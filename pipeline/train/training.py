@@ -370,7 +370,7 @@ class CopiedSplit:
         return len(self.split)
 
     def batches(self, batch_size: int) -> int:
-        return self.split.batches(batch_size)
+        return -(-len(self) // batch_size)
 
     def copy(self, key: int, batch_size: int) -> tuple:
         """The arrays (x, y[, weights]) of pipeline epoch ``key mod copies``."""
@@ -499,6 +499,8 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         from pipeline.data import frame_targets
 
         train_split = frame_targets.FrameSplit(data_cfg, feat_cfg, "training")
+        if config.augment_copies:
+            train_split = CopiedSplit(train_split, config.augment_copies)
         x_val, y_val = frame_targets.window_arrays(data_cfg, feat_cfg, "validation")
         x_test, y_test = frame_targets.window_arrays(data_cfg, feat_cfg, "testing")
     else:
@@ -603,6 +605,12 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
     # Evaluate the saved file, not the in-memory model: conversion starts from it.
     reloaded = quant_configs.load_model(run.model_path)
     metrics["reloaded_test_accuracy"] = accuracy(reloaded, x_test, y_test)
+    if data_cfg.targets == "frames":  # per clip, the window slid over it as deployed
+        from pipeline.train.generalize import clip_test_accuracy
+
+        metrics["clip_test_accuracy"] = clip_test_accuracy(model, data_cfg, feat_cfg)
+        log(f"train: test accuracy per clip (sliding window) "
+            f"{metrics['clip_test_accuracy']:.4f}")
     return run.update_metrics(metrics)
 
 
