@@ -150,10 +150,36 @@ def model_kernels(data: bytes) -> list[str]:
 
 
 # Shape classes of include/kwsq_kernels.h (KWSQ_MODEL_HAS): a kernel folder compiles a
-# fast path only when the model has a layer of the class the path can run on.
-VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT")
+# fast path only when the model has a layer of the class the path can run on (and kernels/dsp
+# its generic depthwise loop only when the model has a DW_GENERIC layer).
+VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT", "DW_GENERIC")
 # include/kwsq_kernels.h KWSQ_FC_SHORT_MAX: the deepest FULLY_CONNECTED of class FC_SHORT
 FC_SHORT_MAX = 1024
+# include/kwsq_kernels.h KWSQ_DW_PLAIN_TAPS / _WINDOW: the bounds of a plain depthwise layer
+DW_PLAIN_TAPS = 128
+DW_PLAIN_WINDOW = 768
+
+
+def _dw_plain(in_shape: list[int], f_shape: list[int], out_shape: list[int], w_type: int | None,
+              options: object) -> bool:
+    """Whether a DEPTHWISE_CONV_2D is plain, i.e. not of class DW_GENERIC (kwsq_kernels.h):
+    int8 weights, sides below 32768, and a window within the DW_PLAIN bounds."""
+    from pipeline.tflite import types as tt
+
+    if (w_type != tt.INT8 or len(in_shape) != 4 or len(f_shape) != 4 or len(out_shape) != 4
+            or min(in_shape) <= 0 or min(f_shape[1:]) <= 0 or out_shape[2] <= 0
+            or max(in_shape[1:3]) >= 32768):
+        return False
+    fh, fw = f_shape[1], f_shape[2]
+    dil_w = int(getattr(options, "dilationWFactor", 1))
+    dil_h = int(getattr(options, "dilationHFactor", 1))
+    if dil_w <= 0 or dil_h <= 0:
+        return False
+    if f_shape[3] == in_shape[3]:  # depth multiplier 1
+        return fh * fw <= DW_PLAIN_TAPS
+    window_w, window_h = (fw - 1) * dil_w + 1, (fh - 1) * dil_h + 1
+    return (fh * ((fw + 1) // 2) <= DW_PLAIN_TAPS
+            and (window_w + 2 * dil_w + 2) * window_h <= DW_PLAIN_WINDOW)
 
 
 def model_variants(data: bytes) -> dict[str, bool]:
@@ -190,13 +216,18 @@ def model_variants(data: bytes) -> dict[str, bool]:
             if name != "DEPTHWISE_CONV_2D":
                 continue
             in_shape, _ = shape_type(op, 0)
+            o = op.builtinOptions
+            outs = list(op.outputs if op.outputs is not None else [])
+            out_shape = ([int(d) for d in tensors[outs[0]].shape]
+                         if outs and 0 <= outs[0] < len(tensors) and tensors[outs[0]].shape is not None
+                         else [])
+            has["DW_GENERIC"] |= not _dw_plain(in_shape, f_shape, out_shape, w_type, o)
             if len(in_shape) != 4 or len(f_shape) != 4 or in_shape[3] <= 0:
                 has["DW_DM1"] = has["DW_MULT"] = has["DW_3X3"] = True  # refused at load anyway
                 continue
             dm1 = f_shape[3] == in_shape[3]
             has["DW_DM1"] |= dm1
             has["DW_MULT"] |= not dm1
-            o = op.builtinOptions
             steps = ("strideW", "strideH", "dilationWFactor", "dilationHFactor")
             unit = all(getattr(o, k, 1) == 1 for k in steps)
             has["DW_3X3"] |= dm1 and f_shape[1:3] == [3, 3] and unit

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, random_inputs, tflm_run
+from runtime_refs import anchor_bytes, convert_int8, random_inputs, tflm_run
 
 from pipeline.errors import KwsqError
 from pipeline.paths import PORT_DIR
@@ -194,24 +194,27 @@ def test_variant_flags_name_the_models_layer_classes() -> None:
     assert flags["micro_speech_quantized"] == [  # depth multiplier 8 on one input channel
         "-DKWSQ_MODEL_VARIANTS", "-DKWSQ_MODEL_HAS_DW_DM1=0", "-DKWSQ_MODEL_HAS_DW_MULT=1",
         "-DKWSQ_MODEL_HAS_DW_3X3=0", "-DKWSQ_MODEL_HAS_INT4=0",
-        "-DKWSQ_MODEL_HAS_FC_SHORT=0"]  # its one FULLY_CONNECTED sums 4,000 values
+        "-DKWSQ_MODEL_HAS_FC_SHORT=0",  # its one FULLY_CONNECTED sums 4,000 values
+        "-DKWSQ_MODEL_HAS_DW_GENERIC=0"]  # 10x8 window, 40 tap pairs: (8 + 4) * 10 <= 768
     assert flags["mlperf_tiny_kws_ds_cnn_int8"][1:] == [
         "-DKWSQ_MODEL_HAS_DW_DM1=1", "-DKWSQ_MODEL_HAS_DW_MULT=0", "-DKWSQ_MODEL_HAS_DW_3X3=1",
-        "-DKWSQ_MODEL_HAS_INT4=0", "-DKWSQ_MODEL_HAS_FC_SHORT=1"]  # FC 64 -> 12
+        "-DKWSQ_MODEL_HAS_INT4=0", "-DKWSQ_MODEL_HAS_FC_SHORT=1",  # FC 64 -> 12
+        "-DKWSQ_MODEL_HAS_DW_GENERIC=0"]  # 3x3 multiplier 1
     assert flags["hello_world_int8"][1:] == [  # three dense layers of depth 1 and 16
         *(f"-DKWSQ_MODEL_HAS_{c}=0" for c in ("DW_DM1", "DW_MULT", "DW_3X3", "INT4")),
-        "-DKWSQ_MODEL_HAS_FC_SHORT=1"]
+        "-DKWSQ_MODEL_HAS_FC_SHORT=1", "-DKWSQ_MODEL_HAS_DW_GENERIC=0"]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
 @pytest.mark.parametrize("name", ["micro_speech_quantized", "mlperf_tiny_kws_ds_cnn_int8"])
 def test_build_without_any_fast_path_runs_bit_exact(tmp_path: Path, name: str) -> None:
-    """kernels/dsp (portable stand-ins) built as if the model had no layer of any class:
-    every depthwise layer takes the generic path, and the outputs stay TFLM's."""
+    """kernels/dsp (portable stand-ins) built as if the model had no layer of any fast
+    class (and a DW_GENERIC one): every depthwise layer takes the generic path, and the
+    outputs stay TFLM's."""
     model = anchor_bytes(name)
     (tmp_path / "m.tflite").write_bytes(model)
     flags = ("-DKWSQ_MODEL_VARIANTS",
-             *(f"-DKWSQ_MODEL_HAS_{c}=0" for c in export_c.VARIANT_CLASSES))
+             *(f"-DKWSQ_MODEL_HAS_{c}={int(c == 'DW_GENERIC')}" for c in export_c.VARIANT_CLASSES))
     exe = _build(tmp_path, export_c.op_list_source(model), flags, kernels="dsp")
     xs = random_inputs(model, 4, seed=6)
     (tmp_path / "x.bin").write_bytes(b"".join(x.tobytes() for x in xs))
@@ -245,3 +248,50 @@ def test_typed_records_follow_the_weight_type_and_refuse_others(converted, tmp_p
     assert re.fullmatch(r"FULLY_CONNECTED \(op 0\): weights tensor \d+ '[^']*': type INT4 not "
                         r"supported with int8 input by this op list \(kwsq_ops\.h\)\n",
                         run.stderr), run.stderr
+
+
+def _dw_model(shape: tuple[int, int, int], kernel: tuple[int, int], mult: int, dil: int) -> bytes:
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(11)
+    inp = keras.Input(shape, batch_size=1)
+    out = keras.layers.DepthwiseConv2D(
+        kernel, padding="same", depth_multiplier=mult, dilation_rate=dil,
+        bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))(inp)
+    return convert_int8(keras.Model(inp, out), shape, seed=11)
+
+
+@pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")
+def test_build_without_dw_generic_computes_plain_layers_and_refuses_others(
+        tmp_path: Path) -> None:
+    """kernels/dsp built for micro_speech (no DW_GENERIC layer) links no reference
+    depthwise loop: plain layers near the class bounds (kwsq_kernels.h) still run on its
+    fast paths bit-exact with TFLM, and a layer outside them is refused in Prepare with a
+    one-line message, never computed another way."""
+    ms = anchor_bytes("micro_speech_quantized")
+    exe = _build(tmp_path, export_c.op_list_source(ms), tuple(export_c.variant_flags(ms)),
+                 kernels="dsp")
+    cases = {  # (input, kernel, multiplier, dilation): plain?
+        ((40, 9, 1), (10, 3), 2, 4): True,   # window 9 x 37: (9 + 8 + 2) * 37 = 703
+        ((3, 260, 2), (1, 255), 3, 1): True,  # 128 tap pairs a row
+        ((3, 260, 1), (1, 257), 2, 1): False,  # 129 tap pairs
+        ((50, 12, 1), (4, 3), 2, 16): False,  # window 33 x 49: (33 + 34) * 49 > 768
+    }
+    for (shape, kernel, mult, dil), plain in cases.items():
+        model = _dw_model(shape, kernel, mult, dil)
+        assert export_c.model_variants(model)["DW_GENERIC"] is not plain
+        (tmp_path / "m.tflite").write_bytes(model)
+        xs = random_inputs(model, 2, seed=4)
+        (tmp_path / "x.bin").write_bytes(b"".join(x.tobytes() for x in xs))
+        run = subprocess.run([str(exe), str(tmp_path / "m.tflite"), str(tmp_path / "x.bin"),
+                              str(tmp_path / "y.bin")], capture_output=True, text=True)  # fmt: skip
+        if not plain:
+            assert run.returncode == 1, (shape, kernel)
+            assert re.fullmatch(r"DEPTHWISE_CONV_2D \(op 0\): its shape needs a kernel path this "
+                                r"model-selective build leaves out \(kwsq_kernels\.h\)\n",
+                                run.stderr), run.stderr
+            continue
+        assert run.returncode == 0, run.stderr
+        ref = np.stack(tflm_run(model, xs))
+        got = np.frombuffer((tmp_path / "y.bin").read_bytes(), dtype=ref.dtype)
+        assert np.array_equal(got.reshape(ref.shape), ref), (shape, kernel)

@@ -50,8 +50,21 @@ extern "C" {
  *   FC_SHORT a FULLY_CONNECTED whose accumulation depth (weights dimension 1)
  *            is at most KWSQ_FC_SHORT_MAX: a folder's path for short inputs
  *            (e.g. the input widened once per call) may only take depths up
- *            to it */
+ *            to it
+ *   DW_GENERIC a DEPTHWISE_CONV_2D outside the plain shapes: INT4 weights, an
+ *            input side of 32768 or more, an output width of 0, or with depth
+ *            multiplier 1 more than KWSQ_DW_PLAIN_TAPS filter taps, with a
+ *            multiplier > 1 more than KWSQ_DW_PLAIN_TAPS tap pairs (filter
+ *            height x ceil(width / 2)) or a dilated window of H rows and W
+ *            columns with (W + 2 * dilation_w + 2) * H > KWSQ_DW_PLAIN_WINDOW.
+ *            This class guards the other way round: a folder whose fast paths
+ *            compute every plain layer (kernels/dsp) may leave its generic
+ *            depthwise loop out when the model has no DW_GENERIC layer, and
+ *            then refuses in Prepare (..._get_buffer_size < 0) any layer its
+ *            fast paths turn down; it never computes it another way. */
 #define KWSQ_FC_SHORT_MAX 1024
+#define KWSQ_DW_PLAIN_TAPS 128
+#define KWSQ_DW_PLAIN_WINDOW 768
 #ifdef KWSQ_MODEL_VARIANTS
 #define KWSQ_MODEL_HAS(cls) (KWSQ_MODEL_HAS_##cls != 0)
 #else
@@ -231,7 +244,9 @@ kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params
                          const kwsq_dims *output_dims, int8_t *output);
 
 /* ---- DEPTHWISE_CONV_2D: any depth multiplier; bias may be NULL. The scratch
- * size may depend on every shape (a kernel path that needs none asks none). */
+ * size may depend on every shape (a kernel path that needs none asks none);
+ * a negative size refuses the layer (only in a model-selective build without
+ * the DW_GENERIC class, for a layer no linked path computes). */
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims);
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,

@@ -39,6 +39,11 @@
 #define MR_PIX 32           /* output pixels per chunk (accumulator buffer) */
 #define MR_ROWS_MAX 1536    /* bytes of widened rows (stack) */
 #define MR_W_MAX 2048       /* bytes of paired weights (stack) */
+/* every plain layer (kwsq_kernels.h, DW_GENERIC) fits: at most
+ * KWSQ_DW_PLAIN_TAPS pairs a group, and one pixel's slots (at most
+ * W + 2 * dilation + 2 halfwords a row) within KWSQ_DW_PLAIN_WINDOW */
+typedef char mr_plain_check[(MR_W_MAX >= 16 * KWSQ_DW_PLAIN_TAPS && MR_ROWS_MAX >= 2 * KWSQ_DW_PLAIN_WINDOW) ? 1
+                                                                                                         : -1];
 
 typedef struct {
     int32_t fh, fw, np;     /* filter rows, taps per row, tap pairs per row */

@@ -19,6 +19,11 @@
 int32_t kwsq_depthwise_conv_s4_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
+    /* INT4 depthwise layers are of class DW_GENERIC (kwsq_kernels.h): a build
+     * without it refuses them */
+    if (!KWSQ_MODEL_HAS(DW_GENERIC)) {
+        return -1;
+    }
     /* the same layout as the int8 kernel: in-place ring first, as the
      * reference loop (the fallback) expects */
     return kwsq_depthwise_conv_s8_get_buffer_size(params, input_dims, filter_dims, output_dims);

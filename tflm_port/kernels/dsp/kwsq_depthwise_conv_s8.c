@@ -15,7 +15,9 @@
  *    CMSIS-NN has no fast path): dsp_dw_mult.c.
  * Windows of more than DW_MAX_TAPS taps (multiplier 1), packed int4 weights
  * with a multiplier > 1 and layers too large for dsp_dw_mult's stack budget
- * take the reference loop.
+ * take the reference loop. A model-selective build for a model without a
+ * DW_GENERIC layer (kwsq_kernels.h) links no reference loop: these paths
+ * compute every plain layer, and Prepare refuses any other.
  */
 #include <stddef.h>
 #include <string.h>
@@ -253,12 +255,32 @@ static int32_t ring_bytes(const kwsq_conv_params *params, const kwsq_dims *out)
     return params->in_place ? (params->pad_h + 1) * out->w * out->c : 0;
 }
 
+/* Whether one of the paths above computes the layer (else the reference
+ * loop does; `planes`: the 3x3 planes path fits). Every plain layer
+ * (kwsq_kernels.h, DW_GENERIC) of this weight type is one: multiplier 1 with
+ * at most KWSQ_DW_PLAIN_TAPS taps, or dsp_dw_mult_fits (whose stack budgets
+ * take at least KWSQ_DW_PLAIN_TAPS pairs and a window within
+ * KWSQ_DW_PLAIN_WINDOW). */
+static bool dw_fast(bool s4, bool planes, const kwsq_conv_params *params, const kwsq_dims *input_dims,
+                    const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
+{
+    if (params->depth_multiplier != 1) {
+        return KWSQ_MODEL_HAS(DW_MULT) && !s4 && dsp_dw_mult_fits(params, input_dims, filter_dims, output_dims);
+    }
+    return KWSQ_MODEL_HAS(DW_DM1) && filter_dims->h * filter_dims->w <= DW_MAX_TAPS &&
+           (!s4 || planes || (output_dims->c & 1) == 0);
+}
+typedef char dw_plain_check[KWSQ_DW_PLAIN_TAPS <= DW_MAX_TAPS ? 1 : -1];
+
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
+    const bool planes = KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
+    if (!KWSQ_MODEL_HAS(DW_GENERIC) && !dw_fast(false, planes, params, input_dims, filter_dims, output_dims)) {
+        return -1;  /* no reference loop in this build */
+    }
     /* the 3x3 planes path (in place too) and the multiplier path need none */
-    if (params->depth_multiplier != 1 ||
-        (KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims))) {
+    if (params->depth_multiplier != 1 || planes) {
         return 0;
     }
     /* the in-place ring, then per channel bias + offset * sum(w) (int32) and
@@ -275,9 +297,10 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
 {
     const bool planes = KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
     const bool mult = params->depth_multiplier != 1;
-    if ((mult && (!KWSQ_MODEL_HAS(DW_MULT) || s4 || !dsp_dw_mult_fits(params, input_dims, filter_dims, output_dims))) ||
-        (!mult && (!KWSQ_MODEL_HAS(DW_DM1) || filter_dims->h * filter_dims->w > DW_MAX_TAPS)) ||
-        (s4 && !planes && (output_dims->c & 1) != 0)) {
+    if (!dw_fast(s4, planes, params, input_dims, filter_dims, output_dims)) {
+        if (!KWSQ_MODEL_HAS(DW_GENERIC)) {
+            return KWSQ_ERR_UNSUPPORTED;  /* Prepare refused it already (int8) */
+        }
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                        output_dims, output);
     }
@@ -303,14 +326,18 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
         dsp_dw3x3(s4, params, &dd.out, input_dims, x, filter, bias, output_dims, y);
         return KWSQ_OK;
     }
-    if (!mult) {
+    /* (the class guards are implied by dw_fast; spelled out, a path the
+     * build leaves out is not even referenced) */
+    if (!mult && KWSQ_MODEL_HAS(DW_DM1)) {
         uint8_t *buf = ctx->buf;
         const int32_t ring = (ring_bytes(params, output_dims) + 3) & ~3;
         eval_ch(&dd, x, y, in_dims, out_dims, dd.ring_rows > 0 ? (int8_t *)buf : NULL, buf + ring,
                 s4 ? dw_ch4_s4 : dw_ch4);
         return KWSQ_OK;
     }
-    dsp_dw_mult(params, &dd.out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
+    if (mult && KWSQ_MODEL_HAS(DW_MULT)) {
+        dsp_dw_mult(params, &dd.out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
+    }
     return KWSQ_OK;
 }
 

@@ -211,6 +211,10 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
     }
     const kwsq_dims in_dims = kwsq_dims_of(&input->v), out_dims = kwsq_dims_of(&output->v);
     op->scratch_bytes = (s4 ? kind->s4_size : kind->s8_size)(p, &in_dims, &fd, &out_dims);
+    if (op->scratch_bytes < 0) {
+        return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED,
+                         "its shape needs a kernel path this model-selective build leaves out (kwsq_kernels.h)");
+    }
     if (op->scratch_bytes > 0 && kwsq_request_scratch(ip, n, (size_t)op->scratch_bytes) != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
     }
