@@ -60,7 +60,8 @@ typedef struct {
     bool wall;              /* every group's weights paired once per call */
 } mr_geom;
 
-static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
+static bool __attribute__((noinline)) geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f,
+                                              const kwsq_dims *out,
                      mr_geom *g)
 {
     g->fh = f->h;
@@ -69,25 +70,33 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     g->s = p->stride_w;
     g->d = p->dilation_w;
     g->groups = (p->depth_multiplier + 3) / 4;
-    g->gwords = 4 * g->fh * g->np;
-    if (f->h < 1 || f->w < 1 || g->s < 1 || g->d < 1 || (int64_t)f->h * f->w > 4096 ||
-        (int64_t)g->gwords * 4 > MR_W_MAX) {
+    /* Bounded first, so that everything below fits in int32 without
+     * turning down a layer that would fit: filter sides <= 4096, strides
+     * <= 65536 (Prepare refuses more), a window row of at most 65536 columns
+     * and MR_ROWS_MAX / 2 rows (a slot takes at least 2 bytes a column and
+     * at least 4 a row) */
+    if (f->h < 1 || f->w < 1 || f->h > 4096 || f->w > 4096 || f->h * f->w > 4096 || g->s < 1 || g->d < 1 ||
+        g->s > 65536 || g->d > 65536 || p->dilation_h < 1 || f->w - 1 > 65536 / g->d ||
+        f->h - 1 > (MR_ROWS_MAX / 2 - 1) / p->dilation_h || 16 * f->h * g->np > MR_W_MAX) {
         return false;
     }
-    g->wall = (int64_t)in->c * g->groups * g->gwords * 4 <= MR_W_MAX;
-    const int64_t span = (int64_t)(f->w - 1) * g->d;
-    const int64_t span_h = (int64_t)(f->h - 1) * p->dilation_h;
-    g->span_h = (int32_t)span_h;
+    g->gwords = 4 * g->fh * g->np;
+    /* every group's weights (in_ch * groups * gwords * 4 bytes) fit */
+    g->wall = g->groups <= MR_W_MAX / (g->gwords * 4) && in->c <= MR_W_MAX / (g->groups * g->gwords * 4);
+    const int32_t span = (f->w - 1) * g->d;
+    const int32_t span_h = (f->h - 1) * p->dilation_h;
+    g->span_h = span_h;
     for (int32_t pix = out->w < MR_PIX ? out->w : MR_PIX; pix >= 1; --pix) {
-        const int64_t lc = (int64_t)(pix - 1) * g->s + span + 1;
-        const int64_t lq = (lc + g->d - 1) / g->d + 1;
-        const int64_t slot = (g->d * lq + 3) & ~3;
-        if (slot * (span_h + 1) * 2 <= MR_ROWS_MAX) {
-            g->slide = pix == out->w && in->c * slot * (span_h + 1) * 2 <= MR_ROWS_MAX;
-            g->cap = (int32_t)(MR_ROWS_MAX / ((g->slide ? in->c : 1) * slot * 2));
+        const int32_t lc = (pix - 1) * g->s + span + 1;
+        const int32_t lq = (lc + g->d - 1) / g->d + 1;
+        const int32_t slot = (g->d * lq + 3) & ~3;
+        if (slot <= MR_ROWS_MAX && slot * (span_h + 1) * 2 <= MR_ROWS_MAX) {
+            const int32_t one = slot * (span_h + 1) * 2;   /* one input channel's rows */
+            g->slide = pix == out->w && in->c <= MR_ROWS_MAX / one;
+            g->cap = MR_ROWS_MAX / ((g->slide ? in->c : 1) * slot * 2);
             g->pix = pix;
-            g->lq = (int32_t)lq;
-            g->slot = (int32_t)slot;
+            g->lq = lq;
+            g->slot = slot;
             return true;
         }
     }
@@ -214,8 +223,11 @@ typedef char mr_args_layout_check[(offsetof(mr_args, w) == 24 && offsetof(mr_arg
  * weights, r11 row step, r12 rows left, lr the block entry: a computed
  * jump into the unrolled pairs of the 2-wide block (16 bytes a pair, then a
  * branch past the other) or the 4-wide one (24 bytes), 32-bit encodings
- * forced. */
-__attribute__((naked, noinline)) static void mr_run(mr_args *a)
+ * forced. ADR's Align(PC, 4) is resolved when assembling, against the
+ * function's section start: the function must be 4-byte aligned, or every
+ * computed entry lands two bytes off in a link that places it at 2 mod 4
+ * (inside the previous pair's last SMLAD). */
+__attribute__((naked, noinline, aligned(4))) static void mr_run(mr_args *a)
 {
     (void)a;
     __asm__ volatile(
@@ -309,21 +321,19 @@ typedef struct {
     int32_t mult, shift, right, hv, out_offset, act_min, act_max;
 } mr_chan;
 
-/* RQ_FULL and RQ_SHORT: the short requantization of accumulators kept
- * doubled (the weights and bias were doubled, so SRDHM is one SMMULR), with
- * the output offset folded into the rounding constant (hv = 2^(right-1) +
+/* RQ_SHORT: the short requantization of accumulators kept doubled (the
+ * weights and bias were doubled, so SRDHM is one SMMULR), with the output
+ * offset folded into the rounding constant (hv = 2^(right-1) +
  * offset * 2^right, exact: adding a multiple of 2^right commutes with the
- * shift); RQ_FULL also the whole int8 range (one SSAT). */
-enum { RQ_FULL, RQ_SHORT, RQ_GENERAL };
+ * shift); when the clamp is the whole int8 range, one SSAT (the assembly
+ * loop below; the clamp gives the same bytes). */
+enum { RQ_SHORT, RQ_GENERAL };
 
 static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, int32_t acc, int mode)
 {
     int32_t v;
     if (mode != RQ_GENERAL) {
         v = dsp_dw_rq_short(acc, k->mult, k->hv, k->right);
-        if (mode == RQ_FULL) {
-            return (int8_t)dsp_ssat8(v);
-        }
     } else {
         v = dsp_requant(acc, k->mult, k->shift) + k->out_offset;
     }
@@ -349,7 +359,7 @@ static inline __attribute__((always_inline)) void requant_group(const dsp_out *o
         const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
         int8_t *yp = y + c;
 #ifdef KWSQ_DSP_NATIVE
-        if (mode == RQ_FULL && a != end2) {
+        if (mode == RQ_SHORT && o->full_range && a != end2) {
             /* requant() of two outputs in 15 instructions */
             int32_t v0, v1, t;
             __asm__ volatile(
@@ -384,12 +394,6 @@ static inline __attribute__((always_inline)) void requant_group(const dsp_out *o
             *yp = requant(&k, *a, mode);
         }
     }
-}
-
-static void __attribute__((noinline)) group_full(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
-                                                 int32_t n, int8_t *y, int32_t ystep)
-{
-    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_FULL);
 }
 
 static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
@@ -497,9 +501,7 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                                 mr_run(&a);
                             }
                         }
-                        if (fold && o->full_range) {
-                            group_full(o, oc0, nk, acc, n, yrow + oc0, out_ch);
-                        } else if (fold) {
+                        if (fold) {
                             group_short(o, oc0, nk, acc, n, yrow + oc0, out_ch);
                         } else {
                             group_general(o, oc0, nk, acc, n, yrow + oc0, out_ch);
