@@ -218,9 +218,9 @@ def model_variants(data: bytes) -> dict[str, bool]:
             in_shape, _ = shape_type(op, 0)
             o = op.builtinOptions
             outs = list(op.outputs if op.outputs is not None else [])
-            out_shape = ([int(d) for d in tensors[outs[0]].shape]
-                         if outs and 0 <= outs[0] < len(tensors) and tensors[outs[0]].shape is not None
-                         else [])
+            out_t = tensors[outs[0]] if outs and 0 <= outs[0] < len(tensors) else None
+            out_shape = ([int(d) for d in out_t.shape]
+                         if out_t is not None and out_t.shape is not None else [])
             has["DW_GENERIC"] |= not _dw_plain(in_shape, f_shape, out_shape, w_type, o)
             if len(in_shape) != 4 or len(f_shape) != 4 or in_shape[3] <= 0:
                 has["DW_DM1"] = has["DW_MULT"] = has["DW_3X3"] = True  # refused at load anyway
