@@ -85,6 +85,8 @@ class BenchRow:
     estimate_note: str = ESTIMATE_NOTE
     extra: dict[str, str] = field(default_factory=dict)
     op_list: bool = True  # only the model's ops linked (False: --all-ops)
+    terse: bool = False  # runtime built TERSE=1 (--terse: no error texts)
+    lto: bool = False  # runtime built and linked with LTO=1 (--lto)
     per_hop: dict | None = None  # --per-hop: the streaming detector's cost (runs only)
 
 
@@ -146,6 +148,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--all-ops", action="store_true",
                         help="link every op of the runtime instead of only the model's"
                         " (default: the model's op list, as kwsq convert writes it)")
+    parser.add_argument("--terse", action="store_true",
+                        help="build the runtime TERSE=1: errors give the op and source line"
+                        " instead of a message, for firmware nobody reads errors on (default: off)")
+    parser.add_argument("--lto", action="store_true",
+                        help="build the runtime with link-time optimization (LTO=1; its code"
+                        " is still counted as runtime code) (default: off)")
     parser.add_argument(
         "--per-hop", action="store_true",
         help="for run folders: also build the streaming detector (C front-end + model +"
@@ -247,19 +255,21 @@ def weight_bytes(path: Path) -> int:
 
 def bench_model(
     model: Path | ModelRef, target: str, kernels: str, n_inputs: int, seed: int,
-    op_list: bool = True,
+    op_list: bool = True, terse: bool = False, lto: bool = False,
 ) -> BenchRow:
     """Measure one model: a zero-input run to learn its inputs, then the seeded random ones.
 
     With ``op_list`` the firmware links only the model's ops (its op list, as ``kwsq
-    convert`` writes it), so the code size is what the model needs.
+    convert`` writes it), so the code size is what the model needs; ``terse`` and ``lto``
+    select the runtime build (boards/Makefile TERSE=1, LTO=1).
     """
     if n_inputs < 1:
         raise KwsqError("--inputs must be at least 1")
     ref = model if isinstance(model, ModelRef) else resolve_model(Path(model))
-    probe = run_on_target(ref.path, None, target, kernels=kernels, op_list=op_list)
+    build = {"op_list": op_list, "terse": terse, "lto": lto}
+    probe = run_on_target(ref.path, None, target, kernels=kernels, **build)
     run = run_on_target(ref.path, random_inputs(probe, n_inputs, seed), target, kernels=kernels,
-                        op_list=op_list)
+                        **build)
     clock = TARGETS[target].clock_hz
     return BenchRow(
         model=ref.label,
@@ -285,6 +295,8 @@ def bench_model(
         run_model=ref.run_model,
         scheme=ref.scheme,
         op_list=op_list,
+        terse=terse,
+        lto=lto,
     )
 
 
@@ -382,6 +394,12 @@ def measure_per_hop(rows: list[BenchRow], wav: Path | None, conv_hop: float | No
         r.per_hop = deploy.per_hop_cost(run, r.target, r.kernels, wav, conv_hop, fixed)
 
 
+def build_name(terse: bool, lto: bool) -> str:
+    """How the runtime was built, as the table header and the notes name it."""
+    flags = [f for f, on in (("TERSE=1", terse), ("LTO=1", lto)) if on]
+    return " ".join(flags) if flags else "default"
+
+
 def default_models() -> list[Path]:
     if not ANCHOR_DIR.is_dir():
         raise KwsqError(f"no model given and the anchor models are missing ({ANCHOR_DIR})")
@@ -410,7 +428,8 @@ def plan_jobs(targets: list[str], kernels: str | None) -> list[tuple[str, str]]:
 
 def measure(
     refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int,
-    op_list: bool = True, failures: list[str] | None = None,
+    op_list: bool = True, failures: list[str] | None = None, terse: bool = False,
+    lto: bool = False,
 ) -> list[BenchRow]:
     """Every model under every (target, kernels), with a progress bar on stderr.
 
@@ -426,7 +445,7 @@ def measure(
         for ref, target, kernels in work:
             bar.set_postfix(run=f"{ref.label} on {target}/{kernels}")
             try:
-                rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list))
+                rows.append(bench_model(ref, target, kernels, n_inputs, seed, op_list, terse, lto))
             except KwsqError as exc:
                 if failures is None:
                     raise
@@ -436,14 +455,18 @@ def measure(
 
 
 def run(args: argparse.Namespace) -> int:
+    terse, lto = getattr(args, "terse", False), getattr(args, "lto", False)
     if args.suite is not None:
+        if terse or lto:
+            raise KwsqError("--terse and --lto measure one runtime build: not with --suite")
         from pipeline.device.bench_report import run_suite
 
         return run_suite(args)
     targets = _split_list(args.target or "m4", list(TARGETS), "target")
     refs = [resolve_model(m) for m in (list(args.models) or default_models())]
     jobs = plan_jobs(targets, args.kernels)
-    rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops)
+    rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops, terse=terse,
+                   lto=lto)
     for target in targets:
         target_rows = [r for r in rows if r.target == target]
         spec = TARGETS[target]
@@ -452,6 +475,7 @@ def run(args: argparse.Namespace) -> int:
             + ("plugin-counted instructions" if spec.user_mode else "QEMU -icount shift=7")
             + f"; est. ms at {spec.clock_note}; runtime code = tflm_port objects only"
             + ("; every op linked" if args.all_ops else "; only the model's ops linked")
+            + f"; runtime build: {build_name(terse, lto)}"
         )
         print(format_table(target_rows))
     print(ESTIMATE_NOTE)
