@@ -53,6 +53,22 @@ def test_bench_json_holds_what_the_firmware_measured(tmp_path: Path) -> None:
     assert sections[".model"] >= MODEL.stat().st_size
 
 
+def test_bench_terse_lto_measures_that_build_and_says_so(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "bench.json"
+    assert main(["bench", str(MODEL), "--terse", "--lto", "--out", str(out)]) == 0
+    assert "; runtime build: TERSE=1 LTO=1" in capsys.readouterr().out
+    (row,) = json.loads(out.read_text())
+    assert (row["terse"], row["lto"]) == (True, True)
+    kernels = default_kernels("m4")
+    built = run_on_target(MODEL, None, "m4", kernels=kernels, op_list=True, terse=True, lto=True)
+    plain = run_on_target(MODEL, None, "m4", kernels=kernels, op_list=True)
+    assert row["runtime_code_bytes"] == built.code_bytes["runtime"]
+    assert row["runtime_code_bytes"] < plain.code_bytes["runtime"]
+    assert main(["bench", str(MODEL), "--terse", "--suite", str(tmp_path / "s")]) == 2
+    assert "--terse and --lto measure one runtime build: not with --suite" in \
+        capsys.readouterr().err
+
+
 def test_bench_of_a_missing_model_is_a_one_line_error(tmp_path: Path, capsys) -> None:
     assert main(["bench", str(tmp_path / "none.tflite")]) == 2
     assert "kwsq bench: error: model not found" in capsys.readouterr().err
