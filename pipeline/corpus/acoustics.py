@@ -9,7 +9,14 @@ and the engines do not:
 * the room: a shoebox room simulated with pyroomacoustics (image source method,
   wall absorption from a target RT60 by Sabine's formula), not an echo made by hand;
 * the microphone and channel: band limits, a peaking EQ and a spectral tilt (audiomentations'
-  filters with fixed parameters), automatic gain control and clipping.
+  filters with fixed parameters), automatic gain control and clipping;
+* source-filter voice conversion (``kwsq synth --diversity people``): the WORLD vocoder
+  (Morise, Yokomori and Ozawa, "WORLD: a vocoder-based high-quality speech synthesis system
+  for real-time applications") splits a real voice into F0, spectral envelope and
+  aperiodicity; the envelope and aperiodicity are warped in frequency (consonant noise
+  bands move with the formants: the "f" of one person lands where another's would be), F0
+  is moved and its contour widened or flattened, and aperiodicity is raised (breathiness).
+  One recorded person gives many synthetic speakers whose consonant spectra differ.
 
 Every function is deterministic given its parameters, so a speaker (whose parameters live
 in :class:`pipeline.corpus.voices.Speaker`) always sounds the same.
@@ -61,6 +68,64 @@ def warp_formants(audio: np.ndarray, factor: float, rate: int = SAMPLE_RATE,
     if peak_out > 0:
         out = out * (peak_in / peak_out)
     return out.astype(np.float32)
+
+
+WORLD_FRAME_MS = 5.0
+WORLD_KEYS = ("breath", "f0_range", "f0_ratio", "warp")
+
+
+def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPLE_RATE
+                  ) -> np.ndarray:
+    """Another speaker's version of ``audio`` by WORLD analysis, modification, resynthesis.
+
+    ``params`` (all optional, neutral values in brackets): ``warp`` [1.0] scales the spectral
+    envelope and the aperiodicity in frequency (``> 1`` moves formants and fricative noise
+    up, as a shorter vocal tract would); ``f0_ratio`` [1.0] scales F0; ``f0_range`` [1.0]
+    scales each voiced frame's log-F0 distance from the clip's mean (intonation wider or
+    flatter); ``breath`` [0.0] in [0, 1) mixes that fraction of the periodic part into the
+    aperiodic one (a breathier voice). Same duration and peak as the input.
+    """
+    bad = sorted(set(params) - set(WORLD_KEYS))
+    if bad:
+        raise ValueError(f"unknown WORLD conversion setting '{bad[0]}'; expected some of "
+                         f"{', '.join(WORLD_KEYS)}")
+    warp = float(params.get("warp", 1.0))
+    ratio = float(params.get("f0_ratio", 1.0))
+    spread = float(params.get("f0_range", 1.0))
+    breath = float(params.get("breath", 0.0))
+    if warp <= 0 or ratio <= 0 or spread < 0 or not 0.0 <= breath < 1.0:
+        raise ValueError(f"WORLD conversion settings out of range: {params}")
+    if audio.size == 0:
+        return audio
+    import pyworld
+
+    x = audio.astype(np.float64)
+    f0, times = pyworld.dio(x, rate, frame_period=WORLD_FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, times, rate)
+    sp = pyworld.cheaptrick(x, f0, times, rate)
+    ap = pyworld.d4c(x, f0, times, rate)
+    if warp != 1.0:
+        bins = np.arange(sp.shape[1], dtype=np.float64)
+        src = np.clip(bins / warp, 0, sp.shape[1] - 1)
+        # interpolate the log envelope (formant peaks keep their shape)
+        sp = np.exp(np.stack([np.interp(src, bins, np.log(row + 1e-16)) for row in sp]))
+        ap = np.stack([np.interp(src, bins, row) for row in ap])
+    voiced = f0 > 0
+    if voiced.any() and (ratio != 1.0 or spread != 1.0):
+        logf0 = np.log(f0[voiced])
+        mean = float(np.mean(logf0))
+        f0 = f0.copy()
+        f0[voiced] = np.exp(mean + spread * (logf0 - mean)) * ratio
+    if breath:
+        ap = 1.0 - (1.0 - ap) * (1.0 - breath)
+    y = pyworld.synthesize(f0, np.ascontiguousarray(sp), np.ascontiguousarray(ap), rate,
+                           WORLD_FRAME_MS)[: audio.size]
+    if y.size < audio.size:
+        y = np.pad(y, (0, audio.size - y.size))
+    peak_in, peak_out = np.max(np.abs(audio)), np.max(np.abs(y))
+    if peak_out > 0:
+        y = y * (peak_in / peak_out)
+    return y.astype(np.float32)
 
 
 @lru_cache(maxsize=64)

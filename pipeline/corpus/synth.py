@@ -31,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import numpy as np
 
 from pipeline import console
 from pipeline.atomic import write_text
-from pipeline.corpus import acoustics, voices
+from pipeline.corpus import acoustics, phonemap, voices
 from pipeline.data.audio import colored_noise, read_wav, word_bounds, write_wav
 from pipeline.data.gsc import (
     COMMANDS,
@@ -134,6 +135,8 @@ def _render_festival(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dic
     # carrier phrase festival also prints where the last word starts (its own segmentation),
     # written next to the WAV as <key>.start.
     lines = [f"(voice_{s.voice})", f"(Parameter.set 'Duration_Stretch {s.stretch})"]
+    if s.mapped:
+        lines += mapped_lexicon(s.voice, texts.values())
     out = {}
     for key, text in texts.items():
         path = tmp / f"{key}.wav"
@@ -152,6 +155,27 @@ def _render_festival(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dic
         if len(parts) == 2 and parts[0] in out:
             (tmp / f"{parts[0]}.start").write_text(parts[1])
     return out
+
+
+def mapped_lexicon(voice: str, texts: Iterable[str]) -> list[str]:
+    """festival calls that make an other-language ``voice`` say English words: each word's
+    English pronunciation mapped onto the voice's phones (:mod:`pipeline.corpus.phonemap`)."""
+    language = voices.festival_language(voice)
+    if language not in phonemap.TABLES:
+        raise RenderError(f"festival voice {voice} has no phone map to English "
+                          f"(maps: {', '.join(sorted(phonemap.TABLES))})")
+    words = tuple(sorted({w.lower() for t in texts for w in t.split()}))
+    prons = phonemap.english_pronunciations(words)
+    missing = [w for w in words if w not in prons]
+    if missing:
+        raise RenderError(f"no English pronunciation of '{missing[0]}' (festival's CMU "
+                          "lexicon, Debian festlex-cmu, is needed for mapped voices)")
+    return [phonemap.lexicon_entry(w, phonemap.map_syllables(prons[w], language))
+            for w in words]
+
+
+class RenderError(RuntimeError):
+    """A speaker's voice cannot render its words here (the speaker is skipped)."""
 
 
 def _render_piper(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
@@ -229,6 +253,8 @@ def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0, with_span: 
     measured before the room is applied (the reverberant tail is not part of the word).
     """
     effects = voice_effects(s)
+    if s.world:
+        raw = _world_source(raw, s)
     if effects:
         audio = _sox_float(raw, effects)
     else:  # only a rate change: numpy, one process spawn less per clip
@@ -251,6 +277,17 @@ def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0, with_span: 
         _, hi = word_bounds(word, rel=TRIM_REL / 3, margin=0)  # keep the audible tail
         word = word[:min(hi, limit)]
     return (word, span) if with_span else word
+
+
+def _world_source(raw: Path, s: voices.Speaker) -> Path:
+    """The engine render converted to the derived speaker's voice (WORLD), at 16 kHz,
+    written beside the render; pitch, tempo and room are applied to it afterwards."""
+    out = raw.with_name(raw.stem + ".world.wav")
+    if not out.exists():
+        audio, rate = read_wav(raw)
+        audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
+        write_wav(out, acoustics.world_convert(audio, dict(s.world)))
+    return out
 
 
 def _cut_and_warp(audio: np.ndarray, s: voices.Speaker, start: float) -> np.ndarray:
@@ -326,7 +363,7 @@ def _speaker_task(args: tuple[str, voices.Speaker, tuple[str, ...], int, int, in
             texts[CARRIER_KEY] = s.carrier
         try:
             raws = RENDER[s.family](s, texts, Path(tmp))
-        except (subprocess.CalledProcessError, OSError) as exc:
+        except (subprocess.CalledProcessError, OSError, RenderError) as exc:
             result["errors"].append(f"{s.family}:{s.voice}: {exc}")
             return result
         carrier = raws.get(CARRIER_KEY)

