@@ -170,8 +170,10 @@ def mapped_lexicon(voice: str, texts: Iterable[str]) -> list[str]:
     if missing:
         raise RenderError(f"no English pronunciation of '{missing[0]}' (festival's CMU "
                           "lexicon, Debian festlex-cmu, is needed for mapped voices)")
-    return [phonemap.lexicon_entry(w, phonemap.map_syllables(prons[w], language))
-            for w in words]
+    # a lexicon's pre-hook may rewrite the word before the look-up (the Russian voice
+    # transliterates Latin letters), which would miss the entries: none for these words
+    return ["(lex.set.pre_hooks nil)"] + [
+        phonemap.lexicon_entry(w, phonemap.map_syllables(prons[w], language)) for w in words]
 
 
 class RenderError(RuntimeError):
@@ -675,6 +677,7 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
         "errors": errors[:50],
         "error_count": len(errors),
         "missing_engines": missing_families,
+        "missing_voices": missing_voices(inv, diversity, counts),
         "wall_seconds_this_run": round(wall, 1),
         "jobs": jobs,
     }
@@ -682,6 +685,30 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
         stats["streams"] = stream_stats
     write_text(manifest_path, json.dumps(stats, indent=2) + "\n")
     return stats
+
+
+def missing_voices(inv: voices.VoiceInventory, diversity: str, counts: dict[str, int]
+                   ) -> list[str]:
+    """What a ``people`` corpus had to leave out on this machine (one line each)."""
+    if diversity != "people" or not counts.get("festival"):
+        return []
+    notes = []
+    if not inv.festival_mapped:
+        notes.append("no festival voice of another language with a phone map to English is "
+                     "installed (Debian festvox-czech-dita, festvox-czech-krb, "
+                     "festvox-czech-machac, festvox-czech-ph, festvox-ru, festvox-italp16k, "
+                     "festvox-suopuhe-lj, ...): the corpus has no foreign-voice speakers")
+    else:
+        absent = sorted(set(MAPPED_VOICES) - set(inv.festival_mapped))
+        if absent:
+            notes.append(f"mapped festival voices not installed, skipped: {', '.join(absent)}")
+    return notes
+
+
+# the other-language festival voices with a phone map that kwsq's set-up installs
+MAPPED_VOICES = ("czech_dita", "czech_krb", "czech_machac", "czech_ph", "msu_ru_nsh_clunits",
+                 "lp_diphone", "pc_diphone", "hy_fi_mv_diphone", "suo_fi_lj_diphone",
+                 "upc_ca_ona_hts")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -698,7 +725,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: none)")
     parser.add_argument("--diversity", choices=voices.DIVERSITY, default="plain",
                         help="wide: foreign accents, vocal-tract warping, carrier phrases, "
-                        "simulated rooms, microphone colouring (default: plain)")
+                        "simulated rooms, microphone colouring; people: the plain speakers "
+                        "plus as many again: other-language festival voices reading English "
+                        "through a phone map, and WORLD-converted copies of the real voices "
+                        "(default: plain)")
     parser.add_argument("--families", default=",".join(voices.FAMILIES),
                         help="engine families, comma-separated (default: "
                         f"{','.join(voices.FAMILIES)}); 'piper' alone makes a test-only "
@@ -726,6 +756,8 @@ def run(args: argparse.Namespace) -> int:
     if stats["error_count"]:
         print(f"synth: {stats['error_count']} clips failed, first: {stats['errors'][0]}",
               file=sys.stderr)
+    for note in stats["missing_voices"]:
+        print(f"synth: {note}", file=sys.stderr)
     if stats["missing_engines"]:
         print(f"synth: engines not installed: {', '.join(stats['missing_engines'])}",
               file=sys.stderr)
