@@ -14,7 +14,8 @@ PYTEST_ARGS ?=
 APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-eabi \
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf libc6-dev-armhf-cross \
 	espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox clang \
-	festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts
+	festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts \
+	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-ru
 
 .PHONY: help setup demo paper train convert bench bench-runs test lint runtime clean distclean
 

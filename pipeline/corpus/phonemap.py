@@ -70,7 +70,7 @@ TABLES: dict[str, dict[str, tuple[str, str]]] = {
         {"ch": "tS", "hh": "", "hv": "", "jh": "dZ", "ng": "ng", "sh": "S", "w": "w",
          "y": "j", "zh": "Z"}),
     "finnish": _table(
-        {"aa": ("a:", "a"), "ae": ("&", "&"), "ah": ("a", "a"), "ao": ("o:", "o"),
+        {"aa": ("a:", "a"), "ae": ("e", "e"), "ah": ("a", "a"), "ao": ("o:", "o"),
          "aw": ("a u", "a u"), "ax": ("e", "e"), "axr": ("e r", "e r"), "ay": ("a i", "a i"),
          "eh": ("e", "e"), "er": ("e r", "e r"), "ey": ("e i", "e i"), "ih": ("i", "i"),
          "iy": ("i:", "i"), "ow": ("o u", "o u"), "oy": ("o i", "o i"), "uh": ("u", "u"),
