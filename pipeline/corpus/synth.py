@@ -134,26 +134,45 @@ def _render_festival(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dic
     # One festival process per speaker: start-up costs ~190 ms, a word ~25 ms. With a
     # carrier phrase festival also prints where the last word starts (its own segmentation),
     # written next to the WAV as <key>.start.
-    lines = [f"(voice_{s.voice})", f"(Parameter.set 'Duration_Stretch {s.stretch})"]
+    head = [f"(voice_{s.voice})", f"(Parameter.set 'Duration_Stretch {s.stretch})"]
     if s.mapped:
-        lines += mapped_lexicon(s.voice, texts.values())
+        head += mapped_lexicon(s.voice, texts.values())
     out = {}
+    blocks = {}
     for key, text in texts.items():
         path = tmp / f"{key}.wav"
-        lines.append(f'(set! u (utt.synth (Utterance Text "{text}")))')
-        lines.append(f'(utt.save.wave u "{path}" \'riff)')
+        block = [f'(set! u (utt.synth (Utterance Text "{text}")))',
+                 f'(utt.save.wave u "{path}" \'riff)']
         if s.carrier:
-            lines.append(f'(format t "{key} %f\\n" (item.feat (car (last '
+            block.append(f'(format t "{key} %f\\n" (item.feat (car (last '
                          f"(utt.relation.items u 'Word))) 'word_start))")
+        blocks[key] = block
         out[key] = path
-    script = tmp / "script.scm"
-    script.write_text("\n".join(lines) + "\n")
-    res = subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True,
-                         text=True)
-    for line in res.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[0] in out:
-            (tmp / f"{parts[0]}.start").write_text(parts[1])
+
+    def run(keys: list[str]) -> None:
+        script = tmp / "script.scm"
+        script.write_text("\n".join(head + [x for k in keys for x in blocks[k]]) + "\n")
+        res = subprocess.run(["festival", "-b", str(script)], check=True, capture_output=True,
+                             text=True)
+        for line in res.stdout.splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[0] in out:
+                (tmp / f"{parts[0]}.start").write_text(parts[1])
+
+    try:
+        run(list(blocks))
+    except subprocess.CalledProcessError:
+        if len(blocks) == 1:
+            raise
+        # festival can crash on one word of a voice at one duration stretch (pc_diphone
+        # says "no" at 1.24 with a segmentation fault): make the others one by one; the
+        # word that fails has no file and is reported by the caller
+        for key in blocks:
+            if not out[key].exists():
+                try:
+                    run([key])
+                except subprocess.CalledProcessError:
+                    pass
     return out
 
 
