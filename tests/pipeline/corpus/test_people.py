@@ -8,6 +8,8 @@ with a message.
 
 from __future__ import annotations
 
+import csv
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -19,6 +21,7 @@ from scipy import signal
 from pipeline.corpus import acoustics, phonemap, synth, voices
 
 RATE = 16000
+TINY_SEED = 0  # the seed conftest's tiny_corpus uses
 needs_festival = pytest.mark.skipif(shutil.which("festival") is None,
                                     reason="festival is not installed (make setup)")
 
@@ -227,3 +230,26 @@ def test_a_festival_crash_on_one_word_skips_only_that_word(tmp_path: Path) -> No
     assert res["errors"] == ["festival:pc_diphone made no audio for 'no'"]
     assert (tmp_path / synth.clip_name(s, "left", 0)).is_file()
     assert not (tmp_path / synth.clip_name(s, "no", 0)).exists()
+
+
+def test_a_people_corpus_is_its_plain_twin_plus_the_added_speakers(tiny_corpus: Path,
+                                                                    tmp_path: Path) -> None:
+    out = tmp_path / "people"
+    stats = synth.synthesize(out, size="tiny", seed=TINY_SEED, diversity="people",
+                             progress=False, jobs=2)
+    rows = {r["hash"]: r for r in csv.DictReader(open(out / "speakers.csv"))}
+    plain = {r["hash"]: r for r in csv.DictReader(open(tiny_corpus / "speakers.csv"))}
+    assert set(plain) < set(rows)
+    added = [json.loads(rows[h]["params"]) for h in set(rows) - set(plain)]
+    n_mapped = sum(1 for p in added if p["mapped"])
+    n_world = sum(1 for p in added if p["world"])
+    spec = synth.SIZES["tiny"].speakers
+    assert n_world == spec["flite"] // 2 + spec["festival"] // 2
+    assert n_mapped == (spec["festival"] if voices.discover().festival_mapped else 0)
+    assert stats["missing_voices"] == synth.missing_voices(voices.discover(), "people", spec)
+    # the plain speakers' clips are the plain corpus's, byte for byte
+    for name in sorted((tiny_corpus / "left").glob("*.wav"))[:5]:
+        assert (out / "left" / name.name).read_bytes() == name.read_bytes()
+    # every added speaker has its clips (festival crashes aside: none on these words)
+    for h in set(rows) - set(plain):
+        assert int(rows[h]["clips"]) > 0, rows[h]
