@@ -71,7 +71,7 @@ def warp_formants(audio: np.ndarray, factor: float, rate: int = SAMPLE_RATE,
 
 
 WORLD_FRAME_MS = 5.0
-WORLD_KEYS = ("breath", "f0_range", "f0_ratio", "warp")
+WORLD_KEYS = ("breath", "f0_range", "f0_ratio", "noise_warp", "warp")
 
 
 def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPLE_RATE
@@ -80,20 +80,23 @@ def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPL
 
     ``params`` (all optional, neutral values in brackets): ``warp`` [1.0] scales the spectral
     envelope and the aperiodicity in frequency (``> 1`` moves formants and fricative noise
-    up, as a shorter vocal tract would); ``f0_ratio`` [1.0] scales F0; ``f0_range`` [1.0]
-    scales each voiced frame's log-F0 distance from the clip's mean (intonation wider or
-    flatter); ``breath`` [0.0] in [0, 1) mixes that fraction of the periodic part into the
-    aperiodic one (a breathier voice). Same duration and peak as the input.
+    up, as a shorter vocal tract would); ``noise_warp`` [``warp``] is the factor of the
+    unvoiced frames alone (fricatives, bursts, aspiration: where one person's "f" and
+    another's "s" differ most, independent of vowel formants); ``f0_ratio`` [1.0] scales
+    F0; ``f0_range`` [1.0] scales each voiced frame's log-F0 distance from the clip's mean
+    (intonation wider or flatter); ``breath`` [0.0] in [0, 1) mixes that fraction of the
+    periodic part into the aperiodic one (a breathier voice). Same duration and peak as the input.
     """
     bad = sorted(set(params) - set(WORLD_KEYS))
     if bad:
         raise ValueError(f"unknown WORLD conversion setting '{bad[0]}'; expected some of "
                          f"{', '.join(WORLD_KEYS)}")
     warp = float(params.get("warp", 1.0))
+    noise_warp = float(params.get("noise_warp", warp))
     ratio = float(params.get("f0_ratio", 1.0))
     spread = float(params.get("f0_range", 1.0))
     breath = float(params.get("breath", 0.0))
-    if warp <= 0 or ratio <= 0 or spread < 0 or not 0.0 <= breath < 1.0:
+    if warp <= 0 or noise_warp <= 0 or ratio <= 0 or spread < 0 or not 0.0 <= breath < 1.0:
         raise ValueError(f"WORLD conversion settings out of range: {params}")
     if audio.size == 0:
         return audio
@@ -104,12 +107,15 @@ def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPL
     f0 = pyworld.stonemask(x, f0, times, rate)
     sp = pyworld.cheaptrick(x, f0, times, rate)
     ap = pyworld.d4c(x, f0, times, rate)
-    if warp != 1.0:
+    if warp != 1.0 or noise_warp != 1.0:
         bins = np.arange(sp.shape[1], dtype=np.float64)
-        src = np.clip(bins / warp, 0, sp.shape[1] - 1)
+        sources = {w: np.clip(bins / w, 0, sp.shape[1] - 1) for w in {warp, noise_warp}}
+        factors = np.where(f0 > 0, warp, noise_warp)
         # interpolate the log envelope (formant peaks keep their shape)
-        sp = np.exp(np.stack([np.interp(src, bins, np.log(row + 1e-16)) for row in sp]))
-        ap = np.stack([np.interp(src, bins, row) for row in ap])
+        sp = np.exp(np.stack([np.interp(sources[w], bins, np.log(row + 1e-16))
+                              for w, row in zip(factors, sp, strict=True)]))
+        ap = np.stack([np.interp(sources[w], bins, row)
+                       for w, row in zip(factors, ap, strict=True)])
     voiced = f0 > 0
     if voiced.any() and (ratio != 1.0 or spread != 1.0):
         logf0 = np.log(f0[voiced])

@@ -75,6 +75,14 @@ def test_world_f0_ratio_moves_the_pitch_and_warp_the_formant() -> None:
     assert _centroid(y) / _centroid(x) == pytest.approx(1.2, rel=0.1)
 
 
+def test_world_noise_warp_moves_only_the_unvoiced_frames() -> None:
+    fricative, vowel = _fricative(), _vowel(f0=120.0, formant=1000.0)
+    y = acoustics.world_convert(fricative, {"noise_warp": 1.8})
+    assert _centroid(y) / _centroid(fricative) == pytest.approx(1.8, rel=0.05)
+    z = acoustics.world_convert(vowel, {"noise_warp": 1.8})
+    assert _centroid(z) == pytest.approx(_centroid(vowel), rel=0.03)
+
+
 def test_world_breath_adds_noise_between_the_harmonics() -> None:
     x = _vowel(f0=150.0, formant=800.0)
 
