@@ -193,11 +193,14 @@ kwsq_status kwsq_fail(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_stat
 kwsq_status kwsq_fail_at(struct kwsq_interpreter *ip, const kwsq_node *n, kwsq_status status,
                          const char *file, int line, ...);
 #ifdef KWSQ_SHORT_ERRORS
-/* The format is dropped; the other arguments are still passed (and ignored),
- * so the callers' variables stay used. */
-#define KWSQ_AFTER_FORMAT(fmt, ...) , ##__VA_ARGS__
-#define kwsq_fail(ip, n, status, ...) \
-    kwsq_fail_at((ip), (n), (status), __FILE__, __LINE__ KWSQ_AFTER_FORMAT(__VA_ARGS__))
+/* The format and its arguments are dropped: they sit in the arm of a
+ * constant conditional that is never evaluated (so the callers' variables
+ * stay used and the format is still type-checked, yet no argument is
+ * computed or passed, and no text is kept). Inside its own expansion
+ * kwsq_fail names the function. */
+#define kwsq_fail(ip, n, status, ...)                                   \
+    (0 ? kwsq_fail((ip), (n), (status), __VA_ARGS__)                    \
+       : kwsq_fail_at((ip), (n), (status), __FILE__, __LINE__))
 #endif
 void kwsq_format(char *dst, size_t cap, const char *fmt, ...);
 
