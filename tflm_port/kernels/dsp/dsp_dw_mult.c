@@ -321,31 +321,23 @@ typedef struct {
     int32_t mult, shift, right, hv, out_offset, act_min, act_max;
 } mr_chan;
 
-/* RQ_SHORT: the short requantization of accumulators kept doubled (the
- * weights and bias were doubled, so SRDHM is one SMMULR), with the output
- * offset folded into the rounding constant (hv = 2^(right-1) +
- * offset * 2^right, exact: adding a multiple of 2^right commutes with the
- * shift); when the clamp is the whole int8 range, one SSAT (the assembly
- * loop below; the clamp gives the same bytes). */
-enum { RQ_SHORT, RQ_GENERAL };
-
-static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, int32_t acc, int mode)
+/* The short requantization of accumulators kept doubled (the weights and
+ * bias were doubled, so SRDHM is one SMMULR), with the output offset folded
+ * into the rounding constant (hv = 2^(right-1) + offset * 2^right, exact:
+ * adding a multiple of 2^right commutes with the shift); when the clamp is
+ * the whole int8 range, one SSAT (the assembly loop below; the clamp gives
+ * the same bytes). */
+static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, int32_t acc)
 {
-    int32_t v;
-    if (mode != RQ_GENERAL) {
-        v = dsp_dw_rq_short(acc, k->mult, k->hv, k->right);
-    } else {
-        v = dsp_requant(acc, k->mult, k->shift) + k->out_offset;
-    }
+    int32_t v = dsp_dw_rq_short(acc, k->mult, k->hv, k->right);
     v = v < k->act_min ? k->act_min : v;
     return (int8_t)(v > k->act_max ? k->act_max : v);
 }
 
 /* Output channels oc0 .. oc0 + nk - 1 of n pixels from their accumulators
  * acc[4 * i + c] into y[i * ystep + c], two pixels per iteration. */
-static inline __attribute__((always_inline)) void requant_group(const dsp_out *o, int32_t oc0, int32_t nk,
-                                                                const int32_t *acc, int32_t n, int8_t *y,
-                                                                int32_t ystep, int mode)
+static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
+                                                  int32_t n, int8_t *y, int32_t ystep)
 {
     for (int32_t c = 0; c < nk; ++c) {
         mr_chan k;
@@ -355,11 +347,11 @@ static inline __attribute__((always_inline)) void requant_group(const dsp_out *o
         k.out_offset = o->out_offset;
         k.act_min = o->act_min;
         k.act_max = o->act_max;
-        k.hv = mode != RQ_GENERAL ? (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1)) : 0;
+        k.hv = (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1));
         const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
         int8_t *yp = y + c;
 #ifdef KWSQ_DSP_NATIVE
-        if (mode == RQ_SHORT && o->full_range && a != end2) {
+        if (o->full_range && a != end2) {
             /* requant() of two outputs in 15 instructions */
             int32_t v0, v1, t;
             __asm__ volatile(
@@ -386,26 +378,26 @@ static inline __attribute__((always_inline)) void requant_group(const dsp_out *o
         }
 #endif
         for (; a != end2; a += 8, yp += 2 * ystep) {
-            const int8_t v0 = requant(&k, a[0], mode), v1 = requant(&k, a[4], mode);
+            const int8_t v0 = requant(&k, a[0]), v1 = requant(&k, a[4]);
             yp[0] = v0;
             yp[ystep] = v1;
         }
         if (n & 1) {
-            *yp = requant(&k, *a, mode);
+            *yp = requant(&k, *a);
         }
     }
 }
 
-static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
-                                                  int32_t n, int8_t *y, int32_t ystep)
-{
-    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_SHORT);
-}
-
+/* The general stage (right shifts past 22, left shifts, accumulators past
+ * the short stage's bound), accumulators not doubled: dsp_requant.h's. */
 static void __attribute__((noinline)) group_general(const dsp_out *o, int32_t oc0, int32_t nk,
                                                     const int32_t *acc, int32_t n, int8_t *y, int32_t ystep)
 {
-    requant_group(o, oc0, nk, acc, n, y, ystep, RQ_GENERAL);
+    for (int32_t c = 0; c < nk; ++c) {
+        for (int32_t i = 0; i < n; ++i) {
+            y[i * ystep + c] = dsp_out_one_call(o, acc[4 * i + c], oc0 + c);
+        }
+    }
 }
 
 void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,

@@ -132,4 +132,8 @@ static inline int8_t dsp_out_one(const dsp_out *o, int32_t acc, int32_t ch)
     return dsp_out_one_inline(o, acc, ch);
 }
 
+/* The same, one shared out-of-line body (dsp_out.c): for paths where a call
+ * per output costs little against the output's work, or that rarely run. */
+int8_t dsp_out_one_call(const dsp_out *o, int32_t acc, int32_t ch);
+
 #endif /* KWSQ_DSP_REQUANT_H */

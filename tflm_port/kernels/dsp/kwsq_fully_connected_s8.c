@@ -55,8 +55,9 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
             int32_t acc[4];
             dsp_fc_stream_s8(weights + (int64_t)o * accum, x, accum, rows, acc);
             for (int32_t r = 0; r < rows; ++r) {
-                y[o + r] = dsp_out_one(&out, (int32_t)((uint32_t)acc[r] + (uint32_t)row_const[o + r] + xsum),
-                                       pc ? o + r : 0);
+                /* one call per output of a deep row */
+                y[o + r] = dsp_out_one_call(&out, (int32_t)((uint32_t)acc[r] + (uint32_t)row_const[o + r] + xsum),
+                                            pc ? o + r : 0);
             }
         }
     }
