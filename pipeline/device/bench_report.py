@@ -25,12 +25,15 @@ from pipeline.device.bench import (
     BenchRow,
     ModelRef,
     _split_list,
+    bench_model,
+    build_name,
     measure,
     plan_jobs,
     relative,
     resolve_model,
 )
 from pipeline.device.targets import TARGETS
+from pipeline.errors import KwsqError
 from pipeline.paths import ANCHOR_DIR
 
 
@@ -127,6 +130,44 @@ def anchor_checks(rows: list[BenchRow]) -> list[Check]:
         _bar_check(rows, ms, "m4", 600_000, 5_500),
         _bar_check(rows, ms, "m55", 500_000),
     ]
+
+
+# micro_speech's runtime code on the Cortex-M4 with the dsp kernels, op-list firmware: the bar
+# holds for the best of the builds measured (default, TERSE=1, TERSE=1 LTO=1).
+CODE_MODEL = "micro_speech_quantized.tflite"
+CODE_TARGET, CODE_KERNELS, CODE_BAR = "m4", "dsp", 20_000
+CODE_BUILDS = ((True, False), (True, True))  # (terse, lto) measured besides the default
+
+
+def code_size_rows(refs: list[ModelRef], jobs: list[tuple[str, str]], n_inputs: int, seed: int,
+                   failures: list[str]) -> list[BenchRow]:
+    """CODE_MODEL on CODE_TARGET/CODE_KERNELS in the CODE_BUILDS (op list), when the suite
+    measures that model there at all."""
+    ref = next((r for r in refs if r.path.name == CODE_MODEL and r.run_model is None), None)
+    if ref is None or (CODE_TARGET, CODE_KERNELS) not in jobs:
+        return []
+    rows = []
+    for terse, lto in CODE_BUILDS:
+        try:
+            rows.append(bench_model(ref, CODE_TARGET, CODE_KERNELS, n_inputs, seed, True, terse,
+                                    lto))
+        except KwsqError as exc:
+            failures.append(f"{ref.label} on {CODE_TARGET}/{CODE_KERNELS} "
+                            f"{build_name(terse, lto)}: {str(exc).splitlines()[0]}")
+    return rows
+
+
+def code_check(rows: list[BenchRow]) -> Check:
+    """CODE_MODEL's runtime code in every op-list build measured; met by the smallest."""
+    on = [r for r in _anchor(rows, CODE_MODEL)
+          if r.target == CODE_TARGET and r.kernels == CODE_KERNELS and r.op_list]
+    label = f"{CODE_MODEL.removesuffix('.tflite')} runtime code on {CODE_TARGET}/{CODE_KERNELS}"
+    bar = f"<= {CODE_BAR:,} B (op-list firmware, best build)"
+    if not on:
+        return Check(label, "not measured", bar, None)
+    measured = ", ".join(f"{build_name(r.terse, r.lto)} {r.runtime_code_bytes:,} B "
+                         f"({r.instructions:,} instructions)" for r in on)
+    return Check(label, measured, bar, min(r.runtime_code_bytes for r in on) <= CODE_BAR)
 
 
 def _four_bit(scheme: str | None) -> bool:
@@ -295,10 +336,14 @@ def checks_table(checks: list[Check]) -> str:
                      [[c.what, c.measured, c.bar, status(c)] for c in checks])
 
 
-def report(rows: list[BenchRow], when: dt.date, notes: list[str]) -> str:
+def report(rows: list[BenchRow], when: dt.date, notes: list[str],
+           code_rows: list[BenchRow] | None = None) -> str:
+    """The markdown report; ``code_rows`` (other runtime builds of the code-size model) only
+    feed the code-size check."""
     pairs = twins(rows)
     ladder_table, ladder_checks = ladder(rows)
-    checks = anchor_checks(rows) + twin_checks(pairs) + ladder_checks
+    checks = anchor_checks(rows) + [code_check(rows + (code_rows or []))] + twin_checks(pairs) \
+        + ladder_checks
     parts = [
         f"# kwsq benchmark, {when.isoformat()}",
         "",
@@ -375,13 +420,17 @@ def run_suite(args: argparse.Namespace) -> int:
         return 0
     failures: list[str] = []
     rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops, failures=failures)
+    code_rows = [] if args.all_ops else code_size_rows(refs, jobs, args.inputs, args.seed,
+                                                       failures)
     for line in failures:
         say(f"bench: not measured: {line}")
     when = dt.date.today()
-    text = report(rows, when, notes)
+    text = report(rows, when, notes, code_rows)
     out_dir: Path = args.suite
     write_text(out_dir / "bench.md", text)
-    write_text(out_dir / "bench.json", json.dumps([asdict(r) for r in rows], indent=2) + "\n")
+    # the other builds' records too; each says its build (terse, lto)
+    write_text(out_dir / "bench.json",
+               json.dumps([asdict(r) for r in rows + code_rows], indent=2) + "\n")
     docs_copy = Path(args.docs) / f"bench-{when.isoformat()}.md"
     write_text(docs_copy, text)
     print(text)

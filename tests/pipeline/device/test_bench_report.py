@@ -61,3 +61,23 @@ def test_anchor_bars_and_missing_measurements() -> None:
     text = report(rows, dt.date(2026, 1, 2), [])
     assert text.startswith("# kwsq benchmark, 2026-01-02")
     assert "| mlperf_tiny_kws_ds_cnn_int8 on m4 | not measured |" in text
+
+
+def test_code_size_check_takes_the_smallest_op_list_build_and_names_each() -> None:
+    from dataclasses import replace
+
+    from pipeline.device.bench_report import code_check
+
+    ms = "micro_speech_quantized.tflite"
+    base = _row(ms, "m4", "dsp", 417_000, path=f"anchors/{ms}")
+    rows = [replace(base, runtime_code_bytes=24_022),
+            replace(base, runtime_code_bytes=19_987, terse=True),
+            replace(base, runtime_code_bytes=18_374, terse=True, lto=True, instructions=419_000),
+            replace(base, runtime_code_bytes=9_000, kernels="ref"),  # another folder: not counted
+            replace(base, runtime_code_bytes=9_000, op_list=False)]  # every op linked: not counted
+    check = code_check(rows)
+    assert check.met is True
+    assert check.measured == ("default 24,022 B (417,000 instructions), TERSE=1 19,987 B (417,000"
+                              " instructions), TERSE=1 LTO=1 18,374 B (419,000 instructions)")
+    assert code_check(rows[:1]).met is False
+    assert code_check([]).measured == "not measured"
