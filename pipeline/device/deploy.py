@@ -1,9 +1,11 @@
 """``kwsq deploy``: a run's model as a streaming keyword detector for a device.
 
 Builds ``tflm_port/apps/detector`` for the run: the C feature front-end fed by the run's
-``frontend.h``, a ring of quantized frames, the .tflite on kwsq's runtime and the detection
-rules of ``kwsq eval``'s streaming path (``pipeline.evaluate.det``), with the run's keyword
-columns and the evaluation's input windowing (``pipeline.evaluate.streaming.windowing``).
+``frontend.h``, a ring of quantized frames (or, for a run trained with per-clip feature
+normalization, of raw frames with running sums: each input normalized over its window),
+the .tflite on kwsq's runtime and the detection rules of ``kwsq eval``'s streaming path
+(``pipeline.evaluate.det``), with the run's keyword columns and the evaluation's input
+windowing (``pipeline.evaluate.streaming.windowing``).
 On an emulated board the firmware reads a WAV through semihosting one hop at a time, as a
 microphone driver delivers audio, prints its detections with their times, and counts the
 instructions of the front-end and of the model separately: ``--wav`` runs it and reports
@@ -132,11 +134,17 @@ def detector_header(s: DetectorSettings, input_element_bytes: int) -> str:
 def generate(run: Any, gen_dir: Path, settings: DetectorSettings) -> Path:
     """model.c/.h, model_ops.c (the model's op list: the firmware links only those ops),
     frontend.h and detector_config.h for one run in ``gen_dir``."""
+    from pipeline.data.features import FeatureConfig
     from pipeline.tflite import export_c, export_frontend
 
     model_path = run.tflite_path
     if not model_path.is_file():
         raise KwsqError(f"{run.path} has no model.tflite; convert it first (kwsq convert)")
+    mode = FeatureConfig.from_dict(run.read_config().features).normalize
+    if mode not in export_frontend.C_NORMALIZE:
+        raise KwsqError(f"the C front-end does not implement the run's feature normalization "
+                        f"'{mode}' (it implements {', '.join(export_frontend.C_NORMALIZE)}); "
+                        "kwsq eval can still score the model in Python")
     data = model_path.read_bytes()
     gen_dir.mkdir(parents=True, exist_ok=True)
     _write_if_changed(gen_dir, export_c.c_sources(data, "kwsq_model", "model.h",
@@ -273,7 +281,8 @@ def run_detector(exe: Path, target: str, wav: Path, verbose: bool = False,
             raise KwsqError(f"the WAV path must not contain spaces (QEMU -append): {wav}")
         cmd = ["qemu-system-arm", "-M", MACHINES[target], "-nographic", "-monitor", "none",
                "-serial", "null", "-semihosting-config", "enable=on,target=native",
-               "-icount", "shift=7", "-kernel", str(exe), "-append", str(wav.resolve())]
+               "-icount", "shift=7", "-kernel", str(exe), "-append",
+               ("-v " if verbose else "") + str(wav.resolve())]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s,
                               stdin=subprocess.DEVNULL)

@@ -9,6 +9,9 @@ the model on the newest input window:
 * models on a whole clip of frames (the conv models): the last 1 s of frames (as many as
   a training clip has) every ``conv_hop_seconds`` (default 0.1 s).
 
+With per-clip feature normalization (``FeatureConfig.normalize``) each input is normalized
+over its window, the frames training normalized over (see :class:`Windowing`).
+
 Each window's posteriors carry the time at which a device has all of its audio (the end
 of the window's last frame). The detection rules and the DET sweep are in
 :mod:`pipeline.evaluate.det`; this module only produces posteriors and feeds them there.
@@ -95,11 +98,21 @@ def _frames(audio: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Windowing:
-    """Which frames form each model input and when a device has them."""
+    """Which frames form each model input and when a device has them.
 
-    span: int  # frames from the first to the last frame of one input
-    offsets: tuple[int, ...]  # frame offsets inside an input
-    hop_frames: int  # frames between consecutive inputs
+    A window is ``span`` consecutive frames; the model input is the frames at ``offsets``
+    inside it. Without per-clip normalization the window is the input's own span. With it
+    (``cfg.normalize``), the window is the frames training normalized over: a training
+    clip's frames, in which a stacked input sits where ``features.compute`` picks it
+    (``clip_window_start``), and a clip model's input is the whole window anyway. The
+    input is then its frames minus the window's mean (:func:`window_stats`): exactly the
+    clip's normalization, and causal, since a window is scored once its last frame is
+    there. The C front-end (``tflm_port/frontend``, kwsq_fe_norm) computes the same.
+    """
+
+    span: int  # frames of one window (first to last, inclusive)
+    offsets: tuple[int, ...]  # frame offsets of the model input inside a window
+    hop_frames: int  # frames between consecutive windows
     cfg: FeatureConfig
 
     @property
@@ -110,56 +123,70 @@ class Windowing:
         return np.arange(0, max(0, n_frames - self.span + 1), self.hop_frames)
 
     def times(self, starts: np.ndarray) -> np.ndarray:
-        """Seconds at which the audio of the input starting at each frame is complete."""
+        """Seconds at which the audio of the window starting at each frame is complete."""
         last = starts + self.span - 1
         return (last * self.cfg.hop_samples + self.cfg.window_samples) / self.cfg.sample_rate
 
 
 def windowing(cfg: FeatureConfig, clip_samples: int = 16000,
               conv_hop_seconds: float = CONV_HOP_SECONDS) -> Windowing:
-    """Stacked DNNs: a new input every frame; clip models: the last clip's frames every hop."""
+    """Stacked DNNs: a new input every frame; clip models: the last clip's frames every hop.
+
+    With per-clip normalization a stacked DNN's window is a whole clip of frames with the
+    stacked input where training picks it inside the clip (see :class:`Windowing`)."""
+    from pipeline.data.features import clip_window_start
+
     if cfg.stacked:
         offsets = tuple(i * cfg.stack_stride
                         for i in range(cfg.left_context + cfg.right_context + 1))
-        return Windowing(cfg.stack_span, offsets, 1, cfg)
+        if cfg.normalize == "fixed":
+            return Windowing(cfg.stack_span, offsets, 1, cfg)
+        lead = clip_window_start(cfg, clip_samples)
+        return Windowing(cfg.num_frames(clip_samples), tuple(lead + o for o in offsets), 1,
+                         cfg)
     n = cfg.num_frames(clip_samples)
     hop_frames = max(1, int(round(conv_hop_seconds * cfg.sample_rate / cfg.hop_samples)))
     return Windowing(n, tuple(range(n)), hop_frames, cfg)
 
 
-def clip_means(frames: np.ndarray, win: Windowing, starts: np.ndarray,
-               clip_samples: int) -> np.ndarray | None:
-    """Per-window means for per-clip normalization (``cfg.normalize``), ``[w, 1|coeffs]``.
+def window_stats(frames: np.ndarray, win: Windowing, starts: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """Per-window normalization (``cfg.normalize``) over each window's ``span`` frames:
+    ``(means [w, 1|coeffs], deviations [w, coeffs] or None)`` as float32, or None for
+    "fixed". Means as ``features.normalize_clip`` takes them ("utterance": over every
+    value, "channel"/"channel_var": per coefficient); "channel_var" also gives each
+    coefficient's standard deviation, floored at ``CHANNEL_VAR_FLOOR``. Sums are float64
+    running sums over the recording (exact enough for hours of audio)."""
+    from pipeline.data.features import CHANNEL_VAR_FLOOR
 
-    A clip's normalization averages over the clip's frames; in a stream the clip around a
-    stacked window starts ``clip_window_start`` frames before it (a clip model's window is
-    the clip), so each window is normalized with the mean over that 1 s of frames, clamped
-    to the recording. None when the features are not normalized per clip.
-    """
-    from pipeline.data.features import clip_window_start
-
-    mode = getattr(win.cfg, "normalize", "fixed")
+    mode = win.cfg.normalize
     if mode == "fixed":
         return None
-    n = len(frames)
-    lead = clip_window_start(win.cfg, clip_samples) if win.cfg.stacked else 0
-    span = min(win.cfg.num_frames(clip_samples), n)
-    first = np.clip(starts - lead, 0, n - span)
-    c = np.concatenate([np.zeros((1, frames.shape[1])), np.cumsum(frames, 0, np.float64)])
-    means = (c[first + span] - c[first]) / span  # [w, coeffs]
+    span = win.span
+    f64 = np.asarray(frames, np.float64)
+    c = np.concatenate([np.zeros((1, f64.shape[1])), np.cumsum(f64, 0)])
+    means = (c[starts + span] - c[starts]) / span  # [w, coeffs]
+    sds = None
     if mode == "utterance":
         means = means.mean(1, keepdims=True)
-    return means.astype(np.float32)
+    elif mode == "channel_var":
+        c2 = np.concatenate([np.zeros((1, f64.shape[1])), np.cumsum(f64 * f64, 0)])
+        var = np.maximum((c2[starts + span] - c2[starts]) / span - means * means, 0.0)
+        sds = np.maximum(np.sqrt(var), CHANNEL_VAR_FLOOR).astype(np.float32)
+    return means.astype(np.float32), sds
 
 
-def inputs(frames: np.ndarray, win: Windowing, starts: np.ndarray,
-           clip_samples: int = 16000) -> np.ndarray:
-    """Model inputs for the windows starting at ``starts``: flat stacks or frame blocks."""
+def inputs(frames: np.ndarray, win: Windowing, starts: np.ndarray) -> np.ndarray:
+    """Model inputs of the windows starting at ``starts`` (normalized over each window):
+    flat stacks or frame blocks."""
     idx = starts[:, None] + np.asarray(win.offsets)[None, :]
     x = frames[idx]  # [w, len(offsets), coeffs]
-    means = clip_means(frames, win, starts, clip_samples)
-    if means is not None:
+    stats = window_stats(frames, win, starts)
+    if stats is not None:
+        means, sds = stats
         x = x - means[:, None, :]
+        if sds is not None:
+            x = x / sds[:, None, :]
     if win.cfg.stacked:
         return x.reshape(len(starts), -1)
     return x
@@ -209,7 +236,7 @@ def posteriors(recordings: Sequence[Recording], scorers: Sequence[Scorer],
         times.append(win.times(starts))
         outs: dict[str, list[np.ndarray]] = {s.name: [] for s in scorers}
         for sl in _blocks(len(starts), BLOCK_WINDOWS):
-            x = inputs(frames, win, starts[sl], clip_samples)
+            x = inputs(frames, win, starts[sl])
             for s in scorers:
                 ts = time.monotonic()
                 p = s.score(x)

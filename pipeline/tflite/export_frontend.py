@@ -11,7 +11,11 @@ exactly the features the model was trained on (``pipeline.data.features``):
 * the log floor and the normalization; the model input tensor's scale and zero point;
 * the integer constants of the fixed-point path (scales as powers of two, multipliers with
   shifts), so a core without an FPU needs no float at all;
-* the stacking the model input expects (frames per input, stride between them).
+* the stacking the model input expects (frames per input, stride between them) and its
+  window: the frames the per-clip normalization (``FeatureConfig.normalize``) averages over
+  on a stream, exactly what training averaged over (``pipeline.evaluate.streaming.windowing``),
+  and the normalization mode. The C side implements "fixed", "utterance" and "channel" and
+  refuses any other mode with an error instead of feeding the model unnormalized inputs.
 
 Float tables are compiled unless ``KWSQ_FE_NO_FLOAT`` is defined, fixed-point ones unless
 ``KWSQ_FE_NO_FIXED`` is, so a firmware carries only the tables of the path it runs.
@@ -33,6 +37,10 @@ FEATURE_FRAC_BITS = 20
 LOG_FRAC_BITS = 24
 MAGNITUDE_FRAC_BITS = 12
 INPUT_TYPES = {0: "KWSQ_FE_INPUT_FLOAT32", 7: "KWSQ_FE_INPUT_INT16", 9: "KWSQ_FE_INPUT_INT8"}
+# FeatureConfig.normalize -> the C front-end's mode number (kwsq_fe.h KWSQ_FE_NORM_*); the
+# header carries every mode, the C side refuses those it does not implement.
+NORMALIZE_CODES = {"fixed": 0, "utterance": 1, "channel": 2, "channel_var": 3}
+C_NORMALIZE = ("fixed", "utterance", "channel")
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,9 @@ def tables(cfg: FeatureConfig) -> Tables:
 
     if cfg.power not in (1.0, 2.0):
         raise KwsqError(f"the C front-end supports power 1 or 2, not {cfg.power}")
+    if cfg.compression != "log":
+        raise KwsqError(f"the C front-end computes log-mel features, not compression "
+                        f"'{cfg.compression}'")
     n = int(cfg.fft_length)
     if n & (n - 1) or n < 4:
         raise KwsqError(f"the C front-end needs a power-of-two FFT length >= 4, not {n}")
@@ -188,9 +199,36 @@ def _array(ctype: str, name: str, values, fmt) -> str:
     return f"static const {ctype} {name}[{len(items)}] = {{\n" + "\n".join(rows) + "\n};\n"
 
 
+@dataclass(frozen=True)
+class InputWindow:
+    """The frames of one model input on a stream: ``frames`` frames ``stride`` apart from
+    frame ``offset`` of a window of ``window_frames`` frames (the frames normalization
+    averages over; without normalization the input's own span)."""
+
+    frames: int
+    stride: int
+    offset: int
+    window_frames: int
+
+
+def input_window(cfg: FeatureConfig, clip_samples: int = 16000) -> InputWindow:
+    """The model input's window as the streaming evaluator defines it."""
+    from pipeline.evaluate.streaming import windowing
+
+    win = windowing(cfg, clip_samples)
+    stride = win.offsets[1] - win.offsets[0] if len(win.offsets) > 1 else 1
+    return InputWindow(len(win.offsets), stride, win.offsets[0], win.span)
+
+
 def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_stride: int,
-                description: str = "", symbol: str = "kwsq_frontend") -> str:
-    """The text of ``frontend.h`` for a feature config and a model input."""
+                description: str = "", symbol: str = "kwsq_frontend",
+                window: InputWindow | None = None) -> str:
+    """The text of ``frontend.h`` for a feature config and a model input (``window``: the
+    input's window on a stream; default: the config's, for 1 s clips)."""
+    window = window or input_window(cfg)
+    if (window.frames, window.stride) != (input_frames, input_stride):
+        raise KwsqError(f"input of {input_frames} frames {input_stride} apart does not match "
+                        f"its window ({window.frames} frames {window.stride} apart)")
     t = tables(cfg)
     fx = fixed_constants(cfg, quant)
     s = symbol
@@ -218,6 +256,11 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         "/* The model input: INPUT_FRAMES frames, INPUT_STRIDE frames apart, flattened. */",
         f"#define {s.upper()}_INPUT_FRAMES {input_frames}",
         f"#define {s.upper()}_INPUT_STRIDE {input_stride}",
+        "/* ... from frame INPUT_OFFSET of a window of WINDOW_FRAMES frames, normalized over",
+        f" * that window (NORMALIZE: KWSQ_FE_NORM_*; {cfg.normalize}). */",
+        f"#define {s.upper()}_INPUT_OFFSET {window.offset}",
+        f"#define {s.upper()}_WINDOW_FRAMES {window.window_frames}",
+        f"#define {s.upper()}_NORMALIZE {NORMALIZE_CODES[cfg.normalize]}",
         f"#define {s.upper()}_STATE_BYTES KWSQ_FE_STATE_BYTES({cfg.window_samples}, "
         f"{cfg.hop_samples}, {cfg.fft_length}, {cfg.num_bins})\n",
         _array("uint16_t", f"{s}_channel", t.channel, str),
@@ -282,6 +325,8 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         f"    .input_scale = {_c_float(quant.scale)},",
         f"    .input_zero_point = {quant.zero_point},",
         f"    .input_q20 = {{{fx.input_scale[0]}, {fx.input_scale[1]}}},",
+        f"    .normalize = {NORMALIZE_CODES[cfg.normalize]},",
+        f"    .norm_frames = {window.window_frames},",
         "};\n",
         f"#endif /* {guard} */\n",
     ]
@@ -299,8 +344,9 @@ def write_frontend_header(cfg: FeatureConfig, model_bytes: bytes, path: str | Pa
                           clip_samples: int = 16000, description: str = "") -> Path:
     """Write ``frontend.h`` for a model (its input quantization) and its feature config."""
     path = Path(path)
-    frames, stride = model_input_frames(cfg, clip_samples)
-    write_text(path, header_text(cfg, input_quant(model_bytes), frames, stride, description))
+    window = input_window(cfg, clip_samples)
+    write_text(path, header_text(cfg, input_quant(model_bytes), window.frames, window.stride,
+                                 description, window=window))
     return path
 
 

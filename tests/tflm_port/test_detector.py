@@ -200,3 +200,155 @@ def test_bench_per_hop_splits_the_firmware_cost(stream_run, capsys):
     assert c["duty_cycle"] == pytest.approx(total / (120e6 * 0.010), abs=1e-4)
     assert c["footprint"]["flash_bytes"] > 0 and c["fe_instructions_per_hop"] > 1000
     assert "FE/hop" in bench.per_hop_table([row])
+
+
+# ------------------------------------------- a run trained with per-clip normalization
+
+@pytest.fixture(scope="module")
+def cross_run(tmp_path_factory):
+    """``--preset ds_cnn_cross`` (MFCC, per-channel mean normalization over the clip, the
+    cross-family augmentation) trained for 2 + 1 epochs on the tiny corpus as int8 (the
+    preset's float model has float convolutions, which kwsq's runtime does not run), and a
+    30 s test stream."""
+    pytest.importorskip("pipeline.evaluate.streaming",
+                        reason="kwsq eval's streaming path is not in this build")
+    from pipeline.cli import main as kwsq
+    from pipeline.corpus.synth import synthesize
+    from pipeline.train.runs import Run
+
+    root = tmp_path_factory.mktemp("cross")
+    corpus = root / "tiny"
+    synthesize(corpus, size="tiny", seed=0, progress=False, streams=True, stream_minutes=0.5)
+    run_dir = root / "run"
+    assert kwsq(["train", "--data", str(corpus), "--run", str(run_dir), "--preset",
+                 "ds_cnn_cross", "--scheme", "int8", "--float-epochs", "2", "--qat-epochs",
+                 "1", "--no-naive"]) == 0
+    assert kwsq(["convert", str(run_dir), "--no-size-table", "--no-verify"]) == 0
+    run = Run(run_dir)
+    assert run.read_config().features["normalize"] == "channel"
+    return run, corpus / "streams" / "stream_000.wav"
+
+
+def _threshold_between_peaks(run, wav, settings, want: int = 6):
+    """A threshold halfway between two of the Python path's smoothed peak scores, so that
+    float-level differences of a float model cannot move a peak across it."""
+    import dataclasses
+
+    from pipeline.device import deploy
+
+    peaks = deploy.python_detections(run, wav, dataclasses.replace(settings, threshold=0.0))
+    scores = sorted({d.score for d in peaks}, reverse=True)
+    k = min(want, len(scores) - 2)
+    gaps = [(scores[i] - scores[i + 1], i) for i in range(k, len(scores) - 1)]
+    _, i = max(gaps[:4])
+    return dataclasses.replace(settings, threshold=(scores[i] + scores[i + 1]) / 2)
+
+
+def _first_seconds(wav: Path, seconds: float, out: Path) -> Path:
+    from pipeline.data.audio import read_wav, write_wav
+
+    audio, rate = read_wav(wav)
+    write_wav(out, audio[: int(seconds * rate)])
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fixed", [False, True], ids=["float_fe", "fixed_fe"])
+def test_a_channel_normalized_model_detects_as_the_python_streaming_path(cross_run, fixed):
+    """A model trained with normalize = "channel": the host detector (front-end, windows
+    normalized by their running means, runtime, rules) gives the Python streaming path's
+    posteriors on every window (measured: all 291 equal with either front-end path; an
+    int8 input at a rounding edge may move one) and its detections."""
+    from pipeline.data.features import FeatureConfig
+    from pipeline.device import deploy
+    from pipeline.evaluate import backends, streaming
+
+    run, wav = cross_run
+    settings = _threshold_between_peaks(run, wav, deploy.detector_settings(run))
+    ref = deploy.python_detections(run, wav, settings)
+    assert len(ref) >= 3
+    got = deploy.run_detector(deploy.build(run, "host", fixed=fixed, settings=settings),
+                              "host", wav, verbose=True)
+    assert _key(got.detections) == _key(ref)
+    for a, b in zip(sorted(got.detections, key=lambda d: (d.end_sample, d.keyword)),
+                    sorted(ref, key=lambda d: (d.end_sample, d.keyword)), strict=True):
+        assert abs(a.score - b.score) <= 1e-6
+    feat = FeatureConfig.from_dict(run.read_config().features)
+    scorer = backends.tflite_scorer("tflm", run.tflite_path)
+    sp = streaming.posteriors([streaming.Recording("s", wav, [], {})], [scorer], feat,
+                              dict(zip(settings.keywords, settings.columns, strict=True)),
+                              log=lambda *_: None)
+    c_post = np.array([p for _, p in got.posteriors])
+    c_ends = np.array([e for e, _ in got.posteriors])
+    assert np.array_equal(c_ends, np.round(sp.times[0] * 16000).astype(int))
+    differ = np.any(np.abs(c_post - sp.posteriors[scorer.name][0]) > 1e-6, axis=1)
+    assert len(differ) > 250 and differ.mean() <= 0.02
+    assert got.ring_bytes == 49 * 10 * 4 + 10 * 8  # raw float/Q20 frames and their sums
+
+
+@pytest.mark.slow
+def test_kwsq_deploy_of_a_ds_cnn_cross_run_works_end_to_end(cross_run, tmp_path, capsys):
+    """``kwsq deploy RUN --wav --compare`` on the preset's run: builds, runs and reports the
+    Python path's detections."""
+    import json
+
+    from pipeline.cli import main as kwsq
+    from pipeline.device import deploy
+
+    run, wav = cross_run
+    settings = _threshold_between_peaks(run, wav, deploy.detector_settings(run))
+    out = tmp_path / "deploy.json"
+    assert kwsq(["deploy", str(run.path), "--target", "host", "--wav", str(wav), "--compare",
+                 "--threshold", repr(settings.threshold), "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["same_as_python"] and len(report["detections"]) >= 3
+    assert "the same" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.qemu
+@pytest.mark.skipif(bool(_missing_arm), reason=f"needs {', '.join(_missing_arm)} (make setup)")
+def test_a_channel_normalized_model_on_m4_equals_its_host_build(cross_run, tmp_path):
+    """Cortex-M4 firmware (float front-end with FPU and fused multiply-add; the fixed-point
+    front-end without FPU) on the first 4 s: the host build's detections and posteriors."""
+    from pipeline.device import deploy
+
+    run, wav = cross_run
+    short = _first_seconds(wav, 4.0, tmp_path / "short.wav")
+    settings = deploy.detector_settings(run, threshold=0.0)
+    for fixed in (False, True):
+        host = deploy.run_detector(deploy.build(run, "host", fixed=fixed, settings=settings),
+                                   "host", short, verbose=True)
+        m4 = deploy.run_detector(deploy.build(run, "m4", fixed=fixed, no_fpu=fixed,
+                                              settings=settings, kernels="dsp"),
+                                 "m4", short, verbose=True)
+        assert m4.windows == host.windows > 20
+        post_host = np.array([p for _, p in host.posteriors])
+        post_m4 = np.array([p for _, p in m4.posteriors])
+        if fixed:  # integer front-end: the same bits
+            assert np.array_equal(post_m4, post_host)
+            assert _key(m4.detections) == _key(host.detections)
+        else:  # fused multiply-add on M4: an int8 input may differ at a rounding edge
+            assert np.abs(post_m4 - post_host).max() <= 0.02
+        assert m4.fe_instructions > 0 and m4.ring_bytes == host.ring_bytes
+
+
+def test_deploy_refuses_a_normalization_the_c_front_end_lacks(tmp_path):
+    """A run trained with normalize = "channel_var": kwsq deploy stops with one line."""
+    from pipeline.device import deploy
+    from pipeline.errors import KwsqError
+
+    class FakeRun:  # only what generate() reads
+        path = tmp_path
+        tflite_path = tmp_path / "model.tflite"
+
+        def read_config(self):
+            from types import SimpleNamespace
+
+            return SimpleNamespace(features={"kind": "mfcc", "normalize": "channel_var"},
+                                   data={}, model="ds_cnn", scheme="int8")
+
+    (tmp_path / "model.tflite").write_bytes(b"\0" * 16)
+    with pytest.raises(KwsqError, match="does not implement the run's feature normalization "
+                                        "'channel_var'"):
+        deploy.generate(FakeRun(), tmp_path / "gen", None)

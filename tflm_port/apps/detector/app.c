@@ -37,9 +37,16 @@ extern const kwsq_op_resolver KWSQ_DET_OP_LIST;
 #define KWSQ_FE_FIXED 0
 #endif
 
-#define RING_BYTES                                                                          \
-    (((KWSQ_FRONTEND_INPUT_FRAMES - 1) * KWSQ_FRONTEND_INPUT_STRIDE + 1) *                 \
-     KWSQ_FRONTEND_NUM_COEFFS * KWSQ_DET_INPUT_ELEMENT_BYTES)
+#if KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_FIXED
+#define RING_BYTES (KWSQ_FRONTEND_WINDOW_FRAMES * KWSQ_FRONTEND_NUM_COEFFS * \
+                    KWSQ_DET_INPUT_ELEMENT_BYTES)
+#elif KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_UTTERANCE || \
+    KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_CHANNEL
+/* raw frames of the window and their sums (kwsq_fe_norm) */
+#define RING_BYTES KWSQ_FE_NORM_BYTES(KWSQ_FRONTEND_WINDOW_FRAMES, KWSQ_FRONTEND_NUM_COEFFS)
+#else
+#error "frontend.h asks for a feature normalization the C front-end does not implement"
+#endif
 
 static uint8_t arena[KWSQ_ARENA_BYTES] __attribute__((aligned(16)));
 static uint64_t fe_buffer[(KWSQ_FRONTEND_STATE_BYTES + 7) / 8];
@@ -117,6 +124,8 @@ int kwsq_app_run(const kwsq_app_io *io)
         .fe_params = &kwsq_frontend,
         .input_frames = KWSQ_FRONTEND_INPUT_FRAMES,
         .input_stride = KWSQ_FRONTEND_INPUT_STRIDE,
+        .input_offset = KWSQ_FRONTEND_INPUT_OFFSET,
+        .window_frames = KWSQ_FRONTEND_WINDOW_FRAMES,
         .hop_frames = KWSQ_DET_HOP_FRAMES,
         .columns = columns,
         .det = {

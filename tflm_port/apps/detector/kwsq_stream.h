@@ -4,11 +4,15 @@
  * and the detector. The pieces are separate calls so that a harness can
  * measure the front-end and the model apart.
  *
- * Input windows follow kwsq eval's streaming path: an input is INPUT_FRAMES
- * frames INPUT_STRIDE apart (span = (INPUT_FRAMES - 1) * INPUT_STRIDE + 1
- * frames); windows start every hop_frames frames from frame 0 (1 for the
- * stacked DNNs: a new input every frame; a whole clip of frames every few
- * frames for the conv models).
+ * Input windows follow kwsq eval's streaming path
+ * (pipeline/evaluate/streaming.py Windowing): a window is window_frames
+ * frames, the input is INPUT_FRAMES frames INPUT_STRIDE apart from frame
+ * input_offset of it; windows start every hop_frames frames from frame 0 (1
+ * for the stacked DNNs: a new input every frame; a whole clip of frames every
+ * few frames for the conv models). Without normalization the window is the
+ * input's span and the ring holds quantized frames; with it (the header's
+ * normalize) the ring is a kwsq_fe_norm of raw frames with running sums, and
+ * the input is quantized from the window's frames minus its mean.
  *
  * The front-end path is chosen at build time: KWSQ_FE_FIXED=1 for the
  * fixed-point path, else the float path.
@@ -32,6 +36,8 @@ typedef struct {
     const kwsq_fe_params *fe_params;
     int32_t input_frames;
     int32_t input_stride;
+    int32_t input_offset;  /* first input frame in the window */
+    int32_t window_frames; /* frames of a window (the normalization's frames) */
     int32_t hop_frames;
     const int32_t *columns; /* output column of each keyword */
     kwsq_det_config det;
@@ -45,16 +51,19 @@ typedef struct {
     kwsq_fe_state fe;
     kwsq_interpreter *ip;
     kwsq_detector det;
-    uint8_t *ring;        /* span frames of quantized features */
+    uint8_t *ring;        /* span frames of quantized features (no normalization) */
+    kwsq_fe_norm norm;    /* the window with its sums (normalization) */
     size_t frame_bytes;
-    int32_t span;
+    int32_t span;         /* window_frames */
     int64_t frames;       /* frames produced so far */
     int32_t next_slot;    /* frames % span: where the next frame goes */
     int32_t phase;        /* (frames - span) % hop_frames once frames >= span */
     float posteriors[KWSQ_DET_MAX_KEYWORDS];
 } kwsq_stream;
 
-/* Bytes of the frame ring for a configuration. */
+/* Bytes of the frame ring for a configuration (with normalization: the
+ * kwsq_fe_norm buffer, raw frames and sums). 0 for a configuration the
+ * front-end refuses. */
 size_t kwsq_stream_ring_bytes(const kwsq_stream_config *cfg);
 
 /* Set everything up; on failure the reason is in err (a kwsq_status is returned). */

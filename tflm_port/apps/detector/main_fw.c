@@ -1,5 +1,6 @@
 /* Firmware build of the detector: the WAV named by QEMU's -append, read
- * through semihosting one hop at a time; instructions counted per part. */
+ * through semihosting one hop at a time; instructions counted per part.
+ * -append "-v FILE.wav" also prints every window's posteriors. */
 #include <string.h>
 
 #include "app.h"
@@ -41,9 +42,11 @@ int main(void)
     }
     /* The last word is the WAV path (QEMU puts the kernel name first). */
     const char *path = cmdline;
+    int verbose = 0;
     for (const char *p = cmdline; *p != '\0'; p++) {
         if (*p == ' ' && p[1] != '\0' && p[1] != ' ') {
             path = p + 1;
+            verbose |= p[1] == '-' && p[2] == 'v' && (p[3] == ' ' || p[3] == '\0');
         }
     }
     wav_handle = semihost_file_open(path);
@@ -54,7 +57,7 @@ int main(void)
         out_flush();
         return 1;
     }
-    kwsq_app_io io = {read_wav, NULL, print, board_counter_read, instructions_between, 0};
+    kwsq_app_io io = {read_wav, NULL, print, board_counter_read, instructions_between, verbose};
     const int code = kwsq_app_run(&io);
     semihost_file_close(wav_handle);
     out_flush();

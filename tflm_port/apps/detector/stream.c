@@ -7,9 +7,17 @@
 #define KWSQ_FE_FIXED 0
 #endif
 
+static int normalized(const kwsq_stream_config *cfg)
+{
+    return cfg->fe_params->normalize != KWSQ_FE_NORM_FIXED;
+}
+
 size_t kwsq_stream_ring_bytes(const kwsq_stream_config *cfg)
 {
-    const size_t span = (size_t)(cfg->input_frames - 1) * (size_t)cfg->input_stride + 1u;
+    if (normalized(cfg)) {
+        return kwsq_fe_norm_bytes(cfg->fe_params);
+    }
+    const size_t span = (size_t)cfg->window_frames;
     return span * (size_t)cfg->fe_params->num_coeffs * kwsq_fe_input_bytes(cfg->fe_params);
 }
 
@@ -35,14 +43,35 @@ kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
     if (cfg->input_frames < 1 || cfg->input_stride < 1 || cfg->hop_frames < 1) {
         return refuse(err, "stream: input frames, stride and hop must be >= 1");
     }
-    if (kwsq_fe_init(&s->fe, cfg->fe_params, fe_buffer, fe_bytes) != KWSQ_FE_OK) {
+    if (cfg->input_offset < 0 ||
+        cfg->input_offset + (cfg->input_frames - 1) * cfg->input_stride >= cfg->window_frames) {
+        return refuse(err, "stream: the input does not fit its window");
+    }
+    const kwsq_fe_status fst = kwsq_fe_init(&s->fe, cfg->fe_params, fe_buffer, fe_bytes);
+    if (fst == KWSQ_FE_ERR_NORMALIZE) {
+        return refuse(err, "stream: the front-end header asks for a feature normalization "
+                           "this front-end does not implement");
+    }
+    if (fst != KWSQ_FE_OK) {
         return refuse(err, "stream: the front-end refused its parameters or buffer");
+    }
+    if (!normalized(cfg) && (cfg->input_offset != 0 ||
+                             cfg->window_frames !=
+                                 (cfg->input_frames - 1) * cfg->input_stride + 1)) {
+        return refuse(err, "stream: without normalization the window is the input's span");
+    }
+    if (normalized(cfg) && cfg->fe_params->norm_frames != cfg->window_frames) {
+        return refuse(err, "stream: the header's normalization frames differ from the window");
     }
     if (kwsq_det_init(&s->det, &cfg->det) != 0) {
         return refuse(err, "stream: detector settings out of range");
     }
     if (ring_bytes < kwsq_stream_ring_bytes(cfg)) {
         return refuse(err, "stream: frame ring too small");
+    }
+    if (normalized(cfg) &&
+        kwsq_fe_norm_init(&s->norm, cfg->fe_params, ring, ring_bytes) != KWSQ_FE_OK) {
+        return refuse(err, "stream: the normalization refused its parameters or buffer");
     }
     kwsq_status st = kwsq_init_with_ops(&s->ip, cfg->ops, model, model_len, arena, arena_len, err);
     if (st != KWSQ_OK) {
@@ -65,7 +94,7 @@ kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
         }
     }
     s->ring = ring;
-    s->span = (cfg->input_frames - 1) * cfg->input_stride + 1;
+    s->span = cfg->window_frames;
     s->frames = 0;
     s->next_slot = 0;
     s->phase = 0;
@@ -80,13 +109,21 @@ int kwsq_stream_frontend(kwsq_stream *s, const int16_t *hop)
     if (!kwsq_fe_push_q20(&s->fe, hop, frame)) {
         return 0;
     }
-    kwsq_fe_quantize_q20(s->cfg.fe_params, frame, slot);
+    if (normalized(&s->cfg)) {
+        kwsq_fe_norm_push_q20(&s->norm, frame);
+    } else {
+        kwsq_fe_quantize_q20(s->cfg.fe_params, frame, slot);
+    }
 #else
     float frame[KWSQ_STREAM_MAX_COEFFS];
     if (!kwsq_fe_push_f32(&s->fe, hop, frame)) {
         return 0;
     }
-    kwsq_fe_quantize_f32(s->cfg.fe_params, frame, slot);
+    if (normalized(&s->cfg)) {
+        kwsq_fe_norm_push_f32(&s->norm, frame);
+    } else {
+        kwsq_fe_quantize_f32(s->cfg.fe_params, frame, slot);
+    }
 #endif
     s->frames++;
     s->next_slot = s->next_slot + 1 == s->span ? 0 : s->next_slot + 1;
@@ -114,6 +151,17 @@ kwsq_status kwsq_stream_invoke(kwsq_stream *s, kwsq_detection *out, int32_t *cou
 kwsq_status kwsq_stream_run_model(kwsq_stream *s, kwsq_error *err)
 {
     const kwsq_tensor *in = kwsq_input(s->ip, 0);
+    if (normalized(&s->cfg)) {
+        /* the norm ring holds exactly the window: its oldest frame is frame 0 */
+#if KWSQ_FE_FIXED
+        kwsq_fe_norm_input_q20(&s->norm, s->cfg.input_offset, s->cfg.input_stride,
+                               s->cfg.input_frames, in->data);
+#else
+        kwsq_fe_norm_input_f32(&s->norm, s->cfg.input_offset, s->cfg.input_stride,
+                               s->cfg.input_frames, in->data);
+#endif
+        return kwsq_invoke(s->ip, err);
+    }
     const int64_t start = s->frames - s->span;
     uint8_t *dst = (uint8_t *)in->data;
     /* Ring slots from the oldest frame on, wrapped without a 64-bit division

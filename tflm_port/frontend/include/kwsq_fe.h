@@ -21,6 +21,13 @@
  * No heap: the state lives in a caller-given buffer of kwsq_fe_state_bytes()
  * bytes (or KWSQ_FE_STATE_BYTES(...) for a static one).
  *
+ * Per-window normalization (kwsq_fe_norm, FeatureConfig.normalize): training
+ * subtracts the mean over a clip's frames; on a stream the model sees a window
+ * of norm_frames frames (the training clip's frames) and kwsq_fe_norm keeps
+ * them in a ring with a running per-coefficient sum, so each new frame costs
+ * O(num_coeffs) and each model input is the window's frames minus the window's
+ * mean, exactly the training clip's normalization. See normalize.c.
+ *
  * Streaming: push exactly `hop` samples at a time. Frame t covers samples
  * [t*hop, t*hop + window); it is complete `delay` samples before the end of
  * the hop that returns it, delay = (-window) mod hop, so push returns 0 for
@@ -48,10 +55,17 @@ extern "C" {
 #define KWSQ_FE_INPUT_INT16 7
 #define KWSQ_FE_INPUT_INT8 9
 
+/* Normalization of the model input over its window (FeatureConfig.normalize). */
+#define KWSQ_FE_NORM_FIXED 0       /* none: the features as computed */
+#define KWSQ_FE_NORM_UTTERANCE 1   /* minus the mean of every value of the window */
+#define KWSQ_FE_NORM_CHANNEL 2     /* minus each coefficient's mean over the window */
+#define KWSQ_FE_NORM_CHANNEL_VAR 3 /* also / its deviation: not implemented, refused */
+
 typedef enum {
     KWSQ_FE_OK = 0,
     KWSQ_FE_ERR_ARGUMENT = 1, /* NULL pointer, inconsistent parameters */
-    KWSQ_FE_ERR_BUFFER = 2    /* state buffer too small */
+    KWSQ_FE_ERR_BUFFER = 2,   /* state buffer too small */
+    KWSQ_FE_ERR_NORMALIZE = 3 /* a normalization mode this front-end does not implement */
 } kwsq_fe_status;
 
 /* A multiplier with a right shift: x * mult >> shift, rounded (64-bit product). */
@@ -109,6 +123,11 @@ typedef struct {
     float input_scale;
     int32_t input_zero_point;
     kwsq_fe_scale input_q20; /* 1 / input_scale, Q20 in, integer out */
+
+    /* Normalization over the model's window (KWSQ_FE_NORM_*) and the frames of
+     * that window (what training averaged over: a clip's frames). */
+    int32_t normalize;
+    int32_t norm_frames;
 } kwsq_fe_params;
 
 typedef struct {
@@ -128,6 +147,10 @@ typedef struct {
      KWSQ_FE_ALIGN8(((size_t)(fft_length) + 2u) * sizeof(int32_t)) +              \
      KWSQ_FE_ALIGN8(2u * ((size_t)(num_bins) + 1u) * sizeof(int32_t)) +           \
      KWSQ_FE_ALIGN8((size_t)(num_bins) * sizeof(int32_t)))
+
+/* KWSQ_FE_OK, KWSQ_FE_ERR_NORMALIZE for a normalization mode not implemented
+ * here (never ignored), else KWSQ_FE_ERR_ARGUMENT. */
+kwsq_fe_status kwsq_fe_check(const kwsq_fe_params *p);
 
 /* Check the parameters; the state buffer this needs. 0 when p is unusable. */
 size_t kwsq_fe_state_bytes(const kwsq_fe_params *p);
@@ -151,6 +174,47 @@ int kwsq_fe_push_q20(kwsq_fe_state *s, const int16_t *hop, int32_t *frame_q20);
  * point, saturate; float32: copied). `out` holds num_coeffs elements. */
 void kwsq_fe_quantize_f32(const kwsq_fe_params *p, const float *frame, void *out);
 void kwsq_fe_quantize_q20(const kwsq_fe_params *p, const int32_t *frame_q20, void *out);
+
+/* The window of the model input with its normalization: the last
+ * norm_frames frames in a ring, and their per-coefficient sum kept as frames
+ * come and go (float path: float sums, re-added from the ring in time order
+ * each time the ring wraps so that rounding cannot build up over a long
+ * stream; fixed path: exact int64 sums of the Q20 values). */
+typedef struct {
+    const kwsq_fe_params *p;
+    int32_t frames; /* norm_frames */
+    int32_t count;  /* frames pushed, up to `frames` */
+    int32_t next;   /* ring slot of the next frame: the oldest once full */
+    void *ring;     /* frames x num_coeffs: float, or int32 Q20 */
+    void *sum;      /* num_coeffs: float, or int64 */
+} kwsq_fe_norm;
+
+#define KWSQ_FE_NORM_BYTES(frames, num_coeffs)                                     \
+    (KWSQ_FE_ALIGN8((size_t)(frames) * (size_t)(num_coeffs) * 4u) +              \
+     KWSQ_FE_ALIGN8((size_t)(num_coeffs) * 8u))
+
+/* The buffer kwsq_fe_norm_init needs; 0 when p is unusable. */
+size_t kwsq_fe_norm_bytes(const kwsq_fe_params *p);
+kwsq_fe_status kwsq_fe_norm_init(kwsq_fe_norm *n, const kwsq_fe_params *p, void *buffer,
+                                 size_t buffer_bytes);
+void kwsq_fe_norm_reset(kwsq_fe_norm *n);
+/* A new frame of kwsq_fe_push_f32 / _q20 (use one path per state). */
+void kwsq_fe_norm_push_f32(kwsq_fe_norm *n, const float *frame);
+void kwsq_fe_norm_push_q20(kwsq_fe_norm *n, const int32_t *frame_q20);
+/* Whether the ring holds a whole window. */
+int kwsq_fe_norm_ready(const kwsq_fe_norm *n);
+/* The window's mean of each coefficient (utterance: the same value for all;
+ * fixed: 0). Q20: round(sum / count), halves away from zero. */
+void kwsq_fe_norm_means_f32(const kwsq_fe_norm *n, float *means);
+void kwsq_fe_norm_means_q20(const kwsq_fe_norm *n, int32_t *means_q20);
+/* The model input from a full window: `count` frames, the window's frames
+ * first, first + stride, ... (0 = the oldest), each minus the window's mean
+ * (float: in float; Q20: saturated int32 difference), quantized as
+ * kwsq_fe_quantize_* into `out` (count x num_coeffs elements). */
+void kwsq_fe_norm_input_f32(const kwsq_fe_norm *n, int32_t first, int32_t stride, int32_t count,
+                            void *out);
+void kwsq_fe_norm_input_q20(const kwsq_fe_norm *n, int32_t first, int32_t stride, int32_t count,
+                            void *out);
 
 /* Bytes per element of the model input type (0 for an unknown type). */
 size_t kwsq_fe_input_bytes(const kwsq_fe_params *p);

@@ -13,6 +13,11 @@ int kwsq_fe__advance(kwsq_fe_state *s, const int16_t *hop);
 /* x * mult >> shift, rounded half away from zero, saturated to int32. */
 int32_t kwsq_fe__apply_scale(int32_t x, kwsq_fe_scale s);
 
+/* One value in the model input type, stored as element i of out (the
+ * per-value step of kwsq_fe_quantize_f32 / _q20). */
+void kwsq_fe__quantize_value_f32(const kwsq_fe_params *p, float v, void *out, int32_t i);
+void kwsq_fe__quantize_value_q20(const kwsq_fe_params *p, int32_t v, void *out, int32_t i);
+
 /* cos and sin of 2 pi k / n for 0 <= k <= n / 2, from a quarter-wave table
  * of n / 4 + 1 entries (cos_tab[j] = cos(2 pi j / n)). */
 #define KWSQ_FE_COS(tab, n, k) ((k) <= (n) / 4 ? (tab)[(k)] : -(tab)[(n) / 2 - (k)])

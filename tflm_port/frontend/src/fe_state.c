@@ -40,9 +40,26 @@ static int params_ok(const kwsq_fe_params *p)
     return 1;
 }
 
-size_t kwsq_fe_state_bytes(const kwsq_fe_params *p)
+kwsq_fe_status kwsq_fe_check(const kwsq_fe_params *p)
 {
     if (!params_ok(p)) {
+        return KWSQ_FE_ERR_ARGUMENT;
+    }
+    /* A mode this front-end does not implement is refused, never ignored: the
+     * model would get inputs unlike the ones it was trained on. */
+    if (p->normalize != KWSQ_FE_NORM_FIXED && p->normalize != KWSQ_FE_NORM_UTTERANCE &&
+        p->normalize != KWSQ_FE_NORM_CHANNEL) {
+        return KWSQ_FE_ERR_NORMALIZE;
+    }
+    if (p->normalize != KWSQ_FE_NORM_FIXED && p->norm_frames < 1) {
+        return KWSQ_FE_ERR_ARGUMENT;
+    }
+    return KWSQ_FE_OK;
+}
+
+size_t kwsq_fe_state_bytes(const kwsq_fe_params *p)
+{
+    if (kwsq_fe_check(p) != KWSQ_FE_OK) {
         return 0;
     }
     return KWSQ_FE_STATE_BYTES(p->window, p->hop, p->fft_length, p->num_bins);
@@ -51,6 +68,10 @@ size_t kwsq_fe_state_bytes(const kwsq_fe_params *p)
 kwsq_fe_status kwsq_fe_init(kwsq_fe_state *s, const kwsq_fe_params *p, void *buffer,
                             size_t buffer_bytes)
 {
+    const kwsq_fe_status checked = kwsq_fe_check(p);
+    if (checked == KWSQ_FE_ERR_NORMALIZE) {
+        return checked;
+    }
     const size_t need = kwsq_fe_state_bytes(p);
     if (s == NULL || need == 0 || buffer == NULL || ((uintptr_t)buffer & 7u) != 0) {
         return KWSQ_FE_ERR_ARGUMENT;

@@ -34,19 +34,29 @@ static void store(const kwsq_fe_params *p, void *out, int32_t i, int32_t q)
     }
 }
 
+static inline void quantize_one_f32(const kwsq_fe_params *p, float v, void *out, int32_t i)
+{
+    if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
+        ((float *)out)[i] = v;
+    } else {
+        /* a division, as numpy's x / scale: a reciprocal would round differently */
+        const float x = v / p->input_scale;
+        const float limit = 1e9f; /* keep the int conversion defined */
+        const float c = x > limit ? limit : (x < -limit ? -limit : x);
+        store(p, out, i, round_half_even(c) + p->input_zero_point);
+    }
+}
+
 void kwsq_fe_quantize_f32(const kwsq_fe_params *p, const float *frame, void *out)
 {
     for (int32_t i = 0; i < p->num_coeffs; i++) {
-        if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
-            ((float *)out)[i] = frame[i];
-        } else {
-            /* a division, as numpy's x / scale: a reciprocal would round differently */
-            const float x = frame[i] / p->input_scale;
-            const float limit = 1e9f; /* keep the int conversion defined */
-            const float c = x > limit ? limit : (x < -limit ? -limit : x);
-            store(p, out, i, round_half_even(c) + p->input_zero_point);
-        }
+        quantize_one_f32(p, frame[i], out, i);
     }
+}
+
+void kwsq_fe__quantize_value_f32(const kwsq_fe_params *p, float v, void *out, int32_t i)
+{
+    quantize_one_f32(p, v, out, i);
 }
 
 /* x * mult >> shift, rounded half away from zero, saturated to int32. */
@@ -63,16 +73,26 @@ int32_t kwsq_fe__apply_scale(int32_t x, kwsq_fe_scale s)
     return (int32_t)r;
 }
 
+static inline void quantize_one_q20(const kwsq_fe_params *p, int32_t v, void *out, int32_t i)
+{
+    if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
+        ((float *)out)[i] = (float)v * (1.0f / (float)(1 << 20));
+    } else {
+        /* |zero point| <= 32768, so the sum saturated to int32 cannot wrap. */
+        int32_t q = kwsq_fe__apply_scale(v, p->input_q20);
+        q = saturate(q, INT32_MIN + 32768, INT32_MAX - 32768);
+        store(p, out, i, q + p->input_zero_point);
+    }
+}
+
 void kwsq_fe_quantize_q20(const kwsq_fe_params *p, const int32_t *frame_q20, void *out)
 {
     for (int32_t i = 0; i < p->num_coeffs; i++) {
-        if (p->input_type == KWSQ_FE_INPUT_FLOAT32) {
-            ((float *)out)[i] = (float)frame_q20[i] * (1.0f / (float)(1 << 20));
-        } else {
-            /* |zero point| <= 32768, so the sum saturated to int32 cannot wrap. */
-            int32_t q = kwsq_fe__apply_scale(frame_q20[i], p->input_q20);
-            q = saturate(q, INT32_MIN + 32768, INT32_MAX - 32768);
-            store(p, out, i, q + p->input_zero_point);
-        }
+        quantize_one_q20(p, frame_q20[i], out, i);
     }
+}
+
+void kwsq_fe__quantize_value_q20(const kwsq_fe_params *p, int32_t v, void *out, int32_t i)
+{
+    quantize_one_q20(p, v, out, i);
 }

@@ -1,7 +1,7 @@
 /* Host tool: run both front-end paths over raw int16 audio and dump every
  * frame, for the comparison with pipeline/data/features.py.
  *
- *   fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES]
+ *   fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES [WINDOWS.bin]]
  *
  * The params header is compiled in (-DKWSQ_FE_PARAMS_HEADER="frontend.h").
  * AUDIO.raw is int16 little-endian; with SEGMENT_SAMPLES the audio is cut
@@ -9,7 +9,13 @@
  * and a clip's trailing partial hop is dropped). A stream's last partial hop
  * is zero-padded and gives a frame only if that frame ends within the audio.
  * OUT.bin has, per frame: float[num_coeffs] (float path), int32[num_coeffs]
- * (fixed path, Q20), then the model input bytes quantized from each path. */
+ * (fixed path, Q20), then the model input bytes quantized from each path.
+ * SEGMENT_SAMPLES 0 is one stream. WINDOWS.bin gets, after every frame that
+ * completes a window of KWSQ_FRONTEND_WINDOW_FRAMES frames (kwsq_fe_norm, the
+ * header's normalization), the window's means: float[num_coeffs] (float path),
+ * int32[num_coeffs] (Q20), then the model input (INPUT_FRAMES frames from
+ * INPUT_OFFSET, INPUT_STRIDE apart, normalized and quantized) of each path.
+ * A normalization mode the front-end lacks is refused (exit 3). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,11 +27,17 @@
 
 static uint64_t state_f_buf[(KWSQ_FRONTEND_STATE_BYTES + 7) / 8];
 static uint64_t state_q_buf[(KWSQ_FRONTEND_STATE_BYTES + 7) / 8];
+#define NORM_BYTES KWSQ_FE_NORM_BYTES(KWSQ_FRONTEND_WINDOW_FRAMES, KWSQ_FRONTEND_NUM_COEFFS)
+static uint64_t norm_f_buf[(NORM_BYTES + 7) / 8];
+static uint64_t norm_q_buf[(NORM_BYTES + 7) / 8];
+#define INPUT_VALUES (KWSQ_FRONTEND_INPUT_FRAMES * KWSQ_FRONTEND_NUM_COEFFS)
+static uint8_t win_f[INPUT_VALUES * 4];
+static uint8_t win_q[INPUT_VALUES * 4];
 
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES]\n");
+        fprintf(stderr, "usage: fe-dump AUDIO.raw OUT.bin [SEGMENT_SAMPLES [WINDOWS.bin]]\n");
         return 2;
     }
     FILE *in = fopen(argv[1], "rb");
@@ -35,9 +47,22 @@ int main(int argc, char **argv)
         return 2;
     }
     const long segment = argc > 3 ? strtol(argv[3], NULL, 10) : 0;
+    FILE *wout = NULL;
+    if (argc > 4 && (wout = fopen(argv[4], "wb")) == NULL) {
+        fprintf(stderr, "fe-dump: cannot open %s\n", argv[4]);
+        return 2;
+    }
     kwsq_fe_state sf, sq;
+    kwsq_fe_norm nf, nq;
+    if (kwsq_fe_check(&P) == KWSQ_FE_ERR_NORMALIZE) {
+        fprintf(stderr, "fe-dump: the front-end does not implement normalization mode %d\n",
+                (int)P.normalize);
+        return 3;
+    }
     if (kwsq_fe_init(&sf, &P, state_f_buf, sizeof(state_f_buf)) != KWSQ_FE_OK ||
-        kwsq_fe_init(&sq, &P, state_q_buf, sizeof(state_q_buf)) != KWSQ_FE_OK) {
+        kwsq_fe_init(&sq, &P, state_q_buf, sizeof(state_q_buf)) != KWSQ_FE_OK ||
+        kwsq_fe_norm_init(&nf, &P, norm_f_buf, sizeof(norm_f_buf)) != KWSQ_FE_OK ||
+        kwsq_fe_norm_init(&nq, &P, norm_q_buf, sizeof(norm_q_buf)) != KWSQ_FE_OK) {
         fprintf(stderr, "fe-dump: the front-end refused its parameters\n");
         return 1;
     }
@@ -60,6 +85,8 @@ int main(int argc, char **argv)
             pos = 0;
             kwsq_fe_reset(&sf);
             kwsq_fe_reset(&sq);
+            kwsq_fe_norm_reset(&nf);
+            kwsq_fe_norm_reset(&nq);
             continue;
         }
         const size_t got = fread(hop, sizeof(int16_t), KWSQ_FRONTEND_HOP, in);
@@ -84,8 +111,27 @@ int main(int argc, char **argv)
             fwrite(fq, sizeof(int32_t), KWSQ_FRONTEND_NUM_COEFFS, out);
             fwrite(qf, 1, qbytes, out);
             fwrite(qq, 1, qbytes, out);
+            kwsq_fe_norm_push_f32(&nf, ff);
+            kwsq_fe_norm_push_q20(&nq, fq);
+            if (wout != NULL && kwsq_fe_norm_ready(&nf)) {
+                float mf[KWSQ_FRONTEND_NUM_COEFFS];
+                int32_t mq[KWSQ_FRONTEND_NUM_COEFFS];
+                kwsq_fe_norm_means_f32(&nf, mf);
+                kwsq_fe_norm_means_q20(&nq, mq);
+                kwsq_fe_norm_input_f32(&nf, KWSQ_FRONTEND_INPUT_OFFSET, KWSQ_FRONTEND_INPUT_STRIDE,
+                                       KWSQ_FRONTEND_INPUT_FRAMES, win_f);
+                kwsq_fe_norm_input_q20(&nq, KWSQ_FRONTEND_INPUT_OFFSET, KWSQ_FRONTEND_INPUT_STRIDE,
+                                       KWSQ_FRONTEND_INPUT_FRAMES, win_q);
+                fwrite(mf, sizeof(float), KWSQ_FRONTEND_NUM_COEFFS, wout);
+                fwrite(mq, sizeof(int32_t), KWSQ_FRONTEND_NUM_COEFFS, wout);
+                fwrite(win_f, 1, qbytes * KWSQ_FRONTEND_INPUT_FRAMES, wout);
+                fwrite(win_q, 1, qbytes * KWSQ_FRONTEND_INPUT_FRAMES, wout);
+            }
         }
     }
     fclose(in);
+    if (wout != NULL && fclose(wout) != 0) {
+        return 1;
+    }
     return fclose(out) == 0 ? 0 : 1;
 }
