@@ -114,3 +114,24 @@ def test_generalize_scores_a_frames31_model_per_clip(tiny_corpus, tmp_path):
     post = G.window_posteriors(sub.load_model(), pcm, feat_cfg)
     pred = _reference(post, window_frames(SMOOTH_SECONDS, feat_cfg.hop_ms / 1000), 0.5)
     assert fold["left_out_accuracy"] == pytest.approx(float(np.mean(pred == y)))
+
+
+def test_svd_frames_preset_is_the_frames31_window(tiny_corpus, tmp_path):
+    """The preset gives the model's frames31 window (31 consecutive frames, frame targets)."""
+    import argparse
+
+    import models
+    from pipeline.train import training
+
+    p = argparse.ArgumentParser()
+    training.add_arguments(p)
+    preset = training.resolve_config(p.parse_args(
+        ["--run", str(tmp_path / "a"), "--data", str(tiny_corpus), "--preset", "svd_frames"]))
+    window = training.resolve_config(p.parse_args(
+        ["--run", str(tmp_path / "b"), "--data", str(tiny_corpus), "--preset", "svd_frames",
+         "--window", "frames31"]))
+    assert preset.features == window.features and preset.data == window.data
+    frames31 = models.windows("svd_dnn")["frames31"]
+    assert preset.features["stack_stride"] == frames31["features"]["stack_stride"] == 1
+    assert preset.data["targets"] == "frames" and preset.augment_copies == 16
+    assert [st.name for st in preset.stages] == ["float"] and preset.stages[0].epochs == 400
