@@ -310,25 +310,27 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
         const int64_t b = bias != NULL ? bias[c] : 0;
         short_rq = dsp_rq_short_ok(bound + (b < 0 ? -b : b), quant->shift[c]);
     }
-    dw_data dd = {
-        .p = {params->stride_w, params->stride_h, params->dilation_w, params->dilation_h, params->pad_w,
-              params->pad_h, params->input_offset, (const uint8_t *)filter, bias, filter_dims->h, filter_dims->w},
-        .out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
-                            params->act_max, short_rq, quant->pot),
-        .ring_rows = params->in_place ? params->pad_h + 1 : 0,
-        .s4 = s4,
-    };
-    const int32_t in_dims[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
-    const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
+    const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
+                                     params->act_max, short_rq, quant->pot);
     int8_t *x = (int8_t *)(uintptr_t)input;
     int8_t *y = output;
     if (planes) {
-        dsp_dw3x3(s4, params, &dd.out, input_dims, x, filter, bias, output_dims, y);
+        dsp_dw3x3(s4, params, &out, input_dims, x, filter, bias, output_dims, y);
         return KWSQ_OK;
     }
     /* (the class guards are implied by dw_fast; spelled out, a path the
      * build leaves out is not even referenced) */
     if (!mult && KWSQ_MODEL_HAS(DW_DM1)) {
+        const dw_data dd = {
+            .p = {params->stride_w, params->stride_h, params->dilation_w, params->dilation_h, params->pad_w,
+                  params->pad_h, params->input_offset, (const uint8_t *)filter, bias, filter_dims->h,
+                  filter_dims->w},
+            .out = out,
+            .ring_rows = params->in_place ? params->pad_h + 1 : 0,
+            .s4 = s4,
+        };
+        const int32_t in_dims[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
+        const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
         uint8_t *buf = ctx->buf;
         const int32_t ring = (ring_bytes(params, output_dims) + 3) & ~3;
         eval_ch(&dd, x, y, in_dims, out_dims, dd.ring_rows > 0 ? (int8_t *)buf : NULL, buf + ring,
@@ -336,7 +338,7 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
         return KWSQ_OK;
     }
     if (mult && KWSQ_MODEL_HAS(DW_MULT)) {
-        dsp_dw_mult(params, &dd.out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
+        dsp_dw_mult(params, &out, input_dims, x, filter_dims, (const int8_t *)filter, bias, output_dims, y);
     }
     return KWSQ_OK;
 }
