@@ -132,6 +132,11 @@ int32_t kwsq_padding(int32_t stride, int32_t dilation, int32_t in, int32_t filte
     return total > INT32_MAX / 2 ? INT32_MAX / 2 : (int32_t)total;
 }
 
+#ifdef KWSQ_SHORT_ERRORS
+#undef kwsq_check_tensor
+#undef kwsq_check_q8
+#endif
+
 kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
                               const kwsq_tensor_int *t, const char *role, kwsq_type type,
                               int32_t rank)

@@ -63,6 +63,11 @@ kwsq_status kwsq_check_tensor(struct kwsq_interpreter *ip, const kwsq_node *n,
 /* Quantized int8 tensor with a per-tensor scale > 0. */
 kwsq_status kwsq_check_q8(struct kwsq_interpreter *ip, const kwsq_node *n,
                           const kwsq_tensor_int *t, const char *role);
+#ifdef KWSQ_SHORT_ERRORS
+/* `role` only names the tensor in a message: none is kept (kwsq_internal.h). */
+#define kwsq_check_tensor(ip, n, t, role, type, rank) kwsq_check_tensor((ip), (n), (t), NULL, (type), (rank))
+#define kwsq_check_q8(ip, n, t, role) kwsq_check_q8((ip), (n), (t), NULL)
+#endif
 
 /* NHWC dims of a 4-D tensor view. */
 static inline kwsq_dims kwsq_dims_of(const kwsq_tensor *t)
