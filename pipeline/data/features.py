@@ -241,22 +241,25 @@ def warped_mel_matrix(cfg: FeatureConfig, alpha: Any, boundary_hz: float = 4800.
     return tf.concat([tf.zeros_like(weights[:, :1]), weights[:, 1:]], axis=1)
 
 
-def log_mel(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
+def log_mel(audio: Any, cfg: FeatureConfig, warp: Any = None, step: int | None = None
+            ) -> tf.Tensor:
     """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` log mel (unnormalized)."""
-    return tf.math.log(mel_energies(audio, cfg, warp) + cfg.log_floor)
+    return tf.math.log(mel_energies(audio, cfg, warp, step) + cfg.log_floor)
 
 
-def mel_energies(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
+def mel_energies(audio: Any, cfg: FeatureConfig, warp: Any = None, step: int | None = None
+                 ) -> tf.Tensor:
     """``[..., samples]`` audio in [-1, 1] -> ``[..., frames, num_bins]`` mel energies of
     ``|STFT|^power`` (before any compression).
 
     ``warp``: ``None``, or for a batch ``[b, samples]`` one VTLP factor per clip ``[b]``
-    (:func:`warped_mel_matrix`; training-time speaker augmentation)."""
+    (:func:`warped_mel_matrix`; training-time speaker augmentation). ``step``: frame step
+    in samples (``None``: the config's hop), to compute every n-th frame only."""
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
     stft = tf.signal.stft(
         audio,
         frame_length=cfg.window_samples,
-        frame_step=cfg.hop_samples,
+        frame_step=step or cfg.hop_samples,
         fft_length=cfg.fft_length,
         window_fn=tf.signal.hann_window,
         pad_end=False,
@@ -302,17 +305,22 @@ def pcen(energies: Any, cfg: FeatureConfig) -> tf.Tensor:
     return tf.pow(e * gain + cfg.pcen_delta, cfg.pcen_r) - cfg.pcen_delta ** cfg.pcen_r
 
 
-def compressed_mel(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
+def compressed_mel(audio: Any, cfg: FeatureConfig, warp: Any = None, step: int | None = None
+                   ) -> tf.Tensor:
     """Log mel (``compression`` "log") or PCEN mel (``"pcen"``), before any DCT."""
     if cfg.compression == "pcen":
+        if step is not None:
+            raise KwsqError("PCEN smooths over consecutive frames: it needs every frame")
         return pcen(mel_energies(audio, cfg, warp), cfg)
-    return log_mel(audio, cfg, warp)
+    return log_mel(audio, cfg, warp, step)
 
 
-def frames(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
+def frames(audio: Any, cfg: FeatureConfig, warp: Any = None, step: int | None = None
+           ) -> tf.Tensor:
     """``[..., samples]`` -> normalized per-frame features ``[..., frames, coefficients]``
-    (``warp``: per-clip VTLP factors, see :func:`mel_energies`)."""
-    feats = compressed_mel(audio, cfg, warp)
+    (``warp``: per-clip VTLP factors, see :func:`mel_energies`; ``step``: frame step in
+    samples, ``None`` for the config's hop)."""
+    feats = compressed_mel(audio, cfg, warp, step)
     if cfg.kind == "mfcc":
         feats = tf.signal.mfccs_from_log_mel_spectrograms(feats)[..., : cfg.num_mfcc]
     return (feats - cfg.norm_offset) / cfg.norm_scale
@@ -366,14 +374,22 @@ def compute(audio: Any, cfg: FeatureConfig, warp: Any = None) -> tf.Tensor:
     ``None`` or per-clip VTLP factors ``[b]`` for a batch (training augmentation).
     """
     audio = tf.convert_to_tensor(audio, dtype=tf.float32)
-    feats = normalize_clip(frames(audio, cfg, warp), cfg)
     if not cfg.stacked:
-        return feats
+        return normalize_clip(frames(audio, cfg, warp), cfg)
     samples = audio.shape[-1]
     if samples is None:
         raise KwsqError("stacked features need a static clip length")
     start = clip_window_start(cfg, int(samples))
-    picked = feats[..., start : start + cfg.stack_span : cfg.stack_stride, :]
+    if cfg.normalize == "fixed" and cfg.compression == "log":
+        # each frame's features depend on that frame's samples only: compute just the
+        # frames the window takes (a third of them at stride 3)
+        first = start * cfg.hop_samples
+        span = (cfg.stack_span - 1) * cfg.hop_samples + cfg.window_samples
+        picked = frames(audio[..., first : first + span], cfg, warp,
+                        step=cfg.hop_samples * cfg.stack_stride)
+    else:  # per-clip normalization and PCEN need every frame
+        feats = normalize_clip(frames(audio, cfg, warp), cfg)
+        picked = feats[..., start : start + cfg.stack_span : cfg.stack_stride, :]
     shape = tf.concat([tf.shape(picked)[:-2], [-1]], axis=0)
     return tf.reshape(picked, shape)
 

@@ -503,52 +503,172 @@ def _noise_bank(noises: list[np.ndarray], clip: int) -> tuple[tf.Tensor, tf.Tens
     return tf.constant(flat), tf.constant(starts), tf.constant(room)
 
 
-def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
-                  seed: tf.Tensor) -> tf.Tensor:
-    """Random time shift, gain and background noise for a batch ``[b, samples]`` of clips.
+@dataclass(frozen=True)
+class AudioDraws:
+    """Every random choice :func:`augment_audio` makes for a batch of ``b`` clips.
 
-    ``seed`` is a stateless seed ``[2]`` (int64). Noise is mixed at an SNR drawn from
-    ``[snr_min_db, snr_max_db]`` relative to the clip's power; for clips with almost no
-    signal (silence examples) the SNR is taken relative to -20 dBFS, so silence gets
-    background noise from faint to loud. The result is clipped to [-1, 1].
+    Drawing (:func:`draw_audio`) and applying (:func:`apply_audio`) are separate so the
+    batched, vectorized application can be checked against a plain per-clip reference
+    with the very same draws (tests/pipeline/data/test_batched_augment.py).
     """
-    audio = tf.convert_to_tensor(audio, tf.float32)
-    if cfg.speed_min != 1.0 or cfg.speed_max != 1.0:
-        audio = speed_perturb(audio, cfg, tf.random.experimental.stateless_fold_in(
-            tf.cast(seed, tf.int64), 13))
-    b = tf.shape(audio)[0]
-    n = tf.shape(audio)[1]
-    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 6)
-    shift_max = int(cfg.time_shift_ms * SAMPLE_RATE / 1000)
-    shift = tf.random.stateless_uniform([b], seeds[0], -shift_max, shift_max + 1, tf.int32)
-    idx = tf.range(n)[None, :] - shift[:, None]
-    valid = tf.cast((idx >= 0) & (idx < n), tf.float32)
-    audio = tf.gather(audio, tf.clip_by_value(idx, 0, n - 1), batch_dims=1) * valid
-    gain_db = tf.random.stateless_uniform([b], seeds[1], cfg.gain_min_db, cfg.gain_max_db)
-    audio = audio * tf.pow(10.0, gain_db / 20.0)[:, None]
 
-    flat, starts, room = bank
+    shift: tf.Tensor  # [b] int32, samples (> 0: the clip starts later)
+    gain_db: tf.Tensor  # [b] float32
+    speed: tf.Tensor | None  # [b] float32 resampling factors, None: speed perturbation off
+    noise_first: tf.Tensor  # [b] int64, first sample of the noise chunk in the flat bank
+    snr_db: tf.Tensor  # [b] float32
+    noise_on: tf.Tensor  # [b] bool
+    eq: EqDraws | None  # None: filter_prob 0
+
+
+@dataclass(frozen=True)
+class EqDraws:
+    """The random EQ's choices for a batch (:func:`random_filter`); each ``[b]``."""
+
+    tilt_db: tf.Tensor  # dB per octave around 1 kHz
+    peak_db: tf.Tensor
+    peak_octave: tf.Tensor  # octaves from 1 kHz
+    highpass_hz: tf.Tensor
+    lowpass_hz: tf.Tensor
+    on: tf.Tensor  # bool
+
+
+def _speed_on(cfg: DataConfig) -> bool:
+    return cfg.speed_min != 1.0 or cfg.speed_max != 1.0
+
+
+def draw_audio(cfg: DataConfig, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor], batch: Any,
+               seed: tf.Tensor) -> AudioDraws:
+    """:func:`augment_audio`'s random choices for ``batch`` clips from the stateless
+    ``seed`` ``[2]``: time shift, gain, speed factor, noise chunk, SNR, noise on/off, EQ."""
+    seed = tf.cast(seed, tf.int64)
+    b = batch
+    speed = None
+    if _speed_on(cfg):
+        speed = tf.random.stateless_uniform([b], tf.random.experimental.stateless_fold_in(
+            seed, 13), cfg.speed_min, cfg.speed_max)
+    seeds = tf.random.experimental.stateless_split(seed, 6)
+    shift_max = int(cfg.time_shift_ms * SAMPLE_RATE / 1000)
+    _, starts, room = bank
     which = tf.random.stateless_uniform([b], seeds[2], 0, tf.shape(starts)[0], tf.int32)
     offset = tf.cast(tf.random.stateless_uniform([b], seeds[3]) *
                      tf.cast(tf.gather(room, which), tf.float32), tf.int64)
-    first = tf.gather(starts, which) + offset
+    return AudioDraws(
+        shift=tf.random.stateless_uniform([b], seeds[0], -shift_max, shift_max + 1, tf.int32),
+        gain_db=tf.random.stateless_uniform([b], seeds[1], cfg.gain_min_db, cfg.gain_max_db),
+        speed=speed,
+        noise_first=tf.gather(starts, which) + offset,
+        snr_db=tf.random.stateless_uniform([b], seeds[4], cfg.snr_min_db, cfg.snr_max_db),
+        noise_on=tf.random.stateless_uniform([b], seeds[5]) < cfg.noise_prob,
+        eq=(draw_eq(cfg, b, tf.random.experimental.stateless_fold_in(seed, 7))
+            if cfg.filter_prob > 0 else None))
+
+
+def draw_eq(cfg: DataConfig, batch: Any, seed: tf.Tensor) -> EqDraws:
+    """The random EQ's parameters for ``batch`` clips (see :func:`random_filter`)."""
+    b = batch
+    s = tf.random.experimental.stateless_split(seed, 7)
+    g = cfg.filter_max_db
+    return EqDraws(
+        tilt_db=tf.random.stateless_uniform([b], s[0], -g / 3.0, g / 3.0),
+        peak_db=tf.random.stateless_uniform([b], s[1], -g, g),
+        peak_octave=tf.random.stateless_uniform([b], s[2], -2.0, 2.0),  # 250 Hz .. 4 kHz
+        highpass_hz=tf.random.stateless_uniform([b], s[3], 20.0, 300.0),
+        lowpass_hz=tf.random.stateless_uniform([b], s[4], 3400.0, 8000.0),
+        on=tf.random.stateless_uniform([b], s[5]) < cfg.filter_prob)
+
+
+def _on_rows(on: tf.Tensor, fn: Any, audio: tf.Tensor, *params: tf.Tensor) -> tf.Tensor:
+    """``fn(rows, *params_of_rows)`` on the rows of ``audio`` where ``on``; the other rows
+    unchanged. Only the chosen rows are computed (half the work at probability 0.5)."""
+    part = tf.cast(on, tf.int32)
+    index = tf.dynamic_partition(tf.range(tf.shape(audio)[0]), part, 2)
+    rows = tf.dynamic_partition(audio, part, 2)
+    picked = [tf.dynamic_partition(p, part, 2)[1] for p in params]
+    return tf.dynamic_stitch(index, [rows[0], fn(rows[1], *picked)])
+
+
+def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None
+                     ) -> tf.Tensor:
+    """Speed perturbation (:func:`speed_perturb`) then the time shift, in one gather pass:
+    output sample ``i`` is the resampled clip's sample ``j = i - shift`` (0 outside)."""
+    b = tf.shape(audio)[0]
+    n = tf.shape(audio)[1]
+    j = tf.range(n)[None, :] - shift[:, None]
+    valid = (j >= 0) & (j < n)
+    flat = tf.reshape(audio, [-1])
+    row = (tf.range(b) * n)[:, None]
+    if speed is None:
+        return tf.gather(flat, tf.clip_by_value(j, 0, n - 1) + row) * tf.cast(valid, tf.float32)
+    centre = tf.cast(n - 1, tf.float32) / 2.0
+    pos = centre + (tf.cast(j, tf.float32) - centre) * speed[:, None]
+    lo = tf.floor(pos)
+    frac = pos - lo
+    lo = tf.cast(lo, tf.int32)
+    inside = (pos >= 0.0) & (pos <= tf.cast(n - 1, tf.float32)) & valid
+    a0 = tf.gather(flat, tf.clip_by_value(lo, 0, n - 1) + row)
+    a1 = tf.gather(flat, tf.clip_by_value(lo + 1, 0, n - 1) + row)
+    return (a0 * (1.0 - frac) + a1 * frac) * tf.cast(inside, tf.float32)
+
+
+def _mix_noise(audio: tf.Tensor, first: tf.Tensor, snr_db: tf.Tensor, flat: tf.Tensor
+               ) -> tf.Tensor:
+    n = tf.shape(audio)[1]
     chunk = tf.gather(flat, first[:, None] + tf.range(tf.cast(n, tf.int64))[None, :])
     p_sig = tf.reduce_mean(tf.square(audio), axis=1)
     p_sig = tf.maximum(p_sig, 0.01)  # -20 dBFS reference for near-silent clips
     p_noise = tf.reduce_mean(tf.square(chunk), axis=1) + 1e-12
-    snr = tf.random.stateless_uniform([b], seeds[4], cfg.snr_min_db, cfg.snr_max_db)
-    scale = tf.sqrt(p_sig / (p_noise * tf.pow(10.0, snr / 10.0)))
-    use = tf.cast(tf.random.stateless_uniform([b], seeds[5]) < cfg.noise_prob, tf.float32)
-    audio = audio + chunk * (scale * use)[:, None]
-    if cfg.filter_prob > 0:
-        audio = random_filter(audio, cfg, tf.random.experimental.stateless_fold_in(
-            tf.cast(seed, tf.int64), 7))
+    scale = tf.sqrt(p_sig / (p_noise * tf.pow(10.0, snr_db / 10.0)))
+    return audio + chunk * scale[:, None]
+
+
+def apply_audio(audio: tf.Tensor, d: AudioDraws, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]
+                ) -> tf.Tensor:
+    """:func:`augment_audio` with its random choices given (``[b, samples]`` float32)."""
+    audio = _shift_and_speed(audio, d.shift, d.speed)
+    audio = audio * tf.pow(10.0, d.gain_db / 20.0)[:, None]
+    audio = _on_rows(d.noise_on, lambda a, f, s: _mix_noise(a, f, s, bank[0]), audio,
+                     d.noise_first, d.snr_db)
+    if d.eq is not None:
+        audio = apply_eq(audio, d.eq)
     return tf.clip_by_value(audio, -1.0, 1.0)
+
+
+def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
+                  seed: tf.Tensor) -> tf.Tensor:
+    """Speed, random time shift, gain, background noise and EQ for a batch ``[b, samples]``.
+
+    ``seed`` is a stateless seed ``[2]`` (int64). Speed perturbation (when on) resamples
+    the clip first, then it is shifted, scaled and mixed with noise at an SNR drawn from
+    ``[snr_min_db, snr_max_db]`` relative to the clip's power; for clips with almost no
+    signal (silence examples) the SNR is taken relative to -20 dBFS, so silence gets
+    background noise from faint to loud; then the random EQ (:func:`random_filter`). The
+    result is clipped to [-1, 1]. The whole batch is done at once (one gather for speed and
+    shift, noise and EQ computed only for the clips that get them).
+    """
+    audio = tf.convert_to_tensor(audio, tf.float32)
+    return apply_audio(audio, draw_audio(cfg, bank, tf.shape(audio)[0], seed), bank)
 
 
 def _epoch_seed(seed: int, key: int) -> int:
     digest = hashlib.sha1(f"{seed}:epoch:{key}".encode()).digest()
     return int.from_bytes(digest[:7], "little")
+
+
+def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
+                       feat_cfg: features.FeatureConfig,
+                       bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    """Model inputs of a batch of int16 clips ``[b, clip_samples]``, freshly augmented
+    from the stateless ``seed`` ``[2]``: :func:`augment_audio`, the features (with VTLP
+    when on), tempo perturbation, SpecAugment. The whole chain works on the batch."""
+    a = tf.ensure_shape(tf.cast(pcm, tf.float32) / 32768.0, [None, cfg.clip_samples])
+    x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
+                         vtlp_factors(cfg, tf.shape(a)[0], seed))
+    if cfg.tempo_min is not None:
+        x = tempo_perturb(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 19))
+    if cfg.augments_features:
+        x = spec_augment(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 11))
+    return x
 
 
 class AugmentedSplit:
@@ -570,6 +690,14 @@ class AugmentedSplit:
                                 data_cfg.clip_samples)
         self.class_weights = (balanced_weights(self.y, len(class_names(data_cfg)))
                               if data_cfg.class_weight == "balanced" else None)
+        # one in-memory copy for every epoch's pipeline (batches are gathered from it)
+        self._pcm = tf.constant(self.pcm)
+        self._labels = tf.constant(self.y)
+        # traced once, not once per epoch (each epoch is a new tf.data pipeline)
+        self._features = tf.function(
+            lambda pcm, seed: augmented_features(pcm, seed, data_cfg, feat_cfg, self.bank),
+            input_signature=[tf.TensorSpec([None, data_cfg.clip_samples], tf.int16),
+                             tf.TensorSpec([2], tf.int64)])
 
     def __len__(self) -> int:
         return int(self.y.size)
@@ -579,10 +707,11 @@ class AugmentedSplit:
 
     def _pipeline(self, batch_size: int, shuffle_seed: int | None, reshuffle: bool,
                   aug_seed: int, rerandomize: bool) -> tf.data.Dataset:
-        cfg, feat_cfg, bank = self.cfg, self.feat_cfg, self.bank
         weights = (None if self.class_weights is None
                    else tf.constant(self.class_weights, tf.float32))
-        ds = tf.data.Dataset.from_tensor_slices((self.pcm, self.y))
+        pcm, labels, compute = self._pcm, self._labels, self._features
+        # shuffling indices gives the order shuffling the examples would (same seed)
+        ds = tf.data.Dataset.range(len(self))
         if shuffle_seed is not None:
             ds = ds.shuffle(len(self), seed=shuffle_seed, reshuffle_each_iteration=reshuffle)
         ds = ds.batch(batch_size)
@@ -590,22 +719,12 @@ class AugmentedSplit:
         seeds = tf.data.Dataset.random(seed=aug_seed, rerandomize_each_iteration=rerandomize)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
 
-        def _map(batch: tuple[tf.Tensor, tf.Tensor], seed: tf.Tensor
-                 ) -> tuple[tf.Tensor, ...]:
-            pcm_batch, labels = batch
-            a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
-                                [None, cfg.clip_samples])
-            x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
-                                 vtlp_factors(cfg, tf.shape(a)[0], seed))
-            if cfg.tempo_min is not None:
-                x = tempo_perturb(x, cfg, feat_cfg,
-                                  tf.random.experimental.stateless_fold_in(seed, 19))
-            if cfg.augments_features:
-                x = spec_augment(x, cfg, feat_cfg,
-                                 tf.random.experimental.stateless_fold_in(seed, 11))
+        def _map(index: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
+            y = tf.gather(labels, index)
+            x = compute(tf.gather(pcm, index), seed)
             if weights is not None:  # Keras reads a third element as per-example weights
-                return x, labels, tf.gather(weights, labels)
-            return x, labels
+                return x, y, tf.gather(weights, y)
+            return x, y
 
         return sharded_prefetched(
             ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
@@ -660,19 +779,12 @@ def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tens
     (> 1: faster and higher), anchored at the clip's centre so the word stays in the clip;
     samples read from outside the clip are 0. Linear interpolation: for factors above 1
     the band above ``8 kHz / factor`` folds back near 8 kHz, above every kwsq front-end's
-    mel range except LFBE's top bins."""
+    mel range except LFBE's top bins. (:func:`augment_audio` draws the factor from
+    ``fold_in(seed, 13)`` and does this and the time shift in one pass.)"""
+    audio = tf.convert_to_tensor(audio, tf.float32)
     b = tf.shape(audio)[0]
-    n = tf.shape(audio)[1]
-    factor = tf.random.stateless_uniform([b, 1], seed, cfg.speed_min, cfg.speed_max)
-    centre = tf.cast(n - 1, tf.float32) / 2.0
-    pos = centre + (tf.cast(tf.range(n), tf.float32)[None, :] - centre) * factor
-    lo = tf.floor(pos)
-    frac = pos - lo
-    lo = tf.cast(lo, tf.int32)
-    inside = tf.cast((pos >= 0.0) & (pos <= tf.cast(n - 1, tf.float32)), tf.float32)
-    a0 = tf.gather(audio, tf.clip_by_value(lo, 0, n - 1), batch_dims=1)
-    a1 = tf.gather(audio, tf.clip_by_value(lo + 1, 0, n - 1), batch_dims=1)
-    return (a0 * (1.0 - frac) + a1 * frac) * inside
+    factor = tf.random.stateless_uniform([b], seed, cfg.speed_min, cfg.speed_max)
+    return _shift_and_speed(audio, tf.zeros([b], tf.int32), factor)
 
 
 def balanced_weights(y: np.ndarray, classes: int) -> np.ndarray:
@@ -691,32 +803,43 @@ def random_filter(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tens
     notch (width about an octave) and random band limits (high-pass up to 300 Hz, low-pass
     down to 3.4 kHz, like a telephone). Gains are drawn in +-``filter_max_db``.
     """
-    b = tf.shape(audio)[0]
-    n = tf.shape(audio)[1]
-    s = tf.random.experimental.stateless_split(seed, 7)
-    freqs = tf.linspace(0.0, SAMPLE_RATE / 2.0, n // 2 + 1)
-    octave = tf.math.log(tf.maximum(freqs, 20.0) / 1000.0)[None, :] / tf.math.log(2.0)
-    g = cfg.filter_max_db
-    tilt = tf.random.stateless_uniform([b, 1], s[0], -g / 3.0, g / 3.0)  # dB per octave
-    peak_db = tf.random.stateless_uniform([b, 1], s[1], -g, g)
-    peak_oct = tf.random.stateless_uniform([b, 1], s[2], -2.0, 2.0)  # 250 Hz .. 4 kHz
-    gain_db = tilt * tf.clip_by_value(octave, -3.0, 3.0)
-    gain_db += peak_db * tf.exp(-0.5 * tf.square((octave - peak_oct) / 0.5))
-    hp = tf.random.stateless_uniform([b, 1], s[3], 20.0, 300.0)
-    lp = tf.random.stateless_uniform([b, 1], s[4], 3400.0, 8000.0)
-    f = freqs[None, :]
+    audio = tf.convert_to_tensor(audio, tf.float32)
+    return apply_eq(audio, draw_eq(cfg, tf.shape(audio)[0], seed))
+
+
+def eq_gain_db(freqs_hz: Any, d: EqDraws) -> tf.Tensor:
+    """The EQ's gain in dB ``[b, k]`` at frequencies ``[k]`` (Hz) for draws ``[b]``."""
+    f = tf.maximum(tf.convert_to_tensor(freqs_hz, tf.float32), 1.0)[None, :]
+    log2_f = tf.math.log(f) / math.log(2.0)
+    octave = tf.math.log(tf.maximum(f, 20.0) / 1000.0) / math.log(2.0)
+    col = [t[:, None] for t in (d.tilt_db, d.peak_db, d.peak_octave, d.highpass_hz,
+                                d.lowpass_hz)]
+    tilt, peak_db, peak_oct, hp, lp = col
+    gain = tilt * tf.clip_by_value(octave, -3.0, 3.0)
+    gain += peak_db * tf.exp(-0.5 * tf.square((octave - peak_oct) / 0.5))
     # 12 dB/octave skirts outside the band
-    band = (-12.0 * tf.nn.relu(tf.math.log(hp / tf.maximum(f, 1.0)) / tf.math.log(2.0))
-            - 12.0 * tf.nn.relu(tf.math.log(tf.maximum(f, 1.0) / lp) / tf.math.log(2.0)))
-    gain = tf.pow(10.0, (gain_db + band) / 20.0)
+    gain -= 12.0 * (tf.nn.relu(tf.math.log(hp) / math.log(2.0) - log2_f)
+                    + tf.nn.relu(log2_f - tf.math.log(lp) / math.log(2.0)))
+    return gain
+
+
+def _eq_rows(audio: tf.Tensor, *params: tf.Tensor) -> tf.Tensor:
+    n = tf.shape(audio)[1]
+    d = EqDraws(*params, on=None)
+    freqs = tf.linspace(0.0, SAMPLE_RATE / 2.0, n // 2 + 1)
+    gain = tf.exp(eq_gain_db(freqs, d) * (math.log(10.0) / 20.0))
     spec = tf.signal.rfft(audio) * tf.cast(gain, tf.complex64)
     filtered = tf.signal.irfft(spec, fft_length=[n])
     # keep the level: the EQ changes the colour, the gain augmentation changes the level
     rms_in = tf.sqrt(tf.reduce_mean(tf.square(audio), axis=1, keepdims=True) + 1e-12)
     rms_out = tf.sqrt(tf.reduce_mean(tf.square(filtered), axis=1, keepdims=True) + 1e-12)
-    filtered = filtered * (rms_in / rms_out)
-    use = tf.random.stateless_uniform([b, 1], s[5]) < cfg.filter_prob
-    return tf.where(use, filtered, audio)
+    return filtered * (rms_in / rms_out)
+
+
+def apply_eq(audio: tf.Tensor, d: EqDraws) -> tf.Tensor:
+    """:func:`random_filter` with its draws given; only the clips with ``d.on`` change."""
+    return _on_rows(d.on, _eq_rows, audio, d.tilt_db, d.peak_db, d.peak_octave,
+                    d.highpass_hz, d.lowpass_hz)
 
 
 def spec_augment(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
