@@ -588,18 +588,36 @@ def _on_rows(on: tf.Tensor, fn: Any, audio: tf.Tensor, *params: tf.Tensor) -> tf
     return tf.dynamic_stitch(index, [rows[0], fn(rows[1], *picked)])
 
 
-def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None
-                     ) -> tf.Tensor:
-    """Speed perturbation (:func:`speed_perturb`) then the time shift, in one gather pass:
-    output sample ``i`` is the resampled clip's sample ``j = i - shift`` (0 outside)."""
+def _row_slices(flat: tf.Tensor, first: tf.Tensor, n: Any) -> tf.Tensor:
+    """``[b, n]``: ``flat[first[r] : first[r] + n]`` for each row (contiguous copies, ~4x
+    cheaper than gathering the samples one by one)."""
+    return tf.map_fn(lambda f: tf.slice(flat, [f], [n]), first,
+                     fn_output_signature=flat.dtype)
+
+
+def _shift(audio: tf.Tensor, shift: tf.Tensor, limit: Any) -> tf.Tensor:
+    """Each row moved by ``shift`` samples (``|shift| <= limit``), zeros shifted in."""
     b = tf.shape(audio)[0]
     n = tf.shape(audio)[1]
+    padded = tf.pad(audio, [[0, 0], [limit, limit]])
+    flat = tf.reshape(padded, [-1])
+    first = tf.range(b) * (n + 2 * limit) + limit - shift
+    return _row_slices(flat, first, n)
+
+
+def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None,
+                     limit: Any = None) -> tf.Tensor:
+    """Speed perturbation (:func:`speed_perturb`) then the time shift: output sample ``i``
+    is the resampled clip's sample ``j = i - shift`` (0 outside). ``limit``: a bound on
+    ``|shift|`` (``None``: the clip length)."""
+    b = tf.shape(audio)[0]
+    n = tf.shape(audio)[1]
+    if speed is None:
+        return _shift(audio, shift, n if limit is None else limit)
     j = tf.range(n)[None, :] - shift[:, None]
     valid = (j >= 0) & (j < n)
     flat = tf.reshape(audio, [-1])
     row = (tf.range(b) * n)[:, None]
-    if speed is None:
-        return tf.gather(flat, tf.clip_by_value(j, 0, n - 1) + row) * tf.cast(valid, tf.float32)
     centre = tf.cast(n - 1, tf.float32) / 2.0
     pos = centre + (tf.cast(j, tf.float32) - centre) * speed[:, None]
     lo = tf.floor(pos)
@@ -613,8 +631,7 @@ def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None
 
 def _mix_noise(audio: tf.Tensor, first: tf.Tensor, snr_db: tf.Tensor, flat: tf.Tensor
                ) -> tf.Tensor:
-    n = tf.shape(audio)[1]
-    chunk = tf.gather(flat, first[:, None] + tf.range(tf.cast(n, tf.int64))[None, :])
+    chunk = _row_slices(flat, first, tf.shape(audio, out_type=tf.int64)[1])
     p_sig = tf.reduce_mean(tf.square(audio), axis=1)
     p_sig = tf.maximum(p_sig, 0.01)  # -20 dBFS reference for near-silent clips
     p_noise = tf.reduce_mean(tf.square(chunk), axis=1) + 1e-12
@@ -622,10 +639,11 @@ def _mix_noise(audio: tf.Tensor, first: tf.Tensor, snr_db: tf.Tensor, flat: tf.T
     return audio + chunk * scale[:, None]
 
 
-def apply_audio(audio: tf.Tensor, d: AudioDraws, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]
-                ) -> tf.Tensor:
-    """:func:`augment_audio` with its random choices given (``[b, samples]`` float32)."""
-    audio = _shift_and_speed(audio, d.shift, d.speed)
+def apply_audio(audio: tf.Tensor, d: AudioDraws, bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor],
+                limit: Any = None) -> tf.Tensor:
+    """:func:`augment_audio` with its random choices given (``[b, samples]`` float32);
+    ``limit`` bounds ``|d.shift|`` (``None``: the clip length)."""
+    audio = _shift_and_speed(audio, d.shift, d.speed, limit)
     audio = audio * tf.pow(10.0, d.gain_db / 20.0)[:, None]
     audio = _on_rows(d.noise_on, lambda a, f, s: _mix_noise(a, f, s, bank[0]), audio,
                      d.noise_first, d.snr_db)
@@ -647,7 +665,8 @@ def augment_audio(audio: tf.Tensor, cfg: DataConfig, bank: tuple[tf.Tensor, tf.T
     shift, noise and EQ computed only for the clips that get them).
     """
     audio = tf.convert_to_tensor(audio, tf.float32)
-    return apply_audio(audio, draw_audio(cfg, bank, tf.shape(audio)[0], seed), bank)
+    return apply_audio(audio, draw_audio(cfg, bank, tf.shape(audio)[0], seed), bank,
+                       int(cfg.time_shift_ms * SAMPLE_RATE / 1000))
 
 
 def _epoch_seed(seed: int, key: int) -> int:
