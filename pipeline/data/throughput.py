@@ -63,7 +63,8 @@ def measure(data: str, model_name: str, batch_size: int = 100, batches: int = 20
         cfg = dataclasses.replace(cfg, filter_prob=0.5, time_masks=2, freq_masks=2,
                                   speed_min=0.9, speed_max=1.1, vtlp_min=0.9, vtlp_max=1.1,
                                   tempo_min=0.9, tempo_max=1.1)
-    tf.config.experimental.enable_op_determinism()  # as training runs
+    keras.utils.set_random_seed(0)  # as training runs: seeded, deterministic kernels
+    tf.config.experimental.enable_op_determinism()
     plain = loader.dataset(cfg, feat_cfg, "training", batch_size, augment=False, shuffle=True)
     plain = plain.repeat()
     split = loader.AugmentedSplit(cfg, feat_cfg, "training")
