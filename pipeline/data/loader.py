@@ -588,11 +588,12 @@ def _on_rows(on: tf.Tensor, fn: Any, audio: tf.Tensor, *params: tf.Tensor) -> tf
     return tf.dynamic_stitch(index, [rows[0], fn(rows[1], *picked)])
 
 
-def _row_slices(flat: tf.Tensor, first: tf.Tensor, n: Any) -> tf.Tensor:
-    """``[b, n]``: ``flat[first[r] : first[r] + n]`` for each row (contiguous copies, ~4x
-    cheaper than gathering the samples one by one)."""
-    return tf.map_fn(lambda f: tf.slice(flat, [f], [n]), first,
-                     fn_output_signature=flat.dtype)
+def _row_slices(flat: tf.Tensor, first: tf.Tensor, like: tf.Tensor) -> tf.Tensor:
+    """Rows ``flat[first[r] : first[r] + n]`` shaped like ``like`` ``[b, n]`` (contiguous
+    copies, ~4x cheaper than gathering the samples one by one)."""
+    n = tf.shape(like, out_type=first.dtype)[1]
+    rows = tf.map_fn(lambda f: tf.slice(flat, [f], [n]), first, fn_output_signature=flat.dtype)
+    return tf.ensure_shape(tf.reshape(rows, tf.shape(like)), like.shape)  # also for b = 0
 
 
 def _shift(audio: tf.Tensor, shift: tf.Tensor, limit: Any) -> tf.Tensor:
@@ -602,7 +603,7 @@ def _shift(audio: tf.Tensor, shift: tf.Tensor, limit: Any) -> tf.Tensor:
     padded = tf.pad(audio, [[0, 0], [limit, limit]])
     flat = tf.reshape(padded, [-1])
     first = tf.range(b) * (n + 2 * limit) + limit - shift
-    return _row_slices(flat, first, n)
+    return _row_slices(flat, first, audio)
 
 
 def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None,
@@ -632,7 +633,7 @@ def _shift_and_speed(audio: tf.Tensor, shift: tf.Tensor, speed: tf.Tensor | None
 
 def _mix_noise(audio: tf.Tensor, first: tf.Tensor, snr_db: tf.Tensor, flat: tf.Tensor
                ) -> tf.Tensor:
-    chunk = _row_slices(flat, first, tf.shape(audio, out_type=tf.int64)[1])
+    chunk = _row_slices(flat, first, audio)
     p_sig = tf.reduce_mean(tf.square(audio), axis=1)
     p_sig = tf.maximum(p_sig, 0.01)  # -20 dBFS reference for near-silent clips
     p_noise = tf.reduce_mean(tf.square(chunk), axis=1) + 1e-12

@@ -190,12 +190,20 @@ def test_stacked_features_computed_on_the_window_frames_only_equal_all_frames_pi
     np.testing.assert_allclose(features.compute(audio, norm).numpy(), want, atol=1e-5)
 
 
-def test_epoch_batches_are_the_batched_augmentation_of_consecutive_clips(tiny_corpus, tmp_path):
-    cfg = loader.DataConfig(str(tiny_corpus), cache_dir=str(tmp_path), filter_prob=0.5,
-                            speed_min=0.9, speed_max=1.1, vtlp_min=0.9, vtlp_max=1.1,
-                            tempo_min=0.9, tempo_max=1.1, time_masks=1, freq_masks=1,
-                            class_weight="balanced")
-    feat_cfg = features.mlperf_tiny_mfcc()
+EVERY_OPTION = {"filter_prob": 0.5, "speed_min": 0.9, "speed_max": 1.1, "vtlp_min": 0.9,
+                "vtlp_max": 1.1, "tempo_min": 0.9, "tempo_max": 1.1, "time_masks": 1,
+                "freq_masks": 1}
+SVD_FEATURES = features.FeatureConfig(num_bins=20, left_context=20, right_context=10,
+                                      stack_stride=3)
+
+
+@pytest.mark.parametrize(("options", "feat_cfg"), [
+    (EVERY_OPTION, features.mlperf_tiny_mfcc()), ({}, SVD_FEATURES)],
+    ids=["all-mfcc", "defaults-stacked"])
+def test_epoch_batches_are_the_batched_augmentation_of_consecutive_clips(
+        tiny_corpus, tmp_path, options, feat_cfg):
+    cfg = loader.DataConfig(str(tiny_corpus), cache_dir=str(tmp_path), class_weight="balanced",
+                            **options)
     split = loader.AugmentedSplit(cfg, feat_cfg, "training")
     batches = list(split.epoch(4, 16, shuffle=False))
     assert len(batches) == split.batches(16)
