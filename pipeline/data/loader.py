@@ -592,8 +592,11 @@ def _row_slices(flat: tf.Tensor, first: tf.Tensor, like: tf.Tensor) -> tf.Tensor
     """Rows ``flat[first[r] : first[r] + n]`` shaped like ``like`` ``[b, n]`` (contiguous
     copies, ~4x cheaper than gathering the samples one by one)."""
     n = tf.shape(like, out_type=first.dtype)[1]
-    rows = tf.map_fn(lambda f: tf.slice(flat, [f], [n]), first, fn_output_signature=flat.dtype)
-    return tf.ensure_shape(tf.reshape(rows, tf.shape(like)), like.shape)  # also for b = 0
+    if like.shape[1] is None:  # no static length (map_fn could not stack an empty batch)
+        return tf.gather(flat, first[:, None] + tf.range(n)[None, :])
+    rows = tf.map_fn(lambda f: tf.slice(flat, [f], [n]), first,
+                     fn_output_signature=tf.TensorSpec([like.shape[1]], flat.dtype))
+    return tf.ensure_shape(tf.reshape(rows, tf.shape(like)), like.shape)
 
 
 def _shift(audio: tf.Tensor, shift: tf.Tensor, limit: Any) -> tf.Tensor:
