@@ -86,6 +86,16 @@ def random_inputs(model: bytes, count: int, seed: int) -> list[np.ndarray]:
     return [rng.normal(0.0, 2.0, size=d.shape).astype(np.float32) for _ in range(count)]
 
 
+def check_host(cli: Path, models: list[tuple[bytes, str]], count: int, seed: int,
+               tmp: Path) -> None:
+    """Each (model, description) run by the host build `cli` on `count` seeded random inputs,
+    bit-exact with tflite_micro."""
+    for model, desc in models:
+        xs = random_inputs(model, count, seed=seed)
+        ref = tflm_run(model, xs)
+        assert_same_outputs(cli_run(cli, model, xs, ref[0], tmp), ref, desc)
+
+
 def convert_int8(model, shape: tuple[int, ...], seed: int, per_tensor: bool = False) -> bytes:
     """The Keras model as int8 TFLite with int8 input and output, calibrated on 16 seeded
     N(0, 1.5) samples of `shape` (no batch axis); per-tensor weights if asked (the converter

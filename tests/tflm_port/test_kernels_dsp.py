@@ -31,6 +31,7 @@ from runtime_refs import (
     ANCHORS,
     anchor_bytes,
     assert_same_outputs,
+    check_host,
     cli_run,
     convert_int8,
     random_inputs,
@@ -374,34 +375,22 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_converted_models(
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_shapes(
         dsp_cli: Path, random_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in random_models:
-        xs = random_inputs(model, 8, seed=3)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, random_models, 8, 3, tmp_path)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
         dsp_cli: Path, pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in pointwise_models:
-        xs = random_inputs(model, 8, seed=4)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, pointwise_models, 8, 4, tmp_path)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
         dsp_cli: Path, dw3x3_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in dw3x3_models:
-        xs = random_inputs(model, 8, seed=6)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, dw3x3_models, 8, 6, tmp_path)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
         dsp_cli: Path, int4_dense_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in int4_dense_models:
-        xs = random_inputs(model, 8, seed=2)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, int4_dense_models, 8, 2, tmp_path)
 
 
 def test_random_models_cover_the_shapes_the_kernels_special_case(

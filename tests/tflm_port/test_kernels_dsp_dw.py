@@ -22,7 +22,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import assert_same_outputs, cli_run, convert_int8, random_inputs, tflm_run
+from runtime_refs import (
+    assert_same_outputs,
+    check_host,
+    convert_int8,
+    random_inputs,
+    tflm_run,
+)
 
 from pipeline.paths import PORT_DIR
 
@@ -168,10 +174,7 @@ def dsp_cli() -> Path:
 
 def test_dsp_depthwise_multiplier_path_on_the_host_matches_tflite_micro(
         dsp_cli: Path, dw_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in dw_models:
-        xs = random_inputs(model, 6, seed=13)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, dw_models, 6, 13, tmp_path)
 
 
 def test_dw_models_cover_the_cases_the_kernel_special_cases(

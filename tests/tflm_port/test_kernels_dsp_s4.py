@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import _convert, assert_same_outputs, cli_run, random_inputs, tflm_run
+from runtime_refs import _convert, assert_same_outputs, check_host, cli_run, random_inputs, tflm_run
 
 from pipeline.paths import PORT_DIR
 
@@ -244,10 +244,7 @@ def dsp_cli() -> Path:
 
 def test_dsp_int4_kernels_on_the_host_match_tflite_micro(dsp_cli: Path, s4_models,
                                                          tmp_path: Path) -> None:
-    for model, desc in s4_models:
-        xs = random_inputs(model, 6, seed=3)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(cli_run(dsp_cli, model, xs, ref[0], tmp_path), ref, desc)
+    check_host(dsp_cli, s4_models, 6, 3, tmp_path)
 
 
 @pytest.mark.parametrize("conv", [False, True], ids=["dense", "conv"])
