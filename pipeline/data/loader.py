@@ -707,7 +707,7 @@ class AugmentedSplit:
     def __init__(self, data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str):
         # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus);
         # cached on disk, so the WAV files are decoded once per corpus, not once per run
-        self.pcm, self.y = cached_audio(data_cfg, split)
+        pcm, self.y = cached_audio(data_cfg, split)
         features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
         self.bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
@@ -715,13 +715,19 @@ class AugmentedSplit:
         self.class_weights = (balanced_weights(self.y, len(class_names(data_cfg)))
                               if data_cfg.class_weight == "balanced" else None)
         # one in-memory copy for every epoch's pipeline (batches are gathered from it)
-        self._pcm = tf.constant(self.pcm)
+        self._pcm = tf.constant(pcm)
+        del pcm  # the tensor is the only copy (the full corpus is ~1.4 GB of int16)
         self._labels = tf.constant(self.y)
         # traced once, not once per epoch (each epoch is a new tf.data pipeline)
         self._features = tf.function(
             lambda pcm, seed: augmented_features(pcm, seed, data_cfg, feat_cfg, self.bank),
             input_signature=[tf.TensorSpec([None, data_cfg.clip_samples], tf.int16),
                              tf.TensorSpec([2], tf.int64)])
+
+    @property
+    def pcm(self) -> np.ndarray:
+        """The split's clips, int16 ``[n, clip_samples]`` (a view of the in-memory tensor)."""
+        return self._pcm.numpy()
 
     def __len__(self) -> int:
         return int(self.y.size)
