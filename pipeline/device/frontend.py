@@ -160,13 +160,20 @@ def quantize_q20(x_q20: np.ndarray, params: dict[str, Any]) -> np.ndarray:
     return np.clip(q, lo, hi).astype(dt)
 
 
+def _square_q20(x: np.ndarray) -> np.ndarray:
+    return (x * x + (1 << 19)) >> 20
+
+
 def norm_input_q20(window_q20: np.ndarray, mode: str, offset: int, stride: int, frames: int,
                    params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """The fixed-point path's normalized model input of one window, in numpy: the reference
     ``kwsq_fe_norm_input_q20`` must equal bit for bit. ``window_q20`` ``[window frames,
     coeffs]`` int Q20 -> (means ``[coeffs]`` int64, input ``[frames, coeffs]``). Mean =
     round(sum / n) with halves away from zero (sums exact in int64), then ``x - mean``
-    saturated to int32, then :func:`quantize_q20`."""
+    saturated to int32, then :func:`quantize_q20`. "channel_var": var = round(sum sq(x) /
+    n) - sq(mean) with sq(x) = round(x^2 / 2^20), sd = floor(sqrt(var 2^20)) floored at
+    ``params["sd_floor_q20"]``, and ``(x - mean) round(2^40 / sd) / 2^20`` rounded half
+    away from zero (``normalize.c``)."""
     w = np.asarray(window_q20, np.int64)
     n, coeffs = w.shape
     if mode == "fixed":
@@ -175,10 +182,22 @@ def norm_input_q20(window_q20: np.ndarray, mode: str, offset: int, stride: int, 
         means = _round_div(w.sum(0), n)
     elif mode == "utterance":
         means = np.full(coeffs, _round_div(w.sum(), n * coeffs), np.int64)
+    elif mode == "channel_var":
+        means = _round_div(w.sum(0), n)
     else:
         raise KwsqError(f"the C front-end does not implement normalization '{mode}'")
     picked = w[offset : offset + (frames - 1) * stride + 1 : stride]
     x = np.clip(picked - means[None, :], -2**31, 2**31 - 1)
+    if mode == "channel_var":
+        import math
+
+        var = np.maximum(_round_div(_square_q20(w).sum(0), n) - _square_q20(means), 0)
+        sd = np.array([math.isqrt(int(v) << 20) if v < 1 << 43 else math.isqrt(1 << 63)
+                       for v in var], np.int64)
+        sd = np.maximum(sd, params["sd_floor_q20"])
+        inv = ((1 << 40) + sd // 2) // sd
+        mag = (np.abs(x) * inv[None, :] + (1 << 19)) >> 20
+        x = np.clip(np.where(x < 0, -mag, mag), -2**31, 2**31 - 1)
     return means, quantize_q20(x, params)
 
 
@@ -190,8 +209,9 @@ def header_quant(header: str | Path) -> dict[str, Any]:
     kind = re.search(r"\.input_type = KWSQ_FE_INPUT_(\w+),", text).group(1)
     mult, shift = map(int, re.search(r"\.input_q20 = \{(-?\d+), (\d+)\}", text).groups())
     zp = int(re.search(r"\.input_zero_point = (-?\d+),", text).group(1))
+    floor = int(re.search(r"\.norm_sd_floor_q20 = (\d+),", text).group(1))
     return {"input_type": {"FLOAT32": 0, "INT16": 7, "INT8": 9}[kind], "mult": mult,
-            "shift": shift, "zero_point": zp}
+            "shift": shift, "zero_point": zp, "sd_floor_q20": floor}
 
 
 def stack_clip_inputs(frames: np.ndarray, feat_cfg: Any, clip_samples: int) -> np.ndarray:

@@ -14,8 +14,9 @@ exactly the features the model was trained on (``pipeline.data.features``):
 * the stacking the model input expects (frames per input, stride between them) and its
   window: the frames the per-clip normalization (``FeatureConfig.normalize``) averages over
   on a stream, exactly what training averaged over (``pipeline.evaluate.streaming.windowing``),
-  and the normalization mode. The C side implements "fixed", "utterance" and "channel" and
-  refuses any other mode with an error instead of feeding the model unnormalized inputs.
+  and the normalization mode. The C side implements "fixed", "utterance", "channel" and
+  "channel_var" and refuses any other mode with an error instead of feeding the model
+  unnormalized inputs.
 
 Float tables are compiled unless ``KWSQ_FE_NO_FLOAT`` is defined, fixed-point ones unless
 ``KWSQ_FE_NO_FIXED`` is, so a firmware carries only the tables of the path it runs.
@@ -38,9 +39,10 @@ LOG_FRAC_BITS = 24
 MAGNITUDE_FRAC_BITS = 12
 INPUT_TYPES = {0: "KWSQ_FE_INPUT_FLOAT32", 7: "KWSQ_FE_INPUT_INT16", 9: "KWSQ_FE_INPUT_INT8"}
 # FeatureConfig.normalize -> the C front-end's mode number (kwsq_fe.h KWSQ_FE_NORM_*); the
-# header carries every mode, the C side refuses those it does not implement.
+# header carries every mode (-1: one the C side has no number for), and the C side refuses
+# those it does not implement.
 NORMALIZE_CODES = {"fixed": 0, "utterance": 1, "channel": 2, "channel_var": 3}
-C_NORMALIZE = ("fixed", "utterance", "channel")
+C_NORMALIZE = ("fixed", "utterance", "channel", "channel_var")
 
 
 @dataclass(frozen=True)
@@ -229,8 +231,15 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
     if (window.frames, window.stride) != (input_frames, input_stride):
         raise KwsqError(f"input of {input_frames} frames {input_stride} apart does not match "
                         f"its window ({window.frames} frames {window.stride} apart)")
+    from pipeline.data.features import CHANNEL_VAR_FLOOR
+
     t = tables(cfg)
     fx = fixed_constants(cfg, quant)
+    norm_code = NORMALIZE_CODES.get(cfg.normalize, -1)
+    sd_floor_q20 = round(CHANNEL_VAR_FLOOR * 2.0**FEATURE_FRAC_BITS)
+    if sd_floor_q20 < 1024:
+        raise KwsqError(f"the deviation floor {CHANNEL_VAR_FLOOR} is below the fixed-point "
+                        "path's 2^-10")
     s = symbol
     guard = f"{s.upper()}_H"
     about = " ".join(description.split()).replace("*/", "* /") or "kwsq feature front-end"
@@ -260,7 +269,7 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         f" * that window (NORMALIZE: KWSQ_FE_NORM_*; {cfg.normalize}). */",
         f"#define {s.upper()}_INPUT_OFFSET {window.offset}",
         f"#define {s.upper()}_WINDOW_FRAMES {window.window_frames}",
-        f"#define {s.upper()}_NORMALIZE {NORMALIZE_CODES[cfg.normalize]}",
+        f"#define {s.upper()}_NORMALIZE {norm_code}",
         f"#define {s.upper()}_STATE_BYTES KWSQ_FE_STATE_BYTES({cfg.window_samples}, "
         f"{cfg.hop_samples}, {cfg.fft_length}, {cfg.num_bins})\n",
         _array("uint16_t", f"{s}_channel", t.channel, str),
@@ -325,8 +334,10 @@ def header_text(cfg: FeatureConfig, quant: InputQuant, input_frames: int, input_
         f"    .input_scale = {_c_float(quant.scale)},",
         f"    .input_zero_point = {quant.zero_point},",
         f"    .input_q20 = {{{fx.input_scale[0]}, {fx.input_scale[1]}}},",
-        f"    .normalize = {NORMALIZE_CODES[cfg.normalize]},",
+        f"    .normalize = {norm_code},",
         f"    .norm_frames = {window.window_frames},",
+        f"    .norm_sd_floor = {_c_float(CHANNEL_VAR_FLOOR)},",
+        f"    .norm_sd_floor_q20 = {sd_floor_q20},",
         "};\n",
         f"#endif /* {guard} */\n",
     ]

@@ -28,14 +28,15 @@ from pipeline.tflite import export_frontend as ex
 pytestmark = pytest.mark.skipif(shutil.which("cc") is None or shutil.which("make") is None,
                                 reason="needs a host C compiler and make")
 
-MODES = ("fixed", "utterance", "channel")
+MODES = ("fixed", "utterance", "channel", "channel_var")
 KINDS = ("lfbe", "mfcc")
 QUANT = {"lfbe": ex.InputQuant(9, 0.04, -7), "mfcc": ex.InputQuant(9, 0.9, -7)}
 # Share of int8 model inputs that may differ by one step from the Python features' (a value
 # within the front-end's error of a rounding edge; never more than one step): float path /
-# fixed path, measured on the tiny corpus (clips and stream, every mode) at most
-# 0.0006 % / 0.0098 %; bounds with margin.
-MISMATCH = {"float": 5e-5, "fixed": 5e-4}
+# fixed path, measured on the tiny corpus (clips and stream) at most 0.0006 % / 0.0098 %
+# for fixed/utterance/channel and 0.0017 % / 0.048 % for channel_var (its division by
+# the deviation magnifies a feature's error); bounds with margin.
+MISMATCH = {"float": 1e-4, "fixed": 2e-3}
 
 
 def _config(kind: str, mode: str) -> F.FeatureConfig:
@@ -145,7 +146,7 @@ def test_clip_inputs_match_the_training_features(clips, tmp_path, kind, mode):
 
 
 @pytest.mark.parametrize("kind", KINDS)
-@pytest.mark.parametrize("mode", ("utterance", "channel"))
+@pytest.mark.parametrize("mode", ("utterance", "channel", "channel_var"))
 def test_a_stream_gives_the_streaming_evaluators_inputs(clips, tmp_path, kind, mode):
     """Hop by hop over 12 clips laid end to end: a window after every frame (the ring wraps
     over a dozen times), each equal to pipeline.evaluate.streaming's input of that window."""
@@ -171,7 +172,7 @@ def test_a_stream_gives_the_streaming_evaluators_inputs(clips, tmp_path, kind, m
         assert np.mean(got != q_py) < MISMATCH[path], (path, np.mean(got != q_py))
 
 
-@pytest.mark.parametrize("mode", ("utterance", "channel"))
+@pytest.mark.parametrize("mode", ("utterance", "channel", "channel_var"))
 def test_the_float_running_sums_do_not_drift(tmp_path, mode):
     """Ten minutes of audio through the MFCC front-end (29,951 windows; the 49-frame ring
     wraps 611 times): the float path's window means stay those of float64 sums over its own
@@ -192,14 +193,16 @@ def test_the_float_running_sums_do_not_drift(tmp_path, mode):
 
 
 def test_a_mode_the_c_front_end_lacks_is_refused(tmp_path):
-    cfg = _config("lfbe", "channel_var")
+    """A header whose mode the C side has no code for (a newer kwsq, a hand edit) stops
+    fe-dump with the reason, as kwsq_fe_init refuses it in a firmware."""
+    cfg = _config("lfbe", "channel")
     header = _header(tmp_path, cfg, QUANT["lfbe"])
-    assert fe.header_info(header)["normalize"] == ex.NORMALIZE_CODES["channel_var"]
-    with pytest.raises(KwsqError, match="does not implement normalization mode 3"):
+    text = header.read_text().replace("    .normalize = 2,", "    .normalize = 9,")
+    header.write_text(text.replace("_NORMALIZE 2\n", "_NORMALIZE 9\n"))
+    with pytest.raises(KwsqError, match="does not implement normalization mode 9"):
         fe.run_dump(header, _signal(1), np.int8)
-    with pytest.raises(KwsqError, match="does not implement normalization 'channel_var'"):
-        fe.norm_input_q20(np.zeros((98, 20)), "channel_var", 3, 3, 31,
-                          fe.header_quant(header))
+    with pytest.raises(KwsqError, match="does not implement normalization 'pcen'"):
+        fe.norm_input_q20(np.zeros((98, 20)), "pcen", 3, 3, 31, fe.header_quant(header))
 
 
 def test_the_header_carries_the_mode_and_the_window():

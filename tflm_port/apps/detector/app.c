@@ -41,9 +41,11 @@ extern const kwsq_op_resolver KWSQ_DET_OP_LIST;
 #define RING_BYTES (KWSQ_FRONTEND_WINDOW_FRAMES * KWSQ_FRONTEND_NUM_COEFFS * \
                     KWSQ_DET_INPUT_ELEMENT_BYTES)
 #elif KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_UTTERANCE || \
-    KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_CHANNEL
+    KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_CHANNEL ||   \
+    KWSQ_FRONTEND_NORMALIZE == KWSQ_FE_NORM_CHANNEL_VAR
 /* raw frames of the window and their sums (kwsq_fe_norm) */
-#define RING_BYTES KWSQ_FE_NORM_BYTES(KWSQ_FRONTEND_WINDOW_FRAMES, KWSQ_FRONTEND_NUM_COEFFS)
+#define RING_BYTES KWSQ_FE_NORM_BYTES(KWSQ_FRONTEND_WINDOW_FRAMES, KWSQ_FRONTEND_NUM_COEFFS, \
+                                      KWSQ_FRONTEND_NORMALIZE)
 #else
 #error "frontend.h asks for a feature normalization the C front-end does not implement"
 #endif

@@ -6,10 +6,14 @@
 #ifndef KWSQ_FE_FIXED
 #define KWSQ_FE_FIXED 0
 #endif
+/* 0: built for a header without normalization; kwsq_fe_norm is not linked. */
+#ifndef KWSQ_STREAM_NORM
+#define KWSQ_STREAM_NORM 1
+#endif
 
 static int normalized(const kwsq_stream_config *cfg)
 {
-    return cfg->fe_params->normalize != KWSQ_FE_NORM_FIXED;
+    return KWSQ_STREAM_NORM && cfg->fe_params->normalize != KWSQ_FE_NORM_FIXED;
 }
 
 size_t kwsq_stream_ring_bytes(const kwsq_stream_config *cfg)
@@ -54,6 +58,9 @@ kwsq_status kwsq_stream_init(kwsq_stream *s, const kwsq_stream_config *cfg,
     }
     if (fst != KWSQ_FE_OK) {
         return refuse(err, "stream: the front-end refused its parameters or buffer");
+    }
+    if (!KWSQ_STREAM_NORM && cfg->fe_params->normalize != KWSQ_FE_NORM_FIXED) {
+        return refuse(err, "stream: built with KWSQ_STREAM_NORM=0 for a normalized header");
     }
     if (!normalized(cfg) && (cfg->input_offset != 0 ||
                              cfg->window_frames !=

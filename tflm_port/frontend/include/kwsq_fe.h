@@ -59,7 +59,8 @@ extern "C" {
 #define KWSQ_FE_NORM_FIXED 0       /* none: the features as computed */
 #define KWSQ_FE_NORM_UTTERANCE 1   /* minus the mean of every value of the window */
 #define KWSQ_FE_NORM_CHANNEL 2     /* minus each coefficient's mean over the window */
-#define KWSQ_FE_NORM_CHANNEL_VAR 3 /* also / its deviation: not implemented, refused */
+#define KWSQ_FE_NORM_CHANNEL_VAR 3 /* that, divided by the coefficient's standard deviation
+                                    * over the window (floored at norm_sd_floor) */
 
 typedef enum {
     KWSQ_FE_OK = 0,
@@ -128,6 +129,8 @@ typedef struct {
      * that window (what training averaged over: a clip's frames). */
     int32_t normalize;
     int32_t norm_frames;
+    float norm_sd_floor;       /* channel_var: the least deviation divided by */
+    int32_t norm_sd_floor_q20; /* the same in Q20 */
 } kwsq_fe_params;
 
 typedef struct {
@@ -179,7 +182,10 @@ void kwsq_fe_quantize_q20(const kwsq_fe_params *p, const int32_t *frame_q20, voi
  * norm_frames frames in a ring, and their per-coefficient sum kept as frames
  * come and go (float path: float sums, re-added from the ring in time order
  * each time the ring wraps so that rounding cannot build up over a long
- * stream; fixed path: exact int64 sums of the Q20 values). */
+ * stream; fixed path: exact int64 sums of the Q20 values). channel_var also
+ * keeps sums of squares: float path of the differences from a per-coefficient
+ * shift (the window's mean at the last wrap, so no cancellation), fixed path
+ * of each Q20 value's square rounded to Q20. */
 typedef struct {
     const kwsq_fe_params *p;
     int32_t frames; /* norm_frames */
@@ -187,11 +193,14 @@ typedef struct {
     int32_t next;   /* ring slot of the next frame: the oldest once full */
     void *ring;     /* frames x num_coeffs: float, or int32 Q20 */
     void *sum;      /* num_coeffs: float, or int64 */
+    void *sumsq;    /* channel_var, num_coeffs: float, or int64 (else NULL) */
+    float *shift;   /* channel_var, float path: the sums' shift (else NULL) */
 } kwsq_fe_norm;
 
-#define KWSQ_FE_NORM_BYTES(frames, num_coeffs)                                     \
+#define KWSQ_FE_NORM_BYTES(frames, num_coeffs, normalize)                          \
     (KWSQ_FE_ALIGN8((size_t)(frames) * (size_t)(num_coeffs) * 4u) +              \
-     KWSQ_FE_ALIGN8((size_t)(num_coeffs) * 8u))
+     KWSQ_FE_ALIGN8((size_t)(num_coeffs) * 8u) *                                  \
+         ((normalize) == KWSQ_FE_NORM_CHANNEL_VAR ? 3u : 1u))
 
 /* The buffer kwsq_fe_norm_init needs; 0 when p is unusable. */
 size_t kwsq_fe_norm_bytes(const kwsq_fe_params *p);
@@ -204,13 +213,18 @@ void kwsq_fe_norm_push_q20(kwsq_fe_norm *n, const int32_t *frame_q20);
 /* Whether the ring holds a whole window. */
 int kwsq_fe_norm_ready(const kwsq_fe_norm *n);
 /* The window's mean of each coefficient (utterance: the same value for all;
- * fixed: 0). Q20: round(sum / count), halves away from zero. */
+ * fixed: 0). Q20: round(sum / count), halves away from zero. With a full
+ * window. */
 void kwsq_fe_norm_means_f32(const kwsq_fe_norm *n, float *means);
 void kwsq_fe_norm_means_q20(const kwsq_fe_norm *n, int32_t *means_q20);
 /* The model input from a full window: `count` frames, the window's frames
  * first, first + stride, ... (0 = the oldest), each minus the window's mean
  * (float: in float; Q20: saturated int32 difference), quantized as
- * kwsq_fe_quantize_* into `out` (count x num_coeffs elements). */
+ * kwsq_fe_quantize_* into `out` (count x num_coeffs elements). channel_var:
+ * float (x - mean) / max(sqrt(E[d^2] - E[d]^2), floor) with d = x - shift;
+ * Q20 sd = floor(sqrt(var << 20)) with var = round(sum sq / n) - round(mean^2)
+ * (each square rounded to Q20), floored, and the difference times
+ * round(2^40 / sd) >> 20, rounded half away from zero (see normalize.c). */
 void kwsq_fe_norm_input_f32(const kwsq_fe_norm *n, int32_t first, int32_t stride, int32_t count,
                             void *out);
 void kwsq_fe_norm_input_q20(const kwsq_fe_norm *n, int32_t first, int32_t stride, int32_t count,

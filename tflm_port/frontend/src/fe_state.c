@@ -48,10 +48,15 @@ kwsq_fe_status kwsq_fe_check(const kwsq_fe_params *p)
     /* A mode this front-end does not implement is refused, never ignored: the
      * model would get inputs unlike the ones it was trained on. */
     if (p->normalize != KWSQ_FE_NORM_FIXED && p->normalize != KWSQ_FE_NORM_UTTERANCE &&
-        p->normalize != KWSQ_FE_NORM_CHANNEL) {
+        p->normalize != KWSQ_FE_NORM_CHANNEL && p->normalize != KWSQ_FE_NORM_CHANNEL_VAR) {
         return KWSQ_FE_ERR_NORMALIZE;
     }
     if (p->normalize != KWSQ_FE_NORM_FIXED && p->norm_frames < 1) {
+        return KWSQ_FE_ERR_ARGUMENT;
+    }
+    if (p->normalize == KWSQ_FE_NORM_CHANNEL_VAR &&
+        !(p->norm_sd_floor > 0.0f && p->norm_sd_floor_q20 >= 1024)) {
+        /* a floor of >= 2^-10 keeps (x - mean) / sd in 62-bit products */
         return KWSQ_FE_ERR_ARGUMENT;
     }
     return KWSQ_FE_OK;
