@@ -304,6 +304,8 @@ def compare_run(run: Any, header: str | Path | None = None, split: str = "testin
         log(f"frontend: {path:5s} path: max |C - Python| {stats['max_abs']:.3g}, mean "
             f"{stats['mean_abs']:.3g}; quantized inputs differing "
             f"{stats['quantized_mismatch']:.4%};"
-            f" accuracy {acc:.2f}% vs {acc_py:.2f}% with Python features "
+            + (f" normalized inputs differing {stats['normalized_input_mismatch']:.4%};"
+               if "normalized_input_mismatch" in stats else "")
+            + f" accuracy {acc:.2f}% vs {acc_py:.2f}% with Python features "
             f"(argmax agreement {stats['argmax_agreement']:.2f}%)")
     return result

@@ -310,12 +310,21 @@ def test_kwsq_deploy_of_a_ds_cnn_cross_run_works_end_to_end(cross_run, tmp_path,
 @pytest.mark.skipif(bool(_missing_arm), reason=f"needs {', '.join(_missing_arm)} (make setup)")
 def test_a_channel_normalized_model_on_m4_equals_its_host_build(cross_run, tmp_path):
     """Cortex-M4 firmware (float front-end with FPU and fused multiply-add; the fixed-point
-    front-end without FPU) on the first 4 s: the host build's detections and posteriors."""
+    front-end without FPU) on the first 4 s: the host build's detections and posteriors;
+    the fixed-point path also under "utterance" and "channel_var": the same bits."""
     from pipeline.device import deploy
 
     run, wav = cross_run
     short = _first_seconds(wav, 4.0, tmp_path / "short.wav")
     settings = deploy.detector_settings(run, threshold=0.0)
+    for mode in ("utterance", "channel_var"):  # the integer path of the other modes
+        other = _mode_run(run, mode, tmp_path)
+        host = deploy.run_detector(deploy.build(other, "host", fixed=True, settings=settings),
+                                   "host", short, verbose=True)
+        m4 = deploy.run_detector(deploy.build(other, "m4", fixed=True, no_fpu=True,
+                                              settings=settings, kernels="dsp"),
+                                 "m4", short, verbose=True)
+        assert m4.posteriors == host.posteriors and len(m4.posteriors) > 20, mode
     for fixed in (False, True):
         host = deploy.run_detector(deploy.build(run, "host", fixed=fixed, settings=settings),
                                    "host", short, verbose=True)
@@ -331,6 +340,55 @@ def test_a_channel_normalized_model_on_m4_equals_its_host_build(cross_run, tmp_p
         else:  # fused multiply-add on M4: an int8 input may differ at a rounding edge
             assert np.abs(post_m4 - post_host).max() <= 0.02
         assert m4.fe_instructions > 0 and m4.ring_bytes == host.ring_bytes
+
+
+def _mode_run(run, mode: str, root: Path):
+    """The run's int8 model under another ``[features] normalize`` (config edited: the
+    weights need not suit it to compare the C path with the Python one)."""
+    from pipeline.train.runs import Run
+
+    d = root / f"mode_{mode}"
+    d.mkdir(parents=True, exist_ok=True)
+    for name in ("metrics.json", "model.tflite"):
+        shutil.copy(run.path / name, d / name)
+    text = (run.path / "config.toml").read_text()
+    assert 'normalize = "channel"\n' in text
+    new = "" if mode == "fixed" else f'normalize = "{mode}"\n'
+    (d / "config.toml").write_text(text.replace('normalize = "channel"\n', new))
+    return Run(d)
+
+
+def _python_posteriors(run, wav, settings):
+    from pipeline.data.features import FeatureConfig
+    from pipeline.evaluate import backends, streaming
+
+    feat = FeatureConfig.from_dict(run.read_config().features)
+    scorer = backends.tflite_scorer("tflm", run.tflite_path)
+    sp = streaming.posteriors([streaming.Recording("s", wav, [], {})], [scorer], feat,
+                              dict(zip(settings.keywords, settings.columns, strict=True)),
+                              log=lambda *_: None)
+    return np.round(sp.times[0] * 16000).astype(int), sp.posteriors[scorer.name][0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["fixed", "utterance", "channel_var"])
+def test_every_normalization_mode_streams_as_the_python_path(cross_run, tmp_path, mode):
+    """Each other mode of ``[features] normalize`` through the host detector, both
+    front-end paths: the posteriors of every window are the Python streaming path's (an
+    int8 input at a rounding edge may move a window: at most 2 %)."""
+    from pipeline.device import deploy
+
+    run, wav = cross_run
+    run = _mode_run(run, mode, tmp_path)
+    settings = deploy.detector_settings(run, threshold=0.0)
+    ends, ref = _python_posteriors(run, wav, settings)
+    for fixed in (False, True):
+        got = deploy.run_detector(deploy.build(run, "host", fixed=fixed, settings=settings),
+                                  "host", wav, verbose=True)
+        assert np.array_equal(np.array([e for e, _ in got.posteriors]), ends)
+        post = np.array([p for _, p in got.posteriors])
+        differ = np.any(np.abs(post - ref) > 1e-6, axis=1)
+        assert len(differ) > 250 and differ.mean() <= 0.02, (fixed, differ.mean())
 
 
 def test_deploy_refuses_a_normalization_the_c_front_end_lacks(tmp_path, monkeypatch):
