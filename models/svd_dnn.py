@@ -2,7 +2,10 @@
 
 Input: 20 LFBE bins x 31 stacked frames (20 left, 10 right context) = 620 values,
 taken every 3rd frame so the window spans the whole 1 s clip (pipeline/data/features.py);
-``--window frames31`` gives the paper's 31 consecutive frames with frame-level targets.
+``--window frames31`` gives the paper's 31 consecutive frames with frame-level targets;
+such a model is scored per clip by sliding the window over it, as a device runs it
+(``kwsq generalize``, preset ``svd_frames``), and it generalizes to unseen voices better than
+the whole-clip window, which sees every word position as a different input.
 Each pair is a 39-unit linear bottleneck followed by a 128-unit sigmoid layer, the
 low-rank (SVD) factorization of a 128x128 layer; the first pair's bottleneck sees the
 raw features. About 50K parameters, which is what the paper calls its 50k model.
