@@ -212,6 +212,13 @@ class FrameSplit:
         self.bank = loader._noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
                                        data_cfg.clip_samples)
         self.centres = tf.constant(anchor_centres(feat_cfg, data_cfg.clip_samples), tf.int64)
+        # in memory once, and the per-batch chain traced once, not once per epoch
+        self._data = (tf.constant(self.pcm), tf.constant(self.y), tf.constant(self.spans))
+        self._windows = tf.function(self._batch_windows, input_signature=[
+            tf.TensorSpec([None, data_cfg.clip_samples], tf.int16),
+            tf.TensorSpec([None], tf.as_dtype(self.y.dtype)),
+            tf.TensorSpec([None, 2], tf.as_dtype(self.spans.dtype)),
+            tf.TensorSpec([2], tf.int64)])
 
     def __len__(self) -> int:
         return int(self.y.size) * self.per_clip
@@ -219,40 +226,43 @@ class FrameSplit:
     def batches(self, batch_size: int) -> int:
         return math.ceil(self.y.size / max(1, batch_size // self.per_clip))
 
+    def _batch_windows(self, pcm_batch: tf.Tensor, labels: tf.Tensor, spans: tf.Tensor,
+                       seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        """``per_clip`` random window positions of each augmented clip, with their targets."""
+        cfg, feat_cfg, centres, k = self.cfg, self.feat_cfg, self.centres, self.per_clip
+        a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0, [None, cfg.clip_samples])
+        audio = loader.augment_audio(a, cfg, self.bank, seed)
+        stacked = features.stack_frames(
+            features.normalize_clip(features.frames(
+                audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
+                feat_cfg), feat_cfg)
+        if cfg.augments_features:
+            stacked = loader.spec_augment(stacked, cfg, feat_cfg,
+                                          tf.random.experimental.stateless_fold_in(seed, 11))
+        b = tf.shape(stacked)[0]
+        pos = tf.random.stateless_uniform(
+            [b, k], tf.random.experimental.stateless_fold_in(seed, 13), 0,
+            tf.shape(centres)[0], tf.int32)
+        x = tf.gather(stacked, pos, batch_dims=1)  # [b, k, values]
+        c = tf.gather(centres, pos)  # [b, k]
+        inside = (c >= spans[:, :1]) & (c < spans[:, 1:])
+        y = tf.where(inside, labels[:, None], tf.cast(_silence_class(cfg), labels.dtype))
+        return tf.reshape(x, [-1, tf.shape(stacked)[-1]]), tf.reshape(y, [-1])
+
     def _pipeline(self, batch_size: int, shuffle_seed: int | None, aug_seed: int
                   ) -> tf.data.Dataset:
-        cfg, feat_cfg, bank, centres = self.cfg, self.feat_cfg, self.bank, self.centres
-        k = self.per_clip
-        silence = _silence_class(cfg)
-        ds = tf.data.Dataset.from_tensor_slices((self.pcm, self.y, self.spans))
+        (pcm, labels, spans), windows = self._data, self._windows
+        # shuffled indices: the order shuffling the clips themselves would give
+        ds = tf.data.Dataset.range(self.y.size)
         if shuffle_seed is not None:
             ds = ds.shuffle(self.y.size, seed=shuffle_seed, reshuffle_each_iteration=False)
-        clip_batch = max(1, batch_size // k)
-        ds = ds.batch(clip_batch)
+        ds = ds.batch(max(1, batch_size // self.per_clip))
         seeds = tf.data.Dataset.random(seed=aug_seed, rerandomize_each_iteration=False)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
 
-        def _map(batch, seed):
-            pcm_batch, labels, spans = batch
-            a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0,
-                                [None, cfg.clip_samples])
-            audio = loader.augment_audio(a, cfg, bank, seed)
-            stacked = features.stack_frames(
-                features.normalize_clip(features.frames(
-                    audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
-                    feat_cfg), feat_cfg)
-            if cfg.augments_features:
-                stacked = loader.spec_augment(stacked, cfg, feat_cfg,
-                                              tf.random.experimental.stateless_fold_in(seed, 11))
-            b = tf.shape(stacked)[0]
-            pos = tf.random.stateless_uniform(
-                [b, k], tf.random.experimental.stateless_fold_in(seed, 13), 0,
-                tf.shape(centres)[0], tf.int32)
-            x = tf.gather(stacked, pos, batch_dims=1)  # [b, k, values]
-            c = tf.gather(centres, pos)  # [b, k]
-            inside = (c >= spans[:, :1]) & (c < spans[:, 1:])
-            y = tf.where(inside, labels[:, None], tf.cast(silence, labels.dtype))
-            return tf.reshape(x, [-1, tf.shape(stacked)[-1]]), tf.reshape(y, [-1])
+        def _map(index: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+            return windows(tf.gather(pcm, index), tf.gather(labels, index),
+                           tf.gather(spans, index), seed)
 
         return loader.sharded_prefetched(
             ds.map(_map, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
