@@ -261,3 +261,15 @@ def test_a_people_corpus_is_its_plain_twin_plus_the_added_speakers(tiny_corpus: 
     # every added speaker has its clips (festival crashes aside: none on these words)
     for h in set(rows) - set(plain):
         assert int(rows[h]["clips"]) > 0, rows[h]
+
+
+def test_wide_corpora_never_draw_a_voice_that_reads_english_as_non_words() -> None:
+    """Czech's letter-to-sound rules say "right" as r i k ch t: its voices read English only
+    through the phone map ("people"), never as a "wide" corpus's accent."""
+    inv = voices.discover()
+    czech = [v for v in inv.festival_mapped if voices.festival_language(v) == "czech"]
+    if not czech:
+        pytest.skip("no festvox-czech voice installed (make setup)")
+    assert not set(czech) & set(inv.festival_foreign)
+    assert all(voices.festival_language(v) in voices.FESTIVAL_FOREIGN
+               for v in inv.festival_foreign)
