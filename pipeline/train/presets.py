@@ -6,6 +6,19 @@ from __future__ import annotations
 from typing import Any
 
 # Values a preset may set; anything else comes from the model's FEATURES and defaults.
+# svd_dnn's cross-family schedule (svd_cross and svd_frames): a float model trained 400 epochs
+# over 16 augmented copies with a slow learning-rate decay.
+_SVD_SCHEDULE: dict[str, Any] = {
+    "model": "svd_dnn",
+    "scheme": "float",
+    "float_epochs": 400,
+    "qat_epochs": 6,
+    "learning_rate": 3e-3,
+    "decay": 1.005,
+    "qat_learning_rate": 5e-4,
+    "augment_copies": 16,
+}
+
 PRESETS: dict[str, dict[str, Any]] = {
     # make demo: the seed-003 SVD DNN, float pre-training then 8-bit QAT, on the small corpus.
     "demo": {
@@ -52,15 +65,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # step is ~9x faster than the augmentation, so 400 epochs cost about what 60 fresh ones
     # would (~2 CPU-minutes per fold of the compact corpus).
     "svd_cross": {
-        "model": "svd_dnn",
-        "scheme": "float",
-        "float_epochs": 400,
-        "qat_epochs": 6,
-        "learning_rate": 3e-3,
-        "decay": 1.005,
-        "qat_learning_rate": 5e-4,
+        **_SVD_SCHEDULE,
         "batch_size": 32,
-        "augment_copies": 16,
         "data": {"noise_prob": 0.5, "snr_min_db": 5.0, "centre": "energy",
                  "speed_min": 0.85, "speed_max": 1.15, "filter_prob": 0.5},
     },
@@ -73,15 +79,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # (SpecAugment) then took espeak to 52.5 %. svd_cross's schedule; a batch is 16 clips x
     # 8 window positions.
     "svd_frames": {
-        "model": "svd_dnn",
-        "scheme": "float",
-        "float_epochs": 400,
-        "qat_epochs": 6,
-        "learning_rate": 3e-3,
-        "decay": 1.005,
-        "qat_learning_rate": 5e-4,
+        **_SVD_SCHEDULE,
         "batch_size": 128,
-        "augment_copies": 16,
         "data": {"noise_prob": 0.5, "snr_min_db": 5.0, "filter_prob": 0.5,
                  "freq_masks": 1, "freq_mask_max": 3, "targets": "frames"},
         "features": {"stack_stride": 1},
