@@ -61,6 +61,12 @@ def warp_formants(audio: np.ndarray, factor: float, rate: int = SAMPLE_RATE,
     warped = np.stack([np.interp(src, bins, env[:, t]) for t in range(env.shape[1])], axis=1)
     new = spec * np.exp(warped - env)
     _, out = signal.istft(new, fs=rate, nperseg=nper, noverlap=nper * 3 // 4, boundary=True)
+    return _like(out, audio)
+
+
+def _like(out: np.ndarray, audio: np.ndarray) -> np.ndarray:
+    """A resynthesis ``out`` cut or zero-padded to ``audio``'s length and scaled to its peak,
+    as float32: a conversion changes the voice, not the clip's length or level."""
     out = out[: audio.size]
     if out.size < audio.size:
         out = np.pad(out, (0, audio.size - out.size))
@@ -125,13 +131,8 @@ def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPL
     if breath:
         ap = 1.0 - (1.0 - ap) * (1.0 - breath)
     y = pyworld.synthesize(f0, np.ascontiguousarray(sp), np.ascontiguousarray(ap), rate,
-                           WORLD_FRAME_MS)[: audio.size]
-    if y.size < audio.size:
-        y = np.pad(y, (0, audio.size - y.size))
-    peak_in, peak_out = np.max(np.abs(audio)), np.max(np.abs(y))
-    if peak_out > 0:
-        y = y * (peak_in / peak_out)
-    return y.astype(np.float32)
+                           WORLD_FRAME_MS)
+    return _like(y, audio)
 
 
 @lru_cache(maxsize=64)
