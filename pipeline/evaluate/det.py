@@ -103,17 +103,19 @@ def window_frames(smooth_seconds: float, hop_seconds: float) -> int:
     return max(1, int(round(smooth_seconds / hop_seconds)))
 
 
-def smooth(p: np.ndarray, w: int) -> np.ndarray:
-    """Causal moving mean over the last ``w`` frames (fewer at the start); rule 1."""
+def smooth(p: np.ndarray, w: int, axis: int = -1) -> np.ndarray:
+    """Causal moving mean over the last ``w`` frames (fewer at the start) along ``axis``;
+    rule 1. A ``[clips, frames, classes]`` array smooths every clip and class at once."""
     if w < 1:
         raise KwsqError("the smoothing window must be >= 1 frame")
     p = np.asarray(p, np.float64)
     if w == 1 or p.size == 0:
         return p.copy()
-    c = np.concatenate([[0.0], np.cumsum(p)])
-    t = np.arange(p.size)
+    q = np.moveaxis(p, axis, -1)
+    c = np.concatenate([np.zeros(q.shape[:-1] + (1,)), np.cumsum(q, axis=-1)], axis=-1)
+    t = np.arange(q.shape[-1])
     lo = np.maximum(0, t - w + 1)
-    return (c[t + 1] - c[lo]) / (t + 1 - lo)
+    return np.moveaxis((c[..., t + 1] - c[..., lo]) / (t + 1 - lo), -1, axis)
 
 
 def peaks(s: np.ndarray) -> np.ndarray:

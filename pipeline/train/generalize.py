@@ -80,19 +80,6 @@ def _accuracy_per_class(model, x, y, classes: list[str]) -> tuple[float, dict[st
     return float(np.mean(pred == y)), per
 
 
-def causal_mean(p: Any, w: int) -> Any:
-    """Causal moving mean over the last ``w`` positions of axis 1 of ``[clips, T, classes]``
-    (fewer at the start): the streaming detector's smoothing
-    (:func:`pipeline.evaluate.det.smooth`) applied to every clip and class at once."""
-    import numpy as np
-
-    p = np.asarray(p, np.float64)
-    c = np.concatenate([np.zeros_like(p[:, :1]), np.cumsum(p, axis=1)], axis=1)
-    t = np.arange(p.shape[1])
-    lo = np.maximum(0, t - w + 1)
-    return (c[:, t + 1] - c[:, lo]) / (t + 1 - lo)[None, :, None]
-
-
 @functools.lru_cache(maxsize=4)
 def _stacker(feat_cfg: Any) -> Any:
     import tensorflow as tf
@@ -125,12 +112,15 @@ def window_posteriors(model, pcm: Any, feat_cfg: Any) -> Any:
 def clip_predictions(posteriors: Any, smooth_frames: int,
                      threshold: float = DETECT_THRESHOLD) -> Any:
     """Clip classes from window posteriors ``[clips, windows, classes]``: each class's
-    posterior smoothed over ``smooth_frames`` positions (:func:`causal_mean`), its peak over
+    posterior smoothed over ``smooth_frames`` positions (the streaming detector's
+    :func:`pipeline.evaluate.det.smooth`), its peak over
     the clip, and the word class (not :data:`SILENCE_CLASS`) with the highest peak, or
     :data:`SILENCE_CLASS` when that peak is below ``threshold``."""
     import numpy as np
 
-    peak = causal_mean(posteriors, smooth_frames).max(axis=1)  # [clips, classes]
+    from pipeline.evaluate.det import smooth
+
+    peak = smooth(posteriors, smooth_frames, axis=1).max(axis=1)  # [clips, classes]
     words = np.delete(peak, SILENCE_CLASS, axis=1)
     best = np.argmax(words, axis=1)
     best = best + (best >= SILENCE_CLASS)  # back to class indices
