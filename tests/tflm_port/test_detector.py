@@ -94,17 +94,25 @@ _missing_arm = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc") if shutil.wh
 
 
 @pytest.fixture(scope="module")
-def stream_run(tmp_path_factory):
-    """A smoke-trained svd_dnn on the tiny corpus, converted, and a 30 s test stream."""
+def tiny_corpus(tmp_path_factory):
+    """The tiny corpus with a 30 s test stream, synthesized once for both trained runs."""
     pytest.importorskip("pipeline.evaluate.streaming",
                         reason="kwsq eval's streaming path is not in this build")
-    from pipeline.cli import main as kwsq
     from pipeline.corpus.synth import synthesize
+
+    corpus = tmp_path_factory.mktemp("corpus") / "tiny"
+    synthesize(corpus, size="tiny", seed=0, progress=False, streams=True, stream_minutes=0.5)
+    return corpus
+
+
+@pytest.fixture(scope="module")
+def stream_run(tmp_path_factory, tiny_corpus):
+    """A smoke-trained svd_dnn on the tiny corpus, converted, and a 30 s test stream."""
+    from pipeline.cli import main as kwsq
     from pipeline.train.runs import Run
 
     root = tmp_path_factory.mktemp("detector")
-    corpus = root / "tiny"
-    synthesize(corpus, size="tiny", seed=0, progress=False, streams=True, stream_minutes=0.5)
+    corpus = tiny_corpus
     run_dir = root / "run"
     assert kwsq(["train", "--data", str(corpus), "--run", str(run_dir), "--preset", "smoke",
                  "--no-naive"]) == 0
@@ -205,20 +213,16 @@ def test_bench_per_hop_splits_the_firmware_cost(stream_run, capsys):
 # ------------------------------------------- a run trained with per-clip normalization
 
 @pytest.fixture(scope="module")
-def cross_run(tmp_path_factory):
+def cross_run(tmp_path_factory, tiny_corpus):
     """``--preset ds_cnn_cross`` (MFCC, per-channel mean normalization over the clip, the
     cross-family augmentation) trained for 2 + 1 epochs on the tiny corpus as int8 (the
     preset's float model has float convolutions, which kwsq's runtime does not run), and a
     30 s test stream."""
-    pytest.importorskip("pipeline.evaluate.streaming",
-                        reason="kwsq eval's streaming path is not in this build")
     from pipeline.cli import main as kwsq
-    from pipeline.corpus.synth import synthesize
     from pipeline.train.runs import Run
 
     root = tmp_path_factory.mktemp("cross")
-    corpus = root / "tiny"
-    synthesize(corpus, size="tiny", seed=0, progress=False, streams=True, stream_minutes=0.5)
+    corpus = tiny_corpus
     run_dir = root / "run"
     assert kwsq(["train", "--data", str(corpus), "--run", str(run_dir), "--preset",
                  "ds_cnn_cross", "--scheme", "int8", "--float-epochs", "2", "--qat-epochs",
