@@ -23,8 +23,11 @@ Training draws ``frame_windows`` random positions per clip per epoch (all positi
 be 68 near-duplicate examples per clip); validation and test use every
 :data:`EVAL_STRIDE`-th position of every clip. Audio augmentation is the clip pipeline's
 except the time shift, which would move the word away from its recorded span (the random
-window position already varies where the word sits in the window); speed perturbation and
-clip class weights are refused for the same kind of reason.
+window position already varies where the word sits in the window). Speed perturbation
+(resampling anchored at the clip centre ``c``) moves the span with the audio: sample ``s``
+of the clip lands at ``c + (s - c) / factor`` (:func:`speed_spans`), and the windows are
+labelled by the moved span. Clip class weights are refused (they weigh clips, not window
+positions).
 """
 
 from __future__ import annotations
@@ -96,12 +99,25 @@ def check_config(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig) 
     if not feat_cfg.stacked:
         raise KwsqError("frame-level targets need a stacked-frame window (left_context/"
                         "right_context > 0): a DNN model such as svd_dnn or dnn250k")
-    if data_cfg.speed_min != 1.0 or data_cfg.speed_max != 1.0:
-        raise KwsqError("speed perturbation moves the words away from their recorded spans: "
-                        "not available with frame-level targets (leave speed_min/speed_max 1)")
     if data_cfg.class_weight is not None:
         raise KwsqError("class_weight weighs clips, not window positions: not available with "
                         "frame-level targets")
+
+
+def speed_spans(spans: tf.Tensor, factor: tf.Tensor, clip_samples: int) -> tf.Tensor:
+    """Word spans ``[b, 2]`` (samples) after :func:`pipeline.data.loader.speed_perturb` by
+    ``factor`` ``[b]``: the resampled clip's sample ``i`` reads the original at
+    ``c + (i - c) * factor`` (``c`` the clip centre), so a span edge ``s`` moves to
+    ``c + (s - c) / factor``, rounded up to a whole sample (the first output sample at or
+    after the edge), kept inside ``[0, clip_samples]``. Silence examples (:data:`NO_SPAN`)
+    stay as they are."""
+    spans = tf.convert_to_tensor(spans)
+    centre = (clip_samples - 1) / 2.0
+    edge = tf.cast(spans, tf.float64)
+    moved = centre + (edge - centre) / tf.cast(factor, tf.float64)[:, None]
+    moved = tf.clip_by_value(tf.math.ceil(moved - 1e-6), 0.0, float(clip_samples))
+    moved = tf.cast(moved, spans.dtype)
+    return tf.where(spans[:, :1] < 0, spans, moved)
 
 
 def window_count(feat_cfg: features.FeatureConfig, clip_samples: int) -> int:
@@ -231,7 +247,12 @@ class FrameSplit:
         """``per_clip`` random window positions of each augmented clip, with their targets."""
         cfg, feat_cfg, centres, k = self.cfg, self.feat_cfg, self.centres, self.per_clip
         a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0, [None, cfg.clip_samples])
-        audio = loader.augment_audio(a, cfg, self.bank, seed)
+        # augment_audio's draws and application (no time shift), with the speed factor kept
+        # to move the word spans with the resampled audio
+        draws = loader.draw_audio(cfg, self.bank, tf.shape(a)[0], seed)
+        audio = loader.apply_audio(a, draws, self.bank, 0)
+        if draws.speed is not None:
+            spans = speed_spans(spans, draws.speed, cfg.clip_samples)
         stacked = features.stack_frames(
             features.normalize_clip(features.frames(
                 audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
@@ -275,4 +296,4 @@ class FrameSplit:
 
 
 __all__ = ["EVAL_STRIDE", "FrameSplit", "anchor_centres", "check_config", "clip_spans",
-           "energy_span", "frame_labels", "window_arrays", "window_count"]
+           "energy_span", "frame_labels", "speed_spans", "window_arrays", "window_count"]
