@@ -26,8 +26,10 @@ except the time shift, which would move the word away from its recorded span (th
 window position already varies where the word sits in the window). Speed perturbation
 (resampling anchored at the clip centre ``c``) moves the span with the audio: sample ``s``
 of the clip lands at ``c + (s - c) / factor`` (:func:`speed_spans`), and the windows are
-labelled by the moved span. Clip class weights are refused (they weigh clips, not window
-positions).
+labelled by the moved span. ``class_weight = "balanced"`` weighs window positions, not
+clips: each class's weight is ``n / (classes x n_c)`` over the labels of every window
+position of every training clip (:func:`window_class_weights`), so the silence windows
+around each word (most positions) and each word class carry the same total.
 """
 
 from __future__ import annotations
@@ -99,9 +101,6 @@ def check_config(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig) 
     if not feat_cfg.stacked:
         raise KwsqError("frame-level targets need a stacked-frame window (left_context/"
                         "right_context > 0): a DNN model such as svd_dnn or dnn250k")
-    if data_cfg.class_weight is not None:
-        raise KwsqError("class_weight weighs clips, not window positions: not available with "
-                        "frame-level targets")
 
 
 def speed_spans(spans: tf.Tensor, factor: tf.Tensor, clip_samples: int) -> tf.Tensor:
@@ -138,6 +137,18 @@ def frame_labels(label: int, span: tuple[int, int], silence: int,
     centres = anchor_centres(feat_cfg, clip_samples)
     inside = (centres >= span[0]) & (centres < span[1])
     return np.where(inside, label, silence).astype(np.int32)
+
+
+def window_class_weights(y: np.ndarray, spans: np.ndarray, classes: int,
+                         feat_cfg: features.FeatureConfig, clip_samples: int,
+                         silence: int = 0) -> np.ndarray:
+    """Balanced per-class weights (:func:`pipeline.data.loader.balanced_weights`) over the
+    targets of every window position of every clip (labels ``y``, spans ``[n, 2]``): the
+    distribution uniformly drawn training positions follow."""
+    centres = anchor_centres(feat_cfg, clip_samples)[None, :]
+    inside = (centres >= spans[:, :1]) & (centres < spans[:, 1:])
+    targets = np.where(inside, np.asarray(y)[:, None], silence)
+    return loader.balanced_weights(targets.ravel(), classes)
 
 
 # ----------------------------------------------------------------------------- clips + spans
@@ -228,6 +239,10 @@ class FrameSplit:
         self.bank = loader._noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
                                        data_cfg.clip_samples)
         self.centres = tf.constant(anchor_centres(feat_cfg, data_cfg.clip_samples), tf.int64)
+        self.class_weights = (window_class_weights(
+            self.y, self.spans, len(loader.class_names(data_cfg)), feat_cfg,
+            data_cfg.clip_samples, _silence_class(data_cfg))
+            if data_cfg.class_weight == "balanced" else None)
         # in memory once, and the per-batch chain traced once, not once per epoch
         self._data = (tf.constant(self.pcm), tf.constant(self.y), tf.constant(self.spans))
         self._windows = tf.function(self._batch_windows, input_signature=[
@@ -243,8 +258,9 @@ class FrameSplit:
         return math.ceil(self.y.size / max(1, batch_size // self.per_clip))
 
     def _batch_windows(self, pcm_batch: tf.Tensor, labels: tf.Tensor, spans: tf.Tensor,
-                       seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        """``per_clip`` random window positions of each augmented clip, with their targets."""
+                       seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
+        """``per_clip`` random window positions of each augmented clip, with their targets
+        (and their class weights when ``class_weight`` is on)."""
         cfg, feat_cfg, centres, k = self.cfg, self.feat_cfg, self.centres, self.per_clip
         a = tf.ensure_shape(tf.cast(pcm_batch, tf.float32) / 32768.0, [None, cfg.clip_samples])
         # augment_audio's draws and application (no time shift), with the speed factor kept
@@ -267,8 +283,12 @@ class FrameSplit:
         x = tf.gather(stacked, pos, batch_dims=1)  # [b, k, values]
         c = tf.gather(centres, pos)  # [b, k]
         inside = (c >= spans[:, :1]) & (c < spans[:, 1:])
-        y = tf.where(inside, labels[:, None], tf.cast(_silence_class(cfg), labels.dtype))
-        return tf.reshape(x, [-1, tf.shape(stacked)[-1]]), tf.reshape(y, [-1])
+        y = tf.reshape(tf.where(inside, labels[:, None],
+                                tf.cast(_silence_class(cfg), labels.dtype)), [-1])
+        x = tf.reshape(x, [-1, tf.shape(stacked)[-1]])
+        if self.class_weights is not None:  # Keras reads a third element as example weights
+            return x, y, tf.gather(tf.constant(self.class_weights, tf.float32), y)
+        return x, y
 
     def _pipeline(self, batch_size: int, shuffle_seed: int | None, aug_seed: int
                   ) -> tf.data.Dataset:
@@ -281,7 +301,7 @@ class FrameSplit:
         seeds = tf.data.Dataset.random(seed=aug_seed, rerandomize_each_iteration=False)
         ds = tf.data.Dataset.zip((ds, seeds.batch(2)))
 
-        def _map(index: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        def _map(index: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
             return windows(tf.gather(pcm, index), tf.gather(labels, index),
                            tf.gather(spans, index), seed)
 
@@ -296,4 +316,5 @@ class FrameSplit:
 
 
 __all__ = ["EVAL_STRIDE", "FrameSplit", "anchor_centres", "check_config", "clip_spans",
-           "energy_span", "frame_labels", "speed_spans", "window_arrays", "window_count"]
+           "energy_span", "frame_labels", "speed_spans", "window_arrays", "window_class_weights",
+           "window_count"]

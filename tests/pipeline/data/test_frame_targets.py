@@ -169,6 +169,25 @@ def test_speed_perturbed_batches_label_the_moved_word(burst_corpus: Path,
     assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
 
 
+def test_balanced_window_weights_give_every_class_the_same_total(burst_corpus: Path,
+                                                                 tmp_path: Path) -> None:
+    cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), class_weight="balanced")
+    split = T.FrameSplit(cfg, FEAT31, "training")
+    names = D.class_names(cfg)
+    # reference: every window position of every clip labelled by frame_labels, one by one
+    targets = np.concatenate([T.frame_labels(names.index(w), SPANS[w], 0, FEAT31, 16000)
+                              for w in COMMANDS])
+    totals = np.bincount(targets, weights=split.class_weights[targets], minlength=12)
+    present = np.bincount(targets, minlength=12) > 0
+    assert present.sum() == 11  # silence + the 10 commands (no unknown clips)
+    np.testing.assert_allclose(totals[present], targets.size / 11, rtol=1e-5)
+    assert np.all(split.class_weights[~present] == 0)
+    assert split.class_weights[0] < 0.5 < 1.5 < split.class_weights[1:][present[1:]].min()
+    # the batches carry each window's class weight
+    for _, y, w in split.epoch(0, 12):
+        np.testing.assert_array_equal(w.numpy(), split.class_weights[y.numpy()])
+
+
 def test_frame_targets_refuse_what_cannot_work(burst_corpus: Path, tmp_path: Path) -> None:
     cfg = _cfg(burst_corpus, tmp_path)
     with pytest.raises(KwsqError, match="stacked-frame window"):
@@ -176,9 +195,6 @@ def test_frame_targets_refuse_what_cannot_work(burst_corpus: Path, tmp_path: Pat
     with pytest.raises(KwsqError, match="silence class"):
         T.check_config(D.DataConfig(path=str(burst_corpus), label_mode="35",
                                     targets="frames"), FEAT31)
-    with pytest.raises(KwsqError, match="class_weight"):
-        T.check_config(D.DataConfig(path=str(burst_corpus), targets="frames",
-                                    class_weight="balanced"), FEAT31)
     with pytest.raises(KwsqError, match="unknown targets"):
         D.DataConfig(path=str(burst_corpus), targets="words")
     with pytest.raises(KwsqError, match="frame_windows"):
