@@ -26,7 +26,7 @@ RT_CORE_SRCS := \
 	src/tensor_util.c
 
 RT_OP_NAMES := \
-	add average_pool_2d concatenation conv depthwise_conv dequantize \
+	add average_pool_2d concatenation conv conv_f32 depthwise_conv dequantize \
 	fully_connected logistic max_pool_2d mul pack quantize relu relu6 reshape \
 	shape softmax strided_slice tanh \
 	binary_common concat_common conv_common pool_common unary_common

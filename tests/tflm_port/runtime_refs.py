@@ -219,6 +219,18 @@ def _build(kind: str) -> bytes:
         x = L.Dense(8, activation="sigmoid")(x)
         out = L.Softmax()(L.Dense(5)(x))
         return _convert(keras.Model(inp, out), (6, 5, 2), int8_io=False, quantize="none")
+    if kind == "float_conv":
+        # A float model's convolutions: strides, dilation, valid/same, grouped, no bias,
+        # depth multiplier 2, fused ReLU and ReLU6 (TFLM runs them with its float kernels).
+        inp = keras.Input((13, 9, 2), batch_size=1)
+        x = L.Conv2D(8, (4, 3), strides=(2, 1), padding="same", activation="relu")(inp)
+        x = L.Conv2D(8, 3, dilation_rate=2, padding="same", use_bias=False)(x)
+        x = L.Conv2D(6, 1, groups=2, activation="relu6")(x)
+        x = L.DepthwiseConv2D(3, depth_multiplier=2, padding="valid", activation="relu")(x)
+        x = L.DepthwiseConv2D((3, 2), strides=2, dilation_rate=1, padding="same", use_bias=False)(x)
+        x = L.DepthwiseConv2D(3, dilation_rate=(2, 1), padding="same", activation="relu6")(x)
+        out = L.Dense(5)(L.Flatten()(x))
+        return _convert(keras.Model(inp, out), (13, 9, 2), int8_io=False, quantize="none")
     if kind == "dynamic_batch":
         # No fixed batch: the converter computes Reshape's shape at run time
         # with SHAPE -> STRIDED_SLICE -> PACK.

@@ -19,7 +19,8 @@ from pipeline.paths import PORT_DIR
 SWEEP = PORT_DIR / "build" / "sanitize" / "arena_sweep"
 # Every converted model family of test_converted_models, INT4 weights included.
 KINDS = ["dense_act", "dense_softmax_float_io", "conv_family", "slice_pack", "dynamic_batch",
-         "float_family", "concat_relu6", "dense_int4", "conv_int4", "dw_int4", "hybrid_dense"]
+         "float_family", "float_conv", "concat_relu6", "dense_int4", "conv_int4", "dw_int4",
+         "hybrid_dense"]
 
 
 def _build_sweep(kernels: str) -> Path:

@@ -29,6 +29,7 @@ CASES = {
     "dynamic_batch": {"SHAPE", "STRIDED_SLICE", "PACK", "RESHAPE", "FULLY_CONNECTED"},
     "float_family": {"AVERAGE_POOL_2D", "MAX_POOL_2D", "ADD", "MUL", "CONCATENATION",
                      "FULLY_CONNECTED", "TANH", "LOGISTIC", "SOFTMAX"},
+    "float_conv": {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"},
     "concat_relu6": {"FULLY_CONNECTED", "MUL", "CONCATENATION", "RELU6"},
     "dense_int4": {"FULLY_CONNECTED"},
     "conv_int4": {"CONV_2D"},

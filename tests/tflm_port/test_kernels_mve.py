@@ -136,11 +136,11 @@ def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
 
 @pytest.mark.qemu
 @needs_qemu
-@pytest.mark.parametrize("kind", ["hybrid_dense"])
-def test_mve_hybrid_fully_connected_matches_the_host_reference_exactly(
+@pytest.mark.parametrize("kind", ["hybrid_dense", "float_conv"])
+def test_mve_float_models_match_the_host_reference_exactly(
         kind: str, converted, tmp_path: Path) -> None:
-    """Float in and out, int8 weights: the M55's single-precision FPU must
-    round as the host's reference kernel does (LiteRT's hybrid algorithm)."""
+    """Float in and out (int8 weights in the hybrid FC, float convolutions): the
+    M55's single-precision FPU must round as the host's reference kernels do."""
     from runtime_refs import kwsq_run
 
     model = converted(kind)

@@ -127,7 +127,7 @@ def test_converted_model_is_bit_exact_with_tflite_micro(
     np.testing.assert_array_equal(result.outputs[0], expected)
 
 
-@pytest.mark.parametrize("kind", ("dense_softmax_float_io", "hybrid_dense"))
+@pytest.mark.parametrize("kind", ("dense_softmax_float_io", "hybrid_dense", "float_conv"))
 def test_float_io_model_matches_the_host_runtime_exactly(
     kind: str, converted, tmp_path: Path
 ) -> None:

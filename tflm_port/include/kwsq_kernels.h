@@ -203,6 +203,21 @@ kwsq_status kwsq_fully_connected_f32(const kwsq_float_range *act, const kwsq_fc_
                                      const float *input, const float *weights, const float *bias,
                                      float *output);
 
+/* ---- Float CONV_2D and DEPTHWISE_CONV_2D --------------------------------------
+ * float32 input, weights (OHWI / 1HWC), optional bias (NULL) and output, in
+ * TFLM's reference order: per output, the taps inside the input in filter
+ * row, column (and, for CONV_2D, input channel) order summed from 0, then
+ * the bias added and the activation clamp applied. Uses params' strides,
+ * dilations, padding and depth_multiplier; grouped CONV_2D when the input
+ * has a multiple of the filter's channels. */
+kwsq_status kwsq_conv_f32(const kwsq_conv_params *params, const kwsq_float_range *act, const kwsq_dims *input_dims,
+                          const float *input, const kwsq_dims *filter_dims, const float *filter, const float *bias,
+                          const kwsq_dims *output_dims, float *output);
+kwsq_status kwsq_depthwise_conv_f32(const kwsq_conv_params *params, const kwsq_float_range *act,
+                                    const kwsq_dims *input_dims, const float *input, const kwsq_dims *filter_dims,
+                                    const float *filter, const float *bias, const kwsq_dims *output_dims,
+                                    float *output);
+
 /* ---- Overlapped placement: the row-order contract ---------------------------
  * The planner may place a CONV_2D or DEPTHWISE_CONV_2D output so that it
  * overlaps the op's input (src/ops/conv_common.c, kwsq_overlap_output): the

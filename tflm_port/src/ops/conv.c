@@ -2,7 +2,8 @@
  * CONV_2D int8 (NHWC input, OHWI weights int8 or packed INT4, per-channel
  * multipliers, grouped convolution): conv_common.c prepares, Eval calls
  * kwsq_conv_s8 / kwsq_conv_s4 (kernels/ref or a variant folder). Three op
- * records: both weight types, int8 only, INT4 only (kwsq_ops.h).
+ * records: both weight types, int8 only, INT4 only (kwsq_ops.h); the first
+ * also takes float32 (conv_f32.c).
  */
 #include "conv_common.h"
 #include "kwsq_schema.h"
@@ -32,6 +33,6 @@ static const kwsq_conv_kind k_all = KIND(kwsq_conv_s8, size_s8, kwsq_conv_s4, si
 static const kwsq_conv_kind k_s8 = KIND(kwsq_conv_s8, size_s8, NULL, NULL);
 static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_conv_s4, size_s4);
 
-RECORD(kwsq_kernel_conv_2d, k_all)
+KWSQ_CONV_RECORD_ANY(kwsq_kernel_conv_2d, k_all, KWSQ_OP_CONV_2D, "CONV_2D", KWSQ_OPTIONS_CONV2D_OPTIONS)
 RECORD(kwsq_kernel_conv_2d_s8, k_s8)
 RECORD(kwsq_kernel_conv_2d_s4, k_s4)

@@ -89,6 +89,66 @@ static void pack(conv_op *op, const kwsq_conv_params *p, const kwsq_dims *fd, co
                           (qt->pot ? F_POT : 0));
 }
 
+/* conv_common.h's kwsq_conv_channels, inlined into the int8 Prepare (no call
+ * in the smallest builds). */
+static KWSQ_ALWAYS_INLINE kwsq_status channels(struct kwsq_interpreter *ip, const kwsq_node *n,
+                                                   const kwsq_conv_kind *kind, const kwsq_tensor *input,
+                                                   const kwsq_tensor *filter, const kwsq_tensor *output)
+{
+    const int32_t out_ch = output->dims[3];
+    const int32_t in_ch = input->dims[3];
+    const int32_t filter_in = filter->dims[3];
+    /* in_ch > 0 before a division by it: a 0-channel input is refused. */
+    const bool ok = kind->depthwise
+                        ? filter_in == out_ch && in_ch > 0 && out_ch % in_ch == 0
+                        : filter->dims[0] == out_ch && filter_in > 0 && in_ch > 0 && in_ch % filter_in == 0 &&
+                              out_ch % (in_ch / filter_in) == 0;
+    if (!ok || input->dims[0] != output->dims[0]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
+    }
+    return KWSQ_OK;
+}
+
+/* conv_common.h's kwsq_conv_geometry, inlined into the int8 Prepare. */
+static KWSQ_ALWAYS_INLINE kwsq_status geometry(struct kwsq_interpreter *ip, const kwsq_node *n,
+                                                   const kwsq_conv_kind *kind, const kwsq_tensor *input,
+                                                   const kwsq_tensor *filter, const kwsq_tensor *output,
+                                                   kwsq_conv_params *p)
+{
+    const int32_t padding = kwsq_opt_i8(ip, n, kind->padding_id, 0);
+    p->stride_w = kwsq_opt_i32(ip, n, kind->stride_w_id, 0);
+    p->stride_h = kwsq_opt_i32(ip, n, kind->stride_h_id, 0);
+    p->dilation_w = kwsq_opt_i32(ip, n, kind->dilation_w_id, 1);
+    p->dilation_h = kwsq_opt_i32(ip, n, kind->dilation_h_id, 1);
+    if (p->stride_w <= 0 || p->stride_h <= 0 || p->dilation_w <= 0 || p->dilation_h <= 0 || padding > 1 ||
+        p->stride_w > 65536 || p->stride_h > 65536 || ((int64_t)filter->dims[1] - 1) * p->dilation_h > 65536 ||
+        ((int64_t)filter->dims[2] - 1) * p->dilation_w > 65536) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    }
+    const int32_t out_h = kwsq_out_size(padding, input->dims[1], filter->dims[1], p->stride_h, p->dilation_h);
+    const int32_t out_w = kwsq_out_size(padding, input->dims[2], filter->dims[2], p->stride_w, p->dilation_w);
+    if (out_h != output->dims[1] || out_w != output->dims[2]) {
+        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
+                         (int)output->dims[1], (int)output->dims[2], (int)out_h, (int)out_w);
+    }
+    p->pad_h = kwsq_padding(p->stride_h, p->dilation_h, input->dims[1], filter->dims[1], out_h);
+    p->pad_w = kwsq_padding(p->stride_w, p->dilation_w, input->dims[2], filter->dims[2], out_w);
+    return KWSQ_OK;
+}
+
+kwsq_status kwsq_conv_channels(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind,
+                               const kwsq_tensor *input, const kwsq_tensor *filter, const kwsq_tensor *output)
+{
+    return channels(ip, n, kind, input, filter, output);
+}
+
+kwsq_status kwsq_conv_geometry(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind,
+                               const kwsq_tensor *input, const kwsq_tensor *filter, const kwsq_tensor *output,
+                               kwsq_conv_params *p)
+{
+    return geometry(ip, n, kind, input, filter, output, p);
+}
+
 /* Input, output and weight checks, and the channel counts of either op. */
 static kwsq_status check_tensors(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind)
 {
@@ -112,18 +172,7 @@ static kwsq_status check_tensors(struct kwsq_interpreter *ip, const kwsq_node *n
                          kwsq_type_name(filter->v.type),
                          filter->v.type == KWSQ_INT8 || s4 ? " by this op list (kwsq_ops.h)" : "");
     }
-    const int32_t out_ch = output->v.dims[3];
-    const int32_t in_ch = input->v.dims[3];
-    const int32_t filter_in = filter->v.dims[3];
-    /* in_ch > 0 before a division by it: a 0-channel input is refused. */
-    const bool ok = kind->depthwise
-                        ? filter_in == out_ch && in_ch > 0 && out_ch % in_ch == 0
-                        : filter->v.dims[0] == out_ch && filter_in > 0 && in_ch > 0 && in_ch % filter_in == 0 &&
-                              out_ch % (in_ch / filter_in) == 0;
-    if (!ok || input->v.dims[0] != output->v.dims[0]) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: channel counts do not match");
-    }
-    return KWSQ_OK;
+    return channels(ip, n, kind, &input->v, &filter->v, &output->v);
 }
 
 /* Whether the op may compute in place (its kernels read every input byte
@@ -170,26 +219,10 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
                          kwsq_num_elements(&bias->v) != out_ch)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "bias must be constant int32, one per output channel");
     }
-    int32_t padding = kwsq_opt_i8(ip, n, kind->padding_id, 0);
-    p->stride_w = kwsq_opt_i32(ip, n, kind->stride_w_id, 0);
-    p->stride_h = kwsq_opt_i32(ip, n, kind->stride_h_id, 0);
-    int32_t activation = kwsq_opt_i8(ip, n, kind->activation_id, 0);
-    p->dilation_w = kwsq_opt_i32(ip, n, kind->dilation_w_id, 1);
-    p->dilation_h = kwsq_opt_i32(ip, n, kind->dilation_h_id, 1);
-    if (p->stride_w <= 0 || p->stride_h <= 0 || p->dilation_w <= 0 || p->dilation_h <= 0 || padding > 1 ||
-        p->stride_w > 65536 || p->stride_h > 65536 ||
-        ((int64_t)filter->v.dims[1] - 1) * p->dilation_h > 65536 ||
-        ((int64_t)filter->v.dims[2] - 1) * p->dilation_w > 65536) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: bad stride, dilation or padding");
+    if ((st = geometry(ip, n, kind, &input->v, &filter->v, &output->v, p)) != KWSQ_OK) {
+        return st;
     }
-    const int32_t out_h = kwsq_out_size(padding, input->v.dims[1], filter->v.dims[1], p->stride_h, p->dilation_h);
-    const int32_t out_w = kwsq_out_size(padding, input->v.dims[2], filter->v.dims[2], p->stride_w, p->dilation_w);
-    if (out_h != output->v.dims[1] || out_w != output->v.dims[2]) {
-        return kwsq_fail(ip, n, KWSQ_ERR_MODEL, "invalid model: output is %dx%d, expected %dx%d",
-                         (int)output->v.dims[1], (int)output->v.dims[2], (int)out_h, (int)out_w);
-    }
-    p->pad_h = kwsq_padding(p->stride_h, p->dilation_h, input->v.dims[1], filter->v.dims[1], out_h);
-    p->pad_w = kwsq_padding(p->stride_w, p->dilation_w, input->v.dims[2], filter->v.dims[2], out_w);
+    const int32_t activation = kwsq_opt_i8(ip, n, kind->activation_id, 0);
     if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
                                  &p->act_min, &p->act_max)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);

@@ -39,6 +39,23 @@ typedef struct {
 
 kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind);
 kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind);
+/* The same two ops on float32 input, weights, bias and output (TFLM's
+ * reference float kernels): conv_f32.c. The records that take every type
+ * (KWSQ_CONV_RECORD_ANY) send a float input there. */
+kwsq_status kwsq_conv_f32_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind);
+kwsq_status kwsq_conv_f32_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind);
+
+/* The channel counts of either op: conv OHWI weights (grouped when the input
+ * has a multiple of the filter's channels), depthwise 1HWC weights with
+ * out_ch a multiple of in_ch. */
+kwsq_status kwsq_conv_channels(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind,
+                               const kwsq_tensor *input, const kwsq_tensor *filter, const kwsq_tensor *output);
+/* Stride, dilation and padding from the options, checked against the
+ * output's size (TFLM's ComputeOutSize and ComputePaddingHeightWidth), into
+ * `p`. */
+kwsq_status kwsq_conv_geometry(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind,
+                               const kwsq_tensor *input, const kwsq_tensor *filter, const kwsq_tensor *output,
+                               kwsq_conv_params *p);
 
 /* One op record `name` (builtin `op` called `opname`, options table `options`) whose Prepare and Eval
  * run the shared conv code with `kind`: conv.c and depthwise_conv.c each define three
@@ -51,6 +68,23 @@ kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, cons
     static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
     {                                                                                            \
         return kwsq_conv_eval(ip, n, &kind);                                                     \
+    }                                                                                            \
+    const kwsq_kernel name = {op, options, name##_prepare, name##_eval,                          \
+                              KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME(opname)};
+
+/* The op record `name` that takes every weight type and float: a float32
+ * input goes to the float Prepare and Eval, any other to the int8 ones. */
+#define KWSQ_CONV_RECORD_ANY(name, kind, op, opname, options)                                    \
+    static kwsq_status name##_prepare(struct kwsq_interpreter *ip, kwsq_node *n)                \
+    {                                                                                            \
+        const kwsq_tensor_int *in = kwsq_node_input(ip, n, 0);                                   \
+        return in != NULL && in->v.type == KWSQ_FLOAT32 ? kwsq_conv_f32_prepare(ip, n, &kind)    \
+                                                        : kwsq_conv_prepare(ip, n, &kind);       \
+    }                                                                                            \
+    static kwsq_status name##_eval(struct kwsq_interpreter *ip, const kwsq_node *n)             \
+    {                                                                                            \
+        return kwsq_node_input(ip, n, 0)->v.type == KWSQ_FLOAT32 ? kwsq_conv_f32_eval(ip, n, &kind) \
+                                                                 : kwsq_conv_eval(ip, n, &kind);    \
     }                                                                                            \
     const kwsq_kernel name = {op, options, name##_prepare, name##_eval,                          \
                               KWSQ_PREPARE_ONLY(1) | KWSQ_PREPARE_ONLY(2), KWSQ_OP_NAME(opname)};

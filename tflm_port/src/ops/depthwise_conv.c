@@ -2,7 +2,8 @@
  * DEPTHWISE_CONV_2D int8 (weights 1HWC int8 or packed INT4, per-channel,
  * any depth multiplier): conv_common.c prepares, Eval calls
  * kwsq_depthwise_conv_s8 / _s4 (kernels/ref or a variant folder). Three op
- * records: both weight types, int8 only, INT4 only (kwsq_ops.h).
+ * records: both weight types, int8 only, INT4 only (kwsq_ops.h); the first
+ * also takes float32 (conv_f32.c).
  */
 #include "conv_common.h"
 #include "kwsq_schema.h"
@@ -18,6 +19,7 @@ static const kwsq_conv_kind k_all = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_
 static const kwsq_conv_kind k_s8 = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, NULL, NULL);
 static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_depthwise_conv_s4, kwsq_depthwise_conv_s4_get_buffer_size);
 
-RECORD(kwsq_kernel_depthwise_conv_2d, k_all)
+KWSQ_CONV_RECORD_ANY(kwsq_kernel_depthwise_conv_2d, k_all, KWSQ_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D",
+                     KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS)
 RECORD(kwsq_kernel_depthwise_conv_2d_s8, k_s8)
 RECORD(kwsq_kernel_depthwise_conv_2d_s4, k_s4)
