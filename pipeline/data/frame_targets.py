@@ -13,6 +13,11 @@ default for the DNNs (``clip3``) instead takes the 31 frames every 3rd frame ove
   the word's span ``[start, end)``; otherwise, and everywhere in silence examples, the
   silence class (class 0: ``_silence_`` in label mode 12, ``_other_`` in wake mode).
   Unknown words' frames get ``_unknown_``. Label mode 35 has no silence class: refused.
+* ``word_label_delay_ms`` (``D``) moves the start of the labelled part of the word to
+  ``start + min(D, (end - start) / 2)`` (:func:`label_spans`): windows anchored on the
+  word's first ``D`` ms have heard only its onset (100 ms of right context), where words
+  sharing a vowel ("left"/"yes", "on"/"off") cannot be told apart; they get the silence
+  class ("no word yet"), so the model fires once it has heard more of the word.
 * word spans come from the corpus's ``alignments.csv`` (written by ``kwsq synth``: the clean
   word's boundaries before noise and reverberation). Clips it does not list (a real Speech
   Commands folder, a user's folder, a corpus made before the file existed) get their span
@@ -119,6 +124,20 @@ def speed_spans(spans: tf.Tensor, factor: tf.Tensor, clip_samples: int) -> tf.Te
     return tf.where(spans[:, :1] < 0, spans, moved)
 
 
+def label_spans(spans: tf.Tensor | np.ndarray, delay_ms: float | None,
+                sample_rate: int = loader.SAMPLE_RATE) -> tf.Tensor:
+    """The part of each word span ``[n, 2]`` labelled with the word: the start moved
+    ``min(delay, (end - start) // 2)`` samples later (the module docstring's
+    ``word_label_delay_ms``); silence examples (:data:`NO_SPAN`) unchanged."""
+    spans = tf.convert_to_tensor(spans, tf.int64)
+    if not delay_ms:
+        return spans
+    delay = tf.constant(int(round(delay_ms * sample_rate / 1000)), tf.int64)
+    start, end = spans[:, 0], spans[:, 1]
+    later = tf.stack([start + tf.minimum(delay, (end - start) // 2), end], axis=1)
+    return tf.where(start[:, None] >= 0, later, spans)
+
+
 def window_count(feat_cfg: features.FeatureConfig, clip_samples: int) -> int:
     """Stacked window positions in one clip (68 for 98 frames and a 31-frame window)."""
     return max(0, feat_cfg.num_frames(clip_samples) - (feat_cfg.stack_span - 1))
@@ -216,7 +235,8 @@ def window_arrays(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig,
         audio = tf.constant(pcm[i : i + 256].astype(np.float32) / 32768.0)
         stacked = fn(audio).numpy()  # [clips, windows, values]
         xs.append(stacked[:, picks].reshape(-1, stacked.shape[-1]))
-        for label, span in zip(y[i : i + 256], spans[i : i + 256], strict=True):
+        labelled = label_spans(spans[i : i + 256], data_cfg.word_label_delay_ms).numpy()
+        for label, span in zip(y[i : i + 256], labelled, strict=True):
             ys.append(frame_labels(int(label), tuple(span), silence, feat_cfg,
                                    data_cfg.clip_samples)[picks])
     return np.concatenate(xs).astype(np.float32), np.concatenate(ys).astype(np.int32)
@@ -240,7 +260,8 @@ class FrameSplit:
                                        data_cfg.clip_samples)
         self.centres = tf.constant(anchor_centres(feat_cfg, data_cfg.clip_samples), tf.int64)
         self.class_weights = (window_class_weights(
-            self.y, self.spans, len(loader.class_names(data_cfg)), feat_cfg,
+            self.y, label_spans(self.spans, data_cfg.word_label_delay_ms).numpy(),
+            len(loader.class_names(data_cfg)), feat_cfg,
             data_cfg.clip_samples, _silence_class(data_cfg))
             if data_cfg.class_weight == "balanced" else None)
         # in memory once, and the per-batch chain traced once, not once per epoch
@@ -269,6 +290,7 @@ class FrameSplit:
         audio = loader.apply_audio(a, draws, self.bank, 0)
         if draws.speed is not None:
             spans = speed_spans(spans, draws.speed, cfg.clip_samples)
+        spans = label_spans(spans, cfg.word_label_delay_ms)
         stacked = features.stack_frames(
             features.normalize_clip(features.frames(
                 audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
@@ -316,5 +338,5 @@ class FrameSplit:
 
 
 __all__ = ["EVAL_STRIDE", "FrameSplit", "anchor_centres", "check_config", "clip_spans",
-           "energy_span", "frame_labels", "speed_spans", "window_arrays", "window_class_weights",
-           "window_count"]
+           "energy_span", "frame_labels", "label_spans", "speed_spans", "window_arrays",
+           "window_class_weights", "window_count"]

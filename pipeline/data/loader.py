@@ -132,6 +132,10 @@ class DataConfig:
     # None = "clip" (left out of the recorded config, so configs made before keep their keys)
     targets: str | None = None
     frame_windows: int | None = None  # targets "frames" only; None: FRAME_WINDOWS
+    # targets "frames" only: a window is labelled with the word only once its anchor frame is
+    # this far into the word (at most half the word), so the window has heard more than its
+    # onset (pipeline.data.frame_targets); None: from the word's first sample
+    word_label_delay_ms: float | None = None
     # "energy": every word clip shifted so its energy centroid is at the clip centre
     # (pipeline/data/centre.py), for fully connected models; None: clips as recorded
     centre: str | None = None
@@ -179,6 +183,9 @@ class DataConfig:
         if self.frame_windows is not None and (self.targets != "frames"
                                                or self.frame_windows < 1):
             raise KwsqError("frame_windows needs targets = \"frames\" and a value >= 1")
+        if self.word_label_delay_ms is not None and (self.targets != "frames"
+                                                     or self.word_label_delay_ms < 0):
+            raise KwsqError("word_label_delay_ms needs targets = \"frames\" and a value >= 0")
         if self.centre not in (None, *CENTRES):
             raise KwsqError(f"unknown centre '{self.centre}'; expected one of "
                             f"{', '.join(CENTRES)} or none")

@@ -169,6 +169,30 @@ def test_speed_perturbed_batches_label_the_moved_word(burst_corpus: Path,
     assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
 
 
+def test_word_label_delay_labels_windows_that_heard_the_onset(burst_corpus: Path,
+                                                              tmp_path: Path) -> None:
+    # word_label_delay_ms 150: a window is labelled with the word only when its anchor frame
+    # and the frame 14 hops (140 ms) before it both hold the burst; windows anchored on the
+    # burst's first 150 ms are silence (the frame 17 hops before is quiet there)
+    cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), word_label_delay_ms=150.0)
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for k in range(2)
+                   for x, y in T.FrameSplit(cfg, FEAT31, "training").epoch(k, 12)], strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    loud, before = _anchor_loud(x), _anchor_loud(x, L - 14)
+    assert np.all(loud[y != 0] & before[y != 0])
+    onset_or_end = ~_anchor_loud(x, L - 17) | ~_anchor_loud(x, L + 2)
+    assert np.all(~loud[y == 0] | onset_or_end[y == 0])
+    assert np.sum(loud & (y == 0) & ~_anchor_loud(x, L - 17)) > 5  # the onsets are there
+    # validation windows follow the same rule; the start moves by at most half the word
+    xv, yv = T.window_arrays(cfg, FEAT31, "validation", stride=1)
+    assert np.all(_anchor_loud(xv, L - 14)[yv != 0])
+    np.testing.assert_array_equal(
+        T.label_spans(np.array([[1000, 9000], [1000, 3000], list(T.NO_SPAN)]), 150.0).numpy(),
+        [[3400, 9000], [2000, 3000], list(T.NO_SPAN)])
+    with pytest.raises(KwsqError, match="word_label_delay_ms"):
+        D.DataConfig(path="x", word_label_delay_ms=100.0)
+
+
 def test_balanced_window_weights_give_every_class_the_same_total(burst_corpus: Path,
                                                                  tmp_path: Path) -> None:
     cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), class_weight="balanced")
