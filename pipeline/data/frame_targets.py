@@ -12,7 +12,8 @@ default for the DNNs (``clip3``) instead takes the 31 frames every 3rd frame ove
   clip's word label when the centre sample of frame ``a`` (``a * hop + window / 2``) lies in
   the word's span ``[start, end)``; otherwise, and everywhere in silence examples, the
   silence class (class 0: ``_silence_`` in label mode 12, ``_other_`` in wake mode).
-  Unknown words' frames get ``_unknown_``. Label mode 35 has no silence class: refused.
+  Unknown words' frames get ``_unknown_``. In label mode 35 the loader adds the silence
+  class as class 0 (36 classes) for frame targets.
 * ``word_label_delay_ms`` (``D``) moves the start of the labelled part of the word to
   ``start + min(D, (end - start) / 2)`` (:func:`label_spans`): windows anchored on the
   word's first ``D`` ms have heard only its onset (100 ms of right context), where words
@@ -99,10 +100,7 @@ def energy_span(audio: np.ndarray, hop: int = ENERGY_HOP) -> tuple[int, int]:
 
 
 def check_config(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig) -> None:
-    """Frame targets need a silence class and a stacked window."""
-    if data_cfg.label_mode == "35":
-        raise KwsqError("frame-level targets need a silence class: use label mode 12 or wake, "
-                        "not 35")
+    """Frame targets need a stacked window."""
     if not feat_cfg.stacked:
         raise KwsqError("frame-level targets need a stacked-frame window (left_context/"
                         "right_context > 0): a DNN model such as svd_dnn or dnn250k")
@@ -217,7 +215,7 @@ def clip_spans(cfg: loader.DataConfig, split: str
 
 
 def _silence_class(cfg: loader.DataConfig) -> int:
-    return 0  # _silence_ (label mode 12) or _other_ (wake): class 0 in both
+    return 0  # _silence_ (label modes 12 and 35) or _other_ (wake): class 0 in all
 
 
 def window_arrays(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig, split: str,

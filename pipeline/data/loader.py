@@ -12,6 +12,8 @@ Label modes:
   other 25 words, silence made from 1 s chunks of the background noise files at a random
   level between near-digital silence and clearly audible background.
 * ``"35"``: the 35 words, nothing else (``silence_fraction``/``unknown_fraction`` unused).
+  With frame-level targets (``targets = "frames"``) a 36th class comes first,
+  ``_silence_``: the target of the window positions outside the word (no silence clips).
 * ``"wake"``: binary, ``keyword`` (class 1) vs everything else (class 0): every other
   word plus ``ceil(silence_fraction x words)`` silence examples.
 
@@ -213,6 +215,8 @@ class DataConfig:
             d["holdout_family"] = self.holdout_family
         if self.centre:
             d["centre"] = self.centre
+        if self.label_mode == "35" and self.targets == "frames":  # labels one higher
+            d["targets"] = self.targets
         return d
 
     @property
@@ -248,8 +252,8 @@ class LoadReport:
 def class_names(cfg: DataConfig) -> list[str]:
     if cfg.label_mode == "12":
         return [SILENCE, UNKNOWN, *COMMANDS]
-    if cfg.label_mode == "35":
-        return list(WORDS)
+    if cfg.label_mode == "35":  # frame targets: the windows outside the word need a class
+        return [SILENCE, *WORDS] if cfg.targets == "frames" else list(WORDS)
     return [OTHER, str(cfg.keyword)]
 
 

@@ -14,7 +14,7 @@ from pipeline.data import features as F
 from pipeline.data import frame_targets as T
 from pipeline.data import loader as D
 from pipeline.data.audio import write_wav
-from pipeline.data.gsc import COMMANDS
+from pipeline.data.gsc import COMMANDS, WORDS
 from pipeline.errors import KwsqError
 
 FEAT31 = F.FeatureConfig(kind="lfbe", num_bins=20, left_context=20, right_context=10,
@@ -212,13 +212,38 @@ def test_balanced_window_weights_give_every_class_the_same_total(burst_corpus: P
         np.testing.assert_array_equal(w.numpy(), split.class_weights[y.numpy()])
 
 
+def test_35_words_with_frame_targets_get_a_silence_class(tmp_path: Path) -> None:
+    # one burst clip per word of the 35; label mode 35 with frame targets: 36 classes,
+    # _silence_ first (the windows outside each word), every word one class higher
+    root = tmp_path / "corpus35"
+    spans = {w: (1600 + 200 * i, 8000 + 100 * i) for i, w in enumerate(WORDS)}
+    for i, w in enumerate(WORDS):
+        write_wav(root / w / "train0000_nohash_0.wav", _burst_clip(spans[w], i))
+    write_alignments(root, {f"{w}/train0000_nohash_0.wav": spans[w] for w in WORDS})
+    (root / "validation_list.txt").write_text("")
+    (root / "testing_list.txt").write_text("")
+    write_wav(root / "_background_noise_" / "white.wav", np.zeros(32000, np.float32))
+    cfg = D.DataConfig(path=str(root), label_mode="35", targets="frames",
+                       cache_dir=str(tmp_path / "cache"))
+    names = D.class_names(cfg)
+    assert names == ["_silence_", *WORDS]
+    assert D.class_names(dataclasses.replace(cfg, targets=None)) == list(WORDS)
+    assert D.cache_key(cfg, None, "training") != D.cache_key(
+        dataclasses.replace(cfg, targets=None), None, "training")  # labels differ
+    x, y = T.window_arrays(cfg, FEAT31, "training", stride=1)
+    assert y.shape == (35 * 68,)
+    for i, w in enumerate(WORDS):  # load order: WORDS order
+        got = y[68 * i : 68 * (i + 1)]
+        assert set(got.tolist()) == {0, WORDS.index(w) + 1}
+        np.testing.assert_array_equal(got, T.frame_labels(WORDS.index(w) + 1, spans[w], 0,
+                                                          FEAT31, 16000))
+    assert np.all(_anchor_loud(x)[y != 0])
+
+
 def test_frame_targets_refuse_what_cannot_work(burst_corpus: Path, tmp_path: Path) -> None:
     cfg = _cfg(burst_corpus, tmp_path)
     with pytest.raises(KwsqError, match="stacked-frame window"):
         T.check_config(cfg, F.FeatureConfig(kind="lfbe", num_bins=20))
-    with pytest.raises(KwsqError, match="silence class"):
-        T.check_config(D.DataConfig(path=str(burst_corpus), label_mode="35",
-                                    targets="frames"), FEAT31)
     with pytest.raises(KwsqError, match="unknown targets"):
         D.DataConfig(path=str(burst_corpus), targets="words")
     with pytest.raises(KwsqError, match="frame_windows"):
