@@ -10,7 +10,9 @@ code and the model's bytes. With no model given it measures the anchor models kw
 ``--suite DIR`` is what ``make bench`` runs: every model on every target and every kernel
 folder that applies to it, then a markdown report with the ratios to TFLite Micro + CMSIS-NN
 and the checks the optimized kernels must pass (``pipeline/device/bench_report.py``), written
-to ``DIR/bench.md`` and ``DIR/bench.json`` with a dated copy in ``docs/``.
+to ``DIR/bench.md`` and ``DIR/bench.json`` with a dated copy in ``docs/``. The suite also
+measures twelve int8 models of shapes the anchors lack (``pipeline/device/general_shapes.py``)
+per multiply-accumulate and per layer, so a speed-up that only the anchors' shapes get shows.
 """
 
 from __future__ import annotations
@@ -18,13 +20,21 @@ from __future__ import annotations
 import argparse
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from pipeline.atomic import write_text
-from pipeline.device.targets import KWSQ_DTYPES, TARGETS, TargetRun, default_kernels, run_on_target
+from pipeline.device.targets import (
+    KWSQ_DTYPES,
+    TARGETS,
+    TargetRun,
+    TensorSpec,
+    default_kernels,
+    run_on_target,
+)
 from pipeline.errors import KwsqError
 from pipeline.paths import ANCHOR_DIR, PORT_DIR, REPO_ROOT
 
@@ -88,6 +98,10 @@ class BenchRow:
     terse: bool = False  # runtime built TERSE=1 (--terse: no error texts)
     lto: bool = False  # runtime built and linked with LTO=1 (--lto)
     per_hop: dict | None = None  # --per-hop: the streaming detector's cost (runs only)
+    macs: int | None = None  # multiply-accumulates per inference, from the op list (--suite)
+    general: bool = False  # a general-shapes model (--suite; pipeline/device/general_shapes.py)
+    bit_exact: bool | None = None  # outputs equal tflite_micro's for the input (general only)
+    layers: list[dict] | None = None  # per op: op, macs, detail (general only)
 
 
 def available_kernels() -> list[str]:
@@ -183,16 +197,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         " (default: no suite)",
     )
     parser.add_argument(
+        "--no-general", action="store_true",
+        help="with --suite: leave out the general-shapes section (twelve int8 models of shapes"
+        " the anchors lack, built into DIR/general_shapes/ and measured on m4/dsp, m55/mve and"
+        " a64/neon) (default: included)",
+    )
+    parser.add_argument(
         "--docs", type=Path, default=REPO_ROOT / "docs", metavar="DIR",
         help="where --suite puts the dated copy of its report (default: docs/)",
     )
 
 
-def random_inputs(specs_run: TargetRun, n: int, seed: int) -> list[np.ndarray]:
-    """Seeded random inputs covering each input type's range (float in [-1, 1))."""
+def random_inputs(specs: TargetRun | Sequence[TensorSpec], n: int, seed: int) -> list[np.ndarray]:
+    """Seeded random inputs covering each input type's range (float in [-1, 1)), for the
+    inputs a firmware run reported or the given tensor specs."""
     rng = np.random.default_rng(seed)
     arrays = []
-    for spec in specs_run.inputs:
+    for spec in specs.inputs if isinstance(specs, TargetRun) else specs:
         if spec.type_code not in KWSQ_DTYPES:
             raise KwsqError(f"cannot make random inputs of type {spec.type_code}")
         dtype = spec.dtype
@@ -205,6 +226,24 @@ def random_inputs(specs_run: TargetRun, n: int, seed: int) -> list[np.ndarray]:
             info = np.iinfo(dtype)
             arrays.append(rng.integers(info.min, info.max, size=shape, endpoint=True, dtype=dtype))
     return arrays
+
+
+def model_input_specs(path: Path) -> list[TensorSpec]:
+    """The model's input tensors (type, bytes, shape) as the firmware would report them, read
+    from the .tflite, so inputs can be made without a probe run."""
+    from pipeline.tflite import schema as ts
+
+    model = ts.load(path.read_bytes())
+    sg = model.subgraphs[0]
+    specs = []
+    for index in sg.inputs if sg.inputs is not None else []:
+        t = sg.tensors[int(index)]
+        shape = tuple(int(d) for d in (t.shape if t.shape is not None else []))
+        code = int(t.type)
+        if code not in KWSQ_DTYPES:
+            raise KwsqError(f"{path.name}: cannot make inputs of type {code}")
+        specs.append(TensorSpec(code, int(np.prod(shape)) * KWSQ_DTYPES[code].itemsize, shape))
+    return specs
 
 
 @dataclass(frozen=True)
@@ -270,11 +309,17 @@ def bench_model(
     probe = run_on_target(ref.path, None, target, kernels=kernels, **build)
     run = run_on_target(ref.path, random_inputs(probe, n_inputs, seed), target, kernels=kernels,
                         **build)
-    clock = TARGETS[target].clock_hz
+    return row_of(ref, run, kernels, n_inputs, seed, **build)
+
+
+def row_of(ref: ModelRef, run: TargetRun, kernels: str, n_inputs: int, seed: int,
+           op_list: bool = True, terse: bool = False, lto: bool = False) -> BenchRow:
+    """The record of one firmware run of ``ref`` on ``run.target`` with ``kernels``."""
+    clock = TARGETS[run.target].clock_hz
     return BenchRow(
         model=ref.label,
         path=str(ref.path),
-        target=target,
+        target=run.target,
         kernels=kernels,
         inputs=n_inputs,
         seed=seed,

@@ -7,6 +7,11 @@ exist, the bars the optimized kernels must clear (met or not, with the figure), 
 4-bit twins and the float vs int8 vs 4-bit ladder of the 250K-parameter DNN checked against
 the claim of "Sub 8-Bit Quantization of Streaming Keyword Spotting Models for Embedded
 Chipsets" (Zeng et al.): "up to 3x CPU efficiency improvement and 4x memory reduction".
+
+The general-shapes section measures twelve int8 models the anchors do not contain
+(``pipeline/device/general_shapes.py``) per multiply-accumulate and per layer, each checked
+bit-exact against tflite_micro: kwsq must beat TFLite Micro + CMSIS-NN on any model with these
+ops, not only on the anchors' layer shapes.
 """
 
 from __future__ import annotations
@@ -14,9 +19,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+import numpy as np
 
 from pipeline.atomic import write_text
 from pipeline.device.bench import (
@@ -28,11 +35,15 @@ from pipeline.device.bench import (
     bench_model,
     build_name,
     measure,
+    model_input_specs,
     plan_jobs,
+    random_inputs,
     relative,
     resolve_model,
+    row_of,
 )
-from pipeline.device.targets import TARGETS
+from pipeline.device.general_shapes import ShapeModel
+from pipeline.device.targets import TARGETS, run_on_target
 from pipeline.errors import KwsqError
 from pipeline.paths import ANCHOR_DIR
 
@@ -239,6 +250,199 @@ def twin_checks(pairs: list[TwinRow]) -> list[Check]:
     return checks
 
 
+# The general-shapes section: the folder each target runs the twelve models with.
+GENERAL_JOBS: tuple[tuple[str, str], ...] = (("m4", "dsp"), ("m55", "mve"), ("a64", "neon"))
+GENERAL_DIR = "general_shapes"
+DS_CNN = "mlperf_tiny_kws_ds_cnn_int8.tflite"
+DS_CNN_MACS = 2_656_768  # its CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED layers
+
+
+@dataclass(frozen=True)
+class PerMacBar:
+    """TFLite Micro + CMSIS-NN's instructions per MAC on one target, taken on DS-CNN."""
+
+    target: str
+    instructions: int
+    macs: int
+
+    @property
+    def rate(self) -> float:
+        return self.instructions / self.macs
+
+    def holds(self, instructions: int, macs: int) -> bool:
+        """``instructions`` for ``macs`` MACs is at or under this rate (exact integers)."""
+        return instructions * self.macs <= self.instructions * macs
+
+
+# A proxy: no CMSIS-NN build runs here. CMSIS-NN's per-MAC cost is lowest on DS-CNN (2.90 on
+# M4 against micro_speech's 4.45), whose layers its fast 1x1 and 3x3 depthwise kernels serve,
+# so a model at or under DS-CNN's rate is at or under CMSIS-NN's cost on almost any shape.
+GENERAL_BARS: dict[str, PerMacBar] = {
+    t: PerMacBar(t, TFLM_CMSIS_NN[(DS_CNN, t)].instructions, DS_CNN_MACS) for t in ("m4", "m55")
+}
+GENERAL_NOTE = (
+    "The bar is a proxy, as no CMSIS-NN build runs here: TFLite Micro + CMSIS-NN's lowest"
+    " measured cost per multiply-accumulate, DS-CNN's ({m4}), whose 1x1 convolutions and 3x3"
+    " stride-1 depthwise layers CMSIS-NN's fastest kernels serve (micro_speech costs it 4.45"
+    " per MAC on M4). CMSIS-NN's per-MAC cost rises on small and awkward shapes too, so a"
+    " model over the bar is not proven slower than CMSIS-NN; one under it is very likely"
+    " faster. Instructions per MAC count the whole inference (pooling, reshape and softmax"
+    " included) over the MACs of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED, counted from"
+    " the .tflite's tensor shapes."
+)
+
+
+def measure_general(folder: Path, jobs: list[tuple[str, str]], seed: int,
+                    failures: list[str], specs: Sequence[ShapeModel] | None = None,
+                    ) -> list[BenchRow]:
+    """The general-shapes models (``specs``, by default all; built into ``folder`` unless
+    cached there) on each (target, kernels) of ``jobs``: one seeded random input, op-list
+    firmware, outputs compared with tflite_micro's, MACs and per-op shapes from the .tflite."""
+    from pipeline.console import bar as progress_bar
+    from pipeline.device import general_shapes as gs
+    from pipeline.tflite.verify import run_tflm
+
+    paths = gs.ensure_models(folder, specs=gs.GENERAL_MODELS if specs is None else specs)
+    rows = []
+    with progress_bar(total=len(paths) * len(jobs), desc="kwsq bench: general shapes",
+                      unit="run", mininterval=2.0, lines=True) as bar:
+        for path in paths:
+            data = path.read_bytes()
+            layers = gs.op_shapes(data)
+            x = random_inputs(model_input_specs(path), 1, seed)
+            expected = run_tflm(data, x[0]).reshape(-1)
+            ref = ModelRef(path, path.stem)
+            for target, kernels in jobs:
+                bar.set_postfix(run=f"{path.stem} on {target}/{kernels}")
+                try:
+                    run = run_on_target(path, x, target, kernels=kernels, op_list=True)
+                except KwsqError as exc:
+                    failures.append(f"{path.stem} on {target}/{kernels}: "
+                                    f"{str(exc).splitlines()[0]}")
+                    bar.update()
+                    continue
+                row = row_of(ref, run, kernels, 1, seed)
+                row.general = True
+                row.macs = sum(o.macs for o in layers)
+                row.layers = [asdict(o) for o in layers]
+                row.bit_exact = bool(np.array_equal(run.outputs[0].reshape(-1), expected))
+                rows.append(row)
+                bar.update()
+    return rows
+
+
+def _per_mac(r: BenchRow) -> float:
+    return r.instructions / r.macs if r.macs else float("nan")
+
+
+def general_checks(rows: list[BenchRow]) -> list[Check]:
+    """Per target: every general model bit-exact and at or under TFLM + CMSIS-NN's rate."""
+    checks = []
+    general = [r for r in rows if r.general and r.macs]
+    for target, kernels in GENERAL_JOBS:
+        bar = GENERAL_BARS.get(target)
+        on = [r for r in general if r.target == target and r.kernels == kernels]
+        what = f"general int8 shapes on {target}/{kernels}: never slower than TFLM + CMSIS-NN"
+        bar_text = (f"every model <= {bar.rate:.3f} instructions/MAC (proxy: TFLM + CMSIS-NN"
+                    f" on DS-CNN, {bar.instructions:,} / {bar.macs:,} MACs) and bit-exact"
+                    if bar else "reported (no TFLM + CMSIS-NN figure on this target)")
+        if not on:
+            checks.append(Check(what, "not measured", bar_text, None))
+            continue
+        rates = sorted(_per_mac(r) for r in on)
+        worst = max(on, key=_per_mac)
+        exact = sum(bool(r.bit_exact) for r in on)
+        measured = (f"{len(on)} models: instructions/MAC min {rates[0]:.2f}, median"
+                    f" {float(np.median(rates)):.2f}, max {_per_mac(worst):.2f} ({worst.model});"
+                    f" bit-exact {exact} of {len(on)}")
+        if bar is None:
+            checks.append(Check(what.split(":")[0] + ": reported", measured, bar_text, None))
+            continue
+        under = sum(bar.holds(r.instructions, r.macs or 0) for r in on)
+        measured += f"; {under} of {len(on)} at or under the bar"
+        checks.append(Check(what, measured, bar_text, under == len(on) and exact == len(on)))
+    return checks
+
+
+def _other_ops(r: BenchRow, layers: list[dict]) -> int:
+    """Instructions of the ops without MACs (pooling, reshape, softmax, ...)."""
+    return sum(n for (_, n), layer in zip(r.ops, layers, strict=True) if not layer["macs"])
+
+
+def general_section(rows: list[BenchRow]) -> str:
+    """The per-model and per-layer tables of the general-shapes models (anchors for scale)."""
+    general = [r for r in rows if r.general]
+    if not general:
+        return "The general-shapes models were not measured."
+    jobs = [j for j in GENERAL_JOBS if any((r.target, r.kernels) == j for r in general)]
+    names = list(dict.fromkeys(r.model for r in general))
+    by = {(r.model, r.target, r.kernels): r for r in general}
+    head = ["model", "MACs"]
+    for t, k in jobs:
+        head += [f"{t}/{k} instructions", "per MAC"]
+    head.append("bit-exact vs tflite_micro")
+    body = []
+    for name in names:
+        mine = [by.get((name, t, k)) for t, k in jobs]
+        macs = next(r.macs for r in mine if r is not None)
+        cells = [name, f"{macs:,}"]
+        for (t, _), r in zip(jobs, mine, strict=True):
+            if r is None:
+                cells += ["not measured", ""]
+                continue
+            rate = f"{_per_mac(r):.2f}"
+            bar = GENERAL_BARS.get(t)
+            over = bar is not None and not bar.holds(r.instructions, r.macs or 0)
+            cells += [f"{r.instructions:,}", f"**{rate}**" if over else rate]
+        wrong = [f"{t}/{k}" for (t, k), r in zip(jobs, mine, strict=True)
+                 if r is not None and not r.bit_exact]
+        cells.append("NO: " + ", ".join(wrong) if wrong else "yes")
+        body.append(cells)
+    for anchor in ("micro_speech_quantized.tflite", DS_CNN):
+        mine = [next((r for r in _anchor(rows, anchor) if (r.target, r.kernels) == j), None)
+                for j in jobs]
+        macs = next((r.macs for r in mine if r is not None and r.macs), None)
+        if macs is None:
+            continue
+        cells = [f"(anchor) {anchor.removesuffix('.tflite')}", f"{macs:,}"]
+        for r in mine:
+            cells += (["not measured", ""] if r is None
+                      else [f"{r.instructions:,}", f"{r.instructions / macs:.2f}"])
+        cells.append("-")
+        body.append(cells)
+    bars = ", ".join(f"{t} {b.rate:.3f}" for t, b in GENERAL_BARS.items())
+    parts = [_md_table(head, body), "",
+             f"Bold: over the bar (instructions per MAC of TFLM + CMSIS-NN on DS-CNN: {bars})."
+             " " + GENERAL_NOTE.format(m4=f"{GENERAL_BARS['m4'].rate:.3f} on M4"), "",
+             "Per layer: instructions per MAC of each CONV_2D, DEPTHWISE_CONV_2D and"
+             " FULLY_CONNECTED (layer: kernel, stride, padding, channels, input->output map; xN a"
+             " depth multiplier), and the instructions of the other ops together.", ""]
+    head = ["model", "#", "op", "layer", "MACs", *[f"{t}/{k}" for t, k in jobs]]
+    body = []
+    for name in names:
+        mine = [by.get((name, t, k)) for t, k in jobs]
+        first = next(r for r in mine if r is not None)
+        layers = first.layers or []
+        usable = [r is not None and len(r.ops) == len(layers)
+                  and all(o == layer["op"] for (o, _), layer in zip(r.ops, layers, strict=True))
+                  for r in mine]
+        for i, layer in enumerate(layers):
+            if not layer["macs"]:
+                continue
+            cells = [name, str(i), layer["op"], layer["detail"], f"{layer['macs']:,}"]
+            cells += [f"{r.ops[i][1] / layer['macs']:.2f}" if ok and r is not None else "-"
+                      for r, ok in zip(mine, usable, strict=True)]
+            body.append(cells)
+        others = [layer["op"] for layer in layers if not layer["macs"]]
+        if others:
+            cells = [name, "", "other ops", ", ".join(others), "0"]
+            cells += [f"{_other_ops(r, layers):,} instr" if ok and r is not None else "-"
+                      for r, ok in zip(mine, usable, strict=True)]
+            body.append(cells)
+    parts.append(_md_table(head, body))
+    return "\n".join(parts)
+
+
 def _md_table(head: list[str], body: list[list[str]]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join("---" for _ in head) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in body]
@@ -247,7 +451,7 @@ def _md_table(head: list[str], body: list[list[str]]) -> str:
 
 def measurements_table(rows: list[BenchRow]) -> str:
     body = []
-    for r in rows:
+    for r in (r for r in rows if not r.general):
         body.append([
             r.model, r.target, r.kernels, f"{r.instructions:,}",
             f"{r.estimated_ms:.3f} @ {r.clock_mhz:g} MHz", f"{r.arena_bytes:,}",
@@ -343,7 +547,7 @@ def report(rows: list[BenchRow], when: dt.date, notes: list[str],
     pairs = twins(rows)
     ladder_table, ladder_checks = ladder(rows)
     checks = anchor_checks(rows) + [code_check(rows + (code_rows or []))] + twin_checks(pairs) \
-        + ladder_checks
+        + ladder_checks + general_checks(rows)
     parts = [
         f"# kwsq benchmark, {when.isoformat()}",
         "",
@@ -376,6 +580,18 @@ def report(rows: list[BenchRow], when: dt.date, notes: list[str],
         "",
         ladder_table or f"No {DNN250K} runs were measured.",
         "",
+        "## General shapes: int8 models the anchors do not contain",
+        "",
+        "Twelve int8 models built by the TF converter from small Keras models with seeded random"
+        " weights (`pipeline/device/general_shapes.py`): DS-CNN-style inputs of 49x10, 25x5,"
+        " 40x20 and 20x20, MobileNet-style 32x32x3 and an odd 31x13x2; first convolutions of"
+        " 10x4, 3x3, 5x5 and 5x3 at strides 1 and 2, same and valid; widths 8-100; depthwise 3x3"
+        " and 5x5 at strides 1 and 2, depth multipliers 2 and 4; per-channel and per-tensor"
+        " weights. One seeded random input each, op-list firmware, the target's own kernel"
+        " folder.",
+        "",
+        general_section(rows),
+        "",
         "## All measurements",
         "",
         measurements_table(rows),
@@ -405,6 +621,18 @@ def suite_models(args: argparse.Namespace, say: Callable[[str], None]) -> list[M
     return refs
 
 
+def _add_macs(rows: list[BenchRow]) -> None:
+    """Each row's MACs per inference, counted from its .tflite's op list."""
+    from pipeline.device.general_shapes import model_macs
+
+    counted: dict[str, int] = {}
+    for r in rows:
+        if r.macs is None:
+            if r.path not in counted:
+                counted[r.path] = model_macs(Path(r.path).read_bytes())
+            r.macs = counted[r.path]
+
+
 def run_suite(args: argparse.Namespace) -> int:
     notes: list[str] = []
 
@@ -422,11 +650,20 @@ def run_suite(args: argparse.Namespace) -> int:
     rows = measure(refs, jobs, args.inputs, args.seed, op_list=not args.all_ops, failures=failures)
     code_rows = [] if args.all_ops else code_size_rows(refs, jobs, args.inputs, args.seed,
                                                        failures)
+    out_dir: Path = args.suite
+    general_jobs = [j for j in GENERAL_JOBS if j in jobs]
+    if getattr(args, "no_general", False):
+        say("bench: general shapes left out (--no-general)")
+    elif not general_jobs:
+        say("bench: general shapes not measured: the suite runs none of "
+            + ", ".join(f"{t}/{k}" for t, k in GENERAL_JOBS))
+    else:
+        rows += measure_general(out_dir / GENERAL_DIR, general_jobs, args.seed, failures)
+    _add_macs(rows)
     for line in failures:
         say(f"bench: not measured: {line}")
     when = dt.date.today()
     text = report(rows, when, notes, code_rows)
-    out_dir: Path = args.suite
     write_text(out_dir / "bench.md", text)
     # the other builds' records too; each says its build (terse, lto)
     write_text(out_dir / "bench.json",

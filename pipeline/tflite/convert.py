@@ -96,9 +96,11 @@ def convert_float(model, float16: bool = False) -> bytes:
 
 
 def convert_integer(model, representative: np.ndarray, float_io: bool = False,
-                    activation_bits: int = 8) -> bytes:
+                    activation_bits: int = 8, per_channel: bool = True) -> bytes:
     """Full-integer conversion of a QAT or float model: int8 activations (TFLITE_BUILTINS_INT8),
-    or int16 activations with int8 weights (TFLite's 16x8 mode) for ``activation_bits=16``."""
+    or int16 activations with int8 weights (TFLite's 16x8 mode) for ``activation_bits=16``;
+    ``per_channel=False`` asks for one weight scale per tensor (the converter's default is one
+    per output channel)."""
     import tensorflow as tf
 
     if len(representative) == 0:
@@ -124,6 +126,8 @@ def convert_integer(model, representative: np.ndarray, float_io: bool = False,
     if not float_io:
         converter.inference_input_type = io_type
         converter.inference_output_type = io_type
+    if not per_channel:
+        converter._experimental_disable_per_channel = True
     return _convert(converter, "quantized")
 
 

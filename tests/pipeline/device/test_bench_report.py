@@ -81,3 +81,59 @@ def test_code_size_check_takes_the_smallest_op_list_build_and_names_each() -> No
                               " instructions), TERSE=1 LTO=1 18,374 B (419,000 instructions)")
     assert code_check(rows[:1]).met is False
     assert code_check([]).measured == "not measured"
+
+
+def _general(model: str, target: str, kernels: str, insn: int, macs: int, exact: bool = True,
+             ops: list[tuple[str, int]] | None = None,
+             layers: list[dict] | None = None) -> BenchRow:
+    from dataclasses import replace
+
+    return replace(_row(model, target, kernels, insn, path=f"general/{model}.tflite"),
+                   general=True, macs=macs, bit_exact=exact, ops=ops or [], layers=layers)
+
+
+def test_general_checks_hold_every_model_to_cmsis_nns_ds_cnn_rate() -> None:
+    from pipeline.device.bench_report import GENERAL_BARS, general_checks
+
+    m4 = GENERAL_BARS["m4"]
+    assert (m4.instructions, m4.macs) == (7_699_320, 2_656_768)
+    assert f"{m4.rate:.3f}" == "2.898" and f"{GENERAL_BARS['m55'].rate:.3f}" == "0.683"
+    # Exactly at the bar is met (integer comparison, no rounding): 7,699,320 for DS-CNN's MACs.
+    at_bar = _general("a", "m4", "dsp", 7_699_320, 2_656_768)
+    below = _general("b", "m4", "dsp", 1_000, 1_000)
+    over = _general("c", "m4", "dsp", 7_699_321, 2_656_768)
+    checks = {c.what.split(":")[0]: c for c in general_checks([at_bar, below])}
+    assert checks["general int8 shapes on m4/dsp"].met is True
+    assert "2 of 2 at or under the bar" in checks["general int8 shapes on m4/dsp"].measured
+    assert checks["general int8 shapes on m55/mve"].measured == "not measured"
+    c = {c.what.split(":")[0]: c for c in general_checks([at_bar, below, over])}
+    assert c["general int8 shapes on m4/dsp"].met is False
+    assert "max 2.90 (c)" in c["general int8 shapes on m4/dsp"].measured
+    wrong = _general("d", "m4", "dsp", 10, 1_000, exact=False)
+    c = {c.what.split(":")[0]: c for c in general_checks([below, wrong])}
+    assert c["general int8 shapes on m4/dsp"].met is False  # fast but not bit-exact
+    assert "bit-exact 1 of 2" in c["general int8 shapes on m4/dsp"].measured
+    a64 = general_checks([_general("a", "a64", "neon", 50_000, 1_000)])[-1]
+    assert a64.met is None and a64.what == "general int8 shapes on a64/neon: reported"
+    assert "max 50.00 (a)" in a64.measured
+
+
+def test_general_section_tables_per_model_and_per_layer() -> None:
+    from pipeline.device.bench_report import general_section
+
+    layers = [{"index": 0, "op": "CONV_2D", "macs": 1_000, "detail": "3x3 s1 same, 1->8 ch"},
+              {"index": 1, "op": "RESHAPE", "macs": 0, "detail": ""},
+              {"index": 2, "op": "FULLY_CONNECTED", "macs": 100, "detail": "10->10"}]
+    rows = [
+        _general("g", "m4", "dsp", 5_000, 1_100, ops=[("CONV_2D", 3_000), ("RESHAPE", 700),
+                                                      ("FULLY_CONNECTED", 1_300)], layers=layers),
+        _general("g", "m55", "mve", 550, 1_100, exact=False,
+                 ops=[("CONV_2D", 300), ("RESHAPE", 50)], layers=layers),  # ops do not match
+    ]
+    text = general_section(rows)
+    assert "| g | 1,100 | 5,000 | **4.55** | 550 | 0.50 | NO: m55/mve |" in text
+    assert "| g | 0 | CONV_2D | 3x3 s1 same, 1->8 ch | 1,000 | 3.00 | - |" in text
+    assert "| g | 2 | FULLY_CONNECTED | 10->10 | 100 | 13.00 | - |" in text
+    assert "| g |  | other ops | RESHAPE | 0 | 700 instr | - |" in text
+    assert "proxy" in text
+    assert general_section([]) == "The general-shapes models were not measured."
