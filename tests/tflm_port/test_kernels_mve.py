@@ -81,6 +81,40 @@ def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
     return convert_int8(model, shape, 12, per_tensor=per_tensor), desc
 
 
+def multiplier_models(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """Seeded random depthwise layers with depth multipliers 2, 3 and 5 on 6-20 input
+    channels (16-channel groups with tails after the input rows are expanded): random
+    kernel sizes, strides, dilation and padding, per tensor or per channel, two layers
+    per model (the second on the first's output)."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i in range(count):
+        keras.utils.set_random_seed(seed + i)
+        shape = (int(rng.integers(5, 14)), int(rng.integers(4, 13)), int(rng.integers(6, 21)))
+        inp = keras.Input(shape, batch_size=1)
+        x, parts = inp, []
+        for _ in range(2):
+            k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+            s = int(rng.integers(1, 3))
+            dil = 2 if s == 1 and rng.random() < 0.25 else 1
+            pad = str(rng.choice(["same", "valid"]))
+            left = min(x.shape[1] - dil * (k[0] - 1), x.shape[2] - dil * (k[1] - 1))
+            if pad == "valid" and left < 1:
+                pad = "same"
+            dm = int(rng.choice([2, 3, 5])) if not parts else int(rng.choice([1, 2]))
+            x = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, depth_multiplier=dm,
+                                  activation="relu")(x)
+            parts.append(f"{k[0]}x{k[1]} s{s} d{dil} {pad} x{dm}")
+        per_tensor = bool(rng.random() < 0.3)
+        model = keras.Model(inp, L.Dense(5)(L.Flatten()(x)))
+        desc = f"{shape}: " + ", ".join(parts) + (" per-tensor" if per_tensor else "")
+        out.append((convert_int8(model, shape, 20 + i, per_tensor=per_tensor), desc))
+    return out
+
+
 def pooling_model() -> tuple[bytes, str]:
     """Average pools whose windows are clipped at the borders (same padding,
     odd sizes), of 21 and 40 channels (16-channel groups and tails), and one
@@ -175,6 +209,17 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
     for model, desc in models:
         xs = random_inputs(model, 3, seed=17)
         xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]  # the sums' extremes
+        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path: Path) -> None:
+    """Depth multipliers that are not multiples of 4 on enough channels for the 16-lane
+    groups (the input rows expanded in the scratch buffer) against TFLite Micro."""
+    for model, desc in multiplier_models(31, 4):
+        xs = random_inputs(model, 2, seed=5)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
         assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
 
 

@@ -291,7 +291,8 @@ static void check_conv(bool depthwise, bool s4)
         in.c = rnd_in(1, 40);
         p.depth_multiplier = dms[rnd_in(0, 6)];
         if (p.depth_multiplier > 1) {
-            in.c = rnd_in(1, 4);
+            /* multipliers 2 and 3 also on enough channels for 16-lane groups */
+            in.c = rnd_in(1, p.depth_multiplier <= 3 ? 20 : 4);
         }
         out.c = in.c * p.depth_multiplier;
         f.n = 1;

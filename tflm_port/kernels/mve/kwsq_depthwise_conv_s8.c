@@ -1,7 +1,9 @@
 /*
  * kwsq_depthwise_conv_s8 for Cortex-M55 Helium, bit-exact with kernels/ref.
- * Depth multiplier 1 takes mve_dw_c16.c (16 channels per pass) within its
- * stack limits; this file holds the other shapes and the packed int4 body.
+ * Depth multiplier 1, and 2, 3, 5, ... on at least 16 output channels (input
+ * rows expanded in the scratch buffer), take mve_dw_c16.c (16 channels per
+ * pass) within its stack limits; this file holds the other shapes and the
+ * packed int4 body.
  *
  * Four output channels per vector (32-bit lanes): for each tap of the
  * window's valid part, the weights of the four channels are one widening
@@ -72,9 +74,9 @@ static void __attribute__((noinline)) dw_mult_pair(const kwsq_conv_params *d, co
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    return kwsq_ref_dw_buffer_size(params, output_dims);
+    const int32_t ring = kwsq_ref_dw_buffer_size(params, output_dims);
+    const int32_t wide = mve_dw_c16_expand_bytes(params, input_dims, filter_dims, output_dims);
+    return ring > wide ? ring : wide;
 }
 
 /* 8 packed int4 weights (4 bytes at w) as int16 lanes: a widening gather

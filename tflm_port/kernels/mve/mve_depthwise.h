@@ -15,12 +15,19 @@ kwsq_status mve_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *pa
                              const kwsq_dims *output_dims, int8_t *output);
 
 /* Depth multiplier 1, int8 or packed int4 weights (widened once per call),
- * 16 channels per pass (mve_dw_c16.c):
+ * or an int8 multiplier mve_dw_c16_expand_bytes accepts with that much
+ * scratch, 16 channels per pass (mve_dw_c16.c):
  * false (nothing written) for other shapes or when the per-call tables
  * (stack) would exceed the limits below. */
 #define MVE_DW_C16_MAX_TAPS 32
 #define MVE_DW_C16_MAX_CH 256
 #define MVE_DW_C16_MAX_WEIGHTS 2304 /* taps x channels rearranged on the stack */
+/* Depth multiplier > 1 and not a multiple of 4, int8, at least 16 output
+ * channels: the scratch bytes the 16-channel path needs to expand the input
+ * rows of the window (0: the layer does not take it). */
+#define MVE_DW_EXPAND_MAX_ROWS 64
+int32_t mve_dw_c16_expand_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f,
+                                const kwsq_dims *out);
 bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
                        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w,
                        const int32_t *bias, const kwsq_dims *out, int8_t *y);

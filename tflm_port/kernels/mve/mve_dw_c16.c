@@ -21,6 +21,13 @@
  * Writes go in increasing address order (pixel by pixel, groups ascending)
  * and a pixel reads only its own window's rows; in place (stride 1,
  * same-size output), rows still needed are kept in the reference ring.
+ *
+ * A depth multiplier dm > 1 (int8, dm not a multiple of 4, which
+ * kwsq_depthwise_conv_s8.c serves by a multiply by a scalar) is a
+ * multiplier-1 layer on an input whose every byte is repeated dm times: each
+ * input row the window needs is expanded once into the scratch buffer (a
+ * ring of window-height rows, one gather per 16 bytes when dm divides 16),
+ * and the same passes run on the expanded rows.
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -30,6 +37,49 @@
 #include "mve_depthwise.h"
 #include "mve_int4.h"
 #include "mve_requant.h"
+
+/* The per-call tables of the 16-channel path fit the stack limits. */
+static bool c16_fits(int32_t ch, const kwsq_dims *f)
+{
+    const int32_t taps = f->h * f->w, padded = (ch + 15) & ~15;
+    return taps <= MVE_DW_C16_MAX_TAPS && f->h <= MVE_DW_C16_MAX_TAPS && padded <= MVE_DW_C16_MAX_CH &&
+           taps * padded <= MVE_DW_C16_MAX_WEIGHTS;
+}
+
+int32_t mve_dw_c16_expand_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f,
+                                const kwsq_dims *out)
+{
+    const int32_t dm = d->depth_multiplier, ch = out->c;
+    const int64_t window = (int64_t)(f->h - 1) * d->dilation_h + 1;
+    if (dm <= 1 || dm % 4 == 0 || in->c * dm != ch || ch < 16 || window > MVE_DW_EXPAND_MAX_ROWS ||
+        !c16_fits(ch, f)) {
+        return 0;
+    }
+    const int64_t bytes = window * in->w * ch;
+    return bytes <= 0x7FFFFFFF ? (int32_t)bytes : 0;
+}
+
+/* dst[i] = src[i / dm] for i < n * dm: a gather of 16 / dm bytes into 16
+ * lanes per step when dm divides 16 (`rep`: lane j reads byte j / dm). */
+static void expand_row(const int8_t *src, int32_t n, int32_t dm, uint8x16_t rep, int8_t *dst)
+{
+    const int32_t total = n * dm;
+    if (16 % dm != 0) {
+        for (int32_t i = 0; i < n; ++i) {
+            memset(dst + i * dm, src[i], (size_t)dm);
+        }
+        return;
+    }
+    const int32_t step = 16 / dm;
+    int32_t e = 0;
+    for (; e + 16 <= total; e += 16, src += step) {
+        vstrbq_s8(dst + e, vldrbq_gather_offset_s8(src, rep));
+    }
+    if (e < total) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(total - e));
+        vstrbq_p_s8(dst + e, vldrbq_gather_offset_z_s8(src, rep, pr), pr);
+    }
+}
 
 /* The lane of channel j of a group in the accumulator order above. */
 static int32_t lane_of(int32_t j)
@@ -215,15 +265,24 @@ static inline __attribute__((always_inline)) void pixel_c16(bool left, const uin
     }
 }
 
-/* Every output pixel. Not inlined, so the caller's stack tables do not
- * hold a frame pointer. */
-static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_params *d, const kwsq_dims *in,
-                                                 const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
-                                                 const int8_t *wt, const group_rec *rec, const int8_t *zp_row,
-                                                 int8_t *ring, int32_t pairs)
+/* Every output pixel; `wide` (a constant per instance): rows come expanded
+ * from the scratch buffer xb (depth multiplier > 1). */
+static inline __attribute__((always_inline)) void
+pixels_body(bool wide, bool left, const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x,
+            const kwsq_dims *f, const kwsq_dims *out, int8_t *y, const int8_t *wt, const group_rec *rec,
+            const int8_t *zp_row, int8_t *ring, int8_t *xb, int32_t pairs)
 {
     const int32_t in_h = in->h, in_w = in->w, ch = out->c, f_h = f->h, f_w = f->w, taps = f_h * f_w;
     const int32_t dil_w = d->dilation_w, row_bytes = in_w * ch, ring_rows = kwsq_ref_dw_ring_rows(d);
+    /* dm > 1: rows expanded into `wide` (window rows of row_bytes), row iy in
+     * slot iy % window, which held[] says */
+    const int32_t dm = d->depth_multiplier, in_row = in_w * in->c, window = (f_h - 1) * d->dilation_h + 1;
+    int32_t held[MVE_DW_EXPAND_MAX_ROWS];
+    uint8_t rep_lanes[16];
+    for (int32_t j = 0; wide && j < 16; ++j) {
+        rep_lanes[j] = (uint8_t)(j / dm);
+    }
+    const uint8x16_t rep = wide ? vldrbq_u8(rep_lanes) : vdupq_n_u8(0);
     const int8x16_t lo = vdupq_n_s8((int8_t)d->act_min), hi = vdupq_n_s8((int8_t)d->act_max);
     const int32_t out_off = d->output_offset;
     /* tap pointers as 32-bit lanes, built four taps per vector: per output
@@ -237,7 +296,10 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
     const int32_t chunks = (taps + 3) / 4;
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
-        const int8_t *img = x + (int64_t)bt * in_h * row_bytes;
+        const int8_t *img = x + (int64_t)bt * in_h * in_row;
+        for (int32_t k = 0; wide && k < window; ++k) {
+            held[k] = -1;
+        }
         for (int32_t oy = 0; oy < out->h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
             if (ring != NULL) {
@@ -248,6 +310,14 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
                 const int8_t *row = iy < 0 || iy >= in_h ? NULL
                                     : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
                                                                : img + (int64_t)iy * row_bytes;
+                if (wide && row != NULL) {
+                    int8_t *slot = xb + (iy % window) * row_bytes;
+                    if (held[iy % window] != iy) {
+                        expand_row(img + (int64_t)iy * in_row, in_row, dm, rep, slot);
+                        held[iy % window] = iy;
+                    }
+                    row = slot;
+                }
                 for (int32_t fx = 0; fx < f_w; ++fx, ++t) {
                     base[t] = row != NULL ? (uint32_t)(uintptr_t)row + (uint32_t)(fx * dil_w * ch) : 0;
                     xoff[t] = row != NULL ? fx * dil_w : 0x40000000;
@@ -271,14 +341,37 @@ static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_para
     }
 }
 
+/* Not inlined, so the caller's stack tables do not hold a frame pointer. */
+static __attribute__((noinline)) void pixels_c16(bool left, const kwsq_conv_params *d, const kwsq_dims *in,
+                                                 const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
+                                                 const int8_t *wt, const group_rec *rec, const int8_t *zp_row,
+                                                 int8_t *ring, int32_t pairs)
+{
+    pixels_body(false, left, d, in, x, f, out, y, wt, rec, zp_row, ring, NULL, pairs);
+}
+
+static __attribute__((noinline)) void pixels_c16_wide(bool left, const kwsq_conv_params *d, const kwsq_dims *in,
+                                                      const int8_t *x, const kwsq_dims *f, const kwsq_dims *out,
+                                                      int8_t *y, const int8_t *wt, const group_rec *rec,
+                                                      const int8_t *zp_row, int8_t *xb, int32_t pairs)
+{
+    pixels_body(true, left, d, in, x, f, out, y, wt, rec, zp_row, NULL, xb, pairs);
+}
+
 bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
                        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w,
                        const int32_t *bias, const kwsq_dims *out, int8_t *y)
 {
     const int32_t ch = out->c, taps = f->h * f->w;
     const int32_t padded = (ch + 15) & ~15;
-    if (d->depth_multiplier != 1 || in->c != ch || taps > MVE_DW_C16_MAX_TAPS || f->h > MVE_DW_C16_MAX_TAPS ||
-        padded > MVE_DW_C16_MAX_CH || taps * padded > MVE_DW_C16_MAX_WEIGHTS) {
+    int8_t *wide = NULL;
+    if (d->depth_multiplier != 1) {
+        const int32_t need = s4 || d->depth_multiplier % 4 == 0 ? 0 : mve_dw_c16_expand_bytes(d, in, f, out);
+        if (need == 0 || ctx->buf == NULL || ctx->size < need) {
+            return false;
+        }
+        wide = ctx->buf;
+    } else if (in->c != ch || !c16_fits(ch, f)) {
         return false;
     }
     int8_t wt[taps * padded];
@@ -328,6 +421,10 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
     const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
     /* pairs of int16 products are exact only without -128 weights */
     const int32_t pairs = wmin > -128 ? taps / 2 : 0;
-    pixels_c16(left, d, in, x, f, out, y, wt, rec, zp_row, ring_rows > 0 ? ctx->buf : NULL, pairs);
+    if (wide != NULL) {
+        pixels_c16_wide(left, d, in, x, f, out, y, wt, rec, zp_row, wide, pairs);
+    } else {
+        pixels_c16(left, d, in, x, f, out, y, wt, rec, zp_row, ring_rows > 0 ? ctx->buf : NULL, pairs);
+    }
     return true;
 }
