@@ -58,6 +58,7 @@ typedef struct {
     /* the six-pixel path's int4 output loops (dsp_conv1x1.h), passed in by
      * kwsq_conv_s4 so that int8-only builds do not link them */
     const struct dsp_1x1_rows *s4_rows;
+    int32_t w_row0;         /* the output channel `weights` starts at (0, or the last channel's padded copy) */
 } dsp_gemm_args;
 
 /* dst = the k nibbles that start in the high half of src[0] (a packed int4

@@ -31,24 +31,64 @@
 /* Output channels per slice of the last, partial pixel block. */
 #define TAIL_OC 32
 
-/* Widened layout of P1X1 pixels of c channels: group g (channels 4g..4g+3)
- * of pixel j is two words at word (g * P1X1 + j) * 2, lanes (v0,v2),(v1,v3);
- * channel t >= grouped of pixel j at halfword grouped * P1X1 + (t - grouped)
- * * P1X1 + j. */
-static void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
+/* Widened int8 layout of P1X1 pixels of c values, padded to c4 = c rounded
+ * up to 4: group g (values 4g..4g+3) of pixel j is two words at word
+ * (g * P1X1 + j) * 2, lanes (v0,v2),(v1,v3); the lanes past c are 0. */
+static inline void widen_word(uint32_t v, uint32_t off2, uint32_t *dst)
+{
+    dst[0] = dsp_sxtab16(off2, v);
+    dst[1] = dsp_sxtab16_ror8(off2, v);
+}
+
+/* The last n = c & 3 (1..3) values of a pixel from src[0..n), the other
+ * bytes the zero point (0 once the offset is added): zp4 = zp * 0x01010101. */
+static inline uint32_t tail_word(const int8_t *src, int32_t n, uint32_t zp4)
+{
+    uint32_t v = (uint8_t)src[0];
+    if (n > 1) {
+        v |= (uint32_t)(uint8_t)src[1] << 8;
+    }
+    if (n > 2) {
+        v |= (uint32_t)(uint8_t)src[2] << 16;
+    }
+    return v | (zp4 << (8 * n));
+}
+
+static inline void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
 {
     const int32_t grouped = c & ~3;
     const uint32_t off2 = dsp_dup16(off);
     uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
     for (int32_t k = 0; k < grouped; k += 4, dst += 2 * P1X1) {
-        const uint32_t v = dsp_ld32(src + k);
-        dst[0] = dsp_sadd16(dsp_sxtb16(v), off2);
-        dst[1] = dsp_sadd16(dsp_sxtb16_ror8(v), off2);
+        widen_word(dsp_ld32(src + k), off2, dst);
     }
-    int16_t *t = buf + grouped * P1X1 + j;
-    for (int32_t k = grouped; k < c; ++k, t += P1X1) {
-        *t = (int16_t)(src[k] + off);
+    if (grouped < c) {
+        widen_word(tail_word(src + grouped, c - grouped, (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u), off2, dst);
     }
+}
+
+/* Offsets of a receptive field's values (filter row, column, channel) from
+ * its window's first input value, for windows inside the input: per value
+ * one table load and one byte load. Fields of at most TAPS_MAX values; the
+ * table is padded to whole groups with offset 0, whose bytes the last
+ * group's mask replaces by the zero point. */
+#define TAPS_MAX 64
+
+static inline uint32_t tap_word(const int8_t *src, const int16_t *tap)
+{
+    return (uint32_t)(uint8_t)src[tap[0]] | (uint32_t)(uint8_t)src[tap[1]] << 8 |
+           (uint32_t)(uint8_t)src[tap[2]] << 16 | (uint32_t)(uint8_t)src[tap[3]] << 24;
+}
+
+/* groups: k4 / 4; keep: the real bytes of the last group; fill: the zero point in the others */
+static void __attribute__((noinline)) widen_taps(const int8_t *src, const int16_t *tap, int32_t groups, uint32_t keep, uint32_t fill,
+                       uint32_t off2, int32_t j, int16_t *buf)
+{
+    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t g = 1; g < groups; ++g, tap += 4, dst += 2 * P1X1) {
+        widen_word(tap_word(src, tap), off2, dst);
+    }
+    widen_word((tap_word(src, tap) & keep) | fill, off2, dst);
 }
 
 /* The int4 layout of the same: group g (values 8g..8g+7) is 4 * P1X1 words at word
@@ -66,7 +106,7 @@ static inline void widen8_s4(uint32_t lo, uint32_t hi, uint32_t off2, uint32_t *
     dst[2 * P1X1 + 1] = dsp_pack_hi(o0, o1);
 }
 
-static void widen_pixel_s4(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
+static void __attribute__((noinline)) widen_pixel_s4(const int8_t *src, int32_t c, int32_t off, int32_t j, int16_t *buf)
 {
     const int32_t grouped = c & ~7;
     const uint32_t off2 = dsp_dup16(off);
@@ -180,91 +220,6 @@ static inline __attribute__((always_inline)) void row_x6_s4(const uint8_t *w, in
     }
 }
 
-/* acc[j] += row . pixel j, for the six widened pixels. */
-/* by8: c is a positive multiple of 8 (no partial word pair, no tail). */
-static inline __attribute__((always_inline)) void row_x6(const int8_t *w, int32_t c, const int16_t *buf,
-                                                         int32_t *acc, bool by8)
-{
-    const int32_t grouped = c & ~3;
-    int32_t a0 = acc[0], a1 = acc[1], a2 = acc[2], a3 = acc[3], a4 = acc[4], a5 = acc[5];
-    const uint32_t *x = (const uint32_t *)(const void *)buf;
-#ifdef KWSQ_DSP_NATIVE
-/* One weight word (4 channels) against the six pixels. */
-#define DSP_1X1_STEP                                  \
-    "ldr %[t], [%[w]], #4\n\t"                       \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "sxtb16 %[u], %[t], ror #8\n\t"                  \
-    "sxtb16 %[t], %[t]\n\t"                          \
-    "smlad %[a0], %[t], %[x0], %[a0]\n\t"            \
-    "smlad %[a0], %[u], %[x1], %[a0]\n\t"            \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "smlad %[a1], %[t], %[x0], %[a1]\n\t"            \
-    "smlad %[a1], %[u], %[x1], %[a1]\n\t"            \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "smlad %[a2], %[t], %[x0], %[a2]\n\t"            \
-    "smlad %[a2], %[u], %[x1], %[a2]\n\t"            \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "smlad %[a3], %[t], %[x0], %[a3]\n\t"            \
-    "smlad %[a3], %[u], %[x1], %[a3]\n\t"            \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "smlad %[a4], %[t], %[x0], %[a4]\n\t"            \
-    "smlad %[a4], %[u], %[x1], %[a4]\n\t"            \
-    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
-    "smlad %[a5], %[t], %[x0], %[a5]\n\t"            \
-    "smlad %[a5], %[u], %[x1], %[a5]\n\t"
-#define DSP_1X1_OPERANDS                                                                                   \
-    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(w), \
-      [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
-    {
-        const int32_t pairs = by8 ? c : c & ~7;
-        const int8_t *const w0 = w;
-        uint32_t t, u, x0, x1;
-        if (by8 || pairs > 0) {
-            /* two weight words per iteration: half the loop overhead */
-            const int8_t *w_end = w + pairs;
-            __asm__ volatile("1:\n\t" DSP_1X1_STEP DSP_1X1_STEP "cmp %[w], %[e]\n\t"
-                                                                  "bne 1b\n\t" DSP_1X1_OPERANDS
-                             : [e] "r"(w_end)
-                             : "cc", "memory");
-        }
-        if (!by8 && grouped != pairs) {
-            __asm__ volatile(DSP_1X1_STEP DSP_1X1_OPERANDS : : "memory");
-        }
-        w = w0;
-    }
-#undef DSP_1X1_STEP
-#undef DSP_1X1_OPERANDS
-#else
-    for (int32_t k = 0; k < grouped; k += 4) {
-        const uint32_t wv = dsp_ld32(w + k);
-        const uint32_t e = dsp_sxtb16(wv), o = dsp_sxtb16_ror8(wv);
-        a0 = dsp_smlad(o, x[1], dsp_smlad(e, x[0], a0));
-        a1 = dsp_smlad(o, x[3], dsp_smlad(e, x[2], a1));
-        a2 = dsp_smlad(o, x[5], dsp_smlad(e, x[4], a2));
-        a3 = dsp_smlad(o, x[7], dsp_smlad(e, x[6], a3));
-        a4 = dsp_smlad(o, x[9], dsp_smlad(e, x[8], a4));
-        a5 = dsp_smlad(o, x[11], dsp_smlad(e, x[10], a5));
-        x += 2 * P1X1;
-    }
-#endif
-    const int16_t *t = buf + grouped * P1X1;
-    for (int32_t k = grouped; !by8 && k < c; ++k, t += P1X1) {
-        const int32_t wv = w[k];
-        a0 += wv * t[0];
-        a1 += wv * t[1];
-        a2 += wv * t[2];
-        a3 += wv * t[3];
-        a4 += wv * t[4];
-        a5 += wv * t[5];
-    }
-    acc[0] = a0;
-    acc[1] = a1;
-    acc[2] = a2;
-    acc[3] = a3;
-    acc[4] = a4;
-    acc[5] = a5;
-}
-
 /* Output stage of one accumulator. mode: 0 short requantization, full
  * int8 range (one SSAT), the output offset folded into the rounding term
  * (`half` = 2^(right-1) + offset * 2^right = (2 * offset + 1) << (right - 1),
@@ -290,15 +245,13 @@ static inline __attribute__((always_inline)) int8_t out1(int32_t acc, int mode, 
     return (int8_t)(v < lo ? lo : (v > hi ? hi : v));
 }
 
-/* Output channels [oc0, oc1) of the six widened pixels: channel oc of pixel
- * j goes to y[j * ystride + oc - oc0]. */
+/* Output channels [oc0, oc1) of the six widened pixels, packed int4 rows:
+ * channel oc of pixel j goes to y[j * ystride + oc - oc0]. */
 static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                             int32_t oc1, const int16_t *buf, int8_t *y,
-                                                            int32_t ystride, int mode, bool by8, bool s4)
+                                                            int32_t ystride, int mode)
 {
     static const int32_t zero = 0;
-    /* int8 rows; int4 rows start at nibble oc * cin */
-    const int8_t *w = (const int8_t *)a->weights + (s4 ? 0 : (int64_t)oc0 * cin);
 
     /* no bias: the same zero for every channel (a step of 0, no test per row) */
     const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
@@ -311,11 +264,11 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
     int8_t *yo = y;
     /* int4: the nibble where row oc starts (weights of a layer that fits
      * this path are far fewer than 2^31 nibbles) */
-    int32_t nib = s4 ? oc0 * cin : 0;
-    for (int32_t oc = oc0; oc < oc1; ++oc, w += s4 ? 0 : cin, nib += s4 ? cin : 0, ++yo, bp += bstep) {
+    int32_t nib = oc0 * cin;
+    for (int32_t oc = oc0; oc < oc1; ++oc, nib += cin, ++yo, bp += bstep) {
         const int32_t b = *bp;
         int32_t acc[P1X1] = {b, b, b, b, b, b};
-        if (s4) {
+        {
             const uint8_t *w4 = (const uint8_t *)a->weights + (nib >> 1);
             if ((nib & 1) != 0) {
                 /* a row starting mid-byte: a byte-aligned copy of it */
@@ -336,8 +289,6 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
                 acc[4] += wv * t[4];
                 acc[5] += wv * t[5];
             }
-        } else {
-            row_x6(w, cin, buf, acc, by8);
         }
         const int32_t m = mult[oc], s = shift[oc];
         /* short form: right = -s in 1..31 (mode 0: 1..22) */
@@ -361,50 +312,184 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
     }
 }
 
+/*
+ * The int8 rows on the padded layout: a receptive field of k values is
+ * widened to k4 = k rounded up to 4, the lanes past k zero, so every row is
+ * whole groups of four (no scalar tail). A row's last group reads up to
+ * three bytes of the next row's weights, which meet those zero lanes; the
+ * last output channel of the layer reads a padded copy of its row instead
+ * (w_row0), so nothing past the weights is read. The accumulators start at
+ * the bias in the first group's SMLADs (no moves), and the short output
+ * stage is, per output, LSL, SMMLAR (the rounding term with the output
+ * offset folded in), ADD of the sign, ASR, SSAT (or the activation clamp)
+ * and STRB. dsp_rq_apply adds the sign of the SMMULR result, this the sign
+ * of the accumulator: they differ only when the product rounds to 0, where
+ * both give the offset (2^(right-1) - 1 and 2^(right-1) shift to the same 0).
+ * mode: 0 short, full int8 range; 1 short, any activation range; 2 general.
+ */
+#ifdef KWSQ_DSP_NATIVE
+#define DSP_R8_PX(a, x0, x1, acc_in)                  \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    "smlad %[" a "], %[t], %[x0], " acc_in "\n\t"    \
+    "smlad %[" a "], %[u], %[x1], %[" a "]\n\t"
+#define DSP_R8_W                                      \
+    "ldr %[t], [%[w]], #4\n\t"                       \
+    "sxtb16 %[u], %[t], ror #8\n\t"                  \
+    "sxtb16 %[t], %[t]\n\t"
+#define DSP_R8_FIRST                                                                                     \
+    DSP_R8_W DSP_R8_PX("a0", x0, x1, "%[b]") DSP_R8_PX("a1", x0, x1, "%[b]") DSP_R8_PX("a2", x0, x1, "%[b]") \
+        DSP_R8_PX("a3", x0, x1, "%[b]") DSP_R8_PX("a4", x0, x1, "%[b]") DSP_R8_PX("a5", x0, x1, "%[b]")
+#define DSP_R8_STEP                                                                                         \
+    DSP_R8_W DSP_R8_PX("a0", x0, x1, "%[a0]") DSP_R8_PX("a1", x0, x1, "%[a1]") DSP_R8_PX("a2", x0, x1, "%[a2]") \
+        DSP_R8_PX("a3", x0, x1, "%[a3]") DSP_R8_PX("a4", x0, x1, "%[a4]") DSP_R8_PX("a5", x0, x1, "%[a5]")
+#endif
+
+static inline __attribute__((always_inline)) void rows8_body(const dsp_gemm_args *a, int32_t k, int32_t oc0,
+                                                             int32_t oc1, const int16_t *buf, int8_t *y,
+                                                             int32_t ystride, int mode)
+{
+    static const int32_t zero = 0;
+    const int32_t rest = ((k + 3) >> 2) - 1; /* groups after the first */
+    const int8_t *w = (const int8_t *)a->weights + (oc0 - a->w_row0) * k;
+    const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
+    const int32_t bstep = a->bias != NULL ? 1 : 0;
+    const int32_t *mp = a->mult + oc0;
+    const int8_t *sp = a->shift + oc0;
+    const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
+    const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
+    const bool pot = a->pot;
+    int8_t *yo = y;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += k, ++yo, bp += bstep) {
+        const int32_t b = *bp;
+        int32_t a0, a1, a2, a3, a4, a5;
+#ifdef KWSQ_DSP_NATIVE
+        {
+            const uint32_t *x = (const uint32_t *)(const void *)buf;
+            const int8_t *wp = w;
+            uint32_t t, u, x0, x1;
+            __asm__ volatile(DSP_R8_FIRST
+                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+                               [a5] "=&r"(a5), [w] "+r"(wp), [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u),
+                               [x0] "=&r"(x0), [x1] "=&r"(x1)
+                             : [b] "r"(b)
+                             : "memory");
+#define DSP_R8_OPS                                                                                         \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(wp), \
+      [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
+            if (rest & 1) {
+                __asm__ volatile(DSP_R8_STEP DSP_R8_OPS : : "memory");
+            }
+            if (rest > 1) {
+                const int8_t *w_end = wp + 4 * (rest & ~1);
+                __asm__ volatile("1:\n\t" DSP_R8_STEP DSP_R8_STEP "cmp %[w], %[e]\n\t"
+                                                                  "bne 1b\n\t" DSP_R8_OPS
+                                 : [e] "r"(w_end)
+                                 : "cc", "memory");
+            }
+#undef DSP_R8_OPS
+        }
+#else
+        a0 = a1 = a2 = a3 = a4 = a5 = b;
+        {
+            const uint32_t *x = (const uint32_t *)(const void *)buf;
+            for (int32_t g = 0; g <= rest; ++g, x += 2 * P1X1) {
+                const uint32_t wv = dsp_ld32(w + 4 * g);
+                const uint32_t e = dsp_sxtb16(wv), o = dsp_sxtb16_ror8(wv);
+                a0 = dsp_smlad(o, x[1], dsp_smlad(e, x[0], a0));
+                a1 = dsp_smlad(o, x[3], dsp_smlad(e, x[2], a1));
+                a2 = dsp_smlad(o, x[5], dsp_smlad(e, x[4], a2));
+                a3 = dsp_smlad(o, x[7], dsp_smlad(e, x[6], a3));
+                a4 = dsp_smlad(o, x[9], dsp_smlad(e, x[8], a4));
+                a5 = dsp_smlad(o, x[11], dsp_smlad(e, x[10], a5));
+            }
+        }
+#endif
+        const int32_t m = mp[oc - oc0], s = sp[oc - oc0];
+        int32_t v0, v1, v2, v3, v4, v5;
+        if (mode <= 1) {
+            /* right = -s in 1..22; the rounding term carries the output offset */
+            const int32_t r = -s;
+            const int32_t h = (int32_t)(off2p1 << (r - 1));
+#define DSP_R8_OUT(acc) ((dsp_smmlar((int32_t)((uint32_t)(acc) << 1), m, h) + ((acc) >> 31)) >> r)
+            v0 = DSP_R8_OUT(a0);
+            v1 = DSP_R8_OUT(a1);
+            v2 = DSP_R8_OUT(a2);
+            v3 = DSP_R8_OUT(a3);
+            v4 = DSP_R8_OUT(a4);
+            v5 = DSP_R8_OUT(a5);
+#undef DSP_R8_OUT
+        } else {
+#define DSP_R8_OUT(acc) ((pot ? dsp_requant_pot(acc, s) : dsp_requant(acc, m, s)) + off)
+            v0 = DSP_R8_OUT(a0);
+            v1 = DSP_R8_OUT(a1);
+            v2 = DSP_R8_OUT(a2);
+            v3 = DSP_R8_OUT(a3);
+            v4 = DSP_R8_OUT(a4);
+            v5 = DSP_R8_OUT(a5);
+#undef DSP_R8_OUT
+        }
+        if (mode == 0) {
+            v0 = dsp_ssat8(v0);
+            v1 = dsp_ssat8(v1);
+            v2 = dsp_ssat8(v2);
+            v3 = dsp_ssat8(v3);
+            v4 = dsp_ssat8(v4);
+            v5 = dsp_ssat8(v5);
+        } else {
+            v0 = kwsq_clamp(v0, lo, hi);
+            v1 = kwsq_clamp(v1, lo, hi);
+            v2 = kwsq_clamp(v2, lo, hi);
+            v3 = kwsq_clamp(v3, lo, hi);
+            v4 = kwsq_clamp(v4, lo, hi);
+            v5 = kwsq_clamp(v5, lo, hi);
+        }
+        int8_t *y3 = yo + 3 * ystride;
+        yo[0] = (int8_t)v0;
+        yo[ystride] = (int8_t)v1;
+        yo[2 * ystride] = (int8_t)v2;
+        y3[0] = (int8_t)v3;
+        y3[ystride] = (int8_t)v4;
+        y3[2 * ystride] = (int8_t)v5;
+    }
+}
+
 typedef void (*rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1, const int16_t *buf, int8_t *y,
                         int32_t ystride);
 
-static void __attribute__((noinline)) rows_short_full(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
-                                                       const int16_t *buf, int8_t *y, int32_t ystride)
-{
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false, false);
-}
-
-/* the same for receptive fields of a multiple of 8 values */
-static void __attribute__((noinline)) rows_short_full8(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
-                                                        int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
-{
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, true, false);
-}
-
-static void __attribute__((noinline)) rows_short(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
+static void __attribute__((noinline)) rows8_full(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
                                                   const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false, false);
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 0);
 }
 
-static void __attribute__((noinline)) rows_general(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
-                                                    const int16_t *buf, int8_t *y, int32_t ystride)
+static void __attribute__((noinline)) rows8_clamp(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
+                                                   const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false, false);
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 1);
+}
+
+static void __attribute__((noinline)) rows8_general(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
+                                                     const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 2);
 }
 
 static void __attribute__((noinline)) rows_short_full_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                           int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0, false, true);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0);
 }
 
 static void __attribute__((noinline)) rows_short_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                      const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1, false, true);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1);
 }
 
 static void __attribute__((noinline)) rows_general_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                        int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2, false, true);
+    rows_body(a, cin, oc0, oc1, buf, y, ystride, 2);
 }
 
 const struct dsp_1x1_rows dsp_1x1_rows_s4 = {rows_short_full_s4, rows_short_s4, rows_general_s4};
@@ -460,7 +545,7 @@ static inline void fill_bytes(int8_t *dst, int8_t v, int32_t n)
 /* The receptive field of the output pixel whose window starts at (iy0, ix0),
  * in the weights' order (filter row, column, channel), padding = the input
  * zero point (0 once widened). */
-static void gather(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+static void __attribute__((noinline)) gather(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
                    int32_t iy0, int32_t ix0, int8_t zp, int8_t *patch)
 {
     const int32_t cin = in->c, row = f->w * cin;
@@ -500,28 +585,29 @@ static void gather(const int8_t *img, const kwsq_dims *in, const kwsq_conv_param
 
 /* The window of pixel j widened straight from the input, when its columns
  * are inside the image, not dilated, and a filter row is whole groups of
- * four values: per group one LDR, two SXTB16 and two SADD16; rows in the
+ * four values: per group one LDR and two SXTAB16; rows in the
  * padding are zeros (the zero point plus the offset). */
-static void widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
-                       int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
+static void __attribute__((noinline)) widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p,
+                                                  const kwsq_dims *f, int32_t iy0, int32_t ix0, int32_t off, int32_t j,
+                                                  int16_t *buf)
 {
-    const int32_t groups = f->w * in->c / 4;
+    /* locals: the stores below may alias anything read through a pointer */
+    const int32_t groups = f->w * in->c / 4, kh = f->h, dh = p->dilation_h, h = in->h;
+    const int32_t row_bytes = in->w * in->c;
     const uint32_t off2 = dsp_dup16(off);
+    const int8_t *src0 = img + (int64_t)ix0 * in->c;
     uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
-    for (int32_t fy = 0; fy < f->h; ++fy) {
-        const int32_t iy = iy0 + fy * p->dilation_h;
-        if (iy < 0 || iy >= in->h) {
+    for (int32_t fy = 0, iy = iy0; fy < kh; ++fy, iy += dh) {
+        if ((uint32_t)iy >= (uint32_t)h) {
             for (int32_t g = 0; g < groups; ++g, dst += 2 * P1X1) {
                 dst[0] = 0;
                 dst[1] = 0;
             }
             continue;
         }
-        const int8_t *src = img + ((int64_t)iy * in->w + ix0) * in->c;
+        const int8_t *src = src0 + (int64_t)iy * row_bytes;
         for (int32_t g = 0; g < groups; ++g, dst += 2 * P1X1, src += 4) {
-            const uint32_t v = dsp_ld32(src);
-            dst[0] = dsp_sadd16(dsp_sxtb16(v), off2);
-            dst[1] = dsp_sadd16(dsp_sxtb16_ror8(v), off2);
+            widen_word(dsp_ld32(src), off2, dst);
         }
     }
 }
@@ -531,7 +617,7 @@ static void widen_rows(const int8_t *img, const kwsq_dims *in, const kwsq_conv_p
  * chunks, which may come from two filter rows; a chunk of a row in the
  * padding is zero-point bytes (0 once the offset is added); with k = 4
  * (mod 8) the last chunk goes to the tail. */
-static void widen_chunks_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+static void __attribute__((noinline)) widen_chunks_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
                             int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
 {
     const int32_t per_row = f->w * in->c / 4, chunks = f->h * per_row;
@@ -562,7 +648,7 @@ static void widen_chunks_s4(const int8_t *img, const kwsq_dims *in, const kwsq_c
 }
 
 /* The same in the int4 layout, when a filter row is whole groups of eight. */
-static void widen_rows_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
+static void __attribute__((noinline)) widen_rows_s4(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p, const kwsq_dims *f,
                           int32_t iy0, int32_t ix0, int32_t off, int32_t j, int16_t *buf)
 {
     const int32_t groups = f->w * in->c / 8;
@@ -586,6 +672,162 @@ static void widen_rows_s4(const int8_t *img, const kwsq_dims *in, const kwsq_con
     }
 }
 
+/* The int8 field of a window that crosses the input's border, straight into
+ * pixel j's widened groups: the k4 bytes start as the zero point (0 once
+ * widened), then the taps inside the input are copied, a channel run at a
+ * time. */
+static void __attribute__((noinline)) gather_border(const int8_t *img, const kwsq_dims *in, const kwsq_conv_params *p,
+                                                     const kwsq_dims *f, int32_t iy0, int32_t ix0, int32_t off,
+                                                     int32_t j, int8_t *patch, int16_t *buf)
+{
+    const int32_t cin = in->c, groups = (f->h * f->w * cin + 3) >> 2;
+    const uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+    uint32_t *pw = (uint32_t *)(void *)patch;
+    for (int32_t g = 0; g < groups; ++g) {
+        pw[g] = zp4;
+    }
+    /* locals: the byte stores below may alias anything read through a pointer */
+    const int32_t kh = f->h, kw = f->w, dh = p->dilation_h, dw = p->dilation_w, h = in->h, w = in->w;
+    const int32_t row_bytes = w * cin;
+    int8_t *dst = patch;
+    for (int32_t fy = 0, iy = iy0; fy < kh; ++fy, iy += dh) {
+        if ((uint32_t)iy >= (uint32_t)h) {
+            dst += kw * cin;
+            continue;
+        }
+        const int8_t *row = img + (int64_t)iy * row_bytes;
+        for (int32_t fx = 0, ix = ix0; fx < kw; ++fx, ix += dw, dst += cin) {
+            if ((uint32_t)ix < (uint32_t)w) {
+                const int8_t *src = row + (int64_t)ix * cin;
+                if (cin == 1) {
+                    dst[0] = src[0];
+                } else {
+                    for (int32_t c = 0; c < cin; ++c) {
+                        dst[c] = src[c];
+                    }
+                }
+            }
+        }
+    }
+    const uint32_t off2 = dsp_dup16(off);
+    uint32_t *out = (uint32_t *)(void *)buf + j * 2;
+    for (int32_t g = 0; g < groups; ++g, out += 2 * P1X1) {
+        widen_word(pw[g], off2, out);
+    }
+}
+
+/* Where a block's receptive fields come from: the layer and the path each
+ * pixel's window takes. */
+typedef struct {
+    const kwsq_conv_params *p;
+    const kwsq_dims *in, *f, *out;
+    const int16_t *tap;     /* value offsets (taps) */
+    int8_t *patch;          /* k bytes for a gathered window */
+    int32_t k, off;
+    uint32_t keep, fill;    /* the last tap group's real bytes, the zero point in the others */
+    bool direct, rows4, rows8, s4, taps;
+} block_src;
+
+/* Widens the P1X1 pixels from output pixel (*oy, *ox) on and advances it;
+ * past the last pixel the block repeats its first one. Returns how many
+ * pixels are real. */
+static int32_t __attribute__((noinline)) widen_block(const block_src *s, const int8_t *x_img, int32_t *oy_io,
+                                                     int32_t *ox_io, int16_t *buf)
+{
+    const kwsq_conv_params *p = s->p;
+    const kwsq_dims *in = s->in, *f = s->f;
+    const int32_t out_h = s->out->h, out_w = s->out->w;
+    const int32_t k = s->k, off = s->off, cin = in->c;
+    const int32_t sh = p->stride_h, sw = p->stride_w, ph = p->pad_h, pw = p->pad_w;
+    /* windows whose origin lies in [0, ylim) x [0, xlim) are inside the input */
+    const int32_t ylim = in->h - (f->h - 1) * p->dilation_h, xlim = in->w - (f->w - 1) * p->dilation_w;
+    const int32_t row_bytes = in->w * cin;
+    const uint32_t off2 = dsp_dup16(off);
+    const int32_t groups = (k + 3) >> 2;
+    const bool taps = s->taps && ylim > 0 && xlim > 0;
+    int32_t oy = *oy_io, ox = *ox_io;
+    const int32_t by = oy, bx = ox;
+    int32_t npx = 0;
+    if (s->direct && !s->s4) {
+        /* pointwise int8: the pixels' channels read in place */
+        for (int32_t j = 0; j < P1X1; ++j) {
+            int32_t qy = by, qx = bx;
+            if (oy < out_h) {
+                qy = oy;
+                qx = ox;
+                ++npx;
+                if (++ox == out_w) {
+                    ox = 0;
+                    ++oy;
+                }
+            }
+            widen_pixel(x_img + (int64_t)(qy * sh) * row_bytes + (int64_t)(qx * sw) * cin, k, off, j, buf);
+        }
+        *oy_io = oy;
+        *ox_io = ox;
+        return npx;
+    }
+    for (int32_t j = 0; j < P1X1; ++j) {
+        int32_t qy = by, qx = bx;
+        if (oy < out_h) {
+            qy = oy;
+            qx = ox;
+            ++npx;
+            if (++ox == out_w) {
+                ox = 0;
+                ++oy;
+            }
+        }
+        const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
+        if (s->direct) {
+            const int8_t *win = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
+            if (s->s4) {
+                widen_pixel_s4(win, k, off, j, buf);
+            } else {
+                widen_pixel(win, k, off, j, buf);
+            }
+        } else if (s->rows4 && ix0 >= 0 && ix0 + f->w <= in->w) {
+            if (s->s4) {
+                if (s->rows8) {
+                    widen_rows_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                } else {
+                    widen_chunks_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
+                }
+            } else {
+                widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
+            }
+        } else if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
+            widen_taps(x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin, s->tap, groups, s->keep, s->fill, off2, j, buf);
+        } else if (s->taps) {
+            gather_border(x_img, in, p, f, iy0, ix0, off, j, s->patch, buf);
+        } else {
+            gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, s->patch);
+            if (s->s4) {
+                widen_pixel_s4(s->patch, k, off, j, buf);
+            } else {
+                widen_pixel(s->patch, k, off, j, buf);
+            }
+        }
+    }
+    *oy_io = oy;
+    *ox_io = ox;
+    return npx;
+}
+
+/* Output channels [oc0, oc1) of the widened pixels: channels from `split`
+ * on (the last channel, when its padded row is copied) through `last`. */
+static inline void run_rows(rows_fn rows, const dsp_gemm_args *a, const dsp_gemm_args *last, int32_t split, int32_t k,
+                            int32_t oc0, int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    const int32_t mid = oc1 < split ? oc1 : split;
+    if (oc0 < mid) {
+        rows(a, k, oc0, mid, buf, y, ystride);
+    }
+    if (mid < oc1) {
+        rows(last, k, mid, oc1, buf, y + (mid - oc0), ystride);
+    }
+}
+
 void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
                  const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
 {
@@ -596,7 +838,6 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
     const dsp_gemm_args *a = &local;
     const int32_t cin = in->c, cout = out->c;
     const int32_t k = f->h * f->w * cin;
-    const int32_t pixels = out->h * out->w;
     const int32_t off = p->input_offset;
     /* 1x1 without padding (leading or trailing: every output pixel's input
      * lies inside the image): the pixels are read in place; other windows
@@ -604,75 +845,83 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
     const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
                         (int64_t)(out->w - 1) * p->stride_w < in->w &&
                         (int64_t)(out->h - 1) * p->stride_h < in->h;
-    int8_t patch[direct ? 1 : k];
+    /* word-aligned, whole groups (gather_border) */
+    uint32_t patch_words[direct ? 1 : (k + 3) / 4];
+    int8_t *patch = (int8_t *)(void *)patch_words;
     const bool s4 = a->s4;
     const bool rows4 = (f->w * cin) % 4 == 0 && p->dilation_w == 1;
     const bool rows8 = (f->w * cin) % 8 == 0;
-    /* sized to the layer: P1X1 * k halfwords, word-aligned */
-    uint32_t buf_words[P1X1 * ((k + 1) / 2)];
+    /* windows inside the input, not taken by widen_rows: value offsets */
+    const bool taps = !s4 && !direct && !rows4 && k <= TAPS_MAX &&
+                      ((int64_t)(f->h - 1) * p->dilation_h + 1) * in->w * cin < 32768;
+    int16_t tap[taps ? (k + 3) & ~3 : 1];
+    if (taps) {
+        /* inside the input, a window's values are fewer than 2^15 bytes from its first */
+        int32_t t = 0;
+        for (int32_t fy = 0; fy < f->h; ++fy) {
+            for (int32_t fx = 0; fx < f->w; ++fx) {
+                for (int32_t c = 0; c < cin; ++c) {
+                    tap[t++] = (int16_t)(((int64_t)fy * p->dilation_h * in->w + (int64_t)fx * p->dilation_w) * cin + c);
+                }
+            }
+        }
+        for (; (t & 3) != 0; ++t) {
+            tap[t] = 0;
+        }
+    }
+    const uint32_t zp4 = (uint32_t)(uint8_t)(int8_t)-off * 0x01010101u;
+    const uint32_t keep = (k & 3) != 0 ? (1u << (8 * (k & 3))) - 1u : 0xFFFFFFFFu;
+    /* int8: fields padded to whole groups of four (rows8_body) */
+    const int32_t kb = s4 ? k : (k + 3) & ~3;
+    /* sized to the layer: P1X1 * kb halfwords, word-aligned */
+    uint32_t buf_words[P1X1 * ((kb + 1) / 2)];
     int16_t *buf = (int16_t *)(void *)buf_words;
     const bool full = a->act_min == -128 && a->act_max == 127;
-    bool fold = a->short_rq && full;
+    bool fold = a->short_rq;
     for (int32_t oc = 0; oc < cout && fold; ++oc) {
         fold = -a->shift[oc] <= 22;
     }
     const struct dsp_1x1_rows *r4 = a->s4_rows;
-    const rows_fn rows = s4     ? (fold ? r4->short_full : (a->short_rq ? r4->short_any : r4->general))
-                         : fold ? (k % 8 == 0 ? rows_short_full8 : rows_short_full)
-                                : (a->short_rq ? rows_short : rows_general);
+    const rows_fn rows = s4     ? (fold && full ? r4->short_full : (a->short_rq ? r4->short_any : r4->general))
+                         : fold ? (full ? rows8_full : rows8_clamp)
+                                : rows8_general;
+    /* int8 rows read whole groups: the last channel's row from a padded copy */
+    int8_t last_row[!s4 && k != kb ? kb : 1];
+    dsp_gemm_args last = local;
+    int32_t split = cout;
+    if (!s4 && k != kb) {
+        memcpy(last_row, (const int8_t *)a->weights + (int64_t)(cout - 1) * k, (size_t)k);
+        memset(last_row + k, 0, (size_t)(kb - k));
+        last.weights = last_row;
+        last.w_row0 = cout - 1;
+        split = cout - 1;
+    }
+    const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps};
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
-        int8_t *y_img = y + (int64_t)bt * pixels * cout;
-        for (int32_t px = 0; px < pixels; px += P1X1) {
-            const int32_t npx = pixels - px < P1X1 ? pixels - px : P1X1;
+        int8_t *y_img = y + (int64_t)bt * out->h * out->w * cout;
+        int32_t oy = 0, ox = 0;
+        int8_t *y_px = y_img;
+        while (oy < out->h) {
             /* Every pixel is widened before any output is written, and the
              * outputs of pixels px..px+5 end before input pixel px+6 when the
              * layer runs in place (1x1, stride 1, cout <= cin). Missing pixels
              * of the last block repeat the first one. */
-            for (int32_t j = 0; j < P1X1; ++j) {
-                const int32_t q = px + (j < npx ? j : 0);
-                const int32_t oy = q / out->w, ox = q % out->w;
-                const int32_t iy0 = oy * p->stride_h - p->pad_h, ix0 = ox * p->stride_w - p->pad_w;
-                if (direct) {
-                    const int8_t *src = x_img + ((int64_t)iy0 * in->w + ix0) * cin;
-                    if (s4) {
-                        widen_pixel_s4(src, k, off, j, buf);
-                    } else {
-                        widen_pixel(src, k, off, j, buf);
-                    }
-                } else if (rows4 && ix0 >= 0 && ix0 + f->w <= in->w) {
-                    if (s4) {
-                        if (rows8) {
-                            widen_rows_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
-                        } else {
-                            widen_chunks_s4(x_img, in, p, f, iy0, ix0, off, j, buf);
-                        }
-                    } else {
-                        widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
-                    }
-                } else {
-                    gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, patch);
-                    if (s4) {
-                        widen_pixel_s4(patch, k, off, j, buf);
-                    } else {
-                        widen_pixel(patch, k, off, j, buf);
-                    }
-                }
-            }
-            int8_t *y_px = y_img + (int64_t)px * cout;
+            const int32_t npx = widen_block(&src, x_img, &oy, &ox, buf);
             if (npx == P1X1) {
-                rows(a, k, 0, cout, buf, y_px, cout);
-                continue;
-            }
-            /* last, partial block: channels in slices through a small buffer */
-            int8_t tmp[P1X1 * TAIL_OC];
-            for (int32_t oc0 = 0; oc0 < cout; oc0 += TAIL_OC) {
-                const int32_t n = cout - oc0 < TAIL_OC ? cout - oc0 : TAIL_OC;
-                rows(a, k, oc0, oc0 + n, buf, tmp, TAIL_OC);
-                for (int32_t j = 0; j < npx; ++j) {
-                    memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
+                run_rows(rows, a, &last, split, k, 0, cout, buf, y_px, cout);
+            } else {
+                /* last, partial block: channels in slices through a small buffer */
+                int8_t tmp[P1X1 * TAIL_OC];
+                for (int32_t oc0 = 0; oc0 < cout; oc0 += TAIL_OC) {
+                    const int32_t n = cout - oc0 < TAIL_OC ? cout - oc0 : TAIL_OC;
+                    run_rows(rows, a, &last, split, k, oc0, oc0 + n, buf, tmp, TAIL_OC);
+                    for (int32_t j = 0; j < npx; ++j) {
+                        memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
+                    }
                 }
             }
+            y_px += (int64_t)npx * cout;
         }
     }
 }

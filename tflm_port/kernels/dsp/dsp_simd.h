@@ -104,6 +104,14 @@ static inline int32_t dsp_smmulr(int32_t a, int32_t b)
     return r;
 }
 
+/* c + dsp_smmulr(a, b) (SMMLAR: c * 2^32 + a * b + 2^31, high word) */
+static inline int32_t dsp_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    int32_t r;
+    __asm__("smmlar %0, %1, %2, %3" : "=r"(r) : "r"(a), "r"(b), "r"(c));
+    return r;
+}
+
 /* acc + x.lo * y.lo (SMLABB), x.lo * y.hi (SMLABT), x.hi * y.lo (SMLATB),
  * x.hi * y.hi (SMLATT): one 16x16 product of chosen lanes */
 #define DSP_SMLA_XY(name, insn)                                         \
@@ -140,6 +148,11 @@ static inline uint32_t dsp_sxtab16_ror8(uint32_t a, uint32_t x)
 static inline int32_t dsp_smmulr(int32_t a, int32_t b)
 {
     return (int32_t)(((int64_t)a * b + 0x80000000LL) >> 32);
+}
+
+static inline int32_t dsp_smmlar(int32_t a, int32_t b, int32_t c)
+{
+    return (int32_t)((uint32_t)c + (uint32_t)dsp_smmulr(a, b));
 }
 
 static inline uint32_t dsp_lanes(int32_t lo, int32_t hi)
