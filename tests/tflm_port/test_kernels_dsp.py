@@ -12,8 +12,12 @@ bit-exact with TFLite Micro. Checked three ways, cheapest first:
   per-tensor scales, and random chains of 1x1 convolutions (the pointwise
   path: pixel and channel tails, slices of the last block, stride 2),
   chains of 3x3 stride-1 depthwise layers (the planes path: both
-  orientations, bands, odd channels, the three output stages) and random
-  AVERAGE_POOL_2D layers (four-channel 16-bit lanes, large windows);
+  orientations, bands, odd channels, the three output stages), random
+  AVERAGE_POOL_2D layers (four-channel 16-bit lanes, large windows) and
+  random convolutions with small receptive fields (kernels 1x1 to 7x7,
+  non-square, 1 to 9 input channels, strides 1 to 3, dilation, padding:
+  the six-pixel path's padded groups, value-offset taps, border gathers,
+  the last channel's padded row and all three output stages);
 - under QEMU on the real instructions: the anchors and a batch of the
   randomized models (on m4/dsp also the pointwise chains), a few inputs
   each, one firmware run per model.
@@ -44,6 +48,7 @@ N_RANDOM_MODELS = 8
 N_POINTWISE_MODELS = 6
 N_DW3X3_MODELS = 6
 N_POOL_MODELS = 4
+N_SMALL_CONV_MODELS = 10
 
 
 def _build_cli(kernels: str) -> Path:
@@ -309,6 +314,70 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
     return convert_int8(model, (h, w, c), seed + 27), "; ".join(desc)
 
 
+def random_small_conv_model(seed: int) -> tuple[bytes, str]:
+    """A chain of random convolutions with small receptive fields, int8 TFLite.
+
+    Few input channels (1 to 9) under kernels of 1x1 to 7x7, square or not,
+    strides 1 to 3, dilation 2 or 3 at stride 1, `same` and `valid`
+    padding, output channel counts from 1 to 33 (one channel: the padded
+    copy of the last row is the only row), with and without bias, every
+    activation: fields of 1 to 441 values, most not a multiple of four, most
+    windows crossing the border on small inputs. Odd seeds are quantized per
+    tensor.
+    """
+    import tf_keras as keras
+
+    rng = np.random.default_rng(4000 + seed)
+    keras.utils.set_random_seed(4000 + seed)
+    L = keras.layers
+    h, w = int(rng.integers(3, 17)), int(rng.integers(3, 17))
+    c = int(rng.choice([1, 1, 2, 3, 4, 5, 7, 9]))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = inp
+    desc = [f"in {h}x{w}x{c}"]
+    for _ in range(int(rng.integers(1, 4))):
+        kh, kw = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+        stride = int(rng.integers(1, 4))
+        dil = int(rng.integers(2, 4)) if stride == 1 and rng.random() < 0.3 else 1
+        fits = x.shape[1] >= (kh - 1) * dil + 1 and x.shape[2] >= (kw - 1) * dil + 1
+        pad = str(rng.choice(["same", "valid"])) if fits else "same"
+        act = rng.choice([None, "relu", "relu6"])
+        cout = int(rng.choice([1, 3, 5, 8, 13, 16, 24, 33]))
+        x = L.Conv2D(cout, (kh, kw), strides=stride, dilation_rate=dil, padding=pad, activation=act,
+                     use_bias=bool(rng.random() < 0.85))(x)
+        desc.append(f"conv {kh}x{kw}/s{stride}/d{dil}/{pad}/{act} -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = keras.Model(inp, out)
+    per_tensor = seed % 2 == 1
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return convert_int8(model, (h, w, c), seed + 37, per_tensor=per_tensor), "; ".join(desc)
+
+
+@pytest.fixture(scope="module")
+def small_conv_models() -> list[tuple[bytes, str]]:
+    models = [random_small_conv_model(seed) for seed in range(N_SMALL_CONV_MODELS)]
+    # output scales 64x smaller: left shifts, the general output stage; 4x larger:
+    # relu6 clamps below 127, the short stage with a clamp
+    rescaled = [(rescaled_outputs(m, f, "CONV_2D"), f"{d}; conv output scale x{f:g}")
+                for m, d in models[:2] for f in (1 / 64, 4.0)]
+    return models + rescaled
+
+
+def rescaled_outputs(model: bytes, factor: float, op_name: str) -> bytes:
+    """The model with every `op_name` output scale multiplied by `factor` (see
+    rescaled_depthwise_outputs)."""
+    from pipeline.tflite import schema
+
+    m = schema.load(model)
+    for sg in m.subgraphs:
+        for op in sg.operators:
+            if schema.op_name(m, op) == op_name:
+                t = sg.tensors[op.outputs[0]]
+                q = schema.quant(t)
+                schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
+    return schema.dump(m)
+
+
 def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
     """The model with every DEPTHWISE_CONV_2D output scale multiplied by `factor`.
 
@@ -318,16 +387,7 @@ def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
     a larger one (factor 4) makes relu6 clamp below 127 (the clamped short
     form). The consumers read the same tensor, so the model stays consistent.
     """
-    from pipeline.tflite import schema
-
-    m = schema.load(model)
-    for sg in m.subgraphs:
-        for op in sg.operators:
-            if schema.op_name(m, op) == "DEPTHWISE_CONV_2D":
-                t = sg.tensors[op.outputs[0]]
-                q = schema.quant(t)
-                schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
-    return schema.dump(m)
+    return rescaled_outputs(model, factor, "DEPTHWISE_CONV_2D")
 
 
 @pytest.fixture(scope="module")
@@ -386,6 +446,11 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_pointwise_chains(
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
         dsp_cli: Path, dw3x3_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     check_host(dsp_cli, dw3x3_models, 8, 6, tmp_path)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_small_field_convs(
+        dsp_cli: Path, small_conv_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, small_conv_models, 8, 7, tmp_path)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
@@ -462,6 +527,30 @@ def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_dw3x3_chains(
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
         assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_small_field_convs(
+        small_conv_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in small_conv_models[:4] + small_conv_models[-2:]:
+        xs = random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+
+
+def test_small_field_conv_models_cover_what_they_claim(small_conv_models: list[tuple[bytes, str]]) -> None:
+    """The generator really produces the shapes the small-field tests claim to cover."""
+    import re
+
+    text = " ".join(d for _, d in small_conv_models)
+    for needle in ("/s2/", "/s3/", "/d2/", "same", "valid", "per-tensor", "per-channel", "relu6",
+                   "scale x0.015625", "scale x4"):
+        assert needle in text, needle
+    kernels = {tuple(map(int, k)) for k in re.findall(r"conv (\d)x(\d)/", text)}
+    assert any(kh != kw for kh, kw in kernels) and max(max(k) for k in kernels) >= 6
+    chans = {int(c) for c in re.findall(r"in \d+x\d+x(\d+)", text)}
+    assert 1 in chans and len(chans) >= 4
 
 
 def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:
