@@ -73,6 +73,8 @@ static inline void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_
  * table is padded to whole groups with offset 0, whose bytes the last
  * group's mask replaces by the zero point. */
 #define TAPS_MAX 64
+/* Largest zero-point-bordered copy of a padded input (bytes, on the stack). */
+#define PAD_MAX 1024
 
 static inline uint32_t tap_word(const int8_t *src, const int16_t *tap)
 {
@@ -828,23 +830,51 @@ static inline void run_rows(rows_fn rows, const dsp_gemm_args *a, const dsp_gemm
     }
 }
 
-void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kwsq_dims *in, const int8_t *x,
-                 const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
+/* The extent of the input a layer's windows cover, beyond the input: rows
+ * or columns of padding after it (before it: the layer's padding). */
+static int64_t pad_after(int32_t out, int32_t stride, int32_t pad, int32_t kernel, int32_t dilation, int32_t in)
+{
+    const int64_t last = (int64_t)(out - 1) * stride - pad + (int64_t)(kernel - 1) * dilation;
+    return last >= in ? last - in + 1 : 0;
+}
+
+void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, const kwsq_dims *in_layer,
+                 const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y)
 {
     /* int4 rows starting mid-byte are copied byte-aligned into s4_row */
-    uint8_t s4_row[args->s4 ? (f->h * f->w * in->c) / 2 + 1 : 1];
+    uint8_t s4_row[args->s4 ? (f->h * f->w * in_layer->c) / 2 + 1 : 1];
     dsp_gemm_args local = *args;
     local.s4_row = s4_row;
     const dsp_gemm_args *a = &local;
-    const int32_t cin = in->c, cout = out->c;
+    const int32_t cin = in_layer->c, cout = out->c;
     const int32_t k = f->h * f->w * cin;
-    const int32_t off = p->input_offset;
+    const int32_t off = p_layer->input_offset;
     /* 1x1 without padding (leading or trailing: every output pixel's input
      * lies inside the image): the pixels are read in place; other windows
      * are gathered into `patch` first */
-    const bool direct = f->h == 1 && f->w == 1 && p->pad_h == 0 && p->pad_w == 0 &&
-                        (int64_t)(out->w - 1) * p->stride_w < in->w &&
-                        (int64_t)(out->h - 1) * p->stride_h < in->h;
+    const bool direct = f->h == 1 && f->w == 1 && p_layer->pad_h == 0 && p_layer->pad_w == 0 &&
+                        (int64_t)(out->w - 1) * p_layer->stride_w < in_layer->w &&
+                        (int64_t)(out->h - 1) * p_layer->stride_h < in_layer->h;
+    /* A small padded input is copied once into a border of zero points
+     * (PAD_MAX bytes at most, on the stack): every window lies inside the
+     * copy, so no pixel takes the border gather. */
+    const int64_t pt = p_layer->pad_h, pl = p_layer->pad_w;
+    const int64_t pb = pad_after(out->h, p_layer->stride_h, p_layer->pad_h, f->h, p_layer->dilation_h, in_layer->h);
+    const int64_t pr = pad_after(out->w, p_layer->stride_w, p_layer->pad_w, f->w, p_layer->dilation_w, in_layer->w);
+    const int64_t padded_h = in_layer->h + pt + pb, padded_w = in_layer->w + pl + pr;
+    const bool padded = !direct && pt >= 0 && pl >= 0 && (pt | pl | pb | pr) != 0 &&
+                        padded_h * padded_w * cin <= PAD_MAX;
+    uint32_t pad_words[padded ? (padded_h * padded_w * cin + 3) / 4 : 1];
+    kwsq_dims in_padded = *in_layer;
+    kwsq_conv_params p_padded = *p_layer;
+    if (padded) {
+        in_padded.h = (int32_t)padded_h;
+        in_padded.w = (int32_t)padded_w;
+        p_padded.pad_h = 0;
+        p_padded.pad_w = 0;
+    }
+    const kwsq_dims *in = padded ? &in_padded : in_layer;
+    const kwsq_conv_params *p = padded ? &p_padded : p_layer;
     /* word-aligned, whole groups (gather_border) */
     uint32_t patch_words[direct ? 1 : (k + 3) / 4];
     int8_t *patch = (int8_t *)(void *)patch_words;
@@ -898,7 +928,16 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p, const kws
     }
     const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps};
     for (int32_t bt = 0; bt < in->n; ++bt) {
-        const int8_t *x_img = x + (int64_t)bt * in->h * in->w * cin;
+        const int8_t *x_img = x + (int64_t)bt * in_layer->h * in_layer->w * cin;
+        if (padded) {
+            int8_t *img = (int8_t *)(void *)pad_words;
+            const int32_t row = in_layer->w * cin, prow = in->w * cin;
+            memset(img, (int8_t)-off, (size_t)(in->h * prow));
+            for (int32_t iy = 0; iy < in_layer->h; ++iy) {
+                memcpy(img + (iy + pt) * prow + pl * cin, x_img + (int64_t)iy * row, (size_t)row);
+            }
+            x_img = img;
+        }
         int8_t *y_img = y + (int64_t)bt * out->h * out->w * cout;
         int32_t oy = 0, ox = 0;
         int8_t *y_px = y_img;
