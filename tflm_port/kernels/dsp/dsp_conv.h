@@ -59,6 +59,7 @@ typedef struct {
      * kwsq_conv_s4 so that int8-only builds do not link them */
     const struct dsp_1x1_rows *s4_rows;
     int32_t w_row0;         /* the output channel `weights` starts at (0, or the last channel's padded copy) */
+    const int32_t *rq;      /* dsp_conv1x1: per channel bias, multiplier, rounding term, right shift (or NULL) */
 } dsp_gemm_args;
 
 /* dst = the k nibbles that start in the high half of src[0] (a packed int4

@@ -75,22 +75,13 @@ static inline void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_
 #define TAPS_MAX 64
 /* Largest zero-point-bordered copy of a padded input (bytes, on the stack). */
 #define PAD_MAX 1024
+/* Most channels whose output constants rows8_full_tab reads from a table (16 bytes each, on the stack). */
+#define RQ_TAB_MAX 128
 
-static inline uint32_t tap_word(const int8_t *src, const int16_t *tap)
+static inline uint32_t tap_word(const int8_t *src, const int32_t *tap)
 {
     return (uint32_t)(uint8_t)src[tap[0]] | (uint32_t)(uint8_t)src[tap[1]] << 8 |
            (uint32_t)(uint8_t)src[tap[2]] << 16 | (uint32_t)(uint8_t)src[tap[3]] << 24;
-}
-
-/* groups: k4 / 4; keep: the real bytes of the last group; fill: the zero point in the others */
-static void __attribute__((noinline)) widen_taps(const int8_t *src, const int16_t *tap, int32_t groups, uint32_t keep, uint32_t fill,
-                       uint32_t off2, int32_t j, int16_t *buf)
-{
-    uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
-    for (int32_t g = 1; g < groups; ++g, tap += 4, dst += 2 * P1X1) {
-        widen_word(tap_word(src, tap), off2, dst);
-    }
-    widen_word((tap_word(src, tap) & keep) | fill, off2, dst);
 }
 
 /* The int4 layout of the same: group g (values 8g..8g+7) is 4 * P1X1 words at word
@@ -348,10 +339,12 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
 
 static inline __attribute__((always_inline)) void rows8_body(const dsp_gemm_args *a, int32_t k, int32_t oc0,
                                                              int32_t oc1, const int16_t *buf, int8_t *y,
-                                                             int32_t ystride, int mode)
+                                                             int32_t ystride, int mode, bool tab)
 {
     static const int32_t zero = 0;
     const int32_t rest = ((k + 3) >> 2) - 1; /* groups after the first */
+    /* tab: the channels' {bias, multiplier, rounding term, right shift} (mode 0) */
+    const int32_t *q = tab ? a->rq + 4 * oc0 : NULL;
     const int8_t *w = (const int8_t *)a->weights + (oc0 - a->w_row0) * k;
     const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
     const int32_t bstep = a->bias != NULL ? 1 : 0;
@@ -361,8 +354,8 @@ static inline __attribute__((always_inline)) void rows8_body(const dsp_gemm_args
     const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
     const bool pot = a->pot;
     int8_t *yo = y;
-    for (int32_t oc = oc0; oc < oc1; ++oc, w += k, ++yo, bp += bstep) {
-        const int32_t b = *bp;
+    for (int32_t oc = oc0; oc < oc1; ++oc, w += k, ++yo, bp += bstep, q += tab ? 4 : 0) {
+        const int32_t b = tab ? q[0] : *bp;
         int32_t a0, a1, a2, a3, a4, a5;
 #ifdef KWSQ_DSP_NATIVE
         {
@@ -406,12 +399,12 @@ static inline __attribute__((always_inline)) void rows8_body(const dsp_gemm_args
             }
         }
 #endif
-        const int32_t m = mp[oc - oc0], s = sp[oc - oc0];
+        const int32_t m = tab ? q[1] : mp[oc - oc0], s = tab ? 0 : sp[oc - oc0];
         int32_t v0, v1, v2, v3, v4, v5;
         if (mode <= 1) {
             /* right = -s in 1..22; the rounding term carries the output offset */
-            const int32_t r = -s;
-            const int32_t h = (int32_t)(off2p1 << (r - 1));
+            const int32_t r = tab ? q[3] : -s;
+            const int32_t h = tab ? q[2] : (int32_t)(off2p1 << (r - 1));
 #define DSP_R8_OUT(acc) ((dsp_smmlar((int32_t)((uint32_t)(acc) << 1), m, h) + ((acc) >> 31)) >> r)
             v0 = DSP_R8_OUT(a0);
             v1 = DSP_R8_OUT(a1);
@@ -461,19 +454,26 @@ typedef void (*rows_fn)(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_
 static void __attribute__((noinline)) rows8_full(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
                                                   const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows8_body(a, k, oc0, oc1, buf, y, ystride, 0);
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 0, false);
+}
+
+/* the same with the channels' constants from the table rq (layers of at most RQ_TAB_MAX channels) */
+static void __attribute__((noinline)) rows8_full_tab(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
+                                                      const int16_t *buf, int8_t *y, int32_t ystride)
+{
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 0, true);
 }
 
 static void __attribute__((noinline)) rows8_clamp(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
                                                    const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows8_body(a, k, oc0, oc1, buf, y, ystride, 1);
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 1, false);
 }
 
 static void __attribute__((noinline)) rows8_general(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1,
                                                      const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows8_body(a, k, oc0, oc1, buf, y, ystride, 2);
+    rows8_body(a, k, oc0, oc1, buf, y, ystride, 2, false);
 }
 
 static void __attribute__((noinline)) rows_short_full_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
@@ -723,7 +723,7 @@ static void __attribute__((noinline)) gather_border(const int8_t *img, const kws
 typedef struct {
     const kwsq_conv_params *p;
     const kwsq_dims *in, *f, *out;
-    const int16_t *tap;     /* value offsets (taps) */
+    const int32_t *tap;     /* value offsets (taps) */
     int8_t *patch;          /* k bytes for a gathered window */
     int32_t k, off;
     uint32_t keep, fill;    /* the last tap group's real bytes, the zero point in the others */
@@ -769,6 +769,38 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
         *ox_io = ox;
         return npx;
     }
+    if (s->taps) {
+        /* int8 windows of at most TAPS_MAX values, not whole rows of groups */
+        const int32_t *tap = s->tap;
+        const uint32_t keep = s->keep, fill = s->fill;
+        for (int32_t j = 0; j < P1X1; ++j) {
+            int32_t qy = by, qx = bx;
+            if (oy < out_h) {
+                qy = oy;
+                qx = ox;
+                ++npx;
+                if (++ox == out_w) {
+                    ox = 0;
+                    ++oy;
+                }
+            }
+            const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
+            if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
+                const int8_t *src = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
+                const int32_t *tp = tap;
+                uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
+                for (int32_t g = 1; g < groups; ++g, tp += 4, dst += 2 * P1X1) {
+                    widen_word(tap_word(src, tp), off2, dst);
+                }
+                widen_word((tap_word(src, tp) & keep) | fill, off2, dst);
+            } else {
+                gather_border(x_img, in, p, f, iy0, ix0, off, j, s->patch, buf);
+            }
+        }
+        *oy_io = oy;
+        *ox_io = ox;
+        return npx;
+    }
     for (int32_t j = 0; j < P1X1; ++j) {
         int32_t qy = by, qx = bx;
         if (oy < out_h) {
@@ -798,10 +830,6 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
             } else {
                 widen_rows(x_img, in, p, f, iy0, ix0, off, j, buf);
             }
-        } else if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
-            widen_taps(x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin, s->tap, groups, s->keep, s->fill, off2, j, buf);
-        } else if (s->taps) {
-            gather_border(x_img, in, p, f, iy0, ix0, off, j, s->patch, buf);
         } else {
             gather(x_img, in, p, f, iy0, ix0, (int8_t)-off, s->patch);
             if (s->s4) {
@@ -884,14 +912,14 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
     /* windows inside the input, not taken by widen_rows: value offsets */
     const bool taps = !s4 && !direct && !rows4 && k <= TAPS_MAX &&
                       ((int64_t)(f->h - 1) * p->dilation_h + 1) * in->w * cin < 32768;
-    int16_t tap[taps ? (k + 3) & ~3 : 1];
+    int32_t tap[taps ? (k + 3) & ~3 : 1];
     if (taps) {
         /* inside the input, a window's values are fewer than 2^15 bytes from its first */
         int32_t t = 0;
         for (int32_t fy = 0; fy < f->h; ++fy) {
             for (int32_t fx = 0; fx < f->w; ++fx) {
                 for (int32_t c = 0; c < cin; ++c) {
-                    tap[t++] = (int16_t)(((int64_t)fy * p->dilation_h * in->w + (int64_t)fx * p->dilation_w) * cin + c);
+                    tap[t++] = (int32_t)(((int64_t)fy * p->dilation_h * in->w + (int64_t)fx * p->dilation_w) * cin + c);
                 }
             }
         }
@@ -912,8 +940,22 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
         fold = -a->shift[oc] <= 22;
     }
     const struct dsp_1x1_rows *r4 = a->s4_rows;
+    /* the short stage's constants per channel, one table row each (on the stack) */
+    const bool tab = !s4 && fold && full && cout <= RQ_TAB_MAX;
+    int32_t rq[tab ? 4 * cout : 1];
+    if (tab) {
+        const uint32_t off2p1 = 2u * (uint32_t)a->out_offset + 1u;
+        for (int32_t oc = 0; oc < cout; ++oc) {
+            const int32_t r = -a->shift[oc];
+            rq[4 * oc] = a->bias != NULL ? a->bias[oc] : 0;
+            rq[4 * oc + 1] = a->mult[oc];
+            rq[4 * oc + 2] = (int32_t)(off2p1 << (r - 1));
+            rq[4 * oc + 3] = r;
+        }
+        local.rq = rq;
+    }
     const rows_fn rows = s4     ? (fold && full ? r4->short_full : (a->short_rq ? r4->short_any : r4->general))
-                         : fold ? (full ? rows8_full : rows8_clamp)
+                         : fold ? (full ? (tab ? rows8_full_tab : rows8_full) : rows8_clamp)
                                 : rows8_general;
     /* int8 rows read whole groups: the last channel's row from a padded copy */
     int8_t last_row[!s4 && k != kb ? kb : 1];
