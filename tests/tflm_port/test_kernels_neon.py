@@ -166,6 +166,27 @@ def test_anchor_models_with_neon_are_bit_exact_with_tflite_micro(target: str, na
     np.testing.assert_array_equal(result.outputs[0], _tflm(model.read_bytes(), xs))
 
 
+def test_neon_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path: Path) -> None:
+    """Depth multipliers 2, 3, 5 (not multiples of 8) on 12-100 output channels, which run
+    as multiplier 1 on input rows expanded in the scratch buffer, on a64 and a32, against
+    TFLite Micro (test_kernels_mve.py's seeded random layers)."""
+    from test_kernels_mve import multiplier_models
+
+    for i, (model_bytes, desc) in enumerate(multiplier_models(31, 4)):
+        model = tmp_path / f"dm{i}.tflite"
+        model.write_bytes(model_bytes)
+        from tflite_micro import runtime
+
+        detail = runtime.Interpreter.from_bytes(model_bytes).get_input_details(0)
+        xs = np.random.default_rng(5).integers(-128, 127, size=(3, *detail["shape"]),
+                                               endpoint=True, dtype=np.int8)  # fmt: skip
+        xs = np.concatenate([xs, np.full_like(xs[:1], 127), np.full_like(xs[:1], -128)])
+        expected = _tflm(model_bytes, xs)
+        for target in ("a64", "a32"):
+            result = run_on_target(model, xs, target, kernels="neon")
+            np.testing.assert_array_equal(result.outputs[0], expected, err_msg=f"{target} {desc}")
+
+
 CONVERTED = ("dense_act", "conv_family", "slice_pack", "dense_int4", "conv_int4", "dw_int4")
 
 

@@ -287,12 +287,12 @@ static void check_conv(bool depthwise, bool s4)
     p.dilation_h = rnd_in(0, 3) == 0 ? 2 : 1;
     p.dilation_w = rnd_in(0, 3) == 0 ? 2 : 1;
     if (depthwise) {
-        static const int32_t dms[] = {1, 1, 1, 2, 3, 8, 16};
+        static const int32_t dms[] = {1, 1, 1, 1, 2, 3, 4, 5, 8, 16};
         in.c = rnd_in(1, 40);
-        p.depth_multiplier = dms[rnd_in(0, 6)];
+        p.depth_multiplier = dms[rnd_in(0, 9)];
         if (p.depth_multiplier > 1) {
-            /* multipliers 2 and 3 also on enough channels for 16-lane groups */
-            in.c = rnd_in(1, p.depth_multiplier <= 3 ? 20 : 4);
+            /* multipliers up to 5 also on enough channels for 16-lane groups */
+            in.c = rnd_in(1, p.depth_multiplier <= 5 ? 20 : 4);
         }
         out.c = in.c * p.depth_multiplier;
         f.n = 1;

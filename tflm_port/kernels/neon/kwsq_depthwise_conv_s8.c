@@ -6,9 +6,9 @@
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
-    (void)input_dims;
-    (void)filter_dims;
-    return kwsq_ref_dw_buffer_size(params, output_dims);
+    const int32_t ring = kwsq_ref_dw_buffer_size(params, output_dims);
+    const int32_t wide = kwsq_neon_dw_wide_bytes(params, input_dims, filter_dims, output_dims);
+    return ring > wide ? ring : wide;
 }
 
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,

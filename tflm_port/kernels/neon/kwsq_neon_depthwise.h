@@ -18,7 +18,11 @@
  *
  * Depth multiplier a multiple of 8 (micro_speech: one input channel, eight
  * outputs): x + off is broadcast and multiplied with eight output channels'
- * weights at a time.
+ * weights at a time. Other multipliers > 1 (int8, at least 8 output
+ * channels) are a multiplier-1 layer on an input whose every byte is
+ * repeated dm times: each input row the window needs is expanded once into
+ * the scratch buffer (a ring of window-height rows; `vst2`/`vst3`/`vst4` of
+ * the same vector for dm 2-4) and the multiplier-1 path runs on it.
  *
  * In place (stride 1, same size, multiplier 1) keeps the reference's ring of
  * pad_h + 1 input rows in the scratch buffer, rows outermost, so it reads
@@ -42,6 +46,51 @@
 #define KWSQ_NEON_MULL_HI(a, b) vmull_s8(vget_high_s8(a), vget_high_s8(b))
 #define KWSQ_NEON_MLAL_HI(acc, a, b) vmlal_s8(acc, vget_high_s8(a), vget_high_s8(b))
 #endif
+
+#define KWSQ_NEON_DW_WIDE_MAX_ROWS 64
+
+/* Scratch bytes for expanding the input rows of a multiplier that is not 1
+ * or a multiple of 8 (0: the layer does not take that path). */
+static inline int32_t kwsq_neon_dw_wide_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f,
+                                              const kwsq_dims *out)
+{
+    const int32_t dm = d->depth_multiplier;
+    const int64_t window = (int64_t)(f->h - 1) * d->dilation_h + 1;
+    if (dm <= 1 || dm % 8 == 0 || in->c * dm != out->c || out->c < 8 || out->c > KWSQ_NEON_DW_MAX_C ||
+        f->h * f->w > KWSQ_NEON_DW_MAX_TAPS || window > KWSQ_NEON_DW_WIDE_MAX_ROWS) {
+        return 0;
+    }
+    const int64_t bytes = window * in->w * out->c;
+    return bytes <= 0x7FFFFFFF ? (int32_t)bytes : 0;
+}
+
+/* dst[i] = src[i / dm] for i < n * dm. */
+static inline void kwsq_neon_dw_expand(const int8_t *src, int32_t n, int32_t dm, int8_t *dst)
+{
+    int32_t i = 0;
+    if (dm == 2) {
+        for (; i + 8 <= n; i += 8) {
+            const int8x8_t v = vld1_s8(src + i);
+            const int8x8x2_t r = {{v, v}};
+            vst2_s8(dst + 2 * i, r);
+        }
+    } else if (dm == 3) {
+        for (; i + 8 <= n; i += 8) {
+            const int8x8_t v = vld1_s8(src + i);
+            const int8x8x3_t r = {{v, v, v}};
+            vst3_s8(dst + 3 * i, r);
+        }
+    } else if (dm == 4) {
+        for (; i + 8 <= n; i += 8) {
+            const int8x8_t v = vld1_s8(src + i);
+            const int8x8x4_t r = {{v, v, v, v}};
+            vst4_s8(dst + 4 * i, r);
+        }
+    }
+    for (; i < n; ++i) {
+        memset(dst + (int64_t)i * dm, src[i], (size_t)dm);
+    }
+}
 
 /* acc[0..3] += 16 int16 sums, widened. */
 KWSQ_NEON_INLINE void kwsq_neon_widen_add16(int32x4_t acc[4], int16x8_t lo, int16x8_t hi)
@@ -176,16 +225,28 @@ static inline void kwsq_neon_dw_row_m8(const kwsq_conv_params *d, const kwsq_qua
         const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *b,    \
         const kwsq_dims *out, int8_t *y
 
+/* Layers the body does not take: other multipliers as expanded rows when
+ * the scratch holds them, everything else the reference loop. */
+static kwsq_status kwsq_neon_depthwise_other(KWSQ_NEON_DW_ARGS);
+
 /* The depthwise conv with the accumulator width fixed (see kwsq_neon_depthwise). */
-KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const bool acc16)
+KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const bool acc16, const bool expand)
 {
     const int32_t dm = d->depth_multiplier, out_c = out->c, in_c = in->c;
     const int32_t taps = f->h * f->w;
-    const bool m1 = dm == 1;
+    /* expand (the caller checked the scratch): the input rows repeated dm times in the
+     * scratch buffer, then as multiplier 1 */
+    int8_t *wide = expand ? ctx->buf : NULL;
+    const bool m1 = dm == 1 || expand;
     if ((!m1 && dm % 8 != 0) || (m1 && out_c > KWSQ_NEON_DW_MAX_C) || taps > KWSQ_NEON_DW_MAX_TAPS ||
         (s4 && (int64_t)taps * out_c > KWSQ_NEON_DW_WBUF) || f->h > 64) {
-        return kwsq_ref_depthwise_conv(s4, ctx, d, q, in, x, f, w, b, out, y);
+        /* other multipliers are dispatched here, off the multiplier-1 path */
+        return kwsq_neon_depthwise_other(s4, ctx, d, q, in, x, f, w, b, out, y);
     }
+    /* channels per input pixel as the multiplier-1 loop reads them */
+    const int32_t xc = expand ? out_c : in_c;
+    const int32_t window = (f->h - 1) * d->dilation_h + 1;
+    int32_t held[KWSQ_NEON_DW_WIDE_MAX_ROWS];
     int8_t wbuf[KWSQ_NEON_DW_WBUF]; /* INT4 only */
     int32_t folded[KWSQ_NEON_DW_MAX_C];
     kwsq_neon_q4 quant[KWSQ_NEON_DW_MAX_C / 4];
@@ -235,7 +296,9 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
         for (int32_t c = 0; c + 4 <= out_c; c += 4) {
             quant[c / 4] = kwsq_neon_quant4(q, c);
         }
-        memset(pad, -d->input_offset, (size_t)in_c);
+        /* expanded: out_c <= KWSQ_NEON_DW_MAX_C (checked above), said again for the compiler */
+        memset(pad, -d->input_offset,
+               !expand ? (size_t)in_c : out_c <= 0 ? 0u : out_c < KWSQ_NEON_DW_MAX_C ? (size_t)out_c : KWSQ_NEON_DW_MAX_C);
     }
     const bool any_left = kwsq_neon_any_left(q, out_c);
     const int32_t ring_rows = kwsq_ref_dw_ring_rows(d);
@@ -244,6 +307,9 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
     const kwsq_neon_out o = kwsq_neon_out_params(d->output_offset, d->act_min, d->act_max);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *xb = x + (int64_t)bt * in->h * row_bytes;
+        for (int32_t k = 0; expand && k < window; ++k) {
+            held[k] = -1;
+        }
         for (int32_t oy = 0; oy < out->h; ++oy) {
             if (ring != NULL) {
                 memcpy(ring + (oy % ring_rows) * row_bytes, xb + (int64_t)oy * row_bytes, (size_t)row_bytes);
@@ -255,6 +321,14 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
                 rows[fy] = iy < 0 || iy >= in->h ? NULL
                            : ring != NULL && iy <= oy ? ring + (iy % ring_rows) * row_bytes
                                                       : xb + (int64_t)iy * row_bytes;
+                if (expand && rows[fy] != NULL) {
+                    int8_t *slot = wide + (int64_t)(iy % window) * in->w * out_c;
+                    if (held[iy % window] != iy) {
+                        kwsq_neon_dw_expand(rows[fy], row_bytes, dm, slot);
+                        held[iy % window] = iy;
+                    }
+                    rows[fy] = slot;
+                }
             }
             int8_t *yrow = y + ((int64_t)bt * out->h + oy) * out->w * out_c;
             if (!m1) {
@@ -267,7 +341,7 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
                     const int32_t ix = ix0 + d->dilation_w * fx;
                     const bool col = ix >= 0 && ix < in->w;
                     for (int32_t fy = 0; fy < f->h; ++fy) {
-                        xp[fy * f->w + fx] = col && rows[fy] != NULL ? rows[fy] + (int64_t)ix * in_c : pad;
+                        xp[fy * f->w + fx] = col && rows[fy] != NULL ? rows[fy] + (int64_t)ix * xc : pad;
                     }
                 }
                 int8_t *dst = yrow + (int64_t)ox * out_c;
@@ -305,15 +379,36 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
     return KWSQ_OK;
 }
 
-/* One function per accumulator width, each compiled with its own registers. */
+/* One function per accumulator width (and with the rows expanded or not),
+ * each compiled with its own registers. */
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise32(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, false);
 }
 
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise16(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, false);
+}
+
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise32_wide(KWSQ_NEON_DW_ARGS)
+{
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, true);
+}
+
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise16_wide(KWSQ_NEON_DW_ARGS)
+{
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, true);
+}
+
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise_other(KWSQ_NEON_DW_ARGS)
+{
+    const int32_t need = s4 ? 0 : kwsq_neon_dw_wide_bytes(d, in, f, out);
+    if (need == 0 || ctx->buf == NULL || ctx->size < need) {
+        return kwsq_ref_depthwise_conv(s4, ctx, d, q, in, x, f, w, b, out, y);
+    }
+    return KWSQ_ACCUM16_OK(d->accum_bound) ? kwsq_neon_depthwise16_wide(s4, ctx, d, q, in, x, f, w, b, out, y)
+                                           : kwsq_neon_depthwise32_wide(s4, ctx, d, q, in, x, f, w, b, out, y);
 }
 
 /* Depthwise never uses `sdot`: 16-bit lanes pay on every AArch64 and ARMv7-A. */
