@@ -12,14 +12,16 @@
 
 #include "kwsq_internal.h"
 
+/* SaturatingRoundingDoublingHighMul: (ab + nudge) / 2^31 truncated, nudge
+ * 2^30 for ab >= 0 and 1 - 2^30 below. For ab < 0 the truncation is a
+ * ceiling, ceil((ab + 1 - 2^30) / 2^31) = floor((ab + 2^30) / 2^31), so
+ * both signs are one arithmetic shift (SMULL, a 64-bit add, two shifts). */
 static inline int32_t kwsq_srdhm(int32_t a, int32_t b)
 {
     if (a == b && a == INT32_MIN) {
         return INT32_MAX;
     }
-    int64_t ab = (int64_t)a * (int64_t)b;
-    int64_t nudge = ab >= 0 ? (1LL << 30) : (1 - (1LL << 30));
-    return (int32_t)((ab + nudge) / (1LL << 31));
+    return (int32_t)(((int64_t)a * (int64_t)b + (1LL << 30)) >> 31);
 }
 
 static inline int32_t kwsq_rdbpot(int32_t x, int exponent)

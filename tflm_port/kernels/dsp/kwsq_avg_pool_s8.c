@@ -3,9 +3,9 @@
  * kernels/ref (TFLite Micro's reference: the sum over the in-image taps
  * divided by their count, rounded half away from zero).
  *
- * Four channels per pass: one LDR per tap and two SXTAB16 add the four
- * bytes into 16-bit lanes ((c0, c2) and (c1, c3)), 0.75 instructions per
- * value instead of a load and an add each. The lanes cannot overflow while
+ * Eight channels per pass (then four): per tap two LDR and four SXTAB16 add
+ * the bytes into 16-bit lanes ((c0, c2) and (c1, c3) of each word), a
+ * window of whole input rows (a global pool) in one loop over its taps. The lanes cannot overflow while
  * the window has at most 255 taps (255 * 128 < 2^15); larger windows sum
  * channel by channel in 32 bits.
  */
@@ -46,6 +46,32 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                 const int32_t taps_w = fx1 - fx0;
                 int32_t c = 0;
                 if (count <= POOL_LANE_TAPS) {
+                    /* a window of whole input rows is one run of taps */
+                    const bool flat = (int64_t)taps_w * depth == row_step;
+                    const int32_t rows = flat ? 1 : fy1 - fy0, run = flat ? count : taps_w;
+                    for (; c + 8 <= depth; c += 8) {
+                        /* eight channels per tap: two loads, four SXTAB16 */
+                        uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
+                        const int8_t *xr = x0 + c;
+                        for (int32_t r = 0; r < rows; ++r, xr += row_step) {
+                            const int8_t *xp = xr;
+                            for (int32_t t = 0; t < run; ++t, xp += depth) {
+                                const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
+                                e0 = dsp_sxtab16(e0, v0);
+                                o0 = dsp_sxtab16_ror8(o0, v0);
+                                e1 = dsp_sxtab16(e1, v1);
+                                o1 = dsp_sxtab16_ror8(o1, v1);
+                            }
+                        }
+                        y[c] = pool_out((int16_t)(e0 & 0xFFFFu), count, lo, hi);
+                        y[c + 1] = pool_out((int16_t)(o0 & 0xFFFFu), count, lo, hi);
+                        y[c + 2] = pool_out((int16_t)(e0 >> 16), count, lo, hi);
+                        y[c + 3] = pool_out((int16_t)(o0 >> 16), count, lo, hi);
+                        y[c + 4] = pool_out((int16_t)(e1 & 0xFFFFu), count, lo, hi);
+                        y[c + 5] = pool_out((int16_t)(o1 & 0xFFFFu), count, lo, hi);
+                        y[c + 6] = pool_out((int16_t)(e1 >> 16), count, lo, hi);
+                        y[c + 7] = pool_out((int16_t)(o1 >> 16), count, lo, hi);
+                    }
                     for (; c + 4 <= depth; c += 4) {
                         uint32_t e = 0, o = 0;
                         const int8_t *xr = x0 + c;
