@@ -3,15 +3,19 @@
  * at most DSP_1X1_MAX_CH values): a matrix product of the weight rows with
  * the pixels' receptive fields. A pointwise (1x1, unpadded) layer's pixels
  * are contiguous channels-last vectors and are read in place; any other
- * window (padding, dilation, strides) is first gathered into a small patch
- * in the weights' order (filter row, column, channel; padding = the input
- * zero point). Six pixels are widened once into int16 (input offset added,
+ * window (padding, dilation, strides) is read in the weights' order (filter
+ * row, column, channel; padding = the input zero point): whole filter rows
+ * of groups of four straight from the input, small fields through a table
+ * of value offsets, the rest gathered into a small patch. A small padded
+ * input is first copied into a zero-point border, so that every window lies
+ * inside it. Six pixels are widened once into int16 (input offset added,
  * lanes in the order SXTB16 gives the weights) and every weight row is
  * loaded and widened once for all six: per four values one LDR, two SXTB16,
  * six LDRD and twelve SMLAD, 21 instructions for 24 multiply-accumulates,
  * plus one compare-and-branch per eight values (the general path's four
- * pixels take 17 for 16). The accumulators stay in registers
- * from the bias to the stores.
+ * pixels take 17 for 16). int8 fields are padded to whole groups (zero
+ * lanes), and the accumulators stay in registers from the bias (folded into
+ * the first group's SMLADs) to the stores (rows8_body).
  *
  * Blocking choice: a 2x2 block (two rows, two pixels) widens each weight
  * word for two pixels only: 2 LDR + 4 SXTB16 + 2 LDRD + 8 SMLAD = 16 for 16

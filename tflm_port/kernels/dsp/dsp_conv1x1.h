@@ -1,7 +1,8 @@
 /*
  * Six-pixel int8 CONV_2D of the dsp kernels (dsp_conv1x1.c): pointwise
- * layers read their pixels straight from the input; other windows are
- * gathered per pixel into a small patch first.
+ * layers read their pixels straight from the input; other windows are read
+ * by filter rows, through value offsets, or gathered per pixel into a small
+ * patch first.
  */
 #ifndef KWSQ_DSP_CONV1X1_H
 #define KWSQ_DSP_CONV1X1_H
