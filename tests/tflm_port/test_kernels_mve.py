@@ -82,8 +82,9 @@ def wide_depthwise_model(per_tensor: bool) -> tuple[bytes, str]:
 
 
 def multiplier_models(seed: int, count: int) -> list[tuple[bytes, str]]:
-    """Seeded random depthwise layers with depth multipliers 2, 3 and 5 on 6-20 input
-    channels (16-channel groups with tails after the input rows are expanded): random
+    """Seeded random depthwise layers with depth multipliers 2-5 on 6-20 input channels
+    (16-channel groups with tails after the input rows are expanded; every fourth model on
+    one input channel): random
     kernel sizes, strides, dilation and padding, per tensor or per channel, two layers
     per model (the second on the first's output)."""
     import tf_keras as keras
@@ -93,7 +94,8 @@ def multiplier_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     out = []
     for i in range(count):
         keras.utils.set_random_seed(seed + i)
-        shape = (int(rng.integers(5, 14)), int(rng.integers(4, 13)), int(rng.integers(6, 21)))
+        channels = 1 if i % 4 == 3 else int(rng.integers(6, 21))
+        shape = (int(rng.integers(5, 14)), int(rng.integers(4, 13)), channels)
         inp = keras.Input(shape, batch_size=1)
         x, parts = inp, []
         for _ in range(2):
@@ -104,7 +106,7 @@ def multiplier_models(seed: int, count: int) -> list[tuple[bytes, str]]:
             left = min(x.shape[1] - dil * (k[0] - 1), x.shape[2] - dil * (k[1] - 1))
             if pad == "valid" and left < 1:
                 pad = "same"
-            dm = int(rng.choice([2, 3, 5])) if not parts else int(rng.choice([1, 2]))
+            dm = int(rng.choice([2, 3, 4, 5])) if not parts else int(rng.choice([1, 2]))
             x = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, depth_multiplier=dm,
                                   activation="relu")(x)
             parts.append(f"{k[0]}x{k[1]} s{s} d{dil} {pad} x{dm}")

@@ -167,9 +167,10 @@ def test_anchor_models_with_neon_are_bit_exact_with_tflite_micro(target: str, na
 
 
 def test_neon_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path: Path) -> None:
-    """Depth multipliers 2, 3, 5 (not multiples of 8) on 12-100 output channels, which run
-    as multiplier 1 on input rows expanded in the scratch buffer, on a64 and a32, against
-    TFLite Micro (test_kernels_mve.py's seeded random layers)."""
+    """Depth multipliers 2-5 (not multiples of 8) on 12-100 output channels, which run as
+    multiplier 1 on input rows expanded in the scratch buffer, and on one input channel
+    (multiplier 4: four outputs per vector), on a64 and a32, against TFLite Micro
+    (test_kernels_mve.py's seeded random layers)."""
     from test_kernels_mve import multiplier_models
 
     for i, (model_bytes, desc) in enumerate(multiplier_models(31, 4)):

@@ -291,8 +291,9 @@ static void check_conv(bool depthwise, bool s4)
         in.c = rnd_in(1, 40);
         p.depth_multiplier = dms[rnd_in(0, 9)];
         if (p.depth_multiplier > 1) {
-            /* multipliers up to 5 also on enough channels for 16-lane groups */
-            in.c = rnd_in(1, p.depth_multiplier <= 5 ? 20 : 4);
+            /* multipliers up to 5 also on enough channels for 16-lane groups, and
+             * often on one input channel */
+            in.c = p.depth_multiplier > 5 ? rnd_in(1, 4) : rnd_in(0, 3) == 0 ? 1 : rnd_in(1, 20);
         }
         out.c = in.c * p.depth_multiplier;
         f.n = 1;

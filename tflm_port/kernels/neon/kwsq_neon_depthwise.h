@@ -22,7 +22,10 @@
  * channels) are a multiplier-1 layer on an input whose every byte is
  * repeated dm times: each input row the window needs is expanded once into
  * the scratch buffer (a ring of window-height rows; `vst2`/`vst3`/`vst4` of
- * the same vector for dm 2-4) and the multiplier-1 path runs on it.
+ * the same vector for dm 2-4) and the multiplier-1 path runs on it. A
+ * multiple of 4 on one input channel (four outputs) broadcasts x + off into
+ * four outputs' weights. A channel tail of 1-7 after the 16- and 8-channel
+ * blocks recomputes the last 8 channels (same values again).
  *
  * In place (stride 1, same size, multiplier 1) keeps the reference's ring of
  * pad_h + 1 input rows in the scratch buffer, rows outermost, so it reads
@@ -107,7 +110,7 @@ KWSQ_NEON_INLINE void kwsq_neon_widen_add16(int32x4_t acc[4], int16x8_t lo, int1
  * same loop from the folded constant bias + off * sum(w). */
 KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *const *xp, int32_t taps,
                                          const int8_t *wt, int32_t out_c, const int32_t *folded,
-                                         const kwsq_neon_q4 *quant, kwsq_neon_out o, bool pairs, int32_t c0,
+                                         const kwsq_neon_q4 *qb, kwsq_neon_out o, bool pairs, int32_t c0,
                                          int8_t *dst, const bool left, const bool acc16)
 {
     const int8_t *wc = wt + c0;
@@ -169,7 +172,6 @@ KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *cons
             acc[1] = vaddw_s16(acc[1], vget_high_s16(pr));
         }
     }
-    const kwsq_neon_q4 *qb = quant + c0 / 4;
     const int8x8_t lo = kwsq_neon_finish8(kwsq_neon_rq4x(acc[0], qb[0], left), kwsq_neon_rq4x(acc[1], qb[1], left), o);
     if (width == 16) {
         const int8x8_t hi =
@@ -177,6 +179,34 @@ KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *cons
         vst1q_s8(dst + c0, vcombine_s8(lo, hi));
     } else {
         vst1_s8(dst + c0, lo);
+    }
+}
+
+/* Channels c0 .. out_c - 1 (1-7) of one pixel: with at least 8 channels the
+ * last 8 again as a block (the channels before c0 get the same values), so
+ * every load stays inside the pixel; else one channel at a time. Out of
+ * line: the per-pixel loop keeps its registers. */
+static __attribute__((noinline)) void kwsq_neon_dw_tail(const int8_t *const *xp, int32_t taps, const int8_t *wt,
+                                                        int32_t out_c, const int32_t *folded,
+                                                        const kwsq_quant_params *q, const kwsq_conv_params *d,
+                                                        kwsq_neon_out o, bool pairs, int32_t c0, int8_t *dst,
+                                                        bool acc16)
+{
+    if (out_c >= 8) {
+        const kwsq_neon_q4 tailq[2] = {kwsq_neon_quant4(q, out_c - 8), kwsq_neon_quant4(q, out_c - 4)};
+        if (acc16) {
+            kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, tailq, o, pairs, out_c - 8, dst, true, true);
+        } else {
+            kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, tailq, o, pairs, out_c - 8, dst, true, false);
+        }
+        return;
+    }
+    for (; c0 < out_c; ++c0) {
+        int32_t acc = folded[c0];
+        for (int32_t t = 0; t < taps; ++t) {
+            acc += wt[(int64_t)t * out_c + c0] * xp[t][c0];
+        }
+        dst[c0] = kwsq_neon_out1(acc, q, c0, d->output_offset, d->act_min, d->act_max);
     }
 }
 
@@ -220,6 +250,47 @@ static inline void kwsq_neon_dw_row_m8(const kwsq_conv_params *d, const kwsq_qua
     }
 }
 
+/* Depth multiplier a multiple of 4 (one input channel, four outputs: no
+ * 8-lane block fits): four outputs of one input channel per vector, the
+ * weights read four bytes at a time. */
+static inline void kwsq_neon_dw_row_m4(const kwsq_conv_params *d, const kwsq_quant_params *q,
+                                       const kwsq_dims *in, const int8_t *const *rows, const kwsq_dims *f,
+                                       const int8_t *wt, const int32_t *b, const kwsq_dims *out, int32_t oy,
+                                       int8_t *yrow)
+{
+    const int32_t dm = d->depth_multiplier, out_c = out->c, in_c = in->c;
+    const int32_t iy0 = oy * d->stride_h - d->pad_h;
+    const kwsq_neon_out o = kwsq_neon_out_params(d->output_offset, d->act_min, d->act_max);
+    int32_t fy0, fy1;
+    kwsq_window_clip(iy0, d->dilation_h, f->h, in->h, &fy0, &fy1);
+    for (int32_t ox = 0; ox < out->w; ++ox) {
+        const int32_t ix0 = ox * d->stride_w - d->pad_w;
+        int32_t fx0, fx1;
+        kwsq_window_clip(ix0, d->dilation_w, f->w, in->w, &fx0, &fx1);
+        for (int32_t ic = 0; ic < in_c; ++ic) {
+            for (int32_t m = 0; m < dm; m += 4) {
+                const int32_t oc = ic * dm + m;
+                int32x4_t acc = b != NULL ? vld1q_s32(b + oc) : vdupq_n_s32(0);
+                for (int32_t fy = fy0; fy < fy1; ++fy) {
+                    const int8_t *xr = rows[fy] + ic;
+                    const int8_t *wr = wt + (int64_t)fy * f->w * out_c + oc;
+                    for (int32_t fx = fx0; fx < fx1; ++fx) {
+                        const int16_t xv = (int16_t)(xr[(int64_t)(ix0 + d->dilation_w * fx) * in_c] +
+                                                     d->input_offset);
+                        int32_t w4;
+                        memcpy(&w4, wr + (int64_t)fx * out_c, sizeof w4);
+                        const int16x4_t ww = vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(w4))));
+                        acc = vmlal_n_s16(acc, ww, xv);
+                    }
+                }
+                const int16x4_t r = kwsq_neon_rq4(acc, kwsq_neon_quant4(q, oc));
+                const int32_t v4 = vget_lane_s32(vreinterpret_s32_s8(kwsq_neon_finish8(r, r, o)), 0);
+                memcpy(yrow + (int64_t)ox * out_c + oc, &v4, sizeof v4);
+            }
+        }
+    }
+}
+
 #define KWSQ_NEON_DW_ARGS                                                                              \
     bool s4, const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,             \
         const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *b,    \
@@ -230,7 +301,8 @@ static inline void kwsq_neon_dw_row_m8(const kwsq_conv_params *d, const kwsq_qua
 static kwsq_status kwsq_neon_depthwise_other(KWSQ_NEON_DW_ARGS);
 
 /* The depthwise conv with the accumulator width fixed (see kwsq_neon_depthwise). */
-KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const bool acc16, const bool expand)
+KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const bool acc16, const bool expand,
+                                                      const bool by4)
 {
     const int32_t dm = d->depth_multiplier, out_c = out->c, in_c = in->c;
     const int32_t taps = f->h * f->w;
@@ -238,7 +310,7 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
      * scratch buffer, then as multiplier 1 */
     int8_t *wide = expand ? ctx->buf : NULL;
     const bool m1 = dm == 1 || expand;
-    if ((!m1 && dm % 8 != 0) || (m1 && out_c > KWSQ_NEON_DW_MAX_C) || taps > KWSQ_NEON_DW_MAX_TAPS ||
+    if ((!m1 && dm % (by4 ? 4 : 8) != 0) || (m1 && out_c > KWSQ_NEON_DW_MAX_C) || taps > KWSQ_NEON_DW_MAX_TAPS ||
         (s4 && (int64_t)taps * out_c > KWSQ_NEON_DW_WBUF) || f->h > 64) {
         /* other multipliers are dispatched here, off the multiplier-1 path */
         return kwsq_neon_depthwise_other(s4, ctx, d, q, in, x, f, w, b, out, y);
@@ -332,7 +404,11 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
             }
             int8_t *yrow = y + ((int64_t)bt * out->h + oy) * out->w * out_c;
             if (!m1) {
-                kwsq_neon_dw_row_m8(d, q, in, rows, f, wt, b, out, oy, yrow);
+                if (by4) {
+                    kwsq_neon_dw_row_m4(d, q, in, rows, f, wt, b, out, oy, yrow);
+                } else {
+                    kwsq_neon_dw_row_m8(d, q, in, rows, f, wt, b, out, oy, yrow);
+                }
                 continue;
             }
             for (int32_t ox = 0; ox < out->w; ++ox) {
@@ -348,7 +424,7 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
                 int32_t c0 = 0;
 #define KWSQ_NEON_DW_ROW(LEFT, ACC16)                                                                   \
     for (; c0 + 16 <= out_c; c0 += 16) {                                                                \
-        kwsq_neon_dw_block(16, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, LEFT, ACC16);      \
+        kwsq_neon_dw_block(16, xp, taps, wt, out_c, folded, quant + c0 / 4, o, pairs, c0, dst, LEFT, ACC16); \
     }
                 if (acc16) {
                     if (any_left) {
@@ -363,15 +439,12 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
                 }
 #undef KWSQ_NEON_DW_ROW
                 if (c0 + 8 <= out_c) {
-                    kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, quant, o, pairs, c0, dst, true, acc16);
+                    kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, quant + c0 / 4, o, pairs, c0, dst, true,
+                                       acc16);
                     c0 += 8;
                 }
-                for (; c0 < out_c; ++c0) {
-                    int32_t acc = folded[c0];
-                    for (int32_t t = 0; t < taps; ++t) {
-                        acc += wt[(int64_t)t * out_c + c0] * xp[t][c0];
-                    }
-                    dst[c0] = kwsq_neon_out1(acc, q, c0, d->output_offset, d->act_min, d->act_max);
+                if (c0 < out_c) {
+                    kwsq_neon_dw_tail(xp, taps, wt, out_c, folded, q, d, o, pairs, c0, dst, acc16);
                 }
             }
         }
@@ -383,28 +456,36 @@ KWSQ_NEON_INLINE kwsq_status kwsq_neon_depthwise_body(KWSQ_NEON_DW_ARGS, const b
  * each compiled with its own registers. */
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise32(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, false);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, false, false);
 }
 
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise16(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, false);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, false, false);
 }
 
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise32_wide(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, true);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, true, false);
 }
 
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise16_wide(KWSQ_NEON_DW_ARGS)
 {
-    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, true);
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, true, true, false);
+}
+
+static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise_by4(KWSQ_NEON_DW_ARGS)
+{
+    return kwsq_neon_depthwise_body(s4, ctx, d, q, in, x, f, w, b, out, y, false, false, true);
 }
 
 static __attribute__((noinline)) kwsq_status kwsq_neon_depthwise_other(KWSQ_NEON_DW_ARGS)
 {
     const int32_t need = s4 ? 0 : kwsq_neon_dw_wide_bytes(d, in, f, out);
     if (need == 0 || ctx->buf == NULL || ctx->size < need) {
+        if (d->depth_multiplier % 4 == 0 && d->depth_multiplier % 8 != 0) {
+            return kwsq_neon_depthwise_by4(s4, ctx, d, q, in, x, f, w, b, out, y);
+        }
         return kwsq_ref_depthwise_conv(s4, ctx, d, q, in, x, f, w, b, out, y);
     }
     return KWSQ_ACCUM16_OK(d->accum_bound) ? kwsq_neon_depthwise16_wide(s4, ctx, d, q, in, x, f, w, b, out, y)
