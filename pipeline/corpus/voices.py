@@ -74,8 +74,8 @@ WORLD_RANGES = {"warp": (0.85, 1.3), "f0_ratio": (0.7, 1.5), "f0_range": (0.6, 1
 # sum of harmonics on a stylized pitch, brighter or darker tilts and noise, as a formant
 # synthesizer renders them, made from real voices only (no formant-engine audio).
 FORMANT_RANGES = {"order": (12, 24), "sharpen": (1.0, 1.8), "tilt": (-2.0, 4.0),
-                  "noise_tilt": (0.0, 6.0), "warp": (0.9, 1.2), "f0_ratio": (0.75, 1.4),
-                  "f0_range": (0.2, 1.0), "jitter": (0.0, 0.02)}
+                  "noise_tilt": (-6.0, 2.0), "noise_warp": (1.0, 1.8), "warp": (0.9, 1.2),
+                  "f0_ratio": (0.75, 1.4), "f0_range": (0.2, 1.0), "jitter": (0.0, 0.02)}
 
 
 @dataclass(frozen=True)
@@ -370,7 +370,7 @@ def formant_settings(rng: random.Random) -> tuple[tuple[str, float], ...]:
     for key, (lo, hi) in sorted(FORMANT_RANGES.items()):
         if key == "order":
             out[key] = rng.randint(int(lo), int(hi))
-        elif key in ("warp", "f0_ratio"):  # ratios: uniform on a log scale
+        elif key in ("warp", "noise_warp", "f0_ratio"):  # ratios: uniform on a log scale
             out[key] = round(lo * (hi / lo) ** rng.random(), 3)
         else:
             out[key] = round(rng.uniform(lo, hi), 3)

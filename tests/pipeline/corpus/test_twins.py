@@ -137,6 +137,17 @@ def test_noise_tilt_brightens_the_fricative_by_its_slope() -> None:
     assert _centroid(bright) == pytest.approx(expected, abs=60)
 
 
+@pytest.mark.parametrize("factor", [1.3, 1.8])
+def test_noise_warp_moves_the_fricative_and_leaves_the_vowel(factor: float) -> None:
+    fricative = _fricative(1500.0, 2200.0, n=RATE // 2)
+    plain = acoustics.formant_resynth(fricative, {"order": 24})
+    moved = acoustics.formant_resynth(fricative, {"order": 24, "noise_warp": factor})
+    assert _centroid(moved) == pytest.approx(factor * _centroid(plain), rel=0.1)
+    vowel = _vowel(f0=100.0, formant=1000.0)
+    kept = acoustics.formant_resynth(vowel, {"order": 20, "noise_warp": factor})
+    assert _peak_hz(kept, 100.0) == pytest.approx(1000.0, abs=120)
+
+
 def test_resynthesis_rejects_unknown_or_bad_settings() -> None:
     with pytest.raises(ValueError, match="unknown formant re-synthesis setting 'pitch'"):
         acoustics.formant_resynth(_vowel(), {"pitch": 1.0})
