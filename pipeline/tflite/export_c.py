@@ -152,7 +152,7 @@ def model_kernels(data: bytes) -> list[str]:
 # Shape classes of include/kwsq_kernels.h (KWSQ_MODEL_HAS): a kernel folder compiles a
 # fast path only when the model has a layer of the class the path can run on (and kernels/dsp
 # its generic depthwise loop only when the model has a DW_GENERIC layer).
-VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT", "DW_GENERIC")
+VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT", "DW_GENERIC", "DW_MULT_CH")
 # include/kwsq_kernels.h KWSQ_FC_SHORT_MAX: the deepest FULLY_CONNECTED of class FC_SHORT
 FC_SHORT_MAX = 1024
 # include/kwsq_kernels.h KWSQ_DW_PLAIN_TAPS / _WINDOW: the bounds of a plain depthwise layer
@@ -224,10 +224,12 @@ def model_variants(data: bytes) -> dict[str, bool]:
             has["DW_GENERIC"] |= not _dw_plain(in_shape, f_shape, out_shape, w_type, o)
             if len(in_shape) != 4 or len(f_shape) != 4 or in_shape[3] <= 0:
                 has["DW_DM1"] = has["DW_MULT"] = has["DW_3X3"] = True  # refused at load anyway
+                has["DW_MULT_CH"] = True
                 continue
             dm1 = f_shape[3] == in_shape[3]
             has["DW_DM1"] |= dm1
             has["DW_MULT"] |= not dm1
+            has["DW_MULT_CH"] |= not dm1 and in_shape[3] > 1
             steps = ("strideW", "strideH", "dilationWFactor", "dilationHFactor")
             unit = all(getattr(o, k, 1) == 1 for k in steps)
             has["DW_3X3"] |= dm1 and f_shape[1:3] == [3, 3] and unit

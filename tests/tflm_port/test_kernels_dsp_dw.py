@@ -1,4 +1,7 @@
-"""The dsp depthwise path for depth multipliers > 1 gives exactly TFLite Micro's results.
+"""The dsp depthwise paths for any shape give exactly TFLite Micro's results.
+
+Two paths are checked here (the 3x3 stride-1 planes path has its own tests in
+test_kernels_dsp.py):
 
 kernels/dsp/dsp_dw_mult.c widens each output row's window rows into int16
 slots (dilation phases, padding, column chunks when a row does not fit the
@@ -12,6 +15,21 @@ occurs: Keras DEPTHWISE_CONV_2D layers with multipliers 2..8 converted by the
 TF converter, checked on the host (the portable stand-ins of the DSP
 instructions) and under QEMU on the Cortex-M4 (the assembly), bit-exact
 with tflite_micro.
+
+kernels/dsp/dsp_dw_any.c computes depth multiplier 1 layers of any filter
+size, stride, dilation and padding, and multipliers > 1 on several input
+channels: input widened into int16 planes per band of output rows (1, 2 or 4
+channels a block, so channel counts leave tails), dilation phases and pixel
+classes (stride and dilation sharing no factor), four pixels of one channel
+per pass (a generic block entered at the right depth, bands of 8 pairs for
+wide filter rows, and an LDM form for stride 2 with at most two pairs a row),
+the output stage fused into the pass (whole int8 range) or separate (relu6,
+left shifts), bands limited to the overlap spill when the output overlaps
+the input, and packed int4 weights unpacked while pairing. Randomized
+shapes (strides 1-3, filters 1x1..7x7, non-square, dilation 1-3, same/valid,
+1-21 channels, multipliers 1/2/3/4/8 on 1-6 input channels, per-tensor and
+per-channel) run on the host, overlapped and not, and a set of them under
+QEMU on the Cortex-M4.
 """
 
 from __future__ import annotations
@@ -31,6 +49,109 @@ from runtime_refs import (
 )
 
 from pipeline.paths import PORT_DIR
+
+ANY_FIXED = [
+    # (input h, w, c), (kernel, (stride h, stride w), padding, multiplier, dilation,
+    # activation, bias), per-tensor, why
+    ((16, 16, 24), ((3, 3), (2, 2), "same", 1, 1, "relu", True), False,
+     "3x3 stride 2, 24 channels: the LDM form, six 4-channel blocks"),
+    ((13, 11, 7), ((3, 3), (2, 2), "valid", 1, 1, None, True), True,
+     "3x3 stride 2 valid, 7 channels (a 4-, a 2- and a 1-channel block)"),
+    ((11, 11, 16), ((5, 5), (2, 2), "same", 1, 1, "relu6", True), False,
+     "5x5 stride 2: three pairs a row (generic block), relu6 (separate stage)"),
+    ((12, 12, 5), ((7, 7), (3, 3), "same", 1, 1, None, False), False,
+     "7x7 stride 3, no bias"),
+    ((9, 40, 3), ((1, 19), (1, 1), "same", 1, 1, None, True), True,
+     "1x19: 10 pairs a row, two bands of pairs"),
+    ((30, 6, 6), ((7, 1), (1, 1), "valid", 1, 1, "relu", True), False, "7x1 stride 1"),
+    ((10, 12, 7), ((3, 2), (1, 1), "same", 1, 2, None, True), False,
+     "dilation 2: two phases, two pixel classes"),
+    ((14, 15, 3), ((3, 3), (1, 1), "same", 2, 3, "relu", True), True,
+     "dilation 3, multiplier 2 on 3 channels"),
+    ((20, 20, 16), ((3, 3), (1, 1), "same", 2, 1, "relu", True), False,
+     "multiplier 2 on 16 channels (general5's dm2 layer)"),
+    ((9, 9, 6), ((4, 3), (2, 2), "same", 3, 1, None, True), True, "multiplier 3, stride 2"),
+    ((6, 150, 4), ((3, 3), (2, 1), "same", 1, 1, None, True), False,
+     "150 output pixels a row: chunks of a row"),
+    ((60, 9, 9), ((5, 3), (1, 1), "same", 1, 1, "relu", True), False,
+     "60 rows of 9 channels: bands of rows"),
+    ((5, 5, 4), ((2, 2), (1, 1), "valid", 8, 1, None, True), False, "multiplier 8, 4x4 map"),
+    ((1, 9, 21), ((1, 3), (1, 2), "same", 1, 1, None, True), True, "one row, 21 channels"),
+]
+N_ANY_RANDOM = 16
+
+
+def _any_layers(rng: np.random.Generator, shape: tuple[int, int, int]) -> tuple:
+    h, w, _ = shape
+    kh, kw = int(rng.integers(1, 8)), int(rng.integers(1, 8))
+    sh, sw = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+    dil = int(rng.integers(1, 4)) if sh == sw == 1 and rng.random() < 0.4 else 1
+    fits = h >= (kh - 1) * dil + 1 and w >= (kw - 1) * dil + 1
+    pad = str(rng.choice(["same", "valid"])) if fits else "same"
+    mult = int(rng.choice([1, 1, 1, 2, 3, 4, 8]))
+    act = rng.choice([None, "relu", "relu6"])
+    return ((kh, kw), (sh, sw), pad, mult, dil, act, bool(rng.random() < 0.8))
+
+
+def dw_any_model(seed: int, pointwise_first: bool = False) -> tuple[bytes, str]:
+    """One depthwise layer as int8 TFLite, and its description. Seeds below
+    len(ANY_FIXED) are the fixed cases; later ones draw the input (1-21
+    channels, 1-6 with a multiplier > 1), filter (1x1..7x7), strides 1-3 per
+    axis, dilation (stride 1), padding, multiplier, activation and bias. Odd
+    random seeds are per tensor. `pointwise_first`: a 1x1 convolution first, so
+    that the layer's input is an intermediate tensor (overlapped plans)."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(5000 + seed)
+    if seed < len(ANY_FIXED):
+        shape, spec, per_tensor, why = ANY_FIXED[seed]
+    else:
+        rng = np.random.default_rng(5000 + seed)
+        c = int(rng.integers(1, 22))
+        shape = (int(rng.integers(1, 19)), int(rng.integers(1, 19)), c)
+        spec = _any_layers(rng, shape)
+        if spec[3] > 1:
+            shape = (shape[0], shape[1], 1 + c % 6)
+        per_tensor, why = seed % 2 == 1, "random"
+    inp = keras.Input(shape, batch_size=1)
+    x = keras.layers.Conv2D(shape[2], 1)(inp) if pointwise_first else inp
+    kernel, strides, padding, mult, dil, act, bias = spec
+    x = keras.layers.DepthwiseConv2D(
+        kernel, strides=strides, padding=padding, depth_multiplier=mult, dilation_rate=dil,
+        activation=act, use_bias=bias,
+        bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))(x)
+    if pointwise_first:
+        x = keras.layers.Conv2D(3, 1)(x)
+    desc = (f"{why}: in {'x'.join(map(str, shape))}; dw {kernel[0]}x{kernel[1]}/s{strides[0]},"
+            f"{strides[1]}/d{dil}/{padding}/m{mult}/{act}/{'bias' if bias else 'nobias'}"
+            f"{' (pointwise first)' if pointwise_first else ''} -> {tuple(x.shape[1:])}; "
+            f"{'per-tensor' if per_tensor else 'per-channel'}")
+    model = keras.Model(inp, x)
+    return convert_int8(model, shape, seed=seed, per_tensor=per_tensor), desc
+
+
+def strided_dilated_model(stride: int, dil: int) -> tuple[bytes, str]:
+    """A depthwise layer with both a stride and a dilation (the TF converter
+    writes none: a stride-1 dilated layer whose options and output shape are
+    then set to the stride), 11 channels."""
+    import tf_keras as keras
+
+    from pipeline.tflite import schema
+
+    keras.utils.set_random_seed(77)
+    shape = (17, 19, 11)
+    inp = keras.Input(shape, batch_size=1)
+    out = keras.layers.DepthwiseConv2D(
+        3, padding="same", dilation_rate=dil,
+        bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))(inp)
+    m = schema.load(convert_int8(keras.Model(inp, out), shape, seed=77))
+    sg = m.subgraphs[0]
+    op = sg.operators[0]
+    assert schema.op_name(m, op) == "DEPTHWISE_CONV_2D"
+    op.builtinOptions.strideW = op.builtinOptions.strideH = stride
+    t = sg.tensors[op.outputs[0]]
+    t.shape = np.array([1, -(-shape[0] // stride), -(-shape[1] // stride), shape[2]], np.int32)
+    return schema.dump(m), f"3x3 stride {stride} dilation {dil}, 11 channels (options edited)"
 
 # (input h, w, c), layers as (kernel, strides, padding, multiplier, dilation, activation, bias),
 # per-tensor weights, what the case is there for.
@@ -219,6 +340,96 @@ def test_dsp_depthwise_multiplier_path_under_qemu_m4_matches_tflite_micro(
 
     for model, desc in dw_models:
         xs = random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        path = tmp_path / "model.tflite"
+        path.write_bytes(model)
+        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+
+
+@pytest.fixture(scope="module")
+def any_models() -> list[tuple[bytes, str]]:
+    from test_kernels_dsp_s4 import to_int4
+
+    models = [dw_any_model(seed) for seed in range(len(ANY_FIXED) + N_ANY_RANDOM)]
+    models += [strided_dilated_model(2, 3), strided_dilated_model(3, 2)]
+    # packed int4 weights: multiplier 1 with an odd channel count, and a multiplier 2
+    models += [(to_int4(models[i][0], i), models[i][1] + "; int4") for i in (1, 8, 3)]
+    return models
+
+
+def test_dsp_depthwise_any_path_on_the_host_matches_tflite_micro(
+        dsp_cli: Path, any_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, any_models, 4, 17, tmp_path)
+
+
+def test_any_models_cover_the_shapes_the_path_special_cases(
+        any_models: list[tuple[bytes, str]]) -> None:
+    """Strides 1-3, kernels up to 7, non-square, dilation, both paddings, multipliers
+    1..8 with several input channels, per-tensor and per-channel, int4."""
+    from pipeline.tflite import schema
+
+    seen = set()
+    for model, _ in any_models:
+        m = schema.load(model)
+        sg = m.subgraphs[0]
+        for op in sg.operators:
+            if schema.op_name(m, op) != "DEPTHWISE_CONV_2D":
+                continue
+            o = op.builtinOptions
+            f = sg.tensors[op.inputs[1]]
+            in_c = int(sg.tensors[op.inputs[0]].shape[3])
+            seen.add(("stride", o.strideW))
+            seen.add(("stride", o.strideH))
+            seen.add(("dil", o.dilationWFactor))
+            seen.add(("kw", int(f.shape[2])))
+            seen.add(("square", int(f.shape[1]) == int(f.shape[2])))
+            seen.add(("mult-ch", o.depthMultiplier, in_c > 1))
+            seen.add(("pad", o.padding))
+            seen.add(("stride+dil", o.strideW > 1 and o.dilationWFactor > 1))
+            seen.add(("int4", f.type == schema.TensorType.INT4))
+            seen.add(("tail", in_c % 4))
+    want = {("stride", 1), ("stride", 2), ("stride", 3), ("dil", 2), ("dil", 3), ("kw", 1),
+            ("kw", 7), ("square", False), ("pad", 0), ("pad", 1), ("stride+dil", True),
+            ("int4", True), ("tail", 1), ("tail", 2), ("tail", 3), ("tail", 0)}
+    want |= {("mult-ch", k, True) for k in (1, 2, 3, 8)}
+    assert want <= seen, want - seen
+    text = " ".join(d for _, d in any_models)
+    assert "per-tensor" in text and "per-channel" in text
+
+
+@pytest.fixture(scope="module")
+def dsp_cli_always_overlap() -> Path:
+    if shutil.which("make") is None or shutil.which("cc") is None:
+        pytest.skip("needs make and a C compiler")
+    build = "build/host-dsp-always_overlap"
+    subprocess.run(["make", "-s", "-C", str(PORT_DIR), "KERNELS=dsp", f"BUILD={build}",
+                    "EXTRA_CFLAGS=-DKWSQ_ALWAYS_OVERLAP", f"{build}/kwsq-run"], check=True,
+                   capture_output=True)
+    return PORT_DIR / build / "kwsq-run"
+
+
+def test_dsp_depthwise_any_path_overlapped_matches_tflite_micro(
+        dsp_cli_always_overlap: Path, tmp_path: Path) -> None:
+    """With a 1x1 convolution first, the depthwise layer's output may overlap its
+    input; built to place every overlap the planner grants, the bands stay within the
+    spill kwsq_overlap.h states and no input is overwritten before it is read."""
+    seeds = (0, 2, 4, 6, 8, 10, 11, 12, 13, *range(len(ANY_FIXED), len(ANY_FIXED) + 6))
+    models = [dw_any_model(seed, pointwise_first=True) for seed in seeds]
+    check_host(dsp_cli_always_overlap, models, 3, 19, tmp_path)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_depthwise_any_path_under_qemu_m4_matches_tflite_micro(
+        any_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    from pipeline.device.targets import run_on_target
+
+    picks = [0, 1, 2, 4, 6, 7, 8, 10, len(ANY_FIXED), len(ANY_FIXED) + 1, len(any_models) - 5,
+             len(any_models) - 3]
+    for i in picks:
+        model, desc = any_models[i]
+        xs = random_inputs(model, 2, seed=9)
         ref = tflm_run(model, xs)
         path = tmp_path / "model.tflite"
         path.write_bytes(model)

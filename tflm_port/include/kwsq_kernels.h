@@ -44,6 +44,9 @@ extern "C" {
  * built. Classes:
  *   DW_DM1   DEPTHWISE_CONV_2D with depth multiplier 1
  *   DW_MULT  DEPTHWISE_CONV_2D with depth multiplier > 1
+ *   DW_MULT_CH DEPTHWISE_CONV_2D with depth multiplier > 1 on more than one
+ *            input channel (a subset of DW_MULT: kernels/dsp's any-shape
+ *            path takes those, dsp_dw_mult the one-channel ones)
  *   DW_3X3   DEPTHWISE_CONV_2D 3x3, stride 1, no dilation, multiplier 1
  *   INT4     a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with packed
  *            INT4 weights

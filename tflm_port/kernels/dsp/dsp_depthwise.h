@@ -18,4 +18,10 @@ kwsq_status dsp_depthwise_s4(const kwsq_context *ctx, const kwsq_conv_params *pa
                              const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
                              const kwsq_dims *output_dims, int8_t *output);
 
+/* Whether the any-shape path (dsp_dw_any.c) may compute the layer in this
+ * build (its class and its bounds; the dispatch also turns it down for an
+ * output that overlaps the input). */
+bool dsp_dw_any_ok(const kwsq_conv_params *params, const kwsq_dims *input_dims, const kwsq_dims *filter_dims,
+                   const kwsq_dims *output_dims);
+
 #endif /* KWSQ_DSP_DEPTHWISE_H */

@@ -3,8 +3,9 @@
  *
  * Shapes the depthwise body of this folder computes packed (depth
  * multiplier 1 with an even channel count: two taps of four channels per
- * weight word; 3x3 stride-1 layers on the planes path, weights read once
- * per channel) run there, weights packed. The others (a depth multiplier
+ * weight word; 3x3 stride-1 layers on the planes path and the layers of the
+ * any-shape path, dsp_dw_any.c, weights read once per channel) run there,
+ * weights packed. The others (a depth multiplier
  * above 1, an odd channel count) would take the reference loop, about twice
  * the int8 kernel's instructions: when the layer's weights are few (at most
  * DW_S4_UNPACK_MAX values, one byte each on the stack for the call, e.g.
@@ -36,9 +37,10 @@ kwsq_status kwsq_depthwise_conv_s4(const kwsq_context *ctx, const kwsq_conv_para
                                    const kwsq_dims *output_dims, int8_t *output)
 {
     const int64_t count = (int64_t)filter_dims->h * filter_dims->w * output_dims->c;
-    const bool packed_path = params->depth_multiplier == 1 &&
-                             ((output_dims->c & 1) == 0 ||
-                              dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims));
+    const bool packed_path = (params->depth_multiplier == 1 &&
+                              ((output_dims->c & 1) == 0 ||
+                               dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims))) ||
+                             dsp_dw_any_ok(params, input_dims, filter_dims, output_dims);
     if (packed_path || count > DW_S4_UNPACK_MAX) {
         return dsp_depthwise_s4(ctx, params, quant, input_dims, input, filter_dims, packed_filter, bias,
                                 output_dims, output);

@@ -24,6 +24,7 @@
 
 #include "dsp_depthwise.h"
 #include "dsp_dw3x3.h"
+#include "dsp_dw_any.h"
 #include "dsp_dw_mult.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
@@ -280,13 +281,96 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
         return -1;  /* no reference loop in this build */
     }
     /* the 3x3 planes path (in place too) and the multiplier path need none */
-    if (params->depth_multiplier != 1 || planes) {
+    if (planes) {
+        return 0;
+    }
+    if ((KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) &&
+        dsp_dw_any_ok(params, input_dims, filter_dims, output_dims)) {
+        /* (at least dw_ch4's, which takes overlapped narrow rows: no ring then,
+         * since an in-place layer never overlaps) */
+        const int32_t any = dsp_dw_any_scratch(filter_dims, output_dims), ch = 5 * output_dims->c + 4;
+        return any > ch ? any : ch;
+    }
+    if (params->depth_multiplier != 1) {
         return 0;
     }
     /* the in-place ring, then per channel bias + offset * sum(w) (int32) and
      * a row of zero-point bytes standing in for padding */
     const int32_t ring = (ring_bytes(params, output_dims) + 3) & ~3;
     return ring + 5 * output_dims->c + 4;
+}
+
+/* The any-shape path takes maps of at least this many output pixels, and
+ * overlapped (one output row per band) rows of at least DW_ANY_MIN_ROW
+ * pixels when a row-ordered path fits (measured on M4: below them the
+ * per-channel and per-row setup costs more than those paths). */
+#define DW_ANY_MIN_PIXELS 12
+#define DW_ANY_MIN_ROW 10
+
+/* Whether dsp_dw_any.c computes the layer: multiplier 1 (when not on the
+ * planes path) or a multiplier > 1 on several input channels (an output
+ * overlapping the input it computes one output row per band). */
+bool dsp_dw_any_ok(const kwsq_conv_params *params, const kwsq_dims *input_dims, const kwsq_dims *filter_dims,
+                   const kwsq_dims *output_dims)
+{
+    const bool cls = params->depth_multiplier == 1 ? KWSQ_MODEL_HAS(DW_DM1)
+                                                   : KWSQ_MODEL_HAS(DW_MULT_CH) && input_dims->c > 1;
+    /* maps of a few pixels: the per-channel setup outweighs the passes */
+    return cls && output_dims->h * output_dims->w >= DW_ANY_MIN_PIXELS &&
+           dsp_dw_any_fits(params, input_dims, filter_dims, output_dims);
+}
+
+static bool overlapped(const kwsq_conv_params *params, const kwsq_dims *in, const int8_t *x, const kwsq_dims *out,
+                       const int8_t *y)
+{
+    const uintptr_t xs = (uintptr_t)x, ys = (uintptr_t)y;
+    const uintptr_t xe = xs + (uintptr_t)((int64_t)in->n * in->h * in->w * in->c);
+    const uintptr_t ye = ys + (uintptr_t)((int64_t)out->n * out->h * out->w * out->c);
+    return !params->in_place && ys < xe && xs < ye;
+}
+
+/* Whether every channel takes the short requantization (dsp_rq_short_ok:
+ * a right shift, and |accumulator| <= taps * 255 * 128 + |bias| below 2^30). */
+static inline bool short_ok(const int8_t *shift, const int32_t *bias, int32_t out_c, int32_t taps)
+{
+    const int64_t room64 = (1LL << 30) - (int64_t)taps * 255 * 128;
+    if (room64 <= 0) {
+        return false;
+    }
+    const int32_t room = (int32_t)room64;
+    for (int32_t c = 0; c < out_c; ++c) {
+        if (shift[c] >= 0) {
+            return false;
+        }
+    }
+    for (int32_t c = 0; bias != NULL && c < out_c; ++c) {
+        if (bias[c] >= room || bias[c] <= -room) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The output stage: the short requantization when every channel's
+ * accumulators fit it. */
+static dsp_out __attribute__((noinline)) out_stage_of(const kwsq_conv_params *params, const kwsq_quant_params *quant,
+                                                     const kwsq_dims *filter_dims, const int32_t *bias, int32_t out_c)
+{
+    return dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min, params->act_max,
+                        short_ok(quant->shift, bias, out_c, filter_dims->h * filter_dims->w), quant->pot);
+}
+
+/* The any-shape path (its own function, so that the dispatch below keeps
+ * the registers of the paths before it). */
+static kwsq_status __attribute__((noinline))
+any_path(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params, const kwsq_quant_params *quant,
+         const kwsq_dims *input_dims, const int8_t *input, const kwsq_dims *filter_dims, const uint8_t *filter,
+         const int32_t *bias, const kwsq_dims *output_dims, int8_t *output)
+{
+    const dsp_out out = out_stage_of(params, quant, filter_dims, bias, output_dims->c);
+    dsp_dw_any(s4, overlapped(params, input_dims, input, output_dims, output), params, &out, input_dims, input,
+               filter_dims, filter, bias, output_dims, output, (int32_t *)ctx->buf);
+    return KWSQ_OK;
 }
 
 static inline __attribute__((always_inline)) kwsq_status
@@ -297,6 +381,13 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
 {
     const bool planes = KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
     const bool mult = params->depth_multiplier != 1;
+    const bool any = (KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) && !planes &&
+                     dsp_dw_any_ok(params, input_dims, filter_dims, output_dims);
+    if ((KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) && any &&
+        (output_dims->w >= DW_ANY_MIN_ROW || !overlapped(params, input_dims, input, output_dims, output) ||
+         !dw_fast(s4, false, params, input_dims, filter_dims, output_dims))) {
+        return any_path(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
+    }
     if (!dw_fast(s4, planes, params, input_dims, filter_dims, output_dims)) {
         if (!KWSQ_MODEL_HAS(DW_GENERIC)) {
             return KWSQ_ERR_UNSUPPORTED;  /* Prepare refused it already (int8) */
@@ -304,12 +395,7 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
         return kwsq_ref_depthwise_conv(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias,
                                        output_dims, output);
     }
-    const int64_t bound = (int64_t)filter_dims->h * filter_dims->w * 255 * 128;
-    bool short_rq = true;
-    for (int32_t c = 0; c < output_dims->c && short_rq; ++c) {
-        const int64_t b = bias != NULL ? bias[c] : 0;
-        short_rq = dsp_rq_short_ok(bound + (b < 0 ? -b : b), quant->shift[c]);
-    }
+    const bool short_rq = short_ok(quant->shift, bias, output_dims->c, filter_dims->h * filter_dims->w);
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
     int8_t *x = (int8_t *)(uintptr_t)input;
