@@ -371,7 +371,7 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
             return false;
         }
         wide = ctx->buf;
-    } else if (in->c != ch || !c16_fits(ch, f)) {
+    } else if (in->c != ch || !c16_fits(ch, f) || (!s4 && ch < MVE_DW_C16_MIN_CH)) {
         return false;
     }
     int8_t wt[taps * padded];
