@@ -182,9 +182,29 @@ KWSQ_NEON_INLINE void kwsq_neon_dw_block(const int32_t width, const int8_t *cons
     }
 }
 
+/* Four channels c0 .. c0 + 3 of one pixel (int32 lanes, four bytes per load). */
+KWSQ_NEON_INLINE void kwsq_neon_dw_block4(const int8_t *const *xp, int32_t taps, const int8_t *wt, int32_t out_c,
+                                          const int32_t *folded, kwsq_neon_q4 qb, kwsq_neon_out o, int32_t c0,
+                                          int8_t *dst)
+{
+    int32x4_t acc = vld1q_s32(folded + c0);
+    for (int32_t t = 0; t < taps; ++t) {
+        int32_t xv, wv;
+        memcpy(&xv, xp[t] + c0, sizeof xv);
+        memcpy(&wv, wt + (int64_t)t * out_c + c0, sizeof wv);
+        const int16x4_t x4 = vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(xv))));
+        const int16x4_t w4 = vget_low_s16(vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(wv))));
+        acc = vmlal_s16(acc, x4, w4);
+    }
+    const int16x4_t r = kwsq_neon_rq4x(acc, qb, true);
+    const int32_t v = vget_lane_s32(vreinterpret_s32_s8(kwsq_neon_finish8(r, r, o)), 0);
+    memcpy(dst + c0, &v, sizeof v);
+}
+
 /* Channels c0 .. out_c - 1 (1-7) of one pixel: with at least 8 channels the
  * last 8 again as a block (the channels before c0 get the same values), so
- * every load stays inside the pixel; else one channel at a time. Out of
+ * every load stays inside the pixel; with 4-7 channels blocks of four (the
+ * last one again over the last four); else one channel at a time. Out of
  * line: the per-pixel loop keeps its registers. */
 static __attribute__((noinline)) void kwsq_neon_dw_tail(const int8_t *const *xp, int32_t taps, const int8_t *wt,
                                                         int32_t out_c, const int32_t *folded,
@@ -198,6 +218,13 @@ static __attribute__((noinline)) void kwsq_neon_dw_tail(const int8_t *const *xp,
             kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, tailq, o, pairs, out_c - 8, dst, true, true);
         } else {
             kwsq_neon_dw_block(8, xp, taps, wt, out_c, folded, tailq, o, pairs, out_c - 8, dst, true, false);
+        }
+        return;
+    }
+    if (out_c >= 4) {
+        kwsq_neon_dw_block4(xp, taps, wt, out_c, folded, kwsq_neon_quant4(q, 0), o, 0, dst);
+        if (out_c > 4) {
+            kwsq_neon_dw_block4(xp, taps, wt, out_c, folded, kwsq_neon_quant4(q, out_c - 4), o, out_c - 4, dst);
         }
         return;
     }
