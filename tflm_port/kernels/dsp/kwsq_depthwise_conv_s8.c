@@ -26,6 +26,7 @@
 #include "dsp_dw3x3.h"
 #include "dsp_dw_any.h"
 #include "dsp_dw_mult.h"
+#include "dsp_dw_rq.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
 #include "kwsq_depthwise_conv_ref.h"
@@ -46,11 +47,49 @@ typedef struct {
     dsp_out out;
     int32_t ring_rows;      /* > 0: in place, keeping this many input rows aside */
     bool s4;                /* packed int4 weights (depth multiplier 1, even channel count) */
+    /* NULL, or per channel (multiplier, rounding constant with the output
+     * offset folded in, right shift 1..22): every channel takes the short
+     * stage of dsp_dw_rq.h */
+    const int32_t *rq;
 } dw_data;
+
+/* Channels whose short-stage constants the stack table holds. */
+#define DW_RQ_TABLE 128
+
+/* The short stage with the output offset folded into the rounding
+ * (dsp_dw_rq.h), from channel ch's row of the table. */
+static inline __attribute__((always_inline)) int8_t out_fold(const dsp_out *o, const int32_t *rq, int32_t acc,
+                                                            int32_t ch)
+{
+    const int32_t *k = rq + 3 * ch;
+    const int32_t v = dsp_dw_rq_short((int32_t)((uint32_t)acc << 1), k[0], k[1], k[2]);
+    if (o->full_range) {
+        return (int8_t)dsp_ssat8(v);
+    }
+    return (int8_t)(v < o->act_min ? o->act_min : (v > o->act_max ? o->act_max : v));
+}
 
 static inline dsp_out out_stage(const dw_data *dd)
 {
     return dd->out;
+}
+
+/* The table of out_fold's constants, when every channel takes that stage. */
+static bool fold_table(const dsp_out *o, int32_t channels, int32_t *rq)
+{
+    if (!o->short_rq || channels > DW_RQ_TABLE) {
+        return false;
+    }
+    for (int32_t c = 0; c < channels; ++c) {
+        const int32_t right = -o->shift[c];
+        if (right < 1 || right > 22) {
+            return false;
+        }
+        rq[3 * c] = o->mult[c];
+        rq[3 * c + 1] = (int32_t)((2u * (uint32_t)o->out_offset + 1u) << (right - 1));
+        rq[3 * c + 2] = right;
+    }
+    return true;
 }
 
 /* Depth multiplier 1, one pixel over the whole window (padding taps read a
@@ -133,10 +172,17 @@ static void __attribute__((noinline)) dw_ch4(const dw_data *dd, const int8_t *co
             a2 = dsp_smlad(dsp_sxtb16(wh), dsp_sxtb16(xh), a2);
             a3 = dsp_smlad(dsp_sxtb16_ror8(wh), dsp_sxtb16_ror8(xh), a3);
         }
-        ya[c] = dsp_out_one(&o, a0, c);
-        ya[c + 1] = dsp_out_one(&o, a1, c + 1);
-        ya[c + 2] = dsp_out_one(&o, a2, c + 2);
-        ya[c + 3] = dsp_out_one(&o, a3, c + 3);
+        if (dd->rq != NULL) {
+            ya[c] = out_fold(&o, dd->rq, a0, c);
+            ya[c + 1] = out_fold(&o, dd->rq, a1, c + 1);
+            ya[c + 2] = out_fold(&o, dd->rq, a2, c + 2);
+            ya[c + 3] = out_fold(&o, dd->rq, a3, c + 3);
+        } else {
+            ya[c] = dsp_out_one(&o, a0, c);
+            ya[c + 1] = dsp_out_one(&o, a1, c + 1);
+            ya[c + 2] = dsp_out_one(&o, a2, c + 2);
+            ya[c + 3] = dsp_out_one(&o, a3, c + 3);
+        }
     }
     for (; c < channels; ++c) {
         int32_t a = bias_off[c];
@@ -407,6 +453,7 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
     /* (the class guards are implied by dw_fast; spelled out, a path the
      * build leaves out is not even referenced) */
     if (!mult && KWSQ_MODEL_HAS(DW_DM1)) {
+        int32_t rq[3 * DW_RQ_TABLE];
         const dw_data dd = {
             .p = {params->stride_w, params->stride_h, params->dilation_w, params->dilation_h, params->pad_w,
                   params->pad_h, params->input_offset, (const uint8_t *)filter, bias, filter_dims->h,
@@ -414,6 +461,7 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
             .out = out,
             .ring_rows = params->in_place ? params->pad_h + 1 : 0,
             .s4 = s4,
+            .rq = fold_table(&out, output_dims->c, rq) ? rq : NULL,
         };
         const int32_t in_dims[4] = {input_dims->n, input_dims->h, input_dims->w, input_dims->c};
         const int32_t out_dims[4] = {output_dims->n, output_dims->h, output_dims->w, output_dims->c};
