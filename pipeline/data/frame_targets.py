@@ -226,8 +226,9 @@ def window_arrays(data_cfg: loader.DataConfig, feat_cfg: features.FeatureConfig,
     n_win = window_count(feat_cfg, data_cfg.clip_samples)
     picks = np.arange(0, n_win, stride)
     silence = _silence_class(data_cfg)
-    fn = tf.function(lambda a: features.stack_frames(
-        features.normalize_clip(features.frames(a, feat_cfg), feat_cfg), feat_cfg))
+    fn = tf.function(lambda a: features.stack_frames(  # one trace for any chunk length
+        features.normalize_clip(features.frames(a, feat_cfg), feat_cfg), feat_cfg),
+        input_signature=[tf.TensorSpec([None, data_cfg.clip_samples], tf.float32)])
     xs, ys = [], []
     for i in range(0, y.size, 256):
         audio = tf.constant(pcm[i : i + 256].astype(np.float32) / 32768.0)
