@@ -85,6 +85,35 @@ def test_window_posteriors_slide_the_window_the_clip_input_centres(tiny_corpus, 
                                atol=1e-5)
 
 
+def test_channel_normalized_scoring_is_the_streaming_input_at_the_centre(tiny_corpus):
+    # svd_frames normalizes each LFBE channel by its mean over the clip; the streaming path
+    # (pipeline.evaluate.streaming, the C front-end's twin) normalizes each input over the
+    # clip-long window around it: for a 1 s clip the two agree at the centre position
+    import models
+    from pipeline.data import features
+    from pipeline.data import loader as D
+    from pipeline.evaluate import streaming
+
+    feat_cfg = features.FeatureConfig(**{**models.module("svd_dnn").FEATURES,
+                                         **models.windows("svd_dnn")["frames31"]["features"],
+                                         "normalize": "channel"})
+    pcm, _ = D.cached_audio(D.DataConfig(path=str(tiny_corpus)), "testing")
+    pcm = pcm[:3]
+    model = models.builder("svd_dnn")(features.input_shape(feat_cfg), 12)
+    post = G.window_posteriors(model, pcm, feat_cfg)
+    start = features.clip_window_start(feat_cfg, pcm.shape[1])
+    win = streaming.windowing(feat_cfg, pcm.shape[1])
+    for i in range(3):
+        frames = features.frames(pcm[i].astype(np.float32) / 32768.0, feat_cfg).numpy()
+        x = streaming.inputs(frames, win, np.array([0]))
+        np.testing.assert_allclose(post[i, start], model.predict(x, verbose=0)[0], atol=1e-5)
+        # the means matter: the fixed-normalization input at the centre is far from it
+        fixed = features.compute_numpy(pcm[i : i + 1].astype(np.float32) / 32768.0,
+                                       features.FeatureConfig(**{**feat_cfg.to_dict(),
+                                                                 "normalize": "fixed"}))
+        assert np.max(np.abs(fixed - x)) > 0.1
+
+
 @pytest.mark.slow
 def test_generalize_scores_a_frames31_model_per_clip(tiny_corpus, tmp_path):
     from pipeline.cli import main as kwsq
