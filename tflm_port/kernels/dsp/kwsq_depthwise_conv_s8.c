@@ -350,8 +350,8 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
  * overlapped (one output row per band) rows of at least DW_ANY_MIN_ROW
  * pixels when a row-ordered path fits (measured on M4: below them the
  * per-channel and per-row setup costs more than those paths). */
-#define DW_ANY_MIN_PIXELS 12
-#define DW_ANY_MIN_ROW 10
+#define DW_ANY_MIN_PIXELS 20
+#define DW_ANY_MIN_ROW 16
 
 /* Whether dsp_dw_any.c computes the layer: multiplier 1 (when not on the
  * planes path) or a multiplier > 1 on several input channels (an output
