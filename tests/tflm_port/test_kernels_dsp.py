@@ -17,7 +17,9 @@ bit-exact with TFLite Micro. Checked three ways, cheapest first:
   random convolutions with small receptive fields (kernels 1x1 to 7x7,
   non-square, 1 to 9 input channels, strides 1 to 3, dilation, padding:
   the six-pixel path's padded groups, value-offset taps, border gathers,
-  the last channel's padded row and all three output stages);
+  the last channel's padded row and all three output stages), and random
+  chains of short FULLY_CONNECTED layers (depth 1 to 40, 1 to 40 rows,
+  batches > 1: the short-depth path, its last row's tail and its stages);
 - under QEMU on the real instructions: the anchors and a batch of the
   randomized models (on m4/dsp also the pointwise chains), a few inputs
   each, one firmware run per model.
@@ -49,6 +51,7 @@ N_POINTWISE_MODELS = 6
 N_DW3X3_MODELS = 6
 N_POOL_MODELS = 4
 N_SMALL_CONV_MODELS = 10
+N_SHORT_FC_MODELS = 10
 
 
 def _build_cli(kernels: str) -> Path:
@@ -365,6 +368,55 @@ def random_small_conv_model(seed: int) -> tuple[bytes, str]:
     return convert_int8(model, (h, w, c), seed + 37, per_tensor=per_tensor), "; ".join(desc)
 
 
+def random_short_fc_model(seed: int) -> tuple[bytes, str]:
+    """A chain of 1 to 3 FULLY_CONNECTED layers of short accumulation depth, int8 TFLite.
+
+    Depths 1 to 40 (the depth-1 path, whole groups of four and tails of one
+    to three; past the short path's 16 the widened-row path), 1 to 40 rows
+    (one row: the last row is the only row), on inputs of 1 to 4 rows (Dense
+    on a 2-D input: batches > 1), every activation, with and without bias;
+    odd seeds quantized per tensor.
+    """
+    import tf_keras as keras
+
+    rng = np.random.default_rng(6000 + seed)
+    keras.utils.set_random_seed(6000 + seed)
+    L = keras.layers
+    batch, depth = int(rng.integers(1, 5)), int(rng.integers(1, 21))
+    layers = [int(rng.integers(1, 41)) for _ in range(int(rng.integers(1, 4)))]
+    if seed < 5:
+        depth = (1, 16, 3, 20, 5)[seed]
+    if seed in (0, 4):
+        # depth 1 in and mid-chain (a row count of 1 feeding the next layer)
+        batch, layers = 1, [16, 1, 7]
+    # the converter turns depth-1 Dense layers on a 3-D input into MUL: batches
+    # only above one (a 2-D input is one batch row)
+    shape = (depth,) if batch == 1 else (batch, depth)
+    inp = keras.Input(shape, batch_size=1)
+    x = inp
+    desc = [f"in {batch}x{depth}"]
+    k = depth
+    for rows in layers:
+        act = rng.choice([None, "relu", "relu6"])
+        x = L.Dense(rows, activation=act, use_bias=bool(rng.random() < 0.85))(x)
+        desc.append(f"fc {batch}x{k} -> {rows} {act}")
+        k = rows
+    per_tensor = seed % 2 == 1
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    model = convert_int8(keras.Model(inp, x), shape, seed + 61, per_tensor=per_tensor)
+    return model, "; ".join(desc)
+
+
+@pytest.fixture(scope="module")
+def short_fc_models() -> list[tuple[bytes, str]]:
+    models = [random_short_fc_model(seed) for seed in range(N_SHORT_FC_MODELS)]
+    # output scales 64x smaller: left shifts (the general output stage); 4x
+    # larger: relu6 clamps below 127
+    rescaled = [(rescaled_outputs(m, f, "FULLY_CONNECTED"), f"{d}; fc output scale x{f:g}")
+                for m, d in models[:2] for f in (1 / 64, 4.0)]
+    return models + rescaled
+
+
 @pytest.fixture(scope="module")
 def small_conv_models() -> list[tuple[bytes, str]]:
     models = [random_small_conv_model(seed) for seed in range(N_SMALL_CONV_MODELS)]
@@ -465,6 +517,11 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_small_field_convs(
     check_host(dsp_cli, small_conv_models, 8, 7, tmp_path)
 
 
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_short_fully_connected(
+        dsp_cli: Path, short_fc_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, short_fc_models, 8, 11, tmp_path)
+
+
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_int4_dense_rows(
         dsp_cli: Path, int4_dense_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     check_host(dsp_cli, int4_dense_models, 8, 2, tmp_path)
@@ -549,6 +606,43 @@ def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_small_field_convs(
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
         assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_short_fully_connected(
+        short_fc_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    for model, desc in short_fc_models[:4] + short_fc_models[-2:]:
+        xs = random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+
+
+def test_short_fully_connected_models_cover_what_they_claim(
+        short_fc_models: list[tuple[bytes, str]]) -> None:
+    """The generator really produces the depths, row counts and batches it claims to cover."""
+    import re
+
+    from pipeline.tflite import schema
+
+    depths, rows, batches = set(), set(), set()
+    for model, _ in short_fc_models:
+        m = schema.load(model)
+        for sg in m.subgraphs:
+            for op in sg.operators:
+                if schema.op_name(m, op) == "FULLY_CONNECTED":
+                    w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
+                    rows.add(w[0])
+                    depths.add(w[1])
+                    out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
+                    batches.add(int(np.prod(out)) // w[0])
+    assert {1, 16, 3, 20} <= depths, depths
+    assert any(d % 4 == 0 for d in depths) and any(d % 4 for d in depths), depths
+    assert 1 in rows and max(rows) > 16 and max(batches) > 1, (rows, batches)
+    text = " ".join(d for _, d in short_fc_models)
+    for needle in ("per-tensor", "per-channel", "relu6", "x0.015625", "x4"):
+        assert needle in text, needle
+    assert re.search(r"-> 1 ", text), text
 
 
 def test_small_field_conv_models_cover_what_they_claim(

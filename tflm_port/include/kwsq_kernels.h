@@ -156,6 +156,9 @@ typedef struct {
     int32_t act_min, act_max;
     /* See accum_bound under kwsq_conv_params (0 = unknown). */
     int32_t accum_bound;
+    /* max over rows of |row_const[o]| (saturated at INT32_MAX), computed in
+     * Prepare; 0 = unknown (a kernel that needs it takes the maximum itself). */
+    int32_t row_const_max;
 } kwsq_fc_params;
 
 typedef struct {

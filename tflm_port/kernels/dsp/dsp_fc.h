@@ -47,6 +47,14 @@ typedef struct {
 void dsp_fc_rows_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const uint32_t *xw,
                     const dsp_fc_out *fo, int8_t *y);
 
+/* Deepest row of dsp_fc_tiny_s8 (a multiple of 4). */
+#define DSP_FC_TINY_MAX 16
+
+/* y[o] for every row o < rows of the n-column int8 weights w, n in
+ * 1..DSP_FC_TINY_MAX (dsp_fc_tiny.c): one row per pass, the input widened
+ * in registers-sized arrays, no call per row. */
+void dsp_fc_tiny_s8(const int8_t *w, int32_t n, int32_t rows, const int8_t *x, const dsp_fc_out *fo, int8_t *y);
+
 /* acc[0], acc[1] = rows o and ob >= o (ob may equal o) of those weights
  * times x, as plain sums (the hybrid kernel scales them itself). */
 void dsp_fc_dot2_s8(const int8_t *w, int32_t n, int32_t rows, int32_t o, int32_t ob, const int8_t *x,

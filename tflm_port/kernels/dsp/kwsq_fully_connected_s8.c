@@ -1,7 +1,10 @@
 /*
- * kwsq_fully_connected_s8 for cores with the DSP extension: int8 weights,
- * the input widened once per call and two rows per pass (dsp_fc.h);
- * requantization as dsp_requant.h.
+ * kwsq_fully_connected_s8 for cores with the DSP extension: int8 weights;
+ * depths up to DSP_FC_TINY_MAX one row per pass with the per-call work cut
+ * to the bone (dsp_fc_tiny.c), deeper inputs widened once per call and two
+ * rows per pass (dsp_fc.h); requantization as dsp_requant.h. The largest
+ * row constant behind the short-stage choice comes from Prepare
+ * (params->row_const_max).
  */
 #include "dsp_fc.h"
 #include "dsp_requant.h"
@@ -18,10 +21,13 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
     /* |acc| <= accum * 255 * max|w| + |row_const| + |xsum|: the short form
      * needs it below 2^30; checked against the largest row constant. */
     int64_t bound = (int64_t)accum * 255 * 128 * (params->filter_offset != 0 ? 2 : 1);
-    int64_t cmax = 0;
-    for (int32_t o = 0; o < out_depth; ++o) {
-        const int64_t c = row_const[o] < 0 ? -(int64_t)row_const[o] : row_const[o];
-        cmax = c > cmax ? c : cmax;
+    int64_t cmax = params->row_const_max;
+    if (cmax == 0) {
+        /* not computed by the caller */
+        for (int32_t o = 0; o < out_depth; ++o) {
+            const int64_t c = row_const[o] < 0 ? -(int64_t)row_const[o] : row_const[o];
+            cmax = c > cmax ? c : cmax;
+        }
     }
     bool short_rq = true;
     for (int32_t c = 0; c < (quant->per_channel ? out_depth : 1) && short_rq; ++c) {
@@ -44,6 +50,11 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
             xsum *= (uint32_t)params->filter_offset;
         }
         int8_t *y = output + (int64_t)b * out_depth;
+        if (KWSQ_MODEL_HAS(FC_SHORT) && accum <= DSP_FC_TINY_MAX) {
+            const dsp_fc_out fo = {out, row_const, xsum, pc};
+            dsp_fc_tiny_s8(weights, accum, out_depth, x, &fo, y);
+            continue;
+        }
         if (wide) {
             const dsp_fc_out fo = {out, row_const, xsum, pc};
             dsp_fc_widen_s8(x, accum, xw);

@@ -208,6 +208,10 @@ static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, int32_
         uint32_t c = (uint32_t)input_offset * (uint32_t)weight_sum(filter, o, d->dims.accum_depth, d->kind == FC_S4);
         c += (uint32_t)d->params.filter_offset * (uint32_t)input_offset * (uint32_t)d->dims.accum_depth;
         d->row_const[o] = (int32_t)(c + (uint32_t)(bias_data != NULL ? bias_data[o] : 0));
+        const int64_t mag = d->row_const[o] < 0 ? -(int64_t)d->row_const[o] : d->row_const[o];
+        if (mag > d->params.row_const_max) {
+            d->params.row_const_max = mag > INT32_MAX ? INT32_MAX : (int32_t)mag;
+        }
     }
     return KWSQ_OK;
 }
