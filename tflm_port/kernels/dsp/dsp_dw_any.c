@@ -487,6 +487,42 @@ __attribute__((naked, noinline)) static void da_run_s2p2(da_args *a)
                                 "smlad r2, r7, r10, r2\n\t"
                                 "smlad r3, r8, r10, r3\n\t"));
 }
+
+/* The same with three filter rows unrolled (3x3 and 3x4 filters): no row
+ * counter, the line step in lr. */
+#define DA_S2_ROW3                                                                                        \
+    "ldmia r12!, {r9, r10}\n\t"                                                                         \
+    "ldmia r11, {r4-r8}\n\t"                                                                            \
+    "smlad r0, r4, r9, r0\n\t"                                                                          \
+    "smlad r1, r5, r9, r1\n\t"                                                                          \
+    "smlad r2, r6, r9, r2\n\t"                                                                          \
+    "smlad r3, r7, r9, r3\n\t"                                                                          \
+    "smlad r0, r5, r10, r0\n\t"                                                                         \
+    "smlad r1, r6, r10, r1\n\t"                                                                         \
+    "smlad r2, r7, r10, r2\n\t"                                                                         \
+    "smlad r3, r8, r10, r3\n\t"
+__attribute__((naked, noinline)) static void da_run_s2p2r3(da_args *a)
+{
+    (void)a;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "ldr r4, [r0, #28]\n\t"
+        "push {r0, r4}\n\t"
+        "mov r12, r0\n\t"
+        "1:\n\t"
+        "ldr r11, [r12, #0]\n\t"
+        "ldr r4, [r12, #8]\n\t"
+        "ldmia r4, {r0-r3}\n\t"
+        "ldr lr, [sp, #4]\n\t"
+        "ldr r12, [r12, #24]\n\t"
+        DA_S2_ROW3
+        "add r11, r11, lr\n\t"
+        DA_S2_ROW3
+        "add r11, r11, lr\n\t"
+        DA_S2_ROW3
+        DA_GROUP_END);
+}
+#undef DA_S2_ROW3
 #undef DA_S2_BODY
 #undef DA_GROUP_END
 #undef DA_RQ
@@ -547,6 +583,7 @@ static void da_run_s2(da_args *a)
 }
 #define da_run_s2p1 da_run_s2
 #define da_run_s2p2 da_run_s2
+#define da_run_s2p2r3 da_run_s2
 #endif
 
 /* Output channel oc (record k) of `rows` rows of n pixels from acc (astride
@@ -656,7 +693,7 @@ static void __attribute__((noinline)) channel(const da_geom *g, const dsp_out *o
                 a->pairs = pairs;
                 if (s2) {
                     a->rstep = 2 * g->dh * g->line;
-                    (pairs == 1 ? da_run_s2p1 : da_run_s2p2)(a);
+                    (pairs == 1 ? da_run_s2p1 : g->fh == 3 ? da_run_s2p2r3 : da_run_s2p2)(a);
                 } else {
                     a->rstep = 2 * g->dh * g->line - 4 * pairs;
                     da_run(a);
