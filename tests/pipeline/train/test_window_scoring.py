@@ -162,5 +162,6 @@ def test_svd_frames_preset_is_the_frames31_window(tiny_corpus, tmp_path):
     assert preset.features == window.features and preset.data == window.data
     frames31 = models.windows("svd_dnn")["frames31"]
     assert preset.features["stack_stride"] == frames31["features"]["stack_stride"] == 1
+    assert preset.features["normalize"] == "channel"  # per-channel mean over the clip
     assert preset.data["targets"] == "frames" and preset.augment_copies == 16
     assert [st.name for st in preset.stages] == ["float"] and preset.stages[0].epochs == 400
