@@ -206,11 +206,68 @@ typedef char group_rec_layout[offsetof(group_rec, rsh) == 0 && offsetof(group_re
                      : [r] "l"(REC), [off] "r"(OFF), [lo] "r"(LO), [hi] "r"(HI), [y] "r"(Y)                    \
                      : "q4", "q5", "q6", "q7", "memory")
 
-/* One output pixel, all channel groups. tp[t] points at tap t's input pixel
- * (or the zero-point row); `pairs` taps are summed two at a time. The last
- * group (och % 16 channels) is predicated: its input loads stop at the
- * tensor's end and its store at the last channel. `left`: some channel
- * shifts left (a constant: instantiated both ways). */
+/* One channel group of one output pixel: channels g .. g + 15 (`full`, a
+ * constant) or g .. och - 1 (predicated: its input loads stop at the
+ * tensor's end and its store at the last channel). tp[t] points at tap t's
+ * input pixel (or the zero-point row); `pairs` taps are summed two at a
+ * time; *w (the group's rearranged weights) is left after them. `left`:
+ * some channel shifts left (a constant: instantiated both ways). */
+static inline __attribute__((always_inline)) void group_c16(bool left, bool full, const uint32_t *tp, int32_t taps,
+                                                            int32_t pairs, const int8_t **wp, const group_rec *rec,
+                                                            int32_t g, int32_t och, int32_t out_off, int8x16_t lo,
+                                                            int8x16_t hi, int32_t act_min, int32_t act_max,
+                                                            int8_t *yp)
+{
+    const int8_t *w = *wp;
+    int32x4_t a0 = vldrwq_s32(rec->base), a1 = vldrwq_s32(rec->base + 4);
+    int32x4_t a2 = vldrwq_s32(rec->base + 8), a3 = vldrwq_s32(rec->base + 12);
+    if (full) {
+        const uint32_t *tpp = tp;
+        const int8_t *p0_, *p1_;
+        if (pairs > 0) {
+            MVE_DW_PAIRS(tpp, w, g, pairs, a0, a1, a2, a3);
+        }
+        if (taps > 2 * pairs) {
+            MVE_DW_SINGLES(tpp, w, g, taps - 2 * pairs, a0, a1, a2, a3);
+        }
+        (void)p1_;
+    } else {
+        const mve_pred16_t pr = vctp8q((uint32_t)(och - g));
+        for (int32_t t = 0; t < taps; ++t) {
+            const int8x16_t xv = vldrbq_z_s8((const int8_t *)tp[t] + g, pr), wv = vldrbq_s8(w);
+            w += 16;
+            const int16x8_t pe = vmullbq_int_s8(xv, wv), po = vmulltq_int_s8(xv, wv);
+            a0 = vaddq_s32(a0, vmovlbq_s16(pe));
+            a1 = vaddq_s32(a1, vmovltq_s16(pe));
+            a2 = vaddq_s32(a2, vmovlbq_s16(po));
+            a3 = vaddq_s32(a3, vmovltq_s16(po));
+        }
+    }
+    *wp = w;
+    if (full && !left) {
+        /* requantize, re-interleave, clamp and store in assembly (the
+         * intrinsics version spills the four accumulators) */
+        int8_t *yg = yp + g;
+        MVE_DW_STORE(a0, a1, a2, a3, rec, out_off, act_min, act_max, yg);
+        return;
+    }
+    const int16x8_t he = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a0, rec, 0, left, out_off)),
+                                      MVE_DW_OUT(a1, rec, 1, left, out_off));
+    const int16x8_t ho = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a2, rec, 2, left, out_off)),
+                                      MVE_DW_OUT(a3, rec, 3, left, out_off));
+    int8x16_t b = vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), he), ho);
+    b = vminq_s8(vmaxq_s8(b, lo), hi);
+    if (full) {
+        vstrbq_s8(yp + g, b);
+    } else {
+        vstrbq_p_s8(yp + g, b, vctp8q((uint32_t)(och - g)));
+    }
+}
+
+/* One output pixel, all channel groups: the full ones, then a tail of 1-15
+ * channels, which with 16 or more channels is a full group over the last 16
+ * (its record and weights were built that way; the channels before the
+ * tail are stored again with the same values). */
 static inline __attribute__((always_inline)) void pixel_c16(bool left, const uint32_t *tp, int32_t taps,
                                                             int32_t pairs, const int8_t *wt, const group_rec *rec,
                                                             int32_t och, int32_t out_off, int8x16_t lo,
@@ -218,49 +275,15 @@ static inline __attribute__((always_inline)) void pixel_c16(bool left, const uin
                                                             int8_t *yp)
 {
     const int8_t *w = wt;
-    for (int32_t g = 0; g < och; g += 16, ++rec) {
-        const bool full = g + 16 <= och;
-        int32x4_t a0 = vldrwq_s32(rec->base), a1 = vldrwq_s32(rec->base + 4);
-        int32x4_t a2 = vldrwq_s32(rec->base + 8), a3 = vldrwq_s32(rec->base + 12);
-        if (full) {
-            const uint32_t *tpp = tp;
-            const int8_t *p0_, *p1_;
-            if (pairs > 0) {
-                MVE_DW_PAIRS(tpp, w, g, pairs, a0, a1, a2, a3);
-            }
-            if (taps > 2 * pairs) {
-                MVE_DW_SINGLES(tpp, w, g, taps - 2 * pairs, a0, a1, a2, a3);
-            }
-            (void)p1_;
+    int32_t g = 0;
+    for (; g + 16 <= och; g += 16, ++rec) {
+        group_c16(left, true, tp, taps, pairs, &w, rec, g, och, out_off, lo, hi, act_min, act_max, yp);
+    }
+    if (g < och) {
+        if (och >= 16) {
+            group_c16(left, true, tp, taps, pairs, &w, rec, och - 16, och, out_off, lo, hi, act_min, act_max, yp);
         } else {
-            const mve_pred16_t pr = vctp8q((uint32_t)(och - g));
-            for (int32_t t = 0; t < taps; ++t) {
-                const int8x16_t xv = vldrbq_z_s8((const int8_t *)tp[t] + g, pr), wv = vldrbq_s8(w);
-                w += 16;
-                const int16x8_t pe = vmullbq_int_s8(xv, wv), po = vmulltq_int_s8(xv, wv);
-                a0 = vaddq_s32(a0, vmovlbq_s16(pe));
-                a1 = vaddq_s32(a1, vmovltq_s16(pe));
-                a2 = vaddq_s32(a2, vmovlbq_s16(po));
-                a3 = vaddq_s32(a3, vmovltq_s16(po));
-            }
-        }
-        if (full && !left) {
-            /* requantize, re-interleave, clamp and store in assembly (the
-             * intrinsics version spills the four accumulators) */
-            int8_t *yg = yp + g;
-            MVE_DW_STORE(a0, a1, a2, a3, rec, out_off, act_min, act_max, yg);
-            continue;
-        }
-        const int16x8_t he = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a0, rec, 0, left, out_off)),
-                                          MVE_DW_OUT(a1, rec, 1, left, out_off));
-        const int16x8_t ho = vqmovntq_s32(vqmovnbq_s32(vuninitializedq_s16(), MVE_DW_OUT(a2, rec, 2, left, out_off)),
-                                          MVE_DW_OUT(a3, rec, 3, left, out_off));
-        int8x16_t b = vqmovntq_s16(vqmovnbq_s16(vuninitializedq_s8(), he), ho);
-        b = vminq_s8(vmaxq_s8(b, lo), hi);
-        if (full) {
-            vstrbq_s8(yp + g, b);
-        } else {
-            vstrbq_p_s8(yp + g, b, vctp8q((uint32_t)(och - g)));
+            group_c16(left, false, tp, taps, pairs, &w, rec, g, och, out_off, lo, hi, act_min, act_max, yp);
         }
     }
 }
@@ -390,7 +413,9 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
             row = row4;
         }
         for (int32_t g = 0; g < padded; g += 16) {
-            const int8x16_t v = vldrbq_z_s8(row + g, vctp8q((uint32_t)(ch - g)));
+            /* the last group over the last 16 channels when there are >= 16 */
+            const int32_t gs = g + 16 <= ch || ch < 16 ? g : ch - 16;
+            const int8x16_t v = vldrbq_z_s8(row + gs, vctp8q((uint32_t)(ch - gs)));
             vstrbq_s8(wt + g * taps + t * 16, v);
             wmin = vminvq_s8((int8_t)wmin, v);
         }
@@ -408,7 +433,7 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
         vstrhq_s16(sums + 8, so);
         group_rec *r = &rec[g / 16];
         for (int32_t j = 0; j < 16; ++j) {
-            const int32_t c = g + j, lane = lane_of(j);
+            const int32_t c = (g + 16 <= ch || ch < 16 ? g : ch - 16) + j, lane = lane_of(j);
             const int32_t s = c < ch ? q->shift[c] : 0;
             const int32_t sum = sums[(j & 1) * 8 + (j >> 1)];
             r->base[lane] = c < ch ? (bias != NULL ? bias[c] : 0) + d->input_offset * sum : 0;
