@@ -19,21 +19,35 @@
 /* The kernel of an op, and as a mask the kinds an op record takes. */
 enum { FC_S8 = 1, FC_S4 = 2, FC_HYBRID = 4, FC_F32 = 8 };
 
+/* The int8 / INT4 kernels' state. */
 typedef struct {
-    int32_t kind;
-    kwsq_fc_dims dims;
     kwsq_fc_params params;
     kwsq_quant_params quant; /* per-tensor weights: one multiplier and shift */
     kwsq_quant_tables qt;    /* per-row weights: the tables, filled in Eval */
-    kwsq_float_range fact;
-    int32_t mult1;         /* per-tensor: quant points here */
+    int32_t mult1;           /* per-tensor: quant points here */
     int8_t shift1;
-    bool asymmetric;       /* hybrid: asymmetric input quantization */
-    int32_t scratch_bytes; /* hybrid: scratch slot 0 */
+} fc_int;
+
+/* The float and hybrid kernels' state. */
+typedef struct {
+    kwsq_float_range fact;
+    bool asymmetric;         /* hybrid: asymmetric input quantization */
+    int32_t scratch_bytes;   /* hybrid: scratch slot 0 */
+    float *row_scale;        /* hybrid: weight scale of each row */
+    const float *bias;       /* float bias (hybrid, f32); NULL = none */
+} fc_float;
+
+/* Per-op data, persistent: one kind's state at a time (a union: the arena
+ * holds only the larger). */
+typedef struct {
+    int32_t kind;
+    kwsq_fc_dims dims;
     int32_t *row_const;    /* bias + input_offset * row sum (int8/int4); row sums (hybrid) */
-    float *row_scale;      /* hybrid: weight scale of each row */
     const void *weights;   /* the constant weights and bias, in the model */
-    const float *bias;     /* float bias (hybrid, f32); NULL = none */
+    union {
+        fc_int q;
+        fc_float f;
+    } u;
 } fc_data;
 
 /* Sums wrap modulo 2^32 (unsigned arithmetic, no undefined overflow): the
@@ -68,8 +82,8 @@ static kwsq_status prepare_float(struct kwsq_interpreter *ip, kwsq_node *n, fc_d
     if (activation > 3) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
     }
-    kwsq_activation_range_f(activation, &d->fact.act_min, &d->fact.act_max);
-    d->bias = bias != NULL ? (const float *)bias->v.data : NULL;
+    kwsq_activation_range_f(activation, &d->u.f.fact.act_min, &d->u.f.fact.act_max);
+    d->u.f.bias = bias != NULL ? (const float *)bias->v.data : NULL;
     if (filter->v.type == KWSQ_FLOAT32) {
         d->kind = FC_F32;
         return KWSQ_OK;
@@ -80,10 +94,10 @@ static kwsq_status prepare_float(struct kwsq_interpreter *ip, kwsq_node *n, fc_d
                          "hybrid weights must be int8, quantized per tensor or per row");
     }
     d->kind = FC_HYBRID;
-    d->asymmetric = kwsq_opt_i8(ip, n, KWSQ_FIELD_FULLY_CONNECTED_OPTIONS_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0;
+    d->u.f.asymmetric = kwsq_opt_i8(ip, n, KWSQ_FIELD_FULLY_CONNECTED_OPTIONS_ASYMMETRIC_QUANTIZE_INPUTS, 0) != 0;
     d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
-    d->row_scale = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
-    if (d->row_const == NULL || d->row_scale == NULL) {
+    d->u.f.row_scale = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
+    if (d->row_const == NULL || d->u.f.row_scale == NULL) {
         return KWSQ_ERR_ARENA;
     }
     for (int32_t o = 0; o < d->dims.output_depth; ++o) {
@@ -91,10 +105,10 @@ static kwsq_status prepare_float(struct kwsq_interpreter *ip, kwsq_node *n, fc_d
             return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "hybrid weights must be symmetric");
         }
         d->row_const[o] = weight_sum(filter, o, d->dims.accum_depth, false);
-        d->row_scale[o] = kwsq_channel_scale(filter, o);
+        d->u.f.row_scale[o] = kwsq_channel_scale(filter, o);
     }
-    d->scratch_bytes = kwsq_fully_connected_hybrid_f32_get_buffer_size(&d->dims);
-    if (kwsq_request_scratch(ip, n, (size_t)d->scratch_bytes) != 0) {
+    d->u.f.scratch_bytes = kwsq_fully_connected_hybrid_f32_get_buffer_size(&d->dims);
+    if (kwsq_request_scratch(ip, n, (size_t)d->u.f.scratch_bytes) != 0) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "too many scratch buffers");
     }
     return KWSQ_OK;
@@ -173,44 +187,44 @@ static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, int32_
         }
     }
     if (!kwsq_activation_range_q(activation, output->v.scale, output->v.zero_point, -128, 127,
-                                 &d->params.act_min, &d->params.act_max)) {
+                                 &d->u.q.params.act_min, &d->u.q.params.act_max)) {
         return kwsq_fail(ip, n, KWSQ_ERR_UNSUPPORTED, "fused activation %d not supported", (int)activation);
     }
-    d->params.filter_offset = filter->v.num_channels > 1 ? 0 : -filter->v.zero_point;
-    d->params.output_offset = output->v.zero_point;
-    d->quant.per_channel = filter->v.num_channels > 1;
-    if (d->quant.per_channel) {
-        if ((st = kwsq_quant_tables_prepare(ip, n, input, filter, output, d->dims.output_depth, &d->qt)) !=
+    d->u.q.params.filter_offset = filter->v.num_channels > 1 ? 0 : -filter->v.zero_point;
+    d->u.q.params.output_offset = output->v.zero_point;
+    d->u.q.quant.per_channel = filter->v.num_channels > 1;
+    if (d->u.q.quant.per_channel) {
+        if ((st = kwsq_quant_tables_prepare(ip, n, input, filter, output, d->dims.output_depth, &d->u.q.qt)) !=
             KWSQ_OK) {
             return st;
         }
     } else {
         int shift;
-        kwsq_quantize_ratio(input->v.scale, filter->v.scale, output->v.scale, &d->mult1, &shift);
-        d->shift1 = (int8_t)shift;
-        d->quant.multiplier = &d->mult1;
-        d->quant.shift = &d->shift1;
-        d->quant.pot = d->mult1 == (1 << 30);
+        kwsq_quantize_ratio(input->v.scale, filter->v.scale, output->v.scale, &d->u.q.mult1, &shift);
+        d->u.q.shift1 = (int8_t)shift;
+        d->u.q.quant.multiplier = &d->u.q.mult1;
+        d->u.q.quant.shift = &d->u.q.shift1;
+        d->u.q.quant.pot = d->u.q.mult1 == (1 << 30);
 #ifdef KWSQ_NO_SHIFT_ONLY
-        d->quant.pot = false; /* measuring what the shift-only requantization buys */
+        d->u.q.quant.pot = false; /* measuring what the shift-only requantization buys */
 #endif
     }
     d->row_const = kwsq_alloc_persistent_array(ip, (size_t)d->dims.output_depth, 4u);
     if (d->row_const == NULL) {
         return KWSQ_ERR_ARENA;
     }
-    d->params.accum_bound = kwsq_accum_bound(filter, d->dims.output_depth, d->dims.accum_depth,
+    d->u.q.params.accum_bound = kwsq_accum_bound(filter, d->dims.output_depth, d->dims.accum_depth,
                                              d->dims.accum_depth, 1, input->v.zero_point);
     const int32_t input_offset = -input->v.zero_point;
     const int32_t *bias_data = bias != NULL ? (const int32_t *)bias->v.data : NULL;
     for (int32_t o = 0; o < d->dims.output_depth; ++o) {
         /* (w + fo)(x + io) = wx + io*w + fo*x + fo*io; the x-only term is per batch. */
         uint32_t c = (uint32_t)input_offset * (uint32_t)weight_sum(filter, o, d->dims.accum_depth, d->kind == FC_S4);
-        c += (uint32_t)d->params.filter_offset * (uint32_t)input_offset * (uint32_t)d->dims.accum_depth;
+        c += (uint32_t)d->u.q.params.filter_offset * (uint32_t)input_offset * (uint32_t)d->dims.accum_depth;
         d->row_const[o] = (int32_t)(c + (uint32_t)(bias_data != NULL ? bias_data[o] : 0));
         const int64_t mag = d->row_const[o] < 0 ? -(int64_t)d->row_const[o] : d->row_const[o];
-        if (mag > d->params.row_const_max) {
-            d->params.row_const_max = mag > INT32_MAX ? INT32_MAX : (int32_t)mag;
+        if (mag > d->u.q.params.row_const_max) {
+            d->u.q.params.row_const_max = mag > INT32_MAX ? INT32_MAX : (int32_t)mag;
         }
     }
     return KWSQ_OK;
@@ -220,9 +234,9 @@ static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, int32_
  * per row the tables filled now. */
 static kwsq_quant_params quant_of(struct kwsq_interpreter *ip, const kwsq_node *n, const fc_data *d)
 {
-    kwsq_quant_params q = d->quant;
+    kwsq_quant_params q = d->u.q.quant;
     if (q.per_channel) {
-        kwsq_quant_tables_eval(ip, n, &d->qt, kwsq_node_input(ip, n, 0)->v.scale,
+        kwsq_quant_tables_eval(ip, n, &d->u.q.qt, kwsq_node_input(ip, n, 0)->v.scale,
                                kwsq_node_output(ip, n, 0)->v.scale, &q);
     }
     return q;
@@ -239,18 +253,18 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
     case FC_S4: {
         const kwsq_quant_params q = quant_of(ip, n, d);
         st = d->kind == FC_S8
-                 ? kwsq_fully_connected_s8(&d->params, &q, &d->dims, in, d->weights, d->row_const, out)
-                 : kwsq_fully_connected_s4(&d->params, &q, &d->dims, in, d->weights, d->row_const, out);
+                 ? kwsq_fully_connected_s8(&d->u.q.params, &q, &d->dims, in, d->weights, d->row_const, out)
+                 : kwsq_fully_connected_s4(&d->u.q.params, &q, &d->dims, in, d->weights, d->row_const, out);
         break;
     }
     case FC_HYBRID: {
-        const kwsq_context ctx = {kwsq_scratch(ip, n, 0), d->scratch_bytes};
-        st = kwsq_fully_connected_hybrid_f32(&ctx, &d->fact, d->asymmetric, &d->dims, in, d->weights,
-                                             d->row_const, d->row_scale, d->bias, out);
+        const kwsq_context ctx = {kwsq_scratch(ip, n, 0), d->u.f.scratch_bytes};
+        st = kwsq_fully_connected_hybrid_f32(&ctx, &d->u.f.fact, d->u.f.asymmetric, &d->dims, in, d->weights,
+                                             d->row_const, d->u.f.row_scale, d->u.f.bias, out);
         break;
     }
     default:
-        st = kwsq_fully_connected_f32(&d->fact, &d->dims, in, d->weights, d->bias, out);
+        st = kwsq_fully_connected_f32(&d->u.f.fact, &d->dims, in, d->weights, d->u.f.bias, out);
         break;
     }
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
@@ -260,7 +274,7 @@ static kwsq_status eval_s8(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
     const kwsq_quant_params q = quant_of(ip, n, d);
-    const kwsq_status st = kwsq_fully_connected_s8(&d->params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
+    const kwsq_status st = kwsq_fully_connected_s8(&d->u.q.params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
                                                    d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
@@ -269,7 +283,7 @@ static kwsq_status eval_s4(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
     const kwsq_quant_params q = quant_of(ip, n, d);
-    const kwsq_status st = kwsq_fully_connected_s4(&d->params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
+    const kwsq_status st = kwsq_fully_connected_s4(&d->u.q.params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
                                                    d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
