@@ -17,10 +17,13 @@ kwsq_status kwsq_fully_connected_s4(const kwsq_fc_params *params, const kwsq_qua
     /* |acc| <= accum * 255 * max|w| + |row_const| + |xsum|: the short form
      * needs it below 2^30; checked against the largest row constant. */
     int64_t bound = (int64_t)accum * 255 * 128 * (params->filter_offset != 0 ? 2 : 1);
-    int64_t cmax = 0;
-    for (int32_t o = 0; o < out_depth; ++o) {
-        const int64_t c = row_const[o] < 0 ? -(int64_t)row_const[o] : row_const[o];
-        cmax = c > cmax ? c : cmax;
+    int64_t cmax = params->row_const_max;
+    if (cmax == 0) {
+        /* not computed by the caller */
+        for (int32_t o = 0; o < out_depth; ++o) {
+            const int64_t c = row_const[o] < 0 ? -(int64_t)row_const[o] : row_const[o];
+            cmax = c > cmax ? c : cmax;
+        }
     }
     bool short_rq = true;
     for (int32_t c = 0; c < (quant->per_channel ? out_depth : 1) && short_rq; ++c) {

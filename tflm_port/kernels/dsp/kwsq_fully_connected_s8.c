@@ -13,6 +13,19 @@
 /* the short path's bound lies inside the FC_SHORT class */
 typedef char dsp_fc_short_check[DSP_FC_WIDE_MAX <= KWSQ_FC_SHORT_MAX ? 1 : -1];
 
+/* filter_offset * sum(x[0..n)), wrapping (0 without a weight zero point) */
+static inline uint32_t xsum_of(const int8_t *x, int32_t n, int32_t filter_offset)
+{
+    uint32_t xsum = 0;
+    if (filter_offset != 0) {
+        for (int32_t i = 0; i < n; ++i) {
+            xsum += (uint32_t)x[i];
+        }
+        xsum *= (uint32_t)filter_offset;
+    }
+    return xsum;
+}
+
 kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_quant_params *quant,
                                     const kwsq_fc_dims *dims, const int8_t *input,
                                     const int8_t *weights, const int32_t *row_const, int8_t *output)
@@ -36,25 +49,22 @@ kwsq_status kwsq_fully_connected_s8(const kwsq_fc_params *params, const kwsq_qua
     const dsp_out out = dsp_out_make(quant->multiplier, quant->shift, params->output_offset, params->act_min,
                                      params->act_max, short_rq, quant->pot);
     const bool pc = quant->per_channel;
+    if (KWSQ_MODEL_HAS(FC_SHORT) && accum <= DSP_FC_TINY_MAX) {
+        for (int32_t b = 0; b < dims->batches; ++b) {
+            const int8_t *x = input + (int64_t)b * accum;
+            const dsp_fc_out fo = {out, row_const, xsum_of(x, accum, params->filter_offset), pc};
+            dsp_fc_tiny_s8(weights, accum, out_depth, x, &fo, output + (int64_t)b * out_depth);
+        }
+        return KWSQ_OK;
+    }
     /* the widened input, on the stack (2 bytes per value) when short enough
      * (a build for a model without such a layer streams every row) */
     const bool wide = KWSQ_MODEL_HAS(FC_SHORT) && accum <= DSP_FC_WIDE_MAX;
     uint32_t xw[wide ? dsp_fc_wide_words(accum, 0) : 1];
     for (int32_t b = 0; b < dims->batches; ++b) {
         const int8_t *x = input + (int64_t)b * accum;
-        uint32_t xsum = 0;
-        if (params->filter_offset != 0) {
-            for (int32_t i = 0; i < accum; ++i) {
-                xsum += (uint32_t)x[i];
-            }
-            xsum *= (uint32_t)params->filter_offset;
-        }
+        const uint32_t xsum = xsum_of(x, accum, params->filter_offset);
         int8_t *y = output + (int64_t)b * out_depth;
-        if (KWSQ_MODEL_HAS(FC_SHORT) && accum <= DSP_FC_TINY_MAX) {
-            const dsp_fc_out fo = {out, row_const, xsum, pc};
-            dsp_fc_tiny_s8(weights, accum, out_depth, x, &fo, y);
-            continue;
-        }
         if (wide) {
             const dsp_fc_out fo = {out, row_const, xsum, pc};
             dsp_fc_widen_s8(x, accum, xw);
