@@ -230,31 +230,41 @@ static kwsq_status prepare_any(struct kwsq_interpreter *ip, kwsq_node *n, int32_
     return KWSQ_OK;
 }
 
-/* The int8 and INT4 kernels' requantization: per tensor from the op data,
- * per row the tables filled now. */
-static kwsq_quant_params quant_of(struct kwsq_interpreter *ip, const kwsq_node *n, const fc_data *d)
+/* The int8 and INT4 kernels' requantization: per tensor the op data itself,
+ * per row the tables filled now into *q. */
+static const kwsq_quant_params *quant_of(struct kwsq_interpreter *ip, const kwsq_node *n, const fc_data *d,
+                                         kwsq_quant_params *q)
 {
-    kwsq_quant_params q = d->u.q.quant;
-    if (q.per_channel) {
-        kwsq_quant_tables_eval(ip, n, &d->u.q.qt, kwsq_node_input(ip, n, 0)->v.scale,
-                               kwsq_node_output(ip, n, 0)->v.scale, &q);
+    if (!d->u.q.quant.per_channel) {
+        return &d->u.q.quant;
     }
+    *q = d->u.q.quant;
+    kwsq_quant_tables_eval(ip, n, &d->u.q.qt, kwsq_node_input(ip, n, 0)->v.scale,
+                           kwsq_node_output(ip, n, 0)->v.scale, q);
     return q;
+}
+
+/* The data of io slot k in Eval: after init every slot Eval reads is a kept
+ * tensor (kwsq_node_input's init-time lookup is not needed). */
+static inline void *eval_data(const struct kwsq_interpreter *ip, const kwsq_node *n, int32_t k)
+{
+    return ip->tensors[n->io[k]].v.data;
 }
 
 static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
-    const void *in = kwsq_node_input(ip, n, 0)->v.data;
-    void *out = kwsq_node_output(ip, n, 0)->v.data;
+    const void *in = eval_data(ip, n, 0);
+    void *out = eval_data(ip, n, n->num_inputs);
     kwsq_status st;
     switch (d->kind) {
     case FC_S8:
     case FC_S4: {
-        const kwsq_quant_params q = quant_of(ip, n, d);
+        kwsq_quant_params qt;
+        const kwsq_quant_params *q = quant_of(ip, n, d, &qt);
         st = d->kind == FC_S8
-                 ? kwsq_fully_connected_s8(&d->u.q.params, &q, &d->dims, in, d->weights, d->row_const, out)
-                 : kwsq_fully_connected_s4(&d->u.q.params, &q, &d->dims, in, d->weights, d->row_const, out);
+                 ? kwsq_fully_connected_s8(&d->u.q.params, q, &d->dims, in, d->weights, d->row_const, out)
+                 : kwsq_fully_connected_s4(&d->u.q.params, q, &d->dims, in, d->weights, d->row_const, out);
         break;
     }
     case FC_HYBRID: {
@@ -273,18 +283,20 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
 static kwsq_status eval_s8(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
-    const kwsq_quant_params q = quant_of(ip, n, d);
-    const kwsq_status st = kwsq_fully_connected_s8(&d->u.q.params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
-                                                   d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
+    kwsq_quant_params qt;
+    const kwsq_quant_params *q = quant_of(ip, n, d, &qt);
+    const kwsq_status st = kwsq_fully_connected_s8(&d->u.q.params, q, &d->dims, eval_data(ip, n, 0), d->weights,
+                                                   d->row_const, eval_data(ip, n, n->num_inputs));
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
 
 static kwsq_status eval_s4(struct kwsq_interpreter *ip, const kwsq_node *n)
 {
     const fc_data *d = n->data;
-    const kwsq_quant_params q = quant_of(ip, n, d);
-    const kwsq_status st = kwsq_fully_connected_s4(&d->u.q.params, &q, &d->dims, kwsq_node_input(ip, n, 0)->v.data,
-                                                   d->weights, d->row_const, kwsq_node_output(ip, n, 0)->v.data);
+    kwsq_quant_params qt;
+    const kwsq_quant_params *q = quant_of(ip, n, d, &qt);
+    const kwsq_status st = kwsq_fully_connected_s4(&d->u.q.params, q, &d->dims, eval_data(ip, n, 0), d->weights,
+                                                   d->row_const, eval_data(ip, n, n->num_inputs));
     return st == KWSQ_OK ? KWSQ_OK : kwsq_fail(ip, n, st, "kernel failed");
 }
 
