@@ -91,14 +91,14 @@ convert: setup
 
 # make bench: the anchor models (when ../shared/anchor_models is there), the demo run and its
 # twins trained at float and 4-bit, the 250K-parameter DNN at float, int8 and 4-bit, and the
-# DS-CNN (convolutional) at int8 and 4-bit, on every target and kernel folder, and twelve
+# DS-CNN (convolutional) at float, int8 and 4-bit, on every target and kernel folder, and twelve
 # generated int8 models of other layer shapes (the general-shapes section, built into
 # runs/bench/general_shapes/ once, measured on m4/dsp, m55/mve and a64/neon); report in
 # runs/bench/ and a dated copy in docs/.  Runs that are missing are trained first when the
 # corpus is there (a few minutes each).
 BENCH_RUNS := $(RUN):svd_dnn:int8 $(RUN)-float:svd_dnn:float $(RUN)-w4a8:svd_dnn:w4a8 \
 	dnn250k-float:dnn250k:float dnn250k-int8:dnn250k:int8 dnn250k-w4a8:dnn250k:w4a8 \
-	ds_cnn-int8:ds_cnn:int8 ds_cnn-w4a8:ds_cnn:w4a8
+	ds_cnn-float:ds_cnn:float ds_cnn-int8:ds_cnn:int8 ds_cnn-w4a8:ds_cnn:w4a8
 
 bench-runs: setup
 	@for spec in $(BENCH_RUNS); do \
