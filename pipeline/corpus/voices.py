@@ -389,8 +389,9 @@ def twin_speakers(pool: list[Speaker], seen: set[str]) -> list[Speaker]:
     from a generator seeded by the source's hash, a formant-style re-synthesis
     (:func:`formant_settings`) and its own level, room and tempo. The re-synthesis sets the
     pitch: no sox pitch shift or flite F0 target on a twin. Every second source, not every
-    one: a WORLD-converted twin of the others was measured with them and added nothing on
-    the espeak-ng fold (67.8 % with, 69.7 % without; docs/data.md) for 20 % more training.
+    one: WORLD-converted twins of the others added nothing on the espeak-ng fold (formant
+    twins 69.7 %, WORLD twins 70.4 %, both 67.8 %: one seed each, inside a seed's spread;
+    docs/data.md) for 20 % more training.
     """
     twins: list[Speaker] = []
     turn: dict[str, int] = {}
