@@ -52,7 +52,6 @@ import tensorflow as tf
 
 from pipeline.atomic import atomic_path, write_text
 from pipeline.data import features, loader
-from pipeline.data.gsc import load_noises
 from pipeline.errors import KwsqError
 
 EVAL_STRIDE = 4  # validation/test: every 4th window position (17 of a 1 s clip's 68)
@@ -255,7 +254,7 @@ class FrameSplit:
         self.cfg = dataclasses.replace(data_cfg, time_shift_ms=0.0)
         self.feat_cfg = feat_cfg
         self.per_clip = int(data_cfg.frame_windows or loader.FRAME_WINDOWS)
-        self.bank = loader._noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
+        self.bank = loader._noise_bank(loader.run_noises(data_cfg),
                                        data_cfg.clip_samples)
         self.centres = tf.constant(anchor_centres(feat_cfg, data_cfg.clip_samples), tf.int64)
         self.class_weights = (window_class_weights(

@@ -98,10 +98,19 @@ def noise_files(path: str | os.PathLike[str]) -> list[Path]:
     return sorted((Path(path) / NOISE_DIR).glob("*.wav"))
 
 
-def load_noises(path: str | os.PathLike[str], min_samples: int = 16000) -> list[np.ndarray]:
-    """The background noise recordings (16 kHz, at least ``min_samples`` long) as float32."""
+# Noise kwsq synth makes from the corpus's own speech (training clips of every engine
+# family): a cross-family fold must not hear the left-out family in it (loader.run_noises).
+CORPUS_SPEECH_NOISES = ("babble",)
+
+
+def load_noises(path: str | os.PathLike[str], min_samples: int = 16000,
+                skip: tuple[str, ...] = ()) -> list[np.ndarray]:
+    """The background noise recordings (16 kHz, at least ``min_samples`` long) as float32,
+    without the files named (stem) in ``skip``."""
     out = []
     for p in noise_files(path):
+        if p.stem in skip:
+            continue
         try:
             audio, rate = read_wav(p)
         except (wave.Error, EOFError, ValueError):

@@ -51,6 +51,7 @@ from pipeline.data.audio import SAMPLE_RATE, read_wav
 from pipeline.data.centre import CENTRES, centre_clips
 from pipeline.data.gsc import (
     COMMANDS,
+    CORPUS_SPEECH_NOISES,
     SPLITS,
     TESTING_LIST,
     VALIDATION_LIST,
@@ -213,6 +214,7 @@ class DataConfig:
         d = {k: getattr(self, k) for k in keep}
         if self.holdout_family:  # only when set: caches made before keep their keys
             d["holdout_family"] = self.holdout_family
+            d["noises"] = "no corpus speech"  # run_noises: silence clips drawn without babble
         if self.centre:
             d["centre"] = self.centre
         if self.label_mode == "35" and self.targets == "frames":  # labels one higher
@@ -341,6 +343,14 @@ def _split_of(cfg: DataConfig, split: str, root: Path, speakers: dict[str, dict[
     return {w: sorted(r) for w, r in out.items()}
 
 
+def run_noises(cfg: DataConfig) -> list[np.ndarray]:
+    """The noise a run mixes in and draws silence from: the corpus's noise files, without
+    those made from the corpus's own speech when a family is held out (that babble holds
+    every family's voices, the left-out one's too)."""
+    skip = CORPUS_SPEECH_NOISES if cfg.holdout_family else ()
+    return load_noises(cfg.path, cfg.clip_samples, skip=skip)
+
+
 def load_audio(cfg: DataConfig, split: str
                ) -> tuple[np.ndarray, np.ndarray, list[dict[str, Any]], LoadReport]:
     """Deterministic audio of one split: ``x [n, clip_samples]`` float32, ``y [n]`` int32,
@@ -375,7 +385,7 @@ def load_audio(cfg: DataConfig, split: str
     if cfg.centre and clips:  # word clips only: silence has no word to centre
         clips = list(centre_clips(np.stack(clips)))
     if n_silence:
-        noises = load_noises(root, cfg.clip_samples)
+        noises = run_noises(cfg)
         clips.extend(_silence(cfg, split, n_silence, noises))
         labels.extend([0] * n_silence)  # class 0 is _silence_ (12) or _other_ (wake)
         meta.extend({"file": "", "word": SILENCE, "speaker": "", "family": "", "human": False}
@@ -721,7 +731,7 @@ class AugmentedSplit:
         pcm, self.y = cached_audio(data_cfg, split)
         features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
-        self.bank = _noise_bank(load_noises(data_cfg.path, data_cfg.clip_samples),
+        self.bank = _noise_bank(run_noises(data_cfg),
                                 data_cfg.clip_samples)
         self.class_weights = (balanced_weights(self.y, len(class_names(data_cfg)))
                               if data_cfg.class_weight == "balanced" else None)

@@ -227,3 +227,16 @@ def test_config_round_trips_and_rejects_bad_modes(tiny_corpus: Path) -> None:
         D.DataConfig(path=".", label_mode="wake")
     with pytest.raises(KwsqError, match="unknown label mode"):
         D.DataConfig(path=".", label_mode="20")
+
+
+def test_a_held_out_family_hears_no_babble_made_of_the_corpus_speech(tiny_corpus: Path) -> None:
+    """kwsq synth's babble is made of every family's training clips: a cross-family fold must
+    neither mix it in nor draw silence from it (the left-out family's voices are in it)."""
+    from pipeline.data.gsc import NOISE_DIR
+
+    babble, _ = read_wav(tiny_corpus / NOISE_DIR / "babble.wav")
+    every = D.run_noises(D.DataConfig(path=str(tiny_corpus)))
+    fold = D.run_noises(D.DataConfig(path=str(tiny_corpus), holdout_family="espeak"))
+    assert any(n.shape == babble.shape and np.array_equal(n, babble) for n in every)
+    assert not any(n.shape == babble.shape and np.array_equal(n, babble) for n in fold)
+    assert len(fold) == len(every) - 1
