@@ -80,6 +80,17 @@ WORLD_FRAME_MS = 5.0
 WORLD_KEYS = ("breath", "f0_range", "f0_ratio", "noise_warp", "warp")
 
 
+def _world_analysis(audio: np.ndarray, rate: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """WORLD's analysis of a clip (F0 by DIO refined by StoneMask, CheapTrick envelope, D4C
+    aperiodicity) at WORLD_FRAME_MS: what the two re-syntheses below start from."""
+    import pyworld
+
+    x = audio.astype(np.float64)
+    f0, times = pyworld.dio(x, rate, frame_period=WORLD_FRAME_MS)
+    f0 = pyworld.stonemask(x, f0, times, rate)
+    return f0, pyworld.cheaptrick(x, f0, times, rate), pyworld.d4c(x, f0, times, rate)
+
+
 def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPLE_RATE
                   ) -> np.ndarray:
     """Another speaker's version of ``audio`` by WORLD analysis, modification, resynthesis.
@@ -106,13 +117,7 @@ def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPL
         raise ValueError(f"WORLD conversion settings out of range: {params}")
     if audio.size == 0:
         return audio
-    import pyworld
-
-    x = audio.astype(np.float64)
-    f0, times = pyworld.dio(x, rate, frame_period=WORLD_FRAME_MS)
-    f0 = pyworld.stonemask(x, f0, times, rate)
-    sp = pyworld.cheaptrick(x, f0, times, rate)
-    ap = pyworld.d4c(x, f0, times, rate)
+    f0, sp, ap = _world_analysis(audio, rate)
     if warp != 1.0 or noise_warp != 1.0:
         bins = np.arange(sp.shape[1], dtype=np.float64)
         sources = {w: np.clip(bins / w, 0, sp.shape[1] - 1) for w in {warp, noise_warp}}
@@ -130,6 +135,8 @@ def world_convert(audio: np.ndarray, params: dict[str, float], rate: int = SAMPL
         f0[voiced] = np.exp(mean + spread * (logf0 - mean)) * ratio
     if breath:
         ap = 1.0 - (1.0 - ap) * (1.0 - breath)
+    import pyworld
+
     y = pyworld.synthesize(f0, np.ascontiguousarray(sp), np.ascontiguousarray(ap), rate,
                            WORLD_FRAME_MS)
     return _like(y, audio)
@@ -331,13 +338,7 @@ def formant_resynth(audio: np.ndarray, params: dict[str, float], rate: int = SAM
         raise ValueError(f"formant re-synthesis settings out of range: {params}")
     if audio.size == 0:
         return audio
-    import pyworld
-
-    x = audio.astype(np.float64)
-    f0, times = pyworld.dio(x, rate, frame_period=WORLD_FRAME_MS)
-    f0 = pyworld.stonemask(x, f0, times, rate)
-    sp = pyworld.cheaptrick(x, f0, times, rate)
-    ap = pyworld.d4c(x, f0, times, rate)
+    f0, sp, ap = _world_analysis(audio, rate)
     n_bins = sp.shape[1]
     freqs = np.arange(n_bins) * (rate / 2) / (n_bins - 1)
     env = _smooth_envelope(np.log(sp + 1e-16), order, sharpen)
@@ -351,7 +352,7 @@ def formant_resynth(audio: np.ndarray, params: dict[str, float], rate: int = SAM
     voiced = f0 > 0
     rng = np.random.default_rng(seed)
     f0 = _stylized_f0(f0, voiced, spread, ratio, jitter, rng)
-    n = x.size
+    n = audio.size
     t_frames = np.arange(f0.size) * WORLD_FRAME_MS / 1000
     t = np.arange(n) / rate
     periodic = power * (1.0 - ap) * voiced[:, None]

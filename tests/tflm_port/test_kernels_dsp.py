@@ -578,41 +578,21 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
         assert_same_outputs(ours, ref, f"{desc} {target}")
 
 
-@pytest.mark.qemu
-@needs_qemu
-def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_pointwise_chains(
-        pointwise_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in pointwise_models:
-        xs = random_inputs(model, 3, seed=8)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
+# The random model families run under QEMU on the M4 with the dsp kernels: every model of
+# the first two, the first four and the last two of the larger ones.
+QEMU_FAMILIES = {"pointwise_models": False, "dw3x3_models": False, "small_conv_models": True,
+                 "short_fc_models": True}
 
 
 @pytest.mark.qemu
 @needs_qemu
-def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_dw3x3_chains(
-        dw3x3_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in dw3x3_models:
-        xs = random_inputs(model, 3, seed=8)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
-
-
-@pytest.mark.qemu
-@needs_qemu
-def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_small_field_convs(
-        small_conv_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in small_conv_models[:4] + small_conv_models[-2:]:
-        xs = random_inputs(model, 3, seed=8)
-        ref = tflm_run(model, xs)
-        assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")
-
-
-@pytest.mark.qemu
-@needs_qemu
-def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_short_fully_connected(
-        short_fc_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    for model, desc in short_fc_models[:4] + short_fc_models[-2:]:
+@pytest.mark.parametrize("family", list(QEMU_FAMILIES))
+def test_dsp_kernels_under_qemu_match_tflite_micro_on_random_model_families(
+        family: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    models: list[tuple[bytes, str]] = request.getfixturevalue(family)
+    if QEMU_FAMILIES[family]:
+        models = models[:4] + models[-2:]
+    for model, desc in models:
         xs = random_inputs(model, 3, seed=8)
         ref = tflm_run(model, xs)
         assert_same_outputs(_target_outputs(model, xs, "m4", "dsp", tmp_path), ref, f"{desc} m4")

@@ -734,6 +734,25 @@ typedef struct {
     bool direct, rows4, rows8, s4, taps;
 } block_src;
 
+/* Pixel j of a block: the output pixel (*oy, *ox), which then advances in row
+ * order, counted in *npx; past the last one, the block's first (by, bx) again. */
+static inline __attribute__((always_inline)) void block_pixel(int32_t out_h, int32_t out_w, int32_t by,
+                                                              int32_t bx, int32_t *oy, int32_t *ox,
+                                                              int32_t *npx, int32_t *qy, int32_t *qx)
+{
+    *qy = by;
+    *qx = bx;
+    if (*oy < out_h) {
+        *qy = *oy;
+        *qx = *ox;
+        ++*npx;
+        if (++*ox == out_w) {
+            *ox = 0;
+            ++*oy;
+        }
+    }
+}
+
 /* Widens the P1X1 pixels from output pixel (*oy, *ox) on and advances it;
  * past the last pixel the block repeats its first one. Returns how many
  * pixels are real. */
@@ -757,16 +776,8 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
     if (s->direct && !s->s4) {
         /* pointwise int8: the pixels' channels read in place */
         for (int32_t j = 0; j < P1X1; ++j) {
-            int32_t qy = by, qx = bx;
-            if (oy < out_h) {
-                qy = oy;
-                qx = ox;
-                ++npx;
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
-                }
-            }
+            int32_t qy, qx;
+            block_pixel(out_h, out_w, by, bx, &oy, &ox, &npx, &qy, &qx);
             widen_pixel(x_img + (int64_t)(qy * sh) * row_bytes + (int64_t)(qx * sw) * cin, k, off, j, buf);
         }
         *oy_io = oy;
@@ -778,16 +789,8 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
         const int32_t *tap = s->tap;
         const uint32_t keep = s->keep, fill = s->fill;
         for (int32_t j = 0; j < P1X1; ++j) {
-            int32_t qy = by, qx = bx;
-            if (oy < out_h) {
-                qy = oy;
-                qx = ox;
-                ++npx;
-                if (++ox == out_w) {
-                    ox = 0;
-                    ++oy;
-                }
-            }
+            int32_t qy, qx;
+            block_pixel(out_h, out_w, by, bx, &oy, &ox, &npx, &qy, &qx);
             const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
             if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
                 const int8_t *src = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
@@ -806,16 +809,8 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
         return npx;
     }
     for (int32_t j = 0; j < P1X1; ++j) {
-        int32_t qy = by, qx = bx;
-        if (oy < out_h) {
-            qy = oy;
-            qx = ox;
-            ++npx;
-            if (++ox == out_w) {
-                ox = 0;
-                ++oy;
-            }
-        }
+        int32_t qy, qx;
+        block_pixel(out_h, out_w, by, bx, &oy, &ox, &npx, &qy, &qx);
         const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
         if (s->direct) {
             const int8_t *win = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
