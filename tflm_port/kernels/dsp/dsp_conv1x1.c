@@ -480,16 +480,188 @@ static void __attribute__((noinline)) rows8_general(const dsp_gemm_args *a, int3
     rows8_body(a, k, oc0, oc1, buf, y, ystride, 2, false);
 }
 
+/*
+ * The packed int4 rows of whole, aligned runs: fields of 8..8 * S4_RUN values
+ * in whole groups of eight (every row starts on a byte, no scalar tail, one
+ * run of row_x6_s4). The accumulators live in registers: the first weight
+ * word's products start them (SMUAD), the bias is added with the exact
+ * >> 12 in one ADD each, and the short output stage is rows8_body's (LSL,
+ * SMMLAR with the rounding term, ADD of the sign, ASR, then SSAT or the
+ * clamp). mode 0: full int8 range, the output offset folded into the
+ * rounding term (right <= 22); mode 1: any activation range, right in
+ * 1..31, the offset added after the shift.
+ */
+#ifdef KWSQ_DSP_NATIVE
+#define DSP_R4_PX(a, op, acc_in)                      \
+    "ldrd %[x0], %[x1], [%[x]], #8\n\t"              \
+    op " %[" a "], %[t], %[x0]" acc_in "\n\t"        \
+    "smlad %[" a "], %[u], %[x1], %[" a "]\n\t"
+#define DSP_R4_HALF_FIRST                                                                                    \
+    DSP_R4_PX("a0", "smuad", "") DSP_R4_PX("a1", "smuad", "") DSP_R4_PX("a2", "smuad", "")                    \
+        DSP_R4_PX("a3", "smuad", "") DSP_R4_PX("a4", "smuad", "") DSP_R4_PX("a5", "smuad", "")
+#define DSP_R4_HALF                                                                                          \
+    DSP_R4_PX("a0", "smlad", ", %[a0]") DSP_R4_PX("a1", "smlad", ", %[a1]") DSP_R4_PX("a2", "smlad", ", %[a2]") \
+        DSP_R4_PX("a3", "smlad", ", %[a3]") DSP_R4_PX("a4", "smlad", ", %[a4]") DSP_R4_PX("a5", "smlad", ", %[a5]")
+#define DSP_R4_LO                                     \
+    "ldr %[u], [%[w]]\n\t"                           \
+    "and %[t], %[m], %[u], lsl #12\n\t"              \
+    "and %[u], %[m], %[u], lsl #8\n\t"
+#define DSP_R4_HI                                     \
+    "ldr %[u], [%[w]], #4\n\t"                       \
+    "and %[t], %[m], %[u], lsl #4\n\t"               \
+    "and %[u], %[u], %[m]\n\t"
+#define DSP_R4_FIRST DSP_R4_LO DSP_R4_HALF_FIRST DSP_R4_HI DSP_R4_HALF
+#define DSP_R4_STEP DSP_R4_LO DSP_R4_HALF DSP_R4_HI DSP_R4_HALF
+#endif
+
+static inline __attribute__((always_inline)) void rows4_body(const dsp_gemm_args *a, int32_t k, int32_t oc0,
+                                                             int32_t oc1, const int16_t *buf, int8_t *y,
+                                                             int32_t ystride, int mode)
+{
+    static const int32_t zero = 0;
+    const int32_t rest = k / 8 - 1; /* weight words after the first */
+    const uint8_t *w = (const uint8_t *)a->weights + (oc0 * k) / 2;
+    const int32_t *bp = a->bias != NULL ? a->bias + oc0 : &zero;
+    const int32_t bstep = a->bias != NULL ? 1 : 0;
+    const int32_t *mp = a->mult + oc0;
+    const int8_t *sp = a->shift + oc0;
+    const int32_t off = a->out_offset, lo = a->act_min, hi = a->act_max;
+    const uint32_t off2p1 = 2u * (uint32_t)off + 1u;
+    int8_t *yo = y;
+    for (int32_t oc = oc0; oc < oc1; ++oc, ++yo, bp += bstep) {
+        int32_t a0, a1, a2, a3, a4, a5;
+#ifdef KWSQ_DSP_NATIVE
+        {
+            const uint32_t m4 = 0xF000F000u;
+            const uint32_t *x = (const uint32_t *)(const void *)buf;
+            uint32_t t, u, x0, x1;
+#define DSP_R4_OPS                                                                                         \
+    : [a0] "+r"(a0), [a1] "+r"(a1), [a2] "+r"(a2), [a3] "+r"(a3), [a4] "+r"(a4), [a5] "+r"(a5), [w] "+r"(w), \
+      [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u), [x0] "=&r"(x0), [x1] "=&r"(x1)
+            __asm__ volatile(DSP_R4_FIRST
+                             : [a0] "=&r"(a0), [a1] "=&r"(a1), [a2] "=&r"(a2), [a3] "=&r"(a3), [a4] "=&r"(a4),
+                               [a5] "=&r"(a5), [w] "+r"(w), [x] "+r"(x), [t] "=&r"(t), [u] "=&r"(u),
+                               [x0] "=&r"(x0), [x1] "=&r"(x1)
+                             : [m] "r"(m4)
+                             : "memory");
+            if (rest & 1) {
+                __asm__ volatile(DSP_R4_STEP DSP_R4_OPS : [m] "r"(m4) : "memory");
+            }
+            if (rest > 1) {
+                /* the end from memory (t is free there): every register is taken */
+                const uint8_t *w_end = w + 4 * (rest & ~1);
+                __asm__ volatile("1:\n\t" DSP_R4_STEP DSP_R4_STEP "ldr %[t], %[e]\n\t"
+                                                                  "cmp %[w], %[t]\n\t"
+                                                                  "bne 1b\n\t" DSP_R4_OPS
+                                 : [e] "m"(w_end), [m] "r"(m4)
+                                 : "cc", "memory");
+            }
+#undef DSP_R4_OPS
+        }
+#else
+        a0 = a1 = a2 = a3 = a4 = a5 = 0;
+        {
+            const uint32_t m4 = 0xF000F000u;
+            const uint32_t *x = (const uint32_t *)(const void *)buf;
+            for (int32_t g = 0; g <= rest; ++g, w += 4) {
+                const uint32_t v = dsp_ld32(w);
+                uint32_t t = (v << 12) & m4, u = (v << 8) & m4;
+                a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
+                a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
+                a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
+                a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
+                a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
+                a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
+                x += 2 * P1X1;
+                t = (v << 4) & m4;
+                u = v & m4;
+                a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
+                a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
+                a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
+                a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
+                a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
+                a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
+                x += 2 * P1X1;
+            }
+        }
+#endif
+        /* exact: every product was a multiple of 4096 */
+        const int32_t b = *bp;
+        a0 = b + (a0 >> 12);
+        a1 = b + (a1 >> 12);
+        a2 = b + (a2 >> 12);
+        a3 = b + (a3 >> 12);
+        a4 = b + (a4 >> 12);
+        a5 = b + (a5 >> 12);
+        const int32_t mul = mp[oc - oc0], r = -sp[oc - oc0];
+        const int32_t h = mode == 0 ? (int32_t)(off2p1 << (r - 1)) : (int32_t)(1u << (r - 1));
+        int32_t v0, v1, v2, v3, v4, v5;
+#define DSP_R4_OUT(acc) ((dsp_smmlar((int32_t)((uint32_t)(acc) << 1), mul, h) + ((acc) >> 31)) >> r)
+        v0 = DSP_R4_OUT(a0);
+        v1 = DSP_R4_OUT(a1);
+        v2 = DSP_R4_OUT(a2);
+        v3 = DSP_R4_OUT(a3);
+        v4 = DSP_R4_OUT(a4);
+        v5 = DSP_R4_OUT(a5);
+#undef DSP_R4_OUT
+        if (mode == 0) {
+            v0 = dsp_ssat8(v0);
+            v1 = dsp_ssat8(v1);
+            v2 = dsp_ssat8(v2);
+            v3 = dsp_ssat8(v3);
+            v4 = dsp_ssat8(v4);
+            v5 = dsp_ssat8(v5);
+        } else {
+            v0 = kwsq_clamp(v0 + off, lo, hi);
+            v1 = kwsq_clamp(v1 + off, lo, hi);
+            v2 = kwsq_clamp(v2 + off, lo, hi);
+            v3 = kwsq_clamp(v3 + off, lo, hi);
+            v4 = kwsq_clamp(v4 + off, lo, hi);
+            v5 = kwsq_clamp(v5 + off, lo, hi);
+        }
+        int8_t *y3 = yo + 3 * ystride;
+        yo[0] = (int8_t)v0;
+        yo[ystride] = (int8_t)v1;
+        yo[2 * ystride] = (int8_t)v2;
+        y3[0] = (int8_t)v3;
+        y3[ystride] = (int8_t)v4;
+        y3[2 * ystride] = (int8_t)v5;
+    }
+}
+#ifdef KWSQ_DSP_NATIVE
+#undef DSP_R4_PX
+#undef DSP_R4_HALF_FIRST
+#undef DSP_R4_HALF
+#undef DSP_R4_LO
+#undef DSP_R4_HI
+#undef DSP_R4_FIRST
+#undef DSP_R4_STEP
+#endif
+
+/* rows4_body takes fields of whole groups of eight, at most one run */
+static inline bool rows4_fits(int32_t k)
+{
+    return (k & 7) == 0 && k <= 8 * S4_RUN;
+}
+
 static void __attribute__((noinline)) rows_short_full_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
                                                           int32_t oc1, const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 0);
+    if (rows4_fits(cin)) {
+        rows4_body(a, cin, oc0, oc1, buf, y, ystride, 0);
+    } else {
+        rows_body(a, cin, oc0, oc1, buf, y, ystride, 0);
+    }
 }
 
 static void __attribute__((noinline)) rows_short_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0, int32_t oc1,
                                                      const int16_t *buf, int8_t *y, int32_t ystride)
 {
-    rows_body(a, cin, oc0, oc1, buf, y, ystride, 1);
+    if (rows4_fits(cin)) {
+        rows4_body(a, cin, oc0, oc1, buf, y, ystride, 1);
+    } else {
+        rows_body(a, cin, oc0, oc1, buf, y, ystride, 1);
+    }
 }
 
 static void __attribute__((noinline)) rows_general_s4(const dsp_gemm_args *a, int32_t cin, int32_t oc0,
