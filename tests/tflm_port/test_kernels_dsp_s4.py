@@ -152,6 +152,39 @@ def conv_model(seed: int) -> tuple[bytes, str]:
     return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
 
 
+def aligned_conv_model(seed: int) -> tuple[bytes, str]:
+    """Convolutions whose receptive fields are whole groups of eight (the
+    register-accumulator rows: 8 to 248 values, every row on a byte), DS-CNN's
+    10x4x1 first conv and 1x1 layers among them, one field just past one run
+    (256), with no activation, ReLU and ReLU6 (the full-range and the clamped
+    output stage), per channel or per tensor."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(300 + seed)
+    keras.utils.set_random_seed(300 + seed)
+    L = keras.layers
+    c = [1, 8, 16, 2][seed % 4]
+    h, w = int(rng.integers(10, 16)), int(rng.integers(4, 10))
+    inp = keras.Input((h, w, c), batch_size=1)
+    desc = [f"in {h}x{w}x{c}"]
+    kernels = {1: [(10, 4), (2, 4), (8, 1)], 2: [(2, 2), (4, 1)], 8: [(1, 1), (3, 3)], 16: [(1, 1), (2, 1)]}
+    kh, kw = kernels[c][int(rng.integers(0, len(kernels[c])))]
+    acts = [None, "relu", "relu6"]
+    x = L.Conv2D(int(rng.choice([8, 24, 64])), (kh, kw), strides=int(rng.integers(1, 3)), padding="same",
+                 activation=acts[int(rng.integers(0, 3))])(x := inp)
+    desc.append(f"conv {kh}x{kw}x{c} -> {tuple(x.shape[1:])}")
+    for i in range(int(rng.integers(2, 4))):
+        # seeds 0 and 1: a 248-value field (one whole run) and a 256-value one (past it)
+        cout = [248, 256][seed] if i == 0 and seed < 2 else int(rng.choice([8, 16, 40, 64]))
+        x = L.Conv2D(cout, 1, activation=acts[int(rng.integers(0, 3))])(x)
+        desc.append(f"pw -> {tuple(x.shape[1:])}")
+    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
+    model = _convert(keras.Model(inp, out), (h, w, c), int8_io=True)
+    per_tensor = seed % 3 == 2
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
+
+
 def extreme_model(conv: bool) -> tuple[bytes, str]:
     """Every weight -8 and inputs at the far end of their range: rows long
     enough (1000 values; a 300-value receptive field) that the 4096x lane
@@ -181,6 +214,21 @@ def extreme_model(conv: bool) -> tuple[bytes, str]:
 def extreme_inputs(model: bytes) -> list[np.ndarray]:
     xs = random_inputs(model, 3, seed=5)
     return [np.full_like(xs[0], -128), np.full_like(xs[0], 127), *xs]
+
+
+N_ALIGNED_MODELS = 8
+
+
+@pytest.fixture(scope="module")
+def aligned_models() -> list[tuple[bytes, str]]:
+    return [aligned_conv_model(s) for s in range(N_ALIGNED_MODELS)]
+
+
+def test_aligned_int4_convs_cover_one_run_and_past_it(aligned_models) -> None:
+    fields = {n for model, _ in aligned_models for op, n in _int4_rows(model) if op == "CONV_2D"}
+    assert {8, 40, 64, 72, 248, 256} <= fields, fields
+    descs = " ".join(d for _, d in aligned_models)
+    assert "per-tensor" in descs and "per-channel" in descs
 
 
 @pytest.fixture(scope="module")
@@ -247,6 +295,11 @@ def test_dsp_int4_kernels_on_the_host_match_tflite_micro(dsp_cli: Path, s4_model
     check_host(dsp_cli, s4_models, 6, 3, tmp_path)
 
 
+def test_dsp_aligned_int4_convs_on_the_host_match_tflite_micro(dsp_cli: Path, aligned_models,
+                                                                tmp_path: Path) -> None:
+    check_host(dsp_cli, aligned_models, 4, 3, tmp_path)
+
+
 @pytest.mark.parametrize("conv", [False, True], ids=["dense", "conv"])
 def test_dsp_int4_sums_do_not_overflow_on_extreme_rows(dsp_cli: Path, conv: bool,
                                                        tmp_path: Path) -> None:
@@ -289,6 +342,21 @@ def test_dsp_int4_kernels_under_qemu_m4_match_tflite_micro(s4_models, tmp_path: 
     extreme = [extreme_model(c) for c in (False, True)]
     for model, desc in s4_models + extreme:
         xs = extreme_inputs(model) if (model, desc) in extreme else random_inputs(model, 3, seed=8)
+        ref = tflm_run(model, xs)
+        path = tmp_path / "model.tflite"
+        path.write_bytes(model)
+        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4")
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_aligned_int4_convs_under_qemu_m4_match_tflite_micro(aligned_models, tmp_path: Path) -> None:
+    """The register-accumulator rows' assembly (the host build runs their C stand-in)."""
+    from pipeline.device.targets import run_on_target
+
+    for model, desc in aligned_models:
+        xs = random_inputs(model, 3, seed=11)
         ref = tflm_run(model, xs)
         path = tmp_path / "model.tflite"
         path.write_bytes(model)
