@@ -167,17 +167,20 @@ def aligned_conv_model(seed: int) -> tuple[bytes, str]:
     h, w = int(rng.integers(10, 16)), int(rng.integers(4, 10))
     inp = keras.Input((h, w, c), batch_size=1)
     desc = [f"in {h}x{w}x{c}"]
-    kernels = {1: [(10, 4), (2, 4), (8, 1)], 2: [(2, 2), (4, 1)], 8: [(1, 1), (3, 3)], 16: [(1, 1), (2, 1)]}
+    kernels = {1: [(10, 4), (2, 4), (8, 1)], 2: [(2, 2), (4, 1)], 8: [(1, 1), (3, 3)],
+               16: [(1, 1), (2, 1)]}
     kh, kw = kernels[c][int(rng.integers(0, len(kernels[c])))]
     acts = [None, "relu", "relu6"]
-    x = L.Conv2D(int(rng.choice([8, 24, 64])), (kh, kw), strides=int(rng.integers(1, 3)), padding="same",
-                 activation=acts[int(rng.integers(0, 3))])(x := inp)
-    desc.append(f"conv {kh}x{kw}x{c} -> {tuple(x.shape[1:])}")
+    act = acts[int(rng.integers(0, 3))]
+    x = L.Conv2D(int(rng.choice([8, 24, 64])), (kh, kw), strides=int(rng.integers(1, 3)),
+                 padding="same", activation=act)(inp)
+    desc.append(f"conv {kh}x{kw}x{c} {act} -> {tuple(x.shape[1:])}")
     for i in range(int(rng.integers(2, 4))):
         # seeds 0 and 1: a 248-value field (one whole run) and a 256-value one (past it)
         cout = [248, 256][seed] if i == 0 and seed < 2 else int(rng.choice([8, 16, 40, 64]))
-        x = L.Conv2D(cout, 1, activation=acts[int(rng.integers(0, 3))])(x)
-        desc.append(f"pw -> {tuple(x.shape[1:])}")
+        act = acts[int(rng.integers(0, 3))]
+        x = L.Conv2D(cout, 1, activation=act)(x)
+        desc.append(f"pw {act} -> {tuple(x.shape[1:])}")
     out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
     model = _convert(keras.Model(inp, out), (h, w, c), int8_io=True)
     per_tensor = seed % 3 == 2
@@ -221,14 +224,23 @@ N_ALIGNED_MODELS = 8
 
 @pytest.fixture(scope="module")
 def aligned_models() -> list[tuple[bytes, str]]:
-    return [aligned_conv_model(s) for s in range(N_ALIGNED_MODELS)]
+    """With conv output scales x4 (ReLU/ReLU6 clamp inside the int8 range: the
+    clamped stage) and x1/64 (left shifts: the general stage) on per-channel models."""
+    from test_kernels_dsp import rescaled_outputs
+
+    models = [aligned_conv_model(s) for s in range(N_ALIGNED_MODELS)]
+    rescaled = [(rescaled_outputs(models[s][0], f, "CONV_2D"),
+                 f"{models[s][1]}; conv output scale x{f:g}")
+                for s, f in ((0, 4.0), (3, 4.0), (4, 4.0), (1, 1 / 64))]
+    return models + rescaled
 
 
 def test_aligned_int4_convs_cover_one_run_and_past_it(aligned_models) -> None:
     fields = {n for model, _ in aligned_models for op, n in _int4_rows(model) if op == "CONV_2D"}
     assert {8, 40, 64, 72, 248, 256} <= fields, fields
     descs = " ".join(d for _, d in aligned_models)
-    assert "per-tensor" in descs and "per-channel" in descs
+    assert "per-tensor" in descs and "per-channel" in descs and "relu6" in descs
+    assert "scale x4" in descs and "scale x0.015625" in descs
 
 
 @pytest.fixture(scope="module")
@@ -351,7 +363,8 @@ def test_dsp_int4_kernels_under_qemu_m4_match_tflite_micro(s4_models, tmp_path: 
 
 @pytest.mark.qemu
 @needs_qemu
-def test_dsp_aligned_int4_convs_under_qemu_m4_match_tflite_micro(aligned_models, tmp_path: Path) -> None:
+def test_dsp_aligned_int4_convs_under_qemu_m4_match_tflite_micro(aligned_models,
+                                                                 tmp_path: Path) -> None:
     """The register-accumulator rows' assembly (the host build runs their C stand-in)."""
     from pipeline.device.targets import run_on_target
 
