@@ -18,6 +18,9 @@ independent references:
   the dsp folder (its portable stand-ins for the DSP instructions: the same
   lane orders, pairings and tails), and under QEMU on Cortex-M4 (the real
   instructions);
+- convolutions whose fields are whole groups of eight (the rows that keep
+  their sums in registers: 8..248 values, and 256 just past them), with
+  the full-range, clamped and general output stages, on the host and M4;
 - rows of all -8 weights against inputs at the end of their range, long
   enough that the 4096x sums would overflow without the kernels' runs;
 - the hybrid FULLY_CONNECTED (float input, int8 weights) against
