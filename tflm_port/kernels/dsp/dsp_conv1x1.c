@@ -117,6 +117,30 @@ static void __attribute__((noinline)) widen_pixel_s4(const int8_t *src, int32_t 
     }
 }
 
+#ifndef KWSQ_DSP_NATIVE
+/* The portable form (host builds) of one packed int4 weight word against the
+ * six widened pixels at x (the lane layout of row_x6_s4, below): adds the
+ * 4096x products into *a0..*a5 and returns x past the word's two lane groups. */
+static inline __attribute__((always_inline)) const uint32_t *s4_word_x6(uint32_t v, const uint32_t *x, int32_t *a0,
+                                                                        int32_t *a1, int32_t *a2, int32_t *a3,
+                                                                        int32_t *a4, int32_t *a5)
+{
+    const uint32_t m = 0xF000F000u;
+    for (int32_t half = 0; half < 2; ++half, x += 2 * P1X1) {
+        /* nibbles 0-1 of each byte pair, then 2-3 */
+        const uint32_t t = half == 0 ? (v << 12) & m : (v << 4) & m;
+        const uint32_t u = half == 0 ? (v << 8) & m : v & m;
+        *a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], *a0));
+        *a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], *a1));
+        *a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], *a2));
+        *a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], *a3));
+        *a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], *a4));
+        *a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], *a5));
+    }
+    return x;
+}
+#endif
+
 /* Groups per run of row_x6_s4: 4096 * 8 * 255 * 8 * 31 < 2^31 (inputs with
  * the offset added span -255..255). */
 #define S4_RUN 31
@@ -130,7 +154,9 @@ static void __attribute__((noinline)) widen_pixel_s4(const int8_t *src, int32_t 
 static inline __attribute__((always_inline)) void row_x6_s4(const uint8_t *w, int32_t groups, const int16_t *buf,
                                                             int32_t *acc)
 {
+#ifdef KWSQ_DSP_NATIVE
     const uint32_t m = 0xF000F000u;
+#endif
     const uint32_t *x = (const uint32_t *)(const void *)buf;
     for (;;) {
         const int32_t run = groups < S4_RUN ? groups : S4_RUN;
@@ -183,24 +209,7 @@ static inline __attribute__((always_inline)) void row_x6_s4(const uint8_t *w, in
 #undef DSP_1X1_S4_OPERANDS
 #else
         for (int32_t g = 0; g < run; ++g, w += 4) {
-            const uint32_t v = dsp_ld32(w);
-            uint32_t t = (v << 12) & m, u = (v << 8) & m;
-            a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
-            a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
-            a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
-            a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
-            a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
-            a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
-            x += 2 * P1X1;
-            t = (v << 4) & m;
-            u = v & m;
-            a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
-            a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
-            a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
-            a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
-            a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
-            a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
-            x += 2 * P1X1;
+            x = s4_word_x6(dsp_ld32(w), x, &a0, &a1, &a2, &a3, &a4, &a5);
         }
 #endif
         /* exact: every product was a multiple of 4096 */
@@ -561,27 +570,9 @@ static inline __attribute__((always_inline)) void rows4_body(const dsp_gemm_args
 #else
         a0 = a1 = a2 = a3 = a4 = a5 = 0;
         {
-            const uint32_t m4 = 0xF000F000u;
             const uint32_t *x = (const uint32_t *)(const void *)buf;
             for (int32_t g = 0; g <= rest; ++g, w += 4) {
-                const uint32_t v = dsp_ld32(w);
-                uint32_t t = (v << 12) & m4, u = (v << 8) & m4;
-                a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
-                a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
-                a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
-                a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
-                a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
-                a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
-                x += 2 * P1X1;
-                t = (v << 4) & m4;
-                u = v & m4;
-                a0 = dsp_smlad(u, x[1], dsp_smlad(t, x[0], a0));
-                a1 = dsp_smlad(u, x[3], dsp_smlad(t, x[2], a1));
-                a2 = dsp_smlad(u, x[5], dsp_smlad(t, x[4], a2));
-                a3 = dsp_smlad(u, x[7], dsp_smlad(t, x[6], a3));
-                a4 = dsp_smlad(u, x[9], dsp_smlad(t, x[8], a4));
-                a5 = dsp_smlad(u, x[11], dsp_smlad(t, x[10], a5));
-                x += 2 * P1X1;
+                x = s4_word_x6(dsp_ld32(w), x, &a0, &a1, &a2, &a3, &a4, &a5);
             }
         }
 #endif
