@@ -72,6 +72,19 @@ def dsp_cli() -> Path:
     return _build_cli("dsp")
 
 
+def _int8_with_head(inp, x, rng: np.random.Generator, desc: list[str], shape: tuple[int, ...],
+                    seed: int, salt: int) -> tuple[bytes, str]:
+    """A random model's FLATTEN + FULLY_CONNECTED head, converted to int8 TFLite with
+    per-tensor weights on odd seeds (calibration seed ``seed + salt``), and its description."""
+    import tf_keras as keras
+
+    out = keras.layers.Dense(int(rng.integers(3, 12)))(keras.layers.Flatten()(x))
+    per_tensor = seed % 2 == 1
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    model = convert_int8(keras.Model(inp, out), shape, seed + salt, per_tensor=per_tensor)
+    return model, "; ".join(desc)
+
+
 def random_conv_model(seed: int) -> tuple[bytes, str]:
     """A small Keras network of random convolutions, converted to int8 TFLite.
 
@@ -107,11 +120,7 @@ def random_conv_model(seed: int) -> tuple[bytes, str]:
         else:
             x = L.Conv2D(int(rng.integers(1, 17)), 1, activation=act)(x)
         desc.append(f"{kind} {kh}x{kw}/s{stride}/d{dil}/{pad} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = keras.Model(inp, out)
-    per_tensor = seed % 2 == 1
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return convert_int8(model, (h, w, c), seed + 1, per_tensor=per_tensor), "; ".join(desc)
+    return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 1)
 
 
 def pointwise_chain_model() -> tuple[bytes, str]:
@@ -226,11 +235,7 @@ def random_pointwise_model(seed: int) -> tuple[bytes, str]:
         act = rng.choice([None, "relu", "relu6"])
         x = L.Conv2D(cout, 1, strides=stride, activation=act, use_bias=bool(rng.random() < 0.8))(x)
         desc.append(f"pw/s{stride}/{act} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = keras.Model(inp, out)
-    per_tensor = seed % 2 == 1
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return convert_int8(model, (h, w, c), seed + 7, per_tensor=per_tensor), "; ".join(desc)
+    return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 7)
 
 
 def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
@@ -276,11 +281,7 @@ def random_dw3x3_model(seed: int) -> tuple[bytes, str]:
         act = rng.choice([None, "relu", "relu6"])
         x = L.DepthwiseConv2D(3, padding=pad, activation=act, use_bias=bool(rng.random() < 0.8))(x)
         desc.append(f"dw3x3/{pad}/{act} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = keras.Model(inp, out)
-    per_tensor = seed % 2 == 1
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return convert_int8(model, (h, w, c), seed + 17, per_tensor=per_tensor), "; ".join(desc)
+    return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 17)
 
 
 def random_pool_model(seed: int) -> tuple[bytes, str]:
@@ -361,11 +362,7 @@ def random_small_conv_model(seed: int) -> tuple[bytes, str]:
         x = L.Conv2D(cout, (kh, kw), strides=stride, dilation_rate=dil, padding=pad, activation=act,
                      use_bias=bool(rng.random() < 0.85))(x)
         desc.append(f"conv {kh}x{kw}/s{stride}/d{dil}/{pad}/{act} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = keras.Model(inp, out)
-    per_tensor = seed % 2 == 1
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return convert_int8(model, (h, w, c), seed + 37, per_tensor=per_tensor), "; ".join(desc)
+    return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 37)
 
 
 def random_short_fc_model(seed: int) -> tuple[bytes, str]:
