@@ -32,7 +32,13 @@ except the time shift, which would move the word away from its recorded span (th
 window position already varies where the word sits in the window). Speed perturbation
 (resampling anchored at the clip centre ``c``) moves the span with the audio: sample ``s``
 of the clip lands at ``c + (s - c) / factor`` (:func:`speed_spans`), and the windows are
-labelled by the moved span. ``class_weight = "balanced"`` weighs window positions, not
+labelled by the moved span. Tempo (``tempo_min/max``) and ``time_warp`` warp each word's
+frames in time, after the front-end (pitch and formants stay): the word becomes ``1 /
+tempo`` as long around its own centre, and a knot inside it moves by up to ``time_warp`` of
+the word, so one part (e.g. a vowel) gets longer and the rest shorter
+(:func:`word_warp_points`, :func:`warp_frames`); the spans move with it
+(:func:`warp_spans`). Synthetic voices differ from each other in how long they hold a word's
+parts, not only in its overall length. ``class_weight = "balanced"`` weighs window positions, not
 clips: each class's weight is ``n / (classes x n_c)`` over the labels of every window
 position of every training clip (:func:`window_class_weights`), so the silence windows
 around each word (most positions) and each word class carry the same total.
@@ -119,6 +125,79 @@ def speed_spans(spans: tf.Tensor, factor: tf.Tensor, clip_samples: int) -> tf.Te
     moved = tf.clip_by_value(tf.math.ceil(moved - 1e-6), 0.0, float(clip_samples))
     moved = tf.cast(moved, spans.dtype)
     return tf.where(spans[:, :1] < 0, spans, moved)
+
+
+def _interp(x: tf.Tensor, xp: tf.Tensor, fp: tf.Tensor) -> tf.Tensor:
+    """Piecewise-linear ``fp(xp)`` at ``x`` per row (``x [b, n]``; ``xp``, ``fp`` ``[b, K]``,
+    ``xp`` non-decreasing); constant beyond the end points, zero-length pieces skipped."""
+    k = tf.shape(xp)[1]
+    i = tf.clip_by_value(tf.searchsorted(xp, x, side="right") - 1, 0, k - 2)
+    x0, x1 = tf.gather(xp, i, batch_dims=1), tf.gather(xp, i + 1, batch_dims=1)
+    f0, f1 = tf.gather(fp, i, batch_dims=1), tf.gather(fp, i + 1, batch_dims=1)
+    t = tf.clip_by_value(tf.math.divide_no_nan(x - x0, x1 - x0), 0.0, 1.0)
+    return f0 + t * (f1 - f0)
+
+
+def _frame_of(samples: tf.Tensor, feat_cfg: features.FeatureConfig) -> tf.Tensor:
+    """Sample index -> (fractional) frame whose centre it is."""
+    return (tf.cast(samples, tf.float32) - feat_cfg.window_samples // 2) / feat_cfg.hop_samples
+
+
+def word_warp_points(spans: tf.Tensor, tempo: tf.Tensor, knot: tf.Tensor, moved: tf.Tensor,
+                     feat_cfg: features.FeatureConfig, n_frames: int
+                     ) -> tuple[tf.Tensor, tf.Tensor]:
+    """Control points ``(source, output)`` ``[b, 5]`` (frames) of each clip's time warp.
+
+    The word's frames ``[a, b]`` (span ``spans [b, 2]`` in samples) become ``L / tempo``
+    frames long around the same centre (``tempo > 1``: shorter, as ``tempo_min/max``), and
+    the word's frame at fraction ``knot`` of it lands at fraction ``moved`` of the new word
+    (``moved != knot``: one part of the word stretched, the other squeezed): points ``0, a,
+    a + knot (b - a), b, T - 1`` map to ``0, a', a' + moved (b' - a'), b', T - 1``, the
+    word's new ends kept inside the clip; the rest of the clip moves with them. Silence
+    examples (:data:`NO_SPAN`) keep the identity.
+    """
+    last = float(n_frames - 1)
+    lo, hi = (tf.clip_by_value(_frame_of(spans[:, i], feat_cfg), 0.0, last) for i in (0, 1))
+    half = (hi - lo) / (2.0 * tf.cast(tempo, tf.float32))
+    mid = (lo + hi) / 2.0
+    lo2, hi2 = tf.clip_by_value(mid - half, 0.0, last), tf.clip_by_value(mid + half, 0.0, last)
+    zero, end = tf.zeros_like(lo), tf.fill(tf.shape(lo), last)
+    src = tf.stack([zero, lo, lo + tf.cast(knot, tf.float32) * (hi - lo), hi, end], axis=1)
+    out = tf.stack([zero, lo2, lo2 + tf.cast(moved, tf.float32) * (hi2 - lo2), hi2, end],
+                   axis=1)
+    identity = tf.constant([[0.0, 0.25, 0.5, 0.75, 1.0]]) * last
+    silent = spans[:, :1] < 0
+    return (tf.where(silent, identity, src), tf.where(silent, identity, out))
+
+
+def warp_frames(feats: tf.Tensor, src: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
+    """``[b, frames, coeffs]`` warped in time: output frame ``p`` is the source at the
+    position the control points (:func:`word_warp_points`) map ``p`` back to, interpolated
+    linearly between neighbouring frames."""
+    b, t = tf.shape(feats)[0], tf.shape(feats)[1]
+    grid = tf.tile(tf.cast(tf.range(t), tf.float32)[None, :], [b, 1])
+    pos = tf.clip_by_value(_interp(grid, out, src), 0.0, tf.cast(t - 1, tf.float32))
+    lo = tf.cast(tf.floor(pos), tf.int32)
+    frac = (pos - tf.floor(pos))[:, :, None]
+    x0 = tf.gather(feats, lo, batch_dims=1)
+    x1 = tf.gather(feats, tf.minimum(lo + 1, t - 1), batch_dims=1)
+    return x0 * (1.0 - frac) + x1 * frac
+
+
+def warp_spans(spans: tf.Tensor, src: tf.Tensor, out: tf.Tensor,
+               feat_cfg: features.FeatureConfig, n_frames: int) -> tf.Tensor:
+    """Word spans ``[b, 2]`` (samples) after :func:`warp_frames`: each edge's frame mapped
+    forward and back to the sample at its centre, rounded up, so the windows labelled by the
+    moved span (anchor centre in ``[start, end)``) are those whose anchor frame reads the
+    source word. An edge before the first frame's centre or after the last one's (the
+    warp does not move those frames' labels) stays; silence (:data:`NO_SPAN`) stays."""
+    spans = tf.convert_to_tensor(spans)
+    q = _frame_of(spans, feat_cfg)
+    last = float(n_frames - 1)
+    e = _interp(tf.clip_by_value(q, 0.0, last), src, out)
+    moved = tf.math.ceil(e * feat_cfg.hop_samples + feat_cfg.window_samples // 2 - 1e-3)
+    keep = (q < 0.0) | (q > last) | (spans[:, :1] < 0)
+    return tf.where(keep, spans, tf.cast(moved, spans.dtype))
 
 
 def label_spans(spans: tf.Tensor | np.ndarray, delay_ms: float | None,
@@ -257,6 +336,7 @@ class FrameSplit:
         self.bank = loader._noise_bank(loader.run_noises(data_cfg),
                                        data_cfg.clip_samples)
         self.centres = tf.constant(anchor_centres(feat_cfg, data_cfg.clip_samples), tf.int64)
+        self.n_frames = feat_cfg.num_frames(data_cfg.clip_samples)
         self.class_weights = (window_class_weights(
             self.y, label_spans(self.spans, data_cfg.word_label_delay_ms).numpy(),
             len(loader.class_names(data_cfg)), feat_cfg,
@@ -288,11 +368,14 @@ class FrameSplit:
         audio = loader.apply_audio(a, draws, self.bank, 0)
         if draws.speed is not None:
             spans = speed_spans(spans, draws.speed, cfg.clip_samples)
+        feats = features.frames(audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed))
+        if cfg.tempo_min is not None or cfg.time_warp:
+            src, out = word_warp_points(spans, *self._warp_draws(tf.shape(a)[0], seed),
+                                        feat_cfg, self.n_frames)
+            feats = warp_frames(feats, src, out)
+            spans = warp_spans(spans, src, out, feat_cfg, self.n_frames)
         spans = label_spans(spans, cfg.word_label_delay_ms)
-        stacked = features.stack_frames(
-            features.normalize_clip(features.frames(
-                audio, feat_cfg, loader.vtlp_factors(cfg, tf.shape(a)[0], seed)),
-                feat_cfg), feat_cfg)
+        stacked = features.stack_frames(features.normalize_clip(feats, feat_cfg), feat_cfg)
         if cfg.augments_features:
             stacked = loader.spec_augment(stacked, cfg, feat_cfg,
                                           tf.random.experimental.stateless_fold_in(seed, 11))
@@ -309,6 +392,20 @@ class FrameSplit:
         if self.class_weights is not None:  # Keras reads a third element as example weights
             return x, y, tf.gather(tf.constant(self.class_weights, tf.float32), y)
         return x, y
+
+    def _warp_draws(self, b: tf.Tensor, seed: tf.Tensor
+                    ) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        """Per clip: tempo factor (1 when off), knot fraction in [0.25, 0.75] and where it
+        lands (the knot moved by up to ``time_warp`` of the word, kept in [0.05, 0.95])."""
+        cfg = self.cfg
+        fold = tf.random.experimental.stateless_fold_in
+        tempo = (tf.ones([b]) if cfg.tempo_min is None else tf.random.stateless_uniform(
+            [b], fold(seed, 23), cfg.tempo_min, cfg.tempo_max))
+        knot = tf.random.stateless_uniform([b], fold(seed, 29), 0.25, 0.75)
+        w = float(cfg.time_warp or 0.0)
+        moved = tf.clip_by_value(
+            knot + tf.random.stateless_uniform([b], fold(seed, 31), -w, w), 0.05, 0.95)
+        return tempo, knot, moved
 
     def _pipeline(self, batch_size: int, shuffle_seed: int | None, aug_seed: int
                   ) -> tf.data.Dataset:
@@ -337,4 +434,5 @@ class FrameSplit:
 
 __all__ = ["EVAL_STRIDE", "FrameSplit", "anchor_centres", "check_config", "clip_spans",
            "energy_span", "frame_labels", "label_spans", "speed_spans", "window_arrays",
-           "window_class_weights", "window_count"]
+           "warp_frames", "warp_spans", "window_class_weights", "window_count",
+           "word_warp_points"]

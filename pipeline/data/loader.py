@@ -107,9 +107,15 @@ class DataConfig:
     vtlp_max: float | None = None
     # tempo perturbation on the features: each training example's frames resampled in time
     # by a factor drawn from [tempo_min, tempo_max] (> 1: faster), anchored at the centre
-    # frame; spectra (pitch, formants) unchanged; None: off (left out of the config)
+    # frame (with frame targets: the word's frames, anchored at the word's centre, spans
+    # moved; pipeline.data.frame_targets); spectra (pitch, formants) unchanged; None: off
+    # (left out of the config)
     tempo_min: float | None = None
     tempo_max: float | None = None
+    # targets "frames" only: non-uniform time warp inside the word (a knot at a random
+    # fraction of the word moves by up to this fraction of it: one part of the word longer,
+    # the rest shorter; pipeline.data.frame_targets); None: off
+    time_warp: float | None = None
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -173,9 +179,9 @@ class DataConfig:
             raise KwsqError("tempo_min and tempo_max go together (both or neither)")
         if self.tempo_min is not None and not 0.5 <= self.tempo_min <= self.tempo_max <= 2.0:
             raise KwsqError("tempo_min and tempo_max need 0.5 <= min <= max <= 2.0")
-        if self.tempo_min is not None and self.targets == "frames":
-            raise KwsqError("tempo_min/tempo_max work with clip targets only (frame targets "
-                            "take word spans from the unstretched clip)")
+        if self.time_warp is not None and (self.targets != "frames"
+                                           or not 0 <= self.time_warp <= 0.5):
+            raise KwsqError("time_warp needs targets = \"frames\" and a value in 0..0.5")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
         if self.targets not in (None, *TARGETS):

@@ -169,6 +169,70 @@ def test_speed_perturbed_batches_label_the_moved_word(burst_corpus: Path,
     assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
 
 
+def test_word_warp_moves_the_word_its_knot_and_its_span() -> None:
+    # a burst whose first half is loud and second half quiet (both far above the digital
+    # silence around it): after the warp the word lasts L / tempo frames around its centre,
+    # the loud/quiet boundary (the knot at 0.5) lands at fraction `moved` of the new word,
+    # and the moved span (warp_spans) covers exactly the frames that hold the burst
+    import tensorflow as tf
+
+    spans = np.array([[3200, 9600], [1600, 12800], [8000, 15000], [400, 5000]], np.int64)
+    clips = []
+    for i, (a, b) in enumerate(spans):
+        clip = _burst_clip((a, b), i)
+        clip[(a + b) // 2 : b] *= 0.1
+        clips.append(clip)
+    feats = F.frames(tf.constant(np.stack(clips)), FEAT31)  # [4, 98, 20]
+    tempo = tf.constant([0.7, 1.4, 1.0, 0.8])
+    knot = tf.constant([0.5, 0.5, 0.5, 0.5])
+    moved = tf.constant([0.7, 0.35, 0.5, 0.5])
+    src, out = T.word_warp_points(tf.constant(spans), tempo, knot, moved, FEAT31, 98)
+    warped = T.warp_frames(feats, src, out).numpy().mean(axis=2)
+    new = T.warp_spans(tf.constant(spans), src, out, FEAT31, 98).numpy()
+    centres = T.anchor_centres(FEAT31, 16000)[0] - L * 160 + 160 * np.arange(98)
+    was = [(centres >= a) & (centres < b) for a, b in spans]
+    for i, (a2, b2) in enumerate(new):
+        loud = warped[i] > -1.0  # silence is ~-1.8, the quiet half ~0.4, the loud ~1.1
+        inside = (centres >= a2) & (centres < b2)
+        assert np.all(loud[inside])  # every frame labelled with the word holds it
+        # loud frames outside the span: only the burst's edge frames (a window overlapping
+        # the burst in part), spread by the warp around the word
+        outside = np.flatnonzero(loud & ~inside)
+        first, last = np.flatnonzero(inside)[[0, -1]]
+        assert np.all((outside < first) & (outside >= first - 4)
+                      | (outside > last) & (outside <= last + 4))
+        assert abs(inside.sum() - was[i].sum() / float(tempo[i])) <= 1.5
+        # the knot: the loud half takes `moved` of the warped word
+        assert abs(np.sum(warped[i][inside] > 0.75) / inside.sum() - float(moved[i])) < 0.06
+    np.testing.assert_array_equal(new[2], spans[2])  # tempo 1, knot unmoved: identity
+    # silence examples: identity warp, no span
+    s2, o2 = T.word_warp_points(tf.constant([list(T.NO_SPAN)], tf.int64), tf.constant([0.7]),
+                                tf.constant([0.5]), tf.constant([0.8]), FEAT31, 98)
+    np.testing.assert_allclose(T.warp_frames(feats[:1], s2, o2).numpy(), feats[:1].numpy())
+    assert T.warp_spans(tf.constant([list(T.NO_SPAN)], tf.int64), s2, o2, FEAT31,
+                        98).numpy().tolist() == [list(T.NO_SPAN)]
+
+
+def test_warped_batches_label_the_warped_word(burst_corpus: Path, tmp_path: Path) -> None:
+    # strong tempo (0.6-1.5) and time warp (0.3) with frame targets: a window carries the
+    # word exactly where its anchor frame holds the warped burst
+    cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), tempo_min=0.6, tempo_max=1.5,
+                              time_warp=0.3)
+    split = T.FrameSplit(cfg, FEAT31, "training")
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for k in range(4) for x, y in split.epoch(k, 12)],
+                 strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    loud = _anchor_loud(x)
+    edge = ~_anchor_loud(x, L - 2) | ~_anchor_loud(x, L + 2)
+    assert np.all(loud[y != 0])
+    assert np.all(~loud[y == 0] | edge[y == 0])
+    assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
+    with pytest.raises(KwsqError, match="time_warp"):
+        D.DataConfig(path="x", time_warp=0.2)
+    with pytest.raises(KwsqError, match="time_warp"):
+        dataclasses.replace(cfg, time_warp=0.7)
+
+
 def test_word_label_delay_labels_windows_that_heard_the_onset(burst_corpus: Path,
                                                               tmp_path: Path) -> None:
     # word_label_delay_ms 150: a window is labelled with the word only when its anchor frame
