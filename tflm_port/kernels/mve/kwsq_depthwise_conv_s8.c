@@ -76,7 +76,9 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
 {
     const int32_t ring = kwsq_ref_dw_buffer_size(params, output_dims);
     const int32_t wide = mve_dw_c16_expand_bytes(params, input_dims, filter_dims, output_dims);
-    return ring > wide ? ring : wide;
+    const int32_t dot = mve_dw_dot_bytes(params, input_dims, filter_dims, output_dims);
+    const int32_t most = ring > wide ? ring : wide;
+    return most > dot ? most : dot;
 }
 
 /* 8 packed int4 weights (4 bytes at w) as int16 lanes: a widening gather
@@ -259,6 +261,10 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
+    if (mve_dw_dot_wanted(params, output_dims) &&
+        mve_depthwise_dot(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return KWSQ_OK;
+    }
     if (mve_depthwise_c16(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,
                           output_dims, output)) {
         return KWSQ_OK;

@@ -36,4 +36,26 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
                        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w,
                        const int32_t *bias, const kwsq_dims *out, int8_t *y);
 
+/* int8, any depth multiplier: one output channel at a time, taps in lanes
+ * (mve_dw_dot.c), when the window's rows of one channel, padded, fit 256
+ * bytes (8-bit gather offsets), the taps fit MVE_DW_DOT_MAX_CHUNKS groups
+ * of 16 and the rearranged weights the stack limit. mve_dw_dot_bytes: the
+ * scratch it needs (0: the layer does not take it). */
+#define MVE_DW_DOT_MAX_CHUNKS 4
+#define MVE_DW_DOT_MAX_W 128
+#define MVE_DW_DOT_MAX_WEIGHTS 2304
+/* The layers that take it. Multiplier 1 with channels a multiple of 16, or
+ * with a stride other than 1 (this path copies every input pixel into the
+ * planes, four per output pixel at stride 2), stay on the 16-channel path,
+ * which costs the same or less there (kwsq bench, general shapes). */
+static inline bool mve_dw_dot_wanted(const kwsq_conv_params *d, const kwsq_dims *out)
+{
+    return d->depth_multiplier != 1 || out->c < MVE_DW_C16_MIN_CH ||
+           (out->c % 16 != 0 && d->stride_w == 1 && d->stride_h == 1);
+}
+int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
+bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
+                       const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
+                       const int32_t *bias, const kwsq_dims *out, int8_t *y);
+
 #endif /* KWSQ_MVE_DEPTHWISE_H */

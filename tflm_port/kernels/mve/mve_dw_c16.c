@@ -313,10 +313,15 @@ pixels_body(bool wide, bool left, const kwsq_conv_params *d, const kwsq_dims *in
      * column (a huge value when its row is outside the image); per pixel,
      * a tap is inside when ix0 + xoff[t] < in_w (unsigned), else it points
      * at the zero-point row */
-    uint32_t tp[MVE_DW_C16_MAX_TAPS], base[MVE_DW_C16_MAX_TAPS] = {0};
-    int32_t xoff[MVE_DW_C16_MAX_TAPS] = {0};
+    uint32_t tp[MVE_DW_C16_MAX_TAPS], base[MVE_DW_C16_MAX_TAPS];
+    int32_t xoff[MVE_DW_C16_MAX_TAPS];
     const uint32x4_t zpv = vdupq_n_u32((uint32_t)(uintptr_t)zp_row), wv = vdupq_n_u32((uint32_t)in_w);
     const int32_t chunks = (taps + 3) / 4;
+    /* the lanes of the last chunk past the last tap */
+    for (int32_t t = taps; t < 4 * chunks; ++t) {
+        base[t] = 0;
+        xoff[t] = 0;
+    }
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in_h * in_row;

@@ -1,0 +1,306 @@
+/*
+ * DEPTHWISE_CONV_2D with int8 weights for Cortex-M55 Helium, one output
+ * channel at a time as dot products over the window, bit-exact with
+ * kernels/ref.
+ *
+ * The 16-channel path (mve_dw_c16.c) puts channels in lanes, so every tap
+ * costs a widening of int16 products into int32 accumulators and layers with
+ * few or odd channel counts waste lanes. Here the lanes are taps: the input
+ * rows a window needs are kept channel-planar in the scratch buffer (per
+ * input channel, window-height slots of a padded row, plus one row of
+ * zero-point bytes), so one pixel of one channel is a byte gather of up to
+ * 16 taps (VLDRB with a vector of 8-bit offsets into the channel's plane)
+ * and one VMLADAV.S8 against the channel's weights: 2 instructions per 16
+ * taps, whatever the channel count, stride or depth multiplier (the plane of
+ * output channel c is input channel c / dm). Four pixels of a row share the
+ * loop (one offset vector each, one base pointer). The row's sums are then
+ * requantized four pixels per vector with the channel's multiplier and
+ * shift as scalars, and stored with a scatter at the output's channel
+ * stride.
+ *
+ * Input offset: taps read raw bytes; the offset is folded per call into the
+ * base bias[c] + offset * (sum of c's weights), and padding reads bytes
+ * equal to the zero point (x + offset = 0), so borders need no test.
+ *
+ * Row order (kwsq_overlap.h): output rows are finished one at a time in
+ * increasing order; an output row's window rows are copied into the planes
+ * before any of its outputs is written, and only rows from the window's
+ * first on, so in place (stride 1, same size) and overlapped placements
+ * read every input byte before it is overwritten.
+ */
+#include <arm_mve.h>
+#include <string.h>
+
+#include "mve_depthwise.h"
+#include "mve_requant.h"
+
+/* The geometry of a layer on this path (see mve_dw_dot_bytes). */
+typedef struct {
+    int32_t window; /* input rows a window spans */
+    int32_t wp;     /* bytes of one padded plane row */
+    int32_t plane;  /* bytes of one channel's plane: window + 1 rows */
+    int32_t chunks; /* 16-tap groups */
+} dot_geom;
+
+static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
+                        dot_geom *g)
+{
+    const int32_t taps = f->h * f->w;
+    if (d->depth_multiplier < 1 || in->c * d->depth_multiplier != out->c || taps < 1 || f->h > 64 || f->w > 64 ||
+        d->dilation_h < 1 || d->dilation_w < 1 || d->stride_w < 1 || d->stride_h < 1 || d->pad_w < 0 ||
+        d->pad_h < 0 || out->w < 1 || out->w > MVE_DW_DOT_MAX_W) {
+        return false;
+    }
+    g->chunks = (taps + 15) / 16;
+    const int64_t window = (int64_t)(f->h - 1) * d->dilation_h + 1;
+    const int64_t span = (int64_t)(out->w - 1) * d->stride_w + (int64_t)(f->w - 1) * d->dilation_w + 1;
+    const int64_t wp = span > (int64_t)in->w + d->pad_w ? span : (int64_t)in->w + d->pad_w;
+    if (g->chunks > MVE_DW_DOT_MAX_CHUNKS || window > 64 || (window + 1) * wp > 256 ||
+        (int64_t)out->c * g->chunks * 16 > MVE_DW_DOT_MAX_WEIGHTS) {
+        return false;
+    }
+    g->window = (int32_t)window;
+    g->wp = (int32_t)wp;
+    g->plane = (int32_t)((window + 1) * wp);
+    return true;
+}
+
+int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    dot_geom g;
+    if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g)) {
+        return 0;
+    }
+    const int64_t bytes = (int64_t)in->c * g.plane;
+    return bytes <= 0x7FFFFFFF ? (int32_t)bytes : 0;
+}
+
+/* Input row `src` (w pixels of c channels) into row `dst` of every channel's
+ * plane (planes `plane` bytes apart): per pixel, eight channels widened to
+ * 16-bit lanes and scattered (narrowing) a plane apart; with fewer than 8
+ * channels, per channel, eight pixels gathered at the channel stride. */
+static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, int8_t *dst)
+{
+    if (c >= 8) {
+        const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)plane);
+        for (int32_t ix = 0; ix < w; ++ix, ++dst) {
+            int8_t *o = dst;
+            int32_t k = 0;
+            for (; k + 8 <= c; k += 8, src += 8, o += 8 * plane) {
+                vstrbq_scatter_offset_s16(o, at, vldrbq_s16(src));
+            }
+            if (k < c) {
+                const mve_pred16_t pr = vctp16q((uint32_t)(c - k));
+                vstrbq_scatter_offset_p_s16(o, at, vldrbq_z_s16(src, pr), pr);
+                src += c - k;
+            }
+        }
+        return;
+    }
+    const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)c);
+    for (int32_t k = 0; k < c; ++k) {
+        int8_t *o = dst + k * plane;
+        for (int32_t ix = 0; ix < w; ix += 8) {
+            const mve_pred16_t pr = vctp16q((uint32_t)(w - ix));
+            vstrbq_p_s16(o + ix, vldrbq_gather_offset_z_s16(src + ix * c + k, at, pr), pr);
+        }
+    }
+}
+
+/* The sum of one pixel of one channel: taps of plane p at offsets o (one
+ * chunk) or offs (chunks of 16), weights at wt. */
+static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const int8_t *p, uint8x16_t o,
+                                                         const uint8_t *offs, const int8_t *wt)
+{
+    if (chunks == 1) {
+        return vmladavq_s8(vldrbq_gather_offset_s8(p, o), vldrbq_s8(wt));
+    }
+    int32_t s = 0;
+    for (int32_t k = 0; k < chunks; ++k) {
+        s = vmladavaq_s8(s, vldrbq_gather_offset_s8(p, vldrbq_u8(offs + 16 * k)), vldrbq_s8(wt + 16 * k));
+    }
+    return s;
+}
+
+/* The requantized vector of channels c .. c + 3 (sums v) stored at y, the
+ * first n lanes. */
+static inline __attribute__((always_inline)) void quad_out(bool left, int32x4_t v, int32_t c, int32_t n,
+                                                           const int32_t *base, const int32_t *mult,
+                                                           const int8_t *lsh, const int8_t *rsh, int32_t out_off,
+                                                           int32x4_t lo, int32x4_t hi, int8_t *y)
+{
+    v = vaddq_s32(v, vldrwq_s32(base + c));
+    if (left) {
+        v = vshlq_s32(v, vldrbq_s32(lsh + c));
+    }
+    v = mve_requant_r(v, vldrwq_s32(mult + c), vldrbq_s32(rsh + c));
+    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), lo), hi);
+    if (n == 4) {
+        vstrbq_s32(y, v);
+    } else {
+        vstrbq_p_s32(y, v, vctp32q((uint32_t)n));
+    }
+}
+
+/* One output pixel, every channel, four per vector: p = the pixel's first
+ * tap column in plane 0; output channel c reads plane poff[c] (dm1: c, the
+ * planes `plane` bytes apart). */
+static inline __attribute__((always_inline)) void pixel_dot(int32_t chunks, bool left, bool dm1, int32_t och,
+                                                            const int8_t *p, int32_t plane, const int32_t *poff,
+                                                            uint8x16_t o, const uint8_t *offs, const int8_t *wt,
+                                                            int32_t cw, const int32_t *base, const int32_t *mult,
+                                                            const int8_t *lsh, const int8_t *rsh, int32_t out_off,
+                                                            int32x4_t lo, int32x4_t hi, int8_t *y)
+{
+    int32_t c = 0;
+    for (; c + 4 <= och; c += 4, wt += 4 * cw) {
+        int32_t s0, s1, s2, s3;
+        if (dm1) {
+            s0 = dot(chunks, p, o, offs, wt);
+            s1 = dot(chunks, p + plane, o, offs, wt + cw);
+            s2 = dot(chunks, p + 2 * plane, o, offs, wt + 2 * cw);
+            s3 = dot(chunks, p + 3 * plane, o, offs, wt + 3 * cw);
+            p += 4 * plane;
+        } else {
+            s0 = dot(chunks, p + poff[c], o, offs, wt);
+            s1 = dot(chunks, p + poff[c + 1], o, offs, wt + cw);
+            s2 = dot(chunks, p + poff[c + 2], o, offs, wt + 2 * cw);
+            s3 = dot(chunks, p + poff[c + 3], o, offs, wt + 3 * cw);
+        }
+        int32x4_t v = vdupq_n_s32(s0);
+        v = vsetq_lane_s32(s1, v, 1);
+        v = vsetq_lane_s32(s2, v, 2);
+        v = vsetq_lane_s32(s3, v, 3);
+        quad_out(left, v, c, 4, base, mult, lsh, rsh, out_off, lo, hi, y + c);
+    }
+    if (c < och) {
+        int32_t t[4] __attribute__((aligned(16))) = {0, 0, 0, 0};
+        for (int32_t j = 0; c + j < och; ++j, wt += cw) {
+            t[j] = dot(chunks, dm1 ? p + j * plane : p + poff[c + j], o, offs, wt);
+        }
+        const int32x4_t v = vldrwq_s32(t);
+        quad_out(left, v, c, och - c, base, mult, lsh, rsh, out_off, lo, hi, y + c);
+    }
+}
+
+/* Every output pixel (chunks, left, dm == 1: constants per instance). */
+static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, bool dm1,
+                                                           const kwsq_conv_params *d, const kwsq_dims *in,
+                                                           const int8_t *x, const kwsq_dims *f,
+                                                           const kwsq_dims *out, int8_t *y, const dot_geom *g,
+                                                           int8_t *ring, const int32_t *poff, const int8_t *wt,
+                                                           const int32_t *base, const int32_t *mult,
+                                                           const int8_t *lsh, const int8_t *rsh)
+{
+    const int32_t in_h = in->h, in_w = in->w, in_c = in->c, out_w = out->w, och = out->c, wp = g->wp;
+    const int32_t window = g->window, sw = d->stride_w, dil_w = d->dilation_w, cw = 16 * chunks;
+    const int32x4_t lo = vdupq_n_s32(d->act_min), hi = vdupq_n_s32(d->act_max);
+    int32_t held[64];
+    uint8_t offs[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
+    const int32_t row_in = in_w * in_c;
+    int8_t *yp = y;
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in_h * row_in;
+        for (int32_t k = 0; k < window; ++k) {
+            held[k] = -1;
+        }
+        for (int32_t oy = 0; oy < out->h; ++oy) {
+            const int32_t iy0 = oy * d->stride_h - d->pad_h;
+            memset(offs, 0, sizeof offs);
+            for (int32_t fy = 0, t = 0; fy < f->h; ++fy) {
+                const int32_t iy = iy0 + fy * d->dilation_h;
+                int32_t slot = window;
+                if (iy >= 0 && iy < in_h) {
+                    slot = iy % window;
+                    if (held[slot] != iy) {
+                        plane_row(img + (int64_t)iy * row_in, in_w, in_c, g->plane, ring + slot * wp + d->pad_w);
+                        held[slot] = iy;
+                    }
+                }
+                for (int32_t fx = 0; fx < f->w; ++fx, ++t) {
+                    offs[t] = (uint8_t)(slot * wp + fx * dil_w);
+                }
+            }
+            const uint8x16_t o = vldrbq_u8(offs);
+            for (int32_t ox = 0; ox < out_w; ++ox, yp += och) {
+                pixel_dot(chunks, left, dm1, och, ring + ox * sw, g->plane, poff, o, offs, wt, cw, base, mult, lsh,
+                          rsh, d->output_offset, lo, hi, yp);
+            }
+        }
+    }
+}
+
+static __attribute__((noinline)) void rows_c1(bool left, bool dm1, const kwsq_conv_params *d, const kwsq_dims *in,
+                                              const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
+                                              const dot_geom *g, int8_t *ring, const int32_t *poff,
+                                              const int8_t *wt, const int32_t *base, const int32_t *mult,
+                                              const int8_t *lsh, const int8_t *rsh)
+{
+    if (left) {
+        rows_dot(1, true, false, d, in, x, f, out, y, g, ring, poff, wt, base, mult, lsh, rsh);
+    } else if (dm1) {
+        rows_dot(1, false, true, d, in, x, f, out, y, g, ring, poff, wt, base, mult, lsh, rsh);
+    } else {
+        rows_dot(1, false, false, d, in, x, f, out, y, g, ring, poff, wt, base, mult, lsh, rsh);
+    }
+}
+
+static __attribute__((noinline)) void rows_cn(const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x,
+                                              const kwsq_dims *f, const kwsq_dims *out, int8_t *y, const dot_geom *g,
+                                              int8_t *ring, const int32_t *poff, const int8_t *wt,
+                                              const int32_t *base, const int32_t *mult, const int8_t *lsh,
+                                              const int8_t *rsh)
+{
+    rows_dot(g->chunks, true, false, d, in, x, f, out, y, g, ring, poff, wt, base, mult, lsh, rsh);
+}
+
+bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
+                       const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
+                       const int32_t *bias, const kwsq_dims *out, int8_t *y)
+{
+    dot_geom g;
+    if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g) || ctx->buf == NULL ||
+        ctx->size < in->c * g.plane) {
+        return false;
+    }
+    const int32_t och = out->c, taps = f->h * f->w, cw = 16 * g.chunks, dm = d->depth_multiplier;
+    /* weights per channel, 16 lanes per chunk (zeros past the last tap), and
+     * the folded bases */
+    int8_t wt[och * cw] __attribute__((aligned(16)));
+    int32_t base[(och + 3) & ~3];
+    {
+        const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)och);
+        for (int32_t c = 0; c < och; ++c) {
+            int32_t sum = 0;
+            for (int32_t t = 0; t < cw; t += 8) {
+                const mve_pred16_t pr = vctp16q((uint32_t)(taps > t ? taps - t : 0));
+                const int16x8_t v = vldrbq_gather_offset_z_s16(w + (int64_t)t * och + c, at, pr);
+                vstrbq_s16(wt + c * cw + t, v);
+                sum = vaddvaq_s16(sum, v);
+            }
+            base[c] = (bias != NULL ? bias[c] : 0) + d->input_offset * sum;
+        }
+    }
+    /* per-channel multipliers and shifts, padded to a multiple of 4 */
+    const int32_t och4 = (och + 3) & ~3;
+    int32_t mult[och4];
+    int8_t lsh[och4], rsh[och4];
+    int32_t poff[och4];
+    bool left = false;
+    for (int32_t c = 0; c < och4; ++c) {
+        poff[c] = c < och ? (c / dm) * g.plane : 0;
+        const int32_t s = c < och ? q->shift[c] : 0;
+        mult[c] = c < och ? q->multiplier[c] : 0;
+        lsh[c] = (int8_t)(s > 0 ? s : 0);
+        rsh[c] = (int8_t)(s < 0 ? s : 0);
+        left = left || s > 0;
+    }
+    int8_t *ring = ctx->buf;
+    memset(ring, -d->input_offset, (size_t)(in->c * g.plane));
+    if (g.chunks == 1) {
+        rows_c1(left, dm == 1, d, in, x, f, out, y, &g, ring, poff, wt, base, mult, lsh, rsh);
+    } else {
+        rows_cn(d, in, x, f, out, y, &g, ring, poff, wt, base, mult, lsh, rsh);
+    }
+    return true;
+}
