@@ -51,6 +51,7 @@ N_POINTWISE_MODELS = 6
 N_DW3X3_MODELS = 6
 N_POOL_MODELS = 4
 N_SMALL_CONV_MODELS = 10
+N_TINY_FIELD_MODELS = 8
 N_SHORT_FC_MODELS = 10
 
 
@@ -365,6 +366,50 @@ def random_small_conv_model(seed: int) -> tuple[bytes, str]:
     return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 37)
 
 
+def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
+    """A chain of random convolutions with receptive fields of 1 to 8 values, int8 TFLite.
+
+    The fields the table-driven tiny-field rows take (one group of four values
+    or two): 1x1 on 1 to 8 channels, 2x2x2, 1x3x2, 2x1x4, 3x1x1, 2x2x1, 1x2x3,
+    7x1x1, 2x2x2 at dilation 2; strides 1 and 2, `same` and `valid`, pixel
+    counts that leave a partial last block, 1 to 65 output channels (past 64
+    the six-pixel rows again), with and without bias, every activation (relu6
+    clamps: the other rows), odd seeds per tensor.
+    """
+    import tf_keras as keras
+
+    rng = np.random.default_rng(7000 + seed)
+    keras.utils.set_random_seed(7000 + seed)
+    L = keras.layers
+    h, w = int(rng.integers(3, 15)), int(rng.integers(3, 15))
+    c = int(rng.choice([1, 2, 3, 4, 5, 8]))
+    inp = keras.Input((h, w, c), batch_size=1)
+    x = inp
+    desc = [f"in {h}x{w}x{c}"]
+    n_layers = 3 if seed < 2 else int(rng.integers(2, 4))
+    for i in range(n_layers):
+        cin = int(x.shape[-1])
+        # kernels whose field kh * kw * cin stays within 8 values
+        shapes = [(kh, kw) for kh, kw in ((1, 1), (2, 2), (1, 3), (2, 1), (3, 1), (1, 2), (7, 1), (2, 4))
+                  if kh * kw * cin <= 8]
+        kh, kw = shapes[int(rng.integers(0, len(shapes)))]
+        stride = int(rng.integers(1, 3))
+        dil = 2 if stride == 1 and rng.random() < 0.2 else 1
+        fits = x.shape[1] >= (kh - 1) * dil + 1 and x.shape[2] >= (kw - 1) * dil + 1
+        pad = str(rng.choice(["same", "valid"])) if fits else "same"
+        act = rng.choice([None, "relu", "relu", "relu6"])
+        # the next layer's field must stay small: at most 8 channels before the last layer
+        last = i == 2
+        cout = int(rng.choice([1, 3, 4, 8, 13, 32, 64, 65] if last else [1, 2, 3, 4, 5, 8]))
+        if last and seed < 2:
+            # the most channels the table takes, and one more
+            cout, act = (64, 65)[seed], "relu"
+        x = L.Conv2D(cout, (kh, kw), strides=stride, dilation_rate=dil, padding=pad, activation=act,
+                     use_bias=bool(rng.random() < 0.85))(x)
+        desc.append(f"conv {kh}x{kw}x{cin}/s{stride}/d{dil}/{pad}/{act} -> {tuple(x.shape[1:])}")
+    return _int8_with_head(inp, x, rng, desc, (h, w, c), seed, 41)
+
+
 def random_short_fc_model(seed: int) -> tuple[bytes, str]:
     """A chain of 1 to 3 FULLY_CONNECTED layers of short accumulation depth, int8 TFLite.
 
@@ -452,6 +497,11 @@ def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
 
 
 @pytest.fixture(scope="module")
+def tiny_field_models() -> list[tuple[bytes, str]]:
+    return [random_tiny_field_model(seed) for seed in range(N_TINY_FIELD_MODELS)]
+
+
+@pytest.fixture(scope="module")
 def dw3x3_models() -> list[tuple[bytes, str]]:
     models = [random_dw3x3_model(seed) for seed in range(N_DW3X3_MODELS)]
     rescaled = [(rescaled_depthwise_outputs(m, f), f"{d}; depthwise output scale x{f:g}")
@@ -512,6 +562,11 @@ def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_dw3x3_chains(
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_small_field_convs(
         dsp_cli: Path, small_conv_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     check_host(dsp_cli, small_conv_models, 8, 7, tmp_path)
+
+
+def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_tiny_field_convs(
+        dsp_cli: Path, tiny_field_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, tiny_field_models, 8, 13, tmp_path)
 
 
 def test_dsp_kernels_on_the_host_match_tflite_micro_on_random_short_fully_connected(
@@ -578,7 +633,7 @@ def test_optimized_kernels_under_qemu_match_tflite_micro_on_random_and_int4_mode
 # The random model families run under QEMU on the M4 with the dsp kernels: every model of
 # the first two, the first four and the last two of the larger ones.
 QEMU_FAMILIES = {"pointwise_models": False, "dw3x3_models": False, "small_conv_models": True,
-                 "short_fc_models": True}
+                 "short_fc_models": True, "tiny_field_models": False}
 
 
 @pytest.mark.qemu
@@ -635,6 +690,34 @@ def test_small_field_conv_models_cover_what_they_claim(
     assert any(kh != kw for kh, kw in kernels) and max(max(k) for k in kernels) >= 6
     chans = {int(c) for c in re.findall(r"in \d+x\d+x(\d+)", text)}
     assert 1 in chans and len(chans) >= 4
+
+
+def test_tiny_field_conv_models_cover_what_they_claim(
+        tiny_field_models: list[tuple[bytes, str]]) -> None:
+    """The generator really produces fields of one and of two groups of four values, full-range
+    and clamped outputs, partial last blocks and layers past 64 channels."""
+    import re
+
+    from pipeline.tflite import schema
+
+    fields, couts, pixels = set(), set(), set()
+    for model, _ in tiny_field_models:
+        m = schema.load(model)
+        for sg in m.subgraphs:
+            for op in sg.operators:
+                if schema.op_name(m, op) == "CONV_2D":
+                    w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
+                    out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
+                    fields.add(w[1] * w[2] * w[3])
+                    couts.add(w[0])
+                    pixels.add(out[1] * out[2] % 6)
+    assert max(fields) <= 8 and fields & {1, 2, 3, 4} and fields & {5, 6, 7, 8}, fields
+    assert 1 in couts and 64 in couts and 65 in couts, couts
+    assert pixels - {0}, pixels
+    text = " ".join(d for _, d in tiny_field_models)
+    for needle in ("/s2/", "/d2/", "same", "valid", "relu6", "/relu ", "per-tensor", "per-channel"):
+        assert needle in text, needle
+    assert re.search(r"conv 1x1x[1-8]/s1/d1/valid", text) or re.search(r"conv 1x1x[1-8]/s1/", text), text
 
 
 def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:

@@ -25,6 +25,7 @@
  */
 #include "dsp_conv1x1.h"
 
+#include "dsp_conv_pw6.h"
 #include "dsp_requant.h"
 #include "dsp_simd.h"
 #include "kwsq_math.h"
@@ -81,6 +82,8 @@ static inline void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_
 #define PAD_MAX 1024
 /* Most channels whose output constants rows8_full_tab reads from a table (16 bytes each, on the stack). */
 #define RQ_TAB_MAX 128
+/* Most channels of a layer the tiny-field rows take (dsp_conv_pw6.h; 32 bytes each, on the stack). */
+#define PW6_MAX_OC 64
 
 static inline uint32_t tap_word(const int8_t *src, const int32_t *tap)
 {
@@ -487,6 +490,19 @@ static void __attribute__((noinline)) rows8_general(const dsp_gemm_args *a, int3
                                                      const int16_t *buf, int8_t *y, int32_t ystride)
 {
     rows8_body(a, k, oc0, oc1, buf, y, ystride, 2, false);
+}
+
+/* fields of at most DSP_PW6_MAX_K values, full int8 range, short stage: the rows of dsp_conv_pw6.c from their table */
+static void rows_pw6(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1, const int16_t *buf, int8_t *y,
+                     int32_t ystride)
+{
+    const int32_t *tab = a->rq + DSP_PW6_ROW(k) * oc0;
+    const uint32_t *x = (const uint32_t *)(const void *)buf;
+    if (k <= 4) {
+        dsp_pw6_k4(tab, y, ystride, x, y + (oc1 - oc0));
+    } else {
+        dsp_pw6_k8(tab, y, ystride, x, y + (oc1 - oc0));
+    }
 }
 
 /*
@@ -936,6 +952,25 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
     int32_t oy = *oy_io, ox = *ox_io;
     const int32_t by = oy, bx = ox;
     int32_t npx = 0;
+    if (s->direct && !s->s4 && sh == 1 && sw == 1 && in->w == out_w) {
+        /* pointwise int8, stride 1, whole rows: the block's pixels are
+         * consecutive; past the last pixel the block's first again */
+        const int64_t p0 = (int64_t)oy * out_w + ox;
+        const int64_t left = (int64_t)out_h * out_w - p0;
+        const int32_t n = left < P1X1 ? (int32_t)left : P1X1;
+        const int8_t *src = x_img + p0 * cin;
+        for (int32_t j = 0; j < P1X1; ++j) {
+            widen_pixel(src + (j < n ? j * cin : 0), k, off, j, buf);
+        }
+        ox += n;
+        while (ox >= out_w) {
+            ox -= out_w;
+            ++oy;
+        }
+        *oy_io = oy;
+        *ox_io = ox;
+        return n;
+    }
     if (s->direct && !s->s4) {
         /* pointwise int8: the pixels' channels read in place */
         for (int32_t j = 0; j < P1X1; ++j) {
@@ -1103,8 +1138,14 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
     }
     const struct dsp_1x1_rows *r4 = a->s4_rows;
     /* the short stage's constants per channel, one table row each (on the stack) */
-    const bool tab = !s4 && fold && full && cout <= RQ_TAB_MAX;
-    int32_t rq[tab ? 4 * cout : 1];
+    /* fields of a few values: dsp_conv_pw6's table (weights and constants per channel) */
+    const bool pw = !s4 && fold && full && k <= DSP_PW6_MAX_K && cout <= PW6_MAX_OC;
+    const bool tab = !pw && !s4 && fold && full && cout <= RQ_TAB_MAX;
+    int32_t rq[tab ? 4 * cout : pw ? DSP_PW6_ROW(k) * cout : 1];
+    if (pw) {
+        dsp_pw6_table((const int8_t *)a->weights, k, 0, cout, a->bias, a->mult, a->shift, a->out_offset, rq);
+        local.rq = rq;
+    }
     if (tab) {
         const uint32_t off2p1 = 2u * (uint32_t)a->out_offset + 1u;
         for (int32_t oc = 0; oc < cout; ++oc) {
@@ -1117,13 +1158,14 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
         local.rq = rq;
     }
     const rows_fn rows = s4     ? (fold && full ? r4->short_full : (a->short_rq ? r4->short_any : r4->general))
+                         : pw   ? rows_pw6
                          : fold ? (full ? (tab ? rows8_full_tab : rows8_full) : rows8_clamp)
                                 : rows8_general;
     /* int8 rows read whole groups: the last channel's row from a padded copy */
-    int8_t last_row[!s4 && k != kb ? kb : 1];
+    int8_t last_row[!s4 && !pw && k != kb ? kb : 1];
     dsp_gemm_args last = local;
     int32_t split = cout;
-    if (!s4 && k != kb) {
+    if (!s4 && !pw && k != kb) {
         memcpy(last_row, (const int8_t *)a->weights + (int64_t)(cout - 1) * k, (size_t)k);
         memset(last_row + k, 0, (size_t)(kb - k));
         last.weights = last_row;

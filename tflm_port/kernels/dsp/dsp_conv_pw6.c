@@ -1,0 +1,171 @@
+/*
+ * Six-pixel int8 CONV_2D rows for fields of at most eight values; see
+ * dsp_conv_pw6.h. With so few values per output, the output stage and the
+ * per-channel bookkeeping cost more than the multiply-accumulates, so the
+ * loop is written out in assembly: per channel one LDM of its table row
+ * (2 * bias, multiplier, rounding term, shift, two or four widened weight
+ * words), then per pixel LDRD of its widened values, two or four SMLAD
+ * (the first starting from 2 * bias), SMMLAR with the rounding term, ADD of
+ * the accumulator's sign, ASR, SSAT, STRB: 8 instructions for four
+ * multiply-accumulates and an output (12 for eight). The six pixels are
+ * first copied to the function's own stack frame, so every register but SP
+ * and PC holds a live value and the pixels are addressed from SP.
+ *
+ * Exactness: the accumulator is 2 * (bias + sum w x) built from doubled
+ * weights (|2w| <= 256 fits a lane) and doubled bias, modulo 2^32 the same
+ * as the plain accumulator shifted left by one; the short stage is taken
+ * only for accumulators bounded below 2^30, so it is exact and has the
+ * plain one's sign. The output is then rows8_body's short stage
+ * (dsp_conv1x1.c): (SMMLAR(2 acc, m, h) + (acc >> 31)) >> right, SSAT 8.
+ */
+#include "dsp_conv_pw6.h"
+
+#include "dsp_simd.h"
+
+void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const int32_t *bias,
+                   const int32_t *mult, const int8_t *shift, int32_t out_offset, int32_t *tab)
+{
+    const int32_t groups = (k + 3) >> 2;
+    const uint32_t off2p1 = 2u * (uint32_t)out_offset + 1u;
+    for (int32_t oc = oc0; oc < oc1; ++oc, tab += DSP_PW6_ROW(k)) {
+        const int32_t r = -shift[oc];
+        tab[0] = (int32_t)(2u * (uint32_t)(bias != NULL ? bias[oc] : 0));
+        tab[1] = mult[oc];
+        tab[2] = (int32_t)(off2p1 << (r - 1));
+        tab[3] = r;
+        const int8_t *row = w + (int64_t)oc * k;
+        for (int32_t g = 0; g < groups; ++g) {
+            uint32_t v = 0;
+            if (4 * g + 4 <= k) {
+                v = dsp_ld32(row + 4 * g);
+            } else {
+                for (int32_t i = 4 * g; i < k; ++i) {
+                    v |= (uint32_t)(uint8_t)row[i] << (8 * (i - 4 * g));
+                }
+            }
+            const uint32_t e = dsp_sxtb16(v), o = dsp_sxtb16_ror8(v);
+            tab[4 + 2 * g] = (int32_t)dsp_sadd16(e, e);
+            tab[5 + 2 * g] = (int32_t)dsp_sadd16(o, o);
+        }
+    }
+}
+
+#ifdef KWSQ_DSP_NATIVE
+
+/* Registers: r0 the table row, r1 y, r2 ys, r4 2 * bias, r5 multiplier,
+ * r6 rounding term, r7 right shift, r8-r11 weights, r3/r12 a pixel's
+ * widened pair, lr the accumulator. Frame: 96 bytes of pixels at sp, the
+ * pushed r4-r11, lr, then the fifth argument (y_end) at sp + 132. */
+#define PW6_COPY                                                                 \
+    "push {r4-r11, lr}\n\t"                                                      \
+    "sub sp, sp, #96\n\t"                                                        \
+    "mov r12, sp\n\t"                                                            \
+    "ldmia r3!, {r4-r11}\n\t"                                                    \
+    "stmia r12!, {r4-r11}\n\t"                                                   \
+    "ldmia r3!, {r4-r7}\n\t"                                                     \
+    "stmia r12!, {r4-r7}\n\t"
+#define PW6_COPY8                                                                \
+    "ldmia r3!, {r4-r11}\n\t"                                                    \
+    "stmia r12!, {r4-r11}\n\t"                                                   \
+    "ldmia r3!, {r4-r7}\n\t"                                                     \
+    "stmia r12!, {r4-r7}\n\t"
+/* pixel j's first group at sp + 8j, its second at sp + 48 + 8j */
+#define PW6_G0(o)                                                                \
+    "ldrd r3, r12, [sp, #" #o "]\n\t"                                            \
+    "smlad lr, r8, r3, r4\n\t"                                                   \
+    "smlad lr, r9, r12, lr\n\t"
+#define PW6_G1(o)                                                                \
+    "ldrd r3, r12, [sp, #" #o "]\n\t"                                            \
+    "smlad lr, r10, r3, lr\n\t"                                                  \
+    "smlad lr, r11, r12, lr\n\t"
+#define PW6_OUT                                                                  \
+    "smmlar r3, lr, r5, r6\n\t"                                                  \
+    "add r3, r3, lr, asr #31\n\t"                                                \
+    "asr r3, r3, r7\n\t"                                                         \
+    "ssat r3, #8, r3\n\t"
+/* stores: y, y + ys, y + 2 ys; y + 3 ys, y + 4 ys from y + 2 ys; y + 5 ys
+ * from y + 4 ys; then back to y + 1 */
+#define PW6_PIXELS(G)                                                            \
+    G(0) PW6_OUT "strb r3, [r1]\n\t"                                             \
+    G(8) PW6_OUT "strb r3, [r1, r2]\n\t"                                         \
+    G(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"                                \
+    "add r1, r1, r2, lsl #1\n\t"                                                 \
+    G(24) PW6_OUT "strb r3, [r1, r2]\n\t"                                        \
+    G(32) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"                                \
+    "add r1, r1, r2, lsl #1\n\t"                                                 \
+    G(40) PW6_OUT "strb r3, [r1, r2]\n\t"                                        \
+    "sub r1, r1, r2, lsl #2\n\t"                                                 \
+    "add r1, r1, #1\n\t"
+#define PW6_TAIL                                                                 \
+    "ldr r3, [sp, #132]\n\t"                                                     \
+    "cmp r1, r3\n\t"                                                             \
+    "bne 1b\n\t"                                                                 \
+    "add sp, sp, #96\n\t"                                                        \
+    "pop {r4-r11, pc}\n\t"
+
+/* the arguments arrive in r0-r3 and at sp (AAPCS); the C names are unused */
+#define PW6_PARAMS                                                                                             \
+    const int32_t *tab __attribute__((unused)), int8_t *y __attribute__((unused)),                             \
+        int32_t ys __attribute__((unused)), const uint32_t *xbuf __attribute__((unused)),                      \
+        const int8_t *y_end __attribute__((unused))
+
+#define PW6_K8_G(o) PW6_G0(o) PW6_G1(o + 48)
+
+/* k <= 4 leaves r10 and r11 free: r10 = y + 3 ys, r11 = y_end */
+__attribute__((naked, noinline)) void dsp_pw6_k4(PW6_PARAMS)
+{
+    __asm__ volatile(PW6_COPY
+                     "ldr r11, [sp, #132]\n\t"
+                     "add r10, r2, r2, lsl #1\n\t"
+                     "add r10, r10, r1\n\t"
+                     "1:\n\t"
+                     "ldmia r0!, {r4-r9}\n\t"
+                     PW6_G0(0) PW6_OUT "strb r3, [r1]\n\t"
+                     PW6_G0(8) PW6_OUT "strb r3, [r1, r2]\n\t"
+                     PW6_G0(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"
+                     PW6_G0(24) PW6_OUT "strb r3, [r10]\n\t"
+                     PW6_G0(32) PW6_OUT "strb r3, [r10, r2]\n\t"
+                     PW6_G0(40) PW6_OUT "strb r3, [r10, r2, lsl #1]\n\t"
+                     "add r1, r1, #1\n\t"
+                     "add r10, r10, #1\n\t"
+                     "cmp r1, r11\n\t"
+                     "bne 1b\n\t"
+                     "add sp, sp, #96\n\t"
+                     "pop {r4-r11, pc}\n\t");
+}
+
+__attribute__((naked, noinline)) void dsp_pw6_k8(PW6_PARAMS)
+{
+    __asm__ volatile(PW6_COPY PW6_COPY8
+                     "1:\n\t"
+                     "ldmia r0!, {r4-r11}\n\t" PW6_PIXELS(PW6_K8_G) PW6_TAIL);
+}
+
+#else
+
+static void pw6(int32_t groups, const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *x, const int8_t *y_end)
+{
+    for (; y != y_end; ++y, tab += groups == 1 ? 6 : 8) {
+        for (int32_t j = 0; j < 6; ++j) {
+            int32_t acc = tab[0];
+            for (int32_t g = 0; g < groups; ++g) {
+                acc = dsp_smlad((uint32_t)tab[4 + 2 * g], x[(g * 6 + j) * 2], acc);
+                acc = dsp_smlad((uint32_t)tab[5 + 2 * g], x[(g * 6 + j) * 2 + 1], acc);
+            }
+            const int32_t v = (dsp_smmlar(acc, tab[1], tab[2]) + (acc >> 31)) >> tab[3];
+            y[j * ys] = (int8_t)dsp_ssat8(v);
+        }
+    }
+}
+
+void dsp_pw6_k4(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
+{
+    pw6(1, tab, y, ys, xbuf, y_end);
+}
+
+void dsp_pw6_k8(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
+{
+    pw6(2, tab, y, ys, xbuf, y_end);
+}
+
+#endif
