@@ -390,8 +390,8 @@ def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
     for i in range(n_layers):
         cin = int(x.shape[-1])
         # kernels whose field kh * kw * cin stays within 8 values
-        shapes = [(kh, kw) for kh, kw in ((1, 1), (2, 2), (1, 3), (2, 1), (3, 1), (1, 2), (7, 1), (2, 4))
-                  if kh * kw * cin <= 8]
+        kernels = ((1, 1), (2, 2), (1, 3), (2, 1), (3, 1), (1, 2), (7, 1), (2, 4))
+        shapes = [(kh, kw) for kh, kw in kernels if kh * kw * cin <= 8]
         kh, kw = shapes[int(rng.integers(0, len(shapes)))]
         stride = int(rng.integers(1, 3))
         dil = 2 if stride == 1 and rng.random() < 0.2 else 1
@@ -717,7 +717,7 @@ def test_tiny_field_conv_models_cover_what_they_claim(
     text = " ".join(d for _, d in tiny_field_models)
     for needle in ("/s2/", "/d2/", "same", "valid", "relu6", "/relu ", "per-tensor", "per-channel"):
         assert needle in text, needle
-    assert re.search(r"conv 1x1x[1-8]/s1/d1/valid", text) or re.search(r"conv 1x1x[1-8]/s1/", text), text
+    assert re.search(r"conv 1x1x[1-8]/s1/", text), text
 
 
 def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:
