@@ -8,7 +8,9 @@ test_kernels_dsp.py runs the anchors, its random models (at most 16
 channels) and a 1x1 chain on m55/mve as well; this file adds what those miss
 for the Helium paths: depthwise layers wide enough for the 16-channel groups
 (with and without a channel tail, same/valid padding, strides, dilation, a
-5x3 window, multiplier 1 next to 2, per tensor and per channel), general
+5x3 window, multiplier 1 next to 2, per tensor and per channel), random
+layers for the per-channel dot-product depthwise path (few or odd channel
+counts, multipliers, windows of up to three 16-tap groups), general
 convolutions whose receptive fields end mid-vector, average pools (clipped
 windows, channel tails, a window too large for int16 sums), and quantization the
 converter does not write by default: a weight of -128 (which the depthwise
@@ -117,6 +119,57 @@ def multiplier_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     return out
 
 
+def dot_models(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """Seeded random depthwise layers for the per-channel dot-product path (mve_dw_dot.c):
+    1-15 channels, or 17-47 channels that are not a multiple of 16 at stride 1, depth
+    multipliers 1-4, windows up to 6x6 (up to three 16-tap groups), dilation, same and
+    valid padding, per tensor or per channel; in every second model some channels of the
+    first layer have an effective scale above 1 (a left shift before the multiply)."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i in range(count):
+        keras.utils.set_random_seed(seed + i)
+        few = i % 2 == 0
+        channels = int(rng.integers(1, 16)) if few else int(rng.choice([17, 24, 29, 40, 47]))
+        shape = (int(rng.integers(5, 16)), int(rng.integers(4, 21)), channels)
+        inp = keras.Input(shape, batch_size=1)
+        x, parts = inp, []
+        for _ in range(2):
+            k = (int(rng.integers(1, 7)), int(rng.integers(1, 7)))
+            dm = int(rng.choice([1, 1, 2, 4])) if few and x.shape[-1] < 8 else 1
+            s = int(rng.integers(1, 3)) if dm > 1 else 1
+            dil = 2 if s == 1 and rng.random() < 0.3 else 1
+            pad = str(rng.choice(["same", "valid"]))
+            left = min(x.shape[1] - dil * (k[0] - 1), x.shape[2] - dil * (k[1] - 1))
+            if pad == "valid" and left < 1:
+                pad = "same"
+            x = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, depth_multiplier=dm,
+                                  activation=str(rng.choice(["relu", "linear"])))(x)
+            parts.append(f"{k[0]}x{k[1]} s{s} d{dil} {pad} x{dm}")
+        per_tensor = bool(rng.random() < 0.3)
+        model = keras.Model(inp, L.Dense(5)(L.Flatten()(x)))
+        data = convert_int8(model, shape, 40 + i, per_tensor=per_tensor)
+        desc = f"{shape}: " + ", ".join(parts) + (" per-tensor" if per_tensor else "")
+        if i % 2 == 1 and not per_tensor:
+            data, desc = _left_shifted(data, 0), desc + ", left shifts"
+        out.append((data, desc))
+    return out
+
+
+def _left_shifted(model: bytes, index: int) -> bytes:
+    """Every 5th channel's weight scale of layer `index` raised so its effective scale is
+    1.5 (a left shift), the others kept (right shifts)."""
+    m = ts.load(model)
+    _, _, x, w, y = _layer(m, index)
+    scales = np.array(w.quantization.scale, dtype=np.float32)
+    scales[::5] = 1.5 * float(y.quantization.scale[0]) / float(x.quantization.scale[0])
+    w.quantization.scale = scales
+    return ts.dump(m)
+
+
 def pooling_model() -> tuple[bytes, str]:
     """Average pools whose windows are clipped at the borders (same padding,
     odd sizes), of 21 and 40 channels (16-channel groups and tails), and one
@@ -221,6 +274,17 @@ def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path
     groups (the input rows expanded in the scratch buffer) against TFLite Micro."""
     for model, desc in multiplier_models(31, 4):
         xs = random_inputs(model, 2, seed=5)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
+        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
+    """Few channels, channel counts off the 16-lane groups, multipliers, 1-3 tap groups,
+    left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
+    for model, desc in dot_models(47, 4):
+        xs = random_inputs(model, 2, seed=9)
         xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
         assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
 
