@@ -42,16 +42,14 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
  * of 16 and the rearranged weights the stack limit. mve_dw_dot_bytes: the
  * scratch it needs (0: the layer does not take it). */
 #define MVE_DW_DOT_MAX_CHUNKS 4
-#define MVE_DW_DOT_MAX_W 128
 #define MVE_DW_DOT_MAX_WEIGHTS 2304
-/* The layers that take it. Multiplier 1 with channels a multiple of 16, or
- * with a stride other than 1 (this path copies every input pixel into the
- * planes, four per output pixel at stride 2), stay on the 16-channel path,
- * which costs the same or less there (kwsq bench, general shapes). */
+/* The layers that take it: all but multiplier 1 on a multiple of 16
+ * channels at a stride other than 1, where the 16-channel path wastes no
+ * lane and this one would copy four input pixels into the planes per output
+ * pixel (measured: 64-96 channels at stride 2 on 8x8 inputs cost more here). */
 static inline bool mve_dw_dot_wanted(const kwsq_conv_params *d, const kwsq_dims *out)
 {
-    return d->depth_multiplier != 1 || out->c < MVE_DW_C16_MIN_CH ||
-           (out->c % 16 != 0 && d->stride_w == 1 && d->stride_h == 1);
+    return d->depth_multiplier != 1 || out->c % 16 != 0 || (d->stride_w == 1 && d->stride_h == 1);
 }
 int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
 bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,

@@ -4,19 +4,18 @@
  * kernels/ref.
  *
  * The 16-channel path (mve_dw_c16.c) puts channels in lanes, so every tap
- * costs a widening of int16 products into int32 accumulators and layers with
- * few or odd channel counts waste lanes. Here the lanes are taps: the input
- * rows a window needs are kept channel-planar in the scratch buffer (per
- * input channel, window-height slots of a padded row, plus one row of
- * zero-point bytes), so one pixel of one channel is a byte gather of up to
- * 16 taps (VLDRB with a vector of 8-bit offsets into the channel's plane)
- * and one VMLADAV.S8 against the channel's weights: 2 instructions per 16
- * taps, whatever the channel count, stride or depth multiplier (the plane of
- * output channel c is input channel c / dm). Four pixels of a row share the
- * loop (one offset vector each, one base pointer). The row's sums are then
- * requantized four pixels per vector with the channel's multiplier and
- * shift as scalars, and stored with a scatter at the output's channel
- * stride.
+ * costs a widening of int16 products into int32 accumulators, and layers
+ * with few or odd channel counts waste lanes. Here the lanes are taps: the
+ * input rows a window needs are kept channel-planar in the scratch buffer
+ * (per input channel, window-height slots of a padded row; a row outside
+ * the input is a slot of zero-point bytes), so one pixel of one channel is
+ * a byte gather of up to 16 taps (VLDRB with a vector of 8-bit offsets into
+ * the channel's plane) and one VMLAV.S8 against the channel's weights,
+ * whatever the channel count, stride or depth multiplier (output channel c
+ * reads input channel c / dm's plane). The sums of four channels of a pixel
+ * are moved into one vector and requantized with per-call records (bases,
+ * multipliers, shifts): 32 instructions per four channels of a 3x3 window
+ * (MVE_DW_DOT_QUADS), against 12 per 16 MACs plus 43 per 16 outputs there.
  *
  * Input offset: taps read raw bytes; the offset is folded per call into the
  * base bias[c] + offset * (sum of c's weights), and padding reads bytes
@@ -35,11 +34,14 @@
 #include "mve_depthwise.h"
 #include "mve_requant.h"
 
+/* held[] of a slot filled with zero points */
+#define DOT_ZERO_ROW (-2)
+
 /* The geometry of a layer on this path (see mve_dw_dot_bytes). */
 typedef struct {
     int32_t window; /* input rows a window spans */
     int32_t wp;     /* bytes of one padded plane row */
-    int32_t plane;  /* bytes of one channel's plane: window + 1 rows */
+    int32_t plane;  /* bytes of one channel's plane: window rows */
     int32_t chunks; /* 16-tap groups */
 } dot_geom;
 
@@ -49,20 +51,20 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
     const int32_t taps = f->h * f->w;
     if (d->depth_multiplier < 1 || in->c * d->depth_multiplier != out->c || taps < 1 || f->h > 64 || f->w > 64 ||
         d->dilation_h < 1 || d->dilation_w < 1 || d->stride_w < 1 || d->stride_h < 1 || d->pad_w < 0 ||
-        d->pad_h < 0 || out->w < 1 || out->w > MVE_DW_DOT_MAX_W) {
+        d->pad_h < 0 || out->w < 1) {
         return false;
     }
     g->chunks = (taps + 15) / 16;
     const int64_t window = (int64_t)(f->h - 1) * d->dilation_h + 1;
     const int64_t span = (int64_t)(out->w - 1) * d->stride_w + (int64_t)(f->w - 1) * d->dilation_w + 1;
     const int64_t wp = span > (int64_t)in->w + d->pad_w ? span : (int64_t)in->w + d->pad_w;
-    if (g->chunks > MVE_DW_DOT_MAX_CHUNKS || window > 64 || (window + 1) * wp > 256 ||
+    if (g->chunks > MVE_DW_DOT_MAX_CHUNKS || window > 64 || window * wp > 256 ||
         (int64_t)out->c * g->chunks * 16 > MVE_DW_DOT_MAX_WEIGHTS) {
         return false;
     }
     g->window = (int32_t)window;
     g->wp = (int32_t)wp;
-    g->plane = (int32_t)((window + 1) * wp);
+    g->plane = (int32_t)(window * wp);
     return true;
 }
 
@@ -104,6 +106,20 @@ static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, in
         for (int32_t ix = 0; ix < w; ix += 8) {
             const mve_pred16_t pr = vctp16q((uint32_t)(w - ix));
             vstrbq_p_s16(o + ix, vldrbq_gather_offset_z_s16(src + ix * c + k, at, pr), pr);
+        }
+    }
+}
+
+/* The interior of row `at` of every channel's plane set to the zero point
+ * (a window row outside the input). */
+static void plane_zero(int8_t *ring, int32_t c, int32_t plane, int32_t at, int32_t w, int8_t zp)
+{
+    const int8x16_t v = vdupq_n_s8(zp);
+    for (int32_t i = 0; i < w; i += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)(w - i));
+        int8_t *o = ring + at + i;
+        for (int32_t k = 0; k < c; ++k, o += plane) {
+            vstrbq_p_s8(o, v, pr);
         }
     }
 }
@@ -268,13 +284,18 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
             memset(offs, 0, sizeof offs);
             for (int32_t fy = 0, t = 0; fy < f->h; ++fy) {
                 const int32_t iy = iy0 + fy * d->dilation_h;
-                int32_t slot = window;
+                /* the window's rows fall in distinct slots; a row outside
+                 * the input takes its slot as a row of zero points (that
+                 * slot's row is outside this window, so no longer needed) */
+                const int32_t slot = (iy % window + window) % window;
                 if (iy >= 0 && iy < in_h) {
-                    slot = iy % window;
                     if (held[slot] != iy) {
                         plane_row(img + (int64_t)iy * row_in, in_w, in_c, g->plane, ring + slot * wp + d->pad_w);
                         held[slot] = iy;
                     }
+                } else if (held[slot] != DOT_ZERO_ROW) {
+                    plane_zero(ring, in_c, g->plane, slot * wp + d->pad_w, in_w, (int8_t)-d->input_offset);
+                    held[slot] = DOT_ZERO_ROW;
                 }
                 for (int32_t fx = 0; fx < f->w; ++fx, ++t) {
                     offs[t] = (uint8_t)(slot * wp + fx * dil_w);
@@ -328,32 +349,55 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
     int8_t wt[och * cw] __attribute__((aligned(16)));
     quad_rec rec[quads];
     int32_t poff[4 * quads];
-    bool left = false;
-    const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)och);
-    for (int32_t c = 0; c < 4 * quads; ++c) {
-        quad_rec *r = &rec[c / 4];
-        const int32_t j = c % 4;
-        if (c >= och) {
-            r->base[j] = r->mult[j] = 0;
-            r->rsh[j] = r->lsh[j] = 0;
-            poff[c] = 0;
-            continue;
-        }
-        int32_t sum = 0;
-        for (int32_t t = 0; t < cw; t += 8) {
-            const mve_pred16_t pr = vctp16q((uint32_t)(taps > t ? taps - t : 0));
-            const int16x8_t v = vldrbq_gather_offset_z_s16(w + (int64_t)t * och + c, at, pr);
-            vstrbq_s16(wt + c * cw + t, v);
-            sum = vaddvaq_s16(sum, v);
-        }
-        const int32_t s = q->shift[c];
-        r->base[j] = (bias != NULL ? bias[c] : 0) + d->input_offset * sum;
-        r->mult[j] = q->multiplier[c];
-        r->lsh[j] = (int8_t)(s > 0 ? s : 0);
-        r->rsh[j] = (int8_t)(s < 0 ? s : 0);
-        left = left || s > 0;
-        poff[c] = (c / dm) * g.plane;
+    /* weights: the 16 channels of a tap per load, scattered cw bytes apart
+     * (8-bit offsets when cw is 16, else 16-bit in two halves); the lanes
+     * past the last tap stay zero */
+    for (int32_t i = 0; i < och * cw; i += 16) {
+        vstrbq_s8(wt + i, vdupq_n_s8(0));
     }
+    const uint8x16_t at8 = vmulq_n_u8(vidupq_n_u8(0, 1), 16);
+    const uint16x8_t at16 = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)cw);
+    for (int32_t t = 0; t < taps; ++t) {
+        const int8_t *src = w + (int64_t)t * och;
+        int8_t *dst = wt + t;
+        for (int32_t c = 0; c < och; c += 16, src += 16, dst += 16 * cw) {
+            if (cw == 16) {
+                const mve_pred16_t pr = vctp8q((uint32_t)(och - c));
+                vstrbq_scatter_offset_p_s8(dst, at8, vldrbq_z_s8(src, pr), pr);
+            } else {
+                for (int32_t h = 0; h < 16 && c + h < och; h += 8) {
+                    const mve_pred16_t pr = vctp16q((uint32_t)(och - c - h));
+                    vstrbq_scatter_offset_p_s16(dst + h * cw, at16, vldrbq_z_s16(src + h, pr), pr);
+                }
+            }
+        }
+    }
+    /* the records and the channels' planes, four channels at a time */
+    int32_t sums[4];
+    int32_t most = 0;
+    for (int32_t k = 0; k < quads; ++k) {
+        const int32_t c = 4 * k;
+        const mve_pred16_t pr = vctp32q((uint32_t)(och - c));
+        for (int32_t j = 0; j < 4; ++j) {
+            int32_t sum = 0;
+            for (int32_t t = 0; c + j < och && t < cw; t += 16) {
+                sum = vaddvaq_s8(sum, vldrbq_s8(wt + (c + j) * cw + t));
+            }
+            sums[j] = sum;
+        }
+        quad_rec *r = &rec[k];
+        const int32x4_t b = bias != NULL ? vldrwq_z_s32(bias + c, pr) : vdupq_n_s32(0);
+        vstrwq_s32(r->base, vpselq_s32(vmlaq_n_s32(b, vldrwq_s32(sums), d->input_offset), vdupq_n_s32(0), pr));
+        vstrwq_s32(r->mult, vldrwq_z_s32(q->multiplier + c, pr));
+        const int32x4_t sh = vldrbq_z_s32(q->shift + c, pr);
+        vstrbq_s32(r->lsh, vmaxq_s32(sh, vdupq_n_s32(0)));
+        vstrbq_s32(r->rsh, vminq_s32(sh, vdupq_n_s32(0)));
+        most = vmaxvq_s32(most, sh);
+        for (int32_t j = 0; j < 4; ++j) {
+            poff[c + j] = c + j < och ? ((c + j) / dm) * g.plane : 0;
+        }
+    }
+    const bool left = most > 0;
     int8_t *ring = ctx->buf;
     memset(ring, -d->input_offset, (size_t)(in->c * g.plane));
     if (g.chunks == 1) {
