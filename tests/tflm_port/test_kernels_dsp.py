@@ -367,14 +367,17 @@ def random_small_conv_model(seed: int) -> tuple[bytes, str]:
 
 
 def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
-    """A chain of random convolutions with receptive fields of 1 to 8 values, int8 TFLite.
+    """A chain of random convolutions with receptive fields of 1 to 15 values, int8 TFLite.
 
-    The fields the table-driven tiny-field rows take (one group of four values
-    or two): 1x1 on 1 to 8 channels, 2x2x2, 1x3x2, 2x1x4, 3x1x1, 2x2x1, 1x2x3,
-    7x1x1, 2x2x2 at dilation 2; strides 1 and 2, `same` and `valid`, pixel
-    counts that leave a partial last block, 1 to 65 output channels (past 64
-    the six-pixel rows again), with and without bias, every activation (relu6
-    clamps: the other rows), odd seeds per tensor.
+    The fields the table-driven tiny-field rows take (one, two or three groups
+    of four values: 1x1 on 1 to 12 channels, 2x2x2, 1x3x2, 2x1x4, 3x3x1,
+    2x2x3, 5x2x1, ...) and filter rows of three contiguous bytes (3x3x1, 5x3x1,
+    3x1x3, 1x3x1: the row-funnel widening, walking the pixels when every
+    window lies inside the input or its padded copy); strides 1 to 3,
+    dilation 2, `same` and `valid`, pixel counts that leave a partial last
+    block, 1 to 65 output channels (past 64 the six-pixel rows again), with
+    and without bias, every activation (relu6 clamps: the other rows), odd
+    seeds per tensor.
     """
     import tf_keras as keras
 
@@ -382,28 +385,38 @@ def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
     keras.utils.set_random_seed(7000 + seed)
     L = keras.layers
     h, w = int(rng.integers(3, 15)), int(rng.integers(3, 15))
-    c = int(rng.choice([1, 2, 3, 4, 5, 8]))
+    c = int(rng.choice([1, 1, 2, 3, 4, 5, 8, 12]))
+    if seed < 4:
+        # a first 3x3x1 or 5x3x1 layer on a small padded input, then valid
+        h, w, c = (10, 10, 1) if seed < 2 else (
+            int(rng.integers(6, 20)), int(rng.integers(5, 12)), 1)
     inp = keras.Input((h, w, c), batch_size=1)
     x = inp
     desc = [f"in {h}x{w}x{c}"]
     n_layers = 3 if seed < 2 else int(rng.integers(2, 4))
     for i in range(n_layers):
         cin = int(x.shape[-1])
-        # kernels whose field kh * kw * cin stays within 8 values
-        kernels = ((1, 1), (2, 2), (1, 3), (2, 1), (3, 1), (1, 2), (7, 1), (2, 4))
-        shapes = [(kh, kw) for kh, kw in kernels if kh * kw * cin <= 8]
+        # fields of at most 12 values, or filter rows of three bytes
+        kernels = ((1, 1), (2, 2), (1, 3), (2, 1), (3, 1), (1, 2), (7, 1), (2, 4), (3, 3), (5, 2),
+                   (5, 3))
+        shapes = [(kh, kw) for kh, kw in kernels if kh * kw * cin <= 12 or kw * cin == 3]
         kh, kw = shapes[int(rng.integers(0, len(shapes)))]
-        stride = int(rng.integers(1, 3))
-        dil = 2 if stride == 1 and rng.random() < 0.2 else 1
+        if i == 0 and seed < 4:
+            kh, kw = ((3, 3), (5, 3))[seed % 2]
+        stride = int(rng.integers(1, 4))
+        dil = 2 if stride == 1 and rng.random() < 0.4 else 1
         fits = x.shape[1] >= (kh - 1) * dil + 1 and x.shape[2] >= (kw - 1) * dil + 1
         pad = str(rng.choice(["same", "valid"])) if fits else "same"
         act = rng.choice([None, "relu", "relu", "relu6"])
-        # the next layer's field must stay small: at most 8 channels before the last layer
-        last = i == 2
-        cout = int(rng.choice([1, 3, 4, 8, 13, 32, 64, 65] if last else [1, 2, 3, 4, 5, 8]))
-        if last and seed < 2:
-            # the most channels the table takes, and one more
-            cout, act = (64, 65)[seed], "relu"
+        if i == 0 and seed < 4:
+            stride, dil, pad = 1 + seed // 3, 1, ("same", "valid")[seed // 2]
+            act = ("relu", None, "relu", "relu6")[seed]
+        # the next layer's field must stay small: at most 12 channels before the last layer
+        last = i == n_layers - 1
+        cout = int(rng.choice([1, 3, 4, 8, 13, 32, 64, 65] if last else [1, 2, 3, 4, 5, 8, 12]))
+        if last and seed < 3:
+            # the most channels the table takes, one more, and a single channel
+            cout, act = (64, 65, 1)[seed], "relu"
         x = L.Conv2D(cout, (kh, kw), strides=stride, dilation_rate=dil, padding=pad, activation=act,
                      use_bias=bool(rng.random() < 0.85))(x)
         desc.append(f"conv {kh}x{kw}x{cin}/s{stride}/d{dil}/{pad}/{act} -> {tuple(x.shape[1:])}")
@@ -694,8 +707,9 @@ def test_small_field_conv_models_cover_what_they_claim(
 
 def test_tiny_field_conv_models_cover_what_they_claim(
         tiny_field_models: list[tuple[bytes, str]]) -> None:
-    """The generator really produces fields of one and of two groups of four values, full-range
-    and clamped outputs, partial last blocks and layers past 64 channels."""
+    """The generator really produces fields of one, two and three groups of four values, rows
+    of three bytes, full-range and clamped outputs, partial last blocks and layers past 64
+    channels."""
     import re
 
     from pipeline.tflite import schema
@@ -711,13 +725,17 @@ def test_tiny_field_conv_models_cover_what_they_claim(
                     fields.add(w[1] * w[2] * w[3])
                     couts.add(w[0])
                     pixels.add(out[1] * out[2] % 6)
-    assert max(fields) <= 8 and fields & {1, 2, 3, 4} and fields & {5, 6, 7, 8}, fields
+    assert fields & {1, 2, 3, 4} and fields & {5, 6, 7, 8} and fields & {9, 10, 11, 12}, fields
+    assert 15 in fields, fields
     assert 1 in couts and 64 in couts and 65 in couts, couts
     assert pixels - {0}, pixels
     text = " ".join(d for _, d in tiny_field_models)
     for needle in ("/s2/", "/d2/", "same", "valid", "relu6", "/relu ", "per-tensor", "per-channel"):
         assert needle in text, needle
-    assert re.search(r"conv 1x1x[1-8]/s1/", text), text
+    assert re.search(r"conv 1x1x([1-9]|1[0-2])/s1/", text), text
+    for needle in ("conv 3x3x1/s1/d1/same", "conv 5x3x1/s1/d1/same", "conv 3x3x1/s1/d1/valid",
+                   "conv 5x3x1/s2/d1/valid"):
+        assert needle in text, needle
 
 
 def test_each_target_runs_its_fastest_kernel_folder_by_default() -> None:

@@ -82,7 +82,7 @@ static inline void widen_pixel(const int8_t *src, int32_t c, int32_t off, int32_
 #define PAD_MAX 1024
 /* Most channels whose output constants rows8_full_tab reads from a table (16 bytes each, on the stack). */
 #define RQ_TAB_MAX 128
-/* Most channels of a layer the tiny-field rows take (dsp_conv_pw6.h; 32 bytes each, on the stack). */
+/* Most channels of a layer the tiny-field rows take (dsp_conv_pw6.h; up to 40 bytes each, on the stack). */
 #define PW6_MAX_OC 64
 
 static inline uint32_t tap_word(const int8_t *src, const int32_t *tap)
@@ -500,8 +500,10 @@ static void rows_pw6(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1
     const uint32_t *x = (const uint32_t *)(const void *)buf;
     if (k <= 4) {
         dsp_pw6_k4(tab, y, ystride, x, y + (oc1 - oc0));
-    } else {
+    } else if (k <= 8) {
         dsp_pw6_k8(tab, y, ystride, x, y + (oc1 - oc0));
+    } else {
+        dsp_pw6_k12(tab, y, ystride, x, y + (oc1 - oc0));
     }
 }
 
@@ -911,7 +913,48 @@ typedef struct {
     int32_t k, off;
     uint32_t keep, fill;    /* the last tap group's real bytes, the zero point in the others */
     bool direct, rows4, rows8, s4, taps;
+    bool rows3;             /* taps whose filter rows are 3 contiguous bytes (3x3x1, 5x3x1, 1x1x3 ...) */
 } block_src;
+
+/* A window inside the input whose filter rows are 3 contiguous bytes, kh
+ * rows `rstride` bytes apart (3x3x1, 5x3x1, 7x1x3 ...), widened into pixel
+ * j of buf: four rows make three words (a funnel of 32-bit row loads; the
+ * bytes past a row's three are those of the input that follows it), the
+ * last row is read bytewise (nothing past the window is read), the last
+ * group masked to the zero point as in the taps path. */
+/* Row r of such a window: four bytes from a row with another after it, the
+ * last row's three bytewise. */
+static inline uint32_t row3_at(const int8_t *src, bool last)
+{
+    return last ? (uint32_t)(uint8_t)src[0] | (uint32_t)(uint8_t)src[1] << 8 | (uint32_t)(uint8_t)src[2] << 16
+                : dsp_ld32(src);
+}
+
+static inline __attribute__((always_inline)) void widen_rows3(const int8_t *src, int32_t rstride, int32_t kh, uint32_t keep, uint32_t fill,
+                               uint32_t off2, uint32_t *dst)
+{
+    int32_t r = 0;
+    for (; r + 4 <= kh; r += 4, src += 4 * rstride, dst += 6 * P1X1) {
+        const uint32_t a = dsp_ld32(src), b = dsp_ld32(src + rstride), c = dsp_ld32(src + 2 * rstride);
+        const uint32_t d = row3_at(src + 3 * rstride, r + 4 == kh);
+        widen_word((a & 0xFFFFFFu) | b << 24, off2, dst);
+        widen_word(((b >> 8) & 0xFFFFu) | c << 16, off2, dst + 2 * P1X1);
+        widen_word(((c >> 16) & 0xFFu) | d << 8, off2, dst + 4 * P1X1);
+    }
+    const int32_t rest = kh - r;
+    if (rest == 1) {
+        widen_word((row3_at(src, true) & keep) | fill, off2, dst);
+    } else if (rest == 2) {
+        const uint32_t a = dsp_ld32(src), b = row3_at(src + rstride, true);
+        widen_word((a & 0xFFFFFFu) | b << 24, off2, dst);
+        widen_word(((b >> 8) & keep) | fill, off2, dst + 2 * P1X1);
+    } else if (rest == 3) {
+        const uint32_t a = dsp_ld32(src), b = dsp_ld32(src + rstride), c = row3_at(src + 2 * rstride, true);
+        widen_word((a & 0xFFFFFFu) | b << 24, off2, dst);
+        widen_word(((b >> 8) & 0xFFFFu) | c << 16, off2, dst + 2 * P1X1);
+        widen_word(((c >> 16) & keep) | fill, off2, dst + 4 * P1X1);
+    }
+}
 
 /* Pixel j of a block: the output pixel (*oy, *ox), which then advances in row
  * order, counted in *npx; past the last one, the block's first (by, bx) again. */
@@ -930,6 +973,84 @@ static inline __attribute__((always_inline)) void block_pixel(int32_t out_h, int
             ++*oy;
         }
     }
+}
+
+/* widen_block for pointwise int8 layers at stride 1 over whole rows whose
+ * channels are whole groups: the block's pixels are consecutive channel
+ * vectors, widened word by word; past the last pixel the block's first. */
+static int32_t __attribute__((noinline)) widen_block_pw(const block_src *s, const int8_t *x_img, int32_t *oy_io,
+                                                        int32_t *ox_io, int16_t *buf)
+{
+    const int32_t out_w = s->out->w, c = s->in->c;
+    const uint32_t off2 = dsp_dup16(s->off);
+    int32_t oy = *oy_io, ox = *ox_io;
+    const int64_t p0 = (int64_t)oy * out_w + ox;
+    const int64_t left = (int64_t)s->out->h * out_w - p0;
+    const int32_t n = left < P1X1 ? (int32_t)left : P1X1;
+    const int8_t *src = x_img + p0 * c;
+    uint32_t *dst = (uint32_t *)(void *)buf;
+    if (n == P1X1) {
+        for (int32_t g = 0; g < c; g += 4, src += 4, dst += 2 * P1X1) {
+            widen_word(dsp_ld32(src), off2, dst);
+            widen_word(dsp_ld32(src + c), off2, dst + 2);
+            widen_word(dsp_ld32(src + 2 * c), off2, dst + 4);
+            widen_word(dsp_ld32(src + 3 * c), off2, dst + 6);
+            widen_word(dsp_ld32(src + 4 * c), off2, dst + 8);
+            widen_word(dsp_ld32(src + 5 * c), off2, dst + 10);
+        }
+    } else {
+        for (int32_t g = 0; g < c; g += 4, src += 4, dst += 2 * P1X1) {
+            for (int32_t j = 0; j < P1X1; ++j) {
+                widen_word(dsp_ld32(src + (j < n ? j * c : 0)), off2, dst + 2 * j);
+            }
+        }
+    }
+    ox += n;
+    while (ox >= out_w) {
+        ox -= out_w;
+        ++oy;
+    }
+    *oy_io = oy;
+    *ox_io = ox;
+    return n;
+}
+
+/* widen_block for rows3 layers whose every window lies inside the input
+ * (unpadded, or the padded copy): a source pointer walks the pixels. */
+static int32_t __attribute__((noinline)) widen_block_rows3(const block_src *s, const int8_t *x_img, int32_t *oy_io,
+                                                           int32_t *ox_io, int16_t *buf)
+{
+    const kwsq_conv_params *p = s->p;
+    const int32_t out_h = s->out->h, out_w = s->out->w, kh = s->f->h;
+    const int32_t row_bytes = s->in->w * s->in->c, step = p->stride_w * s->in->c;
+    const int32_t rstride = row_bytes * p->dilation_h, ystep = row_bytes * p->stride_h;
+    const uint32_t keep = s->keep, fill = s->fill, off2 = dsp_dup16(s->off);
+    const int32_t groups = (s->k + 3) >> 2;
+    int32_t oy = *oy_io, ox = *ox_io, npx = 0;
+    const int8_t *row = x_img + (int64_t)oy * ystep;
+    const int8_t *src = row + (int64_t)ox * step;
+    uint32_t *dst = (uint32_t *)(void *)buf;
+    for (; npx < P1X1 && oy < out_h; ++npx, dst += 2) {
+        widen_rows3(src, rstride, kh, keep, fill, off2, dst);
+        src += step;
+        if (++ox == out_w) {
+            ox = 0;
+            ++oy;
+            row += ystep;
+            src = row;
+        }
+    }
+    /* past the last pixel: the block's first again */
+    const uint32_t *first = (const uint32_t *)(const void *)buf;
+    for (int32_t j = npx; j < P1X1; ++j) {
+        for (int32_t g = 0; g < groups; ++g) {
+            ((uint32_t *)(void *)buf)[(g * P1X1 + j) * 2] = first[g * P1X1 * 2];
+            ((uint32_t *)(void *)buf)[(g * P1X1 + j) * 2 + 1] = first[g * P1X1 * 2 + 1];
+        }
+    }
+    *oy_io = oy;
+    *ox_io = ox;
+    return npx;
 }
 
 /* Widens the P1X1 pixels from output pixel (*oy, *ox) on and advances it;
@@ -952,25 +1073,6 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
     int32_t oy = *oy_io, ox = *ox_io;
     const int32_t by = oy, bx = ox;
     int32_t npx = 0;
-    if (s->direct && !s->s4 && sh == 1 && sw == 1 && in->w == out_w) {
-        /* pointwise int8, stride 1, whole rows: the block's pixels are
-         * consecutive; past the last pixel the block's first again */
-        const int64_t p0 = (int64_t)oy * out_w + ox;
-        const int64_t left = (int64_t)out_h * out_w - p0;
-        const int32_t n = left < P1X1 ? (int32_t)left : P1X1;
-        const int8_t *src = x_img + p0 * cin;
-        for (int32_t j = 0; j < P1X1; ++j) {
-            widen_pixel(src + (j < n ? j * cin : 0), k, off, j, buf);
-        }
-        ox += n;
-        while (ox >= out_w) {
-            ox -= out_w;
-            ++oy;
-        }
-        *oy_io = oy;
-        *ox_io = ox;
-        return n;
-    }
     if (s->direct && !s->s4) {
         /* pointwise int8: the pixels' channels read in place */
         for (int32_t j = 0; j < P1X1; ++j) {
@@ -992,6 +1094,11 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
             const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
             if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
                 const int8_t *src = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
+                if (s->rows3) {
+                    widen_rows3(src, row_bytes * p->dilation_h, f->h, keep, fill, off2,
+                                (uint32_t *)(void *)buf + j * 2);
+                    continue;
+                }
                 const int32_t *tp = tap;
                 uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
                 for (int32_t g = 1; g < groups; ++g, tp += 4, dst += 2 * P1X1) {
@@ -1040,6 +1147,8 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
     *ox_io = ox;
     return npx;
 }
+
+typedef int32_t (*widen_fn)(const block_src *s, const int8_t *x_img, int32_t *oy_io, int32_t *ox_io, int16_t *buf);
 
 /* Output channels [oc0, oc1) of the widened pixels: channels from `split`
  * on (the last channel, when its padded row is copied) through `last`. */
@@ -1172,7 +1281,19 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
         last.w_row0 = cout - 1;
         split = cout - 1;
     }
-    const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps};
+    const bool rows3 = taps && f->w * cin == 3 && (f->w == 1 || p->dilation_w == 1);
+    /* rows3 layers whose every window lies inside the input walk their pixels with a pointer */
+    const bool rows3_walk = rows3 && p->pad_h == 0 && p->pad_w == 0 &&
+                            (int64_t)(out->h - 1) * p->stride_h + (int64_t)(f->h - 1) * p->dilation_h < in->h &&
+                            (int64_t)(out->w - 1) * p->stride_w + (int64_t)(f->w - 1) * p->dilation_w < in->w;
+    /* how a block's pixels are widened */
+    const widen_fn widen = rows3_walk ? widen_block_rows3
+                           : direct && !s4 && p->stride_h == 1 && p->stride_w == 1 && in->w == out->w &&
+                                     (cin & 3) == 0
+                               ? widen_block_pw
+                               : widen_block;
+    const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps,
+                           rows3};
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in_layer->h * in_layer->w * cin;
         if (padded) {
@@ -1192,7 +1313,7 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
              * outputs of pixels px..px+5 end before input pixel px+6 when the
              * layer runs in place (1x1, stride 1, cout <= cin). Missing pixels
              * of the last block repeat the first one. */
-            const int32_t npx = widen_block(&src, x_img, &oy, &ox, buf);
+            const int32_t npx = widen(&src, x_img, &oy, &ox, buf);
             if (npx == P1X1) {
                 run_rows(rows, a, &last, split, k, 0, cout, buf, y_px, cout);
             } else {

@@ -1,9 +1,9 @@
 /*
- * Six-pixel int8 CONV_2D rows for fields of at most eight values; see
+ * Six-pixel int8 CONV_2D rows for fields of at most twelve values; see
  * dsp_conv_pw6.h. With so few values per output, the output stage and the
  * per-channel bookkeeping cost more than the multiply-accumulates, so the
  * loop is written out in assembly: per channel one LDM of its table row
- * (2 * bias, multiplier, rounding term, shift, two or four widened weight
+ * (2 * bias, multiplier, rounding term, shift, two, four or six widened weight
  * words), then per pixel LDRD of its widened values, two or four SMLAD
  * (the first starting from 2 * bias), SMMLAR with the rounding term, ADD of
  * the accumulator's sign, ASR, SSAT, STRB: 8 instructions for four
@@ -141,11 +141,74 @@ __attribute__((naked, noinline)) void dsp_pw6_k8(PW6_PARAMS)
                      "ldmia r0!, {r4-r11}\n\t" PW6_PIXELS(PW6_K8_G) PW6_TAIL);
 }
 
+/* k <= 12: the weights take r6-r11 and the constants r2-r5 (one LDM of
+ * r2-r11), r0 and r12 a pixel's pair, lr the accumulator, r1 y; the table
+ * pointer and the pixel offsets j * ys live in the frame: 144 bytes of
+ * pixels (group g of pixel j at sp + 48g + 8j), ys..5 ys at sp + 144, the
+ * table pointer at sp + 164, then the pushed registers, y_end at sp + 204. */
+#define PW6_K12_PX(j, ys_load)                                                   \
+    "ldrd r0, r12, [sp, #8 * " #j "]\n\t"                                       \
+    "smlad lr, r6, r0, r2\n\t"                                                  \
+    "smlad lr, r7, r12, lr\n\t"                                                 \
+    "ldrd r0, r12, [sp, #48 + 8 * " #j "]\n\t"                                  \
+    "smlad lr, r8, r0, lr\n\t"                                                  \
+    "smlad lr, r9, r12, lr\n\t"                                                 \
+    "ldrd r0, r12, [sp, #96 + 8 * " #j "]\n\t"                                  \
+    "smlad lr, r10, r0, lr\n\t"                                                 \
+    "smlad lr, r11, r12, lr\n\t"                                                \
+    "smmlar r0, lr, r3, r4\n\t"                                                 \
+    "add r0, r0, lr, asr #31\n\t"                                               \
+    "asr r0, r0, r5\n\t"                                                        \
+    "ssat r0, #8, r0\n\t" ys_load
+#define PW6_K12_ST(j)                                                            \
+    "ldr r12, [sp, #144 + 4 * (" #j " - 1)]\n\t"                                \
+    "strb r0, [r1, r12]\n\t"
+
+__attribute__((naked, noinline)) void dsp_pw6_k12(PW6_PARAMS)
+{
+    __asm__ volatile("push {r4-r11, lr}\n\t"
+                     "sub sp, sp, #168\n\t"
+                     "mov r12, sp\n\t"
+                     "ldmia r3!, {r4-r11}\n\t"
+                     "stmia r12!, {r4-r11}\n\t"
+                     "ldmia r3!, {r4-r11}\n\t"
+                     "stmia r12!, {r4-r11}\n\t"
+                     "ldmia r3!, {r4-r11}\n\t"
+                     "stmia r12!, {r4-r11}\n\t"
+                     "ldmia r3!, {r4-r11}\n\t"
+                     "stmia r12!, {r4-r11}\n\t"
+                     "ldmia r3!, {r4-r7}\n\t"
+                     "stmia r12!, {r4-r7}\n\t"
+                     "mov r4, r2\n\t"
+                     "lsl r5, r2, #1\n\t"
+                     "add r6, r5, r2\n\t"
+                     "lsl r7, r2, #2\n\t"
+                     "add r8, r7, r2\n\t"
+                     "stmia r12!, {r4-r8}\n\t"
+                     "str r0, [r12]\n\t"
+                     "1:\n\t"
+                     "ldr r0, [sp, #164]\n\t"
+                     "ldmia r0!, {r2-r11}\n\t"
+                     "str r0, [sp, #164]\n\t"
+                     PW6_K12_PX(0, "strb r0, [r1]\n\t")
+                     PW6_K12_PX(1, PW6_K12_ST(1))
+                     PW6_K12_PX(2, PW6_K12_ST(2))
+                     PW6_K12_PX(3, PW6_K12_ST(3))
+                     PW6_K12_PX(4, PW6_K12_ST(4))
+                     PW6_K12_PX(5, PW6_K12_ST(5))
+                     "add r1, r1, #1\n\t"
+                     "ldr r0, [sp, #204]\n\t"
+                     "cmp r1, r0\n\t"
+                     "bne 1b\n\t"
+                     "add sp, sp, #168\n\t"
+                     "pop {r4-r11, pc}\n\t");
+}
+
 #else
 
 static void pw6(int32_t groups, const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *x, const int8_t *y_end)
 {
-    for (; y != y_end; ++y, tab += groups == 1 ? 6 : 8) {
+    for (; y != y_end; ++y, tab += 4 + 2 * groups) {
         for (int32_t j = 0; j < 6; ++j) {
             int32_t acc = tab[0];
             for (int32_t g = 0; g < groups; ++g) {
@@ -166,6 +229,11 @@ void dsp_pw6_k4(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf,
 void dsp_pw6_k8(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
 {
     pw6(2, tab, y, ys, xbuf, y_end);
+}
+
+void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
+{
+    pw6(3, tab, y, ys, xbuf, y_end);
 }
 
 #endif

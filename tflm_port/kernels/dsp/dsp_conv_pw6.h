@@ -1,7 +1,7 @@
 /*
- * Six-pixel int8 CONV_2D rows for receptive fields of at most eight values
+ * Six-pixel int8 CONV_2D rows for receptive fields of at most twelve values
  * (dsp_conv_pw6.c): 1x1 layers on few input channels and other tiny fields
- * (2x2x2, 3x1x2, ...). Channel-stationary: each output channel's widened
+ * (3x3x1, 2x2x2, 5x2x1, ...). Channel-stationary: each output channel's widened
  * weights and output constants come from one table row, loaded with one
  * LDM, and stay in registers while its six pixels are computed.
  */
@@ -10,10 +10,10 @@
 
 #include <stdint.h>
 
-/* Largest field (values) of the path, and words per table row (k <= 4: one
- * group of four values, k <= 8: two). */
-#define DSP_PW6_MAX_K 8
-#define DSP_PW6_ROW(k) ((k) <= 4 ? 6 : 8)
+/* Largest field (values) of the path, and words per table row (four
+ * constants, two words per group of four values: k <= 4, 8 or 12). */
+#define DSP_PW6_MAX_K 12
+#define DSP_PW6_ROW(k) (4 + 2 * (((k) + 3) >> 2))
 
 /* One table row per output channel [oc0, oc1) of int8 weight rows of k
  * values (k <= DSP_PW6_MAX_K): 2 * bias, the multiplier, the rounding term
@@ -31,5 +31,6 @@ void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const i
  * int8 output range: y[j * ys + c] for channel c = 0.. while y + c < y_end. */
 void dsp_pw6_k4(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 void dsp_pw6_k8(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
+void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 
 #endif /* KWSQ_DSP_CONV_PW6_H */
