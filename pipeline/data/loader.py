@@ -116,6 +116,14 @@ class DataConfig:
     # fraction of the word moves by up to this fraction of it: one part of the word longer,
     # the rest shorter; pipeline.data.frame_targets); None: off
     time_warp: float | None = None
+    # non-uniform time warp on the features (after tempo): the clip's frames cut into
+    # warp_segments pieces at a random phase, each piece stretched or squeezed by its own
+    # factor in [1 / warp_max, warp_max] (log-uniform), the whole renormalized to the clip's
+    # length; so one sound (a vowel, a release) gets longer while its neighbours get
+    # shorter (clip targets; frame targets have time_warp above). 0: off (left out of the
+    # config)
+    warp_segments: int = 0
+    warp_max: float = 1.5
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -182,6 +190,11 @@ class DataConfig:
         if self.time_warp is not None and (self.targets != "frames"
                                            or not 0 <= self.time_warp <= 0.5):
             raise KwsqError("time_warp needs targets = \"frames\" and a value in 0..0.5")
+        if self.warp_segments < 0 or not 1.0 <= self.warp_max <= 4.0:
+            raise KwsqError("warp_segments must be >= 0 and warp_max within 1.0..4.0")
+        if self.warp_segments and self.targets == "frames":
+            raise KwsqError("warp_segments works with clip targets only (frame targets "
+                            "take word spans from the unwarped clip)")
         if self.silence_min_db > self.silence_max_db:
             raise KwsqError("silence level range needs min <= max")
         if self.targets not in (None, *TARGETS):
@@ -203,7 +216,10 @@ class DataConfig:
                             "cannot be combined with targets = \"frames\"")
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        d = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        if not self.warp_segments:  # off: configs and caches made before keep their keys
+            del d["warp_segments"], d["warp_max"]
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], section: str = "[data]") -> DataConfig:
@@ -711,12 +727,15 @@ def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
                        bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
     """Model inputs of a batch of int16 clips ``[b, clip_samples]``, freshly augmented
     from the stateless ``seed`` ``[2]``: :func:`augment_audio`, the features (with VTLP
-    when on), tempo perturbation, SpecAugment. The whole chain works on the batch."""
+    when on), tempo perturbation, non-uniform time warp, SpecAugment. The whole chain
+    works on the batch."""
     a = tf.ensure_shape(tf.cast(pcm, tf.float32) / 32768.0, [None, cfg.clip_samples])
     x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
                          vtlp_factors(cfg, tf.shape(a)[0], seed))
     if cfg.tempo_min is not None:
         x = tempo_perturb(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 19))
+    if cfg.warp_segments:
+        x = segment_warp(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 23))
     if cfg.augments_features:
         x = spec_augment(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 11))
     return x
@@ -824,11 +843,60 @@ def tempo_perturb(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureC
     centre = tf.cast(t - 1, tf.float32) / 2.0
     pos = centre + (tf.cast(tf.range(t), tf.float32)[None, :] - centre) * factor
     pos = tf.clip_by_value(pos, 0.0, tf.cast(t - 1, tf.float32))
+    return tf.reshape(_interpolate_frames(x, pos), shape)
+
+
+def _interpolate_frames(x: tf.Tensor, pos: tf.Tensor) -> tf.Tensor:
+    """``x`` ``[b, t, c]`` read at fractional frame positions ``pos`` ``[b, n]`` (inside
+    ``[0, t - 1]``) by linear interpolation between neighbouring frames."""
+    t = tf.shape(x)[1]
     lo = tf.cast(tf.floor(pos), tf.int32)
     frac = (pos - tf.floor(pos))[:, :, None]
     x0 = tf.gather(x, lo, batch_dims=1)
     x1 = tf.gather(x, tf.minimum(lo + 1, t - 1), batch_dims=1)
-    return tf.reshape(x0 * (1.0 - frac) + x1 * frac, shape)
+    return x0 * (1.0 - frac) + x1 * frac
+
+
+def warp_positions(rates: tf.Tensor, phase: tf.Tensor, frames: Any) -> tf.Tensor:
+    """Input frame position of every output frame of a monotone piecewise-linear warp.
+
+    ``rates`` ``[b, k + 1]`` > 0, ``phase`` ``[b]`` in ``[0, 1)``: the output frames are cut
+    into ``k`` equal pieces shifted by ``phase`` pieces (hence ``k + 1`` pieces, the first
+    and last partial); within piece ``i`` the input advances ``rates[i]`` frames per output
+    frame, scaled so the last output frame reads the last input frame. A rate below the
+    others stretches that stretch of input (it lasts longer in the output). -> ``[b, t]``
+    with ``pos[:, 0] = 0``, ``pos[:, -1] = t - 1``, non-decreasing."""
+    t = tf.cast(frames, tf.int32)
+    k = tf.shape(rates)[1] - 1
+    steps = tf.cast(tf.range(t - 1), tf.float32)[None, :] + 0.5  # step j: frame j -> j + 1
+    piece = tf.cast(tf.floor(steps / tf.cast(t - 1, tf.float32) * tf.cast(k, tf.float32)
+                             + phase[:, None]), tf.int32)
+    inc = tf.gather(rates, tf.minimum(piece, k), batch_dims=1)  # [b, t - 1]
+    inc = inc * tf.cast(t - 1, tf.float32) / tf.reduce_sum(inc, axis=1, keepdims=True)
+    pos = tf.concat([tf.zeros_like(inc[:, :1]), tf.cumsum(inc, axis=1)], axis=1)
+    return tf.minimum(pos, tf.cast(t - 1, tf.float32))
+
+
+def segment_warp(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
+              seed: tf.Tensor) -> tf.Tensor:
+    """Non-uniform time warp of each example's frames (:func:`warp_positions` with
+    ``cfg.warp_segments`` pieces, each piece's rate log-uniform in ``[1 / warp_max,
+    warp_max]``, a random phase), read by linear interpolation.
+
+    Tempo perturbation stretches a word as a whole; synthetic voices also differ in how long
+    each sound lasts (one engine's "up" has a long vowel and a weak release, another's a
+    short vowel and a strong burst), which a uniform stretch never shows. Like SpecAugment's
+    time warp, but with several pieces. Works on ``[b, frames, coeffs]`` and on stacked
+    inputs ``[b, frames * coeffs]``; the clip keeps its length and end frames."""
+    shape = tf.shape(feats)
+    x = tf.reshape(feats, [shape[0], -1, feat_cfg.coefficients])
+    b, t = tf.shape(x)[0], tf.shape(x)[1]
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    log_max = math.log(cfg.warp_max)
+    rates = tf.exp(tf.random.stateless_uniform([b, cfg.warp_segments + 1], s[0],
+                                               -log_max, log_max))
+    phase = tf.random.stateless_uniform([b], s[1])
+    return tf.reshape(_interpolate_frames(x, warp_positions(rates, phase, t)), shape)
 
 
 def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:

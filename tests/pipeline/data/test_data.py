@@ -240,3 +240,70 @@ def test_a_held_out_family_hears_no_babble_made_of_the_corpus_speech(tiny_corpus
     assert any(n.shape == babble.shape and np.array_equal(n, babble) for n in every)
     assert not any(n.shape == babble.shape and np.array_equal(n, babble) for n in fold)
     assert len(fold) == len(every) - 1
+
+
+def _numpy_warp_positions(rates: np.ndarray, phase: float, t: int) -> np.ndarray:
+    """The warp written out frame by frame: step j (frame j -> j + 1) lies in piece
+    floor((j + 0.5) / (t - 1) * k + phase) and advances the input by that piece's rate;
+    the steps are scaled to sum to t - 1."""
+    k = rates.size - 1
+    inc = np.array([rates[min(int(math.floor((j + 0.5) / (t - 1) * k + phase)), k)]
+                    for j in range(t - 1)], np.float64)
+    inc *= (t - 1) / inc.sum()
+    return np.concatenate([[0.0], np.cumsum(inc)])
+
+
+def test_segment_warp_stretches_pieces_by_their_own_factor() -> None:
+    """The non-uniform warp against a numpy reference with the same draws: pieces move by
+    different factors (not a uniform stretch), the clip keeps its length and end frames,
+    factors stay in [1 / warp_max, warp_max], and the option is off by default."""
+    cfg = D.DataConfig("x", warp_segments=6, warp_max=1.6)
+    feat = F.mlperf_tiny_mfcc()
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(32, 49, 10)).astype(np.float32)
+    seed = tf.constant([5, 9], tf.int64)
+    out = D.segment_warp(tf.constant(x), cfg, feat, seed).numpy()
+    s = tf.random.experimental.stateless_split(seed, 2)
+    rates = np.exp(tf.random.stateless_uniform([32, 7], s[0], -math.log(1.6),
+                                               math.log(1.6)).numpy())
+    phase = tf.random.stateless_uniform([32], s[1]).numpy()
+    assert rates.min() < 1 / 1.5 and rates.max() > 1.5
+    t = np.arange(49, dtype=np.float64)
+    for i in range(32):
+        pos = _numpy_warp_positions(rates[i].astype(np.float64), float(phase[i]), 49)
+        assert pos[0] == 0 and abs(pos[-1] - 48) < 1e-9 and np.all(np.diff(pos) > 0)
+        local = np.diff(pos)
+        assert local.max() / local.min() > 1.2  # not a uniform stretch
+        want = np.stack([np.interp(pos, t, x[i, :, c]) for c in range(10)], axis=1)
+        np.testing.assert_allclose(out[i], want, atol=2e-4)
+    # a ramp read back gives the positions: first and last frames are kept
+    ramp = np.broadcast_to(t[None, :, None], (4, 49, 10)).astype(np.float32)
+    got = D.segment_warp(tf.constant(ramp), cfg, feat, seed).numpy()[:, :, 0]
+    np.testing.assert_allclose(got[:, [0, -1]], [[0, 48]] * 4, atol=1e-4)
+    # stacked inputs are frames x coefficients too
+    flat = D.segment_warp(tf.constant(x.reshape(32, -1)), cfg, feat, seed).numpy()
+    np.testing.assert_allclose(flat.reshape(32, 49, 10), out, atol=1e-6)
+    assert "warp_segments" not in D.DataConfig("x").to_dict()
+    assert D.DataConfig.from_dict(cfg.to_dict()) == cfg
+    for bad in ({"warp_segments": -1}, {"warp_segments": 4, "warp_max": 0.9},
+                {"warp_segments": 4, "targets": "frames"}):
+        with pytest.raises(KwsqError, match="warp_segments"):
+            D.DataConfig("x", **bad)
+
+
+def test_augmented_features_apply_the_segment_warp(tiny_corpus: Path) -> None:
+    """The training chain warps when warp_segments is set, and only then (same seed, same
+    audio, every other augmentation off)."""
+    feat = F.mlperf_tiny_mfcc()
+    pcm = tf.constant(np.random.default_rng(0).integers(-3000, 3000, (4, 16000), np.int16))
+    seed = tf.constant([1, 2], tf.int64)
+    quiet = {"noise_prob": 0.0, "time_shift_ms": 0.0, "gain_min_db": 0.0, "gain_max_db": 0.0}
+    plain = D.DataConfig(str(tiny_corpus), **quiet)
+    warped = D.DataConfig(str(tiny_corpus), warp_segments=6, **quiet)
+    bank = D._noise_bank(D.run_noises(plain), plain.clip_samples)
+    a = D.augmented_features(pcm, seed, plain, feat, bank).numpy()
+    b = D.augmented_features(pcm, seed, warped, feat, bank).numpy()
+    want = D.segment_warp(tf.constant(a), warped, feat,
+                       tf.random.experimental.stateless_fold_in(seed, 23)).numpy()
+    np.testing.assert_allclose(b, want, atol=1e-4)
+    assert np.abs(b - a).max() > 0.1
