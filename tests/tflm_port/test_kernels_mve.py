@@ -10,7 +10,8 @@ for the Helium paths: depthwise layers wide enough for the 16-channel groups
 (with and without a channel tail, same/valid padding, strides, dilation, a
 5x3 window, multiplier 1 next to 2, per tensor and per channel), random
 layers for the per-channel dot-product depthwise path (few or odd channel
-counts, multipliers, windows of up to three 16-tap groups), general
+counts, multipliers, windows of up to three 16-tap groups) and for the
+small-field convolution path (1-5 input channels, 1x1 up to 40), general
 convolutions whose receptive fields end mid-vector, average pools (clipped
 windows, channel tails, a window too large for int16 sums), and quantization the
 converter does not write by default: a weight of -128 (which the depthwise
@@ -159,6 +160,45 @@ def dot_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     return out
 
 
+def conv_dot_models(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """Seeded random convolutions for the small-field dot-product path (mve_conv_dot.c):
+    a first layer on 1-5 input channels with windows up to 10x4 (1-3 vectors of 16
+    field values), strides 1-2, dilation, same and valid padding, 5-40 filters (groups of
+    four with 1-3 left over), then a 1x1 layer on its output (fields up to 40), per
+    tensor or per channel; every second model has left shifts in its first layer."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i in range(count):
+        keras.utils.set_random_seed(seed + i)
+        channels = int(rng.integers(1, 6))
+        shape = (int(rng.integers(6, 20)), int(rng.integers(5, 16)), channels)
+        inp = keras.Input(shape, batch_size=1)
+        kmax = max(1, 48 // channels)
+        k = (int(rng.integers(1, 11)), int(rng.integers(1, 5)))
+        while k[0] * k[1] > kmax:
+            k = (max(1, k[0] - 1), k[1])
+        s = int(rng.integers(1, 3))
+        dil = 2 if s == 1 and rng.random() < 0.3 else 1
+        pad = str(rng.choice(["same", "valid"]))
+        if pad == "valid" and min(shape[0] - dil * (k[0] - 1), shape[1] - dil * (k[1] - 1)) < 1:
+            pad = "same"
+        filters = int(rng.integers(5, 41))
+        x = L.Conv2D(filters, k, strides=s, dilation_rate=dil, padding=pad, activation="relu")(inp)
+        x = L.Conv2D(int(rng.integers(3, 30)), 1, activation=str(rng.choice(["relu", "linear"])))(x)
+        per_tensor = bool(rng.random() < 0.3)
+        model = keras.Model(inp, L.Dense(5)(L.Flatten()(x)))
+        data = convert_int8(model, shape, 60 + i, per_tensor=per_tensor)
+        desc = (f"{shape}: conv {k[0]}x{k[1]} s{s} d{dil} {pad} -> {filters}, 1x1 -> "
+                f"{x.shape[-1]}" + (" per-tensor" if per_tensor else ""))
+        if i % 2 == 1 and not per_tensor:
+            data, desc = _left_shifted(data, 0), desc + ", left shifts"
+        out.append((data, desc))
+    return out
+
+
 def _left_shifted(model: bytes, index: int) -> bytes:
     """Every 5th channel's weight scale of layer `index` raised so its effective scale is
     1.5 (a left shift), the others kept (right shifts)."""
@@ -285,6 +325,17 @@ def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: 
     left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
     for model, desc in dot_models(47, 4):
         xs = random_inputs(model, 2, seed=9)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
+        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_conv_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
+    """Small receptive fields (1-3 vectors, channel groups with tails, strides, dilation,
+    padding, left shifts): the convolution dot-product path against TFLite Micro."""
+    for model, desc in conv_dot_models(53, 4):
+        xs = random_inputs(model, 2, seed=4)
         xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
         assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
 

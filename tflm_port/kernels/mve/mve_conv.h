@@ -28,6 +28,17 @@ bool mve_conv_block(bool s4, const kwsq_conv_params *p, const kwsq_quant_params 
                     const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
                     const kwsq_dims *out, int8_t *y);
 
+/* int8, receptive fields of at most 16 x MVE_CONV_DOT_MAX_CHUNKS values
+ * whose window rows (padded) fit MVE_CONV_DOT_MAX_ROWS bytes of stack, not
+ * in place, no groups: the field gathered once per pixel, one VMLAV per 16
+ * values per output channel (mve_conv_dot.c); false (nothing written)
+ * otherwise. */
+#define MVE_CONV_DOT_MAX_CHUNKS 3
+#define MVE_CONV_DOT_MAX_ROWS 1024
+#define MVE_CONV_DOT_MAX_CH 256
+bool mve_conv_dot(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
+                  const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y);
+
 kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,
                      const kwsq_dims *out, int8_t *y);

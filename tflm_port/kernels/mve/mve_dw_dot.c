@@ -139,39 +139,6 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     return s;
 }
 
-/* The per-call record of four output channels: folded bases, multipliers,
- * right shifts (<= 0) and left shifts. One pointer reaches every field by an
- * immediate offset (MVE_DW_DOT_QUADS relies on the layout). */
-typedef struct {
-    int32_t base[4];
-    int32_t mult[4];
-    int8_t rsh[4];
-    int8_t lsh[4];
-} quad_rec;
-
-typedef char quad_rec_layout[offsetof(quad_rec, mult) == 16 && offsetof(quad_rec, rsh) == 32 &&
-                                     sizeof(quad_rec) == 40
-                                 ? 1
-                                 : -1];
-
-/* The requantized vector of four channels (sums v, record r) stored at y,
- * the first n lanes. */
-static inline __attribute__((always_inline)) void quad_out(bool left, int32x4_t v, const quad_rec *r, int32_t n,
-                                                           int32_t out_off, int32x4_t lo, int32x4_t hi, int8_t *y)
-{
-    v = vaddq_s32(v, vldrwq_s32(r->base));
-    if (left) {
-        v = vshlq_s32(v, vldrbq_s32(r->lsh));
-    }
-    v = mve_requant_r(v, vldrwq_s32(r->mult), vldrbq_s32(r->rsh));
-    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), lo), hi);
-    if (n == 4) {
-        vstrbq_s32(y, v);
-    } else {
-        vstrbq_p_s32(y, v, vctp32q((uint32_t)n));
-    }
-}
-
 /* N (> 0) groups of four channels of one pixel, multiplier 1, one 16-tap
  * group, no left shifts: per channel a gather at P (then P += PL), a weight
  * load and VMLAV into r0/r2/r4/r6 (VMLAV writes even registers), the four
@@ -222,7 +189,7 @@ static inline __attribute__((always_inline)) void quad_out(bool left, int32x4_t 
 static inline __attribute__((always_inline)) void pixel_dot(int32_t chunks, bool left, bool dm1, int32_t och,
                                                             const int8_t *p, int32_t plane, const int32_t *poff,
                                                             uint8x16_t o, const uint8_t *offs, const int8_t *wt,
-                                                            int32_t cw, const quad_rec *r, int32_t out_off,
+                                                            int32_t cw, const mve_rq4 *r, int32_t out_off,
                                                             int32x4_t lo, int32x4_t hi, int8_t *y)
 {
     int32_t c = 0;
@@ -248,14 +215,14 @@ static inline __attribute__((always_inline)) void pixel_dot(int32_t chunks, bool
         v = vsetq_lane_s32(s1, v, 1);
         v = vsetq_lane_s32(s2, v, 2);
         v = vsetq_lane_s32(s3, v, 3);
-        quad_out(left, v, r, 4, out_off, lo, hi, y);
+        mve_rq4_out(left, v, r, 4, out_off, lo, hi, y);
     }
     if (c < och) {
         int32_t t[4] __attribute__((aligned(16))) = {0, 0, 0, 0};
         for (int32_t j = 0; c + j < och; ++j, wt += cw) {
             t[j] = dot(chunks, dm1 ? p + j * plane : p + poff[c + j], o, offs, wt);
         }
-        quad_out(left, vldrwq_s32(t), r, och - c, out_off, lo, hi, y);
+        mve_rq4_out(left, vldrwq_s32(t), r, och - c, out_off, lo, hi, y);
     }
 }
 
@@ -265,7 +232,7 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                                                            const int8_t *x, const kwsq_dims *f,
                                                            const kwsq_dims *out, int8_t *y, const dot_geom *g,
                                                            int8_t *ring, const int32_t *poff, const int8_t *wt,
-                                                           const quad_rec *r)
+                                                           const mve_rq4 *r)
 {
     const int32_t in_h = in->h, in_w = in->w, in_c = in->c, out_w = out->w, och = out->c, wp = g->wp;
     const int32_t window = g->window, sw = d->stride_w, dil_w = d->dilation_w, cw = 16 * chunks;
@@ -313,7 +280,7 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
 static __attribute__((noinline)) void rows_c1(bool left, bool dm1, const kwsq_conv_params *d, const kwsq_dims *in,
                                               const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
                                               const dot_geom *g, int8_t *ring, const int32_t *poff,
-                                              const int8_t *wt, const quad_rec *r)
+                                              const int8_t *wt, const mve_rq4 *r)
 {
     if (left) {
         rows_dot(1, true, false, d, in, x, f, out, y, g, ring, poff, wt, r);
@@ -327,7 +294,7 @@ static __attribute__((noinline)) void rows_c1(bool left, bool dm1, const kwsq_co
 static __attribute__((noinline)) void rows_cn(const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x,
                                               const kwsq_dims *f, const kwsq_dims *out, int8_t *y, const dot_geom *g,
                                               int8_t *ring, const int32_t *poff, const int8_t *wt,
-                                              const quad_rec *r)
+                                              const mve_rq4 *r)
 {
     rows_dot(g->chunks, true, false, d, in, x, f, out, y, g, ring, poff, wt, r);
 }
@@ -347,7 +314,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
      * the records (folded bases from the weights' sums) and each channel's
      * plane */
     int8_t wt[och * cw] __attribute__((aligned(16)));
-    quad_rec rec[quads];
+    mve_rq4 rec[quads];
     int32_t poff[4 * quads];
     /* weights: the 16 channels of a tap per load, scattered cw bytes apart
      * (8-bit offsets when cw is 16, else 16-bit in two halves); the lanes
@@ -373,11 +340,10 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
         }
     }
     /* the records and the channels' planes, four channels at a time */
-    int32_t sums[4];
+    int32_t sums[4] __attribute__((aligned(16)));
     int32_t most = 0;
     for (int32_t k = 0; k < quads; ++k) {
         const int32_t c = 4 * k;
-        const mve_pred16_t pr = vctp32q((uint32_t)(och - c));
         for (int32_t j = 0; j < 4; ++j) {
             int32_t sum = 0;
             for (int32_t t = 0; c + j < och && t < cw; t += 16) {
@@ -385,14 +351,9 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
             }
             sums[j] = sum;
         }
-        quad_rec *r = &rec[k];
-        const int32x4_t b = bias != NULL ? vldrwq_z_s32(bias + c, pr) : vdupq_n_s32(0);
-        vstrwq_s32(r->base, vpselq_s32(vmlaq_n_s32(b, vldrwq_s32(sums), d->input_offset), vdupq_n_s32(0), pr));
-        vstrwq_s32(r->mult, vldrwq_z_s32(q->multiplier + c, pr));
-        const int32x4_t sh = vldrbq_z_s32(q->shift + c, pr);
-        vstrbq_s32(r->lsh, vmaxq_s32(sh, vdupq_n_s32(0)));
-        vstrbq_s32(r->rsh, vminq_s32(sh, vdupq_n_s32(0)));
-        most = vmaxvq_s32(most, sh);
+        const int32_t sh = mve_rq4_fill(&rec[k], bias, q->multiplier, q->shift, c, och, vldrwq_s32(sums),
+                                        d->input_offset);
+        most = sh > most ? sh : most;
         for (int32_t j = 0; j < 4; ++j) {
             poff[c + j] = c + j < och ? ((c + j) / dm) * g.plane : 0;
         }

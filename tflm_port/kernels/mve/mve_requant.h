@@ -9,6 +9,7 @@
 #define KWSQ_MVE_REQUANT_H
 
 #include <arm_mve.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* acc (4 channels) with per-lane multiplier and shift (TFLM convention:
@@ -39,6 +40,55 @@ static inline int32x4_t mve_out_s32(int32x4_t acc, int32x4_t mult, int32x4_t shi
     int32x4_t v = vaddq_n_s32(mve_requant(acc, mult, shift), out_offset);
     v = vmaxq_s32(v, vdupq_n_s32(act_min));
     return vminq_s32(v, vdupq_n_s32(act_max));
+}
+
+/* The per-call record of four output channels of the dot-product paths
+ * (mve_dw_dot.c, mve_conv_dot.c): folded bases, multipliers, right shifts
+ * (<= 0) and left shifts. One pointer reaches every field by an immediate
+ * offset (their assembly relies on the layout). */
+typedef struct {
+    int32_t base[4];
+    int32_t mult[4];
+    int8_t rsh[4];
+    int8_t lsh[4];
+} mve_rq4;
+
+typedef char mve_rq4_layout[offsetof(mve_rq4, mult) == 16 && offsetof(mve_rq4, rsh) == 32 && sizeof(mve_rq4) == 40
+                                ? 1
+                                : -1];
+
+/* Record r of channels c .. c + 3 (the lanes from och on zero): bias (may
+ * be NULL) + offset * sums (weight sums of the four channels); returns the
+ * largest shift, > 0 when some channel shifts left. */
+static inline int32_t mve_rq4_fill(mve_rq4 *r, const int32_t *bias, const int32_t *mult, const int8_t *shift,
+                                   int32_t c, int32_t och, int32x4_t sums, int32_t offset)
+{
+    const mve_pred16_t pr = vctp32q((uint32_t)(och - c));
+    const int32x4_t b = bias != NULL ? vldrwq_z_s32(bias + c, pr) : vdupq_n_s32(0);
+    vstrwq_s32(r->base, vpselq_s32(vmlaq_n_s32(b, sums, offset), vdupq_n_s32(0), pr));
+    vstrwq_s32(r->mult, vldrwq_z_s32(mult + c, pr));
+    const int32x4_t sh = vldrbq_z_s32(shift + c, pr);
+    vstrbq_s32(r->lsh, vmaxq_s32(sh, vdupq_n_s32(0)));
+    vstrbq_s32(r->rsh, vminq_s32(sh, vdupq_n_s32(0)));
+    return vmaxvq_s32(INT32_MIN, sh);
+}
+
+/* The sums v of four channels requantized with record r, clamped and stored
+ * at y, the first n lanes. */
+static inline __attribute__((always_inline)) void mve_rq4_out(bool left, int32x4_t v, const mve_rq4 *r, int32_t n,
+                                                              int32_t out_off, int32x4_t lo, int32x4_t hi, int8_t *y)
+{
+    v = vaddq_s32(v, vldrwq_s32(r->base));
+    if (left) {
+        v = vshlq_s32(v, vldrbq_s32(r->lsh));
+    }
+    v = mve_requant_r(v, vldrwq_s32(r->mult), vldrbq_s32(r->rsh));
+    v = vminq_s32(vmaxq_s32(vaddq_n_s32(v, out_off), lo), hi);
+    if (n == 4) {
+        vstrbq_s32(y, v);
+    } else {
+        vstrbq_p_s32(y, v, vctp32q((uint32_t)n));
+    }
 }
 
 #endif /* KWSQ_MVE_REQUANT_H */
