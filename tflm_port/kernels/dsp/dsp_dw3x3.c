@@ -27,6 +27,7 @@
  */
 #include "dsp_dw3x3.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "dsp_dw_rq.h"
@@ -51,7 +52,11 @@ typedef struct {
 static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *out, dw3_geom *g)
 {
     const int64_t oh = out->h, ow = out->w, ch = in->c;
-    const int64_t cost_x = (ow + 1) / 2 * 2 * oh, cost_y = (oh + 1) / 2 * 2 * ow;
+    /* pixels computed (groups of four along the fast axis, a pass of two
+     * for a tail of one or two) plus a line's fixed cost, in pixels */
+    static const int8_t tail_cost[4] = {0, 3, 3, 4};
+    const int64_t cost_x = (ow / 4 * 4 + tail_cost[ow & 3] + 3) * oh;
+    const int64_t cost_y = (oh / 4 * 4 + tail_cost[oh & 3] + 3) * ow;
     g->fast_y = cost_y < cost_x;
     g->f_len = g->fast_y ? out->h : out->w;
     g->s_len = g->fast_y ? out->w : out->h;
@@ -63,7 +68,8 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     g->slow_in = (int32_t)(g->fast_y ? ch : in->w * ch);
     g->fast_out = (int32_t)(g->fast_y ? ow * ch : ch);
     g->slow_out = (int32_t)(g->fast_y ? ch : ow * ch);
-    g->line = ((g->f_len + 1) & ~1) + 2;
+    /* a group of four pixels reads six halfwords a line (dw3_run) */
+    g->line = ((g->f_len + 3) & ~3) + 2;
     /* the most channels per block whose planes hold every output line (no
      * bands), else two or one channel in bands */
     g->nc = 0;
@@ -143,6 +149,43 @@ static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, i
         } else {
             for (; f < f_hi; ++f, src += step) {
                 d0[f] = *src;
+            }
+        }
+    }
+}
+
+/* The zero point wherever plane lines [0, lines) of the band whose first
+ * output line is s0 hold no input value: whole lines outside the input,
+ * and (`cols`, the first band: widen writes only input values, so the
+ * columns keep it) the columns outside it. */
+static void fill(const dw3_geom *g, int32_t s0, int32_t lines, bool cols, int16_t *planes, int32_t plane_size,
+                 uint32_t zp2)
+{
+    const int32_t line = g->line;
+    const int32_t f_lo = g->pad_f < line ? g->pad_f : line;
+    const int32_t f_end = g->pad_f + g->in_f;
+    const int32_t f_hi = f_end < line ? f_end : line;
+    const int16_t zp = (int16_t)zp2;
+    for (int32_t l = 0; l < lines; ++l) {
+        const int32_t is = s0 + l - g->pad_s;
+        const bool in = is >= 0 && is < g->in_s;
+        if (in && !cols) {
+            continue;
+        }
+        for (int32_t c = 0; c < g->nc; ++c) {
+            int16_t *d = planes + c * plane_size + l * line;
+            if (!in) {
+                uint32_t *dw = (uint32_t *)(void *)d;   /* line and plane_size even: aligned */
+                for (int32_t i = 0; i < line / 2; ++i) {
+                    dw[i] = zp2;
+                }
+                continue;
+            }
+            for (int32_t i = 0; i < f_lo; ++i) {
+                d[i] = zp;
+            }
+            for (int32_t i = f_hi; i < line; ++i) {
+                d[i] = zp;
             }
         }
     }
@@ -248,6 +291,196 @@ static __attribute__((noinline)) void line_acc(const dw3_chan *k, const int16_t 
 #endif
 }
 
+/* One channel's lines, four output pixels per pass with the output stage
+ * fused (the short stage, whole int8 range): the layout the assembly reads.
+ * Per filter line i and four pixels f .. f+3, one LDM loads A = (p[f],
+ * p[f+1]), B = (p[f+2], p[f+3]), C = (p[f+4], p[f+5]) and, with the
+ * weights W = (w0, w1), V = (w1, w2):
+ *   acc_f += A.W + B.lo * w2     acc_f+1 += B.V + A.hi * w0
+ *   acc_f+2 += B.W + C.lo * w2   acc_f+3 += C.V + B.hi * w0
+ * (SMLAD, SMLABT, SMLATB): 36 MACs in 27 instructions plus 3 of pointers.
+ * The weights are doubled and the accumulators start at twice the bias, so
+ * the stage is dsp_dw_rq_short's four instructions. */
+typedef struct {
+    int32_t b2[4];          /* 0: 2 * (bias + input offset * sum(w)), wrapping, four times */
+    int32_t hv, mult;       /* 16: folded rounding constant, 20: multiplier */
+    int32_t right, fo;      /* 24: right shift 1..22, 28: output bytes from pixel to pixel */
+    uint32_t w[6];          /* 32: per filter line (2 w0, 2 w1), (2 w1, 2 w2) */
+    const int16_t *pline;   /* 56: plane line 0 of the current output line */
+    int32_t lstep;          /* 60: plane line stride, bytes */
+    int8_t *yline;          /* 64: the current output line's first output */
+    int32_t slow_out;       /* 68: output bytes from line to line */
+    int32_t groups;         /* 72: groups of four pixels a line, >= 0 */
+    int32_t lines;          /* 76: output lines left, >= 1 */
+    int32_t tail;           /* 80: valid pixels of a line's last group of four, 3..4 (4 when t2 > 0) */
+    int32_t t2;             /* 84: pixels after the groups of four, 0..2 (one pass of two) */
+} dw3_run;
+
+#ifdef KWSQ_DSP_NATIVE
+typedef char dw3_run_layout_check[(offsetof(dw3_run, w) == 32 && offsetof(dw3_run, pline) == 56 &&
+                                   offsetof(dw3_run, groups) == 72 && offsetof(dw3_run, t2) == 84 &&
+                                   sizeof(void *) == 4) ? 1 : -1];
+
+#define DW3_MAC8                                                                                          \
+    "smlad r0, r4, r7, r0\n\t"                                                                            \
+    "smlabt r0, r5, r8, r0\n\t"                                                                           \
+    "smlad r1, r5, r8, r1\n\t"                                                                            \
+    "smlatb r1, r4, r7, r1\n\t"                                                                           \
+    "smlad r2, r5, r7, r2\n\t"                                                                            \
+    "smlabt r2, r6, r8, r2\n\t"                                                                           \
+    "smlad r3, r6, r8, r3\n\t"                                                                            \
+    "smlatb r3, r5, r7, r3\n\t"
+#define DW3_MAC4                                                                                          \
+    "smlad r0, r4, r7, r0\n\t"                                                                            \
+    "smlabt r0, r5, r8, r0\n\t"                                                                           \
+    "smlad r1, r5, r8, r1\n\t"                                                                            \
+    "smlatb r1, r4, r7, r1\n\t"
+#define DW3_RQ(R)                                                                                         \
+    "add r8, r4, " R ", asr #31\n\t"                                                                      \
+    "smmlar " R ", " R ", r5, r8\n\t"                                                                     \
+    "asr " R ", " R ", r6\n\t"                                                                            \
+    "ssat " R ", #8, " R "\n\t"
+
+/* r0-r3 accumulators, r4-r6 A, B, C, r7-r8 W, V, r9 plane line, r10 groups
+ * left, r11 line stride, r12 output, lr the args. */
+__attribute__((naked, noinline)) static void dw3_run_full(dw3_run *a)
+{
+    (void)a;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "mov lr, r0\n\t"
+        "ldrd r9, r11, [lr, #56]\n\t"
+        "ldr r12, [lr, #64]\n\t"
+        "0:\n\t"
+        "ldr r10, [lr, #72]\n\t"
+        "cmp r10, #0\n\t"
+        "beq 5f\n\t"
+        "1:\n\t"
+        "ldmia lr, {r0-r3}\n\t"
+        "ldmia r9, {r4-r6}\n\t"
+        "ldrd r7, r8, [lr, #32]\n\t"
+        DW3_MAC8
+        "add r6, r9, r11\n\t"
+        "ldmia r6, {r4-r6}\n\t"
+        "ldrd r7, r8, [lr, #40]\n\t"
+        DW3_MAC8
+        "add r6, r9, r11, lsl #1\n\t"
+        "ldmia r6, {r4-r6}\n\t"
+        "ldrd r7, r8, [lr, #48]\n\t"
+        DW3_MAC8
+        "add r9, r9, #8\n\t"
+        "ldrd r4, r5, [lr, #16]\n\t"
+        "ldrd r6, r7, [lr, #24]\n\t"
+        DW3_RQ("r0")
+        DW3_RQ("r1")
+        DW3_RQ("r2")
+        DW3_RQ("r3")
+        "subs r10, r10, #1\n\t"
+        "beq 2f\n\t"
+        "strb r0, [r12]\n\t"
+        "strb r1, [r12, r7]\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "strb r2, [r12]\n\t"
+        "strb r3, [r12, r7]\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "b 1b\n\t"
+        /* the line's last group of four: tail4 outputs */
+        "2:\n\t"
+        "ldr r8, [lr, #80]\n\t"
+        "strb r0, [r12]\n\t"
+        "cmp r8, #2\n\t"
+        "blt 3f\n\t"
+        "strb r1, [r12, r7]\n\t"
+        "beq 3f\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "strb r2, [r12]\n\t"
+        "cmp r8, #3\n\t"
+        "beq 3f\n\t"
+        "strb r3, [r12, r7]\n\t"
+        "3:\n\t"
+        "ldr r8, [lr, #84]\n\t"
+        "cmp r8, #0\n\t"
+        "beq 4f\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        /* one or two pixels after the groups (t2 of them) */
+        "5:\n\t"
+        "ldrd r0, r1, [lr, #0]\n\t"
+        "ldrd r4, r5, [r9]\n\t"
+        "ldrd r7, r8, [lr, #32]\n\t"
+        DW3_MAC4
+        "add r6, r9, r11\n\t"
+        "ldrd r4, r5, [r6]\n\t"
+        "ldrd r7, r8, [lr, #40]\n\t"
+        DW3_MAC4
+        "add r6, r9, r11, lsl #1\n\t"
+        "ldrd r4, r5, [r6]\n\t"
+        "ldrd r7, r8, [lr, #48]\n\t"
+        DW3_MAC4
+        "ldrd r4, r5, [lr, #16]\n\t"
+        "ldrd r6, r7, [lr, #24]\n\t"
+        DW3_RQ("r0")
+        DW3_RQ("r1")
+        "strb r0, [r12]\n\t"
+        "ldr r8, [lr, #84]\n\t"
+        "cmp r8, #2\n\t"
+        "bne 4f\n\t"
+        "strb r1, [r12, r7]\n\t"
+        /* the next line */
+        "4:\n\t"
+        "ldrd r4, r5, [lr, #64]\n\t"
+        "add r12, r4, r5\n\t"
+        "str r12, [lr, #64]\n\t"
+        "ldr r9, [lr, #56]\n\t"
+        "add r9, r9, r11\n\t"
+        "str r9, [lr, #56]\n\t"
+        "ldr r4, [lr, #76]\n\t"
+        "subs r4, r4, #1\n\t"
+        "str r4, [lr, #76]\n\t"
+        "bne 0b\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#undef DW3_MAC4
+#undef DW3_MAC8
+#undef DW3_RQ
+#else
+static inline int32_t lo16(uint32_t v)
+{
+    return (int16_t)(v & 0xFFFFu);
+}
+
+static inline int32_t hi16(uint32_t v)
+{
+    return (int16_t)(v >> 16);
+}
+
+static void dw3_run_full(dw3_run *a)
+{
+    for (; a->lines > 0; --a->lines) {
+        const int32_t n = a->groups + (a->t2 > 0);
+        for (int32_t gi = 0; gi < n; ++gi) {
+            const bool pair = gi == a->groups;
+            int32_t acc[4] = {a->b2[0], a->b2[1], a->b2[2], a->b2[3]};
+            for (int32_t i = 0; i < 3; ++i) {
+                const uint8_t *row = (const uint8_t *)a->pline + (int64_t)i * a->lstep + 8 * gi;
+                const uint32_t A = dsp_ld32(row), B = dsp_ld32(row + 4), C = pair ? 0u : dsp_ld32(row + 8);
+                const uint32_t W = a->w[2 * i], V = a->w[2 * i + 1];
+                acc[0] = (int32_t)((uint32_t)dsp_smlad(A, W, acc[0]) + (uint32_t)(lo16(B) * hi16(V)));
+                acc[1] = (int32_t)((uint32_t)dsp_smlad(B, V, acc[1]) + (uint32_t)(hi16(A) * lo16(W)));
+                acc[2] = (int32_t)((uint32_t)dsp_smlad(B, W, acc[2]) + (uint32_t)(lo16(C) * hi16(V)));
+                acc[3] = (int32_t)((uint32_t)dsp_smlad(C, V, acc[3]) + (uint32_t)(hi16(B) * lo16(W)));
+            }
+            const int32_t valid = pair ? a->t2 : gi + 1 < a->groups ? 4 : a->tail;
+            for (int32_t k = 0; k < valid; ++k) {
+                a->yline[(4 * gi + k) * a->fo] =
+                    (int8_t)dsp_ssat8(dsp_dw_rq_short(acc[k], a->mult, a->hv, a->right));
+            }
+        }
+        a->pline = (const int16_t *)(const void *)((const uint8_t *)a->pline + a->lstep);
+        a->yline += a->slow_out;
+    }
+}
+#endif
+
 /* Output lines [0, lines) of one channel from its plane. */
 static inline __attribute__((always_inline)) void channel(const dw3_geom *g, const dw3_chan *kc,
                                                           const int16_t *plane, int32_t lines, int8_t *yo,
@@ -259,34 +492,6 @@ static inline __attribute__((always_inline)) void channel(const dw3_geom *g, con
         line_acc(&k, plane + s * line, line, pairs, acc);
         int8_t *yp = yo + (int64_t)s * g->slow_out;
         const int32_t *a = acc, *a_end2 = acc + (f_len & ~1);
-#ifdef KWSQ_DSP_NATIVE
-        if (mode == RQ_FULL && a != a_end2) {
-            /* requant() of two outputs in 16 instructions (GCC: 18) */
-            int32_t v0, v1, t;
-            __asm__ volatile(
-                "1:\n\t"
-                "ldrd %[v0], %[v1], [%[a]], #8\n\t"
-                "add %[v0], %[b2], %[v0], lsl #1\n\t"
-                "add %[t], %[hv], %[v0], asr #31\n\t"
-                "smmlar %[v0], %[v0], %[m], %[t]\n\t"
-                "add %[v1], %[b2], %[v1], lsl #1\n\t"
-                "add %[t], %[hv], %[v1], asr #31\n\t"
-                "smmlar %[v1], %[v1], %[m], %[t]\n\t"
-                "asr %[v0], %[v0], %[r]\n\t"
-                "asr %[v1], %[v1], %[r]\n\t"
-                "ssat %[v0], #8, %[v0]\n\t"
-                "ssat %[v1], #8, %[v1]\n\t"
-                "strb %[v0], [%[y]]\n\t"
-                "strb %[v1], [%[y], %[fo]]\n\t"
-                "add %[y], %[y], %[fo2]\n\t"
-                "cmp %[a], %[e]\n\t"
-                "bne 1b\n\t"
-                : [a] "+r"(a), [y] "+r"(yp), [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t)
-                : [b2] "r"(k.bias2), [hv] "r"(k.hv), [m] "r"(k.mult), [r] "r"(k.right), [fo] "r"(fast_out),
-                  [fo2] "r"(2 * fast_out), [e] "r"(a_end2)
-                : "cc", "memory");
-        }
-#endif
         for (; a != a_end2; a += 2, yp += 2 * fast_out) {
             const int8_t v0 = requant(&k, a[0], mode), v1 = requant(&k, a[1], mode);
             yp[0] = v0;
@@ -296,12 +501,6 @@ static inline __attribute__((always_inline)) void channel(const dw3_geom *g, con
             *yp = requant(&k, *a, mode);
         }
     }
-}
-
-static void __attribute__((noinline)) channel_full(const dw3_geom *g, const dw3_chan *k, const int16_t *plane,
-                                                   int32_t lines, int8_t *yo, int32_t *acc)
-{
-    channel(g, k, plane, lines, yo, acc, RQ_FULL);
 }
 
 static void __attribute__((noinline)) channel_short(const dw3_geom *g, const dw3_chan *k, const int16_t *plane,
@@ -332,9 +531,7 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
         int8_t *yimg = y + (int64_t)n * out->h * out->w * ch;
         for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
             const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
-            for (int32_t i = 0; i < (g.nc * plane_size + 1) / 2; ++i) {
-                plane_words[i] = zp2;
-            }
+            fill(&g, s0, lines + 2, s0 == 0, planes, plane_size, zp2);
             for (int32_t c = 0, nc = 0; c < ch; c += nc) {
                 nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
                 widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
@@ -380,7 +577,28 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                     int8_t *yo = yimg + (int64_t)s0 * g.slow_out + cc;
                     const int16_t *pl = planes + j * plane_size;
                     if (fold && k.act_min == -128 && k.act_max == 127) {
-                        channel_full(&g, &k, pl, lines, yo, acc);
+                        dw3_run r;
+                        for (int32_t i = 0; i < 4; ++i) {
+                            r.b2[i] = k.bias2;
+                        }
+                        r.hv = k.hv;
+                        r.mult = k.mult;
+                        r.right = k.right;
+                        r.fo = g.fast_out;
+                        for (int32_t i = 0; i < 3; ++i) {
+                            r.w[2 * i] = lanes16(2 * w[i][0], 2 * w[i][1]);
+                            r.w[2 * i + 1] = lanes16(2 * w[i][1], 2 * w[i][2]);
+                        }
+                        r.pline = pl;
+                        r.lstep = 2 * g.line;
+                        r.yline = yo;
+                        r.slow_out = g.slow_out;
+                        /* a tail of one or two pixels takes the pass of two */
+                        r.t2 = (g.f_len & 3) <= 2 ? g.f_len & 3 : 0;
+                        r.groups = (g.f_len - r.t2 + 3) / 4;
+                        r.lines = lines;
+                        r.tail = r.t2 > 0 ? 4 : g.f_len - 4 * (r.groups - 1);
+                        dw3_run_full(&r);
                     } else if (fold) {
                         channel_short(&g, &k, pl, lines, yo, acc);
                     } else {
