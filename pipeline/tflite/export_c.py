@@ -152,12 +152,15 @@ def model_kernels(data: bytes) -> list[str]:
 # Shape classes of include/kwsq_kernels.h (KWSQ_MODEL_HAS): a kernel folder compiles a
 # fast path only when the model has a layer of the class the path can run on (and kernels/dsp
 # its generic depthwise loop only when the model has a DW_GENERIC layer).
-VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT", "DW_GENERIC", "DW_MULT_CH")
+VARIANT_CLASSES = ("DW_DM1", "DW_MULT", "DW_3X3", "INT4", "FC_SHORT", "DW_GENERIC", "DW_MULT_CH",
+                   "DW_DM1_ANY")
 # include/kwsq_kernels.h KWSQ_FC_SHORT_MAX: the deepest FULLY_CONNECTED of class FC_SHORT
 FC_SHORT_MAX = 1024
 # include/kwsq_kernels.h KWSQ_DW_PLAIN_TAPS / _WINDOW: the bounds of a plain depthwise layer
 DW_PLAIN_TAPS = 128
 DW_PLAIN_WINDOW = 768
+# include/kwsq_kernels.h KWSQ_DW_3X3_SIDE: the longest shorter output side of a DW_3X3 layer
+DW_3X3_SIDE = 252
 
 
 def _dw_plain(in_shape: list[int], f_shape: list[int], out_shape: list[int], w_type: int | None,
@@ -224,7 +227,7 @@ def model_variants(data: bytes) -> dict[str, bool]:
             has["DW_GENERIC"] |= not _dw_plain(in_shape, f_shape, out_shape, w_type, o)
             if len(in_shape) != 4 or len(f_shape) != 4 or in_shape[3] <= 0:
                 has["DW_DM1"] = has["DW_MULT"] = has["DW_3X3"] = True  # refused at load anyway
-                has["DW_MULT_CH"] = True
+                has["DW_MULT_CH"] = has["DW_DM1_ANY"] = True
                 continue
             dm1 = f_shape[3] == in_shape[3]
             has["DW_DM1"] |= dm1
@@ -232,7 +235,11 @@ def model_variants(data: bytes) -> dict[str, bool]:
             has["DW_MULT_CH"] |= not dm1 and in_shape[3] > 1
             steps = ("strideW", "strideH", "dilationWFactor", "dilationHFactor")
             unit = all(getattr(o, k, 1) == 1 for k in steps)
-            has["DW_3X3"] |= dm1 and f_shape[1:3] == [3, 3] and unit
+            planes = (dm1 and f_shape[1:3] == [3, 3] and unit and len(out_shape) == 4
+                      and min(out_shape[1:3]) <= DW_3X3_SIDE
+                      and in_shape[1] * in_shape[2] * in_shape[3] < 2**30)
+            has["DW_3X3"] |= planes
+            has["DW_DM1_ANY"] |= dm1 and not planes
     return has
 
 

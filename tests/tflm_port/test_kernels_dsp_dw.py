@@ -435,3 +435,78 @@ def test_dsp_depthwise_any_path_under_qemu_m4_matches_tflite_micro(
         path.write_bytes(model)
         run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
         assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+
+
+# 3x3 stride-1 layers the planes path (dsp_dw3x3.c) takes in bands: (input shape, depthwise
+# layers as (activation, bias), per tensor, why). A 1x1 convolution comes first, so that the
+# depthwise input is an intermediate tensor the planner may overwrite in place.
+BAND_CASES = [
+    ((40, 36, 3), [("relu", True), (None, False)], False,
+     "in place, bands of output lines, blocks of two channels"),
+    ((1, 300, 2), [("relu6", True)], True,
+     "a 300-pixel line: pixel groups along the other axis, bands of 62 lines"),
+    ((9, 260, 2), [(None, True), ("relu", True)], False,
+     "260-pixel lines: groups along the 9-pixel axis, a tail of one, bands"),
+]
+
+
+def dw3x3_band_model(case: int) -> tuple[bytes, str]:
+    """A chain of 3x3 stride-1 `same` depthwise layers after a 1x1 convolution, int8."""
+    import tf_keras as keras
+
+    shape, layers, per_tensor, why = BAND_CASES[case]
+    keras.utils.set_random_seed(7000 + case)
+    inp = keras.Input(shape, batch_size=1)
+    x = keras.layers.Conv2D(shape[2] * 2, 1)(inp)
+    for act, bias in layers:
+        x = keras.layers.DepthwiseConv2D(
+            3, padding="same", activation=act, use_bias=bias,
+            bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))(x)
+    x = keras.layers.Conv2D(2, 1)(x)
+    desc = (f"{why}: in {'x'.join(map(str, shape))}; pw; "
+            + "; ".join(f"dw 3x3/same/{a}/{'bias' if b else 'nobias'}" for a, b in layers)
+            + f"; pw -> {tuple(x.shape[1:])}; {'per-tensor' if per_tensor else 'per-channel'}")
+    return convert_int8(keras.Model(inp, x), shape, seed=7000 + case, per_tensor=per_tensor), desc
+
+
+@pytest.fixture(scope="module")
+def band_models() -> list[tuple[bytes, str]]:
+    return [dw3x3_band_model(i) for i in range(len(BAND_CASES))]
+
+
+def test_dsp_depthwise_3x3_bands_on_the_host_match_tflite_micro(
+        dsp_cli: Path, band_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, band_models, 3, 23, tmp_path)
+
+
+def test_op_list_classes_of_the_3x3_band_models() -> None:
+    """Every depthwise layer of the band models is of class DW_3X3 (the planes path alone
+    computes them in a model-selective build); a 3x3 layer with both output sides past
+    KWSQ_DW_3X3_SIDE, or any other multiplier-1 shape, is DW_DM1_ANY."""
+    from pipeline.tflite import export_c
+
+    for i in range(len(BAND_CASES)):
+        has = export_c.model_variants(dw3x3_band_model(i)[0])
+        assert has["DW_3X3"] and not has["DW_DM1_ANY"], (i, has)
+    assert export_c.DW_3X3_SIDE == 252
+    kernels_h = (PORT_DIR / "include" / "kwsq_kernels.h").read_text()
+    assert "#define KWSQ_DW_3X3_SIDE 252\n" in kernels_h
+    has = export_c.model_variants(dw_any_model(0)[0])
+    assert has["DW_DM1_ANY"] and has["DW_DM1"], has
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_dsp_depthwise_3x3_bands_op_list_under_qemu_m4_match_tflite_micro(
+        band_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    """The op-list build (only the DW_3X3 path linked: no per-pixel fallback) runs the
+    in-place and banded layers bit-exact."""
+    from pipeline.device.targets import run_on_target
+
+    for model, desc in band_models:
+        xs = random_inputs(model, 2, seed=9)
+        ref = tflm_run(model, xs)
+        path = tmp_path / "model.tflite"
+        path.write_bytes(model)
+        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=True)
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp op list")

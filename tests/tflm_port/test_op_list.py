@@ -196,15 +196,17 @@ def test_variant_flags_name_the_models_layer_classes() -> None:
         "-DKWSQ_MODEL_HAS_DW_3X3=0", "-DKWSQ_MODEL_HAS_INT4=0",
         "-DKWSQ_MODEL_HAS_FC_SHORT=0",  # its one FULLY_CONNECTED sums 4,000 values
         "-DKWSQ_MODEL_HAS_DW_GENERIC=0",  # 10x8 window, 40 tap pairs: (8 + 4) * 10 <= 768
-        "-DKWSQ_MODEL_HAS_DW_MULT_CH=0"]  # one input channel
+        "-DKWSQ_MODEL_HAS_DW_MULT_CH=0",  # one input channel
+        "-DKWSQ_MODEL_HAS_DW_DM1_ANY=0"]
     assert flags["mlperf_tiny_kws_ds_cnn_int8"][1:] == [
         "-DKWSQ_MODEL_HAS_DW_DM1=1", "-DKWSQ_MODEL_HAS_DW_MULT=0", "-DKWSQ_MODEL_HAS_DW_3X3=1",
         "-DKWSQ_MODEL_HAS_INT4=0", "-DKWSQ_MODEL_HAS_FC_SHORT=1",  # FC 64 -> 12
-        "-DKWSQ_MODEL_HAS_DW_GENERIC=0", "-DKWSQ_MODEL_HAS_DW_MULT_CH=0"]  # 3x3 multiplier 1
+        "-DKWSQ_MODEL_HAS_DW_GENERIC=0", "-DKWSQ_MODEL_HAS_DW_MULT_CH=0",
+        "-DKWSQ_MODEL_HAS_DW_DM1_ANY=0"]  # all 3x3 stride 1 multiplier 1: the planes path only
     assert flags["hello_world_int8"][1:] == [  # three dense layers of depth 1 and 16
         *(f"-DKWSQ_MODEL_HAS_{c}=0" for c in ("DW_DM1", "DW_MULT", "DW_3X3", "INT4")),
         "-DKWSQ_MODEL_HAS_FC_SHORT=1", "-DKWSQ_MODEL_HAS_DW_GENERIC=0",
-        "-DKWSQ_MODEL_HAS_DW_MULT_CH=0"]
+        "-DKWSQ_MODEL_HAS_DW_MULT_CH=0", "-DKWSQ_MODEL_HAS_DW_DM1_ANY=0"]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="needs a host C compiler")

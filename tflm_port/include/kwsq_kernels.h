@@ -47,7 +47,12 @@ extern "C" {
  *   DW_MULT_CH DEPTHWISE_CONV_2D with depth multiplier > 1 on more than one
  *            input channel (a subset of DW_MULT: kernels/dsp's any-shape
  *            path takes those, dsp_dw_mult the one-channel ones)
- *   DW_3X3   DEPTHWISE_CONV_2D 3x3, stride 1, no dilation, multiplier 1
+ *   DW_3X3   DEPTHWISE_CONV_2D 3x3, stride 1, no dilation, multiplier 1,
+ *            the shorter output side at most KWSQ_DW_3X3_SIDE (kernels/dsp's
+ *            planes path computes every such layer, in place too)
+ *   DW_DM1_ANY DEPTHWISE_CONV_2D with depth multiplier 1 outside DW_3X3
+ *            (kernels/dsp's any-shape and per-pixel paths: a model whose
+ *            multiplier-1 layers are all DW_3X3 links neither)
  *   INT4     a CONV_2D, DEPTHWISE_CONV_2D or FULLY_CONNECTED with packed
  *            INT4 weights
  *   FC_SHORT a FULLY_CONNECTED whose accumulation depth (weights dimension 1)
@@ -68,6 +73,7 @@ extern "C" {
 #define KWSQ_FC_SHORT_MAX 1024
 #define KWSQ_DW_PLAIN_TAPS 128
 #define KWSQ_DW_PLAIN_WINDOW 768
+#define KWSQ_DW_3X3_SIDE 252
 #ifdef KWSQ_MODEL_VARIANTS
 #define KWSQ_MODEL_HAS(cls) (KWSQ_MODEL_HAS_##cls != 0)
 #else

@@ -19,11 +19,13 @@
  * The planes run along the longer output axis when that wastes fewer odd
  * pixels (a 25x5 output runs as 5 columns of 25 pixels: 130 computed
  * instead of 150); the "fast" axis is the one pixel pairs move along.
- * Planes larger than the stack budget are done in bands of output lines;
- * in place (output = input buffer), only when the whole input of a channel
- * block fits, since each block reads all of its input before writing: the
- * output is written channel block by channel block, not in increasing
- * address order.
+ * Planes larger than the stack budget are done in bands of output lines,
+ * channel block by channel block (the output is not written in increasing
+ * address order, so these layers never overlap their input). A band takes
+ * its first two plane lines from the band before, so in place (output =
+ * input buffer) works with any number of bands: a block's output overwrites
+ * only its own channels, and a band reads from the input only lines below
+ * the ones the bands before it wrote.
  */
 #include "dsp_dw3x3.h"
 
@@ -49,15 +51,12 @@ typedef struct {
     int32_t band;                   /* output lines per band */
 } dw3_geom;
 
-static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *out, dw3_geom *g)
+/* The geometry with pixel groups along y (fast_y) or x; false when one
+ * channel's band of one line does not fit the planes' budget. */
+static bool orient(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *out, bool fast_y, dw3_geom *g)
 {
-    const int64_t oh = out->h, ow = out->w, ch = in->c;
-    /* pixels computed (groups of four along the fast axis, a pass of two
-     * for a tail of one or two) plus a line's fixed cost, in pixels */
-    static const int8_t tail_cost[4] = {0, 3, 3, 4};
-    const int64_t cost_x = (ow / 4 * 4 + tail_cost[ow & 3] + 3) * oh;
-    const int64_t cost_y = (oh / 4 * 4 + tail_cost[oh & 3] + 3) * ow;
-    g->fast_y = cost_y < cost_x;
+    const int64_t ow = out->w, ch = in->c;
+    g->fast_y = fast_y;
     g->f_len = g->fast_y ? out->h : out->w;
     g->s_len = g->fast_y ? out->w : out->h;
     g->in_f = g->fast_y ? in->h : in->w;
@@ -68,6 +67,9 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
     g->slow_in = (int32_t)(g->fast_y ? ch : in->w * ch);
     g->fast_out = (int32_t)(g->fast_y ? ow * ch : ch);
     g->slow_out = (int32_t)(g->fast_y ? ch : ow * ch);
+    if (g->f_len > KWSQ_DW_3X3_SIDE) {
+        return false;
+    }
     /* a group of four pixels reads six halfwords a line (dw3_run) */
     g->line = ((g->f_len + 3) & ~3) + 2;
     /* the most channels per block whose planes hold every output line (no
@@ -81,14 +83,26 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
             break;
         }
     }
-    if (g->nc < 1) {
-        return false;
-    }
     if (g->band > g->s_len) {
         g->band = g->s_len;
     }
-    return !p->in_place || g->band == g->s_len;
+    return g->nc >= 1;
 }
+
+static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *out, dw3_geom *g)
+{
+    const int64_t oh = out->h, ow = out->w;
+    /* pixels computed (groups of four along the fast axis, a pass of two
+     * for a tail of one or two) plus a line's fixed cost, in pixels */
+    static const int8_t tail_cost[4] = {0, 3, 3, 4};
+    const int64_t cost_x = (ow / 4 * 4 + tail_cost[ow & 3] + 3) * oh;
+    const int64_t cost_y = (oh / 4 * 4 + tail_cost[oh & 3] + 3) * ow;
+    const bool fast_y = cost_y < cost_x;
+    return orient(p, in, out, fast_y, g) || orient(p, in, out, !fast_y, g);
+}
+
+/* one channel's band of one line fits whenever the line does */
+typedef char dw3_side_check[DW3_PLANE_MAX / ((((KWSQ_DW_3X3_SIDE + 3) & ~3) + 2) * 2) - 2 >= 1 ? 1 : -1];
 
 bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
@@ -526,15 +540,28 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
     int16_t *planes = (int16_t *)(void *)plane_words;
     const uint32_t zp2 = dsp_dup16(-p->input_offset);
     int32_t acc[g.f_len + 1];
+    bool first = true;      /* the planes' padding columns not filled yet */
     for (int32_t n = 0; n < in->n; ++n) {
         const int8_t *img = x + (int64_t)n * in->h * in->w * ch;
         int8_t *yimg = y + (int64_t)n * out->h * out->w * ch;
-        for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
-            const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
-            fill(&g, s0, lines + 2, s0 == 0, planes, plane_size, zp2);
-            for (int32_t c = 0, nc = 0; c < ch; c += nc) {
-                nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
-                widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
+        for (int32_t c = 0, nc = 0; c < ch; c += nc) {
+            nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
+            for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
+                const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
+                fill(&g, s0, lines + 2, first, planes, plane_size, zp2);
+                first = false;
+                if (s0 == 0) {
+                    widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
+                } else {
+                    /* the band's first two lines are the last two of the one
+                     * before (in place, the first of them is overwritten in
+                     * the input by now) */
+                    for (int32_t j = 0; j < nc; ++j) {
+                        int16_t *pj = planes + j * plane_size;
+                        memmove(pj, pj + g.band * g.line, (size_t)(4 * g.line));
+                    }
+                    widen(&g, img, c, nc, s0 + 2, lines, planes + 2 * g.line, plane_size);
+                }
                 for (int32_t j = 0; j < nc; ++j) {
                     const int32_t cc = c + j;
                     int32_t w[3][3], sum = 0;

@@ -12,8 +12,9 @@
 #include "dsp_requant.h"
 #include "kwsq_kernels.h"
 
-/* Whether the layer is one this path computes (shape, and the widened
- * planes fit the stack budget; in place only if the whole input does). */
+/* Whether the layer is one this path computes: 3x3, stride 1, no dilation,
+ * multiplier 1, and one channel's band of a line fits the stack budget
+ * (the shorter output side at most KWSQ_DW_3X3_SIDE; in place too). */
 bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
 
 /* The layer; `o` is the output stage dsp_depthwise prepared; s4: packed int4

@@ -314,8 +314,8 @@ static bool dw_fast(bool s4, bool planes, const kwsq_conv_params *params, const 
     if (params->depth_multiplier != 1) {
         return KWSQ_MODEL_HAS(DW_MULT) && !s4 && dsp_dw_mult_fits(params, input_dims, filter_dims, output_dims);
     }
-    return KWSQ_MODEL_HAS(DW_DM1) && filter_dims->h * filter_dims->w <= DW_MAX_TAPS &&
-           (!s4 || planes || (output_dims->c & 1) == 0);
+    return planes || (KWSQ_MODEL_HAS(DW_DM1_ANY) && filter_dims->h * filter_dims->w <= DW_MAX_TAPS &&
+                      (!s4 || (output_dims->c & 1) == 0));
 }
 typedef char dw_plain_check[KWSQ_DW_PLAIN_TAPS <= DW_MAX_TAPS ? 1 : -1];
 
@@ -330,7 +330,7 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
     if (planes) {
         return 0;
     }
-    if ((KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) &&
+    if ((KWSQ_MODEL_HAS(DW_DM1_ANY) || KWSQ_MODEL_HAS(DW_MULT_CH)) &&
         dsp_dw_any_ok(params, input_dims, filter_dims, output_dims)) {
         /* (at least dw_ch4's, which takes overlapped narrow rows: no ring then,
          * since an in-place layer never overlaps) */
@@ -359,7 +359,7 @@ int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, c
 bool dsp_dw_any_ok(const kwsq_conv_params *params, const kwsq_dims *input_dims, const kwsq_dims *filter_dims,
                    const kwsq_dims *output_dims)
 {
-    const bool cls = params->depth_multiplier == 1 ? KWSQ_MODEL_HAS(DW_DM1)
+    const bool cls = params->depth_multiplier == 1 ? KWSQ_MODEL_HAS(DW_DM1_ANY)
                                                    : KWSQ_MODEL_HAS(DW_MULT_CH) && input_dims->c > 1;
     /* maps of a few pixels: the per-channel setup outweighs the passes */
     return cls && output_dims->h * output_dims->w >= DW_ANY_MIN_PIXELS &&
@@ -427,9 +427,9 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
 {
     const bool planes = KWSQ_MODEL_HAS(DW_3X3) && dsp_dw3x3_fits(params, input_dims, filter_dims, output_dims);
     const bool mult = params->depth_multiplier != 1;
-    const bool any = (KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) && !planes &&
+    const bool any = (KWSQ_MODEL_HAS(DW_DM1_ANY) || KWSQ_MODEL_HAS(DW_MULT_CH)) && !planes &&
                      dsp_dw_any_ok(params, input_dims, filter_dims, output_dims);
-    if ((KWSQ_MODEL_HAS(DW_DM1) || KWSQ_MODEL_HAS(DW_MULT_CH)) && any &&
+    if ((KWSQ_MODEL_HAS(DW_DM1_ANY) || KWSQ_MODEL_HAS(DW_MULT_CH)) && any &&
         (output_dims->w >= DW_ANY_MIN_ROW || !overlapped(params, input_dims, input, output_dims, output) ||
          !dw_fast(s4, false, params, input_dims, filter_dims, output_dims))) {
         return any_path(s4, ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output);
@@ -452,7 +452,7 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
     }
     /* (the class guards are implied by dw_fast; spelled out, a path the
      * build leaves out is not even referenced) */
-    if (!mult && KWSQ_MODEL_HAS(DW_DM1)) {
+    if (!mult && KWSQ_MODEL_HAS(DW_DM1_ANY)) {
         int32_t rq[3 * DW_RQ_TABLE];
         const dw_data dd = {
             .p = {params->stride_w, params->stride_h, params->dilation_w, params->dilation_h, params->pad_w,
