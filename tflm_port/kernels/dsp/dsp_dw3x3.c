@@ -541,6 +541,21 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
     const uint32_t zp2 = dsp_dup16(-p->input_offset);
     int32_t acc[g.f_len + 1];
     bool first = true;      /* the planes' padding columns not filled yet */
+    /* byte offsets of tap (i, t) in the filter, [i * 3 + t] */
+    int32_t toff[9];
+    for (int32_t q = 0; q < 9; ++q) {
+        const int32_t i = q / 3, t = q % 3;
+        toff[q] = (g.fast_y ? t * 3 + i : i * 3 + t) * ch;
+    }
+    /* the fused pass's fields that are the same for every channel */
+    dw3_run r;
+    r.fo = g.fast_out;
+    r.lstep = 2 * g.line;
+    r.slow_out = g.slow_out;
+    /* a tail of one or two pixels takes the pass of two */
+    r.t2 = (g.f_len & 3) <= 2 ? g.f_len & 3 : 0;
+    r.groups = (g.f_len - r.t2 + 3) / 4;
+    r.tail = r.t2 > 0 ? 4 : g.f_len - 4 * (r.groups - 1);
     for (int32_t n = 0; n < in->n; ++n) {
         const int8_t *img = x + (int64_t)n * in->h * in->w * ch;
         int8_t *yimg = y + (int64_t)n * out->h * out->w * ch;
@@ -548,7 +563,11 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
             nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
             for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
                 const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
-                fill(&g, s0, lines + 2, first, planes, plane_size, zp2);
+                /* with one band, the lines outside the input stay filled
+                 * from the first block (widen writes only input lines) */
+                if (first || g.band < g.s_len) {
+                    fill(&g, s0, lines + 2, first, planes, plane_size, zp2);
+                }
                 first = false;
                 if (s0 == 0) {
                     widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
@@ -564,25 +583,47 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                 }
                 for (int32_t j = 0; j < nc; ++j) {
                     const int32_t cc = c + j;
+                    /* filter line i along the slow axis, tap t along the fast one */
                     int32_t w[3][3], sum = 0;
                     if (s4) {
-                        for (int32_t i = 0; i < 3; ++i) {
-                            for (int32_t t = 0; t < 3; ++t) {
-                                const int32_t tap = g.fast_y ? t * 3 + i : i * 3 + t;
-                                w[i][t] = kwsq_int4_at(filter, (int64_t)tap * ch + cc);
-                            }
+                        for (int32_t q = 0; q < 9; ++q) {
+                            w[q / 3][q % 3] = kwsq_int4_at(filter, (int64_t)toff[q] + cc);
                         }
                     } else {
                         const int8_t *f8 = (const int8_t *)filter + cc;
-                        for (int32_t i = 0; i < 3; ++i) {
-                            for (int32_t t = 0; t < 3; ++t) {
-                                /* filter line i along the slow axis, tap t along the fast one */
-                                w[i][t] = f8[(g.fast_y ? t * 3 + i : i * 3 + t) * ch];
-                            }
+#pragma GCC unroll 9
+                        for (int32_t q = 0; q < 9; ++q) {
+                            w[q / 3][q % 3] = f8[toff[q]];
                         }
                     }
-                    for (int32_t i = 0; i < 3; ++i) {
-                        sum += w[i][0] + w[i][1] + w[i][2];
+#pragma GCC unroll 9
+                    for (int32_t q = 0; q < 9; ++q) {
+                        sum += w[q / 3][q % 3];
+                    }
+                    const int32_t bias_c = (int32_t)((uint32_t)(bias != NULL ? bias[cc] : 0) +
+                                                     (uint32_t)p->input_offset * (uint32_t)sum);
+                    const int32_t right = -o->shift[cc];
+                    /* the short form with the offset folded: right shift 1..22 */
+                    const bool fold = o->short_rq && right >= 1 && right <= 22;
+                    const int32_t hv = fold ? (int32_t)((2u * (uint32_t)o->out_offset + 1u) << (right - 1)) : 0;
+                    int8_t *yo = yimg + (int64_t)s0 * g.slow_out + cc;
+                    const int16_t *pl = planes + j * plane_size;
+                    if (fold && o->full_range) {
+                        const int32_t b2 = (int32_t)((uint32_t)bias_c << 1);
+                        r.b2[0] = r.b2[1] = r.b2[2] = r.b2[3] = b2;
+                        r.hv = hv;
+                        r.mult = o->mult[cc];
+                        r.right = right;
+#pragma GCC unroll 3
+                        for (int32_t i = 0; i < 3; ++i) {
+                            r.w[2 * i] = lanes16(2 * w[i][0], 2 * w[i][1]);
+                            r.w[2 * i + 1] = lanes16(2 * w[i][1], 2 * w[i][2]);
+                        }
+                        r.pline = pl;
+                        r.yline = yo;
+                        r.lines = lines;
+                        dw3_run_full(&r);
+                        continue;
                     }
                     dw3_chan k;
                     for (int32_t i = 0; i < 3; ++i) {
@@ -590,43 +631,16 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                     }
                     k.k0 = lanes16(w[0][2], w[1][2]);
                     k.k1 = lanes16(w[2][2], 0);
-                    k.bias = (bias != NULL ? bias[cc] : 0) + p->input_offset * sum;
-                    k.bias2 = (int32_t)((uint32_t)k.bias << 1);
+                    k.bias = bias_c;
+                    k.bias2 = (int32_t)((uint32_t)bias_c << 1);
                     k.mult = o->mult[cc];
                     k.shift = o->shift[cc];
-                    k.right = -k.shift;
+                    k.right = right;
                     k.out_offset = o->out_offset;
                     k.act_min = o->act_min;
                     k.act_max = o->act_max;
-                    /* the short form with the offset folded: right shift 1..22 */
-                    const bool fold = o->short_rq && k.right >= 1 && k.right <= 22;
-                    k.hv = fold ? (int32_t)((1u << (k.right - 1)) + (uint32_t)k.out_offset * (1u << k.right)) : 0;
-                    int8_t *yo = yimg + (int64_t)s0 * g.slow_out + cc;
-                    const int16_t *pl = planes + j * plane_size;
-                    if (fold && k.act_min == -128 && k.act_max == 127) {
-                        dw3_run r;
-                        for (int32_t i = 0; i < 4; ++i) {
-                            r.b2[i] = k.bias2;
-                        }
-                        r.hv = k.hv;
-                        r.mult = k.mult;
-                        r.right = k.right;
-                        r.fo = g.fast_out;
-                        for (int32_t i = 0; i < 3; ++i) {
-                            r.w[2 * i] = lanes16(2 * w[i][0], 2 * w[i][1]);
-                            r.w[2 * i + 1] = lanes16(2 * w[i][1], 2 * w[i][2]);
-                        }
-                        r.pline = pl;
-                        r.lstep = 2 * g.line;
-                        r.yline = yo;
-                        r.slow_out = g.slow_out;
-                        /* a tail of one or two pixels takes the pass of two */
-                        r.t2 = (g.f_len & 3) <= 2 ? g.f_len & 3 : 0;
-                        r.groups = (g.f_len - r.t2 + 3) / 4;
-                        r.lines = lines;
-                        r.tail = r.t2 > 0 ? 4 : g.f_len - 4 * (r.groups - 1);
-                        dw3_run_full(&r);
-                    } else if (fold) {
+                    k.hv = hv;
+                    if (fold) {
                         channel_short(&g, &k, pl, lines, yo, acc);
                     } else {
                         channel_general(&g, &k, pl, lines, yo, acc);
