@@ -37,7 +37,7 @@
 #include "kwsq_math.h"
 
 /* Bytes of int16 planes on the stack. */
-#define DW3_PLANE_MAX 1536
+#define DW3_PLANE_MAX 1664
 
 typedef struct {
     bool fast_y;                    /* pixel pairs move along y */
@@ -70,8 +70,13 @@ static bool orient(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_di
     if (g->f_len > KWSQ_DW_3X3_SIDE) {
         return false;
     }
-    /* a group of four pixels reads six halfwords a line (dw3_run) */
-    g->line = ((g->f_len + 3) & ~3) + 2;
+    /* a line holds the input (and padding) of its f_len pixels, the six
+     * halfwords a group of four reads (dw3_run) and the four a pass of two
+     * reads after them */
+    const int32_t t2 = (g->f_len & 3) <= 2 ? g->f_len & 3 : 0, groups = (g->f_len - t2 + 3) / 4;
+    int32_t line = t2 > 0 ? 4 * groups + 4 : 4 * groups + 2;
+    line = line > g->f_len + 2 ? line : g->f_len + 2;
+    g->line = (line + 1) & ~1;
     /* the most channels per block whose planes hold every output line (no
      * bands), else two or one channel in bands */
     g->nc = 0;
@@ -102,7 +107,7 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
 }
 
 /* one channel's band of one line fits whenever the line does */
-typedef char dw3_side_check[DW3_PLANE_MAX / ((((KWSQ_DW_3X3_SIDE + 3) & ~3) + 2) * 2) - 2 >= 1 ? 1 : -1];
+typedef char dw3_side_check[DW3_PLANE_MAX / ((KWSQ_DW_3X3_SIDE + 4) * 2) - 2 >= 1 ? 1 : -1];
 
 bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
