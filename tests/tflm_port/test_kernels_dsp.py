@@ -49,7 +49,7 @@ from pipeline.paths import PORT_DIR
 N_RANDOM_MODELS = 8
 N_POINTWISE_MODELS = 6
 N_DW3X3_MODELS = 6
-N_POOL_MODELS = 4
+N_POOL_MODELS = 6
 N_SMALL_CONV_MODELS = 10
 N_TINY_FIELD_MODELS = 8
 N_SHORT_FC_MODELS = 10
@@ -290,8 +290,8 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
 
     Channel counts with and without a tail past the four-channel blocks,
     `same` padding (border windows with fewer taps, a different divisor),
-    strides 1-3, and a window of more than 255 taps (32-bit sums channel by
-    channel) on one seed.
+    strides 1-3, a window of more than 255 taps (32-bit sums channel by
+    channel) on one seed, global windows of 143 and 48 taps on two.
     """
     import tf_keras as keras
 
@@ -300,10 +300,14 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
     L = keras.layers
     h, w = (20, 15) if seed == 0 else (int(rng.integers(2, 14)), int(rng.integers(2, 14)))
     c = int(rng.choice([1, 3, 4, 6, 9, 64]))
+    if seed in (4, 5):
+        # global pools of 143 and 48 taps on 40 and 20 channels: sixteen-channel passes
+        # (an odd and an even run of taps), then the eight- and four-channel ones
+        h, w, c = ((11, 13, 40), (8, 6, 20))[seed - 4]
     inp = keras.Input((h, w, c), batch_size=1)
     x = L.Conv2D(c, 1, activation=rng.choice([None, "relu"]))(inp)
     desc = [f"in {h}x{w}x{c}"]
-    if seed == 0:
+    if seed in (0, 4, 5):
         x = L.AveragePooling2D((h, w))(x)
         desc.append(f"avgpool {h}x{w} -> {tuple(x.shape[1:])}")
     else:

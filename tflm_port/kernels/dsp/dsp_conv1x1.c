@@ -496,12 +496,14 @@ static void __attribute__((noinline)) rows8_general(const dsp_gemm_args *a, int3
 static void rows_pw6(const dsp_gemm_args *a, int32_t k, int32_t oc0, int32_t oc1, const int16_t *buf, int8_t *y,
                      int32_t ystride)
 {
-    const int32_t *tab = a->rq + DSP_PW6_ROW(k) * oc0;
+    const int32_t *tab = a->rq + DSP_PW6_ROW(k) * (oc0 - a->w_row0);
     const uint32_t *x = (const uint32_t *)(const void *)buf;
     if (k <= 4) {
         dsp_pw6_k4(tab, y, ystride, x, y + (oc1 - oc0));
     } else if (k <= 8) {
         dsp_pw6_k8(tab, y, ystride, x, y + (oc1 - oc0));
+    } else if (k == 9) {
+        dsp_pw6_k9(tab, y, ystride, x, y + (oc1 - oc0));
     } else {
         dsp_pw6_k12(tab, y, ystride, x, y + (oc1 - oc0));
     }
@@ -1030,16 +1032,23 @@ static int32_t __attribute__((noinline)) widen_block_rows3(const block_src *s, c
     const int8_t *row = x_img + (int64_t)oy * ystep;
     const int8_t *src = row + (int64_t)ox * step;
     uint32_t *dst = (uint32_t *)(void *)buf;
-    for (; npx < P1X1 && oy < out_h; ++npx, dst += 2) {
-        widen_rows3(src, rstride, kh, keep, fill, off2, dst);
-        src += step;
-        if (++ox == out_w) {
-            ox = 0;
-            ++oy;
-            row += ystep;
-            src = row;
-        }
+#define ROWS3_WALK(KH)                                                 \
+    for (; npx < P1X1 && oy < out_h; ++npx, dst += 2) {                \
+        widen_rows3(src, rstride, KH, keep, fill, off2, dst);          \
+        src += step;                                                   \
+        if (++ox == out_w) {                                           \
+            ox = 0;                                                    \
+            ++oy;                                                      \
+            row += ystep;                                              \
+            src = row;                                                 \
+        }                                                              \
     }
+    if (kh == 3) {
+        ROWS3_WALK(3) /* 3x3x1, 3x1x3: straight-line widening */
+    } else {
+        ROWS3_WALK(kh)
+    }
+#undef ROWS3_WALK
     /* past the last pixel: the block's first again */
     const uint32_t *first = (const uint32_t *)(const void *)buf;
     for (int32_t j = npx; j < P1X1; ++j) {
@@ -1248,12 +1257,15 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
     const struct dsp_1x1_rows *r4 = a->s4_rows;
     /* the short stage's constants per channel, one table row each (on the stack) */
     /* fields of a few values: dsp_conv_pw6's table (weights and constants per channel) */
-    const bool pw = !s4 && fold && full && k <= DSP_PW6_MAX_K && cout <= PW6_MAX_OC;
+    const bool pw = !s4 && fold && full && k <= DSP_PW6_MAX_K && (cout <= PW6_MAX_OC || !p_layer->in_place);
+    const int32_t chunk = pw && cout > PW6_MAX_OC ? PW6_MAX_OC : cout;
     const bool tab = !pw && !s4 && fold && full && cout <= RQ_TAB_MAX;
-    int32_t rq[tab ? 4 * cout : pw ? DSP_PW6_ROW(k) * cout : 1];
+    int32_t rq[tab ? 4 * cout : pw ? DSP_PW6_ROW(k) * chunk : 1];
     if (pw) {
-        dsp_pw6_table((const int8_t *)a->weights, k, 0, cout, a->bias, a->mult, a->shift, a->out_offset, rq);
+        /* the table of the first chunk (row 0 = channel w_row0) */
+        dsp_pw6_table((const int8_t *)a->weights, k, 0, chunk, a->bias, a->mult, a->shift, a->out_offset, rq);
         local.rq = rq;
+        local.w_row0 = 0;
     }
     if (tab) {
         const uint32_t off2p1 = 2u * (uint32_t)a->out_offset + 1u;
@@ -1306,28 +1318,37 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
             x_img = img;
         }
         int8_t *y_img = y + (int64_t)bt * out->h * out->w * cout;
-        int32_t oy = 0, ox = 0;
-        int8_t *y_px = y_img;
-        while (oy < out->h) {
-            /* Every pixel is widened before any output is written, and the
-             * outputs of pixels px..px+5 end before input pixel px+6 when the
-             * layer runs in place (1x1, stride 1, cout <= cin). Missing pixels
-             * of the last block repeat the first one. */
-            const int32_t npx = widen(&src, x_img, &oy, &ox, buf);
-            if (npx == P1X1) {
-                run_rows(rows, a, &last, split, k, 0, cout, buf, y_px, cout);
-            } else {
-                /* last, partial block: channels in slices through a small buffer */
-                int8_t tmp[P1X1 * TAIL_OC];
-                for (int32_t oc0 = 0; oc0 < cout; oc0 += TAIL_OC) {
-                    const int32_t n = cout - oc0 < TAIL_OC ? cout - oc0 : TAIL_OC;
-                    run_rows(rows, a, &last, split, k, oc0, oc0 + n, buf, tmp, TAIL_OC);
-                    for (int32_t j = 0; j < npx; ++j) {
-                        memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
+        /* the tiny-field rows take the channels PW6_MAX_OC at a time (a table each) */
+        for (int32_t oc_lo = 0; oc_lo < cout; oc_lo += chunk) {
+            const int32_t oc_hi = cout - oc_lo < chunk ? cout : oc_lo + chunk;
+            if (pw && chunk < cout) {
+                dsp_pw6_table((const int8_t *)a->weights, k, oc_lo, oc_hi, a->bias, a->mult, a->shift,
+                              a->out_offset, rq);
+                local.w_row0 = oc_lo;
+            }
+            int32_t oy = 0, ox = 0;
+            int8_t *y_px = y_img;
+            while (oy < out->h) {
+                /* Every pixel is widened before any output is written, and the
+                 * outputs of pixels px..px+5 end before input pixel px+6 when the
+                 * layer runs in place (1x1, stride 1, cout <= cin: one chunk).
+                 * Missing pixels of the last block repeat the first one. */
+                const int32_t npx = widen(&src, x_img, &oy, &ox, buf);
+                if (npx == P1X1) {
+                    run_rows(rows, a, &last, split, k, oc_lo, oc_hi, buf, y_px + oc_lo, cout);
+                } else {
+                    /* last, partial block: channels in slices through a small buffer */
+                    int8_t tmp[P1X1 * TAIL_OC];
+                    for (int32_t oc0 = oc_lo; oc0 < oc_hi; oc0 += TAIL_OC) {
+                        const int32_t n = oc_hi - oc0 < TAIL_OC ? oc_hi - oc0 : TAIL_OC;
+                        run_rows(rows, a, &last, split, k, oc0, oc0 + n, buf, tmp, TAIL_OC);
+                        for (int32_t j = 0; j < npx; ++j) {
+                            memcpy(y_px + (int64_t)j * cout + oc0, tmp + j * TAIL_OC, (size_t)n);
+                        }
                     }
                 }
+                y_px += (int64_t)npx * cout;
             }
-            y_px += (int64_t)npx * cout;
         }
     }
 }

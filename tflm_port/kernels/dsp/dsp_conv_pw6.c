@@ -146,16 +146,22 @@ __attribute__((naked, noinline)) void dsp_pw6_k8(PW6_PARAMS)
  * pointer and the pixel offsets j * ys live in the frame: 144 bytes of
  * pixels (group g of pixel j at sp + 48g + 8j), ys..5 ys at sp + 144, the
  * table pointer at sp + 164, then the pushed registers, y_end at sp + 204. */
-#define PW6_K12_PX(j, ys_load)                                                   \
+/* the third group: both lane pairs, or (k = 9) only the even one (the odd
+ * lanes are padding: 0) */
+#define PW6_G2_12(j)                                                             \
+    "ldrd r0, r12, [sp, #96 + 8 * " #j "]\n\t"                                  \
+    "smlad lr, r10, r0, lr\n\t"                                                 \
+    "smlad lr, r11, r12, lr\n\t"
+#define PW6_G2_9(j)                                                              \
+    "ldr r0, [sp, #96 + 8 * " #j "]\n\t"                                        \
+    "smlad lr, r10, r0, lr\n\t"
+#define PW6_K12_PX(G2, j, ys_load)                                               \
     "ldrd r0, r12, [sp, #8 * " #j "]\n\t"                                       \
     "smlad lr, r6, r0, r2\n\t"                                                  \
     "smlad lr, r7, r12, lr\n\t"                                                 \
     "ldrd r0, r12, [sp, #48 + 8 * " #j "]\n\t"                                  \
     "smlad lr, r8, r0, lr\n\t"                                                  \
-    "smlad lr, r9, r12, lr\n\t"                                                 \
-    "ldrd r0, r12, [sp, #96 + 8 * " #j "]\n\t"                                  \
-    "smlad lr, r10, r0, lr\n\t"                                                 \
-    "smlad lr, r11, r12, lr\n\t"                                                \
+    "smlad lr, r9, r12, lr\n\t" G2(j)                                           \
     "smmlar r0, lr, r3, r4\n\t"                                                 \
     "add r0, r0, lr, asr #31\n\t"                                               \
     "asr r0, r0, r5\n\t"                                                        \
@@ -164,44 +170,52 @@ __attribute__((naked, noinline)) void dsp_pw6_k8(PW6_PARAMS)
     "ldr r12, [sp, #144 + 4 * (" #j " - 1)]\n\t"                                \
     "strb r0, [r1, r12]\n\t"
 
+#define PW6_K12_BODY(G2)                                                         \
+    __asm__ volatile("push {r4-r11, lr}\n\t"          \
+                     "sub sp, sp, #168\n\t"\
+                     "mov r12, sp\n\t"\
+                     "ldmia r3!, {r4-r11}\n\t"\
+                     "stmia r12!, {r4-r11}\n\t"\
+                     "ldmia r3!, {r4-r11}\n\t"\
+                     "stmia r12!, {r4-r11}\n\t"\
+                     "ldmia r3!, {r4-r11}\n\t"\
+                     "stmia r12!, {r4-r11}\n\t"\
+                     "ldmia r3!, {r4-r11}\n\t"\
+                     "stmia r12!, {r4-r11}\n\t"\
+                     "ldmia r3!, {r4-r7}\n\t"\
+                     "stmia r12!, {r4-r7}\n\t"\
+                     "mov r4, r2\n\t"\
+                     "lsl r5, r2, #1\n\t"\
+                     "add r6, r5, r2\n\t"\
+                     "lsl r7, r2, #2\n\t"\
+                     "add r8, r7, r2\n\t"\
+                     "stmia r12!, {r4-r8}\n\t"\
+                     "str r0, [r12]\n\t"\
+                     "1:\n\t"\
+                     "ldr r0, [sp, #164]\n\t"\
+                     "ldmia r0!, {r2-r11}\n\t"\
+                     "str r0, [sp, #164]\n\t"\
+                     PW6_K12_PX(G2, 0, "strb r0, [r1]\n\t")\
+                     PW6_K12_PX(G2, 1, PW6_K12_ST(1))\
+                     PW6_K12_PX(G2, 2, PW6_K12_ST(2))\
+                     PW6_K12_PX(G2, 3, PW6_K12_ST(3))\
+                     PW6_K12_PX(G2, 4, PW6_K12_ST(4))\
+                     PW6_K12_PX(G2, 5, PW6_K12_ST(5))\
+                     "add r1, r1, #1\n\t"\
+                     "ldr r0, [sp, #204]\n\t"\
+                     "cmp r1, r0\n\t"\
+                     "bne 1b\n\t"\
+                     "add sp, sp, #168\n\t"\
+                     "pop {r4-r11, pc}\n\t")
+
 __attribute__((naked, noinline)) void dsp_pw6_k12(PW6_PARAMS)
 {
-    __asm__ volatile("push {r4-r11, lr}\n\t"
-                     "sub sp, sp, #168\n\t"
-                     "mov r12, sp\n\t"
-                     "ldmia r3!, {r4-r11}\n\t"
-                     "stmia r12!, {r4-r11}\n\t"
-                     "ldmia r3!, {r4-r11}\n\t"
-                     "stmia r12!, {r4-r11}\n\t"
-                     "ldmia r3!, {r4-r11}\n\t"
-                     "stmia r12!, {r4-r11}\n\t"
-                     "ldmia r3!, {r4-r11}\n\t"
-                     "stmia r12!, {r4-r11}\n\t"
-                     "ldmia r3!, {r4-r7}\n\t"
-                     "stmia r12!, {r4-r7}\n\t"
-                     "mov r4, r2\n\t"
-                     "lsl r5, r2, #1\n\t"
-                     "add r6, r5, r2\n\t"
-                     "lsl r7, r2, #2\n\t"
-                     "add r8, r7, r2\n\t"
-                     "stmia r12!, {r4-r8}\n\t"
-                     "str r0, [r12]\n\t"
-                     "1:\n\t"
-                     "ldr r0, [sp, #164]\n\t"
-                     "ldmia r0!, {r2-r11}\n\t"
-                     "str r0, [sp, #164]\n\t"
-                     PW6_K12_PX(0, "strb r0, [r1]\n\t")
-                     PW6_K12_PX(1, PW6_K12_ST(1))
-                     PW6_K12_PX(2, PW6_K12_ST(2))
-                     PW6_K12_PX(3, PW6_K12_ST(3))
-                     PW6_K12_PX(4, PW6_K12_ST(4))
-                     PW6_K12_PX(5, PW6_K12_ST(5))
-                     "add r1, r1, #1\n\t"
-                     "ldr r0, [sp, #204]\n\t"
-                     "cmp r1, r0\n\t"
-                     "bne 1b\n\t"
-                     "add sp, sp, #168\n\t"
-                     "pop {r4-r11, pc}\n\t");
+    PW6_K12_BODY(PW6_G2_12);
+}
+
+__attribute__((naked, noinline)) void dsp_pw6_k9(PW6_PARAMS)
+{
+    PW6_K12_BODY(PW6_G2_9);
 }
 
 #else
@@ -232,6 +246,11 @@ void dsp_pw6_k8(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf,
 }
 
 void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
+{
+    pw6(3, tab, y, ys, xbuf, y_end);
+}
+
+void dsp_pw6_k9(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
 {
     pw6(3, tab, y, ys, xbuf, y_end);
 }

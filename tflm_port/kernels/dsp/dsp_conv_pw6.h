@@ -32,5 +32,7 @@ void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const i
 void dsp_pw6_k4(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 void dsp_pw6_k8(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
+/* k = 9 (3x3x1): the third group's odd lanes are padding, skipped */
+void dsp_pw6_k9(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 
 #endif /* KWSQ_DSP_CONV_PW6_H */

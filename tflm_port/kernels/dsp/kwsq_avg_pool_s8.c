@@ -3,9 +3,10 @@
  * kernels/ref (TFLite Micro's reference: the sum over the in-image taps
  * divided by their count, rounded half away from zero).
  *
- * Eight channels per pass (then four): per tap two LDR and four SXTAB16 add
- * the bytes into 16-bit lanes ((c0, c2) and (c1, c3) of each word), a
- * window of whole input rows (a global pool) in one loop over its taps. The lanes cannot overflow while
+ * A window of whole input rows (a global pool) is one loop over its taps,
+ * sixteen channels per pass and two taps per iteration (pool_run16); then
+ * eight channels per pass, then four: per tap two LDR and four SXTAB16 add
+ * the bytes into 16-bit lanes ((c0, c2) and (c1, c3) of each word). The lanes cannot overflow while
  * the window has at most 255 taps (255 * 128 < 2^15); larger windows sum
  * channel by channel in 32 bits.
  */
@@ -19,6 +20,56 @@ static inline int8_t pool_out(int32_t acc, int32_t count, int32_t lo, int32_t hi
 {
     acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
     return (int8_t)(acc < lo ? lo : (acc > hi ? hi : acc));
+}
+
+/* acc[2q], acc[2q + 1] += the lanes of word q of `run` taps of sixteen
+ * channels, `depth` bytes apart; two taps per iteration. */
+static void __attribute__((noinline)) pool_run16(const int8_t *xp, int32_t depth, int32_t run, uint32_t *acc)
+{
+    uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0, e2 = 0, o2 = 0, e3 = 0, o3 = 0;
+    const int8_t *end = xp + (int64_t)(run & ~1) * depth;
+    for (; xp != end; xp += 2 * depth) {
+        uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4), v2 = dsp_ld32(xp + 8), v3 = dsp_ld32(xp + 12);
+        e0 = dsp_sxtab16(e0, v0);
+        o0 = dsp_sxtab16_ror8(o0, v0);
+        e1 = dsp_sxtab16(e1, v1);
+        o1 = dsp_sxtab16_ror8(o1, v1);
+        e2 = dsp_sxtab16(e2, v2);
+        o2 = dsp_sxtab16_ror8(o2, v2);
+        e3 = dsp_sxtab16(e3, v3);
+        o3 = dsp_sxtab16_ror8(o3, v3);
+        v0 = dsp_ld32(xp + depth);
+        v1 = dsp_ld32(xp + depth + 4);
+        v2 = dsp_ld32(xp + depth + 8);
+        v3 = dsp_ld32(xp + depth + 12);
+        e0 = dsp_sxtab16(e0, v0);
+        o0 = dsp_sxtab16_ror8(o0, v0);
+        e1 = dsp_sxtab16(e1, v1);
+        o1 = dsp_sxtab16_ror8(o1, v1);
+        e2 = dsp_sxtab16(e2, v2);
+        o2 = dsp_sxtab16_ror8(o2, v2);
+        e3 = dsp_sxtab16(e3, v3);
+        o3 = dsp_sxtab16_ror8(o3, v3);
+    }
+    if (run & 1) {
+        const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4), v2 = dsp_ld32(xp + 8), v3 = dsp_ld32(xp + 12);
+        e0 = dsp_sxtab16(e0, v0);
+        o0 = dsp_sxtab16_ror8(o0, v0);
+        e1 = dsp_sxtab16(e1, v1);
+        o1 = dsp_sxtab16_ror8(o1, v1);
+        e2 = dsp_sxtab16(e2, v2);
+        o2 = dsp_sxtab16_ror8(o2, v2);
+        e3 = dsp_sxtab16(e3, v3);
+        o3 = dsp_sxtab16_ror8(o3, v3);
+    }
+    acc[0] = e0;
+    acc[1] = o0;
+    acc[2] = e1;
+    acc[3] = o1;
+    acc[4] = e2;
+    acc[5] = o2;
+    acc[6] = e3;
+    acc[7] = o3;
 }
 
 kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims, const int8_t *input,
@@ -49,6 +100,18 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                     /* a window of whole input rows is one run of taps */
                     const bool flat = (int64_t)taps_w * depth == row_step;
                     const int32_t rows = flat ? 1 : fy1 - fy0, run = flat ? count : taps_w;
+                    for (; flat && c + 16 <= depth; c += 16) {
+                        /* a global window, sixteen channels per tap: four loads, eight SXTAB16 */
+                        uint32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+                        pool_run16(x0 + c, depth, count, acc);
+                        for (int32_t q = 0; q < 4; ++q) {
+                            const uint32_t e = acc[2 * q], o = acc[2 * q + 1];
+                            y[c + 4 * q] = pool_out((int16_t)(e & 0xFFFFu), count, lo, hi);
+                            y[c + 4 * q + 1] = pool_out((int16_t)(o & 0xFFFFu), count, lo, hi);
+                            y[c + 4 * q + 2] = pool_out((int16_t)(e >> 16), count, lo, hi);
+                            y[c + 4 * q + 3] = pool_out((int16_t)(o >> 16), count, lo, hi);
+                        }
+                    }
                     for (; c + 8 <= depth; c += 8) {
                         /* eight channels per tap: two loads, four SXTAB16 */
                         uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
