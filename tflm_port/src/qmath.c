@@ -76,6 +76,20 @@ static inline bool finite_nonzero(uint32_t x)
     return x - 1u < 0x7F7FFFFFu;
 }
 
+/* floor(2^54 / m) for m in [2^23, 2^24), by long division in 32-bit
+ * steps (no 64-bit division routine): 2^30 / m, then three more bytes
+ * brought down (remainders stay below 2^24, so r << 8 fits). */
+static uint32_t inv54(uint32_t m)
+{
+    uint32_t q = (1u << 30) / m, r = (1u << 30) - q * m;
+    for (int i = 0; i < 3; ++i) {
+        const uint32_t t = r << 8, d = t / m;
+        q = q << 8 | d;
+        r = t - d * m;
+    }
+    return q;
+}
+
 bool kwsq_ratio_base_of(float a, float c, kwsq_ratio_base *rb)
 {
     const uint32_t ua = float_bits(a), uc = float_bits(c);
@@ -88,7 +102,7 @@ bool kwsq_ratio_base_of(float a, float c, kwsq_ratio_base *rb)
     int ea, ec;
     rb->ma = float_mant(xa, &ea);
     rb->mc = float_mant(xc, &ec);
-    rb->inv = (uint32_t)(((uint64_t)1 << 54) / rb->mc); /* (2^30, 2^31] */
+    rb->inv = inv54(rb->mc); /* (2^30, 2^31] */
     rb->exp = ea - ec + 22; /* see below: exp2 = ea + eb - ec - 31 + s + 53 */
     return true;
 }
