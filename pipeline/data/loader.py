@@ -124,6 +124,12 @@ class DataConfig:
     # config)
     warp_segments: int = 0
     warp_max: float = 1.5
+    # word-edge mask on the features (clip targets): each training example loses a random
+    # part, up to this fraction of the word, at the word's start or (equally likely) its
+    # end, set to the example's mean, so the model learns each word from its middle too
+    # (word = the frames whose energy is above a quarter of the way from the clip's median
+    # to its loudest frame); 0: off (left out of the config)
+    edge_mask: float = 0.0
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -190,6 +196,8 @@ class DataConfig:
         if self.time_warp is not None and (self.targets != "frames"
                                            or not 0 <= self.time_warp <= 0.5):
             raise KwsqError("time_warp needs targets = \"frames\" and a value in 0..0.5")
+        if not 0.0 <= self.edge_mask <= 0.9 or (self.edge_mask and self.targets == "frames"):
+            raise KwsqError("edge_mask must be within 0..0.9 and needs clip targets")
         if self.warp_segments < 0 or not 1.0 <= self.warp_max <= 4.0:
             raise KwsqError("warp_segments must be >= 0 and warp_max within 1.0..4.0")
         if self.warp_segments and self.targets == "frames":
@@ -219,6 +227,8 @@ class DataConfig:
         d = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
         if not self.warp_segments:  # off: configs and caches made before keep their keys
             del d["warp_segments"], d["warp_max"]
+        if not self.edge_mask:
+            del d["edge_mask"]
         return d
 
     @classmethod
@@ -736,6 +746,8 @@ def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
         x = tempo_perturb(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 19))
     if cfg.warp_segments:
         x = segment_warp(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 23))
+    if cfg.edge_mask:
+        x = edge_mask(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 29))
     if cfg.augments_features:
         x = spec_augment(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 11))
     return x
@@ -897,6 +909,45 @@ def segment_warp(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureCo
                                                -log_max, log_max))
     phase = tf.random.stateless_uniform([b], s[1])
     return tf.reshape(_interpolate_frames(x, warp_positions(rates, phase, t)), shape)
+
+
+def word_frames(x: tf.Tensor, feat_cfg: features.FeatureConfig) -> tf.Tensor:
+    """``[b, t]`` bool: the frames of ``x`` ``[b, t, coeffs]`` that belong to the word, i.e.
+    whose energy (the first cepstral coefficient of MFCC, the mean bin of LFBE) lies above
+    a quarter of the way from the clip's median frame to its loudest. Scale free, so it
+    works before and after per-clip normalization."""
+    e = x[:, :, 0] if feat_cfg.kind == "mfcc" else tf.reduce_mean(x, axis=2)
+    t = tf.shape(e)[1]
+    median = tf.sort(e, axis=1)[:, t // 2]
+    top = tf.reduce_max(e, axis=1)
+    return e >= (median + 0.25 * (top - median))[:, None]
+
+
+def edge_mask(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
+              seed: tf.Tensor) -> tf.Tensor:
+    """Mask the start or the end of each example's word (:func:`word_frames`: first to last
+    word frame), a width uniform in ``[0, edge_mask]`` of the word, with the example's mean.
+
+    A model that learned a word from its edges alone fails when a voice starts or ends the
+    word differently (espeak-ng's "left" is heard as "yes" until its first frames are
+    silenced, its "no" as "go" until its last ones are; docs/data.md); with an edge missing
+    it has to use the middle. Works on ``[b, frames, coeffs]`` and stacked inputs."""
+    shape = tf.shape(feats)
+    x = tf.reshape(feats, [shape[0], -1, feat_cfg.coefficients])
+    b, t = tf.shape(x)[0], tf.shape(x)[1]
+    word = word_frames(x, feat_cfg)
+    pos = tf.range(t)[None, :]
+    first = tf.reduce_min(tf.where(word, pos, t), axis=1)
+    last = tf.reduce_max(tf.where(word, pos, -1), axis=1)
+    span = tf.cast(tf.maximum(last - first + 1, 0), tf.float32)
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    width = tf.cast(tf.round(tf.random.stateless_uniform([b], s[0], 0.0, cfg.edge_mask)
+                             * span), tf.int32)
+    at_end = tf.random.stateless_uniform([b], s[1]) < 0.5
+    lo = tf.where(at_end, last + 1 - width, first)[:, None]
+    hit = (pos >= lo) & (pos < lo + width[:, None])
+    mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
+    return tf.reshape(tf.where(hit[:, :, None], mean, x), shape)
 
 
 def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:

@@ -307,3 +307,36 @@ def test_augmented_features_apply_the_segment_warp(tiny_corpus: Path) -> None:
                        tf.random.experimental.stateless_fold_in(seed, 23)).numpy()
     np.testing.assert_allclose(b, want, atol=1e-4)
     assert np.abs(b - a).max() > 0.1
+
+
+def test_edge_mask_hides_the_start_or_the_end_of_the_word() -> None:
+    """Against a numpy reference with the same draws: the masked frames are a run at the
+    word's first or last frame (the word found from its energy), of at most edge_mask of the
+    word, filled with the example's mean; frames outside the word are never touched."""
+    cfg = D.DataConfig("x", edge_mask=0.5)
+    feat = F.mlperf_tiny_mfcc()
+    rng = np.random.default_rng(4)
+    x = rng.normal(0.0, 0.2, size=(64, 49, 10)).astype(np.float32)
+    starts = rng.integers(2, 20, 64)
+    lengths = rng.integers(8, 25, 64)
+    for i in range(64):  # a loud word: high first coefficient
+        x[i, starts[i] : starts[i] + lengths[i], 0] += 10.0
+    seed = tf.constant([3, 4], tf.int64)
+    out = D.edge_mask(tf.constant(x), cfg, feat, seed).numpy()
+    s = tf.random.experimental.stateless_split(seed, 2)
+    frac = tf.random.stateless_uniform([64], s[0], 0.0, 0.5).numpy()
+    at_end = tf.random.stateless_uniform([64], s[1]).numpy() < 0.5
+    ends = 0
+    for i in range(64):
+        first, last = starts[i], starts[i] + lengths[i] - 1
+        width = int(np.round(frac[i] * lengths[i]))
+        lo = last + 1 - width if at_end[i] else first
+        want = x[i].copy()
+        want[lo : lo + width] = x[i].mean()
+        np.testing.assert_allclose(out[i], want, atol=1e-5)
+        ends += bool(at_end[i] and width)
+    assert 10 < ends < 54 and (out != x).any(axis=2).sum() > 64 * 3
+    assert "edge_mask" not in D.DataConfig("x").to_dict()
+    for bad in ({"edge_mask": 1.0}, {"edge_mask": 0.3, "targets": "frames"}):
+        with pytest.raises(KwsqError, match="edge_mask"):
+            D.DataConfig("x", **bad)
