@@ -20,7 +20,9 @@
  * with zero-point padding (input offset folded into the bases as in the
  * depthwise paths), so borders need no test; rows are read from the
  * window's first on and outputs are written one row at a time, so
- * overlapped placements keep the row-order contract (kwsq_overlap.h).
+ * overlapped placements keep the row-order contract (kwsq_overlap.h), and
+ * in place (1x1) output row y, no wider than input row y when there are no
+ * more output than input channels, overwrites only rows already copied.
  */
 #include <arm_mve.h>
 #include <string.h>
@@ -41,7 +43,10 @@ static bool cdot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const k
                          cdot_geom *g)
 {
     const int32_t field = f->h * f->w * f->c;
-    if (d->in_place || f->c != in->c || field < 1 || field > 16 * MVE_CONV_DOT_MAX_CHUNKS || d->stride_w < 1 ||
+    /* in place (1x1, stride 1): each row is copied before its outputs are
+     * written, which then end within it when there are no more output than
+     * input channels */
+    if ((d->in_place && out->c > in->c) || f->c != in->c || field < 1 || field > 16 * MVE_CONV_DOT_MAX_CHUNKS || d->stride_w < 1 ||
         d->stride_h < 1 || d->dilation_w < 1 || d->dilation_h < 1 || d->pad_w < 0 || d->pad_h < 0 || out->w < 1 ||
         out->c > MVE_CONV_DOT_MAX_CH) {
         return false;
