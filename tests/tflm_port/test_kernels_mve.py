@@ -199,6 +199,23 @@ def conv_dot_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     return out
 
 
+def two_group_depthwise_model() -> tuple[bytes, str]:
+    """Depthwise windows of 17-32 taps (two 16-tap groups) without left shifts, on 20
+    and 7 channels: 5x5 same, 4x5 valid at stride 2, 3x6 with dilation 2."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(23)
+    L = keras.layers
+    shape = (13, 12, 20)
+    inp = keras.Input(shape, batch_size=1)
+    x = L.DepthwiseConv2D(5, padding="same", activation="relu")(inp)
+    x = L.DepthwiseConv2D((4, 5), strides=2, padding="valid")(x)
+    y = L.Conv2D(7, 1)(inp)
+    y = L.DepthwiseConv2D((3, 6), dilation_rate=2, padding="same", activation="relu")(y)
+    model = keras.Model(inp, L.Concatenate()([L.Flatten()(x), L.Flatten()(y)]))
+    return convert_int8(model, shape, 24), "dw 5x5 / 4x5 s2 on 20 ch, 3x6 d2 on 7 ch"
+
+
 def _left_shifted(model: bytes, index: int) -> bytes:
     """Every 5th channel's weight scale of layer `index` raised so its effective scale is
     1.5 (a left shift), the others kept (right shifts)."""
@@ -323,7 +340,7 @@ def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path
 def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
     """Few channels, channel counts off the 16-lane groups, multipliers, 1-3 tap groups,
     left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
-    for model, desc in dot_models(47, 4):
+    for model, desc in dot_models(47, 4) + [two_group_depthwise_model()]:
         xs = random_inputs(model, 2, seed=9)
         xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
         assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
