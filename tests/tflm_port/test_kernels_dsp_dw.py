@@ -510,3 +510,79 @@ def test_dsp_depthwise_3x3_bands_op_list_under_qemu_m4_match_tflite_micro(
         path.write_bytes(model)
         run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=True)
         assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp op list")
+
+
+# 3x3 layers with a stride of 2 (dsp_dw3x3.c's stride-2 pass): (input shape, strides, padding,
+# activation, bias, per tensor). Output lines of 1..20 pixels (groups of four, tails of one to
+# three, a pass of two), strides (2, 1) and (1, 2), bands of lines, channel tails of 1..3.
+S2_CASES = [
+    ((16, 16, 24), (2, 2), "same", "relu", True, False),
+    ((17, 13, 7), (2, 2), "valid", None, True, False),
+    ((25, 5, 5), (2, 1), "same", None, False, False),
+    ((9, 30, 3), (1, 2), "same", "relu", True, True),
+    ((40, 60, 2), (2, 2), "same", None, True, False),
+    ((11, 11, 1), (2, 2), "same", "relu", True, False),
+    ((3, 3, 4), (2, 2), "valid", None, True, False),
+    ((7, 5, 9), (2, 2), "same", None, True, True),
+]
+
+
+def dw3x3_s2_model(case: int) -> tuple[bytes, str]:
+    """One 3x3 depthwise layer with a stride of 2 on the graph input (never overlapped), int8."""
+    import tf_keras as keras
+
+    shape, strides, pad, act, bias, per_tensor = S2_CASES[case]
+    keras.utils.set_random_seed(7100 + case)
+    inp = keras.Input(shape, batch_size=1)
+    x = keras.layers.DepthwiseConv2D(
+        3, strides=strides, padding=pad, activation=act, use_bias=bias,
+        bias_initializer=keras.initializers.RandomNormal(0.0, 0.3))(inp)
+    desc = (f"in {'x'.join(map(str, shape))}; dw 3x3/s{strides[0]},{strides[1]}/{pad}/{act}/"
+            f"{'bias' if bias else 'nobias'} -> {tuple(x.shape[1:])}; "
+            f"{'per-tensor' if per_tensor else 'per-channel'}")
+    return convert_int8(keras.Model(inp, x), shape, seed=7100 + case, per_tensor=per_tensor), desc
+
+
+@pytest.fixture(scope="module")
+def s2_models() -> list[tuple[bytes, str]]:
+    from test_kernels_dsp_s4 import to_int4
+
+    models = [dw3x3_s2_model(i) for i in range(len(S2_CASES))]
+    return models + [(to_int4(models[1][0], 1), models[1][1] + "; int4")]
+
+
+def test_dsp_depthwise_3x3_stride2_on_the_host_matches_tflite_micro(
+        dsp_cli: Path, s2_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
+    check_host(dsp_cli, s2_models, 3, 29, tmp_path)
+
+
+def test_s2_models_take_the_stride2_pass(s2_models: list[tuple[bytes, str]]) -> None:
+    """The pass runs only on the short output stage with the whole int8 range: every layer
+    here has it (ReLU or no activation, right shifts of 1..22)."""
+    from pipeline.tflite import schema
+
+    for model, desc in s2_models:
+        m = schema.load(model)
+        sg = m.subgraphs[0]
+        op = sg.operators[0]
+        assert op.builtinOptions.fusedActivationFunction in (0, 1), desc
+        qi, qw, qo = (schema.quant(sg.tensors[i])
+                      for i in (op.inputs[0], op.inputs[1], op.outputs[0]))
+        eff = qi.scales[0] * qw.scales / qo.scales[0]
+        assert ((eff < 0.5) & (eff >= 2.0**-22)).all(), desc
+
+
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize("op_list", [False, True])
+def test_dsp_depthwise_3x3_stride2_under_qemu_m4_matches_tflite_micro(
+        s2_models: list[tuple[bytes, str]], op_list: bool, tmp_path: Path) -> None:
+    from pipeline.device.targets import run_on_target
+
+    for model, desc in s2_models:
+        xs = random_inputs(model, 2, seed=9)
+        ref = tflm_run(model, xs)
+        path = tmp_path / "model.tflite"
+        path.write_bytes(model)
+        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=op_list)
+        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")

@@ -44,6 +44,7 @@ typedef struct {
     int32_t f_len, s_len;           /* output pixels along the fast / slow axis */
     int32_t in_f, in_s;             /* input pixels along them */
     int32_t pad_f, pad_s;
+    int32_t sf, ss;                 /* strides along the fast / slow axis, 1 or 2 */
     int32_t fast_in, slow_in;       /* input byte steps */
     int32_t fast_out, slow_out;     /* output byte steps */
     int32_t line;                   /* plane line stride, halfwords (even) */
@@ -63,6 +64,8 @@ static bool orient(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_di
     g->in_s = g->fast_y ? in->w : in->h;
     g->pad_f = g->fast_y ? p->pad_h : p->pad_w;
     g->pad_s = g->fast_y ? p->pad_w : p->pad_h;
+    g->sf = g->fast_y ? p->stride_h : p->stride_w;
+    g->ss = g->fast_y ? p->stride_w : p->stride_h;
     g->fast_in = (int32_t)(g->fast_y ? in->w * ch : ch);
     g->slow_in = (int32_t)(g->fast_y ? ch : in->w * ch);
     g->fast_out = (int32_t)(g->fast_y ? ow * ch : ch);
@@ -70,18 +73,20 @@ static bool orient(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_di
     if (g->f_len > KWSQ_DW_3X3_SIDE) {
         return false;
     }
-    /* a line holds the input (and padding) of its f_len pixels, the six
-     * halfwords a group of four reads (dw3_run) and the four a pass of two
-     * reads after them */
+    /* a line holds the input (and padding) of its f_len pixels, the
+     * halfwords a group of four reads (dw3_run: six, ten at stride 2) and
+     * those a pass of two reads after them (four, six) */
     const int32_t t2 = (g->f_len & 3) <= 2 ? g->f_len & 3 : 0, groups = (g->f_len - t2 + 3) / 4;
-    int32_t line = t2 > 0 ? 4 * groups + 4 : 4 * groups + 2;
-    line = line > g->f_len + 2 ? line : g->f_len + 2;
+    int32_t line = 4 * g->sf * groups + (t2 > 0 ? 2 * g->sf + 2 : 2);
+    const int32_t need = (g->f_len - 1) * g->sf + 3;
+    line = line > need ? line : need;
     g->line = (line + 1) & ~1;
     /* the most channels per block whose planes hold every output line (no
      * bands), else two or one channel in bands */
     g->nc = 0;
     for (int32_t nc = 4; nc >= 1; nc /= 2) {
-        const int32_t band = DW3_PLANE_MAX / (nc * g->line * 2) - 2;
+        const int32_t lines = DW3_PLANE_MAX / (nc * g->line * 2);
+        const int32_t band = lines >= 3 ? (lines - 3) / g->ss + 1 : 0;
         if (nc <= ch && band >= 1 && (band >= g->s_len || nc <= 2)) {
             g->nc = nc;
             g->band = band;
@@ -109,19 +114,39 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
 /* one channel's band of one line fits whenever the line does */
 typedef char dw3_side_check[DW3_PLANE_MAX / ((KWSQ_DW_3X3_SIDE + 4) * 2) - 2 >= 1 ? 1 : -1];
 
-bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+static bool fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
     dw3_geom g;
-    return p->depth_multiplier == 1 && f->h == 3 && f->w == 3 && p->stride_w == 1 && p->stride_h == 1 &&
-           p->dilation_w == 1 && p->dilation_h == 1 && out->c == in->c && in->w < 32768 && in->h < 32768 &&
-           (int64_t)in->h * in->w * in->c < (1LL << 30) && geometry(p, in, out, &g);
+    return p->depth_multiplier == 1 && f->h == 3 && f->w == 3 && p->stride_w >= 1 && p->stride_w <= 2 &&
+           p->stride_h >= 1 && p->stride_h <= 2 && p->dilation_w == 1 && p->dilation_h == 1 &&
+           out->c == in->c && in->w < 32768 && in->h < 32768 && (int64_t)in->h * in->w * in->c < (1LL << 30) &&
+           geometry(p, in, out, &g);
 }
 
-/* Plane lines [0, lines) of channels c .. c + nc - 1 (nc = 1, 2 or 4) for the band
- * whose first output line is s0: line l holds input slow coordinate
- * s0 + l - pad_s. Only input pixels are written: the padding around them
+bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    return p->stride_w == 1 && p->stride_h == 1 && fits(p, in, f, out);
+}
+
+bool dsp_dw3x3_s2_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
+                       const dsp_out *o)
+{
+    if (!(p->stride_w == 2 || p->stride_h == 2) || p->in_place || !o->short_rq || !o->full_range ||
+        !fits(p, in, f, out)) {
+        return false;
+    }
+    for (int32_t c = 0; c < out->c; ++c) {
+        if (o->shift[c] < -22 || o->shift[c] > -1) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Plane lines [0, lines) of channels c .. c + nc - 1 (nc = 1, 2 or 4):
+ * line l holds input slow coordinate i0 + l. Only input pixels are written: the padding around them
  * keeps the zero point the band's planes were filled with. */
-static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, int32_t s0, int32_t lines,
+static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, int32_t i0, int32_t lines,
                   int16_t *plane, int32_t plane_size)
 {
     const int32_t line = g->line;
@@ -130,7 +155,7 @@ static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, i
     const int32_t f_hi = f_end < line ? f_end : line;
     const int32_t step = g->fast_in;
     for (int32_t l = 0; l < lines; ++l) {
-        const int32_t is = s0 + l - g->pad_s;
+        const int32_t is = i0 + l;
         if (is < 0 || is >= g->in_s) {
             continue;
         }
@@ -173,11 +198,11 @@ static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, i
     }
 }
 
-/* The zero point wherever plane lines [0, lines) of the band whose first
- * output line is s0 hold no input value: whole lines outside the input,
+/* The zero point wherever plane lines [0, lines) (line l: input slow
+ * coordinate i0 + l) hold no input value: whole lines outside the input,
  * and (`cols`, the first band: widen writes only input values, so the
  * columns keep it) the columns outside it. */
-static void fill(const dw3_geom *g, int32_t s0, int32_t lines, bool cols, int16_t *planes, int32_t plane_size,
+static void fill(const dw3_geom *g, int32_t i0, int32_t lines, bool cols, int16_t *planes, int32_t plane_size,
                  uint32_t zp2)
 {
     const int32_t line = g->line;
@@ -186,7 +211,7 @@ static void fill(const dw3_geom *g, int32_t s0, int32_t lines, bool cols, int16_
     const int32_t f_hi = f_end < line ? f_end : line;
     const int16_t zp = (int16_t)zp2;
     for (int32_t l = 0; l < lines; ++l) {
-        const int32_t is = s0 + l - g->pad_s;
+        const int32_t is = i0 + l;
         const bool in = is >= 0 && is < g->in_s;
         if (in && !cols) {
             continue;
@@ -333,11 +358,14 @@ typedef struct {
     int32_t lines;          /* 76: output lines left, >= 1 */
     int32_t tail;           /* 80: valid pixels of a line's last group of four, 3..4 (4 when t2 > 0) */
     int32_t t2;             /* 84: pixels after the groups of four, 0..2 (one pass of two) */
+    int32_t ladv;           /* 88: plane bytes from output line to output line (stride x lstep) */
+    int32_t ylast;          /* 92: (stride 2) output bytes from a line's first group to its last */
+    int8_t *yend;           /* 96: (stride 2) the current line's last group */
 } dw3_run;
 
 #ifdef KWSQ_DSP_NATIVE
 typedef char dw3_run_layout_check[(offsetof(dw3_run, w) == 32 && offsetof(dw3_run, pline) == 56 &&
-                                   offsetof(dw3_run, groups) == 72 && offsetof(dw3_run, t2) == 84 &&
+                                   offsetof(dw3_run, groups) == 72 && offsetof(dw3_run, t2) == 84 && offsetof(dw3_run, yend) == 96 &&
                                    sizeof(void *) == 4) ? 1 : -1];
 
 #define DW3_MAC8                                                                                          \
@@ -450,7 +478,8 @@ __attribute__((naked, noinline)) static void dw3_run_full(dw3_run *a)
         "add r12, r4, r5\n\t"
         "str r12, [lr, #64]\n\t"
         "ldr r9, [lr, #56]\n\t"
-        "add r9, r9, r11\n\t"
+        "ldr r4, [lr, #88]\n\t"
+        "add r9, r9, r4\n\t"
         "str r9, [lr, #56]\n\t"
         "ldr r4, [lr, #76]\n\t"
         "subs r4, r4, #1\n\t"
@@ -458,6 +487,132 @@ __attribute__((naked, noinline)) static void dw3_run_full(dw3_run *a)
         "bne 0b\n\t"
         "pop {r4-r11, pc}\n\t");
 }
+
+/* Stride 2 along the fast axis: pixel f reads p[2f .. 2f+2], so for four
+ * pixels one LDM loads A .. E = (p[2f], p[2f+1]) .. (p[2f+8], p[2f+9]) and,
+ * with W = (w0, w1), K = (w2, 0):
+ *   acc_f+k += (A+k).W + (A+k+1).lo * w2      (SMLAD, SMLABB)
+ * r0-r3 accumulators, r4-r8 A .. E, r9-r10 W, K (and the line stride
+ * while forming a row's address), r11 plane line, r12 output, lr args;
+ * the group count is the output address of the line's last group. */
+#define DW3_MAC8S2                                                                                        \
+    "smlad r0, r4, r9, r0\n\t"                                                                            \
+    "smlabb r0, r5, r10, r0\n\t"                                                                          \
+    "smlad r1, r5, r9, r1\n\t"                                                                            \
+    "smlabb r1, r6, r10, r1\n\t"                                                                          \
+    "smlad r2, r6, r9, r2\n\t"                                                                            \
+    "smlabb r2, r7, r10, r2\n\t"                                                                          \
+    "smlad r3, r7, r9, r3\n\t"                                                                            \
+    "smlabb r3, r8, r10, r3\n\t"
+#define DW3_MAC4S2                                                                                        \
+    "smlad r0, r4, r9, r0\n\t"                                                                            \
+    "smlabb r0, r5, r10, r0\n\t"                                                                          \
+    "smlad r1, r5, r9, r1\n\t"                                                                            \
+    "smlabb r1, r6, r10, r1\n\t"
+__attribute__((naked, noinline)) static void dw3_run_s2(dw3_run *a)
+{
+    (void)a;
+    __asm__ volatile(
+        "push {r4-r11, lr}\n\t"
+        "mov lr, r0\n\t"
+        "0:\n\t"
+        "ldr r11, [lr, #56]\n\t"
+        "ldr r12, [lr, #64]\n\t"
+        "ldrd r9, r10, [lr, #72]\n\t"
+        "cmp r9, #0\n\t"
+        "beq 5f\n\t"
+        "ldr r9, [lr, #92]\n\t"
+        "add r9, r12, r9\n\t"
+        "str r9, [lr, #96]\n\t"
+        "1:\n\t"
+        "ldmia lr, {r0-r3}\n\t"
+        "ldmia r11, {r4-r8}\n\t"
+        "ldrd r9, r10, [lr, #32]\n\t"
+        DW3_MAC8S2
+        "ldr r9, [lr, #60]\n\t"
+        "add r10, r11, r9\n\t"
+        "ldmia r10, {r4-r8}\n\t"
+        "ldrd r9, r10, [lr, #40]\n\t"
+        DW3_MAC8S2
+        "ldr r9, [lr, #60]\n\t"
+        "add r10, r11, r9, lsl #1\n\t"
+        "ldmia r10, {r4-r8}\n\t"
+        "ldrd r9, r10, [lr, #48]\n\t"
+        DW3_MAC8S2
+        "add r11, r11, #16\n\t"
+        "ldrd r4, r5, [lr, #16]\n\t"
+        "ldrd r6, r7, [lr, #24]\n\t"
+        DW3_RQ("r0")
+        DW3_RQ("r1")
+        DW3_RQ("r2")
+        DW3_RQ("r3")
+        "ldr r9, [lr, #96]\n\t"
+        "cmp r12, r9\n\t"
+        "beq 2f\n\t"
+        "strb r0, [r12]\n\t"
+        "strb r1, [r12, r7]\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "strb r2, [r12]\n\t"
+        "strb r3, [r12, r7]\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "b 1b\n\t"
+        "2:\n\t"
+        "ldr r8, [lr, #80]\n\t"
+        "strb r0, [r12]\n\t"
+        "cmp r8, #2\n\t"
+        "blt 3f\n\t"
+        "strb r1, [r12, r7]\n\t"
+        "beq 3f\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "strb r2, [r12]\n\t"
+        "cmp r8, #3\n\t"
+        "beq 3f\n\t"
+        "strb r3, [r12, r7]\n\t"
+        "3:\n\t"
+        "ldr r8, [lr, #84]\n\t"
+        "cmp r8, #0\n\t"
+        "beq 4f\n\t"
+        "add r12, r12, r7, lsl #1\n\t"
+        "5:\n\t"
+        "ldrd r0, r1, [lr, #0]\n\t"
+        "ldmia r11, {r4-r6}\n\t"
+        "ldrd r9, r10, [lr, #32]\n\t"
+        DW3_MAC4S2
+        "ldr r9, [lr, #60]\n\t"
+        "add r10, r11, r9\n\t"
+        "ldmia r10, {r4-r6}\n\t"
+        "ldrd r9, r10, [lr, #40]\n\t"
+        DW3_MAC4S2
+        "ldr r9, [lr, #60]\n\t"
+        "add r10, r11, r9, lsl #1\n\t"
+        "ldmia r10, {r4-r6}\n\t"
+        "ldrd r9, r10, [lr, #48]\n\t"
+        DW3_MAC4S2
+        "ldrd r4, r5, [lr, #16]\n\t"
+        "ldrd r6, r7, [lr, #24]\n\t"
+        DW3_RQ("r0")
+        DW3_RQ("r1")
+        "strb r0, [r12]\n\t"
+        "ldr r8, [lr, #84]\n\t"
+        "cmp r8, #2\n\t"
+        "bne 4f\n\t"
+        "strb r1, [r12, r7]\n\t"
+        "4:\n\t"
+        "ldrd r4, r5, [lr, #64]\n\t"
+        "add r4, r4, r5\n\t"
+        "str r4, [lr, #64]\n\t"
+        "ldr r9, [lr, #56]\n\t"
+        "ldr r4, [lr, #88]\n\t"
+        "add r9, r9, r4\n\t"
+        "str r9, [lr, #56]\n\t"
+        "ldr r4, [lr, #76]\n\t"
+        "subs r4, r4, #1\n\t"
+        "str r4, [lr, #76]\n\t"
+        "bne 0b\n\t"
+        "pop {r4-r11, pc}\n\t");
+}
+#undef DW3_MAC8S2
+#undef DW3_MAC4S2
 #undef DW3_MAC4
 #undef DW3_MAC8
 #undef DW3_RQ
@@ -494,7 +649,33 @@ static void dw3_run_full(dw3_run *a)
                     (int8_t)dsp_ssat8(dsp_dw_rq_short(acc[k], a->mult, a->hv, a->right));
             }
         }
-        a->pline = (const int16_t *)(const void *)((const uint8_t *)a->pline + a->lstep);
+        a->pline = (const int16_t *)(const void *)((const uint8_t *)a->pline + a->ladv);
+        a->yline += a->slow_out;
+    }
+}
+
+static void dw3_run_s2(dw3_run *a)
+{
+    for (; a->lines > 0; --a->lines) {
+        const int32_t n = a->groups + (a->t2 > 0);
+        for (int32_t gi = 0; gi < n; ++gi) {
+            const bool pair = gi == a->groups;
+            int32_t acc[4] = {a->b2[0], a->b2[1], a->b2[2], a->b2[3]};
+            for (int32_t i = 0; i < 3; ++i) {
+                const uint8_t *row = (const uint8_t *)a->pline + (int64_t)i * a->lstep + 16 * gi;
+                const uint32_t W = a->w[2 * i], K = a->w[2 * i + 1];
+                for (int32_t k = 0; k < (pair ? 2 : 4); ++k) {
+                    const uint32_t x = dsp_ld32(row + 4 * k), x1 = dsp_ld32(row + 4 * k + 4);
+                    acc[k] = (int32_t)((uint32_t)dsp_smlad(x, W, acc[k]) + (uint32_t)(lo16(x1) * lo16(K)));
+                }
+            }
+            const int32_t valid = pair ? a->t2 : gi + 1 < a->groups ? 4 : a->tail;
+            for (int32_t k = 0; k < valid; ++k) {
+                a->yline[(4 * gi + k) * a->fo] =
+                    (int8_t)dsp_ssat8(dsp_dw_rq_short(acc[k], a->mult, a->hv, a->right));
+            }
+        }
+        a->pline = (const int16_t *)(const void *)((const uint8_t *)a->pline + a->ladv);
         a->yline += a->slow_out;
     }
 }
@@ -540,7 +721,7 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
     dw3_geom g;
     (void)geometry(p, in, out, &g);
     const int32_t ch = in->c;
-    const int32_t plane_size = (g.band + 2) * g.line;
+    const int32_t plane_size = ((g.band - 1) * g.ss + 3) * g.line;
     uint32_t plane_words[(g.nc * plane_size + 1) / 2];  /* word-aligned planes */
     int16_t *planes = (int16_t *)(void *)plane_words;
     const uint32_t zp2 = dsp_dup16(-p->input_offset);
@@ -561,6 +742,8 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
     r.t2 = (g.f_len & 3) <= 2 ? g.f_len & 3 : 0;
     r.groups = (g.f_len - r.t2 + 3) / 4;
     r.tail = r.t2 > 0 ? 4 : g.f_len - 4 * (r.groups - 1);
+    r.ladv = g.ss * r.lstep;
+    r.ylast = 4 * (r.groups - 1) * g.fast_out;
     for (int32_t n = 0; n < in->n; ++n) {
         const int8_t *img = x + (int64_t)n * in->h * in->w * ch;
         int8_t *yimg = y + (int64_t)n * out->h * out->w * ch;
@@ -568,14 +751,16 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
             nc = ch - c >= g.nc ? g.nc : (ch - c >= 2 ? 2 : 1);
             for (int32_t s0 = 0; s0 < g.s_len; s0 += g.band) {
                 const int32_t lines = g.s_len - s0 < g.band ? g.s_len - s0 : g.band;
+                /* plane lines of the band and the input line of the first */
+                const int32_t pls = (lines - 1) * g.ss + 3, i0 = s0 * g.ss - g.pad_s;
                 /* with one band, the lines outside the input stay filled
                  * from the first block (widen writes only input lines) */
                 if (first || g.band < g.s_len) {
-                    fill(&g, s0, lines + 2, first, planes, plane_size, zp2);
+                    fill(&g, i0, pls, first, planes, plane_size, zp2);
                 }
                 first = false;
-                if (s0 == 0) {
-                    widen(&g, img, c, nc, s0, lines + 2, planes, plane_size);
+                if (s0 == 0 || g.ss == 2) {
+                    widen(&g, img, c, nc, i0, pls, planes, plane_size);
                 } else {
                     /* the band's first two lines are the last two of the one
                      * before (in place, the first of them is overwritten in
@@ -584,7 +769,7 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                         int16_t *pj = planes + j * plane_size;
                         memmove(pj, pj + g.band * g.line, (size_t)(4 * g.line));
                     }
-                    widen(&g, img, c, nc, s0 + 2, lines, planes + 2 * g.line, plane_size);
+                    widen(&g, img, c, nc, i0 + 2, lines, planes + 2 * g.line, plane_size);
                 }
                 for (int32_t j = 0; j < nc; ++j) {
                     const int32_t cc = c + j;
@@ -627,7 +812,14 @@ void dsp_dw3x3(bool s4, const kwsq_conv_params *p, const dsp_out *o, const kwsq_
                         r.pline = pl;
                         r.yline = yo;
                         r.lines = lines;
-                        dw3_run_full(&r);
+                        if (g.sf == 2) {
+                            r.w[1] = lanes16(2 * w[0][2], 0);
+                            r.w[3] = lanes16(2 * w[1][2], 0);
+                            r.w[5] = lanes16(2 * w[2][2], 0);
+                            dw3_run_s2(&r);
+                        } else {
+                            dw3_run_full(&r);
+                        }
                         continue;
                     }
                     dw3_chan k;

@@ -419,6 +419,23 @@ any_path(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params, const
     return KWSQ_OK;
 }
 
+/* dsp_dw3x3's stride-2 pass, if it takes the layer (false: it does not). */
+static bool __attribute__((noinline))
+planes_s2(bool s4, const kwsq_conv_params *params, const kwsq_quant_params *quant, const kwsq_dims *input_dims,
+          const int8_t *input, const kwsq_dims *filter_dims, const uint8_t *filter, const int32_t *bias,
+          const kwsq_dims *output_dims, int8_t *output)
+{
+    if (params->stride_w > 2 || params->stride_h > 2) {
+        return false;
+    }
+    const dsp_out out = out_stage_of(params, quant, filter_dims, bias, output_dims->c);
+    if (!dsp_dw3x3_s2_fits(params, input_dims, filter_dims, output_dims, &out)) {
+        return false;
+    }
+    dsp_dw3x3(s4, params, &out, input_dims, input, filter, bias, output_dims, output);
+    return true;
+}
+
 static inline __attribute__((always_inline)) kwsq_status
 dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
                              const kwsq_quant_params *quant, const kwsq_dims *input_dims, const int8_t *input,
@@ -429,6 +446,15 @@ dsp_depthwise(bool s4, const kwsq_context *ctx, const kwsq_conv_params *params,
     const bool mult = params->depth_multiplier != 1;
     const bool any = (KWSQ_MODEL_HAS(DW_DM1_ANY) || KWSQ_MODEL_HAS(DW_MULT_CH)) && !planes &&
                      dsp_dw_any_ok(params, input_dims, filter_dims, output_dims);
+    if (KWSQ_MODEL_HAS(DW_DM1_ANY) && !planes && params->depth_multiplier == 1 && filter_dims->h == 3 &&
+        filter_dims->w == 3 && !overlapped(params, input_dims, input, output_dims, output)) {
+        /* 3x3 with a stride of 2: the planes path's stride-2 pass, when its
+         * output stage fits (and not overlapped: it writes channel block by
+         * channel block) */
+        if (planes_s2(s4, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+            return KWSQ_OK;
+        }
+    }
     if ((KWSQ_MODEL_HAS(DW_DM1_ANY) || KWSQ_MODEL_HAS(DW_MULT_CH)) && any &&
         (output_dims->w >= DW_ANY_MIN_ROW || !overlapped(params, input_dims, input, output_dims, output) ||
          !dw_fast(s4, false, params, input_dims, filter_dims, output_dims))) {
