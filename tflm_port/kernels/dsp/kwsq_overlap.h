@@ -16,12 +16,12 @@
  * multipliers > 1 on several input channels) writes bands of rows channel
  * by channel; overlapped, a band holds at most 1 + KWSQ_DSP_DW_SPILL /
  * out_w rows (and the fallbacks, one pixel per pass, less). The 3x3
- * stride-1 multiplier-1 path (dsp_dw3x3.c) writes channel block by channel
- * block over the whole map, so those layers never overlap. */
+ * multiplier-1 path (dsp_dw3x3.c, strides 1 and 2) writes channel block by
+ * channel block over the whole map, so those layers never overlap. */
 #define KWSQ_DSP_DW_SPILL 0
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f)                                                            \
-    ((p)->depth_multiplier == 1 && (f)->h == 3 && (f)->w == 3 && (p)->stride_w == 1 &&              \
-             (p)->stride_h == 1 && (p)->dilation_w == 1 && (p)->dilation_h == 1                      \
+    ((p)->depth_multiplier == 1 && (f)->h == 3 && (f)->w == 3 && (p)->stride_w <= 2 &&              \
+             (p)->stride_h <= 2 && (p)->dilation_w == 1 && (p)->dilation_h == 1                      \
          ? -1                                                                                        \
      : (f)->c == (p)->depth_multiplier && (f)->c > 1 ? 0                                             \
                                                      : KWSQ_DSP_DW_SPILL)
