@@ -153,46 +153,50 @@ static void widen(const dw3_geom *g, const int8_t *img, int32_t c, int32_t nc, i
     const int32_t f_lo = g->pad_f < line ? g->pad_f : line;
     const int32_t f_end = g->pad_f + g->in_f;
     const int32_t f_hi = f_end < line ? f_end : line;
-    const int32_t step = g->fast_in;
-    for (int32_t l = 0; l < lines; ++l) {
-        const int32_t is = i0 + l;
-        if (is < 0 || is >= g->in_s) {
-            continue;
-        }
-        int16_t *d0 = plane + l * line, *d1 = d0 + plane_size;
-        const int8_t *src = img + (int64_t)is * g->slow_in + (int64_t)(f_lo - g->pad_f) * step + c;
-        int32_t f = f_lo;
+    const int32_t step = g->fast_in, slow = g->slow_in;
+    /* the lines inside the input */
+    const int32_t l0 = i0 < 0 ? -i0 : 0;
+    const int32_t l1 = g->in_s - i0 < lines ? g->in_s - i0 : lines;
+    const int32_t n = f_hi - f_lo;
+    if (l0 >= l1 || n <= 0) {
+        return;
+    }
+    const int8_t *src = img + (int64_t)(i0 + l0) * slow + (int64_t)(f_lo - g->pad_f) * step + c;
+    int16_t *d0 = plane + l0 * line + f_lo;
+    for (int32_t l = l0; l < l1; ++l, src += slow, d0 += line) {
+        const int8_t *sp = src;
+        int16_t *d = d0;
+        int32_t k = n;
         if (nc == 4) {
-            int16_t *d2 = d1 + plane_size, *d3 = d2 + plane_size;
-            for (; f + 2 <= f_hi; f += 2, src += 2 * step) {
+            for (; k >= 2; k -= 2, sp += 2 * step, d += 2) {
                 /* channels c..c+3 of two pixels: pairs by channel */
-                const uint32_t v0 = dsp_ld32(src), v1 = dsp_ld32(src + step);
+                const uint32_t v0 = dsp_ld32(sp), v1 = dsp_ld32(sp + step);
                 const uint32_t lo = dsp_pack_lo(v0, v1), hi = dsp_pack_hi(v0, v1);
-                dsp_st32(d0 + f, dsp_sxtb16(lo));
-                dsp_st32(d1 + f, dsp_sxtb16_ror8(lo));
-                dsp_st32(d2 + f, dsp_sxtb16(hi));
-                dsp_st32(d3 + f, dsp_sxtb16_ror8(hi));
+                dsp_st32(d, dsp_sxtb16(lo));
+                dsp_st32(d + plane_size, dsp_sxtb16_ror8(lo));
+                dsp_st32(d + 2 * plane_size, dsp_sxtb16(hi));
+                dsp_st32(d + 3 * plane_size, dsp_sxtb16_ror8(hi));
             }
-            if (f < f_hi) {
-                d0[f] = src[0];
-                d1[f] = src[1];
-                d2[f] = src[2];
-                d3[f] = src[3];
+            if (k > 0) {
+                d[0] = sp[0];
+                d[plane_size] = sp[1];
+                d[2 * plane_size] = sp[2];
+                d[3 * plane_size] = sp[3];
             }
         } else if (nc == 2) {
-            for (; f + 2 <= f_hi; f += 2, src += 2 * step) {
+            for (; k >= 2; k -= 2, sp += 2 * step, d += 2) {
                 /* bytes (c, c+1) of two pixels: SXTB16 splits them by channel */
-                const uint32_t v = dsp_pack_lo(dsp_ld16(src), dsp_ld16(src + step));
-                dsp_st32(d0 + f, dsp_sxtb16(v));
-                dsp_st32(d1 + f, dsp_sxtb16_ror8(v));
+                const uint32_t v = dsp_pack_lo(dsp_ld16(sp), dsp_ld16(sp + step));
+                dsp_st32(d, dsp_sxtb16(v));
+                dsp_st32(d + plane_size, dsp_sxtb16_ror8(v));
             }
-            if (f < f_hi) {
-                d0[f] = src[0];
-                d1[f] = src[1];
+            if (k > 0) {
+                d[0] = sp[0];
+                d[plane_size] = sp[1];
             }
         } else {
-            for (; f < f_hi; ++f, src += step) {
-                d0[f] = *src;
+            for (; k > 0; --k, sp += step) {
+                *d++ = *sp;
             }
         }
     }
