@@ -164,4 +164,7 @@ def test_svd_frames_preset_is_the_frames31_window(tiny_corpus, tmp_path):
     assert preset.features["stack_stride"] == frames31["features"]["stack_stride"] == 1
     assert preset.features["normalize"] == "channel"  # per-channel mean over the clip
     assert preset.data["targets"] == "frames" and preset.augment_copies == 16
+    # each word warped in time (tempo around its centre, a knot moved inside it)
+    assert (preset.data["tempo_min"], preset.data["tempo_max"], preset.data["time_warp"]) == (
+        0.7, 1.3, 0.2)
     assert [st.name for st in preset.stages] == ["float"] and preset.stages[0].epochs == 400
