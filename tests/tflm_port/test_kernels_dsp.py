@@ -390,6 +390,9 @@ def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
     L = keras.layers
     h, w = int(rng.integers(3, 15)), int(rng.integers(3, 15))
     c = int(rng.choice([1, 1, 2, 3, 4, 5, 8, 12]))
+    if seed in (4, 5):
+        # pointwise on 4 and 8 channels: whole blocks of six pixels in one call
+        c = (4, 8)[seed - 4]
     if seed < 4:
         # a first 3x3x1 or 5x3x1 layer on a small padded input, then valid
         h, w, c = (10, 10, 1) if seed < 2 else (
@@ -415,6 +418,8 @@ def random_tiny_field_model(seed: int) -> tuple[bytes, str]:
         if i == 0 and seed < 4:
             stride, dil, pad = 1 + seed // 3, 1, ("same", "valid")[seed // 2]
             act = ("relu", None, "relu", "relu6")[seed]
+        if i == 0 and seed in (4, 5):
+            kh, kw, stride, dil, act = 1, 1, 1, 1, "relu"
         # the next layer's field must stay small: at most 12 channels before the last layer
         last = i == n_layers - 1
         cout = int(rng.choice([1, 3, 4, 8, 13, 32, 64, 65] if last else [1, 2, 3, 4, 5, 8, 12]))
@@ -738,7 +743,7 @@ def test_tiny_field_conv_models_cover_what_they_claim(
         assert needle in text, needle
     assert re.search(r"conv 1x1x([1-9]|1[0-2])/s1/", text), text
     for needle in ("conv 3x3x1/s1/d1/same", "conv 5x3x1/s1/d1/same", "conv 3x3x1/s1/d1/valid",
-                   "conv 5x3x1/s2/d1/valid"):
+                   "conv 5x3x1/s2/d1/valid", "conv 1x1x4/s1/d1/", "conv 1x1x8/s1/d1/"):
         assert needle in text, needle
 
 

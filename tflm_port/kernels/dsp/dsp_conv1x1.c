@@ -1306,6 +1306,8 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
                                : widen_block;
     const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps,
                            rows3};
+    /* pointwise on 4 or 8 channels through the tiny-field rows: whole blocks in one call */
+    const bool fused = pw && widen == widen_block_pw && (cin == 4 || cin == 8);
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *x_img = x + (int64_t)bt * in_layer->h * in_layer->w * cin;
         if (padded) {
@@ -1328,6 +1330,22 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
             }
             int32_t oy = 0, ox = 0;
             int8_t *y_px = y_img;
+            if (fused) {
+                /* the whole blocks in one call, then the partial one as below */
+                const int64_t done = (int64_t)out->h * out->w / P1X1 * P1X1;
+                if (done > 0) {
+                    const dsp_pw6_run run = {rq, y_img + oc_lo, cout, x_img, x_img + done * cin, oc_hi - oc_lo,
+                                             dsp_dup16(off)};
+                    if (cin == 4) {
+                        dsp_pw6_direct_k4(&run);
+                    } else {
+                        dsp_pw6_direct_k8(&run);
+                    }
+                    oy = (int32_t)(done / out->w);
+                    ox = (int32_t)(done % out->w);
+                    y_px = y_img + done * cout;
+                }
+            }
             while (oy < out->h) {
                 /* Every pixel is widened before any output is written, and the
                  * outputs of pixels px..px+5 end before input pixel px+6 when the

@@ -218,6 +218,93 @@ __attribute__((naked, noinline)) void dsp_pw6_k9(PW6_PARAMS)
     PW6_K12_BODY(PW6_G2_9);
 }
 
+/* The fused pointwise calls: the frame holds the pixels (48 or 96 bytes),
+ * then at V: the table, the block's y, x, x_end, off2, nch, ys. */
+#define PW6D_ENTRY(V, FRAME)                                                     \
+    "push {r4-r11, lr}\n\t"                                                     \
+    "sub sp, sp, #" #FRAME "\n\t"                                               \
+    "ldmia r0, {r1-r7}\n\t"                                                     \
+    "str r1, [sp, #" #V "]\n\t"                                                 \
+    "str r2, [sp, #" #V " + 4]\n\t"                                             \
+    "str r4, [sp, #" #V " + 8]\n\t"                                             \
+    "str r5, [sp, #" #V " + 12]\n\t"                                            \
+    "str r7, [sp, #" #V " + 16]\n\t"                                            \
+    "str r6, [sp, #" #V " + 20]\n\t"                                            \
+    "str r3, [sp, #" #V " + 24]\n\t"
+/* pixel word at x + xo widened into the frame at fo */
+#define PW6D_W(xo, fo)                                                           \
+    "ldr r4, [r3, #" #xo "]\n\t"                                                \
+    "sxtab16 r0, r12, r4\n\t"                                                   \
+    "sxtab16 r1, r12, r4, ror #8\n\t"                                           \
+    "strd r0, r1, [sp, #" #fo "]\n\t"
+#define PW6D_BLOCK_START(V, XSTEP)                                               \
+    "2:\n\t"                                                                    \
+    "ldr r3, [sp, #" #V " + 8]\n\t"                                             \
+    "ldr r12, [sp, #" #V " + 16]\n\t"
+#define PW6D_BLOCK_SETUP(V, XSTEP)                                               \
+    "add r3, r3, #" #XSTEP "\n\t"                                               \
+    "str r3, [sp, #" #V " + 8]\n\t"                                             \
+    "ldr r0, [sp, #" #V "]\n\t"                                                 \
+    "ldr r1, [sp, #" #V " + 4]\n\t"                                             \
+    "ldr r2, [sp, #" #V " + 24]\n\t"
+/* after the channels: y of the next block (+ 6 ys), the next block or out */
+#define PW6D_BLOCK_END(V, FRAME)                                                 \
+    "ldr r1, [sp, #" #V " + 4]\n\t"                                             \
+    "add r1, r1, r2, lsl #2\n\t"                                                \
+    "add r1, r1, r2, lsl #1\n\t"                                                \
+    "str r1, [sp, #" #V " + 4]\n\t"                                             \
+    "ldr r3, [sp, #" #V " + 8]\n\t"                                             \
+    "ldr r12, [sp, #" #V " + 12]\n\t"                                           \
+    "cmp r3, r12\n\t"                                                           \
+    "bne 2b\n\t"                                                                \
+    "add sp, sp, #" #FRAME "\n\t"                                               \
+    "pop {r4-r11, pc}\n\t"
+
+__attribute__((naked, noinline)) void dsp_pw6_direct_k4(const dsp_pw6_run *r __attribute__((unused)))
+{
+    __asm__ volatile(PW6D_ENTRY(48, 80)
+                     PW6D_BLOCK_START(48, 24)
+                     PW6D_W(0, 0) PW6D_W(4, 8) PW6D_W(8, 16) PW6D_W(12, 24) PW6D_W(16, 32) PW6D_W(20, 40)
+                     PW6D_BLOCK_SETUP(48, 24)
+                     /* r10 = y + 3 ys, r11 = y + nch */
+                     "ldr r11, [sp, #48 + 20]\n\t"
+                     "add r11, r11, r1\n\t"
+                     "add r10, r2, r2, lsl #1\n\t"
+                     "add r10, r10, r1\n\t"
+                     "1:\n\t"
+                     "ldmia r0!, {r4-r9}\n\t"
+                     PW6_G0(0) PW6_OUT "strb r3, [r1]\n\t"
+                     PW6_G0(8) PW6_OUT "strb r3, [r1, r2]\n\t"
+                     PW6_G0(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"
+                     PW6_G0(24) PW6_OUT "strb r3, [r10]\n\t"
+                     PW6_G0(32) PW6_OUT "strb r3, [r10, r2]\n\t"
+                     PW6_G0(40) PW6_OUT "strb r3, [r10, r2, lsl #1]\n\t"
+                     "add r1, r1, #1\n\t"
+                     "add r10, r10, #1\n\t"
+                     "cmp r1, r11\n\t"
+                     "bne 1b\n\t"
+                     PW6D_BLOCK_END(48, 80));
+}
+
+/* k8: the channel loop of dsp_pw6_k8, its y_end at V + 28 */
+__attribute__((naked, noinline)) void dsp_pw6_direct_k8(const dsp_pw6_run *r __attribute__((unused)))
+{
+    __asm__ volatile(PW6D_ENTRY(96, 128)
+                     PW6D_BLOCK_START(96, 48)
+                     PW6D_W(0, 0) PW6D_W(4, 48) PW6D_W(8, 8) PW6D_W(12, 56) PW6D_W(16, 16) PW6D_W(20, 64)
+                     PW6D_W(24, 24) PW6D_W(28, 72) PW6D_W(32, 32) PW6D_W(36, 80) PW6D_W(40, 40) PW6D_W(44, 88)
+                     PW6D_BLOCK_SETUP(96, 48)
+                     "ldr r3, [sp, #96 + 20]\n\t"
+                     "add r3, r3, r1\n\t"
+                     "str r3, [sp, #96 + 28]\n\t"
+                     "1:\n\t"
+                     "ldmia r0!, {r4-r11}\n\t" PW6_PIXELS(PW6_K8_G)
+                     "ldr r3, [sp, #96 + 28]\n\t"
+                     "cmp r1, r3\n\t"
+                     "bne 1b\n\t"
+                     PW6D_BLOCK_END(96, 128));
+}
+
 #else
 
 static void pw6(int32_t groups, const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *x, const int8_t *y_end)
@@ -253,6 +340,33 @@ void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf
 void dsp_pw6_k9(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end)
 {
     pw6(3, tab, y, ys, xbuf, y_end);
+}
+
+/* the fused calls: widen each block as the six-pixel path lays it out, then its channels */
+static void pw6_direct(int32_t c, const dsp_pw6_run *r)
+{
+    uint32_t buf[2 * 6 * 2];
+    int8_t *y = r->y;
+    for (const int8_t *x = r->x; x != r->x_end; x += 6 * c, y += 6 * r->ys) {
+        for (int32_t g = 0; g < c / 4; ++g) {
+            for (int32_t j = 0; j < 6; ++j) {
+                const uint32_t v = dsp_ld32(x + j * c + 4 * g);
+                buf[(g * 6 + j) * 2] = dsp_sxtab16(r->off2, v);
+                buf[(g * 6 + j) * 2 + 1] = dsp_sxtab16_ror8(r->off2, v);
+            }
+        }
+        pw6(c / 4, r->tab, y, r->ys, buf, y + r->nch);
+    }
+}
+
+void dsp_pw6_direct_k4(const dsp_pw6_run *r)
+{
+    pw6_direct(4, r);
+}
+
+void dsp_pw6_direct_k8(const dsp_pw6_run *r)
+{
+    pw6_direct(8, r);
 }
 
 #endif

@@ -35,4 +35,21 @@ void dsp_pw6_k12(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf
 /* k = 9 (3x3x1): the third group's odd lanes are padding, skipped */
 void dsp_pw6_k9(const int32_t *tab, int8_t *y, int32_t ys, const uint32_t *xbuf, const int8_t *y_end);
 
+/* A pointwise layer on 4 or 8 input channels at stride 1 over whole rows,
+ * whole blocks of six pixels in one call: each block's consecutive pixels
+ * are widened (input offset added) into the frame, then every channel of
+ * the table is computed for them, as dsp_pw6_k4 / dsp_pw6_k8 do. */
+typedef struct {
+    const int32_t *tab;   /* the channels' rows (dsp_pw6_table) */
+    int8_t *y;            /* output of the first block's first channel */
+    int32_t ys;           /* output pixel stride (the layer's channels) */
+    const int8_t *x;      /* first block's input */
+    const int8_t *x_end;  /* x + blocks * 6 * channels */
+    int32_t nch;          /* channels of the table (>= 1) */
+    uint32_t off2;        /* input offset in both 16-bit lanes */
+} dsp_pw6_run;
+
+void dsp_pw6_direct_k4(const dsp_pw6_run *r);
+void dsp_pw6_direct_k8(const dsp_pw6_run *r);
+
 #endif /* KWSQ_DSP_CONV_PW6_H */

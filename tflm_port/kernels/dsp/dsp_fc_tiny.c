@@ -87,10 +87,47 @@ AI void rows_tensor(const int8_t *w, int32_t n, int32_t rows, const uint32_t *xe
     }
 }
 
+/* Per-channel rows [0, rows) of g groups each, short stage with the full
+ * int8 range; g a constant in every instance: each row's multiplier and
+ * shift read with its constant. */
+AI void rows_channel(const int8_t *w, int32_t n, int32_t rows, const uint32_t *xe, const uint32_t *xo, const int32_t g,
+                     const int32_t *rc, uint32_t xsum, const tiny_stage *ts, int8_t *y)
+{
+    const int32_t off = ts->off;
+    const int32_t *mult = ts->mult;
+    const int8_t *shift = ts->shift;
+    for (int32_t o = 0; o < rows; ++o, w += n) {
+        const int32_t acc = dot_groups(w, xe, xo, g, (int32_t)((uint32_t)rc[o] + xsum));
+        y[o] = stage(acc, mult[o], -shift[o], off, -128, 127, true);
+    }
+}
+
 static void __attribute__((noinline)) rows_short_any(const int8_t *w, int32_t n, int32_t rows, const uint32_t *xe,
                                                      const uint32_t *xo, int32_t g, const int32_t *rc, uint32_t xsum,
                                                      const tiny_stage *ts, bool full, int8_t *y)
 {
+    if (ts->step != 0 && full) {
+        /* per channel, full range: the group loop unrolled */
+        switch (g) {
+        case 0:
+            rows_channel(w, n, rows, xe, xo, 0, rc, xsum, ts, y);
+            return;
+        case 1:
+            rows_channel(w, n, rows, xe, xo, 1, rc, xsum, ts, y);
+            return;
+        case 2:
+            rows_channel(w, n, rows, xe, xo, 2, rc, xsum, ts, y);
+            return;
+        case 3:
+            rows_channel(w, n, rows, xe, xo, 3, rc, xsum, ts, y);
+            return;
+        case 4:
+            rows_channel(w, n, rows, xe, xo, 4, rc, xsum, ts, y);
+            return;
+        default:
+            break;
+        }
+    }
     if (ts->step != 0) {
         /* per channel: each row's multiplier and shift */
         for (int32_t o = 0; o < rows; ++o, w += n) {
