@@ -213,11 +213,26 @@ typedef struct {
     int32_t pairs;          /* 32: pairs per row, 1 .. MR_PAIRS */
     int32_t rows;           /* 36: >= 1 */
     int32_t width;          /* 40: channels, 2 (accumulators 2 and 3 untouched) or 4 */
+    /* 44: NULL, or (four channels, one band of pairs, the short stage with
+     * the whole int8 range) per channel (multiplier, folded rounding
+     * constant, right shift): each pixel's four outputs are requantized and
+     * stored as bytes at out (then out += ystep) instead of its accumulators */
+    const int32_t *rq;
+    int32_t ystep;          /* 48: output bytes from pixel to pixel (fused) */
 } mr_args;
 
 #ifdef KWSQ_DSP_NATIVE
 typedef char mr_args_layout_check[(offsetof(mr_args, w) == 24 && offsetof(mr_args, width) == 40 &&
+                                   offsetof(mr_args, rq) == 44 && offsetof(mr_args, ystep) == 48 &&
                                    sizeof(void *) == 4) ? 1 : -1];
+
+/* One fused output (r9: the channel's constants, advanced): */
+#define MR_RQ(R)                                                                                          \
+    "ldmia r9!, {r4-r6}\n\t"                                                                              \
+    "add r7, r5, " R ", asr #31\n\t"                                                                      \
+    "smmlar " R ", " R ", r4, r7\n\t"                                                                     \
+    "asr " R ", " R ", r6\n\t"                                                                            \
+    "ssat " R ", #8, " R "\n\t"
 
 /* r0-r3 accumulators, r4 input pair, r5-r8 weight pairs, r9 input, r10
  * weights, r11 row step, r12 rows left, lr the block entry: a computed
@@ -276,6 +291,9 @@ __attribute__((naked, noinline, aligned(4))) static void mr_run(mr_args *a)
         "subs r12, r12, #1\n\t"
         "bne 2b\n\t"
         "ldr r12, [sp]\n\t"
+        "ldr r9, [r12, #44]\n\t"
+        "cmp r9, #0\n\t"
+        "bne 5f\n\t"
         "ldmia r12, {r4-r8, lr}\n\t"
         "stmia r8!, {r0-r3}\n\t"
         "add r4, r4, r5\n\t"
@@ -283,10 +301,31 @@ __attribute__((naked, noinline, aligned(4))) static void mr_run(mr_args *a)
         "subs lr, lr, #1\n\t"
         "stmia r12, {r4-r8, lr}\n\t"
         "bne 1b\n\t"
+        "b 6f\n\t"
+        /* fused: the four outputs of the pixel */
+        "5:\n\t"
+        MR_RQ("r0")
+        MR_RQ("r1")
+        MR_RQ("r2")
+        MR_RQ("r3")
+        "ldmia r12, {r4-r8, lr}\n\t"
+        "strb r0, [r8]\n\t"
+        "strb r1, [r8, #1]\n\t"
+        "strb r2, [r8, #2]\n\t"
+        "strb r3, [r8, #3]\n\t"
+        "ldr r9, [r12, #48]\n\t"
+        "add r8, r8, r9\n\t"
+        "add r4, r4, r5\n\t"
+        "add r6, r6, r7\n\t"
+        "subs lr, lr, #1\n\t"
+        "stmia r12, {r4-r8, lr}\n\t"
+        "bne 1b\n\t"
+        "6:\n\t"
         "add sp, sp, #8\n\t"
         "pop {r4-r11, pc}\n\t");
 }
 typedef char mr_pairs_check[MR_PAIRS == 8 ? 1 : -1];  /* the .rept counts above */
+#undef MR_RQ
 #else
 static void mr_run(mr_args *a)
 {
@@ -305,11 +344,21 @@ static void mr_run(mr_args *a)
                 }
             }
         }
-        a->out[0] = a0;
-        a->out[1] = a1;
-        a->out[2] = a2;
-        a->out[3] = a3;
-        a->out += 4;
+        if (a->rq != NULL) {
+            const int32_t acc[4] = {a0, a1, a2, a3};
+            int8_t *y = (int8_t *)(void *)a->out;
+            for (int32_t c = 0; c < 4; ++c) {
+                const int32_t *k = a->rq + 3 * c;
+                y[c] = (int8_t)dsp_ssat8(dsp_dw_rq_short(acc[c], k[0], k[1], k[2]));
+            }
+            a->out = (int32_t *)(void *)(y + a->ystep);
+        } else {
+            a->out[0] = a0;
+            a->out[1] = a1;
+            a->out[2] = a2;
+            a->out[3] = a3;
+            a->out += 4;
+        }
         a->px += a->pxstep;
         a->init = (const int32_t *)(const void *)((const uint8_t *)a->init + a->initstep);
     }
@@ -400,6 +449,20 @@ static void __attribute__((noinline)) group_general(const dsp_out *o, int32_t oc
     }
 }
 
+/* Groups whose fused-stage constants are computed once per call. */
+#define MR_RQ_GROUPS 8
+
+/* Per channel oc0 .. oc0 + 3: multiplier, folded rounding constant, right shift. */
+static void rq_consts(const dsp_out *o, int32_t oc0, int32_t *k)
+{
+    for (int32_t c = 0; c < 4; ++c, k += 3) {
+        const int32_t right = -o->shift[oc0 + c];
+        k[0] = o->mult[oc0 + c];
+        k[1] = (int32_t)((2u * (uint32_t)o->out_offset + 1u) << (right - 1));
+        k[2] = right;
+    }
+}
+
 void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *in, const int8_t *x,
                  const kwsq_dims *f, const int8_t *filter, const int32_t *bias, const kwsq_dims *out, int8_t *y)
 {
@@ -418,6 +481,12 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
         fold = -o->shift[c] >= 1 && -o->shift[c] <= 22;
     }
     const int32_t scale = fold ? 2 : 1;
+    /* the fused stage's constants of every group, when few */
+    int32_t rqt[12 * MR_RQ_GROUPS];
+    const bool rq_all = fold && o->full_range && in_ch * g.groups <= MR_RQ_GROUPS && dm % 4 == 0;
+    for (int32_t i = 0; rq_all && i < in_ch * g.groups; ++i) {
+        rq_consts(o, 4 * i, rqt + 12 * i);
+    }
     if (g.wall) {
         for (int32_t ic = 0; ic < in_ch; ++ic) {
             for (int32_t grp = 0; grp < g.groups; ++grp) {
@@ -474,6 +543,18 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                         for (int32_t c = 0; c < 4; ++c) {
                             binit[c] = c < nk && bias != NULL ? (int32_t)((uint32_t)bias[oc0 + c] * (uint32_t)scale) : 0;
                         }
+                        /* four channels, one band of pairs, the short stage with the
+                         * whole int8 range: the pass stores the outputs */
+                        const bool fused = fold && o->full_range && nk == 4 && g.np <= MR_PAIRS;
+                        a.rq = NULL;
+                        if (fused) {
+                            int32_t *k = rq_all ? rqt + 12 * (ic * g.groups + grp) : rqt;
+                            if (!rq_all) {
+                                rq_consts(o, oc0, k);
+                            }
+                            a.rq = k;
+                            a.ystep = out_ch;
+                        }
                         for (int32_t b0 = 0; b0 < g.np; b0 += MR_PAIRS) {
                             const int32_t pairs = g.np - b0 < MR_PAIRS ? g.np - b0 : MR_PAIRS;
                             a.w = wg + (int64_t)g.fh * b0 * width;
@@ -488,10 +569,13 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                                 a.pxstep = 2 * (g.s / g.d);
                                 a.init = b0 == 0 ? binit : acc + 4 * i;
                                 a.initstep = b0 == 0 ? 0 : 16;
-                                a.out = acc + 4 * i;
+                                a.out = fused ? (int32_t *)(void *)(yrow + oc0 + (int64_t)i * out_ch) : acc + 4 * i;
                                 a.n = steps ? n : 1;
                                 mr_run(&a);
                             }
+                        }
+                        if (fused) {
+                            continue;
                         }
                         if (fold) {
                             group_short(o, oc0, nk, acc, n, yrow + oc0, out_ch);
