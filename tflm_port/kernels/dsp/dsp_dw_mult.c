@@ -399,33 +399,6 @@ static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0,
         k.hv = (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1));
         const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
         int8_t *yp = y + c;
-#ifdef KWSQ_DSP_NATIVE
-        if (o->full_range && a != end2) {
-            /* requant() of two outputs in 15 instructions */
-            int32_t v0, v1, t;
-            __asm__ volatile(
-                "1:\n\t"
-                "ldr %[v0], [%[a]], #32\n\t"
-                "ldr %[v1], [%[a], #-16]\n\t"
-                "add %[t], %[hv], %[v0], asr #31\n\t"
-                "smmlar %[v0], %[v0], %[m], %[t]\n\t"
-                "add %[t], %[hv], %[v1], asr #31\n\t"
-                "smmlar %[v1], %[v1], %[m], %[t]\n\t"
-                "asr %[v0], %[v0], %[r]\n\t"
-                "asr %[v1], %[v1], %[r]\n\t"
-                "ssat %[v0], #8, %[v0]\n\t"
-                "ssat %[v1], #8, %[v1]\n\t"
-                "strb %[v0], [%[y]]\n\t"
-                "strb %[v1], [%[y], %[ys]]\n\t"
-                "add %[y], %[y], %[ys2]\n\t"
-                "cmp %[a], %[e]\n\t"
-                "bne 1b\n\t"
-                : [a] "+r"(a), [y] "+r"(yp), [v0] "=&r"(v0), [v1] "=&r"(v1), [t] "=&r"(t)
-                : [hv] "r"(k.hv), [m] "r"(k.mult), [r] "r"(k.right), [ys] "r"(ystep), [ys2] "r"(2 * ystep),
-                  [e] "r"(end2)
-                : "cc", "memory");
-        }
-#endif
         for (; a != end2; a += 8, yp += 2 * ystep) {
             const int8_t v0 = requant(&k, a[0]), v1 = requant(&k, a[4]);
             yp[0] = v0;
@@ -448,9 +421,6 @@ static void __attribute__((noinline)) group_general(const dsp_out *o, int32_t oc
         }
     }
 }
-
-/* Groups whose fused-stage constants are computed once per call. */
-#define MR_RQ_GROUPS 8
 
 /* Per channel oc0 .. oc0 + 3: multiplier, folded rounding constant, right shift. */
 static void rq_consts(const dsp_out *o, int32_t oc0, int32_t *k)
@@ -481,12 +451,7 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
         fold = -o->shift[c] >= 1 && -o->shift[c] <= 22;
     }
     const int32_t scale = fold ? 2 : 1;
-    /* the fused stage's constants of every group, when few */
-    int32_t rqt[12 * MR_RQ_GROUPS];
-    const bool rq_all = fold && o->full_range && in_ch * g.groups <= MR_RQ_GROUPS && dm % 4 == 0;
-    for (int32_t i = 0; rq_all && i < in_ch * g.groups; ++i) {
-        rq_consts(o, 4 * i, rqt + 12 * i);
-    }
+    int32_t rqt[12];    /* the fused stage's constants of a group */
     if (g.wall) {
         for (int32_t ic = 0; ic < in_ch; ++ic) {
             for (int32_t grp = 0; grp < g.groups; ++grp) {
@@ -548,11 +513,8 @@ void dsp_dw_mult(const kwsq_conv_params *p, const dsp_out *o, const kwsq_dims *i
                         const bool fused = fold && o->full_range && nk == 4 && g.np <= MR_PAIRS;
                         a.rq = NULL;
                         if (fused) {
-                            int32_t *k = rq_all ? rqt + 12 * (ic * g.groups + grp) : rqt;
-                            if (!rq_all) {
-                                rq_consts(o, oc0, k);
-                            }
-                            a.rq = k;
+                            rq_consts(o, oc0, rqt);
+                            a.rq = rqt;
                             a.ystep = out_ch;
                         }
                         for (int32_t b0 = 0; b0 < g.np; b0 += MR_PAIRS) {
