@@ -296,12 +296,7 @@ __attribute__((naked, noinline, aligned(4))) static void mr_run(mr_args *a)
         "bne 5f\n\t"
         "ldmia r12, {r4-r8, lr}\n\t"
         "stmia r8!, {r0-r3}\n\t"
-        "add r4, r4, r5\n\t"
-        "add r6, r6, r7\n\t"
-        "subs lr, lr, #1\n\t"
-        "stmia r12, {r4-r8, lr}\n\t"
-        "bne 1b\n\t"
-        "b 6f\n\t"
+        "b 7f\n\t"
         /* fused: the four outputs of the pixel */
         "5:\n\t"
         MR_RQ("r0")
@@ -315,12 +310,12 @@ __attribute__((naked, noinline, aligned(4))) static void mr_run(mr_args *a)
         "strb r3, [r8, #3]\n\t"
         "ldr r9, [r12, #48]\n\t"
         "add r8, r8, r9\n\t"
+        "7:\n\t"
         "add r4, r4, r5\n\t"
         "add r6, r6, r7\n\t"
         "subs lr, lr, #1\n\t"
         "stmia r12, {r4-r8, lr}\n\t"
         "bne 1b\n\t"
-        "6:\n\t"
         "add sp, sp, #8\n\t"
         "pop {r4-r11, pc}\n\t");
 }
@@ -384,7 +379,8 @@ static inline __attribute__((always_inline)) int8_t requant(const mr_chan *k, in
 }
 
 /* Output channels oc0 .. oc0 + nk - 1 of n pixels from their accumulators
- * acc[4 * i + c] into y[i * ystep + c], two pixels per iteration. */
+ * acc[4 * i + c] into y[i * ystep + c] (groups the pass does not store:
+ * fewer than four channels, bands of pairs, a clamp inside int8). */
 static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0, int32_t nk, const int32_t *acc,
                                                   int32_t n, int8_t *y, int32_t ystep)
 {
@@ -397,15 +393,9 @@ static void __attribute__((noinline)) group_short(const dsp_out *o, int32_t oc0,
         k.act_min = o->act_min;
         k.act_max = o->act_max;
         k.hv = (int32_t)((2u * (uint32_t)k.out_offset + 1u) << (k.right - 1));
-        const int32_t *a = acc + c, *end2 = a + 4 * (n & ~1);
         int8_t *yp = y + c;
-        for (; a != end2; a += 8, yp += 2 * ystep) {
-            const int8_t v0 = requant(&k, a[0]), v1 = requant(&k, a[4]);
-            yp[0] = v0;
-            yp[ystep] = v1;
-        }
-        if (n & 1) {
-            *yp = requant(&k, *a);
+        for (int32_t i = 0; i < n; ++i, yp += ystep) {
+            *yp = requant(&k, acc[4 * i + c]);
         }
     }
 }
