@@ -114,18 +114,25 @@ static bool geometry(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_
 /* one channel's band of one line fits whenever the line does */
 typedef char dw3_side_check[DW3_PLANE_MAX / ((KWSQ_DW_3X3_SIDE + 4) * 2) - 2 >= 1 ? 1 : -1];
 
+static bool shape_ok(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
+{
+    return p->depth_multiplier == 1 && f->h == 3 && f->w == 3 && p->stride_w >= 1 && p->stride_w <= 2 &&
+           p->stride_h >= 1 && p->stride_h <= 2 && p->dilation_w == 1 && p->dilation_h == 1 &&
+           out->c == in->c && in->w < 32768 && in->h < 32768 && (int64_t)in->h * in->w * in->c < (1LL << 30);
+}
+
 static bool fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
     dw3_geom g;
-    return p->depth_multiplier == 1 && f->h == 3 && f->w == 3 && p->stride_w >= 1 && p->stride_w <= 2 &&
-           p->stride_h >= 1 && p->stride_h <= 2 && p->dilation_w == 1 && p->dilation_h == 1 &&
-           out->c == in->c && in->w < 32768 && in->h < 32768 && (int64_t)in->h * in->w * in->c < (1LL << 30) &&
-           geometry(p, in, out, &g);
+    return shape_ok(p, in, f, out) && geometry(p, in, out, &g);
 }
 
 bool dsp_dw3x3_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
-    return p->stride_w == 1 && p->stride_h == 1 && fits(p, in, f, out);
+    /* at stride 1 the geometry exists exactly when an output side is at
+     * most KWSQ_DW_3X3_SIDE (dw3_side_check): no need to compute it */
+    return p->stride_w == 1 && p->stride_h == 1 && shape_ok(p, in, f, out) &&
+           (out->h <= KWSQ_DW_3X3_SIDE || out->w <= KWSQ_DW_3X3_SIDE);
 }
 
 bool dsp_dw3x3_s2_fits(const kwsq_conv_params *p, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
