@@ -301,9 +301,9 @@ def random_pool_model(seed: int) -> tuple[bytes, str]:
     h, w = (20, 15) if seed == 0 else (int(rng.integers(2, 14)), int(rng.integers(2, 14)))
     c = int(rng.choice([1, 3, 4, 6, 9, 64]))
     if seed in (4, 5):
-        # global pools of 143 and 48 taps on 40 and 20 channels: sixteen-channel passes
-        # (an odd and an even run of taps), then the eight- and four-channel ones
-        h, w, c = ((11, 13, 40), (8, 6, 20))[seed - 4]
+        # global pools of 143 and 48 taps on 44 and 24 channels: sixteen- and eight-channel
+        # passes (an odd and an even run of taps), then a four-channel one
+        h, w, c = ((11, 13, 44), (8, 6, 24))[seed - 4]
     inp = keras.Input((h, w, c), batch_size=1)
     x = L.Conv2D(c, 1, activation=rng.choice([None, "relu"]))(inp)
     desc = [f"in {h}x{w}x{c}"]

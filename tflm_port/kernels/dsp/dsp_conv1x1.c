@@ -1227,8 +1227,13 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
     /* windows inside the input, not taken by widen_rows: value offsets */
     const bool taps = !s4 && !direct && !rows4 && k <= TAPS_MAX &&
                       ((int64_t)(f->h - 1) * p->dilation_h + 1) * in->w * cin < 32768;
+    const bool rows3 = taps && f->w * cin == 3 && (f->w == 1 || p->dilation_w == 1);
+    /* rows3 layers whose every window lies inside the input walk their pixels with a pointer */
+    const bool rows3_walk = rows3 && p->pad_h == 0 && p->pad_w == 0 &&
+                            (int64_t)(out->h - 1) * p->stride_h + (int64_t)(f->h - 1) * p->dilation_h < in->h &&
+                            (int64_t)(out->w - 1) * p->stride_w + (int64_t)(f->w - 1) * p->dilation_w < in->w;
     int32_t tap[taps ? (k + 3) & ~3 : 1];
-    if (taps) {
+    if (taps && !rows3_walk) {
         /* inside the input, a window's values are fewer than 2^15 bytes from its first */
         int32_t t = 0;
         for (int32_t fy = 0; fy < f->h; ++fy) {
@@ -1293,11 +1298,6 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
         last.w_row0 = cout - 1;
         split = cout - 1;
     }
-    const bool rows3 = taps && f->w * cin == 3 && (f->w == 1 || p->dilation_w == 1);
-    /* rows3 layers whose every window lies inside the input walk their pixels with a pointer */
-    const bool rows3_walk = rows3 && p->pad_h == 0 && p->pad_w == 0 &&
-                            (int64_t)(out->h - 1) * p->stride_h + (int64_t)(f->h - 1) * p->dilation_h < in->h &&
-                            (int64_t)(out->w - 1) * p->stride_w + (int64_t)(f->w - 1) * p->dilation_w < in->w;
     /* how a block's pixels are widened */
     const widen_fn widen = rows3_walk ? widen_block_rows3
                            : direct && !s4 && p->stride_h == 1 && p->stride_w == 1 && in->w == out->w &&
@@ -1313,9 +1313,9 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
         if (padded) {
             int8_t *img = (int8_t *)(void *)pad_words;
             const int32_t row = in_layer->w * cin, prow = in->w * cin;
-            memset(img, (int8_t)-off, (size_t)(in->h * prow));
+            fill_bytes(img, (int8_t)-off, in->h * prow);
             for (int32_t iy = 0; iy < in_layer->h; ++iy) {
-                memcpy(img + (iy + pt) * prow + pl * cin, x_img + (int64_t)iy * row, (size_t)row);
+                copy_bytes(img + (iy + pt) * prow + pl * cin, x_img + (int64_t)iy * row, row);
             }
             x_img = img;
         }

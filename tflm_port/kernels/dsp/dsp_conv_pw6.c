@@ -22,10 +22,22 @@
 
 #include "dsp_simd.h"
 
+/* The widened, doubled lane pairs of one group word into t[0], t[1]. */
+static inline void table_word(uint32_t v, int32_t *t)
+{
+    const uint32_t e = dsp_sxtb16(v), o = dsp_sxtb16_ror8(v);
+    t[0] = (int32_t)dsp_sadd16(e, e);
+    t[1] = (int32_t)dsp_sadd16(o, o);
+}
+
 void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const int32_t *bias,
                    const int32_t *mult, const int8_t *shift, int32_t out_offset, int32_t *tab)
 {
-    const int32_t groups = (k + 3) >> 2;
+    const int32_t whole = k >> 2, tail = k & 3;
+    /* the tail group: a whole-word load reads bytes of the next row (masked
+     * off); the last row of [oc0, oc1) is read bytewise, so nothing past
+     * row oc1 - 1 is read (it may be the tensor's last) */
+    const uint32_t keep = tail != 0 ? (1u << (8 * tail)) - 1u : 0;
     const uint32_t off2p1 = 2u * (uint32_t)out_offset + 1u;
     for (int32_t oc = oc0; oc < oc1; ++oc, tab += DSP_PW6_ROW(k)) {
         const int32_t r = -shift[oc];
@@ -34,18 +46,20 @@ void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const i
         tab[2] = (int32_t)(off2p1 << (r - 1));
         tab[3] = r;
         const int8_t *row = w + (int64_t)oc * k;
-        for (int32_t g = 0; g < groups; ++g) {
-            uint32_t v = 0;
-            if (4 * g + 4 <= k) {
-                v = dsp_ld32(row + 4 * g);
+        for (int32_t g = 0; g < whole; ++g) {
+            table_word(dsp_ld32(row + 4 * g), tab + 4 + 2 * g);
+        }
+        if (tail != 0) {
+            uint32_t v;
+            if (oc + 1 < oc1) {
+                v = dsp_ld32(row + 4 * whole) & keep;
             } else {
-                for (int32_t i = 4 * g; i < k; ++i) {
-                    v |= (uint32_t)(uint8_t)row[i] << (8 * (i - 4 * g));
+                v = 0;
+                for (int32_t i = 4 * whole; i < k; ++i) {
+                    v |= (uint32_t)(uint8_t)row[i] << (8 * (i - 4 * whole));
                 }
             }
-            const uint32_t e = dsp_sxtb16(v), o = dsp_sxtb16_ror8(v);
-            tab[4 + 2 * g] = (int32_t)dsp_sadd16(e, e);
-            tab[5 + 2 * g] = (int32_t)dsp_sadd16(o, o);
+            table_word(v, tab + 4 + 2 * whole);
         }
     }
 }

@@ -4,9 +4,10 @@
  * divided by their count, rounded half away from zero).
  *
  * A window of whole input rows (a global pool) is one loop over its taps,
- * sixteen channels per pass and two taps per iteration (pool_run16); then
- * eight channels per pass, then four: per tap two LDR and four SXTAB16 add
- * the bytes into 16-bit lanes ((c0, c2) and (c1, c3) of each word). The lanes cannot overflow while
+ * sixteen, then eight channels per pass and two taps per iteration
+ * (pool_run16, pool_run8); other windows eight channels per pass, then
+ * four: per tap two LDR and four SXTAB16 add the bytes into 16-bit lanes
+ * ((c0, c2) and (c1, c3) of each word). The lanes cannot overflow while
  * the window has at most 255 taps (255 * 128 < 2^15); larger windows sum
  * channel by channel in 32 bits.
  */
@@ -72,6 +73,36 @@ static void __attribute__((noinline)) pool_run16(const int8_t *xp, int32_t depth
     acc[7] = o3;
 }
 
+/* The same for eight channels: acc[0..3] (e0, o0, e1, o1). */
+static void __attribute__((noinline)) pool_run8(const int8_t *xp, int32_t depth, int32_t run, uint32_t *acc)
+{
+    uint32_t e0 = 0, o0 = 0, e1 = 0, o1 = 0;
+    const int8_t *end = xp + (int64_t)(run & ~1) * depth;
+    for (; xp != end; xp += 2 * depth) {
+        const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
+        const uint32_t v2 = dsp_ld32(xp + depth), v3 = dsp_ld32(xp + depth + 4);
+        e0 = dsp_sxtab16(e0, v0);
+        o0 = dsp_sxtab16_ror8(o0, v0);
+        e1 = dsp_sxtab16(e1, v1);
+        o1 = dsp_sxtab16_ror8(o1, v1);
+        e0 = dsp_sxtab16(e0, v2);
+        o0 = dsp_sxtab16_ror8(o0, v2);
+        e1 = dsp_sxtab16(e1, v3);
+        o1 = dsp_sxtab16_ror8(o1, v3);
+    }
+    if (run & 1) {
+        const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
+        e0 = dsp_sxtab16(e0, v0);
+        o0 = dsp_sxtab16_ror8(o0, v0);
+        e1 = dsp_sxtab16(e1, v1);
+        o1 = dsp_sxtab16_ror8(o1, v1);
+    }
+    acc[0] = e0;
+    acc[1] = o0;
+    acc[2] = e1;
+    acc[3] = o1;
+}
+
 kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims, const int8_t *input,
                              const kwsq_dims *output_dims, int8_t *output)
 {
@@ -105,6 +136,17 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                         uint32_t acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
                         pool_run16(x0 + c, depth, count, acc);
                         for (int32_t q = 0; q < 4; ++q) {
+                            const uint32_t e = acc[2 * q], o = acc[2 * q + 1];
+                            y[c + 4 * q] = pool_out((int16_t)(e & 0xFFFFu), count, lo, hi);
+                            y[c + 4 * q + 1] = pool_out((int16_t)(o & 0xFFFFu), count, lo, hi);
+                            y[c + 4 * q + 2] = pool_out((int16_t)(e >> 16), count, lo, hi);
+                            y[c + 4 * q + 3] = pool_out((int16_t)(o >> 16), count, lo, hi);
+                        }
+                    }
+                    for (; flat && c + 8 <= depth; c += 8) {
+                        uint32_t acc[4] = {0, 0, 0, 0};
+                        pool_run8(x0 + c, depth, count, acc);
+                        for (int32_t q = 0; q < 2; ++q) {
                             const uint32_t e = acc[2 * q], o = acc[2 * q + 1];
                             y[c + 4 * q] = pool_out((int16_t)(e & 0xFFFFu), count, lo, hi);
                             y[c + 4 * q + 1] = pool_out((int16_t)(o & 0xFFFFu), count, lo, hi);
