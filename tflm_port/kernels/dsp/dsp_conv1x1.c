@@ -915,7 +915,6 @@ typedef struct {
     int32_t k, off;
     uint32_t keep, fill;    /* the last tap group's real bytes, the zero point in the others */
     bool direct, rows4, rows8, s4, taps;
-    bool rows3;             /* taps whose filter rows are 3 contiguous bytes (3x3x1, 5x3x1, 1x1x3 ...) */
 } block_src;
 
 /* A window inside the input whose filter rows are 3 contiguous bytes, kh
@@ -932,8 +931,9 @@ static inline uint32_t row3_at(const int8_t *src, bool last)
                 : dsp_ld32(src);
 }
 
-static inline __attribute__((always_inline)) void widen_rows3(const int8_t *src, int32_t rstride, int32_t kh, uint32_t keep, uint32_t fill,
-                               uint32_t off2, uint32_t *dst)
+static inline __attribute__((always_inline)) void widen_rows3(const int8_t *src, int32_t rstride, int32_t kh,
+                                                              uint32_t keep, uint32_t fill, uint32_t off2,
+                                                              uint32_t *dst)
 {
     int32_t r = 0;
     for (; r + 4 <= kh; r += 4, src += 4 * rstride, dst += 6 * P1X1) {
@@ -1103,11 +1103,6 @@ static int32_t __attribute__((noinline)) widen_block(const block_src *s, const i
             const int32_t iy0 = qy * sh - ph, ix0 = qx * sw - pw;
             if (taps && (uint32_t)iy0 < (uint32_t)ylim && (uint32_t)ix0 < (uint32_t)xlim) {
                 const int8_t *src = x_img + (int64_t)iy0 * row_bytes + (int64_t)ix0 * cin;
-                if (s->rows3) {
-                    widen_rows3(src, row_bytes * p->dilation_h, f->h, keep, fill, off2,
-                                (uint32_t *)(void *)buf + j * 2);
-                    continue;
-                }
                 const int32_t *tp = tap;
                 uint32_t *dst = (uint32_t *)(void *)buf + j * 2;
                 for (int32_t g = 1; g < groups; ++g, tp += 4, dst += 2 * P1X1) {
@@ -1304,8 +1299,7 @@ void dsp_conv1x1(const dsp_gemm_args *args, const kwsq_conv_params *p_layer, con
                                      (cin & 3) == 0
                                ? widen_block_pw
                                : widen_block;
-    const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps,
-                           rows3};
+    const block_src src = {p, in, f, out, tap, patch, k, off, keep, zp4 & ~keep, direct, rows4, rows8, s4, taps};
     /* pointwise on 4 or 8 channels through the tiny-field rows: whole blocks in one call */
     const bool fused = pw && widen == widen_block_pw && (cin == 4 || cin == 8);
     for (int32_t bt = 0; bt < in->n; ++bt) {
