@@ -83,7 +83,8 @@ PRESETS: dict[str, dict[str, Any]] = {
     # centre and a knot moved by up to 0.2 of the word: espeak-ng holds "up", "no", "go"
     # longer than any training voice) then took espeak-ng left out of the people corpus from
     # 66.3 / 63.6 to 68.7 / 65.3 % (seeds 0 / 1; in-distribution 91.7 / 91.7 -> 91.3 /
-    # 93.6 %). svd_cross's schedule; a batch is 16 clips x 8 positions.
+    # 93.6 %), festival 70.4 -> 74.0 % (87.2 -> 88.6 %), flite 78.7 -> 80.6 % (89.8 ->
+    # 87.5 %). svd_cross's schedule; a batch is 16 clips x 8 positions.
     "svd_frames": {
         **_SVD_SCHEDULE,
         "batch_size": 128,
