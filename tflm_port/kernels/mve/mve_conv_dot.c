@@ -98,21 +98,7 @@ static bool cdot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const k
 #define CDOT_QUADS(WN, W, FLD, R, Y, N, XS, OFF, LO, HI)                                               \
     __asm__ volatile("dls lr, %[n]\n"                                                                         \
                      "1:\n\t" WN("r6") WN("r8") WN("r10") WN("r12")                                             \
-                     "vmov q0[2], q0[0], r6, r10\n\t"                                                         \
-                     "vmov q0[3], q0[1], r8, r12\n\t"                                                          \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 q0, q0, q1\n\t"                                                                \
-                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 q0, q0, q1\n\t"                                                            \
-                     "vldrb.s32 q2, [%[r], #-8]\n\t"                                                          \
-                     "vand q1, q0, q2\n\t"                                                                    \
-                     "vshr.s32 q1, q1, #31\n\t"                                                               \
-                     "vqadd.s32 q0, q0, q1\n\t"                                                               \
-                     "vrshl.s32 q0, q0, q2\n\t"                                                               \
-                     "vadd.i32 q0, q0, %[off]\n\t"                                                            \
-                     "vmax.s32 q0, q0, %q[lo]\n\t"                                                            \
-                     "vmin.s32 q0, q0, %q[hi]\n\t"                                                            \
-                     "vstrb.32 q0, [%[y]], #4\n\t"                                                            \
+                     MVE_RQ4_ASM_R6_R12                                                                       \
                      "le lr, 1b\n"                                                                            \
                      : [w] "+r"(W), [r] "+l"(R), [y] "+l"(Y)                                                 \
                      : [n] "r"(N), [fld] "r"(FLD), XS, [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)             \

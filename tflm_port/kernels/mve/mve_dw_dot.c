@@ -189,21 +189,7 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
 #define MVE_DW_DOT_QUADS2(P, W, PL, R, Y, N, O, O1, OFF, LO, HI)                                              \
     __asm__ volatile("dls lr, %[n]\n"                                                                        \
                      "1:\n\t" MVE_DW_DOT2("r6") MVE_DW_DOT2("r8") MVE_DW_DOT2("r10") MVE_DW_DOT2("r12")     \
-                     "vmov q0[2], q0[0], r6, r10\n\t"                                                        \
-                     "vmov q0[3], q0[1], r8, r12\n\t"                                                        \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                         \
-                     "vadd.i32 q0, q0, q1\n\t"                                                               \
-                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                        \
-                     "vqrdmulh.s32 q0, q0, q1\n\t"                                                           \
-                     "vldrb.s32 q2, [%[r], #-8]\n\t"                                                         \
-                     "vand q1, q0, q2\n\t"                                                                   \
-                     "vshr.s32 q1, q1, #31\n\t"                                                              \
-                     "vqadd.s32 q0, q0, q1\n\t"                                                              \
-                     "vrshl.s32 q0, q0, q2\n\t"                                                              \
-                     "vadd.i32 q0, q0, %[off]\n\t"                                                           \
-                     "vmax.s32 q0, q0, %q[lo]\n\t"                                                           \
-                     "vmin.s32 q0, q0, %q[hi]\n\t"                                                           \
-                     "vstrb.32 q0, [%[y]], #4\n\t"                                                           \
+                     MVE_RQ4_ASM_R6_R12                                                                      \
                      "le lr, 1b\n"                                                                           \
                      : [p] "+r"(P), [w] "+r"(W), [r] "+l"(R), [y] "+l"(Y)                                   \
                      : [n] "r"(N), [pl] "r"(PL), [o] "w"(O), [o1] "w"(O1), [off] "r"(OFF), [lo] "w"(LO),    \

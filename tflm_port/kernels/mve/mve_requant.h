@@ -73,6 +73,27 @@ static inline int32_t mve_rq4_fill(mve_rq4 *r, const int32_t *bias, const int32_
     return vmaxvq_s32(INT32_MIN, sh);
 }
 
+/* Inline-assembly tail of the dot-product loops (mve_dw_dot.c, mve_conv_dot.c):
+ * the sums of four channels in r6, r8, r10, r12 requantized with the mve_rq4
+ * record at %[r] (advanced to the next), offset by %[off], clamped to
+ * %q[lo]..%q[hi] and stored as four bytes at %[y]. Needs q0-q2; no left shift. */
+#define MVE_RQ4_ASM_R6_R12                                                                                   \
+    "vmov q0[2], q0[0], r6, r10\n\t"                                                                    \
+    "vmov q0[3], q0[1], r8, r12\n\t"                                                                    \
+    "vldrw.u32 q1, [%[r]], #40\n\t"                                                                     \
+    "vadd.i32 q0, q0, q1\n\t"                                                                           \
+    "vldrw.u32 q1, [%[r], #-24]\n\t"                                                                    \
+    "vqrdmulh.s32 q0, q0, q1\n\t"                                                                       \
+    "vldrb.s32 q2, [%[r], #-8]\n\t"                                                                     \
+    "vand q1, q0, q2\n\t"                                                                               \
+    "vshr.s32 q1, q1, #31\n\t"                                                                          \
+    "vqadd.s32 q0, q0, q1\n\t"                                                                          \
+    "vrshl.s32 q0, q0, q2\n\t"                                                                          \
+    "vadd.i32 q0, q0, %[off]\n\t"                                                                       \
+    "vmax.s32 q0, q0, %q[lo]\n\t"                                                                       \
+    "vmin.s32 q0, q0, %q[hi]\n\t"                                                                       \
+    "vstrb.32 q0, [%[y]], #4\n\t"
+
 /* The sums v of four channels requantized with record r, clamped and stored
  * at y, the first n lanes. */
 static inline __attribute__((always_inline)) void mve_rq4_out(bool left, int32x4_t v, const mve_rq4 *r, int32_t n,
