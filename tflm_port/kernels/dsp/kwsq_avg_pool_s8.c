@@ -17,6 +17,9 @@
 
 #define POOL_LANE_TAPS 255
 
+/* Lanes (c0, c2) of word V added into E, lanes (c1, c3) into O. */
+#define POOL_ADD(E, O, V) ((E) = dsp_sxtab16((E), (V)), (O) = dsp_sxtab16_ror8((O), (V)))
+
 static inline int8_t pool_out(int32_t acc, int32_t count, int32_t lo, int32_t hi)
 {
     acc = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
@@ -31,37 +34,25 @@ static void __attribute__((noinline)) pool_run16(const int8_t *xp, int32_t depth
     const int8_t *end = xp + (int64_t)(run & ~1) * depth;
     for (; xp != end; xp += 2 * depth) {
         uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4), v2 = dsp_ld32(xp + 8), v3 = dsp_ld32(xp + 12);
-        e0 = dsp_sxtab16(e0, v0);
-        o0 = dsp_sxtab16_ror8(o0, v0);
-        e1 = dsp_sxtab16(e1, v1);
-        o1 = dsp_sxtab16_ror8(o1, v1);
-        e2 = dsp_sxtab16(e2, v2);
-        o2 = dsp_sxtab16_ror8(o2, v2);
-        e3 = dsp_sxtab16(e3, v3);
-        o3 = dsp_sxtab16_ror8(o3, v3);
+        POOL_ADD(e0, o0, v0);
+        POOL_ADD(e1, o1, v1);
+        POOL_ADD(e2, o2, v2);
+        POOL_ADD(e3, o3, v3);
         v0 = dsp_ld32(xp + depth);
         v1 = dsp_ld32(xp + depth + 4);
         v2 = dsp_ld32(xp + depth + 8);
         v3 = dsp_ld32(xp + depth + 12);
-        e0 = dsp_sxtab16(e0, v0);
-        o0 = dsp_sxtab16_ror8(o0, v0);
-        e1 = dsp_sxtab16(e1, v1);
-        o1 = dsp_sxtab16_ror8(o1, v1);
-        e2 = dsp_sxtab16(e2, v2);
-        o2 = dsp_sxtab16_ror8(o2, v2);
-        e3 = dsp_sxtab16(e3, v3);
-        o3 = dsp_sxtab16_ror8(o3, v3);
+        POOL_ADD(e0, o0, v0);
+        POOL_ADD(e1, o1, v1);
+        POOL_ADD(e2, o2, v2);
+        POOL_ADD(e3, o3, v3);
     }
     if (run & 1) {
         const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4), v2 = dsp_ld32(xp + 8), v3 = dsp_ld32(xp + 12);
-        e0 = dsp_sxtab16(e0, v0);
-        o0 = dsp_sxtab16_ror8(o0, v0);
-        e1 = dsp_sxtab16(e1, v1);
-        o1 = dsp_sxtab16_ror8(o1, v1);
-        e2 = dsp_sxtab16(e2, v2);
-        o2 = dsp_sxtab16_ror8(o2, v2);
-        e3 = dsp_sxtab16(e3, v3);
-        o3 = dsp_sxtab16_ror8(o3, v3);
+        POOL_ADD(e0, o0, v0);
+        POOL_ADD(e1, o1, v1);
+        POOL_ADD(e2, o2, v2);
+        POOL_ADD(e3, o3, v3);
     }
     acc[0] = e0;
     acc[1] = o0;
@@ -81,21 +72,15 @@ static void __attribute__((noinline)) pool_run8(const int8_t *xp, int32_t depth,
     for (; xp != end; xp += 2 * depth) {
         const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
         const uint32_t v2 = dsp_ld32(xp + depth), v3 = dsp_ld32(xp + depth + 4);
-        e0 = dsp_sxtab16(e0, v0);
-        o0 = dsp_sxtab16_ror8(o0, v0);
-        e1 = dsp_sxtab16(e1, v1);
-        o1 = dsp_sxtab16_ror8(o1, v1);
-        e0 = dsp_sxtab16(e0, v2);
-        o0 = dsp_sxtab16_ror8(o0, v2);
-        e1 = dsp_sxtab16(e1, v3);
-        o1 = dsp_sxtab16_ror8(o1, v3);
+        POOL_ADD(e0, o0, v0);
+        POOL_ADD(e1, o1, v1);
+        POOL_ADD(e0, o0, v2);
+        POOL_ADD(e1, o1, v3);
     }
     if (run & 1) {
         const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
-        e0 = dsp_sxtab16(e0, v0);
-        o0 = dsp_sxtab16_ror8(o0, v0);
-        e1 = dsp_sxtab16(e1, v1);
-        o1 = dsp_sxtab16_ror8(o1, v1);
+        POOL_ADD(e0, o0, v0);
+        POOL_ADD(e1, o1, v1);
     }
     acc[0] = e0;
     acc[1] = o0;
@@ -162,10 +147,8 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                             const int8_t *xp = xr;
                             for (int32_t t = 0; t < run; ++t, xp += depth) {
                                 const uint32_t v0 = dsp_ld32(xp), v1 = dsp_ld32(xp + 4);
-                                e0 = dsp_sxtab16(e0, v0);
-                                o0 = dsp_sxtab16_ror8(o0, v0);
-                                e1 = dsp_sxtab16(e1, v1);
-                                o1 = dsp_sxtab16_ror8(o1, v1);
+                                POOL_ADD(e0, o0, v0);
+                                POOL_ADD(e1, o1, v1);
                             }
                         }
                         y[c] = pool_out((int16_t)(e0 & 0xFFFFu), count, lo, hi);
@@ -184,8 +167,7 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                             const int8_t *xp = xr;
                             for (int32_t fx = 0; fx < taps_w; ++fx, xp += depth) {
                                 const uint32_t v = dsp_ld32(xp);
-                                e = dsp_sxtab16(e, v);
-                                o = dsp_sxtab16_ror8(o, v);
+                                POOL_ADD(e, o, v);
                             }
                         }
                         y[c] = pool_out((int16_t)(e & 0xFFFFu), count, lo, hi);
