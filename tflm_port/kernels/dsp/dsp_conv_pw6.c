@@ -125,6 +125,22 @@ void dsp_pw6_table(const int8_t *w, int32_t k, int32_t oc0, int32_t oc1, const i
 
 #define PW6_K8_G(o) PW6_G0(o) PW6_G1(o + 48)
 
+/* k <= 4: one pass per output channel (its six table words by LDM), six
+ * pixels stored ys apart (r1 = y, r10 = y + 3 ys), until r1 reaches r11 */
+#define PW6_K4_LOOP                                                                                            \
+    "1:\n\t"                                                                                                  \
+    "ldmia r0!, {r4-r9}\n\t"                                                                                  \
+    PW6_G0(0) PW6_OUT "strb r3, [r1]\n\t"                                                                     \
+    PW6_G0(8) PW6_OUT "strb r3, [r1, r2]\n\t"                                                                 \
+    PW6_G0(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"                                                        \
+    PW6_G0(24) PW6_OUT "strb r3, [r10]\n\t"                                                                   \
+    PW6_G0(32) PW6_OUT "strb r3, [r10, r2]\n\t"                                                               \
+    PW6_G0(40) PW6_OUT "strb r3, [r10, r2, lsl #1]\n\t"                                                       \
+    "add r1, r1, #1\n\t"                                                                                      \
+    "add r10, r10, #1\n\t"                                                                                    \
+    "cmp r1, r11\n\t"                                                                                         \
+    "bne 1b\n\t"
+
 /* k <= 4 leaves r10 and r11 free: r10 = y + 3 ys, r11 = y_end */
 __attribute__((naked, noinline)) void dsp_pw6_k4(PW6_PARAMS)
 {
@@ -132,18 +148,7 @@ __attribute__((naked, noinline)) void dsp_pw6_k4(PW6_PARAMS)
                      "ldr r11, [sp, #132]\n\t"
                      "add r10, r2, r2, lsl #1\n\t"
                      "add r10, r10, r1\n\t"
-                     "1:\n\t"
-                     "ldmia r0!, {r4-r9}\n\t"
-                     PW6_G0(0) PW6_OUT "strb r3, [r1]\n\t"
-                     PW6_G0(8) PW6_OUT "strb r3, [r1, r2]\n\t"
-                     PW6_G0(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"
-                     PW6_G0(24) PW6_OUT "strb r3, [r10]\n\t"
-                     PW6_G0(32) PW6_OUT "strb r3, [r10, r2]\n\t"
-                     PW6_G0(40) PW6_OUT "strb r3, [r10, r2, lsl #1]\n\t"
-                     "add r1, r1, #1\n\t"
-                     "add r10, r10, #1\n\t"
-                     "cmp r1, r11\n\t"
-                     "bne 1b\n\t"
+                     PW6_K4_LOOP
                      "add sp, sp, #96\n\t"
                      "pop {r4-r11, pc}\n\t");
 }
@@ -285,18 +290,7 @@ __attribute__((naked, noinline)) void dsp_pw6_direct_k4(const dsp_pw6_run *r __a
                      "add r11, r11, r1\n\t"
                      "add r10, r2, r2, lsl #1\n\t"
                      "add r10, r10, r1\n\t"
-                     "1:\n\t"
-                     "ldmia r0!, {r4-r9}\n\t"
-                     PW6_G0(0) PW6_OUT "strb r3, [r1]\n\t"
-                     PW6_G0(8) PW6_OUT "strb r3, [r1, r2]\n\t"
-                     PW6_G0(16) PW6_OUT "strb r3, [r1, r2, lsl #1]\n\t"
-                     PW6_G0(24) PW6_OUT "strb r3, [r10]\n\t"
-                     PW6_G0(32) PW6_OUT "strb r3, [r10, r2]\n\t"
-                     PW6_G0(40) PW6_OUT "strb r3, [r10, r2, lsl #1]\n\t"
-                     "add r1, r1, #1\n\t"
-                     "add r10, r10, #1\n\t"
-                     "cmp r1, r11\n\t"
-                     "bne 1b\n\t"
+                     PW6_K4_LOOP
                      PW6D_BLOCK_END(48, 80));
 }
 
