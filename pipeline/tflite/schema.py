@@ -10,6 +10,7 @@ through the object API with every buffer 16-byte aligned, as the schema asks
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import flatbuffers
@@ -122,6 +123,15 @@ def op_name(model: schema.ModelT, op: schema.OperatorT) -> str:
         name = code.customCode.decode() if code.customCode else "?"
         return f"CUSTOM({name})"
     return OP_NAMES.get(builtin, f"OP{builtin}")
+
+
+def operators(model: schema.ModelT,
+              name: str) -> Iterator[tuple[schema.SubGraphT, schema.OperatorT]]:
+    """Every operator called `name` (as op_name spells it), with its subgraph, in file order."""
+    for sg in model.subgraphs:
+        for op in sg.operators:
+            if op_name(model, op) == name:
+                yield sg, op
 
 
 def tensor_name(tensor: schema.TensorT) -> str:

@@ -497,12 +497,10 @@ def rescaled_outputs(model: bytes, factor: float, op_name: str) -> bytes:
     from pipeline.tflite import schema
 
     m = schema.load(model)
-    for sg in m.subgraphs:
-        for op in sg.operators:
-            if schema.op_name(m, op) == op_name:
-                t = sg.tensors[op.outputs[0]]
-                q = schema.quant(t)
-                schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
+    for sg, op in schema.operators(m, op_name):
+        t = sg.tensors[op.outputs[0]]
+        q = schema.quant(t)
+        schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
     return schema.dump(m)
 
 
@@ -682,14 +680,12 @@ def test_short_fully_connected_models_cover_what_they_claim(
     depths, rows, batches = set(), set(), set()
     for model, _ in short_fc_models:
         m = schema.load(model)
-        for sg in m.subgraphs:
-            for op in sg.operators:
-                if schema.op_name(m, op) == "FULLY_CONNECTED":
-                    w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
-                    rows.add(w[0])
-                    depths.add(w[1])
-                    out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
-                    batches.add(int(np.prod(out)) // w[0])
+        for sg, op in schema.operators(m, "FULLY_CONNECTED"):
+            w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
+            rows.add(w[0])
+            depths.add(w[1])
+            out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
+            batches.add(int(np.prod(out)) // w[0])
     assert {1, 16, 3, 20} <= depths, depths
     assert any(d % 4 == 0 for d in depths) and any(d % 4 for d in depths), depths
     assert 1 in rows and max(rows) > 16 and max(batches) > 1, (rows, batches)
@@ -726,14 +722,12 @@ def test_tiny_field_conv_models_cover_what_they_claim(
     fields, couts, pixels = set(), set(), set()
     for model, _ in tiny_field_models:
         m = schema.load(model)
-        for sg in m.subgraphs:
-            for op in sg.operators:
-                if schema.op_name(m, op) == "CONV_2D":
-                    w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
-                    out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
-                    fields.add(w[1] * w[2] * w[3])
-                    couts.add(w[0])
-                    pixels.add(out[1] * out[2] % 6)
+        for sg, op in schema.operators(m, "CONV_2D"):
+            w = [int(d) for d in sg.tensors[op.inputs[1]].shape]
+            out = [int(d) for d in sg.tensors[op.outputs[0]].shape]
+            fields.add(w[1] * w[2] * w[3])
+            couts.add(w[0])
+            pixels.add(out[1] * out[2] % 6)
     assert fields & {1, 2, 3, 4} and fields & {5, 6, 7, 8} and fields & {9, 10, 11, 12}, fields
     assert 15 in fields, fields
     assert 1 in couts and 64 in couts and 65 in couts, couts

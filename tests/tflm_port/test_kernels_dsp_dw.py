@@ -235,24 +235,6 @@ def dw_mult_model(seed: int) -> tuple[bytes, str]:
     return convert_int8(model, shape, seed=seed, per_tensor=per_tensor), "; ".join(desc)
 
 
-def rescaled_depthwise_outputs(model: bytes, factor: float) -> bytes:
-    """The model with every DEPTHWISE_CONV_2D output scale multiplied by `factor`.
-
-    x1/64 makes the effective multiplier exceed 1/2 (a left shift: the general
-    requantization); x4 makes relu6 clamp below 127 (the clamped short form).
-    """
-    from pipeline.tflite import schema
-
-    m = schema.load(model)
-    for sg in m.subgraphs:
-        for op in sg.operators:
-            if schema.op_name(m, op) == "DEPTHWISE_CONV_2D":
-                t = sg.tensors[op.outputs[0]]
-                q = schema.quant(t)
-                schema.set_quant(t, q.scales * factor, q.zero_points, q.axis)
-    return schema.dump(m)
-
-
 def rescaled_first_channel_weights(model: bytes, factor: float) -> bytes:
     """The model with the weight scale of output channel 0 of every per-channel
     DEPTHWISE_CONV_2D multiplied by `factor`: x2^-20 gives that channel a right
@@ -261,20 +243,20 @@ def rescaled_first_channel_weights(model: bytes, factor: float) -> bytes:
     from pipeline.tflite import schema
 
     m = schema.load(model)
-    for sg in m.subgraphs:
-        for op in sg.operators:
-            if schema.op_name(m, op) == "DEPTHWISE_CONV_2D":
-                t = sg.tensors[op.inputs[1]]
-                q = schema.quant(t)
-                if q.per_channel:
-                    scales = q.scales.copy()
-                    scales[0] *= factor
-                    schema.set_quant(t, scales, q.zero_points, q.axis)
+    for sg, op in schema.operators(m, "DEPTHWISE_CONV_2D"):
+        t = sg.tensors[op.inputs[1]]
+        q = schema.quant(t)
+        if q.per_channel:
+            scales = q.scales.copy()
+            scales[0] *= factor
+            schema.set_quant(t, scales, q.zero_points, q.axis)
     return schema.dump(m)
 
 
 @pytest.fixture(scope="module")
 def dw_models() -> list[tuple[bytes, str]]:
+    from test_kernels_dsp import rescaled_depthwise_outputs
+
     models = [dw_mult_model(seed) for seed in range(len(FIXED_CASES) + N_RANDOM)]
     rescaled = [(rescaled_depthwise_outputs(m, f), f"{d}; output scale x{f:g}")
                 for m, d in (models[0], models[2]) for f in (1 / 64, 4.0)]
