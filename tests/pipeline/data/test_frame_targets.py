@@ -93,6 +93,20 @@ def _anchor_loud(x: np.ndarray, frame: int = L) -> np.ndarray:
     return x[:, frame * BINS:(frame + 1) * BINS].mean(axis=1) > 0.0
 
 
+def _assert_windows_labelled_where_the_burst_is(cfg: D.DataConfig) -> None:
+    """Four epochs of training windows: every word-labelled window's anchor frame holds the
+    (moved) burst, and a silence-labelled one holds it only at the burst's edge."""
+    split = T.FrameSplit(cfg, FEAT31, "training")
+    xs, ys = zip(*[(x.numpy(), y.numpy()) for k in range(4) for x, y in split.epoch(k, 12)],
+                 strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys)
+    loud = _anchor_loud(x)
+    edge = ~_anchor_loud(x, L - 2) | ~_anchor_loud(x, L + 2)
+    assert np.all(loud[y != 0])
+    assert np.all(~loud[y == 0] | edge[y == 0])
+    assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
+
+
 def test_validation_windows_follow_the_recorded_spans(burst_corpus: Path, tmp_path: Path,
                                                       capsys: pytest.CaptureFixture) -> None:
     cfg = _cfg(burst_corpus, tmp_path)
@@ -158,15 +172,7 @@ def test_speed_perturbed_batches_label_the_moved_word(burst_corpus: Path,
     # strong speed perturbation moves the bursts by up to ~190 ms: a window is labelled
     # with the word exactly where its anchor frame holds the (moved) burst
     cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), speed_min=0.6, speed_max=1.5)
-    split = T.FrameSplit(cfg, FEAT31, "training")
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for k in range(4) for x, y in split.epoch(k, 12)],
-                 strict=True)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    loud = _anchor_loud(x)
-    edge = ~_anchor_loud(x, L - 2) | ~_anchor_loud(x, L + 2)
-    assert np.all(loud[y != 0])
-    assert np.all(~loud[y == 0] | edge[y == 0])
-    assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
+    _assert_windows_labelled_where_the_burst_is(cfg)
 
 
 def test_word_warp_moves_the_word_its_knot_and_its_span() -> None:
@@ -218,15 +224,7 @@ def test_warped_batches_label_the_warped_word(burst_corpus: Path, tmp_path: Path
     # word exactly where its anchor frame holds the warped burst
     cfg = dataclasses.replace(_cfg(burst_corpus, tmp_path), tempo_min=0.6, tempo_max=1.5,
                               time_warp=0.3)
-    split = T.FrameSplit(cfg, FEAT31, "training")
-    xs, ys = zip(*[(x.numpy(), y.numpy()) for k in range(4) for x, y in split.epoch(k, 12)],
-                 strict=True)
-    x, y = np.concatenate(xs), np.concatenate(ys)
-    loud = _anchor_loud(x)
-    edge = ~_anchor_loud(x, L - 2) | ~_anchor_loud(x, L + 2)
-    assert np.all(loud[y != 0])
-    assert np.all(~loud[y == 0] | edge[y == 0])
-    assert np.mean(loud[y == 0]) < 0.05 and np.mean(y != 0) > 0.2
+    _assert_windows_labelled_where_the_burst_is(cfg)
     with pytest.raises(KwsqError, match="time_warp"):
         D.DataConfig(path="x", time_warp=0.2)
     with pytest.raises(KwsqError, match="time_warp"):
