@@ -399,6 +399,36 @@ typedef char dw3_run_layout_check[(offsetof(dw3_run, w) == 32 && offsetof(dw3_ru
     "asr " R ", " R ", r6\n\t"                                                                            \
     "ssat " R ", #8, " R "\n\t"
 
+/* the four outputs r0-r3 of a group stored ys (r7) apart from r12, r12 advanced past them */
+#define DW3_STORE4 \
+    "strb r0, [r12]\n\t"                                    \
+    "strb r1, [r12, r7]\n\t"                                \
+    "add r12, r12, r7, lsl #1\n\t"                          \
+    "strb r2, [r12]\n\t"                                    \
+    "strb r3, [r12, r7]\n\t"                                \
+    "add r12, r12, r7, lsl #1\n\t"
+
+/* label 2: the line's last group (tail4 outputs, [lr, #80]) stored; label 3:
+ * when one or two pixels follow ([lr, #84]), r12 steps on to them, else on to label 4 */
+#define DW3_TAIL4 \
+    "2:\n\t"                                                \
+    "ldr r8, [lr, #80]\n\t"                                 \
+    "strb r0, [r12]\n\t"                                    \
+    "cmp r8, #2\n\t"                                        \
+    "blt 3f\n\t"                                            \
+    "strb r1, [r12, r7]\n\t"                                \
+    "beq 3f\n\t"                                            \
+    "add r12, r12, r7, lsl #1\n\t"                          \
+    "strb r2, [r12]\n\t"                                    \
+    "cmp r8, #3\n\t"                                        \
+    "beq 3f\n\t"                                            \
+    "strb r3, [r12, r7]\n\t"                                \
+    "3:\n\t"                                                \
+    "ldr r8, [lr, #84]\n\t"                                 \
+    "cmp r8, #0\n\t"                                        \
+    "beq 4f\n\t"                                            \
+    "add r12, r12, r7, lsl #1\n\t"
+
 /* r0-r3 accumulators, r4-r6 A, B, C, r7-r8 W, V, r9 plane line, r10 groups
  * left, r11 line stride, r12 output, lr the args. */
 __attribute__((naked, noinline)) static void dw3_run_full(dw3_run *a)
@@ -435,31 +465,10 @@ __attribute__((naked, noinline)) static void dw3_run_full(dw3_run *a)
         DW3_RQ("r3")
         "subs r10, r10, #1\n\t"
         "beq 2f\n\t"
-        "strb r0, [r12]\n\t"
-        "strb r1, [r12, r7]\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
-        "strb r2, [r12]\n\t"
-        "strb r3, [r12, r7]\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
+        DW3_STORE4
         "b 1b\n\t"
         /* the line's last group of four: tail4 outputs */
-        "2:\n\t"
-        "ldr r8, [lr, #80]\n\t"
-        "strb r0, [r12]\n\t"
-        "cmp r8, #2\n\t"
-        "blt 3f\n\t"
-        "strb r1, [r12, r7]\n\t"
-        "beq 3f\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
-        "strb r2, [r12]\n\t"
-        "cmp r8, #3\n\t"
-        "beq 3f\n\t"
-        "strb r3, [r12, r7]\n\t"
-        "3:\n\t"
-        "ldr r8, [lr, #84]\n\t"
-        "cmp r8, #0\n\t"
-        "beq 4f\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
+        DW3_TAIL4
         /* one or two pixels after the groups (t2 of them) */
         "5:\n\t"
         "ldrd r0, r1, [lr, #0]\n\t"
@@ -560,30 +569,9 @@ __attribute__((naked, noinline)) static void dw3_run_s2(dw3_run *a)
         "ldr r9, [lr, #96]\n\t"
         "cmp r12, r9\n\t"
         "beq 2f\n\t"
-        "strb r0, [r12]\n\t"
-        "strb r1, [r12, r7]\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
-        "strb r2, [r12]\n\t"
-        "strb r3, [r12, r7]\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
+        DW3_STORE4
         "b 1b\n\t"
-        "2:\n\t"
-        "ldr r8, [lr, #80]\n\t"
-        "strb r0, [r12]\n\t"
-        "cmp r8, #2\n\t"
-        "blt 3f\n\t"
-        "strb r1, [r12, r7]\n\t"
-        "beq 3f\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
-        "strb r2, [r12]\n\t"
-        "cmp r8, #3\n\t"
-        "beq 3f\n\t"
-        "strb r3, [r12, r7]\n\t"
-        "3:\n\t"
-        "ldr r8, [lr, #84]\n\t"
-        "cmp r8, #0\n\t"
-        "beq 4f\n\t"
-        "add r12, r12, r7, lsl #1\n\t"
+        DW3_TAIL4
         "5:\n\t"
         "ldrd r0, r1, [lr, #0]\n\t"
         "ldmia r11, {r4-r6}\n\t"
