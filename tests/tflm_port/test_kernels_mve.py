@@ -280,6 +280,16 @@ def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
     return list(run.outputs[0])
 
 
+def _assert_m55_matches_tflm(models: list[tuple[bytes, str]], n_random: int, seed: int,
+                             tmp: Path) -> None:
+    """Each model on m55/mve against TFLite Micro: n_random seeded inputs plus the all-127
+    and all--128 inputs (the sums' extremes)."""
+    for model, desc in models:
+        xs = random_inputs(model, n_random, seed=seed)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
+        assert_same_outputs(_run_m55(model, xs, tmp), tflm_run(model, xs), desc)
+
+
 @pytest.mark.qemu
 @needs_qemu
 @pytest.mark.parametrize("kind", ["hybrid_dense", "float_conv"])
@@ -318,10 +328,7 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
         tmp_path: Path) -> None:
     models = [wide_depthwise_model(False), wide_depthwise_model(True), pooling_model(),
               (rewritten_ds_cnn(), "DS-CNN with -128 weights and left shifts")]
-    for model, desc in models:
-        xs = random_inputs(model, 3, seed=17)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]  # the sums' extremes
-        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+    _assert_m55_matches_tflm(models, 3, 17, tmp_path)
 
 
 @pytest.mark.qemu
@@ -329,10 +336,7 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
 def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path: Path) -> None:
     """Depth multipliers that are not multiples of 4 on enough channels for the 16-lane
     groups (the input rows expanded in the scratch buffer) against TFLite Micro."""
-    for model, desc in multiplier_models(31, 4):
-        xs = random_inputs(model, 2, seed=5)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
-        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+    _assert_m55_matches_tflm(multiplier_models(31, 4), 2, 5, tmp_path)
 
 
 @pytest.mark.qemu
@@ -340,10 +344,7 @@ def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path
 def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
     """Few channels, channel counts off the 16-lane groups, multipliers, 1-3 tap groups,
     left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
-    for model, desc in dot_models(47, 4) + [two_group_depthwise_model()]:
-        xs = random_inputs(model, 2, seed=9)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
-        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+    _assert_m55_matches_tflm(dot_models(47, 4) + [two_group_depthwise_model()], 2, 9, tmp_path)
 
 
 @pytest.mark.qemu
@@ -351,10 +352,7 @@ def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: 
 def test_mve_conv_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
     """Small receptive fields (1-3 vectors, channel groups with tails, strides, dilation,
     padding, left shifts): the convolution dot-product path against TFLite Micro."""
-    for model, desc in conv_dot_models(53, 4):
-        xs = random_inputs(model, 2, seed=4)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
-        assert_same_outputs(_run_m55(model, xs, tmp_path), tflm_run(model, xs), desc)
+    _assert_m55_matches_tflm(conv_dot_models(53, 4), 2, 4, tmp_path)
 
 
 @pytest.mark.qemu
