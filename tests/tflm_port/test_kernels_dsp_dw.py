@@ -310,6 +310,19 @@ def test_dw_models_cover_the_cases_the_kernel_special_cases(
     assert general and clamped and full
 
 
+def _assert_m4_dsp_matches_tflm(model: bytes, n_random: int, seed: int, tmp: Path, desc: str,
+                                op_list: bool = False) -> None:
+    """The model on m4/dsp (the whole runtime, or only its ops) against TFLite Micro on
+    n_random seeded inputs."""
+    from pipeline.device.targets import run_on_target
+
+    xs = random_inputs(model, n_random, seed=seed)
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=op_list)
+    assert_same_outputs(list(run.outputs[0]), tflm_run(model, xs), desc)
+
+
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
 needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
 
@@ -318,15 +331,8 @@ needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missi
 @needs_qemu
 def test_dsp_depthwise_multiplier_path_under_qemu_m4_matches_tflite_micro(
         dw_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    from pipeline.device.targets import run_on_target
-
     for model, desc in dw_models:
-        xs = random_inputs(model, 3, seed=8)
-        ref = tflm_run(model, xs)
-        path = tmp_path / "model.tflite"
-        path.write_bytes(model)
-        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
-        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+        _assert_m4_dsp_matches_tflm(model, 3, 8, tmp_path, f"{desc} m4/dsp")
 
 
 @pytest.fixture(scope="module")
@@ -405,18 +411,11 @@ def test_dsp_depthwise_any_path_overlapped_matches_tflite_micro(
 @needs_qemu
 def test_dsp_depthwise_any_path_under_qemu_m4_matches_tflite_micro(
         any_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
-    from pipeline.device.targets import run_on_target
-
     picks = [0, 1, 2, 4, 6, 7, 8, 10, len(ANY_FIXED), len(ANY_FIXED) + 1, len(any_models) - 5,
              len(any_models) - 3]
     for i in picks:
         model, desc = any_models[i]
-        xs = random_inputs(model, 2, seed=9)
-        ref = tflm_run(model, xs)
-        path = tmp_path / "model.tflite"
-        path.write_bytes(model)
-        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp")
-        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+        _assert_m4_dsp_matches_tflm(model, 2, 9, tmp_path, f"{desc} m4/dsp")
 
 
 # 3x3 stride-1 layers the planes path (dsp_dw3x3.c) takes in bands: (input shape, depthwise
@@ -483,15 +482,8 @@ def test_dsp_depthwise_3x3_bands_op_list_under_qemu_m4_match_tflite_micro(
         band_models: list[tuple[bytes, str]], tmp_path: Path) -> None:
     """The op-list build (only the DW_3X3 path linked: no per-pixel fallback) runs the
     in-place and banded layers bit-exact."""
-    from pipeline.device.targets import run_on_target
-
     for model, desc in band_models:
-        xs = random_inputs(model, 2, seed=9)
-        ref = tflm_run(model, xs)
-        path = tmp_path / "model.tflite"
-        path.write_bytes(model)
-        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=True)
-        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp op list")
+        _assert_m4_dsp_matches_tflm(model, 2, 9, tmp_path, f"{desc} m4/dsp op list", op_list=True)
 
 
 # 3x3 layers with a stride of 2 (dsp_dw3x3.c's stride-2 pass): (input shape, strides, padding,
@@ -559,12 +551,5 @@ def test_s2_models_take_the_stride2_pass(s2_models: list[tuple[bytes, str]]) -> 
 @pytest.mark.parametrize("op_list", [False, True])
 def test_dsp_depthwise_3x3_stride2_under_qemu_m4_matches_tflite_micro(
         s2_models: list[tuple[bytes, str]], op_list: bool, tmp_path: Path) -> None:
-    from pipeline.device.targets import run_on_target
-
     for model, desc in s2_models:
-        xs = random_inputs(model, 2, seed=9)
-        ref = tflm_run(model, xs)
-        path = tmp_path / "model.tflite"
-        path.write_bytes(model)
-        run = run_on_target(path, np.stack(xs), "m4", kernels="dsp", op_list=op_list)
-        assert_same_outputs(list(run.outputs[0]), ref, f"{desc} m4/dsp")
+        _assert_m4_dsp_matches_tflm(model, 2, 9, tmp_path, f"{desc} m4/dsp", op_list=op_list)
