@@ -229,6 +229,42 @@ static inline __attribute__((always_inline)) void row_x6_s4(const uint8_t *w, in
     }
 }
 
+/* Six outputs of one channel, pixels ystride apart, stored as int8. */
+static inline __attribute__((always_inline)) void store_x6(int8_t *yo, int32_t ystride, int32_t v0, int32_t v1,
+                                                           int32_t v2, int32_t v3, int32_t v4, int32_t v5)
+{
+    int8_t *y3 = yo + 3 * ystride;
+    yo[0] = (int8_t)v0;
+    yo[ystride] = (int8_t)v1;
+    yo[2 * ystride] = (int8_t)v2;
+    y3[0] = (int8_t)v3;
+    y3[ystride] = (int8_t)v4;
+    y3[2 * ystride] = (int8_t)v5;
+}
+
+/* Six requantized outputs fitted to int8: mode 0 (the whole range, the
+ * offset already inside) saturates; otherwise + off, clamped to lo..hi. */
+static inline __attribute__((always_inline)) void fit_x6(int mode, int32_t off, int32_t lo, int32_t hi, int32_t *v0,
+                                                         int32_t *v1, int32_t *v2, int32_t *v3, int32_t *v4,
+                                                         int32_t *v5)
+{
+    if (mode == 0) {
+        *v0 = dsp_ssat8(*v0);
+        *v1 = dsp_ssat8(*v1);
+        *v2 = dsp_ssat8(*v2);
+        *v3 = dsp_ssat8(*v3);
+        *v4 = dsp_ssat8(*v4);
+        *v5 = dsp_ssat8(*v5);
+    } else {
+        *v0 = kwsq_clamp(*v0 + off, lo, hi);
+        *v1 = kwsq_clamp(*v1 + off, lo, hi);
+        *v2 = kwsq_clamp(*v2 + off, lo, hi);
+        *v3 = kwsq_clamp(*v3 + off, lo, hi);
+        *v4 = kwsq_clamp(*v4 + off, lo, hi);
+        *v5 = kwsq_clamp(*v5 + off, lo, hi);
+    }
+}
+
 /* Output stage of one accumulator. mode: 0 short requantization, full
  * int8 range (one SSAT), the output offset folded into the rounding term
  * (`half` = 2^(right-1) + offset * 2^right = (2 * offset + 1) << (right - 1),
@@ -311,13 +347,7 @@ static inline __attribute__((always_inline)) void rows_body(const dsp_gemm_args 
         const int8_t v3 = out1(acc[3], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v4 = out1(acc[4], mode, half, right, m, s, pot, off, lo, hi);
         const int8_t v5 = out1(acc[5], mode, half, right, m, s, pot, off, lo, hi);
-        int8_t *y3 = yo + 3 * ystride;
-        yo[0] = v0;
-        yo[ystride] = v1;
-        yo[2 * ystride] = v2;
-        y3[0] = v3;
-        y3[ystride] = v4;
-        y3[2 * ystride] = v5;
+        store_x6(yo, ystride, v0, v1, v2, v3, v4, v5);
     }
 }
 
@@ -439,28 +469,8 @@ static inline __attribute__((always_inline)) void rows8_body(const dsp_gemm_args
             v5 = DSP_R8_OUT(a5);
 #undef DSP_R8_OUT
         }
-        if (mode == 0) {
-            v0 = dsp_ssat8(v0);
-            v1 = dsp_ssat8(v1);
-            v2 = dsp_ssat8(v2);
-            v3 = dsp_ssat8(v3);
-            v4 = dsp_ssat8(v4);
-            v5 = dsp_ssat8(v5);
-        } else {
-            v0 = kwsq_clamp(v0, lo, hi);
-            v1 = kwsq_clamp(v1, lo, hi);
-            v2 = kwsq_clamp(v2, lo, hi);
-            v3 = kwsq_clamp(v3, lo, hi);
-            v4 = kwsq_clamp(v4, lo, hi);
-            v5 = kwsq_clamp(v5, lo, hi);
-        }
-        int8_t *y3 = yo + 3 * ystride;
-        yo[0] = (int8_t)v0;
-        yo[ystride] = (int8_t)v1;
-        yo[2 * ystride] = (int8_t)v2;
-        y3[0] = (int8_t)v3;
-        y3[ystride] = (int8_t)v4;
-        y3[2 * ystride] = (int8_t)v5;
+        fit_x6(mode, 0, lo, hi, &v0, &v1, &v2, &v3, &v4, &v5);
+        store_x6(yo, ystride, v0, v1, v2, v3, v4, v5);
     }
 }
 
@@ -615,28 +625,8 @@ static inline __attribute__((always_inline)) void rows4_body(const dsp_gemm_args
         v4 = DSP_R4_OUT(a4);
         v5 = DSP_R4_OUT(a5);
 #undef DSP_R4_OUT
-        if (mode == 0) {
-            v0 = dsp_ssat8(v0);
-            v1 = dsp_ssat8(v1);
-            v2 = dsp_ssat8(v2);
-            v3 = dsp_ssat8(v3);
-            v4 = dsp_ssat8(v4);
-            v5 = dsp_ssat8(v5);
-        } else {
-            v0 = kwsq_clamp(v0 + off, lo, hi);
-            v1 = kwsq_clamp(v1 + off, lo, hi);
-            v2 = kwsq_clamp(v2 + off, lo, hi);
-            v3 = kwsq_clamp(v3 + off, lo, hi);
-            v4 = kwsq_clamp(v4 + off, lo, hi);
-            v5 = kwsq_clamp(v5 + off, lo, hi);
-        }
-        int8_t *y3 = yo + 3 * ystride;
-        yo[0] = (int8_t)v0;
-        yo[ystride] = (int8_t)v1;
-        yo[2 * ystride] = (int8_t)v2;
-        y3[0] = (int8_t)v3;
-        y3[ystride] = (int8_t)v4;
-        y3[2 * ystride] = (int8_t)v5;
+        fit_x6(mode, off, lo, hi, &v0, &v1, &v2, &v3, &v4, &v5);
+        store_x6(yo, ystride, v0, v1, v2, v3, v4, v5);
     }
 }
 #ifdef KWSQ_DSP_NATIVE
