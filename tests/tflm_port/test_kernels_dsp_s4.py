@@ -119,6 +119,19 @@ def dense_model(seed: int) -> tuple[bytes, str]:
     return to_int4(model, seed), "dense " + "->".join(map(str, sizes))
 
 
+def _int4_with_head(inp, x, rng: np.random.Generator, shape: tuple[int, ...], desc: list[str],
+                    seed: int, per_tensor: bool) -> tuple[bytes, str]:
+    """A random model's FLATTEN + FULLY_CONNECTED head, converted to int8 TFLite with int8
+    input and output, its convolutions' weights packed to int4 (per tensor or per channel),
+    and its description."""
+    import tf_keras as keras
+
+    out = keras.layers.Dense(int(rng.integers(3, 12)))(keras.layers.Flatten()(x))
+    model = _convert(keras.Model(inp, out), shape, int8_io=True)
+    desc.append("per-tensor" if per_tensor else "per-channel")
+    return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
+
+
 def conv_model(seed: int) -> tuple[bytes, str]:
     """Random convolutions (odd and even receptive fields, pointwise, padded,
     strided, dilated) and depthwise layers, per channel or per tensor."""
@@ -148,11 +161,7 @@ def conv_model(seed: int) -> tuple[bytes, str]:
         else:
             x = L.Conv2D(int(rng.integers(1, 40)), 1, activation=act)(x)
         desc.append(f"{kind} {kh}x{kw}/s{stride}/d{dil}/{pad} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = _convert(keras.Model(inp, out), (h, w, c), int8_io=True)
-    per_tensor = seed % 2 == 1
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
+    return _int4_with_head(inp, x, rng, (h, w, c), desc, seed, per_tensor=seed % 2 == 1)
 
 
 def aligned_conv_model(seed: int) -> tuple[bytes, str]:
@@ -184,11 +193,7 @@ def aligned_conv_model(seed: int) -> tuple[bytes, str]:
         act = acts[int(rng.integers(0, 3))]
         x = L.Conv2D(cout, 1, activation=act)(x)
         desc.append(f"pw {act} -> {tuple(x.shape[1:])}")
-    out = L.Dense(int(rng.integers(3, 12)))(L.Flatten()(x))
-    model = _convert(keras.Model(inp, out), (h, w, c), int8_io=True)
-    per_tensor = seed % 3 == 2
-    desc.append("per-tensor" if per_tensor else "per-channel")
-    return to_int4(model, seed, per_tensor_conv=per_tensor), "; ".join(desc)
+    return _int4_with_head(inp, x, rng, (h, w, c), desc, seed, per_tensor=seed % 3 == 2)
 
 
 def extreme_model(conv: bool) -> tuple[bytes, str]:
