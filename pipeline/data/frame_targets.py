@@ -177,11 +177,7 @@ def warp_frames(feats: tf.Tensor, src: tf.Tensor, out: tf.Tensor) -> tf.Tensor:
     b, t = tf.shape(feats)[0], tf.shape(feats)[1]
     grid = tf.tile(tf.cast(tf.range(t), tf.float32)[None, :], [b, 1])
     pos = tf.clip_by_value(_interp(grid, out, src), 0.0, tf.cast(t - 1, tf.float32))
-    lo = tf.cast(tf.floor(pos), tf.int32)
-    frac = (pos - tf.floor(pos))[:, :, None]
-    x0 = tf.gather(feats, lo, batch_dims=1)
-    x1 = tf.gather(feats, tf.minimum(lo + 1, t - 1), batch_dims=1)
-    return x0 * (1.0 - frac) + x1 * frac
+    return loader.interpolate_frames(feats, pos)
 
 
 def warp_spans(spans: tf.Tensor, src: tf.Tensor, out: tf.Tensor,

@@ -855,10 +855,10 @@ def tempo_perturb(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureC
     centre = tf.cast(t - 1, tf.float32) / 2.0
     pos = centre + (tf.cast(tf.range(t), tf.float32)[None, :] - centre) * factor
     pos = tf.clip_by_value(pos, 0.0, tf.cast(t - 1, tf.float32))
-    return tf.reshape(_interpolate_frames(x, pos), shape)
+    return tf.reshape(interpolate_frames(x, pos), shape)
 
 
-def _interpolate_frames(x: tf.Tensor, pos: tf.Tensor) -> tf.Tensor:
+def interpolate_frames(x: tf.Tensor, pos: tf.Tensor) -> tf.Tensor:
     """``x`` ``[b, t, c]`` read at fractional frame positions ``pos`` ``[b, n]`` (inside
     ``[0, t - 1]``) by linear interpolation between neighbouring frames."""
     t = tf.shape(x)[1]
@@ -908,7 +908,7 @@ def segment_warp(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureCo
     rates = tf.exp(tf.random.stateless_uniform([b, cfg.warp_segments + 1], s[0],
                                                -log_max, log_max))
     phase = tf.random.stateless_uniform([b], s[1])
-    return tf.reshape(_interpolate_frames(x, warp_positions(rates, phase, t)), shape)
+    return tf.reshape(interpolate_frames(x, warp_positions(rates, phase, t)), shape)
 
 
 def word_frames(x: tf.Tensor, feat_cfg: features.FeatureConfig) -> tf.Tensor:
