@@ -17,13 +17,14 @@ APT_PACKAGES := qemu-system-arm qemu-user gcc-arm-none-eabi libnewlib-arm-none-e
 	festvox-italp16k festvox-itapc16k festvox-suopuhe-lj festvox-suopuhe-mv festvox-ca-ona-hts \
 	festvox-czech-dita festvox-czech-krb festvox-czech-machac festvox-czech-ph festvox-ru
 
-.PHONY: help setup demo paper train convert bench bench-runs test lint runtime clean distclean
+.PHONY: help setup setup-sam demo paper train convert bench bench-runs test lint runtime clean distclean
 
 help:
 	@echo "make demo    set up, synthesize the embedded corpus, train, convert, verify, summarize"
 	@echo "make paper   the papers' comparisons over 3 seeds into docs/paper/report.md (hours)"
 	@echo "make test    set up, then run the whole test suite"
 	@echo "make setup   only the set-up (.venv + Debian tools); idempotent"
+	@echo "make setup-sam  opt-in: SAM voices for kwsq synth --families ...,sam (no licence)"
 	@echo "make train RUN=name CONFIG=file.toml | convert RUN=name | bench | lint | runtime | clean"
 
 setup: $(STAMPS)/apt $(STAMPS)/venv
@@ -52,6 +53,14 @@ $(STAMPS)/venv: pyproject.toml
 		> $(STAMPS)/import.log 2>&1 \
 		|| { cat $(STAMPS)/import.log >&2; echo "setup: the Python environment is incomplete" >&2; exit 1; }
 	@touch $@
+
+# Opt-in, not part of setup: SAM voices for `kwsq synth --families espeak,flite,festival,sam`.
+# samtts has no licence (docs/data.md, "SAM"); --no-deps because its pyaudio dependency is
+# only for playback (and needs PortAudio headers to build).
+SAMTTS := samtts==0.3.0
+setup-sam: setup
+	@$(PY) -m pip install -q --disable-pip-version-check --no-deps '$(SAMTTS)'
+	@$(PY) -c "import samtts" && echo "setup-sam: $(SAMTTS) installed"
 
 runtime: setup
 	@$(MAKE) --no-print-directory -C tflm_port

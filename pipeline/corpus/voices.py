@@ -81,7 +81,7 @@ WORLD_RANGES = {"warp": (0.85, 1.3), "f0_ratio": (0.7, 1.5), "f0_range": (0.6, 1
 # not drawn; docs/data.md.)
 # SAM ("Software Automatic Mouth", PyPI samtts): a 1982 formant-style synthesizer with its own
 # letter-to-sound rules. Per speaker: speed (duration grows in proportion: 72 is the
-# default), pitch (a period: F0 ~ 7,900 / pitch Hz, so 36-110 spans ~260-70 Hz), mouth (moves
+# default), pitch (a period: F0 ~ 7,000 / (pitch - 9) Hz, so 36-110 spans ~260-70 Hz), mouth (moves
 # F1: "ah" 490-870 Hz over 100-200) and throat (moves F2); ranges measured to keep all 35
 # words intelligible (docs/data.md), wider than the manual's six characters.
 SAM_RANGES = {"speed": (62, 110), "pitch": (36, 110), "mouth": (100, 200), "throat": (100, 200)}

@@ -155,6 +155,6 @@ def test_every_installed_english_voice_is_found() -> None:
 
 def test_cli_rejects_unknown_holdout_family(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
-        kwsq_main(["synth", "--holdout-family", "sam"])
+        kwsq_main(["synth", "--holdout-family", "dectalk"])
     assert exc.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
