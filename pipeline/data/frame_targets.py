@@ -371,7 +371,11 @@ class FrameSplit:
             feats = warp_frames(feats, src, out)
             spans = warp_spans(spans, src, out, feat_cfg, self.n_frames)
         spans = label_spans(spans, cfg.word_label_delay_ms)
-        stacked = features.stack_frames(features.normalize_clip(feats, feat_cfg), feat_cfg)
+        feats = features.normalize_clip(feats, feat_cfg)
+        if cfg.mixstyle_prob:  # per clip, before the windows are cut
+            feats = loader.mix_style(feats, cfg, feat_cfg,
+                                     tf.random.experimental.stateless_fold_in(seed, 37))
+        stacked = features.stack_frames(feats, feat_cfg)
         if cfg.augments_features:
             stacked = loader.spec_augment(stacked, cfg, feat_cfg,
                                           tf.random.experimental.stateless_fold_in(seed, 11))
@@ -385,8 +389,13 @@ class FrameSplit:
         y = tf.reshape(tf.where(inside, labels[:, None],
                                 tf.cast(_silence_class(cfg), labels.dtype)), [-1])
         x = tf.reshape(x, [-1, tf.shape(stacked)[-1]])
-        if self.class_weights is not None:  # Keras reads a third element as example weights
-            return x, y, tf.gather(tf.constant(self.class_weights, tf.float32), y)
+        w = (None if self.class_weights is None
+             else tf.gather(tf.constant(self.class_weights, tf.float32), y))
+        if cfg.mixup_alpha:  # between windows of the batch, with their frame targets
+            return loader.mixup(x, y, w, cfg.mixup_alpha,
+                                tf.random.experimental.stateless_fold_in(seed, 41))
+        if w is not None:  # Keras reads a third element as example weights
+            return x, y, w
         return x, y
 
     def _warp_draws(self, b: tf.Tensor, seed: tf.Tensor

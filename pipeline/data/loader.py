@@ -130,6 +130,19 @@ class DataConfig:
     # (word = the frames whose energy is above a quarter of the way from the clip's median
     # to its loudest frame); 0: off (left out of the config)
     edge_mask: float = 0.0
+    # frequency-wise MixStyle on the features (Zhou et al., "Domain Generalization with
+    # MixStyle", ICLR 2021, in the per-frequency form used for unseen recording devices in
+    # acoustic scene classification): with this probability a training example's per-channel
+    # mean and standard deviation over time are replaced by a Beta(alpha, alpha) mix of its
+    # own and those of another example of the batch (its normalized shape kept); 0: off (left
+    # out of the config)
+    mixstyle_prob: float = 0.0
+    mixstyle_alpha: float = 0.3
+    # mixup (Zhang et al., "mixup: Beyond Empirical Risk Minimization", ICLR 2018): every
+    # training example (window, with frame targets) becomes lam x + (1 - lam) x' with another
+    # example x' of the batch, lam ~ Beta(alpha, alpha), and its loss lam CE(y) + (1 - lam)
+    # CE(y'); 0: off (left out of the config)
+    mixup_alpha: float = 0.0
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -198,6 +211,10 @@ class DataConfig:
             raise KwsqError("time_warp needs targets = \"frames\" and a value in 0..0.5")
         if not 0.0 <= self.edge_mask <= 0.9 or (self.edge_mask and self.targets == "frames"):
             raise KwsqError("edge_mask must be within 0..0.9 and needs clip targets")
+        if not 0.0 <= self.mixstyle_prob <= 1.0 or self.mixstyle_alpha <= 0:
+            raise KwsqError("mixstyle_prob must be within 0..1 and mixstyle_alpha > 0")
+        if self.mixup_alpha < 0:
+            raise KwsqError("mixup_alpha must be >= 0 (0: off)")
         if self.warp_segments < 0 or not 1.0 <= self.warp_max <= 4.0:
             raise KwsqError("warp_segments must be >= 0 and warp_max within 1.0..4.0")
         if self.warp_segments and self.targets == "frames":
@@ -229,6 +246,10 @@ class DataConfig:
             del d["warp_segments"], d["warp_max"]
         if not self.edge_mask:
             del d["edge_mask"]
+        if not self.mixstyle_prob:
+            del d["mixstyle_prob"], d["mixstyle_alpha"]
+        if not self.mixup_alpha:
+            del d["mixup_alpha"]
         return d
 
     @classmethod
@@ -737,8 +758,8 @@ def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
                        bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
     """Model inputs of a batch of int16 clips ``[b, clip_samples]``, freshly augmented
     from the stateless ``seed`` ``[2]``: :func:`augment_audio`, the features (with VTLP
-    when on), tempo perturbation, non-uniform time warp, SpecAugment. The whole chain
-    works on the batch."""
+    when on), tempo perturbation, non-uniform time warp, edge mask, MixStyle, SpecAugment.
+    The whole chain works on the batch (mixup, which also mixes labels, comes after it)."""
     a = tf.ensure_shape(tf.cast(pcm, tf.float32) / 32768.0, [None, cfg.clip_samples])
     x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
                          vtlp_factors(cfg, tf.shape(a)[0], seed))
@@ -748,6 +769,8 @@ def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
         x = segment_warp(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 23))
     if cfg.edge_mask:
         x = edge_mask(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 29))
+    if cfg.mixstyle_prob:
+        x = mix_style(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 37))
     if cfg.augments_features:
         x = spec_augment(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 11))
     return x
@@ -810,8 +833,12 @@ class AugmentedSplit:
         def _map(index: tf.Tensor, seed: tf.Tensor) -> tuple[tf.Tensor, ...]:
             y = tf.gather(labels, index)
             x = compute(tf.gather(pcm, index), seed)
-            if weights is not None:  # Keras reads a third element as per-example weights
-                return x, y, tf.gather(weights, y)
+            w = None if weights is None else tf.gather(weights, y)
+            if self.cfg.mixup_alpha:
+                return mixup(x, y, w, self.cfg.mixup_alpha,
+                             tf.random.experimental.stateless_fold_in(seed, 41))
+            if w is not None:  # Keras reads a third element as per-example weights
+                return x, y, w
             return x, y
 
         return sharded_prefetched(
@@ -948,6 +975,76 @@ def edge_mask(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfi
     hit = (pos >= lo) & (pos < lo + width[:, None])
     mean = tf.reduce_mean(x, axis=[1, 2], keepdims=True)
     return tf.reshape(tf.where(hit[:, :, None], mean, x), shape)
+
+
+def beta_draws(n: Any, alpha: float, seed: tf.Tensor) -> tf.Tensor:
+    """``n`` stateless draws of Beta(alpha, alpha) (as G1 / (G1 + G2) of two Gamma(alpha)
+    draws; 0.5 in the rare case both underflow to 0)."""
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    g1 = tf.random.stateless_gamma([n], s[0], alpha)
+    g2 = tf.random.stateless_gamma([n], s[1], alpha)
+    total = g1 + g2
+    return tf.where(total > 0, g1 / tf.where(total > 0, total, 1.0), 0.5)
+
+
+def partners(n: Any, seed: tf.Tensor) -> tf.Tensor:
+    """A random permutation of ``range(n)``: the example of the batch each one mixes with."""
+    return tf.argsort(tf.random.stateless_uniform([n], tf.cast(seed, tf.int64)))
+
+
+MIXSTYLE_EPS = 1e-6  # added to the variance before its square root (as MixStyle's)
+
+
+def mix_statistics(x: tf.Tensor, lam: tf.Tensor, partner: tf.Tensor, on: tf.Tensor
+                   ) -> tf.Tensor:
+    """Frequency-wise MixStyle with its draws given: ``x`` ``[b, t, c]``; for the examples
+    with ``on`` ``[b]``, each channel's mean and standard deviation over time (``t``) become
+    ``lam mu + (1 - lam) mu[partner]`` and ``lam sigma + (1 - lam) sigma[partner]``, the
+    channel's normalized values ``(x - mu) / sigma`` kept; the others pass unchanged."""
+    mu = tf.reduce_mean(x, axis=1, keepdims=True)
+    sigma = tf.sqrt(tf.math.reduce_variance(x, axis=1, keepdims=True) + MIXSTYLE_EPS)
+    lam = lam[:, None, None]
+    mixed_mu = lam * mu + (1.0 - lam) * tf.gather(mu, partner)
+    mixed_sigma = lam * sigma + (1.0 - lam) * tf.gather(sigma, partner)
+    return tf.where(on[:, None, None], (x - mu) / sigma * mixed_sigma + mixed_mu, x)
+
+
+def mix_style(feats: tf.Tensor, cfg: DataConfig, feat_cfg: features.FeatureConfig,
+              seed: tf.Tensor) -> tf.Tensor:
+    """:func:`mix_statistics` with draws from ``seed``: each example mixed with probability
+    ``mixstyle_prob``, its partner a random permutation of the batch, ``lam`` from
+    Beta(``mixstyle_alpha``, ``mixstyle_alpha``). Works on ``[b, frames, coeffs]`` and on
+    stacked inputs ``[b, frames * coeffs]`` (seen as frames x coeffs).
+
+    A voice or a channel shows in each channel's level and spread over the clip (the
+    timbre, the dynamics); mixing them between examples shows the model words in voices
+    between the training ones while the word's pattern in time stays."""
+    shape = tf.shape(feats)
+    x = tf.reshape(feats, [shape[0], -1, feat_cfg.coefficients])
+    b = tf.shape(x)[0]
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 3)
+    on = tf.random.stateless_uniform([b], s[0]) < cfg.mixstyle_prob
+    out = mix_statistics(x, beta_draws(b, cfg.mixstyle_alpha, s[1]), partners(b, s[2]), on)
+    return tf.reshape(out, shape)
+
+
+def mixup(x: tf.Tensor, y: tf.Tensor, weights: tf.Tensor | None, alpha: float,
+          seed: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    """mixup of a batch ``x`` ``[n, ...]`` with integer labels ``y`` ``[n]``: example ``i``
+    becomes ``lam_i x_i + (1 - lam_i) x_p(i)`` (``p`` a random permutation, ``lam`` from
+    Beta(alpha, alpha)). Its loss ``lam CE(y_i) + (1 - lam) CE(y_p(i))`` is served as two
+    rows with the same input, ``(y_i, 2 lam w_i)`` and ``(y_p(i), 2 (1 - lam) w_p(i))``
+    (``w``: the class weights, or 1), so any sparse-label loss trains on the mixed targets
+    and the mean weight stays 1; the batch doubles (``[2n, ...]``)."""
+    n = tf.shape(x)[0]
+    s = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    lam = beta_draws(n, alpha, s[0])
+    partner = partners(n, s[1])
+    lam_x = tf.reshape(lam, tf.concat([[n], tf.ones([tf.rank(x) - 1], tf.int32)], 0))
+    mixed = lam_x * x + (1.0 - lam_x) * tf.gather(x, partner)
+    w = tf.ones([n]) if weights is None else tf.cast(weights, tf.float32)
+    return (tf.concat([mixed, mixed], 0), tf.concat([y, tf.gather(y, partner)], 0),
+            tf.concat([2.0 * lam * w, 2.0 * (1.0 - lam) * tf.gather(w, partner)], 0))
 
 
 def speed_perturb(audio: tf.Tensor, cfg: DataConfig, seed: tf.Tensor) -> tf.Tensor:
