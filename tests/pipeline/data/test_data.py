@@ -340,3 +340,147 @@ def test_edge_mask_hides_the_start_or_the_end_of_the_word() -> None:
     for bad in ({"edge_mask": 1.0}, {"edge_mask": 0.3, "targets": "frames"}):
         with pytest.raises(KwsqError, match="edge_mask"):
             D.DataConfig("x", **bad)
+
+
+def _np_mix_statistics(x: np.ndarray, lam: np.ndarray, partner: np.ndarray,
+                       on: np.ndarray) -> np.ndarray:
+    """Frequency-wise MixStyle in numpy: per example and channel, the mean and standard
+    deviation over time (variance + 1e-6) mixed with the partner's."""
+    mu = x.mean(axis=1, keepdims=True)
+    sd = np.sqrt(x.var(axis=1, keepdims=True) + 1e-6)
+    lam3 = lam[:, None, None]
+    out = (x - mu) / sd * (lam3 * sd + (1 - lam3) * sd[partner]) + (
+        lam3 * mu + (1 - lam3) * mu[partner])
+    return np.where(on[:, None, None], out, x)
+
+
+def test_mixstyle_mixes_each_channels_mean_and_spread_with_a_partner() -> None:
+    """Against numpy with the same draws: the mixed examples carry lam x (their own mean and
+    standard deviation per channel over time) + (1 - lam) x (the partner's), with their own
+    normalized shape; the others pass unchanged; about mixstyle_prob of them are mixed; the
+    stacked layout gives the same result; config keys only when on."""
+    feat = F.FeatureConfig(kind="lfbe", num_bins=20)
+    cfg = D.DataConfig("x", mixstyle_prob=0.4, mixstyle_alpha=0.3)
+    rng = np.random.default_rng(5)
+    # per-example channel levels and spreads, as different voices/channels would give
+    x = (rng.normal(0, 1, (200, 49, 20)) * rng.uniform(0.2, 3, (200, 1, 20))
+         + rng.normal(0, 5, (200, 1, 20))).astype(np.float32)
+    seed = tf.constant([7, 8], tf.int64)
+    out = D.mix_style(tf.constant(x), cfg, feat, seed).numpy()
+    s = tf.random.experimental.stateless_split(seed, 3)
+    on = tf.random.stateless_uniform([200], s[0]).numpy() < 0.4
+    lam = D.beta_draws(200, 0.3, s[1]).numpy()
+    partner = D.partners(200, s[2]).numpy()
+    assert sorted(partner) == list(range(200))
+    np.testing.assert_allclose(out, _np_mix_statistics(x, lam, partner, on), rtol=1e-4,
+                               atol=1e-3)
+    # the statistics moved to the mix, the shape (correlation with the input) stayed
+    mixed = on & (partner != np.arange(200)) & (np.abs(lam - 0.5) < 0.45)
+    want_mu = lam[:, None] * x.mean(1) + (1 - lam[:, None]) * x.mean(1)[partner]
+    np.testing.assert_allclose(out.mean(1)[mixed], want_mu[mixed], atol=1e-3)
+    assert np.abs(out.mean(1) - x.mean(1))[mixed].mean() > 1.0
+    corr = [np.corrcoef(out[i, :, 3], x[i, :, 3])[0, 1] for i in np.flatnonzero(mixed)]
+    assert min(corr) > 0.999
+    np.testing.assert_array_equal(out[~on], x[~on])
+    assert 50 < on.sum() < 110
+    flat = D.mix_style(tf.constant(x.reshape(200, -1)), cfg, feat, seed).numpy()
+    np.testing.assert_allclose(flat, out.reshape(200, -1), atol=1e-5)
+    assert "mixstyle_prob" not in D.DataConfig("x").to_dict()
+    assert D.DataConfig.from_dict(cfg.to_dict()) == cfg
+    for bad in ({"mixstyle_prob": 1.5}, {"mixstyle_prob": 0.5, "mixstyle_alpha": 0.0}):
+        with pytest.raises(KwsqError, match="mixstyle"):
+            D.DataConfig("x", **bad)
+
+
+def test_beta_draws_follow_the_beta_distribution() -> None:
+    """Mean 1/2 and variance 1 / (4 (2 alpha + 1)) of Beta(alpha, alpha), in [0, 1]."""
+    for alpha in (0.2, 1.0):
+        lam = D.beta_draws(40000, alpha, tf.constant([1, 2], tf.int64)).numpy()
+        assert lam.min() >= 0 and lam.max() <= 1
+        assert abs(lam.mean() - 0.5) < 0.01
+        assert abs(lam.var() - 1 / (4 * (2 * alpha + 1))) < 0.01
+
+
+def _assert_mixup_of(plain: tuple[np.ndarray, ...], mixed: tuple[np.ndarray, ...]) -> None:
+    """``mixed`` = mixup of the unmixed batch ``plain`` (x, y[, w]): rows i and n + i share
+    one input lam x_i + (1 - lam) x_p; their labels are y_i and y_p, their weights
+    2 lam w_i and 2 (1 - lam) w_p; the partners p form a permutation. p and lam are found
+    from the outputs, not from the implementation's draws."""
+    x, y = plain[0].reshape(len(plain[0]), -1), plain[1]
+    w = plain[2] if len(plain) > 2 else np.ones(len(y), np.float32)
+    xm, ym, wm = mixed[0].reshape(len(mixed[0]), -1), mixed[1], mixed[2]
+    n = len(y)
+    assert len(ym) == 2 * n
+    np.testing.assert_array_equal(xm[:n], xm[n:])
+    np.testing.assert_array_equal(ym[:n], y)
+    found = []
+    for i in range(n):
+        lam = wm[i] / (2 * w[i])
+        cands = [p for p in range(n) if y[p] == ym[n + i]
+                 and abs(wm[n + i] - 2 * (1 - lam) * w[p]) < 1e-4 * max(1.0, w[p])]
+        err = [np.abs(xm[i] - (lam * x[i] + (1 - lam) * x[p])).max() for p in cands]
+        assert err and min(err) < 1e-3 * max(1.0, np.abs(x).max())
+        found.append(cands[int(np.argmin(err))])
+    # a permutation (equal rows, e.g. silent windows, are interchangeable partners)
+    canon = [next(q for q in range(n) if y[q] == y[p] and w[q] == w[p]
+                  and np.array_equal(x[q], x[p])) for p in range(n)]
+    assert sorted(canon[p] for p in found) == sorted(canon)
+
+
+def test_mixup_serves_each_mixed_input_with_both_labels(tiny_corpus: Path) -> None:
+    """The training batches with mixup_alpha are the batches without it, mixed in pairs
+    (checked from the outputs), with the class weights carried into the pair's weights."""
+    feat = F.mlperf_tiny_mfcc()
+    on = D.DataConfig(str(tiny_corpus), mixup_alpha=0.4, class_weight="balanced")
+    off = D.DataConfig(str(tiny_corpus), class_weight="balanced")
+    a = [t.numpy() for t in next(iter(D.AugmentedSplit(off, feat, "training").epoch(3, 16)))]
+    b = [t.numpy() for t in next(iter(D.AugmentedSplit(on, feat, "training").epoch(3, 16)))]
+    _assert_mixup_of(tuple(a), tuple(b))
+    lam = b[2][:16] / (2 * a[2])
+    assert np.all((lam >= 0) & (lam <= 1)) and np.ptp(lam) > 0.2
+    assert "mixup_alpha" not in off.to_dict() and on.to_dict()["mixup_alpha"] == 0.4
+    with pytest.raises(KwsqError, match="mixup_alpha"):
+        D.DataConfig("x", mixup_alpha=-1.0)
+
+
+def test_mixup_rows_train_on_the_mixed_soft_target() -> None:
+    """Keras's sparse cross-entropy over the two weighted rows equals the cross-entropy with
+    the soft target lam onehot(y_i) + (1 - lam) onehot(y_p) (mixup's loss)."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(32, 5)).astype(np.float32)
+    y = rng.integers(0, 12, 32).astype(np.int32)
+    probs = tf.nn.softmax(rng.normal(size=(32, 12)).astype(np.float32)).numpy()
+    xm, ym, wm = (t.numpy() for t in D.mixup(tf.constant(x), tf.constant(y), None, 0.3,
+                                             tf.constant([5, 6], tf.int64)))
+    # the partner of row i from its inputs (x has no two equal rows)
+    lam = wm[:32] / 2
+    soft = np.zeros((32, 12), np.float32)
+    for i in range(32):
+        p = int(np.argmin([np.abs(xm[i] - (lam[i] * x[i] + (1 - lam[i]) * x[j])).max()
+                           for j in range(32)]))
+        soft[i, y[i]] += lam[i]
+        soft[i, y[p]] += 1 - lam[i]
+    sparse = keras.losses.SparseCategoricalCrossentropy()(
+        ym, np.concatenate([probs, probs]), sample_weight=wm).numpy()
+    dense = keras.losses.CategoricalCrossentropy()(soft, probs).numpy()
+    assert abs(sparse - dense) < 1e-4 * dense
+
+
+def test_frame_targets_mix_windows_and_clip_statistics(tiny_corpus: Path) -> None:
+    """Frame targets: mixup pairs the batch's windows with their frame labels (checked from
+    the outputs as for clip targets); MixStyle changes the windows and nothing else (same
+    labels, same positions)."""
+    from pipeline.data import frame_targets as T
+
+    feat = F.FeatureConfig(kind="lfbe", num_bins=20, left_context=20, right_context=10,
+                           stack_stride=1, normalize="channel")
+    base = D.DataConfig(str(tiny_corpus), targets="frames", noise_prob=0.0)
+    runs = {name: [t.numpy() for t in next(iter(T.FrameSplit(
+        D.DataConfig(**{**base.to_dict(), **extra}), feat, "training").epoch(2, 64)))]
+        for name, extra in (("off", {}), ("mixup", {"mixup_alpha": 0.4}),
+                            ("mixstyle", {"mixstyle_prob": 1.0}))}
+    _assert_mixup_of(tuple(runs["off"]), tuple(runs["mixup"]))
+    np.testing.assert_array_equal(runs["mixstyle"][1], runs["off"][1])
+    assert np.abs(runs["mixstyle"][0] - runs["off"][0]).max() > 0.1
