@@ -124,11 +124,11 @@ def cross_family_line(g: dict[str, Any]) -> str:
 
 
 def generalize_section(folder: Path, g: dict[str, Any]) -> str:
-    from pipeline.train.generalize import table_markdown
+    from pipeline.train.generalize import table_markdown, wake_markdown
 
     title = (f"Cross-family test (kwsq generalize, {folder.name}): {g.get('model', '?')} / "
              f"{g.get('scheme', '?')}")
-    body = table_markdown(g["folds"], title)
+    body = table_markdown(g["folds"], title) + wake_markdown(g["folds"])
     return "\n#" + body  # one level below the report's title
 
 def model_rows(run: Run) -> list[dict[str, Any]]:

@@ -55,6 +55,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="another corpus (GSC layout) whose testing split every fold's model "
                         "is scored on, e.g. a 'kwsq synth --families piper' corpus; repeatable "
                         "(default: none)")
+    p.add_argument("--wake-threshold", default=None, metavar="T",
+                   help="label mode wake: the keyword's decision threshold reported beside "
+                        "0.5, a number (e.g. 0.9) or fa=RATE: the lowest threshold that "
+                        "accepts at most RATE of the validation split's other clips "
+                        "(default: fa=0.05)")
     p.add_argument("--with-all", action="store_true",
                    help="also train one model on every family (in-distribution reference; "
                         "default: off)")
@@ -151,11 +156,52 @@ def clip_test_accuracy(model, data_cfg, feat_cfg) -> float:
                           data_mod.class_names(data_cfg))[0]
 
 
-def evaluate_fold(run: Run, family: str, extra: list[str]) -> dict[str, Any]:
+def _keyword_scores(model, cfg, feat_cfg, split: str, frames: bool) -> tuple[Any, Any]:
+    """Wake mode: each clip's keyword score (posterior, or its smoothed peak over the
+    window positions for a frame-target model) and the clips' labels."""
+    from pipeline.data import loader as data_mod
+    from pipeline.evaluate import wake
+    from pipeline.evaluate.det import SMOOTH_SECONDS, window_frames
+
+    if frames:
+        pcm, y = data_mod.cached_audio(cfg, split)
+        post = window_posteriors(model, pcm, feat_cfg)
+        return wake.window_keyword_scores(
+            post, window_frames(SMOOTH_SECONDS, feat_cfg.hop_ms / 1000.0)), y
+    x, y = data_mod.arrays(cfg, feat_cfg, split)
+    return wake.clip_keyword_scores(model.predict(x, batch_size=500, verbose=0)), y
+
+
+def wake_operating_points(model, data_cfg, feat_cfg, sets: dict[str, tuple[Any, str]],
+                          frames: bool, choice: Any) -> dict[str, Any]:
+    """Keyword recall and false accepts per clip on each of ``sets`` (name -> (data config,
+    split)) at the default threshold 0.5 and at ``choice`` (a
+    :class:`pipeline.evaluate.wake.WakeThreshold`; one picked at a false-accept rate is
+    picked on ``data_cfg``'s validation split)."""
+    from pipeline.evaluate import wake
+
+    if choice.value is not None:
+        threshold = float(choice.value)
+    else:
+        scores, y = _keyword_scores(model, data_cfg, feat_cfg, "validation", frames)
+        threshold = wake.threshold_at_false_accepts(scores[y != 1], float(choice.false_accepts))
+    out: dict[str, Any] = {"threshold": threshold, "rule": choice.describe(), "sets": {}}
+    for name, (cfg, split) in sets.items():
+        scores, y = _keyword_scores(model, cfg, feat_cfg, split, frames)
+        out["sets"][name] = {"default": wake.rates(scores, y, wake.DEFAULT_THRESHOLD),
+                             "picked": wake.rates(scores, y, threshold)}
+    return out
+
+
+def evaluate_fold(run: Run, family: str, extra: list[str], wake_threshold: Any = None
+                  ) -> dict[str, Any]:
     """Scores of a trained fold: in-distribution test, the left-out family, extra corpora.
 
     A frame-target model is scored per clip by sliding its window (:func:`clip_predictions`);
-    its per-window test accuracy is kept as ``in_distribution_windows``.
+    its per-window test accuracy is kept as ``in_distribution_windows``. In wake mode the
+    keyword's recall and false accepts per clip are added at 0.5 and at ``wake_threshold``
+    (:class:`pipeline.evaluate.wake.WakeThreshold`; default: picked on the validation
+    split at 5 % false accepts).
     """
     from pipeline.data import loader as data_mod
     from pipeline.data.features import FeatureConfig
@@ -187,12 +233,40 @@ def evaluate_fold(run: Run, family: str, extra: list[str]) -> dict[str, Any]:
     if family != ALL:
         (out["left_out_accuracy"], out["left_out_per_class"],
          out["left_out_examples"]) = score(data_cfg, data_mod.HOLDOUT)
+    sets = {"in_distribution": (data_cfg, "testing")}
+    if family != ALL:
+        sets["left_out"] = (data_cfg, data_mod.HOLDOUT)
     for path in extra:
         cfg = dataclasses.replace(data_cfg, path=str(path), holdout_family=None)
         acc, per, n = score(cfg, "testing")
         out.setdefault("extra", {})[str(path)] = {"accuracy": acc, "per_class": per,
                                                   "examples": n}
+        sets[str(path)] = (cfg, "testing")
+    if data_cfg.label_mode == "wake":
+        from pipeline.evaluate.wake import DEFAULT_FALSE_ACCEPTS, WakeThreshold
+
+        choice = wake_threshold or WakeThreshold(false_accepts=DEFAULT_FALSE_ACCEPTS)
+        out["wake"] = wake_operating_points(model, data_cfg, feat_cfg, sets, frames, choice)
     return out
+
+
+def wake_markdown(rows: list[dict[str, Any]]) -> str:
+    """The wake-word rows' recall / false accepts at 0.5 and at the picked threshold."""
+    lines = []
+    for r in rows:
+        w = r.get("wake")
+        if not w:
+            continue
+        lines += ["", f"Wake word, left out {r['left_out']}: keyword recall / false accepts "
+                  f"per clip at 0.5 and at {w['threshold']:.3f} ({w['rule']}):", "",
+                  "| set | at 0.5 | at the picked threshold |", "|---|---|---|"]
+        for name, v in w["sets"].items():
+            cells = [f"{100 * v[k]['recall']:.1f} % / {100 * v[k]['false_accepts']:.1f} % "
+                     f"({v[k]['keyword_clips']} / {v[k]['other_clips']} clips)"
+                     for k in ("default", "picked")]
+            label = name if name in ("in_distribution", "left_out") else Path(name).name
+            lines.append(f"| {label} | {cells[0]} | {cells[1]} |")
+    return "\n".join(lines) + ("\n" if lines else "")
 
 
 def table_markdown(rows: list[dict[str, Any]], title: str) -> str:
@@ -231,6 +305,10 @@ def run(args: argparse.Namespace) -> int:
     data_mod.check_layout(args.data)
     for path in args.extra_test:
         data_mod.check_layout(path)
+    from pipeline.evaluate.wake import WakeThreshold
+
+    wake_threshold = (WakeThreshold.parse(args.wake_threshold)
+                      if getattr(args, "wake_threshold", None) else None)
     present = corpus_families(args.data)
     families = ([f.strip() for f in args.families.split(",") if f.strip()]
                 if args.families else present)
@@ -257,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
                 if family != ALL:
                     config.data["holdout_family"] = family
             training.train(config, fold_run, new=not resume)
-        row = evaluate_fold(fold_run, family, args.extra_test)
+        row = evaluate_fold(fold_run, family, args.extra_test, wake_threshold)
         rows.append(row)
         if family != ALL:
             print(f"generalize: left out {family}: {100 * row['left_out_accuracy']:.1f}% "
@@ -272,7 +350,7 @@ def run(args: argparse.Namespace) -> int:
               "label_mode": config.data.get("label_mode"), "folds": rows,
               "seconds": round(time.monotonic() - t0, 1)}
     write_text(parent.path / "generalize.json", json.dumps(result, indent=2) + "\n")
-    md = table_markdown(rows, title)
+    md = table_markdown(rows, title) + wake_markdown(rows)
     write_text(parent.path / "generalize.md", md)
     parent.update_metrics({"generalize": result})
     print(md)

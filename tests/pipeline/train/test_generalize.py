@@ -51,3 +51,43 @@ def test_generalize_rejects_a_family_the_corpus_lacks(tiny_corpus, tmp_path, cap
     assert kwsq(["generalize", "--data", str(tiny_corpus), "--run", str(tmp_path / "g"),
                  "--families", "piper"]) == 2
     assert "family 'piper' is not in" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_generalize_reports_the_wake_word_at_0_5_and_at_a_picked_threshold(tiny_corpus,
+                                                                          tmp_path):
+    """Wake mode: recall / false accepts per clip at 0.5 agree with the fold's accuracy; the
+    picked threshold accepts at most 20 % of the validation split's other clips and is the
+    lowest that does; a fixed --wake-threshold is taken as given (fold resumed)."""
+    import numpy as np
+
+    from pipeline.data import loader as D
+    from pipeline.data.features import FeatureConfig
+    from pipeline.train import generalize as G
+
+    run_dir = tmp_path / "wake"
+    args = ["generalize", "--data", str(tiny_corpus), "--run", str(run_dir), "--preset",
+            "smoke", "--scheme", "float", "--float-epochs", "2", "--families", "flite",
+            "--label-mode", "wake", "--keyword", "yes"]
+    assert kwsq([*args, "--wake-threshold", "fa=0.2"]) == 0
+    fold = json.loads((run_dir / "generalize.json").read_text())["folds"][0]
+    w = fold["wake"]
+    assert set(w["sets"]) == {"in_distribution", "left_out"}
+    at = w["sets"]["left_out"]["default"]
+    n = at["keyword_clips"] + at["other_clips"]
+    assert n == fold["left_out_examples"]
+    assert fold["left_out_accuracy"] == pytest.approx(
+        (at["recall"] * at["keyword_clips"] + (1 - at["false_accepts"]) * at["other_clips"])
+        / n, abs=1.5 / n)
+    sub = Run(run_dir / "leave_out_flite")
+    cfg = D.DataConfig.from_dict(sub.read_config().data)
+    scores, y = G._keyword_scores(sub.load_model(), cfg,
+                                  FeatureConfig.from_dict(sub.read_config().features),
+                                  "validation", False)
+    other = scores[y != 1]
+    assert np.mean(other >= w["threshold"]) <= 0.2
+    assert not any(np.mean(other >= s) <= 0.2 for s in other if s < w["threshold"])
+    assert "Wake word, left out flite" in (run_dir / "generalize.md").read_text()
+    assert kwsq([*args, "--wake-threshold", "0.7"]) == 0
+    w = json.loads((run_dir / "generalize.json").read_text())["folds"][0]["wake"]
+    assert w["threshold"] == 0.7 and w["rule"] == "fixed 0.7"
