@@ -37,11 +37,30 @@
 /* held[] of a slot filled with zero points */
 #define DOT_ZERO_ROW (-2)
 
+/* Planes and weight slots go in the order 0, 2, 1, 3 within each group of
+ * four channels (bits 0 and 1 swapped), so the loops that take the channels
+ * of a group one after the other get the sums of channels 0 and 2 first:
+ * those fill lanes 0 and 2 of the group's vector in one VMOV and free their
+ * registers before channels 1 and 3 are summed. */
+static inline int32_t dot_slot(int32_t c)
+{
+    return (c & ~3) | ((c & 1) << 1) | ((c >> 1) & 1);
+}
+
+/* dot_slot of lanes 0-7 */
+static inline uint16x8_t slots16(void)
+{
+    const uint16x8_t lane = vidupq_n_u16(0, 1);
+    return vorrq_u16(vorrq_u16(vandq_u16(lane, vdupq_n_u16(4)), vshlq_n_u16(vandq_u16(lane, vdupq_n_u16(1)), 1)),
+                     vshrq_n_u16(vandq_u16(lane, vdupq_n_u16(2)), 1));
+}
+
 /* The geometry of a layer on this path (see mve_dw_dot_bytes). */
 typedef struct {
     int32_t window; /* input rows a window spans */
     int32_t wp;     /* bytes of one padded plane row */
     int32_t plane;  /* bytes of one channel's plane: window rows */
+    int32_t planes; /* input channels rounded up to a group of four */
     int32_t chunks; /* 16-tap groups */
 } dot_geom;
 
@@ -51,7 +70,7 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
     const int32_t taps = f->h * f->w;
     if (d->depth_multiplier < 1 || in->c * d->depth_multiplier != out->c || taps < 1 || f->h > 64 || f->w > 64 ||
         d->dilation_h < 1 || d->dilation_w < 1 || d->stride_w < 1 || d->stride_h < 1 || d->pad_w < 0 ||
-        d->pad_h < 0 || out->w < 1) {
+        d->pad_h < 0 || out->w < 1 || in->c < 1) {
         return false;
     }
     g->chunks = (taps + 15) / 16;
@@ -59,12 +78,13 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
     const int64_t span = (int64_t)(out->w - 1) * d->stride_w + (int64_t)(f->w - 1) * d->dilation_w + 1;
     const int64_t wp = span > (int64_t)in->w + d->pad_w ? span : (int64_t)in->w + d->pad_w;
     if (g->chunks > MVE_DW_DOT_MAX_CHUNKS || window > 64 || window * wp > 256 ||
-        (int64_t)out->c * g->chunks * 16 > MVE_DW_DOT_MAX_WEIGHTS) {
+        (int64_t)(out->c + 3) / 4 * 4 * g->chunks * 16 > MVE_DW_DOT_MAX_WEIGHTS) {
         return false;
     }
     g->window = (int32_t)window;
     g->wp = (int32_t)wp;
     g->plane = (int32_t)(window * wp);
+    g->planes = (in->c + 3) & ~3;
     return true;
 }
 
@@ -74,35 +94,39 @@ int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const k
     if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g)) {
         return 0;
     }
-    const int64_t bytes = (int64_t)in->c * g.plane;
+    const int64_t bytes = (int64_t)g.planes * g.plane;
     return bytes <= 0x7FFFFFFF ? (int32_t)bytes : 0;
 }
 
 /* Input row `src` (w pixels of c channels) into row `dst` of every channel's
- * plane (planes `plane` bytes apart): per pixel, eight channels widened to
- * 16-bit lanes and scattered (narrowing) a plane apart; with fewer than 8
- * channels, per channel, eight pixels gathered at the channel stride. */
-static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, int8_t *dst)
+ * plane (channel k's plane dot_slot(k) planes on): per group of eight
+ * channels, per pixel, the eight widened to 16-bit lanes and scattered
+ * (narrowing) to their planes (offsets `at`: lane l to plane dot_slot(l));
+ * with fewer than 8 channels, per channel, eight pixels gathered at the
+ * channel stride (offsets `at`: lane l, byte l * c). */
+static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, uint16x8_t at, int8_t *dst)
 {
     if (c >= 8) {
-        const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)plane);
-        for (int32_t ix = 0; ix < w; ++ix, ++dst) {
+        int32_t k = 0;
+        for (; k + 8 <= c; k += 8, dst += 8 * plane) {
+            const int8_t *s = src + k;
             int8_t *o = dst;
-            int32_t k = 0;
-            for (; k + 8 <= c; k += 8, src += 8, o += 8 * plane) {
-                vstrbq_scatter_offset_s16(o, at, vldrbq_s16(src));
+            for (int32_t n = w; n > 0; --n, s += c, ++o) {
+                vstrbq_scatter_offset_s16(o, at, vldrbq_s16(s));
             }
-            if (k < c) {
-                const mve_pred16_t pr = vctp16q((uint32_t)(c - k));
-                vstrbq_scatter_offset_p_s16(o, at, vldrbq_z_s16(src, pr), pr);
-                src += c - k;
+        }
+        if (k < c) {
+            const mve_pred16_t pr = vctp16q((uint32_t)(c - k));
+            const int8_t *s = src + k;
+            int8_t *o = dst;
+            for (int32_t n = w; n > 0; --n, s += c, ++o) {
+                vstrbq_scatter_offset_p_s16(o, at, vldrbq_z_s16(s, pr), pr);
             }
         }
         return;
     }
-    const uint16x8_t at = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)c);
     for (int32_t k = 0; k < c; ++k) {
-        int8_t *o = dst + k * plane;
+        int8_t *o = dst + dot_slot(k) * plane;
         for (int32_t ix = 0; ix < w; ix += 8) {
             const mve_pred16_t pr = vctp16q((uint32_t)(w - ix));
             vstrbq_p_s16(o + ix, vldrbq_gather_offset_z_s16(src + ix * c + k, at, pr), pr);
@@ -110,15 +134,28 @@ static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, in
     }
 }
 
-/* The interior of row `at` of every channel's plane set to the zero point
- * (a window row outside the input). */
-static void plane_zero(int8_t *ring, int32_t c, int32_t plane, int32_t at, int32_t w, int8_t zp)
+/* n bytes at p (16-byte aligned) set to v, 16 per store. */
+static void fill_s8(int8_t *p, int32_t n, int8_t v)
+{
+    const int8x16_t z = vdupq_n_s8(v);
+    int32_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        vstrbq_s8(p + i, z);
+    }
+    if (i < n) {
+        vstrbq_p_s8(p + i, z, vctp8q((uint32_t)(n - i)));
+    }
+}
+
+/* The interior of row `at` of every plane set to the zero point (a window
+ * row outside the input). */
+static void plane_zero(int8_t *ring, int32_t planes, int32_t plane, int32_t at, int32_t w, int8_t zp)
 {
     const int8x16_t v = vdupq_n_s8(zp);
     for (int32_t i = 0; i < w; i += 16) {
         const mve_pred16_t pr = vctp8q((uint32_t)(w - i));
         int8_t *o = ring + at + i;
-        for (int32_t k = 0; k < c; ++k, o += plane) {
+        for (int32_t k = 0; k < planes; ++k, o += plane) {
             vstrbq_p_s8(o, v, pr);
         }
     }
@@ -139,187 +176,355 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     return s;
 }
 
+/* The assembly loops read one stream per call: per group of four channels,
+ * the weights of its four slots (cw bytes each, slot order 0, 2, 1, 3), then
+ * its mve_rq4 record (bases, multipliers, shifts), so one pointer (%[r])
+ * walks both and MVE_RQ4_ASM_R6_R12 leaves it at the next group. */
+
 /* N (> 0) groups of four channels of one pixel, multiplier 1, one 16-tap
  * group, no left shifts: per channel a gather at P (then P += PL), a weight
- * load and VMLAV into r0/r2/r4/r6 (VMLAV writes even registers), the four
- * sums moved into q2 and requantized with the record at R (40 bytes per
- * group), clamped and stored at Y: 32 instructions per 4 channels. */
-#define MVE_DW_DOT_QUADS(P, W, PL, R, Y, N, O, OFF, LO, HI)                                                   \
+ * load and VMLAV (VMLAV writes even registers; slots 0-3 hold channels 0,
+ * 2, 1, 3, whose sums go to r6, r10, r8, r12), then the four sums
+ * requantized, clamped and stored at Y: 32 instructions per 4 channels. */
+#define MVE_DW_DOT_QUADS(P, R, PL, Y, N, O, OFF, LO, HI)                                                      \
     __asm__ volatile("dls lr, %[n]\n"                                                                        \
-                     "1:\n\t"                                                                               \
-                     "vldrb.u8 q0, [%[p], %q[o]]\n\t"                                                        \
-                     "vldrb.8 q1, [%[w]], #16\n\t"                                                           \
-                     "add %[p], %[p], %[pl]\n\t"                                                             \
-                     "vmlav.s8 r0, q0, q1\n\t"                                                               \
-                     "vldrb.u8 q0, [%[p], %q[o]]\n\t"                                                        \
-                     "vldrb.8 q1, [%[w]], #16\n\t"                                                           \
-                     "add %[p], %[p], %[pl]\n\t"                                                             \
-                     "vmlav.s8 r2, q0, q1\n\t"                                                               \
-                     "vldrb.u8 q0, [%[p], %q[o]]\n\t"                                                        \
-                     "vldrb.8 q1, [%[w]], #16\n\t"                                                           \
-                     "add %[p], %[p], %[pl]\n\t"                                                             \
-                     "vmlav.s8 r4, q0, q1\n\t"                                                               \
-                     "vldrb.u8 q0, [%[p], %q[o]]\n\t"                                                        \
-                     "vldrb.8 q1, [%[w]], #16\n\t"                                                           \
-                     "add %[p], %[p], %[pl]\n\t"                                                             \
-                     "vmlav.s8 r6, q0, q1\n\t"                                                               \
-                     "vmov q2[2], q2[0], r0, r4\n\t"                                                         \
-                     "vmov q2[3], q2[1], r2, r6\n\t"                                                         \
-                     "vldrw.u32 q3, [%[r], #16]\n\t"                                                         \
-                     "vldrb.s32 q4, [%[r], #32]\n\t"                                                         \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                         \
-                     "vadd.i32 q2, q2, q1\n\t"                                                               \
-                     "vqrdmulh.s32 q2, q2, q3\n\t"                                                           \
-                     "vand q0, q2, q4\n\t"                                                                   \
-                     "vshr.s32 q0, q0, #31\n\t"                                                              \
-                     "vqadd.s32 q2, q2, q0\n\t"                                                              \
-                     "vrshl.s32 q2, q2, q4\n\t"                                                              \
-                     "vadd.i32 q2, q2, %[off]\n\t"                                                           \
-                     "vmax.s32 q2, q2, %q[lo]\n\t"                                                           \
-                     "vmin.s32 q2, q2, %q[hi]\n\t"                                                           \
-                     "vstrb.32 q2, [%[y]], #4\n\t"                                                           \
-                     "le lr, 1b\n"                                                                           \
-                     : [p] "+r"(P), [w] "+r"(W), [r] "+l"(R), [y] "+l"(Y)                                   \
-                     : [n] "r"(N), [pl] "r"(PL), [o] "w"(O), [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)     \
-                     : "r0", "r2", "r4", "r6", "q0", "q1", "q2", "q3", "q4", "lr", "memory")
-
-/* The same with two 16-tap groups (offsets O and O1): per channel two
- * gathers, two weight loads, VMLAV and VMLAVA, the sums in r6/r8/r10/r12:
- * 44 instructions per 4 channels of a 5x5 window. */
-#define MVE_DW_DOT_QUADS2(P, W, PL, R, Y, N, O, O1, OFF, LO, HI)                                              \
-    __asm__ volatile("dls lr, %[n]\n"                                                                        \
-                     "1:\n\t" MVE_DW_DOT2("r6") MVE_DW_DOT2("r8") MVE_DW_DOT2("r10") MVE_DW_DOT2("r12")     \
+                     "1:\n\t" MVE_DW_DOT1("r6") MVE_DW_DOT1("r10") MVE_DW_DOT1("r8") MVE_DW_DOT1("r12")     \
                      MVE_RQ4_ASM_R6_R12                                                                      \
                      "le lr, 1b\n"                                                                           \
-                     : [p] "+r"(P), [w] "+r"(W), [r] "+l"(R), [y] "+l"(Y)                                   \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y)                                                \
+                     : [n] "r"(N), [pl] "r"(PL), [o] "w"(O), [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)     \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "lr", "memory")
+#define MVE_DW_DOT1(R)                                                                                         \
+    "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vldrb.8 q1, [%[r]], #16\n\t" "add %[p], %[p], %[pl]\n\t"                    \
+    "vmlav.s8 " R ", q0, q1\n\t"
+
+/* One channel of two pixels: a weight load, a gather and VMLAV for each
+ * pixel (offsets O and O2, the second pixel's window), then P += PL. */
+#define MVE_DW_DOT_PAIR1(RA, RB)                                                                                \
+    "vldrb.8 q1, [%[r]], #16\n\t" "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vmlav.s8 " RA ", q0, q1\n\t"                 \
+    "vldrb.u8 q0, [%[p], %q[o2]]\n\t" "vmlav.s8 " RB ", q0, q1\n\t" "add %[p], %[p], %[pl]\n\t"
+
+/* Requantize vector A with its right shifts in q1, q0 a temporary. */
+#define MVE_DW_DOT_FIX(A)                                                                                      \
+    "vand q0, %q[" A "], q1\n\t" "vshr.s32 q0, q0, #31\n\t" "vqadd.s32 %q[" A "], %q[" A "], q0\n\t"             \
+    "vrshl.s32 %q[" A "], %q[" A "], q1\n\t"
+
+/* NP (> 0) pairs of pixels side by side (the second window at offsets O2 =
+ * O + stride), every full group of four channels, multiplier 1, one 16-tap
+ * group, no left shifts. Each weight load serves both pixels and each
+ * record load both vectors; the sums of slots 0 and 1 (channels 0 and 2) go
+ * into lanes 0 and 2 of A and B before slots 2 and 3 are summed, so four
+ * registers hold them: 52 instructions per 4 channels of 2 pixels (64 one
+ * at a time). Stores at Y and YB. Between pairs, ST[] = {groups, plane
+ * step to the next pair, stream bytes to rewind, Y's step from YB's end,
+ * output channels} moves the pointers: 10 instructions a pair. */
+#define MVE_DW_DOT_PAIRS(P, R, PL, Y, YB, NP, ST, O, O2, OFF, LO, HI, A, B)                                     \
+    __asm__ volatile("2:\n\t"                                                                                  \
+                     "ldr r6, [%[st]]\n\t"                                                                     \
+                     "dls lr, r6\n"                                                                            \
+                     "1:\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                      \
+                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
+                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8")                      \
+                     MVE_DW_DOT_PAIR1("r10", "r12")                                                           \
+                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
+                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
+                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
+                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
+                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
+                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
+                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
+                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
+                     "vldrb.s32 q1, [%[r], #-8]\n\t" MVE_DW_DOT_FIX("a") MVE_DW_DOT_FIX("b")                  \
+                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
+                     "vadd.i32 %q[b], %q[b], %[off]\n\t"                                                      \
+                     "vmax.s32 %q[a], %q[a], %q[lo]\n\t"                                                      \
+                     "vmax.s32 %q[b], %q[b], %q[lo]\n\t"                                                      \
+                     "vmin.s32 %q[a], %q[a], %q[hi]\n\t"                                                      \
+                     "vmin.s32 %q[b], %q[b], %q[hi]\n\t"                                                      \
+                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
+                     "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                        \
+                     "le lr, 1b\n\t"                                                                          \
+                     "ldrd r6, r8, [%[st], #4]\n\t"                                                           \
+                     "add %[p], %[p], r6\n\t"                                                                 \
+                     "sub %[r], %[r], r8\n\t"                                                                 \
+                     "ldrd r6, r8, [%[st], #12]\n\t"                                                          \
+                     "add %[y], %[yb], r6\n\t"                                                                \
+                     "add %[yb], %[y], r8\n\t"                                                                \
+                     "subs %[np], %[np], #1\n\t"                                                              \
+                     "bne 2b\n"                                                                               \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [np] "+r"(NP), [a] "=&w"(A),    \
+                       [b] "=&w"(B)                                                                            \
+                     : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF), [lo] "w"(LO),   \
+                       [hi] "w"(HI)                                                                            \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
+
+/* The same as MVE_DW_DOT_QUADS with two 16-tap groups (offsets O and O1):
+ * per channel two gathers, two weight loads, VMLAV and VMLAVA: 44
+ * instructions per 4 channels of a 5x5 window. */
+#define MVE_DW_DOT_QUADS2(P, R, PL, Y, N, O, O1, OFF, LO, HI)                                                 \
+    __asm__ volatile("dls lr, %[n]\n"                                                                        \
+                     "1:\n\t" MVE_DW_DOT2("r6") MVE_DW_DOT2("r10") MVE_DW_DOT2("r8") MVE_DW_DOT2("r12")     \
+                     MVE_RQ4_ASM_R6_R12                                                                      \
+                     "le lr, 1b\n"                                                                           \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y)                                                \
                      : [n] "r"(N), [pl] "r"(PL), [o] "w"(O), [o1] "w"(O1), [off] "r"(OFF), [lo] "w"(LO),    \
                        [hi] "w"(HI)                                                                          \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "lr", "memory")
 #define MVE_DW_DOT2(R)                                                                                         \
-    "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vldrb.8 q1, [%[w]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t"                   \
-    "vldrb.u8 q0, [%[p], %q[o1]]\n\t" "vldrb.8 q1, [%[w]], #16\n\t" "vmlava.s8 " R ", q0, q1\n\t"                \
+    "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vldrb.8 q1, [%[r]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t"                   \
+    "vldrb.u8 q0, [%[p], %q[o1]]\n\t" "vldrb.8 q1, [%[r]], #16\n\t" "vmlava.s8 " R ", q0, q1\n\t"                \
     "add %[p], %[p], %[pl]\n\t"
 
-/* One output pixel, every channel, four per vector: p = the pixel's first
- * tap column in plane 0; output channel c reads plane poff[c] (dm1: c, the
- * planes `plane` bytes apart). */
-static inline __attribute__((always_inline)) void pixel_dot(int32_t chunks, bool left, bool dm1, int32_t och,
-                                                            const int8_t *p, int32_t plane, const int32_t *poff,
-                                                            uint8x16_t o, const uint8_t *offs, const int8_t *wt,
-                                                            int32_t cw, const mve_rq4 *r, int32_t out_off,
-                                                            int32x4_t lo, int32x4_t hi, int8_t *y)
+/* Depth multiplier a multiple of 4: the four channels of a group read one
+ * plane (at P + *QO, QO advancing a word per group), so its one or two
+ * tap groups are gathered once (q0, q2) and each channel costs its weight
+ * loads and VMLAV(A)s: 30 instructions per 4 channels of a 3x3 window, 38
+ * of a 5x5. */
+#define MVE_DW_DOT_DM4(P, QO, R, Y, N, O, OFF, LO, HI, T)                                                    \
+    __asm__ volatile("dls lr, %[n]\n"                                                                        \
+                     "1:\n\t"                                                                               \
+                     "ldr %[t], [%[qo]], #4\n\t"                                                             \
+                     "add %[t], %[t], %[p]\n\t"                                                              \
+                     "vldrb.u8 q0, [%[t], %q[o]]\n\t" MVE_DW_DOT_DM4C("r6") MVE_DW_DOT_DM4C("r10")          \
+                     MVE_DW_DOT_DM4C("r8") MVE_DW_DOT_DM4C("r12") MVE_RQ4_ASM_R6_R12                          \
+                     "le lr, 1b\n"                                                                           \
+                     : [qo] "+r"(QO), [r] "+l"(R), [y] "+l"(Y), [t] "=&r"(T)                                \
+                     : [p] "r"(P), [n] "r"(N), [o] "w"(O), [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)       \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "lr", "memory")
+#define MVE_DW_DOT_DM4C(R) "vldrb.8 q1, [%[r]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t"
+#define MVE_DW_DOT_DM4_2(P, QO, R, Y, N, O, O1, OFF, LO, HI, T)                                              \
+    __asm__ volatile("dls lr, %[n]\n"                                                                        \
+                     "1:\n\t"                                                                               \
+                     "ldr %[t], [%[qo]], #4\n\t"                                                             \
+                     "add %[t], %[t], %[p]\n\t"                                                              \
+                     "vldrb.u8 q0, [%[t], %q[o]]\n\t"                                                        \
+                     "vldrb.u8 q2, [%[t], %q[o1]]\n\t" MVE_DW_DOT_DM4C2("r6") MVE_DW_DOT_DM4C2("r10")       \
+                     MVE_DW_DOT_DM4C2("r8") MVE_DW_DOT_DM4C2("r12") MVE_RQ4_ASM_R6_R12                        \
+                     "le lr, 1b\n"                                                                           \
+                     : [qo] "+r"(QO), [r] "+l"(R), [y] "+l"(Y), [t] "=&r"(T)                                \
+                     : [p] "r"(P), [n] "r"(N), [o] "w"(O), [o1] "w"(O1), [off] "r"(OFF), [lo] "w"(LO),      \
+                       [hi] "w"(HI)                                                                          \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "lr", "memory")
+#define MVE_DW_DOT_DM4C2(R)                                                                                    \
+    "vldrb.8 q1, [%[r]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t" "vldrb.8 q1, [%[r]], #16\n\t"                     \
+    "vmlava.s8 " R ", q2, q1\n\t"
+
+/* How a layer's pixels run: any multiplier in C, multiplier 1 or a multiple
+ * of 4 in the assembly loops above (no left shifts, one or two tap groups). */
+enum { DOT_ANY, DOT_DM1, DOT_DM4 };
+
+/* Channels c .. och - 1 (c a multiple of 4) of one output pixel, four per
+ * vector, in C: p = the pixel's first tap column in plane 0; output channel
+ * c reads plane offset poff[c], its weights at slot dot_slot(c) of its
+ * group in the stream st (qs bytes per group). */
+static inline __attribute__((always_inline)) void pixel_dot_c(int32_t chunks, bool left, int32_t c, int32_t och,
+                                                              const int8_t *p, const int32_t *poff, uint8x16_t o,
+                                                              const uint8_t *offs, const int8_t *st, int32_t qs,
+                                                              int32_t cw, int32_t out_off, int32x4_t lo,
+                                                              int32x4_t hi, int8_t *y)
 {
-    int32_t c = 0;
-    if (chunks == 1 && dm1 && !left && och >= 4) {
-        c = och & ~3;
-        MVE_DW_DOT_QUADS(p, wt, plane, r, y, och / 4, o, out_off, lo, hi);
-    } else if (chunks == 2 && dm1 && !left && och >= 4) {
-        c = och & ~3;
-        MVE_DW_DOT_QUADS2(p, wt, plane, r, y, och / 4, o, vldrbq_u8(offs + 16), out_off, lo, hi);
-    }
-    for (; c + 4 <= och; c += 4, wt += 4 * cw, y += 4, ++r) {
-        int32_t s0, s1, s2, s3;
-        if (dm1) {
-            s0 = dot(chunks, p, o, offs, wt);
-            s1 = dot(chunks, p + plane, o, offs, wt + cw);
-            s2 = dot(chunks, p + 2 * plane, o, offs, wt + 2 * cw);
-            s3 = dot(chunks, p + 3 * plane, o, offs, wt + 3 * cw);
-            p += 4 * plane;
-        } else {
-            s0 = dot(chunks, p + poff[c], o, offs, wt);
-            s1 = dot(chunks, p + poff[c + 1], o, offs, wt + cw);
-            s2 = dot(chunks, p + poff[c + 2], o, offs, wt + 2 * cw);
-            s3 = dot(chunks, p + poff[c + 3], o, offs, wt + 3 * cw);
-        }
-        int32x4_t v = vdupq_n_s32(s0);
-        v = vsetq_lane_s32(s1, v, 1);
-        v = vsetq_lane_s32(s2, v, 2);
-        v = vsetq_lane_s32(s3, v, 3);
-        mve_rq4_out(left, v, r, 4, out_off, lo, hi, y);
-    }
-    if (c < och) {
+    for (const int8_t *g = st + (c / 4) * qs; c < och; c += 4, g += qs) {
         int32_t t[4] __attribute__((aligned(16))) = {0, 0, 0, 0};
-        for (int32_t j = 0; c + j < och; ++j, wt += cw) {
-            t[j] = dot(chunks, dm1 ? p + j * plane : p + poff[c + j], o, offs, wt);
+        for (int32_t j = 0; j < 4 && c + j < och; ++j) {
+            t[j] = dot(chunks, p + poff[c + j], o, offs, g + (dot_slot(j)) * cw);
         }
-        mve_rq4_out(left, vldrwq_s32(t), r, och - c, out_off, lo, hi, y);
+        mve_rq4_out(left, vldrwq_s32(t), (const mve_rq4 *)(const void *)(g + 4 * cw), och - c < 4 ? och - c : 4,
+                    out_off, lo, hi, y + c);
     }
 }
 
-/* Every output pixel (chunks, left, dm1: constants per instance). */
-static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, bool dm1,
+/* The constant state of one call. */
+typedef struct {
+    const int8_t *st;    /* the stream: per group, weights then record */
+    int32_t qs;          /* its bytes per group */
+    const int32_t *poff; /* plane offset of each output channel */
+    const int32_t *qoff; /* plane offset of each group (multiplier 4k) */
+    int8_t *ring;        /* the planes */
+} dot_call;
+
+/* The window rows of one output row: held[] says which input row each
+ * slot holds (row iy in slot iy mod window, distinct within a window);
+ * rowsel/colv give each tap's window row (f_h past the last tap, a zero
+ * entry of slotw) and column offset, so the taps' offsets are one gather
+ * from slotw[] (the slots' byte offsets) and one add per 16 taps. The
+ * layer's numbers are copied in once, so the per-row code reads them from
+ * one pointer. */
+typedef struct {
+    uint8_t rowsel[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
+    uint8_t colv[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
+    uint8_t offs[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
+    uint16x8_t at; /* plane_row's offsets */
+    uint8_t slotw[65];
+    int32_t held[64];
+    int32_t m; /* the slot of the window's first row */
+    int32_t window, f_h, dil_h, stride_h, pad_h, pad_w, in_h, in_w, in_c, row_in, wp, plane, planes, vecs;
+    int8_t zp;
+} dot_rows;
+
+static void rows_start(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const dot_geom *g,
+                       dot_rows *rs)
+{
+    const int32_t taps = f->h * f->w;
+    for (int32_t t = 0; t < 16 * g->chunks; ++t) {
+        rs->rowsel[t] = (uint8_t)(t < taps ? t / f->w : f->h);
+        rs->colv[t] = (uint8_t)(t < taps ? (t % f->w) * d->dilation_w : 0);
+    }
+    rs->slotw[f->h] = 0;
+    rs->at = in->c >= 8 ? vmulq_n_u16(slots16(), (uint16_t)g->plane) : vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)in->c);
+    rs->window = g->window;
+    rs->f_h = f->h;
+    rs->dil_h = d->dilation_h;
+    rs->stride_h = d->stride_h;
+    rs->pad_h = d->pad_h;
+    rs->pad_w = d->pad_w;
+    rs->in_h = in->h;
+    rs->in_w = in->w;
+    rs->in_c = in->c;
+    rs->row_in = in->w * in->c;
+    rs->wp = g->wp;
+    rs->plane = g->plane;
+    rs->planes = g->planes;
+    rs->vecs = g->chunks;
+    rs->zp = (int8_t)-d->input_offset;
+}
+
+/* Before output row oy (rows in order from 0 per image): its window rows
+ * copied into the planes (a row outside the input: a row of zero points,
+ * taking a slot whose row is outside this window), rs->offs set. */
+static __attribute__((noinline)) void row_enter(dot_rows *rs, const int8_t *img, int8_t *ring, int32_t oy)
+{
+    const int32_t window = rs->window;
+    int32_t m;
+    if (oy == 0) {
+        for (int32_t s = 0; s < window; ++s) {
+            rs->held[s] = -1;
+        }
+        m = (window - rs->pad_h % window) % window;
+    } else {
+        m = rs->m + rs->stride_h;
+        while (m >= window) {
+            m -= window;
+        }
+    }
+    rs->m = m;
+    const int32_t iy0 = oy * rs->stride_h - rs->pad_h;
+    for (int32_t fy = 0; fy < rs->f_h; ++fy) {
+        const int32_t iy = iy0 + fy * rs->dil_h;
+        int32_t slot = m + fy * rs->dil_h;
+        slot = slot >= window ? slot - window : slot;
+        const int32_t at = slot * rs->wp;
+        rs->slotw[fy] = (uint8_t)at;
+        if (iy >= 0 && iy < rs->in_h) {
+            if (rs->held[slot] != iy) {
+                plane_row(img + iy * rs->row_in, rs->in_w, rs->in_c, rs->plane, rs->at, ring + at + rs->pad_w);
+                rs->held[slot] = iy;
+            }
+        } else if (rs->held[slot] != DOT_ZERO_ROW) {
+            plane_zero(ring, rs->planes, rs->plane, at + rs->pad_w, rs->in_w, rs->zp);
+            rs->held[slot] = DOT_ZERO_ROW;
+        }
+    }
+    for (int32_t c = 0; c < rs->vecs; ++c) {
+        vstrbq_u8(rs->offs + 16 * c, vaddq_u8(vldrbq_gather_offset_u8(rs->slotw, vldrbq_u8(rs->rowsel + 16 * c)),
+                                              vldrbq_u8(rs->colv + 16 * c)));
+    }
+}
+
+/* Every output pixel (chunks, left, mode: constants per instance). */
+static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, int mode,
                                                            const kwsq_conv_params *d, const kwsq_dims *in,
                                                            const int8_t *x, const kwsq_dims *f,
                                                            const kwsq_dims *out, int8_t *y, const dot_geom *g,
-                                                           int8_t *ring, const int32_t *poff, const int8_t *wt,
-                                                           const mve_rq4 *r)
+                                                           const dot_call *k)
 {
-    const int32_t in_h = in->h, in_w = in->w, in_c = in->c, out_w = out->w, och = out->c, wp = g->wp;
-    const int32_t window = g->window, sw = d->stride_w, dil_w = d->dilation_w, cw = 16 * chunks;
+    const int32_t out_w = out->w, och = out->c, sw = d->stride_w, cw = 16 * chunks;
+    const int32_t plane = g->plane, out_off = d->output_offset, full = och & ~3;
     const int32x4_t lo = vdupq_n_s32(d->act_min), hi = vdupq_n_s32(d->act_max);
-    int32_t held[64];
-    uint8_t offs[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
-    const int32_t row_in = in_w * in_c;
+    const int8_t *st = k->st;
+    const int32_t qs = k->qs;
+    int8_t *ring = k->ring;
+    /* pairs of pixels: the group count, then the steps between pairs */
+    const int32_t pst[5] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, och - full, och};
+    const bool pairs = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && out_w >= 2;
+    dot_rows rs;
+    rows_start(d, in, f, g, &rs);
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
-        const int8_t *img = x + (int64_t)bt * in_h * row_in;
-        for (int32_t k = 0; k < window; ++k) {
-            held[k] = -1;
-        }
-        for (int32_t oy = 0; oy < out->h; ++oy) {
-            const int32_t iy0 = oy * d->stride_h - d->pad_h;
-            memset(offs, 0, sizeof offs);
-            for (int32_t fy = 0, t = 0; fy < f->h; ++fy) {
-                const int32_t iy = iy0 + fy * d->dilation_h;
-                /* the window's rows fall in distinct slots; a row outside
-                 * the input takes its slot as a row of zero points (that
-                 * slot's row is outside this window, so no longer needed) */
-                const int32_t slot = (iy % window + window) % window;
-                if (iy >= 0 && iy < in_h) {
-                    if (held[slot] != iy) {
-                        plane_row(img + (int64_t)iy * row_in, in_w, in_c, g->plane, ring + slot * wp + d->pad_w);
-                        held[slot] = iy;
+        const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
+        for (int32_t oy = 0; oy < out->h; ++oy, yp += out_w * och) {
+            row_enter(&rs, img, ring, oy);
+            const uint8x16_t o = vldrbq_u8(rs.offs);
+            const uint8x16_t o1 = chunks == 2 ? vldrbq_u8(rs.offs + 16) : o;
+            int32_t ox = 0;
+            const int8_t *p = ring;
+            int8_t *ya = yp;
+            if (pairs) {
+                const uint8x16_t o2 = vaddq_n_u8(o, (uint8_t)sw);
+                const int8_t *r = st;
+                int8_t *yb = yp + och;
+                int32_t np = out_w / 2;
+                int32x4_t a, b;
+                MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, np, pst, o, o2, out_off, lo, hi, a, b);
+                (void)a;
+                (void)b;
+                ox = out_w & ~1;
+            }
+            /* the pixels left (all of them without pairs), full groups */
+            for (; ox < out_w && full > 0 && !left && mode != DOT_ANY; ++ox, p += sw, ya += och - full) {
+                const int8_t *r = st;
+                if (mode == DOT_DM1 && chunks == 1) {
+                    const int8_t *pq = p;
+                    MVE_DW_DOT_QUADS(pq, r, plane, ya, full / 4, o, out_off, lo, hi);
+                } else if (mode == DOT_DM1) {
+                    const int8_t *pq = p;
+                    MVE_DW_DOT_QUADS2(pq, r, plane, ya, full / 4, o, o1, out_off, lo, hi);
+                } else {
+                    const int32_t *qo = k->qoff;
+                    int32_t t;
+                    if (chunks == 1) {
+                        MVE_DW_DOT_DM4(p, qo, r, ya, full / 4, o, out_off, lo, hi, t);
+                    } else {
+                        MVE_DW_DOT_DM4_2(p, qo, r, ya, full / 4, o, o1, out_off, lo, hi, t);
                     }
-                } else if (held[slot] != DOT_ZERO_ROW) {
-                    plane_zero(ring, in_c, g->plane, slot * wp + d->pad_w, in_w, (int8_t)-d->input_offset);
-                    held[slot] = DOT_ZERO_ROW;
-                }
-                for (int32_t fx = 0; fx < f->w; ++fx, ++t) {
-                    offs[t] = (uint8_t)(slot * wp + fx * dil_w);
+                    (void)t;
                 }
             }
-            const uint8x16_t o = vldrbq_u8(offs);
-            for (int32_t ox = 0; ox < out_w; ++ox, yp += och) {
-                pixel_dot(chunks, left, dm1, och, ring + ox * sw, g->plane, poff, o, offs, wt, cw, r,
-                          d->output_offset, lo, hi, yp);
+            /* the channels the loops above left: a last group of 1-3, or
+             * every channel (left shifts, other multipliers) */
+            const int32_t c0 = mode == DOT_ANY || left ? 0 : full;
+            for (int32_t px = 0; c0 < och && px < out_w; ++px) {
+                pixel_dot_c(chunks, left, c0, och, ring + px * sw, k->poff, o, rs.offs, st, qs, cw, out_off, lo,
+                            hi, yp + px * och);
             }
         }
     }
 }
 
-static __attribute__((noinline)) void rows_c1(bool left, bool dm1, const kwsq_conv_params *d, const kwsq_dims *in,
+static __attribute__((noinline)) void rows_c1(bool left, int mode, const kwsq_conv_params *d, const kwsq_dims *in,
                                               const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
-                                              const dot_geom *g, int8_t *ring, const int32_t *poff,
-                                              const int8_t *wt, const mve_rq4 *r)
+                                              const dot_geom *g, const dot_call *k)
 {
     if (left) {
-        rows_dot(1, true, false, d, in, x, f, out, y, g, ring, poff, wt, r);
-    } else if (dm1) {
-        rows_dot(1, false, true, d, in, x, f, out, y, g, ring, poff, wt, r);
+        rows_dot(1, true, DOT_ANY, d, in, x, f, out, y, g, k);
+    } else if (mode == DOT_DM1) {
+        rows_dot(1, false, DOT_DM1, d, in, x, f, out, y, g, k);
+    } else if (mode == DOT_DM4) {
+        rows_dot(1, false, DOT_DM4, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(1, false, false, d, in, x, f, out, y, g, ring, poff, wt, r);
+        rows_dot(1, false, DOT_ANY, d, in, x, f, out, y, g, k);
     }
 }
 
-static __attribute__((noinline)) void rows_cn(bool left, bool dm1, const kwsq_conv_params *d,
+static __attribute__((noinline)) void rows_cn(bool left, int mode, const kwsq_conv_params *d,
                                               const kwsq_dims *in, const int8_t *x, const kwsq_dims *f,
-                                              const kwsq_dims *out, int8_t *y, const dot_geom *g, int8_t *ring,
-                                              const int32_t *poff, const int8_t *wt, const mve_rq4 *r)
+                                              const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
-    if (g->chunks == 2 && !left && dm1) {
-        rows_dot(2, false, true, d, in, x, f, out, y, g, ring, poff, wt, r);
+    if (g->chunks == 2 && !left && mode == DOT_DM1) {
+        rows_dot(2, false, DOT_DM1, d, in, x, f, out, y, g, k);
+    } else if (g->chunks == 2 && !left && mode == DOT_DM4) {
+        rows_dot(2, false, DOT_DM4, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(g->chunks, true, false, d, in, x, f, out, y, g, ring, poff, wt, r);
+        rows_dot(g->chunks, true, DOT_ANY, d, in, x, f, out, y, g, k);
     }
 }
 
@@ -329,66 +534,72 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
 {
     dot_geom g;
     if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g) || ctx->buf == NULL ||
-        ctx->size < in->c * g.plane) {
+        ctx->size < g.planes * g.plane) {
         return false;
     }
     const int32_t och = out->c, taps = f->h * f->w, cw = 16 * g.chunks, dm = d->depth_multiplier;
     const int32_t quads = (och + 3) / 4;
-    /* weights per channel, 16 lanes per tap group (zeros past the last tap),
-     * the records (folded bases from the weights' sums) and each channel's
-     * plane */
-    int8_t wt[och * cw] __attribute__((aligned(16)));
-    mve_rq4 rec[quads];
-    int32_t poff[4 * quads];
-    /* weights: the 16 channels of a tap per load, scattered cw bytes apart
-     * (8-bit offsets when cw is 16, else 16-bit in two halves); the lanes
-     * past the last tap stay zero */
-    for (int32_t i = 0; i < och * cw; i += 16) {
-        vstrbq_s8(wt + i, vdupq_n_s8(0));
-    }
-    const uint8x16_t at8 = vmulq_n_u8(vidupq_n_u8(0, 1), 16);
-    const uint16x8_t at16 = vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)cw);
-    for (int32_t t = 0; t < taps; ++t) {
-        const int8_t *src = w + (int64_t)t * och;
-        int8_t *dst = wt + t;
-        for (int32_t c = 0; c < och; c += 16, src += 16, dst += 16 * cw) {
-            if (cw == 16) {
-                const mve_pred16_t pr = vctp8q((uint32_t)(och - c));
-                vstrbq_scatter_offset_p_s8(dst, at8, vldrbq_z_s8(src, pr), pr);
-            } else {
-                for (int32_t h = 0; h < 16 && c + h < och; h += 8) {
-                    const mve_pred16_t pr = vctp16q((uint32_t)(och - c - h));
-                    vstrbq_scatter_offset_p_s16(dst + h * cw, at16, vldrbq_z_s16(src + h, pr), pr);
-                }
-            }
+    /* the stream: per group of four channels, the weights of its slots (16
+     * lanes per tap group, zeros past the last tap and in slots past the
+     * last channel), then its record (bases folded from the weights' sums);
+     * and each channel's plane */
+    const int32_t qs = 4 * cw + (int32_t)sizeof(mve_rq4);
+    int8_t st[quads * qs] __attribute__((aligned(16)));
+    int16_t sums[4 * quads] __attribute__((aligned(16)));
+    int32_t poff[4 * quads], qoff[quads];
+    fill_s8(st, quads * qs, 0);
+    /* weights: the 8 channels of a tap per load, scattered to their slots
+     * (lane l: group l / 4, slot dot_slot(l % 4)) and summed per channel
+     * (int16: |sum| <= 64 * 128) */
+    const uint16x8_t lane = vidupq_n_u16(0, 1);
+    const uint16x8_t at = vaddq_u16(vmulq_n_u16(vshrq_n_u16(lane, 2), (uint16_t)qs),
+                                    vmulq_n_u16(vandq_u16(slots16(), vdupq_n_u16(3)), (uint16_t)cw));
+    for (int32_t c = 0; c < 4 * quads; c += 8) {
+        const mve_pred16_t pr = vctp16q((uint32_t)(och > c ? och - c : 0));
+        const int8_t *src = w + c;
+        int8_t *dst = st + (c / 4) * qs;
+        int16x8_t sum = vdupq_n_s16(0);
+        for (int32_t t = 0; t < taps; ++t, src += och, ++dst) {
+            const int16x8_t v = vldrbq_z_s16(src, pr);
+            vstrbq_scatter_offset_p_s16(dst, at, v, pr);
+            sum = vaddq_s16(sum, v);
         }
+        vstrhq_p_s16(sums + c, sum, vctp16q((uint32_t)(4 * quads - c)));
     }
     /* the records and the channels' planes, four channels at a time */
-    int32_t sums[4] __attribute__((aligned(16)));
     int32_t most = 0;
-    for (int32_t k = 0; k < quads; ++k) {
-        const int32_t c = 4 * k;
-        for (int32_t j = 0; j < 4; ++j) {
-            int32_t sum = 0;
-            for (int32_t t = 0; c + j < och && t < cw; t += 16) {
-                sum = vaddvaq_s8(sum, vldrbq_s8(wt + (c + j) * cw + t));
-            }
-            sums[j] = sum;
+    if (dm == 1) {
+        /* poff[c] = dot_slot(c) * plane, four at a time */
+        const uint32x4_t l4 = vidupq_n_u32(0, 1);
+        const int32x4_t sl = vreinterpretq_s32_u32(vmulq_n_u32(
+            vorrq_u32(vshlq_n_u32(vandq_u32(l4, vdupq_n_u32(1)), 1), vshrq_n_u32(l4, 1)), (uint32_t)g.plane));
+        for (int32_t c = 0; c < 4 * quads; c += 4) {
+            vstrwq_s32(poff + c, vaddq_n_s32(sl, c * g.plane));
         }
-        const int32_t sh = mve_rq4_fill(&rec[k], bias, q->multiplier, q->shift, c, och, vldrwq_s32(sums),
-                                        d->input_offset);
-        most = sh > most ? sh : most;
-        for (int32_t j = 0; j < 4; ++j) {
-            poff[c + j] = c + j < och ? ((c + j) / dm) * g.plane : 0;
+    } else {
+        for (int32_t c = 0, ic = 0, r = 0; c < 4 * quads; ++c) {
+            poff[c] = dot_slot(ic) * g.plane;
+            if (++r == dm) {
+                r = 0;
+                ++ic;
+            }
         }
     }
+    for (int32_t k = 0; k < quads; ++k) {
+        const int32_t c = 4 * k;
+        qoff[k] = poff[c];
+        const int32_t sh = mve_rq4_fill((mve_rq4 *)(void *)(st + k * qs + 4 * cw), bias, q->multiplier, q->shift, c,
+                                        och, vldrhq_s32(sums + c), d->input_offset);
+        most = sh > most ? sh : most;
+    }
     const bool left = most > 0;
-    int8_t *ring = ctx->buf;
-    memset(ring, -d->input_offset, (size_t)(in->c * g.plane));
+    const int mode = dm == 1 ? DOT_DM1 : dm % 4 == 0 ? DOT_DM4 : DOT_ANY;
+    const dot_call call = {st, qs, poff, qoff, ctx->buf};
+    fill_s8(ctx->buf, g.planes * g.plane, (int8_t)-d->input_offset);
     if (g.chunks == 1) {
-        rows_c1(left, dm == 1, d, in, x, f, out, y, &g, ring, poff, wt, rec);
+        rows_c1(left, mode, d, in, x, f, out, y, &g, &call);
     } else {
-        rows_cn(left, dm == 1, d, in, x, f, out, y, &g, ring, poff, wt, rec);
+        rows_cn(left, mode, d, in, x, f, out, y, &g, &call);
     }
     return true;
 }
