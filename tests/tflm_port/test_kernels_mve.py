@@ -216,6 +216,49 @@ def two_group_depthwise_model() -> tuple[bytes, str]:
     return convert_int8(model, shape, 24), "dw 5x5 / 4x5 s2 on 20 ch, 3x6 d2 on 7 ch"
 
 
+def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """Seeded random depthwise layers for the dot-product path's assembly loops
+    (mve_dw_dot.c): multiplier 1 on 4-47 channels (groups of four with 0-3 left over, no
+    multiple of 16 at stride 2 or 3) and rows 2-13 pixels wide (pairs of pixels, an odd
+    one left), strides 1-3 across (the pair's second window one stride on), dilation,
+    same and valid padding; then multiplier 4 or 8 on one to three channels with 3x3 or
+    5x5 windows (one or two 16-tap groups gathered once per group of four outputs);
+    relu, relu6 or none (the clamps), per tensor or per channel."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i in range(count):
+        keras.utils.set_random_seed(seed + i)
+        channels = int(rng.choice([4, 5, 6, 7, 8, 11, 12, 20, 24, 30, 40, 47]))
+        shape = (int(rng.integers(4, 14)), int(rng.integers(3, 16)), channels)
+        inp = keras.Input(shape, batch_size=1)
+        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        s = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
+        if channels % 16 == 0:
+            s = (1, 1)
+        dil = 2 if s == (1, 1) and rng.random() < 0.3 else 1
+        pad = str(rng.choice(["same", "valid"]))
+        if pad == "valid" and min(shape[0] - dil * (k[0] - 1), shape[1] - dil * (k[1] - 1)) < 1:
+            pad = "same"
+        act = str(rng.choice(["relu", "relu6", "linear"]))
+        x = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, activation=act)(inp)
+        parts = [f"{k[0]}x{k[1]} s{s[0]}x{s[1]} d{dil} {pad} {act}"]
+        y = L.Conv2D(int(rng.integers(1, 4)), 1)(x)
+        k2 = int(rng.choice([3, 5]))
+        dm = int(rng.choice([4, 8]))
+        s2 = int(rng.integers(1, 3))
+        y = L.DepthwiseConv2D(k2, strides=s2, padding="same", depth_multiplier=dm,
+                              activation=str(rng.choice(["relu", "linear"])))(y)
+        parts.append(f"1x1, {k2}x{k2} s{s2} x{dm} on {y.shape[-1] // dm} ch")
+        per_tensor = bool(rng.random() < 0.3)
+        model = keras.Model(inp, L.Concatenate()([L.Flatten()(x), L.Flatten()(y)]))
+        data = convert_int8(model, shape, 70 + i, per_tensor=per_tensor)
+        out.append((data, f"{shape}: " + ", ".join(parts) + (" per-tensor" if per_tensor else "")))
+    return out
+
+
 def _left_shifted(model: bytes, index: int) -> bytes:
     """Every 5th channel's weight scale of layer `index` raised so its effective scale is
     1.5 (a left shift), the others kept (right shifts)."""
@@ -345,6 +388,14 @@ def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: 
     """Few channels, channel counts off the 16-lane groups, multipliers, 1-3 tap groups,
     left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
     _assert_m55_matches_tflm(dot_models(47, 4) + [two_group_depthwise_model()], 2, 9, tmp_path)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_depthwise_pairs_and_multiplier_groups_match_tflite_micro(tmp_path: Path) -> None:
+    """Pairs of pixels (odd widths, channel tails, strides across, clamps) and multipliers
+    4 and 8 (one or two tap groups): the dot path's assembly loops against TFLite Micro."""
+    _assert_m55_matches_tflm(pair_models(61, 6), 2, 13, tmp_path)
 
 
 @pytest.mark.qemu

@@ -343,20 +343,26 @@ typedef struct {
 } dot_call;
 
 /* The window rows of one output row: held[] says which input row each
- * slot holds (row iy in slot iy mod window, distinct within a window);
- * rowsel/colv give each tap's window row (f_h past the last tap, a zero
- * entry of slotw) and column offset, so the taps' offsets are one gather
- * from slotw[] (the slots' byte offsets) and one add per 16 taps. The
- * layer's numbers are copied in once, so the per-row code reads them from
- * one pointer. */
+ * slot holds (row iy in slot iy mod window, distinct within a window), so
+ * with the window's first row in slot m, tap t (window row fy, column fx)
+ * is at byte ((m + fy * dilation) mod window) * wp + fx * dilation. Those
+ * offsets are tabled once per call for every m when the table fits
+ * (tab[m]); else rowsel/colv give each tap's window row (f_h past the last
+ * tap, a zero entry of slotw) and column offset, and the taps' offsets are
+ * one gather from slotw[] (the slots' byte offsets) and one add per 16
+ * taps. The layer's numbers are copied in once, so the per-row code reads
+ * them from one pointer. */
+#define DOT_TAB_BYTES 512
 typedef struct {
     uint8_t rowsel[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
     uint8_t colv[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
     uint8_t offs[MVE_DW_DOT_MAX_CHUNKS * 16] __attribute__((aligned(16)));
+    uint8_t tab[DOT_TAB_BYTES] __attribute__((aligned(16)));
     uint16x8_t at; /* plane_row's offsets */
     uint8_t slotw[65];
     int32_t held[64];
     int32_t m; /* the slot of the window's first row */
+    bool tabled;
     int32_t window, f_h, dil_h, stride_h, pad_h, pad_w, in_h, in_w, in_c, row_in, wp, plane, planes, vecs;
     int8_t zp;
 } dot_rows;
@@ -364,12 +370,29 @@ typedef struct {
 static void rows_start(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const dot_geom *g,
                        dot_rows *rs)
 {
-    const int32_t taps = f->h * f->w;
-    for (int32_t t = 0; t < 16 * g->chunks; ++t) {
+    const int32_t taps = f->h * f->w, cw = 16 * g->chunks;
+    for (int32_t t = 0; t < cw; ++t) {
         rs->rowsel[t] = (uint8_t)(t < taps ? t / f->w : f->h);
         rs->colv[t] = (uint8_t)(t < taps ? (t % f->w) * d->dilation_w : 0);
     }
     rs->slotw[f->h] = 0;
+    rs->tabled = g->window * cw <= DOT_TAB_BYTES && g->window <= 32;
+    if (rs->tabled) {
+        /* tab[m] lane t: sl2[m + fy * dilation] + column, sl2[j] the byte
+         * offset of slot j mod window (lanes past the last tap: row 0) */
+        uint8_t sl2[64] __attribute__((aligned(16)));
+        for (int32_t j = 0; j < 2 * g->window; ++j) {
+            sl2[j] = (uint8_t)((j < g->window ? j : j - g->window) * g->wp);
+        }
+        for (int32_t c = 0; c < cw; c += 16) {
+            const uint8x16_t rows = vldrbq_u8(rs->rowsel + c), cols = vldrbq_u8(rs->colv + c);
+            const uint8x16_t fy = vpselq_u8(rows, vdupq_n_u8(0), vcmpneq_n_u8(rows, (uint8_t)f->h));
+            for (int32_t m = 0; m < g->window; ++m) {
+                const uint8x16_t idx = vmlaq_n_u8(vdupq_n_u8((uint8_t)m), fy, (uint8_t)d->dilation_h);
+                vstrbq_u8(rs->tab + m * cw + c, vaddq_u8(vldrbq_gather_offset_u8(sl2, idx), cols));
+            }
+        }
+    }
     rs->at = in->c >= 8 ? vmulq_n_u16(slots16(), (uint16_t)g->plane) : vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)in->c);
     rs->window = g->window;
     rs->f_h = f->h;
@@ -388,46 +411,73 @@ static void rows_start(const kwsq_conv_params *d, const kwsq_dims *in, const kws
     rs->zp = (int8_t)-d->input_offset;
 }
 
-/* Before output row oy (rows in order from 0 per image): its window rows
- * copied into the planes (a row outside the input: a row of zero points,
- * taking a slot whose row is outside this window), rs->offs set. */
-static __attribute__((noinline)) void row_enter(dot_rows *rs, const int8_t *img, int8_t *ring, int32_t oy)
+/* Input row iy (or a row of zero points when it is outside the input) into
+ * slot `slot` unless it holds it already. */
+static inline void row_load(dot_rows *rs, const int8_t *img, int8_t *ring, int32_t iy, int32_t slot)
+{
+    const int32_t at = slot * rs->wp + rs->pad_w;
+    if (iy >= 0 && iy < rs->in_h) {
+        if (rs->held[slot] != iy) {
+            plane_row(img + iy * rs->row_in, rs->in_w, rs->in_c, rs->plane, rs->at, ring + at);
+            rs->held[slot] = iy;
+        }
+    } else if (rs->held[slot] != DOT_ZERO_ROW) {
+        plane_zero(ring, rs->planes, rs->plane, at, rs->in_w, rs->zp);
+        rs->held[slot] = DOT_ZERO_ROW;
+    }
+}
+
+/* Before output row oy (rows in order from 0 per image): its window rows in
+ * the planes (a row outside the input: a row of zero points, taking a slot
+ * whose row is outside this window); returns its taps' offsets. At stride
+ * 1 without dilation, after the first row only the window's last row is
+ * new. */
+static __attribute__((noinline)) const uint8_t *row_enter(dot_rows *rs, const int8_t *img, int8_t *ring, int32_t oy)
 {
     const int32_t window = rs->window;
     int32_t m;
-    if (oy == 0) {
-        for (int32_t s = 0; s < window; ++s) {
-            rs->held[s] = -1;
-        }
-        m = (window - rs->pad_h % window) % window;
+    const bool next = oy > 0 && rs->stride_h == 1 && rs->dil_h == 1;
+    if (next) {
+        m = rs->m + 1;
+        m = m == window ? 0 : m;
+        rs->m = m;
+        row_load(rs, img, ring, oy - rs->pad_h + window - 1, m == 0 ? window - 1 : m - 1);
     } else {
-        m = rs->m + rs->stride_h;
-        while (m >= window) {
-            m -= window;
+        if (oy == 0) {
+            for (int32_t s = 0; s < window; ++s) {
+                rs->held[s] = -1;
+            }
+            m = (window - rs->pad_h % window) % window;
+        } else {
+            m = rs->m + rs->stride_h;
+            while (m >= window) {
+                m -= window;
+            }
+        }
+        rs->m = m;
+        const int32_t iy0 = oy * rs->stride_h - rs->pad_h;
+        for (int32_t fy = 0; fy < rs->f_h; ++fy) {
+            int32_t slot = m + fy * rs->dil_h;
+            slot = slot >= window ? slot - window : slot;
+            rs->slotw[fy] = (uint8_t)(slot * rs->wp);
+            row_load(rs, img, ring, iy0 + fy * rs->dil_h, slot);
         }
     }
-    rs->m = m;
-    const int32_t iy0 = oy * rs->stride_h - rs->pad_h;
-    for (int32_t fy = 0; fy < rs->f_h; ++fy) {
-        const int32_t iy = iy0 + fy * rs->dil_h;
-        int32_t slot = m + fy * rs->dil_h;
-        slot = slot >= window ? slot - window : slot;
-        const int32_t at = slot * rs->wp;
-        rs->slotw[fy] = (uint8_t)at;
-        if (iy >= 0 && iy < rs->in_h) {
-            if (rs->held[slot] != iy) {
-                plane_row(img + iy * rs->row_in, rs->in_w, rs->in_c, rs->plane, rs->at, ring + at + rs->pad_w);
-                rs->held[slot] = iy;
-            }
-        } else if (rs->held[slot] != DOT_ZERO_ROW) {
-            plane_zero(ring, rs->planes, rs->plane, at + rs->pad_w, rs->in_w, rs->zp);
-            rs->held[slot] = DOT_ZERO_ROW;
+    if (rs->tabled) {
+        return rs->tab + m * 16 * rs->vecs;
+    }
+    if (next) {
+        for (int32_t fy = 0; fy < rs->f_h; ++fy) {
+            int32_t slot = m + fy * rs->dil_h;
+            slot = slot >= window ? slot - window : slot;
+            rs->slotw[fy] = (uint8_t)(slot * rs->wp);
         }
     }
     for (int32_t c = 0; c < rs->vecs; ++c) {
         vstrbq_u8(rs->offs + 16 * c, vaddq_u8(vldrbq_gather_offset_u8(rs->slotw, vldrbq_u8(rs->rowsel + 16 * c)),
                                               vldrbq_u8(rs->colv + 16 * c)));
     }
+    return rs->offs;
 }
 
 /* Every output pixel (chunks, left, mode: constants per instance). */
@@ -452,9 +502,9 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
         for (int32_t oy = 0; oy < out->h; ++oy, yp += out_w * och) {
-            row_enter(&rs, img, ring, oy);
-            const uint8x16_t o = vldrbq_u8(rs.offs);
-            const uint8x16_t o1 = chunks == 2 ? vldrbq_u8(rs.offs + 16) : o;
+            const uint8_t *offs = row_enter(&rs, img, ring, oy);
+            const uint8x16_t o = vldrbq_u8(offs);
+            const uint8x16_t o1 = chunks == 2 ? vldrbq_u8(offs + 16) : o;
             int32_t ox = 0;
             const int8_t *p = ring;
             int8_t *ya = yp;
@@ -493,7 +543,7 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
              * every channel (left shifts, other multipliers) */
             const int32_t c0 = mode == DOT_ANY || left ? 0 : full;
             for (int32_t px = 0; c0 < och && px < out_w; ++px) {
-                pixel_dot_c(chunks, left, c0, och, ring + px * sw, k->poff, o, rs.offs, st, qs, cw, out_off, lo,
+                pixel_dot_c(chunks, left, c0, och, ring + px * sw, k->poff, o, offs, st, qs, cw, out_off, lo,
                             hi, yp + px * och);
             }
         }
