@@ -192,11 +192,13 @@ def test_overlapped_chains_under_qemu_are_bit_exact(
 # asking for a ring it does not use), DS-CNN took 13,888 B (ref) and 14,216 B (dsp).
 # m55/mve DS-CNN took 10,960 B before its depthwise layers took the dot-product path
 # (kernels/mve/mve_dw_dot.c: channel planes of 3 rows x 7 bytes x 64 channels = 1,344 B
-# of scratch instead of a 640 B ring), for 1,298,492 -> 1,197,832 instructions.
+# of scratch instead of a 640 B ring), for 1,298,492 -> 1,197,832 instructions; 11,664 B
+# before the planes held a fourth row (two output rows per pass on its 5-wide maps:
+# 1,063,787 -> 1,052,559 instructions).
 EXACT_ARENA = {
     ("m4", "ref"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 10960},
     ("m4", "dsp"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 10816},
-    ("m55", "mve"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 11664},
+    ("m55", "mve"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 12112},
     # 64-bit pointers: larger interpreter, node and tensor records; the A-profile
     # firmware keeps the requantization tables persistent (boards/Makefile)
     ("a64", "neon"): {"micro_speech_quantized": 5224, "mlperf_tiny_kws_ds_cnn_int8": 14368},

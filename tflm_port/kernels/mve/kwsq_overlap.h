@@ -10,7 +10,10 @@
  * order, each read in full before its outputs are written (mve_conv_block.c;
  * mve_conv.c's passes are 4 pixels). */
 #define KWSQ_CONV_OVERLAP_SPILL(p, f) 15
-/* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass. */
+/* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass;
+ * or two rows in one pass (mve_dw_dot.c's vertical pairs) after the input
+ * rows of both rows' windows are copied aside, so every input row read
+ * later belongs to a later window, as after a pass of the second row. */
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
 #endif /* KWSQ_OVERLAP_H */

@@ -58,8 +58,10 @@ static inline uint16x8_t slots16(void)
 /* The geometry of a layer on this path (see mve_dw_dot_bytes). */
 typedef struct {
     int32_t window; /* input rows a window spans */
+    int32_t rows;   /* rows a plane holds: the window, or the window and one
+                     * stride (two output rows' windows, vertical pairs) */
     int32_t wp;     /* bytes of one padded plane row */
-    int32_t plane;  /* bytes of one channel's plane: window rows */
+    int32_t plane;  /* bytes of one channel's plane: rows x wp */
     int32_t planes; /* input channels rounded up to a group of four */
     int32_t chunks; /* 16-tap groups */
 } dot_geom;
@@ -83,7 +85,14 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
     }
     g->window = (int32_t)window;
     g->wp = (int32_t)wp;
-    g->plane = (int32_t)(window * wp);
+    /* odd widths leave a pixel per row out of the horizontal pairs: with one
+     * more stride of rows held, two output rows run as vertical pairs */
+    const int64_t rows = window + d->stride_h;
+    g->rows = d->depth_multiplier == 1 && g->chunks == 1 && out->w % 2 == 1 && out->h >= 2 && rows <= 64 &&
+                      rows * wp <= 256
+                  ? (int32_t)rows
+                  : (int32_t)window;
+    g->plane = g->rows * g->wp;
     g->planes = (in->c + 3) & ~3;
     return true;
 }
@@ -209,15 +218,16 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vand q0, %q[" A "], q1\n\t" "vshr.s32 q0, q0, #31\n\t" "vqadd.s32 %q[" A "], %q[" A "], q0\n\t"             \
     "vrshl.s32 %q[" A "], %q[" A "], q1\n\t"
 
-/* NP (> 0) pairs of pixels side by side (the second window at offsets O2 =
- * O + stride), every full group of four channels, multiplier 1, one 16-tap
+/* NP (> 0) pairs of pixels (side by side: the second window at offsets O2 =
+ * O + stride; or one above the other: O2 the next row's), every full group
+ * of four channels, multiplier 1, one 16-tap
  * group, no left shifts. Each weight load serves both pixels and each
  * record load both vectors; the sums of slots 0 and 1 (channels 0 and 2) go
  * into lanes 0 and 2 of A and B before slots 2 and 3 are summed, so four
  * registers hold them: 52 instructions per 4 channels of 2 pixels (64 one
  * at a time). Stores at Y and YB. Between pairs, ST[] = {groups, plane
- * step to the next pair, stream bytes to rewind, Y's step from YB's end,
- * output channels} moves the pointers: 10 instructions a pair. */
+ * step to the next pair, stream bytes to rewind, output step} moves the
+ * pointers: 9 instructions a pair. */
 #define MVE_DW_DOT_PAIRS(P, R, PL, Y, YB, NP, ST, O, O2, OFF, LO, HI, A, B)                                     \
     __asm__ volatile("2:\n\t"                                                                                  \
                      "ldr r6, [%[st]]\n\t"                                                                     \
@@ -247,9 +257,9 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                      "ldrd r6, r8, [%[st], #4]\n\t"                                                           \
                      "add %[p], %[p], r6\n\t"                                                                 \
                      "sub %[r], %[r], r8\n\t"                                                                 \
-                     "ldrd r6, r8, [%[st], #12]\n\t"                                                          \
-                     "add %[y], %[yb], r6\n\t"                                                                \
-                     "add %[yb], %[y], r8\n\t"                                                                \
+                     "ldr r6, [%[st], #12]\n\t"                                                               \
+                     "add %[y], %[y], r6\n\t"                                                                 \
+                     "add %[yb], %[yb], r6\n\t"                                                               \
                      "subs %[np], %[np], #1\n\t"                                                              \
                      "bne 2b\n"                                                                               \
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [np] "+r"(NP), [a] "=&w"(A),    \
@@ -343,9 +353,10 @@ typedef struct {
 } dot_call;
 
 /* The window rows of one output row: held[] says which input row each
- * slot holds (row iy in slot iy mod window, distinct within a window), so
+ * slot holds (row iy in slot iy mod rows, distinct within a window, and
+ * within two successive windows when the planes hold a stride more), so
  * with the window's first row in slot m, tap t (window row fy, column fx)
- * is at byte ((m + fy * dilation) mod window) * wp + fx * dilation. Those
+ * is at byte ((m + fy * dilation) mod rows) * wp + fx * dilation. Those
  * offsets are tabled once per call for every m when the table fits
  * (tab[m]); else rowsel/colv give each tap's window row (f_h past the last
  * tap, a zero entry of slotw) and column offset, and the taps' offsets are
@@ -363,7 +374,7 @@ typedef struct {
     int32_t held[64];
     int32_t m; /* the slot of the window's first row */
     bool tabled;
-    int32_t window, f_h, dil_h, stride_h, pad_h, pad_w, in_h, in_w, in_c, row_in, wp, plane, planes, vecs;
+    int32_t window, rows, f_h, dil_h, stride_h, pad_h, pad_w, in_h, in_w, in_c, row_in, wp, plane, planes, vecs;
     int8_t zp;
 } dot_rows;
 
@@ -376,18 +387,18 @@ static void rows_start(const kwsq_conv_params *d, const kwsq_dims *in, const kws
         rs->colv[t] = (uint8_t)(t < taps ? (t % f->w) * d->dilation_w : 0);
     }
     rs->slotw[f->h] = 0;
-    rs->tabled = g->window * cw <= DOT_TAB_BYTES && g->window <= 32;
+    rs->tabled = g->rows * cw <= DOT_TAB_BYTES && g->rows <= 32;
     if (rs->tabled) {
         /* tab[m] lane t: sl2[m + fy * dilation] + column, sl2[j] the byte
-         * offset of slot j mod window (lanes past the last tap: row 0) */
+         * offset of slot j mod rows (lanes past the last tap: row 0) */
         uint8_t sl2[64] __attribute__((aligned(16)));
-        for (int32_t j = 0; j < 2 * g->window; ++j) {
-            sl2[j] = (uint8_t)((j < g->window ? j : j - g->window) * g->wp);
+        for (int32_t j = 0; j < 2 * g->rows; ++j) {
+            sl2[j] = (uint8_t)((j < g->rows ? j : j - g->rows) * g->wp);
         }
         for (int32_t c = 0; c < cw; c += 16) {
             const uint8x16_t rows = vldrbq_u8(rs->rowsel + c), cols = vldrbq_u8(rs->colv + c);
             const uint8x16_t fy = vpselq_u8(rows, vdupq_n_u8(0), vcmpneq_n_u8(rows, (uint8_t)f->h));
-            for (int32_t m = 0; m < g->window; ++m) {
+            for (int32_t m = 0; m < g->rows; ++m) {
                 const uint8x16_t idx = vmlaq_n_u8(vdupq_n_u8((uint8_t)m), fy, (uint8_t)d->dilation_h);
                 vstrbq_u8(rs->tab + m * cw + c, vaddq_u8(vldrbq_gather_offset_u8(sl2, idx), cols));
             }
@@ -395,6 +406,7 @@ static void rows_start(const kwsq_conv_params *d, const kwsq_dims *in, const kws
     }
     rs->at = in->c >= 8 ? vmulq_n_u16(slots16(), (uint16_t)g->plane) : vmulq_n_u16(vidupq_n_u16(0, 1), (uint16_t)in->c);
     rs->window = g->window;
+    rs->rows = g->rows;
     rs->f_h = f->h;
     rs->dil_h = d->dilation_h;
     rs->stride_h = d->stride_h;
@@ -434,31 +446,32 @@ static inline void row_load(dot_rows *rs, const int8_t *img, int8_t *ring, int32
  * new. */
 static __attribute__((noinline)) const uint8_t *row_enter(dot_rows *rs, const int8_t *img, int8_t *ring, int32_t oy)
 {
-    const int32_t window = rs->window;
+    const int32_t rows = rs->rows;
     int32_t m;
     const bool next = oy > 0 && rs->stride_h == 1 && rs->dil_h == 1;
     if (next) {
         m = rs->m + 1;
-        m = m == window ? 0 : m;
+        m = m == rows ? 0 : m;
         rs->m = m;
-        row_load(rs, img, ring, oy - rs->pad_h + window - 1, m == 0 ? window - 1 : m - 1);
+        const int32_t last = m + rs->window - 1;
+        row_load(rs, img, ring, oy - rs->pad_h + rs->window - 1, last >= rows ? last - rows : last);
     } else {
         if (oy == 0) {
-            for (int32_t s = 0; s < window; ++s) {
+            for (int32_t s = 0; s < rows; ++s) {
                 rs->held[s] = -1;
             }
-            m = (window - rs->pad_h % window) % window;
+            m = (rows - rs->pad_h % rows) % rows;
         } else {
             m = rs->m + rs->stride_h;
-            while (m >= window) {
-                m -= window;
+            while (m >= rows) {
+                m -= rows;
             }
         }
         rs->m = m;
         const int32_t iy0 = oy * rs->stride_h - rs->pad_h;
         for (int32_t fy = 0; fy < rs->f_h; ++fy) {
             int32_t slot = m + fy * rs->dil_h;
-            slot = slot >= window ? slot - window : slot;
+            slot = slot >= rows ? slot - rows : slot;
             rs->slotw[fy] = (uint8_t)(slot * rs->wp);
             row_load(rs, img, ring, iy0 + fy * rs->dil_h, slot);
         }
@@ -469,7 +482,7 @@ static __attribute__((noinline)) const uint8_t *row_enter(dot_rows *rs, const in
     if (next) {
         for (int32_t fy = 0; fy < rs->f_h; ++fy) {
             int32_t slot = m + fy * rs->dil_h;
-            slot = slot >= window ? slot - window : slot;
+            slot = slot >= rows ? slot - rows : slot;
             rs->slotw[fy] = (uint8_t)(slot * rs->wp);
         }
     }
@@ -493,9 +506,17 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
     const int8_t *st = k->st;
     const int32_t qs = k->qs;
     int8_t *ring = k->ring;
-    /* pairs of pixels: the group count, then the steps between pairs */
-    const int32_t pst[5] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, och - full, och};
+    /* pairs of pixels side by side (pst) or one above the other (vst): the
+     * group count, then the steps between pairs */
+    const int32_t pst[4] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, 2 * och - full};
+    const int32_t vst[4] = {full / 4, sw - full * plane, (full / 4) * qs, och - full};
     const bool pairs = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && out_w >= 2;
+    /* two rows at a time when the planes hold both windows: both rows'
+     * input rows are copied before either row's outputs are written, and
+     * what is read afterwards (the rows of later windows) is what a pass of
+     * the second row alone would read, so in place and overlapped
+     * placements keep their inputs (kwsq_overlap.h) */
+    const bool vertical = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && g->rows > g->window;
     dot_rows rs;
     rows_start(d, in, f, g, &rs);
     int8_t *yp = y;
@@ -505,6 +526,26 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
             const uint8_t *offs = row_enter(&rs, img, ring, oy);
             const uint8x16_t o = vldrbq_u8(offs);
             const uint8x16_t o1 = chunks == 2 ? vldrbq_u8(offs + 16) : o;
+            if (vertical && oy + 1 < out->h) {
+                const uint8_t *offs2 = row_enter(&rs, img, ring, oy + 1);
+                const uint8x16_t o2 = vldrbq_u8(offs2);
+                const int8_t *p = ring, *r = st;
+                int8_t *ya = yp, *yb = yp + out_w * och;
+                int32_t np = out_w;
+                int32x4_t a, b;
+                MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, np, vst, o, o2, out_off, lo, hi, a, b);
+                (void)a;
+                (void)b;
+                for (int32_t px = 0; full < och && px < out_w; ++px) {
+                    pixel_dot_c(1, false, full, och, ring + px * sw, k->poff, o, offs, st, qs, cw, out_off, lo, hi,
+                                yp + px * och);
+                    pixel_dot_c(1, false, full, och, ring + px * sw, k->poff, o2, offs2, st, qs, cw, out_off, lo,
+                                hi, yp + (out_w + px) * och);
+                }
+                ++oy;
+                yp += out_w * och;
+                continue;
+            }
             int32_t ox = 0;
             const int8_t *p = ring;
             int8_t *ya = yp;
