@@ -195,10 +195,10 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
  * load and VMLAV (VMLAV writes even registers; slots 0-3 hold channels 0,
  * 2, 1, 3, whose sums go to r6, r10, r8, r12), then the four sums
  * requantized, clamped and stored at Y: 32 instructions per 4 channels. */
-#define MVE_DW_DOT_QUADS(P, R, PL, Y, N, O, OFF, LO, HI)                                                      \
+#define MVE_DW_DOT_QUADS(P, R, PL, Y, N, O, OFF, LO, HI, FIX)                                                 \
     __asm__ volatile("dls lr, %[n]\n"                                                                        \
                      "1:\n\t" MVE_DW_DOT1("r6") MVE_DW_DOT1("r10") MVE_DW_DOT1("r8") MVE_DW_DOT1("r12")     \
-                     MVE_RQ4_ASM_R6_R12                                                                      \
+                     MVE_RQ4_ASM_R6_R12_WITH(FIX)                                                            \
                      "le lr, 1b\n"                                                                           \
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y)                                                \
                      : [n] "r"(N), [pl] "r"(PL), [o] "w"(O), [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)     \
@@ -213,9 +213,13 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vldrb.8 q1, [%[r]], #16\n\t" "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vmlav.s8 " RA ", q0, q1\n\t"                 \
     "vldrb.u8 q0, [%[p], %q[o2]]\n\t" "vmlav.s8 " RB ", q0, q1\n\t" "add %[p], %[p], %[pl]\n\t"
 
-/* Requantize vector A with its right shifts in q1, q0 a temporary. */
+/* Requantize vector A with its right shifts in q1, q0 a temporary (the
+ * _RN form when every right shift is nonzero: see MVE_RQ4_FIXUP_RN). */
 #define MVE_DW_DOT_FIX(A)                                                                                      \
     "vand q0, %q[" A "], q1\n\t" "vshr.s32 q0, q0, #31\n\t" "vqadd.s32 %q[" A "], %q[" A "], q0\n\t"             \
+    "vrshl.s32 %q[" A "], %q[" A "], q1\n\t"
+#define MVE_DW_DOT_FIX_RN(A)                                                                                   \
+    "vshr.s32 q0, %q[" A "], #31\n\t" "vqadd.s32 %q[" A "], %q[" A "], q0\n\t"                                    \
     "vrshl.s32 %q[" A "], %q[" A "], q1\n\t"
 
 /* NP (> 0) pairs of pixels (side by side: the second window at offsets O2 =
@@ -226,9 +230,10 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
  * into lanes 0 and 2 of A and B before slots 2 and 3 are summed, so four
  * registers hold them: 52 instructions per 4 channels of 2 pixels (64 one
  * at a time). Stores at Y and YB. Between pairs, ST[] = {groups, plane
- * step to the next pair, stream bytes to rewind, output step} moves the
- * pointers: 9 instructions a pair. */
-#define MVE_DW_DOT_PAIRS(P, R, PL, Y, YB, NP, ST, O, O2, OFF, LO, HI, A, B)                                     \
+ * step to the next pair, stream bytes to rewind, output step, pairs left
+ * (> 0, counted down in memory: the loop needs every other register)}
+ * moves the pointers: 11 instructions a pair. */
+#define MVE_DW_DOT_PAIRS(P, R, PL, Y, YB, ST, O, O2, OFF, LO, HI, A, B, FIX)                                   \
     __asm__ volatile("2:\n\t"                                                                                  \
                      "ldr r6, [%[st]]\n\t"                                                                     \
                      "dls lr, r6\n"                                                                            \
@@ -244,7 +249,7 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                      "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
                      "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
                      "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
-                     "vldrb.s32 q1, [%[r], #-8]\n\t" MVE_DW_DOT_FIX("a") MVE_DW_DOT_FIX("b")                  \
+                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                      \
                      "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
                      "vadd.i32 %q[b], %q[b], %[off]\n\t"                                                      \
                      "vmax.s32 %q[a], %q[a], %q[lo]\n\t"                                                      \
@@ -260,10 +265,11 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                      "ldr r6, [%[st], #12]\n\t"                                                               \
                      "add %[y], %[y], r6\n\t"                                                                 \
                      "add %[yb], %[yb], r6\n\t"                                                               \
-                     "subs %[np], %[np], #1\n\t"                                                              \
+                     "ldr r6, [%[st], #16]\n\t"                                                               \
+                     "subs r6, r6, #1\n\t"                                                                    \
+                     "str r6, [%[st], #16]\n\t"                                                               \
                      "bne 2b\n"                                                                               \
-                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [np] "+r"(NP), [a] "=&w"(A),    \
-                       [b] "=&w"(B)                                                                            \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [a] "=&w"(A), [b] "=&w"(B)        \
                      : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF), [lo] "w"(LO),   \
                        [hi] "w"(HI)                                                                            \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
@@ -494,7 +500,7 @@ static __attribute__((noinline)) const uint8_t *row_enter(dot_rows *rs, const in
 }
 
 /* Every output pixel (chunks, left, mode: constants per instance). */
-static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, int mode,
+static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, bool rn, int mode,
                                                            const kwsq_conv_params *d, const kwsq_dims *in,
                                                            const int8_t *x, const kwsq_dims *f,
                                                            const kwsq_dims *out, int8_t *y, const dot_geom *g,
@@ -508,8 +514,8 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
     int8_t *ring = k->ring;
     /* pairs of pixels side by side (pst) or one above the other (vst): the
      * group count, then the steps between pairs */
-    const int32_t pst[4] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, 2 * och - full};
-    const int32_t vst[4] = {full / 4, sw - full * plane, (full / 4) * qs, och - full};
+    int32_t pst[5] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, 2 * och - full, 0};
+    int32_t vst[5] = {full / 4, sw - full * plane, (full / 4) * qs, och - full, 0};
     const bool pairs = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && out_w >= 2;
     /* two rows at a time when the planes hold both windows: both rows'
      * input rows are copied before either row's outputs are written, and
@@ -531,9 +537,13 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const uint8x16_t o2 = vldrbq_u8(offs2);
                 const int8_t *p = ring, *r = st;
                 int8_t *ya = yp, *yb = yp + out_w * och;
-                int32_t np = out_w;
+                vst[4] = out_w;
                 int32x4_t a, b;
-                MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, np, vst, o, o2, out_off, lo, hi, a, b);
+                if (rn) {
+                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
+                } else {
+                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
+                }
                 (void)a;
                 (void)b;
                 for (int32_t px = 0; full < och && px < out_w; ++px) {
@@ -553,9 +563,13 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const uint8x16_t o2 = vaddq_n_u8(o, (uint8_t)sw);
                 const int8_t *r = st;
                 int8_t *yb = yp + och;
-                int32_t np = out_w / 2;
+                pst[4] = out_w / 2;
                 int32x4_t a, b;
-                MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, np, pst, o, o2, out_off, lo, hi, a, b);
+                if (rn) {
+                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
+                } else {
+                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
+                }
                 (void)a;
                 (void)b;
                 ox = out_w & ~1;
@@ -565,7 +579,11 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const int8_t *r = st;
                 if (mode == DOT_DM1 && chunks == 1) {
                     const int8_t *pq = p;
-                    MVE_DW_DOT_QUADS(pq, r, plane, ya, full / 4, o, out_off, lo, hi);
+                    if (rn) {
+                        MVE_DW_DOT_QUADS(pq, r, plane, ya, full / 4, o, out_off, lo, hi, MVE_RQ4_FIXUP_RN);
+                    } else {
+                        MVE_DW_DOT_QUADS(pq, r, plane, ya, full / 4, o, out_off, lo, hi, MVE_RQ4_FIXUP);
+                    }
                 } else if (mode == DOT_DM1) {
                     const int8_t *pq = p;
                     MVE_DW_DOT_QUADS2(pq, r, plane, ya, full / 4, o, o1, out_off, lo, hi);
@@ -591,18 +609,20 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
     }
 }
 
-static __attribute__((noinline)) void rows_c1(bool left, int mode, const kwsq_conv_params *d, const kwsq_dims *in,
-                                              const int8_t *x, const kwsq_dims *f, const kwsq_dims *out, int8_t *y,
-                                              const dot_geom *g, const dot_call *k)
+static __attribute__((noinline)) void rows_c1(bool left, bool rn, int mode, const kwsq_conv_params *d,
+                                              const kwsq_dims *in, const int8_t *x, const kwsq_dims *f,
+                                              const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
     if (left) {
-        rows_dot(1, true, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(1, true, false, DOT_ANY, d, in, x, f, out, y, g, k);
+    } else if (mode == DOT_DM1 && rn) {
+        rows_dot(1, false, true, DOT_DM1, d, in, x, f, out, y, g, k);
     } else if (mode == DOT_DM1) {
-        rows_dot(1, false, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, false, DOT_DM1, d, in, x, f, out, y, g, k);
     } else if (mode == DOT_DM4) {
-        rows_dot(1, false, DOT_DM4, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(1, false, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, false, DOT_ANY, d, in, x, f, out, y, g, k);
     }
 }
 
@@ -611,11 +631,11 @@ static __attribute__((noinline)) void rows_cn(bool left, int mode, const kwsq_co
                                               const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
     if (g->chunks == 2 && !left && mode == DOT_DM1) {
-        rows_dot(2, false, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(2, false, false, DOT_DM1, d, in, x, f, out, y, g, k);
     } else if (g->chunks == 2 && !left && mode == DOT_DM4) {
-        rows_dot(2, false, DOT_DM4, d, in, x, f, out, y, g, k);
+        rows_dot(2, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(g->chunks, true, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(g->chunks, true, false, DOT_ANY, d, in, x, f, out, y, g, k);
     }
 }
 
@@ -659,6 +679,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
     }
     /* the records and the channels' planes, four channels at a time */
     int32_t most = 0;
+    bool rn = true;
     if (dm == 1) {
         /* poff[c] = dot_slot(c) * plane, four at a time */
         const uint32x4_t l4 = vidupq_n_u32(0, 1);
@@ -682,13 +703,15 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
         const int32_t sh = mve_rq4_fill((mve_rq4 *)(void *)(st + k * qs + 4 * cw), bias, q->multiplier, q->shift, c,
                                         och, vldrhq_s32(sums + c), d->input_offset);
         most = sh > most ? sh : most;
+        /* the groups the assembly loops take (full ones) all shift right */
+        rn = rn && (c + 4 > och || sh < 0);
     }
     const bool left = most > 0;
     const int mode = dm == 1 ? DOT_DM1 : dm % 4 == 0 ? DOT_DM4 : DOT_ANY;
     const dot_call call = {st, qs, poff, qoff, ctx->buf};
     fill_s8(ctx->buf, g.planes * g.plane, (int8_t)-d->input_offset);
     if (g.chunks == 1) {
-        rows_c1(left, mode, d, in, x, f, out, y, &g, &call);
+        rows_c1(left, rn, mode, d, in, x, f, out, y, &g, &call);
     } else {
         rows_cn(left, mode, d, in, x, f, out, y, &g, &call);
     }

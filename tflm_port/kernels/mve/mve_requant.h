@@ -76,23 +76,27 @@ static inline int32_t mve_rq4_fill(mve_rq4 *r, const int32_t *bias, const int32_
 /* Inline-assembly tail of the dot-product loops (mve_dw_dot.c, mve_conv_dot.c):
  * the sums of four channels in r6, r8, r10, r12 requantized with the mve_rq4
  * record at %[r] (advanced to the next), offset by %[off], clamped to
- * %q[lo]..%q[hi] and stored as four bytes at %[y]. Needs q0-q2; no left shift. */
-#define MVE_RQ4_ASM_R6_R12                                                                                   \
+ * %q[lo]..%q[hi] and stored as four bytes at %[y]. Needs q0-q2; no left shift.
+ * FIX: the -1 for negative values before the rounding shift, MVE_RQ4_FIXUP
+ * (lanes whose right shift is 0 get none) or, when every right shift of the
+ * four is nonzero, MVE_RQ4_FIXUP_RN (one instruction fewer). */
+#define MVE_RQ4_FIXUP "vand q1, q0, q2\n\t" "vshr.s32 q1, q1, #31\n\t"
+#define MVE_RQ4_FIXUP_RN "vshr.s32 q1, q0, #31\n\t"
+#define MVE_RQ4_ASM_R6_R12_WITH(FIX)                                                                         \
     "vmov q0[2], q0[0], r6, r10\n\t"                                                                    \
     "vmov q0[3], q0[1], r8, r12\n\t"                                                                    \
     "vldrw.u32 q1, [%[r]], #40\n\t"                                                                     \
     "vadd.i32 q0, q0, q1\n\t"                                                                           \
     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                                    \
     "vqrdmulh.s32 q0, q0, q1\n\t"                                                                       \
-    "vldrb.s32 q2, [%[r], #-8]\n\t"                                                                     \
-    "vand q1, q0, q2\n\t"                                                                               \
-    "vshr.s32 q1, q1, #31\n\t"                                                                          \
+    "vldrb.s32 q2, [%[r], #-8]\n\t" FIX                                                                 \
     "vqadd.s32 q0, q0, q1\n\t"                                                                          \
     "vrshl.s32 q0, q0, q2\n\t"                                                                          \
     "vadd.i32 q0, q0, %[off]\n\t"                                                                       \
     "vmax.s32 q0, q0, %q[lo]\n\t"                                                                       \
     "vmin.s32 q0, q0, %q[hi]\n\t"                                                                       \
     "vstrb.32 q0, [%[y]], #4\n\t"
+#define MVE_RQ4_ASM_R6_R12 MVE_RQ4_ASM_R6_R12_WITH(MVE_RQ4_FIXUP)
 
 /* The sums v of four channels requantized with record r, clamped and stored
  * at y, the first n lanes. */
