@@ -219,11 +219,15 @@ def two_group_depthwise_model() -> tuple[bytes, str]:
 def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     """Seeded random depthwise layers for the dot-product path's assembly loops
     (mve_dw_dot.c): multiplier 1 on 4-47 channels (groups of four with 0-3 left over, no
-    multiple of 16 at stride 2 or 3) and rows 2-13 pixels wide (pairs of pixels, an odd
-    one left), strides 1-3 across (the pair's second window one stride on), dilation,
-    same and valid padding; then multiplier 4 or 8 on one to three channels with 3x3 or
-    5x5 windows (one or two 16-tap groups gathered once per group of four outputs);
-    relu, relu6 or none (the clamps), per tensor or per channel."""
+    multiple of 16 at stride 2 or 3) on maps 3-15 pixels wide (pairs of pixels side by
+    side, or one above the other when the output width is odd), strides 1-3 across (the
+    pair's second window one stride on), dilation, same and valid padding; then
+    multiplier 4 or 8 on one to three channels with 3x3 or 5x5 windows (one or two 16-tap
+    groups gathered once per group of four outputs); relu, relu6 or none (the clamps), per
+    tensor or per channel. Every second model is the first layer alone, per channel,
+    unclamped, with some channels that have no shift at all (their negative sums must
+    not be rounded as a right shift's are).
+    """
     import tf_keras as keras
 
     rng = np.random.default_rng(seed)
@@ -242,7 +246,9 @@ def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
         pad = str(rng.choice(["same", "valid"]))
         if pad == "valid" and min(shape[0] - dil * (k[0] - 1), shape[1] - dil * (k[1] - 1)) < 1:
             pad = "same"
-        act = str(rng.choice(["relu", "relu6", "linear"]))
+        # every second model: no clamp on the first layer, whose shift-0 channels' negative
+        # sums must then come out exact
+        act = "linear" if i % 2 == 1 else str(rng.choice(["relu", "relu6", "linear"]))
         x = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, activation=act)(inp)
         parts = [f"{k[0]}x{k[1]} s{s[0]}x{s[1]} d{dil} {pad} {act}"]
         y = L.Conv2D(int(rng.integers(1, 4)), 1)(x)
@@ -252,10 +258,17 @@ def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
         y = L.DepthwiseConv2D(k2, strides=s2, padding="same", depth_multiplier=dm,
                               activation=str(rng.choice(["relu", "linear"])))(y)
         parts.append(f"1x1, {k2}x{k2} s{s2} x{dm} on {y.shape[-1] // dm} ch")
-        per_tensor = bool(rng.random() < 0.3)
-        model = keras.Model(inp, L.Concatenate()([L.Flatten()(x), L.Flatten()(y)]))
+        per_tensor = i % 2 == 0 and bool(rng.random() < 0.5)
+        # the shift-0 models output the first layer itself (a concatenation would requantize
+        # its off-by-ones away)
+        head = L.Flatten()(x) if i % 2 == 1 else L.Concatenate()([L.Flatten()(x), L.Flatten()(y)])
+        model = keras.Model(inp, head)
         data = convert_int8(model, shape, 70 + i, per_tensor=per_tensor)
-        out.append((data, f"{shape}: " + ", ".join(parts) + (" per-tensor" if per_tensor else "")))
+        parts = parts[:1] if i % 2 == 1 else parts
+        desc = f"{shape}: " + ", ".join(parts) + (" per-tensor" if per_tensor else "")
+        if i % 2 == 1:
+            data, desc = _unshifted(data, 0), desc + ", shift 0 in some channels"
+        out.append((data, desc))
     return out
 
 
@@ -267,6 +280,27 @@ def _left_shifted(model: bytes, index: int) -> bytes:
     scales = np.array(w.quantization.scale, dtype=np.float32)
     scales[::5] = 1.5 * float(y.quantization.scale[0]) / float(x.quantization.scale[0])
     w.quantization.scale = scales
+    return ts.dump(m)
+
+
+def _unshifted(model: bytes, index: int) -> bytes:
+    """Every 5th channel of depthwise layer `index` with an effective scale of 0.75 (a
+    multiplier and no shift at all), weights in -3..3 and no bias, so its outputs stay off
+    the clamps and an off-by-one in its rounding shows."""
+    m = ts.load(model)
+    sg, op, x, w, y = _layer(m, index)
+    channels = int(w.shape[-1])
+    scales = np.array(w.quantization.scale, dtype=np.float32)
+    scales[::5] = 0.75 * float(y.quantization.scale[0]) / float(x.quantization.scale[0])
+    w.quantization.scale = scales
+    data = np.array(m.buffers[w.buffer].data, dtype=np.uint8).view(np.int8).reshape(-1, channels)
+    data[:, ::5] = np.random.default_rng(index + 5).integers(-3, 4, size=data[:, ::5].shape)
+    m.buffers[w.buffer].data = data.reshape(-1).view(np.uint8)
+    if len(op.inputs) > 2 and op.inputs[2] >= 0:
+        b = sg.tensors[op.inputs[2]]
+        bias = np.array(m.buffers[b.buffer].data, dtype=np.uint8).view(np.int32).copy()
+        bias[::5] = 0
+        m.buffers[b.buffer].data = bias.view(np.uint8)
     return ts.dump(m)
 
 
