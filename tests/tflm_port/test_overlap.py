@@ -198,7 +198,10 @@ def test_overlapped_chains_under_qemu_are_bit_exact(
 EXACT_ARENA = {
     ("m4", "ref"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 10960},
     ("m4", "dsp"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 10816},
-    ("m55", "mve"): {"micro_speech_quantized": 4928, "mlperf_tiny_kws_ds_cnn_int8": 12112},
+    # the M55 firmware keeps the requantization tables persistent (boards/Makefile:
+    # 5 B per output channel; DS-CNN 11,664 -> 14,304 B and micro_speech 4,928 ->
+    # 4,936 B for 1,137,623 -> 1,088,011 instructions on DS-CNN)
+    ("m55", "mve"): {"micro_speech_quantized": 4936, "mlperf_tiny_kws_ds_cnn_int8": 14304},
     # 64-bit pointers: larger interpreter, node and tensor records; the A-profile
     # firmware keeps the requantization tables persistent (boards/Makefile)
     ("a64", "neon"): {"micro_speech_quantized": 5224, "mlperf_tiny_kws_ds_cnn_int8": 14368},
