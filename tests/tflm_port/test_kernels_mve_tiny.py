@@ -1,0 +1,72 @@
+"""Cortex-M55 (kernels/mve) paths for small models and per-op fixed costs, against
+TFLite Micro under QEMU.
+
+The M55 softmax computes each value's exp once (kernels/mve/kwsq_softmax_s8.c: up
+to 256 kept on the stack, the rest recomputed), so the models here have softmax
+depths on both sides of 256, several rows, and logits wide enough that some fall
+below the reference's diff_min cut-off (their exp counts as 0). Every model runs
+several inputs in one firmware, so state kept across inferences (the persistent
+per-layer records of the small-field convolution, computed at the first Eval) is
+checked on inferences after the first.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_refs import assert_same_outputs, convert_int8, random_inputs, tflm_run
+
+_missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
+needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
+
+
+def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
+    from pipeline.device.targets import run_on_target
+
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), "m55", kernels="mve")
+    return list(run.outputs[0])
+
+
+def _assert_m55_matches_tflm(models: list[tuple[bytes, str]], n_random: int, seed: int,
+                             tmp: Path) -> None:
+    """Each model on m55/mve against TFLite Micro: n_random seeded inputs plus the all-127
+    and all--128 inputs, in one firmware run per model."""
+    for model, desc in models:
+        xs = random_inputs(model, n_random, seed=seed)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
+        assert_same_outputs(_run_m55(model, xs, tmp), tflm_run(model, xs), desc)
+
+
+def softmax_models(seed: int) -> list[tuple[bytes, str]]:
+    """Dense -> softmax on 2-300 classes over 1-3 rows, the dense weights scaled up 1-60x
+    so that the logits' scale (and with it the exp cut-off diff_min) varies: at 60x
+    the logits span hundreds, so differences pass the cut-off."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i, depth in enumerate((2, 12, 255, 256, 257, 300)):
+        keras.utils.set_random_seed(seed + i)
+        rows, feat = int(rng.integers(1, 4)), int(rng.integers(3, 20))
+        inp = keras.Input((rows, feat), batch_size=1)
+        dense = L.Dense(depth)
+        x = dense(inp)
+        gain = (1.0, 60.0, 8.0, 60.0, 1.0, 60.0)[i]
+        dense.set_weights([w * gain for w in dense.get_weights()])
+        model = keras.Model(inp, L.Softmax()(x))
+        desc = f"{rows} x {feat} -> {depth} classes, gain {gain}"
+        out.append((convert_int8(model, (rows, feat), 80 + i), desc))
+    return out
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_softmax_keeps_exps_and_matches_tflite_micro(tmp_path: Path) -> None:
+    """Softmax depths below, at and past the kept exps, several rows, cut-off logits."""
+    _assert_m55_matches_tflm(softmax_models(5), 3, 7, tmp_path)
