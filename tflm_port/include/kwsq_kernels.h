@@ -81,10 +81,14 @@ extern "C" {
 #endif
 
 /* Scratch memory for one call: `size` bytes at `buf` (NULL when the kernel's
- * ..._get_buffer_size returned 0). */
+ * ..._get_buffer_size returned 0). `persist`: memory kept for the whole run
+ * that the kernel's ..._persist filled in Prepare with constants derived
+ * from the weights, bias and requantization (NULL when it asked for none or
+ * the build does not ask: only builds with -DKWSQ_PERSISTENT_QUANT do). */
 typedef struct {
     void *buf;
     int32_t size;
+    void *persist;
 } kwsq_context;
 
 /* NHWC dimensions; for filters: n = output channels (conv) or 1
@@ -259,6 +263,12 @@ kwsq_status kwsq_depthwise_conv_f32(const kwsq_conv_params *params, const kwsq_f
 /* ---- CONV_2D: per-channel quantized, grouped (input c / filter c groups).
  * bias may be NULL. */
 int32_t kwsq_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *output_dims);
+/* Prepare (builds with -DKWSQ_PERSISTENT_QUANT only): with persist NULL,
+ * the kwsq_context.persist bytes the kernel wants for this layer (0: none);
+ * then, given that many zeroed bytes, computes its constants into them. */
+int32_t kwsq_conv_s8_persist(const kwsq_conv_params *params, const kwsq_quant_params *quant,
+                             const kwsq_dims *input_dims, const kwsq_dims *filter_dims, const int8_t *filter,
+                             const int32_t *bias, const kwsq_dims *output_dims, void *persist);
 kwsq_status kwsq_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                          const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                          const int8_t *input, const kwsq_dims *filter_dims, const int8_t *filter,

@@ -37,7 +37,16 @@ bool mve_conv_block(bool s4, const kwsq_conv_params *p, const kwsq_quant_params 
 #define MVE_CONV_DOT_MAX_ROWS 1024
 #define MVE_CONV_DOT_MAX_CH 256
 bool mve_conv_dot(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
-                  const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y);
+                  const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y,
+                  void *persist);
+/* kwsq_conv_s8_persist of this folder: the bytes mve_conv_dot keeps its
+ * per-layer constants in (geometry, requantization records, the padded
+ * weight copy; 0 when the layer does not take the path) or, given them
+ * zeroed, computes them there; mve_conv_dot then reads them instead of
+ * computing them on the stack per call (persist NULL). */
+int32_t mve_conv_dot_persist(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in,
+                             const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out,
+                             void *persist);
 
 kwsq_status mve_conv(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kwsq_quant_params *q,
                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const uint8_t *w, const int32_t *bias,

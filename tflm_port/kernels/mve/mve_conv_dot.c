@@ -220,24 +220,32 @@ static __attribute__((noinline)) void cdot_any(int32_t chunks, bool left, const 
     }
 }
 
-bool mve_conv_dot(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
-                  const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y)
-{
+/* The per-layer constants of the path: the geometry, the records of four
+ * channels and the zero-padded weight copy; `most`: the largest shift. */
+typedef struct {
+    int32_t filled; /* the persistent copy is computed (mve_conv_dot_persist) */
+    int32_t most;
     cdot_geom g;
-    if (!cdot_geom_of(d, in, f, out, &g)) {
-        return false;
-    }
-    const int32_t och = out->c, field = f->h * f->w * f->c, quads = (och + 3) / 4;
-    /* the channels of the last group of four (1-4), and with fields under
-     * 16 values every channel (whose vectors would read past the filter's
-     * end), copied with zeros after them; the other groups read the filter */
-    const int32_t small = field < 16, from = small ? 0 : 4 * ((och - 1) / 4);
-    int8_t wcopy[(small ? och : 4) * field + 16 * MVE_CONV_DOT_MAX_CHUNKS];
-    memset(wcopy, 0, sizeof wcopy);
+} cdot_head;
+
+typedef char cdot_head_aligned[sizeof(cdot_head) % 8 == 0 ? 1 : -1];
+
+static int32_t cdot_copy_bytes(int32_t och, int32_t field)
+{
+    return (field < 16 ? och : 4) * field + 16 * MVE_CONV_DOT_MAX_CHUNKS;
+}
+
+/* The records (rec, (och + 3) / 4 of them) and the weight copy (wcopy,
+ * cdot_copy_bytes): the channels of the last group of four (1-4), and with
+ * fields under 16 values every channel (whose vectors would read past the
+ * filter's end), copied with zeros after them; the other groups read the
+ * filter. Returns the largest shift. */
+static int32_t cdot_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, const int8_t *w,
+                         const int32_t *bias, int32_t och, int32_t field, mve_rq4 *rec, int8_t *wcopy)
+{
+    const int32_t from = field < 16 ? 0 : 4 * ((och - 1) / 4), quads = (och + 3) / 4;
+    memset(wcopy, 0, (size_t)cdot_copy_bytes(och, field));
     memcpy(wcopy, w + (int64_t)from * field, (size_t)((och - from) * field));
-    const int8_t *wsrc = small ? wcopy : w;
-    const int8_t *wlast = small ? wcopy + (int64_t)(4 * ((och - 1) / 4)) * field : wcopy;
-    mve_rq4 rec[quads];
     int32_t most = 0;
     int32_t sums[4] __attribute__((aligned(16)));
     for (int32_t k = 0; k < quads; ++k) {
@@ -255,6 +263,57 @@ bool mve_conv_dot(const kwsq_conv_params *d, const kwsq_quant_params *q, const k
             mve_rq4_fill(&rec[k], bias, q->multiplier, q->shift, c, och, vldrwq_s32(sums), d->input_offset);
         most = sh > most ? sh : most;
     }
-    cdot_any(g.chunks, most > 0, d, in, x, out, y, &g, field, wsrc, wlast, rec);
+    return most;
+}
+
+static void cdot_run(const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x, const kwsq_dims *out,
+                     int8_t *y, const cdot_geom *g, int32_t most, int32_t field, const int8_t *w,
+                     const mve_rq4 *rec, const int8_t *wcopy)
+{
+    const int32_t och = out->c;
+    const int8_t *wsrc = field < 16 ? wcopy : w;
+    const int8_t *wlast = field < 16 ? wcopy + (int64_t)(4 * ((och - 1) / 4)) * field : wcopy;
+    cdot_any(g->chunks, most > 0, d, in, x, out, y, g, field, wsrc, wlast, rec);
+}
+
+int32_t mve_conv_dot_persist(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in,
+                             const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out,
+                             void *persist)
+{
+    cdot_head g;
+    if (!cdot_geom_of(d, in, f, out, &g.g)) {
+        return 0;
+    }
+    const int32_t och = out->c, field = f->h * f->w * f->c;
+    if (persist != NULL) {
+        /* the records follow the head (a multiple of 8 bytes), the copy them */
+        cdot_head *h = persist;
+        mve_rq4 *rec = (mve_rq4 *)(h + 1);
+        h->g = g.g;
+        h->most = cdot_fill(d, q, w, bias, och, field, rec, (int8_t *)(rec + (och + 3) / 4));
+        h->filled = 1;
+    }
+    return (int32_t)sizeof(cdot_head) + (och + 3) / 4 * (int32_t)sizeof(mve_rq4) + cdot_copy_bytes(och, field);
+}
+
+bool mve_conv_dot(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
+                  const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y,
+                  void *persist)
+{
+    const int32_t och = out->c, field = f->h * f->w * f->c, quads = (och + 3) / 4;
+    const cdot_head *ph = persist;
+    if (ph != NULL && ph->filled) {
+        const mve_rq4 *rec = (const mve_rq4 *)(ph + 1);
+        cdot_run(d, in, x, out, y, &ph->g, ph->most, field, w, rec, (const int8_t *)(rec + quads));
+        return true;
+    }
+    cdot_head h;
+    if (!cdot_geom_of(d, in, f, out, &h.g)) {
+        return false;
+    }
+    mve_rq4 rec[quads];
+    int8_t wcopy[cdot_copy_bytes(och, field)];
+    h.most = cdot_fill(d, q, w, bias, och, field, rec, wcopy);
+    cdot_run(d, in, x, out, y, &h.g, h.most, field, w, rec, wcopy);
     return true;
 }

@@ -8,10 +8,10 @@
 #include "conv_common.h"
 #include "kwsq_schema.h"
 
-#define KIND(s8, s8_size, s4, s4_size) \
+#define KIND(s8, s8_size, s4, s4_size, persist) \
     {KWSQ_FIELD_CONV2D_OPTIONS_PADDING, KWSQ_FIELD_CONV2D_OPTIONS_STRIDE_W, KWSQ_FIELD_CONV2D_OPTIONS_STRIDE_H, \
      KWSQ_FIELD_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION, KWSQ_FIELD_CONV2D_OPTIONS_DILATION_W_FACTOR, \
-     KWSQ_FIELD_CONV2D_OPTIONS_DILATION_H_FACTOR, false, s8, s8_size, s4, s4_size}
+     KWSQ_FIELD_CONV2D_OPTIONS_DILATION_H_FACTOR, false, s8, s8_size, s4, s4_size KWSQ_CONV_PERSIST(persist)}
 #define RECORD(name, kind) KWSQ_CONV_RECORD(name, kind, KWSQ_OP_CONV_2D, "CONV_2D", KWSQ_OPTIONS_CONV2D_OPTIONS)
 
 /* The conv kernels' scratch depends on the params and the output only. */
@@ -29,9 +29,9 @@ static int32_t size_s4(const kwsq_conv_params *p, const kwsq_dims *in, const kws
     return kwsq_conv_s4_get_buffer_size(p, out);
 }
 
-static const kwsq_conv_kind k_all = KIND(kwsq_conv_s8, size_s8, kwsq_conv_s4, size_s4);
-static const kwsq_conv_kind k_s8 = KIND(kwsq_conv_s8, size_s8, NULL, NULL);
-static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_conv_s4, size_s4);
+static const kwsq_conv_kind k_all = KIND(kwsq_conv_s8, size_s8, kwsq_conv_s4, size_s4, kwsq_conv_s8_persist);
+static const kwsq_conv_kind k_s8 = KIND(kwsq_conv_s8, size_s8, NULL, NULL, kwsq_conv_s8_persist);
+static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_conv_s4, size_s4, NULL);
 
 KWSQ_CONV_RECORD_ANY(kwsq_kernel_conv_2d, k_all, KWSQ_OP_CONV_2D, "CONV_2D", KWSQ_OPTIONS_CONV2D_OPTIONS)
 RECORD(kwsq_kernel_conv_2d_s8, k_s8)

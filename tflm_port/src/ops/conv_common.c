@@ -48,6 +48,7 @@ typedef struct {
 #ifdef KWSQ_PERSISTENT_QUANT
     int32_t *mult;
     int8_t *shift;
+    void *persist;          /* the kernel's kwsq_context.persist */
 #endif
     int32_t pad_w, pad_h;
     int32_t accum_bound;
@@ -255,6 +256,21 @@ kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const k
     if ((st = kwsq_quant_tables_prepare(ip, n, input, filter, output, out_ch, &qt)) != KWSQ_OK) {
         return st;
     }
+#ifdef KWSQ_PERSISTENT_QUANT
+    /* the kernel's constants, computed once from the kept tables */
+    if (!s4 && kind->s8_persist != NULL) {
+        kwsq_quant_params q;
+        kwsq_quant_tables_eval(ip, n, &qt, input->v.scale, output->v.scale, &q);
+        const int8_t *w = (const int8_t *)filter->v.data;
+        const int32_t bytes = kind->s8_persist(p, &q, &in_dims, &fd, w, op->bias, &out_dims, NULL);
+        if (bytes > 0) {
+            if ((op->persist = kwsq_alloc_persistent(ip, (size_t)bytes)) == NULL) {
+                return KWSQ_ERR_ARENA;
+            }
+            (void)kind->s8_persist(p, &q, &in_dims, &fd, w, op->bias, &out_dims, op->persist);
+        }
+    }
+#endif
     pack(op, p, &fd, &qt, s4);
     return KWSQ_OK;
 }
@@ -294,7 +310,10 @@ kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, cons
     };
     kwsq_quant_params q;
     kwsq_quant_tables_eval(ip, n, &qt, in->scale, out->scale, &q);
-    const kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes};
+    kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes, NULL};
+#ifdef KWSQ_PERSISTENT_QUANT
+    ctx.persist = d->persist;
+#endif
     const kwsq_status st =
         (d->flags & F_S4) != 0
             ? kind->s4(&ctx, &p, &q, &in_dims, in->data, &fd, d->filter, d->bias, &out_dims, out->data)

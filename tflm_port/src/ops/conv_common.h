@@ -25,6 +25,11 @@ typedef kwsq_status (*kwsq_conv_s4_fn)(const kwsq_context *ctx, const kwsq_conv_
                                        const uint8_t *packed_filter, const int32_t *bias,
                                        const kwsq_dims *output_dims, int8_t *output);
 
+typedef int32_t (*kwsq_conv_persist_fn)(const kwsq_conv_params *params, const kwsq_quant_params *quant,
+                                        const kwsq_dims *input_dims, const kwsq_dims *filter_dims,
+                                        const int8_t *filter, const int32_t *bias, const kwsq_dims *output_dims,
+                                        void *persist);
+
 /* One op record's view of the two ops: the option field ids of
  * Conv2DOptions / DepthwiseConv2DOptions, and its kernels (NULL: the record
  * refuses that weight type). */
@@ -35,7 +40,17 @@ typedef struct {
     kwsq_conv_size_fn s8_size;
     kwsq_conv_s4_fn s4;
     kwsq_conv_size_fn s4_size;
+#ifdef KWSQ_PERSISTENT_QUANT
+    kwsq_conv_persist_fn s8_persist; /* kwsq_context.persist of s8 (NULL: none) */
+#endif
 } kwsq_conv_kind;
+
+/* The s8_persist entry of a kind's initializer (nothing without it). */
+#ifdef KWSQ_PERSISTENT_QUANT
+#define KWSQ_CONV_PERSIST(fn) , fn
+#else
+#define KWSQ_CONV_PERSIST(fn)
+#endif
 
 kwsq_status kwsq_conv_prepare(struct kwsq_interpreter *ip, kwsq_node *n, const kwsq_conv_kind *kind);
 kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, const kwsq_conv_kind *kind);
