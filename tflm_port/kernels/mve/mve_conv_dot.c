@@ -180,23 +180,33 @@ static inline __attribute__((always_inline)) void cdot_rows(int32_t chunks, bool
     const int32_t row_in = in->w * in_c, lead = d->pad_w * in_c;
     const int8_t zp = (int8_t)-d->input_offset;
     const int32x4_t lo = vdupq_n_s32(d->act_min), hi = vdupq_n_s32(d->act_max);
+    /* a one-row window inside the input (no padding) reads the input
+     * itself: a pixel's field is gathered before its outputs are written,
+     * and in place (1x1, out c <= in c) they end within its own input */
+    const bool direct = g->window == 1 && d->pad_w == 0 && d->pad_h == 0 && rowb == row_in &&
+                        (int64_t)(out->h - 1) * d->stride_h < in_h;
     int8_t wb[MVE_CONV_DOT_MAX_ROWS];
-    memset(wb, zp, (size_t)(g->window * rowb));
+    if (!direct) {
+        memset(wb, zp, (size_t)(g->window * rowb));
+    }
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in_h * row_in;
         for (int32_t oy = 0; oy < out->h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
-            for (int32_t k = 0; k < g->window; ++k) {
+            for (int32_t k = 0; k < g->window && !direct; ++k) {
                 const int32_t iy = iy0 + k;
                 int8_t *dst = wb + k * rowb + lead;
-                if (iy >= 0 && iy < in_h) {
-                    memcpy(dst, img + (int64_t)iy * row_in, (size_t)row_in);
-                } else {
-                    memset(dst, zp, (size_t)row_in);
+                /* 16 bytes per predicated load/store pair: the short rows
+                 * of small layers cost a few instructions, not a call */
+                const int8_t *src = img + (int64_t)iy * row_in;
+                const bool inside = iy >= 0 && iy < in_h;
+                for (int32_t j = 0; j < row_in; j += 16) {
+                    const mve_pred16_t pr = vctp8q((uint32_t)(row_in - j));
+                    vstrbq_p_s8(dst + j, inside ? vldrbq_z_s8(src + j, pr) : vdupq_n_s8(zp), pr);
                 }
             }
-            const int8_t *p = wb;
+            const int8_t *p = direct ? img + (int64_t)iy0 * row_in : wb;
             for (int32_t ox = 0; ox < out->w; ++ox, p += sw, yp += och) {
                 cdot_pixel(chunks, left, p, g, field, w, wlast, och, r, d->output_offset, lo, hi, yp);
             }
