@@ -70,3 +70,31 @@ def softmax_models(seed: int) -> list[tuple[bytes, str]]:
 def test_mve_softmax_keeps_exps_and_matches_tflite_micro(tmp_path: Path) -> None:
     """Softmax depths below, at and past the kept exps, several rows, cut-off logits."""
     _assert_m55_matches_tflm(softmax_models(5), 3, 7, tmp_path)
+
+
+def pool_models() -> list[tuple[bytes, str]]:
+    """Average pools on 3, 8, 12, 16, 24 and 40 channels (the int16 passes: fewer than
+    8 lanes, exactly 8, 8 plus a tail, whole groups of 16, a group plus 8, groups plus
+    a tail): a global window (whole rows: one run of taps), windows clipped at the
+    borders, and a window of whole rows with a stride (every row run of taps)."""
+    import tf_keras as keras
+
+    L = keras.layers
+    out = []
+    for i, ch in enumerate((3, 8, 12, 16, 24, 40)):
+        keras.utils.set_random_seed(90 + i)
+        shape = (7 + i, 5 + (i % 3), ch)
+        inp = keras.Input(shape, batch_size=1)
+        a = L.AveragePooling2D(shape[:2])(inp)
+        b = L.AveragePooling2D(3, strides=2, padding="same")(inp)
+        c = L.AveragePooling2D((2, shape[1]), strides=(2, 1))(inp)
+        model = keras.Model(inp, L.Concatenate()([L.Flatten()(t) for t in (a, b, c)]))
+        out.append((convert_int8(model, shape, 100 + i), f"avg pools on {shape}"))
+    return out
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_average_pools_on_every_channel_pass_match_tflite_micro(tmp_path: Path) -> None:
+    """Global, clipped and whole-row average pools on each channel-count pass."""
+    _assert_m55_matches_tflm(pool_models(), 2, 11, tmp_path)

@@ -204,7 +204,7 @@ EXACT_ARENA = {
     # conv path its records (kernels/mve/mve_conv_dot.c: 10 B per channel plus the
     # geometry and a padded weight copy; DS-CNN's first conv 992 B -> 15,296 B,
     # 1,081,837 instructions)
-    ("m55", "mve"): {"micro_speech_quantized": 4936, "mlperf_tiny_kws_ds_cnn_int8": 15296},
+    ("m55", "mve"): {"micro_speech_quantized": 4952, "mlperf_tiny_kws_ds_cnn_int8": 15296},
     # 64-bit pointers: larger interpreter, node and tensor records; the A-profile
     # firmware keeps the requantization tables persistent (boards/Makefile)
     ("a64", "neon"): {"micro_speech_quantized": 5224, "mlperf_tiny_kws_ds_cnn_int8": 14368},

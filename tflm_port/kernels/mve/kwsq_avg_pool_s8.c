@@ -17,11 +17,32 @@ static void window_sums(const int8_t *x, int32_t row_stride, int32_t depth, int3
     const mve_pred16_t p0 = vctp16q((uint32_t)n), p1 = vctp16q((uint32_t)(n > 8 ? n - 8 : 0));
     if (narrow) {
         int16x8_t s0 = vdupq_n_s16(0), s1 = vdupq_n_s16(0);
+        /* a window of whole rows is one run of taps (global pools) */
+        if (cols * depth == row_stride) {
+            cols *= rows;
+            rows = 1;
+        }
+        /* loads of whole groups of 8 channels unpredicated (no VPST) */
         for (int32_t r = 0; r < rows; ++r, x += row_stride) {
             const int8_t *xp = x;
-            for (int32_t k = 0; k < cols; ++k, xp += depth) {
-                s0 = vaddq_s16(s0, vldrbq_z_s16(xp, p0));
-                s1 = vaddq_s16(s1, vldrbq_z_s16(xp + 8, p1));
+            if (n < 8) {
+                for (int32_t k = 0; k < cols; ++k, xp += depth) {
+                    s0 = vaddq_s16(s0, vldrbq_z_s16(xp, p0));
+                }
+            } else if (n == 8) {
+                for (int32_t k = 0; k < cols; ++k, xp += depth) {
+                    s0 = vaddq_s16(s0, vldrbq_s16(xp));
+                }
+            } else if (n < 16) {
+                for (int32_t k = 0; k < cols; ++k, xp += depth) {
+                    s0 = vaddq_s16(s0, vldrbq_s16(xp));
+                    s1 = vaddq_s16(s1, vldrbq_z_s16(xp + 8, p1));
+                }
+            } else {
+                for (int32_t k = 0; k < cols; ++k, xp += depth) {
+                    s0 = vaddq_s16(s0, vldrbq_s16(xp));
+                    s1 = vaddq_s16(s1, vldrbq_s16(xp + 8));
+                }
             }
         }
         int16_t narrow_sums[16];
