@@ -185,17 +185,26 @@ static inline __attribute__((always_inline)) void cdot_rows(int32_t chunks, bool
      * and in place (1x1, out c <= in c) they end within its own input */
     const bool direct = g->window == 1 && d->pad_w == 0 && d->pad_h == 0 && rowb == row_in &&
                         (int64_t)(out->h - 1) * d->stride_h < in_h;
+    /* when every row the windows span fits the buffer (small first
+     * layers), each input row is copied once per image, before any output
+     * of it is written; otherwise a window's rows per output row */
+    const int64_t all_rows = (int64_t)(out->h - 1) * d->stride_h + g->window;
+    const bool whole = !direct && all_rows * rowb <= MVE_CONV_DOT_MAX_ROWS;
+    const int32_t held = whole ? (int32_t)all_rows : g->window;
     int8_t wb[MVE_CONV_DOT_MAX_ROWS];
     if (!direct) {
-        memset(wb, zp, (size_t)(g->window * rowb));
+        memset(wb, zp, (size_t)(held * rowb));
     }
     int8_t *yp = y;
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in_h * row_in;
         for (int32_t oy = 0; oy < out->h; ++oy) {
             const int32_t iy0 = oy * d->stride_h - d->pad_h;
-            for (int32_t k = 0; k < g->window && !direct; ++k) {
-                const int32_t iy = iy0 + k;
+            /* slot k holds input row first + k: the window's rows, or all */
+            const int32_t first = whole ? -d->pad_h : iy0;
+            const int32_t copies = direct || (whole && oy > 0) ? 0 : held;
+            for (int32_t k = 0; k < copies; ++k) {
+                const int32_t iy = first + k;
                 int8_t *dst = wb + k * rowb + lead;
                 /* 16 bytes per predicated load/store pair: the short rows
                  * of small layers cost a few instructions, not a call */
@@ -206,7 +215,7 @@ static inline __attribute__((always_inline)) void cdot_rows(int32_t chunks, bool
                     vstrbq_p_s8(dst + j, inside ? vldrbq_z_s8(src + j, pr) : vdupq_n_s8(zp), pr);
                 }
             }
-            const int8_t *p = direct ? img + (int64_t)iy0 * row_in : wb;
+            const int8_t *p = direct ? img + (int64_t)iy0 * row_in : whole ? wb + (iy0 - first) * rowb : wb;
             for (int32_t ox = 0; ox < out->w; ++ox, p += sw, yp += och) {
                 cdot_pixel(chunks, left, p, g, field, w, wlast, och, r, d->output_offset, lo, hi, yp);
             }
