@@ -206,8 +206,9 @@ EXACT_ARENA = {
     # 1,081,837 instructions)
     ("m55", "mve"): {"micro_speech_quantized": 4952, "mlperf_tiny_kws_ds_cnn_int8": 15296},
     # 64-bit pointers: larger interpreter, node and tensor records; the A-profile
-    # firmware keeps the requantization tables persistent (boards/Makefile)
-    ("a64", "neon"): {"micro_speech_quantized": 5224, "mlperf_tiny_kws_ds_cnn_int8": 14368},
+    # firmware keeps the requantization tables persistent (boards/Makefile); the
+    # conv op data's kernel-constants pointer: 5,224 -> 5,240 and 14,368 -> 14,432 B
+    ("a64", "neon"): {"micro_speech_quantized": 5240, "mlperf_tiny_kws_ds_cnn_int8": 14432},
 }
 
 
