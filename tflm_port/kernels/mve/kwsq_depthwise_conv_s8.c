@@ -1,9 +1,11 @@
 /*
  * kwsq_depthwise_conv_s8 for Cortex-M55 Helium, bit-exact with kernels/ref.
- * Depth multiplier 1, and 2, 3, 5, ... on at least 16 output channels (input
- * rows expanded in the scratch buffer), take mve_dw_c16.c (16 channels per
- * pass) within its stack limits; this file holds the other shapes and the
- * packed int4 body.
+ * Every layer whose window rows fit the dot-product path's planes takes
+ * mve_dw_dot.c (measured cheaper than 16 channels per pass also on multiples
+ * of 16 channels at stride 2 since it runs two pixels per pass); the others
+ * with depth multiplier 1, or 2, 3, 5, ... on at least 16 output channels
+ * (input rows expanded in the scratch buffer), take mve_dw_c16.c within its
+ * stack limits; this file holds the other shapes and the packed int4 body.
  *
  * Four output channels per vector (32-bit lanes): for each tap of the
  * window's valid part, the weights of the four channels are one widening
@@ -261,8 +263,7 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    if (mve_dw_dot_wanted(params, output_dims) &&
-        mve_depthwise_dot(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (mve_depthwise_dot(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return KWSQ_OK;
     }
     if (mve_depthwise_c16(false, ctx, params, quant, input_dims, input, filter_dims, (const uint8_t *)filter, bias,

@@ -43,14 +43,6 @@ bool mve_depthwise_c16(bool s4, const kwsq_context *ctx, const kwsq_conv_params 
  * scratch it needs (0: the layer does not take it). */
 #define MVE_DW_DOT_MAX_CHUNKS 4
 #define MVE_DW_DOT_MAX_WEIGHTS 2304
-/* The layers that take it: all but multiplier 1 on a multiple of 16
- * channels at a stride other than 1, where the 16-channel path wastes no
- * lane and this one would copy four input pixels into the planes per output
- * pixel (measured: 64-96 channels at stride 2 on 8x8 inputs cost more here). */
-static inline bool mve_dw_dot_wanted(const kwsq_conv_params *d, const kwsq_dims *out)
-{
-    return d->depth_multiplier != 1 || out->c % 16 != 0 || (d->stride_w == 1 && d->stride_h == 1);
-}
 int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
 bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
                        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,

@@ -100,7 +100,7 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
 int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out)
 {
     dot_geom g;
-    if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g)) {
+    if (!dot_geom_of(d, in, f, out, &g)) {
         return 0;
     }
     const int64_t bytes = (int64_t)g.planes * g.plane;
@@ -644,7 +644,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
                        const int32_t *bias, const kwsq_dims *out, int8_t *y)
 {
     dot_geom g;
-    if (!mve_dw_dot_wanted(d, out) || !dot_geom_of(d, in, f, out, &g) || ctx->buf == NULL ||
+    if (!dot_geom_of(d, in, f, out, &g) || ctx->buf == NULL ||
         ctx->size < g.planes * g.plane) {
         return false;
     }
