@@ -325,9 +325,25 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vldrb.8 q1, [%[r]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t" "vldrb.8 q1, [%[r]], #16\n\t"                     \
     "vmlava.s8 " R ", q2, q1\n\t"
 
+/* Any other multiplier, one 16-tap group: each slot's plane at P + *QO (QO
+ * advancing a word per channel, in slot order): 35 instructions per 4
+ * channels. */
+#define MVE_DW_DOT_ANY(P, QO, R, Y, N, O, OFF, LO, HI, T, FIX)                                                \
+    __asm__ volatile("dls lr, %[n]\n"                                                                        \
+                     "1:\n\t" MVE_DW_DOT_ANYC("r6") MVE_DW_DOT_ANYC("r10") MVE_DW_DOT_ANYC("r8")             \
+                     MVE_DW_DOT_ANYC("r12") MVE_RQ4_ASM_R6_R12_WITH(FIX)                                       \
+                     "le lr, 1b\n"                                                                           \
+                     : [qo] "+r"(QO), [r] "+l"(R), [y] "+l"(Y), [t] "=&r"(T)                                \
+                     : [p] "r"(P), [n] "r"(N), [o] "w"(O), [off] "r"(OFF), [lo] "w"(LO), [hi] "w"(HI)       \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "lr", "memory")
+#define MVE_DW_DOT_ANYC(R)                                                                                     \
+    "ldr %[t], [%[qo]], #4\n\t" "add %[t], %[t], %[p]\n\t" "vldrb.u8 q0, [%[t], %q[o]]\n\t"                       \
+    "vldrb.8 q1, [%[r]], #16\n\t" "vmlav.s8 " R ", q0, q1\n\t"
+
 /* How a layer's pixels run: any multiplier in C, multiplier 1 or a multiple
- * of 4 in the assembly loops above (no left shifts, one or two tap groups). */
-enum { DOT_ANY, DOT_DM1, DOT_DM4 };
+ * of 4 in the assembly loops above (no left shifts, one or two tap groups),
+ * any other multiplier with one tap group in MVE_DW_DOT_ANY (DOT_ANY1). */
+enum { DOT_ANY, DOT_DM1, DOT_DM4, DOT_ANY1 };
 
 /* Channels c .. och - 1 (c a multiple of 4) of one output pixel, four per
  * vector, in C: p = the pixel's first tap column in plane 0; output channel
@@ -339,7 +355,20 @@ static inline __attribute__((always_inline)) void pixel_dot_c(int32_t chunks, bo
                                                               int32_t cw, int32_t out_off, int32x4_t lo,
                                                               int32x4_t hi, int8_t *y)
 {
-    for (const int8_t *g = st + (c / 4) * qs; c < och; c += 4, g += qs) {
+    const int8_t *g = st + (c / 4) * qs;
+    for (; c + 4 <= och; c += 4, g += qs) {
+        /* slots 0-3 hold channels c, c + 2, c + 1, c + 3 */
+        const int32_t s0 = dot(chunks, p + poff[c], o, offs, g);
+        const int32_t s2 = dot(chunks, p + poff[c + 2], o, offs, g + cw);
+        const int32_t s1 = dot(chunks, p + poff[c + 1], o, offs, g + 2 * cw);
+        const int32_t s3 = dot(chunks, p + poff[c + 3], o, offs, g + 3 * cw);
+        int32x4_t v = vdupq_n_s32(s0);
+        v = vsetq_lane_s32(s1, v, 1);
+        v = vsetq_lane_s32(s2, v, 2);
+        v = vsetq_lane_s32(s3, v, 3);
+        mve_rq4_out(left, v, (const mve_rq4 *)(const void *)(g + 4 * cw), 4, out_off, lo, hi, y + c);
+    }
+    for (; c < och; c += 4, g += qs) {
         int32_t t[4] __attribute__((aligned(16))) = {0, 0, 0, 0};
         for (int32_t j = 0; j < 4 && c + j < och; ++j) {
             t[j] = dot(chunks, p + poff[c + j], o, offs, g + (dot_slot(j)) * cw);
@@ -355,6 +384,7 @@ typedef struct {
     int32_t qs;          /* its bytes per group */
     const int32_t *poff; /* plane offset of each output channel */
     const int32_t *qoff; /* plane offset of each group (multiplier 4k) */
+    const int32_t *soff; /* plane offset of each slot (DOT_ANY1) */
     int8_t *ring;        /* the planes */
 } dot_call;
 
@@ -587,6 +617,15 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 } else if (mode == DOT_DM1) {
                     const int8_t *pq = p;
                     MVE_DW_DOT_QUADS2(pq, r, plane, ya, full / 4, o, o1, out_off, lo, hi);
+                } else if (mode == DOT_ANY1) {
+                    const int32_t *qo = k->soff;
+                    int32_t t;
+                    if (rn) {
+                        MVE_DW_DOT_ANY(p, qo, r, ya, full / 4, o, out_off, lo, hi, t, MVE_RQ4_FIXUP_RN);
+                    } else {
+                        MVE_DW_DOT_ANY(p, qo, r, ya, full / 4, o, out_off, lo, hi, t, MVE_RQ4_FIXUP);
+                    }
+                    (void)t;
                 } else {
                     const int32_t *qo = k->qoff;
                     int32_t t;
@@ -622,7 +661,7 @@ static __attribute__((noinline)) void rows_c1(bool left, bool rn, int mode, cons
     } else if (mode == DOT_DM4) {
         rows_dot(1, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(1, false, false, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, rn, DOT_ANY1, d, in, x, f, out, y, g, k);
     }
 }
 
@@ -657,7 +696,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
     const int32_t qs = 4 * cw + (int32_t)sizeof(mve_rq4);
     int8_t st[quads * qs] __attribute__((aligned(16)));
     int16_t sums[4 * quads] __attribute__((aligned(16)));
-    int32_t poff[4 * quads], qoff[quads];
+    int32_t poff[4 * quads], soff[4 * quads], qoff[quads];
     fill_s8(st, quads * qs, 0);
     /* weights: the 8 channels of a tap per load, scattered to their slots
      * (lane l: group l / 4, slot dot_slot(l % 4)) and summed per channel
@@ -697,6 +736,9 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
             }
         }
     }
+    for (int32_t c = 0; c < 4 * quads; ++c) {
+        soff[c] = poff[(c & ~3) | dot_slot(c & 3)];
+    }
     for (int32_t k = 0; k < quads; ++k) {
         const int32_t c = 4 * k;
         qoff[k] = poff[c];
@@ -708,7 +750,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
     }
     const bool left = most > 0;
     const int mode = dm == 1 ? DOT_DM1 : dm % 4 == 0 ? DOT_DM4 : DOT_ANY;
-    const dot_call call = {st, qs, poff, qoff, ctx->buf};
+    const dot_call call = {st, qs, poff, qoff, soff, ctx->buf};
     fill_s8(ctx->buf, g.planes * g.plane, (int8_t)-d->input_offset);
     if (g.chunks == 1) {
         rows_c1(left, rn, mode, d, in, x, f, out, y, &g, &call);
