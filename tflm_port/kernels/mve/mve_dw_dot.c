@@ -736,7 +736,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
             }
         }
     }
-    for (int32_t c = 0; c < 4 * quads; ++c) {
+    for (int32_t c = 0; dm != 1 && dm % 4 != 0 && c < 4 * quads; ++c) {
         soff[c] = poff[(c & ~3) | dot_slot(c & 3)];
     }
     for (int32_t k = 0; k < quads; ++k) {
