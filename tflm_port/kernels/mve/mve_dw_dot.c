@@ -88,7 +88,7 @@ static bool dot_geom_of(const kwsq_conv_params *d, const kwsq_dims *in, const kw
     /* odd widths leave a pixel per row out of the horizontal pairs: with one
      * more stride of rows held, two output rows run as vertical pairs */
     const int64_t rows = window + d->stride_h;
-    g->rows = d->depth_multiplier == 1 && g->chunks == 1 && out->w % 2 == 1 && out->h >= 2 && rows <= 64 &&
+    g->rows = d->depth_multiplier == 1 && g->chunks <= 2 && out->w % 2 == 1 && out->h >= 2 && rows <= 64 &&
                       rows * wp <= 256
                   ? (int32_t)rows
                   : (int32_t)window;
@@ -272,6 +272,58 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [a] "=&w"(A), [b] "=&w"(B)        \
                      : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF), [lo] "w"(LO),   \
                        [hi] "w"(HI)                                                                            \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
+
+/* MVE_DW_DOT_PAIRS with two 16-tap groups (offsets O, O1 of the first
+ * window, O2, O21 of the second): the offsets take every free vector
+ * register, so the clamp bounds come from ST (bytes 32 and 48): 74
+ * instructions per 4 channels of 2 pixels (88 one at a time). */
+#define MVE_DW_DOT_PAIR2(RA, RB)                                                                               \
+    "vldrb.8 q1, [%[r]], #16\n\t" "vldrb.u8 q0, [%[p], %q[o]]\n\t" "vmlav.s8 " RA ", q0, q1\n\t"                 \
+    "vldrb.u8 q0, [%[p], %q[o2]]\n\t" "vmlav.s8 " RB ", q0, q1\n\t" "vldrb.8 q1, [%[r]], #16\n\t"                 \
+    "vldrb.u8 q0, [%[p], %q[o1]]\n\t" "vmlava.s8 " RA ", q0, q1\n\t" "vldrb.u8 q0, [%[p], %q[o21]]\n\t"            \
+    "vmlava.s8 " RB ", q0, q1\n\t" "add %[p], %[p], %[pl]\n\t"
+#define MVE_DW_DOT_PAIRS2(P, R, PL, Y, YB, ST, O, O1, O2, O21, OFF, A, B, FIX)                                 \
+    __asm__ volatile("2:\n\t"                                                                                  \
+                     "ldr r6, [%[st]]\n\t"                                                                     \
+                     "dls lr, r6\n"                                                                            \
+                     "1:\n\t" MVE_DW_DOT_PAIR2("r6", "r8") MVE_DW_DOT_PAIR2("r10", "r12")                      \
+                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
+                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR2("r6", "r8")                      \
+                     MVE_DW_DOT_PAIR2("r10", "r12")                                                           \
+                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
+                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
+                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
+                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
+                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
+                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
+                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
+                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
+                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                      \
+                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
+                     "vadd.i32 %q[b], %q[b], %[off]\n\t"                                                      \
+                     "vldrw.u32 q1, [%[st], #32]\n\t"                                                         \
+                     "vmax.s32 %q[a], %q[a], q1\n\t"                                                          \
+                     "vmax.s32 %q[b], %q[b], q1\n\t"                                                          \
+                     "vldrw.u32 q1, [%[st], #48]\n\t"                                                         \
+                     "vmin.s32 %q[a], %q[a], q1\n\t"                                                          \
+                     "vmin.s32 %q[b], %q[b], q1\n\t"                                                          \
+                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
+                     "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                        \
+                     "le lr, 1b\n\t"                                                                          \
+                     "ldrd r6, r8, [%[st], #4]\n\t"                                                           \
+                     "add %[p], %[p], r6\n\t"                                                                 \
+                     "sub %[r], %[r], r8\n\t"                                                                 \
+                     "ldr r6, [%[st], #12]\n\t"                                                               \
+                     "add %[y], %[y], r6\n\t"                                                                 \
+                     "add %[yb], %[yb], r6\n\t"                                                               \
+                     "ldr r6, [%[st], #16]\n\t"                                                               \
+                     "subs r6, r6, #1\n\t"                                                                    \
+                     "str r6, [%[st], #16]\n\t"                                                               \
+                     "bne 2b\n"                                                                               \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [a] "=&w"(A), [b] "=&w"(B)        \
+                     : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o1] "w"(O1), [o2] "w"(O2), [o21] "w"(O21),      \
+                       [off] "r"(OFF)                                                                          \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
 
 /* The same as MVE_DW_DOT_QUADS with two 16-tap groups (offsets O and O1):
@@ -544,15 +596,27 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
     int8_t *ring = k->ring;
     /* pairs of pixels side by side (pst) or one above the other (vst): the
      * group count, then the steps between pairs */
-    int32_t pst[5] = {full / 4, 2 * sw - full * plane, (full / 4) * qs, 2 * och - full, 0};
-    int32_t vst[5] = {full / 4, sw - full * plane, (full / 4) * qs, och - full, 0};
-    const bool pairs = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && out_w >= 2;
+    int32_t pst[16] __attribute__((aligned(16))), vst[16] __attribute__((aligned(16)));
+    pst[0] = vst[0] = full / 4;
+    pst[1] = 2 * sw - full * plane;
+    vst[1] = sw - full * plane;
+    pst[2] = vst[2] = (full / 4) * qs;
+    pst[3] = 2 * och - full;
+    vst[3] = och - full;
+    if (chunks == 2) {
+        /* the clamp bounds of the two-group loop */
+        vstrwq_s32(pst + 8, lo);
+        vstrwq_s32(pst + 12, hi);
+        vstrwq_s32(vst + 8, lo);
+        vstrwq_s32(vst + 12, hi);
+    }
+    const bool pairs = mode == DOT_DM1 && chunks <= 2 && full > 0 && !left && out_w >= 2;
     /* two rows at a time when the planes hold both windows: both rows'
      * input rows are copied before either row's outputs are written, and
      * what is read afterwards (the rows of later windows) is what a pass of
      * the second row alone would read, so in place and overlapped
      * placements keep their inputs (kwsq_overlap.h) */
-    const bool vertical = mode == DOT_DM1 && chunks == 1 && full > 0 && !left && g->rows > g->window;
+    const bool vertical = mode == DOT_DM1 && chunks <= 2 && full > 0 && !left && g->rows > g->window;
     dot_rows rs;
     rows_start(d, in, f, g, &rs);
     int8_t *yp = y;
@@ -563,13 +627,24 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
             const uint8x16_t o = vldrbq_u8(offs);
             const uint8x16_t o1 = chunks == 2 ? vldrbq_u8(offs + 16) : o;
             if (vertical && oy + 1 < out->h) {
+                /* the first row's offsets kept (row_enter may reuse its buffer) */
+                uint8_t offa[32] __attribute__((aligned(16)));
+                vstrbq_u8(offa, o);
+                vstrbq_u8(offa + 16, o1);
                 const uint8_t *offs2 = row_enter(&rs, img, ring, oy + 1);
                 const uint8x16_t o2 = vldrbq_u8(offs2);
                 const int8_t *p = ring, *r = st;
                 int8_t *ya = yp, *yb = yp + out_w * och;
                 vst[4] = out_w;
                 int32x4_t a, b;
-                if (rn) {
+                if (chunks == 2) {
+                    const uint8x16_t o21 = vldrbq_u8(offs2 + 16);
+                    if (rn) {
+                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, vst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX_RN);
+                    } else {
+                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, vst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX);
+                    }
+                } else if (rn) {
                     MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
                 } else {
                     MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
@@ -577,10 +652,10 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 (void)a;
                 (void)b;
                 for (int32_t px = 0; full < och && px < out_w; ++px) {
-                    pixel_dot_c(1, false, full, och, ring + px * sw, k->poff, o, offs, st, qs, cw, out_off, lo, hi,
-                                yp + px * och);
-                    pixel_dot_c(1, false, full, och, ring + px * sw, k->poff, o2, offs2, st, qs, cw, out_off, lo,
-                                hi, yp + (out_w + px) * och);
+                    pixel_dot_c(chunks, false, full, och, ring + px * sw, k->poff, o, offa, st, qs, cw, out_off, lo,
+                                hi, yp + px * och);
+                    pixel_dot_c(chunks, false, full, och, ring + px * sw, k->poff, o2, offs2, st, qs, cw, out_off,
+                                lo, hi, yp + (out_w + px) * och);
                 }
                 ++oy;
                 yp += out_w * och;
@@ -595,7 +670,14 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 int8_t *yb = yp + och;
                 pst[4] = out_w / 2;
                 int32x4_t a, b;
-                if (rn) {
+                if (chunks == 2) {
+                    const uint8x16_t o21 = vaddq_n_u8(o1, (uint8_t)sw);
+                    if (rn) {
+                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, pst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX_RN);
+                    } else {
+                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, pst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX);
+                    }
+                } else if (rn) {
                     MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
                 } else {
                     MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
@@ -665,11 +747,13 @@ static __attribute__((noinline)) void rows_c1(bool left, bool rn, int mode, cons
     }
 }
 
-static __attribute__((noinline)) void rows_cn(bool left, int mode, const kwsq_conv_params *d,
+static __attribute__((noinline)) void rows_cn(bool left, bool rn, int mode, const kwsq_conv_params *d,
                                               const kwsq_dims *in, const int8_t *x, const kwsq_dims *f,
                                               const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
-    if (g->chunks == 2 && !left && mode == DOT_DM1) {
+    if (g->chunks == 2 && !left && mode == DOT_DM1 && rn) {
+        rows_dot(2, false, true, DOT_DM1, d, in, x, f, out, y, g, k);
+    } else if (g->chunks == 2 && !left && mode == DOT_DM1) {
         rows_dot(2, false, false, DOT_DM1, d, in, x, f, out, y, g, k);
     } else if (g->chunks == 2 && !left && mode == DOT_DM4) {
         rows_dot(2, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
@@ -755,7 +839,7 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
     if (g.chunks == 1) {
         rows_c1(left, rn, mode, d, in, x, f, out, y, &g, &call);
     } else {
-        rows_cn(left, mode, d, in, x, f, out, y, &g, &call);
+        rows_cn(left, rn, mode, d, in, x, f, out, y, &g, &call);
     }
     return true;
 }
