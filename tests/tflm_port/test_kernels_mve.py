@@ -219,7 +219,8 @@ def two_group_depthwise_model() -> tuple[bytes, str]:
 def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
     """Seeded random depthwise layers for the dot-product path's assembly loops
     (mve_dw_dot.c): multiplier 1 on 4-47 channels (groups of four with 0-3 left over, no
-    multiple of 16 at stride 2 or 3) on maps 3-15 pixels wide (pairs of pixels side by
+    multiple of 16 at stride 2 or 3), windows up to 5x5 (one or two 16-tap groups), on
+    maps 3-15 pixels wide (pairs of pixels side by
     side, or one above the other when the output width is odd), strides 1-3 across (the
     pair's second window one stride on), dilation, same and valid padding; then
     multiplier 4 or 8 on one to three channels with 3x3 or 5x5 windows (one or two 16-tap
@@ -238,7 +239,9 @@ def pair_models(seed: int, count: int) -> list[tuple[bytes, str]]:
         channels = int(rng.choice([4, 5, 6, 7, 8, 11, 12, 20, 24, 30, 40, 47]))
         shape = (int(rng.integers(4, 14)), int(rng.integers(3, 16)), channels)
         inp = keras.Input(shape, batch_size=1)
-        k = (int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        k = (int(rng.integers(1, 6)), int(rng.integers(1, 6)))
+        if i % 3 == 2:
+            k = (5, int(rng.integers(4, 6)))  # 20 or 25 taps: two 16-tap groups
         s = (int(rng.integers(1, 3)), int(rng.integers(1, 4)))
         if channels % 16 == 0:
             s = (1, 1)
