@@ -377,8 +377,8 @@ static void check_conv(bool depthwise, bool s4)
     if (buf_var > MAX_IO || buf_ref > MAX_IO) {
         return;
     }
-    const kwsq_context ctx_var = {buf_var > 0 ? scratch_var : NULL, buf_var, NULL};
-    const kwsq_context ctx_ref = {buf_ref > 0 ? scratch_ref : NULL, buf_ref, NULL};
+    const kwsq_context ctx_var = {.buf = buf_var > 0 ? scratch_var : NULL, .size = buf_var};
+    const kwsq_context ctx_ref = {.buf = buf_ref > 0 ? scratch_ref : NULL, .size = buf_ref};
     /* In place, each kernel runs on its own copy of the input as its output. */
     int8_t *x_var = input, *y_var = out_var, *x_ref = input_copy, *y_ref = out_ref;
     memcpy(input_copy, input, (size_t)in_bytes);

@@ -81,15 +81,24 @@ extern "C" {
 #endif
 
 /* Scratch memory for one call: `size` bytes at `buf` (NULL when the kernel's
- * ..._get_buffer_size returned 0). `persist`: memory kept for the whole run
- * that the kernel's ..._persist filled in Prepare with constants derived
- * from the weights, bias and requantization (NULL when it asked for none or
- * the build does not ask: only builds with -DKWSQ_PERSISTENT_QUANT do). */
+ * ..._get_buffer_size returned 0). `persist` (builds with
+ * -DKWSQ_PERSISTENT_QUANT only, so the others build the context as before):
+ * memory kept for the whole run that the kernel's ..._persist filled in
+ * Prepare with constants derived from the weights, bias and requantization,
+ * NULL when it asked for none; KWSQ_CONTEXT_PERSIST reads it (NULL without
+ * the field). Build contexts with designated initializers. */
 typedef struct {
     void *buf;
     int32_t size;
+#ifdef KWSQ_PERSISTENT_QUANT
     void *persist;
+#endif
 } kwsq_context;
+#ifdef KWSQ_PERSISTENT_QUANT
+#define KWSQ_CONTEXT_PERSIST(ctx) ((ctx)->persist)
+#else
+#define KWSQ_CONTEXT_PERSIST(ctx) ((void)(ctx), (void *)0)
+#endif
 
 /* NHWC dimensions; for filters: n = output channels (conv) or 1
  * (depthwise), h, w = taps, c = input channels per group (conv) or output

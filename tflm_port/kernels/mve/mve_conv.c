@@ -175,7 +175,7 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
           const kwsq_dims *out, int8_t *y)
 {
     const int64_t patch64 = (int64_t)f->h * f->w * f->c;
-    if (!s4 && mve_conv_dot(p, q, in, x, f, (const int8_t *)w, bias, out, y, ctx->persist)) {
+    if (!s4 && mve_conv_dot(p, q, in, x, f, (const int8_t *)w, bias, out, y, KWSQ_CONTEXT_PERSIST(ctx))) {
         return KWSQ_OK;
     }
     if (in->c == f->c && mve_conv_block(s4, p, q, in, x, f, w, bias, out, y)) {

@@ -310,10 +310,13 @@ kwsq_status kwsq_conv_eval(struct kwsq_interpreter *ip, const kwsq_node *n, cons
     };
     kwsq_quant_params q;
     kwsq_quant_tables_eval(ip, n, &qt, in->scale, out->scale, &q);
-    kwsq_context ctx = {d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL, d->scratch_bytes, NULL};
+    const kwsq_context ctx = {
+        .buf = d->scratch_bytes > 0 ? kwsq_scratch(ip, n, 0) : NULL,
+        .size = d->scratch_bytes,
 #ifdef KWSQ_PERSISTENT_QUANT
-    ctx.persist = d->persist;
+        .persist = d->persist,
 #endif
+    };
     const kwsq_status st =
         (d->flags & F_S4) != 0
             ? kind->s4(&ctx, &p, &q, &in_dims, in->data, &fd, d->filter, d->bias, &out_dims, out->data)

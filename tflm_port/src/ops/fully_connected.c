@@ -268,7 +268,7 @@ static kwsq_status eval(struct kwsq_interpreter *ip, const kwsq_node *n)
         break;
     }
     case FC_HYBRID: {
-        const kwsq_context ctx = {kwsq_scratch(ip, n, 0), d->u.f.scratch_bytes, NULL};
+        const kwsq_context ctx = {.buf = kwsq_scratch(ip, n, 0), .size = d->u.f.scratch_bytes};
         st = kwsq_fully_connected_hybrid_f32(&ctx, &d->u.f.fact, d->u.f.asymmetric, &d->dims, in, d->weights,
                                              d->row_const, d->u.f.row_scale, d->u.f.bias, out);
         break;
