@@ -484,3 +484,23 @@ def test_frame_targets_mix_windows_and_clip_statistics(tiny_corpus: Path) -> Non
     _assert_mixup_of(tuple(runs["off"]), tuple(runs["mixup"]))
     np.testing.assert_array_equal(runs["mixstyle"][1], runs["off"][1])
     assert np.abs(runs["mixstyle"][0] - runs["off"][0]).max() > 0.1
+
+
+def test_augmented_features_apply_mixstyle_only_when_on(tiny_corpus: Path) -> None:
+    """The training chain with mixstyle_prob is the chain without it followed by
+    :func:`loader.mix_style` (same seed, same audio); off, nothing is mixed."""
+    feat = F.mlperf_tiny_mfcc()
+    rng = np.random.default_rng(1)
+    pcm = tf.constant((rng.normal(0, 1, (8, 16000)) * rng.uniform(300, 6000, (8, 1))
+                       ).astype(np.int16))
+    seed = tf.constant([4, 2], tf.int64)
+    quiet = {"noise_prob": 0.0, "time_shift_ms": 0.0, "gain_min_db": 0.0, "gain_max_db": 0.0}
+    plain = D.DataConfig(str(tiny_corpus), **quiet)
+    mixed = D.DataConfig(str(tiny_corpus), mixstyle_prob=1.0, **quiet)
+    bank = D._noise_bank(D.run_noises(plain), plain.clip_samples)
+    a = D.augmented_features(pcm, seed, plain, feat, bank).numpy()
+    b = D.augmented_features(pcm, seed, mixed, feat, bank).numpy()
+    want = D.mix_style(tf.constant(a), mixed, feat,
+                       tf.random.experimental.stateless_fold_in(seed, 37)).numpy()
+    np.testing.assert_allclose(b, want, atol=1e-4)
+    assert np.abs(b - a).max() > 0.1
