@@ -96,6 +96,26 @@ def check_host(cli: Path, models: list[tuple[bytes, str]], count: int, seed: int
         assert_same_outputs(cli_run(cli, model, xs, ref[0], tmp), ref, desc)
 
 
+def run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
+    """The model's outputs for `xs` on the Cortex-M55 with kernels/mve, one firmware run."""
+    from pipeline.device.targets import run_on_target
+
+    path = tmp / "model.tflite"
+    path.write_bytes(model)
+    run = run_on_target(path, np.stack(xs), "m55", kernels="mve")
+    return list(run.outputs[0])
+
+
+def assert_m55_matches_tflm(models: list[tuple[bytes, str]], n_random: int, seed: int,
+                            tmp: Path) -> None:
+    """Each model on m55/mve against TFLite Micro: n_random seeded inputs plus the all-127
+    and all--128 inputs (the sums' extremes), in one firmware run per model."""
+    for model, desc in models:
+        xs = random_inputs(model, n_random, seed=seed)
+        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
+        assert_same_outputs(run_m55(model, xs, tmp), tflm_run(model, xs), desc)
+
+
 def convert_int8(model, shape: tuple[int, ...], seed: int, per_tensor: bool = False) -> bytes:
     """The Keras model as int8 TFLite with int8 input and output, calibrated on 16 seeded
     N(0, 1.5) samples of `shape` (no batch axis); per-tensor weights if asked (the converter

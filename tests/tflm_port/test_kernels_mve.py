@@ -28,7 +28,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import anchor_bytes, assert_same_outputs, convert_int8, random_inputs, tflm_run
+from runtime_refs import (
+    anchor_bytes,
+    assert_m55_matches_tflm,
+    convert_int8,
+    random_inputs,
+    run_m55,
+)
 
 from pipeline.device.targets import BOARDS_DIR, run_firmware
 from pipeline.tflite import schema as ts
@@ -351,23 +357,8 @@ def rewritten_ds_cnn() -> bytes:
     return ts.dump(m)
 
 
-def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
-    from pipeline.device.targets import run_on_target
-
-    path = tmp / "model.tflite"
-    path.write_bytes(model)
-    run = run_on_target(path, np.stack(xs), "m55", kernels="mve")
-    return list(run.outputs[0])
 
 
-def _assert_m55_matches_tflm(models: list[tuple[bytes, str]], n_random: int, seed: int,
-                             tmp: Path) -> None:
-    """Each model on m55/mve against TFLite Micro: n_random seeded inputs plus the all-127
-    and all--128 inputs (the sums' extremes)."""
-    for model, desc in models:
-        xs = random_inputs(model, n_random, seed=seed)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
-        assert_same_outputs(_run_m55(model, xs, tmp), tflm_run(model, xs), desc)
 
 
 @pytest.mark.qemu
@@ -381,7 +372,7 @@ def test_mve_float_models_match_the_host_reference_exactly(
 
     model = converted(kind)
     xs = random_inputs(model, 6, seed=19)
-    ours = _run_m55(model, xs, tmp_path)
+    ours = run_m55(model, xs, tmp_path)
     ref = kwsq_run(model, xs)
     for i, (a, b) in enumerate(zip(ours, ref, strict=True)):
         assert np.asarray(a).dtype == np.float32
@@ -408,7 +399,7 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
         tmp_path: Path) -> None:
     models = [wide_depthwise_model(False), wide_depthwise_model(True), pooling_model(),
               (rewritten_ds_cnn(), "DS-CNN with -128 weights and left shifts")]
-    _assert_m55_matches_tflm(models, 3, 17, tmp_path)
+    assert_m55_matches_tflm(models, 3, 17, tmp_path)
 
 
 @pytest.mark.qemu
@@ -416,7 +407,7 @@ def test_mve_kernels_match_tflite_micro_on_wide_depthwise_and_rewritten_models(
 def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path: Path) -> None:
     """Depth multipliers that are not multiples of 4 on enough channels for the 16-lane
     groups (the input rows expanded in the scratch buffer) against TFLite Micro."""
-    _assert_m55_matches_tflm(multiplier_models(31, 4), 2, 5, tmp_path)
+    assert_m55_matches_tflm(multiplier_models(31, 4), 2, 5, tmp_path)
 
 
 @pytest.mark.qemu
@@ -424,7 +415,7 @@ def test_mve_depth_multipliers_on_random_wide_shapes_match_tflite_micro(tmp_path
 def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
     """Few channels, channel counts off the 16-lane groups, multipliers, 1-3 tap groups,
     left shifts: the dot-product path against TFLite Micro, with the sums' extremes."""
-    _assert_m55_matches_tflm(dot_models(47, 4) + [two_group_depthwise_model()], 2, 9, tmp_path)
+    assert_m55_matches_tflm(dot_models(47, 4) + [two_group_depthwise_model()], 2, 9, tmp_path)
 
 
 @pytest.mark.qemu
@@ -432,7 +423,7 @@ def test_mve_depthwise_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: 
 def test_mve_depthwise_pairs_and_multiplier_groups_match_tflite_micro(tmp_path: Path) -> None:
     """Pairs of pixels (odd widths, channel tails, strides across, clamps) and multipliers
     4 and 8 (one or two tap groups): the dot path's assembly loops against TFLite Micro."""
-    _assert_m55_matches_tflm(pair_models(61, 6), 2, 13, tmp_path)
+    assert_m55_matches_tflm(pair_models(61, 6), 2, 13, tmp_path)
 
 
 @pytest.mark.qemu
@@ -440,7 +431,7 @@ def test_mve_depthwise_pairs_and_multiplier_groups_match_tflite_micro(tmp_path: 
 def test_mve_conv_dot_path_on_random_shapes_matches_tflite_micro(tmp_path: Path) -> None:
     """Small receptive fields (1-3 vectors, channel groups with tails, strides, dilation,
     padding, left shifts): the convolution dot-product path against TFLite Micro."""
-    _assert_m55_matches_tflm(conv_dot_models(53, 4), 2, 4, tmp_path)
+    assert_m55_matches_tflm(conv_dot_models(53, 4), 2, 4, tmp_path)
 
 
 @pytest.mark.qemu

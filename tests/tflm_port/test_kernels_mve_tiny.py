@@ -17,29 +17,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_refs import assert_same_outputs, convert_int8, random_inputs, tflm_run
+from runtime_refs import (
+    assert_m55_matches_tflm,
+    convert_int8,
+)
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
 needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
 
 
-def _run_m55(model: bytes, xs: list[np.ndarray], tmp: Path) -> list[np.ndarray]:
-    from pipeline.device.targets import run_on_target
-
-    path = tmp / "model.tflite"
-    path.write_bytes(model)
-    run = run_on_target(path, np.stack(xs), "m55", kernels="mve")
-    return list(run.outputs[0])
 
 
-def _assert_m55_matches_tflm(models: list[tuple[bytes, str]], n_random: int, seed: int,
-                             tmp: Path) -> None:
-    """Each model on m55/mve against TFLite Micro: n_random seeded inputs plus the all-127
-    and all--128 inputs, in one firmware run per model."""
-    for model, desc in models:
-        xs = random_inputs(model, n_random, seed=seed)
-        xs += [np.full_like(xs[0], 127), np.full_like(xs[0], -128)]
-        assert_same_outputs(_run_m55(model, xs, tmp), tflm_run(model, xs), desc)
 
 
 def softmax_models(seed: int) -> list[tuple[bytes, str]]:
@@ -69,7 +57,7 @@ def softmax_models(seed: int) -> list[tuple[bytes, str]]:
 @needs_qemu
 def test_mve_softmax_keeps_exps_and_matches_tflite_micro(tmp_path: Path) -> None:
     """Softmax depths below, at and past the kept exps, several rows, cut-off logits."""
-    _assert_m55_matches_tflm(softmax_models(5), 3, 7, tmp_path)
+    assert_m55_matches_tflm(softmax_models(5), 3, 7, tmp_path)
 
 
 def pool_models() -> list[tuple[bytes, str]]:
@@ -97,4 +85,4 @@ def pool_models() -> list[tuple[bytes, str]]:
 @needs_qemu
 def test_mve_average_pools_on_every_channel_pass_match_tflite_micro(tmp_path: Path) -> None:
     """Global, clipped and whole-row average pools on each channel-count pass."""
-    _assert_m55_matches_tflm(pool_models(), 2, 11, tmp_path)
+    assert_m55_matches_tflm(pool_models(), 2, 11, tmp_path)

@@ -14,21 +14,6 @@ int32_t kwsq_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_
     return 0;
 }
 
-int32_t kwsq_conv_s8_persist(const kwsq_conv_params *params, const kwsq_quant_params *quant,
-                             const kwsq_dims *input_dims, const kwsq_dims *filter_dims, const int8_t *filter,
-                             const int32_t *bias, const kwsq_dims *output_dims, void *persist)
-{
-    (void)params;
-    (void)quant;
-    (void)input_dims;
-    (void)filter_dims;
-    (void)filter;
-    (void)bias;
-    (void)output_dims;
-    (void)persist;
-    return 0;
-}
-
 kwsq_status kwsq_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                          const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                          const int8_t *input, const kwsq_dims *filter_dims, const int8_t *filter,

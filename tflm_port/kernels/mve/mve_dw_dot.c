@@ -222,6 +222,47 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vshr.s32 q0, %q[" A "], #31\n\t" "vqadd.s32 %q[" A "], %q[" A "], q0\n\t"                                    \
     "vrshl.s32 %q[" A "], %q[" A "], q1\n\t"
 
+/* The loop of MVE_DW_DOT_PAIRS(2): PAIR(RA, RB) sums one slot of both
+ * pixels, FIX requantizes, CLAMP bounds both vectors. */
+#define MVE_DW_DOT_PAIRS_LOOP(PAIR, FIX, CLAMP)                                                                \
+    "2:\n\t"                                                                                                   \
+    "ldr r6, [%[st]]\n\t"                                                                                      \
+    "dls lr, r6\n"                                                                                             \
+    "1:\n\t" PAIR("r6", "r8") PAIR("r10", "r12")                                                               \
+    "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                                     \
+    "vmov %q[b][2], %q[b][0], r8, r12\n\t" PAIR("r6", "r8") PAIR("r10", "r12")                                 \
+    "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                                     \
+    "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                                     \
+    "vldrw.u32 q1, [%[r]], #40\n\t"                                                                            \
+    "vadd.i32 %q[a], %q[a], q1\n\t"                                                                            \
+    "vadd.i32 %q[b], %q[b], q1\n\t"                                                                            \
+    "vldrw.u32 q1, [%[r], #-24]\n\t"                                                                           \
+    "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                                        \
+    "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                                        \
+    "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                                          \
+    "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                                        \
+    "vadd.i32 %q[b], %q[b], %[off]\n\t" CLAMP                                                                  \
+    "vstrb.32 %q[a], [%[y]], #4\n\t"                                                                           \
+    "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                                          \
+    "le lr, 1b\n\t"                                                                                            \
+    "ldrd r6, r8, [%[st], #4]\n\t"                                                                             \
+    "add %[p], %[p], r6\n\t"                                                                                   \
+    "sub %[r], %[r], r8\n\t"                                                                                   \
+    "ldr r6, [%[st], #12]\n\t"                                                                                 \
+    "add %[y], %[y], r6\n\t"                                                                                   \
+    "add %[yb], %[yb], r6\n\t"                                                                                 \
+    "ldr r6, [%[st], #16]\n\t"                                                                                 \
+    "subs r6, r6, #1\n\t"                                                                                      \
+    "str r6, [%[st], #16]\n\t"                                                                                 \
+    "bne 2b\n"
+
+#define MVE_DW_DOT_CLAMP_REGS                                                                                  \
+    "vmax.s32 %q[a], %q[a], %q[lo]\n\t" "vmax.s32 %q[b], %q[b], %q[lo]\n\t"                                    \
+    "vmin.s32 %q[a], %q[a], %q[hi]\n\t" "vmin.s32 %q[b], %q[b], %q[hi]\n\t"
+#define MVE_DW_DOT_CLAMP_ST                                                                                    \
+    "vldrw.u32 q1, [%[st], #32]\n\t" "vmax.s32 %q[a], %q[a], q1\n\t" "vmax.s32 %q[b], %q[b], q1\n\t"           \
+    "vldrw.u32 q1, [%[st], #48]\n\t" "vmin.s32 %q[a], %q[a], q1\n\t" "vmin.s32 %q[b], %q[b], q1\n\t"
+
 /* NP (> 0) pairs of pixels (side by side: the second window at offsets O2 =
  * O + stride; or one above the other: O2 the next row's), every full group
  * of four channels, multiplier 1, one 16-tap
@@ -234,41 +275,7 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
  * (> 0, counted down in memory: the loop needs every other register)}
  * moves the pointers: 11 instructions a pair. */
 #define MVE_DW_DOT_PAIRS(P, R, PL, Y, YB, ST, O, O2, OFF, LO, HI, A, B, FIX)                                   \
-    __asm__ volatile("2:\n\t"                                                                                  \
-                     "ldr r6, [%[st]]\n\t"                                                                     \
-                     "dls lr, r6\n"                                                                            \
-                     "1:\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                      \
-                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
-                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8")                      \
-                     MVE_DW_DOT_PAIR1("r10", "r12")                                                           \
-                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
-                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
-                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
-                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
-                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
-                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                      \
-                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
-                     "vadd.i32 %q[b], %q[b], %[off]\n\t"                                                      \
-                     "vmax.s32 %q[a], %q[a], %q[lo]\n\t"                                                      \
-                     "vmax.s32 %q[b], %q[b], %q[lo]\n\t"                                                      \
-                     "vmin.s32 %q[a], %q[a], %q[hi]\n\t"                                                      \
-                     "vmin.s32 %q[b], %q[b], %q[hi]\n\t"                                                      \
-                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
-                     "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                        \
-                     "le lr, 1b\n\t"                                                                          \
-                     "ldrd r6, r8, [%[st], #4]\n\t"                                                           \
-                     "add %[p], %[p], r6\n\t"                                                                 \
-                     "sub %[r], %[r], r8\n\t"                                                                 \
-                     "ldr r6, [%[st], #12]\n\t"                                                               \
-                     "add %[y], %[y], r6\n\t"                                                                 \
-                     "add %[yb], %[yb], r6\n\t"                                                               \
-                     "ldr r6, [%[st], #16]\n\t"                                                               \
-                     "subs r6, r6, #1\n\t"                                                                    \
-                     "str r6, [%[st], #16]\n\t"                                                               \
-                     "bne 2b\n"                                                                               \
+    __asm__ volatile(MVE_DW_DOT_PAIRS_LOOP(MVE_DW_DOT_PAIR1, FIX, MVE_DW_DOT_CLAMP_REGS)                       \
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [a] "=&w"(A), [b] "=&w"(B)        \
                      : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF), [lo] "w"(LO),   \
                        [hi] "w"(HI)                                                                            \
@@ -284,43 +291,7 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vldrb.u8 q0, [%[p], %q[o1]]\n\t" "vmlava.s8 " RA ", q0, q1\n\t" "vldrb.u8 q0, [%[p], %q[o21]]\n\t"            \
     "vmlava.s8 " RB ", q0, q1\n\t" "add %[p], %[p], %[pl]\n\t"
 #define MVE_DW_DOT_PAIRS2(P, R, PL, Y, YB, ST, O, O1, O2, O21, OFF, A, B, FIX)                                 \
-    __asm__ volatile("2:\n\t"                                                                                  \
-                     "ldr r6, [%[st]]\n\t"                                                                     \
-                     "dls lr, r6\n"                                                                            \
-                     "1:\n\t" MVE_DW_DOT_PAIR2("r6", "r8") MVE_DW_DOT_PAIR2("r10", "r12")                      \
-                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
-                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR2("r6", "r8")                      \
-                     MVE_DW_DOT_PAIR2("r10", "r12")                                                           \
-                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
-                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
-                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
-                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
-                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
-                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                      \
-                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
-                     "vadd.i32 %q[b], %q[b], %[off]\n\t"                                                      \
-                     "vldrw.u32 q1, [%[st], #32]\n\t"                                                         \
-                     "vmax.s32 %q[a], %q[a], q1\n\t"                                                          \
-                     "vmax.s32 %q[b], %q[b], q1\n\t"                                                          \
-                     "vldrw.u32 q1, [%[st], #48]\n\t"                                                         \
-                     "vmin.s32 %q[a], %q[a], q1\n\t"                                                          \
-                     "vmin.s32 %q[b], %q[b], q1\n\t"                                                          \
-                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
-                     "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                        \
-                     "le lr, 1b\n\t"                                                                          \
-                     "ldrd r6, r8, [%[st], #4]\n\t"                                                           \
-                     "add %[p], %[p], r6\n\t"                                                                 \
-                     "sub %[r], %[r], r8\n\t"                                                                 \
-                     "ldr r6, [%[st], #12]\n\t"                                                               \
-                     "add %[y], %[y], r6\n\t"                                                                 \
-                     "add %[yb], %[yb], r6\n\t"                                                               \
-                     "ldr r6, [%[st], #16]\n\t"                                                               \
-                     "subs r6, r6, #1\n\t"                                                                    \
-                     "str r6, [%[st], #16]\n\t"                                                               \
-                     "bne 2b\n"                                                                               \
+    __asm__ volatile(MVE_DW_DOT_PAIRS_LOOP(MVE_DW_DOT_PAIR2, FIX, MVE_DW_DOT_CLAMP_ST)                         \
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [yb] "+l"(YB), [a] "=&w"(A), [b] "=&w"(B)        \
                      : [st] "r"(ST), [pl] "r"(PL), [o] "w"(O), [o1] "w"(O1), [o2] "w"(O2), [o21] "w"(O21),      \
                        [off] "r"(OFF)                                                                          \
