@@ -3,10 +3,11 @@ picked on the validation split at a stated false-accept rate.
 
 A wake-word model trained with class weights (``class_weight = "balanced"``, the keyword
 about 1 clip in 35) puts the keyword's posterior high on many other clips: at the usual 0.5
-such a model accepted half of the non-keyword clips (issue 14, svd_dnn with frame targets:
-47.9 % false accepts, 95 % recall at 0.9 with 7.6 %). A device runs the model at a threshold
-chosen for the false alarms its user tolerates; this module picks it the same way, on the
-validation split (never the test sets), and reports both operating points.
+such a model accepted half of the non-keyword clips (svd_dnn with frame targets, marvin with
+flite left out: 47.9 % false accepts, 95 % recall at 0.9 with 7.6 %; docs/data.md). A device
+runs the model at a threshold chosen for the false alarms its user tolerates; this module
+picks it the same way, on the validation split (never the test sets), and reports both
+operating points.
 """
 
 from __future__ import annotations
