@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -291,18 +292,26 @@ def test_segment_warp_stretches_pieces_by_their_own_factor() -> None:
             D.DataConfig("x", **bad)
 
 
+def _chain_without_and_with(corpus: Path, pcm: tf.Tensor, seed: tf.Tensor, **option: Any
+                            ) -> tuple[np.ndarray, np.ndarray, D.DataConfig, F.FeatureConfig]:
+    """The augmented training chain's MLPerf MFCCs of ``pcm``, every other augmentation off,
+    without and with ``option`` (same seed, same audio), the option's config and the
+    feature config."""
+    feat = F.mlperf_tiny_mfcc()
+    quiet = {"noise_prob": 0.0, "time_shift_ms": 0.0, "gain_min_db": 0.0, "gain_max_db": 0.0}
+    plain = D.DataConfig(str(corpus), **quiet)
+    on = D.DataConfig(str(corpus), **option, **quiet)
+    bank = D._noise_bank(D.run_noises(plain), plain.clip_samples)
+    return (D.augmented_features(pcm, seed, plain, feat, bank).numpy(),
+            D.augmented_features(pcm, seed, on, feat, bank).numpy(), on, feat)
+
+
 def test_augmented_features_apply_the_segment_warp(tiny_corpus: Path) -> None:
     """The training chain warps when warp_segments is set, and only then (same seed, same
     audio, every other augmentation off)."""
-    feat = F.mlperf_tiny_mfcc()
     pcm = tf.constant(np.random.default_rng(0).integers(-3000, 3000, (4, 16000), np.int16))
     seed = tf.constant([1, 2], tf.int64)
-    quiet = {"noise_prob": 0.0, "time_shift_ms": 0.0, "gain_min_db": 0.0, "gain_max_db": 0.0}
-    plain = D.DataConfig(str(tiny_corpus), **quiet)
-    warped = D.DataConfig(str(tiny_corpus), warp_segments=6, **quiet)
-    bank = D._noise_bank(D.run_noises(plain), plain.clip_samples)
-    a = D.augmented_features(pcm, seed, plain, feat, bank).numpy()
-    b = D.augmented_features(pcm, seed, warped, feat, bank).numpy()
+    a, b, warped, feat = _chain_without_and_with(tiny_corpus, pcm, seed, warp_segments=6)
     want = D.segment_warp(tf.constant(a), warped, feat,
                        tf.random.experimental.stateless_fold_in(seed, 23)).numpy()
     np.testing.assert_allclose(b, want, atol=1e-4)
@@ -489,17 +498,11 @@ def test_frame_targets_mix_windows_and_clip_statistics(tiny_corpus: Path) -> Non
 def test_augmented_features_apply_mixstyle_only_when_on(tiny_corpus: Path) -> None:
     """The training chain with mixstyle_prob is the chain without it followed by
     :func:`loader.mix_style` (same seed, same audio); off, nothing is mixed."""
-    feat = F.mlperf_tiny_mfcc()
     rng = np.random.default_rng(1)
     pcm = tf.constant((rng.normal(0, 1, (8, 16000)) * rng.uniform(300, 6000, (8, 1))
                        ).astype(np.int16))
     seed = tf.constant([4, 2], tf.int64)
-    quiet = {"noise_prob": 0.0, "time_shift_ms": 0.0, "gain_min_db": 0.0, "gain_max_db": 0.0}
-    plain = D.DataConfig(str(tiny_corpus), **quiet)
-    mixed = D.DataConfig(str(tiny_corpus), mixstyle_prob=1.0, **quiet)
-    bank = D._noise_bank(D.run_noises(plain), plain.clip_samples)
-    a = D.augmented_features(pcm, seed, plain, feat, bank).numpy()
-    b = D.augmented_features(pcm, seed, mixed, feat, bank).numpy()
+    a, b, mixed, feat = _chain_without_and_with(tiny_corpus, pcm, seed, mixstyle_prob=1.0)
     want = D.mix_style(tf.constant(a), mixed, feat,
                        tf.random.experimental.stateless_fold_in(seed, 37)).numpy()
     np.testing.assert_allclose(b, want, atol=1e-4)
