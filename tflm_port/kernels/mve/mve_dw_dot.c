@@ -297,6 +297,29 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                        [off] "r"(OFF)                                                                          \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
 
+/* A row's (or two rows') pairs of pixels: MVE_DW_DOT_PAIRS2 with two tap groups,
+ * MVE_DW_DOT_PAIRS with one, each with the right-shift form rn picks; O21 (the second
+ * window's second tap group) is evaluated only with two groups. Uses the caller's p, r,
+ * plane, ya, yb, o, o1, o2, out_off, lo, hi, chunks and rn; ST is the pass record. */
+#define MVE_DW_DOT_PAIRS_RUN(ST, O21)                                                                          \
+    do {                                                                                                       \
+        int32x4_t a, b;                                                                                        \
+        if (chunks == 2) {                                                                                     \
+            const uint8x16_t o21 = (O21);                                                                      \
+            if (rn) {                                                                                          \
+                MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, ST, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX_RN);  \
+            } else {                                                                                           \
+                MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, ST, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX);     \
+            }                                                                                                  \
+        } else if (rn) {                                                                                       \
+            MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, ST, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);        \
+        } else {                                                                                               \
+            MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, ST, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);           \
+        }                                                                                                      \
+        (void)a;                                                                                               \
+        (void)b;                                                                                               \
+    } while (0)
+
 /* The same as MVE_DW_DOT_QUADS with two 16-tap groups (offsets O and O1):
  * per channel two gathers, two weight loads, VMLAV and VMLAVA: 44
  * instructions per 4 channels of a 5x5 window. */
@@ -607,21 +630,7 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const int8_t *p = ring, *r = st;
                 int8_t *ya = yp, *yb = yp + out_w * och;
                 vst[4] = out_w;
-                int32x4_t a, b;
-                if (chunks == 2) {
-                    const uint8x16_t o21 = vldrbq_u8(offs2 + 16);
-                    if (rn) {
-                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, vst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX_RN);
-                    } else {
-                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, vst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX);
-                    }
-                } else if (rn) {
-                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
-                } else {
-                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, vst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
-                }
-                (void)a;
-                (void)b;
+                MVE_DW_DOT_PAIRS_RUN(vst, vldrbq_u8(offs2 + 16));
                 for (int32_t px = 0; full < och && px < out_w; ++px) {
                     pixel_dot_c(chunks, false, full, och, ring + px * sw, k->poff, o, offa, st, qs, cw, out_off, lo,
                                 hi, yp + px * och);
@@ -640,21 +649,7 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const int8_t *r = st;
                 int8_t *yb = yp + och;
                 pst[4] = out_w / 2;
-                int32x4_t a, b;
-                if (chunks == 2) {
-                    const uint8x16_t o21 = vaddq_n_u8(o1, (uint8_t)sw);
-                    if (rn) {
-                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, pst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX_RN);
-                    } else {
-                        MVE_DW_DOT_PAIRS2(p, r, plane, ya, yb, pst, o, o1, o2, o21, out_off, a, b, MVE_DW_DOT_FIX);
-                    }
-                } else if (rn) {
-                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX_RN);
-                } else {
-                    MVE_DW_DOT_PAIRS(p, r, plane, ya, yb, pst, o, o2, out_off, lo, hi, a, b, MVE_DW_DOT_FIX);
-                }
-                (void)a;
-                (void)b;
+                MVE_DW_DOT_PAIRS_RUN(pst, vaddq_n_u8(o1, (uint8_t)sw));
                 ox = out_w & ~1;
             }
             /* the pixels left (all of them without pairs), full groups */
