@@ -143,6 +143,13 @@ class DataConfig:
     # example x' of the batch, lam ~ Beta(alpha, alpha), and its loss lam CE(y) + (1 - lam)
     # CE(y'); 0: off (left out of the config)
     mixup_alpha: float = 0.0
+    # label mode 12, clip targets: train on each example's own word (_silence_, the ten
+    # commands and the 25 other words: word_class_names(), 36 classes) instead of the 12
+    # classes; the trained model gets a fixed layer summing the other words' posteriors into
+    # _unknown_ (pipeline.train.word_targets), so it is scored and converted with 12 outputs.
+    # The examples are the same; only the loss tells "learn" from "left". False: off (left
+    # out of the config)
+    word_targets: bool = False
     gain_min_db: float = -6.0
     gain_max_db: float = 6.0
     # random filtering (microphone/channel variation): with this probability a clip goes
@@ -213,6 +220,8 @@ class DataConfig:
             raise KwsqError("edge_mask must be within 0..0.9 and needs clip targets")
         if not 0.0 <= self.mixstyle_prob <= 1.0 or self.mixstyle_alpha <= 0:
             raise KwsqError("mixstyle_prob must be within 0..1 and mixstyle_alpha > 0")
+        if self.word_targets and (self.label_mode != "12" or self.targets == "frames"):
+            raise KwsqError("word_targets needs label mode 12 and clip targets")
         if self.mixup_alpha < 0:
             raise KwsqError("mixup_alpha must be >= 0 (0: off)")
         if self.warp_segments < 0 or not 1.0 <= self.warp_max <= 4.0:
@@ -250,6 +259,8 @@ class DataConfig:
             del d["mixstyle_prob"], d["mixstyle_alpha"]
         if not self.mixup_alpha:
             del d["mixup_alpha"]
+        if not self.word_targets:
+            del d["word_targets"]
         return d
 
     @classmethod
@@ -310,6 +321,18 @@ def class_names(cfg: DataConfig) -> list[str]:
     if cfg.label_mode == "35":  # frame targets: the windows outside the word need a class
         return [SILENCE, *WORDS] if cfg.targets == "frames" else list(WORDS)
     return [OTHER, str(cfg.keyword)]
+
+
+def target_names(cfg: DataConfig) -> list[str]:
+    """The classes the model is trained on: :func:`class_names`, or with ``word_targets``
+    :func:`word_class_names` (the model is then scored on ``class_names`` through a summing
+    layer, pipeline.train.word_targets)."""
+    return word_class_names() if cfg.word_targets else class_names(cfg)
+
+
+def word_class_names() -> list[str]:
+    """The classes of ``word_targets``: ``_silence_``, the ten commands, the other words."""
+    return [SILENCE, *COMMANDS, *(w for w in WORDS if w not in COMMANDS)]
 
 
 # ----------------------------------------------------------------------------- selection
@@ -518,12 +541,42 @@ def cached_audio(data_cfg: DataConfig, split: str) -> tuple[np.ndarray, np.ndarr
     if npz.is_file():
         with np.load(npz) as f:
             return f["pcm"], f["y"]
-    audio, y, _, _ = load_audio(data_cfg, split)
+    audio, y, meta, _ = load_audio(data_cfg, split)
     pcm = np.clip(np.round(audio * 32768.0), -32768, 32767).astype(np.int16)
+    if data_cfg.word_targets:  # the words of the same rows, while the metadata is at hand
+        _write_words(data_cfg, split, meta)
     with atomic_path(npz) as tmp:
         with tmp.open("wb") as fh:
             np.savez(fh, pcm=pcm, y=y)
     return pcm, y
+
+
+def _words_path(data_cfg: DataConfig, split: str) -> Path:
+    return cache_root(data_cfg) / f"{split}-words-{cache_key(data_cfg, None, split)}.npy"
+
+
+def _write_words(data_cfg: DataConfig, split: str, meta: list[dict[str, Any]]) -> np.ndarray:
+    names = word_class_names()
+    other = sorted({m["word"] for m in meta} - set(names))
+    if other:
+        raise KwsqError(f"word_targets: {data_cfg.path} has words outside the 35 of Speech "
+                        f"Commands ({', '.join(other[:5])})")
+    words = np.asarray([names.index(m["word"]) for m in meta], np.int32)
+    with atomic_path(_words_path(data_cfg, split)) as tmp:
+        with tmp.open("wb") as fh:
+            np.save(fh, words)
+    return words
+
+
+def word_labels(data_cfg: DataConfig, split: str) -> np.ndarray:
+    """Label mode 12: each example's own word as an index into :func:`word_class_names`,
+    for the rows of :func:`cached_audio` and :func:`arrays` (the same order), cached."""
+    if data_cfg.label_mode != "12":
+        raise KwsqError("word labels need label mode 12")
+    path = _words_path(data_cfg, split)
+    if path.is_file():
+        return np.load(path)
+    return _write_words(data_cfg, split, load_audio(data_cfg, split)[2])
 
 
 def arrays(data_cfg: DataConfig, feat_cfg: features.FeatureConfig, split: str
@@ -789,11 +842,13 @@ class AugmentedSplit:
         # int16 halves the memory of the in-graph copy (1.5 GB float32 for the full corpus);
         # cached on disk, so the WAV files are decoded once per corpus, not once per run
         pcm, self.y = cached_audio(data_cfg, split)
+        if data_cfg.word_targets:  # trained on each example's own word (36 classes)
+            self.y = word_labels(data_cfg, split)
         features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
         self.bank = _noise_bank(run_noises(data_cfg),
                                 data_cfg.clip_samples)
-        self.class_weights = (balanced_weights(self.y, len(class_names(data_cfg)))
+        self.class_weights = (balanced_weights(self.y, len(target_names(data_cfg)))
                               if data_cfg.class_weight == "balanced" else None)
         # one in-memory copy for every epoch's pipeline (batches are gathered from it)
         self._pcm = tf.constant(pcm)

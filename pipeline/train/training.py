@@ -492,9 +492,14 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
     feat_cfg = FeatureConfig.from_dict(config.features)
     data_mod.check_layout(data_cfg.path)
     classes = data_mod.class_names(data_cfg)
+    targets = data_mod.target_names(data_cfg)  # the model's outputs while it trains
+    if data_cfg.word_targets and config.scheme != "float":
+        raise KwsqError("word_targets is measured with the float scheme only (the summing "
+                        "layer after the softmax is not part of any QAT scheme)")
     shape = input_shape(feat_cfg)
-    log(f"train: {config.model} / {config.scheme} on {data_cfg.path}: {len(classes)} classes, "
-        f"input {shape}, stages {[s.name for s in config.stages]}")
+    log(f"train: {config.model} / {config.scheme} on {data_cfg.path}: {len(classes)} classes"
+        + (f" (trained on {len(targets)} word classes)" if targets != classes else "")
+        + f", input {shape}, stages {[s.name for s in config.stages]}")
     if data_cfg.targets == "frames":  # a label per window position (frame-level targets)
         from pipeline.data import frame_targets
 
@@ -509,6 +514,18 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
             train_split = CopiedSplit(train_split, config.augment_copies)
         x_val, y_val = data_mod.arrays(data_cfg, feat_cfg, "validation")
         x_test, y_test = data_mod.arrays(data_cfg, feat_cfg, "testing")
+    # Keras validates the model it trains: on the word labels when it trains on them
+    y_fit_val = (data_mod.word_labels(data_cfg, "validation") if data_cfg.word_targets
+                 else y_val)
+
+    def scored(m):  # the model as the task sees it (12 outputs)
+        if not data_cfg.word_targets:
+            return m
+        from pipeline.train import word_targets
+
+        return word_targets.summed_model(m, word_targets.summing_matrix(
+            targets, classes, data_mod.UNKNOWN))
+
     log(f"train: {len(y_val)} validation and {len(y_test)} test examples")
     if new:
         if run.path.exists():
@@ -525,7 +542,7 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
     if data_cfg.targets == "frames":  # accuracies below are per window position
         metrics["targets"] = "frames"
     with strategy.scope():
-        float_model = models.builder(config.model)(shape, len(classes), **config.model_params)
+        float_model = models.builder(config.model)(shape, len(targets), **config.model_params)
     metrics["parameters"] = int(float_model.count_params())
     model = float_model
     full_rank = None
@@ -534,7 +551,7 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
         with strategy.scope():
             if stage.name == "full_rank":
                 full_rank = models.module(config.model).build_full_rank(
-                    shape, len(classes), **config.model_params)
+                    shape, len(targets), **config.model_params)
                 model = full_rank
             elif stage.name == "float":
                 if full_rank is not None:  # SVD bottlenecks introduced into the trained DNN
@@ -561,7 +578,7 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
                 bar = _EpochBar(label, epoch, stage, train_split.batches(config.batch_size))
                 history = model.fit(
                     train_split.epoch(index * 1_000_003 + epoch, config.batch_size),
-                    epochs=epoch + 1, initial_epoch=epoch, validation_data=(x_val, y_val),
+                    epochs=epoch + 1, initial_epoch=epoch, validation_data=(x_val, y_fit_val),
                     batch_size=config.batch_size, callbacks=[scheduler, bar.callback],
                     verbose=0)
                 logs = {k: v[-1] for k, v in history.history.items()}
@@ -576,11 +593,11 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
                     return None
             if index not in state["completed"]:  # a zero-epoch stage
                 _save_checkpoint(run, state, index, stage, model, start, completed=True)
-        acc = accuracy(model, x_test, y_test)
+        acc = accuracy(scored(model), x_test, y_test)
         metrics["stages"][f"{index}_{stage.name}"] = {"test_accuracy": acc, "epochs": stage.epochs}
         log(f"{label} test accuracy {acc:.4f}")
         if stage.name == "float":
-            quant_configs.save_model(float_model, run.float_model_path)
+            quant_configs.save_model(scored(float_model), run.float_model_path)
             metrics["float_test_accuracy"] = acc
             if config.scheme != "float":
                 # QAT trains the kernels with batch-norm folded in: the kernels the device
@@ -598,6 +615,9 @@ def train(config: RunConfig, run: Run, log=print, new: bool = True,
                 metrics["naive_test_accuracy"] = accuracy(naive, x_test, y_test)
                 log(f"{label} naive {config.scheme} (no QAT) test accuracy "
                     f"{metrics['naive_test_accuracy']:.4f}")
+    if data_cfg.word_targets:
+        metrics["training_classes"] = targets
+        model = scored(model)
     metrics["test_accuracy"] = accuracy(model, x_test, y_test)
     if config.scheme != "float":
         metrics["qat_test_accuracy"] = metrics["test_accuracy"]
