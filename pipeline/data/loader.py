@@ -73,6 +73,8 @@ CACHE_VERSION = 1
 # position from the word's span: pipeline.data.frame_targets, the low-bit QAT paper's
 # frame-level targets); FRAME_WINDOWS random positions per clip per epoch by default.
 TARGETS = ("clip", "frames")
+EDGE_VARY_KEYS = ("edge_vary", "edge_vary_min", "edge_vary_max", "edge_gain_min_db",
+                  "edge_gain_max_db", "edge_tilt_db", "edge_stretch_min", "edge_stretch_max")
 FRAME_WINDOWS = 8
 
 
@@ -130,6 +132,20 @@ class DataConfig:
     # (word = the frames whose energy is above a quarter of the way from the clip's median
     # to its loudest frame); 0: off (left out of the config)
     edge_mask: float = 0.0
+    # word-edge variation on the features (clip targets; pipeline/data/edge_vary.py): with
+    # probability edge_vary, independently at the word's onset and at its offset, the outer
+    # edge_vary_min..edge_vary_max of the word gets a gain ramp (edge_gain_min_db..
+    # edge_gain_max_db at the boundary, 0 dB inside), a spectral tilt with the same ramp
+    # (+-edge_tilt_db per octave) and a time stretch (edge_stretch_min..edge_stretch_max,
+    # log-uniform; the rest of the word unchanged); 0: off (all left out of the config)
+    edge_vary: float = 0.0
+    edge_vary_min: float = 0.10
+    edge_vary_max: float = 0.35
+    edge_gain_min_db: float = -12.0
+    edge_gain_max_db: float = 6.0
+    edge_tilt_db: float = 6.0
+    edge_stretch_min: float = 0.6
+    edge_stretch_max: float = 1.8
     # frequency-wise MixStyle on the features (Zhou et al., "Domain Generalization with
     # MixStyle", ICLR 2021, in the per-frequency form used for unseen recording devices in
     # acoustic scene classification): with this probability a training example's per-channel
@@ -218,6 +234,14 @@ class DataConfig:
             raise KwsqError("time_warp needs targets = \"frames\" and a value in 0..0.5")
         if not 0.0 <= self.edge_mask <= 0.9 or (self.edge_mask and self.targets == "frames"):
             raise KwsqError("edge_mask must be within 0..0.9 and needs clip targets")
+        if self.edge_vary and (
+                not 0.0 < self.edge_vary <= 1.0 or self.targets == "frames"
+                or not 0.0 < self.edge_vary_min <= self.edge_vary_max <= 0.45
+                or self.edge_gain_min_db > self.edge_gain_max_db or self.edge_tilt_db < 0
+                or not 0.25 <= self.edge_stretch_min <= self.edge_stretch_max <= 4.0):
+            raise KwsqError("edge_vary needs clip targets, a probability in 0..1, "
+                            "0 < edge_vary_min <= edge_vary_max <= 0.45, gain min <= max, "
+                            "edge_tilt_db >= 0 and 0.25 <= stretch min <= max <= 4")
         if not 0.0 <= self.mixstyle_prob <= 1.0 or self.mixstyle_alpha <= 0:
             raise KwsqError("mixstyle_prob must be within 0..1 and mixstyle_alpha > 0")
         if self.word_targets and (self.label_mode != "12" or self.targets == "frames"):
@@ -255,6 +279,9 @@ class DataConfig:
             del d["warp_segments"], d["warp_max"]
         if not self.edge_mask:
             del d["edge_mask"]
+        if not self.edge_vary:
+            for k in EDGE_VARY_KEYS:
+                del d[k]
         if not self.mixstyle_prob:
             del d["mixstyle_prob"], d["mixstyle_alpha"]
         if not self.mixup_alpha:
@@ -811,13 +838,18 @@ def augmented_features(pcm: tf.Tensor, seed: tf.Tensor, cfg: DataConfig,
                        bank: tuple[tf.Tensor, tf.Tensor, tf.Tensor]) -> tf.Tensor:
     """Model inputs of a batch of int16 clips ``[b, clip_samples]``, freshly augmented
     from the stateless ``seed`` ``[2]``: :func:`augment_audio`, the features (with VTLP
-    when on), tempo perturbation, non-uniform time warp, edge mask, MixStyle, SpecAugment.
+    when on), tempo perturbation, word-edge variation, non-uniform time warp, edge mask,
+    MixStyle, SpecAugment.
     The whole chain works on the batch (mixup, which also mixes labels, comes after it)."""
     a = tf.ensure_shape(tf.cast(pcm, tf.float32) / 32768.0, [None, cfg.clip_samples])
     x = features.compute(augment_audio(a, cfg, bank, seed), feat_cfg,
                          vtlp_factors(cfg, tf.shape(a)[0], seed))
     if cfg.tempo_min is not None:
         x = tempo_perturb(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 19))
+    if cfg.edge_vary:
+        from pipeline.data.edge_vary import edge_vary
+
+        x = edge_vary(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 43))
     if cfg.warp_segments:
         x = segment_warp(x, cfg, feat_cfg, tf.random.experimental.stateless_fold_in(seed, 23))
     if cfg.edge_mask:
@@ -845,6 +877,10 @@ class AugmentedSplit:
         if data_cfg.word_targets:  # trained on each example's own word (36 classes)
             self.y = word_labels(data_cfg, split)
         features.input_shape(feat_cfg, data_cfg.clip_samples)  # fail early on a bad stacking
+        if data_cfg.edge_vary:
+            from pipeline.data.edge_vary import check
+
+            check(feat_cfg)
         self.cfg, self.feat_cfg = data_cfg, feat_cfg
         self.bank = _noise_bank(run_noises(data_cfg),
                                 data_cfg.clip_samples)
