@@ -3,14 +3,16 @@
  * window sums 16 channels per pass, in int16 lanes (two widening loads and
  * two adds per tap) while the tap count keeps every sum inside int16
  * (count * 128 <= 32767), else in int32 lanes; then the reference's
- * division, rounded half away from zero, and clamp per channel.
+ * division, rounded half away from zero, and clamp: in int32 lanes by a
+ * reciprocal multiply for int16 sums, per channel otherwise.
  */
 #include <arm_mve.h>
 
 #include "kwsq_kernels.h"
 #include "kwsq_math.h"
 
-/* The sums of channels c0 .. c0 + 15 (n of them valid) over the window. */
+/* The sums of channels c0 .. c0 + 15 (n of them valid) over the window:
+ * int32, or with `narrow` 16 int16 values at the start of `sums`. */
 static void window_sums(const int8_t *x, int32_t row_stride, int32_t depth, int32_t rows, int32_t cols,
                         int32_t n, bool narrow, int32_t *sums)
 {
@@ -45,12 +47,8 @@ static void window_sums(const int8_t *x, int32_t row_stride, int32_t depth, int3
                 }
             }
         }
-        int16_t narrow_sums[16];
-        vstrhq_s16(narrow_sums, s0);
-        vstrhq_s16(narrow_sums + 8, s1);
-        for (int32_t j = 0; j < 16; ++j) {
-            sums[j] = narrow_sums[j];
-        }
+        vstrhq_s16((int16_t *)sums, s0);
+        vstrhq_s16((int16_t *)sums + 8, s1);
         return;
     }
     const mve_pred16_t q0 = vctp32q((uint32_t)n), q1 = vctp32q((uint32_t)(n > 4 ? n - 4 : 0));
@@ -69,6 +67,40 @@ static void window_sums(const int8_t *x, int32_t row_stride, int32_t depth, int3
     vstrwq_s32(sums + 4, s1);
     vstrwq_s32(sums + 8, s2);
     vstrwq_s32(sums + 12, s3);
+}
+
+/* Four sums divided by count (1..255) rounding half away from zero: the
+ * quotient of |sum| + count / 2 by VMULH.U32 with floor(2^32 / count) + 1,
+ * exact while (|sum| + count / 2) * count < 2^32 (here at most
+ * 128.5 * 255^2), then the sign back. */
+static inline int32x4_t divide4(int32x4_t acc, uint32_t m, int32_t half)
+{
+    const uint32x4_t a = vreinterpretq_u32_s32(vaddq_n_s32(vabsq_s32(acc), half));
+    const int32x4_t sign = vshrq_n_s32(acc, 31);
+    return vsubq_s32(veorq_s32(vreinterpretq_s32_u32(vmulhq_u32(a, vdupq_n_u32(m))), sign), sign);
+}
+
+/* Outputs of n channels (1..16) from their int16 sums over count taps:
+ * even and odd channels widened apart, divided, clamped and narrowed back
+ * in order. */
+static void narrow_out(const int16_t *sums, int32_t n, int32_t count, int32_t act_min, int32_t act_max, int8_t *y)
+{
+    const int32x4_t lo = vdupq_n_s32(act_min), hi = vdupq_n_s32(act_max);
+    const int32_t half = count / 2;
+    for (int32_t c = 0; c < n; c += 8) {
+        const int16x8_t s = vldrhq_s16(sums + c);
+        int32x4_t even = vmovlbq_s16(s), odd = vmovltq_s16(s);
+        if (count > 1) {
+            const uint32_t m = (uint32_t)(0xFFFFFFFFu / (uint32_t)count) + 1u;
+            even = divide4(even, m, half);
+            odd = divide4(odd, m, half);
+        }
+        even = vminq_s32(vmaxq_s32(even, lo), hi);
+        odd = vminq_s32(vmaxq_s32(odd, lo), hi);
+        int16x8_t v = vmovnbq_s32(vdupq_n_s16(0), even);
+        v = vmovntq_s32(v, odd);
+        vstrbq_p_s16(y + c, v, vctp16q((uint32_t)(n - c)));
+    }
 }
 
 kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims,
@@ -93,8 +125,12 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                 const int8_t *x = input + (((int64_t)b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * depth;
                 for (int32_t c0 = 0; c0 < depth; c0 += 16, x += 16, y += 16) {
                     const int32_t n = depth - c0 < 16 ? depth - c0 : 16;
-                    int32_t sums[16];
+                    int32_t sums[16] __attribute__((aligned(16)));
                     window_sums(x, in_w * depth, depth, fy1 - fy0, fx1 - fx0, n, count <= 255, sums);
+                    if (count <= 255) {
+                        narrow_out((const int16_t *)sums, n, count, params->act_min, params->act_max, y);
+                        continue;
+                    }
                     for (int32_t j = 0; j < n; ++j) {
                         const int32_t acc = sums[j];
                         const int32_t v = acc > 0 ? (acc + count / 2) / count : (acc - count / 2) / count;
