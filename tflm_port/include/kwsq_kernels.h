@@ -295,6 +295,13 @@ kwsq_status kwsq_conv_s4(const kwsq_context *ctx, const kwsq_conv_params *params
  * the DW_GENERIC class, for a layer no linked path computes). */
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims);
+/* Prepare (builds with -DKWSQ_PERSISTENT_QUANT only), as kwsq_conv_s8_persist:
+ * the kwsq_context.persist bytes for this layer (0: none), then its
+ * constants computed into that many zeroed bytes. */
+int32_t kwsq_depthwise_conv_s8_persist(const kwsq_conv_params *params, const kwsq_quant_params *quant,
+                                       const kwsq_dims *input_dims, const kwsq_dims *filter_dims,
+                                       const int8_t *filter, const int32_t *bias, const kwsq_dims *output_dims,
+                                       void *persist);
 kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_params *params,
                                    const kwsq_quant_params *quant, const kwsq_dims *input_dims,
                                    const int8_t *input, const kwsq_dims *filter_dims,

@@ -76,6 +76,10 @@ static void __attribute__((noinline)) dw_mult_pair(const kwsq_conv_params *d, co
 int32_t kwsq_depthwise_conv_s8_get_buffer_size(const kwsq_conv_params *params, const kwsq_dims *input_dims,
                                                const kwsq_dims *filter_dims, const kwsq_dims *output_dims)
 {
+    const int32_t c1 = mve_dw_c1_bytes(params, input_dims, filter_dims, output_dims);
+    if (c1 > 0) {
+        return c1; /* one input channel: mve_dw_c1.c takes it whatever the others need */
+    }
     const int32_t ring = kwsq_ref_dw_buffer_size(params, output_dims);
     const int32_t wide = mve_dw_c16_expand_bytes(params, input_dims, filter_dims, output_dims);
     const int32_t dot = mve_dw_dot_bytes(params, input_dims, filter_dims, output_dims);
@@ -263,6 +267,9 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
+    if (mve_depthwise_c1(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+        return KWSQ_OK;
+    }
     if (mve_depthwise_dot(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return KWSQ_OK;
     }

@@ -48,4 +48,28 @@ bool mve_depthwise_dot(const kwsq_context *ctx, const kwsq_conv_params *d, const
                        const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
                        const int32_t *bias, const kwsq_dims *out, int8_t *y);
 
+/* int8, one input channel, depth multiplier 1..MVE_DW_C1_MAX_MULT: the
+ * window's taps in lanes from one padded strip of input rows, gathered once
+ * per pixel for all output channels (mve_dw_c1.c), when the taps fit
+ * MVE_DW_C1_MAX_CHUNKS groups of 16 and each group's offsets from its first
+ * row 8 bits. mve_dw_c1_bytes: the scratch it needs (0: the layer does not
+ * take it). */
+#define MVE_DW_C1_MAX_CHUNKS 8
+#define MVE_DW_C1_MAX_MULT 16
+int32_t mve_dw_c1_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out);
+/* kwsq_depthwise_conv_s8_persist of this path: the bytes of its constants
+ * (0: none), computed into persist unless NULL; mve_depthwise_c1 reads them
+ * from kwsq_context.persist when set, else builds them on the stack. Only
+ * layers of at most MVE_DW_C1_PERSIST_PX output pixels keep them: building
+ * them costs as much as a few pixels: 5 % of dm4_32x20x1's 5x5 x4 layer
+ * (160 pixels), 1.5 % of micro_speech's 10x8 x8 one (500 pixels), which
+ * would keep 928 bytes more arena for it. */
+#define MVE_DW_C1_PERSIST_PX 256
+int32_t mve_dw_c1_persist(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in,
+                          const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out,
+                          void *persist);
+bool mve_depthwise_c1(const kwsq_context *ctx, const kwsq_conv_params *d, const kwsq_quant_params *q,
+                      const kwsq_dims *in, const int8_t *x, const kwsq_dims *f, const int8_t *w,
+                      const int32_t *bias, const kwsq_dims *out, int8_t *y);
+
 #endif /* KWSQ_MVE_DEPTHWISE_H */

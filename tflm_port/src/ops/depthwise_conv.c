@@ -8,16 +8,17 @@
 #include "conv_common.h"
 #include "kwsq_schema.h"
 
-#define KIND(s8, s8_size, s4, s4_size) \
+#define KIND(s8, s8_size, s4, s4_size, persist) \
     {KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_PADDING, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_W, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_STRIDE_H, \
      KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_FUSED_ACTIVATION_FUNCTION, KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_W_FACTOR, \
-     KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_H_FACTOR, true, s8, s8_size, s4, s4_size KWSQ_CONV_PERSIST(NULL)}
+     KWSQ_FIELD_DEPTHWISE_CONV2D_OPTIONS_DILATION_H_FACTOR, true, s8, s8_size, s4, s4_size KWSQ_CONV_PERSIST(persist)}
 #define RECORD(name, kind) KWSQ_CONV_RECORD(name, kind, KWSQ_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D", KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS)
 
 static const kwsq_conv_kind k_all = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, kwsq_depthwise_conv_s4,
-                                         kwsq_depthwise_conv_s4_get_buffer_size);
-static const kwsq_conv_kind k_s8 = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, NULL, NULL);
-static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_depthwise_conv_s4, kwsq_depthwise_conv_s4_get_buffer_size);
+                                         kwsq_depthwise_conv_s4_get_buffer_size, kwsq_depthwise_conv_s8_persist);
+static const kwsq_conv_kind k_s8 = KIND(kwsq_depthwise_conv_s8, kwsq_depthwise_conv_s8_get_buffer_size, NULL, NULL,
+                                        kwsq_depthwise_conv_s8_persist);
+static const kwsq_conv_kind k_s4 = KIND(NULL, NULL, kwsq_depthwise_conv_s4, kwsq_depthwise_conv_s4_get_buffer_size, NULL);
 
 KWSQ_CONV_RECORD_ANY(kwsq_kernel_depthwise_conv_2d, k_all, KWSQ_OP_DEPTHWISE_CONV_2D, "DEPTHWISE_CONV_2D",
                      KWSQ_OPTIONS_DEPTHWISE_CONV2D_OPTIONS)

@@ -1,0 +1,95 @@
+"""kernels/mve's depthwise paths for few channels against TFLite Micro, under QEMU.
+
+mve_dw_c1.c takes every depthwise layer on one input channel (depth multiplier m = output
+channels, 1..16): the window's taps gathered from a padded strip of input rows, 16 per
+vector, once per pixel for all m channels; pairs of pixels in assembly when there are at
+most two tap groups, single pixels in C otherwise; its constants computed once in Prepare
+(kwsq_depthwise_conv_s8_persist) on the firmware, per call in the kernel check. These
+models hit its dispatch and edges: multipliers 1-8 and 16 (channel groups of four with
+1-3 left over), windows 3x3, 5x5, 10x8 (five tap groups), 1xk and kx1, strides 1 and 2,
+dilation, same and valid padding, odd sizes (a last unpaired pixel), per tensor and per
+channel, nonzero zero points, ReLU or none, and left shifts (a channel whose effective
+scale is above 1). The depthwise output is the model's output, so every value is compared.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from runtime_refs import assert_m55_matches_tflm, convert_int8
+from test_kernels_mve import _left_shifted
+
+_missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
+needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
+
+WINDOWS = [(3, 3), (5, 5), (10, 8), (1, 7), (6, 1), (4, 5)]
+MULTIPLIERS = [1, 2, 3, 4, 5, 6, 7, 8, 16]
+
+
+def one_channel_models(seed: int, count: int) -> list[tuple[bytes, str]]:
+    """Seeded single depthwise layers on one input channel: the multiplier and window
+    cycle through MULTIPLIERS and WINDOWS, the rest is drawn (odd sizes, stride 1 or 2,
+    dilation 2 at stride 1, same or valid, ReLU or none, per tensor in one of three);
+    every third per-channel model gets left shifts."""
+    import tf_keras as keras
+
+    rng = np.random.default_rng(seed)
+    L = keras.layers
+    out = []
+    for i in range(count):
+        keras.utils.set_random_seed(seed + i)
+        dm = MULTIPLIERS[i % len(MULTIPLIERS)]
+        k = WINDOWS[i % len(WINDOWS)]
+        s = int(rng.integers(1, 3))
+        dil = 2 if s == 1 and rng.random() < 0.35 and k[0] * k[1] <= 25 else 1
+        rows = int(rng.integers(k[0] * dil, k[0] * dil + 14)) | 1
+        shape = (rows, int(rng.integers(k[1] * dil, 41)), 1)
+        pad = str(rng.choice(["same", "valid"]))
+        act = str(rng.choice(["relu", "linear"]))
+        inp = keras.Input(shape, batch_size=1)
+        y = L.DepthwiseConv2D(k, strides=s, dilation_rate=dil, padding=pad, depth_multiplier=dm,
+                              activation=act)(inp)
+        per_tensor = bool(i % 3 == 2)
+        data = convert_int8(keras.Model(inp, y), shape, 80 + i, per_tensor=per_tensor)
+        desc = (f"{shape}: dw {k[0]}x{k[1]} s{s} d{dil} {pad} x{dm} {act}"
+                + (" per-tensor" if per_tensor else ""))
+        if i % 3 == 1:
+            data, desc = _left_shifted(data, 0), desc + ", left shifts"
+        out.append((data, desc))
+    return out
+
+
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize("part", [0, 1])
+def test_mve_one_channel_depthwise_matches_tflite_micro(part: int, tmp_path: Path) -> None:
+    """Eighteen random one-channel layers (two runs of nine: every multiplier and window
+    of the lists once per run) bit-exact with TFLite Micro, with the sums' extremes."""
+    models = one_channel_models(101, 18)[part * 9:(part + 1) * 9]
+    assert_m55_matches_tflm(models, 2, 7 + part, tmp_path)
+
+
+def micro_speech_like_model(width: int) -> tuple[bytes, str]:
+    """micro_speech's layer shape (10x8 window, stride 2, same, x8) on a 49 x `width`
+    input: five tap groups per pixel, the strip's rows far apart (46 bytes) for the
+    8-bit gather offsets, and with an odd output width."""
+    import tf_keras as keras
+
+    keras.utils.set_random_seed(5)
+    L = keras.layers
+    shape = (49, width, 1)
+    inp = keras.Input(shape, batch_size=1)
+    y = L.DepthwiseConv2D((10, 8), strides=2, padding="same", depth_multiplier=8,
+                          activation="relu")(inp)
+    return convert_int8(keras.Model(inp, y), shape, 9), f"{shape}: dw 10x8 s2 same x8"
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_one_channel_wide_windows_match_tflite_micro(tmp_path: Path) -> None:
+    """micro_speech's layer shape at widths 40 (its own) and 37 (odd output width)."""
+    models = [micro_speech_like_model(40), micro_speech_like_model(37)]
+    assert_m55_matches_tflm(models, 2, 3, tmp_path)
