@@ -112,7 +112,8 @@ int32_t mve_dw_dot_bytes(const kwsq_conv_params *d, const kwsq_dims *in, const k
  * channels, per pixel, the eight widened to 16-bit lanes and scattered
  * (narrowing) to their planes (offsets `at`: lane l to plane dot_slot(l));
  * with fewer than 8 channels, per channel, eight pixels gathered at the
- * channel stride (offsets `at`: lane l, byte l * c). */
+ * channel stride (offsets `at`: lane l, byte l * c) per pass of a
+ * tail-predicated loop. */
 static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, uint16x8_t at, int8_t *dst)
 {
     if (c >= 8) {
@@ -134,12 +135,20 @@ static void plane_row(const int8_t *src, int32_t w, int32_t c, int32_t plane, ui
         }
         return;
     }
+    /* per channel, eight pixels per pass of a tail-predicated loop */
     for (int32_t k = 0; k < c; ++k) {
+        const int8_t *sp = src + k;
         int8_t *o = dst + dot_slot(k) * plane;
-        for (int32_t ix = 0; ix < w; ix += 8) {
-            const mve_pred16_t pr = vctp16q((uint32_t)(w - ix));
-            vstrbq_p_s16(o + ix, vldrbq_gather_offset_z_s16(src + ix * c + k, at, pr), pr);
-        }
+        __asm__ volatile("wlstp.16 lr, %[w], 2f\n"
+                         "1:\n\t"
+                         "vldrb.s16 q0, [%[s], %q[at]]\n\t"
+                         "add %[s], %[s], %[step]\n\t"
+                         "vstrb.16 q0, [%[o]], #8\n\t"
+                         "letp lr, 1b\n"
+                         "2:\n"
+                         : [s] "+r"(sp), [o] "+l"(o)
+                         : [w] "r"(w), [at] "w"(at), [step] "r"(8 * c)
+                         : "q0", "lr", "memory");
     }
 }
 
