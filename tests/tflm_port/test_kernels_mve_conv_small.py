@@ -1,16 +1,19 @@
-"""Cortex-M55 (kernels/mve) convolutions with few input channels, against TFLite Micro
-under QEMU.
+"""Cortex-M55 (kernels/mve) convolutions with small receptive fields, against TFLite
+Micro under QEMU.
 
-1x1 layers on 1-8 input channels with a multiple of four filters take the pixels-in-lanes
-path (kernels/mve/mve_conv_pix.c: one gather per input channel of four pixels, weights
-as scalars, four channels narrowed into one word scatter); the models here cover every
-input-channel count of it and one past its limit, filter counts that are and are not
-multiples of four (the others fall back), strides 1 and 2 (the contiguous block loop and
-the per-block copy), pixel counts that leave a last block of 1-3 pixels, per-tensor and
-per-channel weights, ReLU, ReLU6 and no activation (both clamps), and a layer with one
-channel in five at an effective scale of 0.75 (shift 0: the path requires right shifts
-and must fall back). Each model runs several inputs in one firmware, so the records the
-path keeps in persistent memory are reused after the first inference.
+Layers with at most 16 values per receptive field and a multiple of four filters take
+kernels/mve/mve_conv_pix.c: four output pixels per vector, one requantization per
+channel for the four, four channels narrowed into one word scatter. Its three ways to
+the sums each get models here: 1x1 on 1-4 input channels (channels of four pixels in
+int32 lanes, weights as scalars), 1x1 on 5-16 (one dot product per pixel, read from the
+input) and 17 (past the path), and other windows of 5-16 values (3x3 on one channel,
+5x3, 4x4, 2x3 on two channels, strides, dilation, same and valid padding; a column per
+pixel from zero-point padded rows) and 18 (past it). Filter counts on and off multiples
+of four (the others fall back), pixel counts that leave a last block of 1-3 pixels,
+per-tensor and per-channel weights, ReLU, ReLU6 and no activation (both clamps), and
+layers with one channel in five at an effective scale of 0.75 (shift 0: the path needs
+right shifts and must fall back). Each model runs several inputs in one firmware, so the
+records the path keeps in persistent memory are reused after the first inference.
 """
 
 from __future__ import annotations
@@ -39,10 +42,25 @@ POINTWISE = [
     ((4, 4, 8), 8, 1, "relu", False),
     ((6, 3, 8), 36, 2, "relu6", False),
     ((5, 4, 9), 16, 1, "relu", False),
+    ((3, 3, 13), 12, 1, "linear", False),
+    ((7, 5, 16), 8, 1, "relu", True),
+    ((4, 6, 17), 16, 1, "relu", False),
     ((5, 5, 4), 6, 1, "relu", False),
     ((3, 5, 2), 1, 1, "linear", False),
 ]
 
+# (input h, w, c), filters, kernel, strides, dilation, padding, activation, per-tensor
+WINDOWS = [
+    ((10, 10, 1), 8, 3, 1, 1, "same", "relu", False),
+    ((11, 9, 1), 12, 3, 2, 1, "valid", "linear", False),
+    ((9, 13, 1), 4, (5, 3), 1, 1, "same", "relu6", True),
+    ((12, 7, 1), 16, 4, (2, 1), 1, "same", "relu", False),
+    ((8, 9, 2), 20, (2, 3), 1, 1, "valid", "relu", False),
+    ((13, 11, 1), 8, 3, 1, 2, "same", "linear", False),
+    ((6, 31, 1), 36, (3, 2), 1, 1, "same", "relu", False),
+    ((9, 8, 2), 8, 3, 1, 1, "same", "relu", False),
+    ((7, 7, 1), 10, 3, 1, 1, "same", "relu", False),
+]
 
 def pointwise_models() -> list[tuple[bytes, str]]:
     """One 1x1 convolution per model (the POINTWISE table), after a 1x1 layer on the input
@@ -62,6 +80,24 @@ def pointwise_models() -> list[tuple[bytes, str]]:
     return out
 
 
+def window_models() -> list[tuple[bytes, str]]:
+    """One convolution per model (the WINDOWS table) after a 1x1 layer on the input."""
+    import tf_keras as keras
+
+    L = keras.layers
+    out = []
+    for i, (shape, filters, k, stride, dil, pad, act, per_tensor) in enumerate(WINDOWS):
+        keras.utils.set_random_seed(400 + i)
+        inp = keras.Input(shape, batch_size=1)
+        x = L.Conv2D(shape[2], 1, activation="relu")(inp)
+        x = L.Conv2D(filters, k, strides=stride, dilation_rate=dil, padding=pad, activation=act)(x)
+        model = keras.Model(inp, x)
+        desc = (f"{shape} {k} s{stride} d{dil} {pad} -> {filters} {act}"
+                + (" per-tensor" if per_tensor else ""))
+        out.append((convert_int8(model, shape, 410 + i, per_tensor=per_tensor), desc))
+    return out
+
+
 def _unshifted_conv(model: bytes, index: int) -> bytes:
     """Every 5th output channel of CONV_2D `index` at an effective scale of 0.75 (a
     multiplier and no shift), the others kept (right shifts)."""
@@ -77,8 +113,8 @@ def _unshifted_conv(model: bytes, index: int) -> bytes:
 @pytest.mark.qemu
 @needs_qemu
 def test_mve_pointwise_few_channels_match_tflite_micro(tmp_path: Path) -> None:
-    """Every input-channel count of the pixels-in-lanes path (and 9, past it), filter
-    counts on and off multiples of four, strides, block tails, both clamps."""
+    """1x1 on 1-4 input channels (lanes), 5-16 (dots from the input) and 17 (past the
+    path), filter counts on and off multiples of four, strides, block tails, clamps."""
     assert_m55_matches_tflm(pointwise_models(), 2, 17, tmp_path)
 
 
@@ -90,3 +126,20 @@ def test_mve_pointwise_with_unshifted_channels_falls_back_exactly(tmp_path: Path
     models = [(_unshifted_conv(data, 1), desc + ", every 5th channel unshifted")
               for data, desc in pointwise_models()[3:5]]
     assert_m55_matches_tflm(models, 2, 19, tmp_path)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_small_windows_match_tflite_micro(tmp_path: Path) -> None:
+    """Windows of 5-16 values (columns from zero-point padded rows) and 18 (past the
+    path): strides, dilation, padding, block tails, clamps."""
+    assert_m55_matches_tflm(window_models(), 2, 23, tmp_path)
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_small_window_with_unshifted_channels_falls_back_exactly(tmp_path: Path) -> None:
+    """The column way turns a layer with a shift-0 channel down too."""
+    data, desc = window_models()[0]
+    assert_m55_matches_tflm([(_unshifted_conv(data, 1), desc + ", every 5th channel unshifted")],
+                            2, 29, tmp_path)

@@ -175,7 +175,7 @@ conv_body(bool s4, const kwsq_context *ctx, const kwsq_conv_params *p, const kws
           const kwsq_dims *out, int8_t *y)
 {
     const int64_t patch64 = (int64_t)f->h * f->w * f->c;
-    if (!s4 && f->h == 1 && f->w == 1 && in->c <= MVE_CONV_PIX_MAX_CIN &&
+    if (!s4 && f->h * f->w * f->c <= MVE_CONV_PIX_MAX_FIELD &&
         mve_conv_pix(p, q, in, x, f, (const int8_t *)w, bias, out, y, KWSQ_CONTEXT_PERSIST(ctx))) {
         return KWSQ_OK;
     }

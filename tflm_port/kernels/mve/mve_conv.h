@@ -48,16 +48,22 @@ int32_t mve_conv_dot_persist(const kwsq_conv_params *d, const kwsq_quant_params 
                              const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out,
                              void *persist);
 
-/* int8 1x1, no padding, 1..MVE_CONV_PIX_MAX_CIN input channels, a multiple
- * of 4 output channels (at most MVE_CONV_PIX_MAX_CH), every shift < 0 and
- * multiplier >= 0: four pixels in the lanes, channels as scalars
- * (mve_conv_pix.c); false (nothing written) otherwise. Its constants live
- * in the persistent bytes (mve_conv_pix_persist: their size, 0 when the
- * layer does not take the path; given the bytes, fills them) or, without
- * them, on the stack when they fit MVE_CONV_PIX_STACK bytes. */
-#define MVE_CONV_PIX_MAX_CIN 8
+/* int8, no groups, a multiple of 4 output channels (at most
+ * MVE_CONV_PIX_MAX_CH), every shift < 0 and multiplier >= 0, and either 1x1
+ * without padding on 1..MVE_CONV_PIX_MAX_CIN input channels or, not in
+ * place, receptive fields of 5..MVE_CONV_PIX_MAX_FIELD values whose chunk
+ * buffers fit (at least one output row: MVE_CONV_PIX_COLS bytes of field
+ * planes, MVE_CONV_PIX_PAD of padded input rows): four pixels in the lanes,
+ * channels as scalars (mve_conv_pix.c); false (nothing written) otherwise.
+ * Its constants live in the persistent bytes (mve_conv_pix_persist: their
+ * size, 0 when the layer does not take the path; given the bytes, fills
+ * them) or, without them, on the stack when they fit MVE_CONV_PIX_STACK. */
+#define MVE_CONV_PIX_MAX_CIN 4
+#define MVE_CONV_PIX_MAX_FIELD 16
 #define MVE_CONV_PIX_MAX_CH 256
 #define MVE_CONV_PIX_STACK 2048
+#define MVE_CONV_PIX_COLS 2048
+#define MVE_CONV_PIX_PAD 1024
 bool mve_conv_pix(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
                   const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y,
                   void *persist);

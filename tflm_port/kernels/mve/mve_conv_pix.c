@@ -1,22 +1,31 @@
 /*
- * 1x1 CONV_2D with few input channels (1-8) for Cortex-M55 Helium,
- * bit-exact with kernels/ref: pixels in the lanes.
+ * CONV_2D with small receptive fields for Cortex-M55 Helium, bit-exact with
+ * kernels/ref: four output pixels at a time, every output channel's sums of
+ * the four as one int32 vector.
  *
- * With 1-8 input channels a 16-lane dot product (mve_conv_dot.c) is mostly
- * empty and each output pays a scalar's share of the requantization. Here a
- * vector holds one channel of four output pixels as int32: each input
- * channel of the four pixels is gathered once per block (VLDRB.S32 with
- * offsets: one instruction under -icount, about one cycle a lane on the
- * core) and every output channel is C_in VMUL/VMLA by its weights as
- * scalars, loaded with its base, multiplier and right shift by one LDM from
- * a per-channel record. The requantization runs on the four pixels at once
- * with scalar operands: VSHR #31 gives the -1 for negative sums, VQRDMLAH
- * adds SaturatingRoundingDoublingHighMul(sum, multiplier) to it, VRSHL by
- * the (negative) shift rounds. Four channels are narrowed together
- * (VQMOVNB/VQMOVNT: int32 -> int16 with the output offset, then -> int8), so
- * each 32-bit lane holds one pixel's four channels, clamped and stored by
- * one word scatter (VSTRW.32 with offsets 0, C_out, 2 C_out, 3 C_out).
- * Per four channels of four pixels: 4 (C_in + 6) + 12 instructions.
+ * With 1-16 values in a pixel's field a 16-lane dot product per output
+ * (mve_conv_dot.c) leaves lanes empty and each output pays a scalar's share
+ * of the requantization. Here the four sums of a channel share one
+ * requantization with scalar operands: VSHR #31 gives the -1 for negative
+ * sums, VQRDMLAH adds SaturatingRoundingDoublingHighMul(sum, multiplier) to
+ * it, VRSHL by the (negative) shift rounds. Four channels are narrowed
+ * together (VQMOVNB/VQMOVNT: int32 -> int16 with the output offset, then ->
+ * int8), so each 32-bit lane holds one pixel's four channels, clamped and
+ * stored by one word scatter (VSTRW.32 with offsets 0, C_out, 2 C_out,
+ * 3 C_out). Each channel's record (weights, base, multiplier, shift) is
+ * read with LDM. The sums come two ways:
+ * - lanes (1x1 without padding on 1-4 input channels): a vector holds one
+ *   input channel of the four pixels as int32, gathered once per block
+ *   (VLDRB.S32 with offsets: one instruction under -icount, about one cycle
+ *   a lane on the core); per channel C_in VMUL/VMLA by the weights as
+ *   scalars: C_in + 6 instructions;
+ * - dots (5-16 field values): each pixel's field is one int8 vector, read
+ *   contiguously (the input itself for 1x1 without padding, else a column
+ *   gathered once per pixel from input rows copied with zero-point padding,
+ *   whose value after the input offset is 0); per channel one VLDRB of its
+ *   weights (zero past the field), four VMLADAV and two VMOV: 13
+ *   instructions.
+ * Per four channels of four pixels 12 more instructions.
  *
  * The -1 comes from the sum's sign instead of the product's: they differ
  * only when the product rounds to 0, and -1 then rounds back to 0 because
@@ -24,9 +33,11 @@
  * and C_out a multiple of 4). Sums, as int32 arithmetic, equal the
  * reference's modulo 2^32: base = bias + input_offset * sum(row).
  *
- * Order of memory accesses: a block's four pixels are read in full before
- * any of their outputs are written, blocks move forward (the 4-pixel pass
- * of kwsq_overlap.h).
+ * Order of memory accesses: a 1x1 block's four pixels are read in full
+ * before any of their outputs are written, blocks move forward (the 4-pixel
+ * pass of kwsq_overlap.h). A chunk of output rows reads all its input
+ * before writing; when the output overlaps the input, chunks are single
+ * rows (the last block of a row goes through a copy).
  */
 #include <arm_mve.h>
 #include <stddef.h>
@@ -36,32 +47,96 @@
 
 #define PIX_MAGIC 0x31584950 /* "PIX1": the persistent bytes are this path's */
 
+enum { PIX_LANES, PIX_DIRECT, PIX_COLUMNS };
+
 /* The per-layer constants (persistent or on the stack), read by the
  * assembly at fixed offsets: groups of four output channels, the bytes
  * from one block's outputs to the next's after them, the output scatter's
- * offsets, the clamp as bytes, the offsets of a block's four input pixels;
- * then per output channel cin + 3 words: weights, base, multiplier,
- * shift (< 0). */
+ * offsets, the clamp as bytes, the lanes mode's offsets of a block's four
+ * input pixels, the dots' bytes from one pixel's field to the next; then
+ * per output channel a record: lanes, field weights as words; dots, 16
+ * weight bytes (zero past the field); then base, multiplier, shift (< 0). */
 typedef struct {
     int32_t magic;
-    int32_t cin;
-    int32_t nq;        /* #8 */
-    int32_t skip;      /* #12: 3 * C_out */
-    uint32_t offs[4];  /* #16 */
-    int8_t lo[16];     /* #32 */
-    int8_t hi[16];     /* #48 */
-    uint32_t at[4];    /* #64 */
+    int32_t field;    /* values of a pixel's field */
+    int32_t nq;       /* #8 */
+    int32_t skip;     /* #12: 3 * C_out */
+    uint32_t offs[4]; /* #16 */
+    int8_t lo[16];    /* #32 */
+    int8_t hi[16];    /* #48 */
+    uint32_t at[4];   /* #64 */
+    int32_t pstride;  /* #80: dots */
+    int32_t mode;
+    int32_t rows;     /* columns: output rows per chunk */
+    int32_t wp;       /* columns: pixels of a padded input row */
+    uint8_t gather[16]; /* columns: a field's offsets in the padded rows */
 } pix_head;
 
-typedef char pix_head_layout[sizeof(pix_head) == 80 && offsetof(pix_head, at) == 64 ? 1 : -1];
+typedef char pix_head_layout[sizeof(pix_head) == 112 && offsetof(pix_head, at) == 64 &&
+                                     offsetof(pix_head, pstride) == 80
+                                 ? 1
+                                 : -1];
+
+/* The geometry of a layer on the path (false: not on it). */
+static bool pix_geometry(const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f, const kwsq_dims *out,
+                         pix_head *h)
+{
+    const int64_t field = (int64_t)f->h * f->w * f->c;
+    if (f->c != in->c || in->c < 1 || field < 1 || field > MVE_CONV_PIX_MAX_FIELD || out->c < 4 ||
+        out->c % 4 != 0 || out->c > MVE_CONV_PIX_MAX_CH || d->stride_w < 1 || d->stride_h < 1 ||
+        d->dilation_w < 1 || d->dilation_h < 1 || d->pad_w < 0 || d->pad_h < 0 || out->w < 1 || out->h < 1) {
+        return false;
+    }
+    h->field = (int32_t)field;
+    h->rows = h->wp = 0;
+    h->pstride = in->c;
+    if (f->h == 1 && f->w == 1 && d->pad_w == 0 && d->pad_h == 0 &&
+        (int64_t)(out->h - 1) * d->stride_h < in->h && (int64_t)(out->w - 1) * d->stride_w < in->w &&
+        !(d->in_place && out->c > in->c)) {
+        h->mode = in->c <= MVE_CONV_PIX_MAX_CIN ? PIX_LANES : PIX_DIRECT;
+        return true;
+    }
+    if (d->in_place || field < 5) {
+        return false;
+    }
+    /* a padded row holds the leading padding, the input row and whatever
+     * the windows reach past it */
+    const int64_t span = (int64_t)(out->w - 1) * d->stride_w + (int64_t)(f->w - 1) * d->dilation_w + 1;
+    const int64_t wp = span > (int64_t)in->w + d->pad_w ? span : (int64_t)in->w + d->pad_w;
+    const int64_t rowb = wp * in->c;
+    int64_t rows = 0;
+    for (int64_t r = 1; r <= out->h; ++r) {
+        const int64_t pad = ((r - 1) * d->stride_h + (int64_t)(f->h - 1) * d->dilation_h + 1) * rowb;
+        if (16 * r * out->w > MVE_CONV_PIX_COLS || pad > MVE_CONV_PIX_PAD) {
+            break;
+        }
+        rows = r;
+    }
+    if (rows < 1) {
+        return false;
+    }
+    /* value i of the field (row fy, column fx, channel ic); lanes past the
+     * field repeat its last value (their weights are 0) */
+    for (int32_t i = 0; i < 16; ++i) {
+        const int32_t v = i < field ? i : (int32_t)field - 1;
+        const int64_t fy = v / (f->w * f->c), fx = (v / f->c) % f->w, ic = v % f->c;
+        const int64_t at = fy * d->dilation_h * rowb + fx * d->dilation_w * in->c + ic;
+        if (at > 255) {
+            return false;
+        }
+        h->gather[i] = (uint8_t)at;
+    }
+    h->mode = PIX_COLUMNS;
+    h->pstride = 16;
+    h->rows = (int32_t)rows;
+    h->wp = (int32_t)wp;
+    return true;
+}
 
 static bool pix_applies(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in,
-                        const kwsq_dims *f, const kwsq_dims *out)
+                        const kwsq_dims *f, const kwsq_dims *out, pix_head *h)
 {
-    if (f->h != 1 || f->w != 1 || f->c != in->c || in->c < 1 || in->c > MVE_CONV_PIX_MAX_CIN || out->c < 4 ||
-        out->c % 4 != 0 || out->c > MVE_CONV_PIX_MAX_CH || d->pad_w != 0 || d->pad_h != 0 || d->stride_w < 1 ||
-        d->stride_h < 1 || (int64_t)(out->h - 1) * d->stride_h >= in->h ||
-        (int64_t)(out->w - 1) * d->stride_w >= in->w || (d->in_place && out->c > in->c)) {
+    if (!pix_geometry(d, in, f, out, h)) {
         return false;
     }
     for (int32_t c = 0; c < out->c; ++c) {
@@ -72,87 +147,101 @@ static bool pix_applies(const kwsq_conv_params *d, const kwsq_quant_params *q, c
     return true;
 }
 
-static int32_t pix_bytes(const kwsq_dims *in, const kwsq_dims *out)
+static int32_t pix_record_bytes(const pix_head *h)
 {
-    return (int32_t)sizeof(pix_head) + out->c * (in->c + 3) * 4;
+    return h->mode == PIX_LANES ? (h->field + 3) * 4 : 16 + 3 * 4;
 }
 
-static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *w,
-                     const int32_t *bias, const kwsq_dims *out, pix_head *h)
+static int32_t pix_bytes(const pix_head *h, const kwsq_dims *out)
 {
-    const int32_t cin = in->c, och = out->c;
-    int32_t *rec = (int32_t *)(h + 1);
-    for (int32_t o = 0; o < och; ++o, rec += cin + 3) {
-        int32_t sum = 0;
-        for (int32_t c = 0; c < cin; ++c) {
-            rec[c] = w[o * cin + c];
-            sum += rec[c];
+    return (int32_t)sizeof(pix_head) + out->c * pix_record_bytes(h);
+}
+
+/* The records and constants after the geometry (h filled by pix_applies). */
+static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, const int8_t *w, const int32_t *bias,
+                     const kwsq_dims *out, pix_head *h)
+{
+    const int32_t field = h->field, och = out->c;
+    uint8_t *rec = (uint8_t *)(h + 1);
+    for (int32_t o = 0; o < och; ++o, rec += pix_record_bytes(h)) {
+        int32_t sum = 0, tail[3];
+        int32_t *words = (int32_t *)rec;
+        if (h->mode != PIX_LANES) {
+            memset(rec, 0, 16);
+            memcpy(rec, w + o * field, (size_t)field);
+            words = (int32_t *)(rec + 16);
         }
-        rec[cin] = (int32_t)((uint32_t)(bias != NULL ? bias[o] : 0) + (uint32_t)d->input_offset * (uint32_t)sum);
-        rec[cin + 1] = q->multiplier[o];
-        rec[cin + 2] = q->shift[o];
+        for (int32_t c = 0; c < field; ++c) {
+            sum += w[o * field + c];
+            if (h->mode == PIX_LANES) {
+                words[c] = w[o * field + c];
+            }
+        }
+        tail[0] = (int32_t)((uint32_t)(bias != NULL ? bias[o] : 0) + (uint32_t)d->input_offset * (uint32_t)sum);
+        tail[1] = q->multiplier[o];
+        tail[2] = q->shift[o];
+        memcpy(h->mode == PIX_LANES ? words + field : words, tail, sizeof tail);
     }
     for (int32_t j = 0; j < 4; ++j) {
         h->offs[j] = (uint32_t)(j * och);
-        h->at[j] = (uint32_t)(j * cin);
+        h->at[j] = (uint32_t)(j * field);
     }
     memset(h->lo, (int8_t)d->act_min, 16);
     memset(h->hi, (int8_t)d->act_max, 16);
-    h->cin = cin;
     h->nq = och / 4;
     h->skip = 3 * och;
     h->magic = PIX_MAGIC;
 }
 
-/* One output channel's sum of the four pixels in q0 (PIX_Mn: n input
- * channels, the first four in q4-q7, the rest on the stack), requantized
- * into q1; the record's base, multiplier and shift are in registers B, M, S. */
+/* One output channel's four sums in q0 requantized into q1; the record's
+ * base, multiplier and shift in registers B, M, S. */
 #define PIX_REQ(B, M, S)                                                                                        \
     "vadd.i32 q0, q0, " B "\n\t"                                                                            \
     "vshr.s32 q1, q0, #31\n\t"                                                                              \
     "vqrdmlah.s32 q1, q0, " M "\n\t"                                                                        \
     "vrshl.s32 q1, " S "\n\t"
+/* lanes: input channels of the four pixels in q4-q7, weights r0-r3 */
 #define PIX_M1 "vmul.i32 q0, q4, r0\n\t"
 #define PIX_M2 PIX_M1 "vmla.s32 q0, q5, r1\n\t"
 #define PIX_M3 PIX_M2 "vmla.s32 q0, q6, r2\n\t"
 #define PIX_M4 PIX_M3 "vmla.s32 q0, q7, r3\n\t"
-#define PIX_XS(K, R) "vldrw.u32 q1, [sp, #" K "]\n\t" "vmla.s32 q0, q1, " R "\n\t"
 #define PIX_CH1 "ldm %[w]!, {r0-r3}\n\t" PIX_M1 PIX_REQ("r1", "r2", "r3")
 #define PIX_CH2 "ldm %[w]!, {r0-r4}\n\t" PIX_M2 PIX_REQ("r2", "r3", "r4")
 #define PIX_CH3 "ldm %[w]!, {r0-r5}\n\t" PIX_M3 PIX_REQ("r3", "r4", "r5")
 #define PIX_CH4 "ldm %[w]!, {r0-r6}\n\t" PIX_M4 PIX_REQ("r4", "r5", "r6")
-#define PIX_HI "ldm %[w]!, {r0-r3}\n\t" PIX_M4
-#define PIX_CH5 PIX_HI "ldm %[w]!, {r0-r3}\n\t" PIX_XS("0", "r0") PIX_REQ("r1", "r2", "r3")
-#define PIX_CH6 PIX_HI "ldm %[w]!, {r0-r4}\n\t" PIX_XS("0", "r0") PIX_XS("16", "r1") PIX_REQ("r2", "r3", "r4")
-#define PIX_CH7                                                                                                 \
-    PIX_HI "ldm %[w]!, {r0-r5}\n\t" PIX_XS("0", "r0") PIX_XS("16", "r1") PIX_XS("32", "r2")                  \
-        PIX_REQ("r3", "r4", "r5")
-#define PIX_CH8                                                                                                 \
-    PIX_HI "ldm %[w]!, {r0-r6}\n\t" PIX_XS("0", "r0") PIX_XS("16", "r1") PIX_XS("32", "r2")                  \
-        PIX_XS("48", "r3") PIX_REQ("r4", "r5", "r6")
+/* dots: the four pixels' fields in q4-q7, the channel's weights in q1 */
+#define PIX_CHD                                                                                                 \
+    "vldrb.8 q1, [%[w]], #16\n\t"                                                                           \
+    "ldm %[w]!, {r1, r3, r5}\n\t"                                                                           \
+    "vmladav.s8 r0, q4, q1\n\t"                                                                             \
+    "vmladav.s8 r2, q5, q1\n\t"                                                                             \
+    "vmladav.s8 r4, q6, q1\n\t"                                                                             \
+    "vmladav.s8 r6, q7, q1\n\t"                                                                             \
+    "vmov q0[2], q0[0], r0, r4\n\t"                                                                         \
+    "vmov q0[3], q0[1], r2, r6\n\t" PIX_REQ("r1", "r3", "r5")
 
-/* A block's input channels K (gathered with the offsets in q1) into q4-q7
- * and, from the fifth on, the stack. */
+/* A block's input channels K (gathered with the offsets in q1) into q4-q7,
+ * then x moved to the next block. */
 #define PIX_G(K, Q) "add r0, %[x], #" K "\n\t" "vldrb.s32 " Q ", [r0, q1]\n\t"
-#define PIX_GS(K, AT) "add r0, %[x], #" K "\n\t" "vldrb.s32 q0, [r0, q1]\n\t" "vstrw.32 q0, [sp, #" AT "]\n\t"
-#define PIX_X1 "mov r0, %[x]\n\t" "vldrb.s32 q4, [r0]\n\t" /* four bytes in a row (low register base) */
-#define PIX_X2 "vldrw.u32 q1, [%[cp], #64]\n\t" "vldrb.s32 q4, [%[x], q1]\n\t" PIX_G("1", "q5")
-#define PIX_X3 PIX_X2 PIX_G("2", "q6")
-#define PIX_X4 PIX_X3 PIX_G("3", "q7")
-#define PIX_X5 PIX_X4 PIX_GS("4", "0")
-#define PIX_X6 PIX_X5 PIX_GS("5", "16")
-#define PIX_X7 PIX_X6 PIX_GS("6", "32")
-#define PIX_X8 PIX_X7 PIX_GS("7", "48")
+#define PIX_X1 "mov r0, %[x]\n\t" "vldrb.s32 q4, [r0]\n\t" "add %[x], %[x], #4\n\t" /* low register base */
+#define PIX_X2_ "vldrw.u32 q1, [%[cp], #64]\n\t" "vldrb.s32 q4, [%[x], q1]\n\t" PIX_G("1", "q5")
+#define PIX_X3_ PIX_X2_ PIX_G("2", "q6")
+#define PIX_X2 PIX_X2_ "add %[x], %[x], #8\n\t"
+#define PIX_X3 PIX_X3_ "add %[x], %[x], #12\n\t"
+#define PIX_X4 PIX_X3_ PIX_G("3", "q7") "add %[x], %[x], #16\n\t"
+/* A block's four fields, #80 bytes apart (x then points past them). */
+#define PIX_XD                                                                                                  \
+    "ldr r1, [%[cp], #80]\n\t" "vldrb.8 q4, [%[x]]\n\t" "add %[x], %[x], r1\n\t" "vldrb.8 q5, [%[x]]\n\t"     \
+    "add %[x], %[x], r1\n\t" "vldrb.8 q6, [%[x]]\n\t" "add %[x], %[x], r1\n\t" "vldrb.8 q7, [%[x]]\n\t"     \
+    "add %[x], %[x], r1\n\t"
 
-/* nb blocks of four pixels (input at x, 4 * cin bytes a block), each every
- * group of four output channels: channels 0 and 2 into the even and odd
- * int16 lanes of q2, 1 and 3 into q3, so that after the int8 narrowing byte
- * 4i + k is channel k of pixel i. */
-#define PIX_BLOCKS(XN, CH, STEP)                                                                                \
-    __asm__ volatile("sub sp, sp, #64\n"                                                                      \
-                     "1:\n\t" XN                                                                              \
-                     "add %[x], %[x], #" STEP "\n\t"                                                          \
-                     "add %[w], %[cp], #80\n\t"                                                               \
+/* nb blocks of four pixels (XN loads a block's values and moves x to the
+ * next block's), each every group of four output channels: channels 0 and 2 into
+ * the even and odd int16 lanes of q2, 1 and 3 into q3, so that after the
+ * int8 narrowing byte 4i + k is channel k of pixel i. */
+#define PIX_BLOCKS(XN, CH)                                                                                \
+    __asm__ volatile("1:\n\t" XN                                                                              \
+                     "add %[w], %[cp], #112\n\t"                                                              \
                      "ldr r0, [%[cp], #8]\n\t"                                                                \
                      "dls lr, r0\n"                                                                           \
                      "2:\n\t" CH "vqmovnb.s32 q2, q1\n\t" CH "vqmovnb.s32 q3, q1\n\t" CH                      \
@@ -172,71 +261,73 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
                      "ldr r0, [%[cp], #12]\n\t"                                                               \
                      "add %[y], %[y], r0\n\t"                                                                 \
                      "subs %[nb], %[nb], #1\n\t"                                                              \
-                     "bne 1b\n\t"                                                                             \
-                     "add sp, sp, #64\n"                                                                      \
+                     "bne 1b\n"                                                                               \
                      : [w] "=&r"(w), [y] "+r"(y), [x] "+r"(x), [nb] "+r"(nb)                                 \
                      : [cp] "r"(h), [off] "r"(off)                                                            \
                      : "r0", "r1", "r2", "r3", "r4", "r5", "r6", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7",  \
                        "lr", "memory", "cc")
 
-/* nb (>= 1) blocks of four pixels whose input channels lie contiguous at x
- * (4 * cin bytes a block), their outputs contiguous at y (word-aligned). */
+/* nb (>= 1) blocks of four pixels, their outputs contiguous at y
+ * (word-aligned), their values from x: lanes, the input channels of the
+ * four pixels contiguous (4 * field bytes a block); dots, the four fields
+ * h->pstride bytes apart, 16 bytes readable from each. */
 static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, int32_t off, const int8_t *x,
                                                  int8_t *y)
 {
     const int32_t *w;
-    switch (h->cin) {
+    switch (h->mode == PIX_LANES ? h->field : 0) {
     case 1:
-        PIX_BLOCKS(PIX_X1, PIX_CH1, "4");
+        PIX_BLOCKS(PIX_X1, PIX_CH1);
         break;
     case 2:
-        PIX_BLOCKS(PIX_X2, PIX_CH2, "8");
+        PIX_BLOCKS(PIX_X2, PIX_CH2);
         break;
     case 3:
-        PIX_BLOCKS(PIX_X3, PIX_CH3, "12");
+        PIX_BLOCKS(PIX_X3, PIX_CH3);
         break;
     case 4:
-        PIX_BLOCKS(PIX_X4, PIX_CH4, "16");
-        break;
-    case 5:
-        PIX_BLOCKS(PIX_X5, PIX_CH5, "20");
-        break;
-    case 6:
-        PIX_BLOCKS(PIX_X6, PIX_CH6, "24");
-        break;
-    case 7:
-        PIX_BLOCKS(PIX_X7, PIX_CH7, "28");
+        PIX_BLOCKS(PIX_X4, PIX_CH4);
         break;
     default:
-        PIX_BLOCKS(PIX_X8, PIX_CH8, "32");
+        PIX_BLOCKS(PIX_XD, PIX_CHD);
         break;
     }
     (void)w;
 }
 
-static void pix_run(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x,
-                    const kwsq_dims *out, int8_t *y)
+/* 1x1 without padding: blocks read the input in place when its pixels are
+ * contiguous (no stride) and the output word-aligned, as far as a dot
+ * block's 16-byte reads stay inside the input; other blocks (and a last
+ * block's missing pixels, which repeat its first) go through copies. */
+static void pix_run_1x1(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in, const int8_t *x,
+                        const kwsq_dims *out, int8_t *y)
 {
     const int32_t cin = in->c, och = out->c, ow = out->w, pixels = out->h * ow;
-    /* output pixel p reads input pixel p when the map is not strided */
     const bool flat = d->stride_w == 1 && d->stride_h == 1 && in->w == ow;
-    /* word-aligned outputs are scattered in place, others (and a last
-     * block's missing pixels) go through a copy */
     const bool aligned = ((uintptr_t)y & 3) == 0;
     const int32_t off = d->output_offset;
+    const int64_t in_bytes = (int64_t)in->n * in->h * in->w * cin;
     int8_t tmp[4 * MVE_CONV_PIX_MAX_CH] __attribute__((aligned(4)));
-    int8_t xt[4 * MVE_CONV_PIX_MAX_CIN];
+    int8_t xt[4 * MVE_CONV_PIX_MAX_FIELD + 16];
     for (int32_t bt = 0; bt < in->n; ++bt) {
-        const int8_t *img = x + (int64_t)bt * in->h * in->w * cin;
+        const int64_t img_at = (int64_t)bt * in->h * in->w * cin;
+        const int8_t *img = x + img_at;
         int8_t *y_img = y + (int64_t)bt * pixels * och;
         int32_t px = 0;
-        if (flat && aligned && pixels >= 4) {
-            px = pixels & ~3;
-            pix_blocks(h, px / 4, off, img, y_img);
+        if (flat && aligned) {
+            int64_t nb = pixels / 4;
+            if (h->mode == PIX_DIRECT) {
+                /* block b reads up to byte (4b + 3) cin + 15 of the image */
+                const int64_t left = in_bytes - img_at - 16 - 3 * cin;
+                const int64_t room = left < 0 ? 0 : left / (4 * cin) + 1;
+                nb = room < nb ? room : nb;
+            }
+            if (nb > 0) {
+                pix_blocks(h, (int32_t)nb, off, img, y_img);
+            }
+            px = (int32_t)(4 * nb);
         }
         for (; px < pixels; px += 4) {
-            /* the block's input pixels side by side; missing pixels of the
-             * last block repeat the first */
             const int32_t np = pixels - px < 4 ? pixels - px : 4;
             for (int32_t j = 0; j < 4; ++j) {
                 const int32_t p = px + (j < np ? j : 0), oy = p / ow, ox = p % ow;
@@ -254,17 +345,99 @@ static void pix_run(const pix_head *h, const kwsq_conv_params *d, const kwsq_dim
     }
 }
 
+/* The fields of output rows r0 .. r0 + rows - 1 as 16-byte columns: the
+ * input rows their windows span copied with zero-point padding into pad,
+ * then one gather per pixel. */
+static __attribute__((noinline)) void pix_columns(const pix_head *h, const kwsq_conv_params *d,
+                                                  const kwsq_dims *in, const kwsq_dims *f, const int8_t *img,
+                                                  const kwsq_dims *out, int32_t r0, int32_t rows, int8_t *pad,
+                                                  int8_t *col)
+{
+    const int32_t cin = in->c, ow = out->w, rowb = h->wp * cin, lead = d->pad_w * cin, row_in = in->w * cin;
+    const int32_t first = r0 * d->stride_h - d->pad_h;
+    const int32_t held = (rows - 1) * d->stride_h + (f->h - 1) * d->dilation_h + 1;
+    const int8x16_t zp = vdupq_n_s8((int8_t)-d->input_offset);
+    for (int32_t j = 0; j < held * rowb; j += 16) {
+        vstrbq_s8(pad + j, zp);
+    }
+    const int32_t k0 = first < 0 ? -first : 0, k1 = in->h - first < held ? in->h - first : held;
+    for (int32_t k = k0; k < k1; ++k) {
+        const int8_t *src = img + (int64_t)(first + k) * row_in;
+        int8_t *dst = pad + k * rowb + lead;
+        for (int32_t j = 0; j < row_in; j += 16) {
+            const mve_pred16_t pr = vctp8q((uint32_t)(row_in - j));
+            vstrbq_p_s8(dst + j, vldrbq_z_s8(src + j, pr), pr);
+        }
+    }
+    const uint8x16_t at = vldrbq_u8(h->gather);
+    const int32_t down = d->stride_h * rowb, right = d->stride_w * cin;
+    for (int32_t r = 0; r < rows; ++r) {
+        const int8_t *src = pad + r * down;
+        for (int32_t ox = 0; ox < ow; ++ox, src += right, col += 16) {
+            vstrbq_s8(col, vldrbq_gather_offset_s8(src, at));
+        }
+    }
+}
+
+static void pix_run_columns(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in,
+                            const kwsq_dims *f, const int8_t *x, const kwsq_dims *out, int8_t *y)
+{
+    const int32_t och = out->c, ow = out->w, off = d->output_offset;
+    const int64_t in_bytes = (int64_t)in->n * in->h * in->w * in->c, out_bytes = (int64_t)in->n * out->h * ow * och;
+    /* an output overlapping its input (kwsq_overlap.h) goes one row per
+     * pass; otherwise a chunk of rows per pass */
+    const bool apart = (uintptr_t)y >= (uintptr_t)x + (uintptr_t)in_bytes ||
+                       (uintptr_t)x >= (uintptr_t)y + (uintptr_t)out_bytes;
+    const int32_t rows_per = apart ? h->rows : 1;
+    const bool aligned = ((uintptr_t)y & 3) == 0;
+    int8_t pad[MVE_CONV_PIX_PAD + 16];
+    int8_t col[MVE_CONV_PIX_COLS + 64];
+    int8_t tmp[4 * MVE_CONV_PIX_MAX_CH] __attribute__((aligned(4)));
+    for (int32_t bt = 0; bt < in->n; ++bt) {
+        const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
+        int8_t *y_img = y + (int64_t)bt * out->h * ow * och;
+        for (int32_t r0 = 0; r0 < out->h; r0 += rows_per) {
+            const int32_t rows = out->h - r0 < rows_per ? out->h - r0 : rows_per;
+            const int32_t pixels = rows * ow, full = aligned ? pixels / 4 : 0;
+            pix_columns(h, d, in, f, img, out, r0, rows, pad, col);
+            int8_t *yc = y_img + (int64_t)r0 * ow * och;
+            if (full > 0) {
+                pix_blocks(h, full, off, col, yc);
+            }
+            for (int32_t px = 4 * full; px < pixels; px += 4) {
+                /* the columns past the chunk's last are stale bytes of the
+                 * buffer: their outputs are not copied */
+                const int32_t np = pixels - px < 4 ? pixels - px : 4;
+                pix_blocks(h, 1, off, col + 16 * px, tmp);
+                memcpy(yc + (int64_t)px * och, tmp, (size_t)(np * och));
+            }
+        }
+    }
+}
+
 int32_t mve_conv_pix_persist(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in,
                              const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out,
                              void *persist)
 {
-    if (!pix_applies(d, q, in, f, out)) {
+    pix_head h;
+    if (!pix_applies(d, q, in, f, out, &h)) {
         return 0;
     }
     if (persist != NULL) {
-        pix_fill(d, q, in, w, bias, out, persist);
+        memcpy(persist, &h, sizeof h);
+        pix_fill(d, q, w, bias, out, persist);
     }
-    return pix_bytes(in, out);
+    return pix_bytes(&h, out);
+}
+
+static void pix_run(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f,
+                    const int8_t *x, const kwsq_dims *out, int8_t *y)
+{
+    if (h->mode == PIX_COLUMNS) {
+        pix_run_columns(h, d, in, f, x, out, y);
+    } else {
+        pix_run_1x1(h, d, in, x, out, y);
+    }
 }
 
 bool mve_conv_pix(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
@@ -277,14 +450,15 @@ bool mve_conv_pix(const kwsq_conv_params *d, const kwsq_quant_params *q, const k
         if (ph->magic != PIX_MAGIC) {
             return false;
         }
-        pix_run(ph, d, in, x, out, y);
+        pix_run(ph, d, in, f, x, out, y);
         return true;
     }
-    if (!pix_applies(d, q, in, f, out) || pix_bytes(in, out) > MVE_CONV_PIX_STACK) {
+    int32_t buf[MVE_CONV_PIX_STACK / 4] __attribute__((aligned(16)));
+    pix_head *h = (pix_head *)buf;
+    if (!pix_applies(d, q, in, f, out, h) || pix_bytes(h, out) > MVE_CONV_PIX_STACK) {
         return false;
     }
-    int32_t buf[MVE_CONV_PIX_STACK / 4] __attribute__((aligned(16)));
-    pix_fill(d, q, in, w, bias, out, (pix_head *)buf);
-    pix_run((const pix_head *)buf, d, in, x, out, y);
+    pix_fill(d, q, w, bias, out, h);
+    pix_run(h, d, in, f, x, out, y);
     return true;
 }
