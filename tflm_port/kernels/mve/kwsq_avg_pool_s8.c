@@ -103,6 +103,55 @@ static void narrow_out(const int16_t *sums, int32_t n, int32_t count, int32_t ac
     }
 }
 
+/* A window over whole rows (count <= 255 taps, `depth` bytes apart, a
+ * multiple of 8 channels) is one run of taps: the int16 sums of 8 * groups
+ * channels (groups 1..4) from x, widening loads at immediate offsets; with
+ * one group of 8 channels four taps per iteration into four sums. */
+static void run_sums(const int8_t *x, int32_t count, int32_t depth, int32_t groups, int16_t *sums)
+{
+    int16x8_t s0 = vdupq_n_s16(0), s1 = s0, s2 = s0, s3 = s0;
+    int32_t t = 0;
+    if (groups == 1 && depth == 8) {
+        for (; t + 4 <= count; t += 4, x += 32) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+            s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+            s2 = vaddq_s16(s2, vldrbq_s16(x + 16));
+            s3 = vaddq_s16(s3, vldrbq_s16(x + 24));
+        }
+        for (; t < count; ++t, x += 8) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+        }
+        s0 = vaddq_s16(vaddq_s16(s0, s1), vaddq_s16(s2, s3));
+        s1 = s2 = s3 = vdupq_n_s16(0);
+    } else if (groups == 1) {
+        for (; t < count; ++t, x += depth) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+        }
+    } else if (groups == 2) {
+        for (; t < count; ++t, x += depth) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+            s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+        }
+    } else if (groups == 3) {
+        for (; t < count; ++t, x += depth) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+            s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+            s2 = vaddq_s16(s2, vldrbq_s16(x + 16));
+        }
+    } else {
+        for (; t < count; ++t, x += depth) {
+            s0 = vaddq_s16(s0, vldrbq_s16(x));
+            s1 = vaddq_s16(s1, vldrbq_s16(x + 8));
+            s2 = vaddq_s16(s2, vldrbq_s16(x + 16));
+            s3 = vaddq_s16(s3, vldrbq_s16(x + 24));
+        }
+    }
+    vstrhq_s16(sums, s0);
+    vstrhq_s16(sums + 8, s1);
+    vstrhq_s16(sums + 16, s2);
+    vstrhq_s16(sums + 24, s3);
+}
+
 kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *input_dims,
                              const int8_t *input, const kwsq_dims *output_dims, int8_t *output)
 {
@@ -123,6 +172,18 @@ kwsq_status kwsq_avg_pool_s8(const kwsq_pool_params *params, const kwsq_dims *in
                     return KWSQ_ERR_EVAL;
                 }
                 const int8_t *x = input + (((int64_t)b * in_h + iy0 + fy0) * in_w + ix0 + fx0) * depth;
+                if (fx1 - fx0 == in_w && count <= 255 && depth % 8 == 0) {
+                    /* whole rows of a multiple of 8 channels: runs of taps,
+                     * 32 channels per pass */
+                    for (int32_t c0 = 0; c0 < depth; c0 += 32, y += 32) {
+                        const int32_t n = depth - c0 < 32 ? depth - c0 : 32;
+                        int16_t sums[32] __attribute__((aligned(16)));
+                        run_sums(x + c0, count, depth, n / 8, sums);
+                        narrow_out(sums, n, count, params->act_min, params->act_max, y);
+                    }
+                    y -= ((depth + 31) & ~31) - depth;
+                    continue;
+                }
                 for (int32_t c0 = 0; c0 < depth; c0 += 16, x += 16, y += 16) {
                     const int32_t n = depth - c0 < 16 ? depth - c0 : 16;
                     int32_t sums[16] __attribute__((aligned(16)));

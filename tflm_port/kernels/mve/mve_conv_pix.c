@@ -23,9 +23,10 @@
  *   contiguously (the input itself for 1x1 without padding, else a column
  *   gathered once per pixel from input rows copied with zero-point padding,
  *   whose value after the input offset is 0); per channel one VLDRB of its
- *   weights (zero past the field), four VMLADAV and two VMOV: 13
- *   instructions.
- * Per four channels of four pixels 12 more instructions.
+ *   weights (zero past the field), one LDM that puts the base in the four
+ *   sums' registers, four VMLADAVA and two VMOV: 12 instructions.
+ * Per four channels of four pixels 8 more instructions, 12 when the
+ * activation clamps inside int8's range.
  *
  * The -1 comes from the sum's sign instead of the product's: they differ
  * only when the product rounds to 0, and -1 then rounds back to 0 because
@@ -54,8 +55,10 @@ enum { PIX_LANES, PIX_DIRECT, PIX_COLUMNS };
  * from one block's outputs to the next's after them, the output scatter's
  * offsets, the clamp as bytes, the lanes mode's offsets of a block's four
  * input pixels, the dots' bytes from one pixel's field to the next; then
- * per output channel a record: lanes, field weights as words; dots, 16
- * weight bytes (zero past the field); then base, multiplier, shift (< 0). */
+ * per output channel a record: lanes, field weights as words, then base,
+ * multiplier, shift (< 0); dots, 16 weight bytes (zero past the field),
+ * then base, multiplier, base, shift, base, 0, base (one LDM puts the base
+ * in the four sums' registers and the rest beside them). */
 typedef struct {
     int32_t magic;
     int32_t field;    /* values of a pixel's field */
@@ -70,9 +73,11 @@ typedef struct {
     int32_t rows;     /* columns: output rows per chunk */
     int32_t wp;       /* columns: pixels of a padded input row */
     uint8_t gather[16]; /* columns: a field's offsets in the padded rows */
+    int32_t clamp;      /* the activation clamps something int8 does not */
+    int32_t spare[3];
 } pix_head;
 
-typedef char pix_head_layout[sizeof(pix_head) == 112 && offsetof(pix_head, at) == 64 &&
+typedef char pix_head_layout[sizeof(pix_head) == 128 && offsetof(pix_head, at) == 64 &&
                                      offsetof(pix_head, pstride) == 80
                                  ? 1
                                  : -1];
@@ -149,7 +154,7 @@ static bool pix_applies(const kwsq_conv_params *d, const kwsq_quant_params *q, c
 
 static int32_t pix_record_bytes(const pix_head *h)
 {
-    return h->mode == PIX_LANES ? (h->field + 3) * 4 : 16 + 3 * 4;
+    return h->mode == PIX_LANES ? (h->field + 3) * 4 : 16 + 7 * 4;
 }
 
 static int32_t pix_bytes(const pix_head *h, const kwsq_dims *out)
@@ -164,7 +169,7 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
     const int32_t field = h->field, och = out->c;
     uint8_t *rec = (uint8_t *)(h + 1);
     for (int32_t o = 0; o < och; ++o, rec += pix_record_bytes(h)) {
-        int32_t sum = 0, tail[3];
+        int32_t sum = 0;
         int32_t *words = (int32_t *)rec;
         if (h->mode != PIX_LANES) {
             memset(rec, 0, 16);
@@ -177,10 +182,15 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
                 words[c] = w[o * field + c];
             }
         }
-        tail[0] = (int32_t)((uint32_t)(bias != NULL ? bias[o] : 0) + (uint32_t)d->input_offset * (uint32_t)sum);
-        tail[1] = q->multiplier[o];
-        tail[2] = q->shift[o];
-        memcpy(h->mode == PIX_LANES ? words + field : words, tail, sizeof tail);
+        const int32_t base =
+            (int32_t)((uint32_t)(bias != NULL ? bias[o] : 0) + (uint32_t)d->input_offset * (uint32_t)sum);
+        if (h->mode == PIX_LANES) {
+            const int32_t tail[3] = {base, q->multiplier[o], q->shift[o]};
+            memcpy(words + field, tail, sizeof tail);
+        } else {
+            const int32_t tail[7] = {base, q->multiplier[o], base, q->shift[o], base, 0, base};
+            memcpy(words, tail, sizeof tail);
+        }
     }
     for (int32_t j = 0; j < 4; ++j) {
         h->offs[j] = (uint32_t)(j * och);
@@ -188,37 +198,40 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
     }
     memset(h->lo, (int8_t)d->act_min, 16);
     memset(h->hi, (int8_t)d->act_max, 16);
+    h->clamp = d->act_min > -128 || d->act_max < 127;
+    h->spare[0] = h->spare[1] = h->spare[2] = 0;
     h->nq = och / 4;
     h->skip = 3 * och;
     h->magic = PIX_MAGIC;
 }
 
-/* One output channel's four sums in q0 requantized into q1; the record's
- * base, multiplier and shift in registers B, M, S. */
-#define PIX_REQ(B, M, S)                                                                                        \
-    "vadd.i32 q0, q0, " B "\n\t"                                                                            \
+/* One output channel's four sums with their base in q0 requantized into
+ * q1; the record's multiplier and shift in registers M, S. */
+#define PIX_REQ(M, S)                                                                                           \
     "vshr.s32 q1, q0, #31\n\t"                                                                              \
     "vqrdmlah.s32 q1, q0, " M "\n\t"                                                                        \
     "vrshl.s32 q1, " S "\n\t"
+#define PIX_BASE(B) "vadd.i32 q0, q0, " B "\n\t"
 /* lanes: input channels of the four pixels in q4-q7, weights r0-r3 */
 #define PIX_M1 "vmul.i32 q0, q4, r0\n\t"
 #define PIX_M2 PIX_M1 "vmla.s32 q0, q5, r1\n\t"
 #define PIX_M3 PIX_M2 "vmla.s32 q0, q6, r2\n\t"
 #define PIX_M4 PIX_M3 "vmla.s32 q0, q7, r3\n\t"
-#define PIX_CH1 "ldm %[w]!, {r0-r3}\n\t" PIX_M1 PIX_REQ("r1", "r2", "r3")
-#define PIX_CH2 "ldm %[w]!, {r0-r4}\n\t" PIX_M2 PIX_REQ("r2", "r3", "r4")
-#define PIX_CH3 "ldm %[w]!, {r0-r5}\n\t" PIX_M3 PIX_REQ("r3", "r4", "r5")
-#define PIX_CH4 "ldm %[w]!, {r0-r6}\n\t" PIX_M4 PIX_REQ("r4", "r5", "r6")
-/* dots: the four pixels' fields in q4-q7, the channel's weights in q1 */
+#define PIX_CH1 "ldm %[w]!, {r0-r3}\n\t" PIX_M1 PIX_BASE("r1") PIX_REQ("r2", "r3")
+#define PIX_CH2 "ldm %[w]!, {r0-r4}\n\t" PIX_M2 PIX_BASE("r2") PIX_REQ("r3", "r4")
+#define PIX_CH3 "ldm %[w]!, {r0-r5}\n\t" PIX_M3 PIX_BASE("r3") PIX_REQ("r4", "r5")
+#define PIX_CH4 "ldm %[w]!, {r0-r6}\n\t" PIX_M4 PIX_BASE("r4") PIX_REQ("r5", "r6")
+/* dots: the four pixels' fields in q4-q7, the channel's weights in q1, the
+ * sums accumulated onto the base */
 #define PIX_CHD                                                                                                 \
     "vldrb.8 q1, [%[w]], #16\n\t"                                                                           \
-    "ldm %[w]!, {r1, r3, r5}\n\t"                                                                           \
-    "vmladav.s8 r0, q4, q1\n\t"                                                                             \
-    "vmladav.s8 r2, q5, q1\n\t"                                                                             \
-    "vmladav.s8 r4, q6, q1\n\t"                                                                             \
-    "vmladav.s8 r6, q7, q1\n\t"                                                                             \
+    "ldm %[w]!, {r0-r6}\n\t"                                                                                \
+    "vmladava.s8 r0, q4, q1\n\t"                                                                            \
+    "vmladava.s8 r2, q5, q1\n\t"                                                                            \
+    "vmladava.s8 r4, q6, q1\n\t"                                                                            \
+    "vmladava.s8 r6, q7, q1\n\t"                                                                            \
     "vmov q0[2], q0[0], r0, r4\n\t"                                                                         \
-    "vmov q0[3], q0[1], r2, r6\n\t" PIX_REQ("r1", "r3", "r5")
+    "vmov q0[3], q0[1], r2, r6\n\t" PIX_REQ("r1", "r3")
 
 /* A block's input channels K (gathered with the offsets in q1) into q4-q7,
  * then x moved to the next block. */
@@ -239,9 +252,12 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
  * next block's), each every group of four output channels: channels 0 and 2 into
  * the even and odd int16 lanes of q2, 1 and 3 into q3, so that after the
  * int8 narrowing byte 4i + k is channel k of pixel i. */
-#define PIX_BLOCKS(XN, CH)                                                                                \
+#define PIX_CLAMP                                                                                               \
+    "vldrw.u32 q1, [%[cp], #32]\n\t" "vmax.s8 q0, q0, q1\n\t" "vldrw.u32 q1, [%[cp], #48]\n\t"             \
+    "vmin.s8 q0, q0, q1\n\t"
+#define PIX_BLOCKS(XN, CH, CLAMP)                                                                                \
     __asm__ volatile("1:\n\t" XN                                                                              \
-                     "add %[w], %[cp], #112\n\t"                                                              \
+                     "add %[w], %[cp], #128\n\t"                                                              \
                      "ldr r0, [%[cp], #8]\n\t"                                                                \
                      "dls lr, r0\n"                                                                           \
                      "2:\n\t" CH "vqmovnb.s32 q2, q1\n\t" CH "vqmovnb.s32 q3, q1\n\t" CH                      \
@@ -250,10 +266,7 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
                      "vqadd.s16 q3, q3, %[off]\n\t"                                                           \
                      "vqmovnb.s16 q0, q2\n\t"                                                                 \
                      "vqmovnt.s16 q0, q3\n\t"                                                                 \
-                     "vldrw.u32 q1, [%[cp], #32]\n\t"                                                         \
-                     "vmax.s8 q0, q0, q1\n\t"                                                                 \
-                     "vldrw.u32 q1, [%[cp], #48]\n\t"                                                         \
-                     "vmin.s8 q0, q0, q1\n\t"                                                                 \
+                     CLAMP                                                                                    \
                      "vldrw.u32 q1, [%[cp], #16]\n\t"                                                         \
                      "vstrw.32 q0, [%[y], q1]\n\t"                                                            \
                      "add %[y], %[y], #4\n\t"                                                                 \
@@ -275,21 +288,37 @@ static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, 
                                                  int8_t *y)
 {
     const int32_t *w;
-    switch (h->mode == PIX_LANES ? h->field : 0) {
-    case 1:
-        PIX_BLOCKS(PIX_X1, PIX_CH1);
-        break;
+    /* int8 saturation clamps a full-range activation (no PIX_CLAMP) */
+    switch ((h->mode == PIX_LANES ? h->field : 0) * 2 + (h->clamp ? 1 : 0)) {
     case 2:
-        PIX_BLOCKS(PIX_X2, PIX_CH2);
+        PIX_BLOCKS(PIX_X1, PIX_CH1, "");
         break;
     case 3:
-        PIX_BLOCKS(PIX_X3, PIX_CH3);
+        PIX_BLOCKS(PIX_X1, PIX_CH1, PIX_CLAMP);
         break;
     case 4:
-        PIX_BLOCKS(PIX_X4, PIX_CH4);
+        PIX_BLOCKS(PIX_X2, PIX_CH2, "");
+        break;
+    case 5:
+        PIX_BLOCKS(PIX_X2, PIX_CH2, PIX_CLAMP);
+        break;
+    case 6:
+        PIX_BLOCKS(PIX_X3, PIX_CH3, "");
+        break;
+    case 7:
+        PIX_BLOCKS(PIX_X3, PIX_CH3, PIX_CLAMP);
+        break;
+    case 8:
+        PIX_BLOCKS(PIX_X4, PIX_CH4, "");
+        break;
+    case 9:
+        PIX_BLOCKS(PIX_X4, PIX_CH4, PIX_CLAMP);
+        break;
+    case 1:
+        PIX_BLOCKS(PIX_XD, PIX_CHD, PIX_CLAMP);
         break;
     default:
-        PIX_BLOCKS(PIX_XD, PIX_CHD);
+        PIX_BLOCKS(PIX_XD, PIX_CHD, "");
         break;
     }
     (void)w;
