@@ -143,3 +143,37 @@ def test_mve_small_window_with_unshifted_channels_falls_back_exactly(tmp_path: P
     data, desc = window_models()[0]
     assert_m55_matches_tflm([(_unshifted_conv(data, 1), desc + ", every 5th channel unshifted")],
                             2, 29, tmp_path)
+
+
+# Per-op instructions of kwsq bench's two smallest general-shapes models on m55/mve
+# (seed-0 input, op-list firmware, as the bench's general-shapes section takes them), with
+# 1 % of room for the runtime's own per-op code; session 8 had the 1x1 layer of dm4 at
+# 42,751, tiny's 3x3 at 10,715 and its 1x1 at 10,094, the pools at 3,277 and 908.
+SMALL_MODEL_OPS = {
+    "dm4_32x20x1_k5x5s2": {"CONV_2D": [16_425], "AVERAGE_POOL_2D": [2_264]},
+    "tiny10x10_c8": {"CONV_2D": [4_536, 3_933], "AVERAGE_POOL_2D": [678]},
+}
+
+
+@pytest.mark.qemu
+@needs_qemu
+@pytest.mark.parametrize("name", sorted(SMALL_MODEL_OPS))
+def test_small_general_models_conv_and_pool_instructions(tmp_path: Path, name: str) -> None:
+    """The four-pixel conv path and the pool's run sums on the two models they were built
+    for: bit-exact with TFLite Micro and within 1 % of the instruction counts above
+    (QEMU -icount is deterministic)."""
+    from pipeline.device import general_shapes as gs
+    from pipeline.device.bench import model_input_specs, random_inputs
+    from pipeline.device.targets import run_on_target
+    from pipeline.tflite.verify import run_tflm
+
+    (path,) = gs.ensure_models(tmp_path, say=lambda _: None, specs=[gs.find(name)])
+    x = random_inputs(model_input_specs(path), 1, 0)
+    run = run_on_target(path, x, "m55", kernels="mve", op_list=True)
+    expected = run_tflm(path.read_bytes(), x[0]).reshape(-1)
+    assert np.array_equal(run.outputs[0].reshape(-1), expected)
+    for op, bounds in SMALL_MODEL_OPS[name].items():
+        counts = [n for o, n in run.op_instructions if o == op]
+        assert len(counts) == len(bounds), (op, counts)
+        for n, bound in zip(counts, bounds, strict=True):
+            assert n <= bound * 1.01, f"{name} {op}: {n:,} instructions, bound {bound:,} + 1 %"
