@@ -340,6 +340,59 @@ static inline __attribute__((always_inline)) void pixel_k(int32_t K, bool left, 
                      : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "cc",   \
                        "memory")
 
+/* Whole rows of single pixels in assembly for three to five tap groups
+ * (channels a multiple of four): C1_ROW_SINGLE runs ST[5] (> 0) pixels from
+ * strip column P; per pixel the K tap groups are gathered into q0-q4 (group
+ * k: base row ST[24 + k] bytes on, offsets at ST + 128 + 16 k), then per
+ * group of four channels (ST[0] of them) per channel slot K weight loads
+ * and VMLAV(A)s, the four sums moved into q6 and requantized as in
+ * C1_PAIRS, stored at Y; then P moves a stride (ST[1]) and the stream back
+ * (ST[3]). */
+#define C1_G(Q, OB, OO)                                                                                         \
+    "ldr r6, [%[st], #" OB "]\n\t" "add r6, r6, %[p]\n\t" "vldrw.u32 q7, [%[st], #" OO "]\n\t"                     \
+    "vldrb.u8 " Q ", [r6, q7]\n\t"
+#define C1_G3 C1_G("q0", "96", "128") C1_G("q1", "100", "144") C1_G("q2", "104", "160")
+#define C1_G4 C1_G3 C1_G("q3", "108", "176")
+#define C1_G5 C1_G4 C1_G("q4", "112", "192")
+#define C1_M(Q, R, OP) "vldrb.8 q5, [%[r]], #16\n\t" OP " " R ", " Q ", q5\n\t"
+#define C1_CH3(R) C1_M("q0", R, "vmlav.s8") C1_M("q1", R, "vmlava.s8") C1_M("q2", R, "vmlava.s8")
+#define C1_CH4(R) C1_CH3(R) C1_M("q3", R, "vmlava.s8")
+#define C1_CH5(R) C1_CH4(R) C1_M("q4", R, "vmlava.s8")
+#define C1_FIX1(A) "vand q7, " A ", q5\n\t" "vshr.s32 q7, q7, #31\n\t" "vqadd.s32 " A ", " A ", q7\n\t"               \
+    "vrshl.s32 " A ", " A ", q5\n\t"
+#define C1_FIX1_RN(A) "vshr.s32 q7, " A ", #31\n\t" "vqadd.s32 " A ", " A ", q7\n\t" "vrshl.s32 " A ", " A ", q5\n\t"
+#define C1_ROW_SINGLE(GATHER, CH, FIX, P, R, Y, ST, OFF)                                                       \
+    __asm__ volatile("2:\n\t" GATHER                                                                         \
+                     "ldr r6, [%[st]]\n\t"                                                                    \
+                     "dls lr, r6\n"                                                                           \
+                     "1:\n\t" CH("r6") CH("r10")                                                              \
+                     "vmov q6[2], q6[0], r6, r10\n\t" CH("r8") CH("r12")                                      \
+                     "vmov q6[3], q6[1], r8, r12\n\t"                                                         \
+                     "vldrw.u32 q5, [%[r]], #40\n\t"                                                          \
+                     "vadd.i32 q6, q6, q5\n\t"                                                                \
+                     "vldrw.u32 q5, [%[r], #-24]\n\t"                                                         \
+                     "vqrdmulh.s32 q6, q6, q5\n\t"                                                            \
+                     "vldrb.s32 q5, [%[r], #-8]\n\t" FIX("q6")                                                \
+                     "vadd.i32 q6, q6, %[off]\n\t"                                                            \
+                     "vldrw.u32 q5, [%[st], #32]\n\t"                                                         \
+                     "vmax.s32 q6, q6, q5\n\t"                                                                \
+                     "vldrw.u32 q5, [%[st], #48]\n\t"                                                         \
+                     "vmin.s32 q6, q6, q5\n\t"                                                                \
+                     "vstrb.32 q6, [%[y]], #4\n\t"                                                            \
+                     "le lr, 1b\n\t"                                                                          \
+                     "ldr r6, [%[st], #12]\n\t"                                                               \
+                     "sub %[r], %[r], r6\n\t"                                                                 \
+                     "ldr r6, [%[st], #4]\n\t"                                                                \
+                     "add %[p], %[p], r6\n\t"                                                                 \
+                     "ldr r6, [%[st], #20]\n\t"                                                               \
+                     "subs r6, r6, #1\n\t"                                                                    \
+                     "str r6, [%[st], #20]\n\t"                                                               \
+                     "bne 2b\n"                                                                              \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y)                                                  \
+                     : [st] "r"(ST), [off] "r"(OFF)                                                          \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "cc",   \
+                       "memory")
+
 /* One output row: every pixel (p: its window's first column in the strip,
  * stepping by the stride sw), K tap groups (a constant per instance, or 0:
  * the layer's, in loops); with at most two groups and no left shift,
@@ -396,6 +449,24 @@ static inline __attribute__((always_inline)) void row_k(int32_t K, bool left, bo
             }
         }
     }
+    if (K >= 3 && K <= 5 && !left && 4 * full == och) {
+        const int8_t *r = k->st;
+        st[5] = out_w;
+        if (K == 3 && rn) {
+            C1_ROW_SINGLE(C1_G3, C1_CH3, C1_FIX1_RN, p, r, y, st, out_off);
+        } else if (K == 3) {
+            C1_ROW_SINGLE(C1_G3, C1_CH3, C1_FIX1, p, r, y, st, out_off);
+        } else if (K == 4 && rn) {
+            C1_ROW_SINGLE(C1_G4, C1_CH4, C1_FIX1_RN, p, r, y, st, out_off);
+        } else if (K == 4) {
+            C1_ROW_SINGLE(C1_G4, C1_CH4, C1_FIX1, p, r, y, st, out_off);
+        } else if (rn) {
+            C1_ROW_SINGLE(C1_G5, C1_CH5, C1_FIX1_RN, p, r, y, st, out_off);
+        } else {
+            C1_ROW_SINGLE(C1_G5, C1_CH5, C1_FIX1, p, r, y, st, out_off);
+        }
+        return;
+    }
     const int32_t kn = K > 0 ? K : kk;
     for (; ox < out_w; ++ox, p += sw, y += och) {
         uint8x16_t x[MVE_DW_C1_MAX_CHUNKS];
@@ -439,7 +510,7 @@ static inline __attribute__((always_inline)) void layer_k(int32_t K, bool left, 
     const int32_t och = out->c, out_w = out->w, sw = d->stride_w, out_off = d->output_offset;
     const int32x4_t lo = vdupq_n_s32(d->act_min), hi = vdupq_n_s32(d->act_max);
     /* the record of C1_ROW_PAIRS (and the clamp of C1_PAIRS at st + 8) */
-    int32_t st[24] __attribute__((aligned(16)));
+    int32_t st[32 + 4 * MVE_DW_C1_MAX_CHUNKS] __attribute__((aligned(16)));
     st[0] = och / 4;
     st[1] = sw;
     st[2] = k->base[1];
@@ -449,6 +520,11 @@ static inline __attribute__((always_inline)) void layer_k(int32_t K, bool left, 
     vstrwq_s32(st + 12, hi);
     vstrbq_u8((uint8_t *)(st + 16), vldrbq_u8(k->off[0]));
     vstrbq_u8((uint8_t *)(st + 20), vldrbq_u8(k->off[1]));
+    /* C1_ROW_SINGLE's: every tap group's base row and offsets */
+    for (int32_t c = 0; c < g->chunks; ++c) {
+        st[24 + c] = k->base[c];
+        vstrbq_u8((uint8_t *)(st + 32 + 4 * c), vldrbq_u8(k->off[c]));
+    }
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in->h * in->w;
         for (int32_t oy = 0; oy < out->h; ++oy, y += out_w * och) {
@@ -459,8 +535,8 @@ static inline __attribute__((always_inline)) void layer_k(int32_t K, bool left, 
 }
 
 /* layer_k with K, left and rn constant: pairs (rn or not) for one or two
- * tap groups, single pixels for 3 to MVE_DW_C1_MAX_CHUNKS, one loop
- * version for left shifts. */
+ * tap groups, single pixels (rn or not up to five) for 3 to
+ * MVE_DW_C1_MAX_CHUNKS, one loop version for left shifts. */
 static __attribute__((noinline)) void layer_any(const c1_call *k, const kwsq_conv_params *d, const kwsq_dims *in,
                                                 const int8_t *x, const kwsq_dims *out, const c1_geom *g,
                                                 int8_t *strip, int8_t *y)
@@ -486,13 +562,25 @@ static __attribute__((noinline)) void layer_any(const c1_call *k, const kwsq_con
         }
         break;
     case 3:
-        C1_LAYER(3, false);
+        if (k->rn) {
+            C1_LAYER(3, true);
+        } else {
+            C1_LAYER(3, false);
+        }
         break;
     case 4:
-        C1_LAYER(4, false);
+        if (k->rn) {
+            C1_LAYER(4, true);
+        } else {
+            C1_LAYER(4, false);
+        }
         break;
     case 5:
-        C1_LAYER(5, false);
+        if (k->rn) {
+            C1_LAYER(5, true);
+        } else {
+            C1_LAYER(5, false);
+        }
         break;
     case 6:
         C1_LAYER(6, false);
