@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from runtime_refs import assert_m55_matches_tflm, convert_int8
-from test_kernels_mve import _left_shifted
+from test_kernels_mve import _left_shifted, _unshifted
 
 _missing = [t for t in ("qemu-system-arm", "arm-none-eabi-gcc", "make") if shutil.which(t) is None]
 needs_qemu = pytest.mark.skipif(bool(_missing), reason=f"needs {', '.join(_missing)} (make setup)")
@@ -70,6 +70,41 @@ def test_mve_one_channel_depthwise_matches_tflite_micro(part: int, tmp_path: Pat
     of the lists once per run) bit-exact with TFLite Micro, with the sums' extremes."""
     models = one_channel_models(101, 18)[part * 9:(part + 1) * 9]
     assert_m55_matches_tflm(models, 2, 7 + part, tmp_path)
+
+
+def multiplier_four_models() -> list[tuple[bytes, str]]:
+    """Multiplier 4 on one channel (C1_ROW_PAIRS4: one channel group per pair, both
+    pixels' outputs stored in turn): dm4_32x20x1's 5x5 stride-2 layer (two tap groups),
+    a 3x3 one (one group) per tensor, an odd output width (a last pixel in C), one with
+    a channel whose shift is 0 (the rounding fix-up that tests each lane) and one with
+    left shifts (the C loops)."""
+    import tf_keras as keras
+
+    L = keras.layers
+    cases = [((32, 20, 1), (5, 5), 2, "same", False, None),
+             ((15, 19, 1), (3, 3), 2, "same", True, None),
+             ((13, 21, 1), (5, 5), 1, "valid", False, None),
+             ((17, 16, 1), (5, 4), 1, "same", False, _unshifted),
+             ((12, 14, 1), (3, 5), 2, "valid", False, _left_shifted)]
+    out = []
+    for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
+        keras.utils.set_random_seed(70 + i)
+        inp = keras.Input(shape, batch_size=1)
+        y = L.DepthwiseConv2D(k, strides=s, padding=pad, depth_multiplier=4,
+                              activation="relu" if i % 2 else "linear")(inp)
+        data = convert_int8(keras.Model(inp, y), shape, 70 + i, per_tensor=per_tensor)
+        desc = f"{shape}: dw {k[0]}x{k[1]} s{s} {pad} x4" + (" per-tensor" if per_tensor else "")
+        if change is not None:
+            data, desc = change(data, 0), f"{desc}, {change.__name__}"
+        out.append((data, desc))
+    return out
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_one_channel_multiplier_four_matches_tflite_micro(tmp_path: Path) -> None:
+    """The multiplier-4 loop and its neighbours bit-exact with TFLite Micro."""
+    assert_m55_matches_tflm(multiplier_four_models(), 2, 11, tmp_path)
 
 
 def micro_speech_like_model(width: int) -> tuple[bytes, str]:

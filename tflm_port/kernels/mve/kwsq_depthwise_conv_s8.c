@@ -1,6 +1,7 @@
 /*
  * kwsq_depthwise_conv_s8 for Cortex-M55 Helium, bit-exact with kernels/ref.
- * Every layer whose window rows fit the dot-product path's planes takes
+ * One input channel (any multiplier up to 16) takes mve_dw_c1.c. Every
+ * other layer whose window rows fit the dot-product path's planes takes
  * mve_dw_dot.c (measured cheaper than 16 channels per pass also on multiples
  * of 16 channels at stride 2 since it runs two pixels per pass); the others
  * with depth multiplier 1, or 2, 3, 5, ... on at least 16 output channels

@@ -13,7 +13,9 @@
 /* DEPTHWISE_CONV_2D: one output row at a time, one or two pixels per pass;
  * or two rows in one pass (mve_dw_dot.c's vertical pairs) after the input
  * rows of both rows' windows are copied aside, so every input row read
- * later belongs to a later window, as after a pass of the second row. */
+ * later belongs to a later window, as after a pass of the second row.
+ * mve_dw_c1.c copies an output row's window rows into its strip before
+ * writing the row. */
 #define KWSQ_DEPTHWISE_OVERLAP_SPILL(p, f) 0
 
 #endif /* KWSQ_OVERLAP_H */

@@ -340,6 +340,49 @@ static inline __attribute__((always_inline)) void pixel_k(int32_t K, bool left, 
                      : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "cc",   \
                        "memory")
 
+/* C1_ROW_PAIRS for exactly four channels (multiplier 4): one group per
+ * pair, so no inner loop, the stream rewound by its size QS (a constant of
+ * K), both pixels' outputs stored in turn at Y, the stride SW and the
+ * second tap group's base row D1 in registers; ST[5] pairs, the offsets
+ * and clamp as in C1_ROW_PAIRS. */
+#define C1_ROW_PAIRS4(GATHER, SLOT, FIX, QS, P, R, Y, ST, OFF, SW, D1, T)                                      \
+    __asm__ volatile("ldr r6, [%[st], #20]\n\t"                                                              \
+                     "dls lr, r6\n"                                                                           \
+                     "2:\n\t" GATHER SLOT("r6", "r8") SLOT("r10", "r12")                                       \
+                     "vmov q5[2], q5[0], r6, r10\n\t"                                                         \
+                     "vmov q6[2], q6[0], r8, r12\n\t" SLOT("r6", "r8") SLOT("r10", "r12")                       \
+                     "vmov q5[3], q5[1], r6, r10\n\t"                                                         \
+                     "vmov q6[3], q6[1], r8, r12\n\t"                                                         \
+                     "vldrw.u32 q4, [%[r]], #40\n\t"                                                          \
+                     "vadd.i32 q5, q5, q4\n\t"                                                                \
+                     "vadd.i32 q6, q6, q4\n\t"                                                                \
+                     "vldrw.u32 q4, [%[r], #-24]\n\t"                                                         \
+                     "vqrdmulh.s32 q5, q5, q4\n\t"                                                            \
+                     "vqrdmulh.s32 q6, q6, q4\n\t"                                                            \
+                     "vldrb.s32 q4, [%[r], #-8]\n\t" FIX("q5") FIX("q6")                                      \
+                     "vadd.i32 q5, q5, %[off]\n\t"                                                            \
+                     "vadd.i32 q6, q6, %[off]\n\t"                                                            \
+                     "vldrw.u32 q4, [%[st], #32]\n\t"                                                         \
+                     "vmax.s32 q5, q5, q4\n\t"                                                                \
+                     "vmax.s32 q6, q6, q4\n\t"                                                                \
+                     "vldrw.u32 q4, [%[st], #48]\n\t"                                                         \
+                     "vmin.s32 q5, q5, q4\n\t"                                                                \
+                     "vmin.s32 q6, q6, q4\n\t"                                                                \
+                     "vstrb.32 q5, [%[y]], #4\n\t"                                                            \
+                     "vstrb.32 q6, [%[y]], #4\n\t"                                                            \
+                     "sub %[r], %[r], #" QS "\n\t"                                                            \
+                     "add %[p], %[t], %[sw]\n\t"                                                              \
+                     "le lr, 2b\n"                                                                           \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [t] "=&r"(T)                                    \
+                     : [st] "r"(ST), [off] "r"(OFF), [sw] "r"(SW), [d1] "r"(D1)                               \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "q2", "q3", "q4", "q5", "q6", "q7", "lr", "memory")
+#define C1_GATHER4_1                                                                                           \
+    "vldrw.u32 q5, [%[st], #64]\n\t" "add %[t], %[p], %[sw]\n\t" "vldrb.u8 q0, [%[p], q5]\n\t"                    \
+    "vldrb.u8 q2, [%[t], q5]\n\t"
+#define C1_GATHER4_2                                                                                           \
+    C1_GATHER4_1 "vldrw.u32 q5, [%[st], #80]\n\t" "add r6, %[p], %[d1]\n\t" "add r8, %[t], %[d1]\n\t"             \
+    "vldrb.u8 q1, [r6, q5]\n\t" "vldrb.u8 q3, [r8, q5]\n\t"
+
 /* Whole rows of single pixels in assembly for three to five tap groups
  * (channels a multiple of four): C1_ROW_SINGLE runs ST[5] (> 0) pixels from
  * strip column P; per pixel the K tap groups are gathered into q0-q4 (group
@@ -413,7 +456,18 @@ static inline __attribute__((always_inline)) void row_k(int32_t K, bool left, bo
             int8_t *ya = y, *yb = y + och;
             int32_t t;
             st[5] = out_w / 2;
-            if (K == 1 && rn) {
+            if (och == 4) {
+                const int32_t d1 = k->base[K - 1];
+                if (K == 1 && rn) {
+                    C1_ROW_PAIRS4(C1_GATHER4_1, C1_Q_SLOT1, C1_FIX_RN, "104", p, r, ya, st, out_off, sw, d1, t);
+                } else if (K == 1) {
+                    C1_ROW_PAIRS4(C1_GATHER4_1, C1_Q_SLOT1, C1_FIX, "104", p, r, ya, st, out_off, sw, d1, t);
+                } else if (rn) {
+                    C1_ROW_PAIRS4(C1_GATHER4_2, C1_Q_SLOT2, C1_FIX_RN, "168", p, r, ya, st, out_off, sw, d1, t);
+                } else {
+                    C1_ROW_PAIRS4(C1_GATHER4_2, C1_Q_SLOT2, C1_FIX, "168", p, r, ya, st, out_off, sw, d1, t);
+                }
+            } else if (K == 1 && rn) {
                 C1_ROW_PAIRS(C1_GATHER1, C1_Q_SLOT1, C1_FIX_RN, p, r, ya, yb, st, out_off, t);
             } else if (K == 1) {
                 C1_ROW_PAIRS(C1_GATHER1, C1_Q_SLOT1, C1_FIX, p, r, ya, yb, st, out_off, t);
