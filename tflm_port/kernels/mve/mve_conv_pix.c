@@ -248,6 +248,11 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
     "add %[x], %[x], r1\n\t" "vldrb.8 q6, [%[x]]\n\t" "add %[x], %[x], r1\n\t" "vldrb.8 q7, [%[x]]\n\t"     \
     "add %[x], %[x], r1\n\t"
 
+/* The same for columns, 16 bytes apart. */
+#define PIX_XC                                                                                                  \
+    "vldrb.8 q4, [%[x]], #16\n\t" "vldrb.8 q5, [%[x]], #16\n\t" "vldrb.8 q6, [%[x]], #16\n\t"                 \
+    "vldrb.8 q7, [%[x]], #16\n\t"
+
 /* nb blocks of four pixels (XN loads a block's values and moves x to the
  * next block's), each every group of four output channels: channels 0 and 2 into
  * the even and odd int16 lanes of q2, 1 and 3 into q3, so that after the
@@ -289,7 +294,7 @@ static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, 
 {
     const int32_t *w;
     /* int8 saturation clamps a full-range activation (no PIX_CLAMP) */
-    switch ((h->mode == PIX_LANES ? h->field : 0) * 2 + (h->clamp ? 1 : 0)) {
+    switch ((h->mode == PIX_LANES ? h->field : h->mode == PIX_COLUMNS ? 5 : 0) * 2 + (h->clamp ? 1 : 0)) {
     case 2:
         PIX_BLOCKS(PIX_X1, PIX_CH1, "");
         break;
@@ -314,6 +319,12 @@ static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, 
     case 9:
         PIX_BLOCKS(PIX_X4, PIX_CH4, PIX_CLAMP);
         break;
+    case 10:
+        PIX_BLOCKS(PIX_XC, PIX_CHD, "");
+        break;
+    case 11:
+        PIX_BLOCKS(PIX_XC, PIX_CHD, PIX_CLAMP);
+        break;
     case 1:
         PIX_BLOCKS(PIX_XD, PIX_CHD, PIX_CLAMP);
         break;
@@ -322,6 +333,16 @@ static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, 
         break;
     }
     (void)w;
+}
+
+/* n bytes (n >= 0), 16 per predicated load/store pair: the few bytes of a
+ * block's pixels or outputs cost a few instructions, not a memcpy call. */
+static inline void pix_copy(int8_t *dst, const int8_t *src, int32_t n)
+{
+    for (; n > 0; n -= 16, dst += 16, src += 16) {
+        const mve_pred16_t pr = vctp8q((uint32_t)n);
+        vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+    }
 }
 
 /* 1x1 without padding: blocks read the input in place when its pixels are
@@ -360,15 +381,15 @@ static void pix_run_1x1(const pix_head *h, const kwsq_conv_params *d, const kwsq
             const int32_t np = pixels - px < 4 ? pixels - px : 4;
             for (int32_t j = 0; j < 4; ++j) {
                 const int32_t p = px + (j < np ? j : 0), oy = p / ow, ox = p % ow;
-                memcpy(xt + j * cin, img + ((int64_t)oy * d->stride_h * in->w + (int64_t)ox * d->stride_w) * cin,
-                       (size_t)cin);
+                pix_copy(xt + j * cin, img + ((int64_t)oy * d->stride_h * in->w + (int64_t)ox * d->stride_w) * cin,
+                         cin);
             }
             int8_t *yb = y_img + (int64_t)px * och;
             if (np == 4 && aligned) {
                 pix_blocks(h, 1, off, xt, yb);
             } else {
                 pix_blocks(h, 1, off, xt, tmp);
-                memcpy(yb, tmp, (size_t)(np * och));
+                pix_copy(yb, tmp, np * och);
             }
         }
     }
@@ -438,7 +459,7 @@ static void pix_run_columns(const pix_head *h, const kwsq_conv_params *d, const 
                  * buffer: their outputs are not copied */
                 const int32_t np = pixels - px < 4 ? pixels - px : 4;
                 pix_blocks(h, 1, off, col + 16 * px, tmp);
-                memcpy(yc + (int64_t)px * och, tmp, (size_t)(np * och));
+                pix_copy(yc + (int64_t)px * och, tmp, np * och);
             }
         }
     }
