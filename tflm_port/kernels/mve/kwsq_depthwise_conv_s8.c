@@ -268,7 +268,8 @@ kwsq_status kwsq_depthwise_conv_s8(const kwsq_context *ctx, const kwsq_conv_para
                                    const int8_t *filter, const int32_t *bias,
                                    const kwsq_dims *output_dims, int8_t *output)
 {
-    if (mve_depthwise_c1(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
+    if (input_dims->c == 1 &&
+        mve_depthwise_c1(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
         return KWSQ_OK;
     }
     if (mve_depthwise_dot(ctx, params, quant, input_dims, input, filter_dims, filter, bias, output_dims, output)) {
