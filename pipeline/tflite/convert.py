@@ -275,12 +275,15 @@ def size_table(float_model, representative: np.ndarray) -> dict[str, Any]:
     storage, as in the low-bit QAT paper's Table 1; 16 bit is float16 weights (TFLite has no int16
     weights).
     """
+    import quant_configs
+
+    # Batch-norm folded first, as before QAT: otherwise the converter folds it itself and
+    # names the fused weight tensor after the batch-norm, so no layer's grid finds it.
+    float_model = quant_configs.fold_batchnorm(float_model)
     sizes = {
         "float": len(convert_float(float_model)),
         "16bit": len(convert_float(float_model, float16=True)),
     }
-    import quant_configs
-
     int8 = convert_integer(float_model, representative)
     for variant, scheme in (("8bit", "int8"), ("4-8bit", "w4-8"), ("4bit", "w4a8")):
         try:

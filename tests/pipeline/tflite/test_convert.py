@@ -170,3 +170,27 @@ def test_hybrid_conversion_stores_the_trained_kernel_with_batch_norm_folded() ->
     np.testing.assert_allclose(stored, want.T, rtol=1e-5, atol=1e-7)
     np.testing.assert_allclose(want, 3.0 / np.sqrt(1 + 1e-3) * float_model.get_layer(
         "fc1").kernel.numpy(), atol=np.abs(want).max() / 127)
+
+
+def test_size_table_of_a_model_with_batch_norm_after_its_dense_layers() -> None:
+    """dnn250k's layout (Dense, BatchNormalization, ReLU): the converter would fold the
+    batch-norm itself and name the fused kernel after it; the table folds it first, so every
+    layer's re-gridded kernel is found and the integer rows shrink with the bits."""
+    import tf_keras as keras
+
+    from pipeline.tflite import convert
+
+    inp = keras.Input((40,))
+    x = inp
+    for i in (1, 2):
+        x = keras.layers.Dense(64, use_bias=False, name=f"dense{i}")(x)
+        x = keras.layers.BatchNormalization(name=f"bn{i}")(x)
+        x = keras.layers.ReLU(name=f"relu{i}")(x)
+    model = keras.Model(inp, keras.layers.Dense(5, name="output")(x))
+    rep = np.random.default_rng(0).normal(size=(16, 40)).astype(np.float32)
+    table = convert.size_table(model, rep)
+    b = table["bytes"]
+    assert b["float"] > b["16bit"] > b["8bit"] > b["4bit"]
+    # 4-bit packing halves the 40*64 + 64*64 + 64*5 kernel bytes of the 8-bit file
+    kernel_bytes = 40 * 64 + 64 * 64 + 64 * 5
+    assert b["8bit"] - b["4bit"] >= kernel_bytes // 2 - 64
