@@ -7,8 +7,9 @@ channel for the four, four channels narrowed into one word scatter. Its three wa
 the sums each get models here: 1x1 on 1-4 input channels (channels of four pixels in
 int32 lanes, weights as scalars), 1x1 on 5-16 (one dot product per pixel, read from the
 input) and 17 (past the path), and other windows of 5-16 values (3x3 on one channel,
-5x3, 4x4, 2x3 on two channels, strides, dilation, same and valid padding; a column per
-pixel from zero-point padded rows) and 18 (past it). Filter counts on and off multiples
+5x3, 4x4, 2x3 on two channels, strides, dilation, same and valid padding; each window
+gathered from zero-point padded rows, a 40x30 map in several chunks of rows) and 18
+(past it). Filter counts on and off multiples
 of four (the others fall back), pixel counts that leave a last block of 1-3 pixels,
 per-tensor and per-channel weights, ReLU, ReLU6 and no activation (both clamps), and
 layers with one channel in five at an effective scale of 0.75 (shift 0: the path needs
@@ -60,6 +61,7 @@ WINDOWS = [
     ((6, 31, 1), 36, (3, 2), 1, 1, "same", "relu", False),
     ((9, 8, 2), 8, 3, 1, 1, "same", "relu", False),
     ((7, 7, 1), 10, 3, 1, 1, "same", "relu", False),
+    ((40, 30, 1), 8, 3, 1, 1, "same", "relu", False),
 ]
 
 def pointwise_models() -> list[tuple[bytes, str]]:
@@ -150,8 +152,8 @@ def test_mve_small_window_with_unshifted_channels_falls_back_exactly(tmp_path: P
 # 1 % of room for the runtime's own per-op code; session 8 had the 1x1 layer of dm4 at
 # 42,751, tiny's 3x3 at 10,715 and its 1x1 at 10,094, the pools at 3,277 and 908.
 SMALL_MODEL_OPS = {
-    "dm4_32x20x1_k5x5s2": {"CONV_2D": [16_425], "AVERAGE_POOL_2D": [2_264]},
-    "tiny10x10_c8": {"CONV_2D": [4_536, 3_933], "AVERAGE_POOL_2D": [678]},
+    "dm4_32x20x1_k5x5s2": {"CONV_2D": [16_423], "AVERAGE_POOL_2D": [2_264]},
+    "tiny10x10_c8": {"CONV_2D": [4_095, 3_927], "AVERAGE_POOL_2D": [678]},
 }
 
 

@@ -49,20 +49,23 @@ int32_t mve_conv_dot_persist(const kwsq_conv_params *d, const kwsq_quant_params 
                              void *persist);
 
 /* int8, no groups, a multiple of 4 output channels (at most
- * MVE_CONV_PIX_MAX_CH), every shift < 0 and multiplier >= 0, and either 1x1
- * without padding on 1..MVE_CONV_PIX_MAX_CIN input channels or, not in
- * place, receptive fields of 5..MVE_CONV_PIX_MAX_FIELD values whose chunk
- * buffers fit (at least one output row: MVE_CONV_PIX_COLS bytes of field
- * planes, MVE_CONV_PIX_PAD of padded input rows): four pixels in the lanes,
- * channels as scalars (mve_conv_pix.c); false (nothing written) otherwise.
- * Its constants live in the persistent bytes (mve_conv_pix_persist: their
- * size, 0 when the layer does not take the path; given the bytes, fills
- * them) or, without them, on the stack when they fit MVE_CONV_PIX_STACK. */
+ * MVE_CONV_PIX_MAX_CH), every shift < 0 and multiplier >= 0, receptive
+ * fields of at most MVE_CONV_PIX_MAX_FIELD values, and either 1x1 without
+ * padding or, not in place, fields of at least 5 values whose buffers fit
+ * (at least one output row: MVE_CONV_PIX_ADDRS bytes of window addresses,
+ * MVE_CONV_PIX_PAD of padded input rows, window offsets < 256): four pixels
+ * per vector, channels as scalars for 1x1 layers on up to
+ * MVE_CONV_PIX_MAX_CIN input channels, one dot product per pixel otherwise
+ * (mve_conv_pix.c); false (nothing written) when the layer is not on the
+ * path. Its constants live in the persistent bytes (mve_conv_pix_persist:
+ * their size, 0 when the layer does not take the path; given the bytes,
+ * fills them) or, without them, on the stack when they fit
+ * MVE_CONV_PIX_STACK. */
 #define MVE_CONV_PIX_MAX_CIN 4
 #define MVE_CONV_PIX_MAX_FIELD 16
 #define MVE_CONV_PIX_MAX_CH 256
 #define MVE_CONV_PIX_STACK 2048
-#define MVE_CONV_PIX_COLS 2048
+#define MVE_CONV_PIX_ADDRS 2048
 #define MVE_CONV_PIX_PAD 1024
 bool mve_conv_pix(const kwsq_conv_params *d, const kwsq_quant_params *q, const kwsq_dims *in, const int8_t *x,
                   const kwsq_dims *f, const int8_t *w, const int32_t *bias, const kwsq_dims *out, int8_t *y,

@@ -20,9 +20,9 @@
  *   a lane on the core); per channel C_in VMUL/VMLA by the weights as
  *   scalars: C_in + 6 instructions;
  * - dots (5-16 field values): each pixel's field is one int8 vector, read
- *   contiguously (the input itself for 1x1 without padding, else a column
- *   gathered once per pixel from input rows copied with zero-point padding,
- *   whose value after the input offset is 0); per channel one VLDRB of its
+ *   from the input itself for 1x1 without padding, else gathered (16 lanes,
+ *   8-bit offsets) from input rows copied with zero-point padding, whose
+ *   value after the input offset is 0, at an address per pixel; per channel one VLDRB of its
  *   weights (zero past the field), one LDM that puts the base in the four
  *   sums' registers, four VMLADAVA and two VMOV: 12 instructions.
  * Per four channels of four pixels 8 more instructions, 12 when the
@@ -48,7 +48,7 @@
 
 #define PIX_MAGIC 0x31584950 /* "PIX1": the persistent bytes are this path's */
 
-enum { PIX_LANES, PIX_DIRECT, PIX_COLUMNS };
+enum { PIX_LANES, PIX_DIRECT, PIX_WINDOWS };
 
 /* The per-layer constants (persistent or on the stack), read by the
  * assembly at fixed offsets: groups of four output channels, the bytes
@@ -70,15 +70,15 @@ typedef struct {
     uint32_t at[4];   /* #64 */
     int32_t pstride;  /* #80: dots */
     int32_t mode;
-    int32_t rows;     /* columns: output rows per chunk */
-    int32_t wp;       /* columns: pixels of a padded input row */
-    uint8_t gather[16]; /* columns: a field's offsets in the padded rows */
+    int32_t rows;     /* windows: output rows per chunk */
+    int32_t wp;       /* windows: pixels of a padded input row */
+    uint8_t gather[16]; /* windows: a field's offsets in the padded rows */
     int32_t clamp;      /* the activation clamps something int8 does not */
     int32_t spare[3];
 } pix_head;
 
 typedef char pix_head_layout[sizeof(pix_head) == 128 && offsetof(pix_head, at) == 64 &&
-                                     offsetof(pix_head, pstride) == 80
+                                     offsetof(pix_head, pstride) == 80 && offsetof(pix_head, gather) == 96
                                  ? 1
                                  : -1];
 
@@ -112,7 +112,7 @@ static bool pix_geometry(const kwsq_conv_params *d, const kwsq_dims *in, const k
     int64_t rows = 0;
     for (int64_t r = 1; r <= out->h; ++r) {
         const int64_t pad = ((r - 1) * d->stride_h + (int64_t)(f->h - 1) * d->dilation_h + 1) * rowb;
-        if (16 * r * out->w > MVE_CONV_PIX_COLS || pad > MVE_CONV_PIX_PAD) {
+        if (4 * (r * out->w + 4) > MVE_CONV_PIX_ADDRS || pad > MVE_CONV_PIX_PAD) {
             break;
         }
         rows = r;
@@ -131,7 +131,7 @@ static bool pix_geometry(const kwsq_conv_params *d, const kwsq_dims *in, const k
         }
         h->gather[i] = (uint8_t)at;
     }
-    h->mode = PIX_COLUMNS;
+    h->mode = PIX_WINDOWS;
     h->pstride = 16;
     h->rows = (int32_t)rows;
     h->wp = (int32_t)wp;
@@ -248,10 +248,12 @@ static void pix_fill(const kwsq_conv_params *d, const kwsq_quant_params *q, cons
     "add %[x], %[x], r1\n\t" "vldrb.8 q6, [%[x]]\n\t" "add %[x], %[x], r1\n\t" "vldrb.8 q7, [%[x]]\n\t"     \
     "add %[x], %[x], r1\n\t"
 
-/* The same for columns, 16 bytes apart. */
+/* Padded windows: four addresses at x (then past them), each window
+ * gathered with the field's offsets (#96). */
 #define PIX_XC                                                                                                  \
-    "vldrb.8 q4, [%[x]], #16\n\t" "vldrb.8 q5, [%[x]], #16\n\t" "vldrb.8 q6, [%[x]], #16\n\t"                 \
-    "vldrb.8 q7, [%[x]], #16\n\t"
+    "vldrb.u8 q1, [%[cp], #96]\n\t" "ldr r0, [%[x]], #4\n\t" "vldrb.u8 q4, [r0, q1]\n\t"                     \
+    "ldr r0, [%[x]], #4\n\t" "vldrb.u8 q5, [r0, q1]\n\t" "ldr r0, [%[x]], #4\n\t" "vldrb.u8 q6, [r0, q1]\n\t" \
+    "ldr r0, [%[x]], #4\n\t" "vldrb.u8 q7, [r0, q1]\n\t"
 
 /* nb blocks of four pixels (XN loads a block's values and moves x to the
  * next block's), each every group of four output channels: channels 0 and 2 into
@@ -294,7 +296,7 @@ static __attribute__((noinline)) void pix_blocks(const pix_head *h, int32_t nb, 
 {
     const int32_t *w;
     /* int8 saturation clamps a full-range activation (no PIX_CLAMP) */
-    switch ((h->mode == PIX_LANES ? h->field : h->mode == PIX_COLUMNS ? 5 : 0) * 2 + (h->clamp ? 1 : 0)) {
+    switch ((h->mode == PIX_LANES ? h->field : h->mode == PIX_WINDOWS ? 5 : 0) * 2 + (h->clamp ? 1 : 0)) {
     case 2:
         PIX_BLOCKS(PIX_X1, PIX_CH1, "");
         break;
@@ -395,13 +397,13 @@ static void pix_run_1x1(const pix_head *h, const kwsq_conv_params *d, const kwsq
     }
 }
 
-/* The fields of output rows r0 .. r0 + rows - 1 as 16-byte columns: the
- * input rows their windows span copied with zero-point padding into pad,
- * then one gather per pixel. */
-static __attribute__((noinline)) void pix_columns(const pix_head *h, const kwsq_conv_params *d,
+/* Output rows r0 .. r0 + rows - 1: the input rows their windows span
+ * copied with zero-point padding into pad, and each pixel's window address
+ * in it into at (four per vector store, row by row). */
+static __attribute__((noinline)) void pix_windows(const pix_head *h, const kwsq_conv_params *d,
                                                   const kwsq_dims *in, const kwsq_dims *f, const int8_t *img,
                                                   const kwsq_dims *out, int32_t r0, int32_t rows, int8_t *pad,
-                                                  int8_t *col)
+                                                  uint32_t *at)
 {
     const int32_t cin = in->c, ow = out->w, rowb = h->wp * cin, lead = d->pad_w * cin, row_in = in->w * cin;
     const int32_t first = r0 * d->stride_h - d->pad_h;
@@ -411,25 +413,36 @@ static __attribute__((noinline)) void pix_columns(const pix_head *h, const kwsq_
         vstrbq_s8(pad + j, zp);
     }
     const int32_t k0 = first < 0 ? -first : 0, k1 = in->h - first < held ? in->h - first : held;
-    for (int32_t k = k0; k < k1; ++k) {
-        const int8_t *src = img + (int64_t)(first + k) * row_in;
-        int8_t *dst = pad + k * rowb + lead;
-        for (int32_t j = 0; j < row_in; j += 16) {
-            const mve_pred16_t pr = vctp8q((uint32_t)(row_in - j));
-            vstrbq_p_s8(dst + j, vldrbq_z_s8(src + j, pr), pr);
+    const int8_t *src = img + (int64_t)(first + k0) * row_in;
+    int8_t *dst = pad + k0 * rowb + lead;
+    if (row_in <= 16) {
+        /* one predicated pair a row, the predicate set once */
+        const mve_pred16_t pr = vctp8q((uint32_t)row_in);
+        for (int32_t k = k0; k < k1; ++k, src += row_in, dst += rowb) {
+            vstrbq_p_s8(dst, vldrbq_z_s8(src, pr), pr);
+        }
+    } else {
+        for (int32_t k = k0; k < k1; ++k, src += row_in, dst += rowb) {
+            for (int32_t j = 0; j < row_in; j += 16) {
+                const mve_pred16_t pr = vctp8q((uint32_t)(row_in - j));
+                vstrbq_p_s8(dst + j, vldrbq_z_s8(src + j, pr), pr);
+            }
         }
     }
-    const uint8x16_t at = vldrbq_u8(h->gather);
-    const int32_t down = d->stride_h * rowb, right = d->stride_w * cin;
-    for (int32_t r = 0; r < rows; ++r) {
-        const int8_t *src = pad + r * down;
-        for (int32_t ox = 0; ox < ow; ++ox, src += right, col += 16) {
-            vstrbq_s8(col, vldrbq_gather_offset_s8(src, at));
+    /* four addresses per store, unpredicated: a row's excess lands where
+     * the next row's are written afterwards, or in at's 4 spare entries */
+    const uint32_t down = (uint32_t)(d->stride_h * rowb), right = (uint32_t)(d->stride_w * cin);
+    const uint32x4_t step = vmulq_n_u32(vidupq_n_u32(0, 1), right);
+    uint32x4_t row = vaddq_n_u32(step, (uint32_t)(uintptr_t)pad);
+    for (int32_t r = 0; r < rows; ++r, row = vaddq_n_u32(row, down), at += ow) {
+        uint32x4_t a = row;
+        for (int32_t ox = 0; ox < ow; ox += 4, a = vaddq_n_u32(a, 4 * right)) {
+            vstrwq_u32(at + ox, a);
         }
     }
 }
 
-static void pix_run_columns(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in,
+static void pix_run_windows(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in,
                             const kwsq_dims *f, const int8_t *x, const kwsq_dims *out, int8_t *y)
 {
     const int32_t och = out->c, ow = out->w, off = d->output_offset;
@@ -441,7 +454,7 @@ static void pix_run_columns(const pix_head *h, const kwsq_conv_params *d, const 
     const int32_t rows_per = apart ? h->rows : 1;
     const bool aligned = ((uintptr_t)y & 3) == 0;
     int8_t pad[MVE_CONV_PIX_PAD + 16];
-    int8_t col[MVE_CONV_PIX_COLS + 64];
+    uint32_t at[MVE_CONV_PIX_ADDRS / 4];
     int8_t tmp[4 * MVE_CONV_PIX_MAX_CH] __attribute__((aligned(4)));
     for (int32_t bt = 0; bt < in->n; ++bt) {
         const int8_t *img = x + (int64_t)bt * in->h * in->w * in->c;
@@ -449,16 +462,18 @@ static void pix_run_columns(const pix_head *h, const kwsq_conv_params *d, const 
         for (int32_t r0 = 0; r0 < out->h; r0 += rows_per) {
             const int32_t rows = out->h - r0 < rows_per ? out->h - r0 : rows_per;
             const int32_t pixels = rows * ow, full = aligned ? pixels / 4 : 0;
-            pix_columns(h, d, in, f, img, out, r0, rows, pad, col);
+            pix_windows(h, d, in, f, img, out, r0, rows, pad, at);
             int8_t *yc = y_img + (int64_t)r0 * ow * och;
             if (full > 0) {
-                pix_blocks(h, full, off, col, yc);
+                pix_blocks(h, full, off, (const int8_t *)at, yc);
             }
             for (int32_t px = 4 * full; px < pixels; px += 4) {
-                /* the columns past the chunk's last are stale bytes of the
-                 * buffer: their outputs are not copied */
+                /* a last block's missing pixels repeat its first */
                 const int32_t np = pixels - px < 4 ? pixels - px : 4;
-                pix_blocks(h, 1, off, col + 16 * px, tmp);
+                for (int32_t j = np; j < 4; ++j) {
+                    at[px + j] = at[px];
+                }
+                pix_blocks(h, 1, off, (const int8_t *)(at + px), tmp);
                 pix_copy(yc + (int64_t)px * och, tmp, np * och);
             }
         }
@@ -483,8 +498,8 @@ int32_t mve_conv_pix_persist(const kwsq_conv_params *d, const kwsq_quant_params 
 static void pix_run(const pix_head *h, const kwsq_conv_params *d, const kwsq_dims *in, const kwsq_dims *f,
                     const int8_t *x, const kwsq_dims *out, int8_t *y)
 {
-    if (h->mode == PIX_COLUMNS) {
-        pix_run_columns(h, d, in, f, x, out, y);
+    if (h->mode == PIX_WINDOWS) {
+        pix_run_windows(h, d, in, f, x, out, y);
     } else {
         pix_run_1x1(h, d, in, x, out, y);
     }
