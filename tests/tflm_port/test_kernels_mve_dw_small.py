@@ -1,5 +1,8 @@
 """kernels/mve's depthwise paths for few channels against TFLite Micro, under QEMU.
 
+mve_dw_dot.c runs multiplier-1 layers of exactly four channels and one 16-tap group as
+pairs of pixels in MVE_DW_DOT_PAIRS4; four_channel_models covers it.
+
 mve_dw_c1.c takes every depthwise layer on one input channel (depth multiplier m = output
 channels, 1..16): the window's taps gathered from a padded strip of input rows, 16 per
 vector, once per pixel for all m channels; pairs of pixels in assembly when there are at
@@ -105,6 +108,39 @@ def multiplier_four_models() -> list[tuple[bytes, str]]:
 def test_mve_one_channel_multiplier_four_matches_tflite_micro(tmp_path: Path) -> None:
     """The multiplier-4 loop and its neighbours bit-exact with TFLite Micro."""
     assert_m55_matches_tflm(multiplier_four_models(), 2, 11, tmp_path)
+
+
+def four_channel_models() -> list[tuple[bytes, str]]:
+    """Multiplier 1 on four channels with one 16-tap group (mve_dw_dot.c's
+    MVE_DW_DOT_PAIRS4: one channel group per pair of pixels): dm4_32x20x1's 16x10x4 3x3
+    layer, stride 2 across, an odd width (a last pixel alone), a channel whose shift is 0,
+    per tensor, and left shifts (the C loops)."""
+    import tf_keras as keras
+
+    L = keras.layers
+    cases = [((16, 10, 4), (3, 3), 1, "same", False, None),
+             ((13, 17, 4), (3, 3), 2, "same", True, None),
+             ((11, 9, 4), (4, 3), 1, "valid", False, _unshifted),
+             ((9, 12, 4), (3, 5), 1, "same", False, _left_shifted)]
+    out = []
+    for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
+        keras.utils.set_random_seed(90 + i)
+        inp = keras.Input(shape, batch_size=1)
+        act = "linear" if i % 2 else "relu"
+        y = L.DepthwiseConv2D(k, strides=s, padding=pad, activation=act)(inp)
+        data = convert_int8(keras.Model(inp, y), shape, 90 + i, per_tensor=per_tensor)
+        desc = f"{shape}: dw {k[0]}x{k[1]} s{s} {pad} x1" + (" per-tensor" if per_tensor else "")
+        if change is not None:
+            data, desc = change(data, 0), f"{desc}, {change.__name__}"
+        out.append((data, desc))
+    return out
+
+
+@pytest.mark.qemu
+@needs_qemu
+def test_mve_four_channel_depthwise_matches_tflite_micro(tmp_path: Path) -> None:
+    """The four-channel pair loop and its neighbours bit-exact with TFLite Micro."""
+    assert_m55_matches_tflm(four_channel_models(), 2, 17, tmp_path)
 
 
 def micro_speech_like_model(width: int) -> tuple[bytes, str]:

@@ -290,6 +290,40 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                        [hi] "w"(HI)                                                                            \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
 
+/* MVE_DW_DOT_PAIRS for exactly four channels and one 16-tap group: one
+ * group per pair, so no inner loop and no pass record: the pairs counted by
+ * the loop register, the stream rewound by its constant size (104 bytes),
+ * both pixels' outputs stored in turn at Y, P stepped by PS (two strides
+ * less the four planes the slots stepped): 41 + the fix-up instructions a
+ * pair (52 + 11). */
+#define MVE_DW_DOT_PAIRS4(P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B, FIX)                             \
+    __asm__ volatile("dls lr, %[n]\n"                                                                        \
+                     "2:\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                     \
+                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
+                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8")                       \
+                     MVE_DW_DOT_PAIR1("r10", "r12")                                                           \
+                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
+                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
+                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
+                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
+                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
+                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
+                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
+                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
+                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                        \
+                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
+                     "vadd.i32 %q[b], %q[b], %[off]\n\t" MVE_DW_DOT_CLAMP_REGS                                \
+                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
+                     "vstrb.32 %q[b], [%[y]], #4\n\t"                                                         \
+                     "sub %[r], %[r], #104\n\t"                                                               \
+                     "add %[p], %[p], %[ps]\n\t"                                                              \
+                     "le lr, 2b\n"                                                                           \
+                     : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [a] "=&w"(A), [b] "=&w"(B)                      \
+                     : [n] "r"(N), [ps] "r"(PS), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF),      \
+                       [lo] "w"(LO), [hi] "w"(HI)                                                              \
+                     : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "memory")
+typedef char mve_dw_dot_pairs4_stream[4 * 16 + sizeof(mve_rq4) == 104 ? 1 : -1];
+
 /* MVE_DW_DOT_PAIRS with two 16-tap groups (offsets O, O1 of the first
  * window, O2, O21 of the second): the offsets take every free vector
  * register, so the clamp bounds come from ST (bytes 32 and 48): 74
@@ -657,8 +691,24 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const uint8x16_t o2 = vaddq_n_u8(o, (uint8_t)sw);
                 const int8_t *r = st;
                 int8_t *yb = yp + och;
-                pst[4] = out_w / 2;
-                MVE_DW_DOT_PAIRS_RUN(pst, vaddq_n_u8(o1, (uint8_t)sw));
+                if (chunks == 1 && och == 4) {
+                    int32x4_t a, b;
+                    const int32_t ps = 2 * sw - 4 * plane;
+                    if (rn) {
+                        MVE_DW_DOT_PAIRS4(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
+                                          MVE_DW_DOT_FIX_RN);
+                    } else {
+                        MVE_DW_DOT_PAIRS4(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
+                                          MVE_DW_DOT_FIX);
+                    }
+                    (void)a;
+                    (void)b;
+                    (void)r;
+                    (void)yb;
+                } else {
+                    pst[4] = out_w / 2;
+                    MVE_DW_DOT_PAIRS_RUN(pst, vaddq_n_u8(o1, (uint8_t)sw));
+                }
                 ox = out_w & ~1;
             }
             /* the pixels left (all of them without pairs), full groups */
