@@ -1,7 +1,7 @@
 """kernels/mve's depthwise paths for few channels against TFLite Micro, under QEMU.
 
-mve_dw_dot.c runs multiplier-1 layers of exactly four channels and one 16-tap group as
-pairs of pixels in MVE_DW_DOT_PAIRS4; four_channel_models covers it.
+mve_dw_dot.c runs multiplier-1 layers of exactly four or eight channels and one 16-tap
+group as pairs of pixels in MVE_DW_DOT_PAIRS4 / 8; four_channel_models covers them.
 
 mve_dw_c1.c takes every depthwise layer on one input channel (depth multiplier m = output
 channels, 1..16): the window's taps gathered from a padded strip of input rows, 16 per
@@ -111,17 +111,21 @@ def test_mve_one_channel_multiplier_four_matches_tflite_micro(tmp_path: Path) ->
 
 
 def four_channel_models() -> list[tuple[bytes, str]]:
-    """Multiplier 1 on four channels with one 16-tap group (mve_dw_dot.c's
-    MVE_DW_DOT_PAIRS4: one channel group per pair of pixels): dm4_32x20x1's 16x10x4 3x3
-    layer, stride 2 across, an odd width (a last pixel alone), a channel whose shift is 0,
-    per tensor, and left shifts (the C loops)."""
+    """Multiplier 1 on four or eight channels with one 16-tap group (mve_dw_dot.c's
+    MVE_DW_DOT_PAIRS4 / 8: one or two channel groups per pair of pixels, written out):
+    dm4_32x20x1's 16x10x4 and tiny10x10_c8's 10x10x8 3x3 layers, stride 2 across, odd
+    widths (a last pixel alone), a channel whose shift is 0, per tensor, and left shifts
+    (the C loops)."""
     import tf_keras as keras
 
     L = keras.layers
     cases = [((16, 10, 4), (3, 3), 1, "same", False, None),
              ((13, 17, 4), (3, 3), 2, "same", True, None),
              ((11, 9, 4), (4, 3), 1, "valid", False, _unshifted),
-             ((9, 12, 4), (3, 5), 1, "same", False, _left_shifted)]
+             ((9, 12, 4), (3, 5), 1, "same", False, _left_shifted),
+             ((10, 10, 8), (3, 3), 1, "same", False, None),
+             ((9, 15, 8), (2, 3), 2, "valid", True, None),
+             ((12, 11, 8), (3, 3), 1, "same", False, _unshifted)]
     out = []
     for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
         keras.utils.set_random_seed(90 + i)
@@ -139,7 +143,8 @@ def four_channel_models() -> list[tuple[bytes, str]]:
 @pytest.mark.qemu
 @needs_qemu
 def test_mve_four_channel_depthwise_matches_tflite_micro(tmp_path: Path) -> None:
-    """The four-channel pair loop and its neighbours bit-exact with TFLite Micro."""
+    """The four- and eight-channel pair loops and their neighbours bit-exact with TFLite
+    Micro."""
     assert_m55_matches_tflm(four_channel_models(), 2, 17, tmp_path)
 
 

@@ -290,38 +290,50 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                        [hi] "w"(HI)                                                                            \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
 
-/* MVE_DW_DOT_PAIRS for exactly four channels and one 16-tap group: one
- * group per pair, so no inner loop and no pass record: the pairs counted by
- * the loop register, the stream rewound by its constant size (104 bytes),
- * both pixels' outputs stored in turn at Y, P stepped by PS (two strides
- * less the four planes the slots stepped): 41 + the fix-up instructions a
- * pair (52 + 11). */
-#define MVE_DW_DOT_PAIRS4(P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B, FIX)                             \
+/* MVE_DW_DOT_PAIRS for exactly four or eight channels and one 16-tap group:
+ * the groups of a pair written out, so no inner loop and no pass record:
+ * the pairs counted by the loop register, the stream rewound by its
+ * constant size (104 bytes a group), both pixels' outputs stored through Y,
+ * P stepped by PS (two strides less the planes the slots stepped): per
+ * group 41 + the fix-up instructions a pair, plus 3 (52 + 11 for four). */
+#define MVE_DW_DOT_PAIRS4_GROUP(FIX, STORES)                                                                   \
+    MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                                                \
+    "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                                     \
+    "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")          \
+    "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                                     \
+    "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                                     \
+    "vldrw.u32 q1, [%[r]], #40\n\t"                                                                            \
+    "vadd.i32 %q[a], %q[a], q1\n\t"                                                                            \
+    "vadd.i32 %q[b], %q[b], q1\n\t"                                                                            \
+    "vldrw.u32 q1, [%[r], #-24]\n\t"                                                                           \
+    "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                                        \
+    "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                                        \
+    "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                                          \
+    "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                                        \
+    "vadd.i32 %q[b], %q[b], %[off]\n\t" MVE_DW_DOT_CLAMP_REGS STORES
+/* Four channels: pixel a's outputs, then b's. */
+#define MVE_DW_DOT_ST4 "vstrb.32 %q[a], [%[y]], #4\n\t" "vstrb.32 %q[b], [%[y]], #4\n\t"
+/* Eight channels: the first group at y and y + 8, the second at y + 4 and
+ * y + 12, then y moves on 16. */
+#define MVE_DW_DOT_ST8A "vstrb.32 %q[a], [%[y]]\n\t" "vstrb.32 %q[b], [%[y], #8]\n\t"
+#define MVE_DW_DOT_ST8B "vstrb.32 %q[a], [%[y], #4]\n\t" "vstrb.32 %q[b], [%[y], #12]\n\t" "add %[y], %[y], #16\n\t"
+#define MVE_DW_DOT_PAIRS_SMALL(BODY, QS, P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B)                        \
     __asm__ volatile("dls lr, %[n]\n"                                                                        \
-                     "2:\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                     \
-                     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                   \
-                     "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8")                       \
-                     MVE_DW_DOT_PAIR1("r10", "r12")                                                           \
-                     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                   \
-                     "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                   \
-                     "vldrw.u32 q1, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 %q[a], %q[a], q1\n\t"                                                          \
-                     "vadd.i32 %q[b], %q[b], q1\n\t"                                                          \
-                     "vldrw.u32 q1, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                      \
-                     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                      \
-                     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                        \
-                     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                      \
-                     "vadd.i32 %q[b], %q[b], %[off]\n\t" MVE_DW_DOT_CLAMP_REGS                                \
-                     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                         \
-                     "vstrb.32 %q[b], [%[y]], #4\n\t"                                                         \
-                     "sub %[r], %[r], #104\n\t"                                                               \
+                     "2:\n\t" BODY                                                                            \
+                     "sub %[r], %[r], #" QS "\n\t"                                                            \
                      "add %[p], %[p], %[ps]\n\t"                                                              \
                      "le lr, 2b\n"                                                                           \
                      : [p] "+r"(P), [r] "+l"(R), [y] "+l"(Y), [a] "=&w"(A), [b] "=&w"(B)                      \
                      : [n] "r"(N), [ps] "r"(PS), [pl] "r"(PL), [o] "w"(O), [o2] "w"(O2), [off] "r"(OFF),      \
                        [lo] "w"(LO), [hi] "w"(HI)                                                              \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "memory")
+#define MVE_DW_DOT_PAIRS4(P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B, FIX)                                  \
+    MVE_DW_DOT_PAIRS_SMALL(MVE_DW_DOT_PAIRS4_GROUP(FIX, MVE_DW_DOT_ST4), "104", P, R, PL, Y, N, PS, O, O2, OFF, \
+                           LO, HI, A, B)
+#define MVE_DW_DOT_PAIRS8(P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B, FIX)                                  \
+    MVE_DW_DOT_PAIRS_SMALL(MVE_DW_DOT_PAIRS4_GROUP(FIX, MVE_DW_DOT_ST8A)                                       \
+                               MVE_DW_DOT_PAIRS4_GROUP(FIX, MVE_DW_DOT_ST8B),                                  \
+                           "208", P, R, PL, Y, N, PS, O, O2, OFF, LO, HI, A, B)
 typedef char mve_dw_dot_pairs4_stream[4 * 16 + sizeof(mve_rq4) == 104 ? 1 : -1];
 
 /* MVE_DW_DOT_PAIRS with two 16-tap groups (offsets O, O1 of the first
@@ -691,10 +703,17 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const uint8x16_t o2 = vaddq_n_u8(o, (uint8_t)sw);
                 const int8_t *r = st;
                 int8_t *yb = yp + och;
-                if (chunks == 1 && och == 4) {
+                if (chunks == 1 && (och == 4 || och == 8)) {
+                    /* four or eight channels: MVE_DW_DOT_PAIRS4 / 8 */
                     int32x4_t a, b;
-                    const int32_t ps = 2 * sw - 4 * plane;
-                    if (rn) {
+                    const int32_t ps = 2 * sw - och * plane;
+                    if (och == 8 && rn) {
+                        MVE_DW_DOT_PAIRS8(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
+                                          MVE_DW_DOT_FIX_RN);
+                    } else if (och == 8) {
+                        MVE_DW_DOT_PAIRS8(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
+                                          MVE_DW_DOT_FIX);
+                    } else if (rn) {
                         MVE_DW_DOT_PAIRS4(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
                                           MVE_DW_DOT_FIX_RN);
                     } else {
