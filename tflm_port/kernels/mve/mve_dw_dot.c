@@ -290,7 +290,8 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
                        [hi] "w"(HI)                                                                            \
                      : "r6", "r8", "r10", "r12", "q0", "q1", "lr", "cc", "memory")
 
-/* MVE_DW_DOT_PAIRS for exactly four or eight channels and one 16-tap group:
+/* MVE_DW_DOT_PAIRS for exactly four or eight channels and one 16-tap group,
+ * every right shift nonzero (rows_c1 gives them their own instances):
  * the groups of a pair written out, so no inner loop and no pass record:
  * the pairs counted by the loop register, the stream rewound by its
  * constant size (104 bytes a group), both pixels' outputs stored through Y,
@@ -631,7 +632,7 @@ static __attribute__((noinline)) const uint8_t *row_enter(dot_rows *rs, const in
 }
 
 /* Every output pixel (chunks, left, mode: constants per instance). */
-static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, bool rn, int mode,
+static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool left, bool rn, int mode, int32_t small,
                                                            const kwsq_conv_params *d, const kwsq_dims *in,
                                                            const int8_t *x, const kwsq_dims *f,
                                                            const kwsq_dims *out, int8_t *y, const dot_geom *g,
@@ -703,22 +704,16 @@ static inline __attribute__((always_inline)) void rows_dot(int32_t chunks, bool 
                 const uint8x16_t o2 = vaddq_n_u8(o, (uint8_t)sw);
                 const int8_t *r = st;
                 int8_t *yb = yp + och;
-                if (chunks == 1 && (och == 4 || och == 8)) {
-                    /* four or eight channels: MVE_DW_DOT_PAIRS4 / 8 */
+                if (small != 0) {
+                    /* four or eight channels (own instances): MVE_DW_DOT_PAIRS4 / 8 */
                     int32x4_t a, b;
-                    const int32_t ps = 2 * sw - och * plane;
-                    if (och == 8 && rn) {
+                    const int32_t ps = 2 * sw - small * plane;
+                    if (small == 8) {
                         MVE_DW_DOT_PAIRS8(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
-                                          MVE_DW_DOT_FIX_RN);
-                    } else if (och == 8) {
-                        MVE_DW_DOT_PAIRS8(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
-                                          MVE_DW_DOT_FIX);
-                    } else if (rn) {
-                        MVE_DW_DOT_PAIRS4(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
                                           MVE_DW_DOT_FIX_RN);
                     } else {
                         MVE_DW_DOT_PAIRS4(p, r, plane, ya, out_w / 2, ps, o, o2, out_off, lo, hi, a, b,
-                                          MVE_DW_DOT_FIX);
+                                          MVE_DW_DOT_FIX_RN);
                     }
                     (void)a;
                     (void)b;
@@ -779,15 +774,19 @@ static __attribute__((noinline)) void rows_c1(bool left, bool rn, int mode, cons
                                               const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
     if (left) {
-        rows_dot(1, true, false, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(1, true, false, DOT_ANY, 0, d, in, x, f, out, y, g, k);
+    } else if (mode == DOT_DM1 && rn && out->c == 4) {
+        rows_dot(1, false, true, DOT_DM1, 4, d, in, x, f, out, y, g, k);
+    } else if (mode == DOT_DM1 && rn && out->c == 8) {
+        rows_dot(1, false, true, DOT_DM1, 8, d, in, x, f, out, y, g, k);
     } else if (mode == DOT_DM1 && rn) {
-        rows_dot(1, false, true, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, true, DOT_DM1, 0, d, in, x, f, out, y, g, k);
     } else if (mode == DOT_DM1) {
-        rows_dot(1, false, false, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, false, DOT_DM1, 0, d, in, x, f, out, y, g, k);
     } else if (mode == DOT_DM4) {
-        rows_dot(1, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, false, DOT_DM4, 0, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(1, false, rn, DOT_ANY1, d, in, x, f, out, y, g, k);
+        rows_dot(1, false, rn, DOT_ANY1, 0, d, in, x, f, out, y, g, k);
     }
 }
 
@@ -796,13 +795,13 @@ static __attribute__((noinline)) void rows_cn(bool left, bool rn, int mode, cons
                                               const kwsq_dims *out, int8_t *y, const dot_geom *g, const dot_call *k)
 {
     if (g->chunks == 2 && !left && mode == DOT_DM1 && rn) {
-        rows_dot(2, false, true, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(2, false, true, DOT_DM1, 0, d, in, x, f, out, y, g, k);
     } else if (g->chunks == 2 && !left && mode == DOT_DM1) {
-        rows_dot(2, false, false, DOT_DM1, d, in, x, f, out, y, g, k);
+        rows_dot(2, false, false, DOT_DM1, 0, d, in, x, f, out, y, g, k);
     } else if (g->chunks == 2 && !left && mode == DOT_DM4) {
-        rows_dot(2, false, false, DOT_DM4, d, in, x, f, out, y, g, k);
+        rows_dot(2, false, false, DOT_DM4, 0, d, in, x, f, out, y, g, k);
     } else {
-        rows_dot(g->chunks, true, false, DOT_ANY, d, in, x, f, out, y, g, k);
+        rows_dot(g->chunks, true, false, DOT_ANY, 0, d, in, x, f, out, y, g, k);
     }
 }
 
