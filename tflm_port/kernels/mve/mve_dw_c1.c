@@ -596,45 +596,34 @@ static __attribute__((noinline)) void layer_any(const c1_call *k, const kwsq_con
                                                 int8_t *strip, int8_t *y)
 {
 #define C1_LAYER(KK, RN) layer_k(KK, false, RN, k, d, in, x, out, g, strip, y)
+/* The rounding form (k->rn) as a constant of each instance, like the tap-group count. */
+#define C1_LAYER_RN(KK)            \
+    do {                           \
+        if (k->rn) {               \
+            C1_LAYER(KK, true);    \
+        } else {                   \
+            C1_LAYER(KK, false);   \
+        }                          \
+    } while (0)
     if (k->left) {
         layer_k(0, true, false, k, d, in, x, out, g, strip, y);
         return;
     }
     switch (g->chunks) {
     case 1:
-        if (k->rn) {
-            C1_LAYER(1, true);
-        } else {
-            C1_LAYER(1, false);
-        }
+        C1_LAYER_RN(1);
         break;
     case 2:
-        if (k->rn) {
-            C1_LAYER(2, true);
-        } else {
-            C1_LAYER(2, false);
-        }
+        C1_LAYER_RN(2);
         break;
     case 3:
-        if (k->rn) {
-            C1_LAYER(3, true);
-        } else {
-            C1_LAYER(3, false);
-        }
+        C1_LAYER_RN(3);
         break;
     case 4:
-        if (k->rn) {
-            C1_LAYER(4, true);
-        } else {
-            C1_LAYER(4, false);
-        }
+        C1_LAYER_RN(4);
         break;
     case 5:
-        if (k->rn) {
-            C1_LAYER(5, true);
-        } else {
-            C1_LAYER(5, false);
-        }
+        C1_LAYER_RN(5);
         break;
     case 6:
         C1_LAYER(6, false);
@@ -646,6 +635,7 @@ static __attribute__((noinline)) void layer_any(const c1_call *k, const kwsq_con
         C1_LAYER(8, false);
         break;
     }
+#undef C1_LAYER_RN
 #undef C1_LAYER
 }
 

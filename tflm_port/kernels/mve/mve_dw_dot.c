@@ -233,11 +233,11 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
 
 /* The loop of MVE_DW_DOT_PAIRS(2): PAIR(RA, RB) sums one slot of both
  * pixels, FIX requantizes, CLAMP bounds both vectors. */
-#define MVE_DW_DOT_PAIRS_LOOP(PAIR, FIX, CLAMP)                                                                \
-    "2:\n\t"                                                                                                   \
-    "ldr r6, [%[st]]\n\t"                                                                                      \
-    "dls lr, r6\n"                                                                                             \
-    "1:\n\t" PAIR("r6", "r8") PAIR("r10", "r12")                                                               \
+/* Four channels of two pixels (a and b): PAIR's two dot products per channel into r6/r8 and
+ * r10/r12, moved into the lanes, then bias, multiplier, FIX's shift and the output offset;
+ * the pair loop and the four/eight-channel groups share it. */
+#define MVE_DW_DOT_PAIR_QUAD(PAIR, FIX)                                                                             \
+    PAIR("r6", "r8") PAIR("r10", "r12")                                                                        \
     "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                                     \
     "vmov %q[b][2], %q[b][0], r8, r12\n\t" PAIR("r6", "r8") PAIR("r10", "r12")                                 \
     "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                                     \
@@ -250,7 +250,12 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
     "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                                        \
     "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                                          \
     "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                                        \
-    "vadd.i32 %q[b], %q[b], %[off]\n\t" CLAMP                                                                  \
+    "vadd.i32 %q[b], %q[b], %[off]\n\t"
+#define MVE_DW_DOT_PAIRS_LOOP(PAIR, FIX, CLAMP)                                                                \
+    "2:\n\t"                                                                                                   \
+    "ldr r6, [%[st]]\n\t"                                                                                      \
+    "dls lr, r6\n"                                                                                             \
+    "1:\n\t" MVE_DW_DOT_PAIR_QUAD(PAIR, FIX) CLAMP                                                                 \
     "vstrb.32 %q[a], [%[y]], #4\n\t"                                                                           \
     "vstrb.32 %q[b], [%[yb]], #4\n\t"                                                                          \
     "le lr, 1b\n\t"                                                                                            \
@@ -298,20 +303,7 @@ static inline __attribute__((always_inline)) int32_t dot(int32_t chunks, const i
  * P stepped by PS (two strides less the planes the slots stepped): per
  * group 41 + the fix-up instructions a pair, plus 3 (52 + 11 for four). */
 #define MVE_DW_DOT_PAIRS4_GROUP(FIX, STORES)                                                                   \
-    MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")                                                \
-    "vmov %q[a][2], %q[a][0], r6, r10\n\t"                                                                     \
-    "vmov %q[b][2], %q[b][0], r8, r12\n\t" MVE_DW_DOT_PAIR1("r6", "r8") MVE_DW_DOT_PAIR1("r10", "r12")          \
-    "vmov %q[a][3], %q[a][1], r6, r10\n\t"                                                                     \
-    "vmov %q[b][3], %q[b][1], r8, r12\n\t"                                                                     \
-    "vldrw.u32 q1, [%[r]], #40\n\t"                                                                            \
-    "vadd.i32 %q[a], %q[a], q1\n\t"                                                                            \
-    "vadd.i32 %q[b], %q[b], q1\n\t"                                                                            \
-    "vldrw.u32 q1, [%[r], #-24]\n\t"                                                                           \
-    "vqrdmulh.s32 %q[a], %q[a], q1\n\t"                                                                        \
-    "vqrdmulh.s32 %q[b], %q[b], q1\n\t"                                                                        \
-    "vldrb.s32 q1, [%[r], #-8]\n\t" FIX("a") FIX("b")                                                          \
-    "vadd.i32 %q[a], %q[a], %[off]\n\t"                                                                        \
-    "vadd.i32 %q[b], %q[b], %[off]\n\t" MVE_DW_DOT_CLAMP_REGS STORES
+    MVE_DW_DOT_PAIR_QUAD(MVE_DW_DOT_PAIR1, FIX) MVE_DW_DOT_CLAMP_REGS STORES
 /* Four channels: pixel a's outputs, then b's. */
 #define MVE_DW_DOT_ST4 "vstrb.32 %q[a], [%[y]], #4\n\t" "vstrb.32 %q[b], [%[y]], #4\n\t"
 /* Eight channels: the first group at y and y + 8, the second at y + 4 and
