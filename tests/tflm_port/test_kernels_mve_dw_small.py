@@ -75,32 +75,41 @@ def test_mve_one_channel_depthwise_matches_tflite_micro(part: int, tmp_path: Pat
     assert_m55_matches_tflm(models, 2, 7 + part, tmp_path)
 
 
+def _depthwise_cases(cases: list, seed: int, multiplier: int, relu_on_odd: bool,
+                     ) -> list[tuple[bytes, str]]:
+    """One int8 DEPTHWISE_CONV_2D model per (shape, kernel, stride, padding, per_tensor,
+    change) case, seeded ``seed + i``, ReLU on every other case; ``change`` rewrites the
+    converted model (shifts) and is named in the description."""
+    import tf_keras as keras
+
+    out = []
+    for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
+        keras.utils.set_random_seed(seed + i)
+        inp = keras.Input(shape, batch_size=1)
+        act = "relu" if (i % 2 == 1) == relu_on_odd else "linear"
+        y = keras.layers.DepthwiseConv2D(k, strides=s, padding=pad, depth_multiplier=multiplier,
+                                         activation=act)(inp)
+        data = convert_int8(keras.Model(inp, y), shape, seed + i, per_tensor=per_tensor)
+        desc = (f"{shape}: dw {k[0]}x{k[1]} s{s} {pad} x{multiplier}"
+                + (" per-tensor" if per_tensor else ""))
+        if change is not None:
+            data, desc = change(data, 0), f"{desc}, {change.__name__}"
+        out.append((data, desc))
+    return out
+
+
 def multiplier_four_models() -> list[tuple[bytes, str]]:
     """Multiplier 4 on one channel (C1_ROW_PAIRS4: one channel group per pair, both
     pixels' outputs stored in turn): dm4_32x20x1's 5x5 stride-2 layer (two tap groups),
     a 3x3 one (one group) per tensor, an odd output width (a last pixel in C), one with
     a channel whose shift is 0 (the rounding fix-up that tests each lane) and one with
     left shifts (the C loops)."""
-    import tf_keras as keras
-
-    L = keras.layers
     cases = [((32, 20, 1), (5, 5), 2, "same", False, None),
              ((15, 19, 1), (3, 3), 2, "same", True, None),
              ((13, 21, 1), (5, 5), 1, "valid", False, None),
              ((17, 16, 1), (5, 4), 1, "same", False, _unshifted),
              ((12, 14, 1), (3, 5), 2, "valid", False, _left_shifted)]
-    out = []
-    for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
-        keras.utils.set_random_seed(70 + i)
-        inp = keras.Input(shape, batch_size=1)
-        y = L.DepthwiseConv2D(k, strides=s, padding=pad, depth_multiplier=4,
-                              activation="relu" if i % 2 else "linear")(inp)
-        data = convert_int8(keras.Model(inp, y), shape, 70 + i, per_tensor=per_tensor)
-        desc = f"{shape}: dw {k[0]}x{k[1]} s{s} {pad} x4" + (" per-tensor" if per_tensor else "")
-        if change is not None:
-            data, desc = change(data, 0), f"{desc}, {change.__name__}"
-        out.append((data, desc))
-    return out
+    return _depthwise_cases(cases, seed=70, multiplier=4, relu_on_odd=True)
 
 
 @pytest.mark.qemu
@@ -116,9 +125,6 @@ def four_channel_models() -> list[tuple[bytes, str]]:
     dm4_32x20x1's 16x10x4 and tiny10x10_c8's 10x10x8 3x3 layers, stride 2 across, odd
     widths (a last pixel alone), a channel whose shift is 0, per tensor, and left shifts
     (the C loops)."""
-    import tf_keras as keras
-
-    L = keras.layers
     cases = [((16, 10, 4), (3, 3), 1, "same", False, None),
              ((13, 17, 4), (3, 3), 2, "same", True, None),
              ((11, 9, 4), (4, 3), 1, "valid", False, _unshifted),
@@ -126,18 +132,7 @@ def four_channel_models() -> list[tuple[bytes, str]]:
              ((10, 10, 8), (3, 3), 1, "same", False, None),
              ((9, 15, 8), (2, 3), 2, "valid", True, None),
              ((12, 11, 8), (3, 3), 1, "same", False, _unshifted)]
-    out = []
-    for i, (shape, k, s, pad, per_tensor, change) in enumerate(cases):
-        keras.utils.set_random_seed(90 + i)
-        inp = keras.Input(shape, batch_size=1)
-        act = "linear" if i % 2 else "relu"
-        y = L.DepthwiseConv2D(k, strides=s, padding=pad, activation=act)(inp)
-        data = convert_int8(keras.Model(inp, y), shape, 90 + i, per_tensor=per_tensor)
-        desc = f"{shape}: dw {k[0]}x{k[1]} s{s} {pad} x1" + (" per-tensor" if per_tensor else "")
-        if change is not None:
-            data, desc = change(data, 0), f"{desc}, {change.__name__}"
-        out.append((data, desc))
-    return out
+    return _depthwise_cases(cases, seed=90, multiplier=1, relu_on_odd=False)
 
 
 @pytest.mark.qemu
