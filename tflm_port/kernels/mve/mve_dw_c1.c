@@ -297,30 +297,35 @@ static inline __attribute__((always_inline)) void pixel_k(int32_t K, bool left, 
 #define C1_GATHER2                                                                                             \
     C1_GATHER1 "vldrw.u32 q5, [%[st], #80]\n\t" "ldr r6, [%[st], #8]\n\t" "add r8, r6, %[p]\n\t"                   \
     "vldrb.u8 q1, [r8, q5]\n\t" "add r8, r6, %[t]\n\t" "vldrb.u8 q3, [r8, q5]\n\t"
+/* Four channels of a pair of pixels (q5, q6): SLOT's two dots per channel into r6/r8 and
+ * r10/r12, moved into the lanes, then bias, multiplier, FIX's shift, the output offset and
+ * the clamp from ST; C1_ROW_PAIRS and C1_ROW_PAIRS4 share it. */
+#define C1_PAIR_QUAD(SLOT, FIX)                                                                              \
+    SLOT("r6", "r8") SLOT("r10", "r12")                                                                      \
+    "vmov q5[2], q5[0], r6, r10\n\t"                                                                         \
+    "vmov q6[2], q6[0], r8, r12\n\t" SLOT("r6", "r8") SLOT("r10", "r12")                                     \
+    "vmov q5[3], q5[1], r6, r10\n\t"                                                                         \
+    "vmov q6[3], q6[1], r8, r12\n\t"                                                                         \
+    "vldrw.u32 q4, [%[r]], #40\n\t"                                                                          \
+    "vadd.i32 q5, q5, q4\n\t"                                                                                \
+    "vadd.i32 q6, q6, q4\n\t"                                                                                \
+    "vldrw.u32 q4, [%[r], #-24]\n\t"                                                                         \
+    "vqrdmulh.s32 q5, q5, q4\n\t"                                                                            \
+    "vqrdmulh.s32 q6, q6, q4\n\t"                                                                            \
+    "vldrb.s32 q4, [%[r], #-8]\n\t" FIX("q5") FIX("q6")                                                      \
+    "vadd.i32 q5, q5, %[off]\n\t"                                                                            \
+    "vadd.i32 q6, q6, %[off]\n\t"                                                                            \
+    "vldrw.u32 q4, [%[st], #32]\n\t"                                                                         \
+    "vmax.s32 q5, q5, q4\n\t"                                                                                \
+    "vmax.s32 q6, q6, q4\n\t"                                                                                \
+    "vldrw.u32 q4, [%[st], #48]\n\t"                                                                         \
+    "vmin.s32 q5, q5, q4\n\t"                                                                                \
+    "vmin.s32 q6, q6, q4\n\t"
 #define C1_ROW_PAIRS(GATHER, SLOT, FIX, P, R, Y, YB, ST, OFF, T)                                              \
     __asm__ volatile("2:\n\t" GATHER                                                                         \
                      "ldr r6, [%[st]]\n\t"                                                                    \
                      "dls lr, r6\n"                                                                           \
-                     "1:\n\t" SLOT("r6", "r8") SLOT("r10", "r12")                                              \
-                     "vmov q5[2], q5[0], r6, r10\n\t"                                                         \
-                     "vmov q6[2], q6[0], r8, r12\n\t" SLOT("r6", "r8") SLOT("r10", "r12")                       \
-                     "vmov q5[3], q5[1], r6, r10\n\t"                                                         \
-                     "vmov q6[3], q6[1], r8, r12\n\t"                                                         \
-                     "vldrw.u32 q4, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 q5, q5, q4\n\t"                                                                \
-                     "vadd.i32 q6, q6, q4\n\t"                                                                \
-                     "vldrw.u32 q4, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 q5, q5, q4\n\t"                                                            \
-                     "vqrdmulh.s32 q6, q6, q4\n\t"                                                            \
-                     "vldrb.s32 q4, [%[r], #-8]\n\t" FIX("q5") FIX("q6")                                      \
-                     "vadd.i32 q5, q5, %[off]\n\t"                                                            \
-                     "vadd.i32 q6, q6, %[off]\n\t"                                                            \
-                     "vldrw.u32 q4, [%[st], #32]\n\t"                                                         \
-                     "vmax.s32 q5, q5, q4\n\t"                                                                \
-                     "vmax.s32 q6, q6, q4\n\t"                                                                \
-                     "vldrw.u32 q4, [%[st], #48]\n\t"                                                         \
-                     "vmin.s32 q5, q5, q4\n\t"                                                                \
-                     "vmin.s32 q6, q6, q4\n\t"                                                                \
+                     "1:\n\t" C1_PAIR_QUAD(SLOT, FIX)                                                                \
                      "vstrb.32 q5, [%[y]], #4\n\t"                                                            \
                      "vstrb.32 q6, [%[yb]], #4\n\t"                                                           \
                      "le lr, 1b\n\t"                                                                          \
@@ -348,26 +353,7 @@ static inline __attribute__((always_inline)) void pixel_k(int32_t K, bool left, 
 #define C1_ROW_PAIRS4(GATHER, SLOT, FIX, QS, P, R, Y, ST, OFF, SW, D1, T)                                      \
     __asm__ volatile("ldr r6, [%[st], #20]\n\t"                                                              \
                      "dls lr, r6\n"                                                                           \
-                     "2:\n\t" GATHER SLOT("r6", "r8") SLOT("r10", "r12")                                       \
-                     "vmov q5[2], q5[0], r6, r10\n\t"                                                         \
-                     "vmov q6[2], q6[0], r8, r12\n\t" SLOT("r6", "r8") SLOT("r10", "r12")                       \
-                     "vmov q5[3], q5[1], r6, r10\n\t"                                                         \
-                     "vmov q6[3], q6[1], r8, r12\n\t"                                                         \
-                     "vldrw.u32 q4, [%[r]], #40\n\t"                                                          \
-                     "vadd.i32 q5, q5, q4\n\t"                                                                \
-                     "vadd.i32 q6, q6, q4\n\t"                                                                \
-                     "vldrw.u32 q4, [%[r], #-24]\n\t"                                                         \
-                     "vqrdmulh.s32 q5, q5, q4\n\t"                                                            \
-                     "vqrdmulh.s32 q6, q6, q4\n\t"                                                            \
-                     "vldrb.s32 q4, [%[r], #-8]\n\t" FIX("q5") FIX("q6")                                      \
-                     "vadd.i32 q5, q5, %[off]\n\t"                                                            \
-                     "vadd.i32 q6, q6, %[off]\n\t"                                                            \
-                     "vldrw.u32 q4, [%[st], #32]\n\t"                                                         \
-                     "vmax.s32 q5, q5, q4\n\t"                                                                \
-                     "vmax.s32 q6, q6, q4\n\t"                                                                \
-                     "vldrw.u32 q4, [%[st], #48]\n\t"                                                         \
-                     "vmin.s32 q5, q5, q4\n\t"                                                                \
-                     "vmin.s32 q6, q6, q4\n\t"                                                                \
+                     "2:\n\t" GATHER C1_PAIR_QUAD(SLOT, FIX)                                                                \
                      "vstrb.32 q5, [%[y]], #4\n\t"                                                            \
                      "vstrb.32 q6, [%[y]], #4\n\t"                                                            \
                      "sub %[r], %[r], #" QS "\n\t"                                                            \
