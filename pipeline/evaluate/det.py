@@ -130,18 +130,12 @@ def peaks(s: np.ndarray) -> np.ndarray:
     return np.flatnonzero(rise & fall)
 
 
-REFRACTORY_SLACK_SECONDS = 1e-9
-
-
 def refractory(times: np.ndarray, seconds: float) -> np.ndarray:
     """Positions kept by refractory suppression of ascending ``times`` (rule 3's second half)."""
     kept = []
     last = -np.inf
-    # Window times are sums of float hops: a gap of exactly ``seconds`` can come out a few
-    # ulps short (7.79 s -> 8.79 s as 0.9999999999999991), which the C detector, counting
-    # in samples, keeps. A nanosecond of slack keeps it here too (hops are >= 1 ms).
     for i, t in enumerate(np.asarray(times, np.float64).tolist()):
-        if t - last >= seconds - REFRACTORY_SLACK_SECONDS:
+        if t - last >= seconds:
             kept.append(i)
             last = t
     return np.asarray(kept, np.int64)
