@@ -134,8 +134,11 @@ def refractory(times: np.ndarray, seconds: float) -> np.ndarray:
     """Positions kept by refractory suppression of ascending ``times`` (rule 3's second half)."""
     kept = []
     last = -np.inf
+    # ``t >= last + seconds``, not ``t - last >= seconds``: the two differ by an ulp at an
+    # exact gap (7.79 s -> 8.79 s is 0.9999999999999991 s apart), and the C detector
+    # (tflm_port/apps/detector/detector.c) computes this form, so both keep the same peaks.
     for i, t in enumerate(np.asarray(times, np.float64).tolist()):
-        if t - last >= seconds:
+        if t >= last + seconds:
             kept.append(i)
             last = t
     return np.asarray(kept, np.int64)

@@ -65,6 +65,24 @@ def test_detect_threshold_and_refractory() -> None:
     assert det.detect(p2, t2, 0.5, 1.0).tolist() == [0, 6]
 
 
+def test_refractory_compares_as_the_c_detector_at_an_exact_gap() -> None:
+    """Rule 3 as tflm_port/apps/detector/detector.c computes it, t >= last + refractory in
+    float64: window ends of 124,640 and 140,640 samples are 1 s apart by that test but
+    0.9999999999999991 s by t - last (found by test_detector's C-vs-Python comparison)."""
+    times = np.array([124640, 132640, 140640, 145440]) / 16000.0
+    assert times[2] - times[0] < 1.0 <= times[2] - times[0] + 1e-12
+    assert det.refractory(times, 1.0).tolist() == [0, 2]
+    # the same comparison drops what C drops
+    c_kept = []
+    last = -np.inf
+    for i, t in enumerate(times.tolist()):
+        if not t < last + 1.0:  # detector.c: dropped when t < last + refractory
+            c_kept.append(i)
+            last = t
+    assert det.refractory(times, 1.0).tolist() == c_kept
+    assert det.refractory(np.array([0.0, 0.99]), 1.0).tolist() == [0]
+
+
 def test_match_hits_duplicates_false_accepts() -> None:
     m = det.match(np.array([11.0, 300.8, 400.2, 401.8, 500.0]), YES_EVENTS, 0.0, 1.0)
     assert (m.hits, m.misses, m.false_accepts, m.duplicates) == (3, 2, 1, 1)
